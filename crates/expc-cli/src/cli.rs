@@ -1,0 +1,98 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// expc compiles experiment specifications (`.exp` files): it checks them, plans them, builds
+/// Slurm, Kubernetes and Spark artifacts from them and runs them, recording provenance.
+#[derive(Debug, Parser)]
+#[command(name = "expc", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Run `expc explain CODE` to learn about a diagnostic code.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// When to colour output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when writing to a terminal and `NO_COLOR` is unset.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check specifications for errors, and print every diagnostic.
+    ///
+    /// Exits 0 with no output when every file is valid, 1 when any has an error.
+    Check(CheckArgs),
+    /// Format specifications in the canonical style.
+    ///
+    /// Rewrites the files in place; with `--check`, changes nothing, shows a diff and exits
+    /// 1 when a file is not formatted. Use `-` to read standard input and write standard
+    /// output.
+    Fmt(FmtArgs),
+    /// Explain a diagnostic code, with an example.
+    Explain(ExplainArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The specification files to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format of the diagnostics.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable, with source excerpts.
+    Text,
+    /// One JSON document with a `schema_version`, for editors and CI.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// The files to format, or `-` for standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Do not write; exit 1 and show a diff if a file is not formatted.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// A code such as `E0010`, or its name such as `unexpected-token`.
+    #[arg(value_name = "CODE", required_unless_present = "list")]
+    pub code: Option<String>,
+    /// List every code with its summary.
+    #[arg(long)]
+    pub list: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,50 @@
+//! The subcommands.
+
+mod check;
+mod explain;
+mod fmt;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+use expc_diagnostics::render::RenderOptions;
+
+use crate::cli::{Cli, ColorChoice, Command};
+
+pub fn run(cli: Cli) -> miette::Result<ExitCode> {
+    let render = RenderOptions {
+        color: use_color(cli.global.color),
+    };
+    match cli.command {
+        Command::Check(args) => check::run(args, render),
+        Command::Fmt(args) => fmt::run(args, render),
+        Command::Explain(args) => explain::run(args),
+        Command::Completions(args) => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(args.shell, &mut cmd, "expc", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Colour on a terminal unless `NO_COLOR` is set, or as forced.
+fn use_color(choice: ColorChoice) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stderr().is_terminal()
+        }
+    }
+}
+
+/// "1 error", "2 warnings".
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}

@@ -1,0 +1,537 @@
+//! The syntax tree of one `.exp` file.
+//!
+//! It mirrors the source closely (literals keep their text, parentheses are kept) so the
+//! formatter can print it back; every node has a byte span. Parsing errors leave `Error`
+//! nodes in the tree rather than failing.
+
+use expc_diagnostics::Span;
+
+use crate::quantity::Quantity;
+
+/// A name as written, with its span.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// A doc comment (`///` lines) attached to the node below it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Doc {
+    /// The text of the lines, without the `///` and one following space, joined by `\n`.
+    pub text: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceFile {
+    pub items: Vec<Item>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    pub doc: Option<Doc>,
+    pub kind: ItemKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ItemKind {
+    Experiment(Experiment),
+    Import(Import),
+    Param(Param),
+    Secret(Secret),
+    Sweep(Sweep),
+    Resource(Resource),
+    Site(Resource),
+    Data(Artifact),
+    Model(Artifact),
+    Task(Task),
+    Pipeline(Pipeline),
+    Record(RecordDecl),
+    Enum(EnumDecl),
+    Format(FormatDecl),
+    Kind(KindDecl),
+    /// Tokens that could not be parsed as an item.
+    Error,
+}
+
+impl ItemKind {
+    /// The keyword that introduces the item.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            ItemKind::Experiment(_) => "experiment",
+            ItemKind::Import(_) => "import",
+            ItemKind::Param(_) => "param",
+            ItemKind::Secret(_) => "secret",
+            ItemKind::Sweep(_) => "sweep",
+            ItemKind::Resource(_) => "resource",
+            ItemKind::Site(_) => "site",
+            ItemKind::Data(_) => "data",
+            ItemKind::Model(_) => "model",
+            ItemKind::Task(_) => "task",
+            ItemKind::Pipeline(_) => "pipeline",
+            ItemKind::Record(_) => "record",
+            ItemKind::Enum(_) => "enum",
+            ItemKind::Format(_) => "format",
+            ItemKind::Kind(_) => "kind",
+            ItemKind::Error => "error",
+        }
+    }
+
+    /// The name the item declares, if it declares one.
+    pub fn name(&self) -> Option<&Ident> {
+        match self {
+            ItemKind::Experiment(e) => Some(&e.name),
+            ItemKind::Import(i) => i.alias.as_ref(),
+            ItemKind::Param(p) => Some(&p.name),
+            ItemKind::Secret(s) => Some(&s.name),
+            ItemKind::Sweep(s) => Some(&s.name),
+            ItemKind::Resource(r) | ItemKind::Site(r) => Some(&r.name),
+            ItemKind::Data(a) | ItemKind::Model(a) => Some(&a.name),
+            ItemKind::Task(t) => Some(&t.name),
+            ItemKind::Pipeline(p) => Some(&p.name),
+            ItemKind::Record(r) => Some(&r.name),
+            ItemKind::Enum(e) => Some(&e.name),
+            ItemKind::Format(f) => Some(&f.name),
+            ItemKind::Kind(k) => Some(&k.name),
+            ItemKind::Error => None,
+        }
+    }
+}
+
+/// `experiment NAME { … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Experiment {
+    pub name: Ident,
+    pub body: Block,
+}
+
+/// `import "path.exp" as alias` or `import std.formats.{Csv, Parquet as Pq}`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Import {
+    pub source: ImportSource,
+    /// `{ a, b as c }` after a module path.
+    pub names: Option<Vec<ImportName>>,
+    pub alias: Option<Ident>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ImportSource {
+    /// A relative file path, as a string literal.
+    File(StringLit),
+    /// A dotted module path such as `std.formats`.
+    Module(Vec<Ident>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportName {
+    pub name: Ident,
+    pub alias: Option<Ident>,
+    pub span: Span,
+}
+
+/// `param NAME: TYPE = DEFAULT where CONSTRAINT`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub default: Option<Expr>,
+    pub constraint: Option<Expr>,
+}
+
+/// `secret NAME: TYPE = SOURCE`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Secret {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub source: Expr,
+}
+
+/// `sweep NAME = STRATEGY(ARGS) { axis = values … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sweep {
+    pub name: Ident,
+    pub strategy: Ident,
+    /// Present when the strategy has parentheses, even empty ones.
+    pub args: Option<Vec<Arg>>,
+    pub body: Block,
+}
+
+/// `resource NAME = KIND { … }` and `site NAME = KIND { … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resource {
+    pub name: Ident,
+    pub kind: Ident,
+    pub body: Block,
+}
+
+/// `data NAME: TYPE = SOURCE { … }` and `model NAME: TYPE = SOURCE { … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Artifact {
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub source: Expr,
+    pub body: Option<Block>,
+}
+
+/// `task NAME(INPUTS) -> (OUTPUTS) { SECTIONS }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Task {
+    pub name: Ident,
+    pub inputs: Vec<Field>,
+    pub outputs: Option<Vec<Field>>,
+    pub sections: Vec<Section>,
+    /// The span of the braces around the sections.
+    pub body_span: Span,
+}
+
+/// `NAME: TYPE = DEFAULT`, in a task signature.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Field {
+    pub doc: Option<Doc>,
+    pub name: Ident,
+    pub ty: TypeExpr,
+    pub default: Option<Expr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Section {
+    pub kind: SectionKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SectionKind {
+    /// `resources { cpus = 4, mem = 16GiB }`
+    Resources(Block),
+    /// `env { image = "…", modules = […] }`
+    Env(Block),
+    /// `run \`…\``: an argv template.
+    Run(Template),
+    /// `shell \`…\``: an explicit bash script.
+    Shell(Template),
+    /// `spark APP args [..] { … }`
+    Spark {
+        app: Expr,
+        args: Option<Expr>,
+        body: Option<Block>,
+    },
+    /// `retry N { … }`
+    Retry {
+        attempts: Expr,
+        body: Option<Block>,
+    },
+    Error,
+}
+
+impl SectionKind {
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            SectionKind::Resources(_) => "resources",
+            SectionKind::Env(_) => "env",
+            SectionKind::Run(_) => "run",
+            SectionKind::Shell(_) => "shell",
+            SectionKind::Spark { .. } => "spark",
+            SectionKind::Retry { .. } => "retry",
+            SectionKind::Error => "error",
+        }
+    }
+}
+
+/// `pipeline NAME { STATEMENTS }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pipeline {
+    pub name: Ident,
+    pub body: Vec<Stmt>,
+    pub body_span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StmtKind {
+    /// `let NAME = EXPR on RESOURCE`
+    Let {
+        name: Ident,
+        value: Expr,
+        on: Option<Ident>,
+    },
+    /// `for VAR in SWEEP { … }`
+    For {
+        var: Ident,
+        sweep: Vec<Ident>,
+        body: Vec<Stmt>,
+        body_span: Span,
+    },
+    /// `EXPR on RESOURCE`
+    Expr {
+        value: Expr,
+        on: Option<Ident>,
+    },
+    Error,
+}
+
+/// `record NAME { … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordDecl {
+    pub name: Ident,
+    pub body: Block,
+}
+
+/// `enum NAME { a, b }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnumDecl {
+    pub name: Ident,
+    pub variants: Vec<Variant>,
+    pub body_span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Variant {
+    pub doc: Option<Doc>,
+    pub name: Ident,
+}
+
+/// `format NAME: BASE { … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct FormatDecl {
+    pub name: Ident,
+    pub base: Option<Ident>,
+    pub body: Block,
+}
+
+/// `kind NAME: BACKEND { … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct KindDecl {
+    pub name: Ident,
+    pub backend: Ident,
+    pub body: Block,
+}
+
+/// `{ entry … }`
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    pub entries: Vec<Entry>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub doc: Option<Doc>,
+    pub name: Ident,
+    pub value: EntryValue,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum EntryValue {
+    /// `name = expr`
+    Value(Expr),
+    /// `name: Type = default`
+    Typed {
+        ty: TypeExpr,
+        default: Option<Expr>,
+    },
+    /// `name { … }`
+    Block(Block),
+    Error,
+}
+
+/// A type as written: `Table<Csv, Stations>?`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypeExpr {
+    pub kind: TypeExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TypeExprKind {
+    Named {
+        name: Ident,
+        args: Vec<TypeExpr>,
+        optional: bool,
+    },
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+/// A string literal: its raw text (with quotes) and its value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StringLit {
+    pub raw: String,
+    pub value: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    Int {
+        raw: String,
+        value: i64,
+    },
+    Float {
+        raw: String,
+        value: f64,
+    },
+    Quantity {
+        raw: String,
+        value: Quantity,
+    },
+    String(StringLit),
+    Template(Template),
+    Bool(bool),
+    None,
+    Name(Ident),
+    List(Vec<Expr>),
+    /// `Kind { … }`
+    Record {
+        ty: Ident,
+        body: Block,
+    },
+    Paren(Box<Expr>),
+    Unary {
+        op: UnaryOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    /// `a < b`, or a chain `a <= b < c`.
+    Compare {
+        first: Box<Expr>,
+        rest: Vec<(CompareOp, Expr)>,
+    },
+    Range {
+        start: Box<Expr>,
+        end: Box<Expr>,
+        inclusive: bool,
+    },
+    Field {
+        base: Box<Expr>,
+        name: Ident,
+    },
+    Call {
+        callee: Box<Expr>,
+        args: Vec<Arg>,
+    },
+    Index {
+        base: Box<Expr>,
+        index: Box<Expr>,
+    },
+    Error,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    Neg,
+    Not,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Or,
+    And,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompareOp {
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    In,
+}
+
+impl UnaryOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnaryOp::Neg => "-",
+            UnaryOp::Not => "!",
+        }
+    }
+}
+
+impl BinaryOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BinaryOp::Or => "||",
+            BinaryOp::And => "&&",
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Rem => "%",
+        }
+    }
+}
+
+impl CompareOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "==",
+            CompareOp::NotEq => "!=",
+            CompareOp::Lt => "<",
+            CompareOp::LtEq => "<=",
+            CompareOp::Gt => ">",
+            CompareOp::GtEq => ">=",
+            CompareOp::In => "in",
+        }
+    }
+}
+
+/// `name = value` or a positional `value`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Arg {
+    pub name: Option<Ident>,
+    pub value: Expr,
+    pub span: Span,
+}
+
+/// A template between backticks. For `run`, a list of words, each one argument; for
+/// `shell`, a single word holding the script text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Template {
+    pub words: Vec<TemplateWord>,
+    pub span: Span,
+}
+
+/// One argument of an argv template, made of pieces.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TemplateWord {
+    pub parts: Vec<TemplatePart>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TemplatePart {
+    /// Literal text; `raw` is as written (with its quotes), `value` with escapes applied.
+    Text {
+        raw: String,
+        value: String,
+        quote: crate::TextQuote,
+        span: Span,
+    },
+    /// `${ expr }`
+    Interp(Expr),
+}

@@ -1,0 +1,101 @@
+//! The front end of expc: lexer, parser and syntax tree of `.exp` files.
+//!
+//! ```text
+//! bytes ─► decode (invalid UTF-8 reported, offsets kept) ─► lexer (logos) ─► tokens + comments
+//!       ─► delimiters (unclosed / mismatched / too deep) ─► parser (chumsky, recovers) ─► AST
+//!       ─► doc comments attached
+//! ```
+//!
+//! [`parse`] never fails and never panics: it returns the tree (with `Error` nodes where the
+//! text could not be read) together with every diagnostic. This crate does no IO and knows
+//! nothing of types or names; that is the checker's work.
+
+pub mod ast;
+pub mod delimiters;
+mod docs;
+pub mod lexer;
+mod parser;
+pub mod quantity;
+pub mod suggest;
+mod token;
+pub mod unescape;
+
+use expc_diagnostics::{Code, Diagnostic, FileId, Span};
+
+pub use lexer::{Comment, CommentKind};
+pub use token::{TextQuote, Token};
+
+/// A parsed file: its tree, its comments (for the formatter) and its diagnostics.
+#[derive(Debug)]
+pub struct Parsed {
+    pub file: ast::SourceFile,
+    pub comments: Vec<Comment>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Parsed {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Words that start an item, and words that start a task section.
+pub use parser::{ITEM_KEYWORDS, SECTION_KEYWORDS};
+
+/// Decodes raw bytes for [`parse`]: invalid UTF-8 bytes become U+001A (one byte each, so
+/// offsets match the file) and are reported as `E0002`.
+pub fn decode(file: FileId, bytes: &[u8]) -> (String, Vec<Diagnostic>) {
+    let (text, bad) = expc_diagnostics::decode_lossless(bytes);
+    let mut diagnostics = Vec::new();
+    // Report runs of adjacent invalid bytes once.
+    let mut i = 0;
+    while i < bad.len() {
+        let start = bad[i];
+        let mut end = start + 1;
+        while i + 1 < bad.len() && bad[i + 1] == end {
+            i += 1;
+            end += 1;
+        }
+        diagnostics.push(
+            Diagnostic::error(
+                Code::INVALID_UTF8,
+                "invalid UTF-8 in source file",
+                Span::new(file, start, end),
+            )
+            .with_primary_message("these bytes are not UTF-8")
+            .with_help("save the file as UTF-8"),
+        );
+        i += 1;
+    }
+    (text, diagnostics)
+}
+
+/// Parses the text of one file.
+pub fn parse(file: FileId, src: &str) -> Parsed {
+    let lexed = lexer::lex(file, src);
+    let checked = delimiters::check(file, src.len(), lexed.tokens);
+    let mut diagnostics = lexed.diagnostics;
+    let delimiter_errors = !checked.diagnostics.is_empty();
+    diagnostics.extend(checked.diagnostics);
+    let (mut ast, parse_diagnostics) =
+        parser::parse_tokens(file, src.len(), &checked.tokens, delimiter_errors);
+    diagnostics.extend(parse_diagnostics);
+    diagnostics.extend(docs::attach(&mut ast, &lexed.comments, src));
+    expc_diagnostics::sort(&mut diagnostics);
+    diagnostics.dedup_by(|a, b| a.code == b.code && a.span() == b.span());
+    Parsed {
+        file: ast,
+        comments: lexed.comments,
+        diagnostics,
+    }
+}
+
+/// Decodes and parses raw bytes.
+pub fn parse_bytes(file: FileId, bytes: &[u8]) -> (String, Parsed) {
+    let (text, mut decode_diagnostics) = decode(file, bytes);
+    let mut parsed = parse(file, &text);
+    decode_diagnostics.append(&mut parsed.diagnostics);
+    expc_diagnostics::sort(&mut decode_diagnostics);
+    parsed.diagnostics = decode_diagnostics;
+    (text, parsed)
+}

@@ -1,0 +1,491 @@
+//! Items, blocks, task sections and pipeline statements.
+
+use chumsky::input::ValueInput;
+use chumsky::prelude::*;
+use expc_diagnostics::Span;
+
+use super::expr::{args_parser, expr_parser, string_parser, template_parser, type_parser};
+use super::{Extra, close, ident, keyword, kw};
+use crate::ast::*;
+use crate::token::Token;
+
+/// Words that start an item.
+pub const ITEM_KEYWORDS: &[&str] = &[
+    "experiment",
+    "import",
+    "param",
+    "secret",
+    "sweep",
+    "resource",
+    "site",
+    "data",
+    "model",
+    "task",
+    "pipeline",
+    "record",
+    "enum",
+    "format",
+    "kind",
+];
+
+/// Words that start a task section.
+pub const SECTION_KEYWORDS: &[&str] = &["resources", "env", "run", "shell", "spark", "retry"];
+
+fn is_open(t: &Token<'_>) -> bool {
+    matches!(
+        t,
+        Token::LParen | Token::LBracket | Token::LBrace | Token::TplStart | Token::TplInterpStart
+    )
+}
+
+fn is_close(t: &Token<'_>) -> bool {
+    matches!(
+        t,
+        Token::RParen | Token::RBracket | Token::RBrace | Token::TplEnd | Token::TplInterpEnd
+    )
+}
+
+/// One token, or a whole bracketed group: the unit that error recovery skips.
+fn unit<'t, 's: 't, I>() -> impl Parser<'t, I, (), Extra<'t, 's>> + Clone
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+{
+    recursive(|unit| {
+        let group = |open: Token<'static>, close: Token<'static>| {
+            unit.clone()
+                .repeated()
+                .delimited_by(just(open), just(close))
+                .ignored()
+        };
+        choice((
+            group(Token::LBrace, Token::RBrace),
+            group(Token::LParen, Token::RParen),
+            group(Token::LBracket, Token::RBracket),
+            group(Token::TplStart, Token::TplEnd),
+            group(Token::TplInterpStart, Token::TplInterpEnd),
+            any()
+                .filter(|t: &Token<'s>| !is_open(t) && !is_close(t))
+                .ignored(),
+        ))
+    })
+}
+
+/// Skips at least one unit, then every unit before `stop` (which is not consumed).
+fn skip_until<'t, 's: 't, I, S>(stop: S) -> impl Parser<'t, I, (), Extra<'t, 's>> + Clone
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    S: Parser<'t, I, (), Extra<'t, 's>> + Clone,
+{
+    unit().then(unit().and_is(stop.not()).repeated()).ignored()
+}
+
+fn word_in<'t, 's: 't, I>(
+    words: &'static [&'static str],
+) -> impl Parser<'t, I, (), Extra<'t, 's>> + Clone
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+{
+    any()
+        .filter(move |t: &Token<'s>| matches!(t, Token::Ident(w) if words.contains(w)))
+        .ignored()
+}
+
+/// The whole file.
+pub(crate) fn file_parser<'t, 's: 't, I>() -> impl Parser<'t, I, SourceFile, Extra<'t, 's>>
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+{
+    let ty = type_parser();
+    let mut expr = Recursive::declare();
+    let mut block = Recursive::declare();
+
+    // Blocks: `{ entry [,] … }`.
+    let entry_start = ident()
+        .then(one_of([Token::Eq, Token::Colon, Token::LBrace]))
+        .ignored();
+    let entry = ident()
+        .then(choice((
+            just(Token::Eq)
+                .ignore_then(expr.clone())
+                .map(EntryValue::Value),
+            just(Token::Colon)
+                .ignore_then(ty.clone())
+                .then(just(Token::Eq).ignore_then(expr.clone()).or_not())
+                .map(|(ty, default)| EntryValue::Typed { ty, default }),
+            block.clone().map(EntryValue::Block),
+        )))
+        .map_with(|(name, value), e| Entry {
+            doc: None,
+            name,
+            value,
+            span: e.span(),
+        })
+        .labelled("an entry")
+        .recover_with(via_parser(
+            skip_until(entry_start.or(just(Token::RBrace).ignored())).map_with(|(), e| Entry {
+                doc: None,
+                name: Ident {
+                    name: String::new(),
+                    span: e.span(),
+                },
+                value: EntryValue::Error,
+                span: e.span(),
+            }),
+        ));
+    block.define(
+        just(Token::LBrace)
+            .ignore_then(
+                entry
+                    .then_ignore(just(Token::Comma).or_not())
+                    .repeated()
+                    .collect::<Vec<_>>(),
+            )
+            .then_ignore(close(Token::RBrace))
+            .map_with(|entries, e| Block {
+                entries,
+                span: e.span(),
+            })
+            .labelled("a block"),
+    );
+    expr.define(expr_parser(expr.clone(), block.clone()).labelled("an expression"));
+
+    let name_path = ident()
+        .then(
+            just(Token::Dot)
+                .ignore_then(ident())
+                .repeated()
+                .collect::<Vec<_>>(),
+        )
+        .map(|(first, rest)| {
+            let mut path = vec![first];
+            path.extend(rest);
+            path
+        });
+
+    // experiment NAME { … }
+    let experiment = kw!("experiment")
+        .ignore_then(ident())
+        .then(block.clone())
+        .map(|(name, body)| ItemKind::Experiment(Experiment { name, body }));
+
+    // import "file.exp" as x | import std.formats.{A, B as C} as x
+    let import_name = ident()
+        .then(kw!("as").ignore_then(ident()).or_not())
+        .map_with(|(name, alias), e| ImportName {
+            name,
+            alias,
+            span: e.span(),
+        });
+    let import_names = import_name
+        .separated_by(just(Token::Comma))
+        .allow_trailing()
+        .collect::<Vec<_>>()
+        .delimited_by(just(Token::LBrace), just(Token::RBrace));
+    let import = kw!("import")
+        .ignore_then(choice((
+            string_parser().map(|s| (ImportSource::File(s), None)),
+            name_path
+                .clone()
+                .then(just(Token::Dot).ignore_then(import_names).or_not())
+                .map(|(path, names)| (ImportSource::Module(path), names)),
+        )))
+        .then(kw!("as").ignore_then(ident()).or_not())
+        .map(|((source, names), alias)| {
+            ItemKind::Import(Import {
+                source,
+                names,
+                alias,
+            })
+        });
+
+    // param NAME: TYPE = DEFAULT where CONSTRAINT
+    let param = kw!("param")
+        .ignore_then(ident())
+        .then_ignore(just(Token::Colon))
+        .then(ty.clone())
+        .then(just(Token::Eq).ignore_then(expr.clone()).or_not())
+        .then(kw!("where").ignore_then(expr.clone()).or_not())
+        .map(|(((name, ty), default), constraint)| {
+            ItemKind::Param(Param {
+                name,
+                ty,
+                default,
+                constraint,
+            })
+        });
+
+    // secret NAME: TYPE = SOURCE
+    let secret = kw!("secret")
+        .ignore_then(ident())
+        .then_ignore(just(Token::Colon))
+        .then(ty.clone())
+        .then_ignore(just(Token::Eq))
+        .then(expr.clone())
+        .map(|((name, ty), source)| ItemKind::Secret(Secret { name, ty, source }));
+
+    // sweep NAME = STRATEGY(ARGS) { … }
+    let sweep = kw!("sweep")
+        .ignore_then(ident())
+        .then_ignore(just(Token::Eq))
+        .then(ident())
+        .then(
+            args_parser(expr.clone())
+                .delimited_by(just(Token::LParen), just(Token::RParen))
+                .or_not(),
+        )
+        .then(block.clone())
+        .map(|(((name, strategy), args), body)| {
+            ItemKind::Sweep(Sweep {
+                name,
+                strategy,
+                args,
+                body,
+            })
+        });
+
+    // resource NAME = KIND { … } / site NAME = KIND { … }
+    let resource_like = |word: &'static str, label: &'static str| {
+        keyword(word, label)
+            .ignore_then(ident())
+            .then_ignore(just(Token::Eq))
+            .then(ident())
+            .then(block.clone())
+            .map(|((name, kind), body)| Resource { name, kind, body })
+    };
+    let resource = resource_like("resource", "`resource`").map(ItemKind::Resource);
+    let site = resource_like("site", "`site`").map(ItemKind::Site);
+
+    // data NAME: TYPE = SOURCE { … } / model …
+    let artifact = |word: &'static str, label: &'static str| {
+        keyword(word, label)
+            .ignore_then(ident())
+            .then_ignore(just(Token::Colon))
+            .then(ty.clone())
+            .then_ignore(just(Token::Eq))
+            .then(expr.clone())
+            .then(block.clone().or_not())
+            .map(|(((name, ty), source), body)| Artifact {
+                name,
+                ty,
+                source,
+                body,
+            })
+    };
+    let data = artifact("data", "`data`").map(ItemKind::Data);
+    let model = artifact("model", "`model`").map(ItemKind::Model);
+
+    // task NAME(FIELDS) -> (FIELDS) { SECTIONS }
+    let field = ident()
+        .then_ignore(just(Token::Colon))
+        .then(ty.clone())
+        .then(just(Token::Eq).ignore_then(expr.clone()).or_not())
+        .map_with(|((name, ty), default), e| Field {
+            doc: None,
+            name,
+            ty,
+            default,
+            span: e.span(),
+        })
+        .labelled("a field")
+        .recover_with(via_parser(
+            skip_until(one_of([Token::Comma, Token::RParen]).ignored()).map_with(|(), e| Field {
+                doc: None,
+                name: Ident {
+                    name: String::new(),
+                    span: e.span(),
+                },
+                ty: TypeExpr {
+                    kind: TypeExprKind::Error,
+                    span: e.span(),
+                },
+                default: None,
+                span: e.span(),
+            }),
+        ));
+    let fields = field
+        .separated_by(just(Token::Comma))
+        .allow_trailing()
+        .collect::<Vec<_>>()
+        .then_ignore(close(Token::RParen))
+        .delimited_by(just(Token::LParen), empty());
+
+    let template = template_parser(expr.clone());
+    let section = choice((
+        kw!("resources")
+            .ignore_then(block.clone())
+            .map(SectionKind::Resources),
+        kw!("env").ignore_then(block.clone()).map(SectionKind::Env),
+        kw!("run")
+            .ignore_then(template.clone())
+            .map(SectionKind::Run),
+        kw!("shell").ignore_then(template).map(SectionKind::Shell),
+        kw!("spark")
+            .ignore_then(expr.clone())
+            .then(kw!("args").ignore_then(expr.clone()).or_not())
+            .then(block.clone().or_not())
+            .map(|((app, args), body)| SectionKind::Spark { app, args, body }),
+        kw!("retry")
+            .ignore_then(expr.clone())
+            .then(block.clone().or_not())
+            .map(|(attempts, body)| SectionKind::Retry { attempts, body }),
+    ))
+    .map_with(|kind, e| Section {
+        kind,
+        span: e.span(),
+    })
+    .labelled("a task section")
+    .recover_with(via_parser(
+        skip_until(word_in(SECTION_KEYWORDS).or(just(Token::RBrace).ignored())).map_with(
+            |(), e| Section {
+                kind: SectionKind::Error,
+                span: e.span(),
+            },
+        ),
+    ));
+    let task = kw!("task")
+        .ignore_then(ident())
+        .then(fields.clone())
+        .then(just(Token::Arrow).ignore_then(fields).or_not())
+        .then(
+            just(Token::LBrace)
+                .ignore_then(section.repeated().collect::<Vec<_>>())
+                .then_ignore(close(Token::RBrace))
+                .map_with(|sections, e| (sections, e.span())),
+        )
+        .map(|(((name, inputs), outputs), (sections, body_span))| {
+            ItemKind::Task(Task {
+                name,
+                inputs,
+                outputs,
+                sections,
+                body_span,
+            })
+        });
+
+    // pipeline NAME { STATEMENTS }
+    let on = kw!("on").ignore_then(ident()).or_not();
+    let statements = recursive(|statements| {
+        let let_stmt = kw!("let")
+            .ignore_then(ident())
+            .then_ignore(just(Token::Eq))
+            .then(expr.clone())
+            .then(on.clone())
+            .map(|((name, value), on)| StmtKind::Let { name, value, on });
+        let for_stmt = kw!("for")
+            .ignore_then(ident())
+            .then_ignore(kw!("in"))
+            .then(name_path.clone())
+            .then(statements.map_with(|body, e| (body, e.span())))
+            .map(|((var, sweep), (body, body_span))| StmtKind::For {
+                var,
+                sweep,
+                body,
+                body_span,
+            });
+        let expr_stmt = expr
+            .clone()
+            .then(on.clone())
+            .map(|(value, on)| StmtKind::Expr { value, on });
+        let statement = choice((let_stmt, for_stmt, expr_stmt))
+            .map_with(|kind, e| Stmt {
+                kind,
+                span: e.span(),
+            })
+            .labelled("a statement")
+            .recover_with(via_parser(
+                skip_until(word_in(&["let", "for"]).or(just(Token::RBrace).ignored())).map_with(
+                    |(), e| Stmt {
+                        kind: StmtKind::Error,
+                        span: e.span(),
+                    },
+                ),
+            ));
+        just(Token::LBrace)
+            .ignore_then(statement.repeated().collect::<Vec<_>>())
+            .then_ignore(close(Token::RBrace))
+    });
+    let pipeline = kw!("pipeline")
+        .ignore_then(ident())
+        .then(statements.map_with(|body, e| (body, e.span())))
+        .map(|(name, (body, body_span))| {
+            ItemKind::Pipeline(Pipeline {
+                name,
+                body,
+                body_span,
+            })
+        });
+
+    // record NAME { … }
+    let record = kw!("record")
+        .ignore_then(ident())
+        .then(block.clone())
+        .map(|(name, body)| ItemKind::Record(RecordDecl { name, body }));
+
+    // enum NAME { a, b }
+    let variants = ident()
+        .map(|name| Variant { doc: None, name })
+        .then_ignore(just(Token::Comma).or_not())
+        .repeated()
+        .collect::<Vec<_>>()
+        .delimited_by(just(Token::LBrace), just(Token::RBrace))
+        .map_with(|v, e| (v, e.span()));
+    let enum_ =
+        kw!("enum")
+            .ignore_then(ident())
+            .then(variants)
+            .map(|(name, (variants, body_span))| {
+                ItemKind::Enum(EnumDecl {
+                    name,
+                    variants,
+                    body_span,
+                })
+            });
+
+    // format NAME: BASE { … }
+    let format = kw!("format")
+        .ignore_then(ident())
+        .then(just(Token::Colon).ignore_then(ident()).or_not())
+        .then(block.clone())
+        .map(|((name, base), body)| ItemKind::Format(FormatDecl { name, base, body }));
+
+    // kind NAME: BACKEND { … }
+    let kind = kw!("kind")
+        .ignore_then(ident())
+        .then_ignore(just(Token::Colon))
+        .then(ident())
+        .then(block.clone())
+        .map(|((name, backend), body)| {
+            ItemKind::Kind(KindDecl {
+                name,
+                backend,
+                body,
+            })
+        });
+
+    let item_start = word_in(ITEM_KEYWORDS)
+        .then(any().filter(|t: &Token<'s>| matches!(t, Token::Ident(_) | Token::Str(_))))
+        .ignored();
+    let item = choice((
+        experiment, import, param, secret, sweep, resource, site, data, model, task, pipeline,
+        record, enum_, format, kind,
+    ))
+    .labelled("an item")
+    .map_with(|kind, e| Item {
+        doc: None,
+        kind,
+        span: e.span(),
+    })
+    .recover_with(via_parser(skip_until(item_start).map_with(|(), e| Item {
+        doc: None,
+        kind: ItemKind::Error,
+        span: e.span(),
+    })));
+
+    item.repeated()
+        .collect::<Vec<_>>()
+        .then_ignore(end())
+        .map_with(|items, e| SourceFile {
+            items,
+            span: e.span(),
+        })
+}
