@@ -13,6 +13,34 @@ pub struct RenderOptions {
 /// Renders one diagnostic against its sources. Spans are byte offsets (ariadne is set to
 /// byte indexing, so labels stay in place on non-ASCII text).
 pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOptions) -> String {
+    render_all(std::slice::from_ref(diagnostic), sources, options)
+}
+
+/// Renders many diagnostics, one after the other, reading each source once.
+pub fn render_all(
+    diagnostics: &[Diagnostic],
+    sources: &SourceMap,
+    options: RenderOptions,
+) -> String {
+    let mut cache = ariadne::sources(
+        sources
+            .files()
+            .map(|f| (f.name.clone(), f.text.clone()))
+            .collect::<Vec<_>>(),
+    );
+    let mut out = Vec::new();
+    for d in diagnostics {
+        // Writing into a Vec cannot fail; a source that cannot be fetched renders without it.
+        let _ = report(d, sources, options).write(&mut cache, &mut out);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn report<'a>(
+    diagnostic: &'a Diagnostic,
+    sources: &SourceMap,
+    options: RenderOptions,
+) -> Report<'a, (String, std::ops::Range<usize>)> {
     let name_of = |span: crate::Span| {
         sources
             .get(span.file)
@@ -60,28 +88,7 @@ pub fn render(diagnostic: &Diagnostic, sources: &SourceMap, options: RenderOptio
     for note in &diagnostic.notes {
         report = report.with_note(note);
     }
-    let cache = ariadne::sources(
-        sources
-            .files()
-            .map(|f| (f.name.clone(), f.text.clone()))
-            .collect::<Vec<_>>(),
-    );
-    let mut out = Vec::new();
-    // Writing into a Vec cannot fail; a source that cannot be fetched renders without it.
-    let _ = report.finish().write(cache, &mut out);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Renders many diagnostics, one after the other.
-pub fn render_all(
-    diagnostics: &[Diagnostic],
-    sources: &SourceMap,
-    options: RenderOptions,
-) -> String {
-    diagnostics
-        .iter()
-        .map(|d| render(d, sources, options))
-        .collect()
+    report.finish()
 }
 
 /// Keeps a span inside its file and on character boundaries, so rendering never panics.

@@ -109,15 +109,19 @@ impl<'a> Printer<'a> {
     }
 
     /// Prints the comments that come before `pos`, each on its own line.
-    fn leading(&mut self, pos: u32, force_blank: bool) {
+    /// `force_blank` puts an empty line before them (and the node), never between a
+    /// comment and the node it sits on.
+    fn leading(&mut self, pos: u32, mut force_blank: bool) {
         while let Some(c) = self.comments.get(self.next).copied() {
             if c.span.start >= pos {
                 break;
             }
             self.next += 1;
-            if !self.block_start && self.blank_between(self.last_end, c.span.start) {
+            if !self.block_start && (force_blank || self.blank_between(self.last_end, c.span.start))
+            {
                 self.blank_line();
             }
+            force_blank = false;
             self.newline();
             self.comment(c);
             self.last_end = c.span.end;
@@ -140,7 +144,12 @@ impl<'a> Printer<'a> {
         self.last_end = self.last_end.max(end);
         while let Some(c) = self.comments.get(self.next).copied() {
             let gap = &self.src[(end as usize).min(c.span.start as usize)..c.span.start as usize];
-            if c.span.start < end || gap.contains('\n') || c.kind == CommentKind::Doc {
+            // Only whitespace (and a separating comma) may stand between: otherwise the
+            // comment belongs to what follows on the line.
+            let own = gap
+                .chars()
+                .all(|ch| ch == ',' || (ch.is_whitespace() && ch != '\n'));
+            if c.span.start < end || !own || c.kind == CommentKind::Doc {
                 break;
             }
             self.next += 1;
@@ -264,8 +273,9 @@ impl<'a> Printer<'a> {
                 self.write(" ");
                 self.statements(&p.body, p.body_span);
             }
-            ItemKind::Record(r) => {
-                self.write("record ");
+            ItemKind::Record(r) | ItemKind::Schema(r) => {
+                self.write(item.kind.keyword());
+                self.write(" ");
                 self.ident(&r.name);
                 self.write(" ");
                 self.block(&r.body);

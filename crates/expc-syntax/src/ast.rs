@@ -50,6 +50,8 @@ pub enum ItemKind {
     Task(Task),
     Pipeline(Pipeline),
     Record(RecordDecl),
+    /// `schema NAME { column: Type … }`: the columns of a table.
+    Schema(RecordDecl),
     Enum(EnumDecl),
     Format(FormatDecl),
     Kind(KindDecl),
@@ -73,6 +75,7 @@ impl ItemKind {
             ItemKind::Task(_) => "task",
             ItemKind::Pipeline(_) => "pipeline",
             ItemKind::Record(_) => "record",
+            ItemKind::Schema(_) => "schema",
             ItemKind::Enum(_) => "enum",
             ItemKind::Format(_) => "format",
             ItemKind::Kind(_) => "kind",
@@ -92,7 +95,7 @@ impl ItemKind {
             ItemKind::Data(a) | ItemKind::Model(a) => Some(&a.name),
             ItemKind::Task(t) => Some(&t.name),
             ItemKind::Pipeline(p) => Some(&p.name),
-            ItemKind::Record(r) => Some(&r.name),
+            ItemKind::Record(r) | ItemKind::Schema(r) => Some(&r.name),
             ItemKind::Enum(e) => Some(&e.name),
             ItemKind::Format(f) => Some(&f.name),
             ItemKind::Kind(k) => Some(&k.name),
@@ -278,7 +281,7 @@ pub enum StmtKind {
     Error,
 }
 
-/// `record NAME { … }`
+/// `record NAME { … }` and `schema NAME { … }`
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordDecl {
     pub name: Ident,
@@ -365,6 +368,81 @@ pub enum TypeExprKind {
 pub struct Expr {
     pub kind: ExprKind,
     pub span: Span,
+    /// The height of this expression's tree; the parser keeps it at most
+    /// [`MAX_EXPR_DEPTH`], so that every pass may recurse on expressions.
+    pub depth: u32,
+}
+
+/// The deepest expression tree the parser builds.
+pub const MAX_EXPR_DEPTH: u32 = 256;
+
+impl Expr {
+    pub fn new(kind: ExprKind, span: Span) -> Self {
+        let depth = 1 + kind.child_depth();
+        Self { kind, span, depth }
+    }
+
+    /// An error node standing for an expression that was too deep; folding onto it keeps
+    /// it, so one over-deep chain gives one diagnostic.
+    pub fn too_deep(span: Span) -> Self {
+        Self {
+            kind: ExprKind::Error,
+            span,
+            depth: MAX_EXPR_DEPTH,
+        }
+    }
+
+    pub fn is_too_deep(&self) -> bool {
+        matches!(self.kind, ExprKind::Error) && self.depth == MAX_EXPR_DEPTH
+    }
+}
+
+fn block_depth(b: &Block) -> u32 {
+    b.entries
+        .iter()
+        .map(|e| match &e.value {
+            EntryValue::Value(v) => v.depth,
+            EntryValue::Typed { default, .. } => default.as_ref().map_or(0, |d| d.depth),
+            EntryValue::Block(inner) => 1 + block_depth(inner),
+            EntryValue::Error => 0,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+impl ExprKind {
+    fn child_depth(&self) -> u32 {
+        let max = |it: &mut dyn Iterator<Item = u32>| it.max().unwrap_or(0);
+        match self {
+            ExprKind::List(items) => max(&mut items.iter().map(|e| e.depth)),
+            ExprKind::Record { body, .. } => block_depth(body),
+            ExprKind::Paren(e) | ExprKind::Unary { operand: e, .. } => e.depth,
+            ExprKind::Binary { lhs, rhs, .. } => lhs.depth.max(rhs.depth),
+            ExprKind::Compare { first, rest } => {
+                first.depth.max(max(&mut rest.iter().map(|(_, e)| e.depth)))
+            }
+            ExprKind::Range { start, end, .. } => start.depth.max(end.depth),
+            ExprKind::Field { base, .. } => base.depth,
+            ExprKind::Call { callee, args } => callee
+                .depth
+                .max(max(&mut args.iter().map(|a| a.value.depth))),
+            ExprKind::Index { base, index } => base.depth.max(index.depth),
+            ExprKind::Template(t) => {
+                max(&mut t.words.iter().flat_map(|w| &w.parts).map(|p| match p {
+                    TemplatePart::Interp(e) => e.depth,
+                    TemplatePart::Text { .. } => 0,
+                }))
+            }
+            ExprKind::Int { .. }
+            | ExprKind::Float { .. }
+            | ExprKind::Quantity { .. }
+            | ExprKind::String(_)
+            | ExprKind::Bool(_)
+            | ExprKind::None
+            | ExprKind::Name(_)
+            | ExprKind::Error => 0,
+        }
+    }
 }
 
 /// A string literal: its raw text (with quotes) and its value.

@@ -147,7 +147,8 @@ pub fn check<'s>(file: FileId, len: usize, tokens: Vec<(Token<'s>, Span)>) -> Ch
         )
         .with_primary_message("this is never closed")
         .with_help(format!("add the missing `{}`", close_of(open)));
-        for &(outer, outer_span) in stack[..stack.len() - 1].iter().rev() {
+        // The innermost few outer brackets help; hundreds would drown the message.
+        for &(outer, outer_span) in stack[..stack.len() - 1].iter().rev().take(4) {
             d = d.with_label(outer_span, format!("`{outer}` also unclosed"));
         }
         d.labels.push(Label {

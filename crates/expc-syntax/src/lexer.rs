@@ -550,11 +550,11 @@ impl<'s> Lexer<'s> {
                     i += 1 + self.src[i + 1..].chars().next().map_or(0, char::len_utf8);
                     in_word = true;
                 }
-                b'$' if self.src[i..].starts_with("$${") => {
+                b'$' if self.src[i..].starts_with("$${") && q != TextQuote::Single => {
                     i += 3;
                     in_word = true;
                 }
-                b'$' if self.src[i..].starts_with("${") => {
+                b'$' if self.src[i..].starts_with("${") && q != TextQuote::Single => {
                     flush(self, text_start, i, q);
                     self.interpolation(i);
                     i = self.pos;

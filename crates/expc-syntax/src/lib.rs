@@ -13,6 +13,7 @@
 pub mod ast;
 pub mod delimiters;
 mod docs;
+pub mod dump;
 pub mod lexer;
 mod parser;
 pub mod quantity;
@@ -81,12 +82,43 @@ pub fn parse(file: FileId, src: &str) -> Parsed {
         parser::parse_tokens(file, src.len(), &checked.tokens, delimiter_errors);
     diagnostics.extend(parse_diagnostics);
     diagnostics.extend(docs::attach(&mut ast, &lexed.comments, src));
+    drop_consequences(&mut diagnostics, src.len());
     expc_diagnostics::sort(&mut diagnostics);
     diagnostics.dedup_by(|a, b| a.code == b.code && a.span() == b.span());
     Parsed {
         file: ast,
         comments: lexed.comments,
         diagnostics,
+    }
+}
+
+/// Removes errors that only repeat an earlier one: a token running to the end of the file
+/// leaves every bracket unclosed, and an unclosed bracket makes the parser stop at the end.
+fn drop_consequences(diagnostics: &mut Vec<Diagnostic>, len: usize) {
+    let has = |d: &[Diagnostic], codes: &[Code]| d.iter().any(|x| codes.contains(&x.code));
+    if has(
+        diagnostics,
+        &[
+            Code::UNTERMINATED_STRING,
+            Code::UNTERMINATED_COMMENT,
+            Code::UNTERMINATED_TEMPLATE,
+        ],
+    ) {
+        diagnostics.retain(|d| d.code != Code::UNCLOSED_DELIMITER);
+    }
+    if has(
+        diagnostics,
+        &[
+            Code::UNCLOSED_DELIMITER,
+            Code::UNTERMINATED_STRING,
+            Code::UNTERMINATED_COMMENT,
+            Code::UNTERMINATED_TEMPLATE,
+        ],
+    ) {
+        diagnostics.retain(|d| {
+            !(matches!(d.code, Code::UNEXPECTED_TOKEN | Code::UNKNOWN_KEYWORD)
+                && d.span().start as usize >= len)
+        });
     }
 }
 

@@ -25,6 +25,9 @@ pub(crate) type Extra<'t, 's> = extra::Err<Rich<'t, Token<'s>, Span>>;
 /// already reported when it happens.
 pub(crate) const MISSING_CLOSE: &str = "\u{0}missing-close";
 
+/// Marks the custom error for an expression tree deeper than the parser builds.
+pub(crate) const TOO_DEEP: &str = "\u{0}too-deep";
+
 /// Parses tokens into a file. Never fails: errors become diagnostics and `Error` nodes.
 pub(crate) fn parse_tokens<'s>(
     file: FileId,
@@ -55,6 +58,10 @@ pub(crate) fn parse_tokens<'s>(
 fn to_diagnostic(error: &Rich<'_, Token<'_>, Span>) -> Diagnostic {
     let span = *error.span();
     if let RichReason::Custom(msg) = error.reason() {
+        if let Some(msg) = msg.strip_prefix(TOO_DEEP) {
+            return Diagnostic::error(Code::NESTING_TOO_DEEP, msg.to_owned(), span)
+                .with_help("split the expression with a `param`, or use a list");
+        }
         let msg = msg.trim_start_matches(MISSING_CLOSE);
         return Diagnostic::error(Code::UNEXPECTED_TOKEN, msg.to_owned(), span);
     }

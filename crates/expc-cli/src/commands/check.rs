@@ -9,6 +9,9 @@ use expc_diagnostics::{Diagnostic, Severity, SourceMap, json};
 use crate::cli::{CheckArgs, OutputFormat};
 use crate::sources;
 
+/// Diagnostics rendered as text at most; past that they only bury the first ones.
+const MAX_SHOWN: usize = 100;
+
 pub fn run(args: CheckArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     let mut sources = SourceMap::new();
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
@@ -39,7 +42,15 @@ pub fn run(args: CheckArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         OutputFormat::Text => {
             if !diagnostics.is_empty() {
                 let mut err = std::io::stderr().lock();
-                let _ = write!(err, "{}", render_all(&diagnostics, &sources, render));
+                let shown = &diagnostics[..diagnostics.len().min(MAX_SHOWN)];
+                let _ = write!(err, "{}", render_all(shown, &sources, render));
+                if diagnostics.len() > MAX_SHOWN {
+                    let _ = writeln!(
+                        err,
+                        "… and {} more (`--format json` lists them all)",
+                        diagnostics.len() - MAX_SHOWN
+                    );
+                }
                 let mut parts = Vec::new();
                 if errors > 0 {
                     parts.push(super::count(errors, "error"));

@@ -1,5 +1,6 @@
 //! Expressions, types and templates.
 
+use chumsky::error::Rich;
 use chumsky::input::ValueInput;
 use chumsky::prelude::*;
 use expc_diagnostics::Span;
@@ -36,6 +37,39 @@ where
             })
             .labelled("a type")
     })
+}
+
+/// A type immediately followed by `=`, as in `File<Csv>="out.csv"`, where the lexer read
+/// the closing `>` and the `=` as one `>=` token.
+pub(crate) fn glued_type_parser<'t, 's: 't, I, T>(
+    ty: T,
+) -> impl Parser<'t, I, TypeExpr, Extra<'t, 's>> + Clone
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    T: Parser<'t, I, TypeExpr, Extra<'t, 's>> + Clone,
+{
+    ident()
+        .then_ignore(just(Token::Lt))
+        .then(
+            ty.separated_by(just(Token::Comma))
+                .allow_trailing()
+                .collect::<Vec<_>>(),
+        )
+        .then(just(Token::GtEq).map_with(|_, e| e.span()))
+        .map_with(
+            |((name, args), gteq): ((Ident, Vec<TypeExpr>), Span), e| TypeExpr {
+                kind: TypeExprKind::Named {
+                    name,
+                    args,
+                    optional: false,
+                },
+                // The type ends before the `=` half of the `>=`.
+                span: Span {
+                    end: gteq.start + 1,
+                    ..e.span()
+                },
+            },
+        )
 }
 
 /// Call arguments, `name = value` or positional.
@@ -76,19 +110,16 @@ where
             span: e.span(),
         }
     });
+    // An empty `${}` was reported by the lexer.
     let interp = expr
+        .or(empty().map_with(|(), e| Expr::new(ExprKind::Error, e.span())))
         .delimited_by(just(Token::TplInterpStart), just(Token::TplInterpEnd))
         .map(TemplatePart::Interp)
         .recover_with(via_parser(nested_delimiters(
             Token::TplInterpStart,
             Token::TplInterpEnd,
             [],
-            |span| {
-                TemplatePart::Interp(Expr {
-                    kind: ExprKind::Error,
-                    span,
-                })
-            },
+            |span| TemplatePart::Interp(Expr::new(ExprKind::Error, span)),
         )));
     let word = text
         .or(interp)
@@ -137,32 +168,30 @@ where
         Token::Ident("false") => ExprKind::Bool(false),
         Token::Ident("none") => ExprKind::None,
     }
-    .map_with(|kind, e| Expr {
-        kind,
-        span: e.span(),
+    .map_with(|kind, e| Expr::new(kind, e.span()));
+
+    let string = string_parser().map(|s| {
+        let span = s.span;
+        Expr::new(ExprKind::String(s), span)
     });
 
-    let string = string_parser().map(|s| Expr {
-        span: s.span,
-        kind: ExprKind::String(s),
-    });
-
-    let template = template_parser(expr.clone()).map(|t| Expr {
-        span: t.span,
-        kind: ExprKind::Template(t),
+    let template = template_parser(expr.clone()).map(|t| {
+        let span = t.span;
+        Expr::new(ExprKind::Template(t), span)
     });
 
     let record = ident()
         .filter(|i: &Ident| i.name.starts_with(|c: char| c.is_ascii_uppercase()))
         .then(block)
-        .map_with(|(ty, body), e| Expr {
-            kind: ExprKind::Record { ty, body },
-            span: e.span(),
-        });
+        .map_with(|(ty, body), e| Expr::new(ExprKind::Record { ty, body }, e.span()));
 
-    let name = ident().map(|i| Expr {
-        span: i.span,
-        kind: ExprKind::Name(i),
+    // `param` followed by a name starts the next item: not a name here.
+    let item_start = any()
+        .filter(|t: &Token<'s>| matches!(t, Token::Ident(w) if crate::ITEM_KEYWORDS.contains(w)))
+        .then(any().filter(|t: &Token<'s>| matches!(t, Token::Ident(_) | Token::Str(_))));
+    let name = ident().and_is(item_start.not()).map(|i| {
+        let span = i.span;
+        Expr::new(ExprKind::Name(i), span)
     });
 
     let list = expr
@@ -172,10 +201,7 @@ where
         .collect::<Vec<_>>()
         .then_ignore(close(Token::RBracket))
         .delimited_by(just(Token::LBracket), empty())
-        .map_with(|items, e| Expr {
-            kind: ExprKind::List(items),
-            span: e.span(),
-        })
+        .map_with(|items, e| Expr::new(ExprKind::List(items), e.span()))
         .recover_with(via_parser(nested_delimiters(
             Token::LBracket,
             Token::RBracket,
@@ -183,19 +209,13 @@ where
                 (Token::LParen, Token::RParen),
                 (Token::LBrace, Token::RBrace),
             ],
-            |span| Expr {
-                kind: ExprKind::Error,
-                span,
-            },
+            |span| Expr::new(ExprKind::Error, span),
         )));
 
     let paren = expr
         .clone()
         .delimited_by(just(Token::LParen), just(Token::RParen))
-        .map_with(|inner, e| Expr {
-            kind: ExprKind::Paren(boxed(inner)),
-            span: e.span(),
-        })
+        .map_with(|inner, e| Expr::new(ExprKind::Paren(boxed(inner)), e.span()))
         .recover_with(via_parser(nested_delimiters(
             Token::LParen,
             Token::RParen,
@@ -203,10 +223,7 @@ where
                 (Token::LBracket, Token::RBracket),
                 (Token::LBrace, Token::RBrace),
             ],
-            |span| Expr {
-                kind: ExprKind::Error,
-                span,
-            },
+            |span| Expr::new(ExprKind::Error, span),
         )));
 
     let atom = choice((literal, string, template, record, name, list, paren))
@@ -228,6 +245,9 @@ where
             .map(Postfix::Index),
     ));
     let postfix = atom.foldl_with(postfix_op.repeated(), |base, op, e| {
+        if base.is_too_deep() {
+            return base;
+        }
         let kind = match op {
             Postfix::Field(name) => ExprKind::Field {
                 base: boxed(base),
@@ -242,10 +262,7 @@ where
                 index: boxed(index),
             },
         };
-        Expr {
-            kind,
-            span: e.span(),
-        }
+        bound(Expr::new(kind, e.span()), e)
     });
 
     let unary_op = just(Token::Minus)
@@ -255,12 +272,21 @@ where
     let unary =
         unary_op
             .repeated()
-            .foldr_with(postfix, |(op, span): (UnaryOp, Span), operand, _| Expr {
-                span: span.to(operand.span),
-                kind: ExprKind::Unary {
-                    op,
-                    operand: boxed(operand),
-                },
+            .foldr_with(postfix, |(op, span): (UnaryOp, Span), operand, e| {
+                if operand.is_too_deep() {
+                    return operand;
+                }
+                let span = span.to(operand.span);
+                bound(
+                    Expr::new(
+                        ExprKind::Unary {
+                            op,
+                            operand: boxed(operand),
+                        },
+                        span,
+                    ),
+                    e,
+                )
             });
 
     const MUL: &[(Token<'static>, BinaryOp)] = &[
@@ -287,14 +313,17 @@ where
         )
         .map(|(start, rest)| match rest {
             None => start,
-            Some((inclusive, end)) => Expr {
-                span: start.span.to(end.span),
-                kind: ExprKind::Range {
-                    start: boxed(start),
-                    end: boxed(end),
-                    inclusive,
-                },
-            },
+            Some((inclusive, end)) => {
+                let span = start.span.to(end.span);
+                Expr::new(
+                    ExprKind::Range {
+                        start: boxed(start),
+                        end: boxed(end),
+                        inclusive,
+                    },
+                    span,
+                )
+            }
         });
 
     let compare_op = select! {
@@ -316,13 +345,13 @@ where
                 let span = first
                     .span
                     .to(rest.last().map_or(first.span, |(_, e)| e.span));
-                Expr {
-                    span,
-                    kind: ExprKind::Compare {
+                Expr::new(
+                    ExprKind::Compare {
                         first: boxed(first),
                         rest,
                     },
-                }
+                    span,
+                )
             }
         })
         .boxed();
@@ -365,13 +394,45 @@ where
         .labelled("an operator");
     lower
         .clone()
-        .foldl_with(op.then(lower).repeated(), |lhs, (op, rhs), _| Expr {
-            span: lhs.span.to(rhs.span),
-            kind: ExprKind::Binary {
-                op,
-                lhs: boxed(lhs),
-                rhs: boxed(rhs),
-            },
+        .foldl_with(op.then(lower).repeated(), |lhs, (op, rhs), e| {
+            if lhs.is_too_deep() {
+                return lhs;
+            }
+            let span = lhs.span.to(rhs.span);
+            bound(
+                Expr::new(
+                    ExprKind::Binary {
+                        op,
+                        lhs: boxed(lhs),
+                        rhs: boxed(rhs),
+                    },
+                    span,
+                ),
+                e,
+            )
         })
         .boxed()
+}
+
+/// Keeps expression trees at most [`MAX_EXPR_DEPTH`] deep: a deeper one is replaced by an
+/// error node, reported once.
+fn bound<'t, 's: 't, I>(
+    expr: Expr,
+    e: &mut chumsky::input::MapExtra<'t, '_, I, Extra<'t, 's>>,
+) -> Expr
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+{
+    if expr.depth <= MAX_EXPR_DEPTH {
+        return expr;
+    }
+    let span = expr.span;
+    e.emit(Rich::custom(
+        span,
+        format!(
+            "{}expression nested more than {MAX_EXPR_DEPTH} levels deep",
+            super::TOO_DEEP
+        ),
+    ));
+    Expr::too_deep(span)
 }

@@ -4,7 +4,9 @@ use chumsky::input::ValueInput;
 use chumsky::prelude::*;
 use expc_diagnostics::Span;
 
-use super::expr::{args_parser, expr_parser, string_parser, template_parser, type_parser};
+use super::expr::{
+    args_parser, expr_parser, glued_type_parser, string_parser, template_parser, type_parser,
+};
 use super::{Extra, close, ident, keyword, kw};
 use crate::ast::*;
 use crate::token::Token;
@@ -23,6 +25,7 @@ pub const ITEM_KEYWORDS: &[&str] = &[
     "task",
     "pipeline",
     "record",
+    "schema",
     "enum",
     "format",
     "kind",
@@ -99,6 +102,13 @@ where
     let mut expr = Recursive::declare();
     let mut block = Recursive::declare();
 
+    // `Type = default` or `Type<…>=default` (where `>=` is one token).
+    let typed_default = glued_type_parser(ty.clone())
+        .then(expr.clone().map(Some))
+        .or(ty
+            .clone()
+            .then(just(Token::Eq).ignore_then(expr.clone()).or_not()));
+
     // Blocks: `{ entry [,] … }`.
     let entry_start = ident()
         .then(one_of([Token::Eq, Token::Colon, Token::LBrace]))
@@ -109,8 +119,7 @@ where
                 .ignore_then(expr.clone())
                 .map(EntryValue::Value),
             just(Token::Colon)
-                .ignore_then(ty.clone())
-                .then(just(Token::Eq).ignore_then(expr.clone()).or_not())
+                .ignore_then(typed_default.clone())
                 .map(|(ty, default)| EntryValue::Typed { ty, default }),
             block.clone().map(EntryValue::Block),
         )))
@@ -202,10 +211,9 @@ where
     let param = kw!("param")
         .ignore_then(ident())
         .then_ignore(just(Token::Colon))
-        .then(ty.clone())
-        .then(just(Token::Eq).ignore_then(expr.clone()).or_not())
+        .then(typed_default.clone())
         .then(kw!("where").ignore_then(expr.clone()).or_not())
-        .map(|(((name, ty), default), constraint)| {
+        .map(|((name, (ty, default)), constraint)| {
             ItemKind::Param(Param {
                 name,
                 ty,
@@ -277,9 +285,8 @@ where
     // task NAME(FIELDS) -> (FIELDS) { SECTIONS }
     let field = ident()
         .then_ignore(just(Token::Colon))
-        .then(ty.clone())
-        .then(just(Token::Eq).ignore_then(expr.clone()).or_not())
-        .map_with(|((name, ty), default), e| Field {
+        .then(typed_default)
+        .map_with(|(name, (ty, default)), e| Field {
             doc: None,
             name,
             ty,
@@ -382,8 +389,10 @@ where
                 body,
                 body_span,
             });
+        // A bare statement is a call: anything else is a typo or a leftover.
         let expr_stmt = expr
             .clone()
+            .filter(|e: &Expr| matches!(e.kind, ExprKind::Call { .. }))
             .then(on.clone())
             .map(|(value, on)| StmtKind::Expr { value, on });
         let statement = choice((let_stmt, for_stmt, expr_stmt))
@@ -415,11 +424,15 @@ where
             })
         });
 
-    // record NAME { … }
+    // record NAME { … } / schema NAME { … }
     let record = kw!("record")
         .ignore_then(ident())
         .then(block.clone())
         .map(|(name, body)| ItemKind::Record(RecordDecl { name, body }));
+    let schema = kw!("schema")
+        .ignore_then(ident())
+        .then(block.clone())
+        .map(|(name, body)| ItemKind::Schema(RecordDecl { name, body }));
 
     // enum NAME { a, b }
     let variants = ident()
@@ -467,7 +480,7 @@ where
         .ignored();
     let item = choice((
         experiment, import, param, secret, sweep, resource, site, data, model, task, pipeline,
-        record, enum_, format, kind,
+        record, schema, enum_, format, kind,
     ))
     .labelled("an item")
     .map_with(|kind, e| Item {

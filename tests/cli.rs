@@ -1,0 +1,163 @@
+//! The real `expc` binary, driven as a user would.
+
+use expc_tests::run;
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn check_accepts_every_example_silently() {
+    let mut args = vec!["check".to_owned()];
+    args.extend(
+        expc_tests::corpus()
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned()),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn check_reports_every_error_and_exits_1() {
+    let out = run(&["check", "tests/fixtures/errors/several_errors.exp"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("[E0010] Error: expected `:`, found `Int`"),
+        "{err}"
+    );
+    assert!(err.contains("[E0007] Error: unknown unit `Gb`"), "{err}");
+    assert!(
+        err.contains("help: did you mean `GB` or `GiB`?")
+            || err.contains("Help: did you mean `GB` or `GiB`?"),
+        "{err}"
+    );
+    assert!(err.ends_with("2 errors in 1 file\n"), "{err}");
+    assert!(!err.contains('\u{1b}'), "NO_COLOR output has escape codes");
+}
+
+#[test]
+fn color_is_forced_by_flag() {
+    let out = run(&[
+        "check",
+        "--color",
+        "always",
+        "tests/fixtures/errors/missing_colon.exp",
+    ]);
+    assert!(stderr(&out).contains('\u{1b}'));
+    let out = run(&[
+        "check",
+        "--color",
+        "never",
+        "tests/fixtures/errors/missing_colon.exp",
+    ]);
+    assert!(!stderr(&out).contains('\u{1b}'));
+}
+
+#[test]
+fn check_json_has_positions_and_schema_version() {
+    let out = run(&[
+        "check",
+        "--format",
+        "json",
+        "tests/fixtures/errors/misspelled_task.exp",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(v["schema_version"], 1);
+    let d = &v["diagnostics"][0];
+    assert_eq!(d["code"], "E0013");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["file"], "tests/fixtures/errors/misspelled_task.exp");
+    assert_eq!(d["range"]["start"]["line"], 2);
+    assert_eq!(d["range"]["start"]["column"], 1);
+    assert_eq!(d["range"]["byte_start"], 21);
+    assert_eq!(d["range"]["byte_end"], 25);
+    assert_eq!(d["help"], "did you mean `task`?");
+}
+
+#[test]
+fn check_of_a_missing_file_says_so() {
+    let out = run(&["check", "no/such/file.exp"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot read `no/such/file.exp`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn fmt_check_shows_a_diff_and_fmt_rewrites() {
+    let dir = std::env::temp_dir().join(format!("expc-cli-fmt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("a.exp");
+    std::fs::write(&file, "param x:Int=1 // keep me\n").unwrap();
+    let path = file.to_string_lossy().into_owned();
+
+    let out = run(&["fmt", "--check", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    let diff = stdout(&out);
+    assert!(diff.contains("-param x:Int=1 // keep me"), "{diff}");
+    assert!(diff.contains("+param x: Int = 1  // keep me"), "{diff}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "param x:Int=1 // keep me\n"
+    );
+
+    let out = run(&["fmt", &path]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "param x: Int = 1  // keep me\n"
+    );
+    let out = run(&["fmt", "--check", &path]);
+    assert_eq!(out.status.code(), Some(0));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn fmt_refuses_files_with_syntax_errors_and_leaves_them_alone() {
+    let out = run(&["fmt", "--check", "tests/fixtures/errors/missing_colon.exp"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("was not formatted because it has syntax errors"));
+}
+
+#[test]
+fn explain_prints_the_explanation_with_an_example() {
+    let out = run(&["explain", "E0007"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    assert!(text.starts_with("# E0007: unknown unit"), "{text}");
+    assert!(text.contains("```exp"));
+    let by_name = run(&["explain", "unknown-unit"]);
+    assert_eq!(stdout(&by_name), text);
+
+    let list = stdout(&run(&["explain", "--list"]));
+    assert!(list.lines().count() >= 16);
+
+    let out = run(&["explain", "E0x07"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unknown diagnostic code `E0x07`"));
+}
+
+#[test]
+fn help_and_completions() {
+    let out = run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = stdout(&out);
+    for cmd in ["check", "fmt", "explain", "completions"] {
+        assert!(help.contains(cmd), "{help}");
+    }
+    let out = run(&["completions", "bash"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("_expc"));
+}

@@ -1,0 +1,197 @@
+//! No input makes expc panic: random bytes, mutated examples and pathological nesting,
+//! through the library and through the real binary (exit codes 0 or 1, never 101).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use expc_diagnostics::FileId;
+
+/// A small deterministic generator (xorshift64*), so every run tests the same inputs.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const PIECES: &[&str] = &[
+    "task", "data", "param", "sweep", "pipeline", "resource", "let", "for", "in", "on", "run",
+    "shell", "{", "}", "(", ")", "[", "]", "`", "${", "\"", "'", "/*", "*/", "//", "///", "\n",
+    " ", "=", ":", ",", "->", "..", "<", ">", ">=", "32GiB", "2h30m", "1e", "0x", "é", "\\", "$$",
+    "$", "\u{1A}", "\r", "\t", "Local", "x", "1", "1.5", "true", "none", "where",
+];
+
+fn random_inputs(rng: &mut Rng, n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            let len = rng.below(400);
+            if i % 2 == 0 {
+                (0..len).map(|_| rng.next() as u8).collect()
+            } else {
+                let mut s = Vec::new();
+                for _ in 0..len / 4 {
+                    s.extend_from_slice(PIECES[rng.below(PIECES.len())].as_bytes());
+                }
+                s
+            }
+        })
+        .collect()
+}
+
+fn mutated_examples(rng: &mut Rng, n: usize) -> Vec<Vec<u8>> {
+    let sources: Vec<Vec<u8>> = expc_tests::corpus()
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert!(!sources.is_empty());
+    (0..n)
+        .map(|_| {
+            let mut s = sources[rng.below(sources.len())].clone();
+            for _ in 0..1 + rng.below(6) {
+                let len = s.len().max(1);
+                let at = rng.below(len);
+                match rng.below(5) {
+                    0 => {
+                        let end = (at + rng.below(40)).min(s.len());
+                        s.drain(at.min(end)..end);
+                    }
+                    1 => {
+                        let piece = PIECES[rng.below(PIECES.len())].as_bytes();
+                        let at = at.min(s.len());
+                        s.splice(at..at, piece.iter().copied());
+                    }
+                    2 => {
+                        if at < s.len() {
+                            s[at] = rng.next() as u8;
+                        }
+                    }
+                    3 => {
+                        let end = (at + rng.below(80)).min(s.len());
+                        let chunk = s[at.min(end)..end].to_vec();
+                        let to = rng.below(s.len().max(1)).min(s.len());
+                        s.splice(to..to, chunk);
+                    }
+                    _ => s.truncate(at),
+                }
+            }
+            s
+        })
+        .collect()
+}
+
+fn never_panics(input: &[u8]) {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let (text, parsed) = expc_syntax::parse_bytes(FileId(0), input);
+        for d in &parsed.diagnostics {
+            assert!(d.span().end as usize <= text.len() || d.span().start as usize <= text.len());
+        }
+        if !parsed.has_errors() {
+            let once = expc_fmt::format_parsed(&parsed, &text);
+            let twice = expc_fmt::format_source(FileId(0), &once).expect("formatted output parses");
+            assert_eq!(once, twice, "formatting is not idempotent");
+        }
+        let mut sources = expc_diagnostics::SourceMap::new();
+        sources.add("input.exp", text);
+        expc_diagnostics::render::render_all(
+            &parsed.diagnostics[..parsed.diagnostics.len().min(100)],
+            &sources,
+            expc_diagnostics::render::RenderOptions { color: false },
+        )
+    }));
+    if let Err(e) = result {
+        let msg = e
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        panic!(
+            "panicked on input {:?}: {msg}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    let mut rng = Rng(0x5eed_0001);
+    for input in random_inputs(&mut rng, 1000) {
+        never_panics(&input);
+    }
+}
+
+#[test]
+fn mutated_examples_never_panic() {
+    let mut rng = Rng(0x5eed_0002);
+    for input in mutated_examples(&mut rng, 1000) {
+        never_panics(&input);
+    }
+}
+
+#[test]
+fn pathological_nesting_and_length() {
+    let n = 100_000;
+    let cases = [
+        "[".repeat(n),
+        format!("param p: Int = {}1{}", "(".repeat(n), ")".repeat(n)),
+        format!("param p: Int = {}1", "-".repeat(n)),
+        format!("param p: Int = {}", vec!["1"; n].join(" + ")),
+        format!("param p: Int = a{}", ".b".repeat(n)),
+        format!("param p: Int = 1 {}", "< 2 ".repeat(n)),
+        "{".repeat(n) + &"}".repeat(n),
+        format!("task t() {{ run `{}` }}", "${".repeat(n)),
+        format!("experiment e {{ {} }}", "a { ".repeat(n)),
+        "/*".repeat(n),
+        "\"".repeat(n),
+        "`".repeat(n),
+    ];
+    for case in cases {
+        never_panics(case.as_bytes());
+    }
+}
+
+/// The real binary, on all the inputs at once: exit 0 or 1, never a crash.
+#[test]
+fn binary_exits_cleanly_on_every_input() {
+    let mut rng = Rng(0x5eed_0003);
+    let mut inputs = random_inputs(&mut rng, 1000);
+    inputs.extend(mutated_examples(&mut rng, 1000));
+    let dir = std::env::temp_dir().join(format!("expc-robustness-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut paths = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        let p = dir.join(format!("case{i:04}.exp"));
+        std::fs::write(&p, input).unwrap();
+        paths.push(p.to_string_lossy().into_owned());
+    }
+    for chunk in paths.chunks(500) {
+        for cmd in [
+            &["check"][..],
+            &["check", "--format", "json"],
+            &["fmt", "--check"],
+        ] {
+            let mut args: Vec<&str> = cmd.to_vec();
+            args.extend(chunk.iter().map(String::as_str));
+            let out = expc_tests::run(&args);
+            let code = out.status.code();
+            assert!(
+                matches!(code, Some(0 | 1)),
+                "`expc {}` exited with {code:?}: {}",
+                cmd.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .rev()
+                    .take(20)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,0 +1,79 @@
+//! Shared helpers of expc's test suites: where fixtures live, how to run the real binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository root")
+        .to_path_buf()
+}
+
+/// Every file under `dir` (relative to the root) with the given extension, sorted.
+pub fn files(dir: &str, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root().join(dir)];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == ext) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every `.exp` file of the examples and the standard library.
+pub fn corpus() -> Vec<PathBuf> {
+    let mut all = files("examples", "exp");
+    all.extend(files("stdlib", "exp"));
+    all
+}
+
+/// The path of the `expc` binary, built once if needed.
+pub fn expc() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        // Tests run from target/<profile>/deps/; the binary is in target/<profile>/.
+        let exe = std::env::current_exe().expect("test executable");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
+        let bin = profile_dir.join(format!("expc{}", std::env::consts::EXE_SUFFIX));
+        if !bin.exists() {
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "-p", "expc-cli", "--bin", "expc"])
+                .current_dir(root())
+                .status()
+                .expect("cargo build");
+            assert!(status.success(), "building expc failed");
+        }
+        bin
+    })
+}
+
+/// Runs `expc` with arguments from the repository root, without colour.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(expc())
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run expc")
+}
+
+/// The path relative to the root, with forward slashes, for stable snapshot names.
+pub fn relative(path: &Path) -> String {
+    path.strip_prefix(root())
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}

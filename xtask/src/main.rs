@@ -1,0 +1,128 @@
+//! `cargo xtask bench`: reproducible benchmarks of expc, printed as a Markdown table.
+//!
+//! Every figure comes from a workload this program generates itself, so anyone can rerun
+//! it: `cargo xtask bench` (release build; takes under a minute).
+
+mod generate;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use expc_diagnostics::FileId;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("bench") => bench(),
+        Some("gen") => {
+            let tasks = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000);
+            print!("{}", generate::spec(tasks));
+        }
+        _ => {
+            eprintln!("usage: cargo xtask bench | cargo xtask gen [TASKS]");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Runs `f` `n` times and returns the median duration.
+fn median(n: usize, mut f: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[n / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn mb_per_s(bytes: usize, d: Duration) -> String {
+    format!("{:.0} MB/s", bytes as f64 / 1e6 / d.as_secs_f64())
+}
+
+fn bench() {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "-p", "expc-cli"])
+        .current_dir(root())
+        .status()
+        .expect("cargo build");
+    assert!(status.success());
+    let expc = root().join("target/release/expc");
+
+    let tasks = 10_000;
+    let spec = generate::spec(tasks);
+    let parsed = expc_syntax::parse(FileId(0), &spec);
+    assert!(
+        parsed.diagnostics.is_empty(),
+        "generated spec has diagnostics: {:?}",
+        &parsed.diagnostics[..parsed.diagnostics.len().min(3)]
+    );
+    let dir = std::env::temp_dir().join(format!("expc-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tasks10k.exp");
+    std::fs::write(&file, &spec).unwrap();
+
+    let lex = median(21, || {
+        std::hint::black_box(expc_syntax::lexer::lex(FileId(0), &spec));
+    });
+    let parse = median(21, || {
+        std::hint::black_box(expc_syntax::parse(FileId(0), &spec));
+    });
+    let check = median(11, || {
+        let out = Command::new(&expc)
+            .arg("check")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    let fmt = median(11, || {
+        let out = Command::new(&expc)
+            .args(["fmt", "--check"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.code().is_some());
+    });
+
+    println!("expc benchmarks — `cargo xtask bench`");
+    println!();
+    println!(
+        "Workload: a generated spec of {tasks} tasks and a pipeline calling each ({:.1} MB, {} lines).",
+        spec.len() as f64 / 1e6,
+        spec.lines().count()
+    );
+    println!();
+    println!("| measure | median | throughput | target |");
+    println!("|---|---|---|---|");
+    println!("| lex | {} | {} | |", ms(lex), mb_per_s(spec.len(), lex));
+    println!(
+        "| lex + parse (incl. bracket pass, doc comments) | {} | {} | ≥ 50 MB/s, < 150 ms |",
+        ms(parse),
+        mb_per_s(spec.len(), parse)
+    );
+    println!(
+        "| `expc check` wall time (process, read, parse, report) | {} | | |",
+        ms(check)
+    );
+    println!("| `expc fmt --check` wall time | {} | | |", ms(fmt));
+    std::fs::remove_dir_all(&dir).ok();
+}
