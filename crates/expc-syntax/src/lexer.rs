@@ -389,10 +389,10 @@ impl<'s> Lexer<'s> {
             start,
             start + 1,
         );
-        self.out.diagnostics.last_mut().map(|d| {
+        if let Some(d) = self.out.diagnostics.last_mut() {
             d.labels[0].message = "this string is never closed".to_owned();
             d.help = Some("add a closing `\"`".to_owned());
-        });
+        }
         bytes.len() - start
     }
 

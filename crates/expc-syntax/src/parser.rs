@@ -6,6 +6,7 @@
 //! [`crate::delimiters`], which reports unclosed and mismatched ones precisely; the parser
 //! therefore treats a missing closing brace as the end of its block.
 
+mod error;
 mod expr;
 mod items;
 
@@ -19,7 +20,9 @@ use expc_diagnostics::{Code, Diagnostic, FileId, Span};
 use crate::ast::SourceFile;
 use crate::token::Token;
 
-pub(crate) type Extra<'t, 's> = extra::Err<Rich<'t, Token<'s>, Span>>;
+pub(crate) type Extra<'t, 's> = extra::Err<SyntaxError<'t, 's>>;
+
+use error::SyntaxError;
 
 /// Marks the custom error for a missing closing delimiter, which the delimiter pass has
 /// already reported when it happens.
@@ -36,10 +39,21 @@ pub(crate) fn parse_tokens<'s>(
     suppress_missing_close: bool,
 ) -> (SourceFile, Vec<Diagnostic>) {
     let eoi = Span::new(file, len, len);
-    let input = tokens.map(eoi, |(t, s)| (t, s));
-    let (output, errors) = items::file_parser().parse(input).into_output_errors();
+    let parse = || {
+        let input = tokens.map(eoi, |(t, s)| (t, s));
+        items::file_parser().parse(input).into_output_errors()
+    };
+    // A fast parse without error details; a valid file (the common case) stops here.
+    let (mut output, mut errors) = error::with_detail(false, parse);
+    if !errors.is_empty() {
+        (output, errors) = error::with_detail(true, parse);
+    }
     let mut diagnostics = Vec::new();
     for error in errors {
+        let Some(error) = error.rich else {
+            diagnostics.push(Diagnostic::error(Code::UNEXPECTED_TOKEN, "syntax error", error.span));
+            continue;
+        };
         if let RichReason::Custom(msg) = error.reason() {
             if msg.starts_with(MISSING_CLOSE) && suppress_missing_close {
                 continue;
@@ -211,7 +225,7 @@ where
     just(token)
         .ignored()
         .or(empty().validate(move |(), e, emitter| {
-            emitter.emit(Rich::custom(
+            emitter.emit(SyntaxError::custom(
                 e.span(),
                 format!("{MISSING_CLOSE}expected `{token}`"),
             ))

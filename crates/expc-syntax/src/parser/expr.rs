@@ -1,6 +1,5 @@
 //! Expressions, types and templates.
 
-use chumsky::error::Rich;
 use chumsky::input::ValueInput;
 use chumsky::prelude::*;
 use expc_diagnostics::Span;
@@ -427,7 +426,7 @@ where
         return expr;
     }
     let span = expr.span;
-    e.emit(Rich::custom(
+    e.emit(super::error::SyntaxError::custom(
         span,
         format!(
             "{}expression nested more than {MAX_EXPR_DEPTH} levels deep",

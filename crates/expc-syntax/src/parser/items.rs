@@ -478,8 +478,9 @@ where
     let item_start = word_in(ITEM_KEYWORDS)
         .then(any().filter(|t: &Token<'s>| matches!(t, Token::Ident(_) | Token::Str(_))))
         .ignored();
+    // The most frequent items first: every failed alternative costs.
     let item = choice((
-        experiment, import, param, secret, sweep, resource, site, data, model, task, pipeline,
+        task, data, param, resource, pipeline, import, model, sweep, secret, experiment, site,
         record, schema, enum_, format, kind,
     ))
     .labelled("an item")
