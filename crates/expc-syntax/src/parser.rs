@@ -51,7 +51,11 @@ pub(crate) fn parse_tokens<'s>(
     let mut diagnostics = Vec::new();
     for error in errors {
         let Some(error) = error.rich else {
-            diagnostics.push(Diagnostic::error(Code::UNEXPECTED_TOKEN, "syntax error", error.span));
+            diagnostics.push(Diagnostic::error(
+                Code::UNEXPECTED_TOKEN,
+                "syntax error",
+                error.span,
+            ));
             continue;
         };
         if let RichReason::Custom(msg) = error.reason() {
