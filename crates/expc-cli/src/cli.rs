@@ -60,6 +60,19 @@ pub struct CheckArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Set a param, as a literal of its type: `-p epochs=50`, `-p mem=8GiB`,
+    /// `-p 'seeds=[1, 2]'`. Repeatable; a later value wins.
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Print an intermediate form of the (single) checked file on standard output.
+    #[arg(long, value_enum, value_name = "FORM")]
+    pub emit: Option<Emit>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Emit {
+    /// The typed IR as JSON, with a `schema_version`.
+    Ir,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -74,6 +74,37 @@ codes! {
     NESTING_TOO_DEEP = "E0014", "nesting-too-deep", "brackets nested deeper than expc accepts";
     INVALID_TEMPLATE = "E0015", "invalid-template", "a command template that cannot be split into arguments";
     DANGLING_DOC_COMMENT = "W0016", "dangling-doc-comment", "a doc comment that documents nothing";
+    // Names and modules.
+    UNRESOLVED_IMPORT = "E0100", "unresolved-import", "an import names a file or module that does not exist";
+    IMPORT_CYCLE = "E0101", "import-cycle", "files import each other in a cycle";
+    UNKNOWN_NAME = "E0102", "unknown-name", "a name that is not declared or imported";
+    DUPLICATE_NAME = "E0103", "duplicate-name", "a name declared twice in one scope";
+    INVALID_IMPORT = "E0104", "invalid-import", "an import that mixes forms that do not go together";
+    WRONG_KIND_OF_NAME = "E0105", "wrong-kind-of-name", "a name of the wrong kind: a type where a value is expected, a param where a resource is";
+    // Types and values.
+    TYPE_MISMATCH = "E0200", "type-mismatch", "a value of one type where another is expected";
+    MISSING_UNIT = "E0201", "missing-unit", "a bare number where a memory size or a duration is expected";
+    INVALID_TYPE = "E0202", "invalid-type", "a type that is malformed or not allowed where it is written";
+    FORMAT_MISMATCH = "E0203", "format-mismatch", "a file, table or model in another format than the one expected";
+    SCHEMA_MISMATCH = "E0204", "schema-mismatch", "a table whose columns differ from the ones expected";
+    INVALID_OPERATION = "E0205", "invalid-operation", "an operator applied to values it does not work on";
+    CONSTRAINT_VIOLATED = "E0206", "constraint-violated", "a param's value does not satisfy its `where` constraint";
+    INVALID_VALUE = "E0207", "invalid-value", "a value of the right type that is not allowed";
+    // Blocks, resources and placement.
+    UNKNOWN_FIELD = "E0300", "unknown-field", "a block sets or reads a field that does not exist";
+    MISSING_FIELD = "E0301", "missing-field", "a block leaves out a required field";
+    DUPLICATE_ENTRY = "E0302", "duplicate-entry", "a block sets the same field twice";
+    SITE_LIMIT = "E0303", "site-limit", "a resource or task exceeds what its site profile allows";
+    INVALID_PLACEMENT = "E0304", "invalid-placement", "a call is placed on a resource that cannot run it, or on none";
+    // Tasks, calls and pipelines.
+    MISSING_ARGUMENT = "E0400", "missing-argument", "a call does not pass a required input";
+    UNKNOWN_ARGUMENT = "E0401", "unknown-argument", "a call passes an input the task does not have, twice, or without a name";
+    NOT_CALLABLE = "E0402", "not-callable", "a call of something that is not a task or function, or in the wrong place";
+    INVALID_INTERPOLATION = "E0403", "invalid-interpolation", "a command interpolates a value that has no single text form";
+    SECRET_LEAK = "E0404", "secret-leak", "a secret used where its value could be written down";
+    INVALID_SWEEP = "E0405", "invalid-sweep", "a sweep that is empty, uneven or malformed";
+    INVALID_TASK = "E0406", "invalid-task", "a task without exactly one command, or with a malformed section or output";
+    UNUSED = "W0500", "unused", "a param, data item or model that nothing uses";
 }
 
 /// Looks a code up by its id (`E0010`, case-insensitive) or name (`unexpected-token`).

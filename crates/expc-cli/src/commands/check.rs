@@ -6,23 +6,43 @@ use std::process::ExitCode;
 use expc_diagnostics::render::{RenderOptions, render_all};
 use expc_diagnostics::{Diagnostic, Severity, SourceMap, json};
 
-use crate::cli::{CheckArgs, OutputFormat};
+use expc_check::{FsLoader, Overrides};
+
+use crate::cli::{CheckArgs, Emit, OutputFormat};
 use crate::sources;
 
 /// Diagnostics rendered as text at most; past that they only bury the first ones.
 const MAX_SHOWN: usize = 100;
 
 pub fn run(args: CheckArgs, render: RenderOptions) -> miette::Result<ExitCode> {
+    let mut overrides = Overrides::new();
+    for p in &args.params {
+        overrides.push_assignment(p).map_err(|e| {
+            miette::miette!(
+                help = "write `-p NAME=VALUE`, for example `-p epochs=50`",
+                "{e}"
+            )
+        })?;
+    }
+    if args.emit.is_some() && args.files.len() != 1 {
+        return Err(miette::miette!(
+            help = "run `expc check --emit ir FILE` once per file",
+            "`--emit` takes exactly one file, found {}",
+            args.files.len()
+        ));
+    }
     let mut sources = SourceMap::new();
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
+    let mut programs = Vec::new();
     for path in &args.files {
         let (id, mut decode_diagnostics) = sources::load(&mut sources, path)?;
         diagnostics.append(&mut decode_diagnostics);
-        let text = &sources.get(id).expect("just added").text;
-        let parsed = expc_syntax::parse(id, text);
-        diagnostics.extend(parsed.diagnostics);
+        let checked = expc_check::check(path, id, &mut sources, &FsLoader, &overrides);
+        diagnostics.extend(checked.diagnostics);
+        programs.push(checked.program);
     }
     expc_diagnostics::sort(&mut diagnostics);
+    diagnostics.dedup_by(|a, b| a.code == b.code && a.span() == b.span() && a.message == b.message);
     let errors = diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)
@@ -32,6 +52,11 @@ pub fn run(args: CheckArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         .filter(|d| d.severity == Severity::Warning)
         .count();
     let failed = errors > 0 || (args.deny_warnings && warnings > 0);
+    if let (Some(Emit::Ir), Some(Some(program))) = (args.emit, programs.first()) {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, program).map_err(|e| miette::miette!("{e}"))?;
+        let _ = writeln!(out);
+    }
     match args.format {
         OutputFormat::Json => {
             let report = json::report(&diagnostics, &sources);

@@ -1,0 +1,225 @@
+//! The typed IR: a checked program, with every name resolved, every type known and every
+//! value that can be known computed. Lowering to a DAG reads this, never the AST.
+//!
+//! `expc check --emit ir` prints it as JSON. The shape is versioned by
+//! [`SCHEMA_VERSION`]; maps are ordered, so the output is byte-identical from run to run.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+pub use crate::ir_expr::{IrExpr, IrPart};
+use crate::value::Value;
+
+/// Bumped on any incompatible change of the JSON shape.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Program {
+    pub schema_version: u32,
+    /// The root file, by name.
+    pub root: String,
+    /// Every loaded module: the root, imported files, standard modules.
+    pub modules: Vec<String>,
+    pub experiment: Option<Experiment>,
+    pub params: Vec<Param>,
+    pub secrets: Vec<Secret>,
+    pub sweeps: Vec<Sweep>,
+    pub sites: Vec<Declared>,
+    pub resources: Vec<Resource>,
+    pub data: Vec<Artifact>,
+    pub models: Vec<Artifact>,
+    /// The formats the program's types use, with their properties (inherited ones
+    /// included).
+    pub formats: Vec<Format>,
+    /// The schemas the program's types use.
+    pub schemas: Vec<Schema>,
+    pub tasks: Vec<Task>,
+    pub pipelines: Vec<Pipeline>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Experiment {
+    pub name: String,
+    pub doc: Option<String>,
+    pub entries: BTreeMap<String, Value>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Param {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// The effective value: the override, else the default; `null` when neither is given.
+    pub value: Option<Value>,
+    /// Where the value comes from: `default`, `override` or `unset`.
+    pub source: &'static str,
+    pub doc: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Secret {
+    pub id: String,
+    /// The environment variable read when a run starts.
+    pub env: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Sweep {
+    pub id: String,
+    pub strategy: crate::sweeps::Strategy,
+    pub axes: Vec<Axis>,
+    pub samples: Option<i64>,
+    pub seed: Option<i64>,
+    pub points: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Axis {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// The list of values (product, zip) or the distribution (random).
+    pub values: Option<Value>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Declared {
+    pub id: String,
+    pub value: Option<Value>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Resource {
+    pub id: String,
+    pub kind: String,
+    pub backend: Option<crate::checker::Backend>,
+    /// Every field of the kind, defaults filled in.
+    pub fields: Option<Value>,
+    /// The limits that apply: the site's, overridden by the resource's own.
+    pub limits: BTreeMap<String, Value>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Artifact {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Relative to the folder of the module that declares it.
+    pub path: Option<String>,
+    pub module: String,
+    pub doc: Option<String>,
+    /// Digest, description and, for models, their registry entries and lineage.
+    pub entries: BTreeMap<String, Value>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Format {
+    pub id: String,
+    pub base: Option<String>,
+    pub props: BTreeMap<String, Value>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Schema {
+    pub id: String,
+    pub columns: Vec<Column>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Field {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// An input's default, or an output's file name.
+    pub default: Option<Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Task {
+    pub id: String,
+    pub name: String,
+    pub module: String,
+    pub doc: Option<String>,
+    pub inputs: Vec<Field>,
+    pub outputs: Vec<Field>,
+    /// `resources { … }` as given: cpus, mem, time, gpus.
+    pub resources: BTreeMap<String, Value>,
+    pub env: Env,
+    pub command: Command,
+    pub retry: Retry,
+    /// Params, data, models and secrets the task refers to by name.
+    pub uses: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Env {
+    pub image: Option<String>,
+    pub modules: Vec<String>,
+    pub conda: Option<String>,
+    pub vars: BTreeMap<String, IrExpr>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Command {
+    /// An argv template: each word one argument.
+    Run { argv: Vec<Word> },
+    /// A bash script; values reach it as environment variables.
+    Shell { script: String },
+    Spark {
+        app: IrExpr,
+        args: Vec<IrExpr>,
+        settings: BTreeMap<String, Value>,
+    },
+    /// No command (already reported).
+    None,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Word {
+    pub parts: Vec<IrPart>,
+    /// The word is exactly one interpolation: a list gives one argument per element and
+    /// `none` gives no argument.
+    pub expands: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Retry {
+    pub attempts: u32,
+    pub backoff_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Pipeline {
+    pub id: String,
+    pub body: Vec<Stmt>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Stmt {
+    Call(Call),
+    For {
+        var: String,
+        sweep: String,
+        body: Vec<Stmt>,
+    },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Call {
+    /// The `let` name; calls without one are named `_N` by their position.
+    pub binding: String,
+    pub task: String,
+    pub args: BTreeMap<String, IrExpr>,
+    /// The resource the call is placed on.
+    pub on: Option<String>,
+}

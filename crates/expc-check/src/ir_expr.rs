@@ -1,0 +1,73 @@
+//! Expressions of the typed IR: what a value is made of, once names are resolved.
+
+use serde::Serialize;
+
+use crate::value::Value;
+
+/// A resolved expression. Anything known when the spec is checked is folded into a
+/// `Value`; references to things only known at run time stay symbolic.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum IrExpr {
+    Value {
+        value: Value,
+    },
+    /// A param, by id; its effective value is in the program's params.
+    Param {
+        id: String,
+    },
+    /// A declared data item or model.
+    Artifact {
+        id: String,
+    },
+    /// A secret, by id: never its value.
+    Secret {
+        id: String,
+    },
+    /// An input of the task being defined.
+    Input {
+        name: String,
+    },
+    /// An output of the task being defined (its path).
+    Output {
+        name: String,
+    },
+    /// `p.axis` in `for p in sweep`.
+    Point {
+        var: String,
+        axis: String,
+    },
+    /// `t.output` of a pipeline binding; `gathered` after the binding's loops.
+    CallOutput {
+        binding: String,
+        output: String,
+        gathered: bool,
+    },
+    List {
+        items: Vec<IrExpr>,
+    },
+    /// `a + b` of lists or strings known only at run time.
+    Concat {
+        parts: Vec<IrExpr>,
+    },
+    /// A template used as a value: one word.
+    Template {
+        parts: Vec<IrPart>,
+    },
+    /// Something already reported as an error.
+    Error,
+}
+
+/// A piece of a template word.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum IrPart {
+    Text { text: String },
+    Interp { expr: IrExpr },
+}
+
+impl IrExpr {
+    pub fn value(value: Value) -> IrExpr {
+        IrExpr::Value { value }
+    }
+}

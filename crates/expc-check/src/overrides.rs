@@ -1,0 +1,204 @@
+//! Param overrides from the command line: `-p name=value`.
+
+use crate::defs::DefId;
+use crate::types::Type;
+use crate::value::Value;
+
+/// Values given for params, in the order given: a later one wins.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    values: Vec<(String, String)>,
+}
+
+impl Overrides {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses `NAME=VALUE`.
+    pub fn push_assignment(&mut self, text: &str) -> Result<(), String> {
+        let Some((name, value)) = text.split_once('=') else {
+            return Err(format!("`{text}` is not `NAME=VALUE`"));
+        };
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(format!("`{text}` has no param name before `=`"));
+        }
+        self.push(name, value);
+        Ok(())
+    }
+
+    pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.values.push((name.into(), value.into()));
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every overridden name, once, in order of first appearance.
+    pub fn names(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for (n, _) in &self.values {
+            if !out.contains(&n.as_str()) {
+                out.push(n);
+            }
+        }
+        out
+    }
+}
+
+/// Reads the text of an override as a literal of the param's type.
+pub fn parse_value(
+    text: &str,
+    ty: &Type,
+    variants: impl Fn(DefId) -> Option<Vec<String>> + Copy,
+) -> Result<Value, String> {
+    let t = text.trim();
+    match ty {
+        Type::Error => Err("the param's type is not known".into()),
+        Type::String | Type::Path => Ok(Value::Str(unquote(text).unwrap_or(text).to_owned())),
+        Type::Int => {
+            let digits = t.replace('_', "");
+            digits
+                .parse::<i64>()
+                .map(Value::Int)
+                .map_err(|_| format!("`{t}` is not a whole number"))
+        }
+        Type::Float | Type::Cpu => {
+            let digits = t.replace('_', "");
+            match digits.parse::<f64>() {
+                Ok(f) if f.is_finite() => Ok(Value::Float(f)),
+                _ => Err(format!("`{t}` is not a number")),
+            }
+        }
+        Type::Bool => match t {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err(format!("`{t}` is not `true` or `false`")),
+        },
+        Type::Memory | Type::Duration => {
+            if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
+                return Err(format!(
+                    "`{t}` has no unit: write it as `{t}{}`",
+                    if *ty == Type::Memory { "GiB" } else { "m" }
+                ));
+            }
+            let q = expc_syntax::quantity::parse(t).map_err(|e| e.message)?;
+            match (q.dimension, ty) {
+                (expc_syntax::quantity::Dimension::Memory, Type::Memory) => {
+                    Ok(Value::Memory(q.amount))
+                }
+                (expc_syntax::quantity::Dimension::Duration, Type::Duration) => {
+                    Ok(Value::Duration(q.amount))
+                }
+                _ => Err(format!("`{t}` is a quantity of another kind")),
+            }
+        }
+        Type::Enum(def) => {
+            let names = variants(*def).unwrap_or_default();
+            if names.iter().any(|n| n == t) {
+                Ok(Value::Enum(t.to_owned()))
+            } else {
+                Err(format!("`{t}` is not one of {}", names.join(", ")))
+            }
+        }
+        Type::List(inner) => {
+            let Some(body) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) else {
+                return Err(format!("`{t}` is not a list: write `[a, b, c]`"));
+            };
+            let mut items = Vec::new();
+            for part in split_top(body) {
+                let part = part.trim();
+                if part.is_empty() {
+                    continue;
+                }
+                let item = match &**inner {
+                    Type::String | Type::Path => match unquote(part) {
+                        Some(s) => Value::Str(s.to_owned()),
+                        None => Value::Str(part.to_owned()),
+                    },
+                    other => parse_value(part, other, variants)?,
+                };
+                items.push(item);
+            }
+            Ok(Value::List(items))
+        }
+        _ => Err("this type cannot be given on the command line".into()),
+    }
+}
+
+fn unquote(s: &str) -> Option<&str> {
+    let s = s.trim();
+    s.strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .or_else(|| s.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')))
+}
+
+/// Splits on commas outside quotes.
+fn split_top(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, ',') => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn none(_: DefId) -> Option<Vec<String>> {
+        None
+    }
+
+    #[test]
+    fn values_are_read_as_their_type() {
+        assert_eq!(parse_value("50", &Type::Int, none), Ok(Value::Int(50)));
+        assert_eq!(
+            parse_value("1e-3", &Type::Float, none),
+            Ok(Value::Float(1e-3))
+        );
+        assert_eq!(
+            parse_value("8GiB", &Type::Memory, none),
+            Ok(Value::Memory(8 << 30))
+        );
+        assert_eq!(
+            parse_value("2h30m", &Type::Duration, none),
+            Ok(Value::Duration(9_000_000))
+        );
+        assert_eq!(
+            parse_value("rio de janeiro", &Type::String, none),
+            Ok(Value::Str("rio de janeiro".into()))
+        );
+        assert_eq!(
+            parse_value("[1, 2, 3]", &Type::list(Type::Int), none),
+            Ok(Value::List(vec![
+                Value::Int(1),
+                Value::Int(2),
+                Value::Int(3)
+            ]))
+        );
+        assert!(parse_value("abc", &Type::Int, none).is_err());
+        assert!(
+            parse_value("16", &Type::Memory, none)
+                .unwrap_err()
+                .contains("no unit")
+        );
+    }
+}

@@ -1,0 +1,722 @@
+//! Pipelines: calls of tasks, their arguments, their placement and the loops over sweeps.
+
+use std::collections::{BTreeMap, HashMap};
+
+use expc_diagnostics::{Code, Diagnostic, Span};
+use expc_syntax::ast::{self, ExprKind, ItemKind, Stmt, StmtKind};
+
+use crate::checker::{Backend, Checker};
+use crate::defs::{Binding, DefId, DefKind};
+use crate::expr::{Cx, Local, Secrets};
+use crate::ir;
+use crate::ir_expr::IrExpr;
+use crate::types::Type;
+use crate::value::{Value, format_duration, format_memory};
+
+struct Walk {
+    locals: HashMap<String, Local>,
+    loops: Vec<u32>,
+    next_loop: u32,
+    anonymous: u32,
+}
+
+impl Checker<'_> {
+    pub fn check_pipelines(&mut self) -> Vec<ir::Pipeline> {
+        let mut out = Vec::new();
+        for def in self.all(DefKind::Pipeline) {
+            let ItemKind::Pipeline(p) = &self.item(def).kind else {
+                continue;
+            };
+            let module = self.def(def).module;
+            let mut walk = Walk {
+                locals: HashMap::new(),
+                loops: Vec::new(),
+                next_loop: 0,
+                anonymous: 0,
+            };
+            // Bindings are visible in the whole pipeline: collect them first.
+            let mut counter = 0;
+            self.collect_bindings(
+                module,
+                &p.body,
+                &mut Vec::new(),
+                &mut counter,
+                &mut walk.locals,
+            );
+            let body = self.statements(module, &p.body, &mut walk);
+            if module.0 == 0 {
+                out.push(ir::Pipeline {
+                    id: p.name.name.clone(),
+                    body,
+                });
+            }
+        }
+        out
+    }
+
+    fn collect_bindings(
+        &mut self,
+        module: crate::modules::ModuleId,
+        stmts: &[Stmt],
+        loops: &mut Vec<u32>,
+        counter: &mut u32,
+        locals: &mut HashMap<String, Local>,
+    ) {
+        for stmt in stmts {
+            match &stmt.kind {
+                StmtKind::Let { name, value, .. } => {
+                    let task = self.callee_task_quiet(module, value);
+                    if let Some(first) = locals.get(&name.name) {
+                        let first = first.span();
+                        self.emit(
+                            Diagnostic::error(
+                                Code::DUPLICATE_NAME,
+                                format!("`{}` is bound twice in the pipeline", name.name),
+                                name.span,
+                            )
+                            .with_label(first, "first bound here")
+                            .with_help("each binding names one call: rename one of them"),
+                        );
+                        continue;
+                    }
+                    if let Some(task) = task {
+                        locals.insert(
+                            name.name.clone(),
+                            Local::Binding {
+                                task,
+                                loops: loops.clone(),
+                                span: name.span,
+                            },
+                        );
+                    }
+                }
+                StmtKind::For { body, .. } => {
+                    loops.push(*counter);
+                    *counter += 1;
+                    self.collect_bindings(module, body, loops, counter, locals);
+                    loops.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The task a call statement calls, without reporting anything.
+    fn callee_task_quiet(
+        &self,
+        module: crate::modules::ModuleId,
+        value: &ast::Expr,
+    ) -> Option<DefId> {
+        let ExprKind::Call { callee, .. } = &value.kind else {
+            return None;
+        };
+        let def = match &callee.kind {
+            ExprKind::Name(n) => match self.defs.lookup(module, &n.name)?.binding {
+                Binding::Def(d) => d,
+                Binding::Module(_) => return None,
+            },
+            ExprKind::Field { base, name } => {
+                let ExprKind::Name(m) = &base.kind else {
+                    return None;
+                };
+                match self.defs.lookup(module, &m.name)?.binding {
+                    Binding::Module(m) => self.defs.declared_in(m, &name.name)?,
+                    Binding::Def(_) => return None,
+                }
+            }
+            _ => return None,
+        };
+        (self.def(def).kind == DefKind::Task).then_some(def)
+    }
+
+    fn statements(
+        &mut self,
+        module: crate::modules::ModuleId,
+        stmts: &[Stmt],
+        walk: &mut Walk,
+    ) -> Vec<ir::Stmt> {
+        let mut out = Vec::new();
+        for stmt in stmts {
+            match &stmt.kind {
+                StmtKind::Let { name, value, on } => {
+                    if let Some(call) =
+                        self.call_stmt(module, Some(&name.name), value, on.as_ref(), walk)
+                    {
+                        out.push(ir::Stmt::Call(call));
+                    }
+                }
+                StmtKind::Expr { value, on } => {
+                    walk.anonymous += 1;
+                    if let Some(call) = self.call_stmt(module, None, value, on.as_ref(), walk) {
+                        out.push(ir::Stmt::Call(call));
+                    }
+                }
+                StmtKind::For {
+                    var, sweep, body, ..
+                } => {
+                    let sweep_def = self.sweep_path(module, sweep);
+                    let id = walk.next_loop;
+                    walk.next_loop += 1;
+                    let shadowed = match sweep_def {
+                        Some(s) => walk.locals.insert(
+                            var.name.clone(),
+                            Local::Point {
+                                sweep: s,
+                                span: var.span,
+                            },
+                        ),
+                        None => walk.locals.remove(&var.name),
+                    };
+                    walk.loops.push(id);
+                    let body_ir = self.statements(module, body, walk);
+                    walk.loops.pop();
+                    walk.locals.remove(&var.name);
+                    if let Some(prev) = shadowed {
+                        walk.locals.insert(var.name.clone(), prev);
+                    }
+                    if let Some(s) = sweep_def {
+                        out.push(ir::Stmt::For {
+                            var: var.name.clone(),
+                            sweep: self.ir_id(s),
+                            body: body_ir,
+                        });
+                    }
+                }
+                StmtKind::Error => {}
+            }
+        }
+        out
+    }
+
+    fn sweep_path(
+        &mut self,
+        module: crate::modules::ModuleId,
+        path: &[ast::Ident],
+    ) -> Option<DefId> {
+        let first = path.first()?;
+        let cx_locals = HashMap::new();
+        let cx = Cx::top(module, &cx_locals, "in a loop");
+        let found = match self.defs.lookup(module, &first.name).map(|b| b.binding) {
+            None => {
+                self.unknown_name(first, &cx, None);
+                return None;
+            }
+            Some(Binding::Module(m)) => match path.get(1) {
+                Some(n) => match self.defs.declared_in(m, &n.name) {
+                    Some(d) => (d, n),
+                    None => {
+                        self.emit(Diagnostic::error(
+                            Code::UNKNOWN_NAME,
+                            format!("`{}` is not declared in `{}`", n.name, self.module(m).key),
+                            n.span,
+                        ));
+                        return None;
+                    }
+                },
+                None => {
+                    self.emit(Diagnostic::error(
+                        Code::WRONG_KIND_OF_NAME,
+                        format!("`{}` is a module, not a sweep", first.name),
+                        first.span,
+                    ));
+                    return None;
+                }
+            },
+            Some(Binding::Def(d)) => (d, first),
+        };
+        let (def, ident) = found;
+        if self.def(def).kind != DefKind::Sweep {
+            let noun = self.def(def).kind.noun();
+            self.emit(
+                Diagnostic::error(
+                    Code::WRONG_KIND_OF_NAME,
+                    format!("a loop runs over a sweep, and `{}` is a {noun}", ident.name),
+                    ident.span,
+                )
+                .with_label(self.def(def).span, format!("the {noun} is declared here"))
+                .with_help("declare the values as a sweep: `sweep grid = product { x = [1, 2] }`"),
+            );
+            return None;
+        }
+        Some(def)
+    }
+
+    fn call_stmt(
+        &mut self,
+        module: crate::modules::ModuleId,
+        binding: Option<&str>,
+        value: &ast::Expr,
+        on: Option<&ast::Ident>,
+        walk: &mut Walk,
+    ) -> Option<ir::Call> {
+        let ExprKind::Call { callee, args } = &value.kind else {
+            let cx = Cx {
+                module,
+                locals: &walk.locals,
+                secrets: Secrets::Forbidden("in a pipeline"),
+                loops: &walk.loops,
+                env_ok: false,
+            };
+            let t = self.expr(value, None, &cx);
+            if !t.ty.is_error() {
+                self.emit(
+                    Diagnostic::error(
+                        Code::NOT_CALLABLE,
+                        "a pipeline binding names a call of a task",
+                        value.span,
+                    )
+                    .with_help("write `let name = task(arg = value) on resource`"),
+                );
+            }
+            return None;
+        };
+        let cx = Cx {
+            module,
+            locals: &walk.locals,
+            secrets: Secrets::Forbidden("as a task's argument"),
+            loops: &walk.loops,
+            env_ok: false,
+        };
+        let c = self.expr(callee, None, &cx);
+        let task = match c.ty {
+            Type::Task(t) => t,
+            Type::Error => return None,
+            other => {
+                let shown = self.show(&other);
+                self.emit(
+                    Diagnostic::error(
+                        Code::NOT_CALLABLE,
+                        format!("{shown} is not a task and cannot be called in a pipeline"),
+                        callee.span,
+                    )
+                    .with_help("pipelines call tasks; built-in functions are for values"),
+                );
+                return None;
+            }
+        };
+        let sig = self.tasks.get(&task).cloned()?;
+        let task_name = self.def(task).name.clone();
+        let mut ir_args = BTreeMap::new();
+        let mut given: HashMap<String, Span> = HashMap::new();
+        for arg in args {
+            let Some(name) = &arg.name else {
+                self.emit(
+                    Diagnostic::error(
+                        Code::UNKNOWN_ARGUMENT,
+                        format!("arguments of `{task_name}` are passed by name"),
+                        arg.span,
+                    )
+                    .with_help(match sig.inputs.first() {
+                        Some(f) => format!("write `{} = …`", f.name),
+                        None => format!("`{task_name}` takes no inputs"),
+                    }),
+                );
+                continue;
+            };
+            if let Some(first) = given.get(&name.name) {
+                self.emit(
+                    Diagnostic::error(
+                        Code::UNKNOWN_ARGUMENT,
+                        format!("`{}` is passed twice", name.name),
+                        name.span,
+                    )
+                    .with_label(*first, "first passed here"),
+                );
+                continue;
+            }
+            given.insert(name.name.clone(), name.span);
+            let Some(input) = sig.inputs.iter().find(|f| f.name == name.name) else {
+                let mut d = Diagnostic::error(
+                    Code::UNKNOWN_ARGUMENT,
+                    format!("`{task_name}` has no input `{}`", name.name),
+                    name.span,
+                )
+                .with_label(self.def(task).span, "the task is declared here");
+                if let Some(s) = expc_syntax::suggest::closest(
+                    &name.name,
+                    sig.inputs.iter().map(|f| f.name.as_str()),
+                ) {
+                    d = d.with_help(format!("did you mean `{s}`?"));
+                } else if sig.outputs.iter().any(|o| o.name == name.name) {
+                    d = d.with_help(format!("`{}` is an output of `{task_name}`: it is written by the task, not passed to it", name.name));
+                } else {
+                    let names: Vec<&str> = sig.inputs.iter().map(|f| f.name.as_str()).collect();
+                    d = d.with_help(if names.is_empty() {
+                        format!("`{task_name}` takes no inputs")
+                    } else {
+                        format!("the inputs are {}", names.join(", "))
+                    });
+                }
+                self.emit(d);
+                continue;
+            };
+            let t = self.expr(&arg.value, Some(&input.ty), &cx);
+            let what = format!("the input `{}` of `{task_name}`", input.name);
+            match self.fits(&t.ty, &input.ty) {
+                Ok(()) => {
+                    let ir = match t.ir {
+                        IrExpr::Error => t.value.map_or(IrExpr::Error, |v| {
+                            IrExpr::value(crate::expr::coerce(v, &input.ty))
+                        }),
+                        IrExpr::Value { value } => {
+                            IrExpr::value(crate::expr::coerce(value, &input.ty))
+                        }
+                        ir => ir,
+                    };
+                    ir_args.insert(input.name.clone(), ir);
+                }
+                Err(m) => {
+                    let producer = self.producer(&arg.value, &walk.locals, module);
+                    self.misfit(m, &t.ty, &input.ty, arg.value.span, &what, producer);
+                }
+            }
+        }
+        let missing: Vec<&crate::checker::FieldInfo> = sig
+            .inputs
+            .iter()
+            .filter(|f| {
+                !given.contains_key(&f.name) && !f.has_default && !matches!(f.ty, Type::Optional(_))
+            })
+            .collect();
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(|f| format!("`{}`", f.name)).collect();
+            let mut d = Diagnostic::error(
+                Code::MISSING_ARGUMENT,
+                format!(
+                    "the call of `{task_name}` does not pass {} {}",
+                    if missing.len() == 1 {
+                        "the input"
+                    } else {
+                        "the inputs"
+                    },
+                    names.join(", ")
+                ),
+                callee.span,
+            );
+            for f in &missing {
+                d = d.with_label(
+                    f.span,
+                    format!("`{}` is declared here, without a default", f.name),
+                );
+            }
+            let example: Vec<String> = missing.iter().map(|f| format!("{} = …", f.name)).collect();
+            d = d.with_help(format!("pass {}", example.join(", ")));
+            self.emit(d);
+        }
+        // Inputs with defaults that were not passed.
+        for f in &sig.inputs {
+            if !ir_args.contains_key(&f.name) && !given.contains_key(&f.name) {
+                if let Some(v) = &f.default {
+                    ir_args.insert(f.name.clone(), IrExpr::value(v.clone()));
+                }
+            }
+        }
+        let resource = self.placement(module, task, on, value.span);
+        if let Some(r) = resource {
+            self.check_placement(task, r, on.map_or(callee.span, |o| o.span));
+        }
+        let binding = match binding {
+            Some(b) => b.to_owned(),
+            None => format!("_{}", walk.anonymous),
+        };
+        Some(ir::Call {
+            binding,
+            task: self.ir_id(task),
+            args: ir_args,
+            on: resource.map(|r| self.ir_id(r)),
+        })
+    }
+
+    /// The declaration a value comes from, for "the producer is declared here".
+    fn producer(
+        &self,
+        e: &ast::Expr,
+        locals: &HashMap<String, Local>,
+        module: crate::modules::ModuleId,
+    ) -> Option<Span> {
+        match &e.kind {
+            ExprKind::Field { base, name } => {
+                let ExprKind::Name(b) = &base.kind else {
+                    return None;
+                };
+                match locals.get(&b.name) {
+                    Some(Local::Binding { task, .. }) => self
+                        .tasks
+                        .get(task)
+                        .and_then(|s| s.outputs.iter().find(|o| o.name == name.name))
+                        .map(|o| o.span),
+                    _ => None,
+                }
+            }
+            ExprKind::Name(n) => match self.defs.lookup(module, &n.name)?.binding {
+                Binding::Def(d) => Some(self.def(d).span),
+                Binding::Module(_) => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The resource a call runs on: its `on`, or the only resource there is.
+    fn placement(
+        &mut self,
+        module: crate::modules::ModuleId,
+        task: DefId,
+        on: Option<&ast::Ident>,
+        span: Span,
+    ) -> Option<DefId> {
+        let resources: Vec<DefId> = self.defs.scopes[module.0 as usize]
+            .values()
+            .filter_map(|b| match b.binding {
+                Binding::Def(d) if self.def(d).kind == DefKind::Resource => Some(d),
+                _ => None,
+            })
+            .collect();
+        let Some(on) = on else {
+            if resources.len() == 1 {
+                return Some(resources[0]);
+            }
+            let task_name = self.def(task).name.clone();
+            let mut names: Vec<String> = resources
+                .iter()
+                .map(|r| self.def(*r).name.clone())
+                .collect();
+            names.sort();
+            let d = Diagnostic::error(
+                Code::INVALID_PLACEMENT,
+                format!("the call of `{task_name}` does not say where it runs"),
+                span,
+            );
+            self.emit(if names.is_empty() {
+                d.with_help("declare a resource, for example `resource laptop = Local { cpus = 2 }`, and place the call with `on laptop`")
+            } else {
+                d.with_help(format!("place it with `on NAME`; the resources are {}", names.join(", ")))
+            });
+            return None;
+        };
+        match self.defs.lookup(module, &on.name).map(|b| b.binding) {
+            Some(Binding::Def(d)) if self.def(d).kind == DefKind::Resource => Some(d),
+            Some(Binding::Def(d)) => {
+                let noun = self.def(d).kind.noun();
+                self.emit(
+                    Diagnostic::error(
+                        Code::WRONG_KIND_OF_NAME,
+                        format!("`{}` is a {noun}, not a resource", on.name),
+                        on.span,
+                    )
+                    .with_label(self.def(d).span, format!("the {noun} is declared here")),
+                );
+                None
+            }
+            Some(Binding::Module(_)) => {
+                self.emit(Diagnostic::error(
+                    Code::WRONG_KIND_OF_NAME,
+                    format!("`{}` is a module, not a resource", on.name),
+                    on.span,
+                ));
+                None
+            }
+            None => {
+                let mut names: Vec<String> = resources
+                    .iter()
+                    .map(|r| self.def(*r).name.clone())
+                    .collect();
+                names.sort();
+                let mut d = Diagnostic::error(
+                    Code::UNKNOWN_NAME,
+                    format!("unknown resource `{}`", on.name),
+                    on.span,
+                )
+                .with_primary_message("not declared in this file or imported");
+                if let Some(s) =
+                    expc_syntax::suggest::closest(&on.name, names.iter().map(String::as_str))
+                {
+                    d = d.with_help(format!("did you mean `{s}`?"));
+                } else if !names.is_empty() {
+                    d = d.with_help(format!("the resources are {}", names.join(", ")));
+                }
+                self.emit(d);
+                None
+            }
+        }
+    }
+
+    /// Can the resource run the task, within its limits?
+    fn check_placement(&mut self, task: DefId, resource: DefId, span: Span) {
+        let Some(kind) = self.resource_kind(resource) else {
+            return;
+        };
+        let Some(backend) = self.backends.get(&kind).copied() else {
+            return;
+        };
+        let Some(sig) = self.tasks.get(&task).cloned() else {
+            return;
+        };
+        let rvalue = self.values.get(&resource).cloned().unwrap_or(Value::None);
+        let (tname, rname) = (self.def(task).name.clone(), self.def(resource).name.clone());
+        let rspan = self.def(resource).span;
+        if sig.spark && backend != Backend::Spark {
+            self.emit(
+                Diagnostic::error(
+                    Code::INVALID_PLACEMENT,
+                    format!(
+                        "`{tname}` runs a Spark application, and `{rname}` is not a Spark resource"
+                    ),
+                    span,
+                )
+                .with_label(
+                    rspan,
+                    format!("`{rname}` is a {} resource", self.def(kind).name),
+                )
+                .with_help("place the call on a `Spark` resource"),
+            );
+            return;
+        }
+        let gpus = sig
+            .resources
+            .get("gpus")
+            .and_then(Value::as_int)
+            .or_else(|| {
+                if backend == Backend::Slurm {
+                    rvalue.field("gpus").and_then(Value::as_int)
+                } else {
+                    None
+                }
+            })
+            .unwrap_or(0);
+        if gpus > 0 {
+            let capacity = match backend {
+                Backend::Local => Some(rvalue.field("gpus").and_then(Value::as_int).unwrap_or(0)),
+                Backend::Spark => Some(0),
+                _ => None,
+            };
+            if let Some(cap) = capacity {
+                if cap < gpus {
+                    self.emit(
+                        Diagnostic::error(
+                            Code::INVALID_PLACEMENT,
+                            format!("`{tname}` asks for {gpus} GPU{}, and `{rname}` has {}", if gpus == 1 { "" } else { "s" }, if cap == 0 { "none".to_owned() } else { cap.to_string() }),
+                            span,
+                        )
+                        .with_label(rspan, "the resource is declared here")
+                        .with_help("place the call on a resource with GPUs, or remove `gpus` from the task's `resources`"),
+                    );
+                }
+            }
+        }
+        let limits = self.limits(&rvalue);
+        let task_value = |name: &str, fallback: Option<&str>| -> Option<Value> {
+            sig.resources
+                .get(name)
+                .cloned()
+                .or_else(|| fallback.and_then(|f| rvalue.field(f).cloned()))
+        };
+        let checks: [(&str, Option<Value>, &str); 4] = [
+            ("time", task_value("time", None), "max_time"),
+            (
+                "mem",
+                task_value("mem", (backend == Backend::Slurm).then_some("mem_per_node")),
+                "max_mem_per_node",
+            ),
+            (
+                "cpus",
+                task_value(
+                    "cpus",
+                    (backend == Backend::Slurm).then_some("cpus_per_node"),
+                ),
+                "max_cpus_per_node",
+            ),
+            (
+                "gpus",
+                (gpus > 0).then_some(Value::Int(gpus)),
+                "max_gpus_per_node",
+            ),
+        ];
+        for (what, asked, limit_name) in checks {
+            let (Some(asked), Some(limit)) = (asked, limits.get(limit_name)) else {
+                continue;
+            };
+            let over = match (&asked, limit) {
+                (Value::Duration(a), Value::Duration(l)) | (Value::Memory(a), Value::Memory(l)) => {
+                    a > l
+                }
+                _ => match (asked.as_f64(), limit.as_f64()) {
+                    (Some(a), Some(l)) => a > l,
+                    _ => false,
+                },
+            };
+            if over {
+                let show = |v: &Value| match v {
+                    Value::Duration(ms) => format_duration(*ms),
+                    Value::Memory(b) => format_memory(*b),
+                    v => v.to_string(),
+                };
+                let task_span = self
+                    .task_resource_span(task, what)
+                    .unwrap_or(self.def(task).span);
+                self.emit(
+                    Diagnostic::error(
+                        Code::SITE_LIMIT,
+                        format!(
+                            "`{tname}` asks for {what} = {}, over the limit of `{rname}` ({limit_name} = {})",
+                            show(&asked),
+                            show(limit)
+                        ),
+                        span,
+                    )
+                    .with_primary_message(format!("placed on `{rname}` here"))
+                    .with_label(task_span, format!("{what} = {}", show(&asked)))
+                    .with_help(format!("ask for at most {}, or place the call on another resource", show(limit))),
+                );
+            }
+        }
+        if backend == Backend::Spark {
+            let mem = sig
+                .spark_settings
+                .get("executor_mem")
+                .or_else(|| rvalue.field("executor_mem"))
+                .cloned();
+            let overhead = sig
+                .spark_settings
+                .get("executor_mem_overhead")
+                .or_else(|| rvalue.field("executor_mem_overhead"))
+                .cloned();
+            if let (Some(Value::Memory(m)), Some(Value::Memory(max))) =
+                (mem, rvalue.field("max_executor_mem"))
+            {
+                let total = m.saturating_add(match overhead {
+                    Some(Value::Memory(o)) => o,
+                    _ => 0,
+                });
+                if total > *max {
+                    self.emit(
+                        Diagnostic::error(
+                            Code::SITE_LIMIT,
+                            format!(
+                                "`{tname}` asks for executors of {} (memory and overhead), over `{rname}`'s max_executor_mem of {}",
+                                format_memory(total),
+                                format_memory(*max)
+                            ),
+                            span,
+                        )
+                        .with_label(rspan, "the resource is declared here")
+                        .with_help("lower `executor_mem` or `executor_mem_overhead`"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn task_resource_span(&self, task: DefId, name: &str) -> Option<Span> {
+        let ItemKind::Task(t) = &self.item(task).kind else {
+            return None;
+        };
+        t.sections.iter().find_map(|s| match &s.kind {
+            ast::SectionKind::Resources(b) => b
+                .entries
+                .iter()
+                .find(|e| e.name.name == name)
+                .map(|e| e.span),
+            _ => None,
+        })
+    }
+}

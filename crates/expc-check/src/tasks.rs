@@ -1,0 +1,667 @@
+//! Tasks: signatures, sections and commands.
+
+use std::collections::{BTreeMap, HashMap};
+
+use expc_diagnostics::{Code, Diagnostic, Span};
+use expc_syntax::ast::{self, EntryValue, ItemKind, SectionKind, TemplatePart};
+
+use crate::checker::{Checker, FieldInfo};
+use crate::defs::DefKind;
+use crate::expr::{Cx, Local, Secrets};
+use crate::ir;
+use crate::ir_expr::{IrExpr, IrPart};
+use crate::items::plain_field;
+use crate::types::Type;
+use crate::value::Value;
+
+/// What callers of a task need to know.
+#[derive(Clone, Debug)]
+pub struct TaskSig {
+    pub inputs: Vec<FieldInfo>,
+    pub outputs: Vec<FieldInfo>,
+    /// Runs a Spark application.
+    pub spark: bool,
+    /// `resources { … }`: cpus, mem, time, gpus, as given.
+    pub resources: BTreeMap<String, Value>,
+    /// `spark … { … }` settings, as given.
+    pub spark_settings: BTreeMap<String, Value>,
+    pub ir: Option<ir::Task>,
+}
+
+fn resource_fields() -> Vec<FieldInfo> {
+    vec![
+        plain_field("cpus", Type::Cpu),
+        plain_field("mem", Type::Memory),
+        plain_field("time", Type::Duration),
+        plain_field("gpus", Type::Int),
+    ]
+}
+
+impl Checker<'_> {
+    /// Signatures first: pipelines and other tasks' callers need them.
+    pub fn check_task_signatures(&mut self) {
+        for def in self.all(DefKind::Task) {
+            let ItemKind::Task(t) = &self.item(def).kind else {
+                continue;
+            };
+            let module = self.def(def).module;
+            let cx = self.top_cx(module, "in a task's signature");
+            let mut names: HashMap<String, Span> = HashMap::new();
+            let mut inputs = Vec::new();
+            for f in &t.inputs {
+                if let Some(info) = self.signature_field(f, &mut names, &cx, false) {
+                    inputs.push(info);
+                }
+            }
+            let mut outputs = Vec::new();
+            for f in t.outputs.iter().flatten() {
+                if let Some(info) = self.signature_field(f, &mut names, &cx, true) {
+                    outputs.push(info);
+                }
+            }
+            let spark = t
+                .sections
+                .iter()
+                .any(|s| matches!(s.kind, SectionKind::Spark { .. }));
+            self.tasks.insert(
+                def,
+                TaskSig {
+                    inputs,
+                    outputs,
+                    spark,
+                    resources: BTreeMap::new(),
+                    spark_settings: BTreeMap::new(),
+                    ir: None,
+                },
+            );
+        }
+    }
+
+    fn signature_field(
+        &mut self,
+        f: &ast::Field,
+        names: &mut HashMap<String, Span>,
+        cx: &Cx<'_>,
+        output: bool,
+    ) -> Option<FieldInfo> {
+        if f.name.name.is_empty() {
+            return None;
+        }
+        if let Some(first) = names.get(&f.name.name) {
+            self.emit(
+                Diagnostic::error(
+                    Code::DUPLICATE_NAME,
+                    format!(
+                        "`{}` is declared twice in the task's signature",
+                        f.name.name
+                    ),
+                    f.name.span,
+                )
+                .with_label(*first, "first declared here")
+                .with_help("inputs and outputs share one set of names"),
+            );
+            return None;
+        }
+        names.insert(f.name.name.clone(), f.name.span);
+        let ty = self.resolve_type(cx.module, &f.ty);
+        let mut default = None;
+        if output {
+            if !ty.is_artifact() && !ty.is_error() {
+                let shown = self.show(&ty);
+                self.emit(
+                    Diagnostic::error(
+                        Code::INVALID_TASK,
+                        format!("an output is a file the task writes, not {shown}"),
+                        f.ty.span,
+                    )
+                    .with_help("outputs are File<F>, Dir, Table<F>, Model<F> or Metrics; write numbers to a Metrics file"),
+                );
+            }
+            match &f.default {
+                Some(e) => {
+                    let t = self.expr_as(e, &Type::Path, cx, "an output's file name");
+                    if let Some(Value::Str(p)) = &t.value {
+                        if p.is_empty() || p.starts_with('/') || p.split('/').any(|c| c == "..") {
+                            self.emit(
+                                Diagnostic::error(
+                                    Code::INVALID_TASK,
+                                    format!("the output file name \"{p}\" must stay inside the task's directory"),
+                                    e.span,
+                                )
+                                .with_help("use a relative name such as \"model.onnx\" or \"out/table.csv\""),
+                            );
+                        }
+                    }
+                    default = t.value;
+                }
+                None if !ty.is_error() => {
+                    let example = self.output_example(&ty);
+                    self.emit(
+                        Diagnostic::error(
+                            Code::INVALID_TASK,
+                            format!("the output `{}` has no file name", f.name.name),
+                            f.span,
+                        )
+                        .with_help(format!(
+                            "give it one: `{}: {} = \"{example}\"`",
+                            f.name.name,
+                            self.show(&ty)
+                        )),
+                    );
+                }
+                None => {}
+            }
+        } else if let Some(e) = &f.default {
+            let what = format!("the default of `{}`", f.name.name);
+            default = self.expr_as(e, &ty, cx, &what).value;
+        }
+        Some(FieldInfo {
+            name: f.name.name.clone(),
+            has_default: f.default.is_some(),
+            default: default.or_else(|| matches!(ty, Type::Optional(_)).then_some(Value::None)),
+            ty,
+            span: f.name.span,
+        })
+    }
+
+    fn output_example(&self, ty: &Type) -> String {
+        let ext = match ty {
+            Type::File(f) | Type::Table(f, _) | Type::Model(f) => self
+                .formats
+                .get(f)
+                .and_then(|i| i.props.get("extension"))
+                .and_then(|v| v.as_str().map(str::to_owned)),
+            Type::Metrics => Some("json".to_owned()),
+            _ => None,
+        };
+        match ext {
+            Some(e) => format!("out.{e}"),
+            None => "out".to_owned(),
+        }
+    }
+
+    pub fn check_task_bodies(&mut self) {
+        for def in self.all(DefKind::Task) {
+            let ItemKind::Task(t) = &self.item(def).kind else {
+                continue;
+            };
+            let doc = self.item(def).doc.as_ref().map(|d| d.text.clone());
+            let module = self.def(def).module;
+            let Some(sig) = self.tasks.get(&def).cloned() else {
+                continue;
+            };
+            let mut locals = HashMap::new();
+            for f in &sig.inputs {
+                locals.insert(
+                    f.name.clone(),
+                    Local::Input {
+                        ty: f.ty.clone(),
+                        span: f.span,
+                    },
+                );
+            }
+            for f in &sig.outputs {
+                locals.insert(
+                    f.name.clone(),
+                    Local::Output {
+                        ty: f.ty.clone(),
+                        span: f.span,
+                    },
+                );
+            }
+            let cx = Cx {
+                module,
+                locals: &locals,
+                secrets: Secrets::Forbidden("in a task's command or settings"),
+                loops: &[],
+                env_ok: false,
+            };
+            self.use_log = Some(Vec::new());
+            let mut seen: HashMap<&str, Span> = HashMap::new();
+            let mut command: Option<(ir::Command, Span)> = None;
+            let mut resources = BTreeMap::new();
+            let mut spark_settings = BTreeMap::new();
+            let mut env = ir::Env::default();
+            let mut retry = ir::Retry::default();
+            for section in &t.sections {
+                let kw = section.kind.keyword();
+                if matches!(section.kind, SectionKind::Error) {
+                    continue;
+                }
+                let kw_span = Span {
+                    end: section.span.start + kw.len() as u32,
+                    ..section.span
+                };
+                if let Some(first) = seen.get(kw) {
+                    self.emit(
+                        Diagnostic::error(
+                            Code::INVALID_TASK,
+                            format!("a task has one `{kw}` section"),
+                            kw_span,
+                        )
+                        .with_primary_message("a second one")
+                        .with_label(*first, "the first one")
+                        .with_help("merge the two sections"),
+                    );
+                    continue;
+                }
+                seen.insert(kw, kw_span);
+                let this = match &section.kind {
+                    SectionKind::Resources(block) => {
+                        resources =
+                            self.block(block, &resource_fields(), "`resources`", kw_span, &cx);
+                        resources.retain(|_, v| *v != Value::None);
+                        self.check_resource_values(block, &resources);
+                        None
+                    }
+                    SectionKind::Env(block) => {
+                        env = self.env_section(block, &cx, kw_span);
+                        None
+                    }
+                    SectionKind::Run(template) => Some(ir::Command::Run {
+                        argv: self.argv(template, &cx),
+                    }),
+                    SectionKind::Shell(template) => Some(ir::Command::Shell {
+                        script: template
+                            .words
+                            .iter()
+                            .flat_map(|w| &w.parts)
+                            .map(|p| match p {
+                                TemplatePart::Text { value, .. } => value.as_str(),
+                                TemplatePart::Interp(_) => "",
+                            })
+                            .collect(),
+                    }),
+                    SectionKind::Spark { app, args, body } => {
+                        let (cmd, settings) =
+                            self.spark_section(app, args.as_ref(), body.as_ref(), &cx, kw_span);
+                        spark_settings = settings;
+                        Some(cmd)
+                    }
+                    SectionKind::Retry { attempts, body } => {
+                        retry = self.retry_section(attempts, body.as_ref(), &cx);
+                        None
+                    }
+                    SectionKind::Error => None,
+                };
+                if let Some(cmd) = this {
+                    if let Some((_, first)) = &command {
+                        self.emit(
+                            Diagnostic::error(
+                                Code::INVALID_TASK,
+                                "a task has one command: `run`, `shell` or `spark`",
+                                kw_span,
+                            )
+                            .with_primary_message("a second command")
+                            .with_label(*first, "the first one")
+                            .with_help("split the work into two tasks, or use one `shell` script"),
+                        );
+                    } else {
+                        command = Some((cmd, kw_span));
+                    }
+                }
+            }
+            let command = match command {
+                Some((c, _)) => c,
+                None => {
+                    self.emit(
+                        Diagnostic::error(
+                            Code::INVALID_TASK,
+                            format!("the task `{}` has no command", t.name.name),
+                            t.name.span,
+                        )
+                        .with_help("add `run `program ${input} …``, a `shell` script or a `spark` application"),
+                    );
+                    ir::Command::None
+                }
+            };
+            let mut uses: Vec<String> = self
+                .use_log
+                .take()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| self.ir_id(d))
+                .collect();
+            uses.sort();
+            uses.dedup();
+            let task = ir::Task {
+                id: self.ir_id(def),
+                name: t.name.name.clone(),
+                module: self.module(module).key.clone(),
+                doc,
+                inputs: sig
+                    .inputs
+                    .iter()
+                    .map(|f| ir::Field {
+                        name: f.name.clone(),
+                        ty: self.show(&f.ty),
+                        default: f.default.clone(),
+                    })
+                    .collect(),
+                outputs: sig
+                    .outputs
+                    .iter()
+                    .map(|f| ir::Field {
+                        name: f.name.clone(),
+                        ty: self.show(&f.ty),
+                        default: f.default.clone(),
+                    })
+                    .collect(),
+                resources: resources.clone(),
+                env,
+                command,
+                retry,
+                uses,
+            };
+            if let Some(s) = self.tasks.get_mut(&def) {
+                s.resources = resources;
+                s.spark_settings = spark_settings;
+                s.ir = Some(task);
+            }
+        }
+    }
+
+    fn check_resource_values(&mut self, block: &ast::Block, values: &BTreeMap<String, Value>) {
+        let span_of = |name: &str| {
+            block
+                .entries
+                .iter()
+                .find(|e| e.name.name == name)
+                .map(|e| e.span)
+        };
+        let bad = |v: &Value, zero_ok: bool| match v {
+            Value::Int(i) => *i < 0 || (!zero_ok && *i == 0),
+            Value::Float(f) => *f < 0.0 || (!zero_ok && *f == 0.0) || !f.is_finite(),
+            Value::Memory(m) | Value::Duration(m) => !zero_ok && *m == 0,
+            _ => false,
+        };
+        for (name, zero_ok, what) in [
+            ("cpus", false, "more than 0 CPUs"),
+            ("mem", false, "more than 0 bytes"),
+            ("time", false, "a wall time above 0"),
+            ("gpus", true, "0 or more GPUs"),
+        ] {
+            if let (Some(v), Some(span)) = (values.get(name), span_of(name)) {
+                if bad(v, zero_ok) {
+                    self.emit(Diagnostic::error(
+                        Code::INVALID_VALUE,
+                        format!("`{name}` = {v}: a task asks for {what}"),
+                        span,
+                    ));
+                }
+            }
+        }
+    }
+
+    fn env_section(&mut self, block: &ast::Block, cx: &Cx<'_>, span: Span) -> ir::Env {
+        let fields = vec![
+            plain_field("image", Type::String),
+            plain_field("modules", Type::list(Type::String)),
+            plain_field("conda", Type::Path),
+        ];
+        let mut env = ir::Env::default();
+        let mut rest = ast::Block {
+            entries: Vec::new(),
+            span: block.span,
+        };
+        for entry in &block.entries {
+            match (&entry.name.name[..], &entry.value) {
+                ("vars", EntryValue::Block(vars)) => {
+                    let secret_cx = Cx {
+                        secrets: Secrets::Allowed,
+                        ..*cx
+                    };
+                    for var in &vars.entries {
+                        let name = &var.name.name;
+                        if name.is_empty() {
+                            continue;
+                        }
+                        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                            || name.starts_with(|c: char| c.is_ascii_digit())
+                        {
+                            self.emit(Diagnostic::error(
+                                Code::INVALID_VALUE,
+                                format!("`{name}` is not a valid environment variable name"),
+                                var.name.span,
+                            ));
+                            continue;
+                        }
+                        let EntryValue::Value(e) = &var.value else {
+                            self.emit(Diagnostic::error(
+                                Code::TYPE_MISMATCH,
+                                format!("write `{name} = value`"),
+                                var.name.span,
+                            ));
+                            continue;
+                        };
+                        let t = self.expr(e, None, &secret_cx);
+                        let ok = t.ty.is_error()
+                            || (t.ty.has_text_form() && !matches!(t.ty, Type::List(_)));
+                        if !ok {
+                            let shown = self.show(&t.ty);
+                            self.emit(
+                                Diagnostic::error(
+                                    Code::TYPE_MISMATCH,
+                                    format!("an environment variable holds text, found {shown}"),
+                                    e.span,
+                                )
+                                .with_help("use a string, number, boolean, path, file or secret"),
+                            );
+                            continue;
+                        }
+                        if env.vars.insert(name.clone(), t.ir).is_some() {
+                            self.emit(Diagnostic::error(
+                                Code::DUPLICATE_ENTRY,
+                                format!("`{name}` is set twice"),
+                                var.name.span,
+                            ));
+                        }
+                    }
+                }
+                _ => rest.entries.push(entry.clone()),
+            }
+        }
+        let values = self.block(&rest, &fields, "`env`", span, cx);
+        env.image = values
+            .get("image")
+            .and_then(|v| v.as_str().map(str::to_owned));
+        env.conda = values
+            .get("conda")
+            .and_then(|v| v.as_str().map(str::to_owned));
+        env.modules = values
+            .get("modules")
+            .and_then(Value::as_list)
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        env
+    }
+
+    /// An argv template: words, each one argument (or one per element of a list).
+    fn argv(&mut self, template: &ast::Template, cx: &Cx<'_>) -> Vec<ir::Word> {
+        let mut words = Vec::new();
+        for word in &template.words {
+            let whole = matches!(word.parts.as_slice(), [TemplatePart::Interp(_)]);
+            let mut parts = Vec::new();
+            for part in &word.parts {
+                match part {
+                    TemplatePart::Text { value, .. } => parts.push(IrPart::Text {
+                        text: value.clone(),
+                    }),
+                    TemplatePart::Interp(e) => {
+                        let t = self.expr(e, None, cx);
+                        let ok = match &t.ty {
+                            Type::List(inner) | Type::Optional(inner) => {
+                                whole
+                                    && inner.has_text_form()
+                                    && !matches!(**inner, Type::List(_) | Type::Optional(_))
+                            }
+                            Type::EmptyList | Type::NoneLit => whole,
+                            ty => ty.has_text_form(),
+                        };
+                        if !ok {
+                            let ty = t.ty.clone();
+                            self.no_text_form(&ty, e.span, whole);
+                            parts.push(IrPart::Interp {
+                                expr: IrExpr::Error,
+                            });
+                            continue;
+                        }
+                        let ir = match (&t.ir, &e.kind) {
+                            (IrExpr::Error, _) => {
+                                t.value.clone().map_or(IrExpr::Error, IrExpr::value)
+                            }
+                            _ => t.ir.clone(),
+                        };
+                        parts.push(IrPart::Interp { expr: ir });
+                    }
+                }
+            }
+            words.push(ir::Word {
+                parts,
+                expands: whole,
+            });
+        }
+        if words.is_empty() {
+            self.emit(
+                Diagnostic::error(Code::INVALID_TASK, "the command is empty", template.span)
+                    .with_help("write the program and its arguments: `run `python3 ${script} --out ${out}``"),
+            );
+        }
+        words
+    }
+
+    fn spark_section(
+        &mut self,
+        app: &ast::Expr,
+        args: Option<&ast::Expr>,
+        body: Option<&ast::Block>,
+        cx: &Cx<'_>,
+        span: Span,
+    ) -> (ir::Command, BTreeMap<String, Value>) {
+        let a = self.expr(app, None, cx);
+        let python = self.std_def("formats", "Python");
+        let jar = self.std_def("formats", "Jar");
+        let is_jar = matches!(a.ty, Type::File(f) if jar.is_some_and(|j| self.format_within(f, j)));
+        let is_python =
+            matches!(a.ty, Type::File(f) if python.is_some_and(|p| self.format_within(f, p)));
+        if !a.ty.is_error() && !is_jar && !is_python {
+            let shown = self.show(&a.ty);
+            self.emit(
+                Diagnostic::error(
+                    Code::TYPE_MISMATCH,
+                    format!("a Spark application is a File<Python> or a File<Jar>, found {shown}"),
+                    app.span,
+                )
+                .with_help("declare it as data: `data clean_py: File<Python> = \"jobs/clean.py\"`"),
+            );
+        }
+        let mut arg_irs = Vec::new();
+        if let Some(args) = args {
+            for (item, it) in self.mixed_list(args, cx, "`args`") {
+                let ok = match &it.ty {
+                    Type::List(inner) => inner.has_text_form(),
+                    ty => ty.has_text_form(),
+                };
+                if !ok {
+                    let ty = it.ty.clone();
+                    self.no_text_form(&ty, item, true);
+                }
+                arg_irs.push(match it.ir {
+                    IrExpr::Error => it.value.map_or(IrExpr::Error, IrExpr::value),
+                    ir => ir,
+                });
+            }
+        }
+        let mut settings = BTreeMap::new();
+        if let Some(body) = body {
+            let mut fields: Vec<FieldInfo> = self
+                .std_def("resources", "Spark")
+                .and_then(|k| self.fields.get(&k))
+                .map(|fs| {
+                    fs.iter()
+                        .filter(|f| {
+                            [
+                                "executors",
+                                "executor_cores",
+                                "executor_mem",
+                                "executor_mem_overhead",
+                                "driver_mem",
+                                "driver_cores",
+                                "dynamic_allocation",
+                                "max_executors",
+                                "conf",
+                                "py_files",
+                                "jars",
+                                "packages",
+                            ]
+                            .contains(&f.name.as_str())
+                        })
+                        .map(|f| FieldInfo {
+                            ty: Type::optional(match &f.ty {
+                                Type::Optional(t) => (**t).clone(),
+                                t => t.clone(),
+                            }),
+                            default: Some(Value::None),
+                            has_default: true,
+                            ..f.clone()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            fields.push(plain_field("main_class", Type::String));
+            settings = self.block(body, &fields, "`spark`", span, cx);
+            settings.retain(|_, v| *v != Value::None);
+        }
+        if is_jar && !settings.contains_key("main_class") {
+            self.emit(
+                Diagnostic::error(
+                    Code::MISSING_FIELD,
+                    "a Spark application in a jar needs `main_class`",
+                    span,
+                )
+                .with_help("add `{ main_class = \"org.example.Main\" }`"),
+            );
+        }
+        (
+            ir::Command::Spark {
+                app: a.ir,
+                args: arg_irs,
+                settings: settings.clone(),
+            },
+            settings,
+        )
+    }
+
+    fn retry_section(
+        &mut self,
+        attempts: &ast::Expr,
+        body: Option<&ast::Block>,
+        cx: &Cx<'_>,
+    ) -> ir::Retry {
+        let t = self.expr_as(attempts, &Type::Int, cx, "`retry`");
+        let mut retry = ir::Retry::default();
+        if let Some(Value::Int(n)) = t.value {
+            if !(0..=100).contains(&n) {
+                self.emit(Diagnostic::error(
+                    Code::INVALID_VALUE,
+                    format!("`retry {n}`: a task is retried 0 to 100 times"),
+                    attempts.span,
+                ));
+            } else {
+                retry.attempts = n as u32;
+            }
+        }
+        if let Some(body) = body {
+            let fields = vec![plain_field("backoff", Type::Duration)];
+            let v = self.block(body, &fields, "`retry`", attempts.span, cx);
+            if let Some(Value::Duration(ms)) = v.get("backoff") {
+                retry.backoff_ms = *ms;
+            }
+        }
+        retry
+    }
+}
