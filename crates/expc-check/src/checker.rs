@@ -530,7 +530,7 @@ impl<'a> Checker<'a> {
                 }
             }
             Type::Module(_) => "a module".into(),
-            Type::EnumType(d) => format!("the enum type `{}`", name(d)),
+            Type::EnumName(d) => format!("the enum type `{}`", name(d)),
             Type::Distribution(t) => format!("a distribution of {}", self.show(t)),
             Type::Error => "?".into(),
         }
@@ -647,6 +647,10 @@ impl<'a> Checker<'a> {
             )
             .with_primary_message(format!("this is {fs}")),
             Misfit::MissingUnit => {
+                let es = match expected {
+                    Type::Optional(t) => self.show(t),
+                    t => self.show(t),
+                };
                 let example = if *expected == Type::Memory
                     || matches!(expected, Type::Optional(t) if **t == Type::Memory)
                 {

@@ -367,7 +367,7 @@ impl Checker<'_> {
                 ir: IrExpr::Error,
             },
             DefKind::Enum => Typed {
-                ty: Type::EnumType(def),
+                ty: Type::EnumName(def),
                 value: None,
                 ir: IrExpr::Error,
             },
@@ -883,7 +883,7 @@ impl Checker<'_> {
                     Typed::error()
                 }
             },
-            Type::EnumType(def) => {
+            Type::EnumName(def) => {
                 if self.has_variant(*def, &name.name) {
                     Typed::known(Type::Enum(*def), Value::Enum(name.name.clone()))
                 } else {

@@ -113,7 +113,12 @@ impl Checker<'_> {
         for kind in [DefKind::Param, DefKind::Data, DefKind::Model] {
             for def in self.all(kind) {
                 let d = self.def(def);
-                if d.module.0 != 0 || self.used.contains(&def) || d.name.starts_with('_') {
+                let in_scope = self.defs.declared[d.module.0 as usize].contains(&def);
+                if d.module.0 != 0
+                    || !in_scope
+                    || self.used.contains(&def)
+                    || d.name.starts_with('_')
+                {
                     continue;
                 }
                 let (name, span, noun) = (d.name.clone(), d.span, kind.noun());

@@ -225,6 +225,7 @@ impl Checker<'_> {
             Some(Binding::Def(d)) => (d, first),
         };
         let (def, ident) = found;
+        self.used.insert(def);
         if self.def(def).kind != DefKind::Sweep {
             let noun = self.def(def).kind.noun();
             self.emit(

@@ -45,7 +45,7 @@ pub enum Type {
     },
     Module(crate::modules::ModuleId),
     /// The type name of an enum, used as `Goal.minimize`.
-    EnumType(DefId),
+    EnumName(DefId),
     /// A distribution of a `random` sweep, drawing values of the type.
     Distribution(Box<Type>),
     /// Something already reported: fits everywhere, so one mistake gives one error.

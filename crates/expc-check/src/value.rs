@@ -98,13 +98,8 @@ pub fn format_duration(ms: u64) -> String {
     if ms == 0 {
         return "0s".to_owned();
     }
-    const UNITS: &[(&str, u64)] = &[
-        ("d", 86_400_000),
-        ("h", 3_600_000),
-        ("m", 60_000),
-        ("s", 1_000),
-        ("ms", 1),
-    ];
+    // Hours are the largest unit: `36h` reads better than `1d12h` next to a `48h` limit.
+    const UNITS: &[(&str, u64)] = &[("h", 3_600_000), ("m", 60_000), ("s", 1_000), ("ms", 1)];
     let mut rest = ms;
     let mut out = String::new();
     for (unit, size) in UNITS {
