@@ -48,14 +48,16 @@ pub fn expc() -> &'static Path {
         let exe = std::env::current_exe().expect("test executable");
         let profile_dir = exe.parent().and_then(Path::parent).expect("target dir");
         let bin = profile_dir.join(format!("expc{}", std::env::consts::EXE_SUFFIX));
-        if !bin.exists() {
-            let status = Command::new(env!("CARGO"))
-                .args(["build", "-p", "expc-cli", "--bin", "expc"])
-                .current_dir(root())
-                .status()
-                .expect("cargo build");
-            assert!(status.success(), "building expc failed");
+        // Always (re)build: a binary left from an older checkout would test old code.
+        let mut build = Command::new(env!("CARGO"));
+        build
+            .args(["build", "--quiet", "-p", "expc-cli", "--bin", "expc"])
+            .current_dir(root());
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
         }
+        let status = build.status().expect("cargo build");
+        assert!(status.success(), "building expc failed");
         bin
     })
 }

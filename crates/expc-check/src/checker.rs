@@ -79,7 +79,7 @@ pub struct Checker<'a> {
     pub params: HashMap<DefId, ParamState>,
     /// Values of site profiles and of the fields of resources.
     pub values: HashMap<DefId, Value>,
-    pub tasks: HashMap<DefId, crate::tasks::TaskSig>,
+    pub tasks: HashMap<DefId, std::rc::Rc<crate::tasks::TaskSig>>,
     pub sweeps: HashMap<DefId, crate::sweeps::SweepInfo>,
     /// Params, data and models referred to from anywhere.
     pub used: HashSet<DefId>,
@@ -91,6 +91,11 @@ pub struct Checker<'a> {
     pub experiment: Option<(String, Option<String>, BTreeMap<String, Value>)>,
     /// While a task body is checked: the params, data, models and secrets it refers to.
     pub use_log: Option<Vec<DefId>>,
+    /// The IR of each task.
+    pub task_irs: HashMap<DefId, crate::ir::Task>,
+    /// The resources visible in each module, sorted by name (computed once).
+    pub resources_in_scope: HashMap<ModuleId, Vec<DefId>>,
+    pub section_fields: crate::tasks::SectionFields,
 }
 
 impl<'a> Checker<'a> {
@@ -114,6 +119,9 @@ impl<'a> Checker<'a> {
             site_records: HashMap::new(),
             experiment: None,
             use_log: None,
+            task_irs: HashMap::new(),
+            resources_in_scope: HashMap::new(),
+            section_fields: crate::tasks::SectionFields::new(),
         }
     }
 
@@ -399,15 +407,15 @@ impl<'a> Checker<'a> {
                     name.span,
                 )
                 .with_primary_message("not declared or imported");
-                if let Some(s) =
-                    expc_syntax::suggest::closest(&name.name, candidates.iter().map(String::as_str))
-                {
-                    d = d.with_help(format!("did you mean `{s}`?"));
-                } else if let Some(module) = self.std_home(&name.name) {
+                if let Some(module) = self.std_home(&name.name) {
                     d = d.with_help(format!(
                         "import it: `import std.{module}.{{{}}}`",
                         name.name
                     ));
+                } else if let Some(s) =
+                    expc_syntax::suggest::closest(&name.name, candidates.iter().map(String::as_str))
+                {
+                    d = d.with_help(format!("did you mean `{s}`?"));
                 }
                 self.emit(d);
                 None
@@ -695,23 +703,5 @@ impl<'a> Checker<'a> {
             d = d.with_label(p, "the producer is declared here");
         }
         self.emit(d);
-    }
-
-    /// Checks that `found` fits `expected`, reporting it when not.
-    pub fn expect(
-        &mut self,
-        found: &Type,
-        expected: &Type,
-        span: Span,
-        what: &str,
-        producer: Option<Span>,
-    ) -> bool {
-        match self.fits(found, expected) {
-            Ok(()) => true,
-            Err(m) => {
-                self.misfit(m, found, expected, span, what, producer);
-                false
-            }
-        }
     }
 }

@@ -129,10 +129,10 @@ impl Defs {
 
     /// The declared (not imported) item `name` of a module.
     pub fn declared_in(&self, module: ModuleId, name: &str) -> Option<DefId> {
-        self.declared[module.0 as usize]
-            .iter()
-            .copied()
-            .find(|d| self.get(*d).name == name)
+        match self.scopes[module.0 as usize].get(name)?.binding {
+            Binding::Def(d) if self.get(d).module == module => Some(d),
+            _ => None,
+        }
     }
 
     /// The names a module declares, for suggestions.

@@ -142,8 +142,26 @@ impl Checker<'_> {
 
     /// Checks an expression against the type it must have.
     pub fn expr_as(&mut self, e: &Expr, expected: &Type, cx: &Cx<'_>, what: &str) -> Typed {
+        self.expr_as_with(e, expected, cx, || what.to_owned())
+    }
+
+    /// As [`Self::expr_as`], with the description built only when it is needed.
+    pub fn expr_as_with(
+        &mut self,
+        e: &Expr,
+        expected: &Type,
+        cx: &Cx<'_>,
+        what: impl FnOnce() -> String,
+    ) -> Typed {
         let mut t = self.expr(e, Some(expected), cx);
-        if !self.expect(&t.ty, expected, e.span, what, None) {
+        let fits = match self.fits(&t.ty, expected) {
+            Ok(()) => true,
+            Err(m) => {
+                self.misfit(m, &t.ty, expected, e.span, &what(), None);
+                false
+            }
+        };
+        if !fits {
             t.ty = Type::Error;
             t.value = None;
         } else if let Some(v) = t.value.take() {
@@ -500,12 +518,12 @@ impl Checker<'_> {
         cx: &Cx<'_>,
     ) -> BTreeMap<String, Value> {
         let mut values = BTreeMap::new();
-        let mut seen: HashMap<&str, Span> = HashMap::new();
+        let mut seen: Vec<(&str, Span)> = Vec::with_capacity(block.entries.len());
         for entry in &block.entries {
             if entry.name.name.is_empty() {
                 continue;
             }
-            if let Some(first) = seen.get(entry.name.name.as_str()) {
+            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == entry.name.name) {
                 self.emit(
                     Diagnostic::error(
                         Code::DUPLICATE_ENTRY,
@@ -518,15 +536,14 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            seen.insert(&entry.name.name, entry.name.span);
+            seen.push((&entry.name.name, entry.name.span));
             let Some(field) = fields.iter().find(|f| f.name == entry.name.name) else {
                 self.unknown_field(&entry.name, fields, owner);
                 continue;
             };
-            let what = format!("`{}`", field.name);
             match &entry.value {
                 EntryValue::Value(e) => {
-                    let t = self.expr_as(e, &field.ty, cx, &what);
+                    let t = self.expr_as_with(e, &field.ty, cx, || format!("`{}`", field.name));
                     if let Some(v) = t.value {
                         values.insert(field.name.clone(), v);
                     }
@@ -578,7 +595,7 @@ impl Checker<'_> {
         }
         let mut missing = Vec::new();
         for field in fields {
-            if values.contains_key(&field.name) || seen.contains_key(field.name.as_str()) {
+            if values.contains_key(&field.name) || seen.iter().any(|(n, _)| *n == field.name) {
                 continue;
             }
             match &field.default {

@@ -13,7 +13,7 @@ pub mod ir;
 mod ir_expr;
 mod items;
 pub mod loader;
-mod modules;
+pub mod modules;
 mod overrides;
 mod pipeline;
 mod sweeps;
@@ -38,6 +38,8 @@ pub struct Checked {
     pub program: Option<ir::Program>,
     /// Every diagnostic, of every file involved, sorted.
     pub diagnostics: Vec<Diagnostic>,
+    /// The syntax trees of the root file and of every module it imports, the root first.
+    pub modules: Vec<modules::Module>,
 }
 
 impl Checked {
@@ -84,12 +86,14 @@ pub fn check(
     checker.check_unused();
     let program = checker.program(pipelines);
     diagnostics.append(&mut checker.diagnostics);
+    drop(checker);
     expc_diagnostics::sort(&mut diagnostics);
     diagnostics.dedup_by(|a, b| a.code == b.code && a.span() == b.span() && a.message == b.message);
     let has_errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
     Checked {
         program: (!has_errors).then_some(program),
         diagnostics,
+        modules,
     }
 }
 
@@ -241,7 +245,7 @@ impl Checker<'_> {
         let tasks: Vec<ir::Task> = self
             .all(DefKind::Task)
             .into_iter()
-            .filter_map(|d| self.tasks.get(&d).and_then(|s| s.ir.clone()))
+            .filter_map(|d| self.task_irs.remove(&d))
             .collect();
         // Formats and schemas that the program's types mention.
         let mut used_formats = std::collections::BTreeSet::new();

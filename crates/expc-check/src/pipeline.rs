@@ -465,13 +465,18 @@ impl Checker<'_> {
         on: Option<&ast::Ident>,
         span: Span,
     ) -> Option<DefId> {
-        let resources: Vec<DefId> = self.defs.scopes[module.0 as usize]
-            .values()
-            .filter_map(|b| match b.binding {
-                Binding::Def(d) if self.def(d).kind == DefKind::Resource => Some(d),
-                _ => None,
-            })
-            .collect();
+        if !self.resources_in_scope.contains_key(&module) {
+            let mut found: Vec<DefId> = self.defs.scopes[module.0 as usize]
+                .values()
+                .filter_map(|b| match b.binding {
+                    Binding::Def(d) if self.def(d).kind == DefKind::Resource => Some(d),
+                    _ => None,
+                })
+                .collect();
+            found.sort_by(|a, b| self.def(*a).name.cmp(&self.def(*b).name));
+            self.resources_in_scope.insert(module, found);
+        }
+        let resources = self.resources_in_scope[&module].clone();
         let Some(on) = on else {
             if resources.len() == 1 {
                 return Some(resources[0]);

@@ -25,16 +25,33 @@ pub struct TaskSig {
     pub resources: BTreeMap<String, Value>,
     /// `spark … { … }` settings, as given.
     pub spark_settings: BTreeMap<String, Value>,
-    pub ir: Option<ir::Task>,
 }
 
-fn resource_fields() -> Vec<FieldInfo> {
-    vec![
-        plain_field("cpus", Type::Cpu),
-        plain_field("mem", Type::Memory),
-        plain_field("time", Type::Duration),
-        plain_field("gpus", Type::Int),
-    ]
+/// The fields of the sections with fixed fields, built once.
+#[derive(Debug)]
+pub struct SectionFields {
+    resources: Vec<FieldInfo>,
+    env: Vec<FieldInfo>,
+    retry: Vec<FieldInfo>,
+}
+
+impl SectionFields {
+    pub fn new() -> Self {
+        Self {
+            resources: vec![
+                plain_field("cpus", Type::Cpu),
+                plain_field("mem", Type::Memory),
+                plain_field("time", Type::Duration),
+                plain_field("gpus", Type::Int),
+            ],
+            env: vec![
+                plain_field("image", Type::String),
+                plain_field("modules", Type::list(Type::String)),
+                plain_field("conda", Type::Path),
+            ],
+            retry: vec![plain_field("backoff", Type::Duration)],
+        }
+    }
 }
 
 impl Checker<'_> {
@@ -65,14 +82,13 @@ impl Checker<'_> {
                 .any(|s| matches!(s.kind, SectionKind::Spark { .. }));
             self.tasks.insert(
                 def,
-                TaskSig {
+                std::rc::Rc::new(TaskSig {
                     inputs,
                     outputs,
                     spark,
                     resources: BTreeMap::new(),
                     spark_settings: BTreeMap::new(),
-                    ir: None,
-                },
+                }),
             );
         }
     }
@@ -248,8 +264,12 @@ impl Checker<'_> {
                 seen.insert(kw, kw_span);
                 let this = match &section.kind {
                     SectionKind::Resources(block) => {
-                        resources =
-                            self.block(block, &resource_fields(), "`resources`", kw_span, &cx);
+                        resources = {
+                            let fields = std::mem::take(&mut self.section_fields.resources);
+                            let v = self.block(block, &fields, "`resources`", kw_span, &cx);
+                            self.section_fields.resources = fields;
+                            v
+                        };
                         resources.retain(|_, v| *v != Value::None);
                         self.check_resource_values(block, &resources);
                         None
@@ -353,11 +373,13 @@ impl Checker<'_> {
                 retry,
                 uses,
             };
+            drop(sig);
             if let Some(s) = self.tasks.get_mut(&def) {
+                let s = std::rc::Rc::make_mut(s);
                 s.resources = resources;
                 s.spark_settings = spark_settings;
-                s.ir = Some(task);
             }
+            self.task_irs.insert(def, task);
         }
     }
 
@@ -394,11 +416,7 @@ impl Checker<'_> {
     }
 
     fn env_section(&mut self, block: &ast::Block, cx: &Cx<'_>, span: Span) -> ir::Env {
-        let fields = vec![
-            plain_field("image", Type::String),
-            plain_field("modules", Type::list(Type::String)),
-            plain_field("conda", Type::Path),
-        ];
+        let fields = std::mem::take(&mut self.section_fields.env);
         let mut env = ir::Env::default();
         let mut rest = ast::Block {
             entries: Vec::new(),
@@ -462,6 +480,7 @@ impl Checker<'_> {
             }
         }
         let values = self.block(&rest, &fields, "`env`", span, cx);
+        self.section_fields.env = fields;
         env.image = values
             .get("image")
             .and_then(|v| v.as_str().map(str::to_owned));
@@ -656,8 +675,9 @@ impl Checker<'_> {
             }
         }
         if let Some(body) = body {
-            let fields = vec![plain_field("backoff", Type::Duration)];
+            let fields = std::mem::take(&mut self.section_fields.retry);
             let v = self.block(body, &fields, "`retry`", attempts.span, cx);
+            self.section_fields.retry = fields;
             if let Some(Value::Duration(ms)) = v.get("backoff") {
                 retry.backoff_ms = *ms;
             }

@@ -37,9 +37,12 @@ pub fn run(args: CheckArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     for path in &args.files {
         let (id, mut decode_diagnostics) = sources::load(&mut sources, path)?;
         diagnostics.append(&mut decode_diagnostics);
-        let checked = expc_check::check(path, id, &mut sources, &FsLoader, &overrides);
-        diagnostics.extend(checked.diagnostics);
-        programs.push(checked.program);
+        let mut checked = expc_check::check(path, id, &mut sources, &FsLoader, &overrides);
+        diagnostics.append(&mut checked.diagnostics);
+        programs.push(checked.program.take());
+        // The syntax trees are not needed any more, and freeing a large one node by node
+        // takes longer than checking it: the process exits soon and returns the memory.
+        std::mem::forget(checked);
     }
     expc_diagnostics::sort(&mut diagnostics);
     diagnostics.dedup_by(|a, b| a.code == b.code && a.span() == b.span() && a.message == b.message);
@@ -92,6 +95,8 @@ pub fn run(args: CheckArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             }
         }
     }
+    std::mem::forget(programs);
+    std::mem::forget(sources);
     Ok(if failed {
         ExitCode::from(1)
     } else {
