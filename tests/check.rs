@@ -235,3 +235,30 @@ fn cli_emits_ir_and_reads_overrides() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("NAME=VALUE"));
 }
+
+#[test]
+fn valid_programs_check_cleanly() {
+    let roots: Vec<PathBuf> = expc_tests::files("tests/check/ok", "exp")
+        .into_iter()
+        .filter(|p| p.parent().is_some_and(|d| d.ends_with("ok")))
+        .collect();
+    assert!(!roots.is_empty());
+    for path in roots {
+        let name = expc_tests::relative(&path);
+        let out = check(&name, &Overrides::new());
+        let rendered = render_all(
+            &out.checked.diagnostics,
+            &out.sources,
+            RenderOptions { color: false },
+        );
+        assert!(out.checked.diagnostics.is_empty(), "{name}:\n{rendered}");
+        let program = out.checked.program.unwrap();
+        // A file imported twice (here by the root and by another import) is one module.
+        let shared = program
+            .modules
+            .iter()
+            .filter(|m| m.ends_with("shared.exp"))
+            .count();
+        assert!(shared <= 1, "{:?}", program.modules);
+    }
+}
