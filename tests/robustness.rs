@@ -97,10 +97,23 @@ fn never_panics(input: &[u8]) {
             let twice = expc_fmt::format_source(FileId(0), &once).expect("formatted output parses");
             assert_eq!(once, twice, "formatting is not idempotent");
         }
+        // The whole checker, with a loader that knows only this file (imports fail).
         let mut sources = expc_diagnostics::SourceMap::new();
-        sources.add("input.exp", text);
+        let loader = expc_check::MemoryLoader::new().with("input.exp", input.to_vec());
+        let path = std::path::Path::new("input.exp");
+        let (file, _) = expc_check::load_root(path, &loader, &mut sources).unwrap();
+        let checked = expc_check::check(
+            path,
+            file,
+            &mut sources,
+            &loader,
+            &expc_check::Overrides::new(),
+        );
+        assert!(checked.program.is_none() || !checked.has_errors());
+        let mut all = parsed.diagnostics.clone();
+        all.extend(checked.diagnostics);
         expc_diagnostics::render::render_all(
-            &parsed.diagnostics[..parsed.diagnostics.len().min(100)],
+            &all[..all.len().min(100)],
             &sources,
             expc_diagnostics::render::RenderOptions { color: false },
         )

@@ -861,12 +861,12 @@ impl Checker<'_> {
             };
         };
         let end = if inclusive { b.saturating_add(1) } else { b };
-        if end.saturating_sub(a) > 10_000_000 {
+        if end.saturating_sub(a) > MAX_LIST as i64 {
             self.emit(
                 Diagnostic::error(
                     Code::INVALID_VALUE,
-                    format!("the range {a}..{b} has more than ten million elements"),
-                    start.span.to(end_span(start, cx)),
+                    format!("the range {a}..{b} has more than a million elements"),
+                    start.span,
                 )
                 .with_help("a sweep this large cannot be planned; use a smaller range"),
             );
@@ -1232,12 +1232,10 @@ impl Checker<'_> {
                     n.value,
                 ) {
                     (Some(a), Some(b), Some(Value::Int(n))) => {
-                        if !(1..=10_000_000).contains(&n) {
+                        if !(1..=MAX_LIST as i64).contains(&n) {
                             self.emit(Diagnostic::error(
                                 Code::INVALID_VALUE,
-                                format!(
-                                    "`linspace` needs a count from 1 to ten million, found {n}"
-                                ),
+                                format!("`linspace` needs a count from 1 to a million, found {n}"),
                                 args[2].value.span,
                             ));
                             return Typed::error();
@@ -1436,9 +1434,8 @@ impl Checker<'_> {
     }
 }
 
-fn end_span(start: &Expr, _cx: &Cx<'_>) -> Span {
-    start.span
-}
+/// The longest list a spec may compute: beyond it, nothing could be planned.
+pub const MAX_LIST: usize = 1_000_000;
 
 /// Converts a value to the representation of the type it is used as (`Int` to `Float`).
 pub fn coerce(v: Value, ty: &Type) -> Value {
@@ -1522,8 +1519,18 @@ fn arith(op: BinaryOp, a: &Value, b: &Value) -> Result<Value, String> {
             let r = r.round() as u64;
             if is_mem { V::Memory(r) } else { V::Duration(r) }
         }
-        (_, V::Str(x), V::Str(y)) => V::Str(format!("{x}{y}")),
-        (_, V::List(x), V::List(y)) => V::List(x.iter().chain(y).cloned().collect()),
+        (_, V::Str(x), V::Str(y)) => {
+            if x.len() + y.len() > MAX_LIST {
+                return Err("the string would be longer than a million bytes".into());
+            }
+            V::Str(format!("{x}{y}"))
+        }
+        (_, V::List(x), V::List(y)) => {
+            if x.len() + y.len() > MAX_LIST {
+                return Err("the list would have more than a million elements".into());
+            }
+            V::List(x.iter().chain(y).cloned().collect())
+        }
         (_, x, y) => {
             let (x, y) = (
                 x.as_f64().ok_or_else(overflow)?,
