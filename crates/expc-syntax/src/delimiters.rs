@@ -34,6 +34,22 @@ fn is_close(t: Token<'_>) -> bool {
     )
 }
 
+/// Whether every bracket is closed by its partner, at most [`MAX_DEPTH`] deep.
+fn balanced(tokens: &[(Token<'_>, Span)]) -> bool {
+    let mut stack: Vec<Token<'static>> = Vec::new();
+    for &(token, _) in tokens {
+        if let Some(close) = partner(token) {
+            if stack.len() >= MAX_DEPTH {
+                return false;
+            }
+            stack.push(close);
+        } else if is_close(token) && stack.pop() != Some(token) {
+            return false;
+        }
+    }
+    stack.is_empty()
+}
+
 /// The result of [`check`].
 #[derive(Debug)]
 pub struct Checked<'s> {
@@ -42,6 +58,14 @@ pub struct Checked<'s> {
 }
 
 pub fn check<'s>(file: FileId, len: usize, tokens: Vec<(Token<'s>, Span)>) -> Checked<'s> {
+    // The common case, brackets that match and are not too deep, changes nothing: check
+    // that without copying the tokens.
+    if balanced(&tokens) {
+        return Checked {
+            tokens,
+            diagnostics: Vec::new(),
+        };
+    }
     let mut out = Vec::with_capacity(tokens.len());
     let mut diagnostics = Vec::new();
     let mut stack: Vec<(Token<'s>, Span)> = Vec::new();

@@ -128,7 +128,9 @@ pub fn lex<'s>(file: FileId, src: &'s str) -> Lexed<'s> {
         src,
         pos: 0,
         out: Lexed {
-            tokens: Vec::with_capacity(src.len() / 4),
+            // Rarely more than one token per three bytes; capacity that is never used costs
+            // nothing (pages are only touched when written), but growing copies every token.
+            tokens: Vec::with_capacity(src.len() / 3 + 16),
             ..Lexed::default()
         },
         after_shell: false,
@@ -659,12 +661,18 @@ impl<'s> Lexer<'s> {
 
 /// Parses an integer literal (with `_` separators) into an `i64`.
 pub fn parse_int(slice: &str) -> Option<i64> {
+    if !slice.contains('_') {
+        return slice.parse().ok();
+    }
     let digits: String = slice.chars().filter(|&c| c != '_').collect();
     digits.parse().ok()
 }
 
 /// Parses a float literal (with `_` separators).
 pub fn parse_float(slice: &str) -> f64 {
+    if !slice.contains('_') {
+        return slice.parse().unwrap_or(f64::NAN);
+    }
     let digits: String = slice.chars().filter(|&c| c != '_').collect();
     digits.parse().unwrap_or(f64::NAN)
 }

@@ -162,15 +162,25 @@ pub fn parse(literal: &str) -> Result<Quantity, QuantityError> {
 /// `number × factor` when it is a whole number; `number` is decimal with optional `_`s.
 fn exact_product(number: &str, factor: u64) -> Option<u128> {
     let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
-    let digits: String = int_part
-        .chars()
-        .chain(frac_part.chars())
-        .filter(|&c| c != '_')
-        .collect();
-    if digits.is_empty() || digits.len() > 30 {
+    // At most 30 digits, so the mantissa cannot overflow.
+    let mut digits = 0;
+    let mut mantissa: u128 = 0;
+    for b in int_part.bytes().chain(frac_part.bytes()) {
+        if b == b'_' {
+            continue;
+        }
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        digits += 1;
+        if digits > 30 {
+            return None;
+        }
+        mantissa = mantissa * 10 + u128::from(b - b'0');
+    }
+    if digits == 0 {
         return None;
     }
-    let mantissa: u128 = digits.parse().ok()?;
     let scale = 10u128.checked_pow(frac_part.len() as u32)?;
     let product = mantissa.checked_mul(factor as u128)?;
     (product % scale == 0).then_some(product / scale)
