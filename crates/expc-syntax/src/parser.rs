@@ -20,9 +20,9 @@ use expc_diagnostics::{Code, Diagnostic, FileId, Span};
 use crate::ast::SourceFile;
 use crate::token::Token;
 
-pub(crate) type Extra<'t, 's> = extra::Err<SyntaxError<'t, 's>>;
+pub(crate) type Extra<E> = extra::Err<E>;
 
-use error::SyntaxError;
+use error::{Detailed, Fast, SynErr};
 
 /// Marks the custom error for a missing closing delimiter, which the delimiter pass has
 /// already reported when it happens.
@@ -39,25 +39,19 @@ pub(crate) fn parse_tokens<'s>(
     suppress_missing_close: bool,
 ) -> (SourceFile, Vec<Diagnostic>) {
     let eoi = Span::new(file, len, len);
-    let parse = || {
-        let input = tokens.map(eoi, |(t, s)| (t, s));
-        items::file_parser().parse(input).into_output_errors()
-    };
+    let input = || tokens.map(eoi, |(t, s)| (t, s));
     // A fast parse without error details; a valid file (the common case) stops here.
-    let (mut output, mut errors) = error::with_detail(false, parse);
-    if !errors.is_empty() {
-        (output, errors) = error::with_detail(true, parse);
+    let (output, errors) = items::file_parser::<_, Fast>()
+        .parse(input())
+        .into_output_errors();
+    if errors.is_empty() {
+        return (output.unwrap_or_else(|| empty_file(file, len)), Vec::new());
     }
+    let (output, errors) = items::file_parser::<_, Detailed<'_, 's>>()
+        .parse(input())
+        .into_output_errors();
     let mut diagnostics = Vec::new();
     for error in errors {
-        let Some(error) = error.rich else {
-            diagnostics.push(Diagnostic::error(
-                Code::UNEXPECTED_TOKEN,
-                "syntax error",
-                error.span,
-            ));
-            continue;
-        };
         if let RichReason::Custom(msg) = error.reason() {
             if msg.starts_with(MISSING_CLOSE) && suppress_missing_close {
                 continue;
@@ -65,11 +59,14 @@ pub(crate) fn parse_tokens<'s>(
         }
         diagnostics.push(to_diagnostic(&error));
     }
-    let file_ast = output.unwrap_or(SourceFile {
+    (output.unwrap_or_else(|| empty_file(file, len)), diagnostics)
+}
+
+fn empty_file(file: FileId, len: usize) -> SourceFile {
+    SourceFile {
         items: Vec::new(),
         span: Span::new(file, 0, len),
-    });
-    (file_ast, diagnostics)
+    }
 }
 
 /// Turns a chumsky error into an expc diagnostic with a stable code.
@@ -183,12 +180,13 @@ fn list(items: &[String]) -> String {
 }
 
 /// `kw("task")`: the contextual keyword `task`, yielding its span.
-pub(crate) fn keyword<'t, 's: 't, I>(
+pub(crate) fn keyword<'t, 's: 't, I, E>(
     word: &'static str,
     label: &'static str,
-) -> impl Parser<'t, I, Span, Extra<'t, 's>> + Clone
+) -> impl Parser<'t, I, Span, Extra<E>> + Clone
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
 {
     select! { Token::Ident(s) if s == word => () }
         .map_with(|(), e| e.span())
@@ -206,9 +204,10 @@ pub(crate) use kw;
 pub const RESERVED: &[&str] = &["true", "false", "none", "let", "for", "in", "on", "where"];
 
 /// A name: any word but the reserved ones.
-pub(crate) fn ident<'t, 's: 't, I>() -> impl Parser<'t, I, crate::ast::Ident, Extra<'t, 's>> + Clone
+pub(crate) fn ident<'t, 's: 't, I, E>() -> impl Parser<'t, I, crate::ast::Ident, Extra<E>> + Clone
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
 {
     select! { Token::Ident(s) if !RESERVED.contains(&s) => s }
         .map_with(|s: &str, e| crate::ast::Ident {
@@ -220,18 +219,16 @@ where
 
 /// A closing delimiter that, when missing, ends the construct anyway (the delimiter pass
 /// reports it).
-pub(crate) fn close<'t, 's: 't, I>(
-    token: Token<'s>,
-) -> impl Parser<'t, I, (), Extra<'t, 's>> + Clone
+pub(crate) fn close<'t, 's: 't, I, E>(token: Token<'s>) -> impl Parser<'t, I, (), Extra<E>> + Clone
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
 {
     just(token)
         .ignored()
         .or(empty().validate(move |(), e, emitter| {
-            emitter.emit(SyntaxError::custom(
-                e.span(),
-                format!("{MISSING_CLOSE}expected `{token}`"),
-            ))
+            emitter.emit(E::custom(e.span(), || {
+                format!("{MISSING_CLOSE}expected `{token}`")
+            }))
         }))
 }

@@ -4,7 +4,7 @@ use chumsky::input::ValueInput;
 use chumsky::prelude::*;
 use expc_diagnostics::Span;
 
-use super::{Extra, close, ident, kw};
+use super::{Extra, RESERVED, SynErr, close, ident};
 use crate::ast::*;
 use crate::lexer::{parse_float, parse_int};
 use crate::quantity;
@@ -12,9 +12,10 @@ use crate::token::Token;
 use crate::unescape;
 
 /// Types: `Name<Arg, …>?`.
-pub(crate) fn type_parser<'t, 's: 't, I>() -> impl Parser<'t, I, TypeExpr, Extra<'t, 's>> + Clone
+pub(crate) fn type_parser<'t, 's: 't, I, E>() -> impl Parser<'t, I, TypeExpr, Extra<E>> + Clone
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
 {
     recursive(|ty| {
         ident()
@@ -40,12 +41,13 @@ where
 
 /// A type immediately followed by `=`, as in `File<Csv>="out.csv"`, where the lexer read
 /// the closing `>` and the `=` as one `>=` token.
-pub(crate) fn glued_type_parser<'t, 's: 't, I, T>(
+pub(crate) fn glued_type_parser<'t, 's: 't, I, E, T>(
     ty: T,
-) -> impl Parser<'t, I, TypeExpr, Extra<'t, 's>> + Clone
+) -> impl Parser<'t, I, TypeExpr, Extra<E>> + Clone
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
-    T: Parser<'t, I, TypeExpr, Extra<'t, 's>> + Clone,
+    E: SynErr<'t, 's, I>,
+    T: Parser<'t, I, TypeExpr, Extra<E>> + Clone,
 {
     ident()
         .then_ignore(just(Token::Lt))
@@ -72,12 +74,13 @@ where
 }
 
 /// Call arguments, `name = value` or positional.
-pub(crate) fn args_parser<'t, 's: 't, I, P>(
+pub(crate) fn args_parser<'t, 's: 't, I, E, P>(
     expr: P,
-) -> impl Parser<'t, I, Vec<Arg>, Extra<'t, 's>> + Clone
+) -> impl Parser<'t, I, Vec<Arg>, Extra<E>> + Clone
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
-    P: Parser<'t, I, Expr, Extra<'t, 's>> + Clone,
+    E: SynErr<'t, 's, I>,
+    P: Parser<'t, I, Expr, Extra<E>> + Clone,
 {
     ident()
         .then_ignore(just(Token::Eq))
@@ -94,12 +97,13 @@ where
 }
 
 /// A template: `TplStart words TplEnd`.
-pub(crate) fn template_parser<'t, 's: 't, I, P>(
+pub(crate) fn template_parser<'t, 's: 't, I, E, P>(
     expr: P,
-) -> impl Parser<'t, I, Template, Extra<'t, 's>> + Clone
+) -> impl Parser<'t, I, Template, Extra<E>> + Clone
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
-    P: Parser<'t, I, Expr, Extra<'t, 's>> + Clone,
+    E: SynErr<'t, 's, I>,
+    P: Parser<'t, I, Expr, Extra<E>> + Clone,
 {
     let text = select! { Token::TplText(q, raw) => (q, raw) }.map_with(|(quote, raw), e| {
         TemplatePart::Text {
@@ -144,54 +148,82 @@ fn boxed(e: Expr) -> Box<Expr> {
 }
 
 /// The expression grammar, given the block parser (for record literals) and itself.
-pub(crate) fn expr_parser<'t, 's: 't, I, P, B>(
+pub(crate) fn expr_parser<'t, 's: 't, I, E, P, B>(
     expr: P,
     block: B,
-) -> impl Parser<'t, I, Expr, Extra<'t, 's>> + Clone
+) -> impl Parser<'t, I, Expr, Extra<E>> + Clone
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
-    P: Parser<'t, I, Expr, Extra<'t, 's>> + Clone + 't,
-    B: Parser<'t, I, Block, Extra<'t, 's>> + Clone + 't,
+    E: SynErr<'t, 's, I>,
+    P: Parser<'t, I, Expr, Extra<E>> + Clone + 't,
+    B: Parser<'t, I, Block, Extra<E>> + Clone + 't,
 {
-    let literal = select! {
-        Token::Int(s) => ExprKind::Int { raw: s.to_owned(), value: parse_int(s).unwrap_or(0) },
-        Token::Float(s) => ExprKind::Float { raw: s.to_owned(), value: parse_float(s) },
-        Token::Quantity(s) => ExprKind::Quantity {
-            raw: s.to_owned(),
-            value: quantity::parse(s).unwrap_or(quantity::Quantity {
-                dimension: quantity::Dimension::Memory,
-                amount: 0,
-            }),
+    // Every one-token atom in one `select!`: literals, strings and plain names.
+    let simple = select! {
+        Token::Ident(s) = e if is_plain_name(s) => {
+            let name = Ident { name: s.to_owned(), span: e.span() };
+            Expr::new(ExprKind::Name(name), e.span())
         },
-        Token::Ident("true") => ExprKind::Bool(true),
-        Token::Ident("false") => ExprKind::Bool(false),
-        Token::Ident("none") => ExprKind::None,
-    }
-    .map_with(|kind, e| Expr::new(kind, e.span()));
-
-    let string = string_parser().map(|s| {
-        let span = s.span;
-        Expr::new(ExprKind::String(s), span)
-    });
+        Token::Str(raw) = e => Expr::new(ExprKind::String(string_lit(raw, e.span())), e.span()),
+        Token::Int(s) = e => Expr::new(
+            ExprKind::Int { raw: s.to_owned(), value: parse_int(s).unwrap_or(0) },
+            e.span(),
+        ),
+        Token::Float(s) = e => Expr::new(
+            ExprKind::Float { raw: s.to_owned(), value: parse_float(s) },
+            e.span(),
+        ),
+        Token::Quantity(s) = e => Expr::new(
+            ExprKind::Quantity {
+                raw: s.to_owned(),
+                value: quantity::parse(s).unwrap_or(quantity::Quantity {
+                    dimension: quantity::Dimension::Memory,
+                    amount: 0,
+                }),
+            },
+            e.span(),
+        ),
+        Token::Ident("true") = e => Expr::new(ExprKind::Bool(true), e.span()),
+        Token::Ident("false") = e => Expr::new(ExprKind::Bool(false), e.span()),
+        Token::Ident("none") = e => Expr::new(ExprKind::None, e.span()),
+    };
 
     let template = template_parser(expr.clone()).map(|t| {
         let span = t.span;
         Expr::new(ExprKind::Template(t), span)
     });
 
-    let record = ident()
-        .filter(|i: &Ident| i.name.starts_with(|c: char| c.is_ascii_uppercase()))
+    // `Kind { … }`; the name is only copied once the block is there.
+    let record = select! { Token::Ident(s) = e if is_type_name(s) => (s, e.span()) }
         .then(block)
-        .map_with(|(ty, body), e| Expr::new(ExprKind::Record { ty, body }, e.span()));
+        .map_with(|((name, span), body), e| {
+            let ty = Ident {
+                name: name.to_owned(),
+                span,
+            };
+            Expr::new(ExprKind::Record { ty, body }, e.span())
+        });
+    // A capitalised name that is not a record.
+    let type_name = select! {
+        Token::Ident(s) = e if is_type_name(s) => {
+            let name = Ident { name: s.to_owned(), span: e.span() };
+            Expr::new(ExprKind::Name(name), e.span())
+        }
+    };
 
-    // `param` followed by a name starts the next item: not a name here.
+    // An item keyword followed by a name or string starts the next item (as in `param`
+    // after an unfinished `param x: Int =`): not a name here. Only item keywords need
+    // the second look.
     let item_start = any()
         .filter(|t: &Token<'s>| matches!(t, Token::Ident(w) if crate::ITEM_KEYWORDS.contains(w)))
         .then(any().filter(|t: &Token<'s>| matches!(t, Token::Ident(_) | Token::Str(_))));
-    let name = ident().and_is(item_start.not()).map(|i| {
-        let span = i.span;
-        Expr::new(ExprKind::Name(i), span)
-    });
+    let keyword_name = select! {
+        Token::Ident(s) = e if is_item_keyword(s) => {
+            let name = Ident { name: s.to_owned(), span: e.span() };
+            Expr::new(ExprKind::Name(name), e.span())
+        }
+    }
+    .and_is(item_start.not());
 
     let list = expr
         .clone()
@@ -225,9 +257,18 @@ where
             |span| Expr::new(ExprKind::Error, span),
         )));
 
-    let atom = choice((literal, string, template, record, name, list, paren))
-        .labelled("an expression")
-        .boxed();
+    // The first token decides, but a capitalised name may start a record: try that first.
+    let atom = choice((
+        record,
+        simple,
+        type_name,
+        template,
+        list,
+        paren,
+        keyword_name,
+    ))
+    .labelled("an expression")
+    .boxed();
 
     enum Postfix {
         Field(Ident),
@@ -264,52 +305,56 @@ where
         bound(Expr::new(kind, e.span()), e)
     });
 
-    let unary_op = just(Token::Minus)
-        .to(UnaryOp::Neg)
-        .or(just(Token::Bang).to(UnaryOp::Not))
-        .map_with(|op, e| (op, e.span()));
-    let unary =
-        unary_op
-            .repeated()
-            .foldr_with(postfix, |(op, span): (UnaryOp, Span), operand, e| {
-                if operand.is_too_deep() {
-                    return operand;
-                }
-                let span = span.to(operand.span);
-                bound(
-                    Expr::new(
-                        ExprKind::Unary {
-                            op,
-                            operand: boxed(operand),
-                        },
-                        span,
-                    ),
-                    e,
-                )
-            });
+    let unary_op = one_of([Token::Minus, Token::Bang]).map_with(|t, e| {
+        let op = if t == Token::Minus {
+            UnaryOp::Neg
+        } else {
+            UnaryOp::Not
+        };
+        (op, e.span())
+    });
+    let unary = unary_op
+        .repeated()
+        .foldr_with(postfix, |(op, span): (UnaryOp, Span), operand, e| {
+            if operand.is_too_deep() {
+                return operand;
+            }
+            let span = span.to(operand.span);
+            bound(
+                Expr::new(
+                    ExprKind::Unary {
+                        op,
+                        operand: boxed(operand),
+                    },
+                    span,
+                ),
+                e,
+            )
+        })
+        .boxed();
 
-    const MUL: &[(Token<'static>, BinaryOp)] = &[
-        (Token::Star, BinaryOp::Mul),
-        (Token::Slash, BinaryOp::Div),
-        (Token::Percent, BinaryOp::Rem),
-    ];
-    const ADD: &[(Token<'static>, BinaryOp)] =
-        &[(Token::Plus, BinaryOp::Add), (Token::Minus, BinaryOp::Sub)];
-    const AND: &[(Token<'static>, BinaryOp)] = &[(Token::AndAnd, BinaryOp::And)];
-    const OR: &[(Token<'static>, BinaryOp)] = &[(Token::OrOr, BinaryOp::Or)];
-
-    let product = binary(unary.boxed(), MUL);
-    let sum = binary(product, ADD);
-
-    let range = sum
+    // Binary operators are parsed flat, `operand (op operand)*`, with one parser for all
+    // the operators of a group, and the tree is built by precedence climbing: trying each
+    // precedence level in turn made every operand fail through eight levels of operators.
+    // Ranges are not associative, so there are two groups: arithmetic inside the bounds of
+    // a range, and comparisons and logic between ranges.
+    let arith_op = select! {
+        Token::Star => BinaryOp::Mul,
+        Token::Slash => BinaryOp::Div,
+        Token::Percent => BinaryOp::Rem,
+        Token::Plus => BinaryOp::Add,
+        Token::Minus => BinaryOp::Sub,
+    }
+    .labelled("an operator");
+    let arith = unary
         .clone()
-        .then(
-            just(Token::DotDot)
-                .to(false)
-                .or(just(Token::DotDotEq).to(true))
-                .then(sum)
-                .or_not(),
-        )
+        .then(arith_op.then(unary).repeated().collect::<Vec<_>>())
+        .map_with(|(first, rest), e| climb(first, rest, e));
+
+    let range_op = one_of([Token::DotDot, Token::DotDotEq]).map(|t| t == Token::DotDotEq);
+    let range = arith
+        .clone()
+        .then(range_op.then(arith).or_not())
         .map(|(start, rest)| match rest {
             None => start,
             Some((inclusive, end)) => {
@@ -323,115 +368,208 @@ where
                     span,
                 )
             }
-        });
-
-    let compare_op = select! {
-        Token::EqEq => CompareOp::Eq,
-        Token::NotEq => CompareOp::NotEq,
-        Token::Lt => CompareOp::Lt,
-        Token::LtEq => CompareOp::LtEq,
-        Token::Gt => CompareOp::Gt,
-        Token::GtEq => CompareOp::GtEq,
-    }
-    .or(kw!("in").to(CompareOp::In));
-    let compare = range
-        .clone()
-        .then(compare_op.then(range).repeated().collect::<Vec<_>>())
-        .map(|(first, rest)| {
-            if rest.is_empty() {
-                first
-            } else {
-                let span = first
-                    .span
-                    .to(rest.last().map_or(first.span, |(_, e)| e.span));
-                Expr::new(
-                    ExprKind::Compare {
-                        first: boxed(first),
-                        rest,
-                    },
-                    span,
-                )
-            }
         })
         .boxed();
 
-    let and = binary(compare, AND);
-    binary(and, OR)
+    let logic_op = select! {
+        Token::EqEq => LogicOp::Compare(CompareOp::Eq),
+        Token::NotEq => LogicOp::Compare(CompareOp::NotEq),
+        Token::Lt => LogicOp::Compare(CompareOp::Lt),
+        Token::LtEq => LogicOp::Compare(CompareOp::LtEq),
+        Token::Gt => LogicOp::Compare(CompareOp::Gt),
+        Token::GtEq => LogicOp::Compare(CompareOp::GtEq),
+        Token::Ident("in") => LogicOp::Compare(CompareOp::In),
+        Token::AndAnd => LogicOp::Binary(BinaryOp::And),
+        Token::OrOr => LogicOp::Binary(BinaryOp::Or),
+    }
+    .labelled("an operator");
+    range
+        .clone()
+        .then(logic_op.then(range).repeated().collect::<Vec<_>>())
+        .map_with(|(first, rest), e| {
+            if rest.is_empty() {
+                return first;
+            }
+            // Comparisons bind tightest and chain: `a <= b < c` is one `Compare`.
+            let mut operands: Vec<(BinaryOp, Expr)> = Vec::new();
+            let mut chain = (first, Vec::new());
+            for (op, rhs) in rest {
+                match op {
+                    LogicOp::Compare(op) => chain.1.push((op, rhs)),
+                    LogicOp::Binary(op) => {
+                        let done = std::mem::replace(&mut chain, (rhs, Vec::new()));
+                        operands.push((op, compare(done)));
+                    }
+                }
+            }
+            let last = compare(chain);
+            // `operands` holds each operand with the operator *after* it; shift them so
+            // that each operator comes with its right-hand side, as `climb` wants.
+            let mut iter = operands.into_iter();
+            match iter.next() {
+                None => last,
+                Some((mut op, first)) => {
+                    let mut rest = Vec::new();
+                    for (next_op, operand) in iter {
+                        rest.push((op, operand));
+                        op = next_op;
+                    }
+                    rest.push((op, last));
+                    climb(first, rest, e)
+                }
+            }
+        })
+}
+
+/// An operator between ranges.
+#[derive(Clone, Copy)]
+enum LogicOp {
+    Compare(CompareOp),
+    Binary(BinaryOp),
+}
+
+/// `first` alone, or the comparison chain `first op rhs …`.
+fn compare((first, rest): (Expr, Vec<(CompareOp, Expr)>)) -> Expr {
+    if rest.is_empty() {
+        return first;
+    }
+    let span = first
+        .span
+        .to(rest.last().map_or(first.span, |(_, e)| e.span));
+    Expr::new(
+        ExprKind::Compare {
+            first: boxed(first),
+            rest,
+        },
+        span,
+    )
+}
+
+fn precedence(op: BinaryOp) -> u8 {
+    match op {
+        BinaryOp::Or => 1,
+        BinaryOp::And => 2,
+        BinaryOp::Add | BinaryOp::Sub => 3,
+        BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => 4,
+    }
+}
+
+/// Builds the tree of `first op operand …` with left-associative operators, by precedence
+/// climbing. Nodes are built in the same order as a descent through the precedence levels
+/// would build them (children first, left to right), so depth errors come out the same.
+fn climb<'t, 's: 't, I, E>(
+    first: Expr,
+    rest: Vec<(BinaryOp, Expr)>,
+    e: &mut chumsky::input::MapExtra<'t, '_, I, Extra<E>>,
+) -> Expr
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+{
+    let mut rest = rest.into_iter().peekable();
+    climb_from(first, 0, &mut rest, e)
+}
+
+/// Folds the operators of `rest` that bind at least as tightly as `min` onto `lhs`.
+fn climb_from<'t, 's: 't, I, E>(
+    mut lhs: Expr,
+    min: u8,
+    rest: &mut std::iter::Peekable<std::vec::IntoIter<(BinaryOp, Expr)>>,
+    e: &mut chumsky::input::MapExtra<'t, '_, I, Extra<E>>,
+) -> Expr
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+{
+    while let Some((op, mut rhs)) = rest.next_if(|(op, _)| precedence(*op) >= min) {
+        while rest
+            .peek()
+            .is_some_and(|(next, _)| precedence(*next) > precedence(op))
+        {
+            rhs = climb_from(rhs, precedence(op) + 1, rest, e);
+        }
+        lhs = binary(lhs, op, rhs, e);
+    }
+    lhs
+}
+
+/// One binary node, kept at most [`MAX_EXPR_DEPTH`] deep.
+fn binary<'t, 's: 't, I, E>(
+    lhs: Expr,
+    op: BinaryOp,
+    rhs: Expr,
+    e: &mut chumsky::input::MapExtra<'t, '_, I, Extra<E>>,
+) -> Expr
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+{
+    if lhs.is_too_deep() {
+        return lhs;
+    }
+    let span = lhs.span.to(rhs.span);
+    bound(
+        Expr::new(
+            ExprKind::Binary {
+                op,
+                lhs: boxed(lhs),
+                rhs: boxed(rhs),
+            },
+            span,
+        ),
+        e,
+    )
 }
 
 /// A string literal, unescaped.
-pub(crate) fn string_parser<'t, 's: 't, I>() -> impl Parser<'t, I, StringLit, Extra<'t, 's>> + Clone
+pub(crate) fn string_parser<'t, 's: 't, I, E>() -> impl Parser<'t, I, StringLit, Extra<E>> + Clone
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
 {
-    select! { Token::Str(raw) => raw }
-        .map_with(|raw: &str, e| StringLit {
-            raw: raw.to_owned(),
-            value: unescape::string(raw),
-            span: e.span(),
-        })
-        .labelled("a string")
+    select! { Token::Str(raw) = e => string_lit(raw, e.span()) }.labelled("a string")
 }
 
-type BoxedExpr<'t, 's, I> = chumsky::Boxed<'t, 't, I, Expr, Extra<'t, 's>>;
+fn string_lit(raw: &str, span: Span) -> StringLit {
+    StringLit {
+        raw: raw.to_owned(),
+        value: unescape::string(raw),
+        span,
+    }
+}
 
-/// One left-associative level of binary operators over `lower`.
-fn binary<'t, 's: 't, I>(
-    lower: BoxedExpr<'t, 's, I>,
-    ops: &'static [(Token<'static>, BinaryOp)],
-) -> BoxedExpr<'t, 's, I>
-where
-    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
-{
-    let op = any()
-        .filter(move |t: &Token<'s>| ops.iter().any(|(k, _)| k == t))
-        .map(move |t: Token<'s>| {
-            ops.iter()
-                .find(|(k, _)| *k == t)
-                .map_or(BinaryOp::Add, |(_, op)| *op)
-        })
-        .labelled("an operator");
-    lower
-        .clone()
-        .foldl_with(op.then(lower).repeated(), |lhs, (op, rhs), e| {
-            if lhs.is_too_deep() {
-                return lhs;
-            }
-            let span = lhs.span.to(rhs.span);
-            bound(
-                Expr::new(
-                    ExprKind::Binary {
-                        op,
-                        lhs: boxed(lhs),
-                        rhs: boxed(rhs),
-                    },
-                    span,
-                ),
-                e,
-            )
-        })
-        .boxed()
+fn is_item_keyword(word: &str) -> bool {
+    crate::ITEM_KEYWORDS.contains(&word)
+}
+
+fn is_type_name(word: &str) -> bool {
+    word.starts_with(|c: char| c.is_ascii_uppercase())
+}
+
+/// A lowercase word that is neither reserved nor an item keyword.
+fn is_plain_name(word: &str) -> bool {
+    !is_type_name(word) && !RESERVED.contains(&word) && !is_item_keyword(word)
 }
 
 /// Keeps expression trees at most [`MAX_EXPR_DEPTH`] deep: a deeper one is replaced by an
 /// error node, reported once.
-fn bound<'t, 's: 't, I>(
+fn bound<'t, 's: 't, I, E>(
     expr: Expr,
-    e: &mut chumsky::input::MapExtra<'t, '_, I, Extra<'t, 's>>,
+    e: &mut chumsky::input::MapExtra<'t, '_, I, Extra<E>>,
 ) -> Expr
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
 {
     if expr.depth <= MAX_EXPR_DEPTH {
         return expr;
     }
     let span = expr.span;
-    e.emit(super::error::SyntaxError::custom(
-        span,
+    e.emit(E::custom(span, || {
         format!(
             "{}expression nested more than {MAX_EXPR_DEPTH} levels deep",
             super::TOO_DEEP
-        ),
-    ));
+        )
+    }));
     Expr::too_deep(span)
 }

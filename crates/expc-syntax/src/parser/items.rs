@@ -7,7 +7,7 @@ use expc_diagnostics::Span;
 use super::expr::{
     args_parser, expr_parser, glued_type_parser, string_parser, template_parser, type_parser,
 };
-use super::{Extra, close, ident, keyword, kw};
+use super::{Extra, SynErr, close, ident, keyword, kw};
 use crate::ast::*;
 use crate::token::Token;
 
@@ -49,9 +49,10 @@ fn is_close(t: &Token<'_>) -> bool {
 }
 
 /// One token, or a whole bracketed group: the unit that error recovery skips.
-fn unit<'t, 's: 't, I>() -> impl Parser<'t, I, (), Extra<'t, 's>> + Clone
+fn unit<'t, 's: 't, I, E>() -> impl Parser<'t, I, (), Extra<E>> + Clone
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
 {
     recursive(|unit| {
         let group = |open: Token<'static>, close: Token<'static>| {
@@ -74,19 +75,21 @@ where
 }
 
 /// Skips at least one unit, then every unit before `stop` (which is not consumed).
-fn skip_until<'t, 's: 't, I, S>(stop: S) -> impl Parser<'t, I, (), Extra<'t, 's>> + Clone
+fn skip_until<'t, 's: 't, I, E, S>(stop: S) -> impl Parser<'t, I, (), Extra<E>> + Clone
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
-    S: Parser<'t, I, (), Extra<'t, 's>> + Clone,
+    E: SynErr<'t, 's, I>,
+    S: Parser<'t, I, (), Extra<E>> + Clone,
 {
     unit().then(unit().and_is(stop.not()).repeated()).ignored()
 }
 
-fn word_in<'t, 's: 't, I>(
+fn word_in<'t, 's: 't, I, E>(
     words: &'static [&'static str],
-) -> impl Parser<'t, I, (), Extra<'t, 's>> + Clone
+) -> impl Parser<'t, I, (), Extra<E>> + Clone
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
 {
     any()
         .filter(move |t: &Token<'s>| matches!(t, Token::Ident(w) if words.contains(w)))
@@ -94,9 +97,10 @@ where
 }
 
 /// The whole file.
-pub(crate) fn file_parser<'t, 's: 't, I>() -> impl Parser<'t, I, SourceFile, Extra<'t, 's>>
+pub(crate) fn file_parser<'t, 's: 't, I, E>() -> impl Parser<'t, I, SourceFile, Extra<E>>
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
 {
     let ty = type_parser();
     let mut expr = Recursive::declare();
