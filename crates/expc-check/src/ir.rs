@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub use crate::checker::Backend;
 pub use crate::ir_expr::{IrExpr, IrPart};
+pub use crate::sweeps::Strategy;
 use crate::value::Value;
 
 /// Bumped on any incompatible change of the JSON shape.
@@ -55,6 +57,9 @@ pub struct Param {
     /// Where the value comes from: `default`, `override` or `unset`.
     pub source: &'static str,
     pub doc: Option<String>,
+    /// The declared name, for diagnostics of later phases (not serialised).
+    #[serde(skip)]
+    pub span: expc_diagnostics::Span,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -216,10 +221,14 @@ pub enum Stmt {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Call {
-    /// The `let` name; calls without one are named `_N` by their position.
+    /// The `let` name; a call without one is named after its task (`bulletin`, or
+    /// `bulletin#2` when that name is taken).
     pub binding: String,
     pub task: String,
     pub args: BTreeMap<String, IrExpr>,
     /// The resource the call is placed on.
     pub on: Option<String>,
+    /// Where the call is written, for diagnostics of later phases (not serialised).
+    #[serde(skip)]
+    pub span: expc_diagnostics::Span,
 }

@@ -20,6 +20,7 @@ mod sweeps;
 mod tasks;
 mod types;
 pub mod value;
+mod yaml;
 
 use std::path::Path;
 
@@ -155,6 +156,7 @@ impl Checker<'_> {
                     },
                     value,
                     doc: self.item(d).doc.as_ref().map(|x| x.text.clone()),
+                    span: self.def(d).span,
                 }
             })
             .collect();

@@ -28,6 +28,14 @@ impl Overrides {
         Ok(())
     }
 
+    /// Adds the values of a params file (YAML: a mapping from names to values).
+    pub fn push_yaml(&mut self, text: &str) -> Result<(), String> {
+        for (name, value) in crate::yaml::params(text)? {
+            self.push(name, value);
+        }
+        Ok(())
+    }
+
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.values.push((name.into(), value.into()));
     }

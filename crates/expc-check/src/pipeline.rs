@@ -17,7 +17,7 @@ struct Walk {
     locals: HashMap<String, Local>,
     loops: Vec<u32>,
     next_loop: u32,
-    anonymous: u32,
+    anonymous_names: Vec<String>,
 }
 
 impl Checker<'_> {
@@ -32,7 +32,7 @@ impl Checker<'_> {
                 locals: HashMap::new(),
                 loops: Vec::new(),
                 next_loop: 0,
-                anonymous: 0,
+                anonymous_names: Vec::new(),
             };
             // Bindings are visible in the whole pipeline: collect them first.
             let mut counter = 0;
@@ -146,7 +146,6 @@ impl Checker<'_> {
                     }
                 }
                 StmtKind::Expr { value, on } => {
-                    walk.anonymous += 1;
                     if let Some(call) = self.call_stmt(module, None, value, on.as_ref(), walk) {
                         out.push(ir::Stmt::Call(call));
                     }
@@ -416,15 +415,27 @@ impl Checker<'_> {
         if let Some(r) = resource {
             self.check_placement(task, r, on.map_or(callee.span, |o| o.span));
         }
+        // A call without `let` is named after its task, so that adding or removing an
+        // unrelated call renames nothing.
         let binding = match binding {
             Some(b) => b.to_owned(),
-            None => format!("_{}", walk.anonymous),
+            None => {
+                let mut name = task_name.clone();
+                let mut n = 1;
+                while walk.locals.contains_key(&name) || walk.anonymous_names.contains(&name) {
+                    n += 1;
+                    name = format!("{task_name}#{n}");
+                }
+                walk.anonymous_names.push(name.clone());
+                name
+            }
         };
         Some(ir::Call {
             binding,
             task: self.ir_id(task),
             args: ir_args,
             on: resource.map(|r| self.ir_id(r)),
+            span: value.span,
         })
     }
 

@@ -37,6 +37,14 @@ pub enum Command {
     ///
     /// Exits 0 with no output when every file is valid, 1 when any has an error.
     Check(CheckArgs),
+    /// Show every job the pipeline will run, with its command, inputs, outputs,
+    /// resources and placement, and the totals per backend.
+    Plan(PlanArgs),
+    /// Draw the pipeline's jobs and their dependencies (Graphviz DOT or Mermaid).
+    Graph(GraphArgs),
+    /// Show what changes between the plans of two versions of a spec: jobs added,
+    /// removed and changed, field by field, and the jobs that re-run because of them.
+    Diff(DiffArgs),
     /// Format specifications in the canonical style.
     ///
     /// Rewrites the files in place; with `--check`, changes nothing, shows a diff and exits
@@ -108,4 +116,82 @@ pub struct CompletionsArgs {
     /// The shell to generate completions for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+/// How to read a program for planning: param values and the pipeline.
+#[derive(Debug, Args)]
+pub struct ProgramArgs {
+    /// Set a param, as a literal of its type: `-p epochs=50`, `-p mem=8GiB`. Repeatable;
+    /// applied after `--params` files, a later value winning.
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// A YAML file of param values (`epochs: 50`). Repeatable, applied in order.
+    #[arg(long = "params", value_name = "FILE.yaml")]
+    pub params_files: Vec<PathBuf>,
+    /// The pipeline to plan.
+    #[arg(long, default_value = "main", value_name = "NAME")]
+    pub pipeline: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The specification to plan.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub program: ProgramArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT (`expc graph spec.exp | dot -Tsvg > plan.svg`).
+    Dot,
+    /// Mermaid, for Markdown that renders it.
+    Mermaid,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The specification to draw.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub program: ProgramArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    /// Draw every instance of a sweep instead of one node per sweep.
+    #[arg(long)]
+    pub expand: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The old version of the specification.
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The new version of the specification.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// Params and pipeline for both sides.
+    #[command(flatten)]
+    pub program: ProgramArgs,
+    /// Set a param of the old side only.
+    #[arg(long = "old-param", value_name = "NAME=VALUE")]
+    pub old_params: Vec<String>,
+    /// Set a param of the new side only.
+    #[arg(long = "new-param", value_name = "NAME=VALUE")]
+    pub new_params: Vec<String>,
+    /// A params file for the old side only.
+    #[arg(long = "old-params", value_name = "FILE.yaml")]
+    pub old_params_files: Vec<PathBuf>,
+    /// A params file for the new side only.
+    #[arg(long = "new-params", value_name = "FILE.yaml")]
+    pub new_params_files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }

@@ -1,8 +1,12 @@
 //! The subcommands.
 
 mod check;
+mod diff;
 mod explain;
 mod fmt;
+mod graph;
+mod plan;
+mod program;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -19,6 +23,9 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check::run(args, render),
         Command::Fmt(args) => fmt::run(args, render),
+        Command::Plan(args) => plan::run(args, render),
+        Command::Graph(args) => graph::run(args, render),
+        Command::Diff(args) => diff::run(args, render),
         Command::Explain(args) => explain::run(args),
         Command::Completions(args) => {
             let mut cmd = Cli::command();

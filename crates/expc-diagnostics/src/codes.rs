@@ -105,6 +105,10 @@ codes! {
     INVALID_SWEEP = "E0405", "invalid-sweep", "a sweep that is empty, uneven or malformed";
     INVALID_TASK = "E0406", "invalid-task", "a task without exactly one command, or with a malformed section or output";
     UNUSED = "W0500", "unused", "a param, data item or model that nothing uses";
+    // Lowering to a DAG.
+    UNSET_PARAM = "E0600", "unset-param", "a param without a default is given no value";
+    DEPENDENCY_CYCLE = "E0601", "dependency-cycle", "calls that read each other's outputs in a cycle";
+    NO_PIPELINE = "E0602", "no-pipeline", "the pipeline to plan or run does not exist";
 }
 
 /// Looks a code up by its id (`E0010`, case-insensitive) or name (`unexpected-token`).

@@ -1,0 +1,29 @@
+//! `expc plan`: every job a pipeline will run, before anything runs.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use expc_diagnostics::render::RenderOptions;
+
+use crate::cli::{OutputFormat, PlanArgs};
+
+pub fn run(args: PlanArgs, render: RenderOptions) -> miette::Result<ExitCode> {
+    let overrides = super::program::overrides(&args.program.params_files, &args.program.params)?;
+    let Some(plan) = super::program::plan(&args.file, &overrides, &args.program, render)? else {
+        return Ok(ExitCode::from(1));
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match args.format {
+        OutputFormat::Text => {
+            let _ = out.write_all(expc_plan::render::text(&plan).as_bytes());
+        }
+        OutputFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &plan.json())
+                .map_err(|e| miette::miette!("{e}"))?;
+            let _ = writeln!(out);
+        }
+    }
+    let _ = out.flush();
+    std::mem::forget(plan);
+    Ok(ExitCode::SUCCESS)
+}

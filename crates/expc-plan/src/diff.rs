@@ -1,0 +1,482 @@
+//! The semantic difference of two plans: which jobs are added, removed and changed, which
+//! fields of a changed job differ, and which jobs will re-run because of it.
+//!
+//! Jobs are matched by their pipeline binding; instances by their sweep coordinates. A
+//! job *re-runs* when its id changes: its own command, inputs or environment changed, or
+//! a job it reads from did. A change of resources or placement alone changes no result,
+//! so it re-runs nothing downstream.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::lower::backend_name;
+use crate::plan::{Job, Plan};
+use crate::render;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Instance coordinates are compared one by one up to this many instances per job.
+const MAX_COMPARED: u64 = 200_000;
+
+#[derive(Debug, Serialize)]
+pub struct PlanDiff {
+    pub schema_version: u32,
+    pub old: String,
+    pub new: String,
+    pub params: Vec<FieldChange>,
+    pub added: Vec<JobRef>,
+    pub removed: Vec<JobRef>,
+    pub changed: Vec<JobChange>,
+    /// Jobs unchanged themselves that re-run because a job they read from changed.
+    pub reruns: Vec<Rerun>,
+    pub unchanged: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JobRef {
+    pub key: String,
+    pub task: String,
+    pub on: String,
+    pub instances: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub old: String,
+    pub new: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JobChange {
+    pub key: String,
+    pub task: String,
+    pub fields: Vec<FieldChange>,
+    pub instances: Option<InstanceChange>,
+    /// Its results change, so it runs again (not so for resources or placement alone).
+    pub reruns: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InstanceChange {
+    pub old: u64,
+    pub new: u64,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Rerun {
+    pub key: String,
+    pub task: String,
+    /// The jobs it reads from whose results change.
+    pub because: Vec<String>,
+}
+
+impl PlanDiff {
+    pub fn is_empty(&self) -> bool {
+        self.params.is_empty()
+            && self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+            && self.reruns.is_empty()
+    }
+}
+
+fn job_ref(j: &Job) -> JobRef {
+    JobRef {
+        key: j.key.clone(),
+        task: j.task.clone(),
+        on: format!("{} ({})", j.on, backend_name(j.backend)),
+        instances: j.instances,
+    }
+}
+
+fn push(out: &mut Vec<FieldChange>, field: &str, old: String, new: String) {
+    if old != new {
+        out.push(FieldChange {
+            field: field.to_owned(),
+            old,
+            new,
+        });
+    }
+}
+
+fn show<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn fields(old: &Job, new: &Job) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    push(&mut out, "task", old.task.clone(), new.task.clone());
+    let (oc, nc) = (render::command(old), render::command(new));
+    if oc != nc {
+        let (o, n) = word_diff(&oc, &nc);
+        push(&mut out, "command", o, n);
+    }
+    let names: BTreeSet<&String> = old.inputs.keys().chain(new.inputs.keys()).collect();
+    for n in names {
+        let o = old.inputs.get(n).cloned().unwrap_or_else(|| "—".into());
+        let v = new.inputs.get(n).cloned().unwrap_or_else(|| "—".into());
+        push(&mut out, &format!("inputs.{n}"), o, v);
+    }
+    let outs = |j: &Job| {
+        j.outputs
+            .iter()
+            .map(|o| format!("{}: {} = \"{}\"", o.name, o.ty, o.path))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    push(&mut out, "outputs", outs(old), outs(new));
+    let r = |j: &Job| {
+        [
+            ("cpus", format!("{}", j.resources.cpus)),
+            (
+                "mem",
+                j.resources
+                    .mem_bytes
+                    .map_or("—".into(), expc_check::value::format_memory),
+            ),
+            (
+                "time",
+                j.resources
+                    .time_ms
+                    .map_or("—".into(), expc_check::value::format_duration),
+            ),
+            ("gpus", j.resources.gpus.to_string()),
+        ]
+    };
+    for ((k, o), (_, n)) in r(old).into_iter().zip(r(new)) {
+        push(&mut out, &format!("resources.{k}"), o, n);
+    }
+    push(
+        &mut out,
+        "placement",
+        format!("{} ({})", old.on, backend_name(old.backend)),
+        format!("{} ({})", new.on, backend_name(new.backend)),
+    );
+    if old.backend == new.backend {
+        let keys: BTreeSet<&String> = old.placement.keys().chain(new.placement.keys()).collect();
+        for k in keys {
+            let o = old.placement.get(k).map_or("—".into(), |v| v.to_string());
+            let n = new.placement.get(k).map_or("—".into(), |v| v.to_string());
+            push(&mut out, &format!("placement.{k}"), o, n);
+        }
+    }
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "—".to_owned()
+        } else {
+            v.join(" ")
+        }
+    };
+    push(
+        &mut out,
+        "env.image",
+        opt(&old.env.image),
+        opt(&new.env.image),
+    );
+    push(
+        &mut out,
+        "env.modules",
+        list(&old.env.modules),
+        list(&new.env.modules),
+    );
+    push(
+        &mut out,
+        "env.conda",
+        opt(&old.env.conda),
+        opt(&new.env.conda),
+    );
+    push(
+        &mut out,
+        "env.vars",
+        show(&old.env.vars),
+        show(&new.env.vars),
+    );
+    push(
+        &mut out,
+        "retry",
+        format!(
+            "{} (backoff {}ms)",
+            old.retry.attempts, old.retry.backoff_ms
+        ),
+        format!(
+            "{} (backoff {}ms)",
+            new.retry.attempts, new.retry.backoff_ms
+        ),
+    );
+    push(&mut out, "loops", render::loops(old), render::loops(new));
+    out
+}
+
+fn coords_set(plan: &Plan, job: &Job) -> BTreeMap<String, u64> {
+    (0..job.instances)
+        .map(|i| {
+            let c: Vec<String> = plan
+                .coords(job, i)
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            (c.join(" "), i)
+        })
+        .collect()
+}
+
+fn instances(old_plan: &Plan, old: &Job, new_plan: &Plan, new: &Job) -> Option<InstanceChange> {
+    if old.loops.is_empty() && new.loops.is_empty() {
+        return None;
+    }
+    if old.instances > MAX_COMPARED || new.instances > MAX_COMPARED {
+        return (old.instances != new.instances).then(|| InstanceChange {
+            old: old.instances,
+            new: new.instances,
+            added: Vec::new(),
+            removed: Vec::new(),
+        });
+    }
+    let a = coords_set(old_plan, old);
+    let b = coords_set(new_plan, new);
+    let added: Vec<String> = b.keys().filter(|k| !a.contains_key(*k)).cloned().collect();
+    let removed: Vec<String> = a.keys().filter(|k| !b.contains_key(*k)).cloned().collect();
+    if added.is_empty() && removed.is_empty() {
+        return None;
+    }
+    Some(InstanceChange {
+        old: old.instances,
+        new: new.instances,
+        added,
+        removed,
+    })
+}
+
+pub fn diff(old: &Plan, new: &Plan, old_name: &str, new_name: &str) -> PlanDiff {
+    let mut params = Vec::new();
+    let ids: BTreeSet<&String> = old
+        .params
+        .iter()
+        .map(|p| &p.id)
+        .chain(new.params.iter().map(|p| &p.id))
+        .collect();
+    for id in ids {
+        let get = |plan: &Plan| {
+            plan.params
+                .iter()
+                .find(|p| &p.id == id)
+                .map_or("—".to_owned(), |p| {
+                    p.value
+                        .as_ref()
+                        .map_or("unset".to_owned(), |v| v.to_string())
+                })
+        };
+        push(&mut params, id, get(old), get(new));
+    }
+    let mut added = Vec::new();
+    let mut removed = Vec::new();
+    let mut changed = Vec::new();
+    let mut unchanged = 0;
+    // Jobs whose results change, in the new plan: changed ones and added ones.
+    let mut changing: BTreeSet<String> = BTreeSet::new();
+    for job in &new.jobs {
+        match old.job(&job.key) {
+            None => {
+                added.push(job_ref(job));
+                changing.insert(job.key.clone());
+            }
+            Some(o) => {
+                let f = fields(o, job);
+                let inst = instances(old, o, new, job);
+                let own_change = f.iter().any(|c| {
+                    !c.field.starts_with("resources.") && !c.field.starts_with("placement")
+                }) || inst.is_some();
+                if f.is_empty() && inst.is_none() {
+                    continue;
+                }
+                if own_change {
+                    changing.insert(job.key.clone());
+                }
+                changed.push(JobChange {
+                    key: job.key.clone(),
+                    task: job.task.clone(),
+                    fields: f,
+                    instances: inst,
+                    reruns: o.id != job.id,
+                });
+            }
+        }
+    }
+    for job in &old.jobs {
+        if new.job(&job.key).is_none() {
+            removed.push(job_ref(job));
+        }
+    }
+    // Downstream: in dependency order (the plan's order), a job re-runs when one it reads
+    // from changes.
+    let mut reruns = Vec::new();
+    for job in &new.jobs {
+        let Some(o) = old.job(&job.key) else {
+            continue;
+        };
+        let because: Vec<String> = job
+            .after
+            .iter()
+            .filter(|d| changing.contains(&d.job))
+            .map(|d| d.job.clone())
+            .collect();
+        if because.is_empty() {
+            continue;
+        }
+        changing.insert(job.key.clone());
+        if let Some(c) = changed.iter_mut().find(|c| c.key == job.key) {
+            c.reruns = true;
+            continue;
+        }
+        reruns.push(Rerun {
+            key: job.key.clone(),
+            task: job.task.clone(),
+            because,
+        });
+        let _ = o;
+    }
+    for job in &new.jobs {
+        if old.job(&job.key).is_some()
+            && !changed.iter().any(|c| c.key == job.key)
+            && !reruns.iter().any(|r| r.key == job.key)
+        {
+            unchanged += 1;
+        }
+    }
+    PlanDiff {
+        schema_version: SCHEMA_VERSION,
+        old: old_name.to_owned(),
+        new: new_name.to_owned(),
+        params,
+        added,
+        removed,
+        changed,
+        reruns,
+        unchanged,
+    }
+}
+
+/// How many coordinates of added or removed instances are listed in text.
+const LISTED: usize = 5;
+
+pub fn text(d: &PlanDiff) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Plan diff: {} → {}", d.old, d.new);
+    if d.is_empty() {
+        let _ = writeln!(out, "\nNo changes: the plans are the same.");
+        return out;
+    }
+    if !d.params.is_empty() {
+        let _ = writeln!(out, "\nParams");
+        for p in &d.params {
+            let _ = writeln!(out, "  ~ {}: {} → {}", p.field, p.old, p.new);
+        }
+    }
+    let _ = writeln!(out);
+    for j in &d.added {
+        let times = if j.instances == 1 {
+            String::new()
+        } else {
+            format!(" × {}", j.instances)
+        };
+        let _ = writeln!(out, "+ {} = {}{times}  on {}  (new)", j.key, j.task, j.on);
+    }
+    for j in &d.removed {
+        let times = if j.instances == 1 {
+            String::new()
+        } else {
+            format!(" × {}", j.instances)
+        };
+        let _ = writeln!(
+            out,
+            "- {} = {}{times}  on {}  (removed)",
+            j.key, j.task, j.on
+        );
+    }
+    for c in &d.changed {
+        let note = if c.reruns {
+            "re-runs"
+        } else {
+            "does not re-run: results unchanged"
+        };
+        let _ = writeln!(out, "~ {} = {}  ({note})", c.key, c.task);
+        for f in &c.fields {
+            let _ = writeln!(out, "    {:<16} {} → {}", f.field, f.old, f.new);
+        }
+        if let Some(i) = &c.instances {
+            let _ = writeln!(
+                out,
+                "    {:<16} {} → {} (+{} −{})",
+                "instances",
+                i.old,
+                i.new,
+                i.added.len(),
+                i.removed.len()
+            );
+            for (sign, list) in [("+", &i.added), ("−", &i.removed)] {
+                for c in list.iter().take(LISTED) {
+                    let _ = writeln!(out, "      {sign} {c}");
+                }
+                if list.len() > LISTED {
+                    let _ = writeln!(out, "      {sign} … {} more", list.len() - LISTED);
+                }
+            }
+        }
+    }
+    for r in &d.reruns {
+        let _ = writeln!(
+            out,
+            "↻ {} = {}  (re-runs: reads {}, which changes)",
+            r.key,
+            r.task,
+            r.because.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} added, {} removed, {} changed, {} downstream re-run{}, {} unchanged",
+        d.added.len(),
+        d.removed.len(),
+        d.changed.len(),
+        d.reruns.len(),
+        if d.reruns.len() == 1 { "" } else { "s" },
+        d.unchanged
+    );
+    out
+}
+
+/// The changed words of two command lines, with two words of context around each change
+/// and `…` for what is left out: `… --epochs 20 --out …` → `… --epochs 50 --out …`.
+fn word_diff(old: &str, new: &str) -> (String, String) {
+    let a: Vec<&str> = old.split(' ').collect();
+    let b: Vec<&str> = new.split(' ').collect();
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suffix = a[prefix..]
+        .iter()
+        .rev()
+        .zip(b[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let context = 2;
+    let start = prefix.saturating_sub(context);
+    let show = |words: &[&str]| {
+        let end = words.len() - suffix;
+        let stop = (end + context).min(words.len());
+        let mut s = String::new();
+        if start > 0 {
+            s.push_str("… ");
+        }
+        s.push_str(&words[start..stop].join(" "));
+        if stop < words.len() {
+            s.push_str(" …");
+        }
+        s
+    };
+    (show(&a), show(&b))
+}

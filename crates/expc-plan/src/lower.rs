@@ -1,0 +1,815 @@
+//! Lowering: the typed IR of one pipeline to a plan of jobs, in dependency order.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use expc_check::ir::{self, Backend, IrExpr, IrPart};
+use expc_check::value::{Value, format_float};
+use expc_diagnostics::{Code, Diagnostic, FileId, Span};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::plan::{
+    Command, Dep, Env, Job, Loop, Output, Param, Plan, Relation, Resources, SCHEMA_VERSION, Totals,
+};
+
+/// The outcome of lowering.
+#[derive(Debug)]
+pub struct Lowered {
+    pub plan: Option<Plan>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+#[derive(Clone, Debug)]
+struct LoopCtx {
+    id: u32,
+    var: String,
+    sweep: String,
+}
+
+struct Site<'p> {
+    call: &'p ir::Call,
+    loops: Vec<LoopCtx>,
+}
+
+/// Lowers `pipeline` of `program` (the file `root` is for diagnostics without a place).
+pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
+    let mut diagnostics = Vec::new();
+    let Some(p) = program.pipelines.iter().find(|p| p.id == pipeline) else {
+        let names: Vec<&str> = program.pipelines.iter().map(|p| p.id.as_str()).collect();
+        let d = Diagnostic::error(
+            Code::NO_PIPELINE,
+            format!("the experiment has no pipeline `{pipeline}`"),
+            Span::new(root, 0, 0),
+        );
+        diagnostics.push(if names.is_empty() {
+            d.with_help("declare one: `pipeline main { … }`")
+        } else {
+            d.with_help(format!(
+                "the pipelines are {}; choose one with `--pipeline NAME`",
+                names.join(", ")
+            ))
+        });
+        return Lowered {
+            plan: None,
+            diagnostics,
+        };
+    };
+    // Params without a value.
+    for param in program.params.iter().filter(|p| p.value.is_none()) {
+        diagnostics.push(
+            Diagnostic::error(
+                Code::UNSET_PARAM,
+                format!("the param `{}` has no value", param.id),
+                param.span,
+            )
+            .with_primary_message("declared without a default")
+            .with_help(format!(
+                "give it one with `-p {}=VALUE` or in a `--params` file",
+                param.id
+            )),
+        );
+    }
+    if !diagnostics.is_empty() {
+        return Lowered {
+            plan: None,
+            diagnostics,
+        };
+    }
+
+    let mut sites = Vec::new();
+    let mut next_loop = 0;
+    collect(&p.body, &mut Vec::new(), &mut next_loop, &mut sites);
+    let by_binding: HashMap<&str, usize> = sites
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.call.binding.as_str(), i))
+        .collect();
+
+    // The job graph, for the order and for cycles.
+    let mut graph: DiGraph<usize, ()> = DiGraph::new();
+    let nodes: Vec<NodeIndex> = (0..sites.len()).map(|i| graph.add_node(i)).collect();
+    let mut deps: Vec<Vec<(usize, bool)>> = vec![Vec::new(); sites.len()];
+    for (i, site) in sites.iter().enumerate() {
+        let mut found = BTreeSet::new();
+        for arg in site.call.args.values() {
+            outputs_read(arg, &mut found);
+        }
+        for (binding, gathered) in found {
+            if let Some(&j) = by_binding.get(binding.as_str()) {
+                if !deps[i].iter().any(|(d, _)| *d == j) {
+                    deps[i].push((j, gathered));
+                    graph.add_edge(nodes[j], nodes[i], ());
+                }
+            }
+        }
+    }
+    let order = match stable_topo(&sites, &deps) {
+        Ok(order) => order,
+        Err(mut cycle) => {
+            // Start at the call written first.
+            if let Some(pos) = cycle
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, i)| **i)
+                .map(|(p, _)| p)
+            {
+                cycle.rotate_left(pos);
+            }
+            let names: Vec<String> = cycle
+                .iter()
+                .map(|i| format!("`{}`", sites[*i].call.binding))
+                .collect();
+            let first = &sites[cycle[0]];
+            let mut d = Diagnostic::error(
+                Code::DEPENDENCY_CYCLE,
+                format!(
+                    "the calls {} → {} read each other's outputs: none can run first",
+                    names.join(" → "),
+                    names[0]
+                ),
+                first.call.span,
+            )
+            .with_primary_message(format!("`{}` is here", first.call.binding));
+            for (k, i) in cycle.iter().enumerate().skip(1) {
+                let prev = &sites[cycle[k - 1]].call.binding;
+                d = d.with_label(
+                    sites[*i].call.span,
+                    format!("`{}` reads `{prev}`", sites[*i].call.binding),
+                );
+            }
+            d = d
+                .with_help("break the cycle: one of these calls must not read the others' outputs");
+            diagnostics.push(d);
+            return Lowered {
+                plan: None,
+                diagnostics,
+            };
+        }
+    };
+
+    let cx = Cx::new(program);
+    let mut jobs: Vec<Job> = Vec::with_capacity(sites.len());
+    let mut ids: HashMap<String, String> = HashMap::new();
+    for &i in &order {
+        let site = &sites[i];
+        let job = cx.job(site, &deps[i], &sites, &ids);
+        ids.insert(job.key.clone(), job.id.clone());
+        jobs.push(job);
+    }
+    let sweeps: BTreeMap<String, ir::Sweep> = program
+        .sweeps
+        .iter()
+        .map(|s| (s.id.clone(), s.clone()))
+        .collect();
+    let (totals, warnings) = cx.totals(&jobs);
+    let plan = Plan {
+        schema_version: SCHEMA_VERSION,
+        root: program.root.clone(),
+        experiment: program.experiment.as_ref().map(|e| e.name.clone()),
+        pipeline: pipeline.to_owned(),
+        params: program
+            .params
+            .iter()
+            .map(|p| Param {
+                id: p.id.clone(),
+                value: p.value.clone(),
+                source: p.source,
+            })
+            .collect(),
+        jobs,
+        totals,
+        warnings,
+        sweeps,
+    };
+    Lowered {
+        plan: Some(plan),
+        diagnostics,
+    }
+}
+
+fn collect<'p>(
+    body: &'p [ir::Stmt],
+    loops: &mut Vec<LoopCtx>,
+    next: &mut u32,
+    out: &mut Vec<Site<'p>>,
+) {
+    for stmt in body {
+        match stmt {
+            ir::Stmt::Call(call) => out.push(Site {
+                call,
+                loops: loops.clone(),
+            }),
+            ir::Stmt::For { var, sweep, body } => {
+                loops.push(LoopCtx {
+                    id: *next,
+                    var: var.clone(),
+                    sweep: sweep.clone(),
+                });
+                *next += 1;
+                collect(body, loops, next, out);
+                loops.pop();
+            }
+        }
+    }
+}
+
+/// The bindings whose outputs an expression reads, and whether gathered.
+fn outputs_read(e: &IrExpr, out: &mut BTreeSet<(String, bool)>) {
+    match e {
+        IrExpr::CallOutput {
+            binding, gathered, ..
+        } => {
+            out.insert((binding.clone(), *gathered));
+        }
+        IrExpr::List { items } => items.iter().for_each(|i| outputs_read(i, out)),
+        IrExpr::Concat { parts } => parts.iter().for_each(|i| outputs_read(i, out)),
+        IrExpr::Template { parts } => parts.iter().for_each(|p| {
+            if let IrPart::Interp { expr } = p {
+                outputs_read(expr, out);
+            }
+        }),
+        _ => {}
+    }
+}
+
+/// Kahn's algorithm, taking ready calls in source order, so the order is stable; on a
+/// cycle, returns the calls of one cycle in dependency order.
+fn stable_topo(sites: &[Site<'_>], deps: &[Vec<(usize, bool)>]) -> Result<Vec<usize>, Vec<usize>> {
+    let n = sites.len();
+    let mut remaining: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, ds) in deps.iter().enumerate() {
+        for (d, _) in ds {
+            dependents[*d].push(i);
+        }
+    }
+    let mut ready: BTreeSet<usize> = (0..n).filter(|i| remaining[*i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &j in &dependents[i] {
+            remaining[j] -= 1;
+            if remaining[j] == 0 {
+                ready.insert(j);
+            }
+        }
+    }
+    if order.len() == n {
+        return Ok(order);
+    }
+    // Walk back along unresolved dependencies from any call left until one repeats.
+    let start = (0..n).find(|i| remaining[*i] > 0).unwrap_or(0);
+    let mut path = vec![start];
+    let mut current = start;
+    loop {
+        let Some(&(next, _)) = deps[current].iter().find(|(d, _)| remaining[*d] > 0) else {
+            return Err(path);
+        };
+        if let Some(pos) = path.iter().position(|p| *p == next) {
+            let mut cycle: Vec<usize> = path[pos..].to_vec();
+            cycle.reverse();
+            return Err(cycle);
+        }
+        path.push(next);
+        current = next;
+    }
+}
+
+/// Lookups into the program.
+struct Cx<'p> {
+    program: &'p ir::Program,
+    tasks: HashMap<&'p str, &'p ir::Task>,
+    params: HashMap<&'p str, &'p ir::Param>,
+    artifacts: HashMap<&'p str, &'p ir::Artifact>,
+    resources: HashMap<&'p str, &'p ir::Resource>,
+    sweeps: HashMap<&'p str, &'p ir::Sweep>,
+}
+
+impl<'p> Cx<'p> {
+    fn new(program: &'p ir::Program) -> Self {
+        Self {
+            program,
+            tasks: program.tasks.iter().map(|t| (t.id.as_str(), t)).collect(),
+            params: program.params.iter().map(|p| (p.id.as_str(), p)).collect(),
+            artifacts: program
+                .data
+                .iter()
+                .chain(&program.models)
+                .map(|a| (a.id.as_str(), a))
+                .collect(),
+            resources: program
+                .resources
+                .iter()
+                .map(|r| (r.id.as_str(), r))
+                .collect(),
+            sweeps: program.sweeps.iter().map(|s| (s.id.as_str(), s)).collect(),
+        }
+    }
+
+    /// The path of a declared artifact, relative to the root file's folder.
+    fn artifact_path(&self, id: &str) -> String {
+        let Some(a) = self.artifacts.get(id) else {
+            return format!("{{{id}}}");
+        };
+        let path = a.path.clone().unwrap_or_default();
+        if path.starts_with('/') || a.module == self.program.root || a.module.starts_with("std.") {
+            return path;
+        }
+        match a.module.rsplit_once('/') {
+            Some((dir, _)) => format!("{dir}/{path}"),
+            None => path,
+        }
+    }
+
+    /// An expression as the words it becomes (a list gives several).
+    fn words(&self, e: &IrExpr, call: &ir::Call, task: &ir::Task) -> Vec<String> {
+        match e {
+            IrExpr::Value { value } => text(value),
+            IrExpr::Param { id } => self
+                .params
+                .get(id.as_str())
+                .and_then(|p| p.value.as_ref())
+                .map_or_else(|| vec![format!("{{{id}}}")], text),
+            IrExpr::Artifact { id } => vec![self.artifact_path(id)],
+            IrExpr::Secret { id } => vec![format!("secret({id})")],
+            IrExpr::Input { name } => match call.args.get(name) {
+                Some(arg) => self.words(arg, call, task),
+                None => vec![format!("{{{name}}}")],
+            },
+            IrExpr::Output { name } => {
+                let path = task
+                    .outputs
+                    .iter()
+                    .find(|o| &o.name == name)
+                    .and_then(|o| o.default.as_ref())
+                    .and_then(Value::as_str)
+                    .unwrap_or(name);
+                vec![format!("{{out}}/{path}")]
+            }
+            IrExpr::Point { var, axis } => vec![format!("{{{var}.{axis}}}")],
+            IrExpr::CallOutput {
+                binding,
+                output,
+                gathered,
+            } => vec![if *gathered {
+                format!("{{{binding}.{output}…}}")
+            } else {
+                format!("{{{binding}.{output}}}")
+            }],
+            IrExpr::List { items } | IrExpr::Concat { parts: items } => items
+                .iter()
+                .flat_map(|i| self.words(i, call, task))
+                .collect(),
+            IrExpr::Template { parts } => vec![
+                parts
+                    .iter()
+                    .map(|p| match p {
+                        IrPart::Text { text } => text.clone(),
+                        IrPart::Interp { expr } => self.words(expr, call, task).join(" "),
+                    })
+                    .collect(),
+            ],
+            IrExpr::Error => vec!["{?}".to_owned()],
+        }
+    }
+
+    fn job(
+        &self,
+        site: &Site<'_>,
+        deps: &[(usize, bool)],
+        sites: &[Site<'_>],
+        ids: &HashMap<String, String>,
+    ) -> Job {
+        let call = site.call;
+        let task = self.tasks.get(call.task.as_str()).copied();
+        let resource = call
+            .on
+            .as_deref()
+            .and_then(|r| self.resources.get(r))
+            .copied();
+        let backend = resource.and_then(|r| r.backend).unwrap_or(Backend::Local);
+        let empty_task = ir::Task {
+            id: call.task.clone(),
+            name: call.task.clone(),
+            module: String::new(),
+            doc: None,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            resources: BTreeMap::new(),
+            env: ir::Env::default(),
+            command: ir::Command::None,
+            retry: ir::Retry::default(),
+            uses: Vec::new(),
+        };
+        let task = task.unwrap_or(&empty_task);
+        let inputs: BTreeMap<String, String> = call
+            .args
+            .iter()
+            .map(|(name, e)| (name.clone(), self.describe(e)))
+            .collect();
+        let outputs = task
+            .outputs
+            .iter()
+            .map(|o| Output {
+                name: o.name.clone(),
+                ty: o.ty.clone(),
+                path: o
+                    .default
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .unwrap_or(&o.name)
+                    .to_owned(),
+            })
+            .collect();
+        let command = match &task.command {
+            ir::Command::Run { argv } => Command::Run {
+                argv: argv
+                    .iter()
+                    .flat_map(|w| {
+                        if w.expands {
+                            match &w.parts[..] {
+                                [IrPart::Interp { expr }] => self.words(expr, call, task),
+                                _ => Vec::new(),
+                            }
+                        } else {
+                            vec![
+                                w.parts
+                                    .iter()
+                                    .map(|p| match p {
+                                        IrPart::Text { text } => text.clone(),
+                                        IrPart::Interp { expr } => {
+                                            self.words(expr, call, task).join(" ")
+                                        }
+                                    })
+                                    .collect(),
+                            ]
+                        }
+                    })
+                    .collect(),
+            },
+            ir::Command::Shell { script } => Command::Shell {
+                script: script.clone(),
+            },
+            ir::Command::Spark {
+                app,
+                args,
+                settings,
+            } => Command::Spark {
+                app: self.words(app, call, task).join(" "),
+                args: args
+                    .iter()
+                    .flat_map(|a| self.words(a, call, task))
+                    .collect(),
+                settings: settings.clone(),
+            },
+            ir::Command::None => Command::None,
+        };
+        let fields = match resource.and_then(|r| r.fields.as_ref()) {
+            Some(Value::Record(_, f)) => f.clone(),
+            _ => BTreeMap::new(),
+        };
+        let from_resource = |k: &str| fields.get(k).filter(|v| **v != Value::None).cloned();
+        let cpus = task
+            .resources
+            .get("cpus")
+            .and_then(Value::as_f64)
+            .or_else(|| {
+                (backend == Backend::Slurm)
+                    .then(|| from_resource("cpus_per_node"))
+                    .flatten()
+                    .and_then(|v| v.as_f64())
+            })
+            .unwrap_or(1.0);
+        let mem_bytes = match task.resources.get("mem").cloned().or_else(|| {
+            (backend == Backend::Slurm)
+                .then(|| from_resource("mem_per_node"))
+                .flatten()
+        }) {
+            Some(Value::Memory(b)) => Some(b),
+            _ => None,
+        };
+        let time_ms = match task.resources.get("time") {
+            Some(Value::Duration(ms)) => Some(*ms),
+            _ => None,
+        };
+        let gpus = task
+            .resources
+            .get("gpus")
+            .and_then(Value::as_int)
+            .or_else(|| {
+                (backend == Backend::Slurm)
+                    .then(|| from_resource("gpus"))
+                    .flatten()
+                    .and_then(|v| v.as_int())
+            })
+            .unwrap_or(0);
+        let env = Env {
+            image: task
+                .env
+                .image
+                .clone()
+                .or_else(|| from_resource("image").and_then(|v| v.as_str().map(str::to_owned))),
+            modules: {
+                let mut m: Vec<String> = from_resource("modules")
+                    .and_then(|v| {
+                        v.as_list().map(|l| {
+                            l.iter()
+                                .filter_map(|x| x.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                    })
+                    .unwrap_or_default();
+                m.extend(task.env.modules.iter().cloned());
+                m
+            },
+            conda: task
+                .env
+                .conda
+                .clone()
+                .or_else(|| from_resource("conda").and_then(|v| v.as_str().map(str::to_owned))),
+            vars: task
+                .env
+                .vars
+                .iter()
+                .map(|(k, v)| (k.clone(), self.words(v, call, task).join(" ")))
+                .collect(),
+        };
+        let loops: Vec<Loop> = site
+            .loops
+            .iter()
+            .map(|l| {
+                let s = self.sweeps.get(l.sweep.as_str());
+                Loop {
+                    id: l.id,
+                    var: l.var.clone(),
+                    sweep: l.sweep.clone(),
+                    strategy: s.map_or(ir::Strategy::Product, |s| s.strategy),
+                    points: s.and_then(|s| s.points).unwrap_or(0),
+                    axes: s
+                        .map(|s| s.axes.iter().map(|a| a.name.clone()).collect())
+                        .unwrap_or_default(),
+                    seed: s.and_then(|s| s.seed),
+                }
+            })
+            .collect();
+        let instances = loops
+            .iter()
+            .fold(1u64, |acc, l| acc.saturating_mul(l.points));
+        let after: Vec<Dep> = deps
+            .iter()
+            .map(|(d, gathered)| Dep {
+                job: sites[*d].call.binding.clone(),
+                relation: if *gathered {
+                    Relation::All
+                } else {
+                    Relation::Each
+                },
+            })
+            .collect();
+        // The job's id: what determines its results.
+        let mut h = blake3::Hasher::new();
+        // The root file's name is not part of a task's identity: renaming or moving the
+        // spec changes no result.
+        let module = if task.module == self.program.root {
+            ""
+        } else {
+            task.module.as_str()
+        };
+        let task_json = serde_json::to_vec(&(
+            &task.inputs,
+            &task.outputs,
+            &env,
+            &task.command,
+            module,
+            &task.name,
+        ))
+        .unwrap_or_default();
+        h.update(&task_json);
+        for (name, e) in &call.args {
+            h.update(name.as_bytes());
+            h.update(b"=");
+            h.update(self.describe(e).as_bytes());
+            h.update(b"\0");
+        }
+        // What the task uses by name enters by value: renaming a param changes nothing.
+        for used in &task.uses {
+            if let Some(p) = self.params.get(used.as_str()) {
+                h.update(
+                    p.value
+                        .as_ref()
+                        .map(|v| v.to_string())
+                        .unwrap_or_default()
+                        .as_bytes(),
+                );
+            } else if let Some(a) = self.artifacts.get(used.as_str()) {
+                h.update(self.artifact_path(used).as_bytes());
+                h.update(
+                    a.entries
+                        .get("digest")
+                        .map(|v| v.to_string())
+                        .unwrap_or_default()
+                        .as_bytes(),
+                );
+            }
+            h.update(b"\0");
+        }
+        for l in &site.loops {
+            if let Some(s) = self.sweeps.get(l.sweep.as_str()) {
+                h.update(
+                    serde_json::to_string(
+                        &s.axes
+                            .iter()
+                            .map(|a| (&a.name, &a.values))
+                            .collect::<Vec<_>>(),
+                    )
+                    .unwrap_or_default()
+                    .as_bytes(),
+                );
+                h.update(format!("{:?}{:?}{:?}", s.strategy, s.seed, s.samples).as_bytes());
+            }
+        }
+        for d in &after {
+            h.update(d.job.as_bytes());
+            h.update(ids.get(&d.job).map_or(&b""[..], |s| s.as_bytes()));
+        }
+        let id = h.finalize().to_hex()[..16].to_owned();
+        let mut placement = BTreeMap::new();
+        for (k, v) in &fields {
+            if !matches!(v, Value::None) && !matches!(v, Value::List(l) if l.is_empty()) {
+                placement.insert(k.clone(), v.clone());
+            }
+        }
+        Job {
+            key: call.binding.clone(),
+            id,
+            task: call.task.clone(),
+            doc: task.doc.clone(),
+            on: call.on.clone().unwrap_or_default(),
+            backend,
+            loops,
+            instances,
+            inputs,
+            outputs,
+            command,
+            resources: Resources {
+                cpus,
+                mem_bytes,
+                time_ms,
+                gpus,
+            },
+            env,
+            retry: task.retry.clone(),
+            after,
+            placement,
+        }
+    }
+
+    /// An argument as a reviewer reads it.
+    fn describe(&self, e: &IrExpr) -> String {
+        match e {
+            IrExpr::Value { value } => value.to_string(),
+            IrExpr::Param { id } => {
+                match self.params.get(id.as_str()).and_then(|p| p.value.as_ref()) {
+                    Some(v) => format!("{v} (param {id})"),
+                    None => format!("param {id}"),
+                }
+            }
+            IrExpr::Artifact { id } => {
+                let digest = self
+                    .artifacts
+                    .get(id.as_str())
+                    .and_then(|a| a.entries.get("digest"))
+                    .and_then(Value::as_str)
+                    .map(|d| format!(", {}…", &d[..d.len().min(19)]))
+                    .unwrap_or_default();
+                format!("{id} ({}{digest})", self.artifact_path(id))
+            }
+            IrExpr::Secret { id } => format!("secret({id})"),
+            IrExpr::Input { name } => name.clone(),
+            IrExpr::Output { name } => format!("output {name}"),
+            IrExpr::Point { var, axis } => format!("{var}.{axis}"),
+            IrExpr::CallOutput {
+                binding,
+                output,
+                gathered,
+            } => {
+                if *gathered {
+                    format!("{binding}.{output} (gathered)")
+                } else {
+                    format!("{binding}.{output}")
+                }
+            }
+            IrExpr::List { items } => format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(|i| self.describe(i))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            IrExpr::Concat { parts } => parts
+                .iter()
+                .map(|i| self.describe(i))
+                .collect::<Vec<_>>()
+                .join(" + "),
+            IrExpr::Template { parts } => parts
+                .iter()
+                .map(|p| match p {
+                    IrPart::Text { text } => text.clone(),
+                    IrPart::Interp { expr } => format!("${{{}}}", self.describe(expr)),
+                })
+                .collect(),
+            IrExpr::Error => "?".to_owned(),
+        }
+    }
+
+    fn totals(&self, jobs: &[Job]) -> (Vec<Totals>, Vec<String>) {
+        let mut by: BTreeMap<String, Totals> = BTreeMap::new();
+        let mut warnings = Vec::new();
+        for job in jobs {
+            let name = backend_name(job.backend).to_owned();
+            let t = by.entry(name.clone()).or_insert_with(|| Totals {
+                backend: name,
+                ..Totals::default()
+            });
+            t.jobs += 1;
+            t.instances += job.instances;
+            let limits = self
+                .resources
+                .get(job.on.as_str())
+                .map(|r| &r.limits)
+                .cloned()
+                .unwrap_or_default();
+            if job.backend == Backend::Slurm && !job.loops.is_empty() {
+                let max = limits
+                    .get("max_array_size")
+                    .and_then(Value::as_int)
+                    .filter(|m| *m > 0)
+                    .unwrap_or(1001) as u64;
+                let arrays = job.instances.div_ceil(max);
+                t.arrays += arrays;
+                if arrays > 1 {
+                    warnings.push(format!(
+                        "`{}` has {} instances, more than `{}`'s max_array_size of {max}: it is split into {arrays} job arrays",
+                        job.key, job.instances, job.on
+                    ));
+                }
+            }
+            if let Some(max_jobs) = limits.get("max_jobs").and_then(Value::as_int) {
+                if job.instances > max_jobs as u64 {
+                    warnings.push(format!(
+                        "`{}` has {} instances, more than `{}` allows queued at once (max_jobs = {max_jobs}): the engine will hold the rest back",
+                        job.key, job.instances, job.on
+                    ));
+                }
+            }
+            match job.resources.time_ms {
+                Some(ms) => {
+                    let hours = ms as f64 / 3_600_000.0 * job.instances as f64;
+                    t.cpu_hours += hours * job.resources.cpus;
+                    t.gpu_hours += hours * job.resources.gpus as f64;
+                }
+                None => t.instances_without_time += job.instances,
+            }
+            if let Some(m) = job.resources.mem_bytes {
+                t.max_mem_bytes = Some(t.max_mem_bytes.map_or(m, |x: u64| x.max(m)));
+            }
+            if job.instances == 0 {
+                warnings.push(format!(
+                    "`{}` has no instances: its sweep is empty",
+                    job.key
+                ));
+            }
+        }
+        (by.into_values().collect(), warnings)
+    }
+}
+
+pub fn backend_name(b: Backend) -> &'static str {
+    match b {
+        Backend::Local => "local",
+        Backend::Slurm => "slurm",
+        Backend::Kubernetes => "kubernetes",
+        Backend::Spark => "spark",
+    }
+}
+
+/// The text a value becomes as argv words.
+pub fn text(v: &Value) -> Vec<String> {
+    match v {
+        Value::Int(i) => vec![i.to_string()],
+        Value::Float(f) => vec![format_float(*f)],
+        Value::Bool(b) => vec![b.to_string()],
+        Value::Str(s) => vec![s.clone()],
+        Value::Memory(b) => vec![b.to_string()],
+        Value::Duration(ms) => vec![if ms % 1000 == 0 {
+            (ms / 1000).to_string()
+        } else {
+            format_float(*ms as f64 / 1000.0)
+        }],
+        Value::Enum(e) => vec![e.clone()],
+        Value::List(items) => items.iter().flat_map(text).collect(),
+        Value::None => Vec::new(),
+        Value::Artifact(id) => vec![format!("{{{id}}}")],
+        other => vec![other.to_string()],
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the system packages expc's tests use, when they are missing:
+#   graphviz — `dot` checks that every graph `expc graph` writes is valid DOT.
+# Needs Debian or Ubuntu (apt-get), as root or with sudo. Does nothing when all is there.
+set -euo pipefail
+
+missing=()
+command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-test-deps: please install: ${missing[*]} (no apt-get here)" >&2
+  exit 1
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+echo "install-test-deps: installing ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
