@@ -45,10 +45,9 @@ pub fn build(plan: &Plan) -> Dag {
             });
         }
     }
-    let position = |key: &str| plan.jobs.iter().position(|j| j.key == key);
     for (j, job) in plan.jobs.iter().enumerate() {
         for dep in &job.after {
-            let Some(p) = position(&dep.job) else {
+            let Some(p) = plan.position(&dep.job) else {
                 continue;
             };
             let producer = &plan.jobs[p];

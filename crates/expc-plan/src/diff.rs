@@ -315,11 +315,13 @@ pub fn diff(old: &Plan, new: &Plan, old_name: &str, new_name: &str) -> PlanDiff 
     }
     // Downstream: in dependency order (the plan's order), a job re-runs when one it reads
     // from changes.
+    let changed_at: BTreeMap<String, usize> =
+        changed.iter().enumerate().map(|(i, c)| (c.key.clone(), i)).collect();
     let mut reruns = Vec::new();
     for job in &new.jobs {
-        let Some(o) = old.job(&job.key) else {
+        if old.job(&job.key).is_none() {
             continue;
-        };
+        }
         let because: Vec<String> = job
             .after
             .iter()
@@ -330,8 +332,8 @@ pub fn diff(old: &Plan, new: &Plan, old_name: &str, new_name: &str) -> PlanDiff 
             continue;
         }
         changing.insert(job.key.clone());
-        if let Some(c) = changed.iter_mut().find(|c| c.key == job.key) {
-            c.reruns = true;
+        if let Some(&c) = changed_at.get(job.key.as_str()) {
+            changed[c].reruns = true;
             continue;
         }
         reruns.push(Rerun {
@@ -339,12 +341,12 @@ pub fn diff(old: &Plan, new: &Plan, old_name: &str, new_name: &str) -> PlanDiff 
             task: job.task.clone(),
             because,
         });
-        let _ = o;
     }
+    let rerun_keys: BTreeSet<&str> = reruns.iter().map(|r| r.key.as_str()).collect();
     for job in &new.jobs {
         if old.job(&job.key).is_some()
-            && !changed.iter().any(|c| c.key == job.key)
-            && !reruns.iter().any(|r| r.key == job.key)
+            && !changed_at.contains_key(job.key.as_str())
+            && !rerun_keys.contains(job.key.as_str())
         {
             unchanged += 1;
         }

@@ -98,7 +98,7 @@ fn dot(plan: &Plan, expand: bool) -> String {
     }
     for (j, job) in plan.jobs.iter().enumerate() {
         for dep in &job.after {
-            let Some(p) = plan.jobs.iter().position(|x| x.key == dep.job) else {
+            let Some(p) = plan.position(&dep.job) else {
                 continue;
             };
             let style = match dep.relation {
@@ -183,7 +183,7 @@ fn mermaid(plan: &Plan, expand: bool) -> String {
     }
     for (j, job) in plan.jobs.iter().enumerate() {
         for dep in &job.after {
-            let Some(p) = plan.jobs.iter().position(|x| x.key == dep.job) else {
+            let Some(p) = plan.position(&dep.job) else {
                 continue;
             };
             let arrow = match dep.relation {

@@ -179,7 +179,10 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
         totals,
         warnings,
         sweeps,
+        index: HashMap::new(),
     };
+    let mut plan = plan;
+    plan.index = plan.jobs.iter().enumerate().map(|(i, j)| (j.key.clone(), i)).collect();
     Lowered {
         plan: Some(plan),
         diagnostics,

@@ -28,6 +28,9 @@ pub struct Plan {
     /// The sweeps the jobs loop over, by id, to compute instance coordinates.
     #[serde(skip)]
     pub sweeps: BTreeMap<String, ir::Sweep>,
+    /// The position of each job by key.
+    #[serde(skip)]
+    pub index: std::collections::HashMap<String, usize>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -152,7 +155,11 @@ pub struct Totals {
 
 impl Plan {
     pub fn job(&self, key: &str) -> Option<&Job> {
-        self.jobs.iter().find(|j| j.key == key)
+        self.position(key).map(|i| &self.jobs[i])
+    }
+
+    pub fn position(&self, key: &str) -> Option<usize> {
+        self.index.get(key).copied()
     }
 
     pub fn total_instances(&self) -> u64 {

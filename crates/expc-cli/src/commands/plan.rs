@@ -12,10 +12,18 @@ pub fn run(args: PlanArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     let Some(plan) = super::program::plan(&args.file, &overrides, &args.program, render)? else {
         return Ok(ExitCode::from(1));
     };
+    // The instance DAG is what runs and is submitted; building it checks every edge.
+    let dag = expc_plan::dag::build(&plan);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match args.format {
         OutputFormat::Text => {
             let _ = out.write_all(expc_plan::render::text(&plan).as_bytes());
+            let _ = writeln!(
+                out,
+                "\nDAG: {} task instances, {} dependencies between them",
+                dag.graph.node_count(),
+                dag.graph.edge_count()
+            );
         }
         OutputFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &plan.json())
@@ -24,6 +32,7 @@ pub fn run(args: PlanArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         }
     }
     let _ = out.flush();
+    std::mem::forget(dag);
     std::mem::forget(plan);
     Ok(ExitCode::SUCCESS)
 }
