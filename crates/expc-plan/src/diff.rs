@@ -315,8 +315,11 @@ pub fn diff(old: &Plan, new: &Plan, old_name: &str, new_name: &str) -> PlanDiff 
     }
     // Downstream: in dependency order (the plan's order), a job re-runs when one it reads
     // from changes.
-    let changed_at: BTreeMap<String, usize> =
-        changed.iter().enumerate().map(|(i, c)| (c.key.clone(), i)).collect();
+    let changed_at: BTreeMap<String, usize> = changed
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.key.clone(), i))
+        .collect();
     let mut reruns = Vec::new();
     for job in &new.jobs {
         if old.job(&job.key).is_none() {

@@ -182,7 +182,12 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
         index: HashMap::new(),
     };
     let mut plan = plan;
-    plan.index = plan.jobs.iter().enumerate().map(|(i, j)| (j.key.clone(), i)).collect();
+    plan.index = plan
+        .jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| (j.key.clone(), i))
+        .collect();
     Lowered {
         plan: Some(plan),
         diagnostics,

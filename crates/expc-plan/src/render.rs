@@ -154,9 +154,7 @@ pub fn text(plan: &Plan) -> String {
             job.id
         );
         if let Some(doc) = &job.doc {
-            if let Some(first) = doc.lines().next() {
-                let _ = writeln!(out, "  {first}");
-            }
+            let _ = writeln!(out, "  {}", summary(doc));
         }
         if !job.loops.is_empty() {
             let _ = writeln!(out, "  loops      {}", loops(job));
@@ -297,4 +295,18 @@ pub fn placement(job: &Job) -> String {
         .map(|(k, v)| format!("{k}={}", short(v)))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The first sentence of a doc comment, on one line.
+pub fn summary(doc: &str) -> String {
+    let paragraph: Vec<&str> = doc
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let text = paragraph.join(" ");
+    match text.find(". ") {
+        Some(end) => text[..=end].to_owned(),
+        None => text,
+    }
 }
