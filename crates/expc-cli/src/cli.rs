@@ -45,6 +45,14 @@ pub enum Command {
     /// Show what changes between the plans of two versions of a spec: jobs added,
     /// removed and changed, field by field, and the jobs that re-run because of them.
     Diff(DiffArgs),
+    /// Run the pipeline: locally, with a content-addressed cache, resume and retries.
+    ///
+    /// Tasks whose inputs, command and environment are unchanged since they last
+    /// succeeded do not run again. A run that was stopped (Ctrl-C, or killed) resumes
+    /// where it was when run again. Exits 1 when a task failed.
+    Run(RunArgs),
+    /// Explain why each instance of a task will run, or is cached, field by field.
+    Why(WhyArgs),
     /// Format specifications in the canonical style.
     ///
     /// Rewrites the files in place; with `--check`, changes nothing, shows a diff and exits
@@ -194,4 +202,43 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The specification to run.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub program: ProgramArgs,
+    /// Most tasks running at once (default: the number of CPUs).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Run every task on this machine, whatever its placement (`on`).
+    #[arg(long)]
+    pub local: bool,
+    /// Stop at the first failure instead of finishing the independent branches.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Print one JSON object per line for every event instead of progress.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the cache, outputs and logs are kept (default: `.expc` beside the spec).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// The specification.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The task: a pipeline binding such as `t`, or a call's task name.
+    #[arg(value_name = "TASK")]
+    pub task: Option<String>,
+    #[command(flatten)]
+    pub program: ProgramArgs,
+    /// Where the cache is kept (default: `.expc` beside the spec).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }

@@ -7,6 +7,7 @@ mod fmt;
 mod graph;
 mod plan;
 mod program;
+mod run;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -26,6 +27,8 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Plan(args) => plan::run(args, render),
         Command::Graph(args) => graph::run(args, render),
         Command::Diff(args) => diff::run(args, render),
+        Command::Run(args) => run::run(args, render),
+        Command::Why(args) => run::why(args, render),
         Command::Explain(args) => explain::run(args),
         Command::Completions(args) => {
             let mut cmd = Cli::command();

@@ -26,6 +26,37 @@ impl Dag {
     }
 }
 
+/// The instances of `producer` that instance `index` of `consumer` reads, by `relation`:
+/// the one with the same coordinates on the loops they share (`Each`), or all of those
+/// (`All`, a gather).
+pub fn producers(
+    plan: &Plan,
+    consumer: usize,
+    index: u64,
+    producer: usize,
+    relation: Relation,
+) -> std::ops::Range<u64> {
+    let (job, prod) = (&plan.jobs[consumer], &plan.jobs[producer]);
+    let shared = job
+        .loops
+        .iter()
+        .zip(&prod.loops)
+        .take_while(|(a, b)| a.id == b.id)
+        .count();
+    let inner = |loops: &[crate::plan::Loop]| -> u64 {
+        loops[shared..]
+            .iter()
+            .fold(1u64, |acc, l| acc.saturating_mul(l.points.max(1)))
+    };
+    let prefix = index / inner(&job.loops).max(1);
+    let n = inner(&prod.loops);
+    let (from, to) = match relation {
+        Relation::Each => (prefix * n, prefix * n + 1),
+        Relation::All => (prefix * n, (prefix + 1) * n),
+    };
+    from..to.min(prod.instances)
+}
+
 /// Builds the instance DAG of a plan (whose jobs are in dependency order).
 pub fn build(plan: &Plan) -> Dag {
     let total: usize = plan.jobs.iter().map(|j| j.instances as usize).sum();
@@ -50,29 +81,10 @@ pub fn build(plan: &Plan) -> Dag {
             let Some(p) = plan.position(&dep.job) else {
                 continue;
             };
-            let producer = &plan.jobs[p];
-            // The loops the two share, outermost first, decide which instances connect.
-            let shared = job
-                .loops
-                .iter()
-                .zip(&producer.loops)
-                .take_while(|(a, b)| a.id == b.id)
-                .count();
-            let inner = |loops: &[crate::plan::Loop]| -> u64 {
-                loops[shared..]
-                    .iter()
-                    .fold(1u64, |acc, l| acc.saturating_mul(l.points.max(1)))
-            };
-            let consumer_inner = inner(&job.loops);
-            let producer_inner = inner(&producer.loops);
             for i in 0..job.instances {
-                let prefix = i / consumer_inner.max(1);
-                let (from, to) = match dep.relation {
-                    Relation::Each => (prefix * producer_inner, prefix * producer_inner + 1),
-                    Relation::All => (prefix * producer_inner, (prefix + 1) * producer_inner),
-                };
+                let range = producers(plan, j, i, p, dep.relation);
                 let target = first[j].index() + i as usize;
-                for k in from..to.min(producer.instances) {
+                for k in range {
                     let source = first[p].index() + k as usize;
                     graph.add_edge(NodeIndex::new(source), NodeIndex::new(target), dep.relation);
                 }

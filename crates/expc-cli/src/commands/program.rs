@@ -50,21 +50,30 @@ pub fn plan(
     args: &ProgramArgs,
     render: RenderOptions,
 ) -> miette::Result<Option<Plan>> {
+    Ok(program_and_plan(path, overrides, args, render)?.map(|(_, plan)| plan))
+}
+
+/// As [`plan`], with the typed IR too.
+pub fn program_and_plan(
+    path: &Path,
+    overrides: &Overrides,
+    args: &ProgramArgs,
+    render: RenderOptions,
+) -> miette::Result<Option<(expc_check::ir::Program, Plan)>> {
     let mut sources = SourceMap::new();
     let (file, mut diagnostics) = sources::load(&mut sources, path)?;
     let mut checked = expc_check::check(path, file, &mut sources, &FsLoader, overrides);
     diagnostics.append(&mut checked.diagnostics);
-    let mut plan = None;
+    let mut result = None;
     if let Some(program) = checked.program.take() {
         let lowered = expc_plan::lower(&program, &args.pipeline, file);
         diagnostics.extend(lowered.diagnostics);
-        plan = lowered.plan;
-        std::mem::forget(program);
+        result = lowered.plan.map(|plan| (program, plan));
     }
     std::mem::forget(checked);
     report(&diagnostics, &sources, render);
     std::mem::forget(sources);
-    Ok(plan)
+    Ok(result)
 }
 
 fn report(diagnostics: &[Diagnostic], sources: &SourceMap, render: RenderOptions) {

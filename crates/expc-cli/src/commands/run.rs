@@ -1,0 +1,276 @@
+//! `expc run` and `expc why`.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use expc_diagnostics::render::RenderOptions;
+use expc_run::{Event, RunOptions, Sink};
+use miette::miette;
+
+use crate::cli::{RunArgs, WhyArgs};
+
+fn spec_dir(file: &Path) -> miette::Result<PathBuf> {
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::canonicalize(dir)
+        .map_err(|e| miette!("cannot resolve the folder of `{}`: {e}", file.display()))
+}
+
+pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
+    let overrides = super::program::overrides(&args.program.params_files, &args.program.params)?;
+    let Some((program, plan)) =
+        super::program::program_and_plan(&args.file, &overrides, &args.program, render)?
+    else {
+        return Ok(ExitCode::from(1));
+    };
+    let dag = expc_plan::dag::build(&plan);
+    let dir = spec_dir(&args.file)?;
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let opts = RunOptions {
+        jobs: args.jobs.unwrap_or(cores).max(1),
+        local: args.local,
+        fail_fast: args.fail_fast,
+        state_dir: args.state_dir.clone().unwrap_or_else(|| dir.join(".expc")),
+        spec_dir: dir,
+        spark_master: format!("local[{cores}]"),
+        grace: Duration::from_secs(10),
+    };
+    let mut sink: Box<dyn Sink> = if args.json {
+        Box::new(JsonSink)
+    } else if std::io::stderr().is_terminal() {
+        Box::new(BarSink::new())
+    } else {
+        Box::new(PlainSink)
+    };
+    let summary = expc_run::run(&program, &plan, &dag, &opts, sink.as_mut())
+        .map_err(|e| miette!(help = "nothing was run", "{}", e.0))?;
+    drop(sink);
+    if !args.json {
+        let mut err = std::io::stderr().lock();
+        for f in &summary.failed {
+            let code = f
+                .exit_code
+                .map(|c| format!(" (exit {c})"))
+                .unwrap_or_default();
+            let _ = writeln!(err, "\nfailed: {}{code}: {}", f.task, f.message);
+            for line in &f.stderr_tail {
+                let _ = writeln!(err, "  | {line}");
+            }
+            if !f.log_dir.as_os_str().is_empty() {
+                let _ = writeln!(err, "  logs: {}", f.log_dir.display());
+            }
+        }
+        let _ = writeln!(
+            err,
+            "\n{} ran, {} cached, {} failed, {} not run, in {:.1}s",
+            summary.ran,
+            summary.cached,
+            summary.failed.len(),
+            summary.skipped + summary.not_run,
+            summary.elapsed.as_secs_f64()
+        );
+        if !summary.final_outputs.is_empty() {
+            let _ = writeln!(err, "outputs:");
+            for (name, path) in summary.final_outputs.iter().take(20) {
+                let _ = writeln!(err, "  {name}: {}", path.display());
+            }
+            if summary.final_outputs.len() > 20 {
+                let _ = writeln!(
+                    err,
+                    "  … and {} more under {}",
+                    summary.final_outputs.len() - 20,
+                    opts.state_dir.join("out").display()
+                );
+            }
+        }
+        let _ = writeln!(err, "logs: {}", opts.state_dir.join("logs").display());
+        if summary.interrupted {
+            let _ = writeln!(err, "interrupted: run `expc run` again to resume");
+        }
+    }
+    std::mem::forget(dag);
+    std::mem::forget(plan);
+    std::mem::forget(program);
+    Ok(if summary.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
+    let overrides = super::program::overrides(&args.program.params_files, &args.program.params)?;
+    let Some((program, plan)) =
+        super::program::program_and_plan(&args.file, &overrides, &args.program, render)?
+    else {
+        return Ok(ExitCode::from(1));
+    };
+    let key = match &args.task {
+        None => None,
+        Some(t) => {
+            let found = plan.jobs.iter().find(|j| &j.key == t).or_else(|| {
+                plan.jobs
+                    .iter()
+                    .find(|j| j.task == *t || j.task.ends_with(&format!("::{t}")))
+            });
+            match found {
+                Some(j) => Some(j.key.clone()),
+                None => {
+                    let keys: Vec<&str> = plan.jobs.iter().map(|j| j.key.as_str()).collect();
+                    return Err(miette!(
+                        help = format!("the calls are {}", keys.join(", ")),
+                        "no call `{t}` in the pipeline"
+                    ));
+                }
+            }
+        }
+    };
+    let dag = expc_plan::dag::build(&plan);
+    let dir = spec_dir(&args.file)?;
+    let opts = RunOptions {
+        jobs: 1,
+        local: true,
+        fail_fast: false,
+        state_dir: args.state_dir.clone().unwrap_or_else(|| dir.join(".expc")),
+        spec_dir: dir,
+        spark_master: "local[1]".into(),
+        grace: Duration::from_secs(1),
+    };
+    let whys = expc_run::why::explain(&program, &plan, &dag, &opts, key.as_deref())
+        .map_err(|e| miette!("{}", e.0))?;
+    let mut out = std::io::stdout().lock();
+    for w in &whys {
+        if w.cached {
+            let _ = writeln!(
+                out,
+                "{}: cached — nothing it depends on changed since its last successful run",
+                w.task
+            );
+        } else if !w.after.is_empty() {
+            let _ = writeln!(
+                out,
+                "{}: will run — it reads {}, which will run first",
+                w.task,
+                w.after.join(", ")
+            );
+        } else if w.never_ran {
+            let _ = writeln!(out, "{}: will run — it has never succeeded", w.task);
+        } else if w.changes.is_empty() {
+            let _ = writeln!(
+                out,
+                "{}: will run — its outputs are no longer in the store",
+                w.task
+            );
+        } else {
+            let _ = writeln!(out, "{}: will run — since its last successful run:", w.task);
+            for c in &w.changes {
+                let _ = writeln!(out, "  - {c}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+struct JsonSink;
+
+impl Sink for JsonSink {
+    fn event(&mut self, event: Event) {
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer(&mut out, &event);
+        let _ = writeln!(out);
+    }
+}
+
+struct PlainSink;
+
+impl Sink for PlainSink {
+    fn event(&mut self, event: Event) {
+        let line = match event {
+            Event::TaskFinished {
+                task,
+                seconds,
+                attempts,
+            } => {
+                let retry = if attempts > 1 {
+                    format!(", attempt {attempts}")
+                } else {
+                    String::new()
+                };
+                format!("done    {task} ({seconds:.1}s{retry})")
+            }
+            Event::TaskCached { task } => format!("cached  {task}"),
+            Event::TaskFailed { task, message, .. } => format!("FAILED  {task}: {message}"),
+            Event::TaskSkipped { task } => format!("skipped {task}: an input failed"),
+            Event::Note { message } => format!("note: {message}"),
+            _ => return,
+        };
+        eprintln!("{line}");
+    }
+}
+
+/// A progress bar on a terminal.
+struct BarSink {
+    bar: indicatif::ProgressBar,
+    done: u64,
+    cached: u64,
+    failed: u64,
+    running: u64,
+}
+
+impl BarSink {
+    fn new() -> Self {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} {msg} [{elapsed_precise}, eta {eta}]",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Self {
+            bar,
+            done: 0,
+            cached: 0,
+            failed: 0,
+            running: 0,
+        }
+    }
+
+    fn update(&self) {
+        self.bar.set_message(format!(
+            "done {} · running {} · cached {} · failed {}",
+            self.done, self.running, self.cached, self.failed
+        ));
+    }
+}
+
+impl Sink for BarSink {
+    fn event(&mut self, event: Event) {
+        match event {
+            Event::RunStarted { instances } => self.bar.set_length(instances),
+            Event::TaskStarted { .. } => self.running += 1,
+            Event::TaskFinished { .. } => {
+                self.running = self.running.saturating_sub(1);
+                self.done += 1;
+                self.bar.inc(1);
+            }
+            Event::TaskCached { .. } => {
+                self.cached += 1;
+                self.bar.inc(1);
+            }
+            Event::TaskFailed { task, message, .. } => {
+                self.running = self.running.saturating_sub(1);
+                self.failed += 1;
+                self.bar.inc(1);
+                self.bar.println(format!("FAILED  {task}: {message}"));
+            }
+            Event::TaskSkipped { .. } => self.bar.inc(1),
+            Event::Note { message } => self.bar.println(format!("note: {message}")),
+            Event::RunFinished { .. } => self.bar.finish_and_clear(),
+        }
+        self.update();
+    }
+}

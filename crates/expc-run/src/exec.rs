@@ -1,0 +1,313 @@
+//! Running one task instance: a process spawned from its argv in a work directory of its
+//! own and a process group of its own, with stdout and stderr kept in files, a wall-time
+//! limit, and retries with backoff.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use crate::store::Store;
+
+/// The process groups of the running tasks, to stop them all on Ctrl-C or `--fail-fast`.
+pub type Groups = Arc<Mutex<HashSet<i32>>>;
+
+#[derive(Debug)]
+pub struct Spec {
+    pub name: String,
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub secrets: Vec<String>,
+    pub outputs: Vec<(String, String, bool)>,
+    pub first_work: PathBuf,
+    pub store: Store,
+    pub job: String,
+    pub index: u64,
+    pub attempts: u32,
+    pub backoff: Duration,
+    pub time_limit: Option<Duration>,
+    pub log_dir: PathBuf,
+    pub groups: Groups,
+    pub node: usize,
+}
+
+#[derive(Debug)]
+pub enum Status {
+    /// Exited 0; the outputs are in `work`.
+    Succeeded { work: PathBuf, attempts: u32 },
+    Failed {
+        exit_code: Option<i32>,
+        message: String,
+        stderr_tail: Vec<String>,
+    },
+    /// Stopped by the run (Ctrl-C, `--fail-fast`).
+    Killed,
+}
+
+#[derive(Debug)]
+pub struct Result {
+    pub node: usize,
+    pub status: Status,
+}
+
+/// Lines of stderr kept for the summary of a failure.
+const TAIL: usize = 10;
+
+pub async fn execute(spec: Spec) -> Result {
+    let node = spec.node;
+    let mut last = Status::Failed {
+        exit_code: None,
+        message: "did not run".into(),
+        stderr_tail: Vec::new(),
+    };
+    for attempt in 1..=spec.attempts {
+        let work = if attempt == 1 {
+            spec.first_work.clone()
+        } else {
+            match spec.store.work_dir(&spec.job, spec.index, attempt) {
+                Ok(w) => w,
+                Err(e) => {
+                    return Result {
+                        node,
+                        status: Status::Failed {
+                            exit_code: None,
+                            message: format!("cannot create its work directory: {e}"),
+                            stderr_tail: Vec::new(),
+                        },
+                    };
+                }
+            }
+        };
+        // An output under a folder (`out/table.csv`) gets its folder made for it.
+        for (_, rel, _) in &spec.outputs {
+            if let Some(parent) = Path::new(rel).parent() {
+                std::fs::create_dir_all(work.join(parent)).ok();
+            }
+        }
+        last = attempt_once(&spec, &work).await;
+        match &last {
+            Status::Succeeded { .. } => {
+                return Result {
+                    node,
+                    status: Status::Succeeded {
+                        work,
+                        attempts: attempt,
+                    },
+                };
+            }
+            Status::Killed => {
+                return Result {
+                    node,
+                    status: Status::Killed,
+                };
+            }
+            Status::Failed { .. } => {
+                // The outputs of a failed attempt are thrown away.
+                std::fs::remove_dir_all(&work).ok();
+                if attempt < spec.attempts {
+                    tokio::time::sleep(spec.backoff).await;
+                }
+            }
+        }
+    }
+    if let Status::Failed { message, .. } = &mut last {
+        if spec.attempts > 1 {
+            *message = format!("{message} (after {} attempts)", spec.attempts);
+        }
+    }
+    Result { node, status: last }
+}
+
+async fn attempt_once(spec: &Spec, work: &Path) -> Status {
+    if let Err(e) = std::fs::create_dir_all(&spec.log_dir) {
+        return Status::Failed {
+            exit_code: None,
+            message: format!("cannot create its log directory: {e}"),
+            stderr_tail: Vec::new(),
+        };
+    }
+    let stdout_path = spec.log_dir.join("stdout");
+    let stderr_path = spec.log_dir.join("stderr");
+    let (Ok(out), Ok(err)) = (
+        std::fs::File::create(&stdout_path),
+        std::fs::File::create(&stderr_path),
+    ) else {
+        return Status::Failed {
+            exit_code: None,
+            message: "cannot create its log files".into(),
+            stderr_tail: Vec::new(),
+        };
+    };
+    let mut cmd = tokio::process::Command::new(&spec.argv[0]);
+    cmd.args(&spec.argv[1..])
+        .current_dir(work)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .env("EXPC_TASK", &spec.name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let message = if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "cannot start `{}`: no such program (is it installed and on PATH?)",
+                    spec.argv[0]
+                )
+            } else {
+                format!("cannot start `{}`: {e}", spec.argv[0])
+            };
+            return Status::Failed {
+                exit_code: None,
+                message,
+                stderr_tail: Vec::new(),
+            };
+        }
+    };
+    let pgid = child.id().map(|p| p as i32);
+    if let Some(g) = pgid {
+        lock(&spec.groups).insert(g);
+    }
+    let waited = match spec.time_limit {
+        Some(limit) => match tokio::time::timeout(limit, child.wait()).await {
+            Ok(r) => Some(r),
+            Err(_) => {
+                if let Some(g) = pgid {
+                    stop_group(g, Duration::from_secs(5)).await;
+                }
+                let _ = child.wait().await;
+                None
+            }
+        },
+        None => Some(child.wait().await),
+    };
+    if let Some(g) = pgid {
+        lock(&spec.groups).remove(&g);
+    }
+    redact(&stdout_path, &spec.secrets);
+    redact(&stderr_path, &spec.secrets);
+    let tail = tail(&stderr_path);
+    match waited {
+        None => Status::Failed {
+            exit_code: None,
+            message: format!(
+                "ran longer than its `time` of {} and was stopped",
+                expc_check::value::format_duration(
+                    spec.time_limit.map_or(0, |d| d.as_millis() as u64)
+                )
+            ),
+            stderr_tail: tail,
+        },
+        Some(Err(e)) => Status::Failed {
+            exit_code: None,
+            message: format!("could not be waited for: {e}"),
+            stderr_tail: tail,
+        },
+        Some(Ok(status)) if status.success() => Status::Succeeded {
+            work: work.to_path_buf(),
+            attempts: 1,
+        },
+        Some(Ok(status)) => {
+            use std::os::unix::process::ExitStatusExt;
+            if let Some(sig) = status.signal() {
+                if sig == Signal::SIGTERM as i32 || sig == Signal::SIGKILL as i32 {
+                    // Stopped by us (or by someone else); either way, not a result.
+                    return Status::Killed;
+                }
+                return Status::Failed {
+                    exit_code: None,
+                    message: format!("was killed by signal {sig}"),
+                    stderr_tail: tail,
+                };
+            }
+            Status::Failed {
+                exit_code: status.code(),
+                message: format!("exited with status {}", status.code().unwrap_or(-1)),
+                stderr_tail: tail,
+            }
+        }
+    }
+}
+
+fn lock(groups: &Groups) -> std::sync::MutexGuard<'_, HashSet<i32>> {
+    groups.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// SIGTERM to every running task's process group, SIGKILL to those left after `grace`.
+pub async fn terminate(groups: &Groups, grace: Duration) {
+    let all: Vec<i32> = lock(groups).iter().copied().collect();
+    for g in &all {
+        let _ = killpg(Pid::from_raw(*g), Signal::SIGTERM);
+    }
+    let deadline = tokio::time::Instant::now() + grace;
+    while tokio::time::Instant::now() < deadline {
+        if lock(groups).is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for g in lock(groups).iter() {
+        let _ = killpg(Pid::from_raw(*g), Signal::SIGKILL);
+    }
+}
+
+async fn stop_group(g: i32, grace: Duration) {
+    let _ = killpg(Pid::from_raw(g), Signal::SIGTERM);
+    tokio::time::sleep(grace.min(Duration::from_millis(200))).await;
+    let _ = killpg(Pid::from_raw(g), Signal::SIGKILL);
+}
+
+/// The last lines of a log.
+fn tail(path: &Path) -> Vec<String> {
+    let text = std::fs::read(path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(TAIL)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
+}
+
+/// Replaces secret values in a captured log.
+fn redact(path: &Path, secrets: &[String]) {
+    if secrets.is_empty() {
+        return;
+    }
+    let Ok(bytes) = std::fs::read(path) else {
+        return;
+    };
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    let mut changed = false;
+    for s in secrets {
+        if text.contains(s.as_str()) {
+            text = text.replace(s.as_str(), "[redacted]");
+            changed = true;
+        }
+    }
+    if changed {
+        let _ = crate::store::write_atomic(path, text.as_bytes());
+    }
+}
+
+/// A metrics file is one JSON object whose values are finite numbers.
+pub fn check_metrics(path: &Path) -> std::result::Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let Some(map) = value.as_object() else {
+        return Err("not a JSON object".into());
+    };
+    for (k, v) in map {
+        match v.as_f64() {
+            Some(f) if f.is_finite() => {}
+            _ => return Err(format!("the value of `{k}` is not a finite number")),
+        }
+    }
+    Ok(())
+}

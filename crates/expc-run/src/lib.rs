@@ -1,0 +1,656 @@
+//! `expc run`: the local interpreter.
+//!
+//! Runs the task instances of a plan's DAG as processes, as many at once as `-j` and the
+//! machine's CPUs and memory allow, each in a work directory of its own, spawned from its
+//! argv (no shell unless the task is a `shell` task). Every instance has a cache key — the
+//! hash of everything that can change its result (see [`resolve`]) — and an instance whose
+//! key has a complete entry in the store does not run: its outputs are linked from the
+//! store instead. See [`store`] for the layout of `.expc/` and why a killed run can always
+//! be resumed.
+
+pub mod events;
+mod exec;
+pub mod hash;
+pub mod resolve;
+pub mod store;
+pub mod why;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use expc_check::ir::{self, Backend};
+use expc_plan::dag::Dag;
+use expc_plan::plan::Plan;
+use petgraph::graph::NodeIndex;
+
+pub use events::{Event, Sink};
+use resolve::{Outputs, Resolver};
+use store::{CacheEntry, Store, StoredOutput};
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Most task instances running at once.
+    pub jobs: usize,
+    /// Run every task here, whatever its placement.
+    pub local: bool,
+    /// Stop starting tasks after the first failure (and stop the running ones).
+    pub fail_fast: bool,
+    /// The `.expc` directory.
+    pub state_dir: PathBuf,
+    /// The folder of the spec, against which data paths are resolved.
+    pub spec_dir: PathBuf,
+    /// `--master` for Spark tasks run here.
+    pub spark_master: String,
+    /// How long a task gets after SIGTERM before SIGKILL.
+    pub grace: Duration,
+}
+
+/// How one instance ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ran,
+    Cached,
+    Failed,
+    /// Not run because an instance it reads failed.
+    Skipped,
+    /// Not run because the run was stopped.
+    NotRun,
+}
+
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub task: String,
+    pub exit_code: Option<i32>,
+    pub message: String,
+    pub stderr_tail: Vec<String>,
+    pub log_dir: PathBuf,
+}
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub ran: usize,
+    pub cached: usize,
+    pub failed: Vec<Failure>,
+    pub skipped: usize,
+    pub not_run: usize,
+    pub interrupted: bool,
+    pub elapsed: Duration,
+    /// Outputs of the instances of jobs that nothing reads: what the run made.
+    pub final_outputs: Vec<(String, PathBuf)>,
+}
+
+impl Summary {
+    pub fn success(&self) -> bool {
+        self.failed.is_empty() && !self.interrupted && self.skipped == 0 && self.not_run == 0
+    }
+}
+
+/// A fatal problem before anything ran.
+#[derive(Debug)]
+pub struct RunError(pub String);
+
+/// The name of an instance in messages: `t`, or `t[3]` inside a sweep.
+pub fn instance_name(plan: &Plan, job: usize, index: u64) -> String {
+    let j = &plan.jobs[job];
+    if j.loops.is_empty() {
+        j.key.clone()
+    } else {
+        format!("{}[{index}]", j.key)
+    }
+}
+
+/// The pipeline calls of a program, by binding.
+pub fn calls(program: &ir::Program, pipeline: &str) -> HashMap<String, ir::Call> {
+    fn walk(body: &[ir::Stmt], out: &mut HashMap<String, ir::Call>) {
+        for s in body {
+            match s {
+                ir::Stmt::Call(c) => {
+                    out.insert(c.binding.clone(), c.clone());
+                }
+                ir::Stmt::For { body, .. } => walk(body, out),
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    if let Some(p) = program.pipelines.iter().find(|p| p.id == pipeline) {
+        walk(&p.body, &mut out);
+    }
+    out
+}
+
+/// Checks what can be checked before anything starts: placements without `--local`,
+/// pinned digests of data.
+pub fn preflight(
+    program: &ir::Program,
+    plan: &Plan,
+    opts: &RunOptions,
+    resolver: &mut Resolver<'_>,
+    stats: &mut hash::StatCache,
+) -> Result<(), RunError> {
+    if !opts.local {
+        let remote: Vec<String> = plan
+            .jobs
+            .iter()
+            .filter(|j| j.backend != Backend::Local && j.backend != Backend::Spark)
+            .map(|j| {
+                format!(
+                    "`{}` on {} ({})",
+                    j.key,
+                    j.on,
+                    expc_plan::lower::backend_name(j.backend)
+                )
+            })
+            .collect();
+        if !remote.is_empty() {
+            return Err(RunError(format!(
+                "these calls are placed on engines that `expc run` does not submit to yet: {}. Run them here with `expc run --local`, or build their artifacts with `expc build`",
+                remote.join(", ")
+            )));
+        }
+    }
+    // Declared data that some call or task reads must exist, and match its pinned digest.
+    let mut used = std::collections::BTreeSet::new();
+    for call in calls(program, &plan.pipeline).values() {
+        for e in call.args.values() {
+            artifacts_in(e, &mut used);
+        }
+    }
+    for t in &program.tasks {
+        used.extend(t.uses.iter().cloned());
+    }
+    let mut missing = Vec::new();
+    for id in resolver.artifact_ids() {
+        if !used.contains(&id) {
+            continue;
+        }
+        let path = resolver.artifact_path(&id);
+        match stats.digest(&path) {
+            Ok((d, _, _)) => {
+                if let Some(pinned) = resolver.pinned_digest(&id) {
+                    let ok = match pinned.split_once(':') {
+                        Some(("blake3", hex)) => hex == d,
+                        Some(("sha256", hex)) => hash::sha256(&path).is_ok_and(|h| h == hex),
+                        _ => true,
+                    };
+                    if !ok {
+                        return Err(RunError(format!(
+                            "`{}` does not match the digest pinned for `{id}` ({pinned}): the data changed since it was pinned. Check the file, or update the digest in the spec",
+                            path.display()
+                        )));
+                    }
+                }
+                resolver.data_digests.insert(id, (path, d));
+            }
+            Err(e) => missing.push(format!("`{id}` ({}: {e})", path.display())),
+        }
+    }
+    if !missing.is_empty() {
+        missing.sort();
+        return Err(RunError(format!(
+            "data that tasks read cannot be read: {}. Paths are relative to the folder of the file that declares them",
+            missing.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn artifacts_in(e: &ir::IrExpr, out: &mut std::collections::BTreeSet<String>) {
+    match e {
+        ir::IrExpr::Artifact { id } => {
+            out.insert(id.clone());
+        }
+        ir::IrExpr::List { items } | ir::IrExpr::Concat { parts: items } => {
+            items.iter().for_each(|i| artifacts_in(i, out));
+        }
+        ir::IrExpr::Template { parts } => parts.iter().for_each(|p| {
+            if let ir::IrPart::Interp { expr } = p {
+                artifacts_in(expr, out);
+            }
+        }),
+        ir::IrExpr::Value {
+            value: expc_check::value::Value::Artifact(id),
+        } => {
+            out.insert(id.clone());
+        }
+        _ => {}
+    }
+}
+
+struct Launch {
+    node: usize,
+    resolved: resolve::Resolved,
+    log_dir: PathBuf,
+    cpus: u64,
+    mem: u64,
+    started: Instant,
+}
+
+/// Runs the plan. Blocks until every instance has finished, failed or been skipped, or
+/// the run is interrupted.
+pub fn run(
+    program: &ir::Program,
+    plan: &Plan,
+    dag: &Dag,
+    opts: &RunOptions,
+    sink: &mut dyn Sink,
+) -> Result<Summary, RunError> {
+    let store = Store::open(&opts.state_dir)
+        .map_err(|e| RunError(format!("cannot use `{}`: {e}", opts.state_dir.display())))?;
+    store.clean_tmp();
+    let stat_path = opts.state_dir.join("stat-cache.json");
+    let mut stats = hash::StatCache::load(&stat_path);
+    let mut resolver = Resolver::new(program, plan, opts.spec_dir.clone());
+    preflight(program, plan, opts, &mut resolver, &mut stats)?;
+    let calls = calls(program, &plan.pipeline);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RunError(format!("cannot start the scheduler: {e}")))?;
+    let summary = runtime.block_on(schedule(
+        plan, dag, opts, sink, &store, &mut stats, &resolver, &calls,
+    ));
+    stats.save(&stat_path).ok();
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn schedule(
+    plan: &Plan,
+    dag: &Dag,
+    opts: &RunOptions,
+    sink: &mut dyn Sink,
+    store: &Store,
+    stats: &mut hash::StatCache,
+    resolver: &Resolver<'_>,
+    calls: &HashMap<String, ir::Call>,
+) -> Summary {
+    use petgraph::Direction;
+    let started = Instant::now();
+    let graph = &dag.graph;
+    let n = graph.node_count();
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as u64;
+    let cap_cpus = cores.max(opts.jobs as u64);
+    let cap_mem = machine_memory().unwrap_or(u64::MAX);
+    let mut remaining: Vec<usize> = (0..n)
+        .map(|i| {
+            graph
+                .neighbors_directed(NodeIndex::new(i), Direction::Incoming)
+                .count()
+        })
+        .collect();
+    let mut outcome: Vec<Option<Outcome>> = vec![None; n];
+    let mut ready: VecDeque<usize> = (0..n).filter(|i| remaining[*i] == 0).collect();
+    let mut outputs: Outputs = HashMap::new();
+    let mut summary = Summary::default();
+    let mut running = tokio::task::JoinSet::new();
+    let mut launched: HashMap<usize, Launch> = HashMap::new();
+    let (mut used_cpus, mut used_mem) = (0u64, 0u64);
+    let groups: exec::Groups = Arc::new(Mutex::new(Default::default()));
+    let mut stopping = false;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    sink.event(Event::RunStarted {
+        instances: n as u64,
+    });
+    loop {
+        // Start what can start.
+        // Nothing starts once the run is stopping.
+        loop {
+            if stopping {
+                break;
+            }
+            let Some(pos) = ready.iter().position(|&node| {
+                let (cpus, mem) = demand(
+                    plan,
+                    graph[NodeIndex::new(node)].job as usize,
+                    cap_cpus,
+                    cap_mem,
+                );
+                launched.is_empty()
+                    || (launched.len() < opts.jobs
+                        && used_cpus + cpus <= cap_cpus
+                        && used_mem.saturating_add(mem) <= cap_mem)
+            }) else {
+                break;
+            };
+            let node = ready.remove(pos).unwrap_or_default();
+            let inst = graph[NodeIndex::new(node)];
+            let (j, index) = (inst.job as usize, inst.index as u64);
+            let job = &plan.jobs[j];
+            let name = instance_name(plan, j, index);
+            let Some(call) = calls.get(&job.key) else {
+                continue;
+            };
+            let work = match store.work_dir(&job.key, index, 1) {
+                Ok(w) => w,
+                Err(e) => {
+                    fail(
+                        &mut summary,
+                        &mut outcome,
+                        node,
+                        sink,
+                        &name,
+                        None,
+                        format!("cannot create its work directory: {e}"),
+                        Vec::new(),
+                        PathBuf::new(),
+                    );
+                    release(graph, node, &mut remaining, &mut ready, &outcome);
+                    continue;
+                }
+            };
+            let resolved =
+                match resolver.resolve(j, index, call, &work, &outputs, &opts.spark_master) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        fail(
+                            &mut summary,
+                            &mut outcome,
+                            node,
+                            sink,
+                            &name,
+                            None,
+                            e,
+                            Vec::new(),
+                            PathBuf::new(),
+                        );
+                        release(graph, node, &mut remaining, &mut ready, &outcome);
+                        continue;
+                    }
+                };
+            if let Some(entry) = store.lookup(&resolved.key) {
+                std::fs::remove_dir_all(&work).ok();
+                match materialise(store, plan, j, index, &entry.outputs) {
+                    Ok(files) => {
+                        outputs.insert((j, index), files);
+                        store.save_state(&job.key, index, &resolved.key_doc).ok();
+                        outcome[node] = Some(Outcome::Cached);
+                        summary.cached += 1;
+                        sink.event(Event::TaskCached { task: name });
+                        release(graph, node, &mut remaining, &mut ready, &outcome);
+                        continue;
+                    }
+                    Err(e) => {
+                        sink.event(Event::Note { message: format!("{name}: the cached outputs could not be linked ({e}); running it again") });
+                    }
+                }
+            }
+            let (cpus, mem) = demand(plan, j, cap_cpus, cap_mem);
+            used_cpus += cpus;
+            used_mem = used_mem.saturating_add(mem);
+            let log_dir = store.log_dir(&job.key, index);
+            sink.event(Event::TaskStarted { task: name.clone() });
+            let spec = exec::Spec {
+                name,
+                argv: resolved.argv.clone(),
+                env: resolved.env.clone(),
+                secrets: resolved.secrets.clone(),
+                outputs: resolved.outputs.clone(),
+                first_work: work,
+                store: store.clone(),
+                job: job.key.clone(),
+                index,
+                attempts: job.retry.attempts + 1,
+                backoff: Duration::from_millis(job.retry.backoff_ms),
+                time_limit: job.resources.time_ms.map(Duration::from_millis),
+                log_dir: log_dir.clone(),
+                groups: groups.clone(),
+                node,
+            };
+            running.spawn(exec::execute(spec));
+            launched.insert(
+                node,
+                Launch {
+                    node,
+                    resolved,
+                    log_dir,
+                    cpus,
+                    mem,
+                    started: Instant::now(),
+                },
+            );
+        }
+        if running.is_empty() {
+            break;
+        }
+        tokio::select! {
+            done = running.join_next() => {
+                let Some(Ok(result)) = done else { continue };
+                let Some(l) = launched.remove(&result.node) else { continue };
+                used_cpus -= l.cpus;
+                used_mem = used_mem.saturating_sub(l.mem);
+                let inst = graph[NodeIndex::new(l.node)];
+                let (j, index) = (inst.job as usize, inst.index as u64);
+                let name = instance_name(plan, j, index);
+                match result.status {
+                    exec::Status::Succeeded { work, attempts } => {
+                        match collect(store, stats, plan, j, index, &l.resolved, &work, attempts, l.started) {
+                            Ok(files) => {
+                                outputs.insert((j, index), files);
+                                outcome[l.node] = Some(Outcome::Ran);
+                                summary.ran += 1;
+                                sink.event(Event::TaskFinished { task: name, seconds: l.started.elapsed().as_secs_f64(), attempts });
+                            }
+                            Err(e) => {
+                                fail(&mut summary, &mut outcome, l.node, sink, &name, Some(0), e, Vec::new(), l.log_dir.clone());
+                                if opts.fail_fast { stopping = true; exec::terminate(&groups, opts.grace).await; }
+                            }
+                        }
+                    }
+                    exec::Status::Failed { exit_code, message, stderr_tail } => {
+                        fail(&mut summary, &mut outcome, l.node, sink, &name, exit_code, message, stderr_tail, l.log_dir.clone());
+                        if opts.fail_fast { stopping = true; exec::terminate(&groups, opts.grace).await; }
+                    }
+                    exec::Status::Killed => {
+                        outcome[l.node] = Some(Outcome::NotRun);
+                        summary.not_run += 1;
+                    }
+                }
+                release(graph, l.node, &mut remaining, &mut ready, &outcome);
+            }
+            _ = &mut ctrl_c, if !stopping => {
+                stopping = true;
+                summary.interrupted = true;
+                sink.event(Event::Note { message: "interrupted: stopping the running tasks (SIGTERM, then SIGKILL); `expc run` again resumes".into() });
+                exec::terminate(&groups, opts.grace).await;
+            }
+        }
+    }
+    // What never ran.
+    for (node, o) in outcome.iter_mut().enumerate() {
+        if o.is_none() {
+            *o = Some(if stopping {
+                Outcome::NotRun
+            } else {
+                Outcome::Skipped
+            });
+            if stopping {
+                summary.not_run += 1;
+            } else {
+                summary.skipped += 1;
+                let inst = graph[NodeIndex::new(node)];
+                sink.event(Event::TaskSkipped {
+                    task: instance_name(plan, inst.job as usize, inst.index as u64),
+                });
+            }
+        }
+    }
+    // What the run made: outputs of instances no other instance reads.
+    for node in 0..n {
+        if graph
+            .neighbors_directed(NodeIndex::new(node), Direction::Outgoing)
+            .next()
+            .is_none()
+        {
+            let inst = graph[NodeIndex::new(node)];
+            if let Some(files) = outputs.get(&(inst.job as usize, inst.index as u64)) {
+                for (name, (path, _)) in files {
+                    summary.final_outputs.push((
+                        format!(
+                            "{}.{name}",
+                            instance_name(plan, inst.job as usize, inst.index as u64)
+                        ),
+                        path.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    summary.elapsed = started.elapsed();
+    sink.event(Event::RunFinished {
+        ran: summary.ran,
+        cached: summary.cached,
+        failed: summary.failed.len(),
+        skipped: summary.skipped + summary.not_run,
+        seconds: summary.elapsed.as_secs_f64(),
+    });
+    summary
+}
+
+/// The CPUs and memory an instance takes from the machine's capacity.
+fn demand(plan: &Plan, j: usize, cap_cpus: u64, cap_mem: u64) -> (u64, u64) {
+    let r = &plan.jobs[j].resources;
+    let cpus = (r.cpus.ceil() as u64).clamp(1, cap_cpus);
+    let mem = r.mem_bytes.unwrap_or(0).min(cap_mem);
+    (cpus, mem)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fail(
+    summary: &mut Summary,
+    outcome: &mut [Option<Outcome>],
+    node: usize,
+    sink: &mut dyn Sink,
+    name: &str,
+    exit_code: Option<i32>,
+    message: String,
+    stderr_tail: Vec<String>,
+    log_dir: PathBuf,
+) {
+    outcome[node] = Some(Outcome::Failed);
+    sink.event(Event::TaskFailed {
+        task: name.to_owned(),
+        exit_code,
+        message: message.clone(),
+    });
+    summary.failed.push(Failure {
+        task: name.to_owned(),
+        exit_code,
+        message,
+        stderr_tail,
+        log_dir,
+    });
+}
+
+/// After `node` ended: its dependents whose inputs are all there become ready; those of a
+/// failed or skipped node are left, and end as skipped.
+fn release(
+    graph: &petgraph::graph::DiGraph<expc_plan::dag::Instance, expc_plan::plan::Relation, u32>,
+    node: usize,
+    remaining: &mut [usize],
+    ready: &mut VecDeque<usize>,
+    outcome: &[Option<Outcome>],
+) {
+    use petgraph::Direction;
+    if !matches!(outcome[node], Some(Outcome::Ran | Outcome::Cached)) {
+        return;
+    }
+    let mut next: Vec<usize> = graph
+        .neighbors_directed(NodeIndex::new(node), Direction::Outgoing)
+        .map(|n| n.index())
+        .collect();
+    // Edges come back newest first; start dependents in plan order.
+    next.sort_unstable();
+    next.dedup();
+    for i in next {
+        remaining[i] = remaining[i].saturating_sub(1);
+        if remaining[i] == 0 {
+            ready.push_back(i);
+        }
+    }
+}
+
+/// Links the stored outputs of an instance into `.expc/out/` and returns their paths.
+fn materialise(
+    store: &Store,
+    plan: &Plan,
+    j: usize,
+    index: u64,
+    stored: &BTreeMap<String, StoredOutput>,
+) -> std::io::Result<BTreeMap<String, (PathBuf, String)>> {
+    let job = &plan.jobs[j];
+    let dir = store.out_dir(&job.key, index, !job.loops.is_empty());
+    let mut files = BTreeMap::new();
+    for o in &job.outputs {
+        let Some(s) = stored.get(&o.name) else {
+            return Err(std::io::Error::other(format!(
+                "no stored output `{}`",
+                o.name
+            )));
+        };
+        let path = store.materialise(&dir, &o.path, s)?;
+        files.insert(o.name.clone(), (path, s.digest.clone()));
+    }
+    Ok(files)
+}
+
+/// After a successful attempt: checks, hashes and stores the outputs, records the entry.
+#[allow(clippy::too_many_arguments)]
+fn collect(
+    store: &Store,
+    stats: &mut hash::StatCache,
+    plan: &Plan,
+    j: usize,
+    index: u64,
+    resolved: &resolve::Resolved,
+    work: &std::path::Path,
+    attempts: u32,
+    started: Instant,
+) -> Result<BTreeMap<String, (PathBuf, String)>, String> {
+    let mut stored = BTreeMap::new();
+    for (name, rel, metrics) in &resolved.outputs {
+        let path = work.join(rel);
+        if !path.exists() {
+            return Err(format!(
+                "exited with status 0 but did not write its output `{name}` (expected at `{rel}` in its work directory)"
+            ));
+        }
+        if *metrics {
+            exec::check_metrics(&path)
+                .map_err(|e| format!("its output `{name}` is not a metrics file: {e}"))?;
+        }
+        let (digest, dir, size) = stats
+            .digest(&path)
+            .map_err(|e| format!("cannot read its output `{name}`: {e}"))?;
+        store
+            .store(&path, &digest, dir)
+            .map_err(|e| format!("cannot store its output `{name}`: {e}"))?;
+        stored.insert(name.clone(), StoredOutput { digest, dir, size });
+    }
+    let job = &plan.jobs[j];
+    let entry = CacheEntry {
+        key: resolved.key.clone(),
+        job: job.key.clone(),
+        index,
+        outputs: stored.clone(),
+        exit_code: 0,
+        attempts,
+        duration_ms: started.elapsed().as_millis() as u64,
+    };
+    store
+        .record(&entry)
+        .map_err(|e| format!("cannot record its outputs: {e}"))?;
+    store.save_state(&job.key, index, &resolved.key_doc).ok();
+    std::fs::remove_dir_all(work).ok();
+    materialise(store, plan, j, index, &stored).map_err(|e| format!("cannot link its outputs: {e}"))
+}
+
+/// Total memory of this machine, from `/proc/meminfo`.
+fn machine_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

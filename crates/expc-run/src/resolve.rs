@@ -1,0 +1,492 @@
+//! One task instance made concrete: its argv (or script), environment, output paths, and
+//! its cache key — the hash of everything that can change its result, with every file
+//! standing for its content.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use expc_check::ir::{self, IrExpr, IrPart};
+use expc_check::value::Value;
+use expc_plan::plan::{Job, Plan};
+use serde_json::json;
+
+/// A value at run time.
+#[derive(Clone, Debug)]
+pub enum RValue {
+    Text(String),
+    /// A file or directory the task reads, with its content digest.
+    File(PathBuf, String),
+    /// An output of the task itself: its path in the work directory.
+    Out(String, PathBuf),
+    List(Vec<RValue>),
+    None,
+    /// A secret, by id: its value is read from the environment only to set a variable.
+    Secret(String),
+}
+
+impl RValue {
+    /// As argv words (a list gives several, `none` none).
+    fn words(&self) -> Vec<String> {
+        match self {
+            RValue::Text(t) => vec![t.clone()],
+            RValue::File(p, _) | RValue::Out(_, p) => vec![p.to_string_lossy().into_owned()],
+            RValue::List(items) => items.iter().flat_map(RValue::words).collect(),
+            RValue::None => Vec::new(),
+            RValue::Secret(id) => vec![format!("secret({id})")],
+        }
+    }
+
+    /// As the same words with files standing for their content (for the cache key).
+    fn keyed(&self) -> Vec<String> {
+        match self {
+            RValue::Text(t) => vec![t.clone()],
+            RValue::File(_, d) => vec![format!("{{file:{d}}}")],
+            RValue::Out(name, _) => vec![format!("{{out:{name}}}")],
+            RValue::List(items) => items.iter().flat_map(RValue::keyed).collect(),
+            RValue::None => Vec::new(),
+            RValue::Secret(id) => vec![format!("{{secret:{id}}}")],
+        }
+    }
+}
+
+/// Outputs of finished instances: path and digest of each, by name.
+pub type Outputs = HashMap<(usize, u64), BTreeMap<String, (PathBuf, String)>>;
+
+/// What running one instance needs.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub kind: Kind,
+    /// The program and its arguments (`run`), or `bash -e -u -o pipefail -c SCRIPT`.
+    pub argv: Vec<String>,
+    /// Variables to set, secrets resolved.
+    pub env: Vec<(String, String)>,
+    /// Values to replace with `[redacted]` in captured output.
+    pub secrets: Vec<String>,
+    /// Declared outputs: name and path relative to the work directory.
+    pub outputs: Vec<(String, String, bool)>,
+    pub key_doc: serde_json::Value,
+    pub key: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Run,
+    Shell,
+    Spark,
+}
+
+#[derive(Debug)]
+pub struct Resolver<'a> {
+    pub program: &'a ir::Program,
+    pub plan: &'a Plan,
+    pub spec_dir: PathBuf,
+    tasks: HashMap<&'a str, &'a ir::Task>,
+    params: HashMap<&'a str, &'a ir::Param>,
+    artifacts: HashMap<&'a str, &'a ir::Artifact>,
+    secrets: HashMap<&'a str, &'a ir::Secret>,
+    /// Digests of declared data, computed once.
+    pub data_digests: HashMap<String, (PathBuf, String)>,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(program: &'a ir::Program, plan: &'a Plan, spec_dir: PathBuf) -> Self {
+        Self {
+            program,
+            plan,
+            spec_dir,
+            tasks: program.tasks.iter().map(|t| (t.id.as_str(), t)).collect(),
+            params: program.params.iter().map(|p| (p.id.as_str(), p)).collect(),
+            artifacts: program
+                .data
+                .iter()
+                .chain(&program.models)
+                .map(|a| (a.id.as_str(), a))
+                .collect(),
+            secrets: program.secrets.iter().map(|s| (s.id.as_str(), s)).collect(),
+            data_digests: HashMap::new(),
+        }
+    }
+
+    pub fn task(&self, job: &Job) -> Option<&'a ir::Task> {
+        self.tasks.get(job.task.as_str()).copied()
+    }
+
+    /// The absolute path of a declared data item or model.
+    pub fn artifact_path(&self, id: &str) -> PathBuf {
+        let Some(a) = self.artifacts.get(id) else {
+            return PathBuf::from(id);
+        };
+        let path = a.path.clone().unwrap_or_default();
+        if Path::new(&path).is_absolute() {
+            return PathBuf::from(path);
+        }
+        let module_dir = if a.module == self.program.root || a.module.starts_with("std.") {
+            PathBuf::new()
+        } else {
+            Path::new(&a.module)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
+        };
+        self.spec_dir.join(module_dir).join(path)
+    }
+
+    /// Every declared artifact a job can read, by id (for hashing before the run).
+    pub fn artifact_ids(&self) -> Vec<String> {
+        self.artifacts.keys().map(|k| (*k).to_owned()).collect()
+    }
+
+    pub fn pinned_digest(&self, id: &str) -> Option<String> {
+        self.artifacts
+            .get(id)
+            .and_then(|a| a.entries.get("digest"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
+    fn value(&self, v: &Value) -> RValue {
+        match v {
+            Value::List(items) => RValue::List(items.iter().map(|i| self.value(i)).collect()),
+            Value::None => RValue::None,
+            Value::Artifact(id) => self.artifact(id),
+            v => RValue::Text(expc_plan::lower::text(v).join(" ")),
+        }
+    }
+
+    fn artifact(&self, id: &str) -> RValue {
+        match self.data_digests.get(id) {
+            Some((p, d)) => RValue::File(p.clone(), d.clone()),
+            None => RValue::File(self.artifact_path(id), String::new()),
+        }
+    }
+
+    /// Resolves an expression for instance `index` of job `j`.
+    #[allow(clippy::too_many_arguments)]
+    fn eval(
+        &self,
+        e: &IrExpr,
+        j: usize,
+        index: u64,
+        call_args: &BTreeMap<String, IrExpr>,
+        task: &ir::Task,
+        work: &Path,
+        outputs: &Outputs,
+        coords: &[(String, Value)],
+    ) -> RValue {
+        let job = &self.plan.jobs[j];
+        match e {
+            IrExpr::Value { value } => self.value(value),
+            IrExpr::Param { id } => self
+                .params
+                .get(id.as_str())
+                .and_then(|p| p.value.as_ref())
+                .map_or(RValue::None, |v| self.value(v)),
+            IrExpr::Artifact { id } => self.artifact(id),
+            IrExpr::Secret { id } => RValue::Secret(id.clone()),
+            IrExpr::Input { name } => match call_args.get(name) {
+                Some(arg) => self.eval(arg, j, index, call_args, task, work, outputs, coords),
+                None => RValue::None,
+            },
+            IrExpr::Output { name } => {
+                let rel = task
+                    .outputs
+                    .iter()
+                    .find(|o| &o.name == name)
+                    .and_then(|o| o.default.as_ref())
+                    .and_then(Value::as_str)
+                    .unwrap_or(name);
+                RValue::Out(name.clone(), work.join(rel))
+            }
+            IrExpr::Point { var, axis } => {
+                let key = format!("{var}.{axis}");
+                coords
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map_or(RValue::None, |(_, v)| self.value(v))
+            }
+            IrExpr::CallOutput {
+                binding,
+                output,
+                gathered,
+            } => {
+                let Some(p) = self.plan.position(binding) else {
+                    return RValue::None;
+                };
+                let relation = job
+                    .after
+                    .iter()
+                    .find(|d| &d.job == binding)
+                    .map_or(expc_plan::plan::Relation::Each, |d| d.relation);
+                let range = expc_plan::dag::producers(self.plan, j, index, p, relation);
+                let files: Vec<RValue> = range
+                    .map(|k| match outputs.get(&(p, k)).and_then(|o| o.get(output)) {
+                        Some((path, d)) => RValue::File(path.clone(), d.clone()),
+                        None => RValue::None,
+                    })
+                    .collect();
+                if *gathered {
+                    RValue::List(files)
+                } else {
+                    files.into_iter().next().unwrap_or(RValue::None)
+                }
+            }
+            IrExpr::List { items } | IrExpr::Concat { parts: items } => {
+                let mut flat = Vec::new();
+                for i in items {
+                    match self.eval(i, j, index, call_args, task, work, outputs, coords) {
+                        RValue::List(inner) => flat.extend(inner),
+                        v => flat.push(v),
+                    }
+                }
+                RValue::List(flat)
+            }
+            IrExpr::Template { parts } => {
+                let mut s = String::new();
+                for p in parts {
+                    match p {
+                        IrPart::Text { text } => s.push_str(text),
+                        IrPart::Interp { expr } => s.push_str(
+                            &self
+                                .eval(expr, j, index, call_args, task, work, outputs, coords)
+                                .words()
+                                .join(" "),
+                        ),
+                    }
+                }
+                RValue::Text(s)
+            }
+            IrExpr::Error => RValue::None,
+        }
+    }
+
+    /// Everything needed to run instance `index` of job `j` in `work`.
+    pub fn resolve(
+        &self,
+        j: usize,
+        index: u64,
+        call: &ir::Call,
+        work: &Path,
+        outputs: &Outputs,
+        spark_master: &str,
+    ) -> Result<Resolved, String> {
+        let job = &self.plan.jobs[j];
+        let task = self
+            .task(job)
+            .ok_or_else(|| format!("the task `{}` is missing from the program", job.task))?;
+        let coords = self.plan.coords(job, index);
+        let ev = |e: &IrExpr| self.eval(e, j, index, &call.args, task, work, outputs, &coords);
+        let mut key_argv: Vec<Vec<String>> = Vec::new();
+        let mut env: Vec<(String, String)> = Vec::new();
+        let mut key_env = BTreeMap::new();
+        let mut secrets = Vec::new();
+        let (kind, argv) = match &task.command {
+            ir::Command::Run { argv } => {
+                let mut words = Vec::new();
+                for w in argv {
+                    if w.expands {
+                        if let [IrPart::Interp { expr }] = &w.parts[..] {
+                            let v = ev(expr);
+                            key_argv.push(v.keyed());
+                            words.extend(v.words());
+                        }
+                    } else {
+                        let mut actual = String::new();
+                        let mut keyed = String::new();
+                        for p in &w.parts {
+                            match p {
+                                IrPart::Text { text } => {
+                                    actual.push_str(text);
+                                    keyed.push_str(text);
+                                }
+                                IrPart::Interp { expr } => {
+                                    let v = ev(expr);
+                                    actual.push_str(&v.words().join(" "));
+                                    keyed.push_str(&v.keyed().join(" "));
+                                }
+                            }
+                        }
+                        key_argv.push(vec![keyed]);
+                        words.push(actual);
+                    }
+                }
+                if words.is_empty() {
+                    return Err("the command is empty".into());
+                }
+                (Kind::Run, words)
+            }
+            ir::Command::Shell { script } => {
+                // Values reach the script as variables named after the inputs and outputs.
+                for f in task.inputs.iter().chain(&task.outputs) {
+                    let e = if task.outputs.iter().any(|o| o.name == f.name) {
+                        IrExpr::Output {
+                            name: f.name.clone(),
+                        }
+                    } else {
+                        IrExpr::Input {
+                            name: f.name.clone(),
+                        }
+                    };
+                    let v = ev(&e);
+                    env.push((f.name.clone(), v.words().join("\n")));
+                    key_env.insert(format!("${}", f.name), v.keyed().join("\n"));
+                }
+                key_argv.push(vec![script.clone()]);
+                (
+                    Kind::Shell,
+                    vec![
+                        "bash".into(),
+                        "-e".into(),
+                        "-u".into(),
+                        "-o".into(),
+                        "pipefail".into(),
+                        "-c".into(),
+                        script.clone(),
+                        "expc-shell".into(),
+                    ],
+                )
+            }
+            ir::Command::Spark {
+                app,
+                args,
+                settings,
+            } => {
+                let mut words = vec![
+                    "spark-submit".to_owned(),
+                    "--master".to_owned(),
+                    spark_master.to_owned(),
+                ];
+                for (k, v) in settings {
+                    if let Some(flag) = spark_flag(k) {
+                        words.push(flag.to_owned());
+                        words.push(expc_plan::lower::text(v).join(","));
+                    }
+                }
+                let a = ev(app);
+                key_argv.push(a.keyed());
+                words.extend(a.words());
+                for arg in args {
+                    let v = ev(arg);
+                    key_argv.push(v.keyed());
+                    words.extend(v.words());
+                }
+                (Kind::Spark, words)
+            }
+            ir::Command::None => return Err("the task has no command".into()),
+        };
+        for (name, e) in &task.env.vars {
+            match ev(e) {
+                RValue::Secret(id) => {
+                    let var = self
+                        .secrets
+                        .get(id.as_str())
+                        .and_then(|s| s.env.clone())
+                        .unwrap_or_default();
+                    let value = std::env::var(&var).map_err(|_| {
+                        format!("the secret `{id}` is read from the environment variable `{var}`, which is not set")
+                    })?;
+                    if !value.is_empty() {
+                        secrets.push(value.clone());
+                    }
+                    env.push((name.clone(), value));
+                    key_env.insert(name.clone(), format!("{{secret:{id}}}"));
+                }
+                v => {
+                    env.push((name.clone(), v.words().join(" ")));
+                    key_env.insert(name.clone(), v.keyed().join(" "));
+                }
+            }
+        }
+        let outputs_decl = task
+            .outputs
+            .iter()
+            .map(|o| {
+                let path = o
+                    .default
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .unwrap_or(&o.name)
+                    .to_owned();
+                (o.name.clone(), path, o.ty.starts_with("Metrics"))
+            })
+            .collect::<Vec<_>>();
+        let inputs: BTreeMap<String, String> = call
+            .args
+            .iter()
+            .map(|(k, e)| (k.clone(), ev(e).keyed().join(" ")))
+            .collect();
+        let params: BTreeMap<&str, String> = task
+            .uses
+            .iter()
+            .filter_map(|u| {
+                self.params.get(u.as_str()).map(|p| {
+                    (
+                        u.as_str(),
+                        p.value.as_ref().map(|v| v.to_string()).unwrap_or_default(),
+                    )
+                })
+            })
+            .collect();
+        let module = if task.module == self.program.root {
+            ""
+        } else {
+            task.module.as_str()
+        };
+        let definition = blake3::hash(
+            serde_json::to_string(&(
+                &task.command,
+                &task.inputs,
+                &task.outputs,
+                module,
+                &task.name,
+            ))
+            .unwrap_or_default()
+            .as_bytes(),
+        )
+        .to_hex()
+        .to_string();
+        let key_doc = json!({
+            "task": definition,
+            "argv": key_argv,
+            "inputs": inputs,
+            "params": params,
+            "env": {
+                "image": job.env.image,
+                "modules": job.env.modules,
+                "conda": job.env.conda,
+                "vars": key_env,
+            },
+            "outputs": outputs_decl.iter().map(|(n, p, _)| format!("{n}={p}")).collect::<Vec<_>>(),
+        });
+        let key = blake3::hash(
+            serde_json::to_string(&key_doc)
+                .unwrap_or_default()
+                .as_bytes(),
+        )
+        .to_hex()
+        .to_string();
+        Ok(Resolved {
+            kind,
+            argv,
+            env,
+            secrets,
+            outputs: outputs_decl,
+            key_doc,
+            key,
+        })
+    }
+}
+
+fn spark_flag(setting: &str) -> Option<&'static str> {
+    Some(match setting {
+        "executor_mem" => "--executor-memory",
+        "driver_mem" => "--driver-memory",
+        "executor_cores" => "--executor-cores",
+        "driver_cores" => "--driver-cores",
+        "executors" => "--num-executors",
+        "py_files" => "--py-files",
+        "jars" => "--jars",
+        "packages" => "--packages",
+        "main_class" => "--class",
+        _ => return None,
+    })
+}

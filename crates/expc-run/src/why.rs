@@ -1,0 +1,179 @@
+//! `expc why`: whether each instance of a task will run or is cached, and, field by field,
+//! what changed since its last successful run.
+
+use std::collections::{BTreeMap, HashMap};
+
+use expc_check::ir;
+use expc_plan::dag::Dag;
+use expc_plan::plan::Plan;
+
+use crate::resolve::{Outputs, Resolver};
+use crate::store::Store;
+use crate::{RunError, RunOptions, instance_name};
+
+#[derive(Debug)]
+pub struct Why {
+    pub task: String,
+    pub cached: bool,
+    /// What differs from the last successful run (empty when cached, or when it never ran).
+    pub changes: Vec<String>,
+    pub never_ran: bool,
+    /// Upstream instances that will run first, so this one will run after them.
+    pub after: Vec<String>,
+}
+
+/// Explains every instance of the job `key` (all jobs when `None`).
+pub fn explain(
+    program: &ir::Program,
+    plan: &Plan,
+    dag: &Dag,
+    opts: &RunOptions,
+    key: Option<&str>,
+) -> Result<Vec<Why>, RunError> {
+    let store = Store::open(&opts.state_dir).map_err(|e| RunError(e.to_string()))?;
+    let mut stats = crate::hash::StatCache::load(&opts.state_dir.join("stat-cache.json"));
+    let mut resolver = Resolver::new(program, plan, opts.spec_dir.clone());
+    let mut local = opts.clone();
+    local.local = true;
+    crate::preflight(program, plan, &local, &mut resolver, &mut stats)?;
+    let calls = crate::calls(program, &plan.pipeline);
+    let mut outputs: Outputs = HashMap::new();
+    let mut will_run: HashMap<(usize, u64), bool> = HashMap::new();
+    let mut out = Vec::new();
+    let scratch = opts.state_dir.join("tmp").join("why");
+    for node in dag.graph.node_indices() {
+        let inst = dag.graph[node];
+        let (j, index) = (inst.job as usize, inst.index as u64);
+        let job = &plan.jobs[j];
+        let Some(call) = calls.get(&job.key) else {
+            continue;
+        };
+        let mut after = Vec::new();
+        for p in dag
+            .graph
+            .neighbors_directed(node, petgraph::Direction::Incoming)
+        {
+            let pi = dag.graph[p];
+            if will_run.get(&(pi.job as usize, pi.index as u64)) == Some(&true) {
+                after.push(instance_name(plan, pi.job as usize, pi.index as u64));
+            }
+        }
+        let resolved = resolver.resolve(j, index, call, &scratch, &outputs, &opts.spark_master);
+        let (cached, changes, never_ran) = match &resolved {
+            Ok(r) if after.is_empty() => match store.lookup(&r.key) {
+                Some(entry) => {
+                    let files: BTreeMap<String, (std::path::PathBuf, String)> = entry
+                        .outputs
+                        .iter()
+                        .map(|(n, o)| {
+                            (
+                                n.clone(),
+                                (store.object(&o.digest, o.dir), o.digest.clone()),
+                            )
+                        })
+                        .collect();
+                    outputs.insert((j, index), files);
+                    (true, Vec::new(), false)
+                }
+                None => match store.load_state(&job.key, index) {
+                    Some(previous) => (false, compare(&previous, &r.key_doc), false),
+                    None => (false, Vec::new(), true),
+                },
+            },
+            Ok(_) => (false, Vec::new(), false),
+            Err(e) => (false, vec![e.clone()], false),
+        };
+        will_run.insert((j, index), !cached);
+        after.sort();
+        if key.is_none_or(|k| k == job.key) {
+            out.push(Why {
+                task: instance_name(plan, j, index),
+                cached,
+                changes,
+                never_ran,
+                after,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The fields of two key documents that differ, as sentences.
+fn compare(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let fields = [
+        ("task", "the task's definition (command, signature)"),
+        ("argv", "the command line"),
+        ("inputs", "inputs"),
+        ("params", "params"),
+        ("env", "the environment"),
+        ("outputs", "the declared outputs"),
+    ];
+    for (field, what) in fields {
+        let (a, b) = (&old[field], &new[field]);
+        if a == b {
+            continue;
+        }
+        if let (Some(x), Some(y)) = (a.as_array(), b.as_array()) {
+            if x.len() == y.len() {
+                for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                    if p != q {
+                        out.push(format!(
+                            "{what}: word {} was {} and is now {}",
+                            i + 1,
+                            show(Some(p)),
+                            show(Some(q))
+                        ));
+                    }
+                }
+                continue;
+            }
+        }
+        match (a.as_object(), b.as_object()) {
+            (Some(x), Some(y)) => {
+                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    if x.get(k) != y.get(k) {
+                        out.push(format!(
+                            "{what}: `{k}` was {} and is now {}",
+                            show(x.get(k)),
+                            show(y.get(k))
+                        ));
+                    }
+                }
+            }
+            _ => out.push(format!(
+                "{what}: was {} and is now {}",
+                show(Some(a)),
+                show(Some(b))
+            )),
+        }
+    }
+    out
+}
+
+fn show(v: Option<&serde_json::Value>) -> String {
+    match v {
+        None | Some(serde_json::Value::Null) => "not set".into(),
+        Some(serde_json::Value::String(s)) => describe(s),
+        Some(v) => describe(&v.to_string()),
+    }
+}
+
+/// Content digests in a key read as "a file with content abc123…".
+fn describe(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(start) = rest.find("{file:") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 6..];
+        let end = after.find('}').unwrap_or(after.len());
+        let digest = &after[..end];
+        out.push_str(&format!("<content {}>", &digest[..digest.len().min(12)]));
+        rest = &after[(end + 1).min(after.len())..];
+    }
+    out.push_str(rest);
+    format!("`{out}`")
+}
