@@ -7,43 +7,89 @@
 
 use expc_diagnostics::{Code, Diagnostic, FileId, Label, Span};
 
-use crate::token::Token;
+use crate::token::{Kind, Tok, Token};
 
 /// The deepest bracket nesting accepted.
 pub const MAX_DEPTH: usize = 128;
 
-fn partner(open: Token<'_>) -> Option<Token<'static>> {
+fn partner(open: Kind) -> Option<Kind> {
     Some(match open {
-        Token::LParen => Token::RParen,
-        Token::LBracket => Token::RBracket,
-        Token::LBrace => Token::RBrace,
-        Token::TplStart => Token::TplEnd,
-        Token::TplInterpStart => Token::TplInterpEnd,
+        Kind::LParen => Kind::RParen,
+        Kind::LBracket => Kind::RBracket,
+        Kind::LBrace => Kind::RBrace,
+        Kind::TplStart => Kind::TplEnd,
+        Kind::TplInterpStart => Kind::TplInterpEnd,
         _ => return None,
     })
 }
 
-fn close_of(open: Token<'_>) -> Token<'static> {
-    partner(open).unwrap_or(Token::RBrace)
+fn close_of(open: Kind) -> Kind {
+    partner(open).unwrap_or(Kind::RBrace)
 }
 
-fn is_close(t: Token<'_>) -> bool {
+fn is_close(t: Kind) -> bool {
     matches!(
         t,
-        Token::RParen | Token::RBracket | Token::RBrace | Token::TplEnd | Token::TplInterpEnd
+        Kind::RParen | Kind::RBracket | Kind::RBrace | Kind::TplEnd | Kind::TplInterpEnd
     )
 }
 
+/// How brackets are written, for messages.
+fn text(kind: Kind) -> Token<'static> {
+    kind.with_text("")
+}
+
+/// A token as the pass sees it: public `(Token, Span)` pairs or the parser's compact ones.
+trait Bracket: Copy {
+    fn kind(&self) -> Kind;
+    fn span(&self, file: FileId) -> Span;
+    /// A closing bracket inserted at `span`.
+    fn close(kind: Kind, span: Span) -> Self;
+}
+
+impl<'s> Bracket for (Token<'s>, Span) {
+    fn kind(&self) -> Kind {
+        Kind::of(&self.0)
+    }
+
+    fn span(&self, _: FileId) -> Span {
+        self.1
+    }
+
+    fn close(kind: Kind, span: Span) -> Self {
+        (text(kind), span)
+    }
+}
+
+impl Bracket for Tok {
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    fn span(&self, file: FileId) -> Span {
+        Tok::span(self, file)
+    }
+
+    fn close(kind: Kind, span: Span) -> Self {
+        Tok {
+            kind,
+            start: span.start,
+            end: span.end,
+        }
+    }
+}
+
 /// Whether every bracket is closed by its partner, at most [`MAX_DEPTH`] deep.
-fn balanced(tokens: &[(Token<'_>, Span)]) -> bool {
-    let mut stack: Vec<Token<'static>> = Vec::new();
-    for &(token, _) in tokens {
-        if let Some(close) = partner(token) {
+fn balanced<T: Bracket>(tokens: &[T]) -> bool {
+    let mut stack: Vec<Kind> = Vec::new();
+    for token in tokens {
+        let kind = token.kind();
+        if let Some(close) = partner(kind) {
             if stack.len() >= MAX_DEPTH {
                 return false;
             }
             stack.push(close);
-        } else if is_close(token) && stack.pop() != Some(token) {
+        } else if is_close(kind) && stack.pop() != Some(kind) {
             return false;
         }
     }
@@ -58,20 +104,35 @@ pub struct Checked<'s> {
 }
 
 pub fn check<'s>(file: FileId, len: usize, tokens: Vec<(Token<'s>, Span)>) -> Checked<'s> {
+    let (tokens, diagnostics) = check_tokens(file, len, tokens);
+    Checked {
+        tokens,
+        diagnostics,
+    }
+}
+
+/// [`check`] on the parser's compact tokens.
+pub(crate) fn check_compact(
+    file: FileId,
+    len: usize,
+    tokens: Vec<Tok>,
+) -> (Vec<Tok>, Vec<Diagnostic>) {
+    check_tokens(file, len, tokens)
+}
+
+fn check_tokens<T: Bracket>(file: FileId, len: usize, tokens: Vec<T>) -> (Vec<T>, Vec<Diagnostic>) {
     // The common case, brackets that match and are not too deep, changes nothing: check
     // that without copying the tokens.
     if balanced(&tokens) {
-        return Checked {
-            tokens,
-            diagnostics: Vec::new(),
-        };
+        return (tokens, Vec::new());
     }
     let mut out = Vec::with_capacity(tokens.len());
     let mut diagnostics = Vec::new();
-    let mut stack: Vec<(Token<'s>, Span)> = Vec::new();
+    let mut stack: Vec<(Kind, Span)> = Vec::new();
     // While cutting out an over-deep region: how deep inside it we are.
     let mut cut_depth = 0usize;
-    for (token, span) in tokens {
+    for t in tokens {
+        let (token, span) = (t.kind(), t.span(file));
         if cut_depth > 0 {
             if partner(token).is_some() {
                 cut_depth += 1;
@@ -95,17 +156,17 @@ pub fn check<'s>(file: FileId, len: usize, tokens: Vec<(Token<'s>, Span)>) -> Ch
                 continue;
             }
             stack.push((token, span));
-            out.push((token, span));
+            out.push(t);
             continue;
         }
         if !is_close(token) {
-            out.push((token, span));
+            out.push(t);
             continue;
         }
         match stack.last() {
             Some(&(open, _)) if partner(open) == Some(token) => {
                 stack.pop();
-                out.push((token, span));
+                out.push(t);
             }
             _ => {
                 let matching = stack
@@ -117,44 +178,56 @@ pub fn check<'s>(file: FileId, len: usize, tokens: Vec<(Token<'s>, Span)>) -> Ch
                         diagnostics.push(
                             Diagnostic::error(
                                 Code::MISMATCHED_DELIMITER,
-                                format!("mismatched closing delimiter `{token}`"),
+                                format!("mismatched closing delimiter `{}`", text(token)),
                                 span,
                             )
-                            .with_primary_message(format!("expected `{}` first", close_of(open)))
-                            .with_label(open_span, format!("`{open}` is not closed"))
-                            .with_help(format!("add `{}` before this `{token}`", close_of(open))),
+                            .with_primary_message(format!(
+                                "expected `{}` first",
+                                text(close_of(open))
+                            ))
+                            .with_label(open_span, format!("`{}` is not closed", text(open)))
+                            .with_help(format!(
+                                "add `{}` before this `{}`",
+                                text(close_of(open)),
+                                text(token)
+                            )),
                         );
                         for &(inner, _) in stack[i + 1..].iter().rev() {
-                            out.push((close_of(inner), span.start_point()));
+                            out.push(T::close(close_of(inner), span.start_point()));
                         }
                         stack.truncate(i);
-                        out.push((token, span));
+                        out.push(t);
                     }
                     // Most likely a typo for the partner of the innermost open bracket.
                     (None, Some((open, open_span))) => {
                         diagnostics.push(
                             Diagnostic::error(
                                 Code::MISMATCHED_DELIMITER,
-                                format!("mismatched closing delimiter `{token}`"),
+                                format!("mismatched closing delimiter `{}`", text(token)),
                                 span,
                             )
-                            .with_primary_message(format!("expected `{}`", close_of(open)))
-                            .with_label(open_span, format!("`{open}` opened here"))
-                            .with_help(format!("close `{open}` with `{}`", close_of(open))),
+                            .with_primary_message(format!("expected `{}`", text(close_of(open))))
+                            .with_label(open_span, format!("`{}` opened here", text(open)))
+                            .with_help(format!(
+                                "close `{}` with `{}`",
+                                text(open),
+                                text(close_of(open))
+                            )),
                         );
                         stack.pop();
-                        out.push((close_of(open), span));
+                        out.push(T::close(close_of(open), span));
                     }
                     (_, None) => {
                         diagnostics.push(
                             Diagnostic::error(
                                 Code::MISMATCHED_DELIMITER,
-                                format!("unexpected closing delimiter `{token}`"),
+                                format!("unexpected closing delimiter `{}`", text(token)),
                                 span,
                             )
                             .with_primary_message("this closes nothing")
                             .with_help(format!(
-                                "remove this `{token}`, or add its opening partner"
+                                "remove this `{}`, or add its opening partner",
+                                text(token)
                             )),
                         );
                     }
@@ -166,14 +239,14 @@ pub fn check<'s>(file: FileId, len: usize, tokens: Vec<(Token<'s>, Span)>) -> Ch
         let eof = Span::new(file, len, len);
         let mut d = Diagnostic::error(
             Code::UNCLOSED_DELIMITER,
-            format!("unclosed delimiter `{open}`"),
+            format!("unclosed delimiter `{}`", text(open)),
             open_span,
         )
         .with_primary_message("this is never closed")
-        .with_help(format!("add the missing `{}`", close_of(open)));
+        .with_help(format!("add the missing `{}`", text(close_of(open))));
         // The innermost few outer brackets help; hundreds would drown the message.
         for &(outer, outer_span) in stack[..stack.len() - 1].iter().rev().take(4) {
-            d = d.with_label(outer_span, format!("`{outer}` also unclosed"));
+            d = d.with_label(outer_span, format!("`{}` also unclosed", text(outer)));
         }
         d.labels.push(Label {
             span: eof,
@@ -181,8 +254,5 @@ pub fn check<'s>(file: FileId, len: usize, tokens: Vec<(Token<'s>, Span)>) -> Ch
         });
         diagnostics.push(d);
     }
-    Checked {
-        tokens: out,
-        diagnostics,
-    }
+    (out, diagnostics)
 }

@@ -9,7 +9,7 @@ use expc_diagnostics::{Code, Diagnostic, FileId, Span};
 use logos::Logos;
 
 use crate::quantity;
-use crate::token::{TextQuote, Token};
+use crate::token::{Kind, TextQuote, Tok, Token};
 
 /// What kind of comment a [`Comment`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,18 +120,39 @@ enum Raw {
     OrOr,
 }
 
-/// Lexes one file. `invalid_utf8` lists the offsets of bytes that were not UTF-8 (already
-/// replaced by U+001A in `src` and reported by the caller), so they are not reported twice.
+/// Lexes one file.
 pub fn lex<'s>(file: FileId, src: &'s str) -> Lexed<'s> {
+    let lexed = lex_compact(file, src);
+    Lexed {
+        tokens: lexed
+            .tokens
+            .iter()
+            .map(|t| (t.token(src), t.span(file)))
+            .collect(),
+        comments: lexed.comments,
+        diagnostics: lexed.diagnostics,
+    }
+}
+
+/// What [`lex_compact`] returns: [`Lexed`] with compact tokens.
+#[derive(Debug, Default)]
+pub(crate) struct LexedCompact {
+    pub tokens: Vec<Tok>,
+    pub comments: Vec<Comment>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Lexes one file into compact tokens, as the parser takes them.
+pub(crate) fn lex_compact(file: FileId, src: &str) -> LexedCompact {
     let mut lexer = Lexer {
         file,
         src,
         pos: 0,
-        out: Lexed {
+        out: LexedCompact {
             // Rarely more than one token per three bytes; capacity that is never used costs
             // nothing (pages are only touched when written), but growing copies every token.
             tokens: Vec::with_capacity(src.len() / 3 + 16),
-            ..Lexed::default()
+            ..LexedCompact::default()
         },
         after_shell: false,
     };
@@ -143,7 +164,7 @@ struct Lexer<'s> {
     file: FileId,
     src: &'s str,
     pos: usize,
-    out: Lexed<'s>,
+    out: LexedCompact,
     /// The previous token was the word `shell`, so a template that follows is a script.
     after_shell: bool,
 }
@@ -166,7 +187,11 @@ impl<'s> Lexer<'s> {
     fn push(&mut self, token: Token<'s>, start: usize, end: usize) {
         self.after_shell = matches!(token, Token::Ident("shell"));
         let span = self.span(start, end);
-        self.out.tokens.push((token, span));
+        self.out.tokens.push(Tok {
+            kind: Kind::of(&token),
+            start: span.start,
+            end: span.end,
+        });
     }
 
     fn error(&mut self, code: Code, message: impl Into<String>, start: usize, end: usize) {

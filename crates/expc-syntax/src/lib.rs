@@ -73,13 +73,12 @@ pub fn decode(file: FileId, bytes: &[u8]) -> (String, Vec<Diagnostic>) {
 
 /// Parses the text of one file.
 pub fn parse(file: FileId, src: &str) -> Parsed {
-    let lexed = lexer::lex(file, src);
-    let checked = delimiters::check(file, src.len(), lexed.tokens);
+    let lexed = lexer::lex_compact(file, src);
+    let (tokens, delimiter_diagnostics) = delimiters::check_compact(file, src.len(), lexed.tokens);
     let mut diagnostics = lexed.diagnostics;
-    let delimiter_errors = !checked.diagnostics.is_empty();
-    diagnostics.extend(checked.diagnostics);
-    let (mut ast, parse_diagnostics) =
-        parser::parse_tokens(file, src.len(), &checked.tokens, delimiter_errors);
+    let delimiter_errors = !delimiter_diagnostics.is_empty();
+    diagnostics.extend(delimiter_diagnostics);
+    let (mut ast, parse_diagnostics) = parser::parse_tokens(file, src, &tokens, delimiter_errors);
     diagnostics.extend(parse_diagnostics);
     diagnostics.extend(docs::attach(&mut ast, &lexed.comments, src));
     drop_consequences(&mut diagnostics, src.len());

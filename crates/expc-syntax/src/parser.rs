@@ -13,12 +13,12 @@ mod items;
 pub use items::{ITEM_KEYWORDS, SECTION_KEYWORDS};
 
 use chumsky::error::{Rich, RichPattern, RichReason};
-use chumsky::input::{Input, ValueInput};
+use chumsky::input::{IterInput, ValueInput};
 use chumsky::prelude::*;
 use expc_diagnostics::{Code, Diagnostic, FileId, Span};
 
 use crate::ast::SourceFile;
-use crate::token::Token;
+use crate::token::{Tok, Token};
 
 pub(crate) type Extra<E> = extra::Err<E>;
 
@@ -34,12 +34,14 @@ pub(crate) const TOO_DEEP: &str = "\u{0}too-deep";
 /// Parses tokens into a file. Never fails: errors become diagnostics and `Error` nodes.
 pub(crate) fn parse_tokens<'s>(
     file: FileId,
-    len: usize,
-    tokens: &[(Token<'s>, Span)],
+    src: &'s str,
+    tokens: &'s [Tok],
     suppress_missing_close: bool,
 ) -> (SourceFile, Vec<Diagnostic>) {
+    let len = src.len();
     let eoi = Span::new(file, len, len);
-    let input = || tokens.map(eoi, |(t, s)| (t, s));
+    let all = Tokens { tokens, src, file };
+    let input = || IterInput::new(Cursor { all: &all, at: 0 }, eoi);
     // A fast parse without error details; a valid file (the common case) stops here.
     let (output, errors) = items::file_parser::<_, Fast>()
         .parse(input())
@@ -66,6 +68,68 @@ fn empty_file(file: FileId, len: usize) -> SourceFile {
     SourceFile {
         items: Vec::new(),
         span: Span::new(file, 0, len),
+    }
+}
+
+/// What repetitions collect into: a `Vec` with room for exactly the elements when there
+/// are few. Collecting into a `Vec` directly reserves four elements at the first push,
+/// which for the tree's large nodes (an `Entry` is 280 bytes) more than doubled the
+/// memory the tree takes, and so the time spent allocating and faulting it in.
+pub(crate) struct Exact<T>(Vec<T>);
+
+impl<T> Exact<T> {
+    pub(crate) fn into_vec(self) -> Vec<T> {
+        self.0
+    }
+}
+
+impl<T> FromIterator<T> for Exact<T> {
+    fn from_iter<It: IntoIterator<Item = T>>(iter: It) -> Self {
+        let mut iter = iter.into_iter();
+        let Some(a) = iter.next() else {
+            return Exact(Vec::new());
+        };
+        let Some(b) = iter.next() else {
+            return Exact(vec![a]);
+        };
+        let Some(c) = iter.next() else {
+            return Exact(vec![a, b]);
+        };
+        let Some(d) = iter.next() else {
+            return Exact(vec![a, b, c]);
+        };
+        let mut v = Vec::with_capacity(8);
+        v.extend([a, b, c, d]);
+        v.extend(iter);
+        // Shrinking is done in place by the allocator.
+        v.shrink_to_fit();
+        Exact(v)
+    }
+}
+
+/// The tokens of a file, with what is needed to rebuild each [`Token`].
+struct Tokens<'a, 's> {
+    tokens: &'a [Tok],
+    src: &'s str,
+    file: FileId,
+}
+
+/// The parser's input: a position in [`Tokens`], small because the parser saves and
+/// restores it at every alternative.
+#[derive(Clone, Copy)]
+struct Cursor<'c, 'a, 's> {
+    all: &'c Tokens<'a, 's>,
+    at: usize,
+}
+
+impl<'s> Iterator for Cursor<'_, '_, 's> {
+    type Item = (Token<'s>, Span);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let t = self.all.tokens.get(self.at)?;
+        self.at += 1;
+        Some((t.token(self.all.src), t.span(self.all.file)))
     }
 }
 

@@ -4,7 +4,7 @@ use chumsky::input::ValueInput;
 use chumsky::prelude::*;
 use expc_diagnostics::Span;
 
-use super::{Extra, RESERVED, SynErr, close, ident};
+use super::{Exact, Extra, RESERVED, SynErr, close, ident};
 use crate::ast::*;
 use crate::lexer::{parse_float, parse_int};
 use crate::quantity;
@@ -22,7 +22,8 @@ where
             .then(
                 ty.separated_by(just(Token::Comma))
                     .allow_trailing()
-                    .collect::<Vec<_>>()
+                    .collect::<Exact<_>>()
+                    .map(Exact::into_vec)
                     .delimited_by(just(Token::Lt), just(Token::Gt))
                     .or_not(),
             )
@@ -54,7 +55,8 @@ where
         .then(
             ty.separated_by(just(Token::Comma))
                 .allow_trailing()
-                .collect::<Vec<_>>(),
+                .collect::<Exact<_>>()
+                .map(Exact::into_vec),
         )
         .then(just(Token::GtEq).map_with(|_, e| e.span()))
         .map_with(
@@ -93,7 +95,8 @@ where
         })
         .separated_by(just(Token::Comma))
         .allow_trailing()
-        .collect::<Vec<_>>()
+        .collect::<Exact<_>>()
+        .map(Exact::into_vec)
 }
 
 /// A template: `TplStart words TplEnd`.
@@ -128,13 +131,15 @@ where
         .or(interp)
         .repeated()
         .at_least(1)
-        .collect::<Vec<_>>()
+        .collect::<Exact<_>>()
+        .map(Exact::into_vec)
         .map_with(|parts, e| TemplateWord {
             parts,
             span: e.span(),
         });
     word.separated_by(just(Token::TplSep))
-        .collect::<Vec<_>>()
+        .collect::<Exact<_>>()
+        .map(Exact::into_vec)
         .delimited_by(just(Token::TplStart), just(Token::TplEnd))
         .map_with(|words, e| Template {
             words,
@@ -159,34 +164,17 @@ where
     B: Parser<'t, I, Block, Extra<E>> + Clone + 't,
 {
     // Every one-token atom in one `select!`: literals, strings and plain names.
-    let simple = select! {
-        Token::Ident(s) = e if is_plain_name(s) => {
-            let name = Ident { name: s.to_owned(), span: e.span() };
-            Expr::new(ExprKind::Name(name), e.span())
-        },
-        Token::Str(raw) = e => Expr::new(ExprKind::String(string_lit(raw, e.span())), e.span()),
-        Token::Int(s) = e => Expr::new(
-            ExprKind::Int { raw: s.to_owned(), value: parse_int(s).unwrap_or(0) },
-            e.span(),
-        ),
-        Token::Float(s) = e => Expr::new(
-            ExprKind::Float { raw: s.to_owned(), value: parse_float(s) },
-            e.span(),
-        ),
-        Token::Quantity(s) = e => Expr::new(
-            ExprKind::Quantity {
-                raw: s.to_owned(),
-                value: quantity::parse(s).unwrap_or(quantity::Quantity {
-                    dimension: quantity::Dimension::Memory,
-                    amount: 0,
-                }),
-            },
-            e.span(),
-        ),
-        Token::Ident("true") = e => Expr::new(ExprKind::Bool(true), e.span()),
-        Token::Ident("false") = e => Expr::new(ExprKind::Bool(false), e.span()),
-        Token::Ident("none") = e => Expr::new(ExprKind::None, e.span()),
+    let simple_token = select! {
+        Token::Ident(s) if is_plain_name(s) => Simple::Name(s),
+        Token::Str(raw) => Simple::Str(raw),
+        Token::Int(s) => Simple::Int(s),
+        Token::Float(s) => Simple::Float(s),
+        Token::Quantity(s) => Simple::Quantity(s),
+        Token::Ident("true") => Simple::Bool(true),
+        Token::Ident("false") => Simple::Bool(false),
+        Token::Ident("none") => Simple::None,
     };
+    let simple = simple_token.map_with(|s, e| s.into_expr(e.span()));
 
     let template = template_parser(expr.clone()).map(|t| {
         let span = t.span;
@@ -229,7 +217,8 @@ where
         .clone()
         .separated_by(just(Token::Comma))
         .allow_trailing()
-        .collect::<Vec<_>>()
+        .collect::<Exact<_>>()
+        .map(Exact::into_vec)
         .then_ignore(close(Token::RBracket))
         .delimited_by(just(Token::LBracket), empty())
         .map_with(|items, e| Expr::new(ExprKind::List(items), e.span()))
@@ -383,7 +372,7 @@ where
         Token::OrOr => LogicOp::Binary(BinaryOp::Or),
     }
     .labelled("an operator");
-    range
+    let full = range
         .clone()
         .then(logic_op.then(range).repeated().collect::<Vec<_>>())
         .map_with(|(first, rest), e| {
@@ -418,7 +407,80 @@ where
                     climb(first, rest, e)
                 }
             }
-        })
+        });
+
+    // Most expressions are one token (`2`, `"a.csv"`, `input`): when no operator follows,
+    // that is the whole expression, without the descent through the operator groups.
+    // The failed `or_not` records "an operator" there, as the descent would.
+    let operator = select! {
+        Token::Dot => (),
+        Token::LParen => (),
+        Token::LBracket => (),
+        Token::Star => (),
+        Token::Slash => (),
+        Token::Percent => (),
+        Token::Plus => (),
+        Token::Minus => (),
+        Token::DotDot => (),
+        Token::DotDotEq => (),
+        Token::EqEq => (),
+        Token::NotEq => (),
+        Token::Lt => (),
+        Token::LtEq => (),
+        Token::Gt => (),
+        Token::GtEq => (),
+        Token::Ident("in") => (),
+        Token::AndAnd => (),
+        Token::OrOr => (),
+    }
+    .labelled("an operator");
+    let alone = simple_token
+        .then_ignore(operator.not())
+        .then_ignore(operator.or_not())
+        .map_with(|s, e| s.into_expr(e.span()));
+    alone.or(full)
+}
+
+/// A one-token atom, before it is copied into the tree.
+#[derive(Clone, Copy)]
+enum Simple<'s> {
+    Name(&'s str),
+    Str(&'s str),
+    Int(&'s str),
+    Float(&'s str),
+    Quantity(&'s str),
+    Bool(bool),
+    None,
+}
+
+impl Simple<'_> {
+    fn into_expr(self, span: Span) -> Expr {
+        let kind = match self {
+            Simple::Name(s) => ExprKind::Name(Ident {
+                name: s.to_owned(),
+                span,
+            }),
+            Simple::Str(raw) => ExprKind::String(string_lit(raw, span)),
+            Simple::Int(s) => ExprKind::Int {
+                raw: s.to_owned(),
+                value: parse_int(s).unwrap_or(0),
+            },
+            Simple::Float(s) => ExprKind::Float {
+                raw: s.to_owned(),
+                value: parse_float(s),
+            },
+            Simple::Quantity(s) => ExprKind::Quantity {
+                raw: s.to_owned(),
+                value: quantity::parse(s).unwrap_or(quantity::Quantity {
+                    dimension: quantity::Dimension::Memory,
+                    amount: 0,
+                }),
+            },
+            Simple::Bool(b) => ExprKind::Bool(b),
+            Simple::None => ExprKind::None,
+        };
+        Expr::new(kind, span)
+    }
 }
 
 /// An operator between ranges.

@@ -7,7 +7,7 @@ use expc_diagnostics::Span;
 use super::expr::{
     args_parser, expr_parser, glued_type_parser, string_parser, template_parser, type_parser,
 };
-use super::{Extra, SynErr, close, ident, keyword, kw};
+use super::{Exact, Extra, SynErr, close, ident, keyword, kw};
 use crate::ast::*;
 use crate::token::Token;
 
@@ -151,7 +151,8 @@ where
                 entry
                     .then_ignore(just(Token::Comma).or_not())
                     .repeated()
-                    .collect::<Vec<_>>(),
+                    .collect::<Exact<_>>()
+                    .map(Exact::into_vec),
             )
             .then_ignore(close(Token::RBrace))
             .map_with(|entries, e| Block {
@@ -167,7 +168,8 @@ where
             just(Token::Dot)
                 .ignore_then(ident())
                 .repeated()
-                .collect::<Vec<_>>(),
+                .collect::<Exact<_>>()
+                .map(Exact::into_vec),
         )
         .map(|(first, rest)| {
             let mut path = vec![first];
@@ -192,7 +194,8 @@ where
     let import_names = import_name
         .separated_by(just(Token::Comma))
         .allow_trailing()
-        .collect::<Vec<_>>()
+        .collect::<Exact<_>>()
+        .map(Exact::into_vec)
         .delimited_by(just(Token::LBrace), just(Token::RBrace));
     let import = kw!("import")
         .ignore_then(choice((
@@ -316,7 +319,8 @@ where
     let fields = field
         .separated_by(just(Token::Comma))
         .allow_trailing()
-        .collect::<Vec<_>>()
+        .collect::<Exact<_>>()
+        .map(Exact::into_vec)
         .then_ignore(close(Token::RParen))
         .delimited_by(just(Token::LParen), empty());
 
@@ -359,7 +363,12 @@ where
         .then(just(Token::Arrow).ignore_then(fields).or_not())
         .then(
             just(Token::LBrace)
-                .ignore_then(section.repeated().collect::<Vec<_>>())
+                .ignore_then(
+                    section
+                        .repeated()
+                        .collect::<Exact<_>>()
+                        .map(Exact::into_vec),
+                )
                 .then_ignore(close(Token::RBrace))
                 .map_with(|sections, e| (sections, e.span())),
         )
@@ -414,7 +423,12 @@ where
                 ),
             ));
         just(Token::LBrace)
-            .ignore_then(statement.repeated().collect::<Vec<_>>())
+            .ignore_then(
+                statement
+                    .repeated()
+                    .collect::<Exact<_>>()
+                    .map(Exact::into_vec),
+            )
             .then_ignore(close(Token::RBrace))
     });
     let pipeline = kw!("pipeline")
@@ -443,7 +457,8 @@ where
         .map(|name| Variant { doc: None, name })
         .then_ignore(just(Token::Comma).or_not())
         .repeated()
-        .collect::<Vec<_>>()
+        .collect::<Exact<_>>()
+        .map(Exact::into_vec)
         .delimited_by(just(Token::LBrace), just(Token::RBrace))
         .map_with(|v, e| (v, e.span()));
     let enum_ =
@@ -500,7 +515,8 @@ where
     })));
 
     item.repeated()
-        .collect::<Vec<_>>()
+        .collect::<Exact<_>>()
+        .map(Exact::into_vec)
         .then_ignore(end())
         .map_with(|items, e| SourceFile {
             items,
