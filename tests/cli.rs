@@ -41,7 +41,10 @@ fn check_reports_every_error_and_exits_1() {
         "{err}"
     );
     // The type checker runs on what parsed, and finds the missing imports too.
-    assert!(err.contains("[E0102] Error: unknown resource kind `Local`"), "{err}");
+    assert!(
+        err.contains("[E0102] Error: unknown resource kind `Local`"),
+        "{err}"
+    );
     assert!(err.contains("[E0102] Error: unknown type `Csv`"), "{err}");
     assert!(err.ends_with("5 errors in 1 file\n"), "{err}");
     assert!(!err.contains('\u{1b}'), "NO_COLOR output has escape codes");

@@ -33,6 +33,27 @@ pub fn files(dir: &str, ext: &str) -> Vec<PathBuf> {
     out
 }
 
+/// Every file under an absolute `dir` with the given extension, sorted.
+pub fn files_in(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == ext) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Every `.exp` file of the examples and the standard library.
 pub fn corpus() -> Vec<PathBuf> {
     let mut all = files("examples", "exp");

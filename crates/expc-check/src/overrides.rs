@@ -66,10 +66,17 @@ pub fn parse_value(
     ty: &Type,
     variants: impl Fn(DefId) -> Option<Vec<String>> + Copy,
 ) -> Result<Value, String> {
-    let t = text.trim();
+    // A quoted literal of another type (`"8GiB"` from a params file) reads as its text.
+    let unquoted = match ty {
+        Type::String | Type::Path | Type::List(_) => None,
+        _ => unquote(text),
+    };
+    let t = unquoted.as_deref().unwrap_or(text).trim();
     match ty {
         Type::Error => Err("the param's type is not known".into()),
-        Type::String | Type::Path => Ok(Value::Str(unquote(text).unwrap_or(text).to_owned())),
+        Type::String | Type::Path => {
+            Ok(Value::Str(unquote(text).unwrap_or_else(|| text.to_owned())))
+        }
         Type::Int => {
             let digits = t.replace('_', "");
             digits
@@ -126,10 +133,9 @@ pub fn parse_value(
                     continue;
                 }
                 let item = match &**inner {
-                    Type::String | Type::Path => match unquote(part) {
-                        Some(s) => Value::Str(s.to_owned()),
-                        None => Value::Str(part.to_owned()),
-                    },
+                    Type::String | Type::Path => {
+                        Value::Str(unquote(part).unwrap_or_else(|| part.to_owned()))
+                    }
                     other => parse_value(part, other, variants)?,
                 };
                 items.push(item);
@@ -140,11 +146,37 @@ pub fn parse_value(
     }
 }
 
-fn unquote(s: &str) -> Option<&str> {
+/// The text of a quoted literal: `"…"` with the escapes `\"`, `\\`, `\n`, `\t`, `\r`,
+/// `\0`, `\'` and `\u{…}`, or `'…'` taken as it is.
+fn unquote(s: &str) -> Option<String> {
     let s = s.trim();
-    s.strip_prefix('"')
-        .and_then(|r| r.strip_suffix('"'))
-        .or_else(|| s.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')))
+    if let Some(inner) = s.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+        return Some(inner.to_owned());
+    }
+    let inner = s.strip_prefix('"')?.strip_suffix('"')?;
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next()? {
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            '0' => out.push('\0'),
+            'u' => {
+                if chars.next()? != '{' {
+                    return None;
+                }
+                let hex: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+            }
+            other => out.push(other),
+        }
+    }
+    Some(out)
 }
 
 /// Splits on commas outside quotes.
@@ -203,6 +235,10 @@ mod tests {
             ]))
         );
         assert!(parse_value("abc", &Type::Int, none).is_err());
+        assert_eq!(
+            parse_value("\"a \\\"b\\\" \\u{e9}\\n\"", &Type::String, none),
+            Ok(Value::Str("a \"b\" \u{e9}\n".into()))
+        );
         assert!(
             parse_value("16", &Type::Memory, none)
                 .unwrap_err()

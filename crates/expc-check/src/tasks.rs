@@ -264,6 +264,9 @@ impl Checker<'_> {
                 seen.insert(kw, kw_span);
                 let this = match &section.kind {
                     SectionKind::Resources(block) => {
+                        // What a task asks of the machine changes none of its results: the
+                        // params used here are not among the task's uses (its cache key).
+                        let mark = self.use_log.as_ref().map_or(0, Vec::len);
                         resources = {
                             let fields = std::mem::take(&mut self.section_fields.resources);
                             let v = self.block(block, &fields, "`resources`", kw_span, &cx);
@@ -272,6 +275,9 @@ impl Checker<'_> {
                         };
                         resources.retain(|_, v| *v != Value::None);
                         self.check_resource_values(block, &resources);
+                        if let Some(log) = &mut self.use_log {
+                            log.truncate(mark);
+                        }
                         None
                     }
                     SectionKind::Env(block) => {

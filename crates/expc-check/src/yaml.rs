@@ -31,7 +31,8 @@ fn literal(v: &Yaml) -> Result<String, String> {
     Ok(match v {
         Yaml::Bool(b) => b.to_string(),
         Yaml::Number(n) => n.to_string(),
-        Yaml::String(s) => s.clone(),
+        // Quoted, so that the text is taken exactly, quotes and backslashes included.
+        Yaml::String(s) => format!("{s:?}"),
         Yaml::Sequence(items) => {
             let parts: Result<Vec<String>, String> = items
                 .iter()
@@ -60,7 +61,7 @@ mod tests {
             p,
             [
                 ("epochs".into(), "50".into()),
-                ("mem".into(), "8GiB".into()),
+                ("mem".into(), "\"8GiB\"".into()),
                 ("seeds".into(), "[1, 2]".into()),
                 ("names".into(), "[\"a\", \"b c\"]".into()),
                 ("fast".into(), "true".into()),

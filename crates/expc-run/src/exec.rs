@@ -11,8 +11,6 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use crate::store::Store;
-
 /// The process groups of the running tasks, to stop them all on Ctrl-C or `--fail-fast`.
 pub type Groups = Arc<Mutex<HashSet<i32>>>;
 
@@ -24,9 +22,6 @@ pub struct Spec {
     pub secrets: Vec<String>,
     pub outputs: Vec<(String, String, bool)>,
     pub first_work: PathBuf,
-    pub store: Store,
-    pub job: String,
-    pub index: u64,
     pub attempts: u32,
     pub backoff: Duration,
     pub time_limit: Option<Duration>,
@@ -65,23 +60,20 @@ pub async fn execute(spec: Spec) -> Result {
         stderr_tail: Vec::new(),
     };
     for attempt in 1..=spec.attempts {
-        let work = if attempt == 1 {
-            spec.first_work.clone()
-        } else {
-            match spec.store.work_dir(&spec.job, spec.index, attempt) {
-                Ok(w) => w,
-                Err(e) => {
-                    return Result {
-                        node,
-                        status: Status::Failed {
-                            exit_code: None,
-                            message: format!("cannot create its work directory: {e}"),
-                            stderr_tail: Vec::new(),
-                        },
-                    };
-                }
+        // Every attempt runs in the same (emptied) directory: the argv names paths in it.
+        let work = spec.first_work.clone();
+        if attempt > 1 {
+            if let Err(e) = std::fs::create_dir_all(&work) {
+                return Result {
+                    node,
+                    status: Status::Failed {
+                        exit_code: None,
+                        message: format!("cannot create its work directory: {e}"),
+                        stderr_tail: Vec::new(),
+                    },
+                };
             }
-        };
+        }
         // An output under a folder (`out/table.csv`) gets its folder made for it.
         for (_, rel, _) in &spec.outputs {
             if let Some(parent) = Path::new(rel).parent() {

@@ -1,0 +1,423 @@
+//! `expc run --local` end to end, through the real binary, on the workloads in `run/`:
+//! parallelism, chains and gathers, failures, retries, the cache (what re-runs and what
+//! does not), resume after SIGKILL, and hostile values reaching argv intact.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+struct Project {
+    dir: PathBuf,
+    log: PathBuf,
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        // Stored objects are read-only; make them removable.
+        let _ = Command::new("chmod")
+            .args(["-R", "u+w"])
+            .arg(&self.dir)
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn project(name: &str) -> Project {
+    let dir = std::env::temp_dir().join(format!("expc-run-{name}-{}", std::process::id()));
+    let _ = Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(&dir)
+        .stderr(Stdio::null())
+        .status();
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in [
+        "step.py",
+        "pipeline.exp",
+        "injection.exp",
+        "failing_output.exp",
+    ] {
+        std::fs::copy(expc_tests::root().join("tests/run").join(f), dir.join(f)).unwrap();
+    }
+    std::fs::write(dir.join("input.txt"), "hello\nworld\n").unwrap();
+    std::fs::write(dir.join("other.txt"), "side\n").unwrap();
+    let log = dir.join("tasks.log");
+    Project { dir, log }
+}
+
+impl Project {
+    fn command(&self, spec: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut c = Command::new(expc_tests::expc());
+        c.arg("run")
+            .arg("--local")
+            .arg("--json")
+            .arg(spec)
+            .args(args);
+        c.current_dir(&self.dir)
+            .env("EXPC_TEST_LOG", &self.log)
+            .env("NO_COLOR", "1");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn run(&self, spec: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.command(spec, args, env).output().unwrap()
+    }
+
+    fn log(&self) -> Vec<Vec<String>> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.split(' ').map(str::to_owned).collect())
+            .collect()
+    }
+
+    fn out(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.dir.join(".expc/out").join(rel)).unwrap()
+    }
+}
+
+fn events(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+/// The tasks of an event kind.
+fn tasks(out: &Output, kind: &str) -> BTreeSet<String> {
+    events(out)
+        .iter()
+        .filter(|e| e["event"] == kind)
+        .map(|e| e["task"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "expc run failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn fan_out_runs_in_parallel_and_the_gather_sees_every_branch() {
+    let p = project("fanout");
+    let out = p.run("pipeline.exp", &["-j", "4"], &[("EXPC_TEST_SLEEP", "0.4")]);
+    ok(&out);
+    assert_eq!(tasks(&out, "task_finished").len(), 7);
+    // The four branches overlapped in time.
+    let branches: Vec<(f64, f64)> = p
+        .log()
+        .iter()
+        .filter(|l| l[0] == "branch")
+        .map(|l| (l[3].parse().unwrap(), l[4].parse().unwrap()))
+        .collect();
+    assert_eq!(branches.len(), 4);
+    let latest_start = branches.iter().map(|b| b.0).fold(f64::MIN, f64::max);
+    let earliest_end = branches.iter().map(|b| b.1).fold(f64::MAX, f64::min);
+    assert!(
+        latest_start < earliest_end,
+        "branches ran one after another: {branches:?}"
+    );
+    // The chain and the gather, in sweep order.
+    assert_eq!(
+        p.out("g/all.txt"),
+        "branch 0: hello\nbranch 1: hello\nbranch 2: hello\nbranch 3: hello\n"
+    );
+    assert_eq!(p.out("s/side.txt"), "side\n");
+}
+
+#[test]
+fn the_cache_decides_what_runs_again() {
+    let p = project("cache");
+    ok(&p.run("pipeline.exp", &[], &[]));
+    let runs = p.log().len();
+
+    // Nothing changed: no process at all.
+    let again = p.run("pipeline.exp", &[], &[]);
+    ok(&again);
+    assert!(tasks(&again, "task_started").is_empty());
+    assert_eq!(tasks(&again, "task_cached").len(), 7);
+    assert_eq!(p.log().len(), runs, "a cached task spawned a process");
+
+    // `touch` changes the mtime, not the content: nothing runs.
+    let later = std::time::SystemTime::now() + Duration::from_secs(5);
+    for f in ["input.txt", "other.txt", "step.py"] {
+        std::fs::File::options()
+            .write(true)
+            .open(p.dir.join(f))
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+    }
+    let touched = p.run("pipeline.exp", &[], &[]);
+    ok(&touched);
+    assert!(
+        tasks(&touched, "task_started").is_empty(),
+        "{:?}",
+        tasks(&touched, "task_started")
+    );
+
+    // More CPUs change no result: nothing runs.
+    let cpus = p.run("pipeline.exp", &["-p", "cpus=2"], &[]);
+    ok(&cpus);
+    assert!(tasks(&cpus, "task_started").is_empty());
+
+    // New content in a file only `s` reads: exactly `s` runs.
+    std::fs::write(p.dir.join("other.txt"), "side, edited\n").unwrap();
+    let edited = p.run("pipeline.exp", &[], &[]);
+    ok(&edited);
+    assert_eq!(tasks(&edited, "task_started"), set(&["s"]));
+    assert_eq!(p.out("s/side.txt"), "side, edited\n");
+
+    // An argv change re-runs the task; its output is the same content, so nothing
+    // downstream runs again.
+    let tagged = p.run("pipeline.exp", &["-p", "tag=v2"], &[]);
+    ok(&tagged);
+    assert_eq!(tasks(&tagged, "task_started"), set(&["f"]));
+
+    // New content at the head of the chain re-runs everything downstream of it.
+    std::fs::write(p.dir.join("input.txt"), "bonjour\n").unwrap();
+    let head = p.run("pipeline.exp", &[], &[]);
+    ok(&head);
+    assert_eq!(
+        tasks(&head, "task_started"),
+        set(&["f", "b[0]", "b[1]", "b[2]", "b[3]", "g"])
+    );
+    assert!(p.out("g/all.txt").starts_with("branch 0: bonjour\n"));
+
+    // A wider sweep runs only the new points and the gather.
+    let wider = p.run("pipeline.exp", &["-p", "width=5"], &[]);
+    ok(&wider);
+    assert_eq!(tasks(&wider, "task_started"), set(&["b[4]", "g"]));
+}
+
+#[test]
+fn a_failing_branch_does_not_stop_the_others() {
+    let p = project("failing");
+    let out = p.run("pipeline.exp", &[], &[("EXPC_TEST_FAIL", "2")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(tasks(&out, "task_failed"), set(&["b[2]"]));
+    assert_eq!(tasks(&out, "task_skipped"), set(&["g"]));
+    for ok_task in ["f", "b[0]", "b[1]", "b[3]", "s"] {
+        assert!(
+            tasks(&out, "task_finished").contains(ok_task),
+            "{ok_task} did not finish"
+        );
+    }
+    let failed = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "task_failed")
+        .unwrap();
+    assert_eq!(failed["exit_code"], 3);
+    assert!(
+        failed["message"]
+            .as_str()
+            .unwrap()
+            .contains("after 2 attempts"),
+        "{failed}"
+    );
+    // The text summary names the exit code and shows the end of stderr.
+    let text = Command::new(expc_tests::expc())
+        .args(["run", "--local", "pipeline.exp"])
+        .current_dir(&p.dir)
+        .env("EXPC_TEST_FAIL", "2")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&text.stderr);
+    assert!(err.contains("failed: b[2] (exit 3)"), "{err}");
+    assert!(err.contains("| branch 2 cannot go on"), "{err}");
+    // Fixed, the run finishes, and only what did not finish runs.
+    let fixed = p.run("pipeline.exp", &[], &[]);
+    ok(&fixed);
+    assert_eq!(tasks(&fixed, "task_started"), set(&["b[2]", "g"]));
+}
+
+#[test]
+fn a_retry_that_succeeds_on_the_second_attempt() {
+    let p = project("retry");
+    let flag = p.dir.join("flaky-flag");
+    let out = p.run(
+        "pipeline.exp",
+        &["-p", "width=1"],
+        &[("EXPC_TEST_FLAKY", flag.to_str().unwrap())],
+    );
+    ok(&out);
+    // The branch failed once (`retry 1`), then succeeded.
+    let finished = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "task_finished" && e["task"] == "b[0]")
+        .unwrap();
+    assert_eq!(finished["attempts"], 2, "{finished}");
+    assert!(tasks(&out, "task_failed").is_empty());
+    assert_eq!(p.out("g/all.txt"), "branch 0: hello\n");
+}
+
+#[test]
+fn a_missing_output_is_a_failure() {
+    let p = project("lazy");
+    let out = p.run("failing_output.exp", &[], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let failed = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "task_failed")
+        .unwrap();
+    assert!(
+        failed["message"]
+            .as_str()
+            .unwrap()
+            .contains("did not write its output `out`"),
+        "{failed}"
+    );
+}
+
+#[test]
+fn hostile_values_reach_argv_byte_for_byte() {
+    let p = project("injection");
+    let corpus = [
+        "plain",
+        "two words",
+        "\"double quoted\"",
+        "'single quoted'",
+        "$(touch pwned)",
+        "`touch pwned`",
+        "a; touch pwned",
+        "a | cat",
+        "a && b || c",
+        "line one\nline two",
+        "tab\there",
+        "--help",
+        "-rf",
+        "$HOME ${HOME} $$",
+        "* ? [a-z]",
+        "back\\slash",
+        "ünïcödé ✓ 日本",
+        "",
+        "> redirect < in",
+        "#comment",
+    ];
+    for value in corpus {
+        // Through a params file, which keeps the text exactly.
+        let params = p.dir.join("value.yaml");
+        std::fs::write(
+            &params,
+            format!("value: {}\n", serde_json::to_string(value).unwrap()),
+        )
+        .unwrap();
+        let out = p.run(
+            "injection.exp",
+            &["--params", params.to_str().unwrap()],
+            &[],
+        );
+        ok(&out);
+        let argv: Vec<String> = serde_json::from_str(&p.out("echo/argv.json")).unwrap();
+        assert_eq!(
+            argv,
+            vec![
+                value.to_owned(),
+                format!("prefix-{value}"),
+                format!("--flag={value}")
+            ],
+            "the value {value:?} was changed on its way to argv"
+        );
+        assert!(!p.dir.join("pwned").exists(), "{value:?} ran a command");
+    }
+}
+
+/// A small deterministic generator for the kill times.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn sigkill_at_random_moments_then_resume() {
+    let p = project("kill");
+    let mut rng = Rng(0x5eed_4b1d);
+    let expected: String = (0..12).map(|i| format!("branch {i}: hello\n")).collect();
+    for round in 0..20 {
+        // Each round starts from an empty state.
+        let state = p.dir.join(".expc");
+        let _ = Command::new("chmod")
+            .args(["-R", "u+w"])
+            .arg(&state)
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&state);
+        let mut child = p
+            .command(
+                "pipeline.exp",
+                &["-j", "3", "-p", "width=12"],
+                &[("EXPC_TEST_SLEEP", "0.05")],
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let wait = Duration::from_millis(50 + rng.next() % 700);
+        std::thread::sleep(wait);
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // Orphaned tasks may still be finishing; give them a moment.
+        std::thread::sleep(Duration::from_millis(150));
+        let finished = finished_instances(&state);
+        let before = p.log().len();
+        let out = p.run("pipeline.exp", &["-j", "3", "-p", "width=12"], &[]);
+        ok(&out);
+        assert_eq!(
+            p.out("g/all.txt"),
+            expected,
+            "round {round}: wrong output after resume"
+        );
+        let rerun: Vec<String> = p.log()[before..].iter().map(|l| l[1].clone()).collect();
+        for name in &rerun {
+            assert!(
+                !finished.contains(name),
+                "round {round} (killed after {wait:?}): `{name}` had finished but ran again"
+            );
+        }
+        let started = tasks(&out, "task_started");
+        for name in &finished {
+            assert!(
+                !started.contains(name),
+                "round {round}: `{name}` had finished but was started again"
+            );
+        }
+    }
+}
+
+/// Instances with a cache entry, named as the run names them (`b[3]`).
+fn finished_instances(state: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for file in expc_tests::files_in(&state.join("cache"), "json") {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(&std::fs::read(&file).unwrap())
+        else {
+            continue;
+        };
+        let job = v["job"].as_str().unwrap_or_default();
+        let index = v["index"].as_u64().unwrap_or(0);
+        out.insert(if job == "b" {
+            format!("b[{index}]")
+        } else {
+            job.to_owned()
+        });
+    }
+    out
+}
