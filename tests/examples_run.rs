@@ -1,0 +1,130 @@
+//! Every example runs end to end with `expc run --local` on the small data it ships or
+//! generates, and a second run is entirely cached.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type().unwrap().is_dir() {
+            if e.file_name() != ".expc" {
+                copy_dir(&src, &dst);
+            }
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("expc-example-{name}-{}", std::process::id()));
+    let _ = Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(&dir)
+        .stderr(Stdio::null())
+        .status();
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(&expc_tests::root().join("examples").join(name), &dir);
+    dir
+}
+
+fn run(dir: &Path, spec: &str, args: &[&str]) -> Output {
+    Command::new(expc_tests::expc())
+        .args(["run", "--local", "--json", spec])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn count(out: &Output, event: &str) -> usize {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(&format!("\"event\":\"{event}\"")))
+        .count()
+}
+
+fn end_to_end(name: &str, args: &[&str]) {
+    let dir = scratch(name);
+    let spec = format!("{name}.exp");
+    let first = run(&dir, &spec, args);
+    assert!(
+        first.status.success(),
+        "{name}: {}\n{}",
+        String::from_utf8_lossy(&first.stdout),
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(count(&first, "task_finished") > 0);
+    let second = run(&dir, &spec, args);
+    assert!(second.status.success());
+    assert_eq!(
+        count(&second, "task_started"),
+        0,
+        "{name}: the second run ran tasks"
+    );
+    assert_eq!(
+        count(&second, "task_cached"),
+        count(&first, "task_finished")
+    );
+    let _ = Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(&dir)
+        .stderr(Stdio::null())
+        .status();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn hello_runs() {
+    end_to_end("hello", &[]);
+}
+
+#[test]
+fn stabilizer_runs() {
+    end_to_end("stabilizer", &[]);
+}
+
+#[test]
+fn detection_runs() {
+    end_to_end("detection", &[]);
+}
+
+#[test]
+fn simstudy_runs_with_one_replica_per_point() {
+    // 100 simulations instead of 1,200: the same pipeline, at a size for a test.
+    end_to_end("simstudy", &["-p", "replicas=1"]);
+}
+
+#[test]
+fn rainfall_needs_spark_submit_and_says_so() {
+    let dir = scratch("rainfall");
+    let out = run(&dir, "rainfall.exp", &[]);
+    let have_spark = Command::new("spark-submit")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if have_spark {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    } else {
+        assert_eq!(out.status.code(), Some(1));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("cannot start `spark-submit`"), "{text}");
+        // The tasks that do not depend on Spark are not blocked by it: there are none
+        // here, so everything after `c` is skipped, not failed.
+        assert!(text.contains("\"event\":\"task_skipped\""), "{text}");
+    }
+    let _ = Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(&dir)
+        .stderr(Stdio::null())
+        .status();
+    let _ = std::fs::remove_dir_all(&dir);
+}
