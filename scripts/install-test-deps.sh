@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system packages expc's tests use, when they are missing:
-#   graphviz — `dot` checks that every graph `expc graph` writes is valid DOT.
+#   graphviz — `dot` checks that every graph `expc graph` writes is valid DOT;
+#   python3  — the task programs of the examples and of the run tests.
 # Needs Debian or Ubuntu (apt-get), as root or with sudo. Does nothing when all is there.
 set -euo pipefail
 
 missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
