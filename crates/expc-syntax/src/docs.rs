@@ -1,7 +1,5 @@
 //! Attaching `///` doc comments to the items, fields, entries and variants below them.
 
-use std::collections::HashMap;
-
 use expc_diagnostics::{Code, Diagnostic, Span};
 
 use crate::ast::*;
@@ -14,7 +12,7 @@ pub(crate) fn attach(file: &mut SourceFile, comments: &[Comment], src: &str) -> 
         return Vec::new();
     }
     for item in &mut file.items {
-        item.doc = docs.remove(&item.span.start);
+        item.doc = docs.take(item.span.start);
         match &mut item.kind {
             ItemKind::Experiment(e) => block(&mut e.body, &mut docs),
             ItemKind::Sweep(s) => block(&mut s.body, &mut docs),
@@ -26,7 +24,7 @@ pub(crate) fn attach(file: &mut SourceFile, comments: &[Comment], src: &str) -> 
             }
             ItemKind::Task(t) => {
                 for f in t.inputs.iter_mut().chain(t.outputs.iter_mut().flatten()) {
-                    f.doc = docs.remove(&f.span.start);
+                    f.doc = docs.take(f.span.start);
                 }
                 for s in &mut t.sections {
                     match &mut s.kind {
@@ -42,7 +40,7 @@ pub(crate) fn attach(file: &mut SourceFile, comments: &[Comment], src: &str) -> 
             ItemKind::Kind(k) => block(&mut k.body, &mut docs),
             ItemKind::Enum(e) => {
                 for v in &mut e.variants {
-                    v.doc = docs.remove(&v.name.span.start);
+                    v.doc = docs.take(v.name.span.start);
                 }
             }
             ItemKind::Import(_)
@@ -52,7 +50,7 @@ pub(crate) fn attach(file: &mut SourceFile, comments: &[Comment], src: &str) -> 
             | ItemKind::Error => {}
         }
     }
-    let mut dangling: Vec<_> = docs.into_values().collect();
+    let mut dangling: Vec<_> = docs.docs.into_iter().filter_map(|(_, d)| d).collect();
     dangling.sort_by_key(|d| d.span.start);
     dangling
         .into_iter()
@@ -67,9 +65,40 @@ pub(crate) fn attach(file: &mut SourceFile, comments: &[Comment], src: &str) -> 
         .collect()
 }
 
-fn block(b: &mut Block, docs: &mut HashMap<u32, Doc>) {
+/// The doc comments of a file, sorted by the offset of what each documents; attaching
+/// one takes it out.
+struct Docs {
+    docs: Vec<(u32, Option<Doc>)>,
+    /// Where the last look-up ended: the tree is walked in source order, so the next one
+    /// is usually at or just after it.
+    next: usize,
+}
+
+impl Docs {
+    fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    fn take(&mut self, at: u32) -> Option<Doc> {
+        let docs = &mut self.docs;
+        let mut i = self.next;
+        while i < docs.len() && docs[i].0 < at {
+            i += 1;
+        }
+        while i > 0 && docs[i - 1].0 >= at {
+            i -= 1;
+        }
+        self.next = i;
+        match docs.get_mut(i) {
+            Some((key, doc)) if *key == at => doc.take(),
+            _ => None,
+        }
+    }
+}
+
+fn block(b: &mut Block, docs: &mut Docs) {
     for entry in &mut b.entries {
-        entry.doc = docs.remove(&entry.span.start);
+        entry.doc = docs.take(entry.span.start);
         if let EntryValue::Block(inner) = &mut entry.value {
             block(inner, docs);
         }
@@ -78,8 +107,8 @@ fn block(b: &mut Block, docs: &mut HashMap<u32, Doc>) {
 
 /// Groups consecutive doc comments and keys each group by the offset of the first token
 /// after it (skipping whitespace and ordinary comments).
-fn collect(comments: &[Comment], src: &str) -> HashMap<u32, Doc> {
-    let mut out = HashMap::new();
+fn collect(comments: &[Comment], src: &str) -> Docs {
+    let mut out: Vec<(u32, Option<Doc>)> = Vec::new();
     let mut i = 0;
     while i < comments.len() {
         if comments[i].kind != CommentKind::Doc {
@@ -126,10 +155,18 @@ fn collect(comments: &[Comment], src: &str) -> HashMap<u32, Doc> {
             end: comments[last].span.end,
             ..comments[first].span
         };
-        out.insert(pos as u32, Doc { text, span });
+        // Comments come in order, and so do their targets (a doc comment ends the search
+        // for the target of the group before it); a later group for the same target
+        // would replace the earlier one.
+        let doc = Some(Doc { text, span });
+        match out.last_mut() {
+            Some((at, previous)) if *at == pos as u32 => *previous = doc,
+            _ => out.push((pos as u32, doc)),
+        }
         i = last + 1;
     }
-    out
+    out.sort_by_key(|(at, _)| *at);
+    Docs { docs: out, next: 0 }
 }
 
 fn is_blank(s: &str) -> bool {

@@ -50,7 +50,31 @@ where
     E: SynErr<'t, 's, I>,
     T: Parser<'t, I, TypeExpr, Extra<E>> + Clone,
 {
-    ident()
+    // Check the shape first, without building anything: most types are not glued, and
+    // this parser is tried before the plain type parser. Where the check fails it
+    // expects what the parser itself would have (inner type names expect "something
+    // else", which says nothing, where the parser says "a type"; but so does the plain
+    // type parser tried next at the same place).
+    let word = select! { Token::Ident(s) if !RESERVED.contains(&s) => () };
+    let shape = recursive(|shape| {
+        word.then(
+            shape
+                .separated_by(just(Token::Comma))
+                .allow_trailing()
+                .delimited_by(just(Token::Lt), just(Token::Gt))
+                .or_not(),
+        )
+        .then(just(Token::Question).or_not())
+        .ignored()
+    });
+    let glued = word
+        .labelled("a name")
+        .then(just(Token::Lt))
+        .then(shape.separated_by(just(Token::Comma)).allow_trailing())
+        .then(just(Token::GtEq))
+        .rewind();
+    glued
+        .ignore_then(ident())
         .then_ignore(just(Token::Lt))
         .then(
             ty.separated_by(just(Token::Comma))
@@ -121,7 +145,7 @@ where
         .or(empty().map_with(|(), e| Expr::new(ExprKind::Error, e.span())))
         .delimited_by(just(Token::TplInterpStart), just(Token::TplInterpEnd))
         .map(TemplatePart::Interp)
-        .recover_with(via_parser(nested_delimiters(
+        .recover_with(via_parser(skip_group(
             Token::TplInterpStart,
             Token::TplInterpEnd,
             [],
@@ -146,6 +170,25 @@ where
             span: e.span(),
         })
         .labelled("a template")
+}
+
+/// Recovery that skips the bracketed group starting here. It is tried whenever the parser
+/// it recovers fails, mostly at some other token: check the opening bracket first (a
+/// failed recovery leaves no trace, so this only saves the attempt).
+fn skip_group<'t, 's: 't, I, E, O, F, const N: usize>(
+    open: Token<'s>,
+    close: Token<'s>,
+    others: [(Token<'s>, Token<'s>); N],
+    fallback: F,
+) -> impl Parser<'t, I, O, Extra<E>> + Clone
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    F: Fn(Span) -> O + Clone + 't,
+{
+    just(open)
+        .rewind()
+        .ignore_then(nested_delimiters(open, close, others, fallback))
 }
 
 fn boxed(e: Expr) -> Box<Expr> {
@@ -181,23 +224,19 @@ where
         Expr::new(ExprKind::Template(t), span)
     });
 
-    // `Kind { … }`; the name is only copied once the block is there.
-    let record = select! { Token::Ident(s) = e if is_type_name(s) => (s, e.span()) }
-        .then(block)
+    // A capitalised name, and `Kind { … }` when a block follows.
+    let type_name = select! { Token::Ident(s) = e if is_type_name(s) => (s, e.span()) }
+        .then(block.or_not())
         .map_with(|((name, span), body), e| {
-            let ty = Ident {
+            let name = Ident {
                 name: name.to_owned(),
                 span,
             };
-            Expr::new(ExprKind::Record { ty, body }, e.span())
+            match body {
+                Some(body) => Expr::new(ExprKind::Record { ty: name, body }, e.span()),
+                None => Expr::new(ExprKind::Name(name), span),
+            }
         });
-    // A capitalised name that is not a record.
-    let type_name = select! {
-        Token::Ident(s) = e if is_type_name(s) => {
-            let name = Ident { name: s.to_owned(), span: e.span() };
-            Expr::new(ExprKind::Name(name), e.span())
-        }
-    };
 
     // An item keyword followed by a name or string starts the next item (as in `param`
     // after an unfinished `param x: Int =`): not a name here. Only item keywords need
@@ -222,7 +261,7 @@ where
         .then_ignore(close(Token::RBracket))
         .delimited_by(just(Token::LBracket), empty())
         .map_with(|items, e| Expr::new(ExprKind::List(items), e.span()))
-        .recover_with(via_parser(nested_delimiters(
+        .recover_with(via_parser(skip_group(
             Token::LBracket,
             Token::RBracket,
             [
@@ -236,7 +275,7 @@ where
         .clone()
         .delimited_by(just(Token::LParen), just(Token::RParen))
         .map_with(|inner, e| Expr::new(ExprKind::Paren(boxed(inner)), e.span()))
-        .recover_with(via_parser(nested_delimiters(
+        .recover_with(via_parser(skip_group(
             Token::LParen,
             Token::RParen,
             [
@@ -246,18 +285,10 @@ where
             |span| Expr::new(ExprKind::Error, span),
         )));
 
-    // The first token decides, but a capitalised name may start a record: try that first.
-    let atom = choice((
-        record,
-        simple,
-        type_name,
-        template,
-        list,
-        paren,
-        keyword_name,
-    ))
-    .labelled("an expression")
-    .boxed();
+    // The first token decides.
+    let atom = choice((simple, type_name, list, template, paren, keyword_name))
+        .labelled("an expression")
+        .boxed();
 
     enum Postfix {
         Field(Ident),

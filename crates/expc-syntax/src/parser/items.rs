@@ -81,7 +81,28 @@ where
     E: SynErr<'t, 's, I>,
     S: Parser<'t, I, (), Extra<E>> + Clone,
 {
-    unit().then(unit().and_is(stop.not()).repeated()).ignored()
+    // No unit starts with a closing bracket or at the end: say so at once, since this is
+    // tried (and fails) at the end of every list. A failed recovery leaves no trace.
+    any()
+        .filter(|t: &Token<'s>| !is_close(t))
+        .rewind()
+        .ignore_then(unit())
+        .then(unit().and_is(stop.not()).repeated())
+        .ignored()
+}
+
+/// Succeeds, consuming nothing, when the next token is one of `words`: a guard in front of
+/// a choice of alternatives that each start with one of them, so that the common end of
+/// a list does not try each in turn. The choices are labelled, so the expected words
+/// they would have reported at that token are replaced by the label all the same.
+fn peek_word<'t, 's: 't, I, E>(
+    words: &'static [&'static str],
+) -> impl Parser<'t, I, (), Extra<E>> + Clone
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+{
+    word_in(words).rewind()
 }
 
 fn word_in<'t, 's: 't, I, E>(
@@ -325,38 +346,39 @@ where
         .delimited_by(just(Token::LParen), empty());
 
     let template = template_parser(expr.clone());
-    let section = choice((
-        kw!("resources")
-            .ignore_then(block.clone())
-            .map(SectionKind::Resources),
-        kw!("env").ignore_then(block.clone()).map(SectionKind::Env),
-        kw!("run")
-            .ignore_then(template.clone())
-            .map(SectionKind::Run),
-        kw!("shell").ignore_then(template).map(SectionKind::Shell),
-        kw!("spark")
-            .ignore_then(expr.clone())
-            .then(kw!("args").ignore_then(expr.clone()).or_not())
-            .then(block.clone().or_not())
-            .map(|((app, args), body)| SectionKind::Spark { app, args, body }),
-        kw!("retry")
-            .ignore_then(expr.clone())
-            .then(block.clone().or_not())
-            .map(|(attempts, body)| SectionKind::Retry { attempts, body }),
-    ))
-    .map_with(|kind, e| Section {
-        kind,
-        span: e.span(),
-    })
-    .labelled("a task section")
-    .recover_with(via_parser(
-        skip_until(word_in(SECTION_KEYWORDS).or(just(Token::RBrace).ignored())).map_with(
-            |(), e| Section {
-                kind: SectionKind::Error,
-                span: e.span(),
-            },
-        ),
-    ));
+    let section = peek_word(SECTION_KEYWORDS)
+        .ignore_then(choice((
+            kw!("resources")
+                .ignore_then(block.clone())
+                .map(SectionKind::Resources),
+            kw!("env").ignore_then(block.clone()).map(SectionKind::Env),
+            kw!("run")
+                .ignore_then(template.clone())
+                .map(SectionKind::Run),
+            kw!("retry")
+                .ignore_then(expr.clone())
+                .then(block.clone().or_not())
+                .map(|(attempts, body)| SectionKind::Retry { attempts, body }),
+            kw!("shell").ignore_then(template).map(SectionKind::Shell),
+            kw!("spark")
+                .ignore_then(expr.clone())
+                .then(kw!("args").ignore_then(expr.clone()).or_not())
+                .then(block.clone().or_not())
+                .map(|((app, args), body)| SectionKind::Spark { app, args, body }),
+        )))
+        .map_with(|kind, e| Section {
+            kind,
+            span: e.span(),
+        })
+        .labelled("a task section")
+        .recover_with(via_parser(
+            skip_until(word_in(SECTION_KEYWORDS).or(just(Token::RBrace).ignored())).map_with(
+                |(), e| Section {
+                    kind: SectionKind::Error,
+                    span: e.span(),
+                },
+            ),
+        ));
     let task = kw!("task")
         .ignore_then(ident())
         .then(fields.clone())
@@ -408,7 +430,28 @@ where
             .filter(|e: &Expr| matches!(e.kind, ExprKind::Call { .. }))
             .then(on.clone())
             .map(|(value, on)| StmtKind::Expr { value, on });
-        let statement = choice((let_stmt, for_stmt, expr_stmt))
+        // Every statement starts with a word or could be an expression: check that first,
+        // so that the `}` ending the block does not try each kind (the label replaces
+        // what they would have expected there).
+        let statement_start = any()
+            .filter(|t: &Token<'s>| {
+                matches!(
+                    t,
+                    Token::Ident(_)
+                        | Token::Int(_)
+                        | Token::Float(_)
+                        | Token::Quantity(_)
+                        | Token::Str(_)
+                        | Token::TplStart
+                        | Token::LBracket
+                        | Token::LParen
+                        | Token::Minus
+                        | Token::Bang
+                )
+            })
+            .rewind();
+        let statement = statement_start
+            .ignore_then(choice((let_stmt, for_stmt, expr_stmt)))
             .map_with(|kind, e| Stmt {
                 kind,
                 span: e.span(),
@@ -498,21 +541,22 @@ where
         .then(any().filter(|t: &Token<'s>| matches!(t, Token::Ident(_) | Token::Str(_))))
         .ignored();
     // The most frequent items first: every failed alternative costs.
-    let item = choice((
-        task, data, param, resource, pipeline, import, model, sweep, secret, experiment, site,
-        record, schema, enum_, format, kind,
-    ))
-    .labelled("an item")
-    .map_with(|kind, e| Item {
-        doc: None,
-        kind,
-        span: e.span(),
-    })
-    .recover_with(via_parser(skip_until(item_start).map_with(|(), e| Item {
-        doc: None,
-        kind: ItemKind::Error,
-        span: e.span(),
-    })));
+    let item = peek_word(ITEM_KEYWORDS)
+        .ignore_then(choice((
+            task, data, param, resource, pipeline, import, model, sweep, secret, experiment, site,
+            record, schema, enum_, format, kind,
+        )))
+        .labelled("an item")
+        .map_with(|kind, e| Item {
+            doc: None,
+            kind,
+            span: e.span(),
+        })
+        .recover_with(via_parser(skip_until(item_start).map_with(|(), e| Item {
+            doc: None,
+            kind: ItemKind::Error,
+            span: e.span(),
+        })));
 
     item.repeated()
         .collect::<Exact<_>>()
