@@ -181,6 +181,30 @@ fn the_cache_decides_what_runs_again() {
     assert_eq!(tasks(&edited, "task_started"), set(&["s"]));
     assert_eq!(p.out("s/side.txt"), "side, edited\n");
 
+    // `expc why` names what changed, field by field, and what follows from it.
+    let why = Command::new(expc_tests::expc())
+        .args(["why", "pipeline.exp", "f", "-p", "tag=v2"])
+        .current_dir(&p.dir)
+        .output()
+        .unwrap();
+    let why = String::from_utf8_lossy(&why.stdout);
+    assert!(why.contains("f: will run"), "{why}");
+    assert!(
+        why.contains("params: `tag` was `\"v1\"` and is now `\"v2\"`"),
+        "{why}"
+    );
+    assert!(
+        why.contains("the command line: word 6 was `v1` and is now `v2`"),
+        "{why}"
+    );
+    let why_all = Command::new(expc_tests::expc())
+        .args(["why", "pipeline.exp"])
+        .current_dir(&p.dir)
+        .output()
+        .unwrap();
+    let why_all = String::from_utf8_lossy(&why_all.stdout);
+    assert!(why_all.contains("b[0]: cached"), "{why_all}");
+
     // An argv change re-runs the task; its output is the same content, so nothing
     // downstream runs again.
     let tagged = p.run("pipeline.exp", &["-p", "tag=v2"], &[]);

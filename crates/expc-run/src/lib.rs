@@ -288,6 +288,7 @@ async fn schedule(
     let mut launched: HashMap<usize, Launch> = HashMap::new();
     let (mut used_cpus, mut used_mem) = (0u64, 0u64);
     let groups: exec::Groups = Arc::new(Mutex::new(Default::default()));
+    let mut last = store.load_last();
     let mut stopping = false;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -323,24 +324,7 @@ async fn schedule(
             let Some(call) = calls.get(&job.key) else {
                 continue;
             };
-            let work = match store.work_dir(&job.key, index, 1) {
-                Ok(w) => w,
-                Err(e) => {
-                    fail(
-                        &mut summary,
-                        &mut outcome,
-                        node,
-                        sink,
-                        &name,
-                        None,
-                        format!("cannot create its work directory: {e}"),
-                        Vec::new(),
-                        PathBuf::new(),
-                    );
-                    release(graph, node, &mut remaining, &mut ready, &outcome);
-                    continue;
-                }
-            };
+            let work = store.work_path(&job.key, index);
             let resolved =
                 match resolver.resolve(j, index, call, &work, &outputs, &opts.spark_master) {
                     Ok(r) => r,
@@ -361,11 +345,10 @@ async fn schedule(
                     }
                 };
             if let Some(entry) = store.lookup(&resolved.key) {
-                std::fs::remove_dir_all(&work).ok();
                 match materialise(store, plan, j, index, &entry.outputs) {
                     Ok(files) => {
                         outputs.insert((j, index), files);
-                        store.save_state(&job.key, index, &resolved.key_doc).ok();
+                        last.set(&job.key, index, &resolved.key);
                         outcome[node] = Some(Outcome::Cached);
                         summary.cached += 1;
                         sink.event(Event::TaskCached { task: name });
@@ -425,6 +408,7 @@ async fn schedule(
                     exec::Status::Succeeded { work, attempts } => {
                         match collect(store, stats, plan, j, index, &l.resolved, &work, attempts, l.started) {
                             Ok(files) => {
+                                last.set(&plan.jobs[j].key, index, &l.resolved.key);
                                 outputs.insert((j, index), files);
                                 outcome[l.node] = Some(Outcome::Ran);
                                 summary.ran += 1;
@@ -495,6 +479,7 @@ async fn schedule(
             }
         }
     }
+    store.save_last(&mut last).ok();
     summary.elapsed = started.elapsed();
     sink.event(Event::RunFinished {
         ran: summary.ran,
@@ -635,11 +620,11 @@ fn collect(
         exit_code: 0,
         attempts,
         duration_ms: started.elapsed().as_millis() as u64,
+        key_doc: resolved.key_doc.clone(),
     };
     store
         .record(&entry)
         .map_err(|e| format!("cannot record its outputs: {e}"))?;
-    store.save_state(&job.key, index, &resolved.key_doc).ok();
     std::fs::remove_dir_all(work).ok();
     materialise(store, plan, j, index, &stored).map_err(|e| format!("cannot link its outputs: {e}"))
 }

@@ -12,7 +12,7 @@
 //!   cache/ab/<key>.json       what a task instance with that key produced
 //!   out/<job>/<index>/<name>  the outputs of the latest run, linked to their objects
 //!   logs/<job>/<index>/       stdout and stderr of the latest attempt
-//!   state/<job>/<index>.json  the key of the instance's last success, for `expc why`
+//!   last-keys.json            the key of each instance's last success, for `expc why`
 //!   stat-cache.json           size, mtime and inode of hashed files: a fast path only
 //!   tmp/                      work directories of running tasks
 //! ```
@@ -47,11 +47,37 @@ pub struct CacheEntry {
     pub exit_code: i32,
     pub attempts: u32,
     pub duration_ms: u64,
+    /// What the key was made of, for `expc why`.
+    #[serde(default)]
+    pub key_doc: serde_json::Value,
+}
+
+/// For each instance (`job/index`), the key of its last success: one file, read at the
+/// start of a run and written at its end, for `expc why`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct LastKeys {
+    pub keys: BTreeMap<String, String>,
+    #[serde(skip)]
+    dirty: bool,
+}
+
+impl LastKeys {
+    pub fn set(&mut self, job: &str, index: u64, key: &str) {
+        let k = format!("{job}/{index}");
+        if self.keys.get(&k).map(String::as_str) != Some(key) {
+            self.keys.insert(k, key.to_owned());
+            self.dirty = true;
+        }
+    }
+
+    pub fn get(&self, job: &str, index: u64) -> Option<&str> {
+        self.keys.get(&format!("{job}/{index}")).map(String::as_str)
+    }
 }
 
 impl Store {
     pub fn open(root: &Path) -> io::Result<Store> {
-        for d in ["objects", "cache", "out", "logs", "state", "tmp"] {
+        for d in ["objects", "cache", "out", "logs", "tmp"] {
             fs::create_dir_all(root.join(d))?;
         }
         Ok(Store {
@@ -94,25 +120,11 @@ impl Store {
             .join(index.to_string())
     }
 
-    fn state_path(&self, job: &str, index: u64) -> PathBuf {
+    /// Where an instance runs (created only when it does).
+    pub fn work_path(&self, job: &str, index: u64) -> PathBuf {
         self.root
-            .join("state")
-            .join(safe(job))
-            .join(format!("{index}.json"))
-    }
-
-    /// A fresh work directory for one attempt.
-    pub fn work_dir(&self, job: &str, index: u64, attempt: u32) -> io::Result<PathBuf> {
-        let dir = self.root.join("tmp").join(format!(
-            "{}-{index}-{attempt}-{}",
-            safe(job),
-            std::process::id()
-        ));
-        if dir.exists() {
-            fs::remove_dir_all(&dir)?;
-        }
-        fs::create_dir_all(&dir)?;
-        Ok(dir)
+            .join("tmp")
+            .join(format!("{}-{index}-{}", safe(job), std::process::id()))
     }
 
     /// The entry for a key, if it exists and every object it names is still stored.
@@ -173,6 +185,9 @@ impl Store {
     ) -> io::Result<PathBuf> {
         let object = self.object(&output.digest, output.dir);
         let target = out_dir.join(name);
+        if !output.dir && same_file(&object, &target) {
+            return Ok(target);
+        }
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent)?;
         }
@@ -195,15 +210,35 @@ impl Store {
         Ok(target)
     }
 
-    pub fn save_state(&self, job: &str, index: u64, key_doc: &serde_json::Value) -> io::Result<()> {
+    pub fn load_last(&self) -> LastKeys {
+        fs::read(self.root.join("last-keys.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn save_last(&self, last: &mut LastKeys) -> io::Result<()> {
+        if !last.dirty {
+            return Ok(());
+        }
+        last.dirty = false;
         write_atomic(
-            &self.state_path(job, index),
-            &serde_json::to_vec_pretty(key_doc)?,
+            &self.root.join("last-keys.json"),
+            &serde_json::to_vec(last)?,
         )
     }
 
-    pub fn load_state(&self, job: &str, index: u64) -> Option<serde_json::Value> {
-        serde_json::from_slice(&fs::read(self.state_path(job, index)).ok()?).ok()
+    /// The key document of an instance's last success.
+    pub fn last_key_doc(
+        &self,
+        last: &LastKeys,
+        job: &str,
+        index: u64,
+    ) -> Option<serde_json::Value> {
+        let key = last.get(job, index)?;
+        let text = fs::read(self.entry_path(key)).ok()?;
+        let entry: CacheEntry = serde_json::from_slice(&text).ok()?;
+        Some(entry.key_doc)
     }
 
     /// Removes work directories left by runs that were killed.
@@ -295,4 +330,13 @@ fn link_tree(from: &Path, to: &Path) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether two paths are hard links to one file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::symlink_metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
 }

@@ -41,6 +41,7 @@ pub fn explain(
     let mut will_run: HashMap<(usize, u64), bool> = HashMap::new();
     let mut out = Vec::new();
     let scratch = opts.state_dir.join("tmp").join("why");
+    let last = store.load_last();
     for node in dag.graph.node_indices() {
         let inst = dag.graph[node];
         let (j, index) = (inst.job as usize, inst.index as u64);
@@ -75,7 +76,12 @@ pub fn explain(
                     outputs.insert((j, index), files);
                     (true, Vec::new(), false)
                 }
-                None => match store.load_state(&job.key, index) {
+                None => match store.last_key_doc(&last, &job.key, index) {
+                    Some(serde_json::Value::Null) => (
+                        false,
+                        vec!["its last successful run left no record of what it used".to_owned()],
+                        false,
+                    ),
                     Some(previous) => (false, compare(&previous, &r.key_doc), false),
                     None => (false, Vec::new(), true),
                 },
@@ -158,6 +164,9 @@ fn show(v: Option<&serde_json::Value>) -> String {
     match v {
         None | Some(serde_json::Value::Null) => "not set".into(),
         Some(serde_json::Value::String(s)) => describe(s),
+        Some(serde_json::Value::Array(items)) if items.len() == 1 && items[0].is_string() => {
+            describe(items[0].as_str().unwrap_or_default())
+        }
         Some(v) => describe(&v.to_string()),
     }
 }
