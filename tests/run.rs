@@ -445,3 +445,41 @@ fn finished_instances(state: &Path) -> BTreeSet<String> {
     }
     out
 }
+
+#[test]
+fn ctrl_c_stops_the_tasks_and_the_run_resumes() {
+    let p = project("interrupt");
+    let mut child = p
+        .command("pipeline.exp", &["-j", "4"], &[("EXPC_TEST_SLEEP", "3")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let started = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    // The sleeping tasks were stopped (SIGTERM), not waited for.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the run took {:?} to stop",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("interrupted"), "{text}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        p.log().is_empty(),
+        "a task went on after the interrupt: {:?}",
+        p.log()
+    );
+    // Resumed, it finishes.
+    let resumed = p.run("pipeline.exp", &["-j", "4"], &[]);
+    ok(&resumed);
+    assert_eq!(tasks(&resumed, "task_finished").len(), 7);
+}
