@@ -128,3 +128,17 @@ fn rainfall_needs_spark_submit_and_says_so() {
         .status();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn calls_placed_on_remote_engines_need_local() {
+    let out = Command::new(expc_tests::expc())
+        .args(["run", "examples/rainfall/rainfall.exp"])
+        .current_dir(expc_tests::root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`t` on gpu (slurm)"), "{err}");
+    assert!(err.contains("expc run --local"), "{err}");
+    assert!(!expc_tests::root().join("examples/rainfall/.expc/out").exists(), "something ran");
+}

@@ -133,7 +133,7 @@ pub fn preflight(
         let remote: Vec<String> = plan
             .jobs
             .iter()
-            .filter(|j| j.backend != Backend::Local && j.backend != Backend::Spark)
+            .filter(|j| j.backend != Backend::Local)
             .map(|j| {
                 format!(
                     "`{}` on {} ({})",
@@ -145,7 +145,7 @@ pub fn preflight(
             .collect();
         if !remote.is_empty() {
             return Err(RunError(format!(
-                "these calls are placed on engines that `expc run` does not submit to yet: {}. Run them here with `expc run --local`, or build their artifacts with `expc build`",
+                "these calls are placed on engines that `expc run` does not submit to yet: {}. Run them here with `expc run --local` (this version of expc does not submit to Slurm, Kubernetes or Spark yet)",
                 remote.join(", ")
             )));
         }
