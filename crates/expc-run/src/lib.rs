@@ -236,13 +236,14 @@ pub fn run(
     opts: &RunOptions,
     sink: &mut dyn Sink,
 ) -> Result<Summary, RunError> {
-    let store = Store::open(&opts.state_dir)
-        .map_err(|e| RunError(format!("cannot use `{}`: {e}", opts.state_dir.display())))?;
-    store.clean_tmp();
+    // Nothing is written before the checks pass.
     let stat_path = opts.state_dir.join("stat-cache.json");
     let mut stats = hash::StatCache::load(&stat_path);
     let mut resolver = Resolver::new(program, plan, opts.spec_dir.clone());
     preflight(program, plan, opts, &mut resolver, &mut stats)?;
+    let store = Store::open(&opts.state_dir)
+        .map_err(|e| RunError(format!("cannot use `{}`: {e}", opts.state_dir.display())))?;
+    store.clean_tmp();
     let calls = calls(program, &plan.pipeline);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
