@@ -20,6 +20,10 @@ pub(crate) trait SynErr<'t, 's: 't, I>:
 where
     I: Input<'t, Token = Token<'s>, Span = Span>,
 {
+    /// Whether errors say what was expected: parsers that only add to what is expected
+    /// can be left out when not.
+    const DETAILED: bool;
+
     /// An error with a message of its own (built only when errors are detailed).
     fn custom(span: Span, message: impl FnOnce() -> String) -> Self;
 }
@@ -45,6 +49,8 @@ impl<'t, 's: 't, I> SynErr<'t, 's, I> for Fast
 where
     I: Input<'t, Token = Token<'s>, Span = Span>,
 {
+    const DETAILED: bool = false;
+
     fn custom(_: Span, _: impl FnOnce() -> String) -> Self {
         Fast
     }
@@ -57,6 +63,8 @@ impl<'t, 's: 't, I> SynErr<'t, 's, I> for Detailed<'t, 's>
 where
     I: Input<'t, Token = Token<'s>, Span = Span>,
 {
+    const DETAILED: bool = true;
+
     fn custom(span: Span, message: impl FnOnce() -> String) -> Self {
         Rich::custom(span, message())
     }

@@ -442,7 +442,6 @@ where
 
     // Most expressions are one token (`2`, `"a.csv"`, `input`): when no operator follows,
     // that is the whole expression, without the descent through the operator groups.
-    // The failed `or_not` records "an operator" there, as the descent would.
     let operator = select! {
         Token::Dot => (),
         Token::LParen => (),
@@ -465,9 +464,16 @@ where
         Token::OrOr => (),
     }
     .labelled("an operator");
+    // What the descent would have expected after the token; only errors that say what
+    // was expected need it.
+    let expect_operator = if E::DETAILED {
+        operator.or_not().ignored().boxed()
+    } else {
+        empty().boxed()
+    };
     let alone = simple_token
         .then_ignore(operator.not())
-        .then_ignore(operator.or_not())
+        .then_ignore(expect_operator)
         .map_with(|s, e| s.into_expr(e.span()));
     alone.or(full)
 }
