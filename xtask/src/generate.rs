@@ -8,7 +8,7 @@ pub fn spec(tasks: usize) -> String {
     let mut s = String::with_capacity(tasks * 420);
     s.push_str(
         "/// A generated experiment for benchmarks.\nexperiment bench {\n  version = \"1.0.0\"\n}\n\n\
-         import std.formats.{Csv, Parquet}\nimport std.resources.{Local, Slurm}\n\n\
+         import std.formats.{Csv, Parquet, Python}\nimport std.resources.{Local, Slurm}\n\n\
          param epochs: Int = 20 where 1 <= epochs <= 1000\n\n\
          sweep grid = product {\n  lr = [1e-3, 1e-4]\n  seed = 0..4\n}\n\n\
          resource laptop = Local { cpus = 4, mem = 16GiB }\n\n\

@@ -1,0 +1,275 @@
+//! Benchmarks of checking, planning and running, against GNU make and ninja where they
+//! are installed: the workloads of the issues, generated here, measured as wall times of
+//! the real binaries (median of several runs).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A workload directory under the temporary directory, emptied first.
+fn workdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("expc-bench-{name}-{}", std::process::id()));
+    clean(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn clean(dir: &Path) {
+    let _ = Command::new("chmod").args(["-R", "u+w"]).arg(dir).stderr(Stdio::null()).status();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+/// Wall time of a command in `dir`; it must succeed.
+fn time(dir: &Path, program: &Path, args: &[&str]) -> Duration {
+    let t = Instant::now();
+    let out = Command::new(program).args(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::piped()).output().unwrap();
+    let elapsed = t.elapsed();
+    assert!(out.status.success(), "{} {args:?} failed: {}", program.display(), String::from_utf8_lossy(&out.stderr));
+    elapsed
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+/// `fresh` runs from an empty state `reps` times (the state removed by `reset`), then
+/// measures `reps` no-op reruns.
+fn fresh_and_noop(reps: usize, reset: &dyn Fn(), run: &dyn Fn() -> Duration) -> (Duration, Duration) {
+    let mut fresh = Vec::new();
+    for _ in 0..reps {
+        reset();
+        fresh.push(run());
+    }
+    let noop: Vec<Duration> = (0..reps).map(|_| run()).collect();
+    (median(fresh), median(noop))
+}
+
+/// 10,000 independent trivial tasks and a gather: the spec, a build.ninja and a Makefile.
+fn fan_out(dir: &Path, n: usize) {
+    std::fs::write(
+        dir.join("fan.exp"),
+        format!(
+            r#"experiment fan {{
+  version = "1"
+}}
+
+import std.formats.{{Text}}
+import std.resources.{{Local}}
+
+resource here = Local {{}}
+
+sweep all = product {{
+  i = 0..{n}
+}}
+
+task one(i: Int) -> (out: File<Text> = "out.txt") {{
+  run `touch ${{out}}`
+}}
+
+task gather(parts: List<File<Text>>) -> (out: File<Text> = "all.txt") {{
+  run `sh -c "ls \"$@\" | wc -l > \"$0\"" ${{out}} ${{parts}}`
+}}
+
+pipeline main {{
+  for p in all {{
+    let o = one(i = p.i) on here
+  }}
+  let g = gather(parts = o.out) on here
+}}
+"#
+        ),
+    )
+    .unwrap();
+    let mut ninja = String::from("rule touch\n  command = touch $out\nrule gather\n  command = sh -c 'ls \"$$@\" | wc -l > \"$$0\"' $out $in\n");
+    let mut make = String::from("all: all.txt\n");
+    let mut parts = String::new();
+    for i in 0..n {
+        let _ = writeln!(ninja, "build out/{i}.txt: touch");
+        let _ = writeln!(make, "out/{i}.txt:\n\t@touch $@");
+        let _ = write!(parts, " out/{i}.txt");
+    }
+    let _ = writeln!(ninja, "build all.txt: gather{parts}");
+    let _ = writeln!(make, "all.txt:{parts}\n\t@sh -c 'ls \"$$@\" | wc -l > \"$$0\"' $@ $^");
+    std::fs::write(dir.join("build.ninja"), ninja).unwrap();
+    std::fs::write(dir.join("Makefile"), make).unwrap();
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+}
+
+/// A chain of `n` tasks, each appending its number to its predecessor's file.
+fn chain(dir: &Path, n: usize) {
+    let mut spec = String::from(
+        "experiment chain {\n  version = \"1\"\n}\n\nimport std.formats.{Text}\nimport std.resources.{Local}\n\nresource here = Local {}\n\ntask first() -> (out: File<Text> = \"out.txt\") {\n  run `touch ${out}`\n}\n\ntask next(prev: File<Text>, i: Int) -> (out: File<Text> = \"out.txt\") {\n  shell `cat \"$prev\" > \"$out\"; echo \"$i\" >> \"$out\"`\n}\n\npipeline main {\n  let c0 = first() on here\n",
+    );
+    let mut make = format!("all: c{}.txt\nc0.txt:\n\t@touch $@\n", n - 1);
+    let mut ninja = String::from("rule touch\n  command = touch $out\nrule next\n  command = cat $in > $out; echo $i >> $out\nbuild c0.txt: touch\n");
+    for i in 1..n {
+        let _ = writeln!(spec, "  let c{i} = next(prev = c{}.out, i = {i}) on here", i - 1);
+        let _ = writeln!(make, "c{i}.txt: c{}.txt\n\t@cat $< > $@; echo {i} >> $@", i - 1);
+        let _ = writeln!(ninja, "build c{i}.txt: next c{}.txt\n  i = {i}", i - 1);
+    }
+    spec.push_str("}\n");
+    std::fs::write(dir.join("chain.exp"), spec).unwrap();
+    std::fs::write(dir.join("Makefile"), make).unwrap();
+    std::fs::write(dir.join("build.ninja"), ninja).unwrap();
+}
+
+/// A sweep of `n` points in one spec, for planning.
+fn sweep(dir: &Path, side: usize) {
+    std::fs::write(
+        dir.join("sweep.exp"),
+        format!(
+            r#"experiment sweep {{
+  version = "1"
+}}
+
+import std.formats.{{Json, Python}}
+import std.resources.{{Slurm}}
+
+resource hpc = Slurm {{
+  partition = "short"
+}}
+
+sweep grid = product {{
+  a = 0..{side}
+  b = 0..{side}
+}}
+
+data sim_py: File<Python> = "sim.py"
+
+task sim(a: Int, b: Int) -> (out: File<Json> = "out.json", metrics: Metrics = "m.json") {{
+  resources {{
+    time = 10m
+    mem = 1GiB
+  }}
+  run `python3 ${{sim_py}} --a ${{a}} --b ${{b}} --out ${{out}} --metrics ${{metrics}}`
+}}
+
+task collect(ms: List<Metrics>) -> (table: File<Json> = "all.json") {{
+  run `python3 ${{sim_py}} --collect ${{ms}} --out ${{table}}`
+}}
+
+pipeline main {{
+  for p in grid {{
+    let s = sim(a = p.a, b = p.b) on hpc
+  }}
+  let c = collect(ms = s.metrics) on hpc
+}}
+"#
+        ),
+    )
+    .unwrap();
+}
+
+/// Peak resident memory of a command, in bytes, from GNU time when it is there.
+fn peak_memory(dir: &Path, program: &Path, args: &[&str]) -> Option<u64> {
+    let out = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg(program)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    text.lines().last()?.trim().parse::<u64>().ok().map(|kb| kb * 1024)
+}
+
+/// Prints the Markdown tables of the planning and running benchmarks.
+pub fn run(expc: &Path, spec_10k: &Path) {
+    let jobs = "2";
+    println!();
+    println!("Planning (wall time of `expc plan`, release build, median of 5):");
+    println!();
+    println!("| workload | median | peak memory | target |");
+    println!("|---|---|---|---|");
+    let dir = workdir("plan");
+    sweep(&dir, 1000);
+    let million = median((0..5).map(|_| time(&dir, expc, &["plan", "sweep.exp"])).collect());
+    let mem = peak_memory(&dir, expc, &["plan", "sweep.exp"]);
+    println!(
+        "| a sweep of 1,000,000 instances and a gather | {} | {} | < 3 s, < 1.5 GiB |",
+        secs(million),
+        mem.map_or("—".to_owned(), |m| format!("{:.0} MiB", m as f64 / (1 << 20) as f64))
+    );
+    let spec_dir = spec_10k.parent().unwrap();
+    let name = spec_10k.file_name().unwrap().to_str().unwrap();
+    let plan = median((0..5).map(|_| time(spec_dir, expc, &["plan", name])).collect());
+    let check = median((0..5).map(|_| time(spec_dir, expc, &["check", name])).collect());
+    println!(
+        "| 10,000 tasks: `expc plan` | {} | | |\n| 10,000 tasks: `expc check` (parse, resolve, types) | {} | | < 300 ms |\n| 10,000 tasks: planning alone (plan − check) | {} | | < 200 ms |",
+        secs(plan),
+        secs(check),
+        secs(plan.saturating_sub(check))
+    );
+    clean(&dir);
+
+    println!();
+    println!("Running (wall time, `-j {jobs}`, release build, median of 3; the state removed before each fresh run):");
+    println!();
+    println!("| workload | expc | ninja | make | expc / ninja | expc / make | target |");
+    println!("|---|---|---|---|---|---|---|");
+    let (ninja, make) = (have("ninja"), have("make"));
+    let dir = workdir("fan");
+    fan_out(&dir, 10_000);
+    let d = dir.clone();
+    let reset = move || {
+        clean(&d.join(".expc"));
+        let _ = std::fs::remove_dir_all(d.join("out"));
+        let _ = std::fs::create_dir_all(d.join("out"));
+        let _ = std::fs::remove_file(d.join("all.txt"));
+        let _ = std::fs::remove_file(d.join(".ninja_log"));
+    };
+    let (e_fresh, e_noop) = fresh_and_noop(3, &reset, &|| time(&dir, expc, &["run", "--local", "-j", jobs, "fan.exp"]));
+    let n = ninja.then(|| fresh_and_noop(3, &reset, &|| time(&dir, Path::new("ninja"), &["-j", jobs])));
+    let m = make.then(|| fresh_and_noop(3, &reset, &|| time(&dir, Path::new("make"), &["-s", "-j", jobs])));
+    row("10,000 independent tasks + a gather", e_fresh, n.map(|x| x.0), m.map(|x| x.0), "≤ 1.25 × ninja");
+    row("the same, no-op rerun", e_noop, n.map(|x| x.1), m.map(|x| x.1), "≤ 2 × ninja");
+    clean(&dir);
+
+    let dir = workdir("chain");
+    chain(&dir, 1000);
+    let d = dir.clone();
+    let reset = move || {
+        clean(&d.join(".expc"));
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('c') && name.ends_with(".txt") || name == ".ninja_log" {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    };
+    let (e_fresh, e_noop) = fresh_and_noop(3, &reset, &|| time(&dir, expc, &["run", "--local", "-j", jobs, "chain.exp"]));
+    let n = ninja.then(|| fresh_and_noop(3, &reset, &|| time(&dir, Path::new("ninja"), &["-j", jobs])));
+    let m = make.then(|| fresh_and_noop(3, &reset, &|| time(&dir, Path::new("make"), &["-s", "-j", jobs])));
+    row("a chain of 1,000 tasks", e_fresh, n.map(|x| x.0), m.map(|x| x.0), "≤ 1.25 × make");
+    row("the same, no-op rerun", e_noop, n.map(|x| x.1), m.map(|x| x.1), "");
+    clean(&dir);
+    if !ninja || !make {
+        println!("\n(ninja or make is not installed: its columns are empty.)");
+    }
+}
+
+fn row(name: &str, expc: Duration, ninja: Option<Duration>, make: Option<Duration>, target: &str) {
+    let ratio = |other: Option<Duration>| {
+        other.map_or("—".to_owned(), |o| format!("{:.2}", expc.as_secs_f64() / o.as_secs_f64().max(1e-6)))
+    };
+    println!(
+        "| {name} | {} | {} | {} | {} | {} | {target} |",
+        secs(expc),
+        ninja.map_or("—".to_owned(), secs),
+        make.map_or("—".to_owned(), secs),
+        ratio(ninja),
+        ratio(make)
+    );
+}
