@@ -118,17 +118,17 @@ fn bench() {
     println!("| measure | median | throughput | target |");
     println!("|---|---|---|---|");
     println!(
-        "| lex (`lexer::lex`, as (Token, Span) pairs) | {} | {} | |",
+        "| lex (`lexer::lex`) | {} | {} | |",
         ms(lex),
         mb_per_s(spec.len(), lex)
     );
     println!(
-        "| lex + parse (incl. bracket pass, doc comments) | {} | {} | ≥ 50 MB/s, < 150 ms |",
+        "| lex + parse (incl. bracket pass, doc comments) | {} | {} | ≥ 50 MB/s (≤ 76 ms) |",
         ms(parse),
         mb_per_s(spec.len(), parse)
     );
     println!(
-        "| `expc check` wall time (process, read, parse, report) | {} | | |",
+        "| `expc check` wall time (process, read, parse, check, report) | {} | | < 150 ms |",
         ms(check)
     );
     println!("| `expc fmt --check` wall time | {} | | |", ms(fmt));

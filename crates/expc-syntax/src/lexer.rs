@@ -122,15 +122,11 @@ enum Raw {
 
 /// Lexes one file.
 pub fn lex<'s>(file: FileId, src: &'s str) -> Lexed<'s> {
-    let lexed = lex_compact(file, src);
+    let (tokens, comments, diagnostics) = lex_into(file, src, Vec::new());
     Lexed {
-        tokens: lexed
-            .tokens
-            .iter()
-            .map(|t| (t.token(src), t.span(file)))
-            .collect(),
-        comments: lexed.comments,
-        diagnostics: lexed.diagnostics,
+        tokens,
+        comments,
+        diagnostics,
     }
 }
 
@@ -144,27 +140,85 @@ pub(crate) struct LexedCompact {
 
 /// Lexes one file into compact tokens, as the parser takes them.
 pub(crate) fn lex_compact(file: FileId, src: &str) -> LexedCompact {
+    let (tokens, comments, diagnostics) = lex_into(file, src, Vec::new());
+    LexedCompact {
+        tokens,
+        comments,
+        diagnostics,
+    }
+}
+
+fn lex_into<'s, T: Tokens<'s>>(
+    file: FileId,
+    src: &'s str,
+    mut tokens: T,
+) -> (T, Vec<Comment>, Vec<Diagnostic>) {
+    // Rarely more than one token per three bytes; capacity that is never used costs
+    // nothing (pages are only touched when written), but growing copies every token.
+    tokens.reserve(src.len() / 3 + 16);
     let mut lexer = Lexer {
         file,
         src,
         pos: 0,
-        out: LexedCompact {
-            // Rarely more than one token per three bytes; capacity that is never used costs
-            // nothing (pages are only touched when written), but growing copies every token.
-            tokens: Vec::with_capacity(src.len() / 3 + 16),
-            ..LexedCompact::default()
-        },
+        tokens,
+        comments: Vec::new(),
+        diagnostics: Vec::new(),
         after_shell: false,
     };
     lexer.run(false);
-    lexer.out
+    (lexer.tokens, lexer.comments, lexer.diagnostics)
 }
 
-struct Lexer<'s> {
+/// Where the lexer puts tokens: `(Token, Span)` pairs for [`lex`], compact tokens for
+/// the parser.
+trait Tokens<'s> {
+    fn reserve(&mut self, n: usize);
+    fn push(&mut self, token: Token<'s>, span: Span);
+    fn len(&self) -> usize;
+}
+
+impl<'s> Tokens<'s> for Vec<(Token<'s>, Span)> {
+    fn reserve(&mut self, n: usize) {
+        Vec::reserve(self, n);
+    }
+
+    fn push(&mut self, token: Token<'s>, span: Span) {
+        Vec::push(self, (token, span));
+    }
+
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+}
+
+impl<'s> Tokens<'s> for Vec<Tok> {
+    fn reserve(&mut self, n: usize) {
+        Vec::reserve(self, n);
+    }
+
+    fn push(&mut self, token: Token<'s>, span: Span) {
+        Vec::push(
+            self,
+            Tok {
+                kind: Kind::of(&token),
+                start: span.start,
+                end: span.end,
+            },
+        );
+    }
+
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+}
+
+struct Lexer<'s, T> {
     file: FileId,
     src: &'s str,
     pos: usize,
-    out: LexedCompact,
+    tokens: T,
+    comments: Vec<Comment>,
+    diagnostics: Vec<Diagnostic>,
     /// The previous token was the word `shell`, so a template that follows is a script.
     after_shell: bool,
 }
@@ -179,7 +233,7 @@ enum Stop {
     Backtick,
 }
 
-impl<'s> Lexer<'s> {
+impl<'s, T: Tokens<'s>> Lexer<'s, T> {
     fn span(&self, start: usize, end: usize) -> Span {
         Span::new(self.file, start, end)
     }
@@ -187,17 +241,12 @@ impl<'s> Lexer<'s> {
     fn push(&mut self, token: Token<'s>, start: usize, end: usize) {
         self.after_shell = matches!(token, Token::Ident("shell"));
         let span = self.span(start, end);
-        self.out.tokens.push(Tok {
-            kind: Kind::of(&token),
-            start: span.start,
-            end: span.end,
-        });
+        self.tokens.push(token, span);
     }
 
     fn error(&mut self, code: Code, message: impl Into<String>, start: usize, end: usize) {
         let span = self.span(start, end);
-        self.out
-            .diagnostics
+        self.diagnostics
             .push(Diagnostic::error(code, message, span));
     }
 
@@ -239,7 +288,7 @@ impl<'s> Lexer<'s> {
                             if let Some(help) = e.help {
                                 d = d.with_help(help);
                             }
-                            self.out.diagnostics.push(d);
+                            self.diagnostics.push(d);
                         }
                         Token::Quantity(slice)
                     }
@@ -269,7 +318,7 @@ impl<'s> Lexer<'s> {
                             CommentKind::Line
                         };
                         let end = start + slice.trim_end_matches('\r').len();
-                        self.out.comments.push(Comment {
+                        self.comments.push(Comment {
                             kind,
                             span: self.span(start, end),
                         });
@@ -289,7 +338,7 @@ impl<'s> Lexer<'s> {
                             }
                         };
                         raw.bump(len - 2);
-                        self.out.comments.push(Comment {
+                        self.comments.push(Comment {
                             kind: CommentKind::Block,
                             span: self.span(start, start + len),
                         });
@@ -369,7 +418,7 @@ impl<'s> Lexer<'s> {
                 }
                 _ => "remove it, or put it inside a string".to_owned(),
             });
-            self.out.diagnostics.push(d);
+            self.diagnostics.push(d);
         }
     }
 
@@ -416,7 +465,7 @@ impl<'s> Lexer<'s> {
             start,
             start + 1,
         );
-        if let Some(d) = self.out.diagnostics.last_mut() {
+        if let Some(d) = self.diagnostics.last_mut() {
             d.labels[0].message = "this string is never closed".to_owned();
             d.help = Some("add a closing `\"`".to_owned());
         }
@@ -465,7 +514,7 @@ impl<'s> Lexer<'s> {
         d = d.with_help(
             "write a backslash as `\\\\`; known escapes are \\\" \\\\ \\n \\t \\r \\0 \\$ \\u{…}",
         );
-        self.out.diagnostics.push(d);
+        self.diagnostics.push(d);
         len
     }
 
@@ -493,7 +542,7 @@ impl<'s> Lexer<'s> {
                 span: self.span(self.src.len(), self.src.len()),
                 message: "the file ends here".into(),
             });
-            self.out.diagnostics.push(d);
+            self.diagnostics.push(d);
             let end = self.src.len();
             self.push(Token::TplEnd, end, end);
         }
@@ -565,7 +614,7 @@ impl<'s> Lexer<'s> {
                             span: self.span(i, i + 1),
                             message: "the template ends here".into(),
                         });
-                        self.out.diagnostics.push(d);
+                        self.diagnostics.push(d);
                     } else {
                         flush(self, text_start, i, q);
                     }
@@ -649,9 +698,9 @@ impl<'s> Lexer<'s> {
     fn interpolation(&mut self, at: usize) {
         self.push(Token::TplInterpStart, at, at + 2);
         self.pos = at + 2;
-        let first_token = self.out.tokens.len();
+        let first_token = self.tokens.len();
         let stop = self.run(true);
-        let empty = self.out.tokens.len() == first_token + usize::from(stop == Stop::InterpClose);
+        let empty = self.tokens.len() == first_token + usize::from(stop == Stop::InterpClose);
         match stop {
             Stop::InterpClose if empty => {
                 self.error(
@@ -660,7 +709,7 @@ impl<'s> Lexer<'s> {
                     at,
                     self.pos,
                 );
-                if let Some(d) = self.out.diagnostics.last_mut() {
+                if let Some(d) = self.diagnostics.last_mut() {
                     d.help = Some("put a value inside, or write `$${` for a literal `${`".into());
                 }
             }
@@ -676,7 +725,7 @@ impl<'s> Lexer<'s> {
                 if stop == Stop::EndOfInput {
                     d.labels[0].message = "this `${` is never closed".into();
                 }
-                self.out.diagnostics.push(d);
+                self.diagnostics.push(d);
                 let end = self.pos;
                 self.push(Token::TplInterpEnd, end, end);
             }
