@@ -130,7 +130,7 @@ pub(crate) fn template_parser<'t, 's: 't, I, E, P>(
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
     E: SynErr<'t, 's, I>,
-    P: Parser<'t, I, Expr, Extra<E>> + Clone,
+    P: Parser<'t, I, Expr, Extra<E>> + Clone + 't,
 {
     let text = select! { Token::TplText(q, raw) => (q, raw) }.map_with(|(quote, raw), e| {
         TemplatePart::Text {
@@ -151,16 +151,33 @@ where
             [],
             |span| TemplatePart::Interp(Expr::new(ExprKind::Error, span)),
         )));
-    let word = text
-        .or(interp)
+    let part = text.or(interp);
+    let parts = part
+        .clone()
         .repeated()
         .at_least(1)
         .collect::<Exact<_>>()
-        .map(Exact::into_vec)
-        .map_with(|parts, e| TemplateWord {
-            parts,
-            span: e.span(),
-        });
+        .map(Exact::into_vec);
+    // Most words are one piece of text (`--in`): when no other part follows, that is the
+    // word. Where errors say what was expected, trying another part records it, as the
+    // repetition would have. (Not for an interpolation: a failed look past one would
+    // leave an expectation behind it, further than an error inside it that recovery
+    // then reports.)
+    let part_start =
+        any().filter(|t: &Token<'s>| matches!(t, Token::TplText(..) | Token::TplInterpStart));
+    let expect_part = if E::DETAILED {
+        part.clone().or_not().ignored().boxed()
+    } else {
+        empty().boxed()
+    };
+    let one_part = text
+        .then_ignore(part_start.not())
+        .then_ignore(expect_part)
+        .map(|part| vec![part]);
+    let word = one_part.or(parts).map_with(|parts, e| TemplateWord {
+        parts,
+        span: e.span(),
+    });
     word.separated_by(just(Token::TplSep))
         .collect::<Exact<_>>()
         .map(Exact::into_vec)
