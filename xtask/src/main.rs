@@ -4,6 +4,7 @@
 //! it: `cargo xtask bench` (release build; takes under a minute).
 
 mod generate;
+mod pipeline_bench;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -132,5 +133,10 @@ fn bench() {
         ms(check)
     );
     println!("| `expc fmt --check` wall time | {} | | |", ms(fmt));
+    if std::env::args().any(|a| a == "--front-end-only") {
+        std::fs::remove_dir_all(&dir).ok();
+        return;
+    }
+    pipeline_bench::run(&expc, &file);
     std::fs::remove_dir_all(&dir).ok();
 }
