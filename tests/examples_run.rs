@@ -140,5 +140,8 @@ fn calls_placed_on_remote_engines_need_local() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("`t` on gpu (slurm)"), "{err}");
     assert!(err.contains("--local"), "{err}");
-    assert!(!expc_tests::root().join("examples/rainfall/.expc").exists(), "the run wrote state");
+    assert!(
+        !expc_tests::root().join("examples/rainfall/.expc").exists(),
+        "the run wrote state"
+    );
 }

@@ -449,7 +449,7 @@ fn finished_instances(state: &Path) -> BTreeSet<String> {
 #[test]
 fn ctrl_c_stops_the_tasks_and_the_run_resumes() {
     let p = project("interrupt");
-    let mut child = p
+    let child = p
         .command("pipeline.exp", &["-j", "4"], &[("EXPC_TEST_SLEEP", "3")])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
