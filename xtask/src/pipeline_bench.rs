@@ -16,20 +16,40 @@ fn workdir(name: &str) -> PathBuf {
 }
 
 fn clean(dir: &Path) {
-    let _ = Command::new("chmod").args(["-R", "u+w"]).arg(dir).stderr(Stdio::null()).status();
+    let _ = Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(dir)
+        .stderr(Stdio::null())
+        .status();
     let _ = std::fs::remove_dir_all(dir);
 }
 
 fn have(tool: &str) -> bool {
-    Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Wall time of a command in `dir`; it must succeed.
 fn time(dir: &Path, program: &Path, args: &[&str]) -> Duration {
     let t = Instant::now();
-    let out = Command::new(program).args(args).current_dir(dir).stdout(Stdio::null()).stderr(Stdio::piped()).output().unwrap();
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
     let elapsed = t.elapsed();
-    assert!(out.status.success(), "{} {args:?} failed: {}", program.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed: {}",
+        program.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     elapsed
 }
 
@@ -44,7 +64,11 @@ fn secs(d: Duration) -> String {
 
 /// `fresh` runs from an empty state `reps` times (the state removed by `reset`), then
 /// measures `reps` no-op reruns.
-fn fresh_and_noop(reps: usize, reset: &dyn Fn(), run: &dyn Fn() -> Duration) -> (Duration, Duration) {
+fn fresh_and_noop(
+    reps: usize,
+    reset: &dyn Fn(),
+    run: &dyn Fn() -> Duration,
+) -> (Duration, Duration) {
     let mut fresh = Vec::new();
     for _ in 0..reps {
         reset();
@@ -90,7 +114,9 @@ pipeline main {{
         ),
     )
     .unwrap();
-    let mut ninja = String::from("rule touch\n  command = touch $out\nrule gather\n  command = sh -c 'ls \"$$@\" | wc -l > \"$$0\"' $out $in\n");
+    let mut ninja = String::from(
+        "rule touch\n  command = touch $out\nrule gather\n  command = sh -c 'ls \"$$@\" | wc -l > \"$$0\"' $out $in\n",
+    );
     let mut make = String::from("all: all.txt\n");
     let mut parts = String::new();
     for i in 0..n {
@@ -99,7 +125,10 @@ pipeline main {{
         let _ = write!(parts, " out/{i}.txt");
     }
     let _ = writeln!(ninja, "build all.txt: gather{parts}");
-    let _ = writeln!(make, "all.txt:{parts}\n\t@sh -c 'ls \"$$@\" | wc -l > \"$$0\"' $@ $^");
+    let _ = writeln!(
+        make,
+        "all.txt:{parts}\n\t@sh -c 'ls \"$$@\" | wc -l > \"$$0\"' $@ $^"
+    );
     std::fs::write(dir.join("build.ninja"), ninja).unwrap();
     std::fs::write(dir.join("Makefile"), make).unwrap();
     std::fs::create_dir_all(dir.join("out")).unwrap();
@@ -111,10 +140,20 @@ fn chain(dir: &Path, n: usize) {
         "experiment chain {\n  version = \"1\"\n}\n\nimport std.formats.{Text}\nimport std.resources.{Local}\n\nresource here = Local {}\n\ntask first() -> (out: File<Text> = \"out.txt\") {\n  run `touch ${out}`\n}\n\ntask next(prev: File<Text>, i: Int) -> (out: File<Text> = \"out.txt\") {\n  shell `cat \"$prev\" > \"$out\"; echo \"$i\" >> \"$out\"`\n}\n\npipeline main {\n  let c0 = first() on here\n",
     );
     let mut make = format!("all: c{}.txt\nc0.txt:\n\t@touch $@\n", n - 1);
-    let mut ninja = String::from("rule touch\n  command = touch $out\nrule next\n  command = cat $in > $out; echo $i >> $out\nbuild c0.txt: touch\n");
+    let mut ninja = String::from(
+        "rule touch\n  command = touch $out\nrule next\n  command = cat $in > $out; echo $i >> $out\nbuild c0.txt: touch\n",
+    );
     for i in 1..n {
-        let _ = writeln!(spec, "  let c{i} = next(prev = c{}.out, i = {i}) on here", i - 1);
-        let _ = writeln!(make, "c{i}.txt: c{}.txt\n\t@cat $< > $@; echo {i} >> $@", i - 1);
+        let _ = writeln!(
+            spec,
+            "  let c{i} = next(prev = c{}.out, i = {i}) on here",
+            i - 1
+        );
+        let _ = writeln!(
+            make,
+            "c{i}.txt: c{}.txt\n\t@cat $< > $@; echo {i} >> $@",
+            i - 1
+        );
         let _ = writeln!(ninja, "build c{i}.txt: next c{}.txt\n  i = {i}", i - 1);
     }
     spec.push_str("}\n");
@@ -182,7 +221,12 @@ fn peak_memory(dir: &Path, program: &Path, args: &[&str]) -> Option<u64> {
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&out.stderr);
-    text.lines().last()?.trim().parse::<u64>().ok().map(|kb| kb * 1024)
+    text.lines()
+        .last()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|kb| kb * 1024)
 }
 
 /// Prints the Markdown tables of the planning and running benchmarks.
@@ -195,17 +239,32 @@ pub fn run(expc: &Path, spec_10k: &Path) {
     println!("|---|---|---|---|");
     let dir = workdir("plan");
     sweep(&dir, 1000);
-    let million = median((0..5).map(|_| time(&dir, expc, &["plan", "sweep.exp"])).collect());
+    let million = median(
+        (0..5)
+            .map(|_| time(&dir, expc, &["plan", "sweep.exp"]))
+            .collect(),
+    );
     let mem = peak_memory(&dir, expc, &["plan", "sweep.exp"]);
     println!(
         "| a sweep of 1,000,000 instances and a gather | {} | {} | < 3 s, < 1.5 GiB |",
         secs(million),
-        mem.map_or("—".to_owned(), |m| format!("{:.0} MiB", m as f64 / (1 << 20) as f64))
+        mem.map_or("—".to_owned(), |m| format!(
+            "{:.0} MiB",
+            m as f64 / (1 << 20) as f64
+        ))
     );
     let spec_dir = spec_10k.parent().unwrap();
     let name = spec_10k.file_name().unwrap().to_str().unwrap();
-    let plan = median((0..5).map(|_| time(spec_dir, expc, &["plan", name])).collect());
-    let check = median((0..5).map(|_| time(spec_dir, expc, &["check", name])).collect());
+    let plan = median(
+        (0..5)
+            .map(|_| time(spec_dir, expc, &["plan", name]))
+            .collect(),
+    );
+    let check = median(
+        (0..5)
+            .map(|_| time(spec_dir, expc, &["check", name]))
+            .collect(),
+    );
     println!(
         "| 10,000 tasks: `expc plan` | {} | | |\n| 10,000 tasks: `expc check` (parse, resolve, types) | {} | | < 300 ms |\n| 10,000 tasks: planning alone (plan − check) | {} | | < 200 ms |",
         secs(plan),
@@ -215,7 +274,9 @@ pub fn run(expc: &Path, spec_10k: &Path) {
     clean(&dir);
 
     println!();
-    println!("Running (wall time, `-j {jobs}`, release build, median of 3; the state removed before each fresh run):");
+    println!(
+        "Running (wall time, `-j {jobs}`, release build, median of 3; the state removed before each fresh run):"
+    );
     println!();
     println!("| workload | expc | ninja | make | expc / ninja | expc / make | target |");
     println!("|---|---|---|---|---|---|---|");
@@ -230,11 +291,30 @@ pub fn run(expc: &Path, spec_10k: &Path) {
         let _ = std::fs::remove_file(d.join("all.txt"));
         let _ = std::fs::remove_file(d.join(".ninja_log"));
     };
-    let (e_fresh, e_noop) = fresh_and_noop(3, &reset, &|| time(&dir, expc, &["run", "--local", "-j", jobs, "fan.exp"]));
-    let n = ninja.then(|| fresh_and_noop(3, &reset, &|| time(&dir, Path::new("ninja"), &["-j", jobs])));
-    let m = make.then(|| fresh_and_noop(3, &reset, &|| time(&dir, Path::new("make"), &["-s", "-j", jobs])));
-    row("10,000 independent tasks + a gather", e_fresh, n.map(|x| x.0), m.map(|x| x.0), "≤ 1.25 × ninja");
-    row("the same, no-op rerun", e_noop, n.map(|x| x.1), m.map(|x| x.1), "≤ 2 × ninja");
+    let (e_fresh, e_noop) = fresh_and_noop(3, &reset, &|| {
+        time(&dir, expc, &["run", "--local", "-j", jobs, "fan.exp"])
+    });
+    let n =
+        ninja.then(|| fresh_and_noop(3, &reset, &|| time(&dir, Path::new("ninja"), &["-j", jobs])));
+    let m = make.then(|| {
+        fresh_and_noop(3, &reset, &|| {
+            time(&dir, Path::new("make"), &["-s", "-j", jobs])
+        })
+    });
+    row(
+        "10,000 independent tasks + a gather",
+        e_fresh,
+        n.map(|x| x.0),
+        m.map(|x| x.0),
+        "≤ 1.25 × ninja",
+    );
+    row(
+        "the same, no-op rerun",
+        e_noop,
+        n.map(|x| x.1),
+        m.map(|x| x.1),
+        "≤ 2 × ninja",
+    );
     clean(&dir);
 
     let dir = workdir("chain");
@@ -249,11 +329,30 @@ pub fn run(expc: &Path, spec_10k: &Path) {
             }
         }
     };
-    let (e_fresh, e_noop) = fresh_and_noop(3, &reset, &|| time(&dir, expc, &["run", "--local", "-j", jobs, "chain.exp"]));
-    let n = ninja.then(|| fresh_and_noop(3, &reset, &|| time(&dir, Path::new("ninja"), &["-j", jobs])));
-    let m = make.then(|| fresh_and_noop(3, &reset, &|| time(&dir, Path::new("make"), &["-s", "-j", jobs])));
-    row("a chain of 1,000 tasks", e_fresh, n.map(|x| x.0), m.map(|x| x.0), "≤ 1.25 × make");
-    row("the same, no-op rerun", e_noop, n.map(|x| x.1), m.map(|x| x.1), "");
+    let (e_fresh, e_noop) = fresh_and_noop(3, &reset, &|| {
+        time(&dir, expc, &["run", "--local", "-j", jobs, "chain.exp"])
+    });
+    let n =
+        ninja.then(|| fresh_and_noop(3, &reset, &|| time(&dir, Path::new("ninja"), &["-j", jobs])));
+    let m = make.then(|| {
+        fresh_and_noop(3, &reset, &|| {
+            time(&dir, Path::new("make"), &["-s", "-j", jobs])
+        })
+    });
+    row(
+        "a chain of 1,000 tasks",
+        e_fresh,
+        n.map(|x| x.0),
+        m.map(|x| x.0),
+        "≤ 1.25 × make",
+    );
+    row(
+        "the same, no-op rerun",
+        e_noop,
+        n.map(|x| x.1),
+        m.map(|x| x.1),
+        "",
+    );
     clean(&dir);
     if !ninja || !make {
         println!("\n(ninja or make is not installed: its columns are empty.)");
@@ -262,7 +361,9 @@ pub fn run(expc: &Path, spec_10k: &Path) {
 
 fn row(name: &str, expc: Duration, ninja: Option<Duration>, make: Option<Duration>, target: &str) {
     let ratio = |other: Option<Duration>| {
-        other.map_or("—".to_owned(), |o| format!("{:.2}", expc.as_secs_f64() / o.as_secs_f64().max(1e-6)))
+        other.map_or("—".to_owned(), |o| {
+            format!("{:.2}", expc.as_secs_f64() / o.as_secs_f64().max(1e-6))
+        })
     };
     println!(
         "| {name} | {} | {} | {} | {} | {} | {target} |",
