@@ -20,12 +20,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("expc-example-{name}-{}", std::process::id()));
-    let _ = Command::new("chmod")
-        .args(["-R", "u+w"])
-        .arg(&dir)
-        .stderr(Stdio::null())
-        .status();
-    let _ = std::fs::remove_dir_all(&dir);
+    expc_tests::remove_tree(&dir);
     copy_dir(&expc_tests::root().join("examples").join(name), &dir);
     dir
 }
@@ -68,12 +63,7 @@ fn end_to_end(name: &str, args: &[&str]) {
         count(&second, "task_cached"),
         count(&first, "task_finished")
     );
-    let _ = Command::new("chmod")
-        .args(["-R", "u+w"])
-        .arg(&dir)
-        .stderr(Stdio::null())
-        .status();
-    let _ = std::fs::remove_dir_all(&dir);
+    expc_tests::remove_tree(&dir);
 }
 
 #[test]
@@ -121,12 +111,7 @@ fn rainfall_needs_spark_submit_and_says_so() {
         // here, so everything after `c` is skipped, not failed.
         assert!(text.contains("\"event\":\"task_skipped\""), "{text}");
     }
-    let _ = Command::new("chmod")
-        .args(["-R", "u+w"])
-        .arg(&dir)
-        .stderr(Stdio::null())
-        .status();
-    let _ = std::fs::remove_dir_all(&dir);
+    expc_tests::remove_tree(&dir);
 }
 
 #[test]

@@ -15,23 +15,13 @@ struct Project {
 impl Drop for Project {
     fn drop(&mut self) {
         // Stored objects are read-only; make them removable.
-        let _ = Command::new("chmod")
-            .args(["-R", "u+w"])
-            .arg(&self.dir)
-            .stderr(Stdio::null())
-            .status();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        expc_tests::remove_tree(&self.dir);
     }
 }
 
 fn project(name: &str) -> Project {
     let dir = std::env::temp_dir().join(format!("expc-run-{name}-{}", std::process::id()));
-    let _ = Command::new("chmod")
-        .args(["-R", "u+w"])
-        .arg(&dir)
-        .stderr(Stdio::null())
-        .status();
-    let _ = std::fs::remove_dir_all(&dir);
+    expc_tests::remove_tree(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     for f in [
         "step.py",
@@ -379,12 +369,7 @@ fn sigkill_at_random_moments_then_resume() {
     for round in 0..20 {
         // Each round starts from an empty state.
         let state = p.dir.join(".expc");
-        let _ = Command::new("chmod")
-            .args(["-R", "u+w"])
-            .arg(&state)
-            .stderr(Stdio::null())
-            .status();
-        let _ = std::fs::remove_dir_all(&state);
+        expc_tests::remove_tree(&state);
         let mut child = p
             .command(
                 "pipeline.exp",

@@ -14,23 +14,7 @@ pub fn root() -> PathBuf {
 
 /// Every file under `dir` (relative to the root) with the given extension, sorted.
 pub fn files(dir: &str, ext: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root().join(dir)];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == ext) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    files_in(&root().join(dir), ext)
 }
 
 /// Every file under an absolute `dir` with the given extension, sorted.
@@ -91,6 +75,16 @@ pub fn run(args: &[&str]) -> Output {
         .env("NO_COLOR", "1")
         .output()
         .expect("run expc")
+}
+
+/// Removes a directory tree that may hold read-only files (expc's object store).
+pub fn remove_tree(dir: &Path) {
+    let _ = Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(dir)
+        .stderr(std::process::Stdio::null())
+        .status();
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// The path relative to the root, with forward slashes, for stable snapshot names.

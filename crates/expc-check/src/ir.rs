@@ -118,6 +118,24 @@ pub struct Artifact {
     pub entries: BTreeMap<String, Value>,
 }
 
+impl Program {
+    /// The path of a declared data item or model, relative to the root file's folder (or
+    /// absolute, when declared so): its module's folder joined to its own path.
+    pub fn artifact_path(&self, artifact: &Artifact) -> String {
+        let path = artifact.path.clone().unwrap_or_default();
+        if path.starts_with('/')
+            || artifact.module == self.root
+            || artifact.module.starts_with("std.")
+        {
+            return path;
+        }
+        match artifact.module.rsplit_once('/') {
+            Some((dir, _)) => format!("{dir}/{path}"),
+            None => path,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Format {
     pub id: String,

@@ -37,6 +37,15 @@ fn node(j: usize, i: Option<u64>) -> String {
     }
 }
 
+/// An instance's coordinates, one per line.
+fn instance_label(plan: &Plan, job: &crate::plan::Job, i: u64) -> String {
+    plan.coords(job, i)
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("\\n")
+}
+
 /// Most instances drawn per job when expanded; the rest are summarised in one node.
 const MAX_DRAWN: u64 = 50;
 
@@ -61,16 +70,12 @@ fn dot(plan: &Plan, expand: bool) -> String {
             let _ = writeln!(out, "  subgraph cluster_{j} {{");
             let _ = writeln!(out, "    label=\"{}\";", escape(&label(plan, j)));
             for i in 0..job.instances.min(MAX_DRAWN) {
-                let coords: Vec<String> = plan
-                    .coords(job, i)
-                    .into_iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
+                let coords = instance_label(plan, job, i);
                 let _ = writeln!(
                     out,
                     "    {} [label=\"{}\"];",
                     node(j, Some(i)),
-                    escape(&coords.join("\\n"))
+                    escape(&coords)
                 );
             }
             if job.instances > MAX_DRAWN {
@@ -154,17 +159,8 @@ fn mermaid(plan: &Plan, expand: bool) -> String {
                 text(&label(plan, j))
             );
             for i in 0..job.instances.min(MAX_DRAWN) {
-                let coords: Vec<String> = plan
-                    .coords(job, i)
-                    .into_iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                let _ = writeln!(
-                    out,
-                    "    {}[\"{}\"]",
-                    node(j, Some(i)),
-                    text(&coords.join("\\n"))
-                );
+                let coords = instance_label(plan, job, i);
+                let _ = writeln!(out, "    {}[\"{}\"]", node(j, Some(i)), text(&coords));
             }
             if job.instances > MAX_DRAWN {
                 let _ = writeln!(

@@ -315,16 +315,9 @@ impl<'p> Cx<'p> {
 
     /// The path of a declared artifact, relative to the root file's folder.
     fn artifact_path(&self, id: &str) -> String {
-        let Some(a) = self.artifacts.get(id) else {
-            return format!("{{{id}}}");
-        };
-        let path = a.path.clone().unwrap_or_default();
-        if path.starts_with('/') || a.module == self.program.root || a.module.starts_with("std.") {
-            return path;
-        }
-        match a.module.rsplit_once('/') {
-            Some((dir, _)) => format!("{dir}/{path}"),
-            None => path,
+        match self.artifacts.get(id) {
+            Some(a) => self.program.artifact_path(a),
+            None => format!("{{{id}}}"),
         }
     }
 

@@ -101,32 +101,31 @@ fn stamp(meta: &fs::Metadata) -> Stamp {
     }
 }
 
-pub fn file_digest(path: &Path) -> io::Result<String> {
+/// Feeds a file's bytes to `update`, a block at a time.
+fn read_blocks(path: &Path, mut update: impl FnMut(&[u8])) -> io::Result<()> {
     let mut f = fs::File::open(path)?;
-    let mut h = blake3::Hasher::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {
-            break;
+            return Ok(());
         }
-        h.update(&buf[..n]);
+        update(&buf[..n]);
     }
+}
+
+pub fn file_digest(path: &Path) -> io::Result<String> {
+    let mut h = blake3::Hasher::new();
+    read_blocks(path, |b| {
+        h.update(b);
+    })?;
     Ok(h.finalize().to_hex().to_string())
 }
 
 /// The SHA-256 of a file, for pinned `sha256:` digests of data.
 pub fn sha256(path: &Path) -> io::Result<String> {
     use sha2::Digest;
-    let mut f = fs::File::open(path)?;
     let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
+    read_blocks(path, |b| h.update(b))?;
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }

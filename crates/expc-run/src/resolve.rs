@@ -113,22 +113,10 @@ impl<'a> Resolver<'a> {
 
     /// The absolute path of a declared data item or model.
     pub fn artifact_path(&self, id: &str) -> PathBuf {
-        let Some(a) = self.artifacts.get(id) else {
-            return PathBuf::from(id);
-        };
-        let path = a.path.clone().unwrap_or_default();
-        if Path::new(&path).is_absolute() {
-            return PathBuf::from(path);
+        match self.artifacts.get(id) {
+            Some(a) => self.spec_dir.join(self.program.artifact_path(a)),
+            None => PathBuf::from(id),
         }
-        let module_dir = if a.module == self.program.root || a.module.starts_with("std.") {
-            PathBuf::new()
-        } else {
-            Path::new(&a.module)
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default()
-        };
-        self.spec_dir.join(module_dir).join(path)
     }
 
     /// Every declared artifact a job can read, by id (for hashing before the run).
