@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# A real single-node Slurm (22.05) on this machine, for trying `expc build --target slurm`
+# and for the tests in tests/slurm.rs. Needs Debian or Ubuntu, root, no systemd.
+#
+#   scripts/dev-slurm.sh up      install what is missing, write the configuration, start
+#                                munged, slurmctld and slurmd; wait until the node is idle
+#   scripts/dev-slurm.sh down    stop the three daemons by their pid files
+#   scripts/dev-slurm.sh status  print whether the cluster answers, and `sinfo`
+#
+# Everything lives under $EXPC_SLURM_DIR (default /tmp/expc-slurm): slurm.conf, the state
+# and spool directories, logs, pid files and the job completion file (`sacct -c` reads it,
+# so final job states are known without slurmdbd).
+set -euo pipefail
+
+dir="${EXPC_SLURM_DIR:-/tmp/expc-slurm}"
+conf="$dir/slurm.conf"
+packages=(slurm-wlm slurmctld slurmd slurm-client munge)
+
+say() { echo "dev-slurm: $*" >&2; }
+die() {
+  say "$*"
+  exit 1
+}
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# apt-get, retried while another apt holds the dpkg lock.
+apt_retry() {
+  local i
+  for i in $(seq 1 60); do
+    if DEBIAN_FRONTEND=noninteractive as_root apt-get "$@"; then
+      return 0
+    fi
+    if ! pgrep -x apt-get >/dev/null 2>&1 && ! pgrep -x dpkg >/dev/null 2>&1 \
+      && ! pgrep -x unattended-upgr >/dev/null 2>&1; then
+      [ "$i" -ge 3 ] && return 1
+    fi
+    say "apt-get is busy (dpkg lock); retrying in 5 s ($i/60)"
+    sleep 5
+  done
+  return 1
+}
+
+install() {
+  local missing=() p
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null 2>&1 || die "please install: ${missing[*]} (no apt-get here)"
+  say "installing ${missing[*]}"
+  apt_retry update -qq || die "apt-get update failed"
+  apt_retry install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
+}
+
+# Whether the process in pid file $1 is alive.
+alive() {
+  [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
+write_config() {
+  local hw cpus mem
+  hw="$(slurmd -C 2>/dev/null | head -1)"
+  cpus="$(sed -n 's/.*CPUs=\([0-9]*\).*/\1/p' <<<"$hw")"
+  mem="$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$hw")"
+  [ -n "$cpus" ] && [ -n "$mem" ] || die "\`slurmd -C\` did not report CPUs and RealMemory: $hw"
+  mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/run"
+  cat >"$conf" <<EOF
+# Written by scripts/dev-slurm.sh: a single-node cluster for development and tests.
+ClusterName=expc
+SlurmctldHost=localhost
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool
+SlurmctldPidFile=$dir/run/slurmctld.pid
+SlurmdPidFile=$dir/run/slurmd.pid
+SlurmctldLogFile=$dir/log/slurmctld.log
+SlurmdLogFile=$dir/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=$dir/jobcomp.txt
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MaxArraySize=1001
+MaxJobCount=20000
+MinJobAge=3600
+DependencyParameters=kill_invalid_depend
+SchedulerParameters=sched_interval=5,bf_interval=2
+MailProg=/bin/true
+ReturnToService=2
+NodeName=localhost NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+EOF
+}
+
+start_munge() {
+  if alive "$dir/run/munged.pid"; then return 0; fi
+  if [ ! -s /etc/munge/munge.key ]; then
+    if command -v mungekey >/dev/null 2>&1; then
+      mungekey --create --keyfile=/etc/munge/munge.key
+    else
+      dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key 2>/dev/null
+    fi
+    chown munge:munge /etc/munge/munge.key
+    chmod 400 /etc/munge/munge.key
+  fi
+  mkdir -p /run/munge /var/log/munge /var/lib/munge
+  chown munge:munge /run/munge /var/log/munge /var/lib/munge
+  # munged writes its own pid file; it daemonizes and must run as `munge`.
+  runuser -u munge -- /usr/sbin/munged --pid-file=/run/munge/munged.pid \
+    || die "munged did not start (see /var/log/munge/munged.log)"
+  local i
+  for i in $(seq 1 50); do
+    [ -s /run/munge/munged.pid ] && break
+    sleep 0.1
+  done
+  cp /run/munge/munged.pid "$dir/run/munged.pid"
+}
+
+up() {
+  install
+  export SLURM_CONF="$conf"
+  if alive "$dir/run/slurmctld.pid" && alive "$dir/run/slurmd.pid"; then
+    say "already up (SLURM_CONF=$conf)"
+  else
+    write_config
+    start_munge
+    # -c: start from a clean state, so jobs of an earlier session are forgotten.
+    alive "$dir/run/slurmctld.pid" || slurmctld -c -f "$conf" \
+      || die "slurmctld did not start (see $dir/log/slurmctld.log)"
+    alive "$dir/run/slurmd.pid" || slurmd -N localhost -f "$conf" \
+      || die "slurmd did not start (see $dir/log/slurmd.log)"
+  fi
+  # Slurm's commands find the configuration through /etc/slurm/slurm.conf or SLURM_CONF;
+  # point the default at ours so that `sbatch` works from any shell.
+  mkdir -p /etc/slurm
+  if [ ! -e /etc/slurm/slurm.conf ] || [ -L /etc/slurm/slurm.conf ]; then
+    ln -sfn "$conf" /etc/slurm/slurm.conf
+  fi
+  local i state
+  for i in $(seq 1 300); do
+    state="$(sinfo -h -N -o '%t' 2>/dev/null | head -1 || true)"
+    case "$state" in
+      idle | mix | alloc) say "up: node localhost is $state (SLURM_CONF=$conf)"; return 0 ;;
+      drain* | down*) scontrol update nodename=localhost state=resume >/dev/null 2>&1 || true ;;
+    esac
+    sleep 0.2
+  done
+  die "the node did not become idle within 60 s (state: ${state:-none}); see $dir/log/"
+}
+
+stop_pidfile() {
+  local name="$1" file="$2" pid i
+  if ! alive "$file"; then
+    rm -f "$file"
+    return 0
+  fi
+  pid="$(cat "$file")"
+  kill "$pid" 2>/dev/null || true
+  for i in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    say "$name ($pid) did not stop after 10 s; sending SIGKILL"
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$file"
+}
+
+down() {
+  stop_pidfile slurmd "$dir/run/slurmd.pid"
+  stop_pidfile slurmctld "$dir/run/slurmctld.pid"
+  stop_pidfile munged "$dir/run/munged.pid"
+  say "down"
+}
+
+status() {
+  if [ -f "$conf" ] && SLURM_CONF="$conf" sinfo -h >/dev/null 2>&1; then
+    echo "up (SLURM_CONF=$conf)"
+    SLURM_CONF="$conf" sinfo
+  else
+    echo "down"
+    return 1
+  fi
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *)
+    echo "usage: $0 up|down|status" >&2
+    exit 2
+    ;;
+esac
