@@ -12,7 +12,8 @@
 #
 # Environment: PYTHON (default python3); EXPC_ROCRATE_CACHE, the HTTP cache path (without
 # ".sqlite") when not the validator's default; ROCRATE_SEVERITY (required, recommended or
-# optional; default required).
+# optional; default required); ROCRATE_PROFILE (default workflow-run-crate-0.5; e.g.
+# provenance-run-crate-0.5 for a crate with per-task actions).
 set -euo pipefail
 
 if [ $# -ne 1 ] || [ ! -d "$1" ]; then
@@ -22,6 +23,7 @@ fi
 crate="$1"
 PYTHON="${PYTHON:-python3}"
 severity="${ROCRATE_SEVERITY:-required}"
+profile="${ROCRATE_PROFILE:-workflow-run-crate-0.5}"
 
 # The CLI is run through $PYTHON rather than as `rocrate-validator` on PATH, so it is the
 # one installed for that interpreter (a fresh pip install may not have its shim on PATH yet).
@@ -35,7 +37,7 @@ trap 'rm -rf "$work"' EXIT
 
 args=(--no-interactive --disable-color validate
   --offline
-  --profile-identifier workflow-run-crate-0.5
+  --profile-identifier "$profile"
   --requirement-severity "$severity"
   --no-paging
   --output-format json
