@@ -27,7 +27,7 @@ profile="${ROCRATE_PROFILE:-workflow-run-crate-0.5}"
 
 # The CLI is run through $PYTHON rather than as `rocrate-validator` on PATH, so it is the
 # one installed for that interpreter (a fresh pip install may not have its shim on PATH yet).
-if ! "$PYTHON" -c 'import rocrate_validator.cli' >/dev/null 2>&1; then
+if ! "$PYTHON" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("rocrate_validator") is None)' 2>/dev/null; then
   echo "validate-rocrate: roc-validator is not installed for $PYTHON; run scripts/install-prov-validators.sh" >&2
   exit 2
 fi
