@@ -45,6 +45,13 @@ pub enum Command {
     /// Show what changes between the plans of two versions of a spec: jobs added,
     /// removed and changed, field by field, and the jobs that re-run because of them.
     Diff(DiffArgs),
+    /// Write submission artifacts for a target engine: for Slurm, an sbatch script per
+    /// job (a job array per sweep), `submit.sh` and `plan.json`, with provenance hooks.
+    ///
+    /// Fails, writing nothing, when a job cannot be submitted as planned (a name or a
+    /// script too long, resources over the site's limits). The output is byte-identical
+    /// from build to build.
+    Build(BuildArgs),
     /// Run the pipeline: locally, with a content-addressed cache, resume and retries.
     ///
     /// Tasks whose inputs, command and environment are unchanged since they last
@@ -53,6 +60,22 @@ pub enum Command {
     Run(RunArgs),
     /// Explain why each instance of a task will run, or is cached, field by field.
     Why(WhyArgs),
+    /// List the recorded runs; show one, or compare two side by side.
+    ///
+    /// Every `expc run` is recorded in `.expc/provenance.db`: params, git state,
+    /// environment, each task's argv, times and exit, every file read and made with its
+    /// digest, and metrics. RUN is an id, a unique prefix of one, or `latest`.
+    Runs(RunsArgs),
+    /// Answer a read-only SQL query on the provenance store.
+    ///
+    /// Tables: runs, params, tasks, task_values, artifacts, usages, metrics, and the view
+    /// models (docs/provenance.md documents every column).
+    Query(QueryArgs),
+    /// List model versions (a model's version is its digest) with the metrics and inputs
+    /// of the task that made them.
+    Models(ModelsArgs),
+    /// Export a run's provenance as W3C PROV-JSON or as a Workflow Run RO-Crate.
+    Prov(ProvArgs),
     /// Format specifications in the canonical style.
     ///
     /// Rewrites the files in place; with `--check`, changes nothing, shows a diff and exits
@@ -61,6 +84,11 @@ pub enum Command {
     Fmt(FmtArgs),
     /// Explain a diagnostic code, with an example.
     Explain(ExplainArgs),
+    /// Run the language server on standard input and output, for editors.
+    ///
+    /// Diagnostics as you type (from the same checker as `expc check`), hover, go to
+    /// definition, references, completion, symbols, formatting, rename and quick fixes.
+    Lsp,
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -204,6 +232,35 @@ pub struct DiffArgs {
     pub format: OutputFormat,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BuildTarget {
+    /// sbatch scripts, job arrays and a submit script.
+    Slurm,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The specification to build.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub program: ProgramArgs,
+    /// The engine to build for.
+    #[arg(long, value_enum)]
+    pub target: BuildTarget,
+    /// The directory to write into (created; files of an earlier build are replaced).
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: PathBuf,
+    /// A directory of templates replacing the built-in ones (`sbatch.hbs`,
+    /// `hook.sh.hbs`, `submit.sh.hbs`); those it does not hold stay built-in.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// The folder the jobs resolve data paths against on the cluster (default: the
+    /// spec's folder, as an absolute path).
+    #[arg(long, value_name = "DIR")]
+    pub spec_dir: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The specification to run.
@@ -241,4 +298,108 @@ pub struct WhyArgs {
     /// Where the cache is kept (default: `.expc` beside the spec).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+}
+
+/// Where the provenance store is.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The state directory holding `provenance.db` (default: `.expc` here).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    /// Aligned columns.
+    Table,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+    /// A JSON array of objects.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    pub action: Option<RunsAction>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table, global = true)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsAction {
+    /// Everything recorded about one run.
+    Show {
+        /// A run id, a unique prefix of one, or `latest`.
+        #[arg(value_name = "RUN")]
+        run: String,
+    },
+    /// Params, metrics and outputs of two runs side by side, differences marked.
+    Compare {
+        #[arg(value_name = "RUN")]
+        a: String,
+        #[arg(value_name = "RUN")]
+        b: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// One SQL statement that reads (`SELECT …`).
+    #[arg(value_name = "SQL")]
+    pub sql: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ProvArgs {
+    #[command(subcommand)]
+    pub action: ProvAction,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProvFormat {
+    /// W3C PROV-JSON, one file `prov.json`.
+    ProvJson,
+    /// A Workflow Run RO-Crate: `ro-crate-metadata.json` with the spec and copies of the
+    /// files the run read and made.
+    RoCrate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProvAction {
+    /// Write a run's provenance into a directory.
+    Export {
+        /// A run id, a unique prefix of one, or `latest`.
+        #[arg(value_name = "RUN")]
+        run: String,
+        #[arg(long, value_enum, default_value_t = ProvFormat::ProvJson)]
+        format: ProvFormat,
+        /// The directory to write into (created when missing).
+        #[arg(short = 'o', long, value_name = "DIR")]
+        output: PathBuf,
+        /// The license of the RO-Crate's content: a URL (such as
+        /// `https://spdx.org/licenses/CC-BY-4.0`) or a name. Without it the crate says
+        /// "not specified".
+        #[arg(long, value_name = "LICENSE")]
+        license: Option<String>,
+    },
 }

@@ -1,12 +1,15 @@
 //! The subcommands.
 
+mod build;
 mod check;
 mod diff;
 mod explain;
 mod fmt;
 mod graph;
+mod lsp;
 mod plan;
 mod program;
+mod prov;
 mod run;
 
 use std::io::IsTerminal;
@@ -27,9 +30,15 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Plan(args) => plan::run(args, render),
         Command::Graph(args) => graph::run(args, render),
         Command::Diff(args) => diff::run(args, render),
+        Command::Build(args) => build::run(args, render),
         Command::Run(args) => run::run(args, render),
         Command::Why(args) => run::why(args, render),
+        Command::Runs(args) => prov::runs(args),
+        Command::Query(args) => prov::query(args),
+        Command::Models(args) => prov::models(args),
+        Command::Prov(args) => prov::prov(args),
         Command::Explain(args) => explain::run(args),
+        Command::Lsp => lsp::run(),
         Command::Completions(args) => {
             let mut cmd = Cli::command();
             clap_complete::generate(args.shell, &mut cmd, "expc", &mut std::io::stdout());

@@ -42,6 +42,9 @@ pub enum Event {
 
 pub trait Sink {
     fn event(&mut self, event: Event);
+
+    /// Called once for every instance when its outcome is known; provenance records it.
+    fn instance(&mut self, _record: &InstanceRecord) {}
 }
 
 /// Collects events, for tests.
@@ -51,5 +54,58 @@ pub struct Collect(pub Vec<Event>);
 impl Sink for Collect {
     fn event(&mut self, event: Event) {
         self.0.push(event);
+    }
+}
+
+/// Everything provenance needs about one instance, reported once when it ends (ran, was
+/// cached, failed, or was skipped). Holds no secret: the argv names secrets, never their
+/// values, and the environment is not in it.
+#[derive(Debug, Clone)]
+pub struct InstanceRecord {
+    /// The instance's name in messages: `t`, or `t[3]`.
+    pub name: String,
+    /// The pipeline binding (the plan's job key).
+    pub call: String,
+    /// The task's id.
+    pub task: String,
+    pub index: u64,
+    pub outcome: crate::Outcome,
+    /// The cache key, when the instance got as far as being resolved.
+    pub key: Option<String>,
+    pub argv: Vec<String>,
+    pub started: Option<std::time::SystemTime>,
+    pub ended: Option<std::time::SystemTime>,
+    pub attempts: u32,
+    pub exit_code: Option<i32>,
+    /// Why it failed or was not run.
+    pub message: Option<String>,
+    /// Files it read, by input name.
+    pub used: Vec<crate::resolve::Used>,
+    /// Scalar inputs (a sweep point's values, params passed in), rendered as text.
+    pub values: Vec<(String, String)>,
+    /// Files it made (or that the cache gave it), by output name.
+    pub generated: Vec<Generated>,
+}
+
+/// One output of an instance.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub name: String,
+    /// Where the output is materialised.
+    pub path: std::path::PathBuf,
+    pub digest: String,
+    pub size: u64,
+    pub is_dir: bool,
+    /// The output's declared type (`Model<Onnx>`, `Metrics`, …).
+    pub ty: String,
+}
+
+impl<T: Sink + ?Sized> Sink for Box<T> {
+    fn event(&mut self, event: Event) {
+        (**self).event(event);
+    }
+
+    fn instance(&mut self, record: &InstanceRecord) {
+        (**self).instance(record);
     }
 }

@@ -18,14 +18,14 @@ pub mod why;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use expc_check::ir::{self, Backend};
 use expc_plan::dag::Dag;
 use expc_plan::plan::Plan;
 use petgraph::graph::NodeIndex;
 
-pub use events::{Event, Sink};
+pub use events::{Event, Generated, InstanceRecord, Sink};
 use resolve::{Outputs, Resolver};
 use store::{CacheEntry, Store, StoredOutput};
 
@@ -225,6 +225,7 @@ struct Launch {
     cpus: u64,
     mem: u64,
     started: Instant,
+    started_at: SystemTime,
 }
 
 /// Runs the plan. Blocks until every instance has finished, failed or been skipped, or
@@ -330,6 +331,9 @@ async fn schedule(
                 match resolver.resolve(j, index, call, &work, &outputs, &opts.spark_master) {
                     Ok(r) => r,
                     Err(e) => {
+                        let mut r = record(plan, j, index, Outcome::Failed, None);
+                        r.message = Some(e.clone());
+                        sink.instance(&r);
                         fail(
                             &mut summary,
                             &mut outcome,
@@ -348,6 +352,11 @@ async fn schedule(
             if let Some(entry) = store.lookup(&resolved.key) {
                 match materialise(store, plan, j, index, &entry.outputs) {
                     Ok(files) => {
+                        let now = SystemTime::now();
+                        let mut r = record(plan, j, index, Outcome::Cached, Some(&resolved));
+                        (r.started, r.ended, r.attempts) = (Some(now), Some(now), 0);
+                        r.generated = generated(plan, j, &files, &entry.outputs);
+                        sink.instance(&r);
                         outputs.insert((j, index), files);
                         last.set(&job.key, index, &resolved.key);
                         outcome[node] = Some(Outcome::Cached);
@@ -390,6 +399,7 @@ async fn schedule(
                     cpus,
                     mem,
                     started: Instant::now(),
+                    started_at: SystemTime::now(),
                 },
             );
         }
@@ -405,10 +415,17 @@ async fn schedule(
                 let inst = graph[NodeIndex::new(l.node)];
                 let (j, index) = (inst.job as usize, inst.index as u64);
                 let name = instance_name(plan, j, index);
+                let mut r = record(plan, j, index, Outcome::Ran, Some(&l.resolved));
+                r.started = Some(l.started_at);
+                r.ended = Some(SystemTime::now());
                 match result.status {
                     exec::Status::Succeeded { work, attempts } => {
+                        r.attempts = attempts;
+                        r.exit_code = Some(0);
                         match collect(store, stats, plan, j, index, &l.resolved, &work, attempts, l.started) {
-                            Ok(files) => {
+                            Ok((files, stored)) => {
+                                r.generated = generated(plan, j, &files, &stored);
+                                sink.instance(&r);
                                 last.set(&plan.jobs[j].key, index, &l.resolved.key);
                                 outputs.insert((j, index), files);
                                 outcome[l.node] = Some(Outcome::Ran);
@@ -416,16 +433,26 @@ async fn schedule(
                                 sink.event(Event::TaskFinished { task: name, seconds: l.started.elapsed().as_secs_f64(), attempts });
                             }
                             Err(e) => {
+                                r.outcome = Outcome::Failed;
+                                r.message = Some(e.clone());
+                                sink.instance(&r);
                                 fail(&mut summary, &mut outcome, l.node, sink, &name, Some(0), e, Vec::new(), l.log_dir.clone());
                                 if opts.fail_fast { stopping = true; exec::terminate(&groups, opts.grace).await; }
                             }
                         }
                     }
                     exec::Status::Failed { exit_code, message, stderr_tail } => {
+                        r.outcome = Outcome::Failed;
+                        r.exit_code = exit_code;
+                        r.message = Some(message.clone());
+                        sink.instance(&r);
                         fail(&mut summary, &mut outcome, l.node, sink, &name, exit_code, message, stderr_tail, l.log_dir.clone());
                         if opts.fail_fast { stopping = true; exec::terminate(&groups, opts.grace).await; }
                     }
                     exec::Status::Killed => {
+                        r.outcome = Outcome::NotRun;
+                        r.message = Some("stopped: the run was interrupted".into());
+                        sink.instance(&r);
                         outcome[l.node] = Some(Outcome::NotRun);
                         summary.not_run += 1;
                     }
@@ -443,11 +470,26 @@ async fn schedule(
     // What never ran.
     for (node, o) in outcome.iter_mut().enumerate() {
         if o.is_none() {
-            *o = Some(if stopping {
+            let inst = graph[NodeIndex::new(node)];
+            let end = if stopping {
                 Outcome::NotRun
             } else {
                 Outcome::Skipped
+            };
+            let mut r = record(
+                plan,
+                inst.job as usize,
+                inst.index as u64,
+                end.clone(),
+                None,
+            );
+            r.message = Some(if stopping {
+                "not started: the run was stopped".into()
+            } else {
+                "not started: an instance it reads failed".into()
             });
+            sink.instance(&r);
+            *o = Some(end);
             if stopping {
                 summary.not_run += 1;
             } else {
@@ -490,6 +532,59 @@ async fn schedule(
         seconds: summary.elapsed.as_secs_f64(),
     });
     summary
+}
+
+/// The start of an instance's record; the scheduler fills in what it learns.
+fn record(
+    plan: &Plan,
+    j: usize,
+    index: u64,
+    outcome: Outcome,
+    resolved: Option<&resolve::Resolved>,
+) -> InstanceRecord {
+    let job = &plan.jobs[j];
+    InstanceRecord {
+        name: instance_name(plan, j, index),
+        call: job.key.clone(),
+        task: job.task.clone(),
+        index,
+        outcome,
+        key: resolved.map(|r| r.key.clone()),
+        argv: resolved.map(|r| r.argv.clone()).unwrap_or_default(),
+        started: None,
+        ended: None,
+        attempts: 0,
+        exit_code: None,
+        message: None,
+        used: resolved.map(|r| r.used.clone()).unwrap_or_default(),
+        values: resolved.map(|r| r.values.clone()).unwrap_or_default(),
+        generated: Vec::new(),
+    }
+}
+
+/// The outputs of an instance, as provenance records them.
+fn generated(
+    plan: &Plan,
+    j: usize,
+    files: &BTreeMap<String, (PathBuf, String)>,
+    stored: &BTreeMap<String, StoredOutput>,
+) -> Vec<Generated> {
+    plan.jobs[j]
+        .outputs
+        .iter()
+        .filter_map(|o| {
+            let (path, digest) = files.get(&o.name)?;
+            let s = stored.get(&o.name)?;
+            Some(Generated {
+                name: o.name.clone(),
+                path: path.clone(),
+                digest: digest.clone(),
+                size: s.size,
+                is_dir: s.dir,
+                ty: o.ty.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The CPUs and memory an instance takes from the machine's capacity.
@@ -591,7 +686,7 @@ fn collect(
     work: &std::path::Path,
     attempts: u32,
     started: Instant,
-) -> Result<BTreeMap<String, (PathBuf, String)>, String> {
+) -> Result<Files, String> {
     let mut stored = BTreeMap::new();
     for (name, rel, metrics) in &resolved.outputs {
         let path = work.join(rel);
@@ -627,8 +722,16 @@ fn collect(
         .record(&entry)
         .map_err(|e| format!("cannot record its outputs: {e}"))?;
     std::fs::remove_dir_all(work).ok();
-    materialise(store, plan, j, index, &stored).map_err(|e| format!("cannot link its outputs: {e}"))
+    let files = materialise(store, plan, j, index, &stored)
+        .map_err(|e| format!("cannot link its outputs: {e}"))?;
+    Ok((files, stored))
 }
+
+/// An instance's outputs: where they are and their digests, and how they are stored.
+type Files = (
+    BTreeMap<String, (PathBuf, String)>,
+    BTreeMap<String, StoredOutput>,
+);
 
 /// Total memory of this machine, from `/proc/meminfo`.
 fn machine_memory() -> Option<u64> {

@@ -36,6 +36,15 @@ impl RValue {
         }
     }
 
+    /// The files among the value, with their digests.
+    fn files(&self, out: &mut Vec<(PathBuf, String)>) {
+        match self {
+            RValue::File(p, d) => out.push((p.clone(), d.clone())),
+            RValue::List(items) => items.iter().for_each(|i| i.files(out)),
+            _ => {}
+        }
+    }
+
     /// As the same words with files standing for their content (for the cache key).
     fn keyed(&self) -> Vec<String> {
         match self {
@@ -47,6 +56,14 @@ impl RValue {
             RValue::Secret(id) => vec![format!("{{secret:{id}}}")],
         }
     }
+}
+
+/// A file an instance reads, by the input it is passed as.
+#[derive(Debug, Clone)]
+pub struct Used {
+    pub input: String,
+    pub path: PathBuf,
+    pub digest: String,
 }
 
 /// Outputs of finished instances: path and digest of each, by name.
@@ -66,6 +83,10 @@ pub struct Resolved {
     pub outputs: Vec<(String, String, bool)>,
     pub key_doc: serde_json::Value,
     pub key: String,
+    /// The files it reads, for provenance.
+    pub used: Vec<Used>,
+    /// Its scalar inputs as text, for provenance.
+    pub values: Vec<(String, String)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -397,11 +418,25 @@ impl<'a> Resolver<'a> {
                 (o.name.clone(), path, o.ty.starts_with("Metrics"))
             })
             .collect::<Vec<_>>();
-        let inputs: BTreeMap<String, String> = call
-            .args
-            .iter()
-            .map(|(k, e)| (k.clone(), ev(e).keyed().join(" ")))
-            .collect();
+        let mut inputs: BTreeMap<String, String> = BTreeMap::new();
+        let mut used = Vec::new();
+        let mut values = Vec::new();
+        for (k, e) in &call.args {
+            let v = ev(e);
+            inputs.insert(k.clone(), v.keyed().join(" "));
+            let mut files = Vec::new();
+            v.files(&mut files);
+            if files.is_empty() {
+                if let RValue::Text(t) = &v {
+                    values.push((k.clone(), t.clone()));
+                }
+            }
+            used.extend(files.into_iter().map(|(path, digest)| Used {
+                input: k.clone(),
+                path,
+                digest,
+            }));
+        }
         let params: BTreeMap<&str, String> = task
             .uses
             .iter()
@@ -460,6 +495,8 @@ impl<'a> Resolver<'a> {
             outputs: outputs_decl,
             key_doc,
             key,
+            used,
+            values,
         })
     }
 }

@@ -39,15 +39,20 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         spark_master: format!("local[{cores}]"),
         grace: Duration::from_secs(10),
     };
-    let mut sink: Box<dyn Sink> = if args.json {
+    let shown: Box<dyn Sink> = if args.json {
         Box::new(JsonSink)
     } else if std::io::stderr().is_terminal() {
         Box::new(BarSink::new())
     } else {
         Box::new(PlainSink)
     };
-    let summary = expc_run::run(&program, &plan, &dag, &opts, sink.as_mut())
+    let meta = expc_prov::RunMeta::collect(&program, &plan, &args.file, &opts.spec_dir);
+    let mut sink = expc_prov::Recording::new(shown, &opts.state_dir, meta);
+    let summary = expc_run::run(&program, &plan, &dag, &opts, &mut sink)
         .map_err(|e| miette!(help = "nothing was run", "{}", e.0))?;
+    sink.finish(&summary);
+    let run_id = sink.run_id().map(str::to_owned);
+    let record_failure = sink.failure().map(str::to_owned);
     drop(sink);
     if !args.json {
         let mut err = std::io::stderr().lock();
@@ -88,6 +93,15 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             }
         }
         let _ = writeln!(err, "logs: {}", opts.state_dir.join("logs").display());
+        match (&run_id, &record_failure) {
+            (_, Some(why)) => {
+                let _ = writeln!(err, "provenance: not fully recorded: {why}");
+            }
+            (Some(id), None) => {
+                let _ = writeln!(err, "provenance: run {id} (`expc runs show {id}`)");
+            }
+            _ => {}
+        }
         if summary.interrupted {
             let _ = writeln!(err, "interrupted: run `expc run` again to resume");
         }

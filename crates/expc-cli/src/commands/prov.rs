@@ -1,0 +1,324 @@
+//! `expc runs`, `expc query`, `expc models` and `expc prov`: reading the provenance store.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use expc_prov::query::{self, Table};
+use expc_prov::store::Store;
+use miette::miette;
+
+use crate::cli::{
+    ModelsArgs, ProvAction, ProvArgs, ProvFormat, QueryArgs, RunsAction, RunsArgs, StoreArgs,
+    TableFormat,
+};
+
+fn state_dir(args: &StoreArgs) -> PathBuf {
+    args.state_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".expc"))
+}
+
+fn open(args: &StoreArgs) -> miette::Result<Store> {
+    Store::open_read_only(&state_dir(args)).map_err(|e| miette!("{e}"))
+}
+
+fn print(table: &Table, format: TableFormat) {
+    let text = match format {
+        TableFormat::Table => table.to_text(),
+        TableFormat::Csv => table.to_csv(),
+        TableFormat::Json => {
+            serde_json::to_string_pretty(&table.to_json()).unwrap_or_default() + "\n"
+        }
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+pub fn runs(args: RunsArgs) -> miette::Result<ExitCode> {
+    let store = open(&args.store)?;
+    match args.action {
+        None => {
+            let t = query::runs(&store).map_err(|e| miette!("{e}"))?;
+            if t.rows.is_empty() && args.format == TableFormat::Table {
+                eprintln!("no runs recorded yet: `expc run SPEC` records one");
+            } else {
+                print(&t, args.format);
+            }
+        }
+        Some(RunsAction::Show { run }) => {
+            let id = store.resolve_run(&run).map_err(|e| miette!("{e}"))?;
+            let view = query::run(&store, &id).map_err(|e| miette!("{e}"))?;
+            if args.format == TableFormat::Json {
+                let _ = writeln!(
+                    std::io::stdout().lock(),
+                    "{}",
+                    serde_json::to_string_pretty(&show_json(&view)).unwrap_or_default()
+                );
+            } else {
+                show(&view);
+            }
+        }
+        Some(RunsAction::Compare { a, b }) => {
+            let a = store.resolve_run(&a).map_err(|e| miette!("{e}"))?;
+            let b = store.resolve_run(&b).map_err(|e| miette!("{e}"))?;
+            let sections = query::compare(&store, &a, &b).map_err(|e| miette!("{e}"))?;
+            if args.format == TableFormat::Json {
+                let doc: serde_json::Map<String, serde_json::Value> = sections
+                    .iter()
+                    .map(|(name, t)| (name.clone(), t.to_json()))
+                    .collect();
+                let out = serde_json::json!({ "a": a, "b": b, "sections": doc });
+                let _ = writeln!(
+                    std::io::stdout().lock(),
+                    "{}",
+                    serde_json::to_string_pretty(&out).unwrap_or_default()
+                );
+            } else {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "a = {a}\nb = {b}");
+                for (name, t) in &sections {
+                    let _ = writeln!(out, "\n{name}:");
+                    if t.rows.is_empty() {
+                        let _ = writeln!(out, "  (none)");
+                        continue;
+                    }
+                    if args.format == TableFormat::Csv {
+                        let _ = write!(out, "{}", t.to_csv());
+                    } else {
+                        for line in t.to_text().lines() {
+                            let _ = writeln!(out, "  {line}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(view: &query::RunView) {
+    let mut out = std::io::stdout().lock();
+    let f = |k: &str| view.field(k);
+    let _ = writeln!(out, "run         {}", f("id"));
+    let _ = writeln!(out, "status      {}", f("status"));
+    let _ = writeln!(out, "experiment  {}", f("experiment"));
+    let _ = writeln!(
+        out,
+        "spec        {} (blake3 {})",
+        f("spec_path"),
+        &f("spec_hash")[..f("spec_hash").len().min(16)]
+    );
+    let _ = writeln!(out, "pipeline    {}", f("pipeline"));
+    let _ = writeln!(out, "started     {}", f("started_at"));
+    let _ = writeln!(out, "ended       {}", f("ended_at"));
+    let _ = writeln!(out, "user@host   {}@{}", f("user"), f("host"));
+    let git = f("git_commit");
+    if !git.is_empty() {
+        let dirty = if f("git_dirty") == "1" {
+            format!(
+                " + uncommitted changes (diff blake3 {})",
+                &f("git_diff_hash")[..f("git_diff_hash").len().min(16)]
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "git         {git}{dirty}");
+    }
+    let _ = writeln!(out, "expc        {}", f("expc_version"));
+    let _ = writeln!(
+        out,
+        "tasks       {} ran, {} cached, {} failed, {} not run",
+        f("ran"),
+        f("cached"),
+        f("failed"),
+        f("skipped")
+    );
+    if !view.params.is_empty() {
+        let _ = writeln!(out, "\nparams:");
+        for (name, ty, value) in &view.params {
+            let _ = writeln!(out, "  {name}: {ty} = {}", Table::cell(value));
+        }
+    }
+    if let Ok(env) = serde_json::from_str::<serde_json::Value>(&f("environment")) {
+        let _ = writeln!(out, "\nenvironment:");
+        for k in ["os", "kernel", "arch", "cpus", "memory_bytes"] {
+            if let Some(v) = env.get(k) {
+                let _ = writeln!(out, "  {k}: {}", Table::cell(v));
+            }
+        }
+        if let Some(tools) = env.get("tools").and_then(|t| t.as_object()) {
+            for (name, t) in tools {
+                let _ = writeln!(
+                    out,
+                    "  tool {name}: {} {}",
+                    Table::cell(&t["path"]),
+                    Table::cell(&t["digest"]).get(..12).unwrap_or_default()
+                );
+            }
+        }
+        for k in ["modules_loaded", "modules_declared", "containers", "conda"] {
+            if let Some(v) = env
+                .get(k)
+                .and_then(|v| v.as_array())
+                .filter(|a| !a.is_empty())
+            {
+                let items: Vec<String> = v.iter().map(Table::cell).collect();
+                let _ = writeln!(out, "  {k}: {}", items.join(", "));
+            }
+        }
+    }
+    let _ = writeln!(out, "\ntasks:");
+    let mut t = Table {
+        columns: [
+            "instance", "status", "seconds", "exit", "attempts", "where", "inputs",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: Vec::new(),
+    };
+    for task in &view.tasks {
+        let secs = match (&task.started_at, &task.ended_at) {
+            (Some(s), Some(e)) => expc_prov::time::millis_between(s, e)
+                .map(|ms| format!("{:.1}", ms as f64 / 1000.0))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        let values: Vec<String> = task
+            .values
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        t.rows.push(
+            [
+                task.instance.clone(),
+                task.status.clone(),
+                secs,
+                task.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+                task.attempts.to_string(),
+                format!("{} ({})", task.resource, task.backend),
+                values.join(" "),
+            ]
+            .map(serde_json::Value::String)
+            .to_vec(),
+        );
+    }
+    for line in t.to_text().lines() {
+        let _ = writeln!(out, "  {line}");
+    }
+    let failed: Vec<_> = view.tasks.iter().filter(|t| t.status == "failed").collect();
+    for task in failed {
+        let _ = writeln!(
+            out,
+            "  failed {}: {}",
+            task.instance,
+            task.message.clone().unwrap_or_default()
+        );
+    }
+    if !view.metrics.is_empty() {
+        let _ = writeln!(out, "\nmetrics:");
+        for (task, name, value) in &view.metrics {
+            let inst = view.task(*task).map_or("?", |t| t.instance.as_str());
+            let _ = writeln!(out, "  {inst}.{name} = {value}");
+        }
+    }
+    let made: Vec<_> = view
+        .artifacts
+        .iter()
+        .filter(|a| a.produced_by.is_some())
+        .collect();
+    if !made.is_empty() {
+        let _ = writeln!(out, "\noutputs:");
+        for a in made {
+            let inst = a
+                .produced_by
+                .and_then(|p| view.task(p))
+                .map_or("?", |t| t.instance.as_str());
+            let _ = writeln!(
+                out,
+                "  {inst}.{}  {}  blake3 {}",
+                a.name.clone().unwrap_or_default(),
+                a.path,
+                &a.digest[..a.digest.len().min(16)]
+            );
+        }
+    }
+}
+
+fn show_json(view: &query::RunView) -> serde_json::Value {
+    use serde_json::json;
+    json!({
+        "run": view.run,
+        "params": view.params.iter().map(|(n, t, v)| json!({"name": n, "type": t, "value": v})).collect::<Vec<_>>(),
+        "tasks": view.tasks.iter().map(|t| json!({
+            "id": t.id, "instance": t.instance, "call": t.call, "task": t.task, "status": t.status,
+            "cache_key": t.cache_key, "argv": t.argv, "started_at": t.started_at, "ended_at": t.ended_at,
+            "host": t.host, "exit_code": t.exit_code, "attempts": t.attempts, "backend": t.backend,
+            "resource": t.resource, "job_id": t.job_id, "message": t.message,
+            "values": t.values.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
+        })).collect::<Vec<_>>(),
+        "artifacts": view.artifacts.iter().map(|a| json!({
+            "id": a.id, "path": a.path, "digest": a.digest, "size": a.size, "is_dir": a.is_dir,
+            "type": a.ty, "role": a.role, "name": a.name, "produced_by": a.produced_by,
+        })).collect::<Vec<_>>(),
+        "usages": view.usages.iter().map(|(t, a, i)| json!({"task": t, "artifact": a, "input": i})).collect::<Vec<_>>(),
+        "metrics": view.metrics.iter().map(|(t, n, v)| json!({"task": t, "name": n, "value": v})).collect::<Vec<_>>(),
+    })
+}
+
+pub fn query(args: QueryArgs) -> miette::Result<ExitCode> {
+    let store = open(&args.store)?;
+    let t = query::sql(&store, &args.sql, &[]).map_err(|e| miette!("{e}"))?;
+    print(&t, args.format);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn models(args: ModelsArgs) -> miette::Result<ExitCode> {
+    let store = open(&args.store)?;
+    let t = query::models(&store).map_err(|e| miette!("{e}"))?;
+    if t.rows.is_empty() && args.format == TableFormat::Table {
+        eprintln!("no model recorded yet: a task output of type `Model<…>` is one");
+    } else {
+        print(&t, args.format);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn prov(args: ProvArgs) -> miette::Result<ExitCode> {
+    match args.action {
+        ProvAction::Export {
+            run,
+            format,
+            output,
+            license,
+        } => {
+            let store = open(&args.store)?;
+            let id = store.resolve_run(&run).map_err(|e| miette!("{e}"))?;
+            let view = query::run(&store, &id).map_err(|e| miette!("{e}"))?;
+            std::fs::create_dir_all(&output)
+                .map_err(|e| miette!("cannot create `{}`: {e}", output.display()))?;
+            match format {
+                ProvFormat::ProvJson => {
+                    let doc = expc_prov::export::prov_json(&view);
+                    let path = output.join("prov.json");
+                    let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+                    std::fs::write(&path, text)
+                        .map_err(|e| miette!("cannot write `{}`: {e}", path.display()))?;
+                    eprintln!("wrote {}", path.display());
+                }
+                ProvFormat::RoCrate => {
+                    let s = expc_prov::export::ro_crate(&view, &output, license.as_deref())
+                        .map_err(|e| {
+                            miette!("cannot write the crate into `{}`: {e}", output.display())
+                        })?;
+                    eprintln!(
+                        "wrote {} with {} files ({} bytes)",
+                        output.join("ro-crate-metadata.json").display(),
+                        s.files,
+                        s.bytes
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,713 @@
+//! A run as W3C PROV-JSON and as a Workflow Run RO-Crate.
+//!
+//! Both are built from a [`RunView`], the same records `expc runs show` prints. Times are
+//! the store's (UTC, milliseconds): every activity ends at or after its start, a use is
+//! timed at its task's start and a generation at its task's end, and a task starts only
+//! after the tasks it reads from have ended — so uses never precede generations.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value as Json, json};
+
+use crate::query::{ArtifactView, RunView};
+
+/// The namespace of expc's own PROV attributes and types.
+pub const NS: &str = "https://expc.dev/ns/prov#";
+
+/// PROV-JSON of a run (https://www.w3.org/submissions/prov-json/).
+pub fn prov_json(view: &RunView) -> Json {
+    let id = view.id();
+    let mut doc = Doc::default();
+    let run = "run:run".to_owned();
+    let expc = "run:expc".to_owned();
+    let user = "run:user".to_owned();
+    let spec = "run:spec".to_owned();
+    let run_start = view.field("started_at");
+    let run_end = view.field("ended_at");
+
+    let mut run_attrs = attrs([
+        ("prov:label", json!(format!("run {id}"))),
+        ("prov:type", qualified("expc:Run")),
+        ("expc:status", json!(view.field("status"))),
+        ("expc:pipeline", json!(view.field("pipeline"))),
+    ]);
+    times(&mut run_attrs, &run_start, &run_end);
+    for (k, field) in [
+        ("expc:host", "host"),
+        ("expc:gitCommit", "git_commit"),
+        ("expc:gitDiffHash", "git_diff_hash"),
+        ("expc:environment", "environment"),
+    ] {
+        let v = view.field(field);
+        if !v.is_empty() {
+            run_attrs.insert(k.into(), json!(v));
+        }
+    }
+    if let Some(d) = view.run.get("git_dirty").and_then(Json::as_i64) {
+        run_attrs.insert("expc:gitDirty".into(), json!(d != 0));
+    }
+    doc.add("activity", &run, run_attrs);
+
+    doc.add(
+        "agent",
+        &expc,
+        attrs([
+            ("prov:type", qualified("prov:SoftwareAgent")),
+            ("prov:label", json!("expc")),
+            ("expc:version", json!(view.field("expc_version"))),
+        ]),
+    );
+    let user_name = view.field("user");
+    doc.add(
+        "agent",
+        &user,
+        attrs([
+            ("prov:type", qualified("prov:Person")),
+            (
+                "prov:label",
+                json!(if user_name.is_empty() {
+                    "unknown".to_owned()
+                } else {
+                    user_name
+                }),
+            ),
+        ]),
+    );
+    doc.relation(
+        "wasAssociatedWith",
+        attrs([("prov:activity", json!(run)), ("prov:agent", json!(expc))]),
+    );
+    doc.relation(
+        "wasAssociatedWith",
+        attrs([("prov:activity", json!(run)), ("prov:agent", json!(user))]),
+    );
+    doc.relation(
+        "actedOnBehalfOf",
+        attrs([
+            ("prov:delegate", json!(expc)),
+            ("prov:responsible", json!(user)),
+        ]),
+    );
+
+    doc.add(
+        "entity",
+        &spec,
+        attrs([
+            ("prov:type", qualified("expc:Spec")),
+            ("prov:label", json!(view.field("spec_path"))),
+            ("expc:digest", json!(view.field("spec_hash"))),
+        ]),
+    );
+    doc.relation(
+        "used",
+        with_time(
+            attrs([("prov:activity", json!(run)), ("prov:entity", json!(spec))]),
+            &run_start,
+        ),
+    );
+    for (name, ty, value) in &view.params {
+        let e = format!("run:param-{}", local(name));
+        doc.add(
+            "entity",
+            &e,
+            attrs([
+                ("prov:type", qualified("expc:Param")),
+                ("prov:label", json!(name)),
+                ("prov:value", json!(literal(value))),
+                ("expc:type", json!(ty)),
+            ]),
+        );
+        doc.relation(
+            "used",
+            with_time(
+                attrs([("prov:activity", json!(run)), ("prov:entity", json!(e))]),
+                &run_start,
+            ),
+        );
+    }
+
+    let generated: BTreeMap<i64, &ArtifactView> = view
+        .artifacts
+        .iter()
+        .filter(|a| a.produced_by.is_some())
+        .map(|a| (a.id, a))
+        .collect();
+    for a in &view.artifacts {
+        let mut at = attrs([
+            (
+                "prov:type",
+                qualified(&format!("expc:{}", role_type(&a.role))),
+            ),
+            ("prov:label", json!(a.path)),
+            ("expc:digest", json!(a.digest)),
+            ("expc:role", json!(a.role)),
+        ]);
+        if let Some(ty) = &a.ty {
+            at.insert("expc:type".into(), json!(ty));
+        }
+        if let Some(n) = &a.name {
+            at.insert("expc:name".into(), json!(n));
+        }
+        if let Some(s) = a.size {
+            at.insert("expc:size".into(), json!(s));
+        }
+        doc.add("entity", &artifact_id(a.id), at);
+    }
+    for t in &view.tasks {
+        let act = format!("run:task-{}", t.id);
+        let mut at = attrs([
+            ("prov:type", qualified("expc:TaskInstance")),
+            ("prov:label", json!(t.instance)),
+            ("expc:task", json!(t.task)),
+            ("expc:call", json!(t.call)),
+            ("expc:status", json!(t.status)),
+            ("expc:backend", json!(t.backend)),
+            ("expc:resource", json!(t.resource)),
+            ("expc:attempts", json!(t.attempts)),
+        ]);
+        let (start, end) = (
+            t.started_at.clone().unwrap_or_default(),
+            t.ended_at.clone().unwrap_or_default(),
+        );
+        times(&mut at, &start, &end);
+        if let Some(k) = &t.cache_key {
+            at.insert("expc:cacheKey".into(), json!(k));
+        }
+        if !t.argv.is_empty() {
+            at.insert(
+                "expc:argv".into(),
+                json!(serde_json::to_string(&t.argv).unwrap_or_default()),
+            );
+        }
+        if let Some(c) = t.exit_code {
+            at.insert("expc:exitCode".into(), json!(c));
+        }
+        for (k, v) in [
+            ("expc:host", &t.host),
+            ("expc:jobId", &t.job_id),
+            ("expc:message", &t.message),
+        ] {
+            if let Some(v) = v {
+                at.insert(k.into(), json!(v));
+            }
+        }
+        for (n, v) in &t.values {
+            at.insert(format!("expc:value-{}", local(n)), json!(v));
+        }
+        doc.add("activity", &act, at);
+        doc.relation(
+            "wasStartedBy",
+            with_time(
+                attrs([("prov:activity", json!(act)), ("prov:starter", json!(run))]),
+                &start,
+            ),
+        );
+        doc.relation(
+            "wasAssociatedWith",
+            attrs([("prov:activity", json!(act)), ("prov:agent", json!(expc))]),
+        );
+        let used: Vec<(i64, &str)> = view
+            .usages
+            .iter()
+            .filter(|u| u.0 == t.id)
+            .map(|u| (u.1, u.2.as_str()))
+            .collect();
+        for (a, input) in &used {
+            doc.relation(
+                "used",
+                with_time(
+                    attrs([
+                        ("prov:activity", json!(act)),
+                        ("prov:entity", json!(artifact_id(*a))),
+                        ("prov:role", json!(input)),
+                    ]),
+                    &start,
+                ),
+            );
+        }
+        for a in generated.values().filter(|a| a.produced_by == Some(t.id)) {
+            let mut g = attrs([
+                ("prov:entity", json!(artifact_id(a.id))),
+                ("prov:activity", json!(act)),
+            ]);
+            if let Some(n) = &a.name {
+                g.insert("prov:role".into(), json!(n));
+            }
+            doc.relation("wasGeneratedBy", with_time(g, &end));
+            for (u, _) in &used {
+                doc.relation(
+                    "wasDerivedFrom",
+                    attrs([
+                        ("prov:generatedEntity", json!(artifact_id(a.id))),
+                        ("prov:usedEntity", json!(artifact_id(*u))),
+                        ("prov:activity", json!(act)),
+                    ]),
+                );
+            }
+        }
+    }
+    doc.finish(&id)
+}
+
+fn artifact_id(id: i64) -> String {
+    format!("run:artifact-{id}")
+}
+
+fn role_type(role: &str) -> &'static str {
+    match role {
+        "data" => "Data",
+        "model" => "Model",
+        "metrics" => "Metrics",
+        "output" => "Output",
+        _ => "File",
+    }
+}
+
+/// A name made safe for the local part of a qualified name.
+fn local(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// A param's value as PROV writes it: numbers and booleans as themselves, the rest as
+/// JSON text.
+fn literal(v: &Json) -> Json {
+    match v {
+        Json::Number(_) | Json::Bool(_) | Json::String(_) => v.clone(),
+        v => json!(v.to_string()),
+    }
+}
+
+fn qualified(q: &str) -> Json {
+    json!({ "$": q, "type": "prov:QUALIFIED_NAME" })
+}
+
+fn attrs<const N: usize>(pairs: [(&str, Json); N]) -> Map<String, Json> {
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+fn times(at: &mut Map<String, Json>, start: &str, end: &str) {
+    if !start.is_empty() {
+        at.insert("prov:startTime".into(), json!(start));
+    }
+    if !end.is_empty() {
+        at.insert("prov:endTime".into(), json!(end));
+    }
+}
+
+fn with_time(mut at: Map<String, Json>, time: &str) -> Map<String, Json> {
+    if !time.is_empty() {
+        at.insert("prov:time".into(), json!(time));
+    }
+    at
+}
+
+#[derive(Default)]
+struct Doc {
+    kinds: BTreeMap<&'static str, Map<String, Json>>,
+    counter: usize,
+}
+
+impl Doc {
+    fn add(&mut self, kind: &'static str, id: &str, at: Map<String, Json>) {
+        self.kinds
+            .entry(kind)
+            .or_default()
+            .insert(id.to_owned(), Json::Object(at));
+    }
+
+    fn relation(&mut self, kind: &'static str, at: Map<String, Json>) {
+        self.counter += 1;
+        let id = format!("_:{kind}{}", self.counter);
+        self.add(kind, &id, at);
+    }
+
+    fn finish(self, run_id: &str) -> Json {
+        let mut doc = Map::new();
+        doc.insert(
+            "prefix".into(),
+            json!({
+                "expc": NS,
+                "run": format!("https://expc.dev/run/{run_id}/"),
+            }),
+        );
+        for (k, v) in self.kinds {
+            doc.insert(k.into(), Json::Object(v));
+        }
+        Json::Object(doc)
+    }
+}
+
+/// What an RO-Crate export wrote.
+#[derive(Debug)]
+pub struct CrateSummary {
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// Writes a Workflow Run RO-Crate of a run into `dir`: `ro-crate-metadata.json`, the spec
+/// and a copy of every file the run read and made that still exists with its recorded
+/// digest (under `inputs/` and `outputs/`).
+pub fn ro_crate(
+    view: &RunView,
+    dir: &Path,
+    license: Option<&str>,
+) -> std::io::Result<CrateSummary> {
+    std::fs::create_dir_all(dir)?;
+    let id = view.id();
+    let spec_path = PathBuf::from(view.field("spec_path"));
+    let spec_name = spec_path
+        .file_name()
+        .map_or("spec.exp".to_owned(), |n| n.to_string_lossy().into_owned());
+    let mut summary = CrateSummary { files: 0, bytes: 0 };
+    let mut graph: Vec<Json> = Vec::new();
+    let mut parts: Vec<Json> = Vec::new();
+    if let Ok(n) = std::fs::copy(&spec_path, dir.join(&spec_name)) {
+        summary.files += 1;
+        summary.bytes += n;
+    }
+    let experiment = view.field("experiment");
+    let title = if experiment.is_empty() {
+        spec_name.clone()
+    } else {
+        experiment.clone()
+    };
+
+    // Formal parameters: params, the run's inputs (declared data it read) and outputs
+    // (what no instance of the run read).
+    let (mut inputs_fp, mut outputs_fp) = (Vec::new(), Vec::new());
+    let mut objects = Vec::new();
+    let mut results = Vec::new();
+    for (name, ty, value) in &view.params {
+        let fp = format!("#param-{}", local(name));
+        let pv = format!("#value-{}", local(name));
+        inputs_fp.push(json!({ "@id": fp }));
+        graph.push(json!({
+            "@id": fp,
+            "@type": "FormalParameter",
+            "name": name,
+            "additionalType": additional_type(ty),
+            "conformsTo": { "@id": "https://bioschemas.org/profiles/FormalParameter/1.0-RELEASE" },
+            "workExample": { "@id": pv },
+        }));
+        graph.push(json!({
+            "@id": pv,
+            "@type": "PropertyValue",
+            "name": name,
+            "value": Table::cell(value),
+            "exampleOfWork": { "@id": fp },
+        }));
+        objects.push(json!({ "@id": pv }));
+    }
+    let read: BTreeSet<i64> = view.usages.iter().map(|u| u.1).collect();
+    let mut file_ids: BTreeMap<i64, String> = BTreeMap::new();
+    let mut used_names = BTreeSet::new();
+    for a in &view.artifacts {
+        let input = a.produced_by.is_none();
+        let final_output = !input && !read.contains(&a.id);
+        let folder = if input { "inputs" } else { "outputs" };
+        let src = Path::new(&a.path);
+        let base = src
+            .file_name()
+            .map_or("file".to_owned(), |n| n.to_string_lossy().into_owned());
+        let producer = a
+            .produced_by
+            .and_then(|p| view.task(p))
+            .map(|t| sanitize(&t.instance));
+        let mut rel = match &producer {
+            Some(p) => format!("{folder}/{p}/{base}"),
+            None => format!("{folder}/{base}"),
+        };
+        if !used_names.insert(rel.clone()) {
+            rel = format!("{folder}/{}-{base}", &a.digest[..a.digest.len().min(12)]);
+            used_names.insert(rel.clone());
+        }
+        let copied = copy_checked(src, &dir.join(&rel), &a.digest, a.is_dir)?;
+        let Some(bytes) = copied else { continue };
+        summary.files += 1;
+        summary.bytes += bytes;
+        let id = if a.is_dir {
+            format!("{rel}/")
+        } else {
+            rel.clone()
+        };
+        let mut e = json!({
+            "@id": id,
+            "@type": if a.is_dir { "Dataset" } else { "File" },
+            "name": a.name.clone().unwrap_or(base),
+            "description": format!("{} `{}`{}", a.role, a.path, a.ty.as_ref().map(|t| format!(", {t}")).unwrap_or_default()),
+            "identifier": format!("blake3:{}", a.digest),
+        });
+        if let Some(s) = a.size.filter(|_| !a.is_dir) {
+            e["contentSize"] = json!(s.to_string());
+        }
+        if input || final_output {
+            let fp = format!("#{}-{}", if input { "input" } else { "output" }, a.id);
+            e["exampleOfWork"] = json!({ "@id": fp });
+            graph.push(json!({
+                "@id": fp,
+                "@type": "FormalParameter",
+                "name": a.name.clone().unwrap_or_else(|| a.path.clone()),
+                "additionalType": if a.is_dir { "Dataset" } else { "File" },
+                "conformsTo": { "@id": "https://bioschemas.org/profiles/FormalParameter/1.0-RELEASE" },
+                "workExample": { "@id": id },
+            }));
+            if input {
+                inputs_fp.push(json!({ "@id": fp }));
+                objects.push(json!({ "@id": id }));
+            } else {
+                outputs_fp.push(json!({ "@id": fp }));
+                results.push(json!({ "@id": id }));
+            }
+        }
+        parts.push(json!({ "@id": id }));
+        file_ids.insert(a.id, id);
+        graph.push(e);
+    }
+    let status = if view.field("status") == "succeeded" {
+        "http://schema.org/CompletedActionStatus"
+    } else {
+        "http://schema.org/FailedActionStatus"
+    };
+    let run_action = format!("#run-{id}");
+    let mut action = json!({
+        "@id": run_action,
+        "@type": "CreateAction",
+        "name": format!("Run {id} of {title}"),
+        "instrument": { "@id": spec_name },
+        "object": objects,
+        "result": results,
+        "startTime": offset_time(&view.field("started_at")),
+        "actionStatus": status,
+        "agent": { "@id": "#user" },
+    });
+    let end = view.field("ended_at");
+    if !end.is_empty() {
+        action["endTime"] = json!(offset_time(&end));
+    }
+    if view.field("status") != "succeeded" {
+        action["error"] = json!(format!("the run ended {}", view.field("status")));
+    }
+
+    // One action per task instance that ran or was cached (the provenance-run-crate
+    // shape), its tool the task.
+    let mut mentions = vec![json!({ "@id": run_action })];
+    let mut tools = BTreeSet::new();
+    for t in &view.tasks {
+        if t.started_at.is_none() {
+            continue;
+        }
+        let tool = format!("#task-{}", sanitize(&t.task));
+        tools.insert((tool.clone(), t.task.clone()));
+        let objs: Vec<Json> = view
+            .usages
+            .iter()
+            .filter(|u| u.0 == t.id)
+            .filter_map(|u| file_ids.get(&u.1))
+            .map(|f| json!({ "@id": f }))
+            .collect();
+        let res: Vec<Json> = view
+            .artifacts
+            .iter()
+            .filter(|a| a.produced_by == Some(t.id))
+            .filter_map(|a| file_ids.get(&a.id))
+            .map(|f| json!({ "@id": f }))
+            .collect();
+        let aid = format!("#task-run-{}", t.id);
+        let mut a = json!({
+            "@id": aid,
+            "@type": "CreateAction",
+            "name": format!("{} ({})", t.instance, t.status),
+            "instrument": { "@id": tool },
+            "object": objs,
+            "result": res,
+            "startTime": t.started_at.as_deref().map(offset_time),
+            "actionStatus": if matches!(t.status.as_str(), "ran" | "cached") { "http://schema.org/CompletedActionStatus" } else { "http://schema.org/FailedActionStatus" },
+        });
+        if let Some(e) = &t.ended_at {
+            a["endTime"] = json!(offset_time(e));
+        }
+        if let Some(m) = &t.message {
+            a["error"] = json!(m);
+        }
+        mentions.push(json!({ "@id": aid }));
+        graph.push(a);
+    }
+    let steps: Vec<Json> = tools.iter().map(|(t, _)| json!({ "@id": t })).collect();
+    for (tool, name) in &tools {
+        graph.push(json!({
+            "@id": tool,
+            "@type": "SoftwareApplication",
+            "name": name,
+        }));
+    }
+    let user = view.field("user");
+    graph.push(json!({
+        "@id": "#user",
+        "@type": "Person",
+        "name": if user.is_empty() { "unknown".to_owned() } else { user },
+    }));
+    graph.push(json!({
+        "@id": "#expc-language",
+        "@type": "ComputerLanguage",
+        "name": "expc experiment specification",
+        "alternateName": "exp",
+        "url": { "@id": "https://expc.dev/" },
+        "version": view.field("expc_version"),
+    }));
+    let mut workflow = json!({
+        "@id": spec_name,
+        "@type": ["File", "SoftwareSourceCode", "ComputationalWorkflow"],
+        "name": title,
+        "programmingLanguage": { "@id": "#expc-language" },
+        "input": inputs_fp,
+        "output": outputs_fp,
+        "identifier": format!("blake3:{}", view.field("spec_hash")),
+    });
+    if !steps.is_empty() {
+        workflow["hasPart"] = json!(steps);
+    }
+    graph.push(workflow);
+    parts.insert(0, json!({ "@id": spec_name }));
+    let root = json!({
+        "@id": "./",
+        "@type": "Dataset",
+        "name": format!("{title}: run {id}"),
+        "description": format!("Provenance of the expc run {id} of `{}`, pipeline `{}`: {}.", spec_name, view.field("pipeline"), view.field("status")),
+        "datePublished": if end.is_empty() { view.field("started_at") } else { end.clone() },
+        "license": license.map_or_else(|| json!("not specified"), |l| if l.contains("://") { json!({ "@id": l }) } else { json!(l) }),
+        "conformsTo": [
+            { "@id": "https://w3id.org/ro/wfrun/process/0.5" },
+            { "@id": "https://w3id.org/ro/wfrun/workflow/0.5" },
+            { "@id": "https://w3id.org/workflowhub/workflow-ro-crate/1.0" },
+        ],
+        "mainEntity": { "@id": spec_name },
+        "hasPart": parts,
+        "mentions": mentions,
+    });
+    let mut all = vec![
+        json!({
+            "@id": "ro-crate-metadata.json",
+            "@type": "CreativeWork",
+            "about": { "@id": "./" },
+            "conformsTo": [
+                { "@id": "https://w3id.org/ro/crate/1.1" },
+                { "@id": "https://w3id.org/workflowhub/workflow-ro-crate/1.0" },
+            ],
+        }),
+        root,
+    ];
+    for p in [
+        (
+            "https://w3id.org/ro/wfrun/process/0.5",
+            "Process Run Crate",
+            "0.5",
+        ),
+        (
+            "https://w3id.org/ro/wfrun/workflow/0.5",
+            "Workflow Run Crate",
+            "0.5",
+        ),
+        (
+            "https://w3id.org/workflowhub/workflow-ro-crate/1.0",
+            "Workflow RO-Crate",
+            "1.0",
+        ),
+    ] {
+        all.push(json!({ "@id": p.0, "@type": "CreativeWork", "name": p.1, "version": p.2 }));
+    }
+    all.push(action);
+    all.extend(graph);
+    let doc = json!({
+        "@context": "https://w3id.org/ro/crate/1.1/context",
+        "@graph": all,
+    });
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+    std::fs::write(dir.join("ro-crate-metadata.json"), text)?;
+    Ok(summary)
+}
+
+use crate::query::Table;
+
+/// A stored time (`…Z`) as the RO-Crate profiles recommend it (`…+00:00`).
+fn offset_time(t: &str) -> String {
+    match t.strip_suffix('Z') {
+        Some(base) => format!("{base}+00:00"),
+        None => t.to_owned(),
+    }
+}
+
+fn additional_type(ty: &str) -> &'static str {
+    match ty {
+        "Int" => "Integer",
+        "Float" => "Float",
+        "Bool" => "Boolean",
+        "Path" => "File",
+        _ => "Text",
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Copies a file or directory that still has its recorded digest; `None` when it is gone
+/// or changed (the crate then does not claim it).
+fn copy_checked(
+    src: &Path,
+    dst: &Path,
+    digest: &str,
+    is_dir: bool,
+) -> std::io::Result<Option<u64>> {
+    if !src.exists() {
+        return Ok(None);
+    }
+    if !is_dir {
+        let bytes = match std::fs::read(src) {
+            Ok(b) => b,
+            Err(_) => return Ok(None),
+        };
+        if blake3::hash(&bytes).to_hex().as_str() != digest {
+            return Ok(None);
+        }
+        if let Some(p) = dst.parent() {
+            std::fs::create_dir_all(p)?;
+        }
+        std::fs::write(dst, &bytes)?;
+        return Ok(Some(bytes.len() as u64));
+    }
+    let mut total = 0;
+    copy_dir(src, dst, &mut total)?;
+    Ok(Some(total))
+}
+
+fn copy_dir(src: &Path, dst: &Path, total: &mut u64) -> std::io::Result<()> {
+    std::fs::create_dir_all(dst)?;
+    let mut entries: Vec<_> = std::fs::read_dir(src)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let (from, to) = (e.path(), dst.join(e.file_name()));
+        if e.file_type()?.is_dir() {
+            copy_dir(&from, &to, total)?;
+        } else {
+            *total += std::fs::copy(&from, &to)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,324 @@
+//! What a run records about where and how it ran: the spec, params, git state, host and
+//! environment.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use expc_check::ir::Program;
+use expc_check::value::Value;
+use expc_plan::plan::Plan;
+use serde_json::{Value as Json, json};
+
+/// A run's description, gathered before it starts.
+#[derive(Debug, Clone)]
+pub struct RunMeta {
+    pub experiment: Option<String>,
+    pub spec_path: PathBuf,
+    pub spec_hash: String,
+    pub pipeline: String,
+    pub params: Vec<ParamValue>,
+    pub git: Option<Git>,
+    pub environment: Json,
+    pub user: Option<String>,
+    pub host: Option<String>,
+    /// Per plan job key: backend and resource.
+    pub placements: BTreeMap<String, (String, String)>,
+    /// Declared data and models by absolute path: (id, type, role).
+    pub declared: BTreeMap<PathBuf, (String, String, &'static str)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ParamValue {
+    pub name: String,
+    pub ty: String,
+    pub value: Json,
+    pub num: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Git {
+    pub commit: String,
+    pub dirty: bool,
+    pub diff_hash: Option<String>,
+}
+
+impl RunMeta {
+    /// Gathers a run's description. `spec_dir` is the folder data paths are relative to.
+    pub fn collect(program: &Program, plan: &Plan, spec: &Path, spec_dir: &Path) -> RunMeta {
+        let spec_path = std::fs::canonicalize(spec).unwrap_or_else(|_| spec.to_path_buf());
+        let mut hasher = blake3::Hasher::new();
+        for m in &program.modules {
+            if m.starts_with("std.") {
+                continue;
+            }
+            let p = Path::new(m);
+            let bytes = std::fs::read(p)
+                .or_else(|_| std::fs::read(spec_dir.join(p)))
+                .unwrap_or_default();
+            hasher.update(m.as_bytes());
+            hasher.update(&(bytes.len() as u64).to_le_bytes());
+            hasher.update(&bytes);
+        }
+        if program.modules.is_empty() {
+            hasher.update(&std::fs::read(spec).unwrap_or_default());
+        }
+        let params = program
+            .params
+            .iter()
+            .map(|p| ParamValue {
+                name: p.id.clone(),
+                ty: p.ty.clone(),
+                value: p.value.as_ref().map_or(Json::Null, json_value),
+                num: p.value.as_ref().and_then(number),
+            })
+            .collect();
+        let placements = plan
+            .jobs
+            .iter()
+            .map(|j| {
+                (
+                    j.key.clone(),
+                    (
+                        expc_plan::lower::backend_name(j.backend).to_owned(),
+                        j.on.clone(),
+                    ),
+                )
+            })
+            .collect();
+        let mut declared = BTreeMap::new();
+        for (list, role) in [(&program.data, "data"), (&program.models, "model")] {
+            for a in list {
+                let path = spec_dir.join(program.artifact_path(a));
+                let path = std::fs::canonicalize(&path).unwrap_or(path);
+                declared.insert(path, (a.id.clone(), a.ty.clone(), role));
+            }
+        }
+        RunMeta {
+            experiment: program.experiment.as_ref().map(|e| e.name.clone()),
+            spec_hash: hasher.finalize().to_hex().to_string(),
+            spec_path,
+            pipeline: plan.pipeline.clone(),
+            params,
+            git: git(spec_dir),
+            environment: environment(plan),
+            user: user(),
+            host: hostname(),
+            placements,
+            declared,
+        }
+    }
+}
+
+/// A value as JSON: numbers as numbers, quantities in their base unit (bytes,
+/// milliseconds), lists as arrays.
+pub fn json_value(v: &Value) -> Json {
+    match v {
+        Value::Int(i) => json!(i),
+        Value::Float(f) => json!(f),
+        Value::Bool(b) => json!(b),
+        Value::Str(s) | Value::Enum(s) | Value::Artifact(s) => json!(s),
+        Value::Memory(b) => json!(b),
+        Value::Duration(ms) => json!(ms),
+        Value::List(items) => Json::Array(items.iter().map(json_value).collect()),
+        Value::Record(_, fields) => Json::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), json_value(v)))
+                .collect(),
+        ),
+        Value::None => Json::Null,
+        Value::Distribution(_) => json!(v.to_string()),
+    }
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        Value::Memory(b) => Some(*b as f64),
+        Value::Duration(ms) => Some(*ms as f64),
+        _ => None,
+    }
+}
+
+pub fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .filter(|s| !s.is_empty())
+}
+
+fn user() -> Option<String> {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(user_from_passwd)
+}
+
+/// The name of this process's real user, from `/etc/passwd`.
+fn user_from_passwd() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)? == uid).then(|| name.to_owned())
+    })
+}
+
+/// The start tick of a process (field 22 of `/proc/PID/stat`): with the pid, it names one
+/// process even when pids are reused.
+pub fn process_start(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces; fields follow the last `)`.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19).map(str::to_owned)
+}
+
+fn git(dir: &Path) -> Option<Git> {
+    let run = |args: &[&str]| -> Option<Vec<u8>> {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        out.status.success().then_some(out.stdout)
+    };
+    let commit = String::from_utf8(run(&["rev-parse", "HEAD"])?)
+        .ok()?
+        .trim()
+        .to_owned();
+    let diff = run(&["diff", "HEAD", "--no-ext-diff", "--binary"]).unwrap_or_default();
+    let untracked =
+        run(&["ls-files", "--others", "--exclude-standard", "--", "."]).unwrap_or_default();
+    let dirty = !diff.is_empty();
+    Some(Git {
+        commit,
+        dirty,
+        diff_hash: dirty.then(|| {
+            let mut h = blake3::Hasher::new();
+            h.update(&diff);
+            h.update(&untracked);
+            h.finalize().to_hex().to_string()
+        }),
+    })
+}
+
+/// The machine and software a run used: OS, kernel, CPUs, memory, the programs its tasks
+/// start (path and content digest), loaded environment modules, containers and conda
+/// environments the tasks declare.
+fn environment(plan: &Plan) -> Json {
+    let os = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_owned())
+        })
+        .unwrap_or_else(|| std::env::consts::OS.to_owned());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    let mut programs = BTreeSet::new();
+    let (mut images, mut conda, mut declared_modules) =
+        (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    for j in &plan.jobs {
+        match &j.command {
+            expc_plan::plan::Command::Run { argv } => {
+                if let Some(first) = argv.first().filter(|w| !w.contains('{')) {
+                    programs.insert(first.clone());
+                }
+            }
+            expc_plan::plan::Command::Shell { .. } => {
+                programs.insert("bash".to_owned());
+            }
+            _ => {
+                programs.insert("spark-submit".to_owned());
+            }
+        }
+        images.extend(j.env.image.clone());
+        conda.extend(j.env.conda.clone());
+        declared_modules.extend(j.env.modules.iter().cloned());
+    }
+    let tools: BTreeMap<String, Json> = programs
+        .into_iter()
+        .map(|p| {
+            let info = match which(&p) {
+                Some(path) => json!({
+                    "path": path.display().to_string(),
+                    "digest": digest_file(&path),
+                }),
+                None => json!({ "path": null }),
+            };
+            (p, info)
+        })
+        .collect();
+    let loaded: Vec<String> = std::env::var("LOADEDMODULES")
+        .map(|m| {
+            m.split(':')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "os": os,
+        "kernel": kernel,
+        "arch": std::env::consts::ARCH,
+        "cpus": std::thread::available_parallelism().map_or(1, |c| c.get()),
+        "memory_bytes": memory(),
+        "tools": tools,
+        "modules_loaded": loaded,
+        "modules_declared": declared_modules,
+        "containers": images,
+        "conda": conda,
+        "conda_active": std::env::var("CONDA_PREFIX").ok(),
+    })
+}
+
+fn memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return p.is_file().then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+        .and_then(|p| std::fs::canonicalize(&p).ok().or(Some(p)))
+}
+
+/// BLAKE3 of a program file (up to 256 MiB), standing for its version.
+fn digest_file(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.len() > 256 << 20 {
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
+    Some(blake3::hash(&bytes).to_hex().to_string())
+}
+
+/// Placement of a job, for records: the backend and the resource.
+pub fn placement<'a>(meta: &'a RunMeta, call: &str) -> (&'a str, &'a str) {
+    meta.placements
+        .get(call)
+        .map_or(("local", "local"), |(b, r)| (b.as_str(), r.as_str()))
+}

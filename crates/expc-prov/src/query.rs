@@ -1,0 +1,364 @@
+//! Reading the store back: arbitrary read-only SQL (`expc query`), and the views of runs
+//! that `expc runs`, `expc models` and the exports use — all through documented tables.
+
+use std::collections::BTreeMap;
+
+use rusqlite::types::ValueRef;
+use serde_json::{Value as Json, json};
+
+use crate::store::{Error, Result, Store};
+
+/// Rows of a query with their column names.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Json>>,
+}
+
+/// Runs one read-only SQL statement.
+pub fn sql(store: &Store, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Table> {
+    let mut stmt = store.conn.prepare(sql).map_err(|e| {
+        Error(format!(
+            "{e}. The tables are runs, params, tasks, task_values, artifacts, usages, metrics and the view models (see docs/provenance.md)"
+        ))
+    })?;
+    if !stmt.readonly() {
+        return Err(Error(
+            "`expc query` only reads: the statement would change the store".into(),
+        ));
+    }
+    let columns: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+    let n = columns.len();
+    let mut rows = Vec::new();
+    let mut q = stmt.query(args)?;
+    while let Some(row) = q.next()? {
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            out.push(match row.get_ref(i)? {
+                ValueRef::Null => Json::Null,
+                ValueRef::Integer(v) => json!(v),
+                ValueRef::Real(v) => json!(v),
+                ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
+                ValueRef::Blob(b) => json!(format!("<{} bytes>", b.len())),
+            });
+        }
+        rows.push(out);
+    }
+    Ok(Table { columns, rows })
+}
+
+impl Table {
+    /// A cell as text: strings bare, `null` empty, numbers as JSON writes them.
+    pub fn cell(v: &Json) -> String {
+        match v {
+            Json::Null => String::new(),
+            Json::String(s) => s.clone(),
+            v => v.to_string(),
+        }
+    }
+
+    /// Aligned columns for a terminal.
+    pub fn to_text(&self) -> String {
+        let cells: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| r.iter().map(|c| Self::cell(c).replace('\n', "⏎")).collect())
+            .collect();
+        let mut widths: Vec<usize> = self.columns.iter().map(|c| c.chars().count()).collect();
+        for r in &cells {
+            for (i, c) in r.iter().enumerate() {
+                widths[i] = widths[i].max(c.chars().count());
+            }
+        }
+        let line = |r: &[String]| {
+            let mut s = String::new();
+            for (i, c) in r.iter().enumerate() {
+                if i + 1 == r.len() {
+                    s.push_str(c);
+                } else {
+                    s.push_str(c);
+                    s.extend(std::iter::repeat_n(' ', widths[i] - c.chars().count() + 2));
+                }
+            }
+            s.trim_end().to_owned() + "\n"
+        };
+        let mut out = line(&self.columns);
+        for r in &cells {
+            out.push_str(&line(r));
+        }
+        out
+    }
+
+    /// RFC 4180 CSV with a header row.
+    pub fn to_csv(&self) -> String {
+        fn field(s: &str) -> String {
+            if s.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", s.replace('"', "\"\""))
+            } else {
+                s.to_owned()
+            }
+        }
+        let mut out = String::new();
+        let header: Vec<String> = self.columns.iter().map(|c| field(c)).collect();
+        out.push_str(&header.join(","));
+        out.push_str("\r\n");
+        for r in &self.rows {
+            let row: Vec<String> = r.iter().map(|c| field(&Self::cell(c))).collect();
+            out.push_str(&row.join(","));
+            out.push_str("\r\n");
+        }
+        out
+    }
+
+    /// A JSON array of objects, one per row.
+    pub fn to_json(&self) -> Json {
+        Json::Array(
+            self.rows
+                .iter()
+                .map(|r| {
+                    Json::Object(
+                        self.columns
+                            .iter()
+                            .cloned()
+                            .zip(r.iter().cloned())
+                            .collect(),
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The runs, newest first.
+pub fn runs(store: &Store) -> Result<Table> {
+    sql(
+        store,
+        "SELECT id, status, experiment, started_at,
+                printf('%.1fs', (julianday(ended_at) - julianday(started_at)) * 86400.0) AS duration,
+                instances, ran, cached, failed, skipped,
+                substr(git_commit, 1, 10) || CASE WHEN git_dirty THEN '+dirty' ELSE '' END AS git
+         FROM runs ORDER BY started_at DESC, id DESC",
+        &[],
+    )
+}
+
+/// Everything recorded about one run.
+#[derive(Debug, Clone)]
+pub struct RunView {
+    pub run: BTreeMap<String, Json>,
+    pub params: Vec<(String, String, Json)>,
+    pub tasks: Vec<TaskView>,
+    pub artifacts: Vec<ArtifactView>,
+    /// (task id, artifact id, input name)
+    pub usages: Vec<(i64, i64, String)>,
+    /// (task id, name, value)
+    pub metrics: Vec<(i64, String, f64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TaskView {
+    pub id: i64,
+    pub instance: String,
+    pub call: String,
+    pub task: String,
+    pub cache_key: Option<String>,
+    pub argv: Vec<String>,
+    pub status: String,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub host: Option<String>,
+    pub exit_code: Option<i64>,
+    pub attempts: i64,
+    pub backend: String,
+    pub resource: String,
+    pub job_id: Option<String>,
+    pub message: Option<String>,
+    pub values: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ArtifactView {
+    pub id: i64,
+    pub path: String,
+    pub digest: String,
+    pub size: Option<i64>,
+    pub is_dir: bool,
+    pub ty: Option<String>,
+    pub role: String,
+    pub name: Option<String>,
+    pub produced_by: Option<i64>,
+}
+
+impl RunView {
+    pub fn field(&self, name: &str) -> String {
+        self.run.get(name).map(Table::cell).unwrap_or_default()
+    }
+
+    pub fn id(&self) -> String {
+        self.field("id")
+    }
+
+    pub fn task(&self, id: i64) -> Option<&TaskView> {
+        self.tasks.iter().find(|t| t.id == id)
+    }
+
+    pub fn artifact(&self, id: i64) -> Option<&ArtifactView> {
+        self.artifacts.iter().find(|a| a.id == id)
+    }
+}
+
+/// Loads one run.
+pub fn run(store: &Store, id: &str) -> Result<RunView> {
+    let t = sql(store, "SELECT * FROM runs WHERE id = ?1", &[&id])?;
+    let Some(row) = t.rows.first() else {
+        return Err(Error(format!("no run `{id}`")));
+    };
+    let run: BTreeMap<String, Json> = t.columns.iter().cloned().zip(row.clone()).collect();
+    let c = &store.conn;
+    let params = c
+        .prepare("SELECT name, type, value FROM params WHERE run_id = ?1 ORDER BY name")?
+        .query_map([id], |r| {
+            let v: String = r.get(2)?;
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                serde_json::from_str(&v).unwrap_or(Json::String(v)),
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut values: BTreeMap<i64, Vec<(String, String)>> = BTreeMap::new();
+    for row in c
+        .prepare(
+            "SELECT task_id, name, value FROM task_values WHERE run_id = ?1 ORDER BY task_id, name",
+        )?
+        .query_map([id], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?)))?
+    {
+        let (t, n, v) = row?;
+        values.entry(t).or_default().push((n, v));
+    }
+    let tasks = c
+        .prepare(
+            "SELECT id, instance, call, task, cache_key, argv, status, started_at, ended_at, host,
+                    exit_code, attempts, backend, resource, job_id, message
+             FROM tasks WHERE run_id = ?1 ORDER BY id",
+        )?
+        .query_map([id], |r| {
+            let argv: Option<String> = r.get(5)?;
+            Ok(TaskView {
+                id: r.get(0)?,
+                instance: r.get(1)?,
+                call: r.get(2)?,
+                task: r.get(3)?,
+                cache_key: r.get(4)?,
+                argv: argv
+                    .and_then(|a| serde_json::from_str(&a).ok())
+                    .unwrap_or_default(),
+                status: r.get(6)?,
+                started_at: r.get(7)?,
+                ended_at: r.get(8)?,
+                host: r.get(9)?,
+                exit_code: r.get(10)?,
+                attempts: r.get(11)?,
+                backend: r.get(12)?,
+                resource: r.get(13)?,
+                job_id: r.get(14)?,
+                message: r.get(15)?,
+                values: Vec::new(),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .into_iter()
+        .map(|mut t| {
+            t.values = values.remove(&t.id).unwrap_or_default();
+            t
+        })
+        .collect();
+    let artifacts = c
+        .prepare(
+            "SELECT id, path, digest, size, is_dir, type, role, name, produced_by
+             FROM artifacts WHERE run_id = ?1 ORDER BY id",
+        )?
+        .query_map([id], |r| {
+            Ok(ArtifactView {
+                id: r.get(0)?,
+                path: r.get(1)?,
+                digest: r.get(2)?,
+                size: r.get(3)?,
+                is_dir: r.get(4)?,
+                ty: r.get(5)?,
+                role: r.get(6)?,
+                name: r.get(7)?,
+                produced_by: r.get(8)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let usages = c
+        .prepare("SELECT task_id, artifact_id, input FROM usages WHERE run_id = ?1 ORDER BY task_id, artifact_id")?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let metrics = c
+        .prepare(
+            "SELECT task_id, name, value FROM metrics WHERE run_id = ?1 ORDER BY task_id, name",
+        )?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(RunView {
+        run,
+        params,
+        tasks,
+        artifacts,
+        usages,
+        metrics,
+    })
+}
+
+/// Two runs side by side: params, metrics (by instance) and outputs (by instance and
+/// output), each row marked when the two differ.
+pub fn compare(store: &Store, a: &str, b: &str) -> Result<Vec<(String, Table)>> {
+    let side = |sql_text: &str| -> Result<Table> { sql(store, sql_text, &[&a, &b]) };
+    let params = side(
+        "SELECT name, MAX(CASE WHEN run_id = ?1 THEN value END) AS a,
+                MAX(CASE WHEN run_id = ?2 THEN value END) AS b,
+                CASE WHEN MAX(CASE WHEN run_id = ?1 THEN value END) IS MAX(CASE WHEN run_id = ?2 THEN value END) THEN '' ELSE '≠' END AS diff
+         FROM params WHERE run_id IN (?1, ?2) GROUP BY name ORDER BY name",
+    )?;
+    let metrics = side(
+        "SELECT t.instance || '.' || m.name AS metric,
+                MAX(CASE WHEN m.run_id = ?1 THEN m.value END) AS a,
+                MAX(CASE WHEN m.run_id = ?2 THEN m.value END) AS b,
+                MAX(CASE WHEN m.run_id = ?2 THEN m.value END) - MAX(CASE WHEN m.run_id = ?1 THEN m.value END) AS delta
+         FROM metrics m JOIN tasks t ON t.run_id = m.run_id AND t.id = m.task_id
+         WHERE m.run_id IN (?1, ?2) GROUP BY metric ORDER BY metric",
+    )?;
+    let outputs = side(
+        "SELECT t.instance || '.' || a.name AS output,
+                substr(MAX(CASE WHEN a.run_id = ?1 THEN a.digest END), 1, 12) AS a,
+                substr(MAX(CASE WHEN a.run_id = ?2 THEN a.digest END), 1, 12) AS b,
+                CASE WHEN MAX(CASE WHEN a.run_id = ?1 THEN a.digest END) IS MAX(CASE WHEN a.run_id = ?2 THEN a.digest END) THEN '' ELSE '≠' END AS diff
+         FROM artifacts a JOIN tasks t ON t.run_id = a.run_id AND t.id = a.produced_by
+         WHERE a.run_id IN (?1, ?2) GROUP BY output ORDER BY output",
+    )?;
+    Ok(vec![
+        ("params".into(), params),
+        ("metrics".into(), metrics),
+        ("outputs".into(), outputs),
+    ])
+}
+
+/// Model versions (a model's version is its digest) with the metrics of the instance
+/// that made them and what it read.
+pub fn models(store: &Store) -> Result<Table> {
+    sql(
+        store,
+        "SELECT substr(m.version, 1, 12) AS version, m.instance, m.output, m.type, m.run_id AS run,
+                (SELECT group_concat(x.name || '=' || printf('%g', x.value), ' ')
+                   FROM metrics x WHERE x.run_id = m.run_id AND x.task_id = m.task_id) AS metrics,
+                (SELECT group_concat(v.name || '=' || v.value, ' ')
+                   FROM task_values v WHERE v.run_id = m.run_id AND v.task_id = m.task_id) AS inputs,
+                (SELECT group_concat(u.input || ':' || COALESCE(a.name, a.path) || '@' || substr(a.digest, 1, 8), ' ')
+                   FROM usages u JOIN artifacts a ON a.run_id = u.run_id AND a.id = u.artifact_id
+                   WHERE u.run_id = m.run_id AND u.task_id = m.task_id) AS lineage
+         FROM models m ORDER BY m.started_at DESC, m.instance",
+        &[],
+    )
+}

@@ -1,0 +1,192 @@
+//! The store: one SQLite database, `.expc/provenance.db`, in WAL mode.
+//!
+//! The schema is versioned with `PRAGMA user_version`; [`MIGRATIONS`] holds every version's
+//! script in order and opening a store applies the missing ones in one transaction. A run
+//! killed at any moment leaves the database consistent (SQLite's journal), with its run
+//! still `running`; the next command that opens the store marks such runs `interrupted`
+//! once their process is gone.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, params};
+
+/// Schema scripts, oldest first. Version N is the state after the N-th script.
+pub const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+
+/// The schema version this expc writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The database's file name inside the state directory.
+pub const FILE: &str = "provenance.db";
+
+#[derive(Debug)]
+pub struct Store {
+    pub conn: Connection,
+    pub path: PathBuf,
+}
+
+/// A store error, as a message for users.
+#[derive(Debug)]
+pub struct Error(pub String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error(e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Store {
+    /// Opens (creating it when missing) the store of a state directory for writing.
+    pub fn open(state_dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(state_dir)
+            .map_err(|e| Error(format!("cannot create `{}`: {e}", state_dir.display())))?;
+        let path = state_dir.join(FILE);
+        let conn = Connection::open(&path)
+            .map_err(|e| Error(format!("cannot open `{}`: {e}", path.display())))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Store { conn, path };
+        store.migrate()?;
+        store.mark_interrupted()?;
+        Ok(store)
+    }
+
+    /// Opens an existing store for reading only: `expc query` and friends.
+    pub fn open_read_only(state_dir: &Path) -> Result<Store> {
+        let path = state_dir.join(FILE);
+        if !path.exists() {
+            return Err(Error(format!(
+                "no provenance store at `{}`: `expc run` records one there. Pass `--state-dir` to read another",
+                path.display()
+            )));
+        }
+        // Settle runs whose process died first, when the store can be written.
+        if let Ok(w) = Store::open(state_dir) {
+            drop(w);
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error(format!("cannot open `{}`: {e}", path.display())))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "query_only", "ON")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(newer(&path, version));
+        }
+        Ok(Store { conn, path })
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(newer(&self.path, version));
+        }
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for script in &MIGRATIONS[version as usize..] {
+            tx.execute_batch(script)?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs left `running` by a process of this host that is gone become `interrupted`.
+    fn mark_interrupted(&self) -> Result<()> {
+        let host = crate::meta::hostname();
+        let mut stale = Vec::new();
+        {
+            let mut stmt = self.conn.prepare(
+                "SELECT id, pid, pid_start FROM runs WHERE status = 'running' AND host IS ?1",
+            )?;
+            let rows = stmt.query_map([&host], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (id, pid, start) = row?;
+                let alive = match (pid, start) {
+                    (Some(pid), Some(start)) => {
+                        crate::meta::process_start(pid as u32).as_deref() == Some(start.as_str())
+                    }
+                    _ => false,
+                };
+                if !alive {
+                    stale.push(id);
+                }
+            }
+        }
+        for id in stale {
+            self.conn.execute(
+                "UPDATE runs SET status = 'interrupted',
+                   ended_at = COALESCE(ended_at, (SELECT MAX(ended_at) FROM tasks WHERE run_id = ?1), started_at)
+                 WHERE id = ?1 AND status = 'running'",
+                params![id],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The id of a run from what a user typed: a whole id, a unique prefix of one, or
+    /// `latest`.
+    pub fn resolve_run(&self, reference: &str) -> Result<String> {
+        if reference == "latest" || reference == "last" {
+            return self
+                .conn
+                .query_row(
+                    "SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(|_| Error("there are no runs in this store yet".into()));
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id FROM runs WHERE id = ?1 OR substr(id, 1, length(?1)) = ?1 ORDER BY id LIMIT 6")?;
+        let ids: Vec<String> = stmt
+            .query_map([reference], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        if ids.iter().any(|i| i == reference) {
+            return Ok(reference.to_owned());
+        }
+        match ids.len() {
+            1 => Ok(ids.into_iter().next().unwrap_or_default()),
+            0 => Err(Error(format!(
+                "no run `{reference}` in `{}`: `expc runs` lists them",
+                self.path.display()
+            ))),
+            _ => Err(Error(format!(
+                "`{reference}` could be any of {}: type more of the id",
+                ids.join(", ")
+            ))),
+        }
+    }
+}
+
+fn newer(path: &Path, version: i64) -> Error {
+    Error(format!(
+        "`{}` has schema version {version}, newer than this expc knows ({SCHEMA_VERSION}): use a newer expc",
+        path.display()
+    ))
+}
