@@ -1,0 +1,194 @@
+//! The records the provenance hook of a generated job writes, and their reader.
+//!
+//! Every job script wraps its command in a hook written in bash with coreutils only (no
+//! expc on compute nodes). For each instance it appends JSON lines to
+//! `PROV_DIR/JOB/INDEX.jsonl`: a `start` record before the command and an `end` record
+//! after it, with the exit status and the SHA-256 digest of every declared output. The
+//! format is documented in `docs/slurm.md`; [`read_hook_records`] reads a provenance
+//! directory back, for `expc prov ingest`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The version of the line format; bumped on any incompatible change.
+pub const HOOK_SCHEMA_VERSION: u32 = 1;
+
+/// What a record marks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HookEvent {
+    /// The instance's command is about to start (once per attempt).
+    Start,
+    /// The command has ended (once per attempt).
+    End,
+}
+
+/// One line written by the hook.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookRecord {
+    /// [`HOOK_SCHEMA_VERSION`] of the writer.
+    pub schema: u32,
+    pub event: HookEvent,
+    /// The experiment's name (empty when the spec has no `experiment` header).
+    pub experiment: String,
+    /// The job's key in the plan (the pipeline binding).
+    pub job: String,
+    /// The job's content-derived id in the plan.
+    pub job_id: String,
+    /// The instance's index among the job's instances (0 outside sweeps).
+    pub instance: u64,
+    /// The instance's id in the plan.
+    pub instance_id: String,
+    /// The attempt, from 1; `retry N` allows up to N + 1.
+    pub attempt: u32,
+    /// `SLURM_JOB_ID` (for an array task, its own id).
+    pub slurm_job_id: Option<String>,
+    /// `SLURM_ARRAY_JOB_ID`, for array tasks.
+    pub slurm_array_job_id: Option<String>,
+    /// `SLURM_ARRAY_TASK_ID` (the index within the array chunk), for array tasks.
+    pub slurm_array_task_id: Option<String>,
+    /// The host the instance ran on.
+    pub host: String,
+    /// UTC, RFC 3339 with milliseconds.
+    pub time: String,
+    /// The command's exit status (`end` only); 128 + N when killed by signal N.
+    #[serde(default)]
+    pub exit_status: Option<i32>,
+    /// The declared outputs (`end` only).
+    #[serde(default)]
+    pub outputs: Vec<HookOutput>,
+}
+
+/// A declared output as the hook found it after the command.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookOutput {
+    pub name: String,
+    /// Relative to the run directory: `JOB/INDEX/FILE`.
+    pub path: String,
+    /// `file`, `dir`, or `missing`.
+    pub kind: String,
+    /// SHA-256 of a file's bytes; of a directory, SHA-256 of the `sha256sum` lines of its
+    /// files, sorted by path in the C locale; `null` when missing.
+    pub sha256: Option<String>,
+}
+
+/// Why a provenance directory could not be read.
+#[derive(Debug)]
+pub struct HookReadError {
+    pub path: PathBuf,
+    /// 1-based line, when the problem is in one line.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for HookReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.path.display(), self.message),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for HookReadError {}
+
+/// Every record under `dir` (the hook's provenance directory): the `.jsonl` files at any
+/// depth, in path order, each in line order. Fails on the first line that is not a
+/// record, naming the file and the line.
+pub fn read_hook_records(dir: &Path) -> Result<Vec<HookRecord>, HookReadError> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| HookReadError {
+            path: d.clone(),
+            line: None,
+            message: format!("cannot read the directory: {e}"),
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|e| HookReadError {
+                path: d.clone(),
+                line: None,
+                message: format!("cannot read the directory: {e}"),
+            })?;
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "jsonl") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut records = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).map_err(|e| HookReadError {
+            path: path.clone(),
+            line: None,
+            message: format!("cannot read the file: {e}"),
+        })?;
+        records.extend(
+            parse_hook_lines(&text).map_err(|(line, message)| HookReadError {
+                path: path.clone(),
+                line: Some(line),
+                message,
+            })?,
+        );
+    }
+    Ok(records)
+}
+
+/// The records of one file's text; on error, the 1-based line and what is wrong.
+pub fn parse_hook_lines(text: &str) -> Result<Vec<HookRecord>, (usize, String)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: HookRecord = serde_json::from_str(line)
+            .map_err(|e| (i + 1, format!("not a provenance hook record: {e}")))?;
+        if record.schema != HOOK_SCHEMA_VERSION {
+            return Err((
+                i + 1,
+                format!(
+                    "written by a hook of schema {}; this expc reads schema {HOOK_SCHEMA_VERSION}: rebuild the artifacts with this expc",
+                    record.schema
+                ),
+            ));
+        }
+        out.push(record);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const START: &str = r#"{"schema":1,"event":"start","experiment":"x","job":"t","job_id":"00ff","instance":2,"instance_id":"abcd","attempt":1,"slurm_job_id":"12","slurm_array_job_id":"10","slurm_array_task_id":"2","host":"n1","time":"2026-01-01T00:00:00.000Z"}"#;
+    const END: &str = r#"{"schema":1,"event":"end","experiment":"x","job":"t","job_id":"00ff","instance":2,"instance_id":"abcd","attempt":1,"slurm_job_id":"12","slurm_array_job_id":null,"slurm_array_task_id":null,"host":"n1","time":"2026-01-01T00:00:01.000Z","exit_status":0,"outputs":[{"name":"o","path":"t/2/o.txt","kind":"file","sha256":"e3b0"}]}"#;
+
+    #[test]
+    fn reads_start_and_end() {
+        let r = parse_hook_lines(&format!("{START}\n{END}\n")).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].event, HookEvent::Start);
+        assert_eq!(r[0].slurm_array_task_id.as_deref(), Some("2"));
+        assert_eq!(r[1].exit_status, Some(0));
+        assert_eq!(r[1].outputs[0].sha256.as_deref(), Some("e3b0"));
+        assert_eq!(r[1].slurm_array_job_id, None);
+    }
+
+    #[test]
+    fn names_the_bad_line() {
+        let (line, msg) = parse_hook_lines(&format!("{START}\n{{\"schema\":1\n")).unwrap_err();
+        assert_eq!(line, 2);
+        assert!(msg.contains("not a provenance hook record"), "{msg}");
+        let other = START.replace("\"schema\":1", "\"schema\":7");
+        let (_, msg) = parse_hook_lines(&other).unwrap_err();
+        assert!(msg.contains("schema 7"), "{msg}");
+    }
+}

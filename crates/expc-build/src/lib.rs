@@ -1,0 +1,18 @@
+//! Submission artifacts built from a plan: for Slurm, one sbatch script per job (a job
+//! array per sweep, split at the site's `max_array_size`), a `submit.sh` that submits
+//! them in dependency order, the plan's JSON, and a provenance hook in every job.
+//!
+//! Generators are pure: they take the typed IR and the plan and return the files as
+//! text ([`slurm::build`]), so the output is byte-identical from build to build and
+//! golden-tested. They must not do IO (the CLI writes the files), and they must never
+//! place a value from a spec or a param where a shell would parse it: every such value
+//! is written as one single-quoted word ([`quote::quote`]).
+//!
+//! [`hook`] reads back the JSON lines the provenance hook writes on the compute nodes.
+
+pub mod hook;
+pub mod quote;
+pub mod slurm;
+
+pub use hook::{HookEvent, HookOutput, HookReadError, HookRecord, read_hook_records};
+pub use slurm::{Artifact, BuildError, SlurmOptions};

@@ -1,0 +1,553 @@
+//! Slurm artifacts of a plan: an sbatch script per job (per array chunk for a sweep), a
+//! `submit.sh` that submits them in dependency order, and `plan.json`.
+//!
+//! The scripts come from handlebars templates kept in `templates/` (embedded in the
+//! binary; a site may replace any of them, see [`SlurmOptions::templates`]). Everything
+//! the templates receive is already converted and quoted here: resources become
+//! `#SBATCH` lines once ([`directives`]), argv words and values are single-quoted shell
+//! words ([`crate::quote`]), so a template cannot introduce a unit or quoting bug.
+
+pub mod argv;
+pub mod directives;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use expc_check::ir::{self, Backend};
+use expc_check::value::Value;
+use expc_plan::plan::{Job, Plan};
+use handlebars::Handlebars;
+use serde_json::{Value as Json, json};
+
+use crate::quote::{has_nul, quote, quote_word};
+use argv::{ArgvBuilder, job_dir};
+
+/// The built-in templates, by the file name that replaces them from `--templates DIR`.
+pub const TEMPLATES: [(&str, &str); 3] = [
+    ("sbatch.hbs", include_str!("../templates/sbatch.hbs")),
+    ("hook.sh.hbs", include_str!("../templates/hook.sh.hbs")),
+    ("submit.sh.hbs", include_str!("../templates/submit.sh.hbs")),
+];
+
+/// The longest job name written (`--job-name`); Slurm accepts more, but squeue and
+/// accounting truncate, and a long name is a spec mistake.
+pub const MAX_JOB_NAME: usize = 128;
+
+/// The largest script written: Slurm's default `max_script_size` (4 MiB).
+pub const MAX_SCRIPT_BYTES: usize = 4 * 1024 * 1024;
+
+/// Slurm's default `MaxArraySize`, used when the site sets none.
+pub const DEFAULT_MAX_ARRAY_SIZE: u64 = 1001;
+
+#[derive(Clone, Debug, Default)]
+pub struct SlurmOptions {
+    /// The folder the spec's relative data paths are resolved against on the cluster;
+    /// `submit.sh` uses it unless `EXPC_SPEC_DIR` is set.
+    pub spec_dir: String,
+    /// Templates replacing the built-in ones, by file name (`sbatch.hbs`, `hook.sh.hbs`,
+    /// `submit.sh.hbs`).
+    pub templates: BTreeMap<String, String>,
+}
+
+/// One generated file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Artifact {
+    /// Relative to the output directory, with `/`.
+    pub path: String,
+    pub contents: String,
+    pub executable: bool,
+}
+
+/// Why nothing was built: what is wrong and what to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildError {
+    pub message: String,
+    pub help: String,
+}
+
+impl BuildError {
+    pub fn new(message: String, help: String) -> Self {
+        Self { message, help }
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// One job array submitted for a part of a sweep: instances `offset .. offset + count`,
+/// as array indices `0 .. count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlurmArrayChunk {
+    pub chunk: usize,
+    pub offset: u64,
+    pub count: u64,
+}
+
+/// A job's instances split into arrays of at most `max_array_size` indices.
+pub fn array_chunks(instances: u64, max_array_size: u64) -> Vec<SlurmArrayChunk> {
+    let max = max_array_size.max(1);
+    (0..instances.div_ceil(max))
+        .map(|k| SlurmArrayChunk {
+            chunk: k as usize,
+            offset: k * max,
+            count: (instances - k * max).min(max),
+        })
+        .collect()
+}
+
+/// The largest array a job may submit: its resource's `max_array_size`, else Slurm's
+/// default.
+pub fn max_array_size(limits: &BTreeMap<String, Value>) -> Result<u64, BuildError> {
+    match limits.get("max_array_size").and_then(Value::as_int) {
+        None => Ok(DEFAULT_MAX_ARRAY_SIZE),
+        Some(n) if n >= 1 => Ok(n as u64),
+        Some(n) => Err(BuildError::new(
+            format!("the site's max_array_size is {n}"),
+            "set `max_array_size` to Slurm's `MaxArraySize` (1001 unless the site changed it)"
+                .into(),
+        )),
+    }
+}
+
+/// One sbatch script to write and submit.
+#[derive(Clone, Debug)]
+pub struct SlurmScript {
+    /// The job's position in the plan.
+    pub job: usize,
+    pub chunk: Option<SlurmArrayChunk>,
+    /// File name under `jobs/`.
+    pub file: String,
+    /// `KEY`, or `KEY[FIRST-LAST]` for an array chunk.
+    pub label: String,
+}
+
+/// The scripts of the Slurm jobs of `plan`, in submission (dependency) order.
+pub fn scripts(program: &ir::Program, plan: &Plan) -> Result<Vec<SlurmScript>, BuildError> {
+    let mut out = Vec::new();
+    for (j, job) in plan.jobs.iter().enumerate() {
+        if job.backend != Backend::Slurm {
+            continue;
+        }
+        let dir = job_dir(&job.key);
+        if !dir
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return Err(BuildError::new(
+                format!(
+                    "the job `{}` has a name that cannot be a file name",
+                    job.key
+                ),
+                "name the call with letters, digits and `_` (`let name = task(…)`)".into(),
+            ));
+        }
+        if job.loops.is_empty() {
+            out.push(SlurmScript {
+                job: j,
+                chunk: None,
+                file: format!("{dir}.sbatch"),
+                label: job.key.clone(),
+            });
+            continue;
+        }
+        if job.instances == 0 {
+            return Err(BuildError::new(
+                format!("`{}` has no instances: its sweep is empty", job.key),
+                "give every axis of the sweep at least one value".into(),
+            ));
+        }
+        let chunks = array_chunks(job.instances, max_array_size(&limits(program, job))?);
+        let several = chunks.len() > 1;
+        for c in chunks {
+            out.push(SlurmScript {
+                job: j,
+                chunk: Some(c),
+                file: if several {
+                    format!("{dir}.{}.sbatch", c.chunk)
+                } else {
+                    format!("{dir}.sbatch")
+                },
+                label: format!("{}[{}-{}]", job.key, c.offset, c.offset + c.count - 1),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn limits(program: &ir::Program, job: &Job) -> BTreeMap<String, Value> {
+    program
+        .resources
+        .iter()
+        .find(|r| r.id == job.on)
+        .map(|r| r.limits.clone())
+        .unwrap_or_default()
+}
+
+fn registry(opts: &SlurmOptions) -> Result<Handlebars<'static>, BuildError> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(handlebars::no_escape);
+    for (name, builtin) in TEMPLATES {
+        let text = opts.templates.get(name).map_or(builtin, String::as_str);
+        let registered = name.trim_end_matches(".hbs").trim_end_matches(".sh");
+        hb.register_template_string(registered, text)
+            .map_err(|e| {
+                BuildError::new(
+                    format!("the template `{name}` does not parse: {e}"),
+                    "fix the template, or remove it from the templates directory to use the built-in one".into(),
+                )
+            })?;
+    }
+    Ok(hb)
+}
+
+fn render(hb: &Handlebars<'_>, name: &str, data: &Json) -> Result<String, BuildError> {
+    hb.render(name, data).map_err(|e| {
+        BuildError::new(
+            format!("the template `{name}` failed: {e}"),
+            "a template may use only the fields the built-in one uses (see docs/slurm.md)".into(),
+        )
+    })
+}
+
+/// Checks that a value may be passed to a program at all.
+fn check_value(what: impl FnOnce() -> String, s: &str) -> Result<(), BuildError> {
+    if has_nul(s) {
+        return Err(BuildError::new(
+            format!("{} contains a NUL byte, which no argument can hold", what()),
+            "remove the `\\0` from the value".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn words(ws: &[Vec<crate::quote::Segment>]) -> String {
+    ws.iter()
+        .map(|w| quote_word(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Builds the Slurm artifacts of `plan`: `plan.json`, `submit.sh` and `jobs/*.sbatch`,
+/// sorted by path. Fails, changing nothing, when a job cannot be submitted as planned.
+pub fn build(
+    program: &ir::Program,
+    plan: &Plan,
+    opts: &SlurmOptions,
+) -> Result<Vec<Artifact>, BuildError> {
+    let scripts = scripts(program, plan)?;
+    if scripts.is_empty() {
+        return Err(BuildError::new(
+            format!(
+                "no job of the pipeline `{}` is placed on a Slurm resource: there is nothing to build",
+                plan.pipeline
+            ),
+            "place calls on a resource of kind `Slurm` (`let t = task(…) on cluster`)".into(),
+        ));
+    }
+    let hb = registry(opts)?;
+    let builder = ArgvBuilder::new(program, plan);
+    let experiment = plan.experiment.clone().unwrap_or_default();
+    let name_prefix = if experiment.is_empty() {
+        "expc".to_owned()
+    } else {
+        experiment.clone()
+    };
+    let mut artifacts = Vec::new();
+    let mut per_job: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut resource_lines: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut submissions = Vec::new();
+
+    for (n, s) in scripts.iter().enumerate() {
+        let job = &plan.jobs[s.job];
+        let dir = job_dir(&job.key);
+        let job_name = match s.chunk {
+            Some(c) if s.file.ends_with(&format!(".{}.sbatch", c.chunk)) => {
+                format!("{name_prefix}.{dir}.{}", c.chunk)
+            }
+            _ => format!("{name_prefix}.{dir}"),
+        };
+        if job_name.len() > MAX_JOB_NAME || !directives::directive_safe(&job_name) {
+            return Err(BuildError::new(
+                format!(
+                    "the Slurm job name `{job_name}` is longer than {MAX_JOB_NAME} bytes or not one word"
+                ),
+                "shorten the experiment's name or the call's binding".into(),
+            ));
+        }
+        let limits = limits(program, job);
+        if let std::collections::btree_map::Entry::Vacant(e) = resource_lines.entry(s.job) {
+            e.insert(directives::resource_directives(job, &limits)?);
+        }
+        let mut lines = vec![format!("--job-name={job_name}")];
+        lines.extend(resource_lines[&s.job].iter().cloned());
+        let (offset, count) = match s.chunk {
+            Some(c) => {
+                let throttle = match job.placement.get("array_throttle").and_then(Value::as_int) {
+                    None => String::new(),
+                    Some(t) if t >= 1 => format!("%{t}"),
+                    Some(t) => {
+                        return Err(BuildError::new(
+                            format!("`{}` sets array_throttle = {t}", job.on),
+                            "`array_throttle` must be at least 1 (the most array tasks running at once)".into(),
+                        ));
+                    }
+                };
+                // Insert after the name, so the array is seen first by a reviewer.
+                lines.insert(1, format!("--array=0-{}{throttle}", c.count - 1));
+                (c.offset, c.count)
+            }
+            None => (0, 1),
+        };
+
+        let mut instances = Vec::with_capacity(count as usize);
+        let mut secret_vars: Vec<String> = Vec::new();
+        for index in offset..offset + count {
+            let cmd = builder.command(s.job, index).map_err(|e| {
+                BuildError::new(
+                    format!("`{}` cannot be built: {e}", job.key),
+                    "check the task's command with `expc plan`".into(),
+                )
+            })?;
+            for w in cmd.argv.iter().chain(&cmd.vars) {
+                for seg in w {
+                    if let crate::quote::Segment::Text(t) = seg {
+                        check_value(|| format!("an argument of `{}`", job.key), t)?;
+                    }
+                }
+            }
+            for v in &cmd.secret_vars {
+                if !directives::is_env_name(v) {
+                    return Err(BuildError::new(
+                        format!(
+                            "`{}` reads a secret from {v:?}, which is not an environment variable name",
+                            job.key
+                        ),
+                        "declare the secret with `env(\"NAME\")`".into(),
+                    ));
+                }
+                if !secret_vars.contains(v) {
+                    secret_vars.push(v.clone());
+                }
+            }
+            instances.push(json!({
+                "index": index,
+                "id": plan.instance_id(job, index),
+                "argv": words(&cmd.argv),
+                "vars": words(&cmd.vars),
+            }));
+        }
+        if !secret_vars.is_empty() {
+            // Secrets come from the submitting shell, never from the script's text.
+            if let Some(export) = lines.iter_mut().find(|l| l.starts_with("--export=")) {
+                let mut names: Vec<String> = match export.trim_start_matches("--export=") {
+                    "NONE" => Vec::new(),
+                    list => list.split(',').map(str::to_owned).collect(),
+                };
+                for v in &secret_vars {
+                    if !names.contains(v) {
+                        names.push(v.clone());
+                    }
+                }
+                *export = format!("--export={}", names.join(","));
+            }
+        }
+
+        let outputs = builder.outputs(s.job);
+        for (name, file) in &outputs {
+            check_value(|| format!("the output `{name}` of `{}`", job.key), file)?;
+        }
+        let env = &job.env;
+        let mut modules = Vec::new();
+        for m in &env.modules {
+            check_value(|| format!("the module {m:?}"), m)?;
+            modules.push(quote(m));
+        }
+        let conda = match &env.conda {
+            None => Json::Bool(false),
+            Some(c) => {
+                check_value(|| format!("the conda environment {c:?}"), c)?;
+                if c.starts_with('/') {
+                    Json::String(quote(c))
+                } else {
+                    Json::String(quote_word(&[
+                        crate::quote::Segment::Var("spec_dir".into()),
+                        crate::quote::Segment::Text(format!("/{c}")),
+                    ]))
+                }
+            }
+        };
+        let apptainer_args: String = job
+            .placement
+            .get("apptainer_args")
+            .and_then(Value::as_list)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|a| format!(" {}", quote(a)))
+            .collect();
+        let range = if count == 1 && s.chunk.is_none() {
+            "instance 0".to_owned()
+        } else {
+            format!("instances {}-{}", offset, offset + count - 1)
+        };
+        let instances_line = match s.chunk {
+            None => "One instance.".to_owned(),
+            Some(c) => format!(
+                "Job array: instances {}-{} of {} (array index + {}).",
+                c.offset,
+                c.offset + c.count - 1,
+                job.instances,
+                c.offset
+            ),
+        };
+        let data = json!({
+            "title": format!("{}: job `{}` (task `{}`) on `{}`.", if experiment.is_empty() { "expc" } else { &experiment }, job.key, job.task, job.on),
+            "instances_line": instances_line,
+            "root": plan.root,
+            "script": format!("jobs/{}", s.file),
+            "directives": lines,
+            "offset": offset,
+            "dir": dir,
+            "job": job.key,
+            "job_word": quote(&job.key),
+            "job_id": job.id,
+            "experiment": quote(&experiment),
+            "range": range,
+            "instances": instances,
+            "out_names": outputs.iter().map(|(n, _)| quote(n)).collect::<Vec<_>>().join(" "),
+            "out_files": outputs.iter().map(|(_, f)| quote(f)).collect::<Vec<_>>().join(" "),
+            "modules": modules,
+            "conda": conda,
+            "image": env.image.as_ref().map_or(Json::Bool(false), |i| Json::String(quote(i))),
+            "apptainer_args": apptainer_args,
+            "attempts": job.retry.attempts + 1,
+            "backoff": job.retry.backoff_ms.div_ceil(1000),
+        });
+        let text = render(&hb, "sbatch", &data)?;
+        if text.len() > MAX_SCRIPT_BYTES {
+            return Err(BuildError::new(
+                format!(
+                    "the script of {} would be {} bytes, more than Slurm's default limit of {MAX_SCRIPT_BYTES}",
+                    s.label,
+                    text.len()
+                ),
+                "lower `max_array_size` of the site so each array holds fewer instances, or pass long lists through a data file".into(),
+            ));
+        }
+        artifacts.push(Artifact {
+            path: format!("jobs/{}", s.file),
+            contents: text,
+            executable: false,
+        });
+        per_job
+            .entry(s.job)
+            .or_default()
+            .push(format!("j{}", n + 1));
+
+        // The submission: after every chunk of every Slurm job this one reads.
+        let mut after = Vec::new();
+        for d in &job.after {
+            if let Some(ids) = plan.position(&d.job).and_then(|p| per_job.get(&p)) {
+                after.extend(ids.iter().map(|id| format!("${{{id}}}")));
+            }
+        }
+        let log = match s.chunk {
+            Some(_) => format!("{}-%A_%a.out", s.file.trim_end_matches(".sbatch")),
+            None => format!("{}-%j.out", s.file.trim_end_matches(".sbatch")),
+        };
+        let mut options = vec![format!("\"--output=$run_dir/logs/{log}\"")];
+        if !after.is_empty() {
+            options.push(format!("\"--dependency=afterok:{}\"", after.join(":")));
+            options.push("--kill-on-invalid-dep=yes".into());
+        }
+        submissions.push(json!({
+            "comment": format!("{}: {}", s.label, s.file),
+            "var": format!("j{}", n + 1),
+            "label": quote(&s.label),
+            "script": quote(&s.file),
+            "options": options.join(" "),
+        }));
+    }
+
+    let other_jobs: Vec<String> = plan
+        .jobs
+        .iter()
+        .filter(|j| j.backend != Backend::Slurm)
+        .map(|j| {
+            format!(
+                "{} (on `{}`, {})",
+                j.key,
+                j.on,
+                expc_plan::lower::backend_name(j.backend)
+            )
+        })
+        .collect();
+    let title = match &plan.experiment {
+        Some(e) => format!("`{e}` (pipeline `{}`)", plan.pipeline),
+        None => format!("pipeline `{}`", plan.pipeline),
+    };
+    check_value(|| "the spec directory".to_owned(), &opts.spec_dir)?;
+    let submit = render(
+        &hb,
+        "submit",
+        &json!({
+            "title": title,
+            "root": plan.root,
+            "other_jobs": other_jobs,
+            "spec_dir": quote(&opts.spec_dir),
+            "submissions": submissions,
+            "count": submissions.len(),
+        }),
+    )?;
+    artifacts.push(Artifact {
+        path: "submit.sh".into(),
+        contents: submit,
+        executable: true,
+    });
+    let mut plan_json = serde_json::to_string_pretty(&plan.json()).map_err(|e| {
+        BuildError::new(
+            format!("the plan could not be written as JSON: {e}"),
+            "report this as a bug".into(),
+        )
+    })?;
+    plan_json.push('\n');
+    artifacts.push(Artifact {
+        path: "plan.json".into(),
+        contents: plan_json,
+        executable: false,
+    });
+    artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(artifacts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrays_split_at_the_limit_with_offsets() {
+        let c = array_chunks(2500, 1001);
+        assert_eq!(c.len(), 3);
+        assert_eq!(
+            (
+                c[0].offset,
+                c[0].count,
+                c[1].offset,
+                c[1].count,
+                c[2].offset,
+                c[2].count
+            ),
+            (0, 1001, 1001, 1001, 2002, 498)
+        );
+        assert_eq!(array_chunks(1001, 1001).len(), 1);
+        assert_eq!(array_chunks(1002, 1001)[1].count, 1);
+        assert!(array_chunks(0, 1001).is_empty());
+        assert_eq!(array_chunks(3, 0).len(), 3);
+    }
+}

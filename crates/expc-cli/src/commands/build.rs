@@ -1,0 +1,147 @@
+//! `expc build`: submission artifacts written to a directory.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use expc_build::slurm::{self, SlurmOptions};
+use expc_diagnostics::render::RenderOptions;
+use miette::{IntoDiagnostic, WrapErr, miette};
+
+use crate::cli::{BuildArgs, BuildTarget};
+
+pub fn run(args: BuildArgs, render: RenderOptions) -> miette::Result<ExitCode> {
+    let overrides = super::program::overrides(&args.program.params_files, &args.program.params)?;
+    let Some((program, plan)) =
+        super::program::program_and_plan(&args.file, &overrides, &args.program, render)?
+    else {
+        return Ok(ExitCode::from(1));
+    };
+    let templates = match &args.templates {
+        Some(dir) => read_templates(dir)?,
+        None => BTreeMap::new(),
+    };
+    let spec_dir = match args.spec_dir {
+        Some(d) => d,
+        None => {
+            let parent = args
+                .file
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let abs = std::fs::canonicalize(parent)
+                .into_diagnostic()
+                .wrap_err_with(|| {
+                    format!("cannot resolve the folder of `{}`", args.file.display())
+                })?;
+            abs.to_str()
+                .ok_or_else(|| {
+                    miette!(
+                        help = "pass the folder with `--spec-dir DIR`",
+                        "the folder `{}` is not valid UTF-8",
+                        abs.display()
+                    )
+                })?
+                .to_owned()
+        }
+    };
+    let artifacts = match args.target {
+        BuildTarget::Slurm => slurm::build(
+            &program,
+            &plan,
+            &SlurmOptions {
+                spec_dir,
+                templates,
+            },
+        )
+        .map_err(|e| {
+            miette!(
+                help = e.help.clone(),
+                "cannot build Slurm artifacts for `{}`: {}; nothing was written",
+                args.file.display(),
+                e.message
+            )
+        })?,
+    };
+    write(&args.out, &artifacts)?;
+    let scripts = artifacts
+        .iter()
+        .filter(|a| a.path.starts_with("jobs/"))
+        .count();
+    eprintln!(
+        "wrote {} sbatch script{}, submit.sh and plan.json to {}; submit with {}/submit.sh",
+        scripts,
+        if scripts == 1 { "" } else { "s" },
+        args.out.display(),
+        args.out.display()
+    );
+    for w in &plan.warnings {
+        eprintln!("note: {w}");
+    }
+    std::mem::forget(plan);
+    std::mem::forget(program);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The template files of `dir`, by name; a file ending in `.hbs` that is not a template
+/// name is an error, so a misspelled override is not silently ignored.
+fn read_templates(dir: &Path) -> miette::Result<BTreeMap<String, String>> {
+    let known: Vec<&str> = slurm::TEMPLATES.iter().map(|(n, _)| *n).collect();
+    let entries = std::fs::read_dir(dir)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot read the templates directory `{}`", dir.display()))?;
+    let mut out = BTreeMap::new();
+    for entry in entries {
+        let path = entry.into_diagnostic()?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if !name.ends_with(".hbs") {
+            continue;
+        }
+        if !known.contains(&name) {
+            return Err(miette!(
+                help = format!("the templates are {}", known.join(", ")),
+                "`{}` is not a template expc knows",
+                path.display()
+            ));
+        }
+        let text = std::fs::read_to_string(&path)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot read the template `{}`", path.display()))?;
+        out.insert(name.to_owned(), text);
+    }
+    Ok(out)
+}
+
+/// Writes the artifacts under `out`, first removing the scripts of an earlier build, so
+/// a chunk that no longer exists is not left behind to be submitted by hand.
+fn write(out: &Path, artifacts: &[slurm::Artifact]) -> miette::Result<()> {
+    let jobs = out.join("jobs");
+    std::fs::create_dir_all(&jobs)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot create `{}`", jobs.display()))?;
+    if let Ok(entries) = std::fs::read_dir(&jobs) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "sbatch") {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+    }
+    for a in artifacts {
+        let path = out.join(&a.path);
+        std::fs::write(&path, &a.contents)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot write `{}`", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = if a.executable { 0o755 } else { 0o644 };
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .into_diagnostic()
+                .wrap_err_with(|| format!("cannot set the permissions of `{}`", path.display()))?;
+        }
+    }
+    Ok(())
+}

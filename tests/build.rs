@@ -1,0 +1,332 @@
+//! `expc build --target slurm`, through the real binary.
+//!
+//! Every generated file of every example with Slurm placements and of every fixture in
+//! `build/` is snapshotted (`snapshots/build/`), except `plan.json`, which must equal
+//! `expc plan --format json` (itself snapshotted by the plan tests). Two builds must be
+//! byte-identical, and every build-time check must fail the build with what, where and
+//! what to do, writing nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The specs with Slurm placements: examples, then fixtures.
+fn specs() -> Vec<String> {
+    let mut out: Vec<String> = expc_tests::files("examples", "exp")
+        .into_iter()
+        .filter(|p| {
+            p.parent()
+                .and_then(Path::parent)
+                .is_some_and(|d| d.ends_with("examples"))
+        })
+        .filter(|p| std::fs::read_to_string(p).unwrap().contains("= Slurm {"))
+        .map(|p| expc_tests::relative(&p))
+        .collect();
+    out.extend(
+        expc_tests::files("tests/build", "exp")
+            .iter()
+            .map(|p| expc_tests::relative(p)),
+    );
+    out
+}
+
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("expc-build-test-{}-{name}", std::process::id()));
+    expc_tests::remove_tree(&dir);
+    dir
+}
+
+/// Builds `spec` into `out` with a fixed spec folder, so snapshots do not depend on where
+/// the checkout is.
+fn build(spec: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    let name = Path::new(spec)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let spec_dir = format!("/srv/experiments/{name}");
+    let mut args = vec![
+        "build",
+        "--target",
+        "slurm",
+        "--spec-dir",
+        &spec_dir,
+        "-o",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args.push(spec);
+    expc_tests::run(&args)
+}
+
+/// Every file under `dir`, by relative path.
+fn read_all(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_generated_file_is_golden_and_identical_across_builds() {
+    let specs = specs();
+    assert!(
+        specs.len() >= 9,
+        "expected the Slurm examples and the fixtures, found {specs:?}"
+    );
+    for spec in specs {
+        let name = Path::new(&spec)
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let (a, b) = (temp(&format!("{name}-a")), temp(&format!("{name}-b")));
+        for dir in [&a, &b] {
+            let out = build(&spec, dir, &[]);
+            assert!(
+                out.status.success(),
+                "{spec}: build failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let (files_a, files_b) = (read_all(&a), read_all(&b));
+        assert_eq!(files_a, files_b, "{spec}: two builds differ");
+        assert!(files_a.contains_key("submit.sh"), "{spec}: no submit.sh");
+        assert!(
+            files_a.keys().any(|k| k.starts_with("jobs/")),
+            "{spec}: no job script"
+        );
+
+        let plan = expc_tests::run(&["plan", "--format", "json", &spec]);
+        assert!(plan.status.success());
+        assert_eq!(
+            files_a["plan.json"], plan.stdout,
+            "{spec}: plan.json is not the plan's JSON"
+        );
+
+        for (path, bytes) in &files_a {
+            if path == "plan.json" {
+                continue;
+            }
+            let text = String::from_utf8(bytes.clone()).unwrap();
+            let snap = format!("{name}__{}", path.replace('/', "__"));
+            insta::with_settings!({ snapshot_path => "snapshots/build", prepend_module_to_snapshot => false, description => format!("expc build --target slurm {spec}: {path}") }, {
+                insta::assert_snapshot!(snap, text);
+            });
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(a.join("submit.sh"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o111, 0o111, "{spec}: submit.sh is not executable");
+        }
+        expc_tests::remove_tree(&a);
+        expc_tests::remove_tree(&b);
+    }
+}
+
+/// Every generated script is valid bash (`bash -n`).
+#[test]
+fn generated_scripts_parse_as_bash() {
+    for spec in specs() {
+        let dir = temp("bash-n");
+        assert!(build(&spec, &dir, &[]).status.success());
+        for (path, _) in read_all(&dir) {
+            if path.ends_with(".sh") || path.ends_with(".sbatch") {
+                let out = std::process::Command::new("bash")
+                    .arg("-n")
+                    .arg(dir.join(&path))
+                    .output()
+                    .expect("bash");
+                assert!(
+                    out.status.success(),
+                    "{spec}: {path} is not valid bash:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        expc_tests::remove_tree(&dir);
+    }
+}
+
+/// Standard error with miette's line wrapping undone: words joined by single spaces.
+fn flat(stderr: &[u8]) -> String {
+    String::from_utf8_lossy(stderr)
+        .split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A build that fails says what, where and what to do, exits 1 and writes nothing.
+fn assert_fails(spec_text: &str, name: &str, expected: &[&str]) {
+    let dir = temp(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join(format!("{name}.exp"));
+    std::fs::write(&spec, spec_text).unwrap();
+    let out_dir = dir.join("out");
+    let out = build(spec.to_str().unwrap(), &out_dir, &[]);
+    let stderr = flat(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+    for e in expected {
+        assert!(stderr.contains(e), "{name}: {e:?} not in:\n{stderr}");
+    }
+    assert!(stderr.contains("help:"), "{name}: no help in:\n{stderr}");
+    assert!(!out_dir.exists(), "{name}: something was written");
+    expc_tests::remove_tree(&dir);
+}
+
+const HEADER: &str = "experiment e {\n  version = \"1\"\n}\n\nimport std.formats.{Text}\nimport std.resources.{Slurm, Local}\nimport std.sites.{Site}\n\n";
+
+#[test]
+fn build_time_checks_fail_the_build() {
+    assert_fails(
+        &format!(
+            "{HEADER}resource here = Local {{\n  cpus = 1\n}}\n\ntask t() -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}}`\n}}\n\npipeline main {{\n  t() on here\n}}\n"
+        ),
+        "no_slurm",
+        &[
+            "no job of the pipeline `main` is placed on a Slurm resource",
+            "nothing was written",
+        ],
+    );
+    assert_fails(
+        &format!(
+            "{HEADER}resource c = Slurm {{\n  partition = \"gpu debug\"\n}}\n\ntask t() -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}}`\n}}\n\npipeline main {{\n  t() on c\n}}\n"
+        ),
+        "partition_with_space",
+        &["partition \"gpu debug\" of `c`", "#SBATCH"],
+    );
+    assert_fails(
+        &format!(
+            "{HEADER}resource c = Slurm {{\n  array_throttle = 0\n}}\n\nsweep s = product {{\n  i = 0..3\n}}\n\ntask t(i: Int) -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}} ${{i}}`\n}}\n\npipeline main {{\n  for p in s {{\n    t(i = p.i) on c\n  }}\n}}\n"
+        ),
+        "throttle_zero",
+        &["`c` sets array_throttle = 0", "at least 1"],
+    );
+    assert_fails(
+        &format!(
+            "{HEADER}resource c = Slurm {{\n  sbatch_extra = [\"--mail-type=END --wrap=x\"]\n}}\n\ntask t() -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}}`\n}}\n\npipeline main {{\n  t() on c\n}}\n"
+        ),
+        "extra_with_space",
+        &["extra sbatch option", "`c`"],
+    );
+    let long = "x".repeat(140);
+    assert_fails(
+        &format!(
+            "{HEADER}resource c = Slurm {{\n  partition = \"p\"\n}}\n\ntask t() -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}}`\n}}\n\npipeline main {{\n  let {long} = t() on c\n}}\n"
+        ),
+        "long_name",
+        &["job name", "longer than 128 bytes"],
+    );
+    // A sweep whose scripts would be bigger than Slurm accepts.
+    assert_fails(
+        &format!(
+            "{HEADER}param pad: String = \"{}\"\n\nresource c = Slurm {{\n  partition = \"p\"\n}}\n\nsweep s = product {{\n  i = 0..1000\n}}\n\ntask t(i: Int) -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}} ${{i}} ${{pad}}`\n}}\n\npipeline main {{\n  for p in s {{\n    t(i = p.i) on c\n  }}\n}}\n",
+            "y".repeat(5000)
+        ),
+        "script_too_big",
+        &["bytes, more than Slurm's default limit", "max_array_size"],
+    );
+}
+
+#[test]
+fn templates_can_be_replaced_per_site() {
+    let dir = temp("templates");
+    let templates = dir.join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("submit.sh.hbs"),
+        "#!/bin/bash\n# site submit for {{title}}\n{{#each submissions}}echo {{label}}\n{{/each}}",
+    )
+    .unwrap();
+    let out_dir = dir.join("out");
+    let out = build(
+        "tests/build/conda.exp",
+        &out_dir,
+        &["--templates", templates.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let submit = std::fs::read_to_string(out_dir.join("submit.sh")).unwrap();
+    assert_eq!(
+        submit,
+        "#!/bin/bash\n# site submit for `conda` (pipeline `main`)\necho x\necho y\n"
+    );
+    // The scripts not overridden are the built-in ones.
+    let script = std::fs::read_to_string(out_dir.join("jobs/x.sbatch")).unwrap();
+    assert!(script.contains("#SBATCH --export=NONE"), "{script}");
+
+    // A misspelled template name is an error, not silently ignored.
+    std::fs::write(templates.join("sbatch.hsb.hbs"), "x").unwrap();
+    let out = build(
+        "tests/build/conda.exp",
+        &dir.join("out2"),
+        &["--templates", templates.to_str().unwrap()],
+    );
+    let stderr = flat(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is not a template expc knows"), "{stderr}");
+    std::fs::remove_file(templates.join("sbatch.hsb.hbs")).unwrap();
+
+    // A template that does not parse names itself.
+    std::fs::write(templates.join("sbatch.hbs"), "{{#each directives}}").unwrap();
+    let out = build(
+        "tests/build/conda.exp",
+        &dir.join("out3"),
+        &["--templates", templates.to_str().unwrap()],
+    );
+    let stderr = flat(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the template `sbatch.hbs` does not parse"),
+        "{stderr}"
+    );
+    assert!(!dir.join("out3").exists());
+    expc_tests::remove_tree(&dir);
+}
+
+/// A rebuild removes the scripts of array chunks that no longer exist.
+#[test]
+fn a_rebuild_removes_stale_scripts() {
+    let dir = temp("stale");
+    std::fs::create_dir_all(dir.join("jobs")).unwrap();
+    std::fs::write(dir.join("jobs/o.7.sbatch"), "old").unwrap();
+    assert!(
+        build("tests/build/arrays_over_limit.exp", &dir, &[])
+            .status
+            .success()
+    );
+    let files: Vec<String> = read_all(&dir).into_keys().collect();
+    assert_eq!(
+        files,
+        [
+            "jobs/a.sbatch",
+            "jobs/o.0.sbatch",
+            "jobs/o.1.sbatch",
+            "jobs/o.2.sbatch",
+            "plan.json",
+            "submit.sh"
+        ]
+    );
+    expc_tests::remove_tree(&dir);
+}

@@ -1,0 +1,1 @@
+//! Real-cluster tests of the Slurm artifacts (see the tests below).
