@@ -1,0 +1,523 @@
+//! Provenance end to end, through the real binary: runs recorded in the store and answered
+//! by `expc runs`, `expc query`, `expc models`; exports checked by the real validators
+//! (the `prov` package and `rocrate-validator`, installed by
+//! `scripts/install-prov-validators.sh`); a sentinel secret found nowhere; a run killed
+//! with SIGKILL leaving an intact store with the run marked interrupted.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const SENTINEL: &str = "Sentinel-Secret/42+é&x=1";
+
+struct Project {
+    dir: PathBuf,
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        expc_tests::remove_tree(&self.dir);
+    }
+}
+
+fn project(name: &str) -> Project {
+    let dir = std::env::temp_dir().join(format!("expc-prov-{name}-{}", std::process::id()));
+    expc_tests::remove_tree(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["train.exp", "train.py", "rows.csv"] {
+        std::fs::copy(expc_tests::root().join("tests/prov").join(f), dir.join(f)).unwrap();
+    }
+    Project { dir }
+}
+
+impl Project {
+    fn expc(&self, args: &[&str]) -> Output {
+        Command::new(expc_tests::expc())
+            .args(args)
+            .current_dir(&self.dir)
+            .env("NO_COLOR", "1")
+            .env("EXPC_PROV_TEST_TOKEN", SENTINEL)
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.expc(args);
+        assert!(
+            out.status.success(),
+            "expc {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let text = self.ok(args);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    }
+
+    fn query(&self, sql: &str) -> Vec<Value> {
+        match self.json(&["query", "--format", "json", sql]) {
+            Value::Array(rows) => rows,
+            other => panic!("not rows: {other}"),
+        }
+    }
+
+    fn run(&self, params: &[&str]) -> String {
+        let mut args = vec!["run", "--local", "train.exp"];
+        for p in params {
+            args.push("-p");
+            args.push(p);
+        }
+        self.ok(&args);
+        self.query("SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1")[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// The loss `train.py` reports for a rate (it reads 4 rows).
+fn loss(rate: f64) -> f64 {
+    (rate - 0.001).abs() * 1000.0 + 1.0 / 4.0
+}
+
+#[test]
+fn runs_are_recorded_and_answer_queries() {
+    let p = project("queries");
+    let lrs = [0.0005, 0.002, 0.0001];
+    let ids: Vec<String> = lrs.iter().map(|lr| p.run(&[&format!("lr={lr}")])).collect();
+
+    let runs = p.json(&["runs", "--format", "json"]);
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 3);
+    for r in runs {
+        assert_eq!(r["status"], "succeeded", "{r}");
+        assert_eq!(r["instances"], 5, "{r}");
+        assert_eq!(r["failed"], 0, "{r}");
+    }
+
+    // All runs where lr < 1e-3, ordered by their best validation loss.
+    let rows = p.query(
+        "SELECT r.id, p.num AS lr, MIN(m.value) AS val_loss
+         FROM runs r
+         JOIN params p ON p.run_id = r.id AND p.name = 'lr'
+         JOIN metrics m ON m.run_id = r.id AND m.name = 'val_loss'
+         WHERE p.num < 1e-3 GROUP BY r.id ORDER BY val_loss",
+    );
+    let mut expected: Vec<(String, f64, f64)> = lrs
+        .iter()
+        .zip(&ids)
+        .filter(|(lr, _)| **lr < 1e-3)
+        .map(|(lr, id)| {
+            let best = [0.5, 1.0, 2.0]
+                .iter()
+                .map(|f| loss(lr * f))
+                .fold(f64::INFINITY, f64::min);
+            (id.clone(), *lr, best)
+        })
+        .collect();
+    expected.sort_by(|a, b| a.2.total_cmp(&b.2));
+    assert_eq!(rows.len(), expected.len(), "{rows:?}");
+    for (row, (id, lr, best)) in rows.iter().zip(&expected) {
+        assert_eq!(row["id"].as_str(), Some(id.as_str()));
+        assert!((row["lr"].as_f64().unwrap() - lr).abs() < 1e-12, "{row}");
+        assert!(
+            (row["val_loss"].as_f64().unwrap() - best).abs() < 1e-9,
+            "{row}"
+        );
+    }
+
+    // Which runs used the input with digest X: change the input, run again, and only the
+    // first three runs used the old digest.
+    let digest = p.query("SELECT DISTINCT digest FROM artifacts WHERE name = 'rows'");
+    assert_eq!(digest.len(), 1, "{digest:?}");
+    let digest = digest[0]["digest"].as_str().unwrap().to_owned();
+    std::fs::write(p.dir.join("rows.csv"), "a,b\n1,2\n").unwrap();
+    let fourth = p.run(&["lr=0.0005"]);
+    let used = p.query(&format!(
+        "SELECT DISTINCT a.run_id FROM artifacts a
+         JOIN usages u ON u.run_id = a.run_id AND u.artifact_id = a.id
+         WHERE a.digest LIKE '{}%' ORDER BY a.run_id",
+        &digest[..12]
+    ));
+    let mut want = ids.clone();
+    want.sort();
+    let got: Vec<&str> = used.iter().map(|r| r["run_id"].as_str().unwrap()).collect();
+    assert_eq!(got, want);
+    assert!(!got.contains(&fourth.as_str()));
+
+    // Every instance is there with its argv, times, and what it read and made.
+    let show = p.json(&["runs", "show", &ids[0], "--format", "json"]);
+    let tasks = show["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 5);
+    for t in tasks {
+        assert_eq!(t["status"], "ran", "{t}");
+        assert!(t["started_at"].as_str().unwrap() <= t["ended_at"].as_str().unwrap());
+        assert_eq!(t["argv"][0], "python3", "{t}");
+        assert_eq!(t["cache_key"].as_str().map(str::len), Some(64), "{t}");
+    }
+    let train: Vec<&Value> = tasks.iter().filter(|t| t["call"] == "t").collect();
+    assert_eq!(train.len(), 3);
+    assert!(train.iter().any(|t| t["values"]["factor"] == "2.0"));
+    assert_eq!(show["metrics"].as_array().unwrap().len(), 6);
+    // The text form names every instance.
+    let text = p.ok(&["runs", "show", &ids[0][..ids[0].len() - 2]]);
+    for name in ["t[0]", "t[1]", "t[2]", "b", "report", "val_loss"] {
+        assert!(text.contains(name), "{name} missing from:\n{text}");
+    }
+
+    // Side by side: lr differs, pause does not; the losses differ.
+    let cmp = p.json(&["runs", "compare", &ids[0], &ids[1], "--format", "json"]);
+    let params = cmp["sections"]["params"].as_array().unwrap();
+    let lr = params.iter().find(|r| r["name"] == "lr").unwrap();
+    assert_eq!(lr["diff"], "≠");
+    let pause = params.iter().find(|r| r["name"] == "pause").unwrap();
+    assert_eq!(pause["diff"], "");
+    let metrics = cmp["sections"]["metrics"].as_array().unwrap();
+    let m = metrics
+        .iter()
+        .find(|r| r["metric"] == "t[0].val_loss")
+        .unwrap();
+    let delta = m["b"].as_f64().unwrap() - m["a"].as_f64().unwrap();
+    assert!((m["delta"].as_f64().unwrap() - delta).abs() < 1e-12);
+    assert!((m["a"].as_f64().unwrap() - loss(0.0005 * 0.5)).abs() < 1e-9);
+    let outputs = cmp["sections"]["outputs"].as_array().unwrap();
+    assert!(
+        outputs
+            .iter()
+            .any(|r| r["output"] == "t[0].model" && r["diff"] == "≠")
+    );
+
+    // Model versions are digests, with the metrics of the instance that made them.
+    let models = p.json(&["models", "--format", "json"]);
+    let models = models.as_array().unwrap();
+    assert_eq!(
+        models.len(),
+        4 * 4,
+        "3 trainings and a pick in each of 4 runs"
+    );
+    assert!(
+        models
+            .iter()
+            .filter(|m| m["output"] == "model")
+            .all(|m| m["metrics"].as_str().unwrap().contains("val_loss="))
+    );
+
+    // The store is read-only to queries.
+    let out = p.expc(&["query", "DELETE FROM runs"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only reads"));
+    assert_eq!(p.query("SELECT COUNT(*) AS n FROM runs")[0]["n"], 4);
+    // A bad query says where the tables are documented.
+    let out = p.expc(&["query", "SELECT nope FROM runz"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("docs/provenance.md"));
+}
+
+/// Whether the validators are installed; under CI their absence fails the test.
+fn validators() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import prov, rocrate_validator"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "the provenance validators are not installed: run scripts/install-prov-validators.sh"
+        );
+        eprintln!(
+            "skipped: the provenance validators are not installed (scripts/install-prov-validators.sh)"
+        );
+    }
+    ok
+}
+
+fn validate_prov(file: &Path) -> Output {
+    Command::new("python3")
+        .arg(expc_tests::root().join("scripts/validate-prov.py"))
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
+fn validate_crate(dir: &Path) -> Output {
+    Command::new("bash")
+        .arg(expc_tests::root().join("scripts/validate-rocrate.sh"))
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
+fn assert_valid(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what} rejected:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn exports_pass_the_real_validators_and_broken_ones_do_not() {
+    if !validators() {
+        return;
+    }
+    // The test experiment, and the `hello` example.
+    let p = project("exports");
+    p.run(&[]);
+    let hello = p.dir.join("hello");
+    copy_dir(&expc_tests::root().join("examples/hello"), &hello);
+    expc_tests::remove_tree(&hello.join(".expc"));
+    let out = Command::new(expc_tests::expc())
+        .args(["run", "--local", "hello.exp"])
+        .current_dir(&hello)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    for (dir, name) in [(p.dir.clone(), "train"), (hello.clone(), "hello")] {
+        let export = |format: &str, to: &str| {
+            let out = Command::new(expc_tests::expc())
+                .args(["prov", "export", "latest", "--format", format, "-o", to])
+                .args(["--license", "https://spdx.org/licenses/CC-BY-4.0"])
+                .current_dir(&dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            dir.join(to)
+        };
+        let prov = export("prov-json", "prov").join("prov.json");
+        assert_valid(&format!("{name}: PROV-JSON"), &validate_prov(&prov));
+        let krate = export("ro-crate", "crate");
+        assert_valid(&format!("{name}: RO-Crate"), &validate_crate(&krate));
+
+        // Broken on purpose: an activity that ends before it starts.
+        let mut doc: Value = serde_json::from_slice(&std::fs::read(&prov).unwrap()).unwrap();
+        let task = doc["activity"]
+            .as_object_mut()
+            .unwrap()
+            .values_mut()
+            .find(|a| a.get("prov:startTime").is_some() && a["prov:label"] != "run")
+            .unwrap();
+        task["prov:endTime"] = Value::String("2000-01-01T00:00:00.000Z".into());
+        let broken = dir.join("broken.prov.json");
+        std::fs::write(&broken, serde_json::to_vec(&doc).unwrap()).unwrap();
+        assert!(
+            !validate_prov(&broken).status.success(),
+            "{name}: end before start passed"
+        );
+
+        // Broken on purpose: the run's action without its instrument.
+        let meta = krate.join("ro-crate-metadata.json");
+        let mut doc: Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+        for e in doc["@graph"].as_array_mut().unwrap() {
+            if e["@type"] == "CreateAction" {
+                e.as_object_mut().unwrap().remove("instrument");
+            }
+        }
+        std::fs::write(&meta, serde_json::to_vec(&doc).unwrap()).unwrap();
+        let out = validate_crate(&krate);
+        assert!(
+            !out.status.success(),
+            "{name}: a crate without instrument passed"
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("instrument"));
+    }
+}
+
+#[test]
+fn a_secret_reaches_no_file_the_run_or_the_exports_wrote() {
+    let p = project("secret");
+    let out = p.expc(&["run", "--local", "train.exp"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    p.ok(&[
+        "prov",
+        "export",
+        "latest",
+        "--format",
+        "prov-json",
+        "-o",
+        "x-prov",
+    ]);
+    p.ok(&[
+        "prov", "export", "latest", "--format", "ro-crate", "-o", "x-crate",
+    ]);
+    p.ok(&["runs", "show", "latest"]);
+    // The task did get the secret: its report says it signed.
+    let report = std::fs::read_to_string(p.dir.join(".expc/out/report/report.json")).unwrap();
+    assert!(report.contains("\"signed\": true"), "{report}");
+
+    let needles: Vec<(String, Vec<u8>)> = encodings(SENTINEL);
+    let mut files = Vec::new();
+    walk(&p.dir, &mut files);
+    assert!(
+        files.len() > 20,
+        "too few files to be convincing: {files:?}"
+    );
+    assert!(files.iter().any(|f| f.ends_with("provenance.db")));
+    assert!(files.iter().any(|f| f.ends_with("ro-crate-metadata.json")));
+    let mut found = Vec::new();
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        for (how, needle) in &needles {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_slice()) {
+                found.push(format!("{} ({how})", f.display()));
+            }
+        }
+    }
+    // What expc printed must not hold it either.
+    for (how, needle) in &needles {
+        for stream in [&out.stdout, &out.stderr] {
+            if stream.windows(needle.len()).any(|w| w == needle.as_slice()) {
+                found.push(format!("expc's output ({how})"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "the secret was found in: {found:#?}");
+}
+
+/// The secret as it could leak: raw, base64 (at each of the three alignments it can take
+/// inside longer text), URL-encoded.
+fn encodings(secret: &str) -> Vec<(String, Vec<u8>)> {
+    let mut out = vec![("raw".to_owned(), secret.as_bytes().to_vec())];
+    for prefix in 0..3 {
+        let mut bytes = vec![b'x'; prefix];
+        bytes.extend_from_slice(secret.as_bytes());
+        let encoded = base64(&bytes);
+        // Skip the characters that depend on the prefix, and the padding at the end.
+        let skip = (prefix * 4).div_ceil(3) + 1;
+        let core = &encoded[skip..encoded.len() - 4];
+        out.push((format!("base64/{prefix}"), core.as_bytes().to_vec()));
+        out.push((
+            format!("base64url/{prefix}"),
+            core.replace('+', "-").replace('/', "_").into_bytes(),
+        ));
+    }
+    let url: String = secret
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    out.push(("url".into(), url.into_bytes()));
+    out
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in bytes.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                s.push('=');
+            }
+        }
+    }
+    s
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = e.path();
+        let ft = e.file_type().unwrap();
+        if ft.is_dir() {
+            walk(&path, out);
+        } else if ft.is_file() {
+            out.push(path);
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_run_killed_with_sigkill_leaves_an_intact_store_and_is_marked_interrupted() {
+    let p = project("killed");
+    let mut child = Command::new(expc_tests::expc())
+        .args(["run", "--local", "-j", "1", "train.exp", "-p", "pause=1.5"])
+        .current_dir(&p.dir)
+        .env("EXPC_PROV_TEST_TOKEN", SENTINEL)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the first training has been recorded, then kill expc mid-run.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "the run never recorded a task");
+        if p.dir.join(".expc/provenance.db").exists() {
+            let out = p.expc(&[
+                "query",
+                "--format",
+                "json",
+                "SELECT COUNT(*) AS n FROM tasks",
+            ]);
+            let n = serde_json::from_slice::<Value>(&out.stdout)
+                .ok()
+                .and_then(|v| v[0]["n"].as_i64())
+                .unwrap_or(0);
+            if n >= 1 {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let check = p.query("PRAGMA integrity_check");
+    assert_eq!(check[0]["integrity_check"], "ok", "{check:?}");
+    let runs = p.json(&["runs", "--format", "json"]);
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    assert_eq!(runs[0]["status"], "interrupted", "{runs}");
+    let recorded = p.query("SELECT COUNT(*) AS n FROM tasks")[0]["n"]
+        .as_i64()
+        .unwrap();
+    assert!((1..5).contains(&recorded), "{recorded} tasks recorded");
+
+    // Resuming records a second, complete run; the finished trainings come from the cache.
+    p.ok(&["run", "--local", "-j", "1", "train.exp", "-p", "pause=1.5"]);
+    let latest = p.json(&["runs", "show", "latest", "--format", "json"]);
+    assert_eq!(latest["run"]["status"], "succeeded");
+    assert!(
+        latest["run"]["cached"].as_i64().unwrap() >= 1,
+        "{}",
+        latest["run"]
+    );
+}
