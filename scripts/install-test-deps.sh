@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages expc's tests use, when they are missing:
 #   graphviz — `dot` checks that every graph `expc graph` writes is valid DOT;
-#   python3  — the task programs of the examples and of the run tests.
+#   python3  — the task programs of the examples and of the run tests;
+# then the provenance validators (prov, rocrate-validator; scripts/install-prov-validators.sh).
 # Needs Debian or Ubuntu (apt-get), as root or with sudo. Does nothing when all is there.
 set -euo pipefail
 
@@ -9,8 +10,9 @@ missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 
+here="$(cd "$(dirname "$0")" && pwd)"
 if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+  exec "$here/install-prov-validators.sh"
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -24,3 +26,4 @@ fi
 echo "install-test-deps: installing ${missing[*]}" >&2
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"$here/install-prov-validators.sh"
