@@ -93,11 +93,11 @@ MaxArraySize=1001
 MaxJobCount=20000
 MinJobAge=3600
 DependencyParameters=kill_invalid_depend
-SchedulerParameters=sched_interval=5,bf_interval=2
+SchedulerParameters=sched_interval=1,bf_interval=1
 MailProg=/bin/true
 ReturnToService=2
 NodeName=localhost NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:8
 EOF
 }
 

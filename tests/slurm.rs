@@ -1,1 +1,448 @@
-//! Real-cluster tests of the Slurm artifacts (see the tests below).
+//! The Slurm artifacts of `expc build`, submitted to a real Slurm cluster.
+//!
+//! Needs a cluster that answers `sinfo` (on this kind of machine, `scripts/dev-slurm.sh
+//! up` starts one, as `.ci/run` does). Without one, each test prints a note and returns,
+//! unless `CI=true`: under CI an unreachable cluster fails every test.
+//!
+//! Each test builds a spec from `slurm/`, runs the generated `submit.sh`, follows the jobs
+//! with one `squeue` call per poll for all of them, and checks what Slurm and the jobs'
+//! provenance hooks say happened.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use expc_build::slurm::queue::{SlurmJobStatus, explain, parse_squeue, squeue_args};
+use expc_build::{HookEvent, HookRecord, read_hook_records};
+
+/// Whether a cluster answers; panics under CI when none does.
+fn cluster_up(test: &str) -> bool {
+    let up = Command::new("sinfo")
+        .args(["-h", "-o", "%t"])
+        .output()
+        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
+    if up {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{test}: no Slurm cluster answers `sinfo`, and CI=true: start one with `scripts/dev-slurm.sh up`"
+        );
+    }
+    eprintln!(
+        "note: {test} did not run: no Slurm cluster answers `sinfo` (start one with `scripts/dev-slurm.sh up`)"
+    );
+    false
+}
+
+/// A spec built and submitted.
+struct Submitted {
+    dir: PathBuf,
+    build: PathBuf,
+    run: PathBuf,
+    /// `submit.sh`'s `jobs.tsv`: label, job id, script.
+    jobs: Vec<(String, String, String)>,
+}
+
+impl Submitted {
+    fn id(&self, label: &str) -> &str {
+        &self
+            .jobs
+            .iter()
+            .find(|(l, _, _)| l == label)
+            .unwrap_or_else(|| panic!("no job `{label}` in {:?}", self.jobs))
+            .1
+    }
+
+    fn records(&self) -> Vec<HookRecord> {
+        read_hook_records(&self.run.join("provenance"))
+            .unwrap_or_else(|e| panic!("the hook records do not parse: {e}"))
+    }
+
+    fn log_tail(&self) -> String {
+        let mut out = String::new();
+        for f in expc_tests::files_in(&self.run.join("logs"), "out") {
+            let text = std::fs::read_to_string(&f).unwrap_or_default();
+            if !text.is_empty() {
+                out.push_str(&format!("== {}\n{}\n", f.display(), text));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Submitted {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            expc_tests::remove_tree(&self.dir);
+        }
+    }
+}
+
+fn build_and_submit(name: &str, spec: &str, extra: &[&str], env: &[(&str, &str)]) -> Submitted {
+    let dir = std::env::temp_dir().join(format!("expc-slurm-{}-{name}", std::process::id()));
+    expc_tests::remove_tree(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let build = dir.join("build");
+    let mut args = vec!["build", "--target", "slurm", "-o", build.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.push(spec);
+    let out = expc_tests::run(&args);
+    assert!(
+        out.status.success(),
+        "{name}: build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = dir.join("run");
+    let mut submit = Command::new(build.join("submit.sh"));
+    submit.arg(&run);
+    for (k, v) in env {
+        submit.env(k, v);
+    }
+    let out = submit.output().expect("run submit.sh");
+    assert!(
+        out.status.success(),
+        "{name}: submit.sh failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jobs = std::fs::read_to_string(run.join("jobs.tsv"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), 3, "{name}: bad jobs.tsv line {l:?}");
+            assert!(f[1].bytes().all(|b| b.is_ascii_digit()), "{l:?}");
+            (f[0].to_owned(), f[1].to_owned(), f[2].to_owned())
+        })
+        .collect();
+    Submitted {
+        dir,
+        build,
+        run,
+        jobs,
+    }
+}
+
+/// Polls with one `squeue` call for all jobs until every job and array task has ended;
+/// returns the final status of each, by id (`123`, `120_4`).
+fn wait(
+    sub: &Submitted,
+    expected_lines: usize,
+    timeout: Duration,
+) -> BTreeMap<String, SlurmJobStatus> {
+    let ids: Vec<String> = sub.jobs.iter().map(|(_, id, _)| id.clone()).collect();
+    let start = Instant::now();
+    loop {
+        let out = Command::new("squeue")
+            .args(squeue_args(&ids))
+            .output()
+            .expect("squeue");
+        let statuses = parse_squeue(&String::from_utf8_lossy(&out.stdout));
+        if statuses.len() >= expected_lines && statuses.iter().all(SlurmJobStatus::is_final) {
+            return statuses.into_iter().map(|s| (s.id.clone(), s)).collect();
+        }
+        if start.elapsed() > timeout {
+            let open: Vec<_> = statuses.iter().filter(|s| !s.is_final()).take(10).collect();
+            panic!(
+                "the jobs did not end within {timeout:?}: {} of {expected_lines} seen, still open: {open:?}\n{}",
+                statuses.len(),
+                sub.log_tail()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn spec(name: &str) -> String {
+    format!("tests/slurm/{name}.exp")
+}
+
+/// The `end` record of each instance of `job`, by instance.
+fn ends<'a>(records: &'a [HookRecord], job: &str) -> BTreeMap<u64, &'a HookRecord> {
+    records
+        .iter()
+        .filter(|r| r.job == job && r.event == HookEvent::End)
+        .map(|r| (r.instance, r))
+        .collect()
+}
+
+fn starts<'a>(records: &'a [HookRecord], job: &str) -> BTreeMap<u64, &'a HookRecord> {
+    records
+        .iter()
+        .filter(|r| r.job == job && r.event == HookEvent::Start)
+        .map(|r| (r.instance, r))
+        .collect()
+}
+
+#[test]
+fn a_chain_completes_in_order() {
+    if !cluster_up("a_chain_completes_in_order") {
+        return;
+    }
+    let sub = build_and_submit("chain", &spec("chain"), &[], &[]);
+    let statuses = wait(&sub, 3, Duration::from_secs(120));
+    for label in ["a", "b", "c"] {
+        let s = &statuses[sub.id(label)];
+        assert_eq!(s.state, "COMPLETED", "{label}: {s:?}\n{}", sub.log_tail());
+    }
+    // Each job started after the one it reads ended (times from the hooks).
+    let records = sub.records();
+    assert_eq!(records.len(), 6, "{records:#?}");
+    for (before, after) in [("a", "b"), ("b", "c")] {
+        let end = &ends(&records, before)[&0];
+        let start = &starts(&records, after)[&0];
+        assert!(
+            start.time >= end.time,
+            "`{after}` started at {} before `{before}` ended at {}",
+            start.time,
+            end.time
+        );
+        assert_eq!(end.exit_status, Some(0));
+        assert_eq!(end.slurm_job_id.as_deref(), Some(sub.id(before)));
+        assert_eq!(end.slurm_array_task_id, None);
+    }
+    let c = &ends(&records, "c")[&0];
+    assert_eq!(c.outputs.len(), 1);
+    assert_eq!(c.outputs[0].kind, "file");
+    assert_eq!(c.outputs[0].path, "c/0/copy.txt");
+    let content = std::fs::read(sub.run.join("c/0/copy.txt")).unwrap();
+    assert_eq!(content, b"chain input\n");
+    // The digest is the output's SHA-256, as coreutils computes it.
+    let sha = Command::new("sha256sum")
+        .arg(sub.run.join("c/0/copy.txt"))
+        .output()
+        .unwrap();
+    let sha = String::from_utf8_lossy(&sha.stdout);
+    assert_eq!(c.outputs[0].sha256.as_deref(), sha.split(' ').next());
+}
+
+#[test]
+fn a_failing_job_cancels_its_dependents_with_the_reason() {
+    if !cluster_up("a_failing_job_cancels_its_dependents_with_the_reason") {
+        return;
+    }
+    let sub = build_and_submit("failing", &spec("failing"), &[], &[]);
+    let statuses = wait(&sub, 4, Duration::from_secs(120));
+    let f = &statuses[sub.id("f")];
+    assert_eq!(f.state, "FAILED", "{f:?}");
+    assert_eq!(f.reason, "NonZeroExitCode");
+    for label in ["after", "after2"] {
+        let s = &statuses[sub.id(label)];
+        assert_eq!(s.state, "CANCELLED", "{label}: {s:?}");
+        assert_eq!(s.reason, "DependencyNeverSatisfied", "{label}: {s:?}");
+        let message = explain(s);
+        assert!(
+            message.contains("was cancelled: a job it depends on did not complete"),
+            "{message}"
+        );
+    }
+    assert_eq!(statuses[sub.id("independent")].state, "COMPLETED");
+
+    let records = sub.records();
+    let f_end = &ends(&records, "f")[&0];
+    assert_eq!(f_end.exit_status, Some(1));
+    assert_eq!(f_end.outputs[0].kind, "missing");
+    assert_eq!(f_end.outputs[0].sha256, None);
+    assert!(ends(&records, "after").is_empty(), "a cancelled job ran");
+    assert!(starts(&records, "after2").is_empty(), "a cancelled job ran");
+    assert_eq!(ends(&records, "independent")[&0].exit_status, Some(0));
+}
+
+#[test]
+fn hostile_values_reach_argv_byte_exact() {
+    if !cluster_up("hostile_values_reach_argv_byte_exact") {
+        return;
+    }
+    let corpus = [
+        "plain",
+        "two words",
+        "\"double quoted\"",
+        "'single quoted'",
+        "it's",
+        "$(touch pwned)",
+        "`touch pwned`",
+        "a; touch pwned",
+        "a | cat",
+        "a && b || c",
+        "line one\nline two",
+        "tab\there",
+        "--help",
+        "-rf",
+        "--export=ALL",
+        "$HOME ${HOME} $$",
+        "100% %j %A %a %x %%",
+        "* ? [a-z]",
+        "back\\slash",
+        "ünïcödé ✓ 日本",
+        "",
+        "> redirect < in",
+        "#comment",
+        "#SBATCH --wrap=id",
+    ];
+    let dir = std::env::temp_dir().join(format!("expc-slurm-{}-params", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let params = dir.join("values.yaml");
+    std::fs::write(
+        &params,
+        format!("values: {}\n", serde_json::to_string(&corpus).unwrap()),
+    )
+    .unwrap();
+    let sub = build_and_submit(
+        "injection",
+        &spec("injection"),
+        &["--params", params.to_str().unwrap()],
+        &[],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let statuses = wait(&sub, corpus.len(), Duration::from_secs(180));
+    for s in statuses.values() {
+        assert_eq!(s.state, "COMPLETED", "{s:?}\n{}", sub.log_tail());
+    }
+    for (i, value) in corpus.iter().enumerate() {
+        let path = sub.run.join(format!("echo/{i}/argv.json"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", path.display(), sub.log_tail()));
+        let argv: Vec<String> = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            argv,
+            [
+                value.to_string(),
+                format!("prefix-{value}"),
+                format!("--flag={value}")
+            ],
+            "value {value:?} did not arrive intact"
+        );
+    }
+    let walk_pwned = Command::new("find")
+        .arg(&sub.run)
+        .args(["-name", "pwned"])
+        .output()
+        .unwrap();
+    assert!(
+        walk_pwned.status.success() && walk_pwned.stdout.is_empty(),
+        "a value was run by a shell: {}",
+        String::from_utf8_lossy(&walk_pwned.stdout)
+    );
+
+    let records = sub.records();
+    assert_eq!(records.len(), 2 * corpus.len());
+    for (i, r) in ends(&records, "echo") {
+        assert_eq!(r.exit_status, Some(0));
+        assert_eq!(r.slurm_array_task_id, Some(i.to_string()));
+        assert_eq!(r.slurm_array_job_id.as_deref(), Some(sub.id("echo[0-23]")));
+    }
+}
+
+/// The largest number of intervals open at once.
+fn max_overlap(intervals: &[(String, String)]) -> usize {
+    // Ends sort before starts at the same instant, so touching intervals do not overlap.
+    let mut events: Vec<(&str, i32)> = Vec::new();
+    for (s, e) in intervals {
+        events.push((s, 1));
+        events.push((e, -1));
+    }
+    events.sort();
+    let (mut open, mut most) = (0i32, 0i32);
+    for (_, d) in events {
+        open += d;
+        most = most.max(open);
+    }
+    most as usize
+}
+
+#[test]
+fn a_sweep_of_2500_becomes_three_throttled_arrays_and_completes() {
+    if !cluster_up("a_sweep_of_2500_becomes_three_throttled_arrays_and_completes") {
+        return;
+    }
+    let started = Instant::now();
+    // The job environment is the submitting one (`SBATCH_EXPORT=ALL` overrides the
+    // scripts' `--export=NONE`): loading a login environment for each of 2,500 tasks costs
+    // ~0.15 s of CPU apiece on two cores and would measure the machine's shell profile,
+    // not the arrays. The other tests run the scripts as built.
+    let sub = build_and_submit("sweep", &spec("sweep"), &[], &[("SBATCH_EXPORT", "ALL")]);
+    let labels: Vec<&str> = sub.jobs.iter().map(|(l, _, _)| l.as_str()).collect();
+    assert_eq!(
+        labels,
+        ["m[0-1000]", "m[1001-2001]", "m[2002-2499]", "g"],
+        "the sweep is not three arrays and a gather"
+    );
+    for (script, array) in [
+        ("m.0.sbatch", "--array=0-1000%4"),
+        ("m.1.sbatch", "--array=0-1000%4"),
+        ("m.2.sbatch", "--array=0-497%4"),
+    ] {
+        let text = std::fs::read_to_string(sub.build.join("jobs").join(script)).unwrap();
+        assert!(text.contains(&format!("#SBATCH {array}\n")), "{script}");
+    }
+    let statuses = wait(&sub, 2501, Duration::from_secs(1200));
+    let elapsed = started.elapsed();
+    eprintln!("the 2,500-instance sweep and its gather took {elapsed:.1?} on this cluster");
+    let failed: Vec<_> = statuses
+        .values()
+        .filter(|s| s.state != "COMPLETED")
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}\n{}", sub.log_tail());
+    // Every instance wrote a file of its own index's size, and the gather read them all.
+    for i in 0..2500u64 {
+        let len = std::fs::metadata(sub.run.join(format!("m/{i}/mark.txt")))
+            .unwrap_or_else(|e| panic!("instance {i}: {e}"))
+            .len();
+        assert_eq!(len, i, "instance {i} ran with the wrong index");
+    }
+    let all = std::fs::metadata(sub.run.join("g/0/all.txt"))
+        .unwrap()
+        .len();
+    assert_eq!(all, 2499 * 2500 / 2);
+
+    let records = sub.records();
+    assert_eq!(records.len(), 2 * 2501);
+    let m = ends(&records, "m");
+    assert_eq!(m.len(), 2500);
+    let s = starts(&records, "m");
+    // The array task id plus the chunk's offset is the instance.
+    let mut per_array: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (i, end) in &m {
+        let array = end.slurm_array_job_id.clone().expect("an array task");
+        let task: u64 = end.slurm_array_task_id.as_deref().unwrap().parse().unwrap();
+        let offset = match array.as_str() {
+            a if a == sub.id("m[0-1000]") => 0,
+            a if a == sub.id("m[1001-2001]") => 1001,
+            a if a == sub.id("m[2002-2499]") => 2002,
+            a => panic!("instance {i} ran in an unknown array {a}"),
+        };
+        assert_eq!(task + offset, *i);
+        per_array
+            .entry(array)
+            .or_default()
+            .push((s[i].time.clone(), end.time.clone()));
+    }
+    assert_eq!(per_array.len(), 3);
+    for (array, intervals) in &per_array {
+        let most = max_overlap(intervals);
+        assert!(
+            most <= 4,
+            "array {array} ran {most} tasks at once, more than its throttle of 4"
+        );
+    }
+    let g = &starts(&records, "g")[&0];
+    let last = m.values().map(|r| r.time.as_str()).max().unwrap();
+    assert!(
+        g.time.as_str() >= last,
+        "the gather started before the sweep ended"
+    );
+}
+
+#[test]
+fn max_overlap_counts_open_intervals() {
+    let iv = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(max_overlap(&iv(&[("1", "3"), ("2", "4"), ("3", "5")])), 2);
+    assert_eq!(max_overlap(&iv(&[("1", "2"), ("2", "3")])), 1);
+    assert_eq!(max_overlap(&[]), 0);
+}

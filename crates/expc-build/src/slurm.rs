@@ -9,6 +9,7 @@
 
 pub mod argv;
 pub mod directives;
+pub mod queue;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -1,0 +1,155 @@
+//! Reading Slurm's answer about submitted jobs: one `squeue` call for all of them, with
+//! array tasks one per line, parsed and mapped to what expc reports.
+//!
+//! The call is `squeue -h -t all -r -j ID,ID,… -o '%i|%T|%r'` ([`squeue_args`]); with
+//! `MinJobAge` at its usual value, finished jobs stay listed long enough to be seen.
+
+/// The `-o` format of [`squeue_args`]: job id (`123` or `120_4`), state, reason.
+pub const SQUEUE_FORMAT: &str = "%i|%T|%r";
+
+/// The arguments of one `squeue` call that reports every job and array task of `ids`.
+pub fn squeue_args(ids: &[String]) -> Vec<String> {
+    vec![
+        "-h".into(),
+        "-t".into(),
+        "all".into(),
+        "-r".into(),
+        "-j".into(),
+        ids.join(","),
+        "-o".into(),
+        SQUEUE_FORMAT.into(),
+    ]
+}
+
+/// One line of `squeue`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlurmJobStatus {
+    /// `123`, or `120_4` for task 4 of array job 120 (`120_[5-9%4]` for tasks not yet
+    /// started).
+    pub id: String,
+    pub state: String,
+    /// Slurm's reason (`None`, `NonZeroExitCode`, `DependencyNeverSatisfied`, …).
+    pub reason: String,
+}
+
+impl SlurmJobStatus {
+    /// The job id without the array task: `120` for `120_4`.
+    pub fn job_id(&self) -> &str {
+        self.id.split('_').next().unwrap_or(&self.id)
+    }
+
+    /// The array task index, when this line is one started array task.
+    pub fn array_task(&self) -> Option<u64> {
+        self.id.split_once('_').and_then(|(_, t)| t.parse().ok())
+    }
+
+    /// Whether the job has ended and will not change again.
+    pub fn is_final(&self) -> bool {
+        outcome(&self.state).is_some()
+    }
+}
+
+/// The lines of `squeue -o '%i|%T|%r'`; lines that are not three fields are skipped.
+pub fn parse_squeue(text: &str) -> Vec<SlurmJobStatus> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.trim().splitn(3, '|');
+            let (id, state, reason) = (f.next()?, f.next()?, f.next()?);
+            (!id.is_empty() && !state.is_empty()).then(|| SlurmJobStatus {
+                id: id.to_owned(),
+                state: state.to_owned(),
+                reason: reason.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// How a finished Slurm job ended, as expc reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlurmOutcome {
+    Completed,
+    Failed,
+    Cancelled,
+    Timeout,
+    OutOfMemory,
+    NodeFail,
+    /// Preempted, boot failure, deadline: ended without running to completion.
+    Other,
+}
+
+/// The outcome of a final state, `None` while the job may still run.
+pub fn outcome(state: &str) -> Option<SlurmOutcome> {
+    // `CANCELLED by 0` is how sacct writes some cancellations.
+    let state = state.split_whitespace().next().unwrap_or("");
+    Some(match state {
+        "COMPLETED" => SlurmOutcome::Completed,
+        "FAILED" => SlurmOutcome::Failed,
+        "CANCELLED" => SlurmOutcome::Cancelled,
+        "TIMEOUT" => SlurmOutcome::Timeout,
+        "OUT_OF_MEMORY" => SlurmOutcome::OutOfMemory,
+        "NODE_FAIL" => SlurmOutcome::NodeFail,
+        "PREEMPTED" | "BOOT_FAIL" | "DEADLINE" | "REVOKED" => SlurmOutcome::Other,
+        _ => return None,
+    })
+}
+
+/// What to tell the user about a job that did not complete.
+pub fn explain(status: &SlurmJobStatus) -> String {
+    let why = match status.reason.as_str() {
+        "DependencyNeverSatisfied" => {
+            "a job it depends on did not complete, so Slurm cancelled it".to_owned()
+        }
+        "NonZeroExitCode" => "the command exited with a non-zero status".to_owned(),
+        "TimeLimit" => "it ran out of its wall time".to_owned(),
+        "None" | "" => String::new(),
+        r => format!("Slurm's reason: {r}"),
+    };
+    let state = match outcome(&status.state) {
+        Some(SlurmOutcome::Timeout) => "timed out (raise `time` in the task's `resources`)",
+        Some(SlurmOutcome::OutOfMemory) => {
+            "ran out of memory (raise `mem` in the task's `resources`)"
+        }
+        Some(SlurmOutcome::NodeFail) => "was lost with its node (run again to resubmit it)",
+        Some(SlurmOutcome::Cancelled) => "was cancelled",
+        Some(SlurmOutcome::Failed) => "failed",
+        Some(SlurmOutcome::Completed) => "completed",
+        Some(SlurmOutcome::Other) => "ended early",
+        None => "has not ended",
+    };
+    if why.is_empty() {
+        format!("job {} {state}", status.id)
+    } else {
+        format!("job {} {state}: {why}", status.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_jobs_and_array_tasks() {
+        let s = parse_squeue(
+            "708|CANCELLED|DependencyNeverSatisfied\n120_4|RUNNING|None\n120_[5-9%4]|PENDING|JobArrayTaskLimit\nbad line\n",
+        );
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].job_id(), "708");
+        assert!(s[0].is_final());
+        assert_eq!(s[1].job_id(), "120");
+        assert_eq!(s[1].array_task(), Some(4));
+        assert!(!s[1].is_final());
+        assert_eq!(s[2].array_task(), None);
+        assert!(explain(&s[0]).contains("a job it depends on did not complete"));
+    }
+
+    #[test]
+    fn maps_final_states() {
+        assert_eq!(outcome("COMPLETED"), Some(SlurmOutcome::Completed));
+        assert_eq!(outcome("OUT_OF_MEMORY"), Some(SlurmOutcome::OutOfMemory));
+        assert_eq!(outcome("CANCELLED by 0"), Some(SlurmOutcome::Cancelled));
+        assert_eq!(outcome("NODE_FAIL"), Some(SlurmOutcome::NodeFail));
+        assert_eq!(outcome("TIMEOUT"), Some(SlurmOutcome::Timeout));
+        assert_eq!(outcome("PENDING"), None);
+        assert_eq!(outcome("COMPLETING"), None);
+    }
+}
