@@ -9,6 +9,7 @@
 mod checker;
 mod defs;
 mod expr;
+pub mod index;
 pub mod ir;
 mod ir_expr;
 mod items;

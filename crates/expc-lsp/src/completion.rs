@@ -1,0 +1,348 @@
+//! Completion: keywords where an item, a section or a statement begins, names in scope,
+//! the fields of a resource's kind and of task sections, members after a dot, formats in
+//! type arguments and units after a number.
+
+use expc_check::index::{Symbol, SymbolId, SymbolKind};
+use expc_diagnostics::FileId;
+use expc_syntax::ast::{ItemKind, SectionKind};
+use lsp_types::{
+    CompletionItem, CompletionItemKind, CompletionTextEdit, Documentation, MarkupContent,
+    MarkupKind, TextEdit,
+};
+
+use crate::analysis::Analysis;
+use crate::hover::{SECTION_FIELDS, units_of};
+use crate::position;
+
+const MEMORY_UNITS: &[&str] = &[
+    "B", "KB", "MB", "GB", "TB", "PB", "KiB", "MiB", "GiB", "TiB", "PiB",
+];
+const DURATION_UNITS: &[&str] = &["ms", "s", "m", "h", "d", "w"];
+
+pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<CompletionItem> {
+    let Some(source) = analysis.file(file) else {
+        return Vec::new();
+    };
+    let text = &source.text;
+    let mut offset = (offset as usize).min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..offset];
+    let token_start = before
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+        .last()
+        .map_or(before.len(), |(i, _)| i);
+    let token = &before[token_start..];
+
+    // Units after a number: `16G`, `2h3`.
+    if token.starts_with(|c: char| c.is_ascii_digit()) {
+        let unit_len = token
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        let unit_start = (line_start + before.len() - unit_len) as u32;
+        let range = position::range(source, unit_start, offset as u32);
+        return MEMORY_UNITS
+            .iter()
+            .map(|u| (u, "memory"))
+            .chain(DURATION_UNITS.iter().map(|u| (u, "duration")))
+            .map(|(u, what)| CompletionItem {
+                label: (*u).to_owned(),
+                kind: Some(CompletionItemKind::UNIT),
+                detail: Some(format!("{what} unit")),
+                text_edit: Some(CompletionTextEdit::Edit(TextEdit {
+                    range,
+                    new_text: (*u).to_owned(),
+                })),
+                ..CompletionItem::default()
+            })
+            .collect();
+    }
+
+    let Some(module) = analysis.index.module_of(file) else {
+        return Vec::new();
+    };
+    let item = analysis.modules.get(module.0 as usize).and_then(|m| {
+        m.ast
+            .items
+            .iter()
+            .enumerate()
+            .find(|(_, i)| i.span.contains(offset as u32) && offset as u32 > i.span.start)
+    });
+    let item_symbol = item.and_then(|(i, _)| {
+        analysis.index.items_of(module).into_iter().find(|s| {
+            analysis.index.get(*s).full_span
+                == analysis.modules[module.0 as usize].ast.items[i].span
+        })
+    });
+    let locals = locals(analysis, item_symbol, offset as u32);
+
+    // Members after a dot: `c.`, `p.`, `common.`.
+    if let Some(dot) = token.rfind('.') {
+        let path: Vec<&str> = token[..dot].split('.').collect();
+        let mut target = path.first().and_then(|first| {
+            locals
+                .iter()
+                .find(|(n, _)| n == first)
+                .map(|(_, s)| *s)
+                .or_else(|| analysis.index.lookup(module, first))
+        });
+        for next in path.iter().skip(1) {
+            target = target.and_then(|t| {
+                member_list(analysis, t)
+                    .into_iter()
+                    .find(|m| analysis.index.get(*m).name == *next)
+            });
+        }
+        return target
+            .map(|t| {
+                member_list(analysis, t)
+                    .into_iter()
+                    .map(|m| symbol_item(analysis.index.get(m)))
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+
+    let at_line_start = before[..token_start].trim().is_empty();
+    let before_token = before[..token_start].trim_end();
+
+    // Formats in type arguments: `File<`, `Table<`, `Model<`.
+    if let Some(head) = before_token.strip_suffix('<') {
+        let ty = head
+            .trim_end()
+            .rsplit(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .next()
+            .unwrap_or("");
+        if matches!(ty, "File" | "Table" | "Model") {
+            return formats(analysis, module);
+        }
+    }
+
+    let Some((_, item)) = item else {
+        // Between items.
+        return if at_line_start {
+            keywords(expc_syntax::ITEM_KEYWORDS)
+        } else {
+            Vec::new()
+        };
+    };
+    match &item.kind {
+        ItemKind::Error if at_line_start => return keywords(expc_syntax::ITEM_KEYWORDS),
+        ItemKind::Resource(r) | ItemKind::Site(r)
+            if r.body.span.contains(offset as u32) && at_line_start =>
+        {
+            // Fields of the resource's kind not set yet.
+            let kind = item_symbol.and_then(|s| analysis.index.get(s).target);
+            let set: Vec<&str> = r
+                .body
+                .entries
+                .iter()
+                .map(|e| e.name.name.as_str())
+                .collect();
+            return kind
+                .map(|k| {
+                    analysis
+                        .index
+                        .children(k)
+                        .filter(|(_, f)| !set.contains(&f.name.as_str()) || f.name == token)
+                        .map(|(_, f)| field_item(f))
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
+        ItemKind::Task(t)
+            if t.body_span.contains(offset as u32) && offset as u32 > t.body_span.start =>
+        {
+            let section = t.sections.iter().find(|s| s.span.contains(offset as u32));
+            let block = section.and_then(|s| match &s.kind {
+                SectionKind::Resources(b) => Some(("resources", b)),
+                SectionKind::Env(b) => Some(("env", b)),
+                SectionKind::Retry { body: Some(b), .. } => Some(("retry", b)),
+                _ => None,
+            });
+            match block {
+                Some((name, b)) if b.span.contains(offset as u32) && at_line_start => {
+                    return SECTION_FIELDS
+                        .iter()
+                        .filter(|(s, ..)| *s == name)
+                        .map(|(_, field, ty, what)| CompletionItem {
+                            label: (*field).to_owned(),
+                            kind: Some(CompletionItemKind::FIELD),
+                            detail: Some(format!("{field}: {ty}")),
+                            documentation: Some(markdown(match units_of(ty) {
+                                Some(u) => format!("{what}\n\n{u}"),
+                                None => (*what).to_owned(),
+                            })),
+                            ..CompletionItem::default()
+                        })
+                        .collect();
+                }
+                None if at_line_start => return keywords(expc_syntax::SECTION_KEYWORDS),
+                _ => {}
+            }
+        }
+        ItemKind::Pipeline(_) if at_line_start => {
+            let mut items = keywords(&["let", "for"]);
+            items.extend(names(analysis, module, &locals));
+            return items;
+        }
+        _ => {}
+    }
+    let mut items = names(analysis, module, &locals);
+    items.extend(keywords(&["true", "false", "none"]));
+    if matches!(item.kind, ItemKind::Pipeline(_)) {
+        items.extend(keywords(&["on", "in"]));
+    }
+    items
+}
+
+/// Task inputs and outputs inside a task; bindings declared above inside a pipeline.
+fn locals(analysis: &Analysis, item: Option<SymbolId>, offset: u32) -> Vec<(String, SymbolId)> {
+    let Some(item) = item else {
+        return Vec::new();
+    };
+    match analysis.index.get(item).kind {
+        SymbolKind::Task => analysis
+            .index
+            .children(item)
+            .map(|(id, s)| (s.name.clone(), id))
+            .collect(),
+        SymbolKind::Pipeline => analysis
+            .index
+            .children(item)
+            .filter(|(_, s)| s.span.end <= offset)
+            .map(|(id, s)| (s.name.clone(), id))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// What can follow `symbol.`.
+fn member_list(analysis: &Analysis, symbol: SymbolId) -> Vec<SymbolId> {
+    let s = analysis.index.get(symbol);
+    match s.kind {
+        SymbolKind::Module => analysis.index.items_of(s.module),
+        SymbolKind::Binding => s
+            .target
+            .map(|t| {
+                analysis
+                    .index
+                    .children(t)
+                    .filter(|(_, c)| c.kind == SymbolKind::Output)
+                    .map(|(id, _)| id)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        SymbolKind::LoopVar => s
+            .target
+            .map(|t| analysis.index.children(t).map(|(id, _)| id).collect())
+            .unwrap_or_default(),
+        _ => analysis.index.children(symbol).map(|(id, _)| id).collect(),
+    }
+}
+
+fn names(
+    analysis: &Analysis,
+    module: expc_check::modules::ModuleId,
+    locals: &[(String, SymbolId)],
+) -> Vec<CompletionItem> {
+    let mut items: Vec<CompletionItem> = locals
+        .iter()
+        .map(|(_, s)| symbol_item(analysis.index.get(*s)))
+        .collect();
+    let mut scope: Vec<(&str, SymbolId)> = analysis.index.scope(module).collect();
+    scope.sort();
+    for (name, s) in scope {
+        let mut item = symbol_item(analysis.index.get(s));
+        item.label = name.to_owned();
+        items.push(item);
+    }
+    items
+}
+
+fn formats(analysis: &Analysis, module: expc_check::modules::ModuleId) -> Vec<CompletionItem> {
+    let mut scope: Vec<(&str, SymbolId)> = analysis
+        .index
+        .scope(module)
+        .filter(|(_, s)| analysis.index.get(*s).kind == SymbolKind::Format)
+        .collect();
+    scope.sort();
+    scope
+        .into_iter()
+        .map(|(name, s)| {
+            let mut item = symbol_item(analysis.index.get(s));
+            item.label = name.to_owned();
+            item
+        })
+        .collect()
+}
+
+fn keywords(words: &[&str]) -> Vec<CompletionItem> {
+    words
+        .iter()
+        .map(|w| CompletionItem {
+            label: (*w).to_owned(),
+            kind: Some(CompletionItemKind::KEYWORD),
+            ..CompletionItem::default()
+        })
+        .collect()
+}
+
+fn field_item(f: &Symbol) -> CompletionItem {
+    let mut doc = f.doc.clone().unwrap_or_default();
+    if let Some(u) = f.ty.as_deref().and_then(units_of) {
+        doc = if doc.is_empty() {
+            u.to_owned()
+        } else {
+            format!("{doc}\n\n{u}")
+        };
+    }
+    CompletionItem {
+        label: f.name.clone(),
+        kind: Some(CompletionItemKind::FIELD),
+        detail: Some(f.detail.clone()),
+        documentation: (!doc.is_empty()).then(|| markdown(doc)),
+        insert_text: Some(format!("{} = ", f.name)),
+        ..CompletionItem::default()
+    }
+}
+
+fn symbol_item(s: &Symbol) -> CompletionItem {
+    let kind = match s.kind {
+        SymbolKind::Task | SymbolKind::Pipeline => CompletionItemKind::FUNCTION,
+        SymbolKind::Param | SymbolKind::Secret => CompletionItemKind::CONSTANT,
+        SymbolKind::Data | SymbolKind::Model | SymbolKind::Sweep | SymbolKind::Experiment => {
+            CompletionItemKind::VARIABLE
+        }
+        SymbolKind::Resource | SymbolKind::Site => CompletionItemKind::VALUE,
+        SymbolKind::Record | SymbolKind::Schema | SymbolKind::Kind => CompletionItemKind::STRUCT,
+        SymbolKind::Enum => CompletionItemKind::ENUM,
+        SymbolKind::Format => CompletionItemKind::CLASS,
+        SymbolKind::Field | SymbolKind::Axis => CompletionItemKind::FIELD,
+        SymbolKind::Variant => CompletionItemKind::ENUM_MEMBER,
+        SymbolKind::Input | SymbolKind::Output | SymbolKind::Binding | SymbolKind::LoopVar => {
+            CompletionItemKind::VARIABLE
+        }
+        SymbolKind::Module => CompletionItemKind::MODULE,
+    };
+    CompletionItem {
+        label: s.name.clone(),
+        kind: Some(kind),
+        detail: Some(s.detail.clone()),
+        documentation: s.doc.clone().map(markdown),
+        ..CompletionItem::default()
+    }
+}
+
+fn markdown(value: String) -> Documentation {
+    Documentation::MarkupContent(MarkupContent {
+        kind: MarkupKind::Markdown,
+        value,
+    })
+}

@@ -1,0 +1,145 @@
+//! Hover: the declaration of a name as written (its type), its doc comment, and for
+//! quantities the units they are written in.
+
+use expc_check::index::SymbolKind;
+use expc_diagnostics::FileId;
+use expc_syntax::ast::ItemKind;
+use lsp_types::{Hover, HoverContents, MarkupContent, MarkupKind};
+
+use crate::analysis::Analysis;
+use crate::position;
+
+/// The units a value of a type is written in, for types that have units.
+pub fn units_of(ty: &str) -> Option<&'static str> {
+    let base = ty.trim_end_matches('?');
+    match base {
+        "Memory" => Some(
+            "a memory size with a unit: `B`, `KB`, `MB`, `GB`, `TB`, `PB`, `KiB`, `MiB`, `GiB`, `TiB`, `PiB` (for example `16GiB`)",
+        ),
+        "Duration" => Some(
+            "a duration with a unit: `ms`, `s`, `m` (minutes), `h`, `d`, `w`, combined largest first (for example `2h30m`)",
+        ),
+        "Cpu" => Some("a number of CPUs (for example `4`)"),
+        _ => None,
+    }
+}
+
+/// The fields of the task sections with fixed fields: section, name, type, what it is.
+pub const SECTION_FIELDS: &[(&str, &str, &str, &str)] = &[
+    ("resources", "cpus", "Cpu", "CPUs the task needs"),
+    ("resources", "mem", "Memory", "memory the task needs"),
+    (
+        "resources",
+        "time",
+        "Duration",
+        "the task's wall-time limit",
+    ),
+    ("resources", "gpus", "Int", "GPUs the task needs"),
+    ("env", "image", "String", "container image the task runs in"),
+    (
+        "env",
+        "modules",
+        "List<String>",
+        "environment modules loaded before the task",
+    ),
+    (
+        "env",
+        "conda",
+        "Path",
+        "conda environment activated before the task, by prefix path",
+    ),
+    (
+        "env",
+        "vars",
+        "{ NAME = value }",
+        "environment variables of the task's process",
+    ),
+    (
+        "retry",
+        "backoff",
+        "Duration",
+        "time to wait before trying again",
+    ),
+];
+
+pub fn hover(analysis: &Analysis, file: FileId, offset: u32) -> Option<Hover> {
+    let source = analysis.file(file)?;
+    if let Some((symbol, span)) = analysis.symbol_at(file, offset) {
+        let s = analysis.index.get(symbol);
+        let mut text = format!("```exp\n{}\n```\n\n*{}*", s.detail, s.kind.noun());
+        if let Some(parent) = s.parent {
+            let p = analysis.index.get(parent);
+            text.push_str(&format!(" of {} `{}`", p.kind.noun(), p.name));
+        }
+        let module = &analysis.modules.get(s.module.0 as usize)?;
+        if !module.is_root() && s.kind != SymbolKind::Module {
+            text.push_str(&format!(" in `{}`", module.key));
+        }
+        if let Some(units) = s.ty.as_deref().and_then(units_of) {
+            text.push_str(&format!("\n\n{units}"));
+        }
+        if let Some(doc) = &s.doc {
+            text.push_str(&format!("\n\n---\n\n{doc}"));
+        }
+        return Some(markdown(
+            text,
+            position::range(source, span.start, span.end),
+        ));
+    }
+    // A field of a task section.
+    let (start, end) = word_at(&source.text, offset as usize);
+    let word = &source.text[start..end];
+    let in_task = analysis
+        .modules
+        .iter()
+        .find(|m| m.file == file)
+        .is_some_and(|m| {
+            m.ast
+                .items
+                .iter()
+                .any(|i| matches!(i.kind, ItemKind::Task(_)) && i.span.contains(offset))
+        });
+    if !in_task {
+        return None;
+    }
+    let (section, name, ty, what) = SECTION_FIELDS.iter().find(|(_, n, ..)| *n == word)?;
+    let mut text =
+        format!("```exp\n{name}: {ty}\n```\n\n*field of the `{section}` section*: {what}");
+    if let Some(units) = units_of(ty) {
+        text.push_str(&format!("\n\n{units}"));
+    }
+    Some(markdown(
+        text,
+        position::range(source, start as u32, end as u32),
+    ))
+}
+
+fn markdown(value: String, range: lsp_types::Range) -> Hover {
+    Hover {
+        contents: HoverContents::Markup(MarkupContent {
+            kind: MarkupKind::Markdown,
+            value,
+        }),
+        range: Some(range),
+    }
+}
+
+/// The identifier around a byte offset (empty when there is none).
+pub fn word_at(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let start = text[..offset]
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| is_word(*c))
+        .last()
+        .map_or(offset, |(i, _)| i);
+    let end = text[offset..]
+        .char_indices()
+        .find(|(_, c)| !is_word(*c))
+        .map_or(text.len(), |(i, _)| offset + i);
+    (start, end)
+}
