@@ -446,3 +446,156 @@ fn max_overlap_counts_open_intervals() {
     assert_eq!(max_overlap(&iv(&[("1", "2"), ("2", "3")])), 1);
     assert_eq!(max_overlap(&[]), 0);
 }
+
+/// The `jobs.tsv` of the only Slurm run under a state directory.
+fn run_jobs(state: &std::path::Path) -> Vec<(String, String)> {
+    let runs: Vec<_> = std::fs::read_dir(state.join("slurm"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    let Some(run) = runs.first() else {
+        return Vec::new();
+    };
+    std::fs::read_to_string(run.join("run/jobs.tsv"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            Some((f.next()?.to_owned(), f.next()?.to_owned()))
+        })
+        .collect()
+}
+
+fn expc_run(name: &str, spec: &str) -> (std::process::Output, PathBuf) {
+    let state = std::env::temp_dir().join(format!("expc-slurm-{}-{name}", std::process::id()));
+    expc_tests::remove_tree(&state);
+    let out = expc_tests::run(&["run", "--state-dir", state.to_str().unwrap(), spec]);
+    (out, state)
+}
+
+#[test]
+fn expc_run_submits_to_slurm_and_follows_to_completion() {
+    if !cluster_up("expc_run_submits_to_slurm_and_follows_to_completion") {
+        return;
+    }
+    let (out, state) = expc_run("run-chain", &spec("chain"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("3 of 3 Slurm jobs completed"), "{stderr}");
+    let jobs = run_jobs(&state);
+    assert_eq!(jobs.len(), 3, "{stderr}");
+    for (label, id) in &jobs {
+        assert!(
+            stderr.contains(&format!("completed: {label} (job {id})")),
+            "{stderr}"
+        );
+    }
+    let runs: Vec<_> = std::fs::read_dir(state.join("slurm"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let content = std::fs::read(runs[0].join("run/c/0/copy.txt")).unwrap();
+    assert_eq!(content, b"chain input\n");
+    let records = read_hook_records(&runs[0].join("run/provenance")).unwrap();
+    assert_eq!(records.len(), 6);
+    expc_tests::remove_tree(&state);
+}
+
+#[test]
+fn expc_run_reports_cancelled_dependents_with_the_reason() {
+    if !cluster_up("expc_run_reports_cancelled_dependents_with_the_reason") {
+        return;
+    }
+    let (out, state) = expc_run("run-failing", &spec("failing"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let jobs: BTreeMap<String, String> = run_jobs(&state).into_iter().collect();
+    assert!(
+        stderr.contains(&format!(
+            "job {} failed: the command exited with a non-zero status",
+            jobs["f"]
+        )),
+        "{stderr}"
+    );
+    for label in ["after", "after2"] {
+        assert!(
+            stderr.contains(&format!(
+                "job {} was cancelled: a job it depends on did not complete",
+                jobs[label]
+            )),
+            "{label}: {stderr}"
+        );
+    }
+    assert!(
+        stderr.contains(&format!(
+            "completed: independent (job {})",
+            jobs["independent"]
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 of 4 Slurm jobs completed"), "{stderr}");
+    expc_tests::remove_tree(&state);
+}
+
+#[test]
+fn ctrl_c_cancels_the_submitted_jobs() {
+    if !cluster_up("ctrl_c_cancels_the_submitted_jobs") {
+        return;
+    }
+    let state = std::env::temp_dir().join(format!("expc-slurm-{}-slow", std::process::id()));
+    expc_tests::remove_tree(&state);
+    let child = Command::new(expc_tests::expc())
+        .args(["run", "--state-dir", state.to_str().unwrap(), &spec("slow")])
+        .current_dir(expc_tests::root())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the job runs.
+    let start = Instant::now();
+    let id = loop {
+        if let Some((_, id)) = run_jobs(&state).into_iter().next() {
+            let out = Command::new("squeue")
+                .args(["-h", "-j", &id, "-o", "%T"])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&out.stdout).trim() == "RUNNING" {
+                break id;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the job never ran"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: cancelling Slurm jobs"),
+        "{stderr}"
+    );
+    // Slurm cancels it: the state becomes CANCELLED within a few seconds.
+    let start = Instant::now();
+    loop {
+        let out = Command::new("squeue")
+            .args(["-h", "-t", "all", "-j", &id, "-o", "%T"])
+            .output()
+            .unwrap();
+        let state = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if state == "CANCELLED" {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "job {id} is {state}, not cancelled"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    expc_tests::remove_tree(&state);
+}

@@ -11,6 +11,7 @@ mod plan;
 mod program;
 mod prov;
 mod run;
+mod run_slurm;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

@@ -12,6 +12,7 @@ pub mod events;
 mod exec;
 pub mod hash;
 pub mod resolve;
+pub mod slurm;
 pub mod store;
 pub mod why;
 

@@ -39,6 +39,9 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         spark_master: format!("local[{cores}]"),
         grace: Duration::from_secs(10),
     };
+    if !args.local && expc_run::slurm::applies(&plan) {
+        return super::run_slurm::run(&program, &plan, &opts);
+    }
     let shown: Box<dyn Sink> = if args.json {
         Box::new(JsonSink)
     } else if std::io::stderr().is_terminal() {
