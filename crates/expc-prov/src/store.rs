@@ -190,3 +190,94 @@ fn newer(path: &Path, version: i64) -> Error {
         path.display()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("expc-prov-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn a_new_store_has_the_current_schema_in_wal_mode() {
+        let d = dir("new");
+        let s = Store::open(&d).unwrap();
+        let v: i64 = s
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let mode: String = s
+            .conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        // Opening again applies nothing and keeps the data.
+        s.conn
+            .execute(
+                "INSERT INTO runs (id, spec_path, spec_hash, pipeline, expc_version, started_at, status, environment)
+                 VALUES ('r1', '/s.exp', 'h', 'main', '0', '2026-01-01T00:00:00.000Z', 'succeeded', '{}')",
+                [],
+            )
+            .unwrap();
+        drop(s);
+        let s = Store::open(&d).unwrap();
+        assert_eq!(s.resolve_run("r").unwrap(), "r1");
+        assert_eq!(s.resolve_run("latest").unwrap(), "r1");
+        assert!(s.resolve_run("x").unwrap_err().0.contains("no run `x`"));
+        drop(s);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_newer_store_is_refused_not_misread() {
+        let d = dir("newer");
+        let s = Store::open(&d).unwrap();
+        s.conn
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(s);
+        let e = Store::open(&d).unwrap_err();
+        assert!(e.0.contains("newer than this expc knows"), "{e}");
+        let e = Store::open_read_only(&d).unwrap_err();
+        assert!(e.0.contains("newer than this expc knows"), "{e}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_running_run_whose_process_is_gone_becomes_interrupted() {
+        let d = dir("stale");
+        let s = Store::open(&d).unwrap();
+        let host = crate::meta::hostname();
+        let me = std::process::id();
+        // One run of this very process (alive), one of a pid with another start tick.
+        for (id, start) in [
+            ("alive", crate::meta::process_start(me)),
+            ("dead", Some("1".to_owned())),
+        ] {
+            s.conn
+                .execute(
+                    "INSERT INTO runs (id, spec_path, spec_hash, pipeline, expc_version, started_at, status, environment, host, pid, pid_start)
+                     VALUES (?1, '/s.exp', 'h', 'main', '0', '2026-01-01T00:00:00.000Z', 'running', '{}', ?2, ?3, ?4)",
+                    params![id, host, me, start],
+                )
+                .unwrap();
+        }
+        drop(s);
+        let s = Store::open_read_only(&d).unwrap();
+        let status = |id: &str| -> String {
+            s.conn
+                .query_row("SELECT status FROM runs WHERE id = ?1", [id], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(status("alive"), "running");
+        assert_eq!(status("dead"), "interrupted");
+        // The read-only connection cannot write.
+        assert!(s.conn.execute("DELETE FROM runs", []).is_err());
+        drop(s);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
