@@ -5,6 +5,8 @@
 
 mod generate;
 mod pipeline_bench;
+mod slurm_bench;
+mod prov_bench;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -133,10 +135,22 @@ fn bench() {
         ms(check)
     );
     println!("| `expc fmt --check` wall time | {} | | |", ms(fmt));
+    if std::env::args().any(|a| a == "--provenance-only") {
+        prov_bench::run(&expc, None);
+        std::fs::remove_dir_all(&dir).ok();
+        return;
+    }
+    if std::env::args().any(|a| a == "--slurm-only") {
+        slurm_bench::run(&expc);
+        std::fs::remove_dir_all(&dir).ok();
+        return;
+    }
     if std::env::args().any(|a| a == "--front-end-only") {
         std::fs::remove_dir_all(&dir).ok();
         return;
     }
-    pipeline_bench::run(&expc, &file);
+    let fan_out = pipeline_bench::run(&expc, &file);
+    prov_bench::run(&expc, Some(fan_out));
+    slurm_bench::run(&expc);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -8,14 +8,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A workload directory under the temporary directory, emptied first.
-fn workdir(name: &str) -> PathBuf {
+pub(crate) fn workdir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("expc-bench-{name}-{}", std::process::id()));
     clean(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-fn clean(dir: &Path) {
+pub(crate) fn clean(dir: &Path) {
     let _ = Command::new("chmod")
         .args(["-R", "u+w"])
         .arg(dir)
@@ -34,7 +34,7 @@ fn have(tool: &str) -> bool {
 }
 
 /// Wall time of a command in `dir`; it must succeed.
-fn time(dir: &Path, program: &Path, args: &[&str]) -> Duration {
+pub(crate) fn time(dir: &Path, program: &Path, args: &[&str]) -> Duration {
     let t = Instant::now();
     let out = Command::new(program)
         .args(args)
@@ -79,7 +79,7 @@ fn fresh_and_noop(
 }
 
 /// 10,000 independent trivial tasks and a gather: the spec, a build.ninja and a Makefile.
-fn fan_out(dir: &Path, n: usize) {
+pub(crate) fn fan_out(dir: &Path, n: usize) {
     std::fs::write(
         dir.join("fan.exp"),
         format!(
@@ -230,7 +230,9 @@ fn peak_memory(dir: &Path, program: &Path, args: &[&str]) -> Option<u64> {
 }
 
 /// Prints the Markdown tables of the planning and running benchmarks.
-pub fn run(expc: &Path, spec_10k: &Path) {
+/// Runs the planning and running benchmarks; returns the wall time of the fresh 10,000-task
+/// fan-out run, against which recording provenance is measured.
+pub fn run(expc: &Path, spec_10k: &Path) -> Duration {
     let jobs = "2";
     println!();
     println!("Planning (wall time of `expc plan`, release build, median of 5):");
@@ -301,6 +303,7 @@ pub fn run(expc: &Path, spec_10k: &Path) {
             time(&dir, Path::new("make"), &["-s", "-j", jobs])
         })
     });
+    let fan_fresh = e_fresh;
     row(
         "10,000 independent tasks + a gather",
         e_fresh,
@@ -357,6 +360,7 @@ pub fn run(expc: &Path, spec_10k: &Path) {
     if !ninja || !make {
         println!("\n(ninja or make is not installed: its columns are empty.)");
     }
+    fan_fresh
 }
 
 fn row(name: &str, expc: Duration, ninja: Option<Duration>, make: Option<Duration>, target: &str) {
