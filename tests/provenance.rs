@@ -521,3 +521,185 @@ fn a_run_killed_with_sigkill_leaves_an_intact_store_and_is_marked_interrupted() 
         latest["run"]
     );
 }
+
+/// Hook records as a Slurm job's provenance hook writes them (docs/slurm.md), for the
+/// sweep of `tests/slurm/sweep.exp` with 4 points: the marks as one array, the third
+/// retried once, then the gather.
+fn write_hook_records(dir: &Path, plan: &Value, complete: bool) {
+    let id = |key: &str| -> String {
+        plan["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["key"] == key)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let run = dir.join("run");
+    let line = |job: &str, i: u64, attempt: u32, event: &str, t: &str, extra: &str| -> String {
+        let (jid, array) = if job == "m" {
+            (
+                "901".to_owned(),
+                format!(r#""slurm_array_job_id":"900","slurm_array_task_id":"{i}""#),
+            )
+        } else {
+            (
+                "910".to_owned(),
+                r#""slurm_array_job_id":null,"slurm_array_task_id":null"#.to_owned(),
+            )
+        };
+        format!(
+            r#"{{"schema":1,"event":"{event}","experiment":"slurm_sweep","job":"{job}","job_id":"{}","instance":{i},"instance_id":"x{i}","attempt":{attempt},"slurm_job_id":"{jid}",{array},"host":"node{i}","time":"2026-12-01T10:00:{t}Z"{extra}}}"#,
+            id(job)
+        )
+    };
+    let output = |job: &str, i: u64, file: &str, content: &str| -> String {
+        let rel = format!("{job}/{i}/{file}");
+        let path = run.join(&rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        let sum = Command::new("sha256sum").arg(&path).output().unwrap();
+        let hex = String::from_utf8_lossy(&sum.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned();
+        format!(
+            r#","exit_status":0,"outputs":[{{"name":"out","path":"{rel}","kind":"file","sha256":"{hex}"}}]"#
+        )
+    };
+    for i in 0..4u64 {
+        let file = run.join(format!("provenance/m/{i}.jsonl"));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let mut lines = vec![line("m", i, 1, "start", &format!("0{i}.000"), "")];
+        if i == 2 {
+            lines.push(line(
+                "m",
+                i,
+                1,
+                "end",
+                "02.500",
+                r#","exit_status":1,"outputs":[]"#,
+            ));
+            lines.push(line("m", i, 2, "start", "03.000", ""));
+        }
+        if i != 3 || complete {
+            let out = output("m", i, "mark.txt", &"x".repeat(i as usize));
+            lines.push(line(
+                "m",
+                i,
+                if i == 2 { 2 } else { 1 },
+                "end",
+                "05.000",
+                &out,
+            ));
+        }
+        std::fs::write(file, lines.join("\n") + "\n").unwrap();
+    }
+    if complete {
+        let file = run.join("provenance/g/0.jsonl");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let out = output("g", 0, "all.txt", "all");
+        let lines = [
+            line("g", 0, 1, "start", "06.000", ""),
+            line("g", 0, 1, "end", "07.000", &out),
+        ];
+        std::fs::write(file, lines.join("\n") + "\n").unwrap();
+    }
+}
+
+#[test]
+fn cluster_hook_records_are_ingested_as_a_run() {
+    let p = project("ingest");
+    std::fs::create_dir_all(p.dir.join("slurm")).unwrap();
+    std::fs::create_dir_all(p.dir.join("run")).unwrap();
+    std::fs::copy(
+        expc_tests::root().join("tests/run/step.py"),
+        p.dir.join("run/step.py"),
+    )
+    .unwrap();
+    std::fs::copy(
+        expc_tests::root().join("tests/slurm/sweep.exp"),
+        p.dir.join("slurm/sweep.exp"),
+    )
+    .unwrap();
+    let plan = p.json(&[
+        "plan",
+        "--format",
+        "json",
+        "slurm/sweep.exp",
+        "-p",
+        "points=4",
+    ]);
+    let spec = ["--spec", "slurm/sweep.exp", "-p", "points=4"];
+
+    // A complete run, with one retried instance.
+    let full = p.dir.join("full");
+    write_hook_records(&full, &plan, true);
+    let prov_dir = full.join("run/provenance");
+    let mut args = vec!["prov", "ingest", prov_dir.to_str().unwrap()];
+    args.extend(spec);
+    let id = p.ok(&args).trim().to_owned();
+    let show = p.json(&["runs", "show", &id, "--format", "json"]);
+    assert_eq!(show["run"]["status"], "succeeded", "{}", show["run"]);
+    assert_eq!(show["run"]["started_at"], "2026-12-01T10:00:00.000Z");
+    assert_eq!(show["run"]["ended_at"], "2026-12-01T10:00:07.000Z");
+    let tasks = show["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 5);
+    let mark2 = tasks.iter().find(|t| t["instance"] == "m[2]").unwrap();
+    assert_eq!(mark2["attempts"], 2);
+    assert_eq!(mark2["job_id"], "900_2");
+    assert_eq!(mark2["host"], "node2");
+    assert_eq!(mark2["backend"], "slurm");
+    assert!(
+        mark2["values"]
+            .as_object()
+            .unwrap()
+            .values()
+            .any(|v| v == "2"),
+        "{mark2}"
+    );
+    let gather = tasks.iter().find(|t| t["call"] == "g").unwrap();
+    let gather_id = gather["id"].as_i64().unwrap();
+    let used: Vec<&Value> = show["usages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["task"].as_i64() == Some(gather_id))
+        .collect();
+    assert_eq!(used.len(), 4, "the gather read the four marks: {used:?}");
+    // Which instance made a file, by its digest.
+    let made = p.query(
+        "SELECT t.instance FROM artifacts a JOIN tasks t ON t.run_id = a.run_id AND t.id = a.produced_by
+         WHERE a.digest LIKE 'sha256:%' AND a.path LIKE '%m/3/mark.txt'",
+    );
+    assert_eq!(made[0]["instance"], "m[3]");
+    // Ingesting the same records again is refused.
+    let out = p.expc(&args);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already ingested"));
+    // Records of another plan (other params) are refused.
+    let mut other = vec!["prov", "ingest", prov_dir.to_str().unwrap()];
+    other.extend(["--spec", "slurm/sweep.exp", "-p", "points=5"]);
+    let out = p.expc(&other);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another plan"));
+
+    // A run cut short: the last mark never ended, the gather never started.
+    let cut = p.dir.join("cut");
+    write_hook_records(&cut, &plan, false);
+    let prov_dir = cut.join("run/provenance");
+    let mut args = vec!["prov", "ingest", prov_dir.to_str().unwrap()];
+    args.extend(spec);
+    let id = p.ok(&args).trim().to_owned();
+    let show = p.json(&["runs", "show", &id, "--format", "json"]);
+    assert_eq!(show["run"]["status"], "failed");
+    let tasks = show["tasks"].as_array().unwrap();
+    let mark3 = tasks.iter().find(|t| t["instance"] == "m[3]").unwrap();
+    assert_eq!(mark3["status"], "failed");
+    assert!(mark3["message"].as_str().unwrap().contains("never ended"));
+    let gather = tasks.iter().find(|t| t["call"] == "g").unwrap();
+    assert_eq!(gather["status"], "not_run");
+}

@@ -76,6 +76,13 @@ pub enum Command {
     Models(ModelsArgs),
     /// Export a run's provenance as W3C PROV-JSON or as a Workflow Run RO-Crate.
     Prov(ProvArgs),
+    /// Write a self-contained HTML report of runs: summary, DAG, timeline, tasks with
+    /// their logs' tails and, for several runs or a sweep, linked plots of params and
+    /// metrics.
+    ///
+    /// RUN is an id, a unique prefix of one, or `latest` (the default). Several RUNs
+    /// compare those runs. The file needs no network access to open.
+    Report(ReportArgs),
     /// Format specifications in the canonical style.
     ///
     /// Rewrites the files in place; with `--check`, changes nothing, shows a diff and exits
@@ -359,6 +366,18 @@ pub struct QueryArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The runs to report on (default: `latest`).
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    /// Where to write the report.
+    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "report.html")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct ModelsArgs {
     #[command(flatten)]
     pub store: StoreArgs,
@@ -386,6 +405,25 @@ pub enum ProvFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum ProvAction {
+    /// Load the records that generated jobs' provenance hooks wrote (a Slurm run's
+    /// `run/provenance/`) into the store, as a run.
+    ///
+    /// The spec and params must be those the artifacts were built from: records from
+    /// another plan are refused.
+    Ingest {
+        /// The provenance directory the hooks wrote (`RUN_DIR/provenance`).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// The spec the artifacts were built from.
+        #[arg(long, value_name = "FILE")]
+        spec: PathBuf,
+        #[command(flatten)]
+        program: ProgramArgs,
+        /// The directory output paths in the records are relative to (default: the
+        /// parent of DIR).
+        #[arg(long, value_name = "RUN_DIR")]
+        run_dir: Option<PathBuf>,
+    },
     /// Write a run's provenance into a directory.
     Export {
         /// A run id, a unique prefix of one, or `latest`.

@@ -10,6 +10,7 @@ mod lsp;
 mod plan;
 mod program;
 mod prov;
+mod report;
 mod run;
 mod run_slurm;
 
@@ -37,7 +38,8 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Runs(args) => prov::runs(args),
         Command::Query(args) => prov::query(args),
         Command::Models(args) => prov::models(args),
-        Command::Prov(args) => prov::prov(args),
+        Command::Prov(args) => prov::prov(args, render),
+        Command::Report(args) => report::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Lsp => lsp::run(),
         Command::Completions(args) => {

@@ -427,7 +427,8 @@ pub fn ro_crate(
             None => format!("{folder}/{base}"),
         };
         if !used_names.insert(rel.clone()) {
-            rel = format!("{folder}/{}-{base}", &a.digest[..a.digest.len().min(12)]);
+            let short: String = a.digest.chars().filter(char::is_ascii_hexdigit).take(12).collect();
+            rel = format!("{folder}/{short}-{base}");
             used_names.insert(rel.clone());
         }
         let copied = copy_checked(src, &dir.join(&rel), &a.digest, a.is_dir)?;
@@ -444,7 +445,7 @@ pub fn ro_crate(
             "@type": if a.is_dir { "Dataset" } else { "File" },
             "name": a.name.clone().unwrap_or(base),
             "description": format!("{} `{}`{}", a.role, a.path, a.ty.as_ref().map(|t| format!(", {t}")).unwrap_or_default()),
-            "identifier": format!("blake3:{}", a.digest),
+            "identifier": if a.digest.contains(':') { a.digest.clone() } else { format!("blake3:{}", a.digest) },
         });
         if let Some(s) = a.size.filter(|_| !a.is_dir) {
             e["contentSize"] = json!(s.to_string());
@@ -683,7 +684,11 @@ fn copy_checked(
             Ok(b) => b,
             Err(_) => return Ok(None),
         };
-        if blake3::hash(&bytes).to_hex().as_str() != digest {
+        let same = match digest.strip_prefix("sha256:") {
+            Some(hex) => expc_run::hash::sha256(src).is_ok_and(|h| h == hex),
+            None => blake3::hash(&bytes).to_hex().as_str() == digest,
+        };
+        if !same {
             return Ok(None);
         }
         if let Some(p) = dst.parent() {

@@ -11,6 +11,7 @@
 //! appears as `secret(NAME)`) and never the environment.
 
 pub mod export;
+pub mod ingest;
 pub mod meta;
 pub mod query;
 pub mod record;

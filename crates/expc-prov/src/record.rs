@@ -30,6 +30,8 @@ pub struct Recording<S> {
     open: Option<Open>,
     /// Why recording stopped, once it did.
     failed: Option<String>,
+    /// The run's start and end when they are known from elsewhere (ingested records).
+    times: Option<(SystemTime, SystemTime)>,
 }
 
 #[derive(Debug)]
@@ -52,7 +54,15 @@ impl<S: Sink> Recording<S> {
             meta,
             open: None,
             failed: None,
+            times: None,
         }
+    }
+
+    /// Records the run with these start and end times instead of the clock's, and with no
+    /// process of its own: for runs ingested from an engine's records.
+    pub fn with_times(mut self, start: SystemTime, end: SystemTime) -> Self {
+        self.times = Some((start, end));
+        self
     }
 
     /// The run's id, once it started.
@@ -67,8 +77,9 @@ impl<S: Sink> Recording<S> {
 
     fn begin(&mut self, instances: u64) -> Result<()> {
         let store = Store::open(&self.state_dir)?;
-        let now = SystemTime::now();
+        let now = self.times.map_or_else(SystemTime::now, |t| t.0);
         let pid = std::process::id();
+        let own = self.times.is_none();
         let run_id = format!(
             "{}-{}",
             crate::time::compact(now),
@@ -89,8 +100,8 @@ impl<S: Sink> Recording<S> {
                 env!("CARGO_PKG_VERSION"),
                 m.user,
                 m.host,
-                pid,
-                crate::meta::process_start(pid),
+                own.then_some(pid),
+                own.then(|| crate::meta::process_start(pid)).flatten(),
                 rfc3339(now),
                 m.git.as_ref().map(|g| g.commit.clone()),
                 m.git.as_ref().map(|g| g.dirty),
@@ -131,6 +142,7 @@ impl<S: Sink> Recording<S> {
         let task_id = o.next_task;
         o.next_task += 1;
         let (backend, resource) = crate::meta::placement(meta, &r.call);
+        let host = r.host.clone().or_else(|| o.host.clone());
         let status = match r.outcome {
             Outcome::Ran => "ran",
             Outcome::Cached => "cached",
@@ -141,8 +153,8 @@ impl<S: Sink> Recording<S> {
         let conn = &o.store.conn;
         conn.prepare_cached(
             "INSERT INTO tasks (run_id, id, instance, call, task, idx, cache_key, argv, status,
-               started_at, ended_at, host, exit_code, attempts, backend, resource, message)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+               started_at, ended_at, host, exit_code, attempts, backend, resource, message, job_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         )?
         .execute(params![
             o.run_id,
@@ -156,12 +168,13 @@ impl<S: Sink> Recording<S> {
             status,
             r.started.map(rfc3339),
             r.ended.map(rfc3339),
-            r.started.and(o.host.clone()),
+            r.started.and(host),
             r.exit_code,
             r.attempts,
             backend,
             resource,
             r.message,
+            r.job_id,
         ])?;
         for (name, value) in &r.values {
             conn.prepare_cached(
@@ -279,7 +292,7 @@ impl<S: Sink> Recording<S> {
                 params![
                     o.run_id,
                     status,
-                    rfc3339(SystemTime::now()),
+                    rfc3339(self.times.map_or_else(SystemTime::now, |t| t.1)),
                     summary.ran as i64,
                     summary.cached as i64,
                     summary.failed.len() as i64,

@@ -85,6 +85,10 @@ pub struct InstanceRecord {
     pub values: Vec<(String, String)>,
     /// Files it made (or that the cache gave it), by output name.
     pub generated: Vec<Generated>,
+    /// Where it ran, when not on the machine recording the run (a cluster node).
+    pub host: Option<String>,
+    /// The engine's id of the job that ran it (`SLURM_JOB_ID`, an array task's id).
+    pub job_id: Option<String>,
 }
 
 /// One output of an instance.

@@ -560,6 +560,8 @@ fn record(
         used: resolved.map(|r| r.used.clone()).unwrap_or_default(),
         values: resolved.map(|r| r.values.clone()).unwrap_or_default(),
         generated: Vec::new(),
+        host: None,
+        job_id: None,
     }
 }
 

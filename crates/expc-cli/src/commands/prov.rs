@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use expc_diagnostics::render::RenderOptions;
 use expc_prov::query::{self, Table};
 use expc_prov::store::Store;
 use miette::miette;
@@ -170,7 +171,7 @@ fn show(view: &query::RunView) {
     let _ = writeln!(out, "\ntasks:");
     let mut t = Table {
         columns: [
-            "instance", "status", "seconds", "exit", "attempts", "where", "inputs",
+            "instance", "status", "seconds", "exit", "attempts", "where", "job", "inputs",
         ]
         .map(String::from)
         .to_vec(),
@@ -196,6 +197,10 @@ fn show(view: &query::RunView) {
                 task.exit_code.map(|c| c.to_string()).unwrap_or_default(),
                 task.attempts.to_string(),
                 format!("{} ({})", task.resource, task.backend),
+                match (&task.host, &task.job_id) {
+                    (Some(h), Some(j)) => format!("{j}@{h}"),
+                    _ => String::new(),
+                },
                 values.join(" "),
             ]
             .map(serde_json::Value::String)
@@ -233,12 +238,16 @@ fn show(view: &query::RunView) {
                 .produced_by
                 .and_then(|p| view.task(p))
                 .map_or("?", |t| t.instance.as_str());
+            let digest = if a.digest.contains(':') {
+                a.digest.chars().take(23).collect::<String>()
+            } else {
+                format!("blake3:{}", &a.digest[..a.digest.len().min(16)])
+            };
             let _ = writeln!(
                 out,
-                "  {inst}.{}  {}  blake3 {}",
+                "  {inst}.{}  {}  {digest}",
                 a.name.clone().unwrap_or_default(),
                 a.path,
-                &a.digest[..a.digest.len().min(16)]
             );
         }
     }
@@ -283,8 +292,56 @@ pub fn models(args: ModelsArgs) -> miette::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn prov(args: ProvArgs) -> miette::Result<ExitCode> {
+pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     match args.action {
+        ProvAction::Ingest {
+            dir,
+            spec,
+            program,
+            run_dir,
+        } => {
+            let overrides = super::program::overrides(&program.params_files, &program.params)?;
+            let Some((ir, plan)) =
+                super::program::program_and_plan(&spec, &overrides, &program, render)?
+            else {
+                return Ok(ExitCode::from(1));
+            };
+            let records = expc_build::read_hook_records(&dir).map_err(|e| {
+                miette!(help = "the hooks write one JSON object per line; a line cut short by a killed job can be removed", "cannot read the hook records: {e}")
+            })?;
+            let spec_dir = spec
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."))
+                .to_path_buf();
+            let run_dir = run_dir.unwrap_or_else(|| {
+                dir.parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."))
+                    .to_path_buf()
+            });
+            let run_dir = std::fs::canonicalize(&run_dir).unwrap_or(run_dir);
+            let meta = expc_prov::RunMeta::collect(&ir, &plan, &spec, &spec_dir);
+            let done = expc_prov::ingest::ingest(
+                &state_dir(&args.store),
+                &ir,
+                &plan,
+                meta,
+                &records,
+                &run_dir,
+                &spec_dir,
+            )
+            .map_err(|e| miette!("cannot ingest `{}`: {e}", dir.display()))?;
+            eprintln!(
+                "ingested {} records as run {}: {} ran, {} failed, {} never started",
+                records.len(),
+                done.run_id,
+                done.ran,
+                done.failed,
+                done.not_run
+            );
+            println!("{}", done.run_id);
+        }
         ProvAction::Export {
             run,
             format,
