@@ -599,3 +599,22 @@ fn ctrl_c_cancels_the_submitted_jobs() {
     }
     expc_tests::remove_tree(&state);
 }
+
+#[test]
+fn shell_task_variables_do_not_change_the_hook_records() {
+    if !cluster_up("shell_task_variables_do_not_change_the_hook_records") {
+        return;
+    }
+    let sub = build_and_submit("shell-vars", &spec("shell_vars"), &[], &[]);
+    let statuses = wait(&sub, 1, Duration::from_secs(60));
+    assert_eq!(statuses[sub.id("n")].state, "COMPLETED", "{}", sub.log_tail());
+    let note = std::fs::read_to_string(sub.run.join("n/0/note.txt")).unwrap();
+    assert_eq!(note, "a dir|not the job|7\n");
+    let records = sub.records();
+    assert_eq!(records.len(), 2);
+    let end = &ends(&records, "n")[&0];
+    assert_eq!(end.job, "n");
+    assert_eq!(end.instance, 0);
+    assert_eq!(end.outputs[0].path, "n/0/note.txt");
+    assert_eq!(end.outputs[0].kind, "file");
+}
