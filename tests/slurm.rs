@@ -607,7 +607,12 @@ fn shell_task_variables_do_not_change_the_hook_records() {
     }
     let sub = build_and_submit("shell-vars", &spec("shell_vars"), &[], &[]);
     let statuses = wait(&sub, 1, Duration::from_secs(60));
-    assert_eq!(statuses[sub.id("n")].state, "COMPLETED", "{}", sub.log_tail());
+    assert_eq!(
+        statuses[sub.id("n")].state,
+        "COMPLETED",
+        "{}",
+        sub.log_tail()
+    );
     let note = std::fs::read_to_string(sub.run.join("n/0/note.txt")).unwrap();
     assert_eq!(note, "a dir|not the job|7\n");
     let records = sub.records();
