@@ -218,6 +218,20 @@ fn runs_are_recorded_and_answer_queries() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("docs/provenance.md"));
 }
 
+/// Runs expc in `dir` and asserts it succeeded.
+fn ok_in(dir: &Path, args: &[&str]) {
+    let out = Command::new(expc_tests::expc())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "expc {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Whether the validators are installed; under CI their absence fails the test.
 fn validators() -> bool {
     let ok = Command::new("python3")
@@ -273,30 +287,13 @@ fn exports_pass_the_real_validators_and_broken_ones_do_not() {
     let hello = p.dir.join("hello");
     copy_dir(&expc_tests::root().join("examples/hello"), &hello);
     expc_tests::remove_tree(&hello.join(".expc"));
-    let out = Command::new(expc_tests::expc())
-        .args(["run", "--local", "hello.exp"])
-        .current_dir(&hello)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok_in(&hello, &["run", "--local", "hello.exp"]);
 
     for (dir, name) in [(p.dir.clone(), "train"), (hello.clone(), "hello")] {
         let export = |format: &str, to: &str| {
-            let out = Command::new(expc_tests::expc())
-                .args(["prov", "export", "latest", "--format", format, "-o", to])
-                .args(["--license", "https://spdx.org/licenses/CC-BY-4.0"])
-                .current_dir(&dir)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let license = "https://spdx.org/licenses/CC-BY-4.0";
+            let args = ["prov", "export", "latest", "--format", format, "-o", to];
+            ok_in(&dir, &[&args[..], &["--license", license]].concat());
             dir.join(to)
         };
         let prov = export("prov-json", "prov").join("prov.json");
