@@ -139,9 +139,10 @@ fn runs_are_recorded_and_answer_queries() {
     std::fs::write(p.dir.join("rows.csv"), "a,b\n1,2\n").unwrap();
     let fourth = p.run(&["lr=0.0005"]);
     let used = p.query(&format!(
-        "SELECT DISTINCT a.run_id FROM artifacts a
-         JOIN usages u ON u.run_id = a.run_id AND u.artifact_id = a.id
-         WHERE a.digest LIKE '{}%' ORDER BY a.run_id",
+        "SELECT a.run_id FROM artifacts a
+         WHERE a.digest GLOB '{}*'
+           AND EXISTS (SELECT 1 FROM usages u WHERE u.run_id = a.run_id AND u.artifact_id = a.id)
+         ORDER BY a.run_id",
         &digest[..12]
     ));
     let mut want = ids.clone();

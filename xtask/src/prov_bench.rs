@@ -183,8 +183,9 @@ pub fn run(expc: &Path, fan_out_wall: Option<Duration>) {
               JOIN metrics m ON m.run_id = r.id AND m.name = 'val_loss' \
               WHERE p.num < 1e-3 GROUP BY r.id ORDER BY val_loss";
     let digest = format!(
-        "SELECT DISTINCT r.id FROM artifacts a JOIN usages u ON u.run_id = a.run_id AND u.artifact_id = a.id \
-         JOIN runs r ON r.id = a.run_id WHERE a.digest LIKE '{}%'",
+        "SELECT r.id, a.path FROM artifacts a JOIN runs r ON r.id = a.run_id \
+         WHERE a.digest GLOB '{}*' \
+         AND EXISTS (SELECT 1 FROM usages u WHERE u.run_id = a.run_id AND u.artifact_id = a.id)",
         "ab".repeat(6)
     );
     let output = format!(

@@ -427,7 +427,12 @@ pub fn ro_crate(
             None => format!("{folder}/{base}"),
         };
         if !used_names.insert(rel.clone()) {
-            let short: String = a.digest.chars().filter(char::is_ascii_hexdigit).take(12).collect();
+            let short: String = a
+                .digest
+                .chars()
+                .filter(char::is_ascii_hexdigit)
+                .take(12)
+                .collect();
             rel = format!("{folder}/{short}-{base}");
             used_names.insert(rel.clone());
         }

@@ -110,10 +110,10 @@ pub fn ingest(
                 let mut outs = Vec::new();
                 let mut arts = Vec::new();
                 walk(e, &mut outs, &mut arts);
-                reads.entry(job.key.as_str()).or_default().extend(
-                    outs.into_iter()
-                        .map(|(b, o)| (input.clone(), b, o)),
-                );
+                reads
+                    .entry(job.key.as_str())
+                    .or_default()
+                    .extend(outs.into_iter().map(|(b, o)| (input.clone(), b, o)));
                 data.entry(job.key.as_str())
                     .or_default()
                     .extend(arts.into_iter().map(|a| (input.clone(), a)));
@@ -224,7 +224,8 @@ pub fn ingest(
             match a.ends.last() {
                 None => {
                     r.outcome = Outcome::Failed;
-                    r.message = Some("it started but never ended: killed, or its node failed".into());
+                    r.message =
+                        Some("it started but never ended: killed, or its node failed".into());
                 }
                 Some(e) => {
                     r.exit_code = e.exit_status;
@@ -281,7 +282,9 @@ pub fn ingest(
                 }
             }
             for (input, binding, output) in reads.get(job.key.as_str()).into_iter().flatten() {
-                let Some(p) = plan.position(binding) else { continue };
+                let Some(p) = plan.position(binding) else {
+                    continue;
+                };
                 let relation = job
                     .after
                     .iter()

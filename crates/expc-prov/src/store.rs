@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, params};
 
 /// Schema scripts, oldest first. Version N is the state after the N-th script.
-pub const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+pub const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema_2.sql")];
 
 /// The schema version this expc writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -228,6 +228,34 @@ mod tests {
         assert_eq!(s.resolve_run("r").unwrap(), "r1");
         assert_eq!(s.resolve_run("latest").unwrap(), "r1");
         assert!(s.resolve_run("x").unwrap_err().0.contains("no run `x`"));
+        drop(s);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn an_older_store_is_migrated_in_place() {
+        let d = dir("older");
+        let s = Store::open(&d).unwrap();
+        // Back to version 1: without what later migrations added.
+        s.conn
+            .execute_batch("DROP INDEX metrics_by_run_name; PRAGMA user_version = 1;")
+            .unwrap();
+        drop(s);
+        let s = Store::open(&d).unwrap();
+        let v: i64 = s
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let n: i64 = s
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'metrics_by_run_name'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1);
         drop(s);
         let _ = std::fs::remove_dir_all(&d);
     }
