@@ -297,6 +297,34 @@ fn a_missing_output_is_a_failure() {
 }
 
 #[test]
+fn a_command_line_longer_than_the_system_accepts_says_so() {
+    let p = project("e2big");
+    std::fs::write(
+        p.dir.join("big.exp"),
+        "import std.formats.{Text}\nimport std.resources.{Local}\n\nresource here = Local {}\n\nparam words: String = \"\"\n\ntask t() -> (out: File<Text> = \"out.txt\") {\n  run `touch ${out} ${words}`\n}\n\npipeline main {\n  t() on here\n}\n",
+    )
+    .unwrap();
+    // One word of 200 KiB: more than Linux lets exec pass (128 KiB a word).
+    std::fs::write(
+        p.dir.join("big.yaml"),
+        format!("words: \"{}\"\n", "w".repeat(200 << 10)),
+    )
+    .unwrap();
+    let out = p.run("big.exp", &["--params", "big.yaml"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let failed = events(&out)
+        .into_iter()
+        .find(|e| e["event"] == "task_failed")
+        .unwrap_or_else(|| panic!("no failure: {}", String::from_utf8_lossy(&out.stderr)));
+    let message = failed["message"].as_str().unwrap();
+    assert!(
+        message.contains("more than the system accepts"),
+        "{message}"
+    );
+    assert!(message.contains("through a file"), "{message}");
+}
+
+#[test]
 fn hostile_values_reach_argv_byte_for_byte() {
     let p = project("injection");
     let corpus = [

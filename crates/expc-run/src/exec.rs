@@ -152,6 +152,22 @@ async fn attempt_once(spec: &Spec, work: &Path) -> Status {
                     "cannot start `{}`: no such program (is it installed and on PATH?)",
                     spec.argv[0]
                 )
+            } else if e.raw_os_error() == Some(7) {
+                // E2BIG: the argv and environment together exceed what exec accepts (and
+                // one word or variable may be at most 128 KiB on Linux).
+                let argv: usize = spec.argv.iter().map(|a| a.len() + 1).sum();
+                let env: usize = spec.env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+                let longest = spec
+                    .argv
+                    .iter()
+                    .map(String::len)
+                    .chain(spec.env.iter().map(|(k, v)| k.len() + v.len() + 1))
+                    .max()
+                    .unwrap_or(0);
+                format!(
+                    "cannot start `{}`: its command line ({argv} bytes) and variables ({env} bytes; the longest word or variable is {longest} bytes) are more than the system accepts. Pass a long list through a file instead — for example, have an upstream task write the list to a file output and read that",
+                    spec.argv[0]
+                )
             } else {
                 format!("cannot start `{}`: {e}", spec.argv[0])
             };
