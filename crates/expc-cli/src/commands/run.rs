@@ -40,7 +40,7 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         grace: Duration::from_secs(10),
     };
     if !args.local && expc_run::slurm::applies(&plan) {
-        return super::run_slurm::run(&program, &plan, &opts);
+        return super::run_slurm::run(&program, &plan, &args.file, &opts);
     }
     let shown: Box<dyn Sink> = if args.json {
         Box::new(JsonSink)

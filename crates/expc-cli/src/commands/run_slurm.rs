@@ -12,6 +12,7 @@ use miette::miette;
 pub fn run(
     program: &expc_check::ir::Program,
     plan: &expc_plan::Plan,
+    spec: &std::path::Path,
     opts: &RunOptions,
 ) -> miette::Result<ExitCode> {
     let slurm_opts = SlurmRunOptions {
@@ -57,6 +58,37 @@ pub fn run(
     );
     if summary.interrupted {
         let _ = writeln!(err, "interrupted: the submitted jobs were cancelled");
+    }
+    // The jobs' hook records become a run in the provenance store, as a local run is.
+    let recorded = expc_build::read_hook_records(&summary.prov_dir)
+        .map_err(|e| e.to_string())
+        .and_then(|records| {
+            let meta = expc_prov::RunMeta::collect(program, plan, spec, &opts.spec_dir);
+            expc_prov::ingest::ingest(
+                &opts.state_dir,
+                program,
+                plan,
+                meta,
+                &records,
+                &summary.run_dir,
+                &opts.spec_dir,
+            )
+        });
+    match recorded {
+        Ok(done) => {
+            let _ = writeln!(
+                err,
+                "provenance: run {} (`expc runs show {}`)",
+                done.run_id, done.run_id
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(
+                err,
+                "provenance: not recorded: {e}; `expc prov ingest {}` loads it later",
+                summary.prov_dir.display()
+            );
+        }
     }
     Ok(if summary.success() {
         ExitCode::SUCCESS
