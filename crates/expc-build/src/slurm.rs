@@ -306,7 +306,7 @@ pub fn build(
             None => (0, 1),
         };
 
-        let mut instances = Vec::with_capacity(count as usize);
+        let mut cases = String::with_capacity(count as usize * 160);
         let mut secret_vars: Vec<String> = Vec::new();
         for index in offset..offset + count {
             let cmd = builder.command(s.job, index).map_err(|e| {
@@ -336,12 +336,20 @@ pub fn build(
                     secret_vars.push(v.clone());
                 }
             }
-            instances.push(json!({
-                "index": index,
-                "id": plan.instance_id(job, index),
-                "argv": words(&cmd.argv),
-                "vars": words(&cmd.vars),
-            }));
+            // The case arms are written here rather than by the template: a sweep has up
+            // to `max_array_size` of them per script, and 100,000 handlebars iterations
+            // cost more than the rest of the build.
+            use std::fmt::Write as _;
+            let _ = write!(
+                cases,
+                "  {index})\n    instance_id={}\n    argv=({})\n    vars=({})\n    ;;\n",
+                plan.instance_id(job, index),
+                words(&cmd.argv),
+                words(&cmd.vars)
+            );
+        }
+        if cases.ends_with('\n') {
+            cases.pop();
         }
         if !secret_vars.is_empty() {
             // Secrets come from the submitting shell, never from the script's text.
@@ -420,7 +428,7 @@ pub fn build(
             "job_id": job.id,
             "experiment": quote(&experiment),
             "range": range,
-            "instances": instances,
+            "cases": cases,
             "out_names": outputs.iter().map(|(n, _)| quote(n)).collect::<Vec<_>>().join(" "),
             "out_files": outputs.iter().map(|(_, f)| quote(f)).collect::<Vec<_>>().join(" "),
             "modules": modules,
