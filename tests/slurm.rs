@@ -623,3 +623,75 @@ fn shell_task_variables_do_not_change_the_hook_records() {
     assert_eq!(end.outputs[0].path, "n/0/note.txt");
     assert_eq!(end.outputs[0].kind, "file");
 }
+
+/// `expc query --format json` on a state directory, as rows.
+fn query(state: &std::path::Path, sql: &str) -> Vec<serde_json::Value> {
+    let out = expc_tests::run(&[
+        "query",
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--format",
+        "json",
+        sql,
+    ]);
+    assert!(
+        out.status.success(),
+        "expc query failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn cluster_runs_are_ingested_into_the_store_and_queryable() {
+    if !cluster_up("cluster_runs_are_ingested_into_the_store_and_queryable") {
+        return;
+    }
+    let chain = build_and_submit("ingest-chain", &spec("chain"), &[], &[]);
+    let failing = build_and_submit("ingest-failing", &spec("failing"), &[], &[]);
+    wait(&chain, 3, Duration::from_secs(120));
+    wait(&failing, 4, Duration::from_secs(120));
+    let state = chain.dir.join("state");
+    for (sub, name) in [(&chain, "chain"), (&failing, "failing")] {
+        let out = expc_tests::run(&[
+            "prov",
+            "ingest",
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--spec",
+            &spec(name),
+            sub.run.join("provenance").to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{name}: ingest failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let rows = query(
+        &state,
+        "SELECT call, status, job_id, exit_code, host FROM tasks ORDER BY call",
+    );
+    let by_call: BTreeMap<String, &serde_json::Value> = rows
+        .iter()
+        .map(|r| (r["call"].as_str().unwrap().to_owned(), r))
+        .collect();
+    assert_eq!(by_call.len(), 7, "{rows:#?}");
+    for call in ["a", "b", "c"] {
+        assert_eq!(by_call[call]["status"], "ran", "{call}: {rows:#?}");
+        assert_eq!(by_call[call]["job_id"], chain.id(call), "{call}");
+        assert_eq!(by_call[call]["exit_code"], 0, "{call}");
+    }
+    assert_eq!(by_call["f"]["status"], "failed");
+    assert_eq!(by_call["f"]["exit_code"], 1);
+    assert_eq!(by_call["f"]["job_id"], failing.id("f"));
+    assert_eq!(by_call["independent"]["status"], "ran");
+    for call in ["after", "after2"] {
+        assert_eq!(by_call[call]["status"], "not_run", "{call}: {rows:#?}");
+    }
+    let outputs = query(
+        &state,
+        "SELECT COUNT(*) AS n FROM artifacts WHERE digest LIKE 'sha256:%'",
+    );
+    assert!(outputs[0]["n"].as_i64().unwrap() >= 4, "{outputs:#?}");
+}
