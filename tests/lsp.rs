@@ -330,6 +330,17 @@ fn hover_shows_type_doc_and_units() {
             .unwrap()
             .contains("input lr: Float")
     );
+    // A pipeline binding: what it calls.
+    let h = c.at(
+        "textDocument/hover",
+        &path,
+        pos(&text, "nowcasters = t.nowcaster", 0, 13),
+    );
+    let value = h["contents"]["value"].as_str().unwrap();
+    assert!(
+        value.contains("calls task") && value.contains("task train("),
+        "{value}"
+    );
     // Nothing to say about a comment.
     assert_eq!(
         c.at("textDocument/hover", &path, pos(&text, "A preempted", 0, 3)),
@@ -482,6 +493,14 @@ fn completion_of_keywords_names_fields_formats_and_units() {
     ));
     assert!(
         l.contains(&"time".to_owned()) && l.contains(&"cpus".to_owned()),
+        "{l:?}"
+    );
+    // Standard modules in an import.
+    let text = format!("import std.\n{SMALL}");
+    c.change(&path, 9, &text);
+    let l = labels(c.at("textDocument/completion", &path, (0, 11)));
+    assert!(
+        l.contains(&"formats".to_owned()) && l.contains(&"resources".to_owned()),
         "{l:?}"
     );
     c.stop();

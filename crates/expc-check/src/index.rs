@@ -127,6 +127,8 @@ pub struct SymbolIndex {
     files: HashMap<FileId, ModuleId>,
     /// The names visible at the top of each module.
     scopes: Vec<HashMap<String, SymbolId>>,
+    /// The children of each symbol that has some, in order.
+    children: HashMap<SymbolId, Vec<SymbolId>>,
 }
 
 impl SymbolIndex {
@@ -186,11 +188,11 @@ impl SymbolIndex {
 
     /// The children of a symbol (a task's inputs and outputs, a kind's fields), in order.
     pub fn children(&self, parent: SymbolId) -> impl Iterator<Item = (SymbolId, &Symbol)> {
-        self.symbols
-            .iter()
-            .enumerate()
-            .filter(move |(_, s)| s.parent == Some(parent))
-            .map(|(i, s)| (SymbolId(i as u32), s))
+        self.children
+            .get(&parent)
+            .into_iter()
+            .flatten()
+            .map(|id| (*id, self.get(*id)))
     }
 
     /// The top-level declarations of a module, in source order.
@@ -243,6 +245,9 @@ impl Builder<'_> {
 
     fn add(&mut self, symbol: Symbol) -> SymbolId {
         let id = SymbolId(self.index.symbols.len() as u32);
+        if let Some(parent) = symbol.parent {
+            self.index.children.entry(parent).or_default().push(id);
+        }
         self.index.symbols.push(symbol);
         id
     }

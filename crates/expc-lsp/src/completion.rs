@@ -82,6 +82,22 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
     });
     let locals = locals(analysis, item_symbol, offset as u32);
 
+    // Standard modules after `import std.`.
+    if before[..token_start].trim_start().starts_with("import")
+        && token.starts_with("std.")
+        && token.matches('.').count() == 1
+    {
+        return expc_check::loader::STD_MODULES
+            .iter()
+            .map(|(name, _)| CompletionItem {
+                label: (*name).to_owned(),
+                kind: Some(CompletionItemKind::MODULE),
+                detail: Some(format!("std.{name}")),
+                ..CompletionItem::default()
+            })
+            .collect();
+    }
+
     // Members after a dot: `c.`, `p.`, `common.`.
     if let Some(dot) = token.rfind('.') {
         let path: Vec<&str> = token[..dot].split('.').collect();

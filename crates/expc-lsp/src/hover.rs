@@ -75,6 +75,23 @@ pub fn hover(analysis: &Analysis, file: FileId, offset: u32) -> Option<Hover> {
         if !module.is_root() && s.kind != SymbolKind::Module {
             text.push_str(&format!(" in `{}`", module.key));
         }
+        // What a binding calls and a loop variable walks.
+        if let Some(target) = s
+            .target
+            .filter(|_| matches!(s.kind, SymbolKind::Binding | SymbolKind::LoopVar))
+        {
+            let t = analysis.index.get(target);
+            text.push_str(&format!(
+                "\n\n{} {}:\n```exp\n{}\n```",
+                if s.kind == SymbolKind::Binding {
+                    "calls"
+                } else {
+                    "walks"
+                },
+                t.kind.noun(),
+                t.detail
+            ));
+        }
         if let Some(units) = s.ty.as_deref().and_then(units_of) {
             text.push_str(&format!("\n\n{units}"));
         }
