@@ -1,0 +1,41 @@
+//! `expc report`: writes the HTML report of recorded runs (`expc-report`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use expc_prov::store::Store;
+use miette::miette;
+
+use crate::cli::ReportArgs;
+
+pub fn run(args: ReportArgs) -> miette::Result<ExitCode> {
+    let state_dir = args
+        .store
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".expc"));
+    let store = Store::open_read_only(&state_dir).map_err(|e| miette!("{e}"))?;
+    let refs = if args.runs.is_empty() {
+        vec!["latest".to_owned()]
+    } else {
+        args.runs.clone()
+    };
+    let mut ids: Vec<String> = Vec::new();
+    for r in &refs {
+        let id = store.resolve_run(r).map_err(|e| miette!("{e}"))?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    let html = expc_report::render(&store, &state_dir, &ids).map_err(|e| miette!("{e}"))?;
+    std::fs::write(&args.output, &html)
+        .map_err(|e| miette!("cannot write `{}`: {e}", args.output.display()))?;
+    eprintln!(
+        "wrote {} ({} run{}, {:.1} MB)",
+        args.output.display(),
+        ids.len(),
+        if ids.len() == 1 { "" } else { "s" },
+        html.len() as f64 / 1e6
+    );
+    Ok(ExitCode::SUCCESS)
+}
