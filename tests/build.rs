@@ -330,3 +330,114 @@ fn a_rebuild_removes_stale_scripts() {
     );
     expc_tests::remove_tree(&dir);
 }
+
+/// Runs a generated script with bash alone, as Slurm would start it (without Slurm).
+fn run_script(
+    script: &Path,
+    spec_dir: &str,
+    run: &Path,
+    task: Option<u64>,
+) -> std::process::Output {
+    let mut c = std::process::Command::new("bash");
+    c.arg(script)
+        .arg(spec_dir)
+        .arg(run)
+        .arg(run.join("provenance"))
+        .env_remove("SLURM_JOB_ID")
+        .env_remove("SLURM_ARRAY_JOB_ID")
+        .env_remove("SLURM_ARRAY_TASK_ID");
+    if let Some(t) = task {
+        c.env("SLURM_JOB_ID", (1000 + t).to_string())
+            .env("SLURM_ARRAY_JOB_ID", "999")
+            .env("SLURM_ARRAY_TASK_ID", t.to_string());
+    }
+    c.output().expect("bash")
+}
+
+/// The scripts work with bash and coreutils alone: each instance gets its argv byte for
+/// byte, and the hook's records parse with `read_hook_records`.
+#[test]
+fn scripts_run_with_bash_alone_and_their_records_parse() {
+    let dir = temp("bash-run");
+    std::fs::create_dir_all(&dir).unwrap();
+    let values = [
+        "it's $(id) `id`",
+        "line\none",
+        "-rf",
+        "ünï ✓",
+        "",
+        "100% %j",
+    ];
+    let params = dir.join("values.yaml");
+    std::fs::write(
+        &params,
+        format!("values: {}\n", serde_json::to_string(&values).unwrap()),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let spec_dir = expc_tests::root().join("tests/slurm");
+    let spec_dir = spec_dir.to_str().unwrap();
+    let built = build(
+        "tests/slurm/injection.exp",
+        &out,
+        &["--params", params.to_str().unwrap()],
+    );
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let run = dir.join("run");
+    for i in 0..values.len() as u64 {
+        let o = run_script(&out.join("jobs/echo.sbatch"), spec_dir, &run, Some(i));
+        assert!(
+            o.status.success(),
+            "instance {i}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    for (i, v) in values.iter().enumerate() {
+        let text = std::fs::read_to_string(run.join(format!("echo/{i}/argv.json"))).unwrap();
+        let argv: Vec<String> = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            argv,
+            [v.to_string(), format!("prefix-{v}"), format!("--flag={v}")]
+        );
+    }
+    let records = expc_build::read_hook_records(&run.join("provenance")).unwrap();
+    assert_eq!(records.len(), 2 * values.len());
+    for r in &records {
+        assert_eq!(r.experiment, "slurm_injection");
+        assert_eq!(r.job, "echo");
+        assert_eq!(r.slurm_array_task_id, Some(r.instance.to_string()));
+        assert_eq!(r.slurm_job_id, Some((1000 + r.instance).to_string()));
+        assert_eq!(r.attempt, 1);
+        if r.event == expc_build::HookEvent::End {
+            assert_eq!(r.exit_status, Some(0));
+            assert_eq!(r.outputs.len(), 1);
+            assert_eq!(r.outputs[0].path, format!("echo/{}/argv.json", r.instance));
+            assert_eq!(r.outputs[0].sha256.as_ref().map(String::len), Some(64));
+        }
+    }
+
+    // A failing command is retried as the task says, every attempt recorded.
+    let out = dir.join("retry");
+    assert!(build("tests/build/retry.exp", &out, &[]).status.success());
+    let run = dir.join("retry-run");
+    let o = run_script(&out.join("jobs/f.sbatch"), spec_dir, &run, None);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let records = expc_build::read_hook_records(&run.join("provenance")).unwrap();
+    let attempts: Vec<(u32, Option<i32>)> = records
+        .iter()
+        .filter(|r| r.event == expc_build::HookEvent::End)
+        .map(|r| (r.attempt, r.exit_status))
+        .collect();
+    assert_eq!(attempts, [(1, Some(1)), (2, Some(1)), (3, Some(1))]);
+    assert!(records.iter().all(|r| r.slurm_job_id.is_none()));
+    expc_tests::remove_tree(&dir);
+}
