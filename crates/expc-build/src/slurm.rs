@@ -216,6 +216,15 @@ fn render(hb: &Handlebars<'_>, name: &str, data: &Json) -> Result<String, BuildE
     })
 }
 
+fn script_too_big(label: &str, bytes: usize) -> BuildError {
+    BuildError::new(
+        format!(
+            "the script of {label} would be over {bytes} bytes, more than Slurm's default limit of {MAX_SCRIPT_BYTES}"
+        ),
+        "lower `max_array_size` of the site so each array holds fewer instances, or pass long lists through a data file".into(),
+    )
+}
+
 /// Checks that a value may be passed to a program at all.
 fn check_value(what: impl FnOnce() -> String, s: &str) -> Result<(), BuildError> {
     if has_nul(s) {
@@ -306,7 +315,7 @@ pub fn build(
             None => (0, 1),
         };
 
-        let mut cases = String::with_capacity(count as usize * 160);
+        let mut cases = String::with_capacity(count.min(1 << 14) as usize * 160);
         let mut secret_vars: Vec<String> = Vec::new();
         for index in offset..offset + count {
             let cmd = builder.command(s.job, index).map_err(|e| {
@@ -347,6 +356,11 @@ pub fn build(
                 words(&cmd.argv),
                 words(&cmd.vars)
             );
+            if cases.len() > MAX_SCRIPT_BYTES {
+                // Stop early: a sweep of millions of points in one array would otherwise
+                // be written out in full before being refused.
+                return Err(script_too_big(&s.label, cases.len()));
+            }
         }
         if cases.ends_with('\n') {
             cases.pop();
@@ -440,14 +454,7 @@ pub fn build(
         });
         let text = render(&hb, "sbatch", &data)?;
         if text.len() > MAX_SCRIPT_BYTES {
-            return Err(BuildError::new(
-                format!(
-                    "the script of {} would be {} bytes, more than Slurm's default limit of {MAX_SCRIPT_BYTES}",
-                    s.label,
-                    text.len()
-                ),
-                "lower `max_array_size` of the site so each array holds fewer instances, or pass long lists through a data file".into(),
-            ));
+            return Err(script_too_big(&s.label, text.len()));
         }
         artifacts.push(Artifact {
             path: format!("jobs/{}", s.file),
