@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use expc_build::slurm::queue::{
-    SlurmJobStatus, SlurmOutcome, explain, outcome, parse_squeue, squeue_args,
+    SlurmJobStatus, SlurmOutcome, explain, outcome, parse_sacct, parse_squeue, squeue_args,
 };
 use expc_build::slurm::{self, SlurmOptions};
 use expc_check::ir::{self, Backend};
@@ -234,22 +234,34 @@ fn follow(
                 }
                 _ = tokio::time::sleep(poll) => {}
             }
+            // Only the jobs still open: finished ones may have left squeue (MinJobAge).
+            let open: Vec<String> = entries
+                .iter()
+                .filter(|e| !e.reported)
+                .map(|e| e.id.clone())
+                .collect();
             let out = tokio::process::Command::new("squeue")
-                .args(squeue_args(&ids))
+                .args(squeue_args(&open))
                 .output()
                 .await;
             let statuses = match out {
                 Ok(o) if o.status.success() => parse_squeue(&String::from_utf8_lossy(&o.stdout)),
                 Ok(o) => {
-                    failures += 1;
-                    if failures >= 30 {
-                        return Err(RunError(format!(
-                            "squeue keeps failing: {}; the jobs ({}) are still submitted",
-                            String::from_utf8_lossy(&o.stderr).trim(),
-                            ids.join(" ")
-                        )));
+                    // Every open job has left squeue: ask accounting, once for all.
+                    let from_sacct = sacct(&open).await;
+                    if !from_sacct.is_empty() {
+                        from_sacct
+                    } else {
+                        failures += 1;
+                        if failures >= 30 {
+                            return Err(RunError(format!(
+                                "squeue keeps failing: {}; the jobs ({}) are still submitted",
+                                String::from_utf8_lossy(&o.stderr).trim(),
+                                ids.join(" ")
+                            )));
+                        }
+                        continue;
                     }
-                    continue;
                 }
                 Err(e) => {
                     return Err(RunError(format!(
@@ -290,4 +302,23 @@ fn follow(
             }
         }
     })
+}
+
+/// Final states from accounting (`sacct`, or `sacct -c` where only job completion logging
+/// is set up), for jobs that have left squeue; empty when neither answers.
+async fn sacct(ids: &[String]) -> Vec<SlurmJobStatus> {
+    for completion in [false, true] {
+        let mut c = tokio::process::Command::new("sacct");
+        if completion {
+            c.arg("-c");
+        }
+        c.args(["-n", "-P", "-X", "-o", "JobID,State", "-j", &ids.join(",")]);
+        if let Ok(o) = c.output().await {
+            let found = parse_sacct(&String::from_utf8_lossy(&o.stdout));
+            if o.status.success() && !found.is_empty() {
+                return found;
+            }
+        }
+    }
+    Vec::new()
 }

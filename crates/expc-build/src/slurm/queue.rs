@@ -64,6 +64,22 @@ pub fn parse_squeue(text: &str) -> Vec<SlurmJobStatus> {
         .collect()
 }
 
+/// The lines of `sacct -n -P -X -o JobID,State`: final states of jobs that have left
+/// squeue, without a reason.
+pub fn parse_sacct(text: &str) -> Vec<SlurmJobStatus> {
+    text.lines()
+        .filter_map(|l| {
+            let (id, state) = l.trim().split_once('|')?;
+            let state = state.split('|').next().unwrap_or(state);
+            (!id.is_empty() && !state.is_empty()).then(|| SlurmJobStatus {
+                id: id.to_owned(),
+                state: state.to_owned(),
+                reason: String::new(),
+            })
+        })
+        .collect()
+}
+
 /// How a finished Slurm job ended, as expc reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SlurmOutcome {
@@ -140,6 +156,16 @@ mod tests {
         assert!(!s[1].is_final());
         assert_eq!(s[2].array_task(), None);
         assert!(explain(&s[0]).contains("a job it depends on did not complete"));
+    }
+
+    #[test]
+    fn parses_sacct_lines() {
+        let s = parse_sacct("3762|FAILED\n3763|CANCELLED by 0\n120_4|COMPLETED\n\n");
+        assert_eq!(s.len(), 3);
+        assert!(s.iter().all(SlurmJobStatus::is_final));
+        assert_eq!(s[2].job_id(), "120");
+        assert_eq!(s[2].array_task(), Some(4));
+        assert!(explain(&s[0]).contains("job 3762 failed"));
     }
 
     #[test]
