@@ -695,3 +695,49 @@ fn cluster_runs_are_ingested_into_the_store_and_queryable() {
     );
     assert!(outputs[0]["n"].as_i64().unwrap() >= 4, "{outputs:#?}");
 }
+
+/// The `hello` example placed on Slurm runs through the cluster with `expc run` and makes
+/// the same bytes as a local run of the same spec.
+#[test]
+fn the_hello_example_on_slurm_matches_a_local_run() {
+    if !cluster_up("the_hello_example_on_slurm_matches_a_local_run") {
+        return;
+    }
+    let spec = spec("hello_on_slurm");
+    let (out, state) = expc_run("hello-slurm", &spec);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("3 of 3 Slurm jobs completed"), "{stderr}");
+    let local = state.join("local");
+    let out = expc_tests::run(&[
+        "run",
+        "--local",
+        "--state-dir",
+        local.to_str().unwrap(),
+        &spec,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run: PathBuf = std::fs::read_dir(state.join("slurm"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .unwrap()
+        .join("run");
+    for file in ["summary.csv", "report.txt"] {
+        let on_slurm = std::fs::read(run.join("summarise/0").join(file)).unwrap();
+        let here = std::fs::read(local.join("out/summarise").join(file)).unwrap();
+        assert!(!on_slurm.is_empty(), "{file} is empty");
+        assert_eq!(
+            on_slurm, here,
+            "{file} differs between Slurm and a local run"
+        );
+    }
+    let records = read_hook_records(&run.join("provenance")).unwrap();
+    assert_eq!(records.len(), 2 * 6, "one start and one end per instance");
+    expc_tests::remove_tree(&state);
+}
