@@ -144,6 +144,8 @@ up() {
   mkdir -p /etc/slurm
   if [ ! -e /etc/slurm/slurm.conf ] || [ -L /etc/slurm/slurm.conf ]; then
     ln -sfn "$conf" /etc/slurm/slurm.conf
+  else
+    say "note: /etc/slurm/slurm.conf is not this cluster's; run Slurm commands with SLURM_CONF=$conf"
   fi
   local i state
   for i in $(seq 1 300); do
