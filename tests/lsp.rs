@@ -817,6 +817,10 @@ fn expc_lsp_serves_on_stdio() {
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    // Malformed messages are skipped, not fatal.
+    stdin
+        .write_all(b"Content-Length: 9\r\n\r\n{nonsense\r\nX-No-Length: 1\r\n\r\n")
+        .unwrap();
     let mut send = |v: Value| {
         let body = v.to_string();
         write!(stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();

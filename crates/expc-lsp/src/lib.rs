@@ -20,10 +20,12 @@ mod navigation;
 mod position;
 mod server;
 mod symbols;
+mod transport;
 
 pub use analysis::Analysis;
 pub use documents::Documents;
 pub use lsp_server::Connection;
+pub use transport::run_stdio;
 
 use lsp_types::{
     CodeActionKind, CodeActionOptions, CodeActionProviderCapability, CompletionOptions,
@@ -80,11 +82,4 @@ pub fn serve(connection: Connection) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     server::Server::new(connection, &params).run();
     Ok(())
-}
-
-/// Serves a client on standard input and output.
-pub fn run_stdio() -> Result<(), String> {
-    let (connection, io_threads) = Connection::stdio();
-    serve(connection)?;
-    io_threads.join().map_err(|e| e.to_string())
 }
