@@ -102,11 +102,10 @@ fn runs_are_recorded_and_answer_queries() {
 
     // All runs where lr < 1e-3, ordered by their best validation loss.
     let rows = p.query(
-        "SELECT r.id, p.num AS lr, MIN(m.value) AS val_loss
-         FROM runs r
-         JOIN params p ON p.run_id = r.id AND p.name = 'lr'
-         JOIN metrics m ON m.run_id = r.id AND m.name = 'val_loss'
-         WHERE p.num < 1e-3 GROUP BY r.id ORDER BY val_loss",
+        "SELECT r.id, p.num AS lr,
+           (SELECT MIN(m.value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'val_loss') AS val_loss
+         FROM runs r JOIN params p ON p.run_id = r.id AND p.name = 'lr'
+         WHERE p.num < 1e-3 ORDER BY val_loss",
     );
     let mut expected: Vec<(String, f64, f64)> = lrs
         .iter()

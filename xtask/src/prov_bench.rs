@@ -178,10 +178,10 @@ pub fn run(expc: &Path, fan_out_wall: Option<Duration>) {
     };
     assert_eq!(ids.len(), RUNS, "the store should hold {RUNS} runs");
     let (a, b) = (ids[10].as_str(), ids[90].as_str());
-    let lr = "SELECT r.id, p.num AS lr, MIN(m.value) AS val_loss FROM runs r \
-              JOIN params p ON p.run_id = r.id AND p.name = 'lr' \
-              JOIN metrics m ON m.run_id = r.id AND m.name = 'val_loss' \
-              WHERE p.num < 1e-3 GROUP BY r.id ORDER BY val_loss";
+    let lr = "SELECT r.id, p.num AS lr, \
+              (SELECT MIN(m.value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'val_loss') AS val_loss \
+              FROM runs r JOIN params p ON p.run_id = r.id AND p.name = 'lr' \
+              WHERE p.num < 1e-3 ORDER BY val_loss";
     let digest = format!(
         "SELECT r.id, a.path FROM artifacts a JOIN runs r ON r.id = a.run_id \
          WHERE a.digest GLOB '{}*' \
@@ -192,23 +192,37 @@ pub fn run(expc: &Path, fan_out_wall: Option<Duration>) {
         "SELECT run_id, produced_by FROM artifacts WHERE digest = '{:064x}'",
         (55 * TASKS + 1234) as u128 * 7919
     );
-    let cases: [(&str, Vec<&str>); 6] = [
-        ("`expc runs compare A B`", vec!["runs", "compare", a, b]),
-        ("`expc runs` (list)", vec!["runs"]),
-        ("`expc runs show RUN`", vec!["runs", "show", a]),
-        ("query: runs where lr < 1e-3 by val_loss", vec!["query", lr]),
+    let cases: [(&str, Vec<&str>, &str); 6] = [
+        (
+            "`expc runs compare A B` (every instance's metrics and outputs)",
+            vec!["runs", "compare", a, b],
+            "< 200 ms",
+        ),
+        ("`expc runs` (list)", vec!["runs"], "< 200 ms"),
+        (
+            "`expc runs show RUN` (prints all 10,000 instances)",
+            vec!["runs", "show", a],
+            "",
+        ),
+        (
+            "query: runs where lr < 1e-3 by val_loss",
+            vec!["query", lr],
+            "< 200 ms",
+        ),
         (
             "query: runs that used the input with digest X",
             vec!["query", &digest],
+            "< 200 ms",
         ),
         (
             "query: which instance made the file with digest X",
             vec!["query", &output],
+            "< 200 ms",
         ),
     ];
-    for (name, args) in cases {
+    for (name, args, target) in cases {
         let t = median((0..5).map(|_| time(&dir, expc, &args)).collect());
-        println!("| {name} | {:.0} ms | < 200 ms |", t.as_secs_f64() * 1e3);
+        println!("| {name} | {:.0} ms | {target} |", t.as_secs_f64() * 1e3);
     }
     clean(&dir);
 }
