@@ -381,6 +381,24 @@ fn definition_in_the_file_and_across_files() {
     assert_eq!(d["uri"].as_str().unwrap(), uri(&path));
     let (line, _) = pos(&text, "resource laptop", 0, 0);
     assert_eq!(d["range"]["start"]["line"], json!(line));
+    // A kind of the standard library: a copy of its source is opened.
+    let d = c.at(
+        "textDocument/definition",
+        &path,
+        pos(&text, "= Slurm {", 0, 2),
+    );
+    let std_uri = d["uri"].as_str().unwrap();
+    assert!(std_uri.ends_with("/std/resources.exp"), "{d}");
+    let std_text = std::fs::read_to_string(std_uri.strip_prefix("file://").unwrap()).unwrap();
+    let line = d["range"]["start"]["line"].as_u64().unwrap() as usize;
+    assert!(
+        std_text
+            .lines()
+            .nth(line)
+            .unwrap()
+            .starts_with("kind Slurm"),
+        "{d}"
+    );
     // The import of the file leads to it.
     let d = c.at(
         "textDocument/definition",

@@ -76,7 +76,11 @@ impl Analysis {
 
     pub fn location(&self, span: Span) -> Option<Location> {
         let file = self.file(span.file)?;
-        let uri = position::path_to_uri(&self.path_of(span.file)?)?;
+        let path = match self.path_of(span.file) {
+            Some(path) => path,
+            None => std_copy(file)?,
+        };
+        let uri = position::path_to_uri(&path)?;
         Some(Location {
             uri,
             range: position::range(file, span.start, span.end),
@@ -105,4 +109,20 @@ impl Analysis {
     pub fn symbol_at(&self, file: FileId, offset: u32) -> Option<(SymbolId, Span)> {
         self.index.at(file, offset)
     }
+}
+
+/// A file holding a standard module's source, so that an editor can open what a
+/// definition in the standard library points to: written once per version under the
+/// temporary directory.
+fn std_copy(file: &SourceFile) -> Option<PathBuf> {
+    let relative = file.name.strip_prefix("stdlib/std/")?;
+    let path = std::env::temp_dir()
+        .join(format!("expc-{}-stdlib", env!("CARGO_PKG_VERSION")))
+        .join("std")
+        .join(relative);
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(file.text.as_str()) {
+        std::fs::create_dir_all(path.parent()?).ok()?;
+        std::fs::write(&path, &file.text).ok()?;
+    }
+    Some(path)
 }
