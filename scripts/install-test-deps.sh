@@ -2,6 +2,7 @@
 # Installs the system packages expc's tests use, when they are missing:
 #   graphviz — `dot` checks that every graph `expc graph` writes is valid DOT;
 #   python3  — the task programs of the examples and of the run tests;
+#   chromium — headless, renders the pages `expc report` writes (tests/report.rs);
 # then the provenance validators (prov, rocrate-validator; scripts/install-prov-validators.sh).
 # Needs Debian or Ubuntu (apt-get), as root or with sudo. Does nothing when all is there.
 set -euo pipefail
@@ -9,6 +10,7 @@ set -euo pipefail
 missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ ${#missing[@]} -eq 0 ]; then

@@ -13,6 +13,13 @@
   };
   var TASK_STATES = ['ran', 'cached', 'failed', 'skipped', 'not_run'];
   var charts = {};
+  // Milliseconds each part took to draw, for `cargo xtask bench`.
+  var timings = {};
+  function timed(name, f) {
+    var t = performance.now();
+    f();
+    timings[name] = Math.round(performance.now() - t);
+  }
   var current = 0;
 
   function $(id) { return document.getElementById(id); }
@@ -281,6 +288,7 @@
   var brushed = null;   // rows inside the parallel plot's brushes (null: all)
   var lassoed = null;   // rows inside the scatter plot's selection (null: all)
   var sortBy = { col: -1, desc: false };
+  var MAX_TABLE_ROWS = 200;
 
   function rowLabel(r) {
     var run = data.runs[r.run], task = run.tasks[r.task];
@@ -297,6 +305,7 @@
   function renderCompare() {
     if (!cmp) return;
     $('compare-section').hidden = false;
+    var t0 = performance.now();
     var p = chart('parallel');
     p.setOption({
       animation: false,
@@ -308,7 +317,7 @@
         lineStyle: { width: 1.5, opacity: 0.6, color: '#1e6fd9' },
         inactiveOpacity: 0.05,
         activeOpacity: 1,
-        progressive: 0,
+        smooth: false,
         data: cmp.rows.map(function (r) { return r.values; })
       }]
     });
@@ -321,6 +330,7 @@
     });
     $('parallel').setAttribute('data-marks', drawn(p, 0, false));
     $('parallel').setAttribute('data-axes', cmp.axes.length);
+    timings.parallel = Math.round(performance.now() - t0);
 
     ['scatter-x', 'scatter-y'].forEach(function (id, k) {
       var s = $(id);
@@ -339,8 +349,8 @@
       else lassoed = b.selected[0] ? b.selected[0].dataIndex.slice() : [];
       renderSelection();
     });
-    renderScatter(true);
-    renderSelection();
+    timed('scatter', function () { renderScatter(true); });
+    timed('selection', renderSelection);
   }
 
   function scatterAxis(a) {
@@ -352,12 +362,9 @@
   function renderScatter(reset) {
     var xi = Number($('scatter-x').value), yi = Number($('scatter-y').value);
     var inBrush = brushed ? new Set(brushed) : null;
+    // The third value says whether the point is inside the parallel plot's brushes.
     var points = cmp.rows.map(function (r, i) {
-      var on = !inBrush || inBrush.has(i);
-      return {
-        value: [r.values[xi], r.values[yi]],
-        itemStyle: { color: on ? '#1e6fd9' : '#c9ced6', opacity: on ? 0.9 : 0.5 }
-      };
+      return [r.values[xi], r.values[yi], !inBrush || inBrush.has(i) ? 1 : 0];
     });
     var sc = chart('scatter');
     var option = {
@@ -366,9 +373,11 @@
       tooltip: { formatter: function (q) { return esc(rowLabel(cmp.rows[q.dataIndex])); } },
       toolbox: { right: 20, feature: { brush: { type: ['rect', 'polygon', 'clear'], title: { rect: 'box', polygon: 'lasso', clear: 'clear' } } } },
       brush: { xAxisIndex: 0, throttleType: 'debounce', throttleDelay: 100, outOfBrush: { colorAlpha: 0.2 } },
+      visualMap: { type: 'piecewise', show: false, dimension: 2, seriesIndex: 0,
+        pieces: [{ value: 1, color: '#1e6fd9' }, { value: 0, color: '#c9ced6' }] },
       xAxis: scatterAxis(cmp.axes[xi]),
       yAxis: scatterAxis(cmp.axes[yi]),
-      series: [{ type: 'scatter', symbolSize: 9, data: points }]
+      series: [{ type: 'scatter', symbolSize: 9, encode: { x: 0, y: 1 }, data: points }]
     };
     if (reset) {
       sc.setOption(option, true);
@@ -413,7 +422,11 @@
         renderSelection();
       });
     });
-    keep.forEach(function (i) {
+    var shown = keep.slice(0, MAX_TABLE_ROWS);
+    $('selection-note').textContent = shown.length < keep.length
+      ? 'The first ' + shown.length + ' of ' + keep.length + ' selected rows; sort by a column to see others.'
+      : '';
+    shown.forEach(function (i) {
       var tr = row(t, [cell(i, 0)].concat(cmp.rows[i].values.map(function (v) { return v === null ? '' : v; })));
       for (var k = 1; k < tr.children.length; k++) {
         if (typeof cmp.rows[i].values[k - 1] === 'number') tr.children[k].className = 'num';
@@ -446,19 +459,13 @@
     Object.keys(charts).forEach(function (k) { charts[k].resize(); });
   });
 
-  var timings = {};
-  function timed(name, f) {
-    var t = performance.now();
-    f();
-    timings[name] = Math.round(performance.now() - t);
-  }
   timings.start = Math.round(performance.now());
   timed('runs', renderRuns);
   timed('summary', function () { renderSummary(data.runs[current]); });
   timed('dag', function () { renderDag(data.runs[current]); });
   timed('timeline', function () { renderTimeline(data.runs[current]); });
   timed('tasks', function () { renderTasks(data.runs[current]); });
-  timed('compare', renderCompare);
+  renderCompare();
   document.body.setAttribute('data-timings', JSON.stringify(timings));
   requestAnimationFrame(function () {
     document.body.setAttribute('data-ready', '1');

@@ -66,7 +66,7 @@ impl Dag {
         let mut node_of_task = vec![0usize; tasks.len()];
         for (call, mut ts) in calls {
             ts.sort_by_key(|&i| (tasks[i].index, tasks[i].id));
-            if expand_all && ts.len() <= MAX_INSTANCES_PER_CALL {
+            if ts.len() == 1 || (expand_all && ts.len() <= MAX_INSTANCES_PER_CALL) {
                 for &i in &ts {
                     node_of_task[i] = nodes.len();
                     let t = &tasks[i];
