@@ -1,7 +1,7 @@
 //! Reading the store back: arbitrary read-only SQL (`expc query`), and the views of runs
 //! that `expc runs`, `expc models` and the exports use — all through documented tables.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rusqlite::types::ValueRef;
 use serde_json::{Value as Json, json};
@@ -367,23 +367,41 @@ fn merge(
     columns: [&str; 4],
     last: impl Fn(&Json, &Json) -> Json,
 ) -> Result<Table> {
-    type Key = (String, i64, String);
+    // Calls and names interned, so a key is three integers.
+    type Key = (u32, i64, u32);
+    fn intern(names: &mut HashMap<String, u32>, s: &str) -> u32 {
+        if let Some(i) = names.get(s) {
+            return *i;
+        }
+        let i = names.len() as u32;
+        names.insert(s.to_owned(), i);
+        i
+    }
+    let (mut calls, mut names) = (HashMap::new(), HashMap::new());
     let mut rows: BTreeMap<Key, (String, Json, Json)> = BTreeMap::new();
     for (n, run) in [a, b].into_iter().enumerate() {
         let mut stmt = store.conn.prepare_cached(side_sql)?;
         let mut q = stmt.query([run])?;
         while let Some(r) = q.next()? {
-            let key: Key = (r.get(0)?, r.get(1)?, r.get(3)?);
+            let (call, name) = (r.get_ref(0)?.as_str()?, r.get_ref(3)?.as_str()?);
+            let key: Key = (
+                intern(&mut calls, call),
+                r.get(1)?,
+                intern(&mut names, name),
+            );
             let value = match r.get_ref(4)? {
                 ValueRef::Real(v) => json!(v),
                 ValueRef::Integer(v) => json!(v),
                 ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
                 _ => Json::Null,
             };
-            let label = format!("{}.{}", r.get::<_, String>(2)?, key.2);
-            let e = rows
-                .entry(key)
-                .or_insert_with(|| (label, Json::Null, Json::Null));
+            let e = match rows.entry(key) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    let label = format!("{}.{name}", r.get_ref(2)?.as_str()?);
+                    v.insert((label, Json::Null, Json::Null))
+                }
+            };
             if n == 0 {
                 e.1 = value;
             } else {
