@@ -498,6 +498,18 @@ fn expc_run_submits_to_slurm_and_follows_to_completion() {
     assert_eq!(content, b"chain input\n");
     let records = read_hook_records(&runs[0].join("run/provenance")).unwrap();
     assert_eq!(records.len(), 6);
+    // The run is in the provenance store, as a local run would be.
+    assert!(stderr.contains("provenance: run "), "{stderr}");
+    let listed = expc_tests::run(&[
+        "runs",
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["status"], "succeeded", "{listed}");
+    assert_eq!(listed[0]["ran"], 3, "{listed}");
     expc_tests::remove_tree(&state);
 }
 
