@@ -191,6 +191,7 @@ fn report_of_a_sweep_renders_its_dag_timeline_and_parallel_coordinates() {
     ));
     assert_eq!(executions, 5);
     assert_eq!(mark(&facts, "timeline", "marks"), executions, "{facts}");
+    assert_eq!(mark(&facts, "tasks-table", "rows"), instances, "{facts}");
     // Parallel coordinates: one line per instance with metrics, on the sweep value and
     // the two metrics; the scatter plot and the table show them all until a selection.
     let with_metrics = p.count(&format!(

@@ -54,8 +54,10 @@ COLLECT = r"""
     for (var k in e.dataset) d[k] = e.dataset[k];
     out[e.id] = d;
   });
-  var sel = document.getElementById('selection-table');
-  if (sel && sel.dataset.rows !== undefined) out['selection-table'] = { rows: sel.dataset.rows };
+  ['selection-table', 'tasks-table'].forEach(function (id) {
+    var t = document.getElementById(id);
+    if (t && t.dataset.rows !== undefined) out[id] = { rows: t.dataset.rows };
+  });
   return JSON.stringify({ marks: out, title: document.title,
     ready_ms: Number(document.body.getAttribute('data-ready-ms')),
     timings: JSON.parse(document.body.getAttribute('data-timings') || '{}'),

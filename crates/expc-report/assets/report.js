@@ -251,11 +251,21 @@
 
   // ---- tasks --------------------------------------------------------------------------
 
-  function renderTasks(run) {
+  // The first MAX_TASK_ROWS tasks, or all of them: a table of thousands of rows costs the
+  // browser more to lay out than every chart to draw.
+  var MAX_TASK_ROWS = 200;
+
+  function renderTasks(run, all) {
     var t = $('tasks-table');
     t.textContent = '';
     row(t, ['#', 'instance', 'task', 'status', 'start', 'duration', 'host', 'backend', 'exit', 'attempts', 'values', 'metrics', 'logs'], true);
-    run.tasks.forEach(function (task) {
+    var shown = all ? run.tasks : run.tasks.slice(0, MAX_TASK_ROWS);
+    var more = $('tasks-more');
+    more.hidden = shown.length === run.tasks.length;
+    more.textContent = 'Show all ' + run.tasks.length + ' tasks';
+    more.onclick = function () { renderTasks(run, true); };
+    t.setAttribute('data-rows', shown.length);
+    shown.forEach(function (task) {
       var logs;
       if (task.stdout !== null || task.stderr !== null) {
         logs = el('details');
@@ -452,7 +462,7 @@
     renderSummary(run);
     renderDag(run);
     renderTimeline(run);
-    renderTasks(run);
+    renderTasks(run, false);
   }
 
   window.addEventListener('resize', function () {
@@ -464,8 +474,8 @@
   timed('summary', function () { renderSummary(data.runs[current]); });
   timed('dag', function () { renderDag(data.runs[current]); });
   timed('timeline', function () { renderTimeline(data.runs[current]); });
-  timed('tasks', function () { renderTasks(data.runs[current]); });
   renderCompare();
+  timed('tasks', function () { renderTasks(data.runs[current]); });
   document.body.setAttribute('data-timings', JSON.stringify(timings));
   requestAnimationFrame(function () {
     document.body.setAttribute('data-ready', '1');

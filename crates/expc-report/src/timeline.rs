@@ -77,3 +77,49 @@ impl Timeline {
         Timeline { lanes, bars }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(status: &str, host: &str, start: i64, end: i64) -> TaskRow {
+        TaskRow {
+            id: 0,
+            instance: "t[0]".into(),
+            call: "t".into(),
+            task: "train".into(),
+            index: 0,
+            status: status.into(),
+            start_ms: Some(start),
+            end_ms: Some(end),
+            host: Some(host.into()),
+            backend: "local".into(),
+            resource: "here".into(),
+            exit_code: Some(0),
+            attempts: 1,
+            job_id: None,
+            message: None,
+            argv: Vec::new(),
+            values: Vec::new(),
+            metrics: Vec::new(),
+            stdout: None,
+            stderr: None,
+        }
+    }
+
+    #[test]
+    fn overlapping_executions_get_rows_of_their_own() {
+        let tasks = vec![
+            task("ran", "a", 0, 10),
+            task("ran", "a", 5, 15),
+            task("ran", "a", 10, 20),
+            task("cached", "a", 0, 0),
+            task("failed", "b", 3, 4),
+        ];
+        let t = Timeline::build(&tasks);
+        assert_eq!(t.lanes, ["a · local", "a · local #2", "b · local"]);
+        let lanes: Vec<(usize, usize)> = t.bars.iter().map(|b| (b.task, b.lane)).collect();
+        // The third starts when the first ends, so it reuses the first row.
+        assert_eq!(lanes, [(0, 0), (1, 1), (2, 0), (4, 2)]);
+    }
+}
