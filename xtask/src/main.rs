@@ -7,6 +7,7 @@ mod generate;
 mod pipeline_bench;
 mod slurm_bench;
 mod prov_bench;
+mod report_bench;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -145,6 +146,11 @@ fn bench() {
         std::fs::remove_dir_all(&dir).ok();
         return;
     }
+    if std::env::args().any(|a| a == "--report-only") {
+        report_bench::run(&expc);
+        std::fs::remove_dir_all(&dir).ok();
+        return;
+    }
     if std::env::args().any(|a| a == "--front-end-only") {
         std::fs::remove_dir_all(&dir).ok();
         return;
@@ -152,5 +158,6 @@ fn bench() {
     let fan_out = pipeline_bench::run(&expc, &file);
     prov_bench::run(&expc, Some(fan_out));
     slurm_bench::run(&expc);
+    report_bench::run(&expc);
     std::fs::remove_dir_all(&dir).ok();
 }
