@@ -108,15 +108,22 @@ fn chromium() -> Option<PathBuf> {
 
 /// Opens a report in headless Chromium; what `tests/report/chromium.py` saw.
 fn render(chromium: &Path, report: &Path, screenshot: &Path) -> Value {
-    let out = Command::new("python3")
-        .arg(expc_tests::root().join("tests/report/chromium.py"))
+    render_then(chromium, report, screenshot, None)
+}
+
+/// Opens a report, runs `then` in the page once it is drawn, and reads it.
+fn render_then(chromium: &Path, report: &Path, screenshot: &Path, then: Option<&str>) -> Value {
+    let mut cmd = Command::new("python3");
+    cmd.arg(expc_tests::root().join("tests/report/chromium.py"))
         .arg(report)
         .arg("--chromium")
         .arg(chromium)
         .arg("--screenshot")
-        .arg(screenshot)
-        .output()
-        .expect("python3");
+        .arg(screenshot);
+    if let Some(js) = then {
+        cmd.args(["--then", js]);
+    }
+    let out = cmd.output().expect("python3");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -210,6 +217,24 @@ fn report_of_a_sweep_renders_its_dag_timeline_and_parallel_coordinates() {
         with_metrics,
         "{facts}"
     );
+
+    // Brushing links the plots: factor in [0.9, 1.1] on the parallel plot keeps t[1]
+    // alone in the table; a box on the scatter plot (x = factor) around 0.5 keeps t[0];
+    // both at once keep nothing.
+    let parallel = "echarts.getInstanceByDom(document.getElementById('parallel'))
+        .dispatchAction({ type: 'axisAreaSelect', parallelAxisIndex: 0, intervals: [[0.9, 1.1]] })";
+    let scatter = "echarts.getInstanceByDom(document.getElementById('scatter'))
+        .dispatchAction({ type: 'brush', areas: [{ brushType: 'rect', xAxisIndex: 0, yAxisIndex: 0,
+          coordRange: [[0.4, 0.6], [-1, 1]] }] })";
+    let report = p.dir.join("report.html");
+    let shot = artifacts().join("report-brushed.png");
+    let facts = render_then(&chromium, &report, &shot, Some(parallel));
+    assert_eq!(mark(&facts, "selection-table", "rows"), 1, "{facts}");
+    let facts = render_then(&chromium, &report, &shot, Some(scatter));
+    assert_eq!(mark(&facts, "selection-table", "rows"), 1, "{facts}");
+    let both = format!("{parallel}; {scatter}");
+    let facts = render_then(&chromium, &report, &shot, Some(&both));
+    assert_eq!(mark(&facts, "selection-table", "rows"), 0, "{facts}");
 
     // Two runs compared: the param that differs becomes an axis; six instances.
     p.ok(&[

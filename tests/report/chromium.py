@@ -2,6 +2,7 @@
 """Opens an `expc report` page in headless Chromium and says what it rendered.
 
     chromium.py REPORT.html [--screenshot OUT.png] [--chromium PATH] [--timeout SECONDS]
+                [--then JS]
 
 Drives Chromium over the DevTools protocol on a pipe (--remote-debugging-pipe: no port,
 no network, standard library only). Waits until the page's script marks <body
@@ -13,6 +14,10 @@ data-ready="1">, then prints one JSON object:
     wall_ms     Page.navigate sent to data-ready seen, as this script measured it
     marks       for every element with a data-marks attribute: its id -> its data-* values
     title       the document title
+
+With --then, JS is evaluated once the page is ready (as a user's action would be, e.g.
+brushing an axis through ECharts' dispatchAction) and the page is read half a second
+later.
 
 Exits 2 when Chromium cannot be started, 3 when the page did not become ready in time.
 """
@@ -180,6 +185,7 @@ def main():
     ap.add_argument("--chromium", default=None)
     ap.add_argument("--timeout", type=float, default=60)
     ap.add_argument("--width", type=int, default=1400)
+    ap.add_argument("--then", default=None)
     a = ap.parse_args()
 
     binary = a.chromium or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -219,6 +225,11 @@ def main():
                 break
             time.sleep(0.01)
         errors, requests = [], []
+        if ready is not None and a.then:
+            r = b.call("Runtime.evaluate", {"expression": a.then}, session=s)
+            if "exceptionDetails" in r:
+                errors.append("--then: " + json.dumps(r["exceptionDetails"]))
+            time.sleep(0.5)
 
         def drain():
             while not b.events.empty():
