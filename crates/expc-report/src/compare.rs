@@ -198,3 +198,100 @@ fn axis(name: &str, kind: &'static str) -> Axis {
         categories: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::dag::Dag;
+    use crate::model::TaskRow;
+    use crate::timeline::Timeline;
+
+    fn task(values: &[(&str, &str)], metrics: &[(&str, f64)]) -> TaskRow {
+        TaskRow {
+            id: 0,
+            instance: "t[0]".into(),
+            call: "t".into(),
+            task: "train".into(),
+            index: 0,
+            status: "ran".into(),
+            start_ms: None,
+            end_ms: None,
+            host: None,
+            backend: "local".into(),
+            resource: "here".into(),
+            exit_code: Some(0),
+            attempts: 1,
+            job_id: None,
+            message: None,
+            argv: Vec::new(),
+            values: values
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            metrics: metrics.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
+            stdout: None,
+            stderr: None,
+        }
+    }
+
+    fn run(params: &[(&str, Json)], tasks: Vec<TaskRow>) -> RunDetail {
+        RunDetail {
+            summary: BTreeMap::new(),
+            duration_ms: None,
+            params: params
+                .iter()
+                .map(|(n, v)| (n.to_string(), "Float".into(), v.clone()))
+                .collect(),
+            tasks,
+            dag: Dag {
+                nodes: Vec::new(),
+                edges: Vec::new(),
+            },
+            timeline: Timeline {
+                lanes: Vec::new(),
+                bars: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn differing_params_values_and_metrics_become_axes() {
+        let runs = [
+            run(
+                &[("lr", json!(0.1)), ("epochs", json!(5))],
+                vec![
+                    task(&[("seed", "0"), ("mode", "\"fast\"")], &[("loss", 1.0)]),
+                    task(&[("seed", "1"), ("mode", "\"fast\"")], &[("loss", 2.0)]),
+                    task(&[("seed", "1")], &[]),
+                ],
+            ),
+            run(
+                &[("lr", json!(0.2)), ("epochs", json!(5))],
+                vec![task(
+                    &[("seed", "0"), ("mode", "\"slow\"")],
+                    &[("loss", 3.0)],
+                )],
+            ),
+        ];
+        let c = Compare::build(&runs).unwrap();
+        let names: Vec<&str> = c.axes.iter().map(|a| a.name.as_str()).collect();
+        // `epochs` is the same in both runs; the task without metrics is no row.
+        assert_eq!(names, ["lr", "seed", "mode", "loss"]);
+        assert_eq!(c.axes[2].categories, ["fast", "slow"]);
+        assert_eq!(c.rows.len(), 3);
+        assert_eq!(
+            c.rows[2].values,
+            [json!(0.2), json!(0.0), json!("slow"), json!(3.0)]
+        );
+    }
+
+    #[test]
+    fn one_instance_is_no_comparison() {
+        let runs = [run(&[], vec![task(&[("seed", "0")], &[("loss", 1.0)])])];
+        assert!(Compare::build(&runs).is_none());
+    }
+}

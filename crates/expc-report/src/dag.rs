@@ -166,3 +166,98 @@ fn layout(nodes: &mut [DagNode], edges: &[(usize, usize)]) {
         *row += 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use expc_prov::query::ArtifactView;
+
+    use super::*;
+
+    fn task(id: i64, call: &str, index: i64, status: &str) -> TaskRow {
+        TaskRow {
+            id,
+            instance: format!("{call}[{index}]"),
+            call: call.into(),
+            task: call.into(),
+            index,
+            status: status.into(),
+            start_ms: Some(0),
+            end_ms: Some(10),
+            host: None,
+            backend: "local".into(),
+            resource: "here".into(),
+            exit_code: Some(0),
+            attempts: 1,
+            job_id: None,
+            message: None,
+            argv: Vec::new(),
+            values: Vec::new(),
+            metrics: Vec::new(),
+            stdout: None,
+            stderr: None,
+        }
+    }
+
+    fn artifact(id: i64, produced_by: i64) -> ArtifactView {
+        ArtifactView {
+            id,
+            path: format!("/out/{id}"),
+            digest: String::new(),
+            size: None,
+            is_dir: false,
+            ty: None,
+            role: "output".into(),
+            name: None,
+            produced_by: Some(produced_by),
+        }
+    }
+
+    /// `prep`, then `n` instances of `t` reading its output, then `g` gathering theirs.
+    fn fan(n: i64, failed: i64) -> Dag {
+        let mut tasks = vec![task(0, "prep", 0, "cached")];
+        let mut artifacts = vec![artifact(100, 0)];
+        let mut usages = Vec::new();
+        for i in 0..n {
+            let status = if i == failed { "failed" } else { "ran" };
+            tasks.push(task(i + 1, "t", i, status));
+            usages.push((i + 1, 100, "data".to_owned()));
+            artifacts.push(artifact(200 + i, i + 1));
+            usages.push((n + 1, 200 + i, "parts".to_owned()));
+        }
+        tasks.push(task(n + 1, "g", 0, "ran"));
+        let view = RunView {
+            run: BTreeMap::new(),
+            params: Vec::new(),
+            tasks: Vec::new(),
+            artifacts,
+            usages,
+            metrics: Vec::new(),
+        };
+        Dag::build(&view, &tasks)
+    }
+
+    #[test]
+    fn small_calls_keep_one_node_per_instance() {
+        let dag = fan(3, -1);
+        assert_eq!(dag.nodes.len(), 5);
+        assert_eq!(dag.edges.len(), 6);
+        let layers: Vec<usize> = dag.nodes.iter().map(|n| n.layer).collect();
+        assert_eq!(layers, [0, 1, 1, 1, 2]);
+        assert_eq!(dag.nodes[1].label, "t[0] = t");
+    }
+
+    #[test]
+    fn a_large_call_is_one_node_with_its_worst_state() {
+        let dag = fan(20, 7);
+        assert_eq!(dag.nodes.len(), 3);
+        assert_eq!(dag.edges, [(0, 1), (1, 2)]);
+        let t = &dag.nodes[1];
+        assert_eq!(t.label, "t = t × 20");
+        assert_eq!(t.status, "failed");
+        assert_eq!(t.counts["ran"], 19);
+        assert_eq!(t.counts["failed"], 1);
+        assert_eq!(t.duration_ms, Some(200));
+    }
+}
