@@ -173,6 +173,13 @@ fn report_of_a_sweep_renders_its_dag_timeline_and_parallel_coordinates() {
     let html = std::fs::read_to_string(p.dir.join("report.html")).unwrap();
     assert!(html.contains(&first), "the report names its run");
     assert!(!html.contains("src=\"http"), "the report loads nothing");
+    // The tail of the `report` task's stdout is embedded, with the secret it printed
+    // redacted as in the log itself.
+    assert!(html.contains("signing with"), "no log tail in the report");
+    assert!(
+        !html.contains("report-test-token"),
+        "a secret reached the report"
+    );
 
     let facts = render(
         &chromium,
