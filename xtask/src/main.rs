@@ -5,9 +5,9 @@
 
 mod generate;
 mod pipeline_bench;
-mod slurm_bench;
 mod prov_bench;
 mod report_bench;
+mod slurm_bench;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
