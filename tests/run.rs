@@ -252,6 +252,19 @@ fn a_failing_branch_does_not_stop_the_others() {
     let err = String::from_utf8_lossy(&text.stderr);
     assert!(err.contains("failed: b[2] (exit 3)"), "{err}");
     assert!(err.contains("| branch 2 cannot go on"), "{err}");
+    // The provenance store has the failure with its attempts and exit code, and the run
+    // as failed.
+    let q = Command::new(expc_tests::expc())
+        .args(["query", "--format", "json"])
+        .arg("SELECT t.status, t.attempts, t.exit_code, r.status AS run FROM tasks t JOIN runs r ON r.id = t.run_id WHERE t.instance = 'b[2]' ORDER BY r.started_at LIMIT 1")
+        .current_dir(&p.dir)
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&q.stdout).unwrap();
+    assert_eq!(
+        rows,
+        serde_json::json!([{"status": "failed", "attempts": 2, "exit_code": 3, "run": "failed"}])
+    );
     // Fixed, the run finishes, and only what did not finish runs.
     let fixed = p.run("pipeline.exp", &[], &[]);
     ok(&fixed);

@@ -444,6 +444,8 @@ async fn schedule(
                     }
                     exec::Status::Failed { exit_code, message, stderr_tail } => {
                         r.outcome = Outcome::Failed;
+                        // A failure is reported once every attempt has failed.
+                        r.attempts = plan.jobs[j].retry.attempts + 1;
                         r.exit_code = exit_code;
                         r.message = Some(message.clone());
                         sink.instance(&r);
