@@ -371,7 +371,12 @@ pub struct ReportArgs {
     #[arg(value_name = "RUN")]
     pub runs: Vec<String>,
     /// Where to write the report.
-    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "report.html")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        default_value = "report.html"
+    )]
     pub output: PathBuf,
     #[command(flatten)]
     pub store: StoreArgs,
