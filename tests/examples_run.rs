@@ -115,7 +115,7 @@ fn rainfall_needs_spark_submit_and_says_so() {
 }
 
 #[test]
-fn calls_placed_on_remote_engines_need_local() {
+fn a_pipeline_mixing_slurm_with_other_placements_needs_local() {
     let out = Command::new(expc_tests::expc())
         .args(["run", "examples/rainfall/rainfall.exp"])
         .current_dir(expc_tests::root())
@@ -123,7 +123,10 @@ fn calls_placed_on_remote_engines_need_local() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("`t` on gpu (slurm)"), "{err}");
+    // Slurm is submitted to, but not a pipeline that mixes it with other placements.
+    assert!(err.contains("only when every call is placed on Slurm"), "{err}");
+    assert!(err.contains("`c` on cluster"), "{err}");
+    assert!(err.contains("`s` on workstation"), "{err}");
     assert!(err.contains("--local"), "{err}");
     assert!(
         !expc_tests::root().join("examples/rainfall/.expc").exists(),
