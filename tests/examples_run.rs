@@ -124,6 +124,9 @@ fn a_pipeline_mixing_slurm_with_other_placements_needs_local() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     // Slurm is submitted to, but not a pipeline that mixes it with other placements.
+    // (The message is wrapped to the terminal's width.)
+    let err = err.replace('│', " ");
+    let err = err.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(err.contains("only when every call is placed on Slurm"), "{err}");
     assert!(err.contains("`c` on cluster"), "{err}");
     assert!(err.contains("`s` on workstation"), "{err}");
