@@ -127,7 +127,10 @@ fn a_pipeline_mixing_slurm_with_other_placements_needs_local() {
     // (The message is wrapped to the terminal's width.)
     let err = err.replace('│', " ");
     let err = err.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(err.contains("only when every call is placed on Slurm"), "{err}");
+    assert!(
+        err.contains("only when every call is placed on Slurm"),
+        "{err}"
+    );
     assert!(err.contains("`c` on cluster"), "{err}");
     assert!(err.contains("`s` on workstation"), "{err}");
     assert!(err.contains("--local"), "{err}");
