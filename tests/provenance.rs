@@ -66,17 +66,22 @@ impl Project {
         }
     }
 
+    /// Runs the spec with `--json`; returns the id of the run, from its last event.
     fn run(&self, params: &[&str]) -> String {
-        let mut args = vec!["run", "--local", "train.exp"];
+        let mut args = vec!["run", "--local", "--json", "train.exp"];
         for p in params {
             args.push("-p");
             args.push(p);
         }
-        self.ok(&args);
-        self.query("SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1")[0]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        let out = self.ok(&args);
+        let last: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        assert_eq!(last["event"], "run_recorded", "{out}");
+        let id = last["run"].as_str().unwrap().to_owned();
+        let newest = self.query("SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1")[0]
+            ["id"]
+            .clone();
+        assert_eq!(newest, id.as_str());
+        id
     }
 }
 

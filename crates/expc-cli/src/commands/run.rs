@@ -57,6 +57,15 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     let run_id = sink.run_id().map(str::to_owned);
     let record_failure = sink.failure().map(str::to_owned);
     drop(sink);
+    if args.json {
+        // The last line: where the run is recorded (or why it is not).
+        let line = serde_json::json!({
+            "event": "run_recorded",
+            "run": run_id,
+            "error": record_failure,
+        });
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    }
     if !args.json {
         let mut err = std::io::stderr().lock();
         for f in &summary.failed {
