@@ -25,13 +25,10 @@ impl Drop for Project {
 
 /// A copy of `tests/prov`: a sweep of three trainings with metrics, a pick, a report.
 fn prov_project(name: &str) -> Project {
-    let dir = std::env::temp_dir().join(format!("expc-report-{name}-{}", std::process::id()));
-    expc_tests::remove_tree(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for f in ["train.exp", "train.py", "rows.csv"] {
-        std::fs::copy(expc_tests::root().join("tests/prov").join(f), dir.join(f)).unwrap();
+    let files = ["train.exp", "train.py", "rows.csv"];
+    Project {
+        dir: expc_tests::fresh_copy(&format!("report-{name}"), "tests/prov", &files),
     }
-    Project { dir }
 }
 
 impl Project {

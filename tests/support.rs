@@ -77,6 +77,18 @@ pub fn run(args: &[&str]) -> Output {
         .expect("run expc")
 }
 
+/// A fresh folder `expc-NAME-PID` in the temp dir holding copies of `files` from the
+/// repository folder `from` — a project for a test to run expc in.
+pub fn fresh_copy(name: &str, from: &str, files: &[&str]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("expc-{name}-{}", std::process::id()));
+    remove_tree(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in files {
+        std::fs::copy(root().join(from).join(f), dir.join(f)).unwrap();
+    }
+    dir
+}
+
 /// Removes a directory tree that may hold read-only files (expc's object store).
 pub fn remove_tree(dir: &Path) {
     let _ = Command::new("chmod")
