@@ -117,8 +117,20 @@ fn every_generated_file_is_golden_and_identical_across_builds() {
             "{spec}: plan.json is not the plan's JSON"
         );
 
+        // The manifest lists every file of the build, so the next build can remove them.
+        let manifest = String::from_utf8(files_a[".expc-build"].clone()).unwrap();
+        let listed: Vec<&str> = manifest.lines().collect();
+        let written: Vec<&str> = files_a
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != ".expc-build")
+            .collect();
+        assert_eq!(
+            listed, written,
+            "{spec}: the manifest is not the build's files"
+        );
         for (path, bytes) in &files_a {
-            if path == "plan.json" {
+            if path == "plan.json" || path == ".expc-build" {
                 continue;
             }
             let text = String::from_utf8(bytes.clone()).unwrap();
@@ -305,12 +317,17 @@ fn templates_can_be_replaced_per_site() {
     expc_tests::remove_tree(&dir);
 }
 
-/// A rebuild removes the scripts of array chunks that no longer exist.
+/// A rebuild removes the files of the previous build that no longer exist (an array chunk
+/// of a sweep that shrank), and leaves files expc did not write.
 #[test]
 fn a_rebuild_removes_stale_scripts() {
     let dir = temp("stale");
     std::fs::create_dir_all(dir.join("jobs")).unwrap();
     std::fs::write(dir.join("jobs/o.7.sbatch"), "old").unwrap();
+    std::fs::write(dir.join("jobs/old.sh"), "written by an earlier build").unwrap();
+    std::fs::write(dir.join("notes.txt"), "the user's").unwrap();
+    std::fs::write(dir.join(".expc-build"), "jobs/old.sh\n../outside\n").unwrap();
+    std::fs::write(dir.with_file_name("outside"), "not ours").unwrap();
     assert!(
         build("tests/build/arrays_over_limit.exp", &dir, &[])
             .status
@@ -320,14 +337,21 @@ fn a_rebuild_removes_stale_scripts() {
     assert_eq!(
         files,
         [
+            ".expc-build",
             "jobs/a.sbatch",
             "jobs/o.0.sbatch",
             "jobs/o.1.sbatch",
             "jobs/o.2.sbatch",
+            "notes.txt",
             "plan.json",
             "submit.sh"
         ]
     );
+    assert!(
+        dir.with_file_name("outside").exists(),
+        "a manifest path outside the output directory was followed"
+    );
+    std::fs::remove_file(dir.with_file_name("outside")).ok();
     expc_tests::remove_tree(&dir);
 }
 

@@ -10,9 +10,13 @@
 //!
 //! [`hook`] reads back the JSON lines the provenance hook writes on the compute nodes.
 
+pub mod artifact;
 pub mod hook;
+pub mod k8s;
 pub mod quote;
 pub mod slurm;
+pub mod spark;
 
+pub use artifact::{Artifact, BuildError};
 pub use hook::{HookEvent, HookOutput, HookReadError, HookRecord, read_hook_records};
-pub use slurm::{Artifact, BuildError, SlurmOptions};
+pub use slurm::SlurmOptions;

@@ -12,7 +12,6 @@ pub mod directives;
 pub mod queue;
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use expc_check::ir::{self, Backend};
 use expc_check::value::Value;
@@ -50,35 +49,7 @@ pub struct SlurmOptions {
     pub templates: BTreeMap<String, String>,
 }
 
-/// One generated file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Artifact {
-    /// Relative to the output directory, with `/`.
-    pub path: String,
-    pub contents: String,
-    pub executable: bool,
-}
-
-/// Why nothing was built: what is wrong and what to do.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BuildError {
-    pub message: String,
-    pub help: String,
-}
-
-impl BuildError {
-    pub fn new(message: String, help: String) -> Self {
-        Self { message, help }
-    }
-}
-
-impl fmt::Display for BuildError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for BuildError {}
+pub use crate::artifact::{Artifact, BuildError};
 
 /// One job array submitted for a part of a sweep: instances `offset .. offset + count`,
 /// as array indices `0 .. count`.

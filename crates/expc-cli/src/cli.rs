@@ -243,6 +243,11 @@ pub struct DiffArgs {
 pub enum BuildTarget {
     /// sbatch scripts, job arrays and a submit script.
     Slurm,
+    /// spark-submit scripts and a submit script.
+    Spark,
+    /// Kubernetes Jobs (Indexed Jobs for sweeps), a kustomization and a submit script.
+    #[value(name = "k8s")]
+    K8s,
 }
 
 #[derive(Debug, Args)]

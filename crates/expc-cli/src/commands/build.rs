@@ -4,7 +4,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
+use expc_build::k8s::{self, K8sOptions};
 use expc_build::slurm::{self, SlurmOptions};
+use expc_build::spark::{self, SparkOptions};
+use expc_build::{Artifact, BuildError};
 use expc_diagnostics::render::RenderOptions;
 use miette::{IntoDiagnostic, WrapErr, miette};
 
@@ -45,33 +48,42 @@ pub fn run(args: BuildArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                 .to_owned()
         }
     };
-    let artifacts = match args.target {
-        BuildTarget::Slurm => slurm::build(
-            &program,
-            &plan,
-            &SlurmOptions {
-                spec_dir,
-                templates,
-            },
-        )
-        .map_err(|e| {
-            miette!(
-                help = e.help.clone(),
-                "cannot build Slurm artifacts for `{}`: {}; nothing was written",
-                args.file.display(),
-                e.message
+    let what = format!("`{}`", args.file.display());
+    let (artifacts, summary) = match args.target {
+        BuildTarget::Slurm => {
+            let built = slurm::build(
+                &program,
+                &plan,
+                &SlurmOptions {
+                    spec_dir,
+                    templates,
+                },
             )
-        })?,
+            .map_err(|e| refused("Slurm", &what, e))?;
+            let scripts = built.iter().filter(|a| a.path.starts_with("jobs/")).count();
+            let summary = format!(
+                "{} sbatch script{}, submit.sh and plan.json",
+                scripts,
+                if scripts == 1 { "" } else { "s" }
+            );
+            (built, summary)
+        }
+        BuildTarget::Spark => {
+            let built = spark::build(&program, &plan, &SparkOptions { spec_dir })
+                .map_err(|e| refused("Spark", &what, e))?;
+            let summary = format!("{} files", built.len());
+            (built, summary)
+        }
+        BuildTarget::K8s => {
+            let built = k8s::build(&program, &plan, &K8sOptions { spec_dir })
+                .map_err(|e| refused("Kubernetes", &what, e))?;
+            let summary = format!("{} files", built.len());
+            (built, summary)
+        }
     };
     write(&args.out, &artifacts)?;
-    let scripts = artifacts
-        .iter()
-        .filter(|a| a.path.starts_with("jobs/"))
-        .count();
     eprintln!(
-        "wrote {} sbatch script{}, submit.sh and plan.json to {}; submit with {}/submit.sh",
-        scripts,
-        if scripts == 1 { "" } else { "s" },
+        "wrote {summary} to {}; submit with {}/submit.sh",
         args.out.display(),
         args.out.display()
     );
@@ -114,14 +126,39 @@ fn read_templates(dir: &Path) -> miette::Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-/// Writes the artifacts under `out`, first removing the scripts of an earlier build, so
-/// a chunk that no longer exists is not left behind to be submitted by hand.
-fn write(out: &Path, artifacts: &[slurm::Artifact]) -> miette::Result<()> {
-    let jobs = out.join("jobs");
-    std::fs::create_dir_all(&jobs)
+/// The error of a generator, said for the user.
+fn refused(engine: &str, what: &str, e: BuildError) -> miette::Report {
+    miette!(
+        help = e.help.clone(),
+        "cannot build {engine} artifacts for {what}: {}; nothing was written",
+        e.message
+    )
+}
+
+/// The file in the output directory that lists what the last build wrote.
+const MANIFEST: &str = ".expc-build";
+
+/// Writes the artifacts under `out`, first removing the files an earlier build wrote
+/// there (listed in its manifest), so a script that no longer exists is not left behind
+/// to be submitted by hand. Files expc did not write are left alone.
+fn write(out: &Path, artifacts: &[Artifact]) -> miette::Result<()> {
+    std::fs::create_dir_all(out)
         .into_diagnostic()
-        .wrap_err_with(|| format!("cannot create `{}`", jobs.display()))?;
-    if let Ok(entries) = std::fs::read_dir(&jobs) {
+        .wrap_err_with(|| format!("cannot create `{}`", out.display()))?;
+    if let Ok(old) = std::fs::read_to_string(out.join(MANIFEST)) {
+        for rel in old.lines() {
+            // Only plain relative paths: a hand-edited manifest cannot reach outside `out`.
+            let p = Path::new(rel);
+            if !rel.is_empty()
+                && p.components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+            {
+                let _ = std::fs::remove_file(out.join(p));
+            }
+        }
+    }
+    // Builds by earlier versions of expc left no manifest.
+    if let Ok(entries) = std::fs::read_dir(out.join("jobs")) {
         for e in entries.flatten() {
             let p = e.path();
             if p.extension().is_some_and(|x| x == "sbatch") {
@@ -131,6 +168,11 @@ fn write(out: &Path, artifacts: &[slurm::Artifact]) -> miette::Result<()> {
     }
     for a in artifacts {
         let path = out.join(&a.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .into_diagnostic()
+                .wrap_err_with(|| format!("cannot create `{}`", parent.display()))?;
+        }
         std::fs::write(&path, &a.contents)
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot write `{}`", path.display()))?;
@@ -143,5 +185,12 @@ fn write(out: &Path, artifacts: &[slurm::Artifact]) -> miette::Result<()> {
                 .wrap_err_with(|| format!("cannot set the permissions of `{}`", path.display()))?;
         }
     }
+    let mut manifest: Vec<&str> = artifacts.iter().map(|a| a.path.as_str()).collect();
+    manifest.sort_unstable();
+    let mut text = manifest.join("\n");
+    text.push('\n');
+    std::fs::write(out.join(MANIFEST), text)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot write `{}`", out.join(MANIFEST).display()))?;
     Ok(())
 }
