@@ -21,7 +21,7 @@ mod sweeps;
 mod tasks;
 mod types;
 pub mod value;
-mod yaml;
+pub mod yaml;
 
 use std::path::Path;
 

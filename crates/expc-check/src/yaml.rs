@@ -1,4 +1,5 @@
-//! Params files (`--params FILE.yaml`): the one place expc reads YAML.
+//! Params files (`--params FILE.yaml`): the one place expc reads YAML; and [`to_string`],
+//! the one place it writes YAML (Kubernetes manifests).
 //!
 //! A params file is a mapping from param names to values. Each value is turned back into
 //! the text of a literal and read like a `-p` value, so that both routes accept exactly
@@ -25,6 +26,12 @@ pub fn params(text: &str) -> Result<Vec<(String, String)>, String> {
         ));
     }
     Ok(out)
+}
+
+/// `value` as a YAML document, for generated manifests: fields in the order their types
+/// declare them, so the text is the same from run to run for the same value.
+pub fn to_string<T: serde::Serialize>(value: &T) -> Result<String, String> {
+    serde_norway::to_string(value).map_err(|e| e.to_string())
 }
 
 fn literal(v: &Yaml) -> Result<String, String> {
