@@ -3,7 +3,9 @@
 #   graphviz — `dot` checks that every graph `expc graph` writes is valid DOT;
 #   python3  — the task programs of the examples and of the run tests;
 #   chromium — headless, renders the pages `expc report` writes (tests/report.rs);
-# then the provenance validators (prov, rocrate-validator; scripts/install-prov-validators.sh).
+#   npm      — installs and runs the kubernetes-models validators (tests/k8s.rs);
+# then the provenance validators (prov, rocrate-validator; scripts/install-prov-validators.sh)
+# and the Kubernetes manifest validators (scripts/install-k8s-validators.sh).
 # Needs Debian or Ubuntu (apt-get), as root or with sudo. Does nothing when all is there.
 set -euo pipefail
 
@@ -11,10 +13,12 @@ missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ ${#missing[@]} -eq 0 ]; then
-  exec "$here/install-prov-validators.sh"
+  "$here/install-prov-validators.sh"
+  exec "$here/install-k8s-validators.sh"
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -29,3 +33,4 @@ echo "install-test-deps: installing ${missing[*]}" >&2
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 "$here/install-prov-validators.sh"
+"$here/install-k8s-validators.sh"

@@ -31,8 +31,8 @@ use manifest::{
     SecretKeySelector, TemplateMeta, Toleration, Volume, VolumeMount,
 };
 use names::{
-    MAX_LABEL, dns_label, hash_hex, is_dns_label, is_dns_subdomain, is_env_name, is_label_value,
-    is_qualified_name, label_value,
+    MAX_LABEL, dns_label, dns_label_showing, hash_hex, is_dns_label, is_dns_subdomain, is_env_name,
+    is_label_value, is_qualified_name, label_value,
 };
 
 #[derive(Clone, Debug, Default)]
@@ -1002,9 +1002,16 @@ pub fn build(
             serde_json::to_string(&job_obj).unwrap_or_default(),
             serde_json::to_string(&cm).unwrap_or_default()
         );
+        // A long experiment name is shortened first, so the job's key stays readable.
+        let raw = format!("{prefix}-{dir}");
+        let shown = if raw.len() > MAX_LABEL - 9 {
+            format!("{}-{dir}", prefix.chars().take(16).collect::<String>())
+        } else {
+            raw.clone()
+        };
         let name = format!(
             "{}-{}",
-            dns_label(&format!("{prefix}-{dir}"), MAX_LABEL - 9),
+            dns_label_showing(&raw, &shown, MAX_LABEL - 9),
             hash_hex(content.as_bytes(), 8)
         );
         if let Some(other) = names_seen.insert((namespace.to_owned(), name.clone()), key.clone()) {

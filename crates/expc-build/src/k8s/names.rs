@@ -79,8 +79,14 @@ pub fn is_env_name(s: &str) -> bool {
 /// other character `-`, outer `-` trimmed; suffixed with `-` and 8 hex digits of the
 /// hash of `raw` when that changed anything or the text is longer than `max`.
 pub fn dns_label(raw: &str, max: usize) -> String {
+    dns_label_showing(raw, raw, max)
+}
+
+/// As [`dns_label`], with the readable part taken from `shown` (a shortened form of
+/// `raw`) whenever it differs from `raw`; the hash is always of `raw`.
+pub fn dns_label_showing(raw: &str, shown: &str, max: usize) -> String {
     let max = max.clamp(10, MAX_LABEL);
-    let mapped: String = raw
+    let mapped: String = shown
         .chars()
         .map(|c| {
             let c = c.to_ascii_lowercase();
