@@ -618,7 +618,7 @@ pub fn build(
     } else {
         spec_dir
     };
-    if !is_abs_path(spec_dir) || spec_dir.contains('\n') {
+    if !is_abs_path(spec_dir) || spec_dir == "/" || spec_dir.contains('\n') {
         return Err(err(
             format!(
                 "the spec folder {:?} is not an absolute path inside the containers",
@@ -934,15 +934,25 @@ pub fn build(
             annotations.insert("expc.dev/doc".to_owned(), doc.clone());
         }
 
+        // The argv volume is named once the name is known, below.
         let mut volumes = m.volumes.clone();
-        volumes[0].config_map = Some(ConfigMapSource {
-            name: wrapper_name.clone(),
-            default_mode: Some(0o555),
-        });
-        volumes[1].config_map = Some(ConfigMapSource {
-            name: String::new(),
-            default_mode: Some(0o444),
-        });
+        for v in &mut volumes {
+            match v.name.as_str() {
+                WRAPPER_VOLUME => {
+                    v.config_map = Some(ConfigMapSource {
+                        name: wrapper_name.clone(),
+                        default_mode: Some(0o555),
+                    });
+                }
+                ARGV_VOLUME => {
+                    v.config_map = Some(ConfigMapSource {
+                        name: String::new(),
+                        default_mode: Some(0o444),
+                    });
+                }
+                _ => {}
+            }
+        }
         let mut job_obj = manifest::Job {
             api_version: "batch/v1",
             kind: "Job",
@@ -1022,11 +1032,11 @@ pub fn build(
         }
         job_obj.metadata.name = name.clone();
         cm.metadata.name = name.clone();
-        job_obj.spec.template.spec.volumes[1]
-            .config_map
-            .as_mut()
-            .expect("the argv volume is a ConfigMap")
-            .name = name.clone();
+        for v in &mut job_obj.spec.template.spec.volumes {
+            if let (ARGV_VOLUME, Some(c)) = (v.name.as_str(), v.config_map.as_mut()) {
+                c.name = name.clone();
+            }
+        }
 
         let contents = format!("{}---\n{}", yaml(&cm)?, yaml(&job_obj)?);
         let waves = completions.div_ceil(parallelism.max(1));
