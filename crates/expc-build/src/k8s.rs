@@ -657,6 +657,12 @@ pub fn build(
                 "name the call with letters, digits and `_` (`let name = task(…)`)",
             ));
         }
+        if matches!(job.command, expc_plan::plan::Command::Spark { .. }) {
+            return Err(err(
+                format!("`{key}` is a `spark` task, which a Kubernetes Job cannot run"),
+                "place the call on a resource of kind `Spark`",
+            ));
+        }
         let namespace = job
             .placement
             .get("namespace")
