@@ -480,12 +480,19 @@ fn expc_run_submits_to_slurm_and_follows_to_completion() {
     let (out, state) = expc_run("run-chain", &spec("chain"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("3 of 3 Slurm jobs completed"), "{stderr}");
+    // `b` and `c` copy the same bytes with the same task: once `b` has run, `c`'s cache
+    // key is `b`'s, so `c` is not submitted.
+    assert!(stderr.contains("2 ran, 1 cached, 0 failed"), "{stderr}");
+    // One submission per job, each after the one before it completed.
     let jobs = run_jobs(&state);
-    assert_eq!(jobs.len(), 3, "{stderr}");
+    assert_eq!(
+        jobs.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>(),
+        ["a[0]", "b[0]"],
+        "{stderr}"
+    );
     for (label, id) in &jobs {
         assert!(
-            stderr.contains(&format!("completed: {label} (job {id})")),
+            stderr.contains(&format!("submitted {label} to Slurm as job {id}")),
             "{stderr}"
         );
     }
@@ -494,10 +501,35 @@ fn expc_run_submits_to_slurm_and_follows_to_completion() {
         .flatten()
         .map(|e| e.path())
         .collect();
-    let content = std::fs::read(runs[0].join("run/c/0/copy.txt")).unwrap();
+    // The output is stored like a local task's, and linked where Slurm jobs read it.
+    let content = std::fs::read(state.join("out/c/copy.txt")).unwrap();
     assert_eq!(content, b"chain input\n");
+    assert_eq!(
+        std::fs::read(runs[0].join("run/c/0/copy.txt")).unwrap(),
+        content
+    );
     let records = read_hook_records(&runs[0].join("run/provenance")).unwrap();
-    assert_eq!(records.len(), 6);
+    assert_eq!(
+        records.len(),
+        4,
+        "a start and an end for each submitted job"
+    );
+    // Completed Slurm jobs are cached like local tasks: a second run submits nothing.
+    let again = expc_tests::run(&[
+        "run",
+        "--state-dir",
+        state.to_str().unwrap(),
+        &spec("chain"),
+    ]);
+    let stderr2 = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr2}");
+    assert!(stderr2.contains("0 ran, 3 cached"), "{stderr2}");
+    assert!(!stderr2.contains("submitted"), "{stderr2}");
+    assert_eq!(
+        std::fs::read_dir(state.join("slurm")).unwrap().count(),
+        1,
+        "a run that submitted nothing left a Slurm folder"
+    );
     // The run is in the provenance store, as a local run would be.
     assert!(stderr.contains("provenance: run "), "{stderr}");
     let listed = expc_tests::run(&[
@@ -508,44 +540,141 @@ fn expc_run_submits_to_slurm_and_follows_to_completion() {
         "json",
     ]);
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
-    assert_eq!(listed[0]["status"], "succeeded", "{listed}");
-    assert_eq!(listed[0]["ran"], 3, "{listed}");
+    // Newest first: the cached run, then the one that ran on Slurm.
+    assert_eq!(listed[1]["status"], "succeeded", "{listed}");
+    assert_eq!(listed[1]["ran"], 2, "{listed}");
+    assert_eq!(listed[0]["cached"], 3, "{listed}");
+    let rows = query(
+        &state,
+        "SELECT call, backend, job_id, host FROM tasks WHERE status = 'ran' ORDER BY call",
+    );
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    for (row, (label, id)) in rows.iter().zip(&jobs) {
+        assert_eq!(row["backend"], "slurm", "{rows:#?}");
+        assert_eq!(row["job_id"], format!("{id}_0"), "{label}: {rows:#?}");
+        assert!(
+            row["host"].as_str().is_some_and(|h| !h.is_empty()),
+            "{rows:#?}"
+        );
+    }
     expc_tests::remove_tree(&state);
 }
 
+/// A job that fails on the cluster is reported with Slurm's state and reason and the end
+/// of its log; its dependents are never submitted (the scheduler checks the upstream's
+/// real state first) and an independent job still completes.
 #[test]
-fn expc_run_reports_cancelled_dependents_with_the_reason() {
-    if !cluster_up("expc_run_reports_cancelled_dependents_with_the_reason") {
+fn expc_run_reports_a_failed_job_with_the_reason_and_submits_no_dependent() {
+    if !cluster_up("expc_run_reports_a_failed_job_with_the_reason_and_submits_no_dependent") {
         return;
     }
     let (out, state) = expc_run("run-failing", &spec("failing"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let jobs: BTreeMap<String, String> = run_jobs(&state).into_iter().collect();
+    assert_eq!(
+        jobs.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["f[0]", "independent[0]"],
+        "{stderr}"
+    );
     assert!(
         stderr.contains(&format!(
-            "job {} failed: the command exited with a non-zero status",
-            jobs["f"]
+            "failed: f (exit 1): Slurm job {}_0 failed: the command exited with a non-zero status",
+            jobs["f[0]"]
         )),
         "{stderr}"
     );
-    for label in ["after", "after2"] {
-        assert!(
-            stderr.contains(&format!(
-                "job {} was cancelled: a job it depends on did not complete",
-                jobs[label]
-            )),
-            "{label}: {stderr}"
-        );
+    assert!(stderr.contains("logs: "), "{stderr}");
+    assert!(
+        stderr.contains("1 ran, 0 cached, 1 failed, 2 not run"),
+        "{stderr}"
+    );
+    let rows = query(&state, "SELECT call, status FROM tasks ORDER BY call");
+    let status: BTreeMap<&str, &str> = rows
+        .iter()
+        .map(|r| (r["call"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(status["f"], "failed", "{rows:#?}");
+    assert_eq!(status["independent"], "ran", "{rows:#?}");
+    assert_eq!(status["after"], "skipped", "{rows:#?}");
+    assert_eq!(status["after2"], "skipped", "{rows:#?}");
+    expc_tests::remove_tree(&state);
+}
+
+/// A pipeline that mixes this machine with Slurm, as the rainfall example does: the local
+/// tasks run here, the sweep goes to the cluster as one throttled job array once its input
+/// is made, and the local summary reads what the cluster wrote.
+#[test]
+fn a_pipeline_mixing_local_tasks_and_slurm_runs_each_where_it_is_placed() {
+    if !cluster_up("a_pipeline_mixing_local_tasks_and_slurm_runs_each_where_it_is_placed") {
+        return;
     }
-    assert!(
-        stderr.contains(&format!(
-            "completed: independent (job {})",
-            jobs["independent"]
-        )),
-        "{stderr}"
+    let (out, state) = expc_run("mixed", &spec("mixed"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("6 ran, 0 cached, 0 failed"), "{stderr}");
+    let jobs = run_jobs(&state);
+    assert_eq!(jobs.len(), 1, "one array for the sweep: {jobs:?}");
+    assert_eq!(jobs[0].0, "t[0-3]");
+    let rows = query(
+        &state,
+        "SELECT call, backend, job_id FROM tasks ORDER BY call, idx",
     );
-    assert!(stderr.contains("1 of 4 Slurm jobs completed"), "{stderr}");
+    let placed: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["call"].as_str().unwrap().to_owned(),
+                r["backend"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("g", "local"),
+        ("summarise", "local"),
+        ("t", "slurm"),
+        ("t", "slurm"),
+        ("t", "slurm"),
+        ("t", "slurm"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(placed, want, "{rows:#?}");
+    for r in &rows {
+        let on_slurm = r["backend"] == "slurm";
+        assert_eq!(r["job_id"].is_string(), on_slurm, "{rows:#?}");
+    }
+    // The same bytes as the whole pipeline run here.
+    let local = state.join("local");
+    let here = expc_tests::run(&[
+        "run",
+        "--local",
+        "--state-dir",
+        local.to_str().unwrap(),
+        &spec("mixed"),
+    ]);
+    assert!(
+        here.status.success(),
+        "{}",
+        String::from_utf8_lossy(&here.stderr)
+    );
+    for file in ["summary.csv", "report.txt"] {
+        let mixed = std::fs::read(state.join("out/summarise").join(file)).unwrap();
+        let all_here = std::fs::read(local.join("out/summarise").join(file)).unwrap();
+        assert!(!mixed.is_empty(), "{file} is empty");
+        assert_eq!(mixed, all_here, "{file} differs from a local run");
+    }
+    // Both runs computed the same keys: the local run reused nothing, but a third run on
+    // the first state directory submits nothing.
+    let again = expc_tests::run(&[
+        "run",
+        "--state-dir",
+        state.to_str().unwrap(),
+        &spec("mixed"),
+    ]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("0 ran, 6 cached"), "{stderr}");
     expc_tests::remove_tree(&state);
 }
 
@@ -588,8 +717,9 @@ fn ctrl_c_cancels_the_submitted_jobs() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
     assert!(
-        stderr.contains("interrupted: cancelling Slurm jobs"),
+        stderr.contains(&format!("cancelling Slurm jobs {id} (")),
         "{stderr}"
     );
     // Slurm cancels it: the state becomes CANCELLED within a few seconds.
@@ -719,7 +849,7 @@ fn the_hello_example_on_slurm_matches_a_local_run() {
     let (out, state) = expc_run("hello-slurm", &spec);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("3 of 3 Slurm jobs completed"), "{stderr}");
+    assert!(stderr.contains("6 ran, 0 cached, 0 failed"), "{stderr}");
     let local = state.join("local");
     let out = expc_tests::run(&[
         "run",
@@ -741,7 +871,7 @@ fn the_hello_example_on_slurm_matches_a_local_run() {
         .unwrap()
         .join("run");
     for file in ["summary.csv", "report.txt"] {
-        let on_slurm = std::fs::read(run.join("summarise/0").join(file)).unwrap();
+        let on_slurm = std::fs::read(state.join("out/summarise").join(file)).unwrap();
         let here = std::fs::read(local.join("out/summarise").join(file)).unwrap();
         assert!(!on_slurm.is_empty(), "{file} is empty");
         assert_eq!(

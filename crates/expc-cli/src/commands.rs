@@ -12,7 +12,6 @@ mod program;
 mod prov;
 mod report;
 mod run;
-mod run_slurm;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

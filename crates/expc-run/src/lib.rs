@@ -46,6 +46,8 @@ pub struct RunOptions {
     pub spark_master: String,
     /// How long a task gets after SIGTERM before SIGKILL.
     pub grace: Duration,
+    /// Time between two looks at the Slurm queue.
+    pub poll: Duration,
 }
 
 /// How one instance ended.
@@ -80,6 +82,9 @@ pub struct Summary {
     pub elapsed: Duration,
     /// Outputs of the instances of jobs that nothing reads: what the run made.
     pub final_outputs: Vec<(String, PathBuf)>,
+    /// Where the Slurm jobs of the run were written and ran (scripts, logs, work
+    /// directories, hook records), when the run submitted to Slurm.
+    pub slurm_dir: Option<PathBuf>,
 }
 
 impl Summary {
@@ -131,24 +136,33 @@ pub fn preflight(
     stats: &mut hash::StatCache,
 ) -> Result<(), RunError> {
     if !opts.local {
-        let remote: Vec<String> = plan
-            .jobs
-            .iter()
-            .filter(|j| j.backend != Backend::Local)
-            .map(|j| {
-                format!(
-                    "`{}` on {} ({})",
-                    j.key,
-                    j.on,
-                    expc_plan::lower::backend_name(j.backend)
-                )
-            })
-            .collect();
-        if !remote.is_empty() {
+        let on = |backend: Backend| -> Vec<String> {
+            plan.jobs
+                .iter()
+                .filter(|j| j.backend == backend)
+                .map(|j| format!("`{}` (on `{}`)", j.key, j.on))
+                .collect()
+        };
+        let k8s = on(Backend::Kubernetes);
+        if !k8s.is_empty() {
             return Err(RunError(format!(
-                "these calls are placed on engines that `expc run` does not submit to yet: {}. Run them here with `expc run --local` (this version of expc does not submit to Slurm, Kubernetes or Spark yet)",
-                remote.join(", ")
+                "{} placed on Kubernetes, which `expc run` does not submit to. Build its Jobs with `expc build --target k8s -o DIR` and apply them with DIR/submit.sh, or run everything here with `expc run --local`",
+                k8s.join(", ")
             )));
+        }
+        for j in plan.jobs.iter().filter(|j| j.backend == Backend::Spark) {
+            let submit = resolve::SparkSubmit::for_resource(&j.placement, &opts.spec_dir);
+            let found = if submit.program.contains('/') {
+                std::path::Path::new(&submit.program).is_file()
+            } else {
+                slurm::find_program(&submit.program).is_some()
+            };
+            if !found {
+                return Err(RunError(format!(
+                    "`{}` is placed on Spark (`{}`), but `{}` cannot be found. Install Spark (or `pip install pyspark`), set `spark_home` on the resource, or run everything here with `expc run --local`",
+                    j.key, j.on, submit.program
+                )));
+            }
         }
     }
     // Declared data that some call or task reads must exist, and match its pinned digest.
@@ -246,13 +260,23 @@ pub fn run(
     let store = Store::open(&opts.state_dir)
         .map_err(|e| RunError(format!("cannot use `{}`: {e}", opts.state_dir.display())))?;
     store.clean_tmp();
+    let mut slurm = if !opts.local && slurm::applies(plan) {
+        Some(slurm::SlurmBackend::prepare(
+            program,
+            plan,
+            &opts.state_dir,
+            &opts.spec_dir,
+        )?)
+    } else {
+        None
+    };
     let calls = calls(program, &plan.pipeline);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| RunError(format!("cannot start the scheduler: {e}")))?;
     let summary = runtime.block_on(schedule(
-        plan, dag, opts, sink, &store, &mut stats, &resolver, &calls,
+        plan, dag, opts, sink, &store, &mut stats, &resolver, &calls, &mut slurm,
     ));
     stats.save(&stat_path).ok();
     Ok(summary)
@@ -268,6 +292,7 @@ async fn schedule(
     stats: &mut hash::StatCache,
     resolver: &Resolver<'_>,
     calls: &HashMap<String, ir::Call>,
+    slurm: &mut Option<slurm::SlurmBackend>,
 ) -> Summary {
     use petgraph::Direction;
     let started = Instant::now();
@@ -295,6 +320,29 @@ async fn schedule(
     let mut stopping = false;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    // Which jobs go to Slurm, and how each Spark job is submitted.
+    let on_slurm: Vec<bool> = plan
+        .jobs
+        .iter()
+        .map(|j| slurm.is_some() && j.backend == Backend::Slurm)
+        .collect();
+    let spark: Vec<resolve::SparkSubmit> = plan
+        .jobs
+        .iter()
+        .map(|j| {
+            if !opts.local && j.backend == Backend::Spark {
+                resolve::SparkSubmit::for_resource(&j.placement, &opts.spec_dir)
+            } else {
+                resolve::SparkSubmit::local(&opts.spark_master)
+            }
+        })
+        .collect();
+    let mut submitted: HashMap<usize, Launch> = HashMap::new();
+    let mut ticker = tokio::time::interval(opts.poll);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    summary.slurm_dir = slurm
+        .as_ref()
+        .and_then(|b| b.run_dir.parent().map(PathBuf::from));
     sink.event(Event::RunStarted {
         instances: n as u64,
     });
@@ -306,13 +354,11 @@ async fn schedule(
                 break;
             }
             let Some(pos) = ready.iter().position(|&node| {
-                let (cpus, mem) = demand(
-                    plan,
-                    graph[NodeIndex::new(node)].job as usize,
-                    cap_cpus,
-                    cap_mem,
-                );
-                launched.is_empty()
+                let j = graph[NodeIndex::new(node)].job as usize;
+                let (cpus, mem) = demand(plan, j, cap_cpus, cap_mem);
+                // Slurm instances take nothing from this machine.
+                on_slurm[j]
+                    || launched.is_empty()
                     || (launched.len() < opts.jobs
                         && used_cpus + cpus <= cap_cpus
                         && used_mem.saturating_add(mem) <= cap_mem)
@@ -327,12 +373,73 @@ async fn schedule(
             let Some(call) = calls.get(&job.key) else {
                 continue;
             };
-            let work = store.work_path(&job.key, index);
-            let resolved =
-                match resolver.resolve(j, index, call, &work, &outputs, &opts.spark_master) {
-                    Ok(r) => r,
+            let work = match slurm.as_ref() {
+                Some(b) if on_slurm[j] => b.work_dir(&job.key, index),
+                _ => store.work_path(&job.key, index),
+            };
+            let resolved = match resolver.resolve(j, index, call, &work, &outputs, &spark[j]) {
+                Ok(r) => r,
+                Err(e) => {
+                    let mut r = record(plan, j, index, Outcome::Failed, None);
+                    r.message = Some(e.clone());
+                    sink.instance(&r);
+                    fail(
+                        &mut summary,
+                        &mut outcome,
+                        node,
+                        sink,
+                        &name,
+                        None,
+                        e,
+                        Vec::new(),
+                        PathBuf::new(),
+                    );
+                    release(graph, node, &mut remaining, &mut ready, &outcome);
+                    continue;
+                }
+            };
+            if let Some(entry) = store.lookup(&resolved.key) {
+                match materialise(store, plan, j, index, &entry.outputs) {
+                    Ok(files) => {
+                        let now = SystemTime::now();
+                        let mut r = record(plan, j, index, Outcome::Cached, Some(&resolved));
+                        (r.started, r.ended, r.attempts) = (Some(now), Some(now), 0);
+                        r.generated = generated(plan, j, &files, &entry.outputs);
+                        sink.instance(&r);
+                        hand_over(slurm.as_ref(), plan, j, index, &files);
+                        outputs.insert((j, index), files);
+                        last.set(&job.key, index, &resolved.key);
+                        outcome[node] = Some(Outcome::Cached);
+                        summary.cached += 1;
+                        sink.event(Event::TaskCached { task: name });
+                        release(graph, node, &mut remaining, &mut ready, &outcome);
+                        continue;
+                    }
                     Err(e) => {
-                        let mut r = record(plan, j, index, Outcome::Failed, None);
+                        sink.event(Event::Note { message: format!("{name}: the cached outputs could not be linked ({e}); running it again") });
+                    }
+                }
+            }
+            if on_slurm[j] {
+                let Some(b) = slurm.as_mut() else { continue };
+                match b.queue(j, index, node) {
+                    Ok(()) => {
+                        sink.event(Event::TaskStarted { task: name });
+                        submitted.insert(
+                            node,
+                            Launch {
+                                node,
+                                resolved,
+                                log_dir: b.run_dir.join("logs"),
+                                cpus: 0,
+                                mem: 0,
+                                started: Instant::now(),
+                                started_at: SystemTime::now(),
+                            },
+                        );
+                    }
+                    Err(e) => {
+                        let mut r = record(plan, j, index, Outcome::Failed, Some(&resolved));
                         r.message = Some(e.clone());
                         sink.instance(&r);
                         fail(
@@ -346,30 +453,9 @@ async fn schedule(
                             Vec::new(),
                             PathBuf::new(),
                         );
-                        release(graph, node, &mut remaining, &mut ready, &outcome);
-                        continue;
-                    }
-                };
-            if let Some(entry) = store.lookup(&resolved.key) {
-                match materialise(store, plan, j, index, &entry.outputs) {
-                    Ok(files) => {
-                        let now = SystemTime::now();
-                        let mut r = record(plan, j, index, Outcome::Cached, Some(&resolved));
-                        (r.started, r.ended, r.attempts) = (Some(now), Some(now), 0);
-                        r.generated = generated(plan, j, &files, &entry.outputs);
-                        sink.instance(&r);
-                        outputs.insert((j, index), files);
-                        last.set(&job.key, index, &resolved.key);
-                        outcome[node] = Some(Outcome::Cached);
-                        summary.cached += 1;
-                        sink.event(Event::TaskCached { task: name });
-                        release(graph, node, &mut remaining, &mut ready, &outcome);
-                        continue;
-                    }
-                    Err(e) => {
-                        sink.event(Event::Note { message: format!("{name}: the cached outputs could not be linked ({e}); running it again") });
                     }
                 }
+                continue;
             }
             let (cpus, mem) = demand(plan, j, cap_cpus, cap_mem);
             used_cpus += cpus;
@@ -404,11 +490,116 @@ async fn schedule(
                 },
             );
         }
-        if running.is_empty() {
+        // What became ready for Slurm goes in one sbatch per script: a job array.
+        if let Some(b) = slurm.as_mut().filter(|b| b.has_pending()) {
+            let (notes, refused) = b.submit().await;
+            for message in notes {
+                sink.event(Event::Note { message });
+            }
+            for (node, why) in refused {
+                let Some(l) = submitted.remove(&node) else {
+                    continue;
+                };
+                let inst = graph[NodeIndex::new(node)];
+                let (j, index) = (inst.job as usize, inst.index as u64);
+                let mut r = record(plan, j, index, Outcome::Failed, Some(&l.resolved));
+                r.message = Some(why.clone());
+                sink.instance(&r);
+                fail(
+                    &mut summary,
+                    &mut outcome,
+                    node,
+                    sink,
+                    &instance_name(plan, j, index),
+                    None,
+                    why,
+                    Vec::new(),
+                    l.log_dir,
+                );
+            }
+        }
+        let slurm_busy = slurm.as_ref().is_some_and(|b| b.busy());
+        if running.is_empty() && !slurm_busy {
             break;
         }
         tokio::select! {
-            done = running.join_next() => {
+            _ = ticker.tick(), if slurm_busy => {
+                let Some(b) = slurm.as_mut() else { continue };
+                let ended = match b.poll().await {
+                    Ok(ended) => ended,
+                    Err(e) => {
+                        // The queue cannot be followed: what is still out is reported, not
+                        // waited for.
+                        let (_, nodes) = b.cancel().await;
+                        for node in nodes {
+                            let Some(l) = submitted.remove(&node) else { continue };
+                            let inst = graph[NodeIndex::new(node)];
+                            let (j, index) = (inst.job as usize, inst.index as u64);
+                            let mut r = record(plan, j, index, Outcome::Failed, Some(&l.resolved));
+                            r.message = Some(e.0.clone());
+                            sink.instance(&r);
+                            fail(&mut summary, &mut outcome, node, sink, &instance_name(plan, j, index), None, e.0.clone(), Vec::new(), l.log_dir);
+                        }
+                        continue;
+                    }
+                };
+                for e in ended {
+                    let Some(l) = submitted.remove(&e.node) else { continue };
+                    let inst = graph[NodeIndex::new(e.node)];
+                    let (j, index) = (inst.job as usize, inst.index as u64);
+                    let key = &plan.jobs[j].key;
+                    let name = instance_name(plan, j, index);
+                    let mut r = record(plan, j, index, Outcome::Ran, Some(&l.resolved));
+                    r.job_id = Some(e.slurm_id.clone());
+                    r.started = Some(l.started_at);
+                    r.ended = Some(SystemTime::now());
+                    r.attempts = 1;
+                    if let Some(h) = b.hook_record(key, index) {
+                        r.host = Some(h.host);
+                        r.started = parse_utc(&h.started).or(r.started);
+                        r.ended = h.ended.as_deref().and_then(parse_utc).or(r.ended);
+                        r.attempts = h.attempts;
+                        r.exit_code = h.exit_status;
+                    }
+                    let log = b.log_path(key, e.slurm_id.split('_').next().unwrap_or(&e.slurm_id), e.slurm_id.split_once('_').map_or("0", |(_, t)| t));
+                    if e.completed {
+                        let work = b.work_dir(key, index);
+                        match collect(store, stats, plan, j, index, &l.resolved, &work, r.attempts.max(1), l.started) {
+                            Ok((files, stored)) => {
+                                r.generated = generated(plan, j, &files, &stored);
+                                r.exit_code = Some(0);
+                                sink.instance(&r);
+                                hand_over(Some(&*b), plan, j, index, &files);
+                                last.set(key, index, &l.resolved.key);
+                                outputs.insert((j, index), files);
+                                outcome[e.node] = Some(Outcome::Ran);
+                                summary.ran += 1;
+                                sink.event(Event::TaskFinished { task: name, seconds: l.started.elapsed().as_secs_f64(), attempts: r.attempts });
+                            }
+                            Err(msg) => {
+                                let msg = format!("Slurm job {}: {msg}", e.slurm_id);
+                                r.outcome = Outcome::Failed;
+                                r.message = Some(msg.clone());
+                                sink.instance(&r);
+                                fail(&mut summary, &mut outcome, e.node, sink, &name, Some(0), msg, b.log_tail(key, &e.slurm_id, 10), log);
+                                if opts.fail_fast { stopping = true; }
+                            }
+                        }
+                    } else {
+                        r.outcome = Outcome::Failed;
+                        r.message = Some(e.message.clone());
+                        sink.instance(&r);
+                        fail(&mut summary, &mut outcome, e.node, sink, &name, r.exit_code, e.message.clone(), b.log_tail(key, &e.slurm_id, 10), log);
+                        if opts.fail_fast { stopping = true; }
+                    }
+                    release(graph, e.node, &mut remaining, &mut ready, &outcome);
+                }
+                if stopping {
+                    exec::terminate(&groups, opts.grace).await;
+                    cancel_slurm(b, &mut submitted, plan, graph, sink, &mut outcome, &mut summary, "stopped: an instance failed (--fail-fast)").await;
+                }
+            }
+            done = running.join_next(), if !running.is_empty() => {
                 let Some(Ok(result)) = done else { continue };
                 let Some(l) = launched.remove(&result.node) else { continue };
                 used_cpus -= l.cpus;
@@ -427,6 +618,7 @@ async fn schedule(
                             Ok((files, stored)) => {
                                 r.generated = generated(plan, j, &files, &stored);
                                 sink.instance(&r);
+                                hand_over(slurm.as_ref(), plan, j, index, &files);
                                 last.set(&plan.jobs[j].key, index, &l.resolved.key);
                                 outputs.insert((j, index), files);
                                 outcome[l.node] = Some(Outcome::Ran);
@@ -438,7 +630,13 @@ async fn schedule(
                                 r.message = Some(e.clone());
                                 sink.instance(&r);
                                 fail(&mut summary, &mut outcome, l.node, sink, &name, Some(0), e, Vec::new(), l.log_dir.clone());
-                                if opts.fail_fast { stopping = true; exec::terminate(&groups, opts.grace).await; }
+                                if opts.fail_fast {
+                                    stopping = true;
+                                    exec::terminate(&groups, opts.grace).await;
+                                    if let Some(b) = slurm.as_mut() {
+                                        cancel_slurm(b, &mut submitted, plan, graph, sink, &mut outcome, &mut summary, "stopped: an instance failed (--fail-fast)").await;
+                                    }
+                                }
                             }
                         }
                     }
@@ -450,7 +648,13 @@ async fn schedule(
                         r.message = Some(message.clone());
                         sink.instance(&r);
                         fail(&mut summary, &mut outcome, l.node, sink, &name, exit_code, message, stderr_tail, l.log_dir.clone());
-                        if opts.fail_fast { stopping = true; exec::terminate(&groups, opts.grace).await; }
+                        if opts.fail_fast {
+                            stopping = true;
+                            exec::terminate(&groups, opts.grace).await;
+                            if let Some(b) = slurm.as_mut() {
+                                cancel_slurm(b, &mut submitted, plan, graph, sink, &mut outcome, &mut summary, "stopped: an instance failed (--fail-fast)").await;
+                            }
+                        }
                     }
                     exec::Status::Killed => {
                         r.outcome = Outcome::NotRun;
@@ -466,6 +670,9 @@ async fn schedule(
                 stopping = true;
                 summary.interrupted = true;
                 sink.event(Event::Note { message: "interrupted: stopping the running tasks (SIGTERM, then SIGKILL); `expc run` again resumes".into() });
+                if let Some(b) = slurm.as_mut() {
+                    cancel_slurm(b, &mut submitted, plan, graph, sink, &mut outcome, &mut summary, "stopped: the run was interrupted; its Slurm job was cancelled").await;
+                }
                 exec::terminate(&groups, opts.grace).await;
             }
         }
@@ -526,6 +733,9 @@ async fn schedule(
         }
     }
     store.save_last(&mut last).ok();
+    if !slurm.as_ref().is_some_and(|b| b.tidy()) {
+        summary.slurm_dir = None;
+    }
     summary.elapsed = started.elapsed();
     sink.event(Event::RunFinished {
         ran: summary.ran,
@@ -744,4 +954,105 @@ fn machine_memory() -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// Cancels the Slurm jobs of the run that have not ended: each becomes not run.
+#[allow(clippy::too_many_arguments)]
+async fn cancel_slurm(
+    b: &mut slurm::SlurmBackend,
+    submitted: &mut HashMap<usize, Launch>,
+    plan: &Plan,
+    graph: &petgraph::graph::DiGraph<expc_plan::dag::Instance, expc_plan::plan::Relation, u32>,
+    sink: &mut dyn Sink,
+    outcome: &mut [Option<Outcome>],
+    summary: &mut Summary,
+    why: &str,
+) {
+    let (labels, nodes) = b.cancel().await;
+    if !labels.is_empty() {
+        sink.event(Event::Note {
+            message: format!("cancelling Slurm jobs {}", labels.join(", ")),
+        });
+    }
+    for node in nodes {
+        let Some(l) = submitted.remove(&node) else {
+            continue;
+        };
+        let inst = graph[NodeIndex::new(node)];
+        let mut r = record(
+            plan,
+            inst.job as usize,
+            inst.index as u64,
+            Outcome::NotRun,
+            Some(&l.resolved),
+        );
+        r.message = Some(why.to_owned());
+        sink.instance(&r);
+        outcome[node] = Some(Outcome::NotRun);
+        summary.not_run += 1;
+    }
+}
+
+/// Makes the outputs of a finished instance readable by the Slurm jobs of the run, at
+/// `run/KEY/INDEX/PATH`.
+fn hand_over(
+    slurm: Option<&slurm::SlurmBackend>,
+    plan: &Plan,
+    j: usize,
+    index: u64,
+    files: &BTreeMap<String, (PathBuf, String)>,
+) {
+    let Some(b) = slurm else { return };
+    let job = &plan.jobs[j];
+    let links: Vec<(String, PathBuf)> = job
+        .outputs
+        .iter()
+        .filter_map(|o| Some((o.path.clone(), files.get(&o.name)?.0.clone())))
+        .collect();
+    b.link_outputs(&job.key, index, &links);
+}
+
+/// `2026-12-02T03:04:05.678Z` (as the provenance hook writes it) as a time.
+fn parse_utc(text: &str) -> Option<SystemTime> {
+    let t = text.strip_suffix('Z')?;
+    let (date, time) = t.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut h = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hh, mm, ss) = (h.next()??, h.next()??, h.next()??);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from the civil date (proleptic Gregorian), after Howard Hinnant.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()?;
+    let digits: String = frac.chars().take(9).collect();
+    let nanos = format!("{digits:0<9}").parse::<u32>().ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hook_times_parse() {
+        let t = parse_utc("2026-12-02T03:04:05.678Z").unwrap();
+        let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!(d.as_secs(), 1_796_180_645);
+        assert_eq!(d.subsec_millis(), 678);
+        assert_eq!(
+            parse_utc("1970-01-01T00:00:00Z"),
+            Some(SystemTime::UNIX_EPOCH)
+        );
+        assert_eq!(parse_utc("2026-13-02T03:04:05Z"), None);
+        assert_eq!(parse_utc("yesterday"), None);
+    }
 }

@@ -276,7 +276,7 @@ impl<'a> Resolver<'a> {
         call: &ir::Call,
         work: &Path,
         outputs: &Outputs,
-        spark_master: &str,
+        spark: &SparkSubmit,
     ) -> Result<Resolved, String> {
         let job = &self.plan.jobs[j];
         let task = self
@@ -360,10 +360,11 @@ impl<'a> Resolver<'a> {
                 settings,
             } => {
                 let mut words = vec![
-                    "spark-submit".to_owned(),
+                    spark.program.clone(),
                     "--master".to_owned(),
-                    spark_master.to_owned(),
+                    spark.master.clone(),
                 ];
+                words.extend(spark.options.iter().cloned());
                 for (k, v) in settings {
                     if let Some(flag) = spark_flag(k) {
                         words.push(flag.to_owned());
@@ -498,6 +499,63 @@ impl<'a> Resolver<'a> {
             used,
             values,
         })
+    }
+}
+
+/// How a Spark task is submitted: which `spark-submit`, to which master, with which
+/// options from its resource. None of it is part of the cache key: where an application
+/// runs does not change what it computes.
+#[derive(Clone, Debug)]
+pub struct SparkSubmit {
+    pub program: String,
+    pub master: String,
+    /// Options from the resource, before the task's own settings (which win).
+    pub options: Vec<String>,
+}
+
+impl SparkSubmit {
+    /// `spark-submit` on PATH with `master` (`local[N]` to run here).
+    pub fn local(master: &str) -> Self {
+        SparkSubmit {
+            program: "spark-submit".into(),
+            master: master.into(),
+            options: Vec::new(),
+        }
+    }
+
+    /// The submission to the Spark resource a job is placed on: its `master` (or
+    /// `EXPC_SPARK_MASTER`, which a site sets to point the same spec at another cluster),
+    /// `deploy_mode`, and `spark_home`'s `spark-submit`, resolved against `spec_dir`.
+    pub fn for_resource(placement: &BTreeMap<String, Value>, spec_dir: &Path) -> Self {
+        let master = std::env::var("EXPC_SPARK_MASTER")
+            .ok()
+            .filter(|m| !m.is_empty())
+            .or_else(|| {
+                placement
+                    .get("master")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| "local[*]".into());
+        let program = match placement.get("spark_home").and_then(Value::as_str) {
+            Some(home) => spec_dir
+                .join(home)
+                .join("bin")
+                .join("spark-submit")
+                .to_string_lossy()
+                .into_owned(),
+            None => "spark-submit".into(),
+        };
+        let mut options = Vec::new();
+        if let Some(Value::Enum(mode)) = placement.get("deploy_mode") {
+            options.push("--deploy-mode".into());
+            options.push(mode.rsplit("::").next().unwrap_or(mode).to_owned());
+        }
+        SparkSubmit {
+            program,
+            master,
+            options,
+        }
     }
 }
 

@@ -1,307 +1,519 @@
-//! `expc run` for a pipeline placed on Slurm: the artifacts of `expc build --target
-//! slurm` are written under the state directory, submitted with their own `submit.sh`
-//! (each job `afterok` the jobs it reads, so Slurm cancels the dependents of a failure),
-//! and followed with one `squeue` call per poll for every job and array task. Final states
-//! (COMPLETED, FAILED, CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL) become results with
-//! Slurm's reason; Ctrl-C cancels every submitted job (`scancel`).
+//! The Slurm backend of the scheduler: task instances placed on a Slurm resource are
+//! submitted with `sbatch` when their inputs are ready, and followed with one `squeue`
+//! call per poll for every submitted job and array task.
 //!
-//! Only whole pipelines placed on Slurm are submitted: a pipeline that mixes Slurm with
-//! other placements is refused with what to do instead.
+//! The jobs run the scripts of `expc build --target slurm`, written under
+//! `.expc/slurm/run-…/build/` when the run starts. An instance of job KEY works in
+//! `run/KEY/INDEX/` beside them, and reads the outputs of the instances it depends on at
+//! `run/UPSTREAM/INDEX/OUTPUT`: the scheduler links every finished output there, whether
+//! it ran on Slurm, ran here or came from the cache, so Slurm jobs and local tasks mix in
+//! one pipeline. The instances that become ready together are submitted as one job array
+//! (a sweep after its upstream finishes: one `sbatch --array=…`), at most the site's
+//! `max_array_size` per array, with the resource's `array_throttle`.
+//!
+//! Nothing is submitted before its inputs are there: a dependent is submitted only after
+//! the scheduler has seen its upstream COMPLETED and stored its outputs, so a failure's
+//! dependents never reach the queue. Final states (COMPLETED, FAILED, CANCELLED, TIMEOUT,
+//! OUT_OF_MEMORY, NODE_FAIL) become results with Slurm's reason; Ctrl-C cancels every
+//! submitted job (`scancel`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use expc_build::slurm::queue::{
     SlurmJobStatus, SlurmOutcome, explain, outcome, parse_sacct, parse_squeue, squeue_args,
 };
-use expc_build::slurm::{self, SlurmOptions};
+use expc_build::slurm::{self, SlurmOptions, SlurmScript, argv::job_dir};
 use expc_check::ir::{self, Backend};
+use expc_check::value::Value;
 use expc_plan::plan::Plan;
 
 use crate::RunError;
 
-/// Whether `expc run` (without `--local`) submits `plan` to Slurm.
+/// Whether `plan` has instances to submit to Slurm (without `--local`).
 pub fn applies(plan: &Plan) -> bool {
     plan.jobs.iter().any(|j| j.backend == Backend::Slurm)
 }
 
+/// One array task (or job) that has ended.
 #[derive(Debug, Clone)]
-pub struct SlurmRunOptions {
-    /// The `.expc` directory; the run's files go to `slurm/run-SECONDS/` under it.
-    pub state_dir: PathBuf,
-    /// The folder of the spec, against which the jobs resolve data paths.
-    pub spec_dir: PathBuf,
-    /// Time between two `squeue` calls.
-    pub poll: Duration,
+pub struct Ended {
+    pub node: usize,
+    /// `ID_TASK` as Slurm names it.
+    pub slurm_id: String,
+    pub completed: bool,
+    /// What happened, with Slurm's reason, when it did not complete.
+    pub message: String,
 }
 
-/// How one submitted script (a job, or one array of a sweep) ended.
-#[derive(Debug, Clone)]
-pub struct SlurmJobResult {
-    /// `KEY`, or `KEY[FIRST-LAST]` for an array.
-    pub label: String,
-    pub slurm_id: String,
-    pub instances: u64,
-    pub completed: u64,
-    /// One line per task that did not complete, with Slurm's reason.
-    pub problems: Vec<String>,
+/// One `sbatch` call: the DAG nodes of its array tasks.
+#[derive(Debug)]
+struct Submission {
+    label: String,
+    /// Array task index → DAG node, for the tasks that have not ended.
+    open: BTreeMap<u64, usize>,
 }
 
 #[derive(Debug)]
-pub struct SlurmRunSummary {
+pub struct SlurmBackend {
     pub build_dir: PathBuf,
     pub run_dir: PathBuf,
-    /// Where the jobs' provenance hooks wrote their records.
     pub prov_dir: PathBuf,
-    pub results: Vec<SlurmJobResult>,
-    pub interrupted: bool,
-    pub elapsed: Duration,
+    spec_dir: String,
+    scripts: Vec<SlurmScript>,
+    /// Job → its scripts (one per array chunk), by position in `scripts`.
+    by_job: HashMap<usize, Vec<usize>>,
+    /// Instances waiting for the next `sbatch`: script → (array index, node).
+    pending: BTreeMap<usize, Vec<(u64, usize)>>,
+    /// Submitted and not ended, by Slurm job id.
+    submitted: BTreeMap<String, Submission>,
+    /// Every job id submitted by this run.
+    pub all_ids: Vec<String>,
+    /// `array_throttle` of the resource of each job that sets it, by plan job.
+    throttles: HashMap<usize, i64>,
+    failures: u32,
 }
 
-impl SlurmRunSummary {
-    pub fn success(&self) -> bool {
-        !self.interrupted && self.results.iter().all(|r| r.completed == r.instances)
-    }
-}
-
-/// Builds, submits and follows `plan` on Slurm; `progress` receives one line per event.
-pub fn run(
-    program: &ir::Program,
-    plan: &Plan,
-    opts: &SlurmRunOptions,
-    progress: &mut dyn FnMut(&str),
-) -> Result<SlurmRunSummary, RunError> {
-    let started = Instant::now();
-    let others: Vec<String> = plan
-        .jobs
-        .iter()
-        .filter(|j| j.backend != Backend::Slurm)
-        .map(|j| format!("`{}` on {}", j.key, j.on))
-        .collect();
-    if !others.is_empty() {
-        return Err(RunError(format!(
-            "`expc run` submits a pipeline to Slurm only when every call is placed on Slurm; these are not: {}. Run everything here with `expc run --local`, or write the Slurm jobs with `expc build --target slurm` and submit them with their submit.sh",
-            others.join(", ")
-        )));
-    }
-    let spec_dir = opts.spec_dir.to_str().ok_or_else(|| {
-        RunError(format!(
-            "the folder `{}` is not valid UTF-8",
-            opts.spec_dir.display()
-        ))
-    })?;
-    let artifacts = slurm::build(
-        program,
-        plan,
-        &SlurmOptions {
-            spec_dir: spec_dir.to_owned(),
-            templates: BTreeMap::new(),
-        },
-    )
-    .map_err(|e| RunError(format!("{}; {}", e.message, e.help)))?;
-    let scripts = slurm::scripts(program, plan).map_err(|e| RunError(e.message))?;
-
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let base = opts.state_dir.join("slurm").join(format!("run-{secs}"));
-    let build_dir = base.join("build");
-    let run_dir = base.join("run");
-    write_artifacts(&build_dir, &artifacts)?;
-
-    let out = std::process::Command::new("bash")
-        .arg(build_dir.join("submit.sh"))
-        .arg(&run_dir)
-        .env_remove("EXPC_PROV_DIR")
-        .env_remove("EXPC_SPEC_DIR")
-        .output()
-        .map_err(|e| RunError(format!("cannot run bash to submit the jobs: {e}")))?;
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        progress(line);
-    }
-    if !out.status.success() {
-        return Err(RunError(format!(
-            "submitting to Slurm failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    let submitted = read_jobs_tsv(&run_dir.join("jobs.tsv"))?;
-    if submitted.len() != scripts.len() {
-        return Err(RunError(format!(
-            "submit.sh reported {} jobs for {} scripts; see {}",
-            submitted.len(),
-            scripts.len(),
-            run_dir.join("jobs.tsv").display()
-        )));
-    }
-    let mut entries: Vec<Entry> = submitted
-        .into_iter()
-        .zip(&scripts)
-        .map(|((label, id), s)| Entry {
-            label,
-            id,
-            count: s.chunk.map_or(1, |c| c.count),
-            finals: BTreeMap::new(),
-            reported: false,
-        })
-        .collect();
-
-    let interrupted = follow(&mut entries, opts.poll, progress)?;
-    let results = entries
-        .iter()
-        .map(|e| SlurmJobResult {
-            label: e.label.clone(),
-            slurm_id: e.id.clone(),
-            instances: e.count,
-            completed: e
-                .finals
-                .values()
-                .filter(|s| outcome(&s.state) == Some(SlurmOutcome::Completed))
-                .count() as u64,
-            problems: e
-                .finals
-                .values()
-                .filter(|s| outcome(&s.state) != Some(SlurmOutcome::Completed))
-                .map(explain)
-                .collect(),
-        })
-        .collect();
-    Ok(SlurmRunSummary {
-        build_dir,
-        prov_dir: run_dir.join("provenance"),
-        run_dir,
-        results,
-        interrupted,
-        elapsed: started.elapsed(),
-    })
-}
-
-/// One submitted script and the final states seen so far, by task.
-struct Entry {
-    label: String,
-    id: String,
-    count: u64,
-    finals: BTreeMap<String, SlurmJobStatus>,
-    reported: bool,
-}
-
-fn write_artifacts(dir: &Path, artifacts: &[slurm::Artifact]) -> Result<(), RunError> {
-    for a in artifacts {
-        let path = dir.join(&a.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| RunError(format!("cannot create `{}`: {e}", parent.display())))?;
+impl SlurmBackend {
+    /// Writes the Slurm artifacts of `plan` for this run under `state_dir/slurm/`. Fails
+    /// when `sbatch` cannot be found, or the plan cannot be built for Slurm.
+    pub fn prepare(
+        program: &ir::Program,
+        plan: &Plan,
+        state_dir: &Path,
+        spec_dir: &Path,
+    ) -> Result<Self, RunError> {
+        let on_slurm: Vec<String> = plan
+            .jobs
+            .iter()
+            .filter(|j| j.backend == Backend::Slurm)
+            .map(|j| format!("`{}` (on `{}`)", j.key, j.on))
+            .collect();
+        if find_program("sbatch").is_none() {
+            return Err(RunError(format!(
+                "{} placed on Slurm, but `sbatch` is not on PATH here. Run `expc run` where Slurm's commands are (a login node), write the jobs with `expc build --target slurm -o DIR`, or run everything here with `expc run --local`",
+                plural(&on_slurm, "is", "are")
+            )));
         }
-        std::fs::write(&path, &a.contents)
-            .map_err(|e| RunError(format!("cannot write `{}`: {e}", path.display())))?;
-    }
-    Ok(())
-}
-
-fn read_jobs_tsv(path: &Path) -> Result<Vec<(String, String)>, RunError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| RunError(format!("cannot read `{}`: {e}", path.display())))?;
-    Ok(text
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split('\t');
-            Some((f.next()?.to_owned(), f.next()?.to_owned()))
+        let spec = spec_dir.to_str().ok_or_else(|| {
+            RunError(format!(
+                "the folder `{}` is not valid UTF-8; Slurm jobs need it as a script argument",
+                spec_dir.display()
+            ))
+        })?;
+        let artifacts = slurm::build(
+            program,
+            plan,
+            &SlurmOptions {
+                spec_dir: spec.to_owned(),
+                templates: BTreeMap::new(),
+            },
+        )
+        .map_err(|e| {
+            RunError(format!(
+                "cannot write the Slurm jobs: {}; {}",
+                e.message, e.help
+            ))
+        })?;
+        let scripts = slurm::scripts(program, plan).map_err(|e| RunError(e.message))?;
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let base = state_dir
+            .join("slurm")
+            .join(format!("run-{secs}-{}", std::process::id()));
+        let build_dir = base.join("build");
+        let run_dir = base.join("run");
+        let prov_dir = run_dir.join("provenance");
+        for a in &artifacts {
+            write(&build_dir.join(&a.path), a.contents.as_bytes())?;
+        }
+        for d in [run_dir.join("logs"), prov_dir.clone()] {
+            std::fs::create_dir_all(&d)
+                .map_err(|e| RunError(format!("cannot create `{}`: {e}", d.display())))?;
+        }
+        // Slurm expands `%` in log paths; the build refuses such names, so does the run.
+        let text = run_dir.to_string_lossy();
+        if text.contains('%') || text.contains('\n') {
+            return Err(RunError(format!(
+                "the state directory `{}` contains `%` or a newline, which Slurm expands in log paths; use `--state-dir` elsewhere",
+                state_dir.display()
+            )));
+        }
+        let mut by_job: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (i, s) in scripts.iter().enumerate() {
+            by_job.entry(s.job).or_default().push(i);
+        }
+        let throttles = plan
+            .jobs
+            .iter()
+            .enumerate()
+            .filter_map(|(j, job)| {
+                let t = job
+                    .placement
+                    .get("array_throttle")
+                    .and_then(Value::as_int)?;
+                Some((j, t))
+            })
+            .collect();
+        Ok(SlurmBackend {
+            build_dir,
+            run_dir,
+            prov_dir,
+            spec_dir: spec.to_owned(),
+            scripts,
+            by_job,
+            pending: BTreeMap::new(),
+            submitted: BTreeMap::new(),
+            all_ids: Vec::new(),
+            throttles,
+            failures: 0,
         })
-        .collect())
-}
+    }
 
-/// Polls until every task has ended; on Ctrl-C cancels every job and returns `true`.
-fn follow(
-    entries: &mut [Entry],
-    poll: Duration,
-    progress: &mut dyn FnMut(&str),
-) -> Result<bool, RunError> {
-    let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| RunError(format!("cannot start the runtime: {e}")))?;
-    rt.block_on(async {
-        let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
-        let mut failures = 0;
-        loop {
-            tokio::select! {
-                _ = &mut ctrl_c => {
-                    progress(&format!("interrupted: cancelling Slurm jobs {}", ids.join(" ")));
-                    let _ = tokio::process::Command::new("scancel").args(&ids).status().await;
-                    return Ok(true);
-                }
-                _ = tokio::time::sleep(poll) => {}
+    /// Removes the run's Slurm folder when nothing was submitted (every instance was
+    /// cached, or none became ready); returns whether it is kept.
+    pub fn tidy(&self) -> bool {
+        if self.all_ids.is_empty() {
+            if let Some(base) = self.run_dir.parent() {
+                let _ = std::fs::remove_dir_all(base);
             }
-            // Only the jobs still open: finished ones may have left squeue (MinJobAge).
-            let open: Vec<String> = entries
-                .iter()
-                .filter(|e| !e.reported)
-                .map(|e| e.id.clone())
-                .collect();
-            let out = tokio::process::Command::new("squeue")
-                .args(squeue_args(&open))
-                .output()
-                .await;
-            let statuses = match out {
-                Ok(o) if o.status.success() => parse_squeue(&String::from_utf8_lossy(&o.stdout)),
-                Ok(o) => {
-                    // Every open job has left squeue: ask accounting, once for all.
-                    let from_sacct = sacct(&open).await;
-                    if !from_sacct.is_empty() {
-                        from_sacct
+            return false;
+        }
+        true
+    }
+
+    /// Where instance `index` of the job `key` works, and leaves its outputs.
+    pub fn work_dir(&self, key: &str, index: u64) -> PathBuf {
+        self.run_dir.join(job_dir(key)).join(index.to_string())
+    }
+
+    /// Queues instance `index` of job `j` (DAG node `node`) for the next `sbatch`.
+    pub fn queue(&mut self, j: usize, index: u64, node: usize) -> Result<(), String> {
+        let scripts = self
+            .by_job
+            .get(&j)
+            .ok_or("the job has no Slurm script (it is not placed on Slurm)")?;
+        let found = scripts.iter().find_map(|&s| match self.scripts[s].chunk {
+            None => (index == 0).then_some((s, 0)),
+            Some(c) => (c.offset..c.offset + c.count)
+                .contains(&index)
+                .then(|| (s, index - c.offset)),
+        });
+        let (script, array_index) =
+            found.ok_or_else(|| format!("no Slurm script holds instance {index}"))?;
+        self.pending
+            .entry(script)
+            .or_default()
+            .push((array_index, node));
+        Ok(())
+    }
+
+    /// Whether instances wait for the next `sbatch`.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Whether jobs are submitted and not ended, or waiting to be submitted.
+    pub fn busy(&self) -> bool {
+        !self.submitted.is_empty() || !self.pending.is_empty()
+    }
+
+    /// Submits every queued instance: one `sbatch --array=…` per script. Returns a line
+    /// per submission, and the nodes whose submission failed with why.
+    pub async fn submit(&mut self) -> (Vec<String>, Vec<(usize, String)>) {
+        let mut notes = Vec::new();
+        let mut failed = Vec::new();
+        for (s, mut tasks) in std::mem::take(&mut self.pending) {
+            tasks.sort_unstable();
+            let script = &self.scripts[s];
+            let key = &self.scripts[s].label;
+            let dir = job_dir(key.split('[').next().unwrap_or(key));
+            let offset = script.chunk.map_or(0, |c| c.offset);
+            let instances: Vec<u64> = tasks.iter().map(|(i, _)| i + offset).collect();
+            let mut array = compress(&tasks.iter().map(|(i, _)| *i).collect::<Vec<_>>());
+            if let Some(t) = self.throttles.get(&script.job) {
+                array.push_str(&format!("%{t}"));
+            }
+            let log = self.run_dir.join("logs").join(format!("{dir}-%A_%a.out"));
+            let mut c = tokio::process::Command::new("sbatch");
+            c.arg("--parsable")
+                .arg(format!("--array={array}"))
+                .arg(format!("--output={}", log.display()))
+                .arg(self.build_dir.join("jobs").join(&script.file))
+                .arg(&self.spec_dir)
+                .arg(&self.run_dir)
+                .arg(&self.prov_dir)
+                .current_dir(&self.run_dir)
+                .env_remove("EXPC_PROV_DIR")
+                .env_remove("EXPC_SPEC_DIR")
+                .kill_on_drop(true);
+            let out = c.output().await;
+            let label = format!(
+                "{}[{}]",
+                key.split('[').next().unwrap_or(key),
+                compress(&instances)
+            );
+            let id = match &out {
+                Ok(o) if o.status.success() => {
+                    let text = String::from_utf8_lossy(&o.stdout);
+                    let id = text.trim().split(';').next().unwrap_or("").to_owned();
+                    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+                        Ok(id)
                     } else {
-                        failures += 1;
-                        if failures >= 30 {
-                            return Err(RunError(format!(
-                                "squeue keeps failing: {}; the jobs ({}) are still submitted",
-                                String::from_utf8_lossy(&o.stderr).trim(),
-                                ids.join(" ")
-                            )));
-                        }
-                        continue;
+                        Err(format!(
+                            "sbatch returned no job id for {label}; it printed `{}`",
+                            text.trim()
+                        ))
                     }
                 }
-                Err(e) => {
-                    return Err(RunError(format!(
-                        "cannot run squeue: {e}; the jobs ({}) are still submitted",
-                        ids.join(" ")
-                    )));
-                }
+                Ok(o) => Err(format!(
+                    "sbatch refused {label}: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                )),
+                Err(e) => Err(format!("cannot run sbatch: {e}")),
             };
-            failures = 0;
-            for s in statuses.into_iter().filter(SlurmJobStatus::is_final) {
-                if let Some(e) = entries.iter_mut().find(|e| e.id == s.job_id()) {
-                    e.finals.insert(s.id.clone(), s);
+            match id {
+                Ok(id) => {
+                    notes.push(format!("submitted {label} to Slurm as job {id}"));
+                    let line = format!("{label}\t{id}\t{}\n", script.file);
+                    append(&self.run_dir.join("jobs.tsv"), &line);
+                    self.all_ids.push(id.clone());
+                    self.submitted.insert(
+                        id,
+                        Submission {
+                            label,
+                            open: tasks.into_iter().collect(),
+                        },
+                    );
                 }
-            }
-            for e in entries.iter_mut() {
-                if !e.reported && e.finals.len() as u64 >= e.count {
-                    e.reported = true;
-                    let bad: Vec<&SlurmJobStatus> = e
-                        .finals
-                        .values()
-                        .filter(|s| outcome(&s.state) != Some(SlurmOutcome::Completed))
-                        .collect();
-                    if bad.is_empty() {
-                        progress(&format!("completed: {} (job {})", e.label, e.id));
-                    } else {
-                        progress(&format!(
-                            "not completed: {} — {} of {} tasks; {}",
-                            e.label,
-                            bad.len(),
-                            e.count,
-                            explain(bad[0])
-                        ));
-                    }
-                }
-            }
-            if entries.iter().all(|e| e.reported) {
-                return Ok(false);
+                Err(why) => failed.extend(tasks.into_iter().map(|(_, n)| (n, why.clone()))),
             }
         }
-    })
+        (notes, failed)
+    }
+
+    /// One look at the queue: `squeue` for every open job at once, and `sacct` for those
+    /// that have left it. Returns the array tasks that ended since the last look.
+    pub async fn poll(&mut self) -> Result<Vec<Ended>, RunError> {
+        if self.submitted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let open: Vec<String> = self.submitted.keys().cloned().collect();
+        let out = tokio::process::Command::new("squeue")
+            .args(squeue_args(&open))
+            .kill_on_drop(true)
+            .output()
+            .await;
+        let mut statuses = match out {
+            Ok(o) if o.status.success() => parse_squeue(&String::from_utf8_lossy(&o.stdout)),
+            Ok(o) => {
+                // squeue fails when none of the ids is known any more.
+                let from_sacct = sacct(&open).await;
+                if from_sacct.is_empty() {
+                    self.failures += 1;
+                    if self.failures >= 30 {
+                        return Err(RunError(format!(
+                            "squeue keeps failing: {}; the jobs ({}) are still submitted",
+                            String::from_utf8_lossy(&o.stderr).trim(),
+                            open.join(" ")
+                        )));
+                    }
+                    return Ok(Vec::new());
+                }
+                from_sacct
+            }
+            Err(e) => {
+                return Err(RunError(format!(
+                    "cannot run squeue: {e}; the jobs ({}) are still submitted",
+                    open.join(" ")
+                )));
+            }
+        };
+        self.failures = 0;
+        // Jobs squeue no longer lists (they ended longer ago than MinJobAge): accounting.
+        let listed: std::collections::HashSet<&str> =
+            statuses.iter().map(SlurmJobStatus::job_id).collect();
+        let gone: Vec<String> = open
+            .iter()
+            .filter(|id| !listed.contains(id.as_str()))
+            .cloned()
+            .collect();
+        if !gone.is_empty() {
+            statuses.extend(sacct(&gone).await);
+        }
+        let mut ended = Vec::new();
+        for s in statuses.into_iter().filter(SlurmJobStatus::is_final) {
+            let Some(sub) = self.submitted.get_mut(s.job_id()) else {
+                continue;
+            };
+            let task = s.array_task().unwrap_or(0);
+            if let Some(node) = sub.open.remove(&task) {
+                let completed = outcome(&s.state) == Some(SlurmOutcome::Completed);
+                ended.push(Ended {
+                    node,
+                    slurm_id: s.id.clone(),
+                    completed,
+                    message: if completed {
+                        String::new()
+                    } else {
+                        format!("Slurm {}", explain(&s))
+                    },
+                });
+            }
+        }
+        self.submitted.retain(|_, s| !s.open.is_empty());
+        Ok(ended)
+    }
+
+    /// Cancels every job this run submitted that has not ended; returns their nodes.
+    pub async fn cancel(&mut self) -> (Vec<String>, Vec<usize>) {
+        let ids: Vec<String> = self.submitted.keys().cloned().collect();
+        if !ids.is_empty() {
+            let _ = tokio::process::Command::new("scancel")
+                .args(&ids)
+                .status()
+                .await;
+        }
+        let nodes = self
+            .submitted
+            .values()
+            .flat_map(|s| s.open.values().copied())
+            .chain(self.pending.values().flatten().map(|(_, n)| *n))
+            .collect();
+        let labels = self
+            .submitted
+            .iter()
+            .map(|(id, s)| format!("{id} ({})", s.label))
+            .collect();
+        self.submitted.clear();
+        self.pending.clear();
+        (labels, nodes)
+    }
+
+    /// Links the outputs of an instance that finished (here, on Slurm or from the cache)
+    /// to where Slurm jobs read them: `run/KEY/INDEX/PATH`.
+    pub fn link_outputs(&self, key: &str, index: u64, outputs: &[(String, PathBuf)]) {
+        let dir = self.work_dir(key, index);
+        for (rel, target) in outputs {
+            let link = dir.join(rel);
+            if let Some(parent) = link.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let _ = std::fs::remove_file(&link);
+            let target = std::fs::canonicalize(target).unwrap_or_else(|_| target.clone());
+            #[cfg(unix)]
+            let _ = std::os::unix::fs::symlink(&target, &link);
+        }
+    }
+
+    /// The log of an array task (its stdout and stderr): the last `n` lines.
+    pub fn log_tail(&self, key: &str, slurm_id: &str, n: usize) -> Vec<String> {
+        let (job, task) = slurm_id.split_once('_').unwrap_or((slurm_id, "0"));
+        let path = self.log_path(key, job, task);
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines[lines.len().saturating_sub(n)..].to_vec()
+    }
+
+    pub fn log_path(&self, key: &str, job: &str, task: &str) -> PathBuf {
+        self.run_dir
+            .join("logs")
+            .join(format!("{}-{job}_{task}.out", job_dir(key)))
+    }
+
+    /// What the job's provenance hook recorded of an instance: its last attempt.
+    pub fn hook_record(&self, key: &str, index: u64) -> Option<HookSummary> {
+        let path = self
+            .prov_dir
+            .join(job_dir(key))
+            .join(format!("{index}.jsonl"));
+        let text = std::fs::read_to_string(path).ok()?;
+        let records = expc_build::hook::parse_hook_lines(&text).ok()?;
+        let start = records
+            .iter()
+            .filter(|r| r.event == expc_build::HookEvent::Start)
+            .min_by_key(|r| r.attempt)?;
+        let end = records
+            .iter()
+            .filter(|r| r.event == expc_build::HookEvent::End)
+            .max_by_key(|r| r.attempt);
+        Some(HookSummary {
+            host: end.unwrap_or(start).host.clone(),
+            started: start.time.clone(),
+            ended: end.map(|e| e.time.clone()),
+            attempts: end.map_or(start.attempt, |e| e.attempt),
+            exit_status: end.and_then(|e| e.exit_status),
+        })
+    }
+}
+
+/// What a job's hook says of an instance.
+#[derive(Debug, Clone)]
+pub struct HookSummary {
+    pub host: String,
+    /// RFC 3339, UTC.
+    pub started: String,
+    pub ended: Option<String>,
+    pub attempts: u32,
+    pub exit_status: Option<i32>,
+}
+
+/// `0-3,7,9-10` for `[0, 1, 2, 3, 7, 9, 10]` (sorted).
+fn compress(indices: &[u64]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < indices.len() {
+        let start = indices[i];
+        let mut end = start;
+        while i + 1 < indices.len() && indices[i + 1] == end + 1 {
+            i += 1;
+            end = indices[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+fn plural(items: &[String], one: &str, many: &str) -> String {
+    format!(
+        "{} {}",
+        items.join(", "),
+        if items.len() == 1 { one } else { many }
+    )
+}
+
+/// The full path of `name` on PATH.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| RunError(format!("cannot create `{}`: {e}", parent.display())))?;
+    }
+    std::fs::write(path, bytes)
+        .map_err(|e| RunError(format!("cannot write `{}`: {e}", path.display())))
+}
+
+fn append(path: &Path, line: &str) {
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(line.as_bytes());
+    }
 }
 
 /// Final states from accounting (`sacct`, or `sacct -c` where only job completion logging
@@ -312,7 +524,8 @@ async fn sacct(ids: &[String]) -> Vec<SlurmJobStatus> {
         if completion {
             c.arg("-c");
         }
-        c.args(["-n", "-P", "-X", "-o", "JobID,State", "-j", &ids.join(",")]);
+        c.args(["-n", "-P", "-X", "-o", "JobID,State", "-j", &ids.join(",")])
+            .kill_on_drop(true);
         if let Ok(o) = c.output().await {
             let found = parse_sacct(&String::from_utf8_lossy(&o.stdout));
             if o.status.success() && !found.is_empty() {
@@ -321,4 +534,16 @@ async fn sacct(ids: &[String]) -> Vec<SlurmJobStatus> {
         }
     }
     Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_lists_are_compressed_into_ranges() {
+        assert_eq!(compress(&[0, 1, 2, 3, 7, 9, 10]), "0-3,7,9-10");
+        assert_eq!(compress(&[5]), "5");
+        assert_eq!(compress(&[]), "");
+    }
 }

@@ -59,7 +59,14 @@ pub fn explain(
                 after.push(instance_name(plan, pi.job as usize, pi.index as u64));
             }
         }
-        let resolved = resolver.resolve(j, index, call, &scratch, &outputs, &opts.spark_master);
+        let resolved = resolver.resolve(
+            j,
+            index,
+            call,
+            &scratch,
+            &outputs,
+            &crate::resolve::SparkSubmit::local(&opts.spark_master),
+        );
         let (cached, changes, never_ran) = match &resolved {
             Ok(r) if after.is_empty() => match store.lookup(&r.key) {
                 Some(entry) => {

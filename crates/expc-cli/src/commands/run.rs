@@ -38,10 +38,8 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         spec_dir: dir,
         spark_master: format!("local[{cores}]"),
         grace: Duration::from_secs(10),
+        poll: Duration::from_secs(1),
     };
-    if !args.local && expc_run::slurm::applies(&plan) {
-        return super::run_slurm::run(&program, &plan, &args.file, &opts);
-    }
     let shown: Box<dyn Sink> = if args.json {
         Box::new(JsonSink)
     } else if std::io::stderr().is_terminal() {
@@ -105,6 +103,13 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             }
         }
         let _ = writeln!(err, "logs: {}", opts.state_dir.join("logs").display());
+        if let Some(dir) = &summary.slurm_dir {
+            let _ = writeln!(
+                err,
+                "Slurm jobs (scripts, logs, work directories, hook records): {}",
+                dir.display()
+            );
+        }
         match (&run_id, &record_failure) {
             (_, Some(why)) => {
                 let _ = writeln!(err, "provenance: not fully recorded: {why}");
@@ -165,6 +170,7 @@ pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         spec_dir: dir,
         spark_master: "local[1]".into(),
         grace: Duration::from_secs(1),
+        poll: Duration::from_secs(1),
     };
     let whys = expc_run::why::explain(&program, &plan, &dag, &opts, key.as_deref())
         .map_err(|e| miette!("{}", e.0))?;
