@@ -1,6 +1,7 @@
 //! The checker's state and its shared machinery: type resolution, type display and the
 //! compatibility relation. The rules of each construct live in the sibling modules.
 
+use expc_syntax::ast::SmolStr;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use expc_diagnostics::{Code, Diagnostic, Span};
@@ -15,7 +16,7 @@ use crate::value::Value;
 /// A typed field of a record, schema, kind, or task signature.
 #[derive(Clone, Debug)]
 pub struct FieldInfo {
-    pub name: String,
+    pub name: SmolStr,
     pub ty: Type,
     /// The default, when it is known; `Some(Value::None)` for an optional without one.
     pub default: Option<Value>,
@@ -70,7 +71,7 @@ pub struct Checker<'a> {
     pub diagnostics: Vec<Diagnostic>,
     pub overrides: &'a Overrides,
     pub formats: HashMap<DefId, FormatInfo>,
-    pub variants: HashMap<DefId, Vec<(String, Span)>>,
+    pub variants: HashMap<DefId, Vec<(SmolStr, Span)>>,
     /// Fields of records and kinds, columns of schemas.
     pub fields: HashMap<DefId, Vec<FieldInfo>>,
     pub backends: HashMap<DefId, Backend>,
@@ -180,7 +181,7 @@ impl<'a> Checker<'a> {
     pub fn scope_names(&self, module: ModuleId) -> Vec<String> {
         let mut names: Vec<String> = self.defs.scopes[module.0 as usize]
             .keys()
-            .cloned()
+            .map(|k| k.as_str().to_owned())
             .collect();
         names.sort();
         names

@@ -4,6 +4,7 @@
 //! it declares and the names it imports; names are visible in the whole module, before
 //! and after their declaration.
 
+use expc_syntax::ast::SmolStr;
 use std::collections::HashMap;
 
 use expc_diagnostics::{Code, Diagnostic, Span};
@@ -93,7 +94,7 @@ pub struct Defs {
     /// For each module, the names it declares, in order.
     pub declared: Vec<Vec<DefId>>,
     /// For each module, every name visible at its top level.
-    pub scopes: Vec<HashMap<String, Bound>>,
+    pub scopes: Vec<HashMap<SmolStr, Bound>>,
 }
 
 /// Names of built-in types: they cannot be declared again.
@@ -147,7 +148,7 @@ impl Defs {
 pub fn collect(modules: &[Module], diagnostics: &mut Vec<Diagnostic>) -> Defs {
     let mut defs = Defs::default();
     for module in modules {
-        let mut scope: HashMap<String, Bound> = HashMap::new();
+        let mut scope: HashMap<SmolStr, Bound> = HashMap::new();
         let mut declared = Vec::new();
         for (index, item) in module.ast.items.iter().enumerate() {
             let kind = match &item.kind {
@@ -192,7 +193,7 @@ pub fn collect(modules: &[Module], diagnostics: &mut Vec<Diagnostic>) -> Defs {
                 module: module.id,
                 item: index,
                 kind,
-                name: name.name.clone(),
+                name: name.name.as_str().to_owned(),
                 span: name.span,
             });
             if let Some(first) = scope.get(&name.name) {
@@ -251,7 +252,7 @@ fn bind_imports(
             }
             return;
         }
-        scope.insert(name.to_owned(), bound);
+        scope.insert(SmolStr::new(name), bound);
     };
     for (index, item) in module.ast.items.iter().enumerate() {
         let ItemKind::Import(import) = &item.kind else {

@@ -1,5 +1,6 @@
 //! Expressions: their types, their values when known, and their IR.
 
+use expc_syntax::ast::SmolStr;
 use std::collections::{BTreeMap, HashMap};
 
 use expc_diagnostics::{Code, Diagnostic, Span};
@@ -87,7 +88,7 @@ pub enum Secrets {
 #[derive(Clone, Copy, Debug)]
 pub struct Cx<'c> {
     pub module: ModuleId,
-    pub locals: &'c HashMap<String, Local>,
+    pub locals: &'c HashMap<SmolStr, Local>,
     pub secrets: Secrets,
     /// The loops around the expression in a pipeline, outermost first.
     pub loops: &'c [u32],
@@ -96,7 +97,7 @@ pub struct Cx<'c> {
 }
 
 impl<'c> Cx<'c> {
-    pub fn top(module: ModuleId, locals: &'c HashMap<String, Local>, place: &'static str) -> Self {
+    pub fn top(module: ModuleId, locals: &'c HashMap<SmolStr, Local>, place: &'static str) -> Self {
         Cx {
             module,
             locals,
@@ -117,7 +118,9 @@ impl Checker<'_> {
                 Dimension::Memory => Typed::known(Type::Memory, Value::Memory(value.amount)),
                 Dimension::Duration => Typed::known(Type::Duration, Value::Duration(value.amount)),
             },
-            ExprKind::String(s) => Typed::known(Type::String, Value::Str(s.value.clone())),
+            ExprKind::String(s) => {
+                Typed::known(Type::String, Value::Str(s.value.as_str().to_owned()))
+            }
             ExprKind::Bool(b) => Typed::known(Type::Bool, Value::Bool(*b)),
             ExprKind::None => Typed::known(Type::NoneLit, Value::None),
             ExprKind::Template(t) => self.template_value(t, cx),
@@ -180,14 +183,14 @@ impl Checker<'_> {
                     ty: ty.clone(),
                     value: None,
                     ir: IrExpr::Input {
-                        name: name.name.clone(),
+                        name: name.name.as_str().to_owned(),
                     },
                 },
                 Local::Output { ty, .. } => Typed {
                     ty: ty.clone(),
                     value: None,
                     ir: IrExpr::Output {
-                        name: name.name.clone(),
+                        name: name.name.as_str().to_owned(),
                     },
                 },
                 Local::Binding { task, loops, .. } => Typed {
@@ -216,7 +219,7 @@ impl Checker<'_> {
         };
         if let Some(d) = enum_expected {
             if self.has_variant(d, &name.name) {
-                return Typed::known(Type::Enum(d), Value::Enum(name.name.clone()));
+                return Typed::known(Type::Enum(d), Value::Enum(name.name.as_str().to_owned()));
             }
         }
         match self.defs.lookup(cx.module, &name.name) {
@@ -247,7 +250,7 @@ impl Checker<'_> {
     }
 
     pub fn unknown_name(&mut self, name: &ast::Ident, cx: &Cx<'_>, enum_expected: Option<DefId>) {
-        let mut candidates: Vec<String> = cx.locals.keys().cloned().collect();
+        let mut candidates: Vec<String> = cx.locals.keys().map(|k| k.as_str().to_owned()).collect();
         candidates.extend(self.scope_names(cx.module));
         if let Some(d) = enum_expected {
             candidates.extend(
@@ -255,7 +258,7 @@ impl Checker<'_> {
                     .get(&d)
                     .into_iter()
                     .flatten()
-                    .map(|(v, _)| v.clone()),
+                    .map(|(v, _)| v.as_str().to_owned()),
             );
         }
         let mut d = Diagnostic::error(
@@ -504,7 +507,10 @@ impl Checker<'_> {
         };
         let fields = self.fields.get(&def).cloned().unwrap_or_default();
         let values = self.block(body, &fields, &ty.name, ty.span, cx);
-        Typed::known(Type::Record(def), Value::Record(ty.name.clone(), values))
+        Typed::known(
+            Type::Record(def),
+            Value::Record(ty.name.as_str().to_owned(), values),
+        )
     }
 
     /// Checks a block of `name = value` entries (and nested blocks) against fields;
@@ -545,7 +551,7 @@ impl Checker<'_> {
                 EntryValue::Value(e) => {
                     let t = self.expr_as_with(e, &field.ty, cx, || format!("`{}`", field.name));
                     if let Some(v) = t.value {
-                        values.insert(field.name.clone(), v);
+                        values.insert(field.name.as_str().to_owned(), v);
                     }
                 }
                 EntryValue::Block(inner) => {
@@ -562,7 +568,7 @@ impl Checker<'_> {
                             let rfields = self.fields.get(&r).cloned().unwrap_or_default();
                             let rname = self.def(r).name.clone();
                             let v = self.block(inner, &rfields, &rname, entry.name.span, cx);
-                            values.insert(field.name.clone(), Value::Record(rname, v));
+                            values.insert(field.name.as_str().to_owned(), Value::Record(rname, v));
                         }
                         None => {
                             let ty = self.show(&field.ty);
@@ -595,16 +601,18 @@ impl Checker<'_> {
         }
         let mut missing = Vec::new();
         for field in fields {
-            if values.contains_key(&field.name) || seen.iter().any(|(n, _)| *n == field.name) {
+            if values.contains_key(field.name.as_str())
+                || seen.iter().any(|(n, _)| *n == field.name)
+            {
                 continue;
             }
             match &field.default {
                 Some(v) => {
-                    values.insert(field.name.clone(), v.clone());
+                    values.insert(field.name.as_str().to_owned(), v.clone());
                 }
                 None if field.required() => missing.push(field),
                 None => {
-                    values.insert(field.name.clone(), Value::None);
+                    values.insert(field.name.as_str().to_owned(), Value::None);
                 }
             }
         }
@@ -902,7 +910,7 @@ impl Checker<'_> {
             },
             Type::EnumName(def) => {
                 if self.has_variant(*def, &name.name) {
-                    Typed::known(Type::Enum(*def), Value::Enum(name.name.clone()))
+                    Typed::known(Type::Enum(*def), Value::Enum(name.name.as_str().to_owned()))
                 } else {
                     let fields: Vec<FieldInfo> = self
                         .variants
@@ -930,7 +938,7 @@ impl Checker<'_> {
                     return Typed::error();
                 };
                 let value = b.value.as_ref().and_then(|v| match v {
-                    Value::Record(_, fs) => fs.get(&name.name).cloned(),
+                    Value::Record(_, fs) => fs.get(name.name.as_str()).cloned(),
                     _ => None,
                 });
                 self.with_value(field.ty.clone(), value)
@@ -944,7 +952,7 @@ impl Checker<'_> {
                 match axes.iter().find(|a| a.name == name.name) {
                     Some(axis) => {
                         let var = match &base.kind {
-                            ExprKind::Name(n) => n.name.clone(),
+                            ExprKind::Name(n) => n.name.as_str().to_owned(),
                             _ => String::new(),
                         };
                         Typed {
@@ -952,7 +960,7 @@ impl Checker<'_> {
                             value: None,
                             ir: IrExpr::Point {
                                 var,
-                                axis: name.name.clone(),
+                                axis: name.name.as_str().to_owned(),
                             },
                         }
                     }
@@ -960,7 +968,7 @@ impl Checker<'_> {
                         let fields: Vec<FieldInfo> = axes
                             .iter()
                             .map(|a| FieldInfo {
-                                name: a.name.clone(),
+                                name: SmolStr::new(&a.name),
                                 ty: a.ty.clone(),
                                 default: None,
                                 has_default: false,
@@ -987,7 +995,7 @@ impl Checker<'_> {
                             out.ty.clone()
                         };
                         let binding = match &base.kind {
-                            ExprKind::Name(n) => n.name.clone(),
+                            ExprKind::Name(n) => n.name.as_str().to_owned(),
                             _ => String::new(),
                         };
                         Typed {
@@ -995,7 +1003,7 @@ impl Checker<'_> {
                             value: None,
                             ir: IrExpr::CallOutput {
                                 binding,
-                                output: name.name.clone(),
+                                output: name.name.as_str().to_owned(),
                                 gathered: *gathered,
                             },
                         }
@@ -1375,7 +1383,7 @@ impl Checker<'_> {
                         s.push_str(value);
                     }
                     parts.push(IrPart::Text {
-                        text: value.clone(),
+                        text: value.as_str().to_owned(),
                     });
                 }
                 TemplatePart::Interp(e) => {

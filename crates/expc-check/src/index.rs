@@ -265,7 +265,7 @@ impl Builder<'_> {
         parent: Option<SymbolId>,
     ) -> Symbol {
         Symbol {
-            name: name.name.clone(),
+            name: name.name.as_str().to_owned(),
             kind,
             module,
             span: name.span,
@@ -391,7 +391,7 @@ impl Builder<'_> {
                         EntryValue::Value(v) => {
                             format!("{} = {}", e.name.name, self.text(v.span))
                         }
-                        _ => e.name.name.clone(),
+                        _ => e.name.name.as_str().to_owned(),
                     };
                     let s = self.symbol(
                         &e.name,
@@ -420,7 +420,7 @@ impl Builder<'_> {
                     m,
                     item.span,
                     detail,
-                    Some(r.kind.name.clone()),
+                    Some(r.kind.name.as_str().to_owned()),
                     doc,
                     None,
                 );
@@ -576,7 +576,7 @@ impl Builder<'_> {
                         m,
                         v.name.span,
                         format!("{}.{}", e.name.name, v.name.name),
-                        Some(e.name.name.clone()),
+                        Some(e.name.name.as_str().to_owned()),
                         v.doc.as_ref(),
                         Some(id),
                     );
@@ -612,7 +612,7 @@ impl Builder<'_> {
                     (Some(t), detail)
                 }
                 EntryValue::Value(v) => (None, format!("{} = {}", e.name.name, self.text(v.span))),
-                _ => (None, e.name.name.clone()),
+                _ => (None, e.name.name.as_str().to_owned()),
             };
             let s = self.symbol(
                 &e.name,
@@ -687,7 +687,7 @@ impl Builder<'_> {
                     Binding::Module(m) => self.index.module_symbol(m),
                 };
                 if let Some(s) = symbol {
-                    scope.insert(name.clone(), s);
+                    scope.insert(name.as_str().to_owned(), s);
                 }
             }
             self.index.scopes.push(scope);
@@ -865,7 +865,7 @@ impl Builder<'_> {
                     self.placement(m, on.as_ref());
                     if let Some(binding) = self.local_symbol(pipeline, name.span) {
                         self.index.symbols[binding.0 as usize].target = task;
-                        locals.push((name.name.clone(), binding));
+                        locals.push((name.name.as_str().to_owned(), binding));
                     }
                 }
                 StmtKind::For {
@@ -887,7 +887,7 @@ impl Builder<'_> {
                     let depth = locals.len();
                     if let Some(var_symbol) = self.local_symbol(pipeline, var.span) {
                         self.index.symbols[var_symbol.0 as usize].target = target;
-                        locals.push((var.name.clone(), var_symbol));
+                        locals.push((var.name.as_str().to_owned(), var_symbol));
                     }
                     self.statements(m, locals, pipeline, body);
                     // Bindings made inside a loop stay visible after it (they gather).

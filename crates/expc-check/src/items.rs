@@ -1,6 +1,7 @@
 //! Declarations that are not tasks, sweeps or pipelines: formats, enums, records, schemas,
 //! kinds, params, secrets, data, models, site profiles, resources and the experiment.
 
+use expc_syntax::ast::SmolStr;
 use std::collections::{BTreeMap, HashMap};
 
 use expc_diagnostics::{Code, Diagnostic, Span};
@@ -24,8 +25,8 @@ const FORMAT_ENTRIES: &[(&str, bool)] = &[
     ("directory", true),
 ];
 
-fn no_locals() -> &'static HashMap<String, Local> {
-    static EMPTY: std::sync::OnceLock<HashMap<String, Local>> = std::sync::OnceLock::new();
+fn no_locals() -> &'static HashMap<SmolStr, Local> {
+    static EMPTY: std::sync::OnceLock<HashMap<SmolStr, Local>> = std::sync::OnceLock::new();
     EMPTY.get_or_init(HashMap::new)
 }
 
@@ -80,7 +81,7 @@ impl Checker<'_> {
                 if let EntryValue::Value(e) = &entry.value {
                     let what = format!("`{}`", entry.name.name);
                     if let Some(v) = self.expr_as(e, &ty, &cx, &what).value {
-                        props.insert(entry.name.name.clone(), v);
+                        props.insert(entry.name.name.as_str().to_owned(), v);
                     }
                 }
             }
@@ -115,7 +116,7 @@ impl Checker<'_> {
             let ItemKind::Enum(e) = &self.item(def).kind else {
                 continue;
             };
-            let mut variants: Vec<(String, Span)> = Vec::new();
+            let mut variants: Vec<(SmolStr, Span)> = Vec::new();
             for v in &e.variants {
                 if let Some((_, first)) = variants.iter().find(|(n, _)| *n == v.name.name) {
                     let first = *first;
@@ -374,7 +375,7 @@ impl Checker<'_> {
             match crate::overrides::parse_value(&text, &ty, |e| {
                 self.variants
                     .get(&e)
-                    .map(|v| v.iter().map(|(n, _)| n.clone()).collect())
+                    .map(|v| v.iter().map(|(n, _)| n.as_str().to_owned()).collect())
             }) {
                 Ok(v) => Some(v),
                 Err(why) => {
@@ -594,7 +595,7 @@ impl Checker<'_> {
                     for e in &b.entries {
                         if let EntryValue::Value(x) = &e.value {
                             if let Some(v) = self.expr(x, None, cx).value {
-                                params.insert(e.name.name.clone(), v);
+                                params.insert(e.name.name.as_str().to_owned(), v);
                             }
                         }
                     }
@@ -827,7 +828,7 @@ impl Checker<'_> {
                 let cx = self.top_cx(module.id, "in the experiment header");
                 let v = self.block(&e.body, &fields, "the experiment", e.name.span, &cx);
                 self.experiment = Some((
-                    e.name.name.clone(),
+                    e.name.name.as_str().to_owned(),
                     item.doc.as_ref().map(|d| d.text.clone()),
                     v,
                 ));
@@ -848,7 +849,7 @@ pub fn experiment_fields() -> Vec<FieldInfo> {
 /// An optional field with no declaration of its own.
 pub fn plain_field(name: &str, ty: Type) -> FieldInfo {
     FieldInfo {
-        name: name.to_owned(),
+        name: SmolStr::new(name),
         ty: Type::optional(ty),
         default: Some(Value::None),
         has_default: true,

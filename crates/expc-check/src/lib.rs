@@ -330,7 +330,7 @@ impl Checker<'_> {
                     .into_iter()
                     .flatten()
                     .map(|c| ir::Column {
-                        name: c.name.clone(),
+                        name: c.name.as_str().to_owned(),
                         ty: self.show(&c.ty),
                     })
                     .collect(),

@@ -1,5 +1,6 @@
 //! Pipelines: calls of tasks, their arguments, their placement and the loops over sweeps.
 
+use expc_syntax::ast::SmolStr;
 use std::collections::{BTreeMap, HashMap};
 
 use expc_diagnostics::{Code, Diagnostic, Span};
@@ -14,7 +15,7 @@ use crate::types::Type;
 use crate::value::{Value, format_duration, format_memory};
 
 struct Walk {
-    locals: HashMap<String, Local>,
+    locals: HashMap<SmolStr, Local>,
     loops: Vec<u32>,
     next_loop: u32,
     anonymous_names: Vec<String>,
@@ -46,7 +47,7 @@ impl Checker<'_> {
             let body = self.statements(module, &p.body, &mut walk);
             if module.0 == 0 {
                 out.push(ir::Pipeline {
-                    id: p.name.name.clone(),
+                    id: p.name.name.as_str().to_owned(),
                     body,
                 });
             }
@@ -60,7 +61,7 @@ impl Checker<'_> {
         stmts: &[Stmt],
         loops: &mut Vec<u32>,
         counter: &mut u32,
-        locals: &mut HashMap<String, Local>,
+        locals: &mut HashMap<SmolStr, Local>,
     ) {
         for stmt in stmts {
             match &stmt.kind {
@@ -175,7 +176,7 @@ impl Checker<'_> {
                     }
                     if let Some(s) = sweep_def {
                         out.push(ir::Stmt::For {
-                            var: var.name.clone(),
+                            var: var.name.as_str().to_owned(),
                             sweep: self.ir_id(s),
                             body: body_ir,
                         });
@@ -297,7 +298,7 @@ impl Checker<'_> {
         let sig = self.tasks.get(&task).cloned()?;
         let task_name = self.def(task).name.clone();
         let mut ir_args = BTreeMap::new();
-        let mut given: HashMap<String, Span> = HashMap::new();
+        let mut given: HashMap<SmolStr, Span> = HashMap::new();
         for arg in args {
             let Some(name) = &arg.name else {
                 self.emit(
@@ -363,7 +364,7 @@ impl Checker<'_> {
                         }
                         ir => ir,
                     };
-                    ir_args.insert(input.name.clone(), ir);
+                    ir_args.insert(input.name.as_str().to_owned(), ir);
                 }
                 Err(m) => {
                     let producer = self.producer(&arg.value, &walk.locals, module);
@@ -375,7 +376,9 @@ impl Checker<'_> {
             .inputs
             .iter()
             .filter(|f| {
-                !given.contains_key(&f.name) && !f.has_default && !matches!(f.ty, Type::Optional(_))
+                !given.contains_key(f.name.as_str())
+                    && !f.has_default
+                    && !matches!(f.ty, Type::Optional(_))
             })
             .collect();
         if !missing.is_empty() {
@@ -405,9 +408,9 @@ impl Checker<'_> {
         }
         // Inputs with defaults that were not passed.
         for f in &sig.inputs {
-            if !ir_args.contains_key(&f.name) && !given.contains_key(&f.name) {
+            if !ir_args.contains_key(f.name.as_str()) && !given.contains_key(f.name.as_str()) {
                 if let Some(v) = &f.default {
-                    ir_args.insert(f.name.clone(), IrExpr::value(v.clone()));
+                    ir_args.insert(f.name.as_str().to_owned(), IrExpr::value(v.clone()));
                 }
             }
         }
@@ -422,7 +425,9 @@ impl Checker<'_> {
             None => {
                 let mut name = task_name.clone();
                 let mut n = 1;
-                while walk.locals.contains_key(&name) || walk.anonymous_names.contains(&name) {
+                while walk.locals.contains_key(name.as_str())
+                    || walk.anonymous_names.contains(&name)
+                {
                     n += 1;
                     name = format!("{task_name}#{n}");
                 }
@@ -443,7 +448,7 @@ impl Checker<'_> {
     fn producer(
         &self,
         e: &ast::Expr,
-        locals: &HashMap<String, Local>,
+        locals: &HashMap<SmolStr, Local>,
         module: crate::modules::ModuleId,
     ) -> Option<Span> {
         match &e.kind {

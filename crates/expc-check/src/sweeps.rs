@@ -244,7 +244,7 @@ impl Checker<'_> {
                     }
                 }
                 axes.push(Axis {
-                    name: entry.name.name.clone(),
+                    name: entry.name.name.as_str().to_owned(),
                     ty,
                     span: entry.name.span,
                     values,

@@ -1,5 +1,6 @@
 //! Tasks: signatures, sections and commands.
 
+use expc_syntax::ast::SmolStr;
 use std::collections::{BTreeMap, HashMap};
 
 use expc_diagnostics::{Code, Diagnostic, Span};
@@ -63,7 +64,7 @@ impl Checker<'_> {
             };
             let module = self.def(def).module;
             let cx = self.top_cx(module, "in a task's signature");
-            let mut names: HashMap<String, Span> = HashMap::new();
+            let mut names: HashMap<SmolStr, Span> = HashMap::new();
             let mut inputs = Vec::new();
             for f in &t.inputs {
                 if let Some(info) = self.signature_field(f, &mut names, &cx, false) {
@@ -96,7 +97,7 @@ impl Checker<'_> {
     fn signature_field(
         &mut self,
         f: &ast::Field,
-        names: &mut HashMap<String, Span>,
+        names: &mut HashMap<SmolStr, Span>,
         cx: &Cx<'_>,
         output: bool,
     ) -> Option<FieldInfo> {
@@ -352,14 +353,14 @@ impl Checker<'_> {
             uses.dedup();
             let task = ir::Task {
                 id: self.ir_id(def),
-                name: t.name.name.clone(),
+                name: t.name.name.as_str().to_owned(),
                 module: self.module(module).key.clone(),
                 doc,
                 inputs: sig
                     .inputs
                     .iter()
                     .map(|f| ir::Field {
-                        name: f.name.clone(),
+                        name: f.name.as_str().to_owned(),
                         ty: self.show(&f.ty),
                         default: f.default.clone(),
                     })
@@ -368,7 +369,7 @@ impl Checker<'_> {
                     .outputs
                     .iter()
                     .map(|f| ir::Field {
-                        name: f.name.clone(),
+                        name: f.name.as_str().to_owned(),
                         ty: self.show(&f.ty),
                         default: f.default.clone(),
                     })
@@ -473,7 +474,7 @@ impl Checker<'_> {
                             );
                             continue;
                         }
-                        if env.vars.insert(name.clone(), t.ir).is_some() {
+                        if env.vars.insert(name.as_str().to_owned(), t.ir).is_some() {
                             self.emit(Diagnostic::error(
                                 Code::DUPLICATE_ENTRY,
                                 format!("`{name}` is set twice"),
@@ -514,7 +515,7 @@ impl Checker<'_> {
             for part in &word.parts {
                 match part {
                     TemplatePart::Text { value, .. } => parts.push(IrPart::Text {
-                        text: value.clone(),
+                        text: value.as_str().to_owned(),
                     }),
                     TemplatePart::Interp(e) => {
                         let t = self.expr(e, None, cx);

@@ -5,13 +5,14 @@
 //! nodes in the tree rather than failing.
 
 use expc_diagnostics::Span;
+pub use smol_str::SmolStr;
 
 use crate::quantity::Quantity;
 
 /// A name as written, with its span.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ident {
-    pub name: String,
+    pub name: SmolStr,
     pub span: Span,
 }
 
@@ -448,23 +449,23 @@ impl ExprKind {
 /// A string literal: its raw text (with quotes) and its value.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StringLit {
-    pub raw: String,
-    pub value: String,
+    pub raw: SmolStr,
+    pub value: SmolStr,
     pub span: Span,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExprKind {
     Int {
-        raw: String,
+        raw: SmolStr,
         value: i64,
     },
     Float {
-        raw: String,
+        raw: SmolStr,
         value: f64,
     },
     Quantity {
-        raw: String,
+        raw: SmolStr,
         value: Quantity,
     },
     String(StringLit),
@@ -605,8 +606,8 @@ pub struct TemplateWord {
 pub enum TemplatePart {
     /// Literal text; `raw` is as written (with its quotes), `value` with escapes applied.
     Text {
-        raw: String,
-        value: String,
+        raw: SmolStr,
+        value: SmolStr,
         quote: crate::TextQuote,
         span: Span,
     },

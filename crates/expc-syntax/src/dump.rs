@@ -49,14 +49,14 @@ impl Dumper {
             }
             ItemKind::Import(i) => {
                 let source = match &i.source {
-                    ImportSource::File(s) => s.raw.clone(),
+                    ImportSource::File(s) => s.raw.to_string(),
                     ImportSource::Module(p) => path(p),
                 };
                 let names = i.names.as_ref().map(|n| {
                     n.iter()
                         .map(|n| match &n.alias {
                             Some(a) => format!("{} as {}", n.name.name, a.name),
-                            None => n.name.name.clone(),
+                            None => n.name.name.to_string(),
                         })
                         .collect::<Vec<_>>()
                         .join(", ")
@@ -262,7 +262,7 @@ fn ty(t: &TypeExpr) -> String {
             args,
             optional,
         } => {
-            let mut s = name.name.clone();
+            let mut s = name.name.to_string();
             if !args.is_empty() {
                 let a: Vec<_> = args.iter().map(ty).collect();
                 let _ = write!(s, "<{}>", a.join(", "));
@@ -314,7 +314,7 @@ pub fn expr(e: &Expr) -> String {
         ExprKind::Template(t) => template(t),
         ExprKind::Bool(b) => b.to_string(),
         ExprKind::None => "none".into(),
-        ExprKind::Name(i) => i.name.clone(),
+        ExprKind::Name(i) => i.name.to_string(),
         ExprKind::List(items) => {
             let i: Vec<_> = items.iter().map(expr).collect();
             format!("[{}]", i.join(", "))

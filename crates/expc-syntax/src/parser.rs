@@ -275,7 +275,7 @@ where
 {
     select! { Token::Ident(s) if !RESERVED.contains(&s) => s }
         .map_with(|s: &str, e| crate::ast::Ident {
-            name: s.to_owned(),
+            name: crate::ast::SmolStr::new(s),
             span: e.span(),
         })
         .labelled("a name")

@@ -2,14 +2,16 @@
 //!
 //! The lexer has already reported invalid escapes; here they are kept as written.
 
+use smol_str::SmolStr;
+
 use crate::token::TextQuote;
 
 /// The value of a string literal given its raw text with quotes.
-pub fn string(raw: &str) -> String {
+pub fn string(raw: &str) -> SmolStr {
     let inner = raw.strip_prefix('"').unwrap_or(raw);
     let inner = inner.strip_suffix('"').unwrap_or(inner);
     if !inner.contains('\\') {
-        return inner.to_owned();
+        return SmolStr::new(inner);
     }
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars().peekable();
@@ -45,13 +47,13 @@ pub fn string(raw: &str) -> String {
             None => out.push('\\'),
         }
     }
-    out
+    out.into()
 }
 
 /// The value of a piece of template text.
-pub fn template_text(quote: TextQuote, raw: &str) -> String {
+pub fn template_text(quote: TextQuote, raw: &str) -> SmolStr {
     if !raw.contains('\\') && !raw.contains("$${") {
-        return raw.to_owned();
+        return SmolStr::new(raw);
     }
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
@@ -78,7 +80,7 @@ pub fn template_text(quote: TextQuote, raw: &str) -> String {
         out.push(c);
         rest = &rest[c.len_utf8()..];
     }
-    out
+    out.into()
 }
 
 #[cfg(test)]

@@ -134,7 +134,7 @@ where
 {
     let text = select! { Token::TplText(q, raw) => (q, raw) }.map_with(|(quote, raw), e| {
         TemplatePart::Text {
-            raw: raw.to_owned(),
+            raw: SmolStr::new(raw),
             value: unescape::template_text(quote, raw),
             quote,
             span: e.span(),
@@ -246,7 +246,7 @@ where
         .then(block.or_not())
         .map_with(|((name, span), body), e| {
             let name = Ident {
-                name: name.to_owned(),
+                name: SmolStr::new(name),
                 span,
             };
             match body {
@@ -263,7 +263,7 @@ where
         .then(any().filter(|t: &Token<'s>| matches!(t, Token::Ident(_) | Token::Str(_))));
     let keyword_name = select! {
         Token::Ident(s) = e if is_item_keyword(s) => {
-            let name = Ident { name: s.to_owned(), span: e.span() };
+            let name = Ident { name: SmolStr::new(s), span: e.span() };
             Expr::new(ExprKind::Name(name), e.span())
         }
     }
@@ -511,20 +511,20 @@ impl Simple<'_> {
     fn into_expr(self, span: Span) -> Expr {
         let kind = match self {
             Simple::Name(s) => ExprKind::Name(Ident {
-                name: s.to_owned(),
+                name: SmolStr::new(s),
                 span,
             }),
             Simple::Str(raw) => ExprKind::String(string_lit(raw, span)),
             Simple::Int(s) => ExprKind::Int {
-                raw: s.to_owned(),
+                raw: SmolStr::new(s),
                 value: parse_int(s).unwrap_or(0),
             },
             Simple::Float(s) => ExprKind::Float {
-                raw: s.to_owned(),
+                raw: SmolStr::new(s),
                 value: parse_float(s),
             },
             Simple::Quantity(s) => ExprKind::Quantity {
-                raw: s.to_owned(),
+                raw: SmolStr::new(s),
                 value: quantity::parse(s).unwrap_or(quantity::Quantity {
                     dimension: quantity::Dimension::Memory,
                     amount: 0,
@@ -648,7 +648,7 @@ where
 
 fn string_lit(raw: &str, span: Span) -> StringLit {
     StringLit {
-        raw: raw.to_owned(),
+        raw: SmolStr::new(raw),
         value: unescape::string(raw),
         span,
     }

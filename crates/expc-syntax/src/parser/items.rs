@@ -159,7 +159,7 @@ where
             skip_until(entry_start.or(just(Token::RBrace).ignored())).map_with(|(), e| Entry {
                 doc: None,
                 name: Ident {
-                    name: String::new(),
+                    name: SmolStr::default(),
                     span: e.span(),
                 },
                 value: EntryValue::Error,
@@ -326,7 +326,7 @@ where
             skip_until(one_of([Token::Comma, Token::RParen]).ignored()).map_with(|(), e| Field {
                 doc: None,
                 name: Ident {
-                    name: String::new(),
+                    name: SmolStr::default(),
                     span: e.span(),
                 },
                 ty: TypeExpr {
