@@ -4,8 +4,10 @@
 #   python3  — the task programs of the examples and of the run tests;
 #   chromium — headless, renders the pages `expc report` writes (tests/report.rs);
 #   npm      — installs and runs the kubernetes-models validators (tests/k8s.rs);
-# then the provenance validators (prov, rocrate-validator; scripts/install-prov-validators.sh)
-# and the Kubernetes manifest validators (scripts/install-k8s-validators.sh).
+#   java     — runs spark-submit (tests/spark.rs);
+# then the provenance validators (prov, rocrate-validator; scripts/install-prov-validators.sh),
+# the Kubernetes manifest validators (scripts/install-k8s-validators.sh) and Spark
+# (PyPI pyspark's spark-submit; scripts/install-spark.sh).
 # Needs Debian or Ubuntu (apt-get), as root or with sudo. Does nothing when all is there.
 set -euo pipefail
 
@@ -14,11 +16,13 @@ command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ ${#missing[@]} -eq 0 ]; then
   "$here/install-prov-validators.sh"
-  exec "$here/install-k8s-validators.sh"
+  "$here/install-k8s-validators.sh"
+  exec "$here/install-spark.sh"
 fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -34,3 +38,4 @@ $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 "$here/install-prov-validators.sh"
 "$here/install-k8s-validators.sh"
+"$here/install-spark.sh"

@@ -106,3 +106,29 @@ pub fn relative(path: &Path) -> String {
         .to_string_lossy()
         .replace('\\', "/")
 }
+
+/// The `spark-submit` Spark tests run: the one in the installed `pyspark` package's
+/// `bin/` (`scripts/install-spark.sh` installs it), else the first on `PATH`; `None` when
+/// there is neither. Its grandparent folder is a usable `SPARK_HOME`.
+pub fn spark_submit() -> Option<PathBuf> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let from_pyspark = Command::new(python)
+        .args([
+            "-c",
+            "import os, pyspark; print(os.path.dirname(pyspark.__file__))",
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| {
+            PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
+                .join("bin")
+                .join("spark-submit")
+        })
+        .filter(|p| p.is_file());
+    from_pyspark.or_else(|| {
+        std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|d| d.join("spark-submit"))
+            .find(|p| p.is_file())
+    })
+}

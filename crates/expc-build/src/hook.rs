@@ -60,6 +60,13 @@ pub struct HookRecord {
     /// The declared outputs (`end` only).
     #[serde(default)]
     pub outputs: Vec<HookOutput>,
+    /// The Spark application's id (`local-…`, `app-…`, `application_…`), read from
+    /// `spark-submit`'s log (`end` of a Spark job only; absent from Slurm records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spark_app_id: Option<String>,
+    /// Where the Spark application's event log was written (`end` of a Spark job only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spark_event_log: Option<String>,
 }
 
 /// A declared output as the hook found it after the command.
@@ -72,7 +79,8 @@ pub struct HookOutput {
     /// `file`, `dir`, or `missing`.
     pub kind: String,
     /// SHA-256 of a file's bytes; of a directory, SHA-256 of the `sha256sum` lines of its
-    /// files, sorted by path in the C locale; `null` when missing.
+    /// files, sorted by path in the C locale (a Spark job's hook leaves out the `_`/`.`
+    /// files and the unique id in part file names: see docs/spark.md); `null` when missing.
     pub sha256: Option<String>,
 }
 
@@ -180,6 +188,21 @@ mod tests {
         assert_eq!(r[1].exit_status, Some(0));
         assert_eq!(r[1].outputs[0].sha256.as_deref(), Some("e3b0"));
         assert_eq!(r[1].slurm_array_job_id, None);
+        assert_eq!(r[1].spark_app_id, None);
+    }
+
+    #[test]
+    fn reads_spark_records() {
+        let end = r#"{"schema":1,"event":"end","experiment":"x","job":"c","job_id":"00ff","instance":0,"instance_id":"abcd","attempt":1,"host":"n1","time":"2026-01-01T00:00:01.000Z","exit_status":0,"outputs":[],"spark_app_id":"local-1796176834590","spark_event_log":"file:/p/c/events/eventlog_v2_local-1796176834590"}"#;
+        let r = parse_hook_lines(end).unwrap();
+        assert_eq!(r[0].spark_app_id.as_deref(), Some("local-1796176834590"));
+        assert_eq!(r[0].slurm_job_id, None);
+        assert!(
+            r[0].spark_event_log
+                .as_deref()
+                .unwrap()
+                .ends_with("local-1796176834590")
+        );
     }
 
     #[test]
