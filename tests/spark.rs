@@ -235,6 +235,143 @@ fn build_time_checks_fail_the_build() {
     }
 }
 
+/// The hook, with a stand-in `spark-submit` (a bash script under `SPARK_HOME/bin/`) that
+/// fails its first attempt after writing part of the table: the retry starts without the
+/// partial output, both attempts are recorded with the application id and event log read
+/// from the log, the failure shows the log's end, and the table's digest is the one
+/// docs/spark.md defines. No Spark needed.
+#[test]
+fn hook_retries_and_records_with_a_stand_in_spark_submit() {
+    let dir = temp("stand-in");
+    let home = dir.join("spark-home");
+    std::fs::create_dir_all(home.join("bin")).unwrap();
+    let fake = home.join("bin/spark-submit");
+    std::fs::write(
+        &fake,
+        r#"#!/bin/bash
+state="$STAND_IN_STATE"
+n=$(( $(cat "$state" 2>/dev/null || echo 0) + 1 ))
+echo "$n" >"$state"
+printf '%s\n' "$@" >"$state.args.$n"
+out=${*: -1}
+if [ -e "$out" ]; then echo "attempt $n found an earlier output" >&2; exit 9; fi
+echo "26/12/02 02:00:35 INFO RollingEventLogFilesWriter: Logging events to file:/ev/eventlog_v2_local-17961768345$n/events_1_local-17961768345$n.zstd" >&2
+mkdir -p "$out/year=2024"
+printf 'a,b\n1,2\n' >"$out/year=2024/part-00000-0d4c1f0e-1111-2222-3333-444455556666-c000.csv"
+: >"$out/_SUCCESS"
+: >"$out/.part-00000-0d4c1f0e-1111-2222-3333-444455556666-c000.csv.crc"
+if [ "$n" -eq 1 ]; then echo "boom: attempt $n fails" >&2; exit 3; fi
+"#,
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let build_dir = dir.join("build");
+    let out = build("tests/spark/retry.exp", &build_dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (run, prov) = (dir.join("run"), dir.join("prov"));
+    let state = dir.join("state");
+    let out = Command::new("bash")
+        .arg(build_dir.join("jobs/w.sh"))
+        .arg(expc_tests::root().join("tests/spark"))
+        .arg(&run)
+        .arg(&prov)
+        .env("SPARK_HOME", &home)
+        .env("EXPC_SPARK_MASTER", "local[2]")
+        .env("STAND_IN_STATE", &state)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("spark-submit exited with status 3 (attempt 1 of 2)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("boom: attempt 1 fails"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&state).unwrap().trim(), "2");
+    let args = std::fs::read_to_string(dir.join("state.args.2")).unwrap();
+    let args: Vec<&str> = args.lines().collect();
+    assert_eq!(&args[..2], ["--master", "local[2]"]);
+    assert!(
+        args.contains(&"--name") && args.contains(&"spark_retry.w"),
+        "{args:?}"
+    );
+    assert_eq!(
+        args[args.len() - 3..],
+        [
+            expc_tests::root()
+                .join("tests/spark/argv_app.py")
+                .to_str()
+                .unwrap(),
+            "3",
+            run.join("w/0/table").to_str().unwrap()
+        ]
+    );
+    let i = args
+        .iter()
+        .position(|a| *a == "spark.eventLog.enabled=true")
+        .unwrap();
+    assert_eq!(
+        args[i + 2],
+        format!("spark.eventLog.dir={}", prov.join("w/events").display())
+    );
+
+    let records = read_hook_records(&prov).unwrap();
+    let events: Vec<(HookEvent, u32, Option<i32>)> = records
+        .iter()
+        .map(|r| (r.event, r.attempt, r.exit_status))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (HookEvent::Start, 1, None),
+            (HookEvent::End, 1, Some(3)),
+            (HookEvent::Start, 2, None),
+            (HookEvent::End, 2, Some(0))
+        ]
+    );
+    for (attempt, end) in [(1, &records[1]), (2, &records[3])] {
+        assert_eq!(
+            end.spark_app_id.as_deref(),
+            Some(format!("local-17961768345{attempt}").as_str())
+        );
+        assert_eq!(
+            end.spark_event_log.as_deref(),
+            Some(format!("file:/ev/eventlog_v2_local-17961768345{attempt}").as_str())
+        );
+    }
+    let table = run.join("w/0/table");
+    let o = &records[3].outputs[0];
+    assert_eq!((o.kind.as_str(), o.path.as_str()), ("dir", "w/0/table"));
+    // The digest by its definition, spelled out: one data file, its folder kept, its
+    // unique id dropped, `_SUCCESS` and the `.crc` left out.
+    let line = format!("{}  year=2024/part-00000-c000.csv\n", sha256(b"a,b\n1,2\n"));
+    assert_eq!(o.sha256.as_deref(), Some(sha256(line.as_bytes()).as_str()));
+    assert_eq!(o.sha256.as_deref(), Some(table_digest(&table).as_str()));
+
+    // Without a spark-submit to run, the script says so before recording anything.
+    let out = Command::new("bash")
+        .arg(build_dir.join("jobs/w.sh"))
+        .arg(expc_tests::root().join("tests/spark"))
+        .arg(dir.join("run2"))
+        .arg(dir.join("prov2"))
+        .env("SPARK_HOME", dir.join("nowhere"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not found: set SPARK_HOME"), "{stderr}");
+    assert!(!dir.join("prov2").exists());
+    expc_tests::remove_tree(&dir);
+}
+
 // --- Real Spark ---------------------------------------------------------------------------
 
 /// The `spark-submit` to run, or `None` (with a note) outside CI; panics under CI.
