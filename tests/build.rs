@@ -38,6 +38,11 @@ fn temp(name: &str) -> PathBuf {
 /// Builds `spec` into `out` with a fixed spec folder, so snapshots do not depend on where
 /// the checkout is.
 fn build(spec: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    build_for("slurm", spec, out, extra)
+}
+
+/// [`build`] for any target.
+fn build_for(target: &str, spec: &str, out: &Path, extra: &[&str]) -> std::process::Output {
     let name = Path::new(spec)
         .file_stem()
         .unwrap()
@@ -47,7 +52,7 @@ fn build(spec: &str, out: &Path, extra: &[&str]) -> std::process::Output {
     let mut args = vec![
         "build",
         "--target",
-        "slurm",
+        target,
         "--spec-dir",
         &spec_dir,
         "-o",
@@ -463,5 +468,208 @@ fn scripts_run_with_bash_alone_and_their_records_parse() {
         .collect();
     assert_eq!(attempts, [(1, Some(1)), (2, Some(1)), (3, Some(1))]);
     assert!(records.iter().all(|r| r.slurm_job_id.is_none()));
+    expc_tests::remove_tree(&dir);
+}
+
+/// Every example, and the fixture that mixes this machine with Slurm.
+fn all_specs() -> Vec<String> {
+    let mut out: Vec<String> = expc_tests::files("examples", "exp")
+        .into_iter()
+        .filter(|p| {
+            p.parent()
+                .and_then(Path::parent)
+                .is_some_and(|d| d.ends_with("examples"))
+        })
+        .map(|p| expc_tests::relative(&p))
+        .collect();
+    out.push("tests/slurm/mixed.exp".into());
+    out.push("tests/all/failing.exp".into());
+    out
+}
+
+/// `--target all` writes each engine's part exactly as that target alone builds it, under
+/// its own folder; the local part and the top-level submit.sh are golden; two builds are
+/// byte-identical, and every script parses as bash.
+#[test]
+fn target_all_builds_every_part_as_its_target_alone_does() {
+    for spec in all_specs() {
+        let name = Path::new(&spec)
+            .file_stem()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let (a, b) = (
+            temp(&format!("all-{name}-a")),
+            temp(&format!("all-{name}-b")),
+        );
+        for dir in [&a, &b] {
+            let out = build_for("all", &spec, dir, &[]);
+            assert!(
+                out.status.success(),
+                "{spec}: build failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let files = read_all(&a);
+        assert_eq!(files, read_all(&b), "{spec}: two builds differ");
+        let text = std::fs::read_to_string(expc_tests::root().join(&spec)).unwrap();
+        let mut parts = 0;
+        for (part, target, kind) in [
+            ("slurm", "slurm", "= Slurm {"),
+            ("spark", "spark", "= Spark {"),
+            ("k8s", "k8s", "= Kubernetes {"),
+        ] {
+            let has = files.keys().any(|k| k.starts_with(&format!("{part}/")));
+            // A resource of the kind is declared when a call is placed on it (in these specs).
+            assert_eq!(has, text.contains(kind), "{spec}: part {part}");
+            if !has {
+                continue;
+            }
+            parts += 1;
+            let alone = temp(&format!("all-{name}-{part}"));
+            let out = build_for(target, &spec, &alone, &[]);
+            assert!(out.status.success(), "{spec}: --target {target} failed");
+            for (path, bytes) in read_all(&alone) {
+                if path == "plan.json" || path == ".expc-build" {
+                    continue;
+                }
+                assert_eq!(
+                    files.get(&format!("{part}/{path}")),
+                    Some(&bytes),
+                    "{spec}: {part}/{path} differs from --target {target}'s {path}"
+                );
+            }
+            expc_tests::remove_tree(&alone);
+        }
+        let plan = expc_tests::run(&["plan", "--format", "json", &spec]);
+        assert_eq!(files["plan.json"], plan.stdout, "{spec}: plan.json");
+        for (path, bytes) in &files {
+            if path.ends_with(".sh") || path.ends_with(".sbatch") {
+                let check = std::process::Command::new("bash")
+                    .arg("-n")
+                    .arg(a.join(path))
+                    .output()
+                    .unwrap();
+                assert!(
+                    check.status.success(),
+                    "{spec}: {path} is not valid bash: {}",
+                    String::from_utf8_lossy(&check.stderr)
+                );
+            }
+            if path == "submit.sh" || path.starts_with("local/") {
+                let snap = format!("all__{name}__{}", path.replace('/', "__"));
+                let text = String::from_utf8(bytes.clone()).unwrap();
+                insta::with_settings!({ snapshot_path => "snapshots/build", prepend_module_to_snapshot => false, description => format!("expc build --target all {spec}: {path}") }, {
+                    insta::assert_snapshot!(snap, text);
+                });
+            }
+        }
+        assert!(
+            parts > 0 || files.keys().any(|k| k.starts_with("local/")),
+            "{spec}: nothing built"
+        );
+        expc_tests::remove_tree(&a);
+        expc_tests::remove_tree(&b);
+    }
+}
+
+/// The local part runs with bash alone: `hello` built with `--target all` and run by its
+/// submit.sh makes the same bytes as `expc run --local`, and its hook records load into
+/// the provenance store as a run.
+#[test]
+fn target_all_runs_a_local_pipeline_with_bash_alone() {
+    let dir = temp("all-hello-run");
+    let spec = "examples/hello/hello.exp";
+    let out = expc_tests::run(&[
+        "build",
+        "--target",
+        "all",
+        "-o",
+        dir.to_str().unwrap(),
+        spec,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = std::process::Command::new("bash")
+        .arg(dir.join("submit.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let state = dir.join("state");
+    let here = expc_tests::run(&[
+        "run",
+        "--local",
+        "--state-dir",
+        state.to_str().unwrap(),
+        spec,
+    ]);
+    assert!(here.status.success());
+    for file in ["summary.csv", "report.txt"] {
+        let built = std::fs::read(dir.join("run/summarise/0").join(file)).unwrap();
+        let local = std::fs::read(state.join("out/summarise").join(file)).unwrap();
+        assert!(!built.is_empty());
+        assert_eq!(built, local, "{file} differs from expc run --local");
+    }
+    let ingest = expc_tests::run(&[
+        "prov",
+        "ingest",
+        "--state-dir",
+        dir.join("ingested").to_str().unwrap(),
+        "--spec",
+        spec,
+        dir.join("run/provenance").to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&ingest.stderr);
+    assert!(ingest.status.success(), "{said}");
+    assert!(said.contains("6 ran, 0 failed"), "{said}");
+    expc_tests::remove_tree(&dir);
+}
+
+/// A failing job stops the run at its wave: what reads it never starts, what ran beside it
+/// finishes, and submit.sh exits 1 saying so.
+#[test]
+fn target_all_stops_at_the_first_failing_wave() {
+    let dir = temp("all-failing-run");
+    let spec = "tests/all/failing.exp";
+    let out = expc_tests::run(&[
+        "build",
+        "--target",
+        "all",
+        "-o",
+        dir.to_str().unwrap(),
+        spec,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = std::process::Command::new("bash")
+        .arg(dir.join("submit.sh"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("bad failed here"), "{stderr}");
+    assert!(
+        stderr.contains("a job of wave 1 failed; the jobs after it were not started"),
+        "{stderr}"
+    );
+    assert!(
+        dir.join("run/fine/0/out.txt").exists(),
+        "the job beside it did not finish"
+    );
+    assert!(
+        !dir.join("run/after").exists(),
+        "a job after the failure started"
+    );
     expc_tests::remove_tree(&dir);
 }

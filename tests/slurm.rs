@@ -883,3 +883,80 @@ fn the_hello_example_on_slurm_matches_a_local_run() {
     assert_eq!(records.len(), 2 * 6, "one start and one end per instance");
     expc_tests::remove_tree(&state);
 }
+
+/// `expc build --target all` of the pipeline that mixes this machine with Slurm: its
+/// submit.sh runs the local job with bash, then the sweep with `sbatch --wait` as one
+/// array, then the local summary, handing data over in its run folder; the summary is the
+/// one `expc run --local` makes.
+#[test]
+fn target_all_runs_local_and_slurm_parts_in_dependency_order() {
+    if !cluster_up("target_all_runs_local_and_slurm_parts_in_dependency_order") {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("expc-slurm-{}-all", std::process::id()));
+    expc_tests::remove_tree(&dir);
+    let spec = spec("mixed");
+    let out = expc_tests::run(&[
+        "build",
+        "--target",
+        "all",
+        "-o",
+        dir.to_str().unwrap(),
+        &spec,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = Command::new("bash")
+        .arg(dir.join("submit.sh"))
+        .current_dir(expc_tests::root())
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(run.status.success(), "{said}");
+    let order: Vec<&str> = said.lines().filter(|l| l.ends_with(" completed")).collect();
+    assert_eq!(
+        order,
+        ["g completed", "t completed", "summarise completed"],
+        "{said}"
+    );
+    let records = read_hook_records(&dir.join("run/provenance")).unwrap();
+    let on_slurm = records
+        .iter()
+        .filter(|r| r.job == "t" && r.slurm_array_job_id.is_some())
+        .count();
+    assert_eq!(
+        on_slurm,
+        2 * 4,
+        "the sweep did not run as a Slurm array: {records:#?}"
+    );
+    assert!(
+        records
+            .iter()
+            .filter(|r| r.job != "t")
+            .all(|r| r.slurm_job_id.is_none()),
+        "a local job ran on Slurm"
+    );
+    let local = dir.join("local-state");
+    let here = expc_tests::run(&[
+        "run",
+        "--local",
+        "--state-dir",
+        local.to_str().unwrap(),
+        &spec,
+    ]);
+    assert!(here.status.success());
+    for file in ["summary.csv", "report.txt"] {
+        let built = std::fs::read(dir.join("run/summarise/0").join(file)).unwrap();
+        let all_here = std::fs::read(local.join("out/summarise").join(file)).unwrap();
+        assert!(!built.is_empty(), "{file} is empty");
+        assert_eq!(built, all_here, "{file} differs from expc run --local");
+    }
+    expc_tests::remove_tree(&dir);
+}

@@ -581,6 +581,8 @@ fn positive_int(job: &Job, name: &str) -> Result<Option<u64>, BuildError> {
 
 /// One job's files.
 struct Built {
+    /// The job's position in the plan.
+    job: usize,
     file: String,
     namespace: String,
     name: String,
@@ -600,6 +602,115 @@ pub fn build(
     plan: &Plan,
     opts: &K8sOptions,
 ) -> Result<Vec<Artifact>, BuildError> {
+    let Parts {
+        built,
+        namespaces,
+        secret_keys,
+        secret,
+        wrapper,
+        wrapper_name,
+    } = parts(program, plan, opts)?;
+    let mut artifacts = Vec::new();
+    let mut wrapper_docs = Vec::new();
+    for ns in &namespaces {
+        let mut cm = ConfigMap::new(ObjectMeta {
+            name: wrapper_name.clone(),
+            namespace: ns.clone(),
+            labels: BTreeMap::from([(LABEL_MANAGED_BY.to_owned(), "expc".to_owned())]),
+            annotations: BTreeMap::new(),
+        });
+        cm.data
+            .insert("expc-wrapper.sh".to_owned(), wrapper.clone());
+        wrapper_docs.push(yaml(&cm)?);
+    }
+    artifacts.push(Artifact {
+        path: "expc-wrapper.yaml".into(),
+        contents: wrapper_docs.join("---\n"),
+        executable: false,
+    });
+    let mut resources = vec!["expc-wrapper.yaml".to_owned()];
+    resources.extend(built.iter().map(|b| b.file.clone()));
+    artifacts.push(Artifact {
+        path: "kustomization.yaml".into(),
+        contents: yaml(&Kustomization {
+            api_version: "kustomize.config.k8s.io/v1beta1",
+            kind: "Kustomization",
+            resources,
+        })?,
+        executable: false,
+    });
+    artifacts.push(Artifact {
+        path: "submit.sh".into(),
+        contents: submit_script(plan, &built, &secret, &secret_keys),
+        executable: true,
+    });
+    for b in built {
+        artifacts.push(Artifact {
+            path: b.file,
+            contents: b.contents,
+            executable: false,
+        });
+    }
+    let mut plan_json = serde_json::to_string_pretty(&plan.json()).map_err(|e| {
+        err(
+            format!("the plan could not be written as JSON: {e}"),
+            "report this as a bug",
+        )
+    })?;
+    plan_json.push('\n');
+    artifacts.push(Artifact {
+        path: "plan.json".into(),
+        contents: plan_json,
+        executable: false,
+    });
+    artifacts.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(artifacts)
+}
+
+/// Where a script that applies the Jobs itself (`--target all`) finds each Kubernetes Job
+/// of a plan: its file, namespace and name, and how long to wait for it.
+#[derive(Clone, Debug)]
+pub struct JobRef {
+    /// The job's position in the plan.
+    pub job: usize,
+    /// `jobs/NAME.yaml`.
+    pub file: String,
+    pub namespace: String,
+    pub name: String,
+    pub seconds: u64,
+}
+
+/// The Jobs [`build`] writes, in plan order.
+pub fn job_refs(
+    program: &ir::Program,
+    plan: &Plan,
+    opts: &K8sOptions,
+) -> Result<Vec<JobRef>, BuildError> {
+    Ok(parts(program, plan, opts)?
+        .built
+        .into_iter()
+        .map(|b| JobRef {
+            job: b.job,
+            file: b.file,
+            namespace: b.namespace,
+            name: b.name,
+            seconds: b.timeout,
+        })
+        .collect())
+}
+
+/// What the Jobs of a plan are made of, before they are written out.
+struct Parts {
+    built: Vec<Built>,
+    namespaces: BTreeSet<String>,
+    secret_keys: BTreeMap<String, BTreeSet<String>>,
+    secret: String,
+    wrapper: String,
+    wrapper_name: String,
+}
+
+/// The manifests of every Kubernetes-placed job, checked.
+fn parts(program: &ir::Program, plan: &Plan, opts: &K8sOptions) -> Result<Parts, BuildError> {
     let positions: Vec<usize> = (0..plan.jobs.len())
         .filter(|&j| plan.jobs[j].backend == Backend::Kubernetes)
         .collect();
@@ -640,7 +751,7 @@ pub fn build(
     let wrapper_name = format!("expc-wrapper-{}", hash_hex(wrapper.as_bytes(), 10));
 
     let mut built: Vec<Built> = Vec::new();
-    let mut namespaces = BTreeSet::new();
+    let mut namespaces: BTreeSet<String> = BTreeSet::new();
     let mut secret_keys: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut names_seen: BTreeMap<(String, String), String> = BTreeMap::new();
 
@@ -1048,6 +1159,7 @@ pub fn build(
         let waves = completions.div_ceil(parallelism.max(1));
         let timeout = deadline.map_or(86_400, |d| d * waves + 600);
         built.push(Built {
+            job: j,
             file: format!("jobs/{dir}.yaml"),
             namespace: namespace.to_owned(),
             name,
@@ -1067,61 +1179,14 @@ pub fn build(
         });
     }
 
-    let mut artifacts = Vec::new();
-    let mut wrapper_docs = Vec::new();
-    for ns in &namespaces {
-        let mut cm = ConfigMap::new(ObjectMeta {
-            name: wrapper_name.clone(),
-            namespace: ns.clone(),
-            labels: BTreeMap::from([(LABEL_MANAGED_BY.to_owned(), "expc".to_owned())]),
-            annotations: BTreeMap::new(),
-        });
-        cm.data
-            .insert("expc-wrapper.sh".to_owned(), wrapper.clone());
-        wrapper_docs.push(yaml(&cm)?);
-    }
-    artifacts.push(Artifact {
-        path: "expc-wrapper.yaml".into(),
-        contents: wrapper_docs.join("---\n"),
-        executable: false,
-    });
-    let mut resources = vec!["expc-wrapper.yaml".to_owned()];
-    resources.extend(built.iter().map(|b| b.file.clone()));
-    artifacts.push(Artifact {
-        path: "kustomization.yaml".into(),
-        contents: yaml(&Kustomization {
-            api_version: "kustomize.config.k8s.io/v1beta1",
-            kind: "Kustomization",
-            resources,
-        })?,
-        executable: false,
-    });
-    artifacts.push(Artifact {
-        path: "submit.sh".into(),
-        contents: submit_script(plan, &built, &secret, &secret_keys),
-        executable: true,
-    });
-    for b in built {
-        artifacts.push(Artifact {
-            path: b.file,
-            contents: b.contents,
-            executable: false,
-        });
-    }
-    let mut plan_json = serde_json::to_string_pretty(&plan.json()).map_err(|e| {
-        err(
-            format!("the plan could not be written as JSON: {e}"),
-            "report this as a bug",
-        )
-    })?;
-    plan_json.push('\n');
-    artifacts.push(Artifact {
-        path: "plan.json".into(),
-        contents: plan_json,
-        executable: false,
-    });
-    artifacts.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(artifacts)
+    Ok(Parts {
+        built,
+        namespaces,
+        secret_keys,
+        secret,
+        wrapper,
+        wrapper_name,
+    })
 }
 
 /// `submit.sh`: applies the wrapper, then each Job once the Jobs it reads have completed,

@@ -10,6 +10,7 @@
 //!
 //! [`hook`] reads back the JSON lines the provenance hook writes on the compute nodes.
 
+pub mod all;
 pub mod artifact;
 pub mod hook;
 pub mod k8s;

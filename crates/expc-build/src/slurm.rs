@@ -47,6 +47,10 @@ pub struct SlurmOptions {
     /// Templates replacing the built-in ones, by file name (`sbatch.hbs`, `hook.sh.hbs`,
     /// `submit.sh.hbs`).
     pub templates: BTreeMap<String, String>,
+    /// Write the scripts of the jobs placed on this machine instead (for `--target all`):
+    /// the same scripts, without `#SBATCH` lines, run with bash once per instance with
+    /// the instance as a fourth argument.
+    pub local: bool,
 }
 
 pub use crate::artifact::{Artifact, BuildError};
@@ -100,9 +104,25 @@ pub struct SlurmScript {
 
 /// The scripts of the Slurm jobs of `plan`, in submission (dependency) order.
 pub fn scripts(program: &ir::Program, plan: &Plan) -> Result<Vec<SlurmScript>, BuildError> {
+    scripts_for(program, plan, Backend::Slurm)
+}
+
+/// The scripts of the jobs of `plan` placed on `backend` (Slurm, or Local for the local
+/// part of `--target all`), in dependency order.
+pub fn scripts_for(
+    program: &ir::Program,
+    plan: &Plan,
+    backend: Backend,
+) -> Result<Vec<SlurmScript>, BuildError> {
+    // Local scripts are run with bash, not submitted: they are named as shell scripts.
+    let ext = if backend == Backend::Local {
+        "sh"
+    } else {
+        "sbatch"
+    };
     let mut out = Vec::new();
     for (j, job) in plan.jobs.iter().enumerate() {
-        if job.backend != Backend::Slurm {
+        if job.backend != backend {
             continue;
         }
         let dir = job_dir(&job.key);
@@ -122,7 +142,7 @@ pub fn scripts(program: &ir::Program, plan: &Plan) -> Result<Vec<SlurmScript>, B
             out.push(SlurmScript {
                 job: j,
                 chunk: None,
-                file: format!("{dir}.sbatch"),
+                file: format!("{dir}.{ext}"),
                 label: job.key.clone(),
             });
             continue;
@@ -140,9 +160,9 @@ pub fn scripts(program: &ir::Program, plan: &Plan) -> Result<Vec<SlurmScript>, B
                 job: j,
                 chunk: Some(c),
                 file: if several {
-                    format!("{dir}.{}.sbatch", c.chunk)
+                    format!("{dir}.{}.{ext}", c.chunk)
                 } else {
-                    format!("{dir}.sbatch")
+                    format!("{dir}.{ext}")
                 },
                 label: format!("{}[{}-{}]", job.key, c.offset, c.offset + c.count - 1),
             });
@@ -221,7 +241,15 @@ pub fn build(
     plan: &Plan,
     opts: &SlurmOptions,
 ) -> Result<Vec<Artifact>, BuildError> {
-    let scripts = scripts(program, plan)?;
+    let backend = if opts.local {
+        Backend::Local
+    } else {
+        Backend::Slurm
+    };
+    let scripts = scripts_for(program, plan, backend)?;
+    if scripts.is_empty() && opts.local {
+        return Ok(Vec::new());
+    }
     if scripts.is_empty() {
         return Err(BuildError::new(
             format!(
@@ -262,11 +290,15 @@ pub fn build(
             ));
         }
         let limits = limits(program, job);
-        if let std::collections::btree_map::Entry::Vacant(e) = resource_lines.entry(s.job) {
-            e.insert(directives::resource_directives(job, &limits)?);
+        // A local job has no `#SBATCH` lines: its resources are this machine's.
+        let mut lines = Vec::new();
+        if !opts.local {
+            if let std::collections::btree_map::Entry::Vacant(e) = resource_lines.entry(s.job) {
+                e.insert(directives::resource_directives(job, &limits)?);
+            }
+            lines.push(format!("--job-name={job_name}"));
+            lines.extend(resource_lines[&s.job].iter().cloned());
         }
-        let mut lines = vec![format!("--job-name={job_name}")];
-        lines.extend(resource_lines[&s.job].iter().cloned());
         let (offset, count) = match s.chunk {
             Some(c) => {
                 let throttle = match job.placement.get("array_throttle").and_then(Value::as_int) {
@@ -280,7 +312,9 @@ pub fn build(
                     }
                 };
                 // Insert after the name, so the array is seen first by a reviewer.
-                lines.insert(1, format!("--array=0-{}{throttle}", c.count - 1));
+                if !opts.local {
+                    lines.insert(1, format!("--array=0-{}{throttle}", c.count - 1));
+                }
                 (c.offset, c.count)
             }
             None => (0, 1),
@@ -422,6 +456,7 @@ pub fn build(
             "apptainer_args": apptainer_args,
             "attempts": job.retry.attempts + 1,
             "backoff": job.retry.backoff_ms.div_ceil(1000),
+            "local": opts.local,
         });
         let text = render(&hb, "sbatch", &data)?;
         if text.len() > MAX_SCRIPT_BYTES {

@@ -248,6 +248,9 @@ pub enum BuildTarget {
     /// Kubernetes Jobs (Indexed Jobs for sweeps), a kustomization and a submit script.
     #[value(name = "k8s")]
     K8s,
+    /// Every engine the pipeline is placed on, each in its own folder, and a submit script
+    /// that runs the parts in dependency order.
+    All,
 }
 
 #[derive(Debug, Args)]

@@ -107,6 +107,7 @@ impl SlurmBackend {
             &SlurmOptions {
                 spec_dir: spec.to_owned(),
                 templates: BTreeMap::new(),
+                local: false,
             },
         )
         .map_err(|e| {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
+use expc_build::all::{self, AllOptions};
 use expc_build::k8s::{self, K8sOptions};
 use expc_build::slurm::{self, SlurmOptions};
 use expc_build::spark::{self, SparkOptions};
@@ -57,6 +58,7 @@ pub fn run(args: BuildArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                 &SlurmOptions {
                     spec_dir,
                     templates,
+                    local: false,
                 },
             )
             .map_err(|e| refused("Slurm", &what, e))?;
@@ -72,6 +74,26 @@ pub fn run(args: BuildArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             let built = spark::build(&program, &plan, &SparkOptions { spec_dir })
                 .map_err(|e| refused("Spark", &what, e))?;
             let summary = format!("{} files", built.len());
+            (built, summary)
+        }
+        BuildTarget::All => {
+            let built = all::build(
+                &program,
+                &plan,
+                &AllOptions {
+                    spec_dir,
+                    templates,
+                },
+            )
+            .map_err(|e| refused("the", &what, e))?;
+            let parts: Vec<&str> = ["local", "slurm", "spark", "k8s"]
+                .into_iter()
+                .filter(|p| built.iter().any(|a| a.path.starts_with(&format!("{p}/"))))
+                .collect();
+            let summary = format!(
+                "the parts {} (one folder each), submit.sh and plan.json",
+                parts.join(", ")
+            );
             (built, summary)
         }
         BuildTarget::K8s => {
