@@ -253,6 +253,7 @@ state="$STAND_IN_STATE"
 n=$(( $(cat "$state" 2>/dev/null || echo 0) + 1 ))
 echo "$n" >"$state"
 printf '%s\n' "$@" >"$state.args.$n"
+printf '%s' "$APP_TOKEN" >"$state.token"
 out=${*: -1}
 if [ -e "$out" ]; then echo "attempt $n found an earlier output" >&2; exit 9; fi
 echo "26/12/02 02:00:35 INFO RollingEventLogFilesWriter: Logging events to file:/ev/eventlog_v2_local-17961768345$n/events_1_local-17961768345$n.zstd" >&2
@@ -286,10 +287,22 @@ if [ "$n" -eq 1 ]; then echo "boom: attempt $n fails" >&2; exit 3; fi
         .env("SPARK_HOME", &home)
         .env("EXPC_SPARK_MASTER", "local[2]")
         .env("STAND_IN_STATE", &state)
+        .env("RETRY_TOKEN", "s3cret 'value'")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("state.token")).unwrap(),
+        "s3cret 'value'",
+        "the secret did not reach spark-submit's environment"
+    );
+    for (path, bytes) in read_all(&prov).into_iter().chain(read_all(&build_dir)) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("s3cret"),
+            "the secret is in {path}"
+        );
+    }
     assert!(
         stderr.contains("spark-submit exited with status 3 (attempt 1 of 2)"),
         "{stderr}"
@@ -356,19 +369,32 @@ if [ "$n" -eq 1 ]; then echo "boom: attempt $n fails" >&2; exit 3; fi
     assert_eq!(o.sha256.as_deref(), Some(sha256(line.as_bytes()).as_str()));
     assert_eq!(o.sha256.as_deref(), Some(table_digest(&table).as_str()));
 
-    // Without a spark-submit to run, the script says so before recording anything.
-    let out = Command::new("bash")
-        .arg(build_dir.join("jobs/w.sh"))
-        .arg(expc_tests::root().join("tests/spark"))
-        .arg(dir.join("run2"))
-        .arg(dir.join("prov2"))
-        .env("SPARK_HOME", dir.join("nowhere"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("not found: set SPARK_HOME"), "{stderr}");
-    assert!(!dir.join("prov2").exists());
+    // Without the secret, or without a spark-submit to run, the script says so before
+    // recording anything.
+    for (home, token, message) in [
+        (
+            &home,
+            None,
+            "reads a secret from the environment variable RETRY_TOKEN, which is not set",
+        ),
+        (&dir.join("nowhere"), Some("t"), "not found: set SPARK_HOME"),
+    ] {
+        let mut c = Command::new("bash");
+        c.arg(build_dir.join("jobs/w.sh"))
+            .arg(expc_tests::root().join("tests/spark"))
+            .arg(dir.join("run2"))
+            .arg(dir.join("prov2"))
+            .env("SPARK_HOME", home)
+            .env_remove("RETRY_TOKEN");
+        if let Some(t) = token {
+            c.env("RETRY_TOKEN", t);
+        }
+        let out = c.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(message), "{stderr}");
+        assert!(!dir.join("prov2").exists());
+    }
     expc_tests::remove_tree(&dir);
 }
 
