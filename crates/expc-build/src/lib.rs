@@ -1,6 +1,7 @@
 //! Submission artifacts built from a plan: for Slurm, one sbatch script per job (a job
 //! array per sweep, split at the site's `max_array_size`), a `submit.sh` that submits
-//! them in dependency order, the plan's JSON, and a provenance hook in every job.
+//! them in dependency order, the plan's JSON, and a provenance hook in every job; for
+//! Spark, one `spark-submit` script per job with the same layout ([`spark::build`]).
 //!
 //! Generators are pure: they take the typed IR and the plan and return the files as
 //! text ([`slurm::build`]), so the output is byte-identical from build to build and
