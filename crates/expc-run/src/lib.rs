@@ -151,7 +151,10 @@ pub fn preflight(
             )));
         }
         for j in plan.jobs.iter().filter(|j| j.backend == Backend::Spark) {
-            let submit = resolve::SparkSubmit::for_resource(&j.placement, &opts.spec_dir);
+            if let Some(task) = resolver.task(j) {
+                resolve::SparkSubmit::check_resource(j, task).map_err(RunError)?;
+            }
+            let submit = resolve::SparkSubmit::for_resource(j, &opts.spec_dir);
             let found = if submit.program.contains('/') {
                 std::path::Path::new(&submit.program).is_file()
             } else {
@@ -331,7 +334,7 @@ async fn schedule(
         .iter()
         .map(|j| {
             if !opts.local && j.backend == Backend::Spark {
-                resolve::SparkSubmit::for_resource(&j.placement, &opts.spec_dir)
+                resolve::SparkSubmit::for_resource(j, &opts.spec_dir)
             } else {
                 resolve::SparkSubmit::local(&opts.spark_master)
             }

@@ -368,7 +368,7 @@ impl<'a> Resolver<'a> {
                 for (k, v) in settings {
                     if let Some(flag) = spark_flag(k) {
                         words.push(flag.to_owned());
-                        words.push(expc_plan::lower::text(v).join(","));
+                        words.push(spark_setting_word(v));
                     }
                 }
                 let a = ev(app);
@@ -378,6 +378,11 @@ impl<'a> Resolver<'a> {
                     let v = ev(arg);
                     key_argv.push(v.keyed());
                     words.extend(v.words());
+                }
+                // The JVM passes non-ASCII arguments through unchanged only under a UTF-8
+                // locale (as the job scripts of `expc build --target spark` make sure too).
+                if !utf8_locale() {
+                    env.push(("LC_ALL".to_owned(), "C.UTF-8".to_owned()));
                 }
                 (Kind::Spark, words)
             }
@@ -525,37 +530,83 @@ impl SparkSubmit {
 
     /// The submission to the Spark resource a job is placed on: its `master` (or
     /// `EXPC_SPARK_MASTER`, which a site sets to point the same spec at another cluster),
-    /// `deploy_mode`, and `spark_home`'s `spark-submit`, resolved against `spec_dir`.
-    pub fn for_resource(placement: &BTreeMap<String, Value>, spec_dir: &Path) -> Self {
-        let master = std::env::var("EXPC_SPARK_MASTER")
+    /// and the options `expc build --target spark` writes for the resource's fields
+    /// (deploy mode, executors, memory, `conf`, `py_files`, event log, …), paths resolved
+    /// against `spec_dir`; `spark_home`'s `spark-submit` when set. The task's own settings
+    /// come after them in the argv, so they win, as they do in the build.
+    pub fn for_resource(job: &Job, spec_dir: &Path) -> Self {
+        use expc_build::quote::Segment;
+        let word = |w: &[Segment]| -> String {
+            w.iter()
+                .map(|seg| match seg {
+                    Segment::Text(t) => t.clone(),
+                    Segment::Var(v) if v == "spec_dir" => spec_dir.to_string_lossy().into_owned(),
+                    Segment::Var(v) => format!("${v}"),
+                })
+                .collect()
+        };
+        let env_master = std::env::var("EXPC_SPARK_MASTER")
             .ok()
-            .filter(|m| !m.is_empty())
-            .or_else(|| {
-                placement
-                    .get("master")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .unwrap_or_else(|| "local[*]".into());
-        let program = match placement.get("spark_home").and_then(Value::as_str) {
-            Some(home) => spec_dir
-                .join(home)
-                .join("bin")
-                .join("spark-submit")
-                .to_string_lossy()
-                .into_owned(),
-            None => "spark-submit".into(),
+            .filter(|m| !m.is_empty());
+        let settings = expc_build::spark::options::spark_settings(job, &BTreeMap::new());
+        let Ok(settings) = settings else {
+            // What the resource cannot give is reported by `check_resource` first.
+            return SparkSubmit {
+                program: "spark-submit".into(),
+                master: env_master.unwrap_or_else(|| "local[*]".into()),
+                options: Vec::new(),
+            };
         };
         let mut options = Vec::new();
-        if let Some(Value::Enum(mode)) = placement.get("deploy_mode") {
-            options.push("--deploy-mode".into());
-            options.push(mode.rsplit("::").next().unwrap_or(mode).to_owned());
+        for o in &settings.options {
+            options.push(o.flag.to_owned());
+            if let Some(v) = &o.value {
+                options.push(word(v));
+            }
         }
         SparkSubmit {
-            program,
-            master,
+            program: settings.spark_home.as_ref().map_or_else(
+                || "spark-submit".to_owned(),
+                |h| format!("{}/bin/spark-submit", word(h)),
+            ),
+            master: env_master.unwrap_or(settings.master),
             options,
         }
+    }
+
+    /// Whether the job's resource and its task's Spark settings can be submitted (the
+    /// checks of `expc build --target spark`: memory within `max_executor_mem`, whole
+    /// cores, known properties, …), as a message saying what to change.
+    pub fn check_resource(job: &Job, task: &ir::Task) -> Result<(), String> {
+        let empty = BTreeMap::new();
+        let settings = match &task.command {
+            ir::Command::Spark { settings, .. } => settings,
+            _ => &empty,
+        };
+        expc_build::spark::options::spark_settings(job, settings)
+            .map(|_| ())
+            .map_err(|e| format!("{}; {}", e.message, e.help))
+    }
+}
+
+/// Whether this process's locale is UTF-8 (`LC_ALL`, else `LC_CTYPE`, else `LANG`).
+fn utf8_locale() -> bool {
+    let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|x| !x.is_empty()))
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    locale.contains("utf-8") || locale.contains("utf8")
+}
+
+/// A task's Spark setting as spark-submit reads it. Spark reads a bare number of memory as
+/// MiB, so memory goes as `Ng`/`Nm`, as the build writes it (a part of a MiB, which Spark
+/// cannot express, is rounded up).
+fn spark_setting_word(v: &Value) -> String {
+    match v {
+        Value::Memory(b) => expc_build::spark::options::spark_memory(*b)
+            .unwrap_or_else(|| format!("{}m", b.div_ceil(1 << 20))),
+        _ => expc_plan::lower::text(v).join(","),
     }
 }
 
@@ -572,4 +623,17 @@ fn spark_flag(setting: &str) -> Option<&'static str> {
         "main_class" => "--class",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spark_memory_settings_are_written_as_spark_reads_them() {
+        assert_eq!(spark_setting_word(&Value::Memory(1 << 30)), "1g");
+        assert_eq!(spark_setting_word(&Value::Memory(1536 << 20)), "1536m");
+        assert_eq!(spark_setting_word(&Value::Memory((1 << 20) + 1)), "2m");
+        assert_eq!(spark_setting_word(&Value::Int(4)), "4");
+    }
 }
