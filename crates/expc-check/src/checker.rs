@@ -2,7 +2,8 @@
 //! compatibility relation. The rules of each construct live in the sibling modules.
 
 use expc_syntax::ast::SmolStr;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use std::collections::BTreeMap;
 
 use expc_diagnostics::{Code, Diagnostic, Span};
 use expc_syntax::ast::{self, TypeExpr, TypeExprKind};
@@ -505,7 +506,7 @@ impl<'a> Checker<'a> {
 
     /// A type as users write it.
     pub fn show(&self, ty: &Type) -> String {
-        let name = |d: &DefId| self.def(*d).name.clone();
+        let name = |d: &DefId| self.def(*d).name.as_str();
         match ty {
             Type::Int => "Int".into(),
             Type::Float => "Float".into(),
@@ -524,7 +525,7 @@ impl<'a> Checker<'a> {
             Type::Metrics => "Metrics".into(),
             Type::List(t) => format!("List<{}>", self.show(t)),
             Type::Optional(t) => format!("{}?", self.show(t)),
-            Type::Record(d) | Type::Enum(d) => name(d),
+            Type::Record(d) | Type::Enum(d) => name(d).to_owned(),
             Type::NoneLit => "none".into(),
             Type::EmptyList => "an empty list".into(),
             Type::Resource(k) => format!("a {} resource", name(k)),

@@ -5,7 +5,7 @@
 //! and after their declaration.
 
 use expc_syntax::ast::SmolStr;
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use expc_diagnostics::{Code, Diagnostic, Span};
 use expc_syntax::ast::{self, ImportSource, ItemKind};

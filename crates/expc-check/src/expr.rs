@@ -1,7 +1,8 @@
 //! Expressions: their types, their values when known, and their IR.
 
 use expc_syntax::ast::SmolStr;
-use std::collections::{BTreeMap, HashMap};
+use foldhash::HashMap;
+use std::collections::BTreeMap;
 
 use expc_diagnostics::{Code, Diagnostic, Span};
 use expc_syntax::ast::{

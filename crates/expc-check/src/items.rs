@@ -2,7 +2,8 @@
 //! kinds, params, secrets, data, models, site profiles, resources and the experiment.
 
 use expc_syntax::ast::SmolStr;
-use std::collections::{BTreeMap, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 
 use expc_diagnostics::{Code, Diagnostic, Span};
 use expc_syntax::ast::{Block, EntryValue, ExprKind, ItemKind};

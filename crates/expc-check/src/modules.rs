@@ -4,7 +4,8 @@
 //! imported. Import cycles are reported with the whole cycle; the modules in a cycle are
 //! still loaded, so that the rest of the program is checked too.
 
-use std::collections::{BTreeMap, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use expc_diagnostics::{Code, Diagnostic, FileId, SourceMap, Span};

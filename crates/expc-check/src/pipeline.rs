@@ -1,7 +1,8 @@
 //! Pipelines: calls of tasks, their arguments, their placement and the loops over sweeps.
 
 use expc_syntax::ast::SmolStr;
-use std::collections::{BTreeMap, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 
 use expc_diagnostics::{Code, Diagnostic, Span};
 use expc_syntax::ast::{self, ExprKind, ItemKind, Stmt, StmtKind};
@@ -352,7 +353,6 @@ impl Checker<'_> {
                 continue;
             };
             let t = self.expr(&arg.value, Some(&input.ty), &cx);
-            let what = format!("the input `{}` of `{task_name}`", input.name);
             match self.fits(&t.ty, &input.ty) {
                 Ok(()) => {
                     let ir = match t.ir {
@@ -367,6 +367,7 @@ impl Checker<'_> {
                     ir_args.insert(input.name.as_str().to_owned(), ir);
                 }
                 Err(m) => {
+                    let what = format!("the input `{}` of `{task_name}`", input.name);
                     let producer = self.producer(&arg.value, &walk.locals, module);
                     self.misfit(m, &t.ty, &input.ty, arg.value.span, &what, producer);
                 }

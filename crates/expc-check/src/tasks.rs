@@ -1,7 +1,8 @@
 //! Tasks: signatures, sections and commands.
 
 use expc_syntax::ast::SmolStr;
-use std::collections::{BTreeMap, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 
 use expc_diagnostics::{Code, Diagnostic, Span};
 use expc_syntax::ast::{self, EntryValue, ItemKind, SectionKind, TemplatePart};
@@ -207,7 +208,7 @@ impl Checker<'_> {
             let Some(sig) = self.tasks.get(&def).cloned() else {
                 continue;
             };
-            let mut locals = HashMap::new();
+            let mut locals = HashMap::with_capacity(sig.inputs.len() + sig.outputs.len());
             for f in &sig.inputs {
                 locals.insert(
                     f.name.clone(),
@@ -234,7 +235,8 @@ impl Checker<'_> {
                 env_ok: false,
             };
             self.use_log = Some(Vec::new());
-            let mut seen: HashMap<&str, Span> = HashMap::new();
+            // The sections seen so far (a handful: a vector is quicker than a map).
+            let mut seen: Vec<(&str, Span)> = Vec::with_capacity(t.sections.len());
             let mut command: Option<(ir::Command, Span)> = None;
             let mut resources = BTreeMap::new();
             let mut spark_settings = BTreeMap::new();
@@ -249,7 +251,7 @@ impl Checker<'_> {
                     end: section.span.start + kw.len() as u32,
                     ..section.span
                 };
-                if let Some(first) = seen.get(kw) {
+                if let Some((_, first)) = seen.iter().find(|(k, _)| *k == kw) {
                     self.emit(
                         Diagnostic::error(
                             Code::INVALID_TASK,
@@ -262,7 +264,7 @@ impl Checker<'_> {
                     );
                     continue;
                 }
-                seen.insert(kw, kw_span);
+                seen.push((kw, kw_span));
                 let this = match &section.kind {
                     SectionKind::Resources(block) => {
                         // What a task asks of the machine changes none of its results: the
@@ -425,68 +427,79 @@ impl Checker<'_> {
     fn env_section(&mut self, block: &ast::Block, cx: &Cx<'_>, span: Span) -> ir::Env {
         let fields = std::mem::take(&mut self.section_fields.env);
         let mut env = ir::Env::default();
-        let mut rest = ast::Block {
-            entries: Vec::new(),
-            span: block.span,
+        let is_vars =
+            |e: &ast::Entry| e.name.name == "vars" && matches!(e.value, EntryValue::Block(_));
+        // The entries other than `vars`; the block itself when it has none (no copy).
+        let without_vars;
+        let rest = if block.entries.iter().any(is_vars) {
+            without_vars = ast::Block {
+                entries: block
+                    .entries
+                    .iter()
+                    .filter(|e| !is_vars(e))
+                    .cloned()
+                    .collect(),
+                span: block.span,
+            };
+            &without_vars
+        } else {
+            block
         };
         for entry in &block.entries {
-            match (&entry.name.name[..], &entry.value) {
-                ("vars", EntryValue::Block(vars)) => {
-                    let secret_cx = Cx {
-                        secrets: Secrets::Allowed,
-                        ..*cx
+            if let ("vars", EntryValue::Block(vars)) = (&entry.name.name[..], &entry.value) {
+                let secret_cx = Cx {
+                    secrets: Secrets::Allowed,
+                    ..*cx
+                };
+                for var in &vars.entries {
+                    let name = &var.name.name;
+                    if name.is_empty() {
+                        continue;
+                    }
+                    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        || name.starts_with(|c: char| c.is_ascii_digit())
+                    {
+                        self.emit(Diagnostic::error(
+                            Code::INVALID_VALUE,
+                            format!("`{name}` is not a valid environment variable name"),
+                            var.name.span,
+                        ));
+                        continue;
+                    }
+                    let EntryValue::Value(e) = &var.value else {
+                        self.emit(Diagnostic::error(
+                            Code::TYPE_MISMATCH,
+                            format!("write `{name} = value`"),
+                            var.name.span,
+                        ));
+                        continue;
                     };
-                    for var in &vars.entries {
-                        let name = &var.name.name;
-                        if name.is_empty() {
-                            continue;
-                        }
-                        if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                            || name.starts_with(|c: char| c.is_ascii_digit())
-                        {
-                            self.emit(Diagnostic::error(
-                                Code::INVALID_VALUE,
-                                format!("`{name}` is not a valid environment variable name"),
-                                var.name.span,
-                            ));
-                            continue;
-                        }
-                        let EntryValue::Value(e) = &var.value else {
-                            self.emit(Diagnostic::error(
+                    let t = self.expr(e, None, &secret_cx);
+                    let ok =
+                        t.ty.is_error() || (t.ty.has_text_form() && !matches!(t.ty, Type::List(_)));
+                    if !ok {
+                        let shown = self.show(&t.ty);
+                        self.emit(
+                            Diagnostic::error(
                                 Code::TYPE_MISMATCH,
-                                format!("write `{name} = value`"),
-                                var.name.span,
-                            ));
-                            continue;
-                        };
-                        let t = self.expr(e, None, &secret_cx);
-                        let ok = t.ty.is_error()
-                            || (t.ty.has_text_form() && !matches!(t.ty, Type::List(_)));
-                        if !ok {
-                            let shown = self.show(&t.ty);
-                            self.emit(
-                                Diagnostic::error(
-                                    Code::TYPE_MISMATCH,
-                                    format!("an environment variable holds text, found {shown}"),
-                                    e.span,
-                                )
-                                .with_help("use a string, number, boolean, path, file or secret"),
-                            );
-                            continue;
-                        }
-                        if env.vars.insert(name.as_str().to_owned(), t.ir).is_some() {
-                            self.emit(Diagnostic::error(
-                                Code::DUPLICATE_ENTRY,
-                                format!("`{name}` is set twice"),
-                                var.name.span,
-                            ));
-                        }
+                                format!("an environment variable holds text, found {shown}"),
+                                e.span,
+                            )
+                            .with_help("use a string, number, boolean, path, file or secret"),
+                        );
+                        continue;
+                    }
+                    if env.vars.insert(name.as_str().to_owned(), t.ir).is_some() {
+                        self.emit(Diagnostic::error(
+                            Code::DUPLICATE_ENTRY,
+                            format!("`{name}` is set twice"),
+                            var.name.span,
+                        ));
                     }
                 }
-                _ => rest.entries.push(entry.clone()),
             }
         }
-        let values = self.block(&rest, &fields, "`env`", span, cx);
+        let values = self.block(rest, &fields, "`env`", span, cx);
         self.section_fields.env = fields;
         env.image = values
             .get("image")
@@ -508,10 +521,10 @@ impl Checker<'_> {
 
     /// An argv template: words, each one argument (or one per element of a list).
     fn argv(&mut self, template: &ast::Template, cx: &Cx<'_>) -> Vec<ir::Word> {
-        let mut words = Vec::new();
+        let mut words = Vec::with_capacity(template.words.len());
         for word in &template.words {
             let whole = matches!(word.parts.as_slice(), [TemplatePart::Interp(_)]);
-            let mut parts = Vec::new();
+            let mut parts = Vec::with_capacity(word.parts.len());
             for part in &word.parts {
                 match part {
                     TemplatePart::Text { value, .. } => parts.push(IrPart::Text {
@@ -536,11 +549,9 @@ impl Checker<'_> {
                             });
                             continue;
                         }
-                        let ir = match (&t.ir, &e.kind) {
-                            (IrExpr::Error, _) => {
-                                t.value.clone().map_or(IrExpr::Error, IrExpr::value)
-                            }
-                            _ => t.ir.clone(),
+                        let ir = match t.ir {
+                            IrExpr::Error => t.value.map_or(IrExpr::Error, IrExpr::value),
+                            ir => ir,
                         };
                         parts.push(IrPart::Interp { expr: ir });
                     }
