@@ -62,6 +62,7 @@ pub fn build(
     let used = |b: Backend| plan.jobs.iter().any(|j| j.backend == b);
     let mut artifacts = Vec::new();
     let mut steps: BTreeMap<usize, Vec<Step>> = BTreeMap::new();
+    let mut secret_checks = String::new();
 
     if used(Backend::Local) {
         let built = slurm::build(
@@ -137,6 +138,7 @@ pub fn build(
             spec_dir: opts.spec_dir.clone(),
         };
         let built = k8s::build(program, plan, &k8s_opts)?;
+        secret_checks = k8s::secret_checks(program, plan, &k8s_opts)?;
         for r in k8s::job_refs(program, plan, &k8s_opts)? {
             steps.entry(r.job).or_default().push(Step::K8s {
                 file: format!("k8s/{}", r.file),
@@ -162,7 +164,13 @@ pub fn build(
     });
     artifacts.push(Artifact {
         path: "submit.sh".into(),
-        contents: submit_script(plan, opts, &steps, used(Backend::Kubernetes)),
+        contents: submit_script(
+            plan,
+            opts,
+            &steps,
+            used(Backend::Kubernetes),
+            &secret_checks,
+        ),
         executable: true,
     });
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
@@ -211,6 +219,7 @@ fn submit_script(
     opts: &AllOptions,
     steps: &BTreeMap<usize, Vec<Step>>,
     k8s: bool,
+    secret_checks: &str,
 ) -> String {
     let mut s = String::new();
     let title = match &plan.experiment {
@@ -280,6 +289,7 @@ esac
             );
         }
     }
+    s.push_str(secret_checks);
     s.push_str(FUNCTIONS);
     if k8s {
         s.push_str("\nkubectl apply -f \"$build_dir/k8s/expc-wrapper.yaml\" >/dev/null\n");

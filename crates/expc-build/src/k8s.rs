@@ -1189,6 +1189,42 @@ fn parts(program: &ir::Program, plan: &Plan, opts: &K8sOptions) -> Result<Parts,
     })
 }
 
+/// The lines of a script that stop it, saying what to create, when a Secret the Jobs read
+/// is missing: a pod whose Secret is missing never starts, so it would only time out.
+fn secret_check_lines(secret: &str, secret_keys: &BTreeMap<String, BTreeSet<String>>) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    for (ns, keys) in secret_keys {
+        let _ = writeln!(
+            s,
+            "\n# The Secret the tasks' secret variables are read from (keys: {}).",
+            keys.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
+        let _ = writeln!(
+            s,
+            "if ! kubectl get secret -n {} {} >/dev/null; then\n  echo \"submit.sh: create the Secret first: kubectl create secret generic -n {} {}{}\" >&2\n  exit 1\nfi",
+            quote(ns),
+            quote(secret),
+            ns,
+            secret,
+            keys.iter()
+                .map(|k| format!(" --from-literal={k}=…"))
+                .collect::<String>()
+        );
+    }
+    s
+}
+
+/// [`secret_check_lines`] for the Jobs of `plan`, for a script that applies them itself.
+pub fn secret_checks(
+    program: &ir::Program,
+    plan: &Plan,
+    opts: &K8sOptions,
+) -> Result<String, BuildError> {
+    let p = parts(program, plan, opts)?;
+    Ok(secret_check_lines(&p.secret, &p.secret_keys))
+}
+
 /// `submit.sh`: applies the wrapper, then each Job once the Jobs it reads have completed,
 /// and waits for all of them; fails on the first Job that fails or times out.
 fn submit_script(
@@ -1281,24 +1317,7 @@ wait_job() {
 }
 "#,
     );
-    for (ns, keys) in secret_keys {
-        let _ = writeln!(
-            s,
-            "\n# The Secret the tasks' secret variables are read from (keys: {}).",
-            keys.iter().cloned().collect::<Vec<_>>().join(", ")
-        );
-        let _ = writeln!(
-            s,
-            "if ! kubectl get secret -n {} {} >/dev/null; then\n  echo \"submit.sh: create the Secret first: kubectl create secret generic -n {} {}{}\" >&2\n  exit 1\nfi",
-            quote(ns),
-            quote(secret),
-            ns,
-            secret,
-            keys.iter()
-                .map(|k| format!(" --from-literal={k}=…"))
-                .collect::<String>()
-        );
-    }
+    s.push_str(&secret_check_lines(secret, secret_keys));
     s.push_str("\napply wrapper expc-wrapper.yaml\n");
     let mut waited = vec![false; built.len()];
     let pos_of = |p: usize| {
