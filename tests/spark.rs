@@ -652,6 +652,35 @@ fn rainfall_clean_runs_on_real_spark() {
         ("features", "c/0/features", "dir")
     );
     assert_eq!(o.sha256.as_deref(), Some(table_digest(&table).as_str()));
+
+    // Ingested into the store, the Spark instance carries its application id as its job id.
+    let state = dir.join("state");
+    let ingest = expc_tests::run(&[
+        "prov",
+        "ingest",
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--spec",
+        "examples/rainfall/rainfall.exp",
+        prov.to_str().unwrap(),
+    ]);
+    assert!(
+        ingest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingest.stderr)
+    );
+    let rows = expc_tests::run(&[
+        "query",
+        "--state-dir",
+        state.to_str().unwrap(),
+        "--format",
+        "json",
+        "SELECT backend, job_id, status FROM tasks WHERE call = 'c'",
+    ]);
+    let rows: serde_json::Value = serde_json::from_slice(&rows.stdout).unwrap();
+    assert_eq!(rows[0]["backend"], "spark", "{rows}");
+    assert_eq!(rows[0]["job_id"], app, "{rows}");
+    assert_eq!(rows[0]["status"], "ran", "{rows}");
     expc_tests::remove_tree(&dir);
 }
 

@@ -216,10 +216,13 @@ pub fn ingest(
             r.ended = a.ends.iter().filter_map(|s| time_of(&s.time)).max();
             if let Some(l) = last {
                 r.host = Some(l.host.clone());
+                // The engine's own id: the Slurm job (or array task), else the Spark
+                // application the last attempt ran (on its end record).
                 r.job_id = match (&l.slurm_array_job_id, &l.slurm_array_task_id) {
                     (Some(a), Some(t)) => Some(format!("{a}_{t}")),
                     _ => l.slurm_job_id.clone(),
-                };
+                }
+                .or_else(|| a.ends.last().and_then(|e| e.spark_app_id.clone()));
             }
             match a.ends.last() {
                 None => {
