@@ -93,8 +93,9 @@ pub struct Checker<'a> {
     pub experiment: Option<(String, Option<String>, BTreeMap<String, Value>)>,
     /// While a task body is checked: the params, data, models and secrets it refers to.
     pub use_log: Option<Vec<DefId>>,
-    /// The IR of each task.
-    pub task_irs: HashMap<DefId, crate::ir::Task>,
+    /// The IR of each task, in the order of their declarations (a vector, not a map: the
+    /// program takes it as it is, without a second copy of every task).
+    pub task_irs: Vec<crate::ir::Task>,
     /// The resources visible in each module, sorted by name (computed once).
     pub resources_in_scope: HashMap<ModuleId, Vec<DefId>>,
     pub section_fields: crate::tasks::SectionFields,
@@ -121,7 +122,7 @@ impl<'a> Checker<'a> {
             site_records: HashMap::new(),
             experiment: None,
             use_log: None,
-            task_irs: HashMap::new(),
+            task_irs: Vec::new(),
             resources_in_scope: HashMap::new(),
             section_fields: crate::tasks::SectionFields::new(),
         }

@@ -245,11 +245,8 @@ impl Checker<'_> {
             .into_iter()
             .map(|d| artifact(self, d))
             .collect();
-        let tasks: Vec<ir::Task> = self
-            .all(DefKind::Task)
-            .into_iter()
-            .filter_map(|d| self.task_irs.remove(&d))
-            .collect();
+        // Checked in the order of their declarations, as they are listed.
+        let tasks: Vec<ir::Task> = std::mem::take(&mut self.task_irs);
         // Formats and schemas that the program's types mention.
         let mut used_formats = std::collections::BTreeSet::new();
         let mut used_schemas = std::collections::BTreeSet::new();

@@ -66,13 +66,13 @@ impl Checker<'_> {
             let module = self.def(def).module;
             let cx = self.top_cx(module, "in a task's signature");
             let mut names: HashMap<SmolStr, Span> = HashMap::new();
-            let mut inputs = Vec::new();
+            let mut inputs = Vec::with_capacity(t.inputs.len());
             for f in &t.inputs {
                 if let Some(info) = self.signature_field(f, &mut names, &cx, false) {
                     inputs.push(info);
                 }
             }
-            let mut outputs = Vec::new();
+            let mut outputs = Vec::with_capacity(t.outputs.as_ref().map_or(0, Vec::len));
             for f in t.outputs.iter().flatten() {
                 if let Some(info) = self.signature_field(f, &mut names, &cx, true) {
                     outputs.push(info);
@@ -388,7 +388,7 @@ impl Checker<'_> {
                 s.resources = resources;
                 s.spark_settings = spark_settings;
             }
-            self.task_irs.insert(def, task);
+            self.task_irs.push(task);
         }
     }
 
