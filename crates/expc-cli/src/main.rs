@@ -11,6 +11,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc rather than the system's allocator: checking a large spec builds a tree and an
+/// IR of a few hundred thousand small nodes, and with glibc's malloc a third of
+/// `expc check`'s time went to allocating and to faulting in fresh pages one by one
+/// (docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match commands::run(cli) {
