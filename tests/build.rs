@@ -6,21 +6,12 @@
 //! byte-identical, and every build-time check must fail the build with what, where and
 //! what to do, writing nothing.
 
-use std::collections::BTreeMap;
+use expc_tests::read_tree as read_all;
 use std::path::{Path, PathBuf};
 
 /// The specs with Slurm placements: examples, then fixtures.
 fn specs() -> Vec<String> {
-    let mut out: Vec<String> = expc_tests::files("examples", "exp")
-        .into_iter()
-        .filter(|p| {
-            p.parent()
-                .and_then(Path::parent)
-                .is_some_and(|d| d.ends_with("examples"))
-        })
-        .filter(|p| std::fs::read_to_string(p).unwrap().contains("= Slurm {"))
-        .map(|p| expc_tests::relative(&p))
-        .collect();
+    let mut out = expc_tests::example_specs(Some("= Slurm {"));
     out.extend(
         expc_tests::files("tests/build", "exp")
             .iter()
@@ -30,9 +21,7 @@ fn specs() -> Vec<String> {
 }
 
 fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("expc-build-test-{}-{name}", std::process::id()));
-    expc_tests::remove_tree(&dir);
-    dir
+    expc_tests::temp_path("build", name)
 }
 
 /// Builds `spec` into `out` with a fixed spec folder, so snapshots do not depend on where
@@ -61,28 +50,6 @@ fn build_for(target: &str, spec: &str, out: &Path, extra: &[&str]) -> std::proce
     args.extend_from_slice(extra);
     args.push(spec);
     expc_tests::run(&args)
-}
-
-/// Every file under `dir`, by relative path.
-fn read_all(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 #[test]
@@ -473,15 +440,7 @@ fn scripts_run_with_bash_alone_and_their_records_parse() {
 
 /// Every example, and the fixture that mixes this machine with Slurm.
 fn all_specs() -> Vec<String> {
-    let mut out: Vec<String> = expc_tests::files("examples", "exp")
-        .into_iter()
-        .filter(|p| {
-            p.parent()
-                .and_then(Path::parent)
-                .is_some_and(|d| d.ends_with("examples"))
-        })
-        .map(|p| expc_tests::relative(&p))
-        .collect();
+    let mut out = expc_tests::example_specs(None);
     out.push("tests/slurm/mixed.exp".into());
     out.push("tests/all/failing.exp".into());
     out

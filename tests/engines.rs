@@ -57,20 +57,7 @@ fn spark_tasks_run_through_spark_submit_with_their_resources_options() {
     else {
         return;
     };
-    let corpus = [
-        "plain",
-        "two words",
-        "it's \"quoted\"",
-        "$(touch pwned)",
-        "`touch pwned`",
-        "a; touch pwned | cat && b",
-        "line one\nline two",
-        "--conf=spark.master=yarn",
-        "-rf",
-        "100% %s $HOME ${HOME}",
-        "ünïcödé ✓ 日本",
-        "",
-    ];
+    let corpus = expc_tests::hostile_values(&["--conf=spark.master=yarn"]);
     let value = "$(touch pwned) it's ünï";
     let dir = std::env::temp_dir().join(format!("expc-engines-{}-spark", std::process::id()));
     expc_tests::remove_tree(&dir);

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use expc_tests::read_tree as read_all;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -21,20 +22,7 @@ const KUBE_VERSION: &str = "1.33.0";
 
 /// The specs with Kubernetes placements: examples, then fixtures.
 fn specs() -> Vec<String> {
-    let mut out: Vec<String> = expc_tests::files("examples", "exp")
-        .into_iter()
-        .filter(|p| {
-            p.parent()
-                .and_then(Path::parent)
-                .is_some_and(|d| d.ends_with("examples"))
-        })
-        .filter(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .contains("= Kubernetes {")
-        })
-        .map(|p| expc_tests::relative(&p))
-        .collect();
+    let mut out = expc_tests::example_specs(Some("= Kubernetes {"));
     out.extend(
         expc_tests::files("tests/k8s", "exp")
             .iter()
@@ -52,9 +40,7 @@ fn stem(spec: &str) -> String {
 }
 
 fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("expc-k8s-test-{}-{name}", std::process::id()));
-    expc_tests::remove_tree(&dir);
-    dir
+    expc_tests::temp_path("k8s", name)
 }
 
 /// Builds `spec` into `out` with a fixed spec folder inside the containers, so snapshots
@@ -83,28 +69,6 @@ fn build_ok(spec: &str, name: &str, extra: &[&str]) -> PathBuf {
         "{spec}: build failed:\n{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    out
-}
-
-/// Every file under `dir`, by relative path.
-fn read_all(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
     out
 }
 
@@ -676,34 +640,16 @@ fn base64_decode(s: &str) -> Vec<u8> {
     out
 }
 
-const CORPUS: [&str; 26] = [
-    "plain",
-    "two words",
-    "\"double quoted\"",
-    "'single quoted'",
-    "it's",
-    "$(touch pwned)",
-    "`touch pwned`",
-    "a; touch pwned",
-    "a | cat",
-    "a && b || c",
-    "line one\nline two",
-    "tab\there",
-    "--help",
-    "-rf",
-    "$HOME ${HOME} $$",
-    "$(HOME) $$(HOME) $(JOB_COMPLETION_INDEX)",
-    "100% %j %A %a %x %%",
-    "* ? [a-z]",
-    "back\\slash",
-    "ünïcödé ✓ 日本",
-    "",
-    "> redirect < in",
-    "#comment",
-    "key: value\n- item\n--- \n...",
-    "{{ handlebars }} {a: b}",
-    "\r\u{7}\u{1b}[31m",
-];
+/// The shared hostile values, and what Kubernetes and YAML would read: `$(VAR)`
+/// expansion, YAML syntax, handlebars and control characters.
+fn corpus() -> Vec<&'static str> {
+    expc_tests::hostile_values(&[
+        "$(HOME) $$(HOME) $(JOB_COMPLETION_INDEX)",
+        "key: value\n- item\n--- \n...",
+        "{{ handlebars }} {a: b}",
+        "\r\u{7}\u{1b}[31m",
+    ])
+}
 
 #[test]
 fn hostile_values_reach_the_argv_byte_exact() {
@@ -712,7 +658,7 @@ fn hostile_values_reach_the_argv_byte_exact() {
     let params = dir.join("values.yaml");
     std::fs::write(
         &params,
-        format!("values: {}\n", serde_json::to_string(&CORPUS).unwrap()),
+        format!("values: {}\n", serde_json::to_string(&corpus()).unwrap()),
     )
     .unwrap();
     let out = build_ok(
@@ -724,7 +670,7 @@ fn hostile_values_reach_the_argv_byte_exact() {
     let objects = &docs["jobs/echo.yaml"];
     let job = objects.iter().find(|d| d["kind"] == "Job").unwrap();
     let cm = objects.iter().find(|d| d["kind"] == "ConfigMap").unwrap();
-    assert_eq!(job["spec"]["completions"], CORPUS.len());
+    assert_eq!(job["spec"]["completions"], corpus().len());
     assert_eq!(job["spec"]["completionMode"], "Indexed");
 
     // No value reaches the container's command or args, where Kubernetes expands $(VAR).
@@ -737,7 +683,7 @@ fn hostile_values_reach_the_argv_byte_exact() {
 
     // The parsed manifest holds each index's argv byte for byte.
     let files = argv_files(cm);
-    for (i, value) in CORPUS.iter().enumerate() {
+    for (i, value) in corpus().iter().enumerate() {
         let f = &files[&i.to_string()];
         assert_eq!(f[1], "1", "index {i}: one variable");
         assert_eq!(f[2], format!("VALUE={value}"), "index {i}");
@@ -795,7 +741,7 @@ fn hostile_values_reach_the_argv_byte_exact() {
         std::fs::set_permissions(&recorder, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    for (i, value) in CORPUS.iter().enumerate() {
+    for (i, value) in corpus().iter().enumerate() {
         let o = Command::new("bash")
             .arg(sandbox.join("expc-wrapper.sh"))
             .arg(&argv_dir)

@@ -255,32 +255,7 @@ fn hostile_values_reach_argv_byte_exact() {
     if !cluster_up("hostile_values_reach_argv_byte_exact") {
         return;
     }
-    let corpus = [
-        "plain",
-        "two words",
-        "\"double quoted\"",
-        "'single quoted'",
-        "it's",
-        "$(touch pwned)",
-        "`touch pwned`",
-        "a; touch pwned",
-        "a | cat",
-        "a && b || c",
-        "line one\nline two",
-        "tab\there",
-        "--help",
-        "-rf",
-        "--export=ALL",
-        "$HOME ${HOME} $$",
-        "100% %j %A %a %x %%",
-        "* ? [a-z]",
-        "back\\slash",
-        "ünïcödé ✓ 日本",
-        "",
-        "> redirect < in",
-        "#comment",
-        "#SBATCH --wrap=id",
-    ];
+    let corpus = expc_tests::hostile_values(&["--export=ALL", "#SBATCH --wrap=id"]);
     let dir = std::env::temp_dir().join(format!("expc-slurm-{}-params", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let params = dir.join("values.yaml");

@@ -18,19 +18,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use expc_build::{HookEvent, HookRecord, read_hook_records};
+use expc_tests::read_tree as read_all;
 
 /// The buildable specs with Spark placements: examples, then fixtures.
 fn specs() -> Vec<String> {
-    let mut out: Vec<String> = expc_tests::files("examples", "exp")
-        .into_iter()
-        .filter(|p| {
-            p.parent()
-                .and_then(Path::parent)
-                .is_some_and(|d| d.ends_with("examples"))
-        })
-        .filter(|p| std::fs::read_to_string(p).unwrap().contains("= Spark {"))
-        .map(|p| expc_tests::relative(&p))
-        .collect();
+    let mut out = expc_tests::example_specs(Some("= Spark {"));
     out.extend(
         expc_tests::files("tests/spark", "exp")
             .iter()
@@ -41,9 +33,7 @@ fn specs() -> Vec<String> {
 }
 
 fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("expc-spark-test-{}-{name}", std::process::id()));
-    expc_tests::remove_tree(&dir);
-    dir
+    expc_tests::temp_path("spark", name)
 }
 
 fn stem(spec: &str) -> String {
@@ -73,28 +63,6 @@ fn build_with(spec: &str, out: &Path, spec_dir: &str, extra: &[&str]) -> Output 
 /// Builds `spec` with a fixed spec folder, so snapshots do not depend on the checkout.
 fn build(spec: &str, out: &Path) -> Output {
     build_with(spec, out, &format!("/srv/experiments/{}", stem(spec)), &[])
-}
-
-/// Every file under `dir`, by relative path.
-fn read_all(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 #[test]
@@ -691,33 +659,8 @@ fn hostile_values_reach_spark_application_args_byte_exact() {
     let Some(spark_submit) = spark("hostile_values_reach_spark_application_args_byte_exact") else {
         return;
     };
-    let corpus = [
-        "plain",
-        "two words",
-        "\"double quoted\"",
-        "'single quoted'",
-        "it's",
-        "$(touch pwned)",
-        "`touch pwned`",
-        "a; touch pwned",
-        "a | cat",
-        "a && b || c",
-        "line one\nline two",
-        "tab\there",
-        "--help",
-        "-rf",
-        "--conf=spark.master=yarn",
-        "--class",
-        "$HOME ${HOME} $$",
-        "100% %s %%",
-        "* ? [a-z]",
-        "back\\slash",
-        "ünïcödé ✓ 日本",
-        "",
-        "> redirect < in",
-        "#comment",
-        "a=b,c",
-    ];
+    let corpus =
+        expc_tests::hostile_values(&["--conf=spark.master=yarn", "--class", "100% %s %%", "a=b,c"]);
     let value = "$(touch pwned) it's `id`; a | b\n--flag ünï %";
     let dir = temp("injection");
     std::fs::create_dir_all(&dir).unwrap();

@@ -1,5 +1,6 @@
 //! Shared helpers of expc's test suites: where fixtures live, how to run the real binary.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -15,6 +16,51 @@ pub fn root() -> PathBuf {
 /// Every file under `dir` (relative to the root) with the given extension, sorted.
 pub fn files(dir: &str, ext: &str) -> Vec<PathBuf> {
     files_in(&root().join(dir), ext)
+}
+
+/// The examples' specs (`examples/NAME/NAME.exp`), relative to the root, sorted; with
+/// `declaring`, only those whose text holds it (`"= Slurm {"`: a resource of that kind).
+pub fn example_specs(declaring: Option<&str>) -> Vec<String> {
+    files("examples", "exp")
+        .into_iter()
+        .filter(|p| {
+            p.parent()
+                .and_then(Path::parent)
+                .is_some_and(|d| d.ends_with("examples"))
+        })
+        .filter(|p| declaring.is_none_or(|d| std::fs::read_to_string(p).unwrap().contains(d)))
+        .map(|p| relative(&p))
+        .collect()
+}
+
+/// Every file under `dir`, by its path relative to `dir` (with `/`), and its bytes.
+pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A path under the temporary folder for one test of one run, `expc-SUITE-test-PID-NAME`,
+/// with nothing there.
+pub fn temp_path(suite: &str, name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("expc-{suite}-test-{}-{name}", std::process::id()));
+    remove_tree(&dir);
+    dir
 }
 
 /// Every file under an absolute `dir` with the given extension, sorted.
@@ -131,4 +177,39 @@ pub fn spark_submit() -> Option<PathBuf> {
             .map(|d| d.join("spark-submit"))
             .find(|p| p.is_file())
     })
+}
+
+/// Values that break generated commands in other tools: quotes, command substitution,
+/// backticks, `;`, `|`, `&&`, newlines, tabs, leading dashes, variables, `%` (Slurm's log
+/// patterns), globs, backslashes, non-ASCII, the empty string, redirections and comments.
+/// Each must reach a task's argv byte for byte, whatever the engine; the suites add the
+/// values particular to their engine.
+pub const HOSTILE: [&str; 22] = [
+    "plain",
+    "two words",
+    "\"double quoted\"",
+    "'single quoted'",
+    "it's",
+    "$(touch pwned)",
+    "`touch pwned`",
+    "a; touch pwned",
+    "a | cat",
+    "a && b || c",
+    "line one\nline two",
+    "tab\there",
+    "--help",
+    "-rf",
+    "$HOME ${HOME} $$",
+    "100% %j %A %a %x %%",
+    "* ? [a-z]",
+    "back\\slash",
+    "ünïcödé ✓ 日本",
+    "",
+    "> redirect < in",
+    "#comment",
+];
+
+/// [`HOSTILE`] and then `extra`.
+pub fn hostile_values(extra: &[&'static str]) -> Vec<&'static str> {
+    HOSTILE.iter().chain(extra).copied().collect()
 }

@@ -150,18 +150,7 @@ pub fn build(
         artifacts.extend(part("k8s", built, |p| p != "plan.json"));
     }
 
-    let mut plan_json = serde_json::to_string_pretty(&plan.json()).map_err(|e| {
-        BuildError::new(
-            format!("the plan could not be written as JSON: {e}"),
-            "report this as a bug".into(),
-        )
-    })?;
-    plan_json.push('\n');
-    artifacts.push(Artifact {
-        path: "plan.json".into(),
-        contents: plan_json,
-        executable: false,
-    });
+    artifacts.push(crate::cases::plan_json(plan)?);
     artifacts.push(Artifact {
         path: "submit.sh".into(),
         contents: submit_script(

@@ -651,18 +651,7 @@ pub fn build(
             executable: false,
         });
     }
-    let mut plan_json = serde_json::to_string_pretty(&plan.json()).map_err(|e| {
-        err(
-            format!("the plan could not be written as JSON: {e}"),
-            "report this as a bug",
-        )
-    })?;
-    plan_json.push('\n');
-    artifacts.push(Artifact {
-        path: "plan.json".into(),
-        contents: plan_json,
-        executable: false,
-    });
+    artifacts.push(crate::cases::plan_json(plan)?);
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(artifacts)
 }

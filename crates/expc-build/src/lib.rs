@@ -13,6 +13,7 @@
 
 pub mod all;
 pub mod artifact;
+pub mod cases;
 pub mod hook;
 pub mod k8s;
 pub mod quote;

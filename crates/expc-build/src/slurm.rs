@@ -19,7 +19,8 @@ use expc_plan::plan::{Job, Plan};
 use handlebars::Handlebars;
 use serde_json::{Value as Json, json};
 
-use crate::quote::{has_nul, quote, quote_word};
+use crate::cases::check_value;
+use crate::quote::{quote, quote_word};
 use argv::{ArgvBuilder, job_dir};
 
 /// The built-in templates, by the file name that replaces them from `--templates DIR`.
@@ -216,24 +217,6 @@ fn script_too_big(label: &str, bytes: usize) -> BuildError {
     )
 }
 
-/// Checks that a value may be passed to a program at all.
-fn check_value(what: impl FnOnce() -> String, s: &str) -> Result<(), BuildError> {
-    if has_nul(s) {
-        return Err(BuildError::new(
-            format!("{} contains a NUL byte, which no argument can hold", what()),
-            "remove the `\\0` from the value".into(),
-        ));
-    }
-    Ok(())
-}
-
-fn words(ws: &[Vec<crate::quote::Segment>]) -> String {
-    ws.iter()
-        .map(|w| quote_word(w))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// Builds the Slurm artifacts of `plan`: `plan.json`, `submit.sh` and `jobs/*.sbatch`,
 /// sorted by path. Fails, changing nothing, when a job cannot be submitted as planned.
 pub fn build(
@@ -320,56 +303,17 @@ pub fn build(
             None => (0, 1),
         };
 
-        let mut cases = String::with_capacity(count.min(1 << 14) as usize * 160);
-        let mut secret_vars: Vec<String> = Vec::new();
-        for index in offset..offset + count {
-            let cmd = builder.command(s.job, index).map_err(|e| {
-                BuildError::new(
-                    format!("`{}` cannot be built: {e}", job.key),
-                    "check the task's command with `expc plan`".into(),
-                )
-            })?;
-            for w in cmd.argv.iter().chain(&cmd.vars) {
-                for seg in w {
-                    if let crate::quote::Segment::Text(t) = seg {
-                        check_value(|| format!("an argument of `{}`", job.key), t)?;
-                    }
-                }
-            }
-            for v in &cmd.secret_vars {
-                if !directives::is_env_name(v) {
-                    return Err(BuildError::new(
-                        format!(
-                            "`{}` reads a secret from {v:?}, which is not an environment variable name",
-                            job.key
-                        ),
-                        "declare the secret with `env(\"NAME\")`".into(),
-                    ));
-                }
-                if !secret_vars.contains(v) {
-                    secret_vars.push(v.clone());
-                }
-            }
-            // The case arms are written here rather than by the template: a sweep has up
-            // to `max_array_size` of them per script, and 100,000 handlebars iterations
-            // cost more than the rest of the build.
-            use std::fmt::Write as _;
-            let _ = write!(
-                cases,
-                "  {index})\n    instance_id={}\n    argv=({})\n    vars=({})\n    ;;\n",
-                plan.instance_id(job, index),
-                words(&cmd.argv),
-                words(&cmd.vars)
-            );
-            if cases.len() > MAX_SCRIPT_BYTES {
-                // Stop early: a sweep of millions of points in one array would otherwise
-                // be written out in full before being refused.
-                return Err(script_too_big(&s.label, cases.len()));
-            }
-        }
-        if cases.ends_with('\n') {
-            cases.pop();
-        }
+        let crate::cases::CaseArms {
+            text: cases,
+            secret_vars,
+        } = crate::cases::case_arms(
+            &builder,
+            plan,
+            s.job,
+            offset..offset + count,
+            MAX_SCRIPT_BYTES,
+            |bytes| script_too_big(&s.label, bytes),
+        )?;
         if !secret_vars.is_empty() {
             // Secrets come from the submitting shell, never from the script's text.
             if let Some(export) = lines.iter_mut().find(|l| l.starts_with("--export=")) {
@@ -532,18 +476,7 @@ pub fn build(
         contents: submit,
         executable: true,
     });
-    let mut plan_json = serde_json::to_string_pretty(&plan.json()).map_err(|e| {
-        BuildError::new(
-            format!("the plan could not be written as JSON: {e}"),
-            "report this as a bug".into(),
-        )
-    })?;
-    plan_json.push('\n');
-    artifacts.push(Artifact {
-        path: "plan.json".into(),
-        contents: plan_json,
-        executable: false,
-    });
+    artifacts.push(crate::cases::plan_json(plan)?);
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(artifacts)
 }

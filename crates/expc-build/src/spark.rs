@@ -11,16 +11,15 @@
 pub mod options;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use expc_check::ir::{self, Backend, IrPart};
 use expc_plan::plan::Plan;
 use handlebars::Handlebars;
 use serde_json::{Value as Json, json};
 
+use crate::cases::check_word;
 use crate::quote::{Segment, has_nul, quote, quote_word};
 use crate::slurm::argv::{ArgvBuilder, job_dir};
-use crate::slurm::directives::is_env_name;
 use crate::{Artifact, BuildError};
 use options::{SparkOption, spark_settings};
 
@@ -90,32 +89,11 @@ fn render(hb: &Handlebars<'_>, name: &str, data: &Json) -> Result<String, BuildE
     })
 }
 
-fn words(ws: &[Vec<Segment>]) -> String {
-    ws.iter()
-        .map(|w| quote_word(w))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn option_line(o: &SparkOption) -> String {
     match &o.value {
         Some(v) => format!("{} {}", o.flag, quote_word(v)),
         None => o.flag.to_owned(),
     }
-}
-
-fn check_text(what: impl FnOnce() -> String, w: &[Segment]) -> Result<(), BuildError> {
-    for seg in w {
-        if let Segment::Text(t) = seg {
-            if has_nul(t) {
-                return Err(BuildError::new(
-                    format!("{} contains a NUL byte, which no argument can hold", what()),
-                    "remove the `\\0` from the value".into(),
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Builds the Spark artifacts of `plan`: `plan.json`, `submit.sh` and `jobs/*.sh`, sorted
@@ -203,54 +181,20 @@ pub fn build(
         let sweep = !job.loops.is_empty();
         let count = if sweep { job.instances } else { 1 };
 
-        let mut cases = String::new();
-        let mut secret_vars: Vec<String> = Vec::new();
-        for index in 0..count {
-            let cmd = builder.command(j, index).map_err(|e| {
-                BuildError::new(
-                    format!("`{}` cannot be built: {e}", job.key),
-                    "check the task's command with `expc plan`".into(),
-                )
-            })?;
-            for w in cmd.argv.iter().chain(&cmd.vars) {
-                check_text(|| format!("an argument of `{}`", job.key), w)?;
-            }
-            for v in &cmd.secret_vars {
-                if !is_env_name(v) {
-                    return Err(BuildError::new(
-                        format!(
-                            "`{}` reads a secret from {v:?}, which is not an environment variable name",
-                            job.key
-                        ),
-                        "declare the secret with `env(\"NAME\")`".into(),
-                    ));
-                }
-                if !secret_vars.contains(v) {
-                    secret_vars.push(v.clone());
-                }
-            }
-            let _ = write!(
-                cases,
-                "  {index})\n    instance_id={}\n    argv=({})\n    vars=({})\n    ;;\n",
-                plan.instance_id(job, index),
-                words(&cmd.argv),
-                words(&cmd.vars)
-            );
-            if cases.len() > MAX_SCRIPT_BYTES {
-                return Err(script_too_big(&job.key));
-            }
-        }
-        if cases.ends_with('\n') {
-            cases.pop();
-        }
+        let crate::cases::CaseArms {
+            text: cases,
+            secret_vars,
+        } = crate::cases::case_arms(&builder, plan, j, 0..count, MAX_SCRIPT_BYTES, |_| {
+            script_too_big(&job.key)
+        })?;
         for o in &s.options {
             if let Some(v) = &o.value {
-                check_text(|| format!("the option {} of `{}`", o.flag, job.key), v)?;
+                check_word(|| format!("the option {} of `{}`", o.flag, job.key), v)?;
             }
         }
         let outputs = builder.outputs(j);
         for (name, f) in &outputs {
-            check_text(
+            check_word(
                 || format!("the output `{name}` of `{}`", job.key),
                 &[Segment::Text(f.clone())],
             )?;
@@ -339,18 +283,7 @@ pub fn build(
         contents: submit,
         executable: true,
     });
-    let mut plan_json = serde_json::to_string_pretty(&plan.json()).map_err(|e| {
-        BuildError::new(
-            format!("the plan could not be written as JSON: {e}"),
-            "report this as a bug".into(),
-        )
-    })?;
-    plan_json.push('\n');
-    artifacts.push(Artifact {
-        path: "plan.json".into(),
-        contents: plan_json,
-        executable: false,
-    });
+    artifacts.push(crate::cases::plan_json(plan)?);
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(artifacts)
 }
