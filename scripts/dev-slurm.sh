@@ -10,11 +10,16 @@
 # Everything lives under $EXPC_SLURM_DIR (default /tmp/expc-slurm): slurm.conf, the state
 # and spool directories, logs, pid files and the job completion file (`sacct -c` reads it,
 # so final job states are known without slurmdbd).
+#
+# Like a site's cluster, it has the partitions the examples name (`debug`, the default;
+# `short` and `long`, same node) and environment modules (Lmod) for the software stacks
+# they load: `gcc/12.2.0` and `python/3.11.7`, modulefiles under $EXPC_SLURM_DIR/modulefiles
+# that put this machine's gcc and python3 first on PATH (listed in /etc/lmod/modulespath).
 set -euo pipefail
 
 dir="${EXPC_SLURM_DIR:-/tmp/expc-slurm}"
 conf="$dir/slurm.conf"
-packages=(slurm-wlm slurmctld slurmd slurm-client munge)
+packages=(slurm-wlm slurmctld slurmd slurm-client munge lmod)
 
 say() { echo "dev-slurm: $*" >&2; }
 die() {
@@ -68,7 +73,7 @@ write_config() {
   mem="$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$hw")"
   [ -n "$cpus" ] && [ -n "$mem" ] || die "\`slurmd -C\` did not report CPUs and RealMemory: $hw"
   mkdir -p "$dir/state" "$dir/spool" "$dir/log" "$dir/run"
-  cat >"$conf" <<EOF
+  cat >"${1:-$conf}" <<EOF
 # Written by scripts/dev-slurm.sh: a single-node cluster for development and tests.
 ClusterName=expc
 SlurmctldHost=localhost
@@ -98,7 +103,27 @@ MailProg=/bin/true
 ReturnToService=2
 NodeName=localhost NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:8
+PartitionName=short Nodes=localhost MaxTime=INFINITE State=UP OverSubscribe=FORCE:8
+PartitionName=long Nodes=localhost MaxTime=INFINITE State=UP OverSubscribe=FORCE:8
 EOF
+}
+
+# Lmod modulefiles named as a site names its stacks, each putting a program of this
+# machine first on PATH; registered in /etc/lmod/modulespath, which Lmod's login set-up
+# (/etc/profile.d/lmod.sh) reads, in jobs too.
+write_modules() {
+  local python gcc
+  python="$(python3 -c 'import os, sys; print(os.path.dirname(os.path.realpath(sys.executable)))')" \
+    || die "python3 is needed for the python module"
+  gcc="$(dirname "$(command -v gcc || echo /usr/bin/gcc)")"
+  mkdir -p "$dir/modulefiles/gcc" "$dir/modulefiles/python"
+  printf 'whatis("GCC: the gcc of this machine")\nprepend_path("PATH", "%s")\n' "$gcc" \
+    >"$dir/modulefiles/gcc/12.2.0.lua"
+  printf 'whatis("Python: the python3 of this machine")\nprepend_path("PATH", "%s")\n' "$python" \
+    >"$dir/modulefiles/python/3.11.7.lua"
+  if ! grep -qxF "$dir/modulefiles" /etc/lmod/modulespath 2>/dev/null; then
+    echo "$dir/modulefiles" >>/etc/lmod/modulespath
+  fi
 }
 
 start_munge() {
@@ -128,9 +153,21 @@ start_munge() {
 up() {
   install
   export SLURM_CONF="$conf"
+  write_modules
+  local running=0
   if alive "$dir/run/slurmctld.pid" && alive "$dir/run/slurmd.pid"; then
-    say "already up (SLURM_CONF=$conf)"
-  else
+    # Up already: restarted only when this script now writes another configuration.
+    write_config "$conf.next"
+    if cmp -s "$conf.next" "$conf"; then
+      running=1
+      say "already up (SLURM_CONF=$conf)"
+    else
+      say "the configuration changed (a newer dev-slurm.sh): restarting"
+      down
+    fi
+    rm -f "$conf.next"
+  fi
+  if [ "$running" -eq 0 ]; then
     write_config
     start_munge
     # -c: start from a clean state, so jobs of an earlier session are forgotten.

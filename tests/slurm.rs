@@ -935,3 +935,79 @@ fn target_all_runs_local_and_slurm_parts_in_dependency_order() {
     }
     expc_tests::remove_tree(&dir);
 }
+
+/// The shipped `simstudy` example, as written, on the cluster: its sweep goes to the
+/// partition, account and throttle of its resource as one job array, each job loads the
+/// example's environment modules for real (each run records the modules it saw), the
+/// gather runs on the cluster too, and the analysis here; the phase map is the one a run
+/// of the whole pipeline on this machine makes.
+#[test]
+fn the_simstudy_example_runs_on_the_cluster_with_its_partition_account_and_modules() {
+    if !cluster_up(
+        "the_simstudy_example_runs_on_the_cluster_with_its_partition_account_and_modules",
+    ) {
+        return;
+    }
+    let state = std::env::temp_dir().join(format!("expc-slurm-{}-simstudy", std::process::id()));
+    expc_tests::remove_tree(&state);
+    let spec = "examples/simstudy/simstudy.exp";
+    let out = expc_tests::run(&[
+        "run",
+        "-p",
+        "replicas=1",
+        "--state-dir",
+        state.to_str().unwrap(),
+        spec,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("103 ran, 0 cached, 0 failed"), "{stderr}");
+    let jobs = run_jobs(&state);
+    let labels: Vec<&str> = jobs.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(labels, ["s[0-99]", "c[0]"], "{stderr}");
+    let (_, array) = &jobs[0];
+    let shown = Command::new("squeue")
+        .args(["-h", "-t", "all", "-r", "-j", array, "-o", "%P|%a"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert_eq!(shown.lines().count(), 100, "{shown}");
+    assert!(
+        shown.lines().all(|l| l == "short|nonlinear-dynamics"),
+        "{shown}"
+    );
+    for i in [0, 57, 99] {
+        let meta: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(state.join(format!("out/s/{i}/meta.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            meta["environment"]["modules"],
+            serde_json::json!(["gcc/12.2.0", "python/3.11.7"]),
+            "s[{i}] did not run with the example's modules: {meta}"
+        );
+    }
+    let local = state.join("local");
+    let here = expc_tests::run(&[
+        "run",
+        "--local",
+        "-p",
+        "replicas=1",
+        "--state-dir",
+        local.to_str().unwrap(),
+        spec,
+    ]);
+    assert!(
+        here.status.success(),
+        "{}",
+        String::from_utf8_lossy(&here.stderr)
+    );
+    let on_cluster = std::fs::read(state.join("out/phase/phase.csv")).unwrap();
+    assert!(on_cluster.len() > 100);
+    assert_eq!(
+        on_cluster,
+        std::fs::read(local.join("out/phase/phase.csv")).unwrap(),
+        "the phase map differs from a local run's"
+    );
+    expc_tests::remove_tree(&state);
+}
