@@ -134,7 +134,14 @@ async fn attempt_once(spec: &Spec, work: &Path) -> Status {
             stderr_tail: Vec::new(),
         };
     };
-    let mut cmd = tokio::process::Command::new(&spec.argv[0]);
+    let mut cmd = match program_path(&spec.argv[0], &spec.env) {
+        Some(path) => {
+            let mut cmd = tokio::process::Command::new(path);
+            cmd.arg0(&spec.argv[0]);
+            cmd
+        }
+        None => tokio::process::Command::new(&spec.argv[0]),
+    };
     cmd.args(&spec.argv[1..])
         .current_dir(work)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
@@ -200,7 +207,8 @@ async fn attempt_once(spec: &Spec, work: &Path) -> Status {
     }
     redact(&stdout_path, &spec.secrets);
     redact(&stderr_path, &spec.secrets);
-    let tail = tail(&stderr_path);
+    // The stderr tail is read only for a failure.
+    let tail = || tail(&stderr_path);
     match waited {
         None => Status::Failed {
             exit_code: None,
@@ -210,12 +218,12 @@ async fn attempt_once(spec: &Spec, work: &Path) -> Status {
                     spec.time_limit.map_or(0, |d| d.as_millis() as u64)
                 )
             ),
-            stderr_tail: tail,
+            stderr_tail: tail(),
         },
         Some(Err(e)) => Status::Failed {
             exit_code: None,
             message: format!("could not be waited for: {e}"),
-            stderr_tail: tail,
+            stderr_tail: tail(),
         },
         Some(Ok(status)) if status.success() => Status::Succeeded {
             work: work.to_path_buf(),
@@ -231,16 +239,47 @@ async fn attempt_once(spec: &Spec, work: &Path) -> Status {
                 return Status::Failed {
                     exit_code: None,
                     message: format!("was killed by signal {sig}"),
-                    stderr_tail: tail,
+                    stderr_tail: tail(),
                 };
             }
             Status::Failed {
                 exit_code: status.code(),
                 message: format!("exited with status {}", status.code().unwrap_or(-1)),
-                stderr_tail: tail,
+                stderr_tail: tail(),
             }
         }
     }
+}
+
+/// Where a program named without a slash is found on this process's `PATH`, looked up
+/// once per name (as `execvp` would: the first executable file). `None` leaves the search
+/// to the spawn — when the task sets its own `PATH`, or nothing is found (so the error is
+/// the usual one).
+fn program_path(program: &str, env: &[(String, String)]) -> Option<PathBuf> {
+    use std::collections::HashMap;
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::OnceLock;
+    static FOUND: OnceLock<Mutex<HashMap<String, Option<PathBuf>>>> = OnceLock::new();
+    if program.contains('/') || program.is_empty() || env.iter().any(|(k, _)| k == "PATH") {
+        return None;
+    }
+    let found = FOUND.get_or_init(Default::default);
+    let mut found = found.lock().unwrap_or_else(|e| e.into_inner());
+    found
+        .entry(program.to_owned())
+        .or_insert_with(|| {
+            let path = std::env::var_os("PATH")?;
+            let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+            // A relative entry depends on the work directory: left to the spawn.
+            if dirs.iter().any(|d| !d.is_absolute()) {
+                return None;
+            }
+            dirs.into_iter().map(|dir| dir.join(program)).find(|p| {
+                std::fs::metadata(p)
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            })
+        })
+        .clone()
 }
 
 fn lock(groups: &Groups) -> std::sync::MutexGuard<'_, HashSet<i32>> {

@@ -61,6 +61,19 @@ impl StatCache {
         Ok((d, false, meta.len()))
     }
 
+    /// The digest of a new file or directory, such as a task's output about to be moved
+    /// into the store: computed without remembering its path, which will not be read again.
+    pub fn digest_once(path: &Path) -> io::Result<(String, bool, u64)> {
+        StatCache::default().digest(path)
+    }
+
+    /// Forgets the paths under `dir` (work directories, which are gone after a run).
+    pub fn forget_under(&mut self, dir: &Path) {
+        let before = self.entries.len();
+        self.entries.retain(|p, _| !p.starts_with(dir));
+        self.dirty |= self.entries.len() != before;
+    }
+
     /// A directory's digest: of its sorted entries' relative names and digests.
     fn dir_digest(&mut self, dir: &Path) -> io::Result<(String, u64)> {
         let mut files = Vec::new();

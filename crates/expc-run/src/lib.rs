@@ -279,8 +279,10 @@ pub fn run(
         .build()
         .map_err(|e| RunError(format!("cannot start the scheduler: {e}")))?;
     let summary = runtime.block_on(schedule(
-        plan, dag, opts, sink, &store, &mut stats, &resolver, &calls, &mut slurm,
+        plan, dag, opts, sink, &store, &resolver, &calls, &mut slurm,
     ));
+    // Outputs are hashed without the stat cache; stores from before kept their paths.
+    stats.forget_under(&opts.state_dir.join("tmp"));
     stats.save(&stat_path).ok();
     Ok(summary)
 }
@@ -292,7 +294,6 @@ async fn schedule(
     opts: &RunOptions,
     sink: &mut dyn Sink,
     store: &Store,
-    stats: &mut hash::StatCache,
     resolver: &Resolver<'_>,
     calls: &HashMap<String, ir::Call>,
     slurm: &mut Option<slurm::SlurmBackend>,
@@ -320,6 +321,8 @@ async fn schedule(
     let (mut used_cpus, mut used_mem) = (0u64, 0u64);
     let groups: exec::Groups = Arc::new(Mutex::new(Default::default()));
     let mut last = store.load_last();
+    // Bookkeeping of finished instances, done once their dependents have started.
+    let mut later: Vec<(String, Bookkeeping)> = Vec::new();
     let mut stopping = false;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -401,13 +404,13 @@ async fn schedule(
                     continue;
                 }
             };
-            if let Some(entry) = store.lookup(&resolved.key) {
-                match materialise(store, plan, j, index, &entry.outputs) {
+            if let Some(stored) = store.lookup(&resolved.key) {
+                match materialise(store, plan, j, index, &stored) {
                     Ok(files) => {
                         let now = SystemTime::now();
                         let mut r = record(plan, j, index, Outcome::Cached, Some(&resolved));
                         (r.started, r.ended, r.attempts) = (Some(now), Some(now), 0);
-                        r.generated = generated(plan, j, &files, &entry.outputs);
+                        r.generated = generated(plan, j, &files, &stored);
                         sink.instance(&r);
                         hand_over(slurm.as_ref(), plan, j, index, &files);
                         outputs.insert((j, index), files);
@@ -521,6 +524,13 @@ async fn schedule(
                 );
             }
         }
+        for (name, rest) in later.drain(..) {
+            if let Err(e) = rest.finish(store, sink) {
+                sink.event(Event::Note {
+                    message: format!("{name}: {e}; it will run again next time"),
+                });
+            }
+        }
         let slurm_busy = slurm.as_ref().is_some_and(|b| b.busy());
         if running.is_empty() && !slurm_busy {
             break;
@@ -567,7 +577,7 @@ async fn schedule(
                     let log = b.log_path(key, e.slurm_id.split('_').next().unwrap_or(&e.slurm_id), e.slurm_id.split_once('_').map_or("0", |(_, t)| t));
                     if e.completed {
                         let work = b.work_dir(key, index);
-                        match collect(store, stats, plan, j, index, &l.resolved, &work, r.attempts.max(1), l.started) {
+                        match collect(store, plan, j, index, &l.resolved, &work, r.attempts.max(1), l.started).and_then(|(files, stored, rest)| rest.finish(store, sink).map(|()| (files, stored))) {
                             Ok((files, stored)) => {
                                 r.generated = generated(plan, j, &files, &stored);
                                 r.exit_code = Some(0);
@@ -617,10 +627,13 @@ async fn schedule(
                     exec::Status::Succeeded { work, attempts } => {
                         r.attempts = attempts;
                         r.exit_code = Some(0);
-                        match collect(store, stats, plan, j, index, &l.resolved, &work, attempts, l.started) {
-                            Ok((files, stored)) => {
+                        match collect(store, plan, j, index, &l.resolved, &work, attempts, l.started) {
+                            Ok((files, stored, mut rest)) => {
                                 r.generated = generated(plan, j, &files, &stored);
-                                sink.instance(&r);
+                                // Recorded (with its cache entry) once what waited for it
+                                // has started.
+                                rest.record = Some(r);
+                                later.push((name.clone(), rest));
                                 hand_over(slurm.as_ref(), plan, j, index, &files);
                                 last.set(&plan.jobs[j].key, index, &l.resolved.key);
                                 outputs.insert((j, index), files);
@@ -896,7 +909,6 @@ fn materialise(
 #[allow(clippy::too_many_arguments)]
 fn collect(
     store: &Store,
-    stats: &mut hash::StatCache,
     plan: &Plan,
     j: usize,
     index: u64,
@@ -917,13 +929,20 @@ fn collect(
             exec::check_metrics(&path)
                 .map_err(|e| format!("its output `{name}` is not a metrics file: {e}"))?;
         }
-        let (digest, dir, size) = stats
-            .digest(&path)
+        let (digest, dir, size) = hash::StatCache::digest_once(&path)
             .map_err(|e| format!("cannot read its output `{name}`: {e}"))?;
         store
             .store(&path, &digest, dir)
             .map_err(|e| format!("cannot store its output `{name}`: {e}"))?;
-        stored.insert(name.clone(), StoredOutput { digest, dir, size });
+        stored.insert(
+            name.clone(),
+            StoredOutput {
+                digest,
+                dir,
+                size,
+                inode: None,
+            },
+        );
     }
     let job = &plan.jobs[j];
     let entry = CacheEntry {
@@ -936,19 +955,45 @@ fn collect(
         duration_ms: started.elapsed().as_millis() as u64,
         key_doc: resolved.key_doc.clone(),
     };
-    store
-        .record(&entry)
-        .map_err(|e| format!("cannot record its outputs: {e}"))?;
-    std::fs::remove_dir_all(work).ok();
     let files = materialise(store, plan, j, index, &stored)
         .map_err(|e| format!("cannot link its outputs: {e}"))?;
-    Ok((files, stored))
+    let rest = Bookkeeping {
+        entry,
+        work: work.to_path_buf(),
+        record: None,
+    };
+    Ok((files, stored, rest))
 }
 
-/// An instance's outputs: where they are and their digests, and how they are stored.
+/// What is left to do for an instance whose outputs are stored and linked: its cache
+/// entry (written after its objects, so a run killed before only runs it again), its
+/// work directory, and its provenance record. A local run does this after starting the
+/// instances that were waiting for it, off the critical path of a chain.
+struct Bookkeeping {
+    entry: CacheEntry,
+    work: PathBuf,
+    record: Option<InstanceRecord>,
+}
+
+impl Bookkeeping {
+    fn finish(self, store: &Store, sink: &mut dyn Sink) -> Result<(), String> {
+        let written = store
+            .record(&self.entry)
+            .map_err(|e| format!("cannot record its outputs: {e}"));
+        std::fs::remove_dir_all(&self.work).ok();
+        if let Some(r) = &self.record {
+            sink.instance(r);
+        }
+        written
+    }
+}
+
+/// An instance's outputs: where they are and their digests, how they are stored, and
+/// what is left to do.
 type Files = (
     BTreeMap<String, (PathBuf, String)>,
     BTreeMap<String, StoredOutput>,
+    Bookkeeping,
 );
 
 /// Total memory of this machine, from `/proc/meminfo`.

@@ -107,6 +107,8 @@ pub struct Resolver<'a> {
     secrets: HashMap<&'a str, &'a ir::Secret>,
     /// Digests of declared data, computed once.
     pub data_digests: HashMap<String, (PathBuf, String)>,
+    /// Each task's definition hash (part of every key), computed once.
+    definitions: HashMap<&'a str, String>,
 }
 
 impl<'a> Resolver<'a> {
@@ -125,6 +127,11 @@ impl<'a> Resolver<'a> {
                 .collect(),
             secrets: program.secrets.iter().map(|s| (s.id.as_str(), s)).collect(),
             data_digests: HashMap::new(),
+            definitions: program
+                .tasks
+                .iter()
+                .map(|t| (t.id.as_str(), definition(program, t)))
+                .collect(),
         }
     }
 
@@ -455,24 +462,10 @@ impl<'a> Resolver<'a> {
                 })
             })
             .collect();
-        let module = if task.module == self.program.root {
-            ""
-        } else {
-            task.module.as_str()
+        let definition = match self.definitions.get(task.id.as_str()) {
+            Some(d) => d.clone(),
+            None => definition(self.program, task),
         };
-        let definition = blake3::hash(
-            serde_json::to_string(&(
-                &task.command,
-                &task.inputs,
-                &task.outputs,
-                module,
-                &task.name,
-            ))
-            .unwrap_or_default()
-            .as_bytes(),
-        )
-        .to_hex()
-        .to_string();
         let key_doc = json!({
             "task": definition,
             "argv": key_argv,
@@ -505,6 +498,29 @@ impl<'a> Resolver<'a> {
             values,
         })
     }
+}
+
+/// The hash of a task's definition: its command, inputs, outputs and name (and module,
+/// outside the root).
+fn definition(program: &ir::Program, task: &ir::Task) -> String {
+    let module = if task.module == program.root {
+        ""
+    } else {
+        task.module.as_str()
+    };
+    blake3::hash(
+        serde_json::to_string(&(
+            &task.command,
+            &task.inputs,
+            &task.outputs,
+            module,
+            &task.name,
+        ))
+        .unwrap_or_default()
+        .as_bytes(),
+    )
+    .to_hex()
+    .to_string()
 }
 
 /// How a Spark task is submitted: which `spark-submit`, to which master, with which

@@ -6,10 +6,19 @@
 //! a partial one. A cache entry is written only after all its objects are stored, so an
 //! entry that exists can be trusted (and is checked against the objects anyway).
 //!
+//! `cache/index` lets a run find every entry with one read instead of one file each: after
+//! an entry's file is renamed into place, a line with its key and outputs is appended to
+//! the index with a single write. A line is trusted only when it is complete and its
+//! checksum matches (a run killed mid-write leaves a torn last line, which is skipped and
+//! cut off by the next append), and an entry found there is checked against the objects
+//! like one read from its file. A key missing from the index is looked up in its file, so
+//! stores written before the index existed keep working.
+//!
 //! ```text
 //! .expc/
 //!   objects/ab/abcdef…        outputs by content (read-only files; `….d` directories)
 //!   cache/ab/<key>.json       what a task instance with that key produced
+//!   cache/index               the same entries' outputs, one checksummed line each
 //!   out/<job>/<index>/<name>  the outputs of the latest run, linked to their objects
 //!   logs/<job>/<index>/       stdout and stderr of the latest attempt
 //!   last-keys.json            the key of each instance's last success, for `expc why`
@@ -17,9 +26,9 @@
 //!   tmp/                      work directories of running tasks
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::io;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +36,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone)]
 pub struct Store {
     pub root: PathBuf,
+    /// The outputs of each entry in `cache/index`, by key, read when the store is opened.
+    index: HashMap<String, BTreeMap<String, StoredOutput>>,
+    pid: u32,
 }
 
 /// One output of a finished task instance.
@@ -35,6 +47,9 @@ pub struct StoredOutput {
     pub digest: String,
     pub dir: bool,
     pub size: u64,
+    /// Device and inode of the object, once [`Store::lookup`] checked it (not stored).
+    #[serde(skip)]
+    pub inode: Option<(u64, u64)>,
 }
 
 /// What a task instance with a given key produced.
@@ -80,8 +95,13 @@ impl Store {
         for d in ["objects", "cache", "out", "logs", "tmp"] {
             fs::create_dir_all(root.join(d))?;
         }
+        let index = fs::read(root.join("cache").join(INDEX))
+            .map(|b| parse_index(&b))
+            .unwrap_or_default();
         Ok(Store {
             root: root.to_path_buf(),
+            index,
+            pid: std::process::id(),
         })
     }
 
@@ -124,29 +144,64 @@ impl Store {
     pub fn work_path(&self, job: &str, index: u64) -> PathBuf {
         self.root
             .join("tmp")
-            .join(format!("{}-{index}-{}", safe(job), std::process::id()))
+            .join(format!("{}-{index}-{}", safe(job), self.pid))
     }
 
-    /// The entry for a key, if it exists and every object it names is still stored.
-    pub fn lookup(&self, key: &str) -> Option<CacheEntry> {
-        let text = fs::read(self.entry_path(key)).ok()?;
-        let entry: CacheEntry = serde_json::from_slice(&text).ok()?;
-        let complete = entry.outputs.values().all(|o| {
-            let p = self.object(&o.digest, o.dir);
-            if o.dir {
-                p.is_dir()
-            } else {
-                fs::metadata(&p).is_ok_and(|m| m.len() == o.size)
+    /// The outputs of the entry for a key, if it exists and every object it names is
+    /// still stored (each checked object's inode is kept, for [`Store::materialise`]).
+    pub fn lookup(&self, key: &str) -> Option<BTreeMap<String, StoredOutput>> {
+        let mut outputs = match self.index.get(key) {
+            Some(outputs) => outputs.clone(),
+            None => {
+                let text = fs::read(self.entry_path(key)).ok()?;
+                serde_json::from_slice::<CacheEntry>(&text).ok()?.outputs
             }
-        });
-        complete.then_some(entry)
+        };
+        for o in outputs.values_mut() {
+            use std::os::unix::fs::MetadataExt;
+            let meta = fs::metadata(self.object(&o.digest, o.dir)).ok()?;
+            let complete = if o.dir {
+                meta.is_dir()
+            } else {
+                meta.is_file() && meta.len() == o.size
+            };
+            if !complete {
+                return None;
+            }
+            o.inode = Some((meta.dev(), meta.ino()));
+        }
+        Some(outputs)
     }
 
+    /// Writes an entry (after the objects it names are stored): its file, by rename, then
+    /// its line in the index.
     pub fn record(&self, entry: &CacheEntry) -> io::Result<()> {
         write_atomic(
             &self.entry_path(&entry.key),
             &serde_json::to_vec_pretty(entry)?,
-        )
+        )?;
+        let Some(line) = index_line(&entry.key, &entry.outputs) else {
+            // Not representable in the index: found through its file.
+            return Ok(());
+        };
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(self.root.join("cache").join(INDEX))?;
+        // A torn line left by a killed run is ended first, so it stays one bad line.
+        let len = f.metadata()?.len();
+        let mut data = Vec::with_capacity(line.len() + 1);
+        if len > 0 {
+            use std::os::unix::fs::FileExt;
+            let mut last = [0u8];
+            f.read_exact_at(&mut last, len - 1)?;
+            if last[0] != b'\n' {
+                data.push(b'\n');
+            }
+        }
+        data.extend_from_slice(line.as_bytes());
+        f.write_all(&data)
     }
 
     /// Moves a finished output into the object store (if not there yet).
@@ -185,11 +240,20 @@ impl Store {
     ) -> io::Result<PathBuf> {
         let object = self.object(&output.digest, output.dir);
         let target = out_dir.join(name);
-        if !output.dir && same_file(&object, &target) {
+        let existing = fs::symlink_metadata(&target).ok();
+        if !output.dir
+            && existing
+                .as_ref()
+                .is_some_and(|t| same_file(&object, output.inode, t))
+        {
             return Ok(target);
         }
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent)?;
+        }
+        // Nothing there yet: one link is already atomic.
+        if !output.dir && existing.is_none() && fs::hard_link(&object, &target).is_ok() {
+            return Ok(target);
         }
         let tmp = target.with_file_name(format!(
             ".{}.tmp-{}",
@@ -332,11 +396,176 @@ fn link_tree(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Whether two paths are hard links to one file.
-fn same_file(a: &Path, b: &Path) -> bool {
+/// Whether `b` (its metadata) is a hard link to the file `a` (whose device and inode are
+/// given when known).
+fn same_file(a: &Path, a_inode: Option<(u64, u64)>, b: &fs::Metadata) -> bool {
     use std::os::unix::fs::MetadataExt;
-    match (fs::metadata(a), fs::symlink_metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-        _ => false,
+    let x = match a_inode {
+        Some(x) => x,
+        None => match fs::metadata(a) {
+            Ok(m) => (m.dev(), m.ino()),
+            Err(_) => return false,
+        },
+    };
+    x == (b.dev(), b.ino())
+}
+
+/// The index's file name under `cache/`.
+const INDEX: &str = "index";
+
+/// An entry as a line of the index: `CHECK KEY (NAME DIGEST DIR SIZE)*`, separated by
+/// tabs, where CHECK is the first 16 hex digits of the blake3 of the rest of the line.
+/// `None` when a field holds a tab or a line break.
+fn index_line(key: &str, outputs: &BTreeMap<String, StoredOutput>) -> Option<String> {
+    let mut rest = String::from(key);
+    for (name, o) in outputs {
+        rest.push('\t');
+        rest.push_str(name);
+        rest.push('\t');
+        rest.push_str(&o.digest);
+        rest.push_str(if o.dir { "\t1\t" } else { "\t0\t" });
+        rest.push_str(&o.size.to_string());
+    }
+    if rest.contains(['\n', '\r']) || key.contains('\t') || key.is_empty() {
+        return None;
+    }
+    if outputs
+        .iter()
+        .any(|(n, o)| n.contains('\t') || o.digest.contains('\t') || n.is_empty())
+    {
+        return None;
+    }
+    let check = blake3::hash(rest.as_bytes()).to_hex();
+    Some(format!("{}\t{rest}\n", &check[..16]))
+}
+
+/// Every complete, intact line of the index (a later line for a key wins).
+fn parse_index(bytes: &[u8]) -> HashMap<String, BTreeMap<String, StoredOutput>> {
+    let mut out = HashMap::new();
+    // Only lines ended by a line break: a torn last line is not read.
+    let complete = bytes
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(&bytes[..0], |end| &bytes[..end]);
+    for line in complete.split(|b| *b == b'\n') {
+        let Ok(line) = std::str::from_utf8(line) else {
+            continue;
+        };
+        if let Some((key, outputs)) = parse_index_line(line) {
+            out.insert(key, outputs);
+        }
+    }
+    out
+}
+
+fn parse_index_line(line: &str) -> Option<(String, BTreeMap<String, StoredOutput>)> {
+    let (check, rest) = line.split_once('\t')?;
+    if check.len() != 16 || blake3::hash(rest.as_bytes()).to_hex()[..16] != *check {
+        return None;
+    }
+    let mut fields = rest.split('\t');
+    let key = fields.next()?.to_owned();
+    let mut outputs = BTreeMap::new();
+    while let Some(name) = fields.next() {
+        let digest = fields.next()?.to_owned();
+        let dir = match fields.next()? {
+            "0" => false,
+            "1" => true,
+            _ => return None,
+        };
+        let size = fields.next()?.parse().ok()?;
+        outputs.insert(
+            name.to_owned(),
+            StoredOutput {
+                digest,
+                dir,
+                size,
+                inode: None,
+            },
+        );
+    }
+    Some((key, outputs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outputs(digest: &str) -> BTreeMap<String, StoredOutput> {
+        BTreeMap::from([(
+            "out".to_owned(),
+            StoredOutput {
+                digest: digest.to_owned(),
+                dir: false,
+                size: 3,
+                inode: None,
+            },
+        )])
+    }
+
+    #[test]
+    fn index_lines_read_back() {
+        let a = index_line("k1", &outputs("d1")).unwrap();
+        let b = index_line("k2", &BTreeMap::new()).unwrap();
+        let index = parse_index(format!("{a}{b}").as_bytes());
+        assert_eq!(index.len(), 2);
+        assert_eq!(index["k1"], outputs("d1"));
+        assert!(index["k2"].is_empty());
+    }
+
+    #[test]
+    fn torn_and_corrupt_index_lines_are_not_trusted() {
+        let a = index_line("k1", &outputs("d1")).unwrap();
+        let b = index_line("k2", &outputs("d2")).unwrap();
+        // A line cut short by a killed run, ended by the next append's line break.
+        let torn = &b[..b.len() / 2];
+        let index = parse_index(format!("{a}{torn}\n{b}").as_bytes());
+        assert_eq!(index.len(), 2);
+        assert_eq!(index["k2"], outputs("d2"));
+        // The same torn line at the end (no line break yet) is not read at all.
+        let index = parse_index(format!("{a}{}", &b[..b.len() - 1]).as_bytes());
+        assert_eq!(index.keys().collect::<Vec<_>>(), ["k1"]);
+        // A changed byte fails the checksum.
+        let bad = a.replace("d1", "d9");
+        assert!(parse_index(bad.as_bytes()).is_empty());
+        // Names that would break the format are left to the entry's file.
+        assert!(index_line("k\t1", &outputs("d1")).is_none());
+        let mut odd = outputs("d1");
+        odd.insert("a\nb".into(), odd["out"].clone());
+        assert!(index_line("k3", &odd).is_none());
+    }
+
+    #[test]
+    fn entries_are_found_through_the_index_and_checked_against_the_objects() {
+        let dir = std::env::temp_dir().join(format!("expc-store-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).unwrap();
+        let file = dir.join("made");
+        fs::write(&file, b"abc").unwrap();
+        let digest = crate::hash::file_digest(&file).unwrap();
+        store.store(&file, &digest, false).unwrap();
+        let entry = CacheEntry {
+            key: "key1".into(),
+            job: "t".into(),
+            index: 0,
+            outputs: outputs(&digest),
+            exit_code: 0,
+            attempts: 1,
+            duration_ms: 1,
+            key_doc: serde_json::Value::Null,
+        };
+        store.record(&entry).unwrap();
+        // Reopened: found through the index even with the entry's file gone.
+        fs::remove_file(store.entry_path("key1")).unwrap();
+        let reopened = Store::open(&dir).unwrap();
+        let found = reopened.lookup("key1").unwrap();
+        assert_eq!(found["out"].digest, digest);
+        assert!(found["out"].inode.is_some());
+        // An object that is gone makes the entry untrusted.
+        let object = reopened.object(&digest, false);
+        make_writable(&object);
+        fs::remove_file(&object).unwrap();
+        assert!(reopened.lookup("key1").is_none());
+        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -69,9 +69,8 @@ pub fn explain(
         );
         let (cached, changes, never_ran) = match &resolved {
             Ok(r) if after.is_empty() => match store.lookup(&r.key) {
-                Some(entry) => {
-                    let files: BTreeMap<String, (std::path::PathBuf, String)> = entry
-                        .outputs
+                Some(stored) => {
+                    let files: BTreeMap<String, (std::path::PathBuf, String)> = stored
                         .iter()
                         .map(|(n, o)| {
                             (
