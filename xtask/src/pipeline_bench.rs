@@ -283,6 +283,7 @@ pub fn run(expc: &Path, spec_10k: &Path) -> Duration {
     println!("| workload | expc | ninja | make | expc / ninja | expc / make | target |");
     println!("|---|---|---|---|---|---|---|");
     let (ninja, make) = (have("ninja"), have("make"));
+    let load_before = load();
     let dir = workdir("fan");
     fan_out(&dir, 10_000);
     let d = dir.clone();
@@ -360,7 +361,19 @@ pub fn run(expc: &Path, spec_10k: &Path) -> Duration {
     if !ninja || !make {
         println!("\n(ninja or make is not installed: its columns are empty.)");
     }
+    println!(
+        "\n(load average before the running workloads: {load_before}; after: {})",
+        load()
+    );
     fan_fresh
+}
+
+/// The 1-minute load average (`/proc/loadavg`), to say what else the machine was doing.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 fn row(name: &str, expc: Duration, ninja: Option<Duration>, make: Option<Duration>, target: &str) {
