@@ -41,11 +41,11 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         poll: Duration::from_secs(1),
     };
     let shown: Box<dyn Sink> = if args.json {
-        Box::new(JsonSink)
+        Box::new(JsonSink::new())
     } else if std::io::stderr().is_terminal() {
         Box::new(BarSink::new())
     } else {
-        Box::new(PlainSink)
+        Box::new(PlainSink::new())
     };
     let meta = expc_prov::RunMeta::collect(&program, &plan, &args.file, &opts.spec_dir);
     let mut sink = expc_prov::Recording::new(shown, &opts.state_dir, meta);
@@ -207,20 +207,65 @@ pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-struct JsonSink;
+/// Lines written in batches where a batch costs nothing to wait for: the `cached` lines of
+/// a rerun go out together (at least every 100 ms), every other event at once, so a
+/// reader never waits behind a long task for what already happened.
+struct Batched<W: Write> {
+    out: std::io::BufWriter<W>,
+    flushed: std::time::Instant,
+}
 
-impl Sink for JsonSink {
-    fn event(&mut self, event: Event) {
-        let mut out = std::io::stdout().lock();
-        let _ = serde_json::to_writer(&mut out, &event);
-        let _ = writeln!(out);
+impl<W: Write> Batched<W> {
+    fn new(out: W) -> Self {
+        Batched {
+            out: std::io::BufWriter::with_capacity(64 * 1024, out),
+            flushed: std::time::Instant::now(),
+        }
+    }
+
+    /// After the lines of one event: writes them out unless they may wait.
+    fn done(&mut self, may_wait: bool) {
+        if !may_wait || self.flushed.elapsed() >= Duration::from_millis(100) {
+            let _ = self.out.flush();
+            self.flushed = std::time::Instant::now();
+        }
     }
 }
 
-struct PlainSink;
+impl<W: Write> Drop for Batched<W> {
+    fn drop(&mut self) {
+        let _ = self.out.flush();
+    }
+}
+
+struct JsonSink(Batched<std::io::Stdout>);
+
+impl JsonSink {
+    fn new() -> Self {
+        JsonSink(Batched::new(std::io::stdout()))
+    }
+}
+
+impl Sink for JsonSink {
+    fn event(&mut self, event: Event) {
+        let may_wait = matches!(event, Event::TaskCached { .. });
+        let _ = serde_json::to_writer(&mut self.0.out, &event);
+        let _ = writeln!(self.0.out);
+        self.0.done(may_wait);
+    }
+}
+
+struct PlainSink(Batched<std::io::Stderr>);
+
+impl PlainSink {
+    fn new() -> Self {
+        PlainSink(Batched::new(std::io::stderr()))
+    }
+}
 
 impl Sink for PlainSink {
     fn event(&mut self, event: Event) {
+        let may_wait = matches!(event, Event::TaskCached { .. });
         let line = match event {
             Event::TaskFinished {
                 task,
@@ -238,9 +283,13 @@ impl Sink for PlainSink {
             Event::TaskFailed { task, message, .. } => format!("FAILED  {task}: {message}"),
             Event::TaskSkipped { task } => format!("skipped {task}: an input failed"),
             Event::Note { message } => format!("note: {message}"),
-            _ => return,
+            _ => {
+                self.0.done(may_wait);
+                return;
+            }
         };
-        eprintln!("{line}");
+        let _ = writeln!(self.0.out, "{line}");
+        self.0.done(may_wait);
     }
 }
 
