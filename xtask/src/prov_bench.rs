@@ -1,9 +1,9 @@
 //! Provenance benchmarks: what recording a run costs, and how fast a big store answers.
 //!
-//! Recording is measured in-process: the recorder runs on the scheduler's thread, so the
-//! time it takes to record 10,000 instances — run start, every instance's record with a
-//! file read and a file made, the final commit — is exactly what it adds to a run of
-//! 10,000 tasks. The store is then grown to 100 runs of 10,000 instances each, and the
+//! Recording is measured in-process: the time it takes to record 10,000 instances — run
+//! start, every instance's record with a file read and a file made, the final commit — is
+//! an upper bound on what it adds to a run of 10,000 tasks (the records are inserted on a
+//! writer thread beside the scheduler). The store is then grown to 100 runs of 10,000 instances each, and the
 //! commands users type are timed through the release binary.
 
 use std::collections::BTreeMap;
