@@ -8,6 +8,7 @@
 
 mod error;
 mod expr;
+mod fast;
 mod items;
 
 pub use items::{ITEM_KEYWORDS, SECTION_KEYWORDS};
@@ -265,7 +266,17 @@ macro_rules! kw {
 pub(crate) use kw;
 
 /// Words that can never be names.
+#[cfg(test)]
 pub const RESERVED: &[&str] = &["true", "false", "none", "let", "for", "in", "on", "where"];
+
+/// Whether `word` is reserved: a `match`, which compiles to a switch on the length,
+/// where a search of the list compared each word in turn (this is asked of every name).
+pub(crate) fn is_reserved(word: &str) -> bool {
+    matches!(
+        word,
+        "true" | "false" | "none" | "let" | "for" | "in" | "on" | "where"
+    )
+}
 
 /// A name: any word but the reserved ones.
 pub(crate) fn ident<'t, 's: 't, I, E>() -> impl Parser<'t, I, crate::ast::Ident, Extra<E>> + Clone
@@ -273,7 +284,7 @@ where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
     E: SynErr<'t, 's, I>,
 {
-    select! { Token::Ident(s) if !RESERVED.contains(&s) => s }
+    select! { Token::Ident(s) if !is_reserved(s) => s }
         .map_with(|s: &str, e| crate::ast::Ident {
             name: crate::ast::SmolStr::new(s),
             span: e.span(),
@@ -295,4 +306,130 @@ where
                 format!("{MISSING_CLOSE}expected `{token}`")
             }))
         }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both parses of a file: the first one (with the loops of [`fast`]) and the detailed
+    /// one, which never uses them. Returns the trees and whether each had errors.
+    fn both(src: &str) -> ((Option<SourceFile>, bool), (Option<SourceFile>, bool)) {
+        let file = FileId(0);
+        let lexed = crate::lexer::lex_compact(file, src);
+        let (tokens, _) = crate::delimiters::check_compact(file, src.len(), lexed.tokens);
+        let eoi = Span::new(file, src.len(), src.len());
+        let all = Tokens {
+            tokens: &tokens,
+            src,
+            file,
+        };
+        let input = || IterInput::new(Cursor { all: &all, at: 0 }, eoi);
+        let (fast, fast_errors) = items::file_parser::<_, Fast>()
+            .parse(input())
+            .into_output_errors();
+        let (detailed, detailed_errors) = items::file_parser::<_, Detailed<'_, '_>>()
+            .parse(input())
+            .into_output_errors();
+        (
+            (fast, !fast_errors.is_empty()),
+            (detailed, !detailed_errors.is_empty()),
+        )
+    }
+
+    /// The first parse accepts exactly what the detailed one accepts, and builds the same
+    /// tree (spans included).
+    fn assert_same(name: &str, src: &str) {
+        let ((fast, fast_failed), (detailed, detailed_failed)) = both(src);
+        assert_eq!(
+            fast_failed, detailed_failed,
+            "{name}: the first parse and the detailed one disagree on whether it has errors"
+        );
+        if !detailed_failed {
+            assert_eq!(fast, detailed, "{name}: the trees differ");
+        }
+    }
+
+    const SNIPPETS: &[&str] = &[
+        "resource r = Local { cpus = 4, mem = 16GiB }",
+        "resource r = Local { cpus = 4 mem = 16GiB, }",
+        "resource r = Local {}",
+        "resource r = Local { a = { b = 1, c = { d = [] } } e = x }",
+        "resource r = Local { a = 1 + 2, b = -1, c = !x, d = f(1)(2), e = a.b.c, f = x[0] }",
+        "resource r = Local { a = [1, 2,], b = [], c = [[1], [2, 3]], d = (1), e = 1..3 }",
+        "resource r = Local { a = Rec { x = 1 }, b = Name, c = task, d = true, e = none }",
+        "resource r = Local { a = \"s\\n\", b = 1.5e3, c = 1h30m, d = 0x10, e = 1_000 }",
+        "resource r = Local { a: Int, b: Int = 1, c: File<Csv>=\"x\", d: List<File<Csv>>=[] }",
+        "resource r = Local { a: Map<String, Int,>?, b: T? = none, c: T<>=1, d: X<Y>? = 2 }",
+        "resource r = Local { a: Int >= 1 }",
+        "resource r = Local { a = 1 b }",
+        "resource r = Local { let = 1 }",
+        "resource r = Local { a = }",
+        "resource r = Local { a = 1,, }",
+        "resource r = Local { a = 1",
+        "record R { a: Int, b: String = \"x\" where x }",
+        "param p: Int = 1 where 1 <= p <= 10\nparam q: File<Csv>=\"a\"\nparam s: List<Int>",
+        "task t(a: File<Csv>, b: Float = 0.1,) -> (o: File<Csv> = \"o.csv\") { run `x` }",
+        "task t() -> () { }",
+        "task t(a: Int b: Int) { }",
+        "task t(a Int) { }",
+        "task t(a: Int,,) { }",
+        "task t(a: File<Csv>=) { }",
+        "task t(a: File<Csv> =) { }",
+        "task t(a: File<Csv>) -> (o: File<Csv>=\"o\" ) { run `cmd ${a} --x=${b}.csv \"q ${c}\" 'l' ${f(1, x = 2)}` }",
+        "task t() { run `` }",
+        "task t() { run `a  b` }",
+        "task t() { run `a ${} b` }",
+        "task t() { run `a ${1 + } b` }",
+        "task t() { run `a ${[1, 2]}${x.y}z` }",
+        "task t() { shell `echo $HOME ${x}` }",
+        "task t() { run `a ${`b ${c}`} d` }",
+        "task t() { resources { cpus = 2 } env { A = \"1\", B = [\"x\"] } retry 2 { backoff = 30s } }",
+        "task t() { spark app args [\"a\"] { conf = { x = 1 } } }",
+        "pipeline p { let a = t(x = 1, y = b.out) on laptop\n for p in grid { t(x = p.lr) } }",
+        "pipeline p { let a = t(x = 1, y = b.out on laptop }",
+        "experiment e { version = \"1\" }\nimport std.formats.{Csv, Parquet as P}\nimport \"f.exp\" as f",
+        "data d: File<Csv> = \"d.csv\" { schema = S }\nmodel m: Model<Torch> = t.out",
+        "enum E { a, b, c }\nformat F: Csv { delimiter = \",\" }\nkind K: slurm { x: Int = 1 }",
+        "sweep g = product { lr = [1e-3, 1e-4], seed = 0..4 }\nsweep r = random(n = 10) { x = 0.0..1.0 }",
+    ];
+
+    #[test]
+    fn first_parse_builds_what_the_detailed_parse_builds() {
+        for (i, src) in SNIPPETS.iter().enumerate() {
+            assert_same(&format!("snippet {i}: {src}"), src);
+        }
+        // Every specification in the repository, and each of its prefixes cut at a line.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut files = Vec::new();
+        for dir in ["tests", "examples", "stdlib"] {
+            collect_exp(&root.join(dir), &mut files);
+        }
+        assert!(files.len() > 20, "found only {} .exp files", files.len());
+        for path in files {
+            let Ok(src) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let name = path.display().to_string();
+            assert_same(&name, &src);
+            for (cut, _) in src.match_indices('\n').step_by(3) {
+                assert_same(&format!("{name} cut at {cut}"), &src[..cut]);
+            }
+        }
+    }
+
+    fn collect_exp(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                collect_exp(&path, out);
+            } else if path.extension().is_some_and(|e| e == "exp") {
+                out.push(path);
+            }
+        }
+    }
 }

@@ -4,7 +4,8 @@ use chumsky::input::ValueInput;
 use chumsky::prelude::*;
 use expc_diagnostics::Span;
 
-use super::{Exact, Extra, RESERVED, SynErr, close, ident};
+use super::items::is_item_keyword;
+use super::{Exact, Extra, SynErr, close, ident, is_reserved};
 use crate::ast::*;
 use crate::lexer::{parse_float, parse_int};
 use crate::quantity;
@@ -55,7 +56,7 @@ where
     // expects what the parser itself would have (inner type names expect "something
     // else", which says nothing, where the parser says "a type"; but so does the plain
     // type parser tried next at the same place).
-    let word = select! { Token::Ident(s) if !RESERVED.contains(&s) => () };
+    let word = select! { Token::Ident(s) if !is_reserved(s) => () };
     let shape = recursive(|shape| {
         word.then(
             shape
@@ -259,7 +260,7 @@ where
     // after an unfinished `param x: Int =`): not a name here. Only item keywords need
     // the second look.
     let item_start = any()
-        .filter(|t: &Token<'s>| matches!(t, Token::Ident(w) if crate::ITEM_KEYWORDS.contains(w)))
+        .filter(|t: &Token<'s>| matches!(t, Token::Ident(w) if is_item_keyword(w)))
         .then(any().filter(|t: &Token<'s>| matches!(t, Token::Ident(_) | Token::Str(_))));
     let keyword_name = select! {
         Token::Ident(s) = e if is_item_keyword(s) => {
@@ -495,9 +496,25 @@ where
     alone.or(full)
 }
 
+/// The one-token atoms that `simple_token` in [`expr_parser`] selects, for the loops of
+/// the first parse ([`super::fast`]).
+pub(super) fn simple_token<'s>(token: &Token<'s>) -> Option<Simple<'s>> {
+    match *token {
+        Token::Ident(s) if is_plain_name(s) => Some(Simple::Name(s)),
+        Token::Str(raw) => Some(Simple::Str(raw)),
+        Token::Int(s) => Some(Simple::Int(s)),
+        Token::Float(s) => Some(Simple::Float(s)),
+        Token::Quantity(s) => Some(Simple::Quantity(s)),
+        Token::Ident("true") => Some(Simple::Bool(true)),
+        Token::Ident("false") => Some(Simple::Bool(false)),
+        Token::Ident("none") => Some(Simple::None),
+        _ => None,
+    }
+}
+
 /// A one-token atom, before it is copied into the tree.
 #[derive(Clone, Copy)]
-enum Simple<'s> {
+pub(super) enum Simple<'s> {
     Name(&'s str),
     Str(&'s str),
     Int(&'s str),
@@ -508,7 +525,7 @@ enum Simple<'s> {
 }
 
 impl Simple<'_> {
-    fn into_expr(self, span: Span) -> Expr {
+    pub(super) fn into_expr(self, span: Span) -> Expr {
         let kind = match self {
             Simple::Name(s) => ExprKind::Name(Ident {
                 name: SmolStr::new(s),
@@ -654,17 +671,13 @@ fn string_lit(raw: &str, span: Span) -> StringLit {
     }
 }
 
-fn is_item_keyword(word: &str) -> bool {
-    crate::ITEM_KEYWORDS.contains(&word)
-}
-
 fn is_type_name(word: &str) -> bool {
     word.starts_with(|c: char| c.is_ascii_uppercase())
 }
 
 /// A lowercase word that is neither reserved nor an item keyword.
 fn is_plain_name(word: &str) -> bool {
-    !is_type_name(word) && !RESERVED.contains(&word) && !is_item_keyword(word)
+    !is_type_name(word) && !is_reserved(word) && !is_item_keyword(word)
 }
 
 /// Keeps expression trees at most [`MAX_EXPR_DEPTH`] deep: a deeper one is replaced by an

@@ -34,6 +34,43 @@ pub const ITEM_KEYWORDS: &[&str] = &[
 /// Words that start a task section.
 pub const SECTION_KEYWORDS: &[&str] = &["resources", "env", "run", "shell", "spark", "retry"];
 
+/// Whether `word` is in [`ITEM_KEYWORDS`] (a `match`: a switch on the length, where a
+/// search of the list compared each word in turn; this is asked at every item and name).
+pub(crate) fn is_item_keyword(word: &str) -> bool {
+    matches!(
+        word,
+        "experiment"
+            | "import"
+            | "param"
+            | "secret"
+            | "sweep"
+            | "resource"
+            | "site"
+            | "data"
+            | "model"
+            | "task"
+            | "pipeline"
+            | "record"
+            | "schema"
+            | "enum"
+            | "format"
+            | "kind"
+    )
+}
+
+/// Whether `word` is in [`SECTION_KEYWORDS`].
+fn is_section_keyword(word: &str) -> bool {
+    matches!(
+        word,
+        "resources" | "env" | "run" | "shell" | "spark" | "retry"
+    )
+}
+
+/// Whether `word` starts a statement other than a call.
+fn is_statement_keyword(word: &str) -> bool {
+    matches!(word, "let" | "for")
+}
+
 fn is_open(t: &Token<'_>) -> bool {
     matches!(
         t,
@@ -91,29 +128,27 @@ where
         .ignored()
 }
 
-/// Succeeds, consuming nothing, when the next token is one of `words`: a guard in front of
+/// Succeeds, consuming nothing, when the next token is a word `words` accepts: a guard in front of
 /// a choice of alternatives that each start with one of them, so that the common end of
 /// a list does not try each in turn. The choices are labelled, so the expected words
 /// they would have reported at that token are replaced by the label all the same.
-fn peek_word<'t, 's: 't, I, E>(
-    words: &'static [&'static str],
-) -> impl Parser<'t, I, (), Extra<E>> + Clone
+fn peek_word<'t, 's: 't, I, E, W>(words: W) -> impl Parser<'t, I, (), Extra<E>> + Clone
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
     E: SynErr<'t, 's, I>,
+    W: Fn(&str) -> bool + Clone + 't,
 {
     word_in(words).rewind()
 }
 
-fn word_in<'t, 's: 't, I, E>(
-    words: &'static [&'static str],
-) -> impl Parser<'t, I, (), Extra<E>> + Clone
+fn word_in<'t, 's: 't, I, E, W>(words: W) -> impl Parser<'t, I, (), Extra<E>> + Clone
 where
     I: ValueInput<'t, Token = Token<'s>, Span = Span>,
     E: SynErr<'t, 's, I>,
+    W: Fn(&str) -> bool + Clone + 't,
 {
     any()
-        .filter(move |t: &Token<'s>| matches!(t, Token::Ident(w) if words.contains(w)))
+        .filter(move |t: &Token<'s>| matches!(t, Token::Ident(w) if words(w)))
         .ignored()
 }
 
@@ -166,23 +201,43 @@ where
                 span: e.span(),
             }),
         ));
-    block.define(
-        just(Token::LBrace)
-            .ignore_then(
-                entry
-                    .then_ignore(just(Token::Comma).or_not())
-                    .repeated()
-                    .collect::<Exact<_>>()
-                    .map(Exact::into_vec),
-            )
-            .then_ignore(close(Token::RBrace))
-            .map_with(|entries, e| Block {
-                entries,
-                span: e.span(),
-            })
-            .labelled("a block"),
-    );
+    let general_block = just(Token::LBrace)
+        .ignore_then(
+            entry
+                .then_ignore(just(Token::Comma).or_not())
+                .repeated()
+                .collect::<Exact<_>>()
+                .map(Exact::into_vec),
+        )
+        .then_ignore(close(Token::RBrace))
+        .map_with(|entries, e| Block {
+            entries,
+            span: e.span(),
+        });
+    block.define(general_block.labelled("a block"));
     expr.define(expr_parser(expr.clone(), block.clone()).labelled("an expression"));
+
+    // Where the first parse reads the common shapes with the loops of `fast`: typed
+    // defaults, blocks, fields, templates and statements directly under an item. The
+    // loops parse what they contain with the parsers above, which have no loops; where a
+    // loop gives up, the parser above reads the construct again. So a construct is read
+    // at most twice by each level above it, never twice by each level within it (which,
+    // with nesting, would double at every level).
+    let fast = !E::DETAILED;
+    let typed_default_c = if fast {
+        super::fast::typed_default(ty.clone(), expr.clone())
+            .or(typed_default.clone())
+            .boxed()
+    } else {
+        typed_default.clone().boxed()
+    };
+    let block_c = if fast {
+        super::fast::block(expr.clone(), typed_default_c.clone(), block.clone())
+            .or(block.clone())
+            .boxed()
+    } else {
+        block.clone().boxed()
+    };
 
     let name_path = ident()
         .then(
@@ -201,7 +256,7 @@ where
     // experiment NAME { … }
     let experiment = kw!("experiment")
         .ignore_then(ident())
-        .then(block.clone())
+        .then(block_c.clone())
         .map(|(name, body)| ItemKind::Experiment(Experiment { name, body }));
 
     // import "file.exp" as x | import std.formats.{A, B as C} as x
@@ -239,7 +294,7 @@ where
     let param = kw!("param")
         .ignore_then(ident())
         .then_ignore(just(Token::Colon))
-        .then(typed_default.clone())
+        .then(typed_default_c.clone())
         .then(kw!("where").ignore_then(expr.clone()).or_not())
         .map(|((name, (ty, default)), constraint)| {
             ItemKind::Param(Param {
@@ -269,7 +324,7 @@ where
                 .delimited_by(just(Token::LParen), just(Token::RParen))
                 .or_not(),
         )
-        .then(block.clone())
+        .then(block_c.clone())
         .map(|(((name, strategy), args), body)| {
             ItemKind::Sweep(Sweep {
                 name,
@@ -285,7 +340,7 @@ where
             .ignore_then(ident())
             .then_ignore(just(Token::Eq))
             .then(ident())
-            .then(block.clone())
+            .then(block_c.clone())
             .map(|((name, kind), body)| Resource { name, kind, body })
     };
     let resource = resource_like("resource", "`resource`").map(ItemKind::Resource);
@@ -299,7 +354,7 @@ where
             .then(ty.clone())
             .then_ignore(just(Token::Eq))
             .then(expr.clone())
-            .then(block.clone().or_not())
+            .then(block_c.clone().or_not())
             .map(|(((name, ty), source), body)| Artifact {
                 name,
                 ty,
@@ -313,7 +368,7 @@ where
     // task NAME(FIELDS) -> (FIELDS) { SECTIONS }
     let field = ident()
         .then_ignore(just(Token::Colon))
-        .then(typed_default)
+        .then(typed_default.clone())
         .map_with(|(name, (ty, default)), e| Field {
             doc: None,
             name,
@@ -344,26 +399,41 @@ where
         .map(Exact::into_vec)
         .then_ignore(close(Token::RParen))
         .delimited_by(just(Token::LParen), empty());
+    let fields = if fast {
+        super::fast::fields(typed_default_c.clone())
+            .or(fields)
+            .boxed()
+    } else {
+        fields.boxed()
+    };
 
-    let template = template_parser(expr.clone());
-    let section = peek_word(SECTION_KEYWORDS)
+    let template = if fast {
+        super::fast::template(expr.clone())
+            .or(template_parser(expr.clone()))
+            .boxed()
+    } else {
+        template_parser(expr.clone()).boxed()
+    };
+    let section = peek_word(is_section_keyword)
         .ignore_then(choice((
             kw!("resources")
-                .ignore_then(block.clone())
+                .ignore_then(block_c.clone())
                 .map(SectionKind::Resources),
-            kw!("env").ignore_then(block.clone()).map(SectionKind::Env),
+            kw!("env")
+                .ignore_then(block_c.clone())
+                .map(SectionKind::Env),
             kw!("run")
                 .ignore_then(template.clone())
                 .map(SectionKind::Run),
             kw!("retry")
                 .ignore_then(expr.clone())
-                .then(block.clone().or_not())
+                .then(block_c.clone().or_not())
                 .map(|(attempts, body)| SectionKind::Retry { attempts, body }),
             kw!("shell").ignore_then(template).map(SectionKind::Shell),
             kw!("spark")
                 .ignore_then(expr.clone())
                 .then(kw!("args").ignore_then(expr.clone()).or_not())
-                .then(block.clone().or_not())
+                .then(block_c.clone().or_not())
                 .map(|((app, args), body)| SectionKind::Spark { app, args, body }),
         )))
         .map_with(|kind, e| Section {
@@ -372,7 +442,7 @@ where
         })
         .labelled("a task section")
         .recover_with(via_parser(
-            skip_until(word_in(SECTION_KEYWORDS).or(just(Token::RBrace).ignored())).map_with(
+            skip_until(word_in(is_section_keyword).or(just(Token::RBrace).ignored())).map_with(
                 |(), e| Section {
                     kind: SectionKind::Error,
                     span: e.span(),
@@ -458,12 +528,11 @@ where
             })
             .labelled("a statement")
             .recover_with(via_parser(
-                skip_until(word_in(&["let", "for"]).or(just(Token::RBrace).ignored())).map_with(
-                    |(), e| Stmt {
+                skip_until(word_in(is_statement_keyword).or(just(Token::RBrace).ignored()))
+                    .map_with(|(), e| Stmt {
                         kind: StmtKind::Error,
                         span: e.span(),
-                    },
-                ),
+                    }),
             ));
         just(Token::LBrace)
             .ignore_then(
@@ -488,11 +557,11 @@ where
     // record NAME { … } / schema NAME { … }
     let record = kw!("record")
         .ignore_then(ident())
-        .then(block.clone())
+        .then(block_c.clone())
         .map(|(name, body)| ItemKind::Record(RecordDecl { name, body }));
     let schema = kw!("schema")
         .ignore_then(ident())
-        .then(block.clone())
+        .then(block_c.clone())
         .map(|(name, body)| ItemKind::Schema(RecordDecl { name, body }));
 
     // enum NAME { a, b }
@@ -520,7 +589,7 @@ where
     let format = kw!("format")
         .ignore_then(ident())
         .then(just(Token::Colon).ignore_then(ident()).or_not())
-        .then(block.clone())
+        .then(block_c.clone())
         .map(|((name, base), body)| ItemKind::Format(FormatDecl { name, base, body }));
 
     // kind NAME: BACKEND { … }
@@ -528,7 +597,7 @@ where
         .ignore_then(ident())
         .then_ignore(just(Token::Colon))
         .then(ident())
-        .then(block.clone())
+        .then(block_c.clone())
         .map(|((name, backend), body)| {
             ItemKind::Kind(KindDecl {
                 name,
@@ -537,11 +606,11 @@ where
             })
         });
 
-    let item_start = word_in(ITEM_KEYWORDS)
+    let item_start = word_in(is_item_keyword)
         .then(any().filter(|t: &Token<'s>| matches!(t, Token::Ident(_) | Token::Str(_))))
         .ignored();
     // The most frequent items first: every failed alternative costs.
-    let item = peek_word(ITEM_KEYWORDS)
+    let item = peek_word(is_item_keyword)
         .ignore_then(choice((
             task, data, param, resource, pipeline, import, model, sweep, secret, experiment, site,
             record, schema, enum_, format, kind,
@@ -566,4 +635,41 @@ where
             items,
             span: e.span(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `match`es that the parser asks agree with the published word lists.
+    #[test]
+    fn keyword_matches_agree_with_the_lists() {
+        for word in ITEM_KEYWORDS {
+            assert!(is_item_keyword(word), "{word}");
+            assert!(!is_section_keyword(word), "{word}");
+        }
+        for word in SECTION_KEYWORDS {
+            assert!(is_section_keyword(word), "{word}");
+            assert!(!is_item_keyword(word), "{word}");
+        }
+        for word in super::super::RESERVED {
+            assert!(super::super::is_reserved(word), "{word}");
+        }
+        for word in [
+            "",
+            "Task",
+            "tasks",
+            "experiments",
+            "le",
+            "lets",
+            "input",
+            "x",
+        ] {
+            assert!(!is_item_keyword(word), "{word}");
+            assert!(!is_section_keyword(word), "{word}");
+            assert!(!super::super::is_reserved(word), "{word}");
+            assert!(!is_statement_keyword(word), "{word}");
+        }
+        assert!(is_statement_keyword("let") && is_statement_keyword("for"));
+    }
 }

@@ -1,0 +1,486 @@
+//! Loops for the common shapes of blocks and templates, used by the first parse only.
+//!
+//! The first parse of a file ([`super::error::Fast`] errors) only has to build the tree of
+//! a valid file; its errors are never shown (a file with one is parsed again, with details).
+//! There, a block's entries and a template's words are read by a loop over the tokens,
+//! written with chumsky's [`custom`], instead of by a chain of combinators that each save
+//! and restore the input: the loop reads each token once. It builds exactly what the
+//! combinators build, with the same spans (taken from the same input), and it gives up —
+//! so that the combinators parse the construct again, from the same place — at anything it
+//! does not expect: a missing closing bracket, an empty interpolation, a misplaced token.
+//! Values that are not one token are parsed by the ordinary expression parser.
+
+use chumsky::error::LabelError;
+use chumsky::input::{InputRef, ValueInput};
+use chumsky::prelude::*;
+use expc_diagnostics::Span;
+
+use super::expr::{Simple, simple_token};
+use super::{Extra, SynErr, is_reserved};
+use crate::ast::*;
+use crate::token::Token;
+use crate::unescape;
+
+type Inp<'t, 'p, I, E> = InputRef<'t, 'p, I, Extra<E>>;
+
+/// The error of a shape the loop does not read; it only makes the alternative fail.
+fn give_up<'t, 's: 't, I, E>(inp: &mut Inp<'t, '_, I, E>) -> E
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+{
+    let here = inp.cursor();
+    let span = inp.span_since(&here);
+    <E as LabelError<'t, I, &'static str>>::expected_found([], None, span)
+}
+
+/// Whether `token` can continue an expression after an operand: what `operator` in
+/// [`super::expr::expr_parser`] selects.
+fn continues_expression(token: &Token<'_>) -> bool {
+    matches!(
+        token,
+        Token::Dot
+            | Token::LParen
+            | Token::LBracket
+            | Token::Star
+            | Token::Slash
+            | Token::Percent
+            | Token::Plus
+            | Token::Minus
+            | Token::DotDot
+            | Token::DotDotEq
+            | Token::EqEq
+            | Token::NotEq
+            | Token::Lt
+            | Token::LtEq
+            | Token::Gt
+            | Token::GtEq
+            | Token::Ident("in")
+            | Token::AndAnd
+            | Token::OrOr
+    )
+}
+
+/// An expression: an [`operand`] when no operator follows it (what the expression parser
+/// reads there, built the same way: one token, fields, calls, a list), else whatever
+/// `expr` parses.
+fn expression<'t, 's: 't, I, E, P>(inp: &mut Inp<'t, '_, I, E>, expr: &P) -> Result<Expr, E>
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    P: Parser<'t, I, Expr, Extra<E>>,
+{
+    let before = inp.save();
+    if let Some(operand) = operand(inp, expr)? {
+        if !inp.peek().as_ref().is_some_and(continues_expression) {
+            return Ok(operand);
+        }
+    }
+    inp.rewind(before);
+    inp.parse(expr)
+}
+
+/// `{ entry [,] … }`: a block, as the block parser builds it.
+pub(crate) fn block<'t, 's: 't, I, E, P, T, B>(
+    expr: P,
+    typed_default: T,
+    block: B,
+) -> impl Parser<'t, I, Block, Extra<E>> + Clone
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    P: Parser<'t, I, Expr, Extra<E>> + Clone,
+    T: Parser<'t, I, (TypeExpr, Option<Expr>), Extra<E>> + Clone,
+    B: Parser<'t, I, Block, Extra<E>> + Clone,
+{
+    custom(move |inp: &mut Inp<'t, '_, I, E>| {
+        let start = inp.cursor();
+        if inp.next() != Some(Token::LBrace) {
+            return Err(give_up(inp));
+        }
+        let mut entries = Vec::new();
+        loop {
+            let entry_start = inp.cursor();
+            let name = match inp.next() {
+                Some(Token::RBrace) => break,
+                Some(Token::Ident(word)) if !is_reserved(word) => Ident {
+                    name: SmolStr::new(word),
+                    span: inp.span_since(&entry_start),
+                },
+                _ => return Err(give_up(inp)),
+            };
+            let value = match inp.peek() {
+                Some(Token::Eq) => {
+                    inp.skip();
+                    EntryValue::Value(expression(inp, &expr)?)
+                }
+                Some(Token::Colon) => {
+                    inp.skip();
+                    let (ty, default) = inp.parse(&typed_default)?;
+                    EntryValue::Typed { ty, default }
+                }
+                Some(Token::LBrace) => EntryValue::Block(inp.parse(&block)?),
+                _ => return Err(give_up(inp)),
+            };
+            entries.push(Entry {
+                doc: None,
+                name,
+                value,
+                span: inp.span_since(&entry_start),
+            });
+            if inp.peek() == Some(Token::Comma) {
+                inp.skip();
+            }
+        }
+        entries.shrink_to_fit();
+        Ok(Block {
+            entries,
+            span: inp.span_since(&start),
+        })
+    })
+}
+
+/// `` `words` ``: a template, as the template parser builds it.
+pub(crate) fn template<'t, 's: 't, I, E, P>(
+    expr: P,
+) -> impl Parser<'t, I, Template, Extra<E>> + Clone
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    P: Parser<'t, I, Expr, Extra<E>> + Clone,
+{
+    custom(move |inp: &mut Inp<'t, '_, I, E>| {
+        let start = inp.cursor();
+        if inp.next() != Some(Token::TplStart) {
+            return Err(give_up(inp));
+        }
+        let mut words = Vec::new();
+        if inp.peek() == Some(Token::TplEnd) {
+            inp.skip();
+            return Ok(Template {
+                words,
+                span: inp.span_since(&start),
+            });
+        }
+        loop {
+            let word_start = inp.cursor();
+            let mut parts = Vec::with_capacity(1);
+            loop {
+                let part_start = inp.cursor();
+                match inp.peek() {
+                    Some(Token::TplText(quote, raw)) => {
+                        inp.skip();
+                        parts.push(TemplatePart::Text {
+                            raw: SmolStr::new(raw),
+                            value: unescape::template_text(quote, raw),
+                            quote,
+                            span: inp.span_since(&part_start),
+                        });
+                    }
+                    Some(Token::TplInterpStart) => {
+                        inp.skip();
+                        // An empty `${}` is left to the template parser.
+                        if inp.peek() == Some(Token::TplInterpEnd) {
+                            return Err(give_up(inp));
+                        }
+                        let value = expression(inp, &expr)?;
+                        if inp.next() != Some(Token::TplInterpEnd) {
+                            return Err(give_up(inp));
+                        }
+                        parts.push(TemplatePart::Interp(value));
+                    }
+                    _ => break,
+                }
+            }
+            if parts.is_empty() {
+                return Err(give_up(inp));
+            }
+            parts.shrink_to_fit();
+            words.push(TemplateWord {
+                parts,
+                span: inp.span_since(&word_start),
+            });
+            match inp.next() {
+                Some(Token::TplSep) => {}
+                Some(Token::TplEnd) => break,
+                _ => return Err(give_up(inp)),
+            }
+        }
+        words.shrink_to_fit();
+        Ok(Template {
+            words,
+            span: inp.span_since(&start),
+        })
+    })
+}
+
+/// `Type`, `Type = default` or `Type<…>=default` (with `>=` one token): a typed default,
+/// as the parser of `name: …` builds it, read in one pass where that parser first checks
+/// whether the type is glued to its `=`.
+pub(crate) fn typed_default<'t, 's: 't, I, E, P, T>(
+    ty: T,
+    expr: P,
+) -> impl Parser<'t, I, (TypeExpr, Option<Expr>), Extra<E>> + Clone
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    P: Parser<'t, I, Expr, Extra<E>> + Clone,
+    T: Parser<'t, I, TypeExpr, Extra<E>> + Clone,
+{
+    custom(move |inp: &mut Inp<'t, '_, I, E>| {
+        let start = inp.cursor();
+        let name = match inp.next() {
+            Some(Token::Ident(word)) if !is_reserved(word) => Ident {
+                name: SmolStr::new(word),
+                span: inp.span_since(&start),
+            },
+            _ => return Err(give_up(inp)),
+        };
+        let mut args = Vec::new();
+        if inp.peek() == Some(Token::Lt) {
+            inp.skip();
+            loop {
+                match inp.peek() {
+                    Some(Token::Gt) => {
+                        inp.skip();
+                        break;
+                    }
+                    Some(Token::GtEq) => {
+                        // Glued: the type ends before the `=` half, and a default follows.
+                        let gteq = inp.cursor();
+                        inp.skip();
+                        let gteq = inp.span_since(&gteq);
+                        let whole = inp.span_since(&start);
+                        args.shrink_to_fit();
+                        let ty = TypeExpr {
+                            kind: TypeExprKind::Named {
+                                name,
+                                args,
+                                optional: false,
+                            },
+                            span: Span {
+                                end: gteq.start + 1,
+                                ..whole
+                            },
+                        };
+                        let default = expression(inp, &expr)?;
+                        return Ok((ty, Some(default)));
+                    }
+                    _ => {}
+                }
+                args.push(inp.parse(&ty)?);
+                match inp.peek() {
+                    Some(Token::Comma) => inp.skip(),
+                    Some(Token::Gt | Token::GtEq) => {}
+                    _ => return Err(give_up(inp)),
+                }
+            }
+            args.shrink_to_fit();
+        }
+        let optional = inp.peek() == Some(Token::Question);
+        if optional {
+            inp.skip();
+        }
+        let ty = TypeExpr {
+            kind: TypeExprKind::Named {
+                name,
+                args,
+                optional,
+            },
+            span: inp.span_since(&start),
+        };
+        if inp.peek() != Some(Token::Eq) {
+            return Ok((ty, None));
+        }
+        inp.skip();
+        let default = expression(inp, &expr)?;
+        Ok((ty, Some(default)))
+    })
+}
+
+/// `(name: Type = default, …)`: the inputs or outputs of a task, as the parser of fields
+/// builds them.
+pub(crate) fn fields<'t, 's: 't, I, E, D>(
+    typed_default: D,
+) -> impl Parser<'t, I, Vec<Field>, Extra<E>> + Clone
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    D: Parser<'t, I, (TypeExpr, Option<Expr>), Extra<E>> + Clone,
+{
+    custom(move |inp: &mut Inp<'t, '_, I, E>| {
+        if inp.next() != Some(Token::LParen) {
+            return Err(give_up(inp));
+        }
+        let mut fields = Vec::new();
+        loop {
+            let field_start = inp.cursor();
+            let name = match inp.next() {
+                Some(Token::RParen) => break,
+                Some(Token::Ident(word)) if !is_reserved(word) => Ident {
+                    name: SmolStr::new(word),
+                    span: inp.span_since(&field_start),
+                },
+                _ => return Err(give_up(inp)),
+            };
+            if inp.next() != Some(Token::Colon) {
+                return Err(give_up(inp));
+            }
+            let (ty, default) = inp.parse(&typed_default)?;
+            fields.push(Field {
+                doc: None,
+                name,
+                ty,
+                default,
+                span: inp.span_since(&field_start),
+            });
+            match inp.next() {
+                Some(Token::Comma) => {}
+                Some(Token::RParen) => break,
+                _ => return Err(give_up(inp)),
+            }
+        }
+        fields.shrink_to_fit();
+        Ok(fields)
+    })
+}
+
+/// The deepest node the loops build: deeper ones are left to the expression parser, which
+/// bounds them.
+const LOOP_DEPTH: u32 = MAX_EXPR_DEPTH - 1;
+
+/// An operand the loops read without the expression parser: a one-token atom followed by
+/// fields and calls (`step(input = s.out, lr = 0.01)`), or a list. `None` when the input
+/// is something else (the caller rewinds).
+fn operand<'t, 's: 't, I, E, P>(inp: &mut Inp<'t, '_, I, E>, expr: &P) -> Result<Option<Expr>, E>
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    P: Parser<'t, I, Expr, Extra<E>>,
+{
+    let start = inp.cursor();
+    let mut base = match inp.next() {
+        Some(Token::LBracket) => return list(inp, expr, &start),
+        Some(token) => match simple_token(&token) {
+            Some(simple) => {
+                let span = inp.span_since(&start);
+                Simple::into_expr(simple, span)
+            }
+            None => return Ok(None),
+        },
+        None => return Ok(None),
+    };
+    loop {
+        let kind = match inp.peek() {
+            Some(Token::Dot) => {
+                inp.skip();
+                let name_start = inp.cursor();
+                match inp.next() {
+                    Some(Token::Ident(word)) if !is_reserved(word) => ExprKind::Field {
+                        base: Box::new(base),
+                        name: Ident {
+                            name: SmolStr::new(word),
+                            span: inp.span_since(&name_start),
+                        },
+                    },
+                    _ => return Ok(None),
+                }
+            }
+            Some(Token::LParen) => {
+                inp.skip();
+                let Some(args) = call_args(inp, expr)? else {
+                    return Ok(None);
+                };
+                ExprKind::Call {
+                    callee: Box::new(base),
+                    args,
+                }
+            }
+            _ => return Ok(Some(base)),
+        };
+        base = Expr::new(kind, inp.span_since(&start));
+        if base.depth > LOOP_DEPTH {
+            return Ok(None);
+        }
+    }
+}
+
+/// The arguments of a call, after its `(`, as the arguments parser builds them.
+fn call_args<'t, 's: 't, I, E, P>(
+    inp: &mut Inp<'t, '_, I, E>,
+    expr: &P,
+) -> Result<Option<Vec<Arg>>, E>
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    P: Parser<'t, I, Expr, Extra<E>>,
+{
+    let mut args = Vec::new();
+    loop {
+        let arg_start = inp.cursor();
+        let name = match inp.peek() {
+            Some(Token::RParen) => {
+                inp.skip();
+                break;
+            }
+            Some(Token::Ident(word)) if !is_reserved(word) => {
+                let before = inp.save();
+                inp.skip();
+                let span = inp.span_since(&arg_start);
+                if inp.peek() == Some(Token::Eq) {
+                    inp.skip();
+                    Some(Ident {
+                        name: SmolStr::new(word),
+                        span,
+                    })
+                } else {
+                    inp.rewind(before);
+                    None
+                }
+            }
+            _ => None,
+        };
+        let value = expression(inp, expr)?;
+        args.push(Arg {
+            name,
+            value,
+            span: inp.span_since(&arg_start),
+        });
+        match inp.next() {
+            Some(Token::Comma) => {}
+            Some(Token::RParen) => break,
+            _ => return Ok(None),
+        }
+    }
+    args.shrink_to_fit();
+    Ok(Some(args))
+}
+
+/// A list, after its `[`, as the list parser builds it.
+fn list<'t, 'p, 's: 't, I, E, P>(
+    inp: &mut Inp<'t, 'p, I, E>,
+    expr: &P,
+    start: &chumsky::input::Cursor<'t, 'p, I>,
+) -> Result<Option<Expr>, E>
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    P: Parser<'t, I, Expr, Extra<E>>,
+{
+    let mut items = Vec::new();
+    loop {
+        if inp.peek() == Some(Token::RBracket) {
+            inp.skip();
+            break;
+        }
+        items.push(expression(inp, expr)?);
+        match inp.next() {
+            Some(Token::Comma) => {}
+            Some(Token::RBracket) => break,
+            _ => return Ok(None),
+        }
+    }
+    items.shrink_to_fit();
+    let list = Expr::new(ExprKind::List(items), inp.span_since(start));
+    Ok((list.depth <= LOOP_DEPTH).then_some(list))
+}
