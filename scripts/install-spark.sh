@@ -24,6 +24,10 @@ if [ "$have" != "${pin#*==}" ]; then
   echo "install-spark: pip install $pin (about 500 MB; pyspark ${have:-not installed})" >&2
   "$PYTHON" -m pip install --quiet --disable-pip-version-check "$pin"
 fi
+# Under pyenv, new console scripts (spark-submit) reach PATH through a shim made by rehash.
+if command -v pyenv >/dev/null 2>&1; then
+  pyenv rehash || true
+fi
 
 if ! command -v java >/dev/null 2>&1 && [ -z "${JAVA_HOME:-}" ]; then
   echo "install-spark: spark-submit needs Java 17 or later (apt-get install openjdk-17-jre-headless)" >&2

@@ -26,14 +26,19 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn run(dir: &Path, spec: &str, args: &[&str]) -> Output {
-    Command::new(expc_tests::expc())
-        .args(["run", "--local", "--json", spec])
+    let mut c = Command::new(expc_tests::expc());
+    c.args(["run", "--local", "--json", spec])
         .args(args)
         // The key the rainfall bulletin is signed with (a secret read from the environment).
         .env("RAIN_ALERT_KEY", "examples-test-key")
-        .current_dir(dir)
-        .output()
-        .unwrap()
+        .current_dir(dir);
+    // PySpark's spark-submit first on PATH, wherever pip put it.
+    if let Some(bin) = expc_tests::spark_submit().and_then(|p| p.parent().map(Path::to_path_buf)) {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let dirs = std::iter::once(bin).chain(std::env::split_paths(&path));
+        c.env("PATH", std::env::join_paths(dirs).unwrap());
+    }
+    c.output().unwrap()
 }
 
 fn count(out: &Output, event: &str) -> usize {
@@ -95,12 +100,14 @@ fn simstudy_runs_with_one_replica_per_point() {
 /// what is missing and the tasks that need the Spark output are skipped, not failed.
 #[test]
 fn rainfall_runs_with_spark_submit_or_says_it_is_missing() {
-    let have_spark = Command::new("spark-submit")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let have_spark = expc_tests::spark_submit().is_some_and(|p| {
+        Command::new(p)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
     if have_spark {
         end_to_end("rainfall", &[]);
         return;
