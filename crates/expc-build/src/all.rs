@@ -211,10 +211,7 @@ fn submit_script(
     secret_checks: &str,
 ) -> String {
     let mut s = String::new();
-    let title = match &plan.experiment {
-        Some(e) => format!("`{e}` (pipeline `{}`)", plan.pipeline),
-        None => format!("pipeline `{}`", plan.pipeline),
-    };
+    let title = crate::cases::title(plan);
     let _ = write!(
         s,
         r#"#!/bin/bash

@@ -111,6 +111,31 @@ pub fn check_value(what: impl FnOnce() -> String, s: &str) -> Result<(), BuildEr
     Ok(())
 }
 
+/// How a submit script names what it submits: `` `EXPERIMENT` (pipeline `P`) ``.
+pub fn title(plan: &Plan) -> String {
+    match &plan.experiment {
+        Some(e) => format!("`{e}` (pipeline `{}`)", plan.pipeline),
+        None => format!("pipeline `{}`", plan.pipeline),
+    }
+}
+
+/// The jobs a backend's submit script leaves to others, one line each:
+/// `KEY (on `RESOURCE`, BACKEND)`.
+pub fn other_jobs(plan: &Plan, backend: expc_check::ir::Backend) -> Vec<String> {
+    plan.jobs
+        .iter()
+        .filter(|j| j.backend != backend)
+        .map(|j| {
+            format!(
+                "{} (on `{}`, {})",
+                j.key,
+                j.on,
+                expc_plan::lower::backend_name(j.backend)
+            )
+        })
+        .collect()
+}
+
 /// `plan.json`: the plan as `expc plan --format json` prints it.
 pub fn plan_json(plan: &Plan) -> Result<Artifact, BuildError> {
     let mut text = serde_json::to_string_pretty(&plan.json()).map_err(|e| {

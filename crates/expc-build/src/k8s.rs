@@ -1223,10 +1223,7 @@ fn submit_script(
     secret_keys: &BTreeMap<String, BTreeSet<String>>,
 ) -> String {
     use std::fmt::Write as _;
-    let title = match &plan.experiment {
-        Some(e) => format!("`{e}` (pipeline `{}`)", plan.pipeline),
-        None => format!("pipeline `{}`", plan.pipeline),
-    };
+    let title = crate::cases::title(plan);
     let mut s = String::new();
     let _ = writeln!(s, "#!/bin/bash");
     let _ = writeln!(
@@ -1241,18 +1238,9 @@ fn submit_script(
          # EXPC_WAIT_TIMEOUT seconds when set, else after the Job's own deadline.",
         plan.root
     );
-    let others: Vec<String> = plan
-        .jobs
-        .iter()
-        .filter(|j| j.backend != Backend::Kubernetes)
-        .map(|j| {
-            format!(
-                "#   {} (on `{}`, {})",
-                j.key,
-                j.on,
-                expc_plan::lower::backend_name(j.backend)
-            )
-        })
+    let others: Vec<String> = crate::cases::other_jobs(plan, Backend::Kubernetes)
+        .into_iter()
+        .map(|o| format!("#   {o}"))
         .collect();
     if !others.is_empty() {
         let _ = writeln!(

@@ -441,23 +441,8 @@ pub fn build(
         }));
     }
 
-    let other_jobs: Vec<String> = plan
-        .jobs
-        .iter()
-        .filter(|j| j.backend != Backend::Slurm)
-        .map(|j| {
-            format!(
-                "{} (on `{}`, {})",
-                j.key,
-                j.on,
-                expc_plan::lower::backend_name(j.backend)
-            )
-        })
-        .collect();
-    let title = match &plan.experiment {
-        Some(e) => format!("`{e}` (pipeline `{}`)", plan.pipeline),
-        None => format!("pipeline `{}`", plan.pipeline),
-    };
+    let other_jobs = crate::cases::other_jobs(plan, Backend::Slurm);
+    let title = crate::cases::title(plan);
     check_value(|| "the spec directory".to_owned(), &opts.spec_dir)?;
     let submit = render(
         &hb,

@@ -249,23 +249,8 @@ pub fn build(
         }));
     }
 
-    let other_jobs: Vec<String> = plan
-        .jobs
-        .iter()
-        .filter(|j| j.backend != Backend::Spark)
-        .map(|j| {
-            format!(
-                "{} (on `{}`, {})",
-                j.key,
-                j.on,
-                expc_plan::lower::backend_name(j.backend)
-            )
-        })
-        .collect();
-    let title = match &plan.experiment {
-        Some(e) => format!("`{e}` (pipeline `{}`)", plan.pipeline),
-        None => format!("pipeline `{}`", plan.pipeline),
-    };
+    let other_jobs = crate::cases::other_jobs(plan, Backend::Spark);
+    let title = crate::cases::title(plan);
     let submit = render(
         &hb,
         "spark-submit",
