@@ -136,6 +136,7 @@ pub fn build(
     if used(Backend::Kubernetes) {
         let k8s_opts = K8sOptions {
             spec_dir: opts.spec_dir.clone(),
+            live: None,
         };
         let built = k8s::build(program, plan, &k8s_opts)?;
         secret_checks = k8s::secret_checks(program, plan, &k8s_opts)?;

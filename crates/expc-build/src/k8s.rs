@@ -41,6 +41,10 @@ pub struct K8sOptions {
     /// a path inside the containers (a declared volume's mount, or the default spec
     /// claim's).
     pub spec_dir: String,
+    /// Set by `expc run`: the run's own folder in the run volume (`run-…`). Instances then
+    /// work in `RUN_DIR/FOLDER/` and record in `RUN_DIR/FOLDER/provenance/`, the Jobs
+    /// carry the label `expc.dev/run`, and indices are retried on their own.
+    pub live: Option<String>,
 }
 
 /// The wrapper every container runs: the argv reader, then the provenance hook shared
@@ -82,6 +86,7 @@ pub const LABEL_JOB: &str = "expc.dev/job";
 pub const LABEL_JOB_ID: &str = "expc.dev/job-id";
 pub const LABEL_PLAN_ID: &str = "expc.dev/plan-id";
 pub const LABEL_TASK: &str = "expc.dev/task";
+pub const LABEL_RUN: &str = "expc.dev/run";
 
 fn err(message: String, help: impl Into<String>) -> BuildError {
     BuildError::new(message, help.into())
@@ -592,6 +597,11 @@ struct Built {
     /// The wait before submitting the next dependent, in seconds.
     timeout: u64,
     label: String,
+    /// The Job and its ConfigMap as written, for `expc run`'s batches.
+    job_obj: manifest::Job,
+    cm: ConfigMap,
+    /// The Job's name without its digest.
+    stem: String,
 }
 
 /// Builds the Kubernetes artifacts of `plan`: `plan.json`, `submit.sh`,
@@ -611,21 +621,9 @@ pub fn build(
         wrapper_name,
     } = parts(program, plan, opts)?;
     let mut artifacts = Vec::new();
-    let mut wrapper_docs = Vec::new();
-    for ns in &namespaces {
-        let mut cm = ConfigMap::new(ObjectMeta {
-            name: wrapper_name.clone(),
-            namespace: ns.clone(),
-            labels: BTreeMap::from([(LABEL_MANAGED_BY.to_owned(), "expc".to_owned())]),
-            annotations: BTreeMap::new(),
-        });
-        cm.data
-            .insert("expc-wrapper.sh".to_owned(), wrapper.clone());
-        wrapper_docs.push(yaml(&cm)?);
-    }
     artifacts.push(Artifact {
         path: "expc-wrapper.yaml".into(),
-        contents: wrapper_docs.join("---\n"),
+        contents: wrapper_configmaps(&namespaces, &wrapper_name, &wrapper)?,
         executable: false,
     });
     let mut resources = vec!["expc-wrapper.yaml".to_owned()];
@@ -686,6 +684,126 @@ pub fn job_refs(
             seconds: b.timeout,
         })
         .collect())
+}
+
+/// The Kubernetes side of a run of `expc run` ([`K8sOptions::live`] set): the wrapper's
+/// ConfigMaps, the Secrets the Jobs read, and for each Kubernetes-placed job what its Jobs
+/// are made from. The run submits the instances of a job that are ready together as one
+/// Indexed Job ([`LiveJob::batch`]).
+#[derive(Clone, Debug)]
+pub struct LiveJobs {
+    /// `expc-wrapper.yaml`: the wrapper's ConfigMap in every namespace used.
+    pub wrapper: String,
+    /// The Secret's name, and the keys the Jobs of each namespace read from it.
+    pub secret: String,
+    pub secret_keys: BTreeMap<String, BTreeSet<String>>,
+    /// By position in the plan.
+    pub jobs: BTreeMap<usize, LiveJob>,
+}
+
+#[derive(Clone, Debug)]
+pub struct LiveJob {
+    pub namespace: String,
+    job: manifest::Job,
+    cm: ConfigMap,
+    stem: String,
+}
+
+impl LiveJob {
+    /// The manifests (a ConfigMap, then its Job) that run `indices` of the job: completion
+    /// index `I` runs instance `indices[I]`, which the wrapper reads from the `indices`
+    /// file of the ConfigMap. Returns the Job's name and the YAML.
+    pub fn batch(&self, indices: &[u64]) -> Result<(String, String), BuildError> {
+        let mut cm = self.cm.clone();
+        let mut list = Vec::new();
+        cm.binary_data.clear();
+        if let Some(meta) = self.cm.binary_data.get("job") {
+            cm.binary_data.insert("job".to_owned(), meta.clone());
+        }
+        for i in indices {
+            let key = i.to_string();
+            let Some(file) = self.cm.binary_data.get(&key) else {
+                return Err(err(
+                    format!("the job `{}` has no instance {i}", self.stem),
+                    "this is a bug in expc; please report it",
+                ));
+            };
+            push_field(&mut list, &key);
+            cm.binary_data.insert(key, file.clone());
+        }
+        cm.binary_data.insert("indices".to_owned(), base64(&list));
+        let mut job = self.job.clone();
+        let count = indices.len() as u64;
+        job.spec.completion_mode = Some("Indexed");
+        job.spec.completions = count;
+        job.spec.parallelism = job.spec.parallelism.clamp(1, count.max(1));
+        let content = format!(
+            "{}\n{}",
+            serde_json::to_string(&job).unwrap_or_default(),
+            serde_json::to_string(&cm).unwrap_or_default()
+        );
+        let name = format!("{}-{}", self.stem, hash_hex(content.as_bytes(), 8));
+        job.metadata.name = name.clone();
+        cm.metadata.name = name.clone();
+        for v in &mut job.spec.template.spec.volumes {
+            if let (ARGV_VOLUME, Some(c)) = (v.name.as_str(), v.config_map.as_mut()) {
+                c.name = name.clone();
+            }
+        }
+        Ok((name, format!("{}---\n{}", yaml(&cm)?, yaml(&job)?)))
+    }
+}
+
+/// What `expc run` submits of `plan` ([`LiveJobs`]); `opts.live` names the run's folder.
+pub fn live(program: &ir::Program, plan: &Plan, opts: &K8sOptions) -> Result<LiveJobs, BuildError> {
+    let Parts {
+        built,
+        namespaces,
+        secret_keys,
+        secret,
+        wrapper,
+        wrapper_name,
+    } = parts(program, plan, opts)?;
+    Ok(LiveJobs {
+        wrapper: wrapper_configmaps(&namespaces, &wrapper_name, &wrapper)?,
+        secret,
+        secret_keys,
+        jobs: built
+            .into_iter()
+            .map(|b| {
+                (
+                    b.job,
+                    LiveJob {
+                        namespace: b.namespace,
+                        job: b.job_obj,
+                        cm: b.cm,
+                        stem: b.stem,
+                    },
+                )
+            })
+            .collect(),
+    })
+}
+
+/// `expc-wrapper.yaml`: the wrapper's ConfigMap, one document per namespace.
+fn wrapper_configmaps(
+    namespaces: &BTreeSet<String>,
+    name: &str,
+    wrapper: &str,
+) -> Result<String, BuildError> {
+    let mut docs = Vec::new();
+    for ns in namespaces {
+        let mut cm = ConfigMap::new(ObjectMeta {
+            name: name.to_owned(),
+            namespace: ns.clone(),
+            labels: BTreeMap::from([(LABEL_MANAGED_BY.to_owned(), "expc".to_owned())]),
+            annotations: BTreeMap::new(),
+        });
+        cm.data
+            .insert("expc-wrapper.sh".to_owned(), wrapper.to_owned());
+        docs.push(yaml(&cm)?);
+    }
+    Ok(docs.join("---\n"))
 }
 
 /// What the Jobs of a plan are made of, before they are written out.
@@ -826,7 +944,11 @@ fn parts(program: &ir::Program, plan: &Plan, opts: &K8sOptions) -> Result<Parts,
         let limits = limits(program, job);
         let requirements = resources(job, &limits)?;
         let (node_selector, tolerations) = scheduling(job)?;
-        let m = mounts(job, spec_dir)?;
+        let mut m = mounts(job, spec_dir)?;
+        if let Some(folder) = &opts.live {
+            m.run_dir = format!("{}/{folder}", m.run_dir.trim_end_matches('/'));
+            m.prov_dir = format!("{}/provenance", m.run_dir);
+        }
 
         // Instances and their parallelism.
         let indexed = !job.loops.is_empty();
@@ -1026,6 +1148,9 @@ fn parts(program: &ir::Program, plan: &Plan, opts: &K8sOptions) -> Result<Parts,
         labels.insert(LABEL_JOB_ID.to_owned(), label_value(&job.id));
         labels.insert(LABEL_PLAN_ID.to_owned(), plan_id.clone());
         labels.insert(LABEL_TASK.to_owned(), label_value(&job.task));
+        if let Some(folder) = &opts.live {
+            labels.insert(LABEL_RUN.to_owned(), label_value(folder));
+        }
         let mut annotations = BTreeMap::new();
         annotations.insert(
             "expc.dev/description".to_owned(),
@@ -1072,7 +1197,8 @@ fn parts(program: &ir::Program, plan: &Plan, opts: &K8sOptions) -> Result<Parts,
                 completion_mode: indexed.then_some("Indexed"),
                 completions,
                 parallelism,
-                backoff_limit,
+                backoff_limit: opts.live.is_none().then_some(backoff_limit),
+                backoff_limit_per_index: opts.live.is_some().then_some(backoff_limit),
                 ttl_seconds_after_finished: ttl,
                 template: PodTemplateSpec {
                     metadata: TemplateMeta {
@@ -1125,11 +1251,8 @@ fn parts(program: &ir::Program, plan: &Plan, opts: &K8sOptions) -> Result<Parts,
         } else {
             raw.clone()
         };
-        let name = format!(
-            "{}-{}",
-            dns_label_showing(&raw, &shown, MAX_LABEL - 9),
-            hash_hex(content.as_bytes(), 8)
-        );
+        let stem = dns_label_showing(&raw, &shown, MAX_LABEL - 9);
+        let name = format!("{stem}-{}", hash_hex(content.as_bytes(), 8));
         if let Some(other) = names_seen.insert((namespace.to_owned(), name.clone()), key.clone()) {
             return Err(err(
                 format!("the jobs `{other}` and `{key}` would have the same name `{name}`"),
@@ -1165,6 +1288,9 @@ fn parts(program: &ir::Program, plan: &Plan, opts: &K8sOptions) -> Result<Parts,
             } else {
                 key.clone()
             },
+            job_obj,
+            cm,
+            stem,
         });
     }
 

@@ -8,7 +8,8 @@
 #   job:   format, experiment, job key, job id, directory name, RUN_DIR, PROV_DIR,
 #          attempts, backoff seconds, number of outputs N, N output names, N output files
 #   INDEX: instance id, number of variables V, V NAME=value words, the argv words
-# The instance is $JOB_COMPLETION_INDEX (set by Kubernetes in an Indexed Job), else 0.
+# The instance is $JOB_COMPLETION_INDEX (set by Kubernetes in an Indexed Job), else 0;
+# with an `indices` file, the instance that file lists at that position.
 set -u -o pipefail
 
 if [ $# -ne 1 ]; then
@@ -17,6 +18,12 @@ if [ $# -ne 1 ]; then
 fi
 argv_dir=$1
 idx=${JOB_COMPLETION_INDEX:-0}
+# `expc run` submits the instances of a job that are ready, some at a time: completion
+# index I of such a Job is then the I-th instance listed, NUL-separated, in `indices`.
+if [ -r "$argv_dir/indices" ] && [[ $idx =~ ^[0-9]+$ ]]; then
+  mapfile -d '' -t listed <"$argv_dir/indices"
+  idx=${listed[$idx]:-none}
+fi
 if ! [[ $idx =~ ^[0-9]+$ ]] || [ ! -r "$argv_dir/$idx" ] || [ ! -r "$argv_dir/job" ]; then
   echo "expc: no instance $idx in $argv_dir" >&2
   exit 2

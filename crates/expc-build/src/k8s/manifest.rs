@@ -62,7 +62,12 @@ pub struct JobSpec {
     pub completion_mode: Option<&'static str>,
     pub completions: u64,
     pub parallelism: u64,
-    pub backoff_limit: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff_limit: Option<u64>,
+    /// Retries of each index on its own (`expc run`'s Jobs: one failing instance does not
+    /// end the others).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff_limit_per_index: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl_seconds_after_finished: Option<u64>,
     pub template: PodTemplateSpec,

@@ -97,8 +97,15 @@ pub fn run(args: BuildArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             (built, summary)
         }
         BuildTarget::K8s => {
-            let built = k8s::build(&program, &plan, &K8sOptions { spec_dir })
-                .map_err(|e| refused("Kubernetes", &what, e))?;
+            let built = k8s::build(
+                &program,
+                &plan,
+                &K8sOptions {
+                    spec_dir,
+                    live: None,
+                },
+            )
+            .map_err(|e| refused("Kubernetes", &what, e))?;
             let summary = format!("{} files", built.len());
             (built, summary)
         }
