@@ -128,10 +128,11 @@ fn rainfall_runs_with_spark_submit_or_says_it_is_missing() {
     expc_tests::remove_tree(&dir);
 }
 
-/// `expc run` does not submit to Kubernetes: a pipeline with Kubernetes placements is
-/// refused before anything runs or is written, with what to do instead.
+/// `expc run` submits to Kubernetes only where the resource says where its run volume is
+/// mounted here: the detection example's `cloud` does not, so the run is refused before
+/// anything runs or is written, with what to do instead.
 #[test]
-fn kubernetes_placements_are_refused_with_what_to_do() {
+fn kubernetes_placements_without_a_local_run_dir_are_refused_with_what_to_do() {
     let out = Command::new(expc_tests::expc())
         .args(["run", "examples/detection/detection.exp"])
         .current_dir(expc_tests::root())
@@ -142,8 +143,11 @@ fn kubernetes_placements_are_refused_with_what_to_do() {
     // (The message is wrapped to the terminal's width.)
     let err = err.replace('│', " ");
     let err = err.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(err.contains("placed on Kubernetes"), "{err}");
-    assert!(err.contains("`c` (on `cloud`)"), "{err}");
+    assert!(
+        err.contains("`c` is placed on `cloud`, which does not say"),
+        "{err}"
+    );
+    assert!(err.contains("Set `local_run_dir` of `cloud`"), "{err}");
     assert!(err.contains("expc build --target k8s"), "{err}");
     assert!(err.contains("--local"), "{err}");
     assert!(

@@ -11,6 +11,8 @@
 pub mod events;
 mod exec;
 pub mod hash;
+pub mod k8s;
+pub mod remote;
 pub mod resolve;
 pub mod slurm;
 pub mod store;
@@ -85,6 +87,8 @@ pub struct Summary {
     /// Where the Slurm jobs of the run were written and ran (scripts, logs, work
     /// directories, hook records), when the run submitted to Slurm.
     pub slurm_dir: Option<PathBuf>,
+    /// Where the Kubernetes Jobs the run applied were written, when it applied any.
+    pub k8s_dir: Option<PathBuf>,
 }
 
 impl Summary {
@@ -136,20 +140,7 @@ pub fn preflight(
     stats: &mut hash::StatCache,
 ) -> Result<(), RunError> {
     if !opts.local {
-        let on = |backend: Backend| -> Vec<String> {
-            plan.jobs
-                .iter()
-                .filter(|j| j.backend == backend)
-                .map(|j| format!("`{}` (on `{}`)", j.key, j.on))
-                .collect()
-        };
-        let k8s = on(Backend::Kubernetes);
-        if !k8s.is_empty() {
-            return Err(RunError(format!(
-                "{} placed on Kubernetes, which `expc run` does not submit to. Build its Jobs with `expc build --target k8s -o DIR` and apply them with DIR/submit.sh, or run everything here with `expc run --local`",
-                k8s.join(", ")
-            )));
-        }
+        k8s::check(plan)?;
         for j in plan.jobs.iter().filter(|j| j.backend == Backend::Spark) {
             if let Some(task) = resolver.task(j) {
                 resolve::SparkSubmit::check_resource(j, task).map_err(RunError)?;
@@ -263,23 +254,22 @@ pub fn run(
     let store = Store::open(&opts.state_dir)
         .map_err(|e| RunError(format!("cannot use `{}`: {e}", opts.state_dir.display())))?;
     store.clean_tmp();
-    let mut slurm = if !opts.local && slurm::applies(plan) {
-        Some(slurm::SlurmBackend::prepare(
-            program,
-            plan,
-            &opts.state_dir,
-            &opts.spec_dir,
-        )?)
-    } else {
-        None
-    };
+    let mut remote =
+        remote::Remote::prepare(program, plan, opts.local, &opts.state_dir, &opts.spec_dir)?;
     let calls = calls(program, &plan.pipeline);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| RunError(format!("cannot start the scheduler: {e}")))?;
     let summary = runtime.block_on(schedule(
-        plan, dag, opts, sink, &store, &resolver, &calls, &mut slurm,
+        plan,
+        dag,
+        opts,
+        sink,
+        &store,
+        &resolver,
+        &calls,
+        &mut remote,
     ));
     // Outputs are hashed without the stat cache; stores from before kept their paths.
     stats.forget_under(&opts.state_dir.join("tmp"));
@@ -296,7 +286,7 @@ async fn schedule(
     store: &Store,
     resolver: &Resolver<'_>,
     calls: &HashMap<String, ir::Call>,
-    slurm: &mut Option<slurm::SlurmBackend>,
+    remote: &mut remote::Remote,
 ) -> Summary {
     use petgraph::Direction;
     let started = Instant::now();
@@ -326,11 +316,9 @@ async fn schedule(
     let mut stopping = false;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
-    // Which jobs go to Slurm, and how each Spark job is submitted.
-    let on_slurm: Vec<bool> = plan
-        .jobs
-        .iter()
-        .map(|j| slurm.is_some() && j.backend == Backend::Slurm)
+    // Which jobs go to Slurm or Kubernetes, and how each Spark job is submitted.
+    let on_remote: Vec<bool> = (0..plan.jobs.len())
+        .map(|j| remote.takes(plan, j))
         .collect();
     let spark: Vec<resolve::SparkSubmit> = plan
         .jobs
@@ -346,9 +334,11 @@ async fn schedule(
     let mut submitted: HashMap<usize, Launch> = HashMap::new();
     let mut ticker = tokio::time::interval(opts.poll);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    summary.slurm_dir = slurm
+    summary.slurm_dir = remote
+        .slurm
         .as_ref()
         .and_then(|b| b.run_dir.parent().map(PathBuf::from));
+    summary.k8s_dir = remote.k8s.as_ref().map(|b| b.dir.clone());
     sink.event(Event::RunStarted {
         instances: n as u64,
     });
@@ -362,8 +352,8 @@ async fn schedule(
             let Some(pos) = ready.iter().position(|&node| {
                 let j = graph[NodeIndex::new(node)].job as usize;
                 let (cpus, mem) = demand(plan, j, cap_cpus, cap_mem);
-                // Slurm instances take nothing from this machine.
-                on_slurm[j]
+                // Instances on Slurm or Kubernetes take nothing from this machine.
+                on_remote[j]
                     || launched.is_empty()
                     || (launched.len() < opts.jobs
                         && used_cpus + cpus <= cap_cpus
@@ -379,8 +369,8 @@ async fn schedule(
             let Some(call) = calls.get(&job.key) else {
                 continue;
             };
-            let work = match slurm.as_ref() {
-                Some(b) if on_slurm[j] => b.work_dir(&job.key, index),
+            let work = match remote.work_dir(plan, j, index) {
+                Some(w) if on_remote[j] => w,
                 _ => store.work_path(&job.key, index),
             };
             let resolved = match resolver.resolve(j, index, call, &work, &outputs, &spark[j]) {
@@ -412,7 +402,7 @@ async fn schedule(
                         (r.started, r.ended, r.attempts) = (Some(now), Some(now), 0);
                         r.generated = generated(plan, j, &files, &stored);
                         sink.instance(&r);
-                        hand_over(slurm.as_ref(), plan, j, index, &files);
+                        remote.hand_over(plan, j, index, &files);
                         outputs.insert((j, index), files);
                         last.set(&job.key, index, &resolved.key);
                         outcome[node] = Some(Outcome::Cached);
@@ -426,9 +416,8 @@ async fn schedule(
                     }
                 }
             }
-            if on_slurm[j] {
-                let Some(b) = slurm.as_mut() else { continue };
-                match b.queue(j, index, node) {
+            if on_remote[j] {
+                match remote.queue(plan, j, index, node) {
                     Ok(()) => {
                         sink.event(Event::TaskStarted { task: name });
                         submitted.insert(
@@ -436,7 +425,7 @@ async fn schedule(
                             Launch {
                                 node,
                                 resolved,
-                                log_dir: b.run_dir.join("logs"),
+                                log_dir: remote.log_dir(plan, j),
                                 cpus: 0,
                                 mem: 0,
                                 started: Instant::now(),
@@ -496,9 +485,10 @@ async fn schedule(
                 },
             );
         }
-        // What became ready for Slurm goes in one sbatch per script: a job array.
-        if let Some(b) = slurm.as_mut().filter(|b| b.has_pending()) {
-            let (notes, refused) = b.submit().await;
+        // What became ready for Slurm goes in one sbatch per script (a job array), what
+        // became ready for Kubernetes in one Indexed Job per job.
+        if remote.has_pending() {
+            let (notes, refused) = remote.submit().await;
             for message in notes {
                 sink.event(Event::Note { message });
             }
@@ -531,19 +521,18 @@ async fn schedule(
                 });
             }
         }
-        let slurm_busy = slurm.as_ref().is_some_and(|b| b.busy());
-        if running.is_empty() && !slurm_busy {
+        let remote_busy = remote.busy();
+        if running.is_empty() && !remote_busy {
             break;
         }
         tokio::select! {
-            _ = ticker.tick(), if slurm_busy => {
-                let Some(b) = slurm.as_mut() else { continue };
-                let ended = match b.poll().await {
+            _ = ticker.tick(), if remote_busy => {
+                let ended = match remote.poll(plan, graph).await {
                     Ok(ended) => ended,
                     Err(e) => {
                         // The queue cannot be followed: what is still out is reported, not
                         // waited for.
-                        let (_, nodes) = b.cancel().await;
+                        let (_, nodes) = remote.cancel().await;
                         for node in nodes {
                             let Some(l) = submitted.remove(&node) else { continue };
                             let inst = graph[NodeIndex::new(node)];
@@ -563,26 +552,26 @@ async fn schedule(
                     let key = &plan.jobs[j].key;
                     let name = instance_name(plan, j, index);
                     let mut r = record(plan, j, index, Outcome::Ran, Some(&l.resolved));
-                    r.job_id = Some(e.slurm_id.clone());
+                    r.job_id = Some(e.id.clone());
                     r.started = Some(l.started_at);
                     r.ended = Some(SystemTime::now());
                     r.attempts = 1;
-                    if let Some(h) = b.hook_record(key, index) {
+                    if let Some(h) = remote.hook_record(plan, j, index) {
                         r.host = Some(h.host);
                         r.started = parse_utc(&h.started).or(r.started);
                         r.ended = h.ended.as_deref().and_then(parse_utc).or(r.ended);
                         r.attempts = h.attempts;
                         r.exit_code = h.exit_status;
                     }
-                    let log = b.log_path(key, e.slurm_id.split('_').next().unwrap_or(&e.slurm_id), e.slurm_id.split_once('_').map_or("0", |(_, t)| t));
+                    let log = e.log.clone();
                     if e.completed {
-                        let work = b.work_dir(key, index);
+                        let work = remote.work_dir(plan, j, index).unwrap_or_default();
                         match collect(store, plan, j, index, &l.resolved, &work, r.attempts.max(1), l.started).and_then(|(files, stored, rest)| rest.finish(store, sink).map(|()| (files, stored))) {
                             Ok((files, stored)) => {
                                 r.generated = generated(plan, j, &files, &stored);
                                 r.exit_code = Some(0);
                                 sink.instance(&r);
-                                hand_over(Some(&*b), plan, j, index, &files);
+                                remote.hand_over(plan, j, index, &files);
                                 last.set(key, index, &l.resolved.key);
                                 outputs.insert((j, index), files);
                                 outcome[e.node] = Some(Outcome::Ran);
@@ -590,11 +579,11 @@ async fn schedule(
                                 sink.event(Event::TaskFinished { task: name, seconds: l.started.elapsed().as_secs_f64(), attempts: r.attempts });
                             }
                             Err(msg) => {
-                                let msg = format!("Slurm job {}: {msg}", e.slurm_id);
+                                let msg = format!("{} {}: {msg}", e.engine, e.id);
                                 r.outcome = Outcome::Failed;
                                 r.message = Some(msg.clone());
                                 sink.instance(&r);
-                                fail(&mut summary, &mut outcome, e.node, sink, &name, Some(0), msg, b.log_tail(key, &e.slurm_id, 10), log);
+                                fail(&mut summary, &mut outcome, e.node, sink, &name, Some(0), msg, e.tail.clone(), log);
                                 if opts.fail_fast { stopping = true; }
                             }
                         }
@@ -602,14 +591,14 @@ async fn schedule(
                         r.outcome = Outcome::Failed;
                         r.message = Some(e.message.clone());
                         sink.instance(&r);
-                        fail(&mut summary, &mut outcome, e.node, sink, &name, r.exit_code, e.message.clone(), b.log_tail(key, &e.slurm_id, 10), log);
+                        fail(&mut summary, &mut outcome, e.node, sink, &name, r.exit_code, e.message.clone(), e.tail.clone(), log);
                         if opts.fail_fast { stopping = true; }
                     }
                     release(graph, e.node, &mut remaining, &mut ready, &outcome);
                 }
                 if stopping {
                     exec::terminate(&groups, opts.grace).await;
-                    cancel_slurm(b, &mut submitted, plan, graph, sink, &mut outcome, &mut summary, "stopped: an instance failed (--fail-fast)").await;
+                    cancel_remote(remote, &mut submitted, plan, graph, sink, &mut outcome, &mut summary, "stopped: an instance failed (--fail-fast)").await;
                 }
             }
             done = running.join_next(), if !running.is_empty() => {
@@ -634,7 +623,7 @@ async fn schedule(
                                 // has started.
                                 rest.record = Some(r);
                                 later.push((name.clone(), rest));
-                                hand_over(slurm.as_ref(), plan, j, index, &files);
+                                remote.hand_over(plan, j, index, &files);
                                 last.set(&plan.jobs[j].key, index, &l.resolved.key);
                                 outputs.insert((j, index), files);
                                 outcome[l.node] = Some(Outcome::Ran);
@@ -649,9 +638,7 @@ async fn schedule(
                                 if opts.fail_fast {
                                     stopping = true;
                                     exec::terminate(&groups, opts.grace).await;
-                                    if let Some(b) = slurm.as_mut() {
-                                        cancel_slurm(b, &mut submitted, plan, graph, sink, &mut outcome, &mut summary, "stopped: an instance failed (--fail-fast)").await;
-                                    }
+                                    cancel_remote(remote, &mut submitted, plan, graph, sink, &mut outcome, &mut summary, "stopped: an instance failed (--fail-fast)").await;
                                 }
                             }
                         }
@@ -667,9 +654,7 @@ async fn schedule(
                         if opts.fail_fast {
                             stopping = true;
                             exec::terminate(&groups, opts.grace).await;
-                            if let Some(b) = slurm.as_mut() {
-                                cancel_slurm(b, &mut submitted, plan, graph, sink, &mut outcome, &mut summary, "stopped: an instance failed (--fail-fast)").await;
-                            }
+                            cancel_remote(remote, &mut submitted, plan, graph, sink, &mut outcome, &mut summary, "stopped: an instance failed (--fail-fast)").await;
                         }
                     }
                     exec::Status::Killed => {
@@ -686,9 +671,7 @@ async fn schedule(
                 stopping = true;
                 summary.interrupted = true;
                 sink.event(Event::Note { message: "interrupted: stopping the running tasks (SIGTERM, then SIGKILL); `expc run` again resumes".into() });
-                if let Some(b) = slurm.as_mut() {
-                    cancel_slurm(b, &mut submitted, plan, graph, sink, &mut outcome, &mut summary, "stopped: the run was interrupted; its Slurm job was cancelled").await;
-                }
+                cancel_remote(remote, &mut submitted, plan, graph, sink, &mut outcome, &mut summary, "stopped: the run was interrupted; its job was cancelled").await;
                 exec::terminate(&groups, opts.grace).await;
             }
         }
@@ -749,9 +732,7 @@ async fn schedule(
         }
     }
     store.save_last(&mut last).ok();
-    if !slurm.as_ref().is_some_and(|b| b.tidy()) {
-        summary.slurm_dir = None;
-    }
+    (summary.slurm_dir, summary.k8s_dir) = remote.tidy();
     summary.elapsed = started.elapsed();
     sink.event(Event::RunFinished {
         ran: summary.ran,
@@ -1004,10 +985,11 @@ fn machine_memory() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Cancels the Slurm jobs of the run that have not ended: each becomes not run.
+/// Cancels the Slurm and Kubernetes jobs of the run that have not ended: each becomes not
+/// run.
 #[allow(clippy::too_many_arguments)]
-async fn cancel_slurm(
-    b: &mut slurm::SlurmBackend,
+async fn cancel_remote(
+    remote: &mut remote::Remote,
     submitted: &mut HashMap<usize, Launch>,
     plan: &Plan,
     graph: &petgraph::graph::DiGraph<expc_plan::dag::Instance, expc_plan::plan::Relation, u32>,
@@ -1016,11 +998,9 @@ async fn cancel_slurm(
     summary: &mut Summary,
     why: &str,
 ) {
-    let (labels, nodes) = b.cancel().await;
-    if !labels.is_empty() {
-        sink.event(Event::Note {
-            message: format!("cancelling Slurm jobs {}", labels.join(", ")),
-        });
+    let (note, nodes) = remote.cancel().await;
+    if let Some(message) = note {
+        sink.event(Event::Note { message });
     }
     for node in nodes {
         let Some(l) = submitted.remove(&node) else {
@@ -1039,25 +1019,6 @@ async fn cancel_slurm(
         outcome[node] = Some(Outcome::NotRun);
         summary.not_run += 1;
     }
-}
-
-/// Makes the outputs of a finished instance readable by the Slurm jobs of the run, at
-/// `run/KEY/INDEX/PATH`.
-fn hand_over(
-    slurm: Option<&slurm::SlurmBackend>,
-    plan: &Plan,
-    j: usize,
-    index: u64,
-    files: &BTreeMap<String, (PathBuf, String)>,
-) {
-    let Some(b) = slurm else { return };
-    let job = &plan.jobs[j];
-    let links: Vec<(String, PathBuf)> = job
-        .outputs
-        .iter()
-        .filter_map(|o| Some((o.path.clone(), files.get(&o.name)?.0.clone())))
-        .collect();
-    b.link_outputs(&job.key, index, &links);
 }
 
 /// `2026-12-02T03:04:05.678Z` (as the provenance hook writes it) as a time.

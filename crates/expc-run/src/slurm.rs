@@ -250,11 +250,7 @@ impl SlurmBackend {
                 .env_remove("EXPC_SPEC_DIR")
                 .kill_on_drop(true);
             let out = c.output().await;
-            let label = format!(
-                "{}[{}]",
-                key.split('[').next().unwrap_or(key),
-                compress(&instances)
-            );
+            let label = label(key.split('[').next().unwrap_or(key), &instances);
             let id = match &out {
                 Ok(o) if o.status.success() => {
                     let text = String::from_utf8_lossy(&o.stdout);
@@ -425,28 +421,31 @@ impl SlurmBackend {
 
     /// What the job's provenance hook recorded of an instance: its last attempt.
     pub fn hook_record(&self, key: &str, index: u64) -> Option<HookSummary> {
-        let path = self
-            .prov_dir
-            .join(job_dir(key))
-            .join(format!("{index}.jsonl"));
-        let text = std::fs::read_to_string(path).ok()?;
-        let records = expc_build::hook::parse_hook_lines(&text).ok()?;
-        let start = records
-            .iter()
-            .filter(|r| r.event == expc_build::HookEvent::Start)
-            .min_by_key(|r| r.attempt)?;
-        let end = records
-            .iter()
-            .filter(|r| r.event == expc_build::HookEvent::End)
-            .max_by_key(|r| r.attempt);
-        Some(HookSummary {
-            host: end.unwrap_or(start).host.clone(),
-            started: start.time.clone(),
-            ended: end.map(|e| e.time.clone()),
-            attempts: end.map_or(start.attempt, |e| e.attempt),
-            exit_status: end.and_then(|e| e.exit_status),
-        })
+        read_hook(&self.prov_dir, key, index)
     }
+}
+
+/// What a job's provenance hook (Slurm's, or the Kubernetes wrapper's) recorded of an
+/// instance in `PROV_DIR/KEY/INDEX.jsonl`: its first start and last end.
+pub(crate) fn read_hook(prov_dir: &Path, key: &str, index: u64) -> Option<HookSummary> {
+    let path = prov_dir.join(job_dir(key)).join(format!("{index}.jsonl"));
+    let text = std::fs::read_to_string(path).ok()?;
+    let records = expc_build::hook::parse_hook_lines(&text).ok()?;
+    let start = records
+        .iter()
+        .filter(|r| r.event == expc_build::HookEvent::Start)
+        .min_by_key(|r| r.attempt)?;
+    let end = records
+        .iter()
+        .filter(|r| r.event == expc_build::HookEvent::End)
+        .max_by_key(|r| r.attempt);
+    Some(HookSummary {
+        host: end.unwrap_or(start).host.clone(),
+        started: start.time.clone(),
+        ended: end.map(|e| e.time.clone()),
+        attempts: end.map_or(start.attempt, |e| e.attempt),
+        exit_status: end.and_then(|e| e.exit_status),
+    })
 }
 
 /// What a job's hook says of an instance.
@@ -458,6 +457,11 @@ pub struct HookSummary {
     pub ended: Option<String>,
     pub attempts: u32,
     pub exit_status: Option<i32>,
+}
+
+/// `KEY[0-3,7]`: a job's instances in messages.
+pub(crate) fn label(key: &str, instances: &[u64]) -> String {
+    format!("{key}[{}]", compress(instances))
 }
 
 /// `0-3,7,9-10` for `[0, 1, 2, 3, 7, 9, 10]` (sorted).
@@ -481,7 +485,7 @@ fn compress(indices: &[u64]) -> String {
     parts.join(",")
 }
 
-fn plural(items: &[String], one: &str, many: &str) -> String {
+pub(crate) fn plural(items: &[String], one: &str, many: &str) -> String {
     format!(
         "{} {}",
         items.join(", "),

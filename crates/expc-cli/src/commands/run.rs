@@ -110,6 +110,9 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                 dir.display()
             );
         }
+        if let Some(dir) = &summary.k8s_dir {
+            let _ = writeln!(err, "Kubernetes Jobs applied: {}", dir.display());
+        }
         match (&run_id, &record_failure) {
             (_, Some(why)) => {
                 let _ = writeln!(err, "provenance: not fully recorded: {why}");

@@ -1,0 +1,701 @@
+//! The Kubernetes backend of the scheduler: task instances placed on a Kubernetes
+//! resource are submitted with `kubectl apply` when their inputs are ready, and followed
+//! with one `kubectl get jobs` per namespace and poll.
+//!
+//! The instances of a job that become ready together go in one Indexed Job (completion
+//! index `I` runs the `I`-th instance of the batch) made by
+//! [`expc_build::k8s::LiveJob::batch`] from the manifests of `expc build --target k8s`:
+//! the same wrapper, argv ConfigMap, resources, volumes and provenance hook, with every
+//! index retried on its own (`backoffLimitPerIndex`), so one failing instance does not
+//! end the others. The manifests applied are kept under `.expc/k8s/run-…/`.
+//!
+//! Data crosses between this machine and the pods through the run volume (`expc-run`),
+//! which the resource's `local_run_dir` says where to find here: the run has its own
+//! folder `run-…` in it; instance `INDEX` of job `KEY` works in `run-…/KEY/INDEX/`, its
+//! hook records go to `run-…/provenance/`, and the scheduler copies (or hard-links) every
+//! finished output a pod may read to `run-…/KEY/INDEX/OUTPUT` — a link into `.expc/`
+//! would not resolve inside a pod. Nothing is submitted before its inputs are there, so
+//! a failure's dependents never reach the cluster; Ctrl-C deletes the run's Jobs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use expc_build::k8s::{self, K8sOptions, LABEL_RUN, LiveJobs};
+use expc_build::slurm::argv::job_dir;
+use expc_check::ir::{self, Backend};
+use expc_check::value::Value;
+use expc_plan::plan::Plan;
+
+use crate::RunError;
+use crate::slurm::{find_program, plural};
+
+/// Whether `plan` has instances to submit to Kubernetes (without `--local`).
+pub fn applies(plan: &Plan) -> bool {
+    plan.jobs.iter().any(|j| j.backend == Backend::Kubernetes)
+}
+
+/// One instance that has ended on the cluster.
+#[derive(Debug, Clone)]
+pub struct Ended {
+    pub node: usize,
+    /// `NAME[POSITION]`: the Job and the completion index that ran the instance.
+    pub id: String,
+    pub completed: bool,
+    /// What happened, with Kubernetes' reason, when it did not complete.
+    pub message: String,
+    /// The pod's log, copied here when the instance failed.
+    pub log: PathBuf,
+    pub tail: Vec<String>,
+}
+
+/// One applied Job: the DAG nodes of its completion indices.
+#[derive(Debug)]
+struct Submission {
+    namespace: String,
+    label: String,
+    /// Completion index → (instance index, DAG node), for those that have not ended.
+    open: BTreeMap<u64, (u64, usize)>,
+    /// Polls in a row that did not find the Job.
+    missing: u32,
+}
+
+#[derive(Debug)]
+pub struct K8sBackend {
+    /// `.expc/k8s/run-…/`: the manifests applied.
+    pub dir: PathBuf,
+    /// `run-…`: the run's folder in the run volume.
+    folder: String,
+    /// This machine's view of the run's folder, by plan job.
+    run_dirs: HashMap<usize, PathBuf>,
+    /// The pipeline binding of each job, for messages.
+    keys: HashMap<usize, String>,
+    live: LiveJobs,
+    /// Instances waiting for the next apply: job → (instance index, node).
+    pending: BTreeMap<usize, Vec<(u64, usize)>>,
+    /// Applied and not ended, by Job name.
+    submitted: BTreeMap<String, Submission>,
+    /// Every Job this run applied.
+    pub all: Vec<String>,
+    /// Whether the wrapper is applied and the Secrets are there; why not, once known.
+    ready: Option<Result<(), String>>,
+    failures: u32,
+}
+
+impl K8sBackend {
+    /// Prepares the Kubernetes side of a run: checks that `kubectl` is here and that
+    /// every Kubernetes resource says where its run volume is mounted here, and makes the
+    /// Jobs' templates. Nothing is sent to the cluster before an instance is ready.
+    pub fn prepare(
+        program: &ir::Program,
+        plan: &Plan,
+        state_dir: &Path,
+        spec_dir: &Path,
+    ) -> Result<Self, RunError> {
+        let locals = check(plan)?;
+        let spec = spec_dir.to_str().ok_or_else(|| {
+            RunError(format!(
+                "the folder `{}` is not valid UTF-8; the pods need its path",
+                spec_dir.display()
+            ))
+        })?;
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let folder = format!("run-{secs}-{}", std::process::id());
+        let run_dirs: HashMap<usize, PathBuf> = locals
+            .iter()
+            .map(|(j, local)| (*j, local.join(&folder)))
+            .collect();
+        let live = k8s::live(
+            program,
+            plan,
+            &K8sOptions {
+                spec_dir: spec.to_owned(),
+                live: Some(folder.clone()),
+            },
+        )
+        .map_err(|e| {
+            RunError(format!(
+                "cannot make the Kubernetes Jobs: {}; {}",
+                e.message, e.help
+            ))
+        })?;
+        let dir = state_dir.join("k8s").join(&folder);
+        write(&dir.join("expc-wrapper.yaml"), live.wrapper.as_bytes())?;
+        let distinct: BTreeSet<&PathBuf> = run_dirs.values().collect();
+        for d in distinct {
+            for sub in ["provenance", "logs"] {
+                let p = d.join(sub);
+                std::fs::create_dir_all(&p)
+                    .map_err(|e| RunError(format!("cannot create `{}`: {e}", p.display())))?;
+            }
+        }
+        let keys = locals
+            .keys()
+            .map(|&j| (j, plan.jobs[j].key.clone()))
+            .collect();
+        Ok(K8sBackend {
+            dir,
+            folder,
+            run_dirs,
+            keys,
+            live,
+            pending: BTreeMap::new(),
+            submitted: BTreeMap::new(),
+            all: Vec::new(),
+            ready: None,
+            failures: 0,
+        })
+    }
+
+    /// Removes what the run made here and in the run volume when nothing was applied
+    /// (every instance was cached, or none became ready); returns whether it is kept.
+    pub fn tidy(&self) -> bool {
+        if self.all.is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            for d in self.run_dirs.values() {
+                let _ = std::fs::remove_dir_all(d);
+            }
+            return false;
+        }
+        true
+    }
+
+    /// Whether job `j` is submitted by this backend.
+    pub fn has_job(&self, j: usize) -> bool {
+        self.run_dirs.contains_key(&j)
+    }
+
+    /// Where instance `index` of job `j` works and leaves its outputs, as seen here.
+    pub fn work_dir(&self, j: usize, key: &str, index: u64) -> Option<PathBuf> {
+        Some(
+            self.run_dirs
+                .get(&j)?
+                .join(job_dir(key))
+                .join(index.to_string()),
+        )
+    }
+
+    /// The run's folder in the run volume of job `j`, as seen here.
+    pub fn run_dir(&self, j: usize) -> Option<&Path> {
+        self.run_dirs.get(&j).map(PathBuf::as_path)
+    }
+
+    /// Queues instance `index` of job `j` (DAG node `node`) for the next apply.
+    pub fn queue(&mut self, j: usize, index: u64, node: usize) -> Result<(), String> {
+        if !self.live.jobs.contains_key(&j) {
+            return Err("the job has no Kubernetes Job (it is not placed on Kubernetes)".into());
+        }
+        self.pending.entry(j).or_default().push((index, node));
+        Ok(())
+    }
+
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    pub fn busy(&self) -> bool {
+        !self.submitted.is_empty() || !self.pending.is_empty()
+    }
+
+    /// Applies the wrapper once, after checking that the Secrets the Jobs read exist.
+    async fn get_ready(&mut self) -> Result<(), String> {
+        if let Some(r) = &self.ready {
+            return r.clone();
+        }
+        let mut result = Ok(());
+        for (ns, keys) in &self.live.secret_keys {
+            let out = kubectl(&["get", "secret", "-n", ns, &self.live.secret, "-o", "json"]).await;
+            let have: BTreeSet<String> = match &out {
+                Ok(text) => serde_json::from_str::<serde_json::Value>(text)
+                    .ok()
+                    .and_then(|v| {
+                        v.get("data")
+                            .and_then(|d| d.as_object())
+                            .map(|d| d.keys().cloned().collect())
+                    })
+                    .unwrap_or_default(),
+                Err(_) => BTreeSet::new(),
+            };
+            let missing: Vec<&String> = keys.iter().filter(|k| !have.contains(*k)).collect();
+            if !missing.is_empty() {
+                let args: Vec<String> = missing
+                    .iter()
+                    .map(|k| format!("--from-literal={k}=…"))
+                    .collect();
+                result = Err(format!(
+                    "the Secret `{}` of namespace `{ns}` {}; its pods would never start. Create it: kubectl create secret generic -n {ns} {} {}",
+                    self.live.secret,
+                    if out.is_err() {
+                        "cannot be read".to_owned()
+                    } else {
+                        format!(
+                            "lacks {}",
+                            missing
+                                .iter()
+                                .map(|k| format!("`{k}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    },
+                    self.live.secret,
+                    args.join(" ")
+                ));
+                break;
+            }
+        }
+        if result.is_ok() {
+            let file = self.dir.join("expc-wrapper.yaml");
+            result = kubectl(&["apply", "-f", &file.to_string_lossy()])
+                .await
+                .map(drop)
+                .map_err(|e| {
+                    format!(
+                        "kubectl could not apply the wrapper ({}): {e}",
+                        file.display()
+                    )
+                });
+        }
+        self.ready = Some(result.clone());
+        result
+    }
+
+    /// Applies every queued instance: one Indexed Job per job. Returns a line per Job,
+    /// and the nodes whose Job was refused, with why.
+    pub async fn submit(&mut self) -> (Vec<String>, Vec<(usize, String)>) {
+        let mut notes = Vec::new();
+        let mut failed = Vec::new();
+        let pending = std::mem::take(&mut self.pending);
+        if let Err(why) = self.get_ready().await {
+            failed.extend(
+                pending
+                    .into_values()
+                    .flatten()
+                    .map(|(_, n)| (n, why.clone())),
+            );
+            return (notes, failed);
+        }
+        for (j, mut tasks) in pending {
+            tasks.sort_unstable();
+            let Some(live) = self.live.jobs.get(&j) else {
+                continue;
+            };
+            let indices: Vec<u64> = tasks.iter().map(|(i, _)| *i).collect();
+            let (name, yaml) = match live.batch(&indices) {
+                Ok(b) => b,
+                Err(e) => {
+                    let why = format!("{}; {}", e.message, e.help);
+                    failed.extend(tasks.into_iter().map(|(_, n)| (n, why.clone())));
+                    continue;
+                }
+            };
+            let file = self.dir.join("jobs").join(format!("{name}.yaml"));
+            let applied = match write(&file, yaml.as_bytes()) {
+                Ok(()) => kubectl(&["apply", "-f", &file.to_string_lossy()]).await,
+                Err(e) => Err(e.0),
+            };
+            let label = format!(
+                "{name} ({} instance{})",
+                indices.len(),
+                if indices.len() == 1 { "" } else { "s" }
+            );
+            match applied {
+                Ok(_) => {
+                    notes.push(format!(
+                        "submitted {} to Kubernetes as Job {name} in namespace {}",
+                        crate::slurm::label(&self.job_key(j), &indices),
+                        live.namespace
+                    ));
+                    self.all.push(name.clone());
+                    self.submitted.insert(
+                        name,
+                        Submission {
+                            namespace: live.namespace.clone(),
+                            label,
+                            open: tasks
+                                .into_iter()
+                                .enumerate()
+                                .map(|(p, t)| (p as u64, t))
+                                .collect(),
+                            missing: 0,
+                        },
+                    );
+                }
+                Err(e) => {
+                    let why = format!("kubectl refused the Job {label}: {e}");
+                    failed.extend(tasks.into_iter().map(|(_, n)| (n, why.clone())));
+                }
+            }
+        }
+        (notes, failed)
+    }
+
+    fn job_key(&self, j: usize) -> String {
+        self.keys.get(&j).cloned().unwrap_or_default()
+    }
+
+    /// One look at the run's Jobs: `kubectl get jobs -l expc.dev/run=…` per namespace.
+    /// Returns the instances that ended since the last look.
+    pub async fn poll(&mut self) -> Result<Vec<Ended>, RunError> {
+        let namespaces: BTreeSet<String> = self
+            .submitted
+            .values()
+            .map(|s| s.namespace.clone())
+            .collect();
+        let selector = format!("{LABEL_RUN}={}", k8s::names::label_value(&self.folder));
+        let mut statuses: HashMap<String, JobStatus> = HashMap::new();
+        for ns in &namespaces {
+            match kubectl(&["get", "jobs", "-n", ns, "-l", &selector, "-o", "json"]).await {
+                Ok(text) => match parse_jobs(&text) {
+                    Some(found) => statuses.extend(found),
+                    None => {
+                        return self.failed_look(&format!(
+                            "kubectl printed what is not a list of Jobs: {}",
+                            first_line(&text)
+                        ));
+                    }
+                },
+                Err(e) => return self.failed_look(&e),
+            }
+        }
+        self.failures = 0;
+        let mut ended = Vec::new();
+        let mut logs = Vec::new();
+        for (name, sub) in &mut self.submitted {
+            let Some(status) = statuses.get(name) else {
+                sub.missing += 1;
+                if sub.missing >= 30 {
+                    for (pos, (_, node)) in std::mem::take(&mut sub.open) {
+                        ended.push(Ended {
+                            node,
+                            id: format!("{name}[{pos}]"),
+                            completed: false,
+                            message: format!("the Kubernetes Job {name} is gone from namespace {} before it ended (deleted?)", sub.namespace),
+                            log: PathBuf::new(),
+                            tail: Vec::new(),
+                        });
+                    }
+                }
+                continue;
+            };
+            sub.missing = 0;
+            for pos in &status.completed {
+                if let Some((_, node)) = sub.open.remove(pos) {
+                    ended.push(Ended {
+                        node,
+                        id: format!("{name}[{pos}]"),
+                        completed: true,
+                        message: String::new(),
+                        log: PathBuf::new(),
+                        tail: Vec::new(),
+                    });
+                }
+            }
+            let mut failed: Vec<(u64, String)> = status
+                .failed
+                .iter()
+                .map(|p| (*p, "its pod failed".to_owned()))
+                .collect();
+            if let Some(why) = &status.failure {
+                failed.extend(sub.open.keys().map(|p| (*p, why.clone())));
+            }
+            for (pos, why) in failed {
+                if let Some((index, node)) = sub.open.remove(&pos) {
+                    logs.push((ended.len(), sub.namespace.clone(), name.clone(), pos, index));
+                    ended.push(Ended {
+                        node,
+                        id: format!("{name}[{pos}]"),
+                        completed: false,
+                        message: format!("Kubernetes Job {name}, index {pos}: {why}"),
+                        log: PathBuf::new(),
+                        tail: Vec::new(),
+                    });
+                }
+            }
+        }
+        self.submitted.retain(|_, s| !s.open.is_empty());
+        // The logs of what failed, kept beside the run's other files.
+        for (at, ns, name, pos, _) in logs {
+            let node = ended[at].node;
+            let dir = self
+                .run_dirs
+                .values()
+                .next()
+                .map(|d| d.join("logs"))
+                .unwrap_or_else(|| self.dir.clone());
+            let path = dir.join(format!("{name}-{pos}.log"));
+            let selector =
+                format!("job-name={name},batch.kubernetes.io/job-completion-index={pos}");
+            let text = kubectl(&[
+                "logs", "-n", &ns, "-l", &selector, "--tail", "200", "--prefix",
+            ])
+            .await
+            .unwrap_or_else(|e| format!("(kubectl logs failed: {e})\n"));
+            let _ = write(&path, text.as_bytes());
+            let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            let e = &mut ended[at];
+            debug_assert_eq!(e.node, node);
+            e.tail = lines[lines.len().saturating_sub(10)..].to_vec();
+            e.log = path;
+        }
+        Ok(ended)
+    }
+
+    /// A look at the cluster that failed: tolerated thirty times in a row.
+    fn failed_look(&mut self, why: &str) -> Result<Vec<Ended>, RunError> {
+        self.failures += 1;
+        if self.failures >= 30 {
+            return Err(RunError(format!(
+                "kubectl keeps failing: {why}; the Jobs ({}) are still on the cluster",
+                self.submitted.keys().cloned().collect::<Vec<_>>().join(" ")
+            )));
+        }
+        Ok(Vec::new())
+    }
+
+    /// Deletes every Job of this run that has not ended (with its pods); returns their
+    /// labels and nodes.
+    pub async fn cancel(&mut self) -> (Vec<String>, Vec<usize>) {
+        let mut by_ns: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (name, s) in &self.submitted {
+            by_ns.entry(&s.namespace).or_default().push(name);
+        }
+        for (ns, names) in by_ns {
+            let mut args = vec![
+                "delete",
+                "jobs",
+                "-n",
+                ns,
+                "--wait=false",
+                "--ignore-not-found",
+            ];
+            args.extend(names);
+            let _ = kubectl(&args).await;
+        }
+        let nodes = self
+            .submitted
+            .values()
+            .flat_map(|s| s.open.values().map(|(_, n)| *n))
+            .chain(self.pending.values().flatten().map(|(_, n)| *n))
+            .collect();
+        let labels = self.submitted.values().map(|s| s.label.clone()).collect();
+        self.submitted.clear();
+        self.pending.clear();
+        (labels, nodes)
+    }
+
+    /// Puts the outputs of an instance that finished (here, elsewhere or from the cache)
+    /// where the pods read them: `run-…/KEY/INDEX/PATH` in every run volume of the run.
+    /// A hard link when the store is on the same file system, else a copy: a symbolic
+    /// link into `.expc/` would not resolve inside a pod.
+    pub fn hand_over(&self, key: &str, index: u64, outputs: &[(String, PathBuf)]) {
+        let dirs: BTreeSet<&PathBuf> = self.run_dirs.values().collect();
+        for run in dirs {
+            let dir = run.join(job_dir(key)).join(index.to_string());
+            for (rel, target) in outputs {
+                let dest = dir.join(rel);
+                if dest == *target {
+                    continue;
+                }
+                if let Some(parent) = dest.parent() {
+                    let _ = std::fs::create_dir_all(parent);
+                }
+                let _ = std::fs::remove_file(&dest);
+                if std::fs::hard_link(target, &dest).is_err() {
+                    let _ = std::fs::copy(target, &dest);
+                }
+            }
+        }
+    }
+
+    /// What the wrapper recorded of an instance of job `j`: its attempts.
+    pub fn hook_record(
+        &self,
+        j: usize,
+        key: &str,
+        index: u64,
+    ) -> Option<crate::slurm::HookSummary> {
+        crate::slurm::read_hook(&self.run_dirs.get(&j)?.join("provenance"), key, index)
+    }
+}
+
+/// Checks, before anything is written, that every Kubernetes-placed job can be submitted
+/// from here: its resource says where its run volume is mounted here (`local_run_dir`, a
+/// folder), and `kubectl` is on PATH. Returns each job's `local_run_dir`.
+pub fn check(plan: &Plan) -> Result<BTreeMap<usize, PathBuf>, RunError> {
+    let mut locals = BTreeMap::new();
+    for (j, job) in plan.jobs.iter().enumerate() {
+        if job.backend != Backend::Kubernetes {
+            continue;
+        }
+        let Some(local) = job.placement.get("local_run_dir").and_then(Value::as_str) else {
+            return Err(RunError(format!(
+                "`{}` is placed on `{}`, which does not say where its run volume (`expc-run`) is mounted here, and `expc run` hands data to the pods through it. Set `local_run_dir` of `{}` (docs/kubernetes.md), or write the Jobs with `expc build --target k8s -o DIR`, or run everything here with `expc run --local`",
+                job.key, job.on, job.on
+            )));
+        };
+        let local = PathBuf::from(local);
+        if !local.is_absolute() || !local.is_dir() {
+            return Err(RunError(format!(
+                "the `local_run_dir` of `{}` is `{}`, which is not a folder here; mount the run volume's storage there, or correct the path",
+                job.on,
+                local.display()
+            )));
+        }
+        locals.insert(j, local);
+    }
+    if !locals.is_empty() && find_program("kubectl").is_none() {
+        let names: Vec<String> = locals
+            .keys()
+            .map(|&j| format!("`{}` (on `{}`)", plan.jobs[j].key, plan.jobs[j].on))
+            .collect();
+        return Err(RunError(format!(
+            "{} placed on Kubernetes, but `kubectl` is not on PATH here. Install kubectl with a context for the cluster, or write the Jobs with `expc build --target k8s -o DIR`, or run everything here with `expc run --local`",
+            plural(&names, "is", "are")
+        )));
+    }
+    Ok(locals)
+}
+
+/// The state of one Job, from `kubectl get jobs -o json`.
+#[derive(Debug, Default, PartialEq)]
+struct JobStatus {
+    completed: Vec<u64>,
+    failed: Vec<u64>,
+    /// Set when the Job as a whole failed: its reason and message.
+    failure: Option<String>,
+}
+
+/// The Jobs of a `kubectl get jobs -o json` list, by name; `None` when it is not one.
+fn parse_jobs(text: &str) -> Option<HashMap<String, JobStatus>> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let items = v.get("items")?.as_array()?;
+    let mut out = HashMap::new();
+    for item in items {
+        let Some(name) = item.pointer("/metadata/name").and_then(|n| n.as_str()) else {
+            continue;
+        };
+        let status = item.get("status");
+        let field = |f: &str| {
+            status
+                .and_then(|s| s.get(f))
+                .and_then(|v| v.as_str())
+                .map(parse_indexes)
+                .unwrap_or_default()
+        };
+        let failure = status
+            .and_then(|s| s.get("conditions"))
+            .and_then(|c| c.as_array())
+            .into_iter()
+            .flatten()
+            .find(|c| {
+                c.get("type").and_then(|t| t.as_str()) == Some("Failed")
+                    && c.get("status").and_then(|t| t.as_str()) == Some("True")
+            })
+            .map(|c| {
+                let reason = c.get("reason").and_then(|t| t.as_str()).unwrap_or("Failed");
+                match c.get("message").and_then(|t| t.as_str()) {
+                    Some(m) if !m.is_empty() => format!("{reason}: {m}"),
+                    _ => reason.to_owned(),
+                }
+            });
+        out.insert(
+            name.to_owned(),
+            JobStatus {
+                completed: field("completedIndexes"),
+                failed: field("failedIndexes"),
+                failure,
+            },
+        );
+    }
+    Some(out)
+}
+
+/// `1,3-5` → `[1, 3, 4, 5]` (Kubernetes' `completedIndexes`); what is not a number or
+/// a range is left out.
+fn parse_indexes(text: &str) -> Vec<u64> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<u64>(), b.parse::<u64>()) {
+                    if a <= b && b - a < 1_000_000 {
+                        out.extend(a..=b);
+                    }
+                }
+            }
+            None => out.extend(part.parse::<u64>().ok()),
+        }
+    }
+    out
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+/// Runs `kubectl ARGS`: its standard output, or its standard error when it fails.
+async fn kubectl(args: &[&str]) -> Result<String, String> {
+    let out = tokio::process::Command::new("kubectl")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| format!("cannot run kubectl: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        Err(if err.trim().is_empty() {
+            format!(
+                "kubectl {} exited with {}",
+                args.first().unwrap_or(&""),
+                out.status
+            )
+        } else {
+            err.trim().to_owned()
+        })
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| RunError(format!("cannot create `{}`: {e}", parent.display())))?;
+    }
+    std::fs::write(path, bytes)
+        .map_err(|e| RunError(format!("cannot write `{}`: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completed_indexes_are_read_as_kubernetes_writes_them() {
+        assert_eq!(parse_indexes("0-3,7,9-10"), vec![0, 1, 2, 3, 7, 9, 10]);
+        assert_eq!(parse_indexes(""), Vec::<u64>::new());
+        assert_eq!(parse_indexes("5"), vec![5]);
+        assert_eq!(parse_indexes("x,2,4-3"), vec![2]);
+    }
+
+    #[test]
+    fn job_lists_give_each_jobs_indexes_and_failure() {
+        let text = r#"{"apiVersion":"v1","kind":"List","items":[
+          {"metadata":{"name":"a"},"status":{"completedIndexes":"0-1","failedIndexes":"2"}},
+          {"metadata":{"name":"b"},"status":{"conditions":[
+             {"type":"Failed","status":"True","reason":"DeadlineExceeded","message":"Job was active longer than specified deadline"}]}},
+          {"metadata":{"name":"c"},"status":{"conditions":[{"type":"Failed","status":"False"}]}}]}"#;
+        let jobs = parse_jobs(text).unwrap();
+        assert_eq!(jobs["a"].completed, vec![0, 1]);
+        assert_eq!(jobs["a"].failed, vec![2]);
+        assert_eq!(jobs["a"].failure, None);
+        assert_eq!(
+            jobs["b"].failure.as_deref(),
+            Some("DeadlineExceeded: Job was active longer than specified deadline")
+        );
+        assert_eq!(jobs["c"], JobStatus::default());
+        assert!(parse_jobs("error: the server doesn't have a resource type").is_none());
+    }
+}
