@@ -132,20 +132,7 @@ impl Project {
     }
 
     fn query(&self, sql: &str) -> Vec<Value> {
-        let out = expc_tests::run(&[
-            "query",
-            "--state-dir",
-            self.state.to_str().unwrap(),
-            "--format",
-            "json",
-            sql,
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        expc_tests::query(&self.state, sql)
     }
 }
 

@@ -743,20 +743,7 @@ fn shell_task_variables_do_not_change_the_hook_records() {
 
 /// `expc query --format json` on a state directory, as rows.
 fn query(state: &std::path::Path, sql: &str) -> Vec<serde_json::Value> {
-    let out = expc_tests::run(&[
-        "query",
-        "--state-dir",
-        state.to_str().unwrap(),
-        "--format",
-        "json",
-        sql,
-    ]);
-    assert!(
-        out.status.success(),
-        "expc query failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    expc_tests::query(state, sql)
 }
 
 #[test]

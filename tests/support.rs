@@ -213,3 +213,22 @@ pub const HOSTILE: [&str; 22] = [
 pub fn hostile_values(extra: &[&'static str]) -> Vec<&'static str> {
     HOSTILE.iter().chain(extra).copied().collect()
 }
+
+/// `expc query --state-dir STATE --format json SQL`: the rows; fails the test when the
+/// query fails.
+pub fn query(state: &Path, sql: &str) -> Vec<serde_json::Value> {
+    let out = run(&[
+        "query",
+        "--state-dir",
+        state.to_str().expect("a UTF-8 state folder"),
+        "--format",
+        "json",
+        sql,
+    ]);
+    assert!(
+        out.status.success(),
+        "expc query failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("expc query printed JSON")
+}

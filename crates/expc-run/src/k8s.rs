@@ -27,25 +27,14 @@ use expc_check::value::Value;
 use expc_plan::plan::Plan;
 
 use crate::RunError;
-use crate::slurm::{find_program, plural};
+use crate::remote::Ended;
+use crate::slurm::{find_program, plural, write};
+
+const ENGINE: &str = "Kubernetes Job";
 
 /// Whether `plan` has instances to submit to Kubernetes (without `--local`).
 pub fn applies(plan: &Plan) -> bool {
     plan.jobs.iter().any(|j| j.backend == Backend::Kubernetes)
-}
-
-/// One instance that has ended on the cluster.
-#[derive(Debug, Clone)]
-pub struct Ended {
-    pub node: usize,
-    /// `NAME[POSITION]`: the Job and the completion index that ran the instance.
-    pub id: String,
-    pub completed: bool,
-    /// What happened, with Kubernetes' reason, when it did not complete.
-    pub message: String,
-    /// The pod's log, copied here when the instance failed.
-    pub log: PathBuf,
-    pub tail: Vec<String>,
 }
 
 /// One applied Job: the DAG nodes of its completion indices.
@@ -373,6 +362,7 @@ impl K8sBackend {
                             message: format!("the Kubernetes Job {name} is gone from namespace {} before it ended (deleted?)", sub.namespace),
                             log: PathBuf::new(),
                             tail: Vec::new(),
+                            engine: ENGINE,
                         });
                     }
                 }
@@ -388,6 +378,7 @@ impl K8sBackend {
                         message: String::new(),
                         log: PathBuf::new(),
                         tail: Vec::new(),
+                        engine: ENGINE,
                     });
                 }
             }
@@ -409,6 +400,7 @@ impl K8sBackend {
                         message: format!("Kubernetes Job {name}, index {pos}: {why}"),
                         log: PathBuf::new(),
                         tail: Vec::new(),
+                        engine: ENGINE,
                     });
                 }
             }
@@ -657,15 +649,6 @@ async fn kubectl(args: &[&str]) -> Result<String, String> {
             err.trim().to_owned()
         })
     }
-}
-
-fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| RunError(format!("cannot create `{}`: {e}", parent.display())))?;
-    }
-    std::fs::write(path, bytes)
-        .map_err(|e| RunError(format!("cannot write `{}`: {e}", path.display())))
 }
 
 #[cfg(test)]

@@ -146,17 +146,7 @@ impl Remote {
             }
         }
         if let Some(b) = self.k8s.as_mut().filter(|b| b.busy()) {
-            for e in b.poll().await? {
-                ended.push(Ended {
-                    node: e.node,
-                    id: e.id,
-                    completed: e.completed,
-                    message: e.message,
-                    log: e.log,
-                    tail: e.tail,
-                    engine: "Kubernetes Job",
-                });
-            }
+            ended.extend(b.poll().await?);
         }
         Ok(ended)
     }

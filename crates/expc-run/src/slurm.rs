@@ -501,7 +501,7 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| RunError(format!("cannot create `{}`: {e}", parent.display())))?;
