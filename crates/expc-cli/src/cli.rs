@@ -45,17 +45,21 @@ pub enum Command {
     /// Show what changes between the plans of two versions of a spec: jobs added,
     /// removed and changed, field by field, and the jobs that re-run because of them.
     Diff(DiffArgs),
-    /// Write submission artifacts for a target engine: for Slurm, an sbatch script per
-    /// job (a job array per sweep), `submit.sh` and `plan.json`, with provenance hooks.
+    /// Write submission artifacts for a target engine, with provenance hooks: sbatch
+    /// scripts (a job array per sweep), spark-submit scripts, Kubernetes Jobs (an Indexed
+    /// Job per sweep), or all of them with one `submit.sh` running them in order.
     ///
     /// Fails, writing nothing, when a job cannot be submitted as planned (a name or a
     /// script too long, resources over the site's limits). The output is byte-identical
     /// from build to build.
     Build(BuildArgs),
-    /// Run the pipeline: locally, with a content-addressed cache, resume and retries.
+    /// Run the pipeline, each call where it is placed, with a content-addressed cache,
+    /// resume and retries.
     ///
-    /// Tasks whose inputs, command and environment are unchanged since they last
-    /// succeeded do not run again. A run that was stopped (Ctrl-C, or killed) resumes
+    /// Local tasks run here; Slurm, Spark and Kubernetes tasks are submitted to their
+    /// engine once their inputs are ready (`--local` runs everything here). Tasks whose
+    /// inputs, command and environment are unchanged since they last succeeded do not run
+    /// again, wherever they ran. A run that was stopped (Ctrl-C, or killed) resumes
     /// where it was when run again. Exits 1 when a task failed.
     Run(RunArgs),
     /// Explain why each instance of a task will run, or is cached, field by field.
