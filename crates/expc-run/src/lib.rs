@@ -314,8 +314,10 @@ async fn schedule(
     // Bookkeeping of finished instances, done once their dependents have started.
     let mut later: Vec<(String, Bookkeeping)> = Vec::new();
     let mut stopping = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    // Ctrl-C is taken over now, not when the loop first gets round to waiting for it: an
+    // interrupt right after the first submission must still cancel it.
+    let mut interrupt =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
     // Which jobs go to Slurm or Kubernetes, and how each Spark job is submitted.
     let on_remote: Vec<bool> = (0..plan.jobs.len())
         .map(|j| remote.takes(plan, j))
@@ -667,7 +669,12 @@ async fn schedule(
                 }
                 release(graph, l.node, &mut remaining, &mut ready, &outcome);
             }
-            _ = &mut ctrl_c, if !stopping => {
+            Some(()) = async {
+                match interrupt.as_mut() {
+                    Some(s) => s.recv().await,
+                    None => std::future::pending().await,
+                }
+            }, if !stopping => {
                 stopping = true;
                 summary.interrupted = true;
                 sink.event(Event::Note { message: "interrupted: stopping the running tasks (SIGTERM, then SIGKILL); `expc run` again resumes".into() });
