@@ -484,3 +484,254 @@ where
     let list = Expr::new(ExprKind::List(items), inp.span_since(start));
     Ok((list.depth <= LOOP_DEPTH).then_some(list))
 }
+
+/// A name: any word but the reserved ones.
+fn name<'t, 's: 't, I, E>(inp: &mut Inp<'t, '_, I, E>) -> Result<Ident, E>
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+{
+    let start = inp.cursor();
+    match inp.next() {
+        Some(Token::Ident(word)) if !is_reserved(word) => Ok(Ident {
+            name: SmolStr::new(word),
+            span: inp.span_since(&start),
+        }),
+        _ => Err(give_up(inp)),
+    }
+}
+
+/// The file's items, as the item list builds them. Tasks and pipelines, which are most of
+/// a large file, are read by the loops below; any other item, and any task or pipeline
+/// they give up on, by `item` (the combinators, with their recovery).
+pub(crate) fn file<'t, 's: 't, I, E, F, B, T, P, It>(
+    fields: F,
+    block: B,
+    template: T,
+    expr: P,
+    item: It,
+) -> impl Parser<'t, I, SourceFile, Extra<E>> + Clone
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    F: Parser<'t, I, Vec<Field>, Extra<E>> + Clone,
+    B: Parser<'t, I, Block, Extra<E>> + Clone,
+    T: Parser<'t, I, Template, Extra<E>> + Clone,
+    P: Parser<'t, I, Expr, Extra<E>> + Clone,
+    It: Parser<'t, I, Item, Extra<E>> + Clone,
+{
+    custom(move |inp: &mut Inp<'t, '_, I, E>| {
+        let start = inp.cursor();
+        let mut items = Vec::new();
+        loop {
+            let item_start = inp.cursor();
+            let before = inp.save();
+            let kind = match inp.peek() {
+                None => break,
+                Some(Token::Ident("task")) => task(inp, &fields, &block, &template, &expr),
+                Some(Token::Ident("pipeline")) => pipeline(inp, &expr),
+                Some(_) => {
+                    items.push(inp.parse(&item)?);
+                    continue;
+                }
+            };
+            match kind {
+                Ok(kind) => items.push(Item {
+                    doc: None,
+                    kind,
+                    span: inp.span_since(&item_start),
+                }),
+                Err(_) => {
+                    inp.rewind(before);
+                    items.push(inp.parse(&item)?);
+                }
+            }
+        }
+        items.shrink_to_fit();
+        Ok(SourceFile {
+            items,
+            span: inp.span_since(&start),
+        })
+    })
+}
+
+/// `task NAME(FIELDS) -> (FIELDS) { SECTIONS }`, at `task`, as the task parser builds it
+/// (a `spark` section is left to it).
+fn task<'t, 's: 't, I, E, F, B, T, P>(
+    inp: &mut Inp<'t, '_, I, E>,
+    fields: &F,
+    block: &B,
+    template: &T,
+    expr: &P,
+) -> Result<ItemKind, E>
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    F: Parser<'t, I, Vec<Field>, Extra<E>>,
+    B: Parser<'t, I, Block, Extra<E>>,
+    T: Parser<'t, I, Template, Extra<E>>,
+    P: Parser<'t, I, Expr, Extra<E>>,
+{
+    inp.skip();
+    let name = name(inp)?;
+    let inputs = inp.parse(fields)?;
+    let outputs = if inp.peek() == Some(Token::Arrow) {
+        inp.skip();
+        Some(inp.parse(fields)?)
+    } else {
+        None
+    };
+    let body_start = inp.cursor();
+    if inp.next() != Some(Token::LBrace) {
+        return Err(give_up(inp));
+    }
+    let mut sections = Vec::new();
+    loop {
+        let section_start = inp.cursor();
+        let kind = match inp.next() {
+            Some(Token::RBrace) => break,
+            Some(Token::Ident("resources")) => SectionKind::Resources(inp.parse(block)?),
+            Some(Token::Ident("env")) => SectionKind::Env(inp.parse(block)?),
+            Some(Token::Ident("run")) => SectionKind::Run(inp.parse(template)?),
+            Some(Token::Ident("shell")) => SectionKind::Shell(inp.parse(template)?),
+            Some(Token::Ident("retry")) => {
+                let attempts = expression(inp, expr)?;
+                let body = if inp.peek() == Some(Token::LBrace) {
+                    Some(inp.parse(block)?)
+                } else {
+                    None
+                };
+                SectionKind::Retry { attempts, body }
+            }
+            _ => return Err(give_up(inp)),
+        };
+        sections.push(Section {
+            kind,
+            span: inp.span_since(&section_start),
+        });
+    }
+    sections.shrink_to_fit();
+    Ok(ItemKind::Task(Task {
+        name,
+        inputs,
+        outputs,
+        sections,
+        body_span: inp.span_since(&body_start),
+    }))
+}
+
+/// `pipeline NAME { STATEMENTS }`, at `pipeline`, as the pipeline parser builds it.
+fn pipeline<'t, 's: 't, I, E, P>(inp: &mut Inp<'t, '_, I, E>, expr: &P) -> Result<ItemKind, E>
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    P: Parser<'t, I, Expr, Extra<E>>,
+{
+    inp.skip();
+    let name = name(inp)?;
+    let body_start = inp.cursor();
+    let body = statements(inp, expr)?;
+    Ok(ItemKind::Pipeline(Pipeline {
+        name,
+        body,
+        body_span: inp.span_since(&body_start),
+    }))
+}
+
+/// `{ STATEMENT … }`: a pipeline's or a `for` loop's body, as the statements parser builds
+/// it. A `for` body is read by this same function, so nested loops are read once.
+fn statements<'t, 's: 't, I, E, P>(inp: &mut Inp<'t, '_, I, E>, expr: &P) -> Result<Vec<Stmt>, E>
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    P: Parser<'t, I, Expr, Extra<E>>,
+{
+    if inp.next() != Some(Token::LBrace) {
+        return Err(give_up(inp));
+    }
+    let mut body = Vec::new();
+    loop {
+        let stmt_start = inp.cursor();
+        let kind = match inp.peek() {
+            Some(Token::RBrace) => {
+                inp.skip();
+                break;
+            }
+            Some(Token::Ident("let")) => {
+                inp.skip();
+                let name = name(inp)?;
+                if inp.next() != Some(Token::Eq) {
+                    return Err(give_up(inp));
+                }
+                let value = expression(inp, expr)?;
+                let on = on(inp)?;
+                StmtKind::Let { name, value, on }
+            }
+            Some(Token::Ident("for")) => {
+                inp.skip();
+                let var = name(inp)?;
+                if inp.next() != Some(Token::Ident("in")) {
+                    return Err(give_up(inp));
+                }
+                let mut sweep = vec![name(inp)?];
+                while inp.peek() == Some(Token::Dot) {
+                    inp.skip();
+                    sweep.push(name(inp)?);
+                }
+                let body_start = inp.cursor();
+                let body = statements(inp, expr)?;
+                StmtKind::For {
+                    var,
+                    sweep,
+                    body,
+                    body_span: inp.span_since(&body_start),
+                }
+            }
+            Some(ref token) if starts_statement(token) => {
+                let value = expression(inp, expr)?;
+                if !matches!(value.kind, ExprKind::Call { .. }) {
+                    return Err(give_up(inp));
+                }
+                let on = on(inp)?;
+                StmtKind::Expr { value, on }
+            }
+            _ => return Err(give_up(inp)),
+        };
+        body.push(Stmt {
+            kind,
+            span: inp.span_since(&stmt_start),
+        });
+    }
+    body.shrink_to_fit();
+    Ok(body)
+}
+
+/// The tokens a statement can start with: what the statements parser checks first.
+fn starts_statement(token: &Token<'_>) -> bool {
+    matches!(
+        token,
+        Token::Ident(_)
+            | Token::Int(_)
+            | Token::Float(_)
+            | Token::Quantity(_)
+            | Token::Str(_)
+            | Token::TplStart
+            | Token::LBracket
+            | Token::LParen
+            | Token::Minus
+            | Token::Bang
+    )
+}
+
+/// `on RESOURCE` after a statement, if there.
+fn on<'t, 's: 't, I, E>(inp: &mut Inp<'t, '_, I, E>) -> Result<Option<Ident>, E>
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+{
+    if inp.peek() != Some(Token::Ident("on")) {
+        return Ok(None);
+    }
+    inp.skip();
+    name(inp).map(Some)
+}

@@ -414,6 +414,7 @@ where
     } else {
         template_parser(expr.clone()).boxed()
     };
+    let template_c = template.clone();
     let section = peek_word(is_section_keyword)
         .ignore_then(choice((
             kw!("resources")
@@ -449,6 +450,7 @@ where
                 },
             ),
         ));
+    let fields_c = fields.clone();
     let task = kw!("task")
         .ignore_then(ident())
         .then(fields.clone())
@@ -627,6 +629,11 @@ where
             span: e.span(),
         })));
 
+    // The first parse reads the list of items, tasks and pipelines in loops (`fast`),
+    // which leave any other item, and any they give up on, to `item`.
+    if fast {
+        return super::fast::file(fields_c, block_c, template_c, expr, item).boxed();
+    }
     item.repeated()
         .collect::<Exact<_>>()
         .map(Exact::into_vec)
@@ -635,6 +642,7 @@ where
             items,
             span: e.span(),
         })
+        .boxed()
 }
 
 #[cfg(test)]
