@@ -86,19 +86,18 @@ pub fn parse(literal: &str) -> Result<Quantity, QuantityError> {
         let number = &literal[num_start..unit_start];
         let unit = &literal[unit_start..pos];
         parts += 1;
-        let (dim, factor, rank) =
-            if let Some(&(_, f)) = MEMORY_UNITS.iter().find(|(u, _)| *u == unit) {
-                (Dimension::Memory, f, None)
-            } else if let Some(rank) = DURATION_UNITS.iter().position(|(u, _)| *u == unit) {
-                (Dimension::Duration, DURATION_UNITS[rank].1, Some(rank))
-            } else {
-                return Err(QuantityError {
-                    code: Code::UNKNOWN_UNIT,
-                    message: format!("unknown unit `{unit}`"),
-                    help: Some(unit_help(unit)),
-                    range: unit_start..pos,
-                });
-            };
+        let (dim, factor, rank) = if let Some(f) = memory_factor(unit) {
+            (Dimension::Memory, f, None)
+        } else if let Some(rank) = duration_rank(unit) {
+            (Dimension::Duration, DURATION_UNITS[rank].1, Some(rank))
+        } else {
+            return Err(QuantityError {
+                code: Code::UNKNOWN_UNIT,
+                message: format!("unknown unit `{unit}`"),
+                help: Some(unit_help(unit)),
+                range: unit_start..pos,
+            });
+        };
         match dimension {
             None => dimension = Some(dim),
             Some(previous) if previous != dim || dim == Dimension::Memory => {
@@ -159,9 +158,59 @@ pub fn parse(literal: &str) -> Result<Quantity, QuantityError> {
     })
 }
 
+/// The factor of a memory unit of [`MEMORY_UNITS`]: a `match`, which compiles to a switch
+/// on the length, where a search of the list compared each unit in turn (this is asked of
+/// every quantity, twice: by the lexer and by the parser).
+fn memory_factor(unit: &str) -> Option<u64> {
+    Some(match unit {
+        "B" => 1,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "PB" => 1_000_000_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        "PiB" => 1 << 50,
+        _ => return None,
+    })
+}
+
+/// The index of a duration unit in [`DURATION_UNITS`].
+fn duration_rank(unit: &str) -> Option<usize> {
+    Some(match unit {
+        "w" => 0,
+        "d" => 1,
+        "h" => 2,
+        "m" => 3,
+        "s" => 4,
+        "ms" => 5,
+        _ => return None,
+    })
+}
+
 /// `number × factor` when it is a whole number; `number` is decimal with optional `_`s.
 fn exact_product(number: &str, factor: u64) -> Option<u128> {
     let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
+    if frac_part.is_empty() && int_part.len() <= 19 {
+        // A whole number of at most 19 digits fits a `u64`, and its product with a `u64`
+        // a `u128`: no wide division, which is most of the cost of the general case.
+        let mut mantissa: u64 = 0;
+        let mut digits = 0;
+        for b in int_part.bytes() {
+            if b == b'_' {
+                continue;
+            }
+            if !b.is_ascii_digit() {
+                return None;
+            }
+            digits += 1;
+            mantissa = mantissa * 10 + u64::from(b - b'0');
+        }
+        return (digits > 0).then(|| u128::from(mantissa) * u128::from(factor));
+    }
     // At most 30 digits, so the mantissa cannot overflow.
     let mut digits = 0;
     let mut mantissa: u128 = 0;
@@ -264,6 +313,49 @@ impl fmt::Display for Quantity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `match`es agree with the unit lists.
+    #[test]
+    fn unit_matches_agree_with_the_lists() {
+        for (rank, (unit, factor)) in DURATION_UNITS.iter().enumerate() {
+            assert_eq!(duration_rank(unit), Some(rank), "{unit}");
+            assert_eq!(memory_factor(unit), None, "{unit}");
+            assert_eq!(DURATION_UNITS[rank].1, *factor);
+        }
+        for (unit, factor) in MEMORY_UNITS {
+            assert_eq!(memory_factor(unit), Some(*factor), "{unit}");
+            assert_eq!(duration_rank(unit), None, "{unit}");
+        }
+        for unit in ["", "b", "kib", "Gib", "M", "H", "min", "mss"] {
+            assert_eq!(
+                (memory_factor(unit), duration_rank(unit)),
+                (None, None),
+                "{unit}"
+            );
+        }
+    }
+
+    /// The whole-number shortcut of `exact_product` agrees with the general case.
+    #[test]
+    fn whole_numbers_take_the_shortcut_exactly() {
+        for (number, factor) in [
+            ("0", 1u64),
+            ("1_000", 1 << 30),
+            ("18446744073709551615", 1 << 50),
+            ("9999999999999999999", 1_000_000_000_000_000),
+            ("12345678901234567890", 1),
+            ("1__2", 60_000),
+        ] {
+            let general = exact_product(&format!("{number}.0"), factor);
+            assert_eq!(
+                exact_product(number, factor),
+                general,
+                "{number} × {factor}"
+            );
+        }
+        assert_eq!(exact_product("_", 1), None);
+        assert_eq!(exact_product("1a", 1), None);
+    }
 
     fn ok(s: &str) -> (Dimension, u64) {
         let q = parse(s).unwrap();
