@@ -10,6 +10,9 @@
 //! does not expect: a missing closing bracket, an empty interpolation, a misplaced token.
 //! Values that are not one token are parsed by the ordinary expression parser.
 
+use std::cell::Cell;
+use std::thread::LocalKey;
+
 use chumsky::error::LabelError;
 use chumsky::input::{InputRef, ValueInput};
 use chumsky::prelude::*;
@@ -22,6 +25,38 @@ use crate::token::Token;
 use crate::unescape;
 
 type Inp<'t, 'p, I, E> = InputRef<'t, 'p, I, Extra<E>>;
+
+thread_local! {
+    static ENTRIES: Cell<Vec<Entry>> = const { Cell::new(Vec::new()) };
+    static FIELDS: Cell<Vec<Field>> = const { Cell::new(Vec::new()) };
+    static SECTIONS: Cell<Vec<Section>> = const { Cell::new(Vec::new()) };
+    static WORDS: Cell<Vec<TemplateWord>> = const { Cell::new(Vec::new()) };
+    static PARTS: Cell<Vec<TemplatePart>> = const { Cell::new(Vec::new()) };
+    static ARGS: Cell<Vec<Arg>> = const { Cell::new(Vec::new()) };
+    static EXPRS: Cell<Vec<Expr>> = const { Cell::new(Vec::new()) };
+    static TYPES: Cell<Vec<TypeExpr>> = const { Cell::new(Vec::new()) };
+}
+
+/// Collects the list that `fill` pushes onto `buffer`, a vector kept from one list to the
+/// next, into a vector of exactly its length: one allocation per list, where pushing onto
+/// a new vector grows it (to 4, 8, 16 elements), each time by a copy, and shrinking it to
+/// its length copies it once more. A list nested in one of its own kind finds the buffer
+/// taken and fills a new one.
+fn exact<T: 'static, X>(
+    buffer: &'static LocalKey<Cell<Vec<T>>>,
+    fill: impl FnOnce(&mut Vec<T>) -> Result<(), X>,
+) -> Result<Vec<T>, X> {
+    let mut items = buffer.take();
+    let list = fill(&mut items).map(|()| {
+        let mut list = Vec::with_capacity(items.len());
+        // One copy of the whole buffer, which `append` leaves empty.
+        list.append(&mut items);
+        list
+    });
+    items.clear();
+    buffer.set(items);
+    list
+}
 
 /// The error of a shape the loop does not read; it only makes the alternative fail.
 fn give_up<'t, 's: 't, I, E>(inp: &mut Inp<'t, '_, I, E>) -> E
@@ -98,41 +133,41 @@ where
         if inp.next() != Some(Token::LBrace) {
             return Err(give_up(inp));
         }
-        let mut entries = Vec::new();
-        loop {
-            let entry_start = inp.cursor();
-            let name = match inp.next() {
-                Some(Token::RBrace) => break,
-                Some(Token::Ident(word)) if !is_reserved(word) => Ident {
-                    name: SmolStr::new(word),
+        let entries = exact(&ENTRIES, |entries| {
+            loop {
+                let entry_start = inp.cursor();
+                let name = match inp.next() {
+                    Some(Token::RBrace) => return Ok(()),
+                    Some(Token::Ident(word)) if !is_reserved(word) => Ident {
+                        name: SmolStr::new(word),
+                        span: inp.span_since(&entry_start),
+                    },
+                    _ => return Err(give_up(inp)),
+                };
+                let value = match inp.peek() {
+                    Some(Token::Eq) => {
+                        inp.skip();
+                        EntryValue::Value(expression(inp, &expr)?)
+                    }
+                    Some(Token::Colon) => {
+                        inp.skip();
+                        let (ty, default) = inp.parse(&typed_default)?;
+                        EntryValue::Typed { ty, default }
+                    }
+                    Some(Token::LBrace) => EntryValue::Block(inp.parse(&block)?),
+                    _ => return Err(give_up(inp)),
+                };
+                entries.push(Entry {
+                    doc: None,
+                    name,
+                    value,
                     span: inp.span_since(&entry_start),
-                },
-                _ => return Err(give_up(inp)),
-            };
-            let value = match inp.peek() {
-                Some(Token::Eq) => {
+                });
+                if inp.peek() == Some(Token::Comma) {
                     inp.skip();
-                    EntryValue::Value(expression(inp, &expr)?)
                 }
-                Some(Token::Colon) => {
-                    inp.skip();
-                    let (ty, default) = inp.parse(&typed_default)?;
-                    EntryValue::Typed { ty, default }
-                }
-                Some(Token::LBrace) => EntryValue::Block(inp.parse(&block)?),
-                _ => return Err(give_up(inp)),
-            };
-            entries.push(Entry {
-                doc: None,
-                name,
-                value,
-                span: inp.span_since(&entry_start),
-            });
-            if inp.peek() == Some(Token::Comma) {
-                inp.skip();
             }
-        }
-        entries.shrink_to_fit();
+        })?;
         Ok(Block {
             entries,
             span: inp.span_since(&start),
@@ -154,59 +189,57 @@ where
         if inp.next() != Some(Token::TplStart) {
             return Err(give_up(inp));
         }
-        let mut words = Vec::new();
         if inp.peek() == Some(Token::TplEnd) {
             inp.skip();
             return Ok(Template {
-                words,
+                words: Vec::new(),
                 span: inp.span_since(&start),
             });
         }
-        loop {
-            let word_start = inp.cursor();
-            let mut parts = Vec::with_capacity(1);
+        let words = exact(&WORDS, |words| {
             loop {
-                let part_start = inp.cursor();
-                match inp.peek() {
-                    Some(Token::TplText(quote, raw)) => {
-                        inp.skip();
-                        parts.push(TemplatePart::Text {
-                            raw: SmolStr::new(raw),
-                            value: unescape::template_text(quote, raw),
-                            quote,
-                            span: inp.span_since(&part_start),
-                        });
-                    }
-                    Some(Token::TplInterpStart) => {
-                        inp.skip();
-                        // An empty `${}` is left to the template parser.
-                        if inp.peek() == Some(Token::TplInterpEnd) {
-                            return Err(give_up(inp));
+                let word_start = inp.cursor();
+                let parts = exact(&PARTS, |parts| {
+                    loop {
+                        let part_start = inp.cursor();
+                        match inp.peek() {
+                            Some(Token::TplText(quote, raw)) => {
+                                inp.skip();
+                                parts.push(TemplatePart::Text {
+                                    raw: SmolStr::new(raw),
+                                    value: unescape::template_text(quote, raw),
+                                    quote,
+                                    span: inp.span_since(&part_start),
+                                });
+                            }
+                            Some(Token::TplInterpStart) => {
+                                inp.skip();
+                                // An empty `${}` is left to the template parser.
+                                if inp.peek() == Some(Token::TplInterpEnd) {
+                                    return Err(give_up(inp));
+                                }
+                                let value = expression(inp, &expr)?;
+                                if inp.next() != Some(Token::TplInterpEnd) {
+                                    return Err(give_up(inp));
+                                }
+                                parts.push(TemplatePart::Interp(value));
+                            }
+                            _ if parts.is_empty() => return Err(give_up(inp)),
+                            _ => return Ok(()),
                         }
-                        let value = expression(inp, &expr)?;
-                        if inp.next() != Some(Token::TplInterpEnd) {
-                            return Err(give_up(inp));
-                        }
-                        parts.push(TemplatePart::Interp(value));
                     }
-                    _ => break,
+                })?;
+                words.push(TemplateWord {
+                    parts,
+                    span: inp.span_since(&word_start),
+                });
+                match inp.next() {
+                    Some(Token::TplSep) => {}
+                    Some(Token::TplEnd) => return Ok(()),
+                    _ => return Err(give_up(inp)),
                 }
             }
-            if parts.is_empty() {
-                return Err(give_up(inp));
-            }
-            parts.shrink_to_fit();
-            words.push(TemplateWord {
-                parts,
-                span: inp.span_since(&word_start),
-            });
-            match inp.next() {
-                Some(Token::TplSep) => {}
-                Some(Token::TplEnd) => break,
-                _ => return Err(give_up(inp)),
-            }
-        }
-        words.shrink_to_fit();
+        })?;
         Ok(Template {
             words,
             span: inp.span_since(&start),
@@ -239,43 +272,48 @@ where
         let mut args = Vec::new();
         if inp.peek() == Some(Token::Lt) {
             inp.skip();
-            loop {
-                match inp.peek() {
-                    Some(Token::Gt) => {
-                        inp.skip();
-                        break;
+            // The span of a `>=` that ends the arguments, glued to the default's `=`.
+            let mut glued = None;
+            args = exact(&TYPES, |args| {
+                loop {
+                    match inp.peek() {
+                        Some(Token::Gt) => {
+                            inp.skip();
+                            return Ok(());
+                        }
+                        Some(Token::GtEq) => {
+                            let gteq = inp.cursor();
+                            inp.skip();
+                            glued = Some(inp.span_since(&gteq));
+                            return Ok(());
+                        }
+                        _ => {}
                     }
-                    Some(Token::GtEq) => {
-                        // Glued: the type ends before the `=` half, and a default follows.
-                        let gteq = inp.cursor();
-                        inp.skip();
-                        let gteq = inp.span_since(&gteq);
-                        let whole = inp.span_since(&start);
-                        args.shrink_to_fit();
-                        let ty = TypeExpr {
-                            kind: TypeExprKind::Named {
-                                name,
-                                args,
-                                optional: false,
-                            },
-                            span: Span {
-                                end: gteq.start + 1,
-                                ..whole
-                            },
-                        };
-                        let default = expression(inp, &expr)?;
-                        return Ok((ty, Some(default)));
+                    args.push(inp.parse(&ty)?);
+                    match inp.peek() {
+                        Some(Token::Comma) => inp.skip(),
+                        Some(Token::Gt | Token::GtEq) => {}
+                        _ => return Err(give_up(inp)),
                     }
-                    _ => {}
                 }
-                args.push(inp.parse(&ty)?);
-                match inp.peek() {
-                    Some(Token::Comma) => inp.skip(),
-                    Some(Token::Gt | Token::GtEq) => {}
-                    _ => return Err(give_up(inp)),
-                }
+            })?;
+            if let Some(gteq) = glued {
+                // Glued: the type ends before the `=` half, and a default follows.
+                let whole = inp.span_since(&start);
+                let ty = TypeExpr {
+                    kind: TypeExprKind::Named {
+                        name,
+                        args,
+                        optional: false,
+                    },
+                    span: Span {
+                        end: gteq.start + 1,
+                        ..whole
+                    },
+                };
+                let default = expression(inp, &expr)?;
+                return Ok((ty, Some(default)));
             }
-            args.shrink_to_fit();
         }
         let optional = inp.peek() == Some(Token::Question);
         if optional {
@@ -312,36 +350,35 @@ where
         if inp.next() != Some(Token::LParen) {
             return Err(give_up(inp));
         }
-        let mut fields = Vec::new();
-        loop {
-            let field_start = inp.cursor();
-            let name = match inp.next() {
-                Some(Token::RParen) => break,
-                Some(Token::Ident(word)) if !is_reserved(word) => Ident {
-                    name: SmolStr::new(word),
+        exact(&FIELDS, |fields| {
+            loop {
+                let field_start = inp.cursor();
+                let name = match inp.next() {
+                    Some(Token::RParen) => return Ok(()),
+                    Some(Token::Ident(word)) if !is_reserved(word) => Ident {
+                        name: SmolStr::new(word),
+                        span: inp.span_since(&field_start),
+                    },
+                    _ => return Err(give_up(inp)),
+                };
+                if inp.next() != Some(Token::Colon) {
+                    return Err(give_up(inp));
+                }
+                let (ty, default) = inp.parse(&typed_default)?;
+                fields.push(Field {
+                    doc: None,
+                    name,
+                    ty,
+                    default,
                     span: inp.span_since(&field_start),
-                },
-                _ => return Err(give_up(inp)),
-            };
-            if inp.next() != Some(Token::Colon) {
-                return Err(give_up(inp));
+                });
+                match inp.next() {
+                    Some(Token::Comma) => {}
+                    Some(Token::RParen) => return Ok(()),
+                    _ => return Err(give_up(inp)),
+                }
             }
-            let (ty, default) = inp.parse(&typed_default)?;
-            fields.push(Field {
-                doc: None,
-                name,
-                ty,
-                default,
-                span: inp.span_since(&field_start),
-            });
-            match inp.next() {
-                Some(Token::Comma) => {}
-                Some(Token::RParen) => break,
-                _ => return Err(give_up(inp)),
-            }
-        }
-        fields.shrink_to_fit();
-        Ok(fields)
+        })
     })
 }
 
@@ -415,45 +452,50 @@ where
     E: SynErr<'t, 's, I>,
     P: Parser<'t, I, Expr, Extra<E>>,
 {
-    let mut args = Vec::new();
-    loop {
-        let arg_start = inp.cursor();
-        let name = match inp.peek() {
-            Some(Token::RParen) => {
-                inp.skip();
-                break;
-            }
-            Some(Token::Ident(word)) if !is_reserved(word) => {
-                let before = inp.save();
-                inp.skip();
-                let span = inp.span_since(&arg_start);
-                if inp.peek() == Some(Token::Eq) {
+    let args = exact(&ARGS, |args| {
+        loop {
+            let arg_start = inp.cursor();
+            let name = match inp.peek() {
+                Some(Token::RParen) => {
                     inp.skip();
-                    Some(Ident {
-                        name: SmolStr::new(word),
-                        span,
-                    })
-                } else {
-                    inp.rewind(before);
-                    None
+                    return Ok(());
                 }
+                Some(Token::Ident(word)) if !is_reserved(word) => {
+                    let before = inp.save();
+                    inp.skip();
+                    let span = inp.span_since(&arg_start);
+                    if inp.peek() == Some(Token::Eq) {
+                        inp.skip();
+                        Some(Ident {
+                            name: SmolStr::new(word),
+                            span,
+                        })
+                    } else {
+                        inp.rewind(before);
+                        None
+                    }
+                }
+                _ => None,
+            };
+            let value = expression(inp, expr).map_err(Some)?;
+            args.push(Arg {
+                name,
+                value,
+                span: inp.span_since(&arg_start),
+            });
+            match inp.next() {
+                Some(Token::Comma) => {}
+                Some(Token::RParen) => return Ok(()),
+                // Not an error: the caller rewinds.
+                _ => return Err(None),
             }
-            _ => None,
-        };
-        let value = expression(inp, expr)?;
-        args.push(Arg {
-            name,
-            value,
-            span: inp.span_since(&arg_start),
-        });
-        match inp.next() {
-            Some(Token::Comma) => {}
-            Some(Token::RParen) => break,
-            _ => return Ok(None),
         }
+    });
+    match args {
+        Ok(args) => Ok(Some(args)),
+        Err(None) => Ok(None),
+        Err(Some(e)) => Err(e),
     }
-    args.shrink_to_fit();
-    Ok(Some(args))
 }
 
 /// A list, after its `[`, as the list parser builds it.
@@ -467,20 +509,26 @@ where
     E: SynErr<'t, 's, I>,
     P: Parser<'t, I, Expr, Extra<E>>,
 {
-    let mut items = Vec::new();
-    loop {
-        if inp.peek() == Some(Token::RBracket) {
-            inp.skip();
-            break;
+    let items = exact(&EXPRS, |items| {
+        loop {
+            if inp.peek() == Some(Token::RBracket) {
+                inp.skip();
+                return Ok(());
+            }
+            items.push(expression(inp, expr).map_err(Some)?);
+            match inp.next() {
+                Some(Token::Comma) => {}
+                Some(Token::RBracket) => return Ok(()),
+                // Not an error: the caller rewinds.
+                _ => return Err(None),
+            }
         }
-        items.push(expression(inp, expr)?);
-        match inp.next() {
-            Some(Token::Comma) => {}
-            Some(Token::RBracket) => break,
-            _ => return Ok(None),
-        }
-    }
-    items.shrink_to_fit();
+    });
+    let items = match items {
+        Ok(items) => items,
+        Err(None) => return Ok(None),
+        Err(Some(e)) => return Err(e),
+    };
     let list = Expr::new(ExprKind::List(items), inp.span_since(start));
     Ok((list.depth <= LOOP_DEPTH).then_some(list))
 }
@@ -585,32 +633,32 @@ where
     if inp.next() != Some(Token::LBrace) {
         return Err(give_up(inp));
     }
-    let mut sections = Vec::new();
-    loop {
-        let section_start = inp.cursor();
-        let kind = match inp.next() {
-            Some(Token::RBrace) => break,
-            Some(Token::Ident("resources")) => SectionKind::Resources(inp.parse(block)?),
-            Some(Token::Ident("env")) => SectionKind::Env(inp.parse(block)?),
-            Some(Token::Ident("run")) => SectionKind::Run(inp.parse(template)?),
-            Some(Token::Ident("shell")) => SectionKind::Shell(inp.parse(template)?),
-            Some(Token::Ident("retry")) => {
-                let attempts = expression(inp, expr)?;
-                let body = if inp.peek() == Some(Token::LBrace) {
-                    Some(inp.parse(block)?)
-                } else {
-                    None
-                };
-                SectionKind::Retry { attempts, body }
-            }
-            _ => return Err(give_up(inp)),
-        };
-        sections.push(Section {
-            kind,
-            span: inp.span_since(&section_start),
-        });
-    }
-    sections.shrink_to_fit();
+    let sections = exact(&SECTIONS, |sections| {
+        loop {
+            let section_start = inp.cursor();
+            let kind = match inp.next() {
+                Some(Token::RBrace) => return Ok(()),
+                Some(Token::Ident("resources")) => SectionKind::Resources(inp.parse(block)?),
+                Some(Token::Ident("env")) => SectionKind::Env(inp.parse(block)?),
+                Some(Token::Ident("run")) => SectionKind::Run(inp.parse(template)?),
+                Some(Token::Ident("shell")) => SectionKind::Shell(inp.parse(template)?),
+                Some(Token::Ident("retry")) => {
+                    let attempts = expression(inp, expr)?;
+                    let body = if inp.peek() == Some(Token::LBrace) {
+                        Some(inp.parse(block)?)
+                    } else {
+                        None
+                    };
+                    SectionKind::Retry { attempts, body }
+                }
+                _ => return Err(give_up(inp)),
+            };
+            sections.push(Section {
+                kind,
+                span: inp.span_since(&section_start),
+            });
+        }
+    })?;
     Ok(ItemKind::Task(Task {
         name,
         inputs,
