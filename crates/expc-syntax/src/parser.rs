@@ -388,6 +388,8 @@ mod tests {
         "task t() { spark app args [\"a\"] { conf = { x = 1 } } }",
         "pipeline p { let a = t(x = 1, y = b.out) on laptop\n for p in grid { t(x = p.lr) } }",
         "pipeline p { let a = t(x = 1, y = b.out on laptop }",
+        "param a: Map<String, List<File<Csv>?>?>=1\nparam b: A<B<C<D<E<F>>>>, G,>? = 2\nparam c: A<>",
+        "param a: List<A<B>=1\nparam b: A<,> = 1\nparam c: A<B C>\nparam d: A<B>> = 1\nparam e: A<1>",
         "pipeline p { for a in g { for b in m.h { let x = t(a = a.x) on r\n t(b = x.out) } } }",
         "pipeline p { let a = 1\n let b = [a, 2]\n let c = f(a)(b) on x\n g(c)\n h() on y }",
         "pipeline p { let a = f() on }",
@@ -433,6 +435,14 @@ mod tests {
     fn first_parse_builds_what_the_detailed_parse_builds() {
         for (i, src) in SNIPPETS.iter().enumerate() {
             assert_same(&format!("snippet {i}: {src}"), src);
+        }
+        // Types nested deeper than the loops read them, and not closed.
+        for depth in [31, 32, 33, 40] {
+            let (open, close) = ("List<".repeat(depth), ">".repeat(depth));
+            assert_same("deep type", &format!("task t(a: {open}Int{close}) {{ }}"));
+            assert_same("deep type", &format!("param p: {open}Int{close}=[]"));
+            assert_same("deep type", &format!("param p: {open}Int{close}? = []"));
+            assert_same("unclosed type", &format!("param p: {open}Int = []"));
         }
         // Every specification in the repository, and each of its prefixes cut at a line.
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

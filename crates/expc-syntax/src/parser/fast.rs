@@ -289,7 +289,7 @@ where
                         }
                         _ => {}
                     }
-                    args.push(inp.parse(&ty)?);
+                    args.push(type_expr(inp, &ty, 1)?);
                     match inp.peek() {
                         Some(Token::Comma) => inp.skip(),
                         Some(Token::Gt | Token::GtEq) => {}
@@ -333,6 +333,57 @@ where
         inp.skip();
         let default = expression(inp, &expr)?;
         Ok((ty, Some(default)))
+    })
+}
+
+/// How deeply the loops nest type arguments; deeper ones are left to the type parser.
+const TYPE_DEPTH: usize = 32;
+
+/// `Name`, `Name<Type, …>` or `Name?`: a type, as the type parser builds it.
+fn type_expr<'t, 's: 't, I, E, T>(
+    inp: &mut Inp<'t, '_, I, E>,
+    ty: &T,
+    depth: usize,
+) -> Result<TypeExpr, E>
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    T: Parser<'t, I, TypeExpr, Extra<E>>,
+{
+    if depth >= TYPE_DEPTH {
+        return inp.parse(ty);
+    }
+    let start = inp.cursor();
+    let name = name(inp)?;
+    let mut args = Vec::new();
+    if inp.peek() == Some(Token::Lt) {
+        inp.skip();
+        args = exact(&TYPES, |args| {
+            loop {
+                if inp.peek() == Some(Token::Gt) {
+                    inp.skip();
+                    return Ok(());
+                }
+                args.push(type_expr(inp, ty, depth + 1)?);
+                match inp.peek() {
+                    Some(Token::Comma) => inp.skip(),
+                    Some(Token::Gt) => {}
+                    _ => return Err(give_up(inp)),
+                }
+            }
+        })?;
+    }
+    let optional = inp.peek() == Some(Token::Question);
+    if optional {
+        inp.skip();
+    }
+    Ok(TypeExpr {
+        kind: TypeExprKind::Named {
+            name,
+            args,
+            optional,
+        },
+        span: inp.span_since(&start),
     })
 }
 
