@@ -182,6 +182,7 @@ impl<'s> Tokens<'s> for Vec<(Token<'s>, Span)> {
         Vec::reserve(self, n);
     }
 
+    #[inline]
     fn push(&mut self, token: Token<'s>, span: Span) {
         Vec::push(self, (token, span));
     }
@@ -196,6 +197,7 @@ impl<'s> Tokens<'s> for Vec<Tok> {
         Vec::reserve(self, n);
     }
 
+    #[inline(always)]
     fn push(&mut self, token: Token<'s>, span: Span) {
         Vec::push(
             self,
@@ -234,10 +236,15 @@ enum Stop {
 }
 
 impl<'s, T: Tokens<'s>> Lexer<'s, T> {
+    #[inline(always)]
     fn span(&self, start: usize, end: usize) -> Span {
         Span::new(self.file, start, end)
     }
 
+    /// Called for every token, and inlined into each arm of the lexer's `match`, where the
+    /// token's kind is known: the call and the conversion of the token to its compact kind
+    /// cost more than pushing it.
+    #[inline(always)]
     fn push(&mut self, token: Token<'s>, start: usize, end: usize) {
         self.after_shell = matches!(token, Token::Ident("shell"));
         let span = self.span(start, end);

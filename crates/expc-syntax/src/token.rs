@@ -197,6 +197,7 @@ pub(crate) struct Tok {
 }
 
 impl Kind {
+    #[inline(always)]
     pub(crate) fn of(token: &Token<'_>) -> Kind {
         match token {
             Token::Ident(_) => Kind::Ident,
