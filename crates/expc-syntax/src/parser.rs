@@ -286,7 +286,7 @@ where
 {
     select! { Token::Ident(s) if !is_reserved(s) => s }
         .map_with(|s: &str, e| crate::ast::Ident {
-            name: crate::ast::SmolStr::new(s),
+            name: crate::ast::smol(s),
             span: e.span(),
         })
         .labelled("a name")

@@ -4,6 +4,8 @@
 
 use smol_str::SmolStr;
 
+use crate::ast::smol;
+
 use crate::token::TextQuote;
 
 /// The value of a string literal given its raw text with quotes.
@@ -11,7 +13,7 @@ pub fn string(raw: &str) -> SmolStr {
     let inner = raw.strip_prefix('"').unwrap_or(raw);
     let inner = inner.strip_suffix('"').unwrap_or(inner);
     if !inner.contains('\\') {
-        return SmolStr::new(inner);
+        return smol(inner);
     }
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars().peekable();
@@ -53,7 +55,7 @@ pub fn string(raw: &str) -> SmolStr {
 /// The value of a piece of template text.
 pub fn template_text(quote: TextQuote, raw: &str) -> SmolStr {
     if !raw.contains('\\') && !raw.contains("$${") {
-        return SmolStr::new(raw);
+        return smol(raw);
     }
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;

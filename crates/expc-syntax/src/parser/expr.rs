@@ -135,7 +135,7 @@ where
 {
     let text = select! { Token::TplText(q, raw) => (q, raw) }.map_with(|(quote, raw), e| {
         TemplatePart::Text {
-            raw: SmolStr::new(raw),
+            raw: smol(raw),
             value: unescape::template_text(quote, raw),
             quote,
             span: e.span(),
@@ -247,7 +247,7 @@ where
         .then(block.or_not())
         .map_with(|((name, span), body), e| {
             let name = Ident {
-                name: SmolStr::new(name),
+                name: smol(name),
                 span,
             };
             match body {
@@ -264,7 +264,7 @@ where
         .then(any().filter(|t: &Token<'s>| matches!(t, Token::Ident(_) | Token::Str(_))));
     let keyword_name = select! {
         Token::Ident(s) = e if is_item_keyword(s) => {
-            let name = Ident { name: SmolStr::new(s), span: e.span() };
+            let name = Ident { name: smol(s), span: e.span() };
             Expr::new(ExprKind::Name(name), e.span())
         }
     }
@@ -528,20 +528,20 @@ impl Simple<'_> {
     pub(super) fn into_expr(self, span: Span) -> Expr {
         let kind = match self {
             Simple::Name(s) => ExprKind::Name(Ident {
-                name: SmolStr::new(s),
+                name: smol(s),
                 span,
             }),
             Simple::Str(raw) => ExprKind::String(string_lit(raw, span)),
             Simple::Int(s) => ExprKind::Int {
-                raw: SmolStr::new(s),
+                raw: smol(s),
                 value: parse_int(s).unwrap_or(0),
             },
             Simple::Float(s) => ExprKind::Float {
-                raw: SmolStr::new(s),
+                raw: smol(s),
                 value: parse_float(s),
             },
             Simple::Quantity(s) => ExprKind::Quantity {
-                raw: SmolStr::new(s),
+                raw: smol(s),
                 value: quantity::parse(s).unwrap_or(quantity::Quantity {
                     dimension: quantity::Dimension::Memory,
                     amount: 0,
@@ -665,7 +665,7 @@ where
 
 fn string_lit(raw: &str, span: Span) -> StringLit {
     StringLit {
-        raw: SmolStr::new(raw),
+        raw: smol(raw),
         value: unescape::string(raw),
         span,
     }

@@ -139,7 +139,7 @@ where
                 let name = match inp.next() {
                     Some(Token::RBrace) => return Ok(()),
                     Some(Token::Ident(word)) if !is_reserved(word) => Ident {
-                        name: SmolStr::new(word),
+                        name: smol(word),
                         span: inp.span_since(&entry_start),
                     },
                     _ => return Err(give_up(inp)),
@@ -206,7 +206,7 @@ where
                             Some(Token::TplText(quote, raw)) => {
                                 inp.skip();
                                 parts.push(TemplatePart::Text {
-                                    raw: SmolStr::new(raw),
+                                    raw: smol(raw),
                                     value: unescape::template_text(quote, raw),
                                     quote,
                                     span: inp.span_since(&part_start),
@@ -264,7 +264,7 @@ where
         let start = inp.cursor();
         let name = match inp.next() {
             Some(Token::Ident(word)) if !is_reserved(word) => Ident {
-                name: SmolStr::new(word),
+                name: smol(word),
                 span: inp.span_since(&start),
             },
             _ => return Err(give_up(inp)),
@@ -407,7 +407,7 @@ where
                 let name = match inp.next() {
                     Some(Token::RParen) => return Ok(()),
                     Some(Token::Ident(word)) if !is_reserved(word) => Ident {
-                        name: SmolStr::new(word),
+                        name: smol(word),
                         span: inp.span_since(&field_start),
                     },
                     _ => return Err(give_up(inp)),
@@ -467,7 +467,7 @@ where
                     Some(Token::Ident(word)) if !is_reserved(word) => ExprKind::Field {
                         base: Box::new(base),
                         name: Ident {
-                            name: SmolStr::new(word),
+                            name: smol(word),
                             span: inp.span_since(&name_start),
                         },
                     },
@@ -518,7 +518,7 @@ where
                     if inp.peek() == Some(Token::Eq) {
                         inp.skip();
                         Some(Ident {
-                            name: SmolStr::new(word),
+                            name: smol(word),
                             span,
                         })
                     } else {
@@ -593,7 +593,7 @@ where
     let start = inp.cursor();
     match inp.next() {
         Some(Token::Ident(word)) if !is_reserved(word) => Ok(Ident {
-            name: SmolStr::new(word),
+            name: smol(word),
             span: inp.span_since(&start),
         }),
         _ => Err(give_up(inp)),
