@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use expc_run::{Event, InstanceRecord, Outcome, Sink, Summary};
 use rusqlite::params;
+use rusqlite::types::Value;
 
 use crate::meta::RunMeta;
 use crate::store::{Result, Store};
@@ -25,6 +26,9 @@ use crate::time::rfc3339;
 
 /// How often an open transaction is committed while a run goes on.
 const COMMIT_EVERY: Duration = Duration::from_millis(200);
+
+/// Most records of cached instances handed to the writer at once.
+const BATCH: usize = 256;
 
 /// Records a run into the store while passing every event on.
 #[derive(Debug)]
@@ -45,7 +49,9 @@ pub struct Recording<S> {
 #[derive(Debug)]
 struct Open {
     run_id: String,
-    send: mpsc::Sender<Box<InstanceRecord>>,
+    send: mpsc::Sender<Vec<InstanceRecord>>,
+    /// Records of cached instances not handed over yet (see [`Recording::record`]).
+    pending: Vec<InstanceRecord>,
     writer: JoinHandle<Writer>,
     /// Why the writer stopped, once it did.
     error: Arc<Mutex<Option<String>>>,
@@ -110,6 +116,10 @@ impl<S: Sink> Recording<S> {
             &blake3::hash(format!("{now:?}{pid}{}", self.meta.spec_hash).as_bytes()).to_hex()[..6]
         );
         let m = &self.meta;
+        store.conn.set_prepared_statement_cache_capacity(32);
+        // A multi-row `INSERT` keeps a statement journal (to undo the statement alone on
+        // an error): in memory, not written to a temporary file page by page.
+        store.conn.pragma_update(None, "temp_store", "MEMORY")?;
         let tx = store.conn.unchecked_transaction()?;
         tx.execute(
             "INSERT INTO runs (id, experiment, spec_path, spec_hash, pipeline, expc_version, user, host,
@@ -154,15 +164,15 @@ impl<S: Sink> Recording<S> {
             host: self.meta.host.clone(),
             error: error.clone(),
         };
-        let (send, receive) = mpsc::channel::<Box<InstanceRecord>>();
+        let (send, receive) = mpsc::channel::<Vec<InstanceRecord>>();
         let writer = std::thread::Builder::new()
             .name("expc-provenance".into())
             .spawn(move || {
-                for r in receive {
+                for batch in receive {
                     if writer.failed() {
                         continue;
                     }
-                    if let Err(e) = writer.record(&r) {
+                    if let Err(e) = writer.record(&batch) {
                         *lock(&writer.error) = Some(e.to_string());
                     }
                 }
@@ -172,26 +182,49 @@ impl<S: Sink> Recording<S> {
         self.open = Some(Open {
             run_id,
             send,
+            pending: Vec::new(),
             writer,
             error,
         });
         Ok(())
     }
 
-    /// Hands a record to the writer.
+    /// Hands a record to the writer. Records of cached instances, which a rerun reports
+    /// by the thousand in a burst, go over together, up to [`BATCH`] at once; any other
+    /// record or event sends what is waiting at once, so nothing waits behind a running
+    /// task.
     fn record(&mut self, r: &InstanceRecord) -> Result<()> {
+        let Some(o) = self.open.as_mut() else {
+            return Ok(());
+        };
+        o.pending.push(r.clone());
+        if r.outcome == Outcome::Cached && o.pending.len() < BATCH {
+            return Ok(());
+        }
+        self.flush()
+    }
+
+    /// Sends the records waiting, if any.
+    fn flush(&mut self) -> Result<()> {
         let Some(o) = self.open.as_mut() else {
             return Ok(());
         };
         if let Some(e) = lock(&o.error).clone() {
             return Err(crate::store::Error(e));
         }
+        if o.pending.is_empty() {
+            return Ok(());
+        }
         o.send
-            .send(Box::new(r.clone()))
+            .send(std::mem::take(&mut o.pending))
             .map_err(|_| crate::store::Error("the recorder stopped".into()))
     }
+
     /// Ends the run's record with its outcome. Call once, after `expc_run::run` returned.
     pub fn finish(&mut self, summary: &Summary) {
+        if let Err(e) = self.flush() {
+            self.stop(e.to_string());
+        }
         let Some(o) = self.open.take() else {
             return;
         };
@@ -238,7 +271,10 @@ impl Writer {
         lock(&self.error).clone()
     }
 
-    fn record(&mut self, r: &InstanceRecord) -> Result<()> {
+    /// Inserts a batch of records: the rows of each table together, with multi-row
+    /// `INSERT`s (one statement per up to [`ROWS_PER_INSERT`] rows instead of one per row),
+    /// each instance's own row first so its values, usages and metrics can refer to it.
+    fn record(&mut self, batch: &[InstanceRecord]) -> Result<()> {
         let meta = self.meta.clone();
         let meta = &*meta;
         let o = self;
@@ -246,129 +282,150 @@ impl Writer {
             o.store.conn.execute_batch("BEGIN")?;
             o.in_tx = true;
         }
-        let task_id = o.next_task;
-        o.next_task += 1;
-        let (backend, resource) = crate::meta::placement(meta, &r.call);
-        let host = r.host.clone().or_else(|| o.host.clone());
-        let status = match r.outcome {
-            Outcome::Ran => "ran",
-            Outcome::Cached => "cached",
-            Outcome::Failed => "failed",
-            Outcome::Skipped => "skipped",
-            Outcome::NotRun => "not_run",
-        };
-        let conn = &o.store.conn;
-        conn.prepare_cached(
+        let run_id = Value::Text(o.run_id.clone());
+        let mut tasks = Rows::new(
             "INSERT INTO tasks (run_id, id, instance, call, task, idx, cache_key, argv, status,
-               started_at, ended_at, host, exit_code, attempts, backend, resource, message, job_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-        )?
-        .execute(params![
-            o.run_id,
-            task_id,
-            r.name,
-            r.call,
-            r.task,
-            r.index as i64,
-            r.key,
-            (!r.argv.is_empty()).then(|| serde_json::to_string(&r.argv).unwrap_or_default()),
-            status,
-            r.started.map(rfc3339),
-            r.ended.map(rfc3339),
-            r.started.and(host),
-            r.exit_code,
-            r.attempts,
-            backend,
-            resource,
-            r.message,
-            r.job_id,
-        ])?;
-        for (name, value) in &r.values {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO task_values (run_id, task_id, name, value, num) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![
-                o.run_id,
-                task_id,
-                name,
-                value,
-                value.parse::<f64>().ok().filter(|f| f.is_finite())
-            ])?;
-        }
-        for u in &r.used {
-            let key = (u.path.clone(), u.digest.clone());
-            let artifact = match o.artifacts.get(&key) {
-                Some(id) => *id,
-                None => {
-                    let id = o.next_artifact;
-                    o.next_artifact += 1;
-                    let canonical = std::fs::canonicalize(&u.path).unwrap_or(u.path.clone());
-                    let (name, ty, role) = meta
-                        .declared
-                        .get(&canonical)
-                        .map_or((None, None, "file"), |(id, ty, role)| {
-                            (Some(id.as_str()), Some(ty.as_str()), *role)
-                        });
-                    let meta_fs = std::fs::metadata(&u.path).ok();
-                    conn.prepare_cached(
-                        "INSERT INTO artifacts (run_id, id, path, digest, size, is_dir, type, role, name)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    )?
-                    .execute(params![
-                        o.run_id,
-                        id,
-                        u.path.display().to_string(),
-                        u.digest,
-                        meta_fs.as_ref().filter(|m| m.is_file()).map(|m| m.len() as i64),
-                        meta_fs.as_ref().is_some_and(|m| m.is_dir()),
-                        ty,
-                        role,
-                        name,
-                    ])?;
-                    o.artifacts.insert(key, id);
-                    id
-                }
+               started_at, ended_at, host, exit_code, attempts, backend, resource, message, job_id)",
+            18,
+        );
+        let mut values = Rows::new(
+            "INSERT OR REPLACE INTO task_values (run_id, task_id, name, value, num)",
+            5,
+        );
+        let mut artifacts = Rows::new(
+            "INSERT INTO artifacts (run_id, id, path, digest, size, is_dir, type, role, name, produced_by)",
+            10,
+        );
+        let mut usages = Rows::new(
+            "INSERT INTO usages (run_id, task_id, artifact_id, input)",
+            4,
+        );
+        let mut metrics = Rows::new("INSERT INTO metrics (run_id, task_id, name, value)", 4);
+        for r in batch {
+            let task_id = o.next_task;
+            o.next_task += 1;
+            let (backend, resource) = crate::meta::placement(meta, &r.call);
+            let host = r.host.clone().or_else(|| o.host.clone());
+            let status = match r.outcome {
+                Outcome::Ran => "ran",
+                Outcome::Cached => "cached",
+                Outcome::Failed => "failed",
+                Outcome::Skipped => "skipped",
+                Outcome::NotRun => "not_run",
             };
-            conn.prepare_cached(
-                "INSERT INTO usages (run_id, task_id, artifact_id, input) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![o.run_id, task_id, artifact, u.input])?;
-        }
-        for g in &r.generated {
-            let id = o.next_artifact;
-            o.next_artifact += 1;
-            let role = if g.ty.starts_with("Model") {
-                "model"
-            } else if g.ty.starts_with("Metrics") {
-                "metrics"
+            // A cached instance starts and ends at once: its time is written once.
+            let started = r.started.map(rfc3339);
+            let ended = if r.ended == r.started {
+                started.clone()
             } else {
-                "output"
+                r.ended.map(rfc3339)
             };
-            conn.prepare_cached(
-                "INSERT INTO artifacts (run_id, id, path, digest, size, is_dir, type, role, name, produced_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![
-                o.run_id,
-                id,
-                g.path.display().to_string(),
-                g.digest,
-                g.size as i64,
-                g.is_dir,
-                g.ty,
-                role,
-                g.name,
-                task_id,
-            ])?;
-            o.artifacts.insert((g.path.clone(), g.digest.clone()), id);
-            if role == "metrics" {
-                for (name, value) in read_metrics(&g.path) {
-                    conn.prepare_cached(
-                        "INSERT INTO metrics (run_id, task_id, name, value) VALUES (?1, ?2, ?3, ?4)",
-                    )?
-                    .execute(params![o.run_id, task_id, name, value])?;
+            tasks.push([
+                run_id.clone(),
+                task_id.into(),
+                r.name.clone().into(),
+                r.call.clone().into(),
+                r.task.clone().into(),
+                (r.index as i64).into(),
+                r.key.clone().into(),
+                (!r.argv.is_empty())
+                    .then(|| serde_json::to_string(&r.argv).unwrap_or_default())
+                    .into(),
+                status.to_owned().into(),
+                started.clone().into(),
+                ended.into(),
+                r.started.and(host).into(),
+                r.exit_code.into(),
+                r.attempts.into(),
+                backend.to_owned().into(),
+                resource.to_owned().into(),
+                r.message.clone().into(),
+                r.job_id.clone().into(),
+            ]);
+            for (name, value) in &r.values {
+                values.push([
+                    run_id.clone(),
+                    task_id.into(),
+                    name.clone().into(),
+                    value.clone().into(),
+                    value.parse::<f64>().ok().filter(|f| f.is_finite()).into(),
+                ]);
+            }
+            for u in &r.used {
+                let key = (u.path.clone(), u.digest.clone());
+                let artifact = match o.artifacts.get(&key) {
+                    Some(id) => *id,
+                    None => {
+                        let id = o.next_artifact;
+                        o.next_artifact += 1;
+                        let canonical = std::fs::canonicalize(&u.path).unwrap_or(u.path.clone());
+                        let (name, ty, role) = meta
+                            .declared
+                            .get(&canonical)
+                            .map_or((None, None, "file"), |(id, ty, role)| {
+                                (Some(id.clone()), Some(ty.clone()), *role)
+                            });
+                        let meta_fs = std::fs::metadata(&u.path).ok();
+                        artifacts.push([
+                            run_id.clone(),
+                            id.into(),
+                            u.path.display().to_string().into(),
+                            u.digest.clone().into(),
+                            meta_fs
+                                .as_ref()
+                                .filter(|m| m.is_file())
+                                .map(|m| m.len() as i64)
+                                .into(),
+                            meta_fs.as_ref().is_some_and(|m| m.is_dir()).into(),
+                            ty.into(),
+                            role.to_owned().into(),
+                            name.into(),
+                            Value::Null,
+                        ]);
+                        o.artifacts.insert(key, id);
+                        id
+                    }
+                };
+                usages.push([
+                    run_id.clone(),
+                    task_id.into(),
+                    artifact.into(),
+                    u.input.clone().into(),
+                ]);
+            }
+            for g in &r.generated {
+                let id = o.next_artifact;
+                o.next_artifact += 1;
+                let role = if g.ty.starts_with("Model") {
+                    "model"
+                } else if g.ty.starts_with("Metrics") {
+                    "metrics"
+                } else {
+                    "output"
+                };
+                artifacts.push([
+                    run_id.clone(),
+                    id.into(),
+                    g.path.display().to_string().into(),
+                    g.digest.clone().into(),
+                    (g.size as i64).into(),
+                    g.is_dir.into(),
+                    g.ty.clone().into(),
+                    role.to_owned().into(),
+                    g.name.clone().into(),
+                    task_id.into(),
+                ]);
+                o.artifacts.insert((g.path.clone(), g.digest.clone()), id);
+                if role == "metrics" {
+                    for (name, value) in read_metrics(&g.path) {
+                        metrics.push([run_id.clone(), task_id.into(), name.into(), value.into()]);
+                    }
                 }
             }
+        }
+        let conn = &o.store.conn;
+        for rows in [&tasks, &values, &artifacts, &usages, &metrics] {
+            rows.insert(conn)?;
         }
         if o.last_commit.elapsed() >= COMMIT_EVERY {
             o.store.conn.execute_batch("COMMIT")?;
@@ -421,6 +478,10 @@ impl<S: Sink> Sink for Recording<S> {
                     self.stop(e.to_string());
                 }
             }
+        } else if !matches!(event, Event::TaskCached { .. }) && self.failed.is_none() {
+            if let Err(e) = self.flush() {
+                self.stop(e.to_string());
+            }
         }
         self.inner.event(event);
     }
@@ -435,6 +496,50 @@ impl<S: Sink> Sink for Recording<S> {
     }
 }
 
+/// Most rows one `INSERT` statement carries: within SQLite's oldest limit of 999
+/// parameters for the widest table, and enough that the cost of a statement (binding,
+/// stepping, resetting) is spread over many rows.
+const ROWS_PER_INSERT: usize = 50;
+
+/// The rows of one table waiting to be inserted, their values in column order.
+struct Rows {
+    head: &'static str,
+    columns: usize,
+    values: Vec<Value>,
+}
+
+impl Rows {
+    fn new(head: &'static str, columns: usize) -> Self {
+        Rows {
+            head,
+            columns,
+            values: Vec::new(),
+        }
+    }
+
+    fn push<const N: usize>(&mut self, row: [Value; N]) {
+        debug_assert_eq!(N, self.columns);
+        self.values.extend(row);
+    }
+
+    /// Inserts the rows, [`ROWS_PER_INSERT`] at a time. The statement for a full chunk and
+    /// for one row are kept prepared; other sizes (the rest of a batch) are prepared once.
+    fn insert(&self, conn: &rusqlite::Connection) -> Result<()> {
+        let row = format!("({})", vec!["?"; self.columns].join(", "));
+        for chunk in self.values.chunks(ROWS_PER_INSERT * self.columns) {
+            let n = chunk.len() / self.columns;
+            let sql = format!("{} VALUES {}", self.head, vec![row.as_str(); n].join(", "));
+            let params = rusqlite::params_from_iter(chunk.iter());
+            if n == ROWS_PER_INSERT || n == 1 {
+                conn.prepare_cached(&sql)?.execute(params)?;
+            } else {
+                conn.prepare(&sql)?.execute(params)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The numbers of a metrics file (a flat JSON object), in name order.
 fn read_metrics(path: &Path) -> Vec<(String, f64)> {
     let Ok(bytes) = std::fs::read(path) else {
@@ -446,4 +551,129 @@ fn read_metrics(path: &Path) -> Vec<(String, f64)> {
     map.into_iter()
         .filter_map(|(k, v)| v.as_f64().filter(|f| f.is_finite()).map(|f| (k, f)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use expc_run::Generated;
+    use expc_run::events::Collect;
+    use std::collections::BTreeMap;
+
+    fn meta(dir: &Path) -> RunMeta {
+        RunMeta {
+            experiment: Some("t".into()),
+            spec_path: dir.join("t.exp"),
+            spec_hash: "0".repeat(64),
+            pipeline: "main".into(),
+            params: Vec::new(),
+            git: None,
+            environment: serde_json::json!({}),
+            user: None,
+            host: Some("here".into()),
+            placements: BTreeMap::new(),
+            declared: BTreeMap::new(),
+        }
+    }
+
+    fn instance(i: u64, outcome: Outcome, dir: &Path) -> InstanceRecord {
+        let now = SystemTime::now();
+        InstanceRecord {
+            name: format!("one[{i}]"),
+            call: "o".into(),
+            task: "one".into(),
+            index: i,
+            outcome,
+            key: Some(format!("{i:064x}")),
+            argv: vec!["touch".into(), format!("out{i}.txt")],
+            started: Some(now),
+            ended: Some(now),
+            attempts: 0,
+            exit_code: None,
+            message: None,
+            used: Vec::new(),
+            values: vec![("i".into(), i.to_string())],
+            generated: vec![Generated {
+                name: "out".into(),
+                path: dir.join(format!("out/{i}.txt")),
+                digest: format!("{:064x}", i + 1),
+                size: i,
+                is_dir: false,
+                ty: "File<Text>".into(),
+            }],
+            host: None,
+            job_id: None,
+        }
+    }
+
+    /// Cached records go over in batches and are inserted with multi-row statements: every
+    /// row arrives (whole chunks, the rest of a batch, single records), in order, and the
+    /// gather's usages point at the artifacts made by the instances it read.
+    #[test]
+    fn batched_records_are_all_inserted_in_order() {
+        let dir = std::env::temp_dir().join(format!("expc-record-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let state = dir.join(".expc");
+        let mut rec = Recording::new(Collect::default(), &state, meta(&dir));
+        rec.event(Event::RunStarted { instances: 0 });
+        // More than one batch, not a multiple of a statement's rows; one record ran between.
+        let n = 2 * BATCH as u64 + 77;
+        for i in 0..n {
+            let outcome = if i == 130 {
+                Outcome::Ran
+            } else {
+                Outcome::Cached
+            };
+            rec.instance(&instance(i, outcome, &dir));
+        }
+        let mut gather = instance(n, Outcome::Ran, &dir);
+        gather.used = (0..n)
+            .map(|i| expc_run::resolve::Used {
+                input: "parts".into(),
+                path: dir.join(format!("out/{i}.txt")),
+                digest: format!("{:064x}", i + 1),
+            })
+            .collect();
+        rec.instance(&gather);
+        rec.finish(&Summary::default());
+        assert_eq!(rec.failure(), None);
+
+        let store = Store::open(&state).unwrap();
+        let count = |sql: &str| -> i64 { store.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(count("SELECT COUNT(*) FROM tasks"), n as i64 + 1);
+        assert_eq!(count("SELECT COUNT(*) FROM task_values"), n as i64 + 1);
+        assert_eq!(count("SELECT COUNT(*) FROM artifacts"), n as i64 + 1);
+        assert_eq!(count("SELECT COUNT(*) FROM usages"), n as i64);
+        // Ids follow the order the records came in, and each row has its own values.
+        assert_eq!(
+            count(
+                "SELECT COUNT(*) FROM tasks t JOIN task_values v ON v.run_id = t.run_id AND v.task_id = t.id WHERE t.idx = t.id AND v.num = t.idx"
+            ),
+            n as i64 + 1
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM tasks WHERE status = 'ran'"),
+            2,
+            "the one that ran and the gather"
+        );
+        assert_eq!(
+            count(
+                "SELECT COUNT(*) FROM tasks WHERE started_at IS NOT NULL AND started_at = ended_at"
+            ),
+            n as i64 + 1
+        );
+        // Every usage of the gather is the artifact its instance made (none added).
+        assert_eq!(
+            count(
+                "SELECT COUNT(*) FROM usages u JOIN artifacts a ON a.run_id = u.run_id AND a.id = u.artifact_id JOIN tasks t ON t.run_id = a.run_id AND t.id = a.produced_by WHERE u.task_id = (SELECT MAX(id) FROM tasks)"
+            ),
+            n as i64
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM artifacts WHERE size = produced_by"),
+            n as i64 + 1
+        );
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

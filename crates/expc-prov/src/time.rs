@@ -8,13 +8,33 @@ pub fn rfc3339(t: SystemTime) -> String {
     let secs = d.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, day) = civil(days as i64);
-    format!(
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+    let ms = u64::from(d.subsec_millis());
+    if !(0..10_000).contains(&y) {
+        return format!(
+            "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60,
+        );
+    }
+    // Written digit by digit (not through `format!`): a run records two times per instance.
+    let mut out = String::with_capacity(24);
+    for (sep, n, width) in [
+        (None, y as u64, 4),
+        (Some('-'), u64::from(m), 2),
+        (Some('-'), u64::from(day), 2),
+        (Some('T'), rem / 3600, 2),
+        (Some(':'), rem % 3600 / 60, 2),
+        (Some(':'), rem % 60, 2),
+        (Some('.'), ms, 3),
+    ] {
+        out.extend(sep);
+        for i in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u64.pow(i) % 10) as u8));
+        }
+    }
+    out.push('Z');
+    out
 }
 
 /// `20261201T230512Z`, for run ids.
@@ -83,6 +103,21 @@ mod tests {
         assert_eq!(parse_ms(&s), Some(1_796_166_312_345));
         assert_eq!(compact(t), "20261201T230512Z");
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        // Digit by digit, as `format!` would write it.
+        for ms in (0..4_000_000_000_000u64).step_by(97_003_117_019) {
+            let d = Duration::from_millis(ms);
+            let (y, m, day) = civil((d.as_secs() / 86_400) as i64);
+            let rem = d.as_secs() % 86_400;
+            let expected = format!(
+                "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+                rem / 3600,
+                rem % 3600 / 60,
+                rem % 60,
+                d.subsec_millis()
+            );
+            assert_eq!(rfc3339(UNIX_EPOCH + d), expected);
+            assert_eq!(parse_ms(&expected), Some(ms as i64));
+        }
         for days in [0i64, 59, 60, 365, 11_016, 20_000, 30_000] {
             let (y, m, d) = civil(days);
             assert_eq!(days_from_civil(y, m as i64, d as i64), days);
