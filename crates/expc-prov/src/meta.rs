@@ -46,6 +46,27 @@ pub struct Git {
 impl RunMeta {
     /// Gathers a run's description. `spec_dir` is the folder data paths are relative to.
     pub fn collect(program: &Program, plan: &Plan, spec: &Path, spec_dir: &Path) -> RunMeta {
+        // `git` takes three processes in a repository (one outside): started first, it
+        // runs while the rest is gathered here.
+        std::thread::scope(|s| {
+            let pending = std::thread::Builder::new()
+                .name("expc-git".into())
+                .spawn_scoped(s, || git(spec_dir));
+            let mut meta = Self::collect_without_git(program, plan, spec, spec_dir);
+            meta.git = match pending {
+                Ok(handle) => handle.join().ok().flatten(),
+                Err(_) => git(spec_dir),
+            };
+            meta
+        })
+    }
+
+    fn collect_without_git(
+        program: &Program,
+        plan: &Plan,
+        spec: &Path,
+        spec_dir: &Path,
+    ) -> RunMeta {
         let spec_path = std::fs::canonicalize(spec).unwrap_or_else(|_| spec.to_path_buf());
         let mut hasher = blake3::Hasher::new();
         for m in &program.modules {
@@ -100,7 +121,7 @@ impl RunMeta {
             spec_path,
             pipeline: plan.pipeline.clone(),
             params,
-            git: git(spec_dir),
+            git: None,
             environment: environment(plan),
             user: user(),
             host: hostname(),
