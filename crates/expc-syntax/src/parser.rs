@@ -21,7 +21,8 @@ use expc_diagnostics::{Code, Diagnostic, FileId, Span};
 use crate::ast::SourceFile;
 use crate::token::{Tok, Token};
 
-pub(crate) type Extra<E> = extra::Err<E>;
+/// What every parser carries besides its error: the first parse's list buffers.
+pub(crate) type Extra<E> = extra::Full<E, fast::State, ()>;
 
 use error::{Detailed, Fast, SynErr};
 

@@ -10,9 +10,6 @@
 //! does not expect: a missing closing bracket, an empty interpolation, a misplaced token.
 //! Values that are not one token are parsed by the ordinary expression parser.
 
-use std::cell::Cell;
-use std::thread::LocalKey;
-
 use chumsky::error::LabelError;
 use chumsky::input::{InputRef, ValueInput};
 use chumsky::prelude::*;
@@ -26,35 +23,47 @@ use crate::unescape;
 
 type Inp<'t, 'p, I, E> = InputRef<'t, 'p, I, Extra<E>>;
 
-thread_local! {
-    static ENTRIES: Cell<Vec<Entry>> = const { Cell::new(Vec::new()) };
-    static FIELDS: Cell<Vec<Field>> = const { Cell::new(Vec::new()) };
-    static SECTIONS: Cell<Vec<Section>> = const { Cell::new(Vec::new()) };
-    static WORDS: Cell<Vec<TemplateWord>> = const { Cell::new(Vec::new()) };
-    static PARTS: Cell<Vec<TemplatePart>> = const { Cell::new(Vec::new()) };
-    static ARGS: Cell<Vec<Arg>> = const { Cell::new(Vec::new()) };
-    static EXPRS: Cell<Vec<Expr>> = const { Cell::new(Vec::new()) };
-    static TYPES: Cell<Vec<TypeExpr>> = const { Cell::new(Vec::new()) };
+/// The buffers [`exact`] collects lists in, kept in the parse's state from one list to the
+/// next (reached through the input, where thread-locals cost a check of their
+/// initialisation at every access).
+#[derive(Default)]
+pub(crate) struct Buffers {
+    entries: Vec<Entry>,
+    fields: Vec<Field>,
+    sections: Vec<Section>,
+    words: Vec<TemplateWord>,
+    parts: Vec<TemplatePart>,
+    args: Vec<Arg>,
+    exprs: Vec<Expr>,
+    types: Vec<TypeExpr>,
 }
+
+/// The state of a parse: the list buffers of the first parse's loops.
+pub(crate) type State = chumsky::inspector::SimpleState<Buffers>;
 
 /// Collects the list that `fill` pushes onto `buffer`, a vector kept from one list to the
 /// next, into a vector of exactly its length: one allocation per list, where pushing onto
 /// a new vector grows it (to 4, 8, 16 elements), each time by a copy, and shrinking it to
 /// its length copies it once more. A list nested in one of its own kind finds the buffer
 /// taken and fills a new one.
-fn exact<T: 'static, X>(
-    buffer: &'static LocalKey<Cell<Vec<T>>>,
-    fill: impl FnOnce(&mut Vec<T>) -> Result<(), X>,
-) -> Result<Vec<T>, X> {
-    let mut items = buffer.take();
-    let list = fill(&mut items).map(|()| {
+fn exact<'t, 'p, 's: 't, I, E, T, X>(
+    inp: &mut Inp<'t, 'p, I, E>,
+    buffer: fn(&mut Buffers) -> &mut Vec<T>,
+    fill: impl FnOnce(&mut Inp<'t, 'p, I, E>, &mut Vec<T>) -> Result<(), X>,
+) -> Result<Vec<T>, X>
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+{
+    let mut items = std::mem::take(buffer(inp.state()));
+    let list = fill(inp, &mut items).map(|()| {
         let mut list = Vec::with_capacity(items.len());
         // One copy of the whole buffer, which `append` leaves empty.
         list.append(&mut items);
         list
     });
     items.clear();
-    buffer.set(items);
+    *buffer(inp.state()) = items;
     list
 }
 
@@ -133,41 +142,45 @@ where
         if inp.next() != Some(Token::LBrace) {
             return Err(give_up(inp));
         }
-        let entries = exact(&ENTRIES, |entries| {
-            loop {
-                let entry_start = inp.cursor();
-                let name = match inp.next() {
-                    Some(Token::RBrace) => return Ok(()),
-                    Some(Token::Ident(word)) if !is_reserved(word) => Ident {
-                        name: smol(word),
+        let entries = exact(
+            inp,
+            |b| &mut b.entries,
+            |inp, entries| {
+                loop {
+                    let entry_start = inp.cursor();
+                    let name = match inp.next() {
+                        Some(Token::RBrace) => return Ok(()),
+                        Some(Token::Ident(word)) if !is_reserved(word) => Ident {
+                            name: smol(word),
+                            span: inp.span_since(&entry_start),
+                        },
+                        _ => return Err(give_up(inp)),
+                    };
+                    let value = match inp.peek() {
+                        Some(Token::Eq) => {
+                            inp.skip();
+                            EntryValue::Value(expression(inp, &expr)?)
+                        }
+                        Some(Token::Colon) => {
+                            inp.skip();
+                            let (ty, default) = inp.parse(&typed_default)?;
+                            EntryValue::Typed { ty, default }
+                        }
+                        Some(Token::LBrace) => EntryValue::Block(inp.parse(&block)?),
+                        _ => return Err(give_up(inp)),
+                    };
+                    entries.push(Entry {
+                        doc: None,
+                        name,
+                        value,
                         span: inp.span_since(&entry_start),
-                    },
-                    _ => return Err(give_up(inp)),
-                };
-                let value = match inp.peek() {
-                    Some(Token::Eq) => {
+                    });
+                    if inp.peek() == Some(Token::Comma) {
                         inp.skip();
-                        EntryValue::Value(expression(inp, &expr)?)
                     }
-                    Some(Token::Colon) => {
-                        inp.skip();
-                        let (ty, default) = inp.parse(&typed_default)?;
-                        EntryValue::Typed { ty, default }
-                    }
-                    Some(Token::LBrace) => EntryValue::Block(inp.parse(&block)?),
-                    _ => return Err(give_up(inp)),
-                };
-                entries.push(Entry {
-                    doc: None,
-                    name,
-                    value,
-                    span: inp.span_since(&entry_start),
-                });
-                if inp.peek() == Some(Token::Comma) {
-                    inp.skip();
                 }
-            }
-        })?;
+            },
+        )?;
         Ok(Block {
             entries,
             span: inp.span_since(&start),
@@ -196,50 +209,58 @@ where
                 span: inp.span_since(&start),
             });
         }
-        let words = exact(&WORDS, |words| {
-            loop {
-                let word_start = inp.cursor();
-                let parts = exact(&PARTS, |parts| {
-                    loop {
-                        let part_start = inp.cursor();
-                        match inp.peek() {
-                            Some(Token::TplText(quote, raw)) => {
-                                inp.skip();
-                                parts.push(TemplatePart::Text {
-                                    raw: smol(raw),
-                                    value: unescape::template_text(quote, raw),
-                                    quote,
-                                    span: inp.span_since(&part_start),
-                                });
-                            }
-                            Some(Token::TplInterpStart) => {
-                                inp.skip();
-                                // An empty `${}` is left to the template parser.
-                                if inp.peek() == Some(Token::TplInterpEnd) {
-                                    return Err(give_up(inp));
+        let words = exact(
+            inp,
+            |b| &mut b.words,
+            |inp, words| {
+                loop {
+                    let word_start = inp.cursor();
+                    let parts = exact(
+                        inp,
+                        |b| &mut b.parts,
+                        |inp, parts| {
+                            loop {
+                                let part_start = inp.cursor();
+                                match inp.peek() {
+                                    Some(Token::TplText(quote, raw)) => {
+                                        inp.skip();
+                                        parts.push(TemplatePart::Text {
+                                            raw: smol(raw),
+                                            value: unescape::template_text(quote, raw),
+                                            quote,
+                                            span: inp.span_since(&part_start),
+                                        });
+                                    }
+                                    Some(Token::TplInterpStart) => {
+                                        inp.skip();
+                                        // An empty `${}` is left to the template parser.
+                                        if inp.peek() == Some(Token::TplInterpEnd) {
+                                            return Err(give_up(inp));
+                                        }
+                                        let value = expression(inp, &expr)?;
+                                        if inp.next() != Some(Token::TplInterpEnd) {
+                                            return Err(give_up(inp));
+                                        }
+                                        parts.push(TemplatePart::Interp(value));
+                                    }
+                                    _ if parts.is_empty() => return Err(give_up(inp)),
+                                    _ => return Ok(()),
                                 }
-                                let value = expression(inp, &expr)?;
-                                if inp.next() != Some(Token::TplInterpEnd) {
-                                    return Err(give_up(inp));
-                                }
-                                parts.push(TemplatePart::Interp(value));
                             }
-                            _ if parts.is_empty() => return Err(give_up(inp)),
-                            _ => return Ok(()),
-                        }
+                        },
+                    )?;
+                    words.push(TemplateWord {
+                        parts,
+                        span: inp.span_since(&word_start),
+                    });
+                    match inp.next() {
+                        Some(Token::TplSep) => {}
+                        Some(Token::TplEnd) => return Ok(()),
+                        _ => return Err(give_up(inp)),
                     }
-                })?;
-                words.push(TemplateWord {
-                    parts,
-                    span: inp.span_since(&word_start),
-                });
-                match inp.next() {
-                    Some(Token::TplSep) => {}
-                    Some(Token::TplEnd) => return Ok(()),
-                    _ => return Err(give_up(inp)),
                 }
-            }
-        })?;
+            },
+        )?;
         Ok(Template {
             words,
             span: inp.span_since(&start),
@@ -274,29 +295,33 @@ where
             inp.skip();
             // The span of a `>=` that ends the arguments, glued to the default's `=`.
             let mut glued = None;
-            args = exact(&TYPES, |args| {
-                loop {
-                    match inp.peek() {
-                        Some(Token::Gt) => {
-                            inp.skip();
-                            return Ok(());
+            args = exact(
+                inp,
+                |b| &mut b.types,
+                |inp, args| {
+                    loop {
+                        match inp.peek() {
+                            Some(Token::Gt) => {
+                                inp.skip();
+                                return Ok(());
+                            }
+                            Some(Token::GtEq) => {
+                                let gteq = inp.cursor();
+                                inp.skip();
+                                glued = Some(inp.span_since(&gteq));
+                                return Ok(());
+                            }
+                            _ => {}
                         }
-                        Some(Token::GtEq) => {
-                            let gteq = inp.cursor();
-                            inp.skip();
-                            glued = Some(inp.span_since(&gteq));
-                            return Ok(());
+                        args.push(type_expr(inp, &ty, 1)?);
+                        match inp.peek() {
+                            Some(Token::Comma) => inp.skip(),
+                            Some(Token::Gt | Token::GtEq) => {}
+                            _ => return Err(give_up(inp)),
                         }
-                        _ => {}
                     }
-                    args.push(type_expr(inp, &ty, 1)?);
-                    match inp.peek() {
-                        Some(Token::Comma) => inp.skip(),
-                        Some(Token::Gt | Token::GtEq) => {}
-                        _ => return Err(give_up(inp)),
-                    }
-                }
-            })?;
+                },
+            )?;
             if let Some(gteq) = glued {
                 // Glued: the type ends before the `=` half, and a default follows.
                 let whole = inp.span_since(&start);
@@ -358,20 +383,24 @@ where
     let mut args = Vec::new();
     if inp.peek() == Some(Token::Lt) {
         inp.skip();
-        args = exact(&TYPES, |args| {
-            loop {
-                if inp.peek() == Some(Token::Gt) {
-                    inp.skip();
-                    return Ok(());
+        args = exact(
+            inp,
+            |b| &mut b.types,
+            |inp, args| {
+                loop {
+                    if inp.peek() == Some(Token::Gt) {
+                        inp.skip();
+                        return Ok(());
+                    }
+                    args.push(type_expr(inp, ty, depth + 1)?);
+                    match inp.peek() {
+                        Some(Token::Comma) => inp.skip(),
+                        Some(Token::Gt) => {}
+                        _ => return Err(give_up(inp)),
+                    }
                 }
-                args.push(type_expr(inp, ty, depth + 1)?);
-                match inp.peek() {
-                    Some(Token::Comma) => inp.skip(),
-                    Some(Token::Gt) => {}
-                    _ => return Err(give_up(inp)),
-                }
-            }
-        })?;
+            },
+        )?;
     }
     let optional = inp.peek() == Some(Token::Question);
     if optional {
@@ -401,35 +430,39 @@ where
         if inp.next() != Some(Token::LParen) {
             return Err(give_up(inp));
         }
-        exact(&FIELDS, |fields| {
-            loop {
-                let field_start = inp.cursor();
-                let name = match inp.next() {
-                    Some(Token::RParen) => return Ok(()),
-                    Some(Token::Ident(word)) if !is_reserved(word) => Ident {
-                        name: smol(word),
+        exact(
+            inp,
+            |b| &mut b.fields,
+            |inp, fields| {
+                loop {
+                    let field_start = inp.cursor();
+                    let name = match inp.next() {
+                        Some(Token::RParen) => return Ok(()),
+                        Some(Token::Ident(word)) if !is_reserved(word) => Ident {
+                            name: smol(word),
+                            span: inp.span_since(&field_start),
+                        },
+                        _ => return Err(give_up(inp)),
+                    };
+                    if inp.next() != Some(Token::Colon) {
+                        return Err(give_up(inp));
+                    }
+                    let (ty, default) = inp.parse(&typed_default)?;
+                    fields.push(Field {
+                        doc: None,
+                        name,
+                        ty,
+                        default,
                         span: inp.span_since(&field_start),
-                    },
-                    _ => return Err(give_up(inp)),
-                };
-                if inp.next() != Some(Token::Colon) {
-                    return Err(give_up(inp));
+                    });
+                    match inp.next() {
+                        Some(Token::Comma) => {}
+                        Some(Token::RParen) => return Ok(()),
+                        _ => return Err(give_up(inp)),
+                    }
                 }
-                let (ty, default) = inp.parse(&typed_default)?;
-                fields.push(Field {
-                    doc: None,
-                    name,
-                    ty,
-                    default,
-                    span: inp.span_since(&field_start),
-                });
-                match inp.next() {
-                    Some(Token::Comma) => {}
-                    Some(Token::RParen) => return Ok(()),
-                    _ => return Err(give_up(inp)),
-                }
-            }
-        })
+            },
+        )
     })
 }
 
@@ -503,45 +536,49 @@ where
     E: SynErr<'t, 's, I>,
     P: Parser<'t, I, Expr, Extra<E>>,
 {
-    let args = exact(&ARGS, |args| {
-        loop {
-            let arg_start = inp.cursor();
-            let name = match inp.peek() {
-                Some(Token::RParen) => {
-                    inp.skip();
-                    return Ok(());
-                }
-                Some(Token::Ident(word)) if !is_reserved(word) => {
-                    let before = inp.save();
-                    inp.skip();
-                    let span = inp.span_since(&arg_start);
-                    if inp.peek() == Some(Token::Eq) {
+    let args = exact(
+        inp,
+        |b| &mut b.args,
+        |inp, args| {
+            loop {
+                let arg_start = inp.cursor();
+                let name = match inp.peek() {
+                    Some(Token::RParen) => {
                         inp.skip();
-                        Some(Ident {
-                            name: smol(word),
-                            span,
-                        })
-                    } else {
-                        inp.rewind(before);
-                        None
+                        return Ok(());
                     }
+                    Some(Token::Ident(word)) if !is_reserved(word) => {
+                        let before = inp.save();
+                        inp.skip();
+                        let span = inp.span_since(&arg_start);
+                        if inp.peek() == Some(Token::Eq) {
+                            inp.skip();
+                            Some(Ident {
+                                name: smol(word),
+                                span,
+                            })
+                        } else {
+                            inp.rewind(before);
+                            None
+                        }
+                    }
+                    _ => None,
+                };
+                let value = expression(inp, expr).map_err(Some)?;
+                args.push(Arg {
+                    name,
+                    value,
+                    span: inp.span_since(&arg_start),
+                });
+                match inp.next() {
+                    Some(Token::Comma) => {}
+                    Some(Token::RParen) => return Ok(()),
+                    // Not an error: the caller rewinds.
+                    _ => return Err(None),
                 }
-                _ => None,
-            };
-            let value = expression(inp, expr).map_err(Some)?;
-            args.push(Arg {
-                name,
-                value,
-                span: inp.span_since(&arg_start),
-            });
-            match inp.next() {
-                Some(Token::Comma) => {}
-                Some(Token::RParen) => return Ok(()),
-                // Not an error: the caller rewinds.
-                _ => return Err(None),
             }
-        }
-    });
+        },
+    );
     match args {
         Ok(args) => Ok(Some(args)),
         Err(None) => Ok(None),
@@ -560,21 +597,25 @@ where
     E: SynErr<'t, 's, I>,
     P: Parser<'t, I, Expr, Extra<E>>,
 {
-    let items = exact(&EXPRS, |items| {
-        loop {
-            if inp.peek() == Some(Token::RBracket) {
-                inp.skip();
-                return Ok(());
+    let items = exact(
+        inp,
+        |b| &mut b.exprs,
+        |inp, items| {
+            loop {
+                if inp.peek() == Some(Token::RBracket) {
+                    inp.skip();
+                    return Ok(());
+                }
+                items.push(expression(inp, expr).map_err(Some)?);
+                match inp.next() {
+                    Some(Token::Comma) => {}
+                    Some(Token::RBracket) => return Ok(()),
+                    // Not an error: the caller rewinds.
+                    _ => return Err(None),
+                }
             }
-            items.push(expression(inp, expr).map_err(Some)?);
-            match inp.next() {
-                Some(Token::Comma) => {}
-                Some(Token::RBracket) => return Ok(()),
-                // Not an error: the caller rewinds.
-                _ => return Err(None),
-            }
-        }
-    });
+        },
+    );
     let items = match items {
         Ok(items) => items,
         Err(None) => return Ok(None),
@@ -684,32 +725,36 @@ where
     if inp.next() != Some(Token::LBrace) {
         return Err(give_up(inp));
     }
-    let sections = exact(&SECTIONS, |sections| {
-        loop {
-            let section_start = inp.cursor();
-            let kind = match inp.next() {
-                Some(Token::RBrace) => return Ok(()),
-                Some(Token::Ident("resources")) => SectionKind::Resources(inp.parse(block)?),
-                Some(Token::Ident("env")) => SectionKind::Env(inp.parse(block)?),
-                Some(Token::Ident("run")) => SectionKind::Run(inp.parse(template)?),
-                Some(Token::Ident("shell")) => SectionKind::Shell(inp.parse(template)?),
-                Some(Token::Ident("retry")) => {
-                    let attempts = expression(inp, expr)?;
-                    let body = if inp.peek() == Some(Token::LBrace) {
-                        Some(inp.parse(block)?)
-                    } else {
-                        None
-                    };
-                    SectionKind::Retry { attempts, body }
-                }
-                _ => return Err(give_up(inp)),
-            };
-            sections.push(Section {
-                kind,
-                span: inp.span_since(&section_start),
-            });
-        }
-    })?;
+    let sections = exact(
+        inp,
+        |b| &mut b.sections,
+        |inp, sections| {
+            loop {
+                let section_start = inp.cursor();
+                let kind = match inp.next() {
+                    Some(Token::RBrace) => return Ok(()),
+                    Some(Token::Ident("resources")) => SectionKind::Resources(inp.parse(block)?),
+                    Some(Token::Ident("env")) => SectionKind::Env(inp.parse(block)?),
+                    Some(Token::Ident("run")) => SectionKind::Run(inp.parse(template)?),
+                    Some(Token::Ident("shell")) => SectionKind::Shell(inp.parse(template)?),
+                    Some(Token::Ident("retry")) => {
+                        let attempts = expression(inp, expr)?;
+                        let body = if inp.peek() == Some(Token::LBrace) {
+                            Some(inp.parse(block)?)
+                        } else {
+                            None
+                        };
+                        SectionKind::Retry { attempts, body }
+                    }
+                    _ => return Err(give_up(inp)),
+                };
+                sections.push(Section {
+                    kind,
+                    span: inp.span_since(&section_start),
+                });
+            }
+        },
+    )?;
     Ok(ItemKind::Task(Task {
         name,
         inputs,
