@@ -441,7 +441,7 @@ impl<'s, T: Tokens<'s>> Lexer<'s, T> {
     }
 
     fn check_float(&mut self, slice: &str, start: usize, end: usize) {
-        if !parse_float(slice).is_finite() {
+        if !surely_finite(slice) && !parse_float(slice).is_finite() {
             self.error(
                 Code::NUMBER_OUT_OF_RANGE,
                 format!("number `{slice}` is too large"),
@@ -749,6 +749,12 @@ pub fn parse_int(slice: &str) -> Option<i64> {
     digits.parse().ok()
 }
 
+/// Whether a float literal is finite without valuing it: one without an exponent and with
+/// fewer digits than the 309 of `f64::MAX` is (most literals, such as `0.001`).
+fn surely_finite(slice: &str) -> bool {
+    slice.len() < 300 && !slice.bytes().any(|b| b | 0x20 == b'e')
+}
+
 /// Parses a float literal (with `_` separators).
 pub fn parse_float(slice: &str) -> f64 {
     if !slice.contains('_') {
@@ -761,6 +767,27 @@ pub fn parse_float(slice: &str) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The shortcut of the float check never calls finite what valuing calls infinite.
+    #[test]
+    fn surely_finite_agrees_with_valuing() {
+        let long = format!("{}.5", "9".repeat(400));
+        let edge = format!("{}.0", "9".repeat(299));
+        let cases = [
+            "0.001", "1.5", "1_000.25", "1e-3", "1E400", "2.5e308", "1.7e308", &long, &edge,
+        ];
+        for case in cases {
+            if surely_finite(case) {
+                assert!(parse_float(case).is_finite(), "{case}");
+            }
+        }
+        assert!(surely_finite("0.001") && surely_finite("1_000.25"));
+        assert!(!surely_finite("1E400") && !surely_finite(&long));
+        let src = format!("a = {long}\nb = 0.001");
+        let lexed = lex(FileId(0), &src);
+        assert_eq!(lexed.diagnostics.len(), 1);
+        assert_eq!(lexed.diagnostics[0].code, Code::NUMBER_OUT_OF_RANGE);
+    }
 
     fn kinds(src: &str) -> Vec<String> {
         lex(FileId(0), src)
