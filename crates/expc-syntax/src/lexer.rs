@@ -705,6 +705,14 @@ impl<'s, T: Tokens<'s>> Lexer<'s, T> {
     fn interpolation(&mut self, at: usize) {
         self.push(Token::TplInterpStart, at, at + 2);
         self.pos = at + 2;
+        // The common `${name}`: the two tokens the lexer would read, without starting one.
+        if let Some(len) = name_then_close(&self.src.as_bytes()[at + 2..]) {
+            let (start, end) = (at + 2, at + 2 + len);
+            self.push(Token::Ident(&self.src[start..end]), start, end);
+            self.push(Token::TplInterpEnd, end, end + 1);
+            self.pos = end + 1;
+            return;
+        }
         let first_token = self.tokens.len();
         let stop = self.run(true);
         let empty = self.tokens.len() == first_token + usize::from(stop == Stop::InterpClose);
@@ -740,6 +748,19 @@ impl<'s, T: Tokens<'s>> Lexer<'s, T> {
     }
 }
 
+/// The length of the name that `rest` starts with when a `}` follows it directly: what
+/// [`Raw::Ident`] matches there.
+fn name_then_close(rest: &[u8]) -> Option<usize> {
+    let first = *rest.first()?;
+    if !(first.is_ascii_alphabetic() || first == b'_') {
+        return None;
+    }
+    let len = rest
+        .iter()
+        .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_'))?;
+    (rest[len] == b'}').then_some(len)
+}
+
 /// Parses an integer literal (with `_` separators) into an `i64`.
 pub fn parse_int(slice: &str) -> Option<i64> {
     if !slice.contains('_') {
@@ -767,6 +788,40 @@ pub fn parse_float(slice: &str) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An interpolation of a name, read without a new lexer, gives the tokens that lexing
+    /// its content does, and other interpolations are unchanged.
+    #[test]
+    fn interpolated_names_lex_as_names() {
+        let contents = [
+            "x", "_", "a1_B", "shell", "true", "in", "x ", " x", "x.y", "1", "1GiB", "é",
+            "x\u{e9}", "f(x)", "{ a }", "x\\",
+        ];
+        for content in contents {
+            let src = format!("`a${{{content}}}b`");
+            let inside = lex(FileId(0), &src).tokens;
+            let alone = lex(FileId(0), content).tokens;
+            let expected: Vec<_> = alone
+                .iter()
+                .map(|(t, s)| {
+                    (
+                        *t,
+                        Span::new(FileId(0), s.start as usize + 4, s.end as usize + 4),
+                    )
+                })
+                .collect();
+            assert_eq!(inside[2].0, Token::TplInterpStart, "{content:?}");
+            let got = &inside[3..inside.len().min(3 + expected.len())];
+            assert_eq!(got, &expected[..], "{content:?}");
+            if !content.contains('}') {
+                assert_eq!(
+                    inside[3 + expected.len()].0,
+                    Token::TplInterpEnd,
+                    "{content:?}"
+                );
+            }
+        }
+    }
 
     /// The shortcut of the float check never calls finite what valuing calls infinite.
     #[test]
