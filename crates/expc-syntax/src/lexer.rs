@@ -122,7 +122,7 @@ enum Raw {
 
 /// Lexes one file.
 pub fn lex<'s>(file: FileId, src: &'s str) -> Lexed<'s> {
-    let (tokens, comments, diagnostics) = lex_into(file, src, Vec::new());
+    let (tokens, comments, diagnostics, _) = lex_into(file, src, Vec::new());
     Lexed {
         tokens,
         comments,
@@ -136,23 +136,31 @@ pub(crate) struct LexedCompact {
     pub tokens: Vec<Tok>,
     pub comments: Vec<Comment>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The value of each valid quantity literal, by the offset where it starts, in order:
+    /// the lexer values them to check them, and the first parse takes the values from here.
+    pub quantities: Vec<(u32, quantity::Quantity)>,
 }
 
 /// Lexes one file into compact tokens, as the parser takes them.
 pub(crate) fn lex_compact(file: FileId, src: &str) -> LexedCompact {
-    let (tokens, comments, diagnostics) = lex_into(file, src, Vec::new());
+    let (tokens, comments, diagnostics, quantities) = lex_into(file, src, Vec::new());
     LexedCompact {
         tokens,
         comments,
         diagnostics,
+        quantities,
     }
 }
 
-fn lex_into<'s, T: Tokens<'s>>(
-    file: FileId,
-    src: &'s str,
-    mut tokens: T,
-) -> (T, Vec<Comment>, Vec<Diagnostic>) {
+/// What [`lex_into`] returns.
+type LexOutput<T> = (
+    T,
+    Vec<Comment>,
+    Vec<Diagnostic>,
+    Vec<(u32, quantity::Quantity)>,
+);
+
+fn lex_into<'s, T: Tokens<'s>>(file: FileId, src: &'s str, mut tokens: T) -> LexOutput<T> {
     // Rarely more than one token per three bytes; capacity that is never used costs
     // nothing (pages are only touched when written), but growing copies every token.
     tokens.reserve(src.len() / 3 + 16);
@@ -164,9 +172,15 @@ fn lex_into<'s, T: Tokens<'s>>(
         comments: Vec::new(),
         diagnostics: Vec::new(),
         after_shell: false,
+        quantities: Vec::new(),
     };
     lexer.run(false);
-    (lexer.tokens, lexer.comments, lexer.diagnostics)
+    (
+        lexer.tokens,
+        lexer.comments,
+        lexer.diagnostics,
+        lexer.quantities,
+    )
 }
 
 /// Where the lexer puts tokens: `(Token, Span)` pairs for [`lex`], compact tokens for
@@ -223,6 +237,8 @@ struct Lexer<'s, T> {
     diagnostics: Vec<Diagnostic>,
     /// The previous token was the word `shell`, so a template that follows is a script.
     after_shell: bool,
+    /// See [`LexedCompact::quantities`].
+    quantities: Vec<(u32, quantity::Quantity)>,
 }
 
 /// Why [`Lexer::run`] returned.
@@ -286,16 +302,25 @@ impl<'s, T: Tokens<'s>> Lexer<'s, T> {
                         Token::Float(slice)
                     }
                     Raw::Quantity => {
-                        if let Err(e) = quantity::parse(slice) {
-                            let mut d = Diagnostic::error(
-                                e.code,
-                                e.message,
-                                self.span(start + e.range.start, start + e.range.end),
-                            );
-                            if let Some(help) = e.help {
-                                d = d.with_help(help);
+                        match quantity::parse(slice) {
+                            // Keyed by the offset the parser sees; one too large for
+                            // a span is left to the parser to value.
+                            Ok(value) => {
+                                if let Ok(key) = u32::try_from(start) {
+                                    self.quantities.push((key, value));
+                                }
                             }
-                            self.diagnostics.push(d);
+                            Err(e) => {
+                                let mut d = Diagnostic::error(
+                                    e.code,
+                                    e.message,
+                                    self.span(start + e.range.start, start + e.range.end),
+                                );
+                                if let Some(help) = e.help {
+                                    d = d.with_help(help);
+                                }
+                                self.diagnostics.push(d);
+                            }
                         }
                         Token::Quantity(slice)
                     }

@@ -78,7 +78,8 @@ pub fn parse(file: FileId, src: &str) -> Parsed {
     let mut diagnostics = lexed.diagnostics;
     let delimiter_errors = !delimiter_diagnostics.is_empty();
     diagnostics.extend(delimiter_diagnostics);
-    let (mut ast, parse_diagnostics) = parser::parse_tokens(file, src, &tokens, delimiter_errors);
+    let (mut ast, parse_diagnostics) =
+        parser::parse_tokens(file, src, &tokens, lexed.quantities, delimiter_errors);
     diagnostics.extend(parse_diagnostics);
     diagnostics.extend(docs::attach(&mut ast, &lexed.comments, src));
     drop_consequences(&mut diagnostics, src.len());

@@ -34,10 +34,13 @@ pub(crate) const MISSING_CLOSE: &str = "\u{0}missing-close";
 pub(crate) const TOO_DEEP: &str = "\u{0}too-deep";
 
 /// Parses tokens into a file. Never fails: errors become diagnostics and `Error` nodes.
+/// `quantities` are the lexer's values of the quantity literals
+/// ([`crate::lexer::LexedCompact::quantities`]).
 pub(crate) fn parse_tokens<'s>(
     file: FileId,
     src: &'s str,
     tokens: &'s [Tok],
+    quantities: Vec<(u32, crate::quantity::Quantity)>,
     suppress_missing_close: bool,
 ) -> (SourceFile, Vec<Diagnostic>) {
     let len = src.len();
@@ -45,8 +48,9 @@ pub(crate) fn parse_tokens<'s>(
     let all = Tokens { tokens, src, file };
     let input = || IterInput::new(Cursor { all: &all, at: 0 }, eoi);
     // A fast parse without error details; a valid file (the common case) stops here.
+    let mut state = fast::State::from(fast::Buffers::new(quantities));
     let (output, errors) = items::file_parser::<_, Fast>()
-        .parse(input())
+        .parse_with_state(input(), &mut state)
         .into_output_errors();
     if errors.is_empty() {
         return (output.unwrap_or_else(|| empty_file(file, len)), Vec::new());
@@ -326,8 +330,9 @@ mod tests {
             file,
         };
         let input = || IterInput::new(Cursor { all: &all, at: 0 }, eoi);
+        let mut state = fast::State::from(fast::Buffers::new(lexed.quantities));
         let (fast, fast_errors) = items::file_parser::<_, Fast>()
-            .parse(input())
+            .parse_with_state(input(), &mut state)
             .into_output_errors();
         let (detailed, detailed_errors) = items::file_parser::<_, Detailed<'_, '_>>()
             .parse(input())
@@ -352,6 +357,9 @@ mod tests {
     }
 
     const SNIPPETS: &[&str] = &[
+        // Quantities, some read again after the loops gave up (valued by the lexer first).
+        "resource r = Local { a = [1h, 2GiB], b = 1h + 2h, c = f(3m), d = 1h30m }\ntask t() { resources { m = 4GiB } retry 2 { backoff = 30s } }",
+        "resource r = Local { a = 1.5B, b = 2GiB }",
         "resource r = Local { cpus = 4, mem = 16GiB }",
         "resource r = Local { cpus = 4 mem = 16GiB, }",
         "resource r = Local {}",

@@ -542,16 +542,22 @@ impl Simple<'_> {
             },
             Simple::Quantity(s) => ExprKind::Quantity {
                 raw: smol(s),
-                value: quantity::parse(s).unwrap_or(quantity::Quantity {
-                    dimension: quantity::Dimension::Memory,
-                    amount: 0,
-                }),
+                value: quantity_value(s),
             },
             Simple::Bool(b) => ExprKind::Bool(b),
             Simple::None => ExprKind::None,
         };
         Expr::new(kind, span)
     }
+}
+
+/// The value of a quantity literal in the tree (zero bytes when it is invalid, which the
+/// lexer has reported).
+pub(super) fn quantity_value(raw: &str) -> quantity::Quantity {
+    quantity::parse(raw).unwrap_or(quantity::Quantity {
+        dimension: quantity::Dimension::Memory,
+        amount: 0,
+    })
 }
 
 /// An operator between ranges.

@@ -36,6 +36,40 @@ pub(crate) struct Buffers {
     args: Vec<Arg>,
     exprs: Vec<Expr>,
     types: Vec<TypeExpr>,
+    /// The lexer's values of quantity literals, by their offset (see
+    /// [`crate::lexer::LexedCompact::quantities`]), and where the next one is likely.
+    quantities: Vec<(u32, crate::quantity::Quantity)>,
+    next_quantity: usize,
+}
+
+impl Buffers {
+    /// Buffers for a parse, with the lexer's values of the file's quantities.
+    pub(crate) fn new(quantities: Vec<(u32, crate::quantity::Quantity)>) -> Self {
+        Buffers {
+            quantities,
+            ..Buffers::default()
+        }
+    }
+
+    /// The value of the quantity literal `raw` at offset `start`: the lexer's when it has
+    /// one (the literals are read in order, so mostly the next one), else computed as the
+    /// expression parser computes it.
+    fn quantity(&mut self, start: u32, raw: &str) -> crate::quantity::Quantity {
+        let index = match self.quantities.get(self.next_quantity) {
+            Some(&(at, _)) if at == start => Some(self.next_quantity),
+            _ => self
+                .quantities
+                .binary_search_by_key(&start, |&(at, _)| at)
+                .ok(),
+        };
+        match index {
+            Some(index) => {
+                self.next_quantity = index + 1;
+                self.quantities[index].1
+            }
+            None => super::expr::quantity_value(raw),
+        }
+    }
 }
 
 /// The state of a parse: the list buffers of the first parse's loops.
@@ -483,6 +517,17 @@ where
     let mut base = match inp.next() {
         Some(Token::LBracket) => return list(inp, expr, &start),
         Some(token) => match simple_token(&token) {
+            Some(Simple::Quantity(raw)) => {
+                let span = inp.span_since(&start);
+                let value = inp.state().quantity(span.start, raw);
+                Expr::new(
+                    ExprKind::Quantity {
+                        raw: smol(raw),
+                        value,
+                    },
+                    span,
+                )
+            }
             Some(simple) => {
                 let span = inp.span_since(&start);
                 Simple::into_expr(simple, span)
