@@ -156,6 +156,11 @@ fn bench() {
         std::fs::remove_dir_all(&dir).ok();
         return;
     }
+    if std::env::args().any(|a| a == "--chain-only" || a == "--running-only") {
+        pipeline_bench::run(&expc, &file);
+        std::fs::remove_dir_all(&dir).ok();
+        return;
+    }
     if std::env::args().any(|a| a == "--front-end-only") {
         std::fs::remove_dir_all(&dir).ok();
         return;

@@ -28,6 +28,66 @@ pub struct Spec {
     pub log_dir: PathBuf,
     pub groups: Groups,
     pub node: usize,
+    /// An emptied work directory of an instance that finished, renamed into place
+    /// instead of making a new one (a rename allocates no inode; see [`Spares`]).
+    pub spare: Option<PathBuf>,
+}
+
+/// Emptied work directories kept for the next instances: on a file system that
+/// allocates inodes slowly (ext4 after many deletions), a `mkdir` per instance is a
+/// large part of a chain's time.
+#[derive(Debug, Default)]
+pub struct Spares {
+    dirs: Vec<PathBuf>,
+    next: u64,
+}
+
+impl Spares {
+    /// Keeps `work` for a later instance when it is empty (its outputs were stored),
+    /// renaming it to a spare name under `tmp`, with the empty log files beside it; else
+    /// removes them.
+    pub fn recycle(&mut self, work: &Path, tmp: &Path) {
+        let empty = std::fs::read_dir(work).is_ok_and(|mut d| d.next().is_none());
+        if empty && self.dirs.len() < 64 {
+            let spare = tmp.join(format!("spare-{}-{}", std::process::id(), self.next));
+            self.next += 1;
+            if std::fs::rename(work, &spare).is_ok() {
+                for ext in LOGS {
+                    let log = beside(work, ext);
+                    let kept = std::fs::metadata(&log).is_ok_and(|m| m.len() == 0)
+                        && std::fs::rename(&log, beside(&spare, ext)).is_ok();
+                    if !kept {
+                        std::fs::remove_file(&log).ok();
+                    }
+                }
+                self.dirs.push(spare);
+                return;
+            }
+        }
+        remove(work);
+    }
+
+    pub fn take(&mut self) -> Option<PathBuf> {
+        self.dirs.pop()
+    }
+}
+
+/// The log files an instance writes beside its work directory while it runs.
+const LOGS: [&str; 2] = [".stdout", ".stderr"];
+
+/// `work` with `ext` added to its name: `tmp/t-0-42.stdout`.
+fn beside(work: &Path, ext: &str) -> PathBuf {
+    let mut p = work.as_os_str().to_owned();
+    p.push(ext);
+    PathBuf::from(p)
+}
+
+/// Removes a work directory and the log files beside it.
+pub fn remove(work: &Path) {
+    std::fs::remove_dir_all(work).ok();
+    for ext in LOGS {
+        std::fs::remove_file(beside(work, ext)).ok();
+    }
 }
 
 #[derive(Debug)]
@@ -59,6 +119,32 @@ pub async fn execute(spec: Spec) -> Result {
         message: "did not run".into(),
         stderr_tail: Vec::new(),
     };
+    // A spare directory is renamed into place; else one is made.
+    let reused = spec
+        .spare
+        .as_ref()
+        .is_some_and(|s| std::fs::rename(s, &spec.first_work).is_ok());
+    if let (true, Some(s)) = (reused, &spec.spare) {
+        // Its empty log files too: opening them truncates, and makes no inode.
+        for ext in LOGS {
+            std::fs::rename(beside(s, ext), beside(&spec.first_work, ext)).ok();
+        }
+    }
+    if !reused {
+        if let Some(s) = &spec.spare {
+            remove(s);
+        }
+        if let Err(e) = std::fs::create_dir_all(&spec.first_work) {
+            return Result {
+                node,
+                status: Status::Failed {
+                    exit_code: None,
+                    message: format!("cannot create its work directory: {e}"),
+                    stderr_tail: Vec::new(),
+                },
+            };
+        }
+    }
     for attempt in 1..=spec.attempts {
         // Every attempt runs in the same (emptied) directory: the argv names paths in it.
         let work = spec.first_work.clone();
@@ -76,7 +162,10 @@ pub async fn execute(spec: Spec) -> Result {
         }
         // An output under a folder (`out/table.csv`) gets its folder made for it.
         for (_, rel, _) in &spec.outputs {
-            if let Some(parent) = Path::new(rel).parent() {
+            if let Some(parent) = Path::new(rel)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
                 std::fs::create_dir_all(work.join(parent)).ok();
             }
         }
@@ -99,7 +188,7 @@ pub async fn execute(spec: Spec) -> Result {
             }
             Status::Failed { .. } => {
                 // The outputs of a failed attempt are thrown away.
-                std::fs::remove_dir_all(&work).ok();
+                remove(&work);
                 if attempt < spec.attempts {
                     tokio::time::sleep(spec.backoff).await;
                 }
@@ -115,15 +204,12 @@ pub async fn execute(spec: Spec) -> Result {
 }
 
 async fn attempt_once(spec: &Spec, work: &Path) -> Status {
-    if let Err(e) = std::fs::create_dir_all(&spec.log_dir) {
-        return Status::Failed {
-            exit_code: None,
-            message: format!("cannot create its log directory: {e}"),
-            stderr_tail: Vec::new(),
-        };
-    }
-    let stdout_path = spec.log_dir.join("stdout");
-    let stderr_path = spec.log_dir.join("stderr");
+    // The logs are written beside the work directory, and moved to the log directory
+    // (made then) when there is something in them or the attempt failed: most tasks
+    // print nothing, and two directories and two files less per instance count on a
+    // slow file system.
+    let mut stdout_path = beside(work, LOGS[0]);
+    let mut stderr_path = beside(work, LOGS[1]);
     let (Ok(out), Ok(err)) = (
         std::fs::File::create(&stdout_path),
         std::fs::File::create(&stderr_path),
@@ -207,6 +293,23 @@ async fn attempt_once(spec: &Spec, work: &Path) -> Status {
     }
     redact(&stdout_path, &spec.secrets);
     redact(&stderr_path, &spec.secrets);
+    // Empty logs of a success stay beside the work directory, to be reused or removed
+    // with it; the logs of an earlier run of the instance are removed, so that what is
+    // in `logs/` is always the latest attempt's.
+    let succeeded = matches!(&waited, Some(Ok(s)) if s.success());
+    let empty = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.len() == 0);
+    if succeeded && empty(&stdout_path) && empty(&stderr_path) {
+        for name in ["stdout", "stderr"] {
+            std::fs::remove_file(spec.log_dir.join(name)).ok();
+        }
+    } else if std::fs::create_dir_all(&spec.log_dir).is_ok() {
+        for (path, name) in [(&mut stdout_path, "stdout"), (&mut stderr_path, "stderr")] {
+            let to = spec.log_dir.join(name);
+            if std::fs::rename(&*path, &to).is_ok() {
+                *path = to;
+            }
+        }
+    }
     // The stderr tail is read only for a failure.
     let tail = || tail(&stderr_path);
     match waited {
@@ -357,4 +460,57 @@ pub fn check_metrics(path: &Path) -> std::result::Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("expc-spares-{}-{name}", std::process::id()));
+        std::fs::remove_dir_all(&d).ok();
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn an_emptied_work_directory_and_its_empty_logs_are_kept_for_the_next_instance() {
+        let t = tmp("kept");
+        let work = t.join("a-0-1");
+        std::fs::create_dir(&work).unwrap();
+        std::fs::write(beside(&work, ".stdout"), "").unwrap();
+        std::fs::write(beside(&work, ".stderr"), "").unwrap();
+        let mut spares = Spares::default();
+        spares.recycle(&work, &t);
+        assert!(!work.exists());
+        let spare = spares.take().expect("a spare");
+        assert!(spare.is_dir());
+        assert!(beside(&spare, ".stdout").is_file());
+        assert!(beside(&spare, ".stderr").is_file());
+        assert!(spares.take().is_none());
+        std::fs::remove_dir_all(&t).ok();
+    }
+
+    #[test]
+    fn a_work_directory_with_files_left_in_it_is_removed_with_its_logs() {
+        let t = tmp("removed");
+        let work = t.join("a-0-1");
+        std::fs::create_dir(&work).unwrap();
+        std::fs::write(work.join("left.txt"), "x").unwrap();
+        std::fs::write(beside(&work, ".stdout"), "").unwrap();
+        let mut spares = Spares::default();
+        spares.recycle(&work, &t);
+        assert!(!work.exists());
+        assert!(!beside(&work, ".stdout").exists());
+        assert!(spares.take().is_none());
+        // A log with something in it is not reused: it is removed.
+        let work = t.join("b-0-1");
+        std::fs::create_dir(&work).unwrap();
+        std::fs::write(beside(&work, ".stderr"), "warning").unwrap();
+        spares.recycle(&work, &t);
+        let spare = spares.take().expect("a spare");
+        assert!(!beside(&spare, ".stderr").exists());
+        assert!(!beside(&work, ".stderr").exists());
+        std::fs::remove_dir_all(&t).ok();
+    }
 }

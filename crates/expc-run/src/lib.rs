@@ -313,6 +313,7 @@ async fn schedule(
     let mut last = store.load_last();
     // Bookkeeping of finished instances, done once their dependents have started.
     let mut later: Vec<(String, Bookkeeping)> = Vec::new();
+    let mut spares = exec::Spares::default();
     let mut stopping = false;
     // Ctrl-C is taken over now, not when the loop first gets round to waiting for it: an
     // interrupt right after the first submission must still cancel it.
@@ -347,6 +348,7 @@ async fn schedule(
     loop {
         // Start what can start.
         // Nothing starts once the run is stopping.
+        let mut spawned = false;
         loop {
             if stopping {
                 break;
@@ -472,8 +474,10 @@ async fn schedule(
                 log_dir: log_dir.clone(),
                 groups: groups.clone(),
                 node,
+                spare: spares.take(),
             };
             running.spawn(exec::execute(spec));
+            spawned = true;
             launched.insert(
                 node,
                 Launch {
@@ -516,8 +520,13 @@ async fn schedule(
                 );
             }
         }
+        // What was just started makes its work directory and starts its process before
+        // the bookkeeping of what finished: a chain waits for nothing but its own steps.
+        if spawned && !later.is_empty() {
+            tokio::task::yield_now().await;
+        }
         for (name, rest) in later.drain(..) {
-            if let Err(e) = rest.finish(store, sink) {
+            if let Err(e) = rest.finish(store, sink, Some(&mut spares)) {
                 sink.event(Event::Note {
                     message: format!("{name}: {e}; it will run again next time"),
                 });
@@ -568,7 +577,7 @@ async fn schedule(
                     let log = e.log.clone();
                     if e.completed {
                         let work = remote.work_dir(plan, j, index).unwrap_or_default();
-                        match collect(store, plan, j, index, &l.resolved, &work, r.attempts.max(1), l.started).and_then(|(files, stored, rest)| rest.finish(store, sink).map(|()| (files, stored))) {
+                        match collect(store, plan, j, index, &l.resolved, &work, r.attempts.max(1), l.started).and_then(|(files, stored, rest)| rest.finish(store, sink, None).map(|()| (files, stored))) {
                             Ok((files, stored)) => {
                                 r.generated = generated(plan, j, &files, &stored);
                                 r.exit_code = Some(0);
@@ -964,11 +973,23 @@ struct Bookkeeping {
 }
 
 impl Bookkeeping {
-    fn finish(self, store: &Store, sink: &mut dyn Sink) -> Result<(), String> {
+    /// Writes the cache entry, passes the record on, and removes the work directory — or
+    /// keeps it, emptied, in `spares` for a later instance.
+    fn finish(
+        self,
+        store: &Store,
+        sink: &mut dyn Sink,
+        spares: Option<&mut exec::Spares>,
+    ) -> Result<(), String> {
         let written = store
             .record(&self.entry)
             .map_err(|e| format!("cannot record its outputs: {e}"));
-        std::fs::remove_dir_all(&self.work).ok();
+        match spares {
+            Some(spares) if self.work.parent() == Some(&store.tmp_dir()) => {
+                spares.recycle(&self.work, &store.tmp_dir());
+            }
+            _ => exec::remove(&self.work),
+        }
         if let Some(r) = &self.record {
             sink.instance(r);
         }

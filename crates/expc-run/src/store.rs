@@ -20,10 +20,12 @@
 //!   cache/ab/<key>.json       what a task instance with that key produced
 //!   cache/index               the same entries' outputs, one checksummed line each
 //!   out/<job>/<index>/<name>  the outputs of the latest run, linked to their objects
-//!   logs/<job>/<index>/       stdout and stderr of the latest attempt
+//!   logs/<job>/<index>/       stdout and stderr of the latest attempt, unless both
+//!                             were empty and it succeeded
 //!   last-keys.json            the key of each instance's last success, for `expc why`
 //!   stat-cache.json           size, mtime and inode of hashed files: a fast path only
-//!   tmp/                      work directories of running tasks
+//!   tmp/                      work directories of running tasks and their logs while
+//!                             they run; emptied ones kept for the next instances
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -138,6 +140,11 @@ impl Store {
             .join("logs")
             .join(safe(job))
             .join(index.to_string())
+    }
+
+    /// `.expc/tmp/`: work directories, their logs while they run, staging.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
     }
 
     /// Where an instance runs (created only when it does).
