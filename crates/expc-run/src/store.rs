@@ -6,19 +6,24 @@
 //! a partial one. A cache entry is written only after all its objects are stored, so an
 //! entry that exists can be trusted (and is checked against the objects anyway).
 //!
-//! `cache/index` lets a run find every entry with one read instead of one file each: after
-//! an entry's file is renamed into place, a line with its key and outputs is appended to
-//! the index with a single write. A line is trusted only when it is complete and its
-//! checksum matches (a run killed mid-write leaves a torn last line, which is skipped and
-//! cut off by the next append), and an entry found there is checked against the objects
-//! like one read from its file. A key missing from the index is looked up in its file, so
-//! stores written before the index existed keep working.
+//! A cache entry is two appended lines, not a file of its own (a file per entry made an
+//! inode per task instance, which on a busy ext4 costs more than running a small task):
+//! first the whole entry (what `expc why` compares against) to `cache/entries`, then its
+//! key and outputs to `cache/index`, which a run reads once to find every entry. A line is
+//! trusted only when it is complete and its checksum matches (a run killed mid-write
+//! leaves a torn last line, which is skipped and cut off by the next append), and an entry
+//! found in the index is checked against the objects. An entry whose key or output names
+//! cannot be written on one line, and entries of stores written before the index existed,
+//! are files of their own (`cache/ab/<key>.json`), looked up when a key is not in the
+//! index.
 //!
 //! ```text
 //! .expc/
 //!   objects/ab/abcdef…        outputs by content (read-only files; `….d` directories)
-//!   cache/ab/<key>.json       what a task instance with that key produced
+//!   cache/entries             what each task instance's key produced, and the key's
+//!                             parts, one checksummed line each
 //!   cache/index               the same entries' outputs, one checksummed line each
+//!   cache/ab/<key>.json       an entry that cannot be one line (rare), or of old stores
 //!   out/<job>/<index>/<name>  the outputs of the latest run, linked to their objects
 //!   logs/<job>/<index>/       stdout and stderr of the latest attempt, unless both
 //!                             were empty and it succeeded
@@ -41,6 +46,8 @@ pub struct Store {
     /// The outputs of each entry in `cache/index`, by key, read when the store is opened.
     index: HashMap<String, BTreeMap<String, StoredOutput>>,
     pid: u32,
+    /// The key documents of `cache/entries`, read the first time `expc why` needs one.
+    key_docs: std::sync::OnceLock<HashMap<String, serde_json::Value>>,
 }
 
 /// One output of a finished task instance.
@@ -104,6 +111,7 @@ impl Store {
             root: root.to_path_buf(),
             index,
             pid: std::process::id(),
+            key_docs: std::sync::OnceLock::new(),
         })
     }
 
@@ -183,32 +191,20 @@ impl Store {
     /// Writes an entry (after the objects it names are stored): its file, by rename, then
     /// its line in the index.
     pub fn record(&self, entry: &CacheEntry) -> io::Result<()> {
-        write_atomic(
-            &self.entry_path(&entry.key),
-            &serde_json::to_vec_pretty(entry)?,
-        )?;
         let Some(line) = index_line(&entry.key, &entry.outputs) else {
-            // Not representable in the index: found through its file.
-            return Ok(());
+            // Not representable in the index: found through a file of its own.
+            return write_atomic(
+                &self.entry_path(&entry.key),
+                &serde_json::to_vec_pretty(entry)?,
+            );
         };
-        let mut f = fs::OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(self.root.join("cache").join(INDEX))?;
-        // A torn line left by a killed run is ended first, so it stays one bad line.
-        let len = f.metadata()?.len();
-        let mut data = Vec::with_capacity(line.len() + 1);
-        if len > 0 {
-            use std::os::unix::fs::FileExt;
-            let mut last = [0u8];
-            f.read_exact_at(&mut last, len - 1)?;
-            if last[0] != b'\n' {
-                data.push(b'\n');
-            }
-        }
-        data.extend_from_slice(line.as_bytes());
-        f.write_all(&data)
+        // The whole entry first: the index line is what makes it a hit.
+        let json = serde_json::to_string(entry)?;
+        append_line(
+            &self.root.join("cache").join(ENTRIES),
+            &checked_line(&format!("{}\t{json}", entry.key)),
+        )?;
+        append_line(&self.root.join("cache").join(INDEX), &line)
     }
 
     /// Moves a finished output into the object store (if not there yet).
@@ -307,6 +303,19 @@ impl Store {
         index: u64,
     ) -> Option<serde_json::Value> {
         let key = last.get(job, index)?;
+        let docs = self.key_docs.get_or_init(|| {
+            let bytes = fs::read(self.root.join("cache").join(ENTRIES)).unwrap_or_default();
+            checked_lines(&bytes)
+                .filter_map(|rest| {
+                    let (key, json) = rest.split_once('\t')?;
+                    let entry: CacheEntry = serde_json::from_str(json).ok()?;
+                    Some((key.to_owned(), entry.key_doc))
+                })
+                .collect()
+        });
+        if let Some(doc) = docs.get(key) {
+            return Some(doc.clone());
+        }
         let text = fs::read(self.entry_path(key)).ok()?;
         let entry: CacheEntry = serde_json::from_slice(&text).ok()?;
         Some(entry.key_doc)
@@ -419,6 +428,49 @@ fn same_file(a: &Path, a_inode: Option<(u64, u64)>, b: &fs::Metadata) -> bool {
 
 /// The index's file name under `cache/`.
 const INDEX: &str = "index";
+const ENTRIES: &str = "entries";
+
+/// Appends `line` (ending with a line break) with one write. A torn line left by a killed
+/// run is ended first, so it stays one bad line.
+fn append_line(path: &Path, line: &str) -> io::Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)?;
+    let len = f.metadata()?.len();
+    let mut data = Vec::with_capacity(line.len() + 1);
+    if len > 0 {
+        use std::os::unix::fs::FileExt;
+        let mut last = [0u8];
+        f.read_exact_at(&mut last, len - 1)?;
+        if last[0] != b'\n' {
+            data.push(b'\n');
+        }
+    }
+    data.extend_from_slice(line.as_bytes());
+    f.write_all(&data)
+}
+
+/// `CHECK\tREST\n`, CHECK the start of REST's BLAKE3 hash.
+fn checked_line(rest: &str) -> String {
+    let check = blake3::hash(rest.as_bytes()).to_hex();
+    format!("{}\t{rest}\n", &check[..16])
+}
+
+/// The REST of every complete line whose checksum matches.
+fn checked_lines(bytes: &[u8]) -> impl Iterator<Item = &str> {
+    let complete = bytes
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(&bytes[..0], |end| &bytes[..end]);
+    complete.split(|b| *b == b'\n').filter_map(|line| {
+        let line = std::str::from_utf8(line).ok()?;
+        let (check, rest) = line.split_once('\t')?;
+        let hash = blake3::hash(rest.as_bytes()).to_hex();
+        (check.len() == 16 && hash.starts_with(check)).then_some(rest)
+    })
+}
 
 /// An entry as a line of the index: `CHECK KEY (NAME DIGEST DIR SIZE)*`, separated by
 /// tabs, where CHECK is the first 16 hex digits of the blake3 of the rest of the line.
@@ -442,34 +494,16 @@ fn index_line(key: &str, outputs: &BTreeMap<String, StoredOutput>) -> Option<Str
     {
         return None;
     }
-    let check = blake3::hash(rest.as_bytes()).to_hex();
-    Some(format!("{}\t{rest}\n", &check[..16]))
+    Some(checked_line(&rest))
 }
 
 /// Every complete, intact line of the index (a later line for a key wins).
 fn parse_index(bytes: &[u8]) -> HashMap<String, BTreeMap<String, StoredOutput>> {
-    let mut out = HashMap::new();
     // Only lines ended by a line break: a torn last line is not read.
-    let complete = bytes
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map_or(&bytes[..0], |end| &bytes[..end]);
-    for line in complete.split(|b| *b == b'\n') {
-        let Ok(line) = std::str::from_utf8(line) else {
-            continue;
-        };
-        if let Some((key, outputs)) = parse_index_line(line) {
-            out.insert(key, outputs);
-        }
-    }
-    out
+    checked_lines(bytes).filter_map(parse_index_line).collect()
 }
 
-fn parse_index_line(line: &str) -> Option<(String, BTreeMap<String, StoredOutput>)> {
-    let (check, rest) = line.split_once('\t')?;
-    if check.len() != 16 || blake3::hash(rest.as_bytes()).to_hex()[..16] != *check {
-        return None;
-    }
+fn parse_index_line(rest: &str) -> Option<(String, BTreeMap<String, StoredOutput>)> {
     let mut fields = rest.split('\t');
     let key = fields.next()?.to_owned();
     let mut outputs = BTreeMap::new();
@@ -562,8 +596,8 @@ mod tests {
             key_doc: serde_json::Value::Null,
         };
         store.record(&entry).unwrap();
-        // Reopened: found through the index even with the entry's file gone.
-        fs::remove_file(store.entry_path("key1")).unwrap();
+        // One line in each log, no file of its own.
+        assert!(!store.entry_path("key1").exists());
         let reopened = Store::open(&dir).unwrap();
         let found = reopened.lookup("key1").unwrap();
         assert_eq!(found["out"].digest, digest);
@@ -573,6 +607,55 @@ mod tests {
         make_writable(&object);
         fs::remove_file(&object).unwrap();
         assert!(reopened.lookup("key1").is_none());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn why_reads_a_key_document_from_the_entries_log_and_odd_keys_get_a_file() {
+        let dir = std::env::temp_dir().join(format!("expc-store-docs-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).unwrap();
+        let entry = |key: &str, argv: &str| CacheEntry {
+            key: key.into(),
+            job: "t".into(),
+            index: 0,
+            outputs: BTreeMap::new(),
+            exit_code: 0,
+            attempts: 1,
+            duration_ms: 1,
+            key_doc: serde_json::json!({ "argv": [argv] }),
+        };
+        store.record(&entry("k1", "first")).unwrap();
+        // A torn line from a killed run, then a later entry: both lines of the later one
+        // are read, the torn one is not.
+        let log = dir.join("cache").join(ENTRIES);
+        let mut bytes = fs::read(&log).unwrap();
+        bytes.extend_from_slice(b"0123456789abcdef\tk2\t{\"key\":");
+        fs::write(&log, bytes).unwrap();
+        store.record(&entry("k2", "second\nline")).unwrap();
+        let mut last = LastKeys::default();
+        last.set("t", 0, "k2");
+        last.set("u", 0, "k1");
+        let reopened = Store::open(&dir).unwrap();
+        assert_eq!(
+            reopened.last_key_doc(&last, "t", 0).unwrap()["argv"][0],
+            "second\nline"
+        );
+        assert_eq!(
+            reopened.last_key_doc(&last, "u", 0).unwrap()["argv"][0],
+            "first"
+        );
+        assert!(reopened.lookup("k2").is_some());
+        // A key the index cannot hold is a file of its own, found by lookup and why.
+        store.record(&entry("k\t3", "third")).unwrap();
+        assert!(store.entry_path("k\t3").is_file());
+        last.set("v", 0, "k\t3");
+        let reopened = Store::open(&dir).unwrap();
+        assert!(reopened.lookup("k\t3").is_some());
+        assert_eq!(
+            reopened.last_key_doc(&last, "v", 0).unwrap()["argv"][0],
+            "third"
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 }
