@@ -40,11 +40,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Store {
     pub root: PathBuf,
     /// The outputs of each entry in `cache/index`, by key, read when the store is opened.
-    index: HashMap<String, BTreeMap<String, StoredOutput>>,
+    /// Entries recorded by this run are added, so that a later instance with the same key
+    /// is a hit.
+    index: std::sync::Mutex<HashMap<String, BTreeMap<String, StoredOutput>>>,
     pid: u32,
     /// The key documents of `cache/entries`, read the first time `expc why` needs one.
     key_docs: std::sync::OnceLock<HashMap<String, serde_json::Value>>,
@@ -109,7 +111,7 @@ impl Store {
             .unwrap_or_default();
         Ok(Store {
             root: root.to_path_buf(),
-            index,
+            index: std::sync::Mutex::new(index),
             pid: std::process::id(),
             key_docs: std::sync::OnceLock::new(),
         })
@@ -165,8 +167,14 @@ impl Store {
     /// The outputs of the entry for a key, if it exists and every object it names is
     /// still stored (each checked object's inode is kept, for [`Store::materialise`]).
     pub fn lookup(&self, key: &str) -> Option<BTreeMap<String, StoredOutput>> {
-        let mut outputs = match self.index.get(key) {
-            Some(outputs) => outputs.clone(),
+        let known = self
+            .index
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .cloned();
+        let mut outputs = match known {
+            Some(outputs) => outputs,
             None => {
                 let text = fs::read(self.entry_path(key)).ok()?;
                 serde_json::from_slice::<CacheEntry>(&text).ok()?.outputs
@@ -204,7 +212,12 @@ impl Store {
             &self.root.join("cache").join(ENTRIES),
             &checked_line(&format!("{}\t{json}", entry.key)),
         )?;
-        append_line(&self.root.join("cache").join(INDEX), &line)
+        append_line(&self.root.join("cache").join(INDEX), &line)?;
+        self.index
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(entry.key.clone(), entry.outputs.clone());
+        Ok(())
     }
 
     /// Moves a finished output into the object store (if not there yet).
@@ -596,8 +609,9 @@ mod tests {
             key_doc: serde_json::Value::Null,
         };
         store.record(&entry).unwrap();
-        // One line in each log, no file of its own.
+        // One line in each log, no file of its own; found by this store at once.
         assert!(!store.entry_path("key1").exists());
+        assert_eq!(store.lookup("key1").unwrap()["out"].digest, digest);
         let reopened = Store::open(&dir).unwrap();
         let found = reopened.lookup("key1").unwrap();
         assert_eq!(found["out"].digest, digest);
