@@ -414,7 +414,7 @@ async fn stop_group(g: i32, grace: Duration) {
 }
 
 /// The last lines of a log.
-fn tail(path: &Path) -> Vec<String> {
+pub(crate) fn tail(path: &Path) -> Vec<String> {
     let text = std::fs::read(path).unwrap_or_default();
     let text = String::from_utf8_lossy(&text);
     let lines: Vec<&str> = text.lines().collect();

@@ -28,7 +28,7 @@ use expc_plan::plan::Plan;
 
 use crate::RunError;
 use crate::remote::Ended;
-use crate::slurm::{find_program, plural, write};
+use crate::slurm::{find_program, plural, run_folder, write};
 
 const ENGINE: &str = "Kubernetes Job";
 
@@ -40,10 +40,12 @@ pub fn applies(plan: &Plan) -> bool {
 /// One applied Job: the DAG nodes of its completion indices.
 #[derive(Debug)]
 struct Submission {
+    /// The plan's job it runs instances of.
+    job: usize,
     namespace: String,
     label: String,
-    /// Completion index → (instance index, DAG node), for those that have not ended.
-    open: BTreeMap<u64, (u64, usize)>,
+    /// Completion index → DAG node, for those that have not ended.
+    open: BTreeMap<u64, usize>,
     /// Polls in a row that did not find the Job.
     missing: u32,
 }
@@ -87,10 +89,7 @@ impl K8sBackend {
                 spec_dir.display()
             ))
         })?;
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let folder = format!("run-{secs}-{}", std::process::id());
+        let folder = run_folder();
         let run_dirs: HashMap<usize, PathBuf> = locals
             .iter()
             .map(|(j, local)| (*j, local.join(&folder)))
@@ -299,12 +298,13 @@ impl K8sBackend {
                     self.submitted.insert(
                         name,
                         Submission {
+                            job: j,
                             namespace: live.namespace.clone(),
                             label,
                             open: tasks
                                 .into_iter()
                                 .enumerate()
-                                .map(|(p, t)| (p as u64, t))
+                                .map(|(p, (_, node))| (p as u64, node))
                                 .collect(),
                             missing: 0,
                         },
@@ -354,14 +354,13 @@ impl K8sBackend {
             let Some(status) = statuses.get(name) else {
                 sub.missing += 1;
                 if sub.missing >= 30 {
-                    for (pos, (_, node)) in std::mem::take(&mut sub.open) {
+                    for (pos, node) in std::mem::take(&mut sub.open) {
                         ended.push(Ended {
                             node,
                             id: format!("{name}[{pos}]"),
                             completed: false,
                             message: format!("the Kubernetes Job {name} is gone from namespace {} before it ended (deleted?)", sub.namespace),
                             log: PathBuf::new(),
-                            tail: Vec::new(),
                             engine: ENGINE,
                         });
                     }
@@ -370,14 +369,13 @@ impl K8sBackend {
             };
             sub.missing = 0;
             for pos in &status.completed {
-                if let Some((_, node)) = sub.open.remove(pos) {
+                if let Some(node) = sub.open.remove(pos) {
                     ended.push(Ended {
                         node,
                         id: format!("{name}[{pos}]"),
                         completed: true,
                         message: String::new(),
                         log: PathBuf::new(),
-                        tail: Vec::new(),
                         engine: ENGINE,
                     });
                 }
@@ -391,15 +389,20 @@ impl K8sBackend {
                 failed.extend(sub.open.keys().map(|p| (*p, why.clone())));
             }
             for (pos, why) in failed {
-                if let Some((index, node)) = sub.open.remove(&pos) {
-                    logs.push((ended.len(), sub.namespace.clone(), name.clone(), pos, index));
+                if let Some(node) = sub.open.remove(&pos) {
+                    logs.push((
+                        ended.len(),
+                        sub.job,
+                        sub.namespace.clone(),
+                        name.clone(),
+                        pos,
+                    ));
                     ended.push(Ended {
                         node,
                         id: format!("{name}[{pos}]"),
                         completed: false,
                         message: format!("Kubernetes Job {name}, index {pos}: {why}"),
                         log: PathBuf::new(),
-                        tail: Vec::new(),
                         engine: ENGINE,
                     });
                 }
@@ -407,14 +410,12 @@ impl K8sBackend {
         }
         self.submitted.retain(|_, s| !s.open.is_empty());
         // The logs of what failed, kept beside the run's other files.
-        for (at, ns, name, pos, _) in logs {
-            let node = ended[at].node;
+        for (at, job, ns, name, pos) in logs {
+            // In the failed job's own run folder (resources may mount different volumes).
             let dir = self
                 .run_dirs
-                .values()
-                .next()
-                .map(|d| d.join("logs"))
-                .unwrap_or_else(|| self.dir.clone());
+                .get(&job)
+                .map_or_else(|| self.dir.clone(), |d| d.join("logs"));
             let path = dir.join(format!("{name}-{pos}.log"));
             let selector =
                 format!("job-name={name},batch.kubernetes.io/job-completion-index={pos}");
@@ -424,11 +425,8 @@ impl K8sBackend {
             .await
             .unwrap_or_else(|e| format!("(kubectl logs failed: {e})\n"));
             let _ = write(&path, text.as_bytes());
-            let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-            let e = &mut ended[at];
-            debug_assert_eq!(e.node, node);
-            e.tail = lines[lines.len().saturating_sub(10)..].to_vec();
-            e.log = path;
+            // The scheduler reads its tail from there.
+            ended[at].log = path;
         }
         Ok(ended)
     }
@@ -467,7 +465,7 @@ impl K8sBackend {
         let nodes = self
             .submitted
             .values()
-            .flat_map(|s| s.open.values().map(|(_, n)| *n))
+            .flat_map(|s| s.open.values().copied())
             .chain(self.pending.values().flatten().map(|(_, n)| *n))
             .collect();
         let labels = self.submitted.values().map(|s| s.label.clone()).collect();

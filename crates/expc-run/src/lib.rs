@@ -594,7 +594,7 @@ async fn schedule(
                                 r.outcome = Outcome::Failed;
                                 r.message = Some(msg.clone());
                                 sink.instance(&r);
-                                fail(&mut summary, &mut outcome, e.node, sink, &name, Some(0), msg, e.tail.clone(), log);
+                                fail(&mut summary, &mut outcome, e.node, sink, &name, Some(0), msg, exec::tail(&log), log);
                                 if opts.fail_fast { stopping = true; }
                             }
                         }
@@ -602,7 +602,7 @@ async fn schedule(
                         r.outcome = Outcome::Failed;
                         r.message = Some(e.message.clone());
                         sink.instance(&r);
-                        fail(&mut summary, &mut outcome, e.node, sink, &name, r.exit_code, e.message.clone(), e.tail.clone(), log);
+                        fail(&mut summary, &mut outcome, e.node, sink, &name, r.exit_code, e.message.clone(), exec::tail(&log), log);
                         if opts.fail_fast { stopping = true; }
                     }
                     release(graph, e.node, &mut remaining, &mut ready, &outcome);

@@ -22,9 +22,8 @@ pub struct Ended {
     pub id: String,
     pub completed: bool,
     pub message: String,
-    /// Its log (stdout and stderr), and the last lines of it.
+    /// Its log (stdout and stderr), copied here for Kubernetes; read for a failure.
     pub log: PathBuf,
-    pub tail: Vec<String>,
     /// `Slurm job` or `Kubernetes Job`, for messages.
     pub engine: &'static str,
 }
@@ -137,7 +136,6 @@ impl Remote {
                 ended.push(Ended {
                     node: e.node,
                     log: b.log_path(key, job, task),
-                    tail: b.log_tail(key, &e.slurm_id, 10),
                     id: e.slurm_id,
                     completed: e.completed,
                     message: e.message,

@@ -117,12 +117,7 @@ impl SlurmBackend {
             ))
         })?;
         let scripts = slurm::scripts(program, plan).map_err(|e| RunError(e.message))?;
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let base = state_dir
-            .join("slurm")
-            .join(format!("run-{secs}-{}", std::process::id()));
+        let base = state_dir.join("slurm").join(run_folder());
         let build_dir = base.join("build");
         let run_dir = base.join("run");
         let prov_dir = run_dir.join("provenance");
@@ -404,15 +399,6 @@ impl SlurmBackend {
         }
     }
 
-    /// The log of an array task (its stdout and stderr): the last `n` lines.
-    pub fn log_tail(&self, key: &str, slurm_id: &str, n: usize) -> Vec<String> {
-        let (job, task) = slurm_id.split_once('_').unwrap_or((slurm_id, "0"));
-        let path = self.log_path(key, job, task);
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-        lines[lines.len().saturating_sub(n)..].to_vec()
-    }
-
     pub fn log_path(&self, key: &str, job: &str, task: &str) -> PathBuf {
         self.run_dir
             .join("logs")
@@ -457,6 +443,14 @@ pub struct HookSummary {
     pub ended: Option<String>,
     pub attempts: u32,
     pub exit_status: Option<i32>,
+}
+
+/// `run-SECONDS-PID`: the folder of one run's jobs on an engine.
+pub(crate) fn run_folder() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!("run-{secs}-{}", std::process::id())
 }
 
 /// `KEY[0-3,7]`: a job's instances in messages.
