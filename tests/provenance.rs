@@ -105,7 +105,7 @@ fn runs_are_recorded_and_answer_queries() {
     // All runs where lr < 1e-3, ordered by their best validation loss.
     let rows = p.query(
         "SELECT r.id, p.num AS lr,
-           (SELECT MIN(m.value) FROM metrics m WHERE m.run_id = r.id AND m.name = 'val_loss') AS val_loss
+           (SELECT MIN(m.value) FROM task_metrics m WHERE m.run_id = r.id AND m.name = 'val_loss') AS val_loss
          FROM runs r JOIN params p ON p.run_id = r.id AND p.name = 'lr'
          WHERE p.num < 1e-3 ORDER BY val_loss",
     );
@@ -218,6 +218,230 @@ fn runs_are_recorded_and_answer_queries() {
     let out = p.expc(&["query", "SELECT nope FROM runz"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("docs/provenance.md"));
+}
+
+/// What `expc runs show` says each instance read, made and measured, by instance name:
+/// (values, argv, outputs made, inputs read, metrics), paths and digests standing for
+/// artifacts (their ids differ from run to run).
+fn by_instance(show: &Value) -> std::collections::BTreeMap<String, Value> {
+    let artifacts: std::collections::HashMap<i64, (String, String)> = show["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_i64().unwrap(),
+                (
+                    a["path"].as_str().unwrap().to_owned(),
+                    a["digest"].as_str().unwrap().to_owned(),
+                ),
+            )
+        })
+        .collect();
+    let mut out = std::collections::BTreeMap::new();
+    for t in show["tasks"].as_array().unwrap() {
+        let id = t["id"].as_i64().unwrap();
+        let mut made: Vec<&(String, String)> = show["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["produced_by"].as_i64() == Some(id))
+            .map(|a| &artifacts[&a["id"].as_i64().unwrap()])
+            .collect();
+        made.sort();
+        let mut read: Vec<(&(String, String), &Value)> = show["usages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["task"].as_i64() == Some(id))
+            .map(|u| (&artifacts[&u["artifact"].as_i64().unwrap()], &u["input"]))
+            .collect();
+        read.sort_by(|a, b| a.0.cmp(b.0));
+        let metrics: Vec<&Value> = show["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["task"].as_i64() == Some(id))
+            .collect();
+        out.insert(
+            t["instance"].as_str().unwrap().to_owned(),
+            serde_json::json!({
+                "values": t["values"],
+                "argv": t["argv"],
+                "cache_key": t["cache_key"],
+                "made": made,
+                "read": read,
+                "metrics": metrics.iter().map(|m| (&m["name"], &m["value"])).collect::<Vec<_>>(),
+            }),
+        );
+    }
+    out
+}
+
+/// A rerun records each cached instance as a reference to the record of the instance
+/// that made its outputs: it copies none of their values, outputs, reads or metrics, yet
+/// reads back (and exports) whole. An instance that runs again and reads outputs of
+/// cached ones gives those outputs rows of the rerun.
+#[test]
+fn a_rerun_refers_to_the_records_it_reuses() {
+    let p = project("reuse");
+    let first = p.run(&[]);
+    let second = p.run(&[]);
+    let count = |sql: &str, run: &str| -> i64 {
+        p.query(&sql.replace("RUN", run))[0]["n"].as_i64().unwrap()
+    };
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) AS n FROM tasks WHERE run_id = 'RUN' AND status = 'cached' AND source_run IS NOT NULL",
+            &second
+        ),
+        5
+    );
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) AS n FROM tasks WHERE run_id = 'RUN' AND source_run = 'RUN'",
+            &second
+        ),
+        0,
+        "every source is the first run"
+    );
+    for table in ["task_values", "artifacts", "usages", "metrics"] {
+        assert_eq!(
+            count(
+                &format!("SELECT COUNT(*) AS n FROM {table} WHERE run_id = 'RUN'"),
+                &second
+            ),
+            0,
+            "{table} rows were copied"
+        );
+    }
+    // Read back, the rerun is the first run's instances, cached.
+    let a = p.json(&["runs", "show", &first, "--format", "json"]);
+    let b = p.json(&["runs", "show", &second, "--format", "json"]);
+    assert_eq!(by_instance(&a), by_instance(&b));
+    assert!(
+        b["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["status"] == "cached")
+    );
+    // The views give the same as the first run's own rows.
+    for (view, table) in [("task_metrics", "metrics"), ("task_inputs", "task_values")] {
+        assert_eq!(
+            count(
+                &format!("SELECT COUNT(*) AS n FROM {view} WHERE run_id = 'RUN'"),
+                &second
+            ),
+            count(
+                &format!("SELECT COUNT(*) AS n FROM {table} WHERE run_id = 'RUN'"),
+                &first
+            ),
+            "{view}"
+        );
+    }
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) AS n FROM task_outputs WHERE run_id = 'RUN'",
+            &second
+        ),
+        count(
+            "SELECT COUNT(*) AS n FROM artifacts WHERE run_id = 'RUN' AND produced_by IS NOT NULL",
+            &first
+        ),
+    );
+    // Side by side, nothing differs.
+    let cmp = p.json(&["runs", "compare", &first, &second, "--format", "json"]);
+    for section in ["metrics", "outputs"] {
+        let rows = cmp["sections"][section].as_array().unwrap();
+        assert!(!rows.is_empty(), "{section}");
+        assert!(rows.iter().all(|r| r["diff"] != "≠"), "{section}: {rows:?}");
+    }
+    // A model version is listed once, with the run that made it.
+    let models = p.json(&["models", "--format", "json"]);
+    assert_eq!(models.as_array().unwrap().len(), 4, "{models}");
+    assert!(
+        models
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["run"] == first.as_str())
+    );
+    if validators() {
+        let license = "https://spdx.org/licenses/CC-BY-4.0";
+        p.ok(&[
+            "prov",
+            "export",
+            &second,
+            "--format",
+            "prov-json",
+            "-o",
+            "prov2",
+            "--license",
+            license,
+        ]);
+        assert_valid(
+            "rerun: PROV-JSON",
+            &validate_prov(&p.dir.join("prov2/prov.json")),
+        );
+        p.ok(&[
+            "prov",
+            "export",
+            &second,
+            "--format",
+            "ro-crate",
+            "-o",
+            "crate2",
+            "--license",
+            license,
+        ]);
+        assert_valid("rerun: RO-Crate", &validate_crate(&p.dir.join("crate2")));
+    }
+
+    // The pick changes (a variable of its own): it runs again, reading the outputs of the
+    // three cached trainings, which get rows in the third run, made by its cached
+    // instances; the report reads an unchanged pick, and is cached.
+    let spec = p.dir.join("train.exp");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let changed = text.replacen(
+        "  run `python3 ${train_py} pick",
+        "  env {\n    vars {\n      NOTE = \"again\"\n    }\n  }\n  run `python3 ${train_py} pick",
+        1,
+    );
+    assert_ne!(text, changed);
+    std::fs::write(&spec, changed).unwrap();
+    let third = p.run(&[]);
+    let c = p.json(&["runs", "show", &third, "--format", "json"]);
+    let statuses: std::collections::BTreeMap<&str, &str> = c["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["instance"].as_str().unwrap(),
+                t["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(statuses["b"], "ran", "{statuses:?}");
+    assert_eq!(statuses["t[0]"], "cached", "{statuses:?}");
+    assert_eq!(statuses["report"], "cached", "{statuses:?}");
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) AS n FROM usages u JOIN artifacts a ON a.run_id = u.run_id AND a.id = u.artifact_id JOIN tasks t ON t.run_id = a.run_id AND t.id = a.produced_by WHERE u.run_id = 'RUN' AND t.status = 'cached' AND t.call = 't'",
+            &third
+        ),
+        6,
+        "the pick read three models and three metrics files of cached trainings"
+    );
+    let (x, y) = (by_instance(&a), by_instance(&c));
+    for name in ["t[0]", "t[1]", "t[2]", "report"] {
+        assert_eq!(x[name], y[name], "{name}");
+    }
+    assert_eq!(
+        x["b"]["read"], y["b"]["read"],
+        "the pick read the same files"
+    );
 }
 
 /// Runs expc in `dir` and asserts it succeeded.

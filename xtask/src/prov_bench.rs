@@ -102,6 +102,7 @@ fn record(dir: &Path, run: usize, metrics: &Path) -> Duration {
             ],
             host: None,
             job_id: None,
+            made_by: None,
         };
         rec.instance(&r);
     }

@@ -208,6 +208,7 @@ pub fn ingest(
             generated: Vec::new(),
             host: None,
             job_id: None,
+            made_by: None,
         };
         if let Some(a) = by_instance.get(&(j, index)) {
             let last = a.ends.last().copied().or(a.starts.last().copied());

@@ -19,7 +19,7 @@ pub struct Table {
 pub fn sql(store: &Store, sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Table> {
     let mut stmt = store.conn.prepare(sql).map_err(|e| {
         Error(format!(
-            "{e}. The tables are runs, params, tasks, task_values, artifacts, usages, metrics and the view models (see docs/provenance.md)"
+            "{e}. The tables are runs, params, tasks, task_values, artifacts, usages, metrics; the views task_inputs, task_outputs, task_reads, task_metrics and models (see docs/provenance.md)"
         ))
     })?;
     if !stmt.readonly() {
@@ -236,39 +236,48 @@ pub fn run(store: &Store, id: &str) -> Result<RunView> {
         let (t, n, v) = row?;
         values.entry(t).or_default().push((n, v));
     }
+    // Instances recorded by reference: (their id, the run and id of the record they refer to).
+    let mut sourced: Vec<(i64, String, i64)> = Vec::new();
     let tasks = c
         .prepare(
             "SELECT id, instance, call, task, cache_key, argv, status, started_at, ended_at, host,
-                    exit_code, attempts, backend, resource, job_id, message
+                    exit_code, attempts, backend, resource, job_id, message, source_run, source_task
              FROM tasks WHERE run_id = ?1 ORDER BY id",
         )?
         .query_map([id], |r| {
             let argv: Option<String> = r.get(5)?;
-            Ok(TaskView {
-                id: r.get(0)?,
-                instance: r.get(1)?,
-                call: r.get(2)?,
-                task: r.get(3)?,
-                cache_key: r.get(4)?,
-                argv: argv
-                    .and_then(|a| serde_json::from_str(&a).ok())
-                    .unwrap_or_default(),
-                status: r.get(6)?,
-                started_at: r.get(7)?,
-                ended_at: r.get(8)?,
-                host: r.get(9)?,
-                exit_code: r.get(10)?,
-                attempts: r.get(11)?,
-                backend: r.get(12)?,
-                resource: r.get(13)?,
-                job_id: r.get(14)?,
-                message: r.get(15)?,
-                values: Vec::new(),
-            })
+            let source: (Option<String>, Option<i64>) = (r.get(16)?, r.get(17)?);
+            Ok((
+                source,
+                TaskView {
+                    id: r.get(0)?,
+                    instance: r.get(1)?,
+                    call: r.get(2)?,
+                    task: r.get(3)?,
+                    cache_key: r.get(4)?,
+                    argv: argv
+                        .and_then(|a| serde_json::from_str(&a).ok())
+                        .unwrap_or_default(),
+                    status: r.get(6)?,
+                    started_at: r.get(7)?,
+                    ended_at: r.get(8)?,
+                    host: r.get(9)?,
+                    exit_code: r.get(10)?,
+                    attempts: r.get(11)?,
+                    backend: r.get(12)?,
+                    resource: r.get(13)?,
+                    job_id: r.get(14)?,
+                    message: r.get(15)?,
+                    values: Vec::new(),
+                },
+            ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?
         .into_iter()
-        .map(|mut t| {
+        .map(|(source, mut t)| {
+            if let (Some(run), Some(task)) = source {
+                sourced.push((t.id, run, task));
+            }
             t.values = values.remove(&t.id).unwrap_or_default();
             t
         })
@@ -302,14 +311,159 @@ pub fn run(store: &Store, id: &str) -> Result<RunView> {
         )?
         .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(RunView {
+    let mut view = RunView {
         run,
         params,
         tasks,
         artifacts,
         usages,
         metrics,
-    })
+    };
+    let mut by_run: BTreeMap<String, HashMap<i64, i64>> = BTreeMap::new();
+    for (task, run, source) in sourced {
+        by_run.entry(run).or_default().insert(source, task);
+    }
+    for (source_run, tasks) in &by_run {
+        take_from_source(store, &mut view, source_run, tasks)?;
+    }
+    view.usages.sort();
+    view.metrics
+        .sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    Ok(view)
+}
+
+/// Fills in the instances of a run recorded by reference to records of `source_run`
+/// (`tasks`: source task id → task id in the view): their argv, values, outputs, reads and
+/// metrics, as the source recorded them. Artifacts the view does not have yet (same path
+/// and digest) are added under new ids.
+fn take_from_source(
+    store: &Store,
+    view: &mut RunView,
+    source_run: &str,
+    tasks: &HashMap<i64, i64>,
+) -> Result<()> {
+    let c = &store.conn;
+    let index: HashMap<i64, usize> = view
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id, i))
+        .collect();
+    let slot =
+        |source: i64| -> Option<usize> { tasks.get(&source).and_then(|id| index.get(id)).copied() };
+    let mut stmt = c.prepare_cached("SELECT id, argv, cache_key FROM tasks WHERE run_id = ?1")?;
+    let mut rows = stmt.query([source_run])?;
+    while let Some(r) = rows.next()? {
+        let Some(i) = slot(r.get(0)?) else {
+            continue;
+        };
+        let t = &mut view.tasks[i];
+        let argv: Option<String> = r.get(1)?;
+        t.argv = argv
+            .and_then(|a| serde_json::from_str(&a).ok())
+            .unwrap_or_default();
+        if t.cache_key.is_none() {
+            t.cache_key = r.get(2)?;
+        }
+    }
+    let mut stmt = c.prepare_cached(
+        "SELECT task_id, name, value FROM task_values WHERE run_id = ?1 ORDER BY task_id, name",
+    )?;
+    let mut rows = stmt.query([source_run])?;
+    while let Some(r) = rows.next()? {
+        if let Some(i) = slot(r.get(0)?) {
+            view.tasks[i].values.push((r.get(1)?, r.get(2)?));
+        }
+    }
+    // The source's artifacts that these instances made or read, under this view's ids.
+    let mut stmt = c.prepare_cached(
+        "SELECT id, path, digest, size, is_dir, type, role, name, produced_by
+         FROM artifacts WHERE run_id = ?1 ORDER BY id",
+    )?;
+    let source_artifacts: HashMap<i64, ArtifactView> = stmt
+        .query_map([source_run], |r| {
+            Ok(ArtifactView {
+                id: r.get(0)?,
+                path: r.get(1)?,
+                digest: r.get(2)?,
+                size: r.get(3)?,
+                is_dir: r.get(4)?,
+                ty: r.get(5)?,
+                role: r.get(6)?,
+                name: r.get(7)?,
+                produced_by: r.get(8)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    let mut known: HashMap<(String, String), i64> = view
+        .artifacts
+        .iter()
+        .map(|a| ((a.path.clone(), a.digest.clone()), a.id))
+        .collect();
+    let mut next = view.artifacts.iter().map(|a| a.id + 1).max().unwrap_or(0);
+    let mut mapped: HashMap<i64, i64> = HashMap::new();
+    let mut take = |view: &mut RunView, a: &ArtifactView, producer: Option<i64>| -> i64 {
+        if let Some(id) = mapped.get(&a.id) {
+            return *id;
+        }
+        let id = match known.get(&(a.path.clone(), a.digest.clone())) {
+            Some(id) => {
+                if let Some(existing) = view.artifacts.iter_mut().find(|x| x.id == *id) {
+                    existing.produced_by = existing.produced_by.or(producer);
+                }
+                *id
+            }
+            None => {
+                let id = next;
+                next += 1;
+                view.artifacts.push(ArtifactView {
+                    id,
+                    produced_by: producer,
+                    ..a.clone()
+                });
+                known.insert((a.path.clone(), a.digest.clone()), id);
+                id
+            }
+        };
+        mapped.insert(a.id, id);
+        id
+    };
+    let mut made: Vec<&ArtifactView> = source_artifacts
+        .values()
+        .filter(|a| a.produced_by.is_some_and(|p| tasks.contains_key(&p)))
+        .collect();
+    made.sort_by_key(|a| a.id);
+    for a in made {
+        let producer = a.produced_by.and_then(|p| tasks.get(&p)).copied();
+        take(view, a, producer);
+    }
+    let mut stmt = c.prepare_cached(
+        "SELECT task_id, artifact_id, input FROM usages WHERE run_id = ?1 ORDER BY task_id, artifact_id",
+    )?;
+    let mut rows = stmt.query([source_run])?;
+    while let Some(r) = rows.next()? {
+        let Some(task) = tasks.get(&r.get::<_, i64>(0)?).copied() else {
+            continue;
+        };
+        let Some(a) = source_artifacts.get(&r.get::<_, i64>(1)?) else {
+            continue;
+        };
+        let artifact = take(view, a, None);
+        view.usages.push((task, artifact, r.get(2)?));
+    }
+    let mut stmt = c.prepare_cached(
+        "SELECT task_id, name, value FROM metrics WHERE run_id = ?1 ORDER BY task_id, name",
+    )?;
+    let mut rows = stmt.query([source_run])?;
+    while let Some(r) = rows.next()? {
+        if let Some(task) = tasks.get(&r.get::<_, i64>(0)?) {
+            view.metrics.push((*task, r.get(1)?, r.get(2)?));
+        }
+    }
+    Ok(())
 }
 
 /// Two runs side by side: params, metrics (by instance) and outputs (by instance and
@@ -329,8 +483,9 @@ pub fn compare(store: &Store, a: &str, b: &str) -> Result<Vec<(String, Table)>> 
     let metrics = merge(
         store,
         "SELECT t.call, t.idx, t.instance, m.name, m.value
-         FROM metrics m JOIN tasks t ON t.run_id = m.run_id AND t.id = m.task_id
-         WHERE m.run_id = ?1",
+         FROM tasks t JOIN metrics m ON m.run_id = COALESCE(t.source_run, t.run_id)
+                                     AND m.task_id = COALESCE(t.source_task, t.id)
+         WHERE t.run_id = ?1",
         a,
         b,
         ["metric", "a", "b", "delta"],
@@ -342,8 +497,9 @@ pub fn compare(store: &Store, a: &str, b: &str) -> Result<Vec<(String, Table)>> 
     let outputs = merge(
         store,
         "SELECT t.call, t.idx, t.instance, a.name, substr(a.digest, 1, 12)
-         FROM artifacts a JOIN tasks t ON t.run_id = a.run_id AND t.id = a.produced_by
-         WHERE a.run_id = ?1",
+         FROM tasks t JOIN artifacts a ON a.run_id = COALESCE(t.source_run, t.run_id)
+                                       AND a.produced_by = COALESCE(t.source_task, t.id)
+         WHERE t.run_id = ?1",
         a,
         b,
         ["output", "a", "b", "diff"],

@@ -17,14 +17,16 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use expc_run::{Event, InstanceRecord, Outcome, Sink, Summary};
-use rusqlite::params;
+use rusqlite::config::DbConfig;
 use rusqlite::types::Value;
+use rusqlite::{OptionalExtension, params};
 
 use crate::meta::RunMeta;
 use crate::store::{Result, Store};
 use crate::time::rfc3339;
 
-/// How often an open transaction is committed while a run goes on.
+/// How often an open transaction is committed while a run goes on: often enough that
+/// the pages of a burst of records are written while the run goes on, not all at its end.
 const COMMIT_EVERY: Duration = Duration::from_millis(200);
 
 /// Most records of cached instances handed to the writer at once.
@@ -43,12 +45,17 @@ pub struct Recording<S> {
     times: Option<(SystemTime, SystemTime)>,
     /// The run's id once its record is finished.
     finished: Option<String>,
+    /// The id the run is recorded under, fixed when the recording is made.
+    id: String,
 }
 
 /// A run being recorded: records go to the writer thread.
 #[derive(Debug)]
 struct Open {
     run_id: String,
+    /// Runs that ended (succeeded or failed) when this one started: every record they
+    /// were given is in the store, so a cached instance can refer to one of them.
+    ended: std::collections::HashSet<String>,
     send: mpsc::Sender<Vec<InstanceRecord>>,
     /// Records of cached instances not handed over yet (see [`Recording::record`]).
     pending: Vec<InstanceRecord>,
@@ -66,6 +73,14 @@ struct Writer {
     next_task: i64,
     next_artifact: i64,
     artifacts: HashMap<(PathBuf, String), i64>,
+    /// Whether a run's records can be referred to: it ended normally, so every record it
+    /// was given is in the store (this run's own always can).
+    referable: HashMap<String, bool>,
+    /// Outputs of the instances recorded by reference, with their task id: for the
+    /// artifact row made if an instance of this run reads one. Indexed by path and digest
+    /// (in `reused`) only once an instance reads a file this run has no row for.
+    reused_pending: Vec<(i64, expc_run::Generated)>,
+    reused: HashMap<(PathBuf, String), (i64, expc_run::Generated)>,
     in_tx: bool,
     last_commit: Instant,
     host: Option<String>,
@@ -74,6 +89,7 @@ struct Writer {
 
 impl<S: Sink> Recording<S> {
     pub fn new(inner: S, state_dir: &Path, meta: RunMeta) -> Self {
+        let id = new_run_id(SystemTime::now(), &meta.spec_hash);
         Self {
             inner,
             state_dir: state_dir.to_path_buf(),
@@ -82,6 +98,7 @@ impl<S: Sink> Recording<S> {
             failed: None,
             times: None,
             finished: None,
+            id,
         }
     }
 
@@ -89,7 +106,14 @@ impl<S: Sink> Recording<S> {
     /// process of its own: for runs ingested from an engine's records.
     pub fn with_times(mut self, start: SystemTime, end: SystemTime) -> Self {
         self.times = Some((start, end));
+        self.id = new_run_id(start, &self.meta.spec_hash);
         self
+    }
+
+    /// The id the run will be recorded under (known before it starts, so that the cache
+    /// entries it makes can name it).
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// The run's id, once it started.
@@ -110,13 +134,24 @@ impl<S: Sink> Recording<S> {
         let now = self.times.map_or_else(SystemTime::now, |t| t.0);
         let pid = std::process::id();
         let own = self.times.is_none();
-        let run_id = format!(
-            "{}-{}",
-            crate::time::compact(now),
-            &blake3::hash(format!("{now:?}{pid}{}", self.meta.spec_hash).as_bytes()).to_hex()[..6]
-        );
+        let run_id = self.id.clone();
         let m = &self.meta;
         store.conn.set_prepared_statement_cache_capacity(32);
+        // The recorder's rows refer to its run's row, inserted first, and to each other by
+        // construction: checking each row's foreign keys is work for nothing.
+        store.conn.pragma_update(None, "foreign_keys", "OFF")?;
+        // Its statuses and roles come from enums, always among the values the `CHECK`
+        // constraints allow; SQLite checks an `IN (…)` list by building a table of the
+        // values for every row inserted, most of the cost of a row.
+        store
+            .conn
+            .pragma_update(None, "ignore_check_constraints", "ON")?;
+        // Checkpoints are made by the recorder when it starts (see below), not by a commit
+        // or when the run ends and closes the store.
+        store.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        store
+            .conn
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         // A multi-row `INSERT` keeps a statement journal (to undo the statement alone on
         // an error): in memory, not written to a temporary file page by page.
         store.conn.pragma_update(None, "temp_store", "MEMORY")?;
@@ -151,6 +186,11 @@ impl<S: Sink> Recording<S> {
             )?;
         }
         tx.commit()?;
+        let ended = store
+            .conn
+            .prepare("SELECT id FROM runs WHERE status IN ('succeeded', 'failed')")?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<_>>()?;
         let error = Arc::new(Mutex::new(None));
         let mut writer = Writer {
             store,
@@ -159,6 +199,9 @@ impl<S: Sink> Recording<S> {
             next_task: 0,
             next_artifact: 0,
             artifacts: HashMap::new(),
+            referable: HashMap::new(),
+            reused_pending: Vec::new(),
+            reused: HashMap::new(),
             in_tx: false,
             last_commit: Instant::now(),
             host: self.meta.host.clone(),
@@ -168,11 +211,18 @@ impl<S: Sink> Recording<S> {
         let writer = std::thread::Builder::new()
             .name("expc-provenance".into())
             .spawn(move || {
+                // What earlier runs left in the write-ahead log goes into the database now,
+                // while this run's first records are still being worked out, rather than
+                // when a commit of this run passes the log's limit.
+                let _ = writer
+                    .store
+                    .conn
+                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
                 for batch in receive {
                     if writer.failed() {
                         continue;
                     }
-                    if let Err(e) = writer.record(&batch) {
+                    if let Err(e) = writer.record(batch) {
                         *lock(&writer.error) = Some(e.to_string());
                     }
                 }
@@ -181,6 +231,7 @@ impl<S: Sink> Recording<S> {
             .map_err(|e| crate::store::Error(format!("cannot start the recorder: {e}")))?;
         self.open = Some(Open {
             run_id,
+            ended,
             send,
             pending: Vec::new(),
             writer,
@@ -258,6 +309,17 @@ impl<S: Sink> Recording<S> {
     }
 }
 
+/// A run's id: its start time, then six hex digits of a hash of that time, the process and
+/// the spec (`20261201T230512Z-3fa9c1`), so ids sort by time and do not collide.
+fn new_run_id(start: SystemTime, spec_hash: &str) -> String {
+    let pid = std::process::id();
+    format!(
+        "{}-{}",
+        crate::time::compact(start),
+        &blake3::hash(format!("{start:?}{pid}{spec_hash}").as_bytes()).to_hex()[..6]
+    )
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -272,9 +334,13 @@ impl Writer {
     }
 
     /// Inserts a batch of records: the rows of each table together, with multi-row
-    /// `INSERT`s (one statement per up to [`ROWS_PER_INSERT`] rows instead of one per row),
-    /// each instance's own row first so its values, usages and metrics can refer to it.
-    fn record(&mut self, batch: &[InstanceRecord]) -> Result<()> {
+    /// `INSERT`s (one statement per many rows instead of one per row), each instance's own
+    /// row first so its values, usages and metrics can refer to it.
+    ///
+    /// A cached instance whose outputs were made by an instance of a run recorded whole
+    /// is one row referring to that instance's record (`source_run`, `source_task`): its
+    /// values, outputs, reads and metrics are there already, and are not copied.
+    fn record(&mut self, batch: Vec<InstanceRecord>) -> Result<()> {
         let meta = self.meta.clone();
         let meta = &*meta;
         let o = self;
@@ -285,8 +351,9 @@ impl Writer {
         let run_id = Value::Text(o.run_id.clone());
         let mut tasks = Rows::new(
             "INSERT INTO tasks (run_id, id, instance, call, task, idx, cache_key, argv, status,
-               started_at, ended_at, host, exit_code, attempts, backend, resource, message, job_id)",
-            18,
+               started_at, ended_at, host, exit_code, attempts, backend, resource, message, job_id,
+               source_run, source_task)",
+            20,
         );
         let mut values = Rows::new(
             "INSERT OR REPLACE INTO task_values (run_id, task_id, name, value, num)",
@@ -301,11 +368,10 @@ impl Writer {
             4,
         );
         let mut metrics = Rows::new("INSERT INTO metrics (run_id, task_id, name, value)", 4);
-        for r in batch {
+        for mut r in batch {
             let task_id = o.next_task;
             o.next_task += 1;
             let (backend, resource) = crate::meta::placement(meta, &r.call);
-            let host = r.host.clone().or_else(|| o.host.clone());
             let status = match r.outcome {
                 Outcome::Ran => "ran",
                 Outcome::Cached => "cached",
@@ -320,6 +386,38 @@ impl Writer {
             } else {
                 r.ended.map(rfc3339)
             };
+            let source = match &r.made_by {
+                Some(m) if r.outcome == Outcome::Cached && o.referable(&m.run)? => Some(m),
+                _ => None,
+            };
+            if let Some(m) = source {
+                tasks.push([
+                    run_id.clone(),
+                    task_id.into(),
+                    r.name.clone().into(),
+                    r.call.clone().into(),
+                    r.task.clone().into(),
+                    (r.index as i64).into(),
+                    Value::Null,
+                    Value::Null,
+                    status.to_owned().into(),
+                    started.clone().into(),
+                    started.into(),
+                    Value::Null,
+                    Value::Null,
+                    r.attempts.into(),
+                    backend.to_owned().into(),
+                    resource.to_owned().into(),
+                    Value::Null,
+                    Value::Null,
+                    m.run.clone().into(),
+                    (m.task as i64).into(),
+                ]);
+                o.reused_pending
+                    .extend(r.generated.drain(..).map(|g| (task_id, g)));
+                continue;
+            }
+            let host = r.host.clone().or_else(|| o.host.clone());
             tasks.push([
                 run_id.clone(),
                 task_id.into(),
@@ -341,6 +439,8 @@ impl Writer {
                 resource.to_owned().into(),
                 r.message.clone().into(),
                 r.job_id.clone().into(),
+                Value::Null,
+                Value::Null,
             ]);
             for (name, value) in &r.values {
                 values.push([
@@ -358,30 +458,41 @@ impl Writer {
                     None => {
                         let id = o.next_artifact;
                         o.next_artifact += 1;
-                        let canonical = std::fs::canonicalize(&u.path).unwrap_or(u.path.clone());
-                        let (name, ty, role) = meta
-                            .declared
-                            .get(&canonical)
-                            .map_or((None, None, "file"), |(id, ty, role)| {
-                                (Some(id.clone()), Some(ty.clone()), *role)
-                            });
-                        let meta_fs = std::fs::metadata(&u.path).ok();
-                        artifacts.push([
-                            run_id.clone(),
-                            id.into(),
-                            u.path.display().to_string().into(),
-                            u.digest.clone().into(),
-                            meta_fs
-                                .as_ref()
-                                .filter(|m| m.is_file())
-                                .map(|m| m.len() as i64)
-                                .into(),
-                            meta_fs.as_ref().is_some_and(|m| m.is_dir()).into(),
-                            ty.into(),
-                            role.to_owned().into(),
-                            name.into(),
-                            Value::Null,
-                        ]);
+                        for (producer, g) in o.reused_pending.drain(..) {
+                            o.reused
+                                .insert((g.path.clone(), g.digest.clone()), (producer, g));
+                        }
+                        if let Some((producer, g)) = o.reused.get(&key) {
+                            // An output of an instance recorded by reference: it gets its
+                            // row in this run when an instance of this run reads it.
+                            artifacts.push(generated_row(&run_id, id, g, *producer));
+                        } else {
+                            let canonical =
+                                std::fs::canonicalize(&u.path).unwrap_or(u.path.clone());
+                            let (name, ty, role) = meta
+                                .declared
+                                .get(&canonical)
+                                .map_or((None, None, "file"), |(id, ty, role)| {
+                                    (Some(id.clone()), Some(ty.clone()), *role)
+                                });
+                            let meta_fs = std::fs::metadata(&u.path).ok();
+                            artifacts.push([
+                                run_id.clone(),
+                                id.into(),
+                                u.path.display().to_string().into(),
+                                u.digest.clone().into(),
+                                meta_fs
+                                    .as_ref()
+                                    .filter(|m| m.is_file())
+                                    .map(|m| m.len() as i64)
+                                    .into(),
+                                meta_fs.as_ref().is_some_and(|m| m.is_dir()).into(),
+                                ty.into(),
+                                role.to_owned().into(),
+                                name.into(),
+                                Value::Null,
+                            ]);
+                        }
                         o.artifacts.insert(key, id);
                         id
                     }
@@ -396,27 +507,9 @@ impl Writer {
             for g in &r.generated {
                 let id = o.next_artifact;
                 o.next_artifact += 1;
-                let role = if g.ty.starts_with("Model") {
-                    "model"
-                } else if g.ty.starts_with("Metrics") {
-                    "metrics"
-                } else {
-                    "output"
-                };
-                artifacts.push([
-                    run_id.clone(),
-                    id.into(),
-                    g.path.display().to_string().into(),
-                    g.digest.clone().into(),
-                    (g.size as i64).into(),
-                    g.is_dir.into(),
-                    g.ty.clone().into(),
-                    role.to_owned().into(),
-                    g.name.clone().into(),
-                    task_id.into(),
-                ]);
+                artifacts.push(generated_row(&run_id, id, g, task_id));
                 o.artifacts.insert((g.path.clone(), g.digest.clone()), id);
-                if role == "metrics" {
+                if role_of(&g.ty) == "metrics" {
                     for (name, value) in read_metrics(&g.path) {
                         metrics.push([run_id.clone(), task_id.into(), name.into(), value.into()]);
                     }
@@ -433,6 +526,30 @@ impl Writer {
             o.last_commit = Instant::now();
         }
         Ok(())
+    }
+
+    /// Whether the records of a run can be referred to: this run's, or one that ended
+    /// (succeeded or failed) and so has every record it was given. A run that was killed
+    /// or whose recording stopped may lack some, and is copied from instead.
+    fn referable(&mut self, run: &str) -> Result<bool> {
+        if run == self.run_id {
+            return Ok(true);
+        }
+        if let Some(ok) = self.referable.get(run) {
+            return Ok(*ok);
+        }
+        let ok = self
+            .store
+            .conn
+            .query_row(
+                "SELECT status IN ('succeeded', 'failed') FROM runs WHERE id = ?1",
+                [run],
+                |r| r.get::<_, bool>(0),
+            )
+            .optional()?
+            .unwrap_or(false);
+        self.referable.insert(run.to_owned(), ok);
+        Ok(ok)
     }
 
     /// Updates the run's row with its outcome and commits.
@@ -494,12 +611,21 @@ impl<S: Sink> Sink for Recording<S> {
         }
         self.inner.instance(record);
     }
+
+    fn can_refer(&mut self, made_by: &expc_run::store::MadeBy) -> bool {
+        // The writer refers to the same runs: it finds them ended too (a run's status
+        // only ever goes from running to ended).
+        self.open
+            .as_ref()
+            .is_some_and(|o| made_by.run == o.run_id || o.ended.contains(&made_by.run))
+    }
 }
 
-/// Most rows one `INSERT` statement carries: within SQLite's oldest limit of 999
-/// parameters for the widest table, and enough that the cost of a statement (binding,
-/// stepping, resetting) is spread over many rows.
+/// Most rows one `INSERT` statement carries: enough that the cost of a statement
+/// (binding, stepping, resetting) is spread over many rows, and within SQLite's oldest
+/// limit of [`MAX_PARAMETERS`].
 const ROWS_PER_INSERT: usize = 50;
+const MAX_PARAMETERS: usize = 999;
 
 /// The rows of one table waiting to be inserted, their values in column order.
 struct Rows {
@@ -522,15 +648,20 @@ impl Rows {
         self.values.extend(row);
     }
 
-    /// Inserts the rows, [`ROWS_PER_INSERT`] at a time. The statement for a full chunk and
-    /// for one row are kept prepared; other sizes (the rest of a batch) are prepared once.
+    /// Inserts the rows, up to [`ROWS_PER_INSERT`] at a time. The statement for a full
+    /// chunk and for one row are kept prepared; other sizes (the rest of a batch) are
+    /// prepared once.
     fn insert(&self, conn: &rusqlite::Connection) -> Result<()> {
+        if self.values.is_empty() {
+            return Ok(());
+        }
+        let per = ROWS_PER_INSERT.min(MAX_PARAMETERS / self.columns);
         let row = format!("({})", vec!["?"; self.columns].join(", "));
-        for chunk in self.values.chunks(ROWS_PER_INSERT * self.columns) {
+        for chunk in self.values.chunks(per * self.columns) {
             let n = chunk.len() / self.columns;
             let sql = format!("{} VALUES {}", self.head, vec![row.as_str(); n].join(", "));
             let params = rusqlite::params_from_iter(chunk.iter());
-            if n == ROWS_PER_INSERT || n == 1 {
+            if n == per || n == 1 {
                 conn.prepare_cached(&sql)?.execute(params)?;
             } else {
                 conn.prepare(&sql)?.execute(params)?;
@@ -538,6 +669,33 @@ impl Rows {
         }
         Ok(())
     }
+}
+
+/// The role of an output of a declared type.
+fn role_of(ty: &str) -> &'static str {
+    if ty.starts_with("Model") {
+        "model"
+    } else if ty.starts_with("Metrics") {
+        "metrics"
+    } else {
+        "output"
+    }
+}
+
+/// The artifact row of an output made by the instance `producer`.
+fn generated_row(run_id: &Value, id: i64, g: &expc_run::Generated, producer: i64) -> [Value; 10] {
+    [
+        run_id.clone(),
+        id.into(),
+        g.path.display().to_string().into(),
+        g.digest.clone().into(),
+        (g.size as i64).into(),
+        g.is_dir.into(),
+        g.ty.clone().into(),
+        role_of(&g.ty).to_owned().into(),
+        g.name.clone().into(),
+        producer.into(),
+    ]
 }
 
 /// The numbers of a metrics file (a flat JSON object), in name order.
@@ -603,6 +761,7 @@ mod tests {
             }],
             host: None,
             job_id: None,
+            made_by: None,
         }
     }
 
@@ -673,6 +832,118 @@ mod tests {
             count("SELECT COUNT(*) FROM artifacts WHERE size = produced_by"),
             n as i64 + 1
         );
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A cached instance whose outputs an earlier, finished run made is one row naming that
+    /// run's record: no values, outputs or metrics are copied, an output is given a row
+    /// only when an instance of the rerun reads it, and the run read back is whole. A
+    /// source run that did not finish (or is unknown) is copied from, as before.
+    #[test]
+    fn cached_instances_refer_to_the_record_that_made_them() {
+        let dir = std::env::temp_dir().join(format!("expc-record-ref-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let state = dir.join(".expc");
+        let n = 40u64;
+        let mut first = Recording::new(Collect::default(), &state, meta(&dir));
+        first.event(Event::RunStarted { instances: n });
+        for i in 0..n {
+            first.instance(&instance(i, Outcome::Ran, &dir));
+        }
+        first.finish(&Summary::default());
+        let made_in = first.run_id().unwrap().to_owned();
+
+        let mut second = Recording::new(Collect::default(), &state, meta(&dir));
+        second.event(Event::RunStarted { instances: n + 2 });
+        for i in 0..n {
+            let mut r = instance(i, Outcome::Cached, &dir);
+            r.made_by = Some(expc_run::store::MadeBy {
+                run: made_in.clone(),
+                task: i,
+            });
+            second.instance(&r);
+        }
+        // One whose source is a run that never finished: copied.
+        let mut lost = instance(n, Outcome::Cached, &dir);
+        lost.made_by = Some(expc_run::store::MadeBy {
+            run: "20260101T000000Z-000000".into(),
+            task: 0,
+        });
+        second.instance(&lost);
+        let mut gather = instance(n + 1, Outcome::Ran, &dir);
+        gather.used = (0..n)
+            .map(|i| expc_run::resolve::Used {
+                input: "parts".into(),
+                path: dir.join(format!("out/{i}.txt")),
+                digest: format!("{:064x}", i + 1),
+            })
+            .collect();
+        second.instance(&gather);
+        second.finish(&Summary::default());
+        assert_eq!(second.failure(), None);
+        let rerun = second.run_id().unwrap().to_owned();
+
+        let store = Store::open(&state).unwrap();
+        let count =
+            |sql: &str| -> i64 { store.conn.query_row(sql, [&rerun], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            count("SELECT COUNT(*) FROM tasks WHERE run_id = ?1"),
+            n as i64 + 2
+        );
+        assert_eq!(
+            count(
+                "SELECT COUNT(*) FROM tasks WHERE run_id = ?1 AND source_run IS NOT NULL AND source_task = idx"
+            ),
+            n as i64
+        );
+        // Values: the copied one's and the gather's only.
+        assert_eq!(
+            count("SELECT COUNT(*) FROM task_values WHERE run_id = ?1"),
+            2
+        );
+        // Artifacts: the outputs the gather read (made by instances recorded by reference,
+        // so produced by their rows in this run), the copied one's output and the gather's.
+        assert_eq!(
+            count("SELECT COUNT(*) FROM artifacts WHERE run_id = ?1"),
+            n as i64 + 2
+        );
+        assert_eq!(
+            count(
+                "SELECT COUNT(*) FROM usages u JOIN artifacts a ON a.run_id = u.run_id AND a.id = u.artifact_id JOIN tasks t ON t.run_id = a.run_id AND t.id = a.produced_by WHERE u.run_id = ?1 AND t.status = 'cached'"
+            ),
+            n as i64
+        );
+        // The views show every instance whole.
+        assert_eq!(
+            count("SELECT COUNT(*) FROM task_inputs WHERE run_id = ?1"),
+            n as i64 + 2
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM task_outputs WHERE run_id = ?1"),
+            n as i64 + 2
+        );
+        drop(store);
+        let store = Store::open_read_only(&state).unwrap();
+        let a = crate::query::run(&store, &made_in).unwrap();
+        let b = crate::query::run(&store, &rerun).unwrap();
+        for i in 0..n as usize {
+            let (x, y) = (&a.tasks[i], &b.tasks[i]);
+            assert_eq!(
+                (&x.instance, &x.argv, &x.values, &x.cache_key),
+                (&y.instance, &y.argv, &y.values, &y.cache_key)
+            );
+            let made = |v: &crate::query::RunView, id: i64| -> Vec<String> {
+                v.artifacts
+                    .iter()
+                    .filter(|a| a.produced_by == Some(id))
+                    .map(|a| format!("{} {}", a.path, a.digest))
+                    .collect()
+            };
+            assert_eq!(made(&a, x.id), made(&b, y.id));
+            assert_eq!(made(&b, y.id).len(), 1);
+        }
+        assert_eq!(b.usages.len(), n as usize);
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, params};
 
 /// Schema scripts, oldest first. Version N is the state after the N-th script.
-pub const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("schema_2.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("schema_2.sql"),
+    include_str!("schema_3.sql"),
+];
 
 /// The schema version this expc writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -247,27 +251,46 @@ mod tests {
     #[test]
     fn an_older_store_is_migrated_in_place() {
         let d = dir("older");
-        let s = Store::open(&d).unwrap();
-        // Back to version 1: without what later migrations added.
-        s.conn
-            .execute_batch("DROP INDEX metrics_by_run_name; PRAGMA user_version = 1;")
-            .unwrap();
-        drop(s);
+        std::fs::create_dir_all(&d).unwrap();
+        // A store of version 1, with a run whose cached instance carries its own rows.
+        let c = Connection::open(d.join(FILE)).unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO runs (id, spec_path, spec_hash, pipeline, expc_version, started_at, status, environment)
+               VALUES ('r1', '/s.exp', 'h', 'main', '0', '2026-01-01T00:00:00.000Z', 'succeeded', '{}');
+             INSERT INTO tasks (run_id, id, instance, call, task, idx, status, backend, resource)
+               VALUES ('r1', 0, 't[0]', 't', 't', 0, 'cached', 'local', 'here');
+             INSERT INTO artifacts (run_id, id, path, digest, role, name, produced_by)
+               VALUES ('r1', 0, '/o.txt', 'ab', 'output', 'out', 0);
+             INSERT INTO metrics (run_id, task_id, name, value) VALUES ('r1', 0, 'loss', 0.5);",
+        )
+        .unwrap();
+        drop(c);
         let s = Store::open(&d).unwrap();
         let v: i64 = s
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
-        let n: i64 = s
-            .conn
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'metrics_by_run_name'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(n, 1);
+        let count = |sql: &str| -> i64 { s.conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            count("SELECT COUNT(*) FROM sqlite_master WHERE name = 'metrics_by_run_name'"),
+            1
+        );
+        // The old rows read through the views of version 3 as they are.
+        assert_eq!(
+            count("SELECT COUNT(*) FROM tasks WHERE source_run IS NULL"),
+            1
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM task_outputs WHERE run_id = 'r1' AND digest = 'ab'"),
+            1
+        );
+        assert_eq!(
+            count("SELECT COUNT(*) FROM task_metrics WHERE run_id = 'r1' AND name = 'loss'"),
+            1
+        );
         drop(s);
         let _ = std::fs::remove_dir_all(&d);
     }

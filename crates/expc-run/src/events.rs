@@ -44,7 +44,16 @@ pub trait Sink {
     fn event(&mut self, event: Event);
 
     /// Called once for every instance when its outcome is known; provenance records it.
+    /// Records are numbered from 0 in the order given: a record's number is its task id
+    /// in the run's provenance.
     fn instance(&mut self, _record: &InstanceRecord) {}
+
+    /// Whether a cached instance whose outputs were made by `made_by` can be recorded as
+    /// a reference to that record, without its argv, inputs and reads: then the scheduler
+    /// need not work them out again for an instance whose key it already knows.
+    fn can_refer(&mut self, _made_by: &crate::store::MadeBy) -> bool {
+        false
+    }
 }
 
 /// Collects events, for tests.
@@ -89,6 +98,9 @@ pub struct InstanceRecord {
     pub host: Option<String>,
     /// The engine's id of the job that ran it (`SLURM_JOB_ID`, an array task's id).
     pub job_id: Option<String>,
+    /// For a cached instance: the record of the instance that made its outputs, when the
+    /// cache entry names one.
+    pub made_by: Option<crate::store::MadeBy>,
 }
 
 /// One output of an instance.

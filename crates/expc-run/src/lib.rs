@@ -30,7 +30,7 @@ use petgraph::graph::NodeIndex;
 
 pub use events::{Event, Generated, InstanceRecord, Sink};
 use resolve::{Outputs, Resolver};
-use store::{CacheEntry, Store, StoredOutput};
+use store::{CacheEntry, MadeBy, Store, StoredOutput};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -50,6 +50,14 @@ pub struct RunOptions {
     pub grace: Duration,
     /// Time between two looks at the Slurm queue.
     pub poll: Duration,
+    /// The id under which provenance records the run, if it does: the cache entries the
+    /// run makes name it (with their instance's record number), so that a later run that
+    /// reuses one records a reference to that record instead of a copy.
+    pub run_id: Option<String>,
+    /// A digest of what the program and plan are made from (the spec and its imports, the
+    /// params, the pipeline), when the caller knows it: with it, an instance whose inputs
+    /// are those of its last success has that success's key, found without resolving it.
+    pub fingerprint: Option<String>,
 }
 
 /// How one instance ended.
@@ -235,6 +243,8 @@ struct Launch {
     mem: u64,
     started: Instant,
     started_at: SystemTime,
+    /// The instance's fingerprint, noted with its key once it succeeds.
+    fingerprint: Option<String>,
 }
 
 /// Runs the plan. Blocks until every instance has finished, failed or been skipped, or
@@ -290,6 +300,13 @@ async fn schedule(
 ) -> Summary {
     use petgraph::Direction;
     let started = Instant::now();
+    let mut numbered = Numbered { sink, records: 0 };
+    let sink = &mut numbered;
+    let run_id = opts.run_id.as_deref();
+    let run_fingerprint = opts
+        .fingerprint
+        .as_deref()
+        .map(|f| resolver.run_fingerprint(f));
     let graph = &dag.graph;
     let n = graph.node_count();
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as u64;
@@ -373,6 +390,35 @@ async fn schedule(
             let Some(call) = calls.get(&job.key) else {
                 continue;
             };
+            let fingerprint = run_fingerprint
+                .as_ref()
+                .map(|f| resolver.fingerprint(f, j, index, &outputs));
+            // Made from what its last success was made from: its key is that success's,
+            // and when its outputs are still there and provenance can refer to the record
+            // that made them, nothing else about it is needed.
+            if let Some(hit) = fingerprint
+                .as_deref()
+                .and_then(|f| last.known(&job.key, index, f))
+                .and_then(|key| store.lookup(key).map(|hit| (key.to_owned(), hit)))
+                .filter(|(_, hit)| hit.made_by.as_ref().is_some_and(|m| sink.can_refer(m)))
+            {
+                let (key, hit) = hit;
+                if let Ok(files) = materialise(store, plan, j, index, &hit.outputs) {
+                    let now = SystemTime::now();
+                    let mut r = record(plan, j, index, Outcome::Cached, None);
+                    (r.started, r.ended, r.key) = (Some(now), Some(now), Some(key));
+                    r.generated = generated(plan, j, &files, &hit.outputs);
+                    r.made_by = hit.made_by;
+                    sink.instance(&r);
+                    remote.hand_over(plan, j, index, &files);
+                    outputs.insert((j, index), files.into());
+                    outcome[node] = Some(Outcome::Cached);
+                    summary.cached += 1;
+                    sink.event(Event::TaskCached { task: name });
+                    release(graph, node, &mut remaining, &mut ready, &outcome);
+                    continue;
+                }
+            }
             let work = match remote.work_dir(plan, j, index) {
                 Some(w) if on_remote[j] => w,
                 _ => store.work_path(&job.key, index),
@@ -398,17 +444,18 @@ async fn schedule(
                     continue;
                 }
             };
-            if let Some(stored) = store.lookup(&resolved.key) {
-                match materialise(store, plan, j, index, &stored) {
+            if let Some(hit) = store.lookup(&resolved.key) {
+                match materialise(store, plan, j, index, &hit.outputs) {
                     Ok(files) => {
                         let now = SystemTime::now();
                         let mut r = record(plan, j, index, Outcome::Cached, Some(&resolved));
                         (r.started, r.ended, r.attempts) = (Some(now), Some(now), 0);
-                        r.generated = generated(plan, j, &files, &stored);
+                        r.generated = generated(plan, j, &files, &hit.outputs);
+                        r.made_by = hit.made_by;
                         sink.instance(&r);
                         remote.hand_over(plan, j, index, &files);
-                        outputs.insert((j, index), files);
-                        last.set(&job.key, index, &resolved.key);
+                        outputs.insert((j, index), files.into());
+                        last.set(&job.key, index, &resolved.key, fingerprint.as_deref());
                         outcome[node] = Some(Outcome::Cached);
                         summary.cached += 1;
                         sink.event(Event::TaskCached { task: name });
@@ -434,6 +481,7 @@ async fn schedule(
                                 mem: 0,
                                 started: Instant::now(),
                                 started_at: SystemTime::now(),
+                                fingerprint: fingerprint.clone(),
                             },
                         );
                     }
@@ -488,6 +536,7 @@ async fn schedule(
                     mem,
                     started: Instant::now(),
                     started_at: SystemTime::now(),
+                    fingerprint,
                 },
             );
         }
@@ -526,7 +575,7 @@ async fn schedule(
             tokio::task::yield_now().await;
         }
         for (name, rest) in later.drain(..) {
-            if let Err(e) = rest.finish(store, sink, Some(&mut spares)) {
+            if let Err(e) = rest.finish(store, sink, run_id, Some(&mut spares)) {
                 sink.event(Event::Note {
                     message: format!("{name}: {e}; it will run again next time"),
                 });
@@ -577,14 +626,14 @@ async fn schedule(
                     let log = e.log.clone();
                     if e.completed {
                         let work = remote.work_dir(plan, j, index).unwrap_or_default();
-                        match collect(store, plan, j, index, &l.resolved, &work, r.attempts.max(1), l.started).and_then(|(files, stored, rest)| rest.finish(store, sink, None).map(|()| (files, stored))) {
+                        match collect(store, plan, j, index, &l.resolved, &work, r.attempts.max(1), l.started).and_then(|(files, stored, rest)| rest.finish(store, sink, run_id, None).map(|()| (files, stored))) {
                             Ok((files, stored)) => {
                                 r.generated = generated(plan, j, &files, &stored);
                                 r.exit_code = Some(0);
                                 sink.instance(&r);
                                 remote.hand_over(plan, j, index, &files);
-                                last.set(key, index, &l.resolved.key);
-                                outputs.insert((j, index), files);
+                                last.set(key, index, &l.resolved.key, l.fingerprint.as_deref());
+                                outputs.insert((j, index), files.into());
                                 outcome[e.node] = Some(Outcome::Ran);
                                 summary.ran += 1;
                                 sink.event(Event::TaskFinished { task: name, seconds: l.started.elapsed().as_secs_f64(), attempts: r.attempts });
@@ -635,8 +684,8 @@ async fn schedule(
                                 rest.record = Some(r);
                                 later.push((name.clone(), rest));
                                 remote.hand_over(plan, j, index, &files);
-                                last.set(&plan.jobs[j].key, index, &l.resolved.key);
-                                outputs.insert((j, index), files);
+                                last.set(&plan.jobs[j].key, index, &l.resolved.key, l.fingerprint.as_deref());
+                                outputs.insert((j, index), files.into());
                                 outcome[l.node] = Some(Outcome::Ran);
                                 summary.ran += 1;
                                 sink.event(Event::TaskFinished { task: name, seconds: l.started.elapsed().as_secs_f64(), attempts });
@@ -735,7 +784,7 @@ async fn schedule(
         {
             let inst = graph[NodeIndex::new(node)];
             if let Some(files) = outputs.get(&(inst.job as usize, inst.index as u64)) {
-                for (name, (path, _)) in files {
+                for (name, (path, _)) in files.iter() {
                     summary.final_outputs.push((
                         format!(
                             "{}.{name}",
@@ -787,6 +836,7 @@ fn record(
         generated: Vec::new(),
         host: None,
         job_id: None,
+        made_by: None,
     }
 }
 
@@ -928,7 +978,7 @@ fn collect(
         }
         let (digest, dir, size) = hash::StatCache::digest_once(&path)
             .map_err(|e| format!("cannot read its output `{name}`: {e}"))?;
-        store
+        let inode = store
             .store(&path, &digest, dir)
             .map_err(|e| format!("cannot store its output `{name}`: {e}"))?;
         stored.insert(
@@ -937,7 +987,7 @@ fn collect(
                 digest,
                 dir,
                 size,
-                inode: None,
+                inode: (!dir).then_some(inode),
             },
         );
     }
@@ -950,7 +1000,8 @@ fn collect(
         exit_code: 0,
         attempts,
         duration_ms: started.elapsed().as_millis() as u64,
-        key_doc: resolved.key_doc.clone(),
+        key_doc: resolved.key_doc(),
+        made_by: None,
     };
     let files = materialise(store, plan, j, index, &stored)
         .map_err(|e| format!("cannot link its outputs: {e}"))?;
@@ -974,13 +1025,19 @@ struct Bookkeeping {
 
 impl Bookkeeping {
     /// Writes the cache entry, passes the record on, and removes the work directory — or
-    /// keeps it, emptied, in `spares` for a later instance.
+    /// keeps it, emptied, in `spares` for a later instance. The instance's record is the
+    /// next one passed on (here, or by the caller when it keeps the record).
     fn finish(
-        self,
+        mut self,
         store: &Store,
-        sink: &mut dyn Sink,
+        sink: &mut Numbered,
+        run_id: Option<&str>,
         spares: Option<&mut exec::Spares>,
     ) -> Result<(), String> {
+        self.entry.made_by = run_id.map(|run| MadeBy {
+            run: run.to_owned(),
+            task: sink.records,
+        });
         let written = store
             .record(&self.entry)
             .map_err(|e| format!("cannot record its outputs: {e}"));
@@ -994,6 +1051,29 @@ impl Bookkeeping {
             sink.instance(r);
         }
         written
+    }
+}
+
+/// A run's sink, counting the records passed on. Records are numbered from 0 in the order
+/// given, as provenance numbers a run's instances, so a cache entry can name the record of
+/// the instance that made it.
+struct Numbered<'a> {
+    sink: &'a mut dyn Sink,
+    records: u64,
+}
+
+impl Sink for Numbered<'_> {
+    fn event(&mut self, event: Event) {
+        self.sink.event(event);
+    }
+
+    fn instance(&mut self, record: &InstanceRecord) {
+        self.sink.instance(record);
+        self.records += 1;
+    }
+
+    fn can_refer(&mut self, made_by: &MadeBy) -> bool {
+        self.sink.can_refer(made_by)
     }
 }
 

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use expc_check::ir::{self, IrExpr, IrPart};
 use expc_check::value::Value;
 use expc_plan::plan::{Job, Plan};
-use serde_json::json;
 
 /// A value at run time.
 #[derive(Clone, Debug)]
@@ -67,7 +66,29 @@ pub struct Used {
 }
 
 /// Outputs of finished instances: path and digest of each, by name.
-pub type Outputs = HashMap<(usize, u64), BTreeMap<String, (PathBuf, String)>>;
+pub type Outputs = HashMap<(usize, u64), Files>;
+
+/// The outputs of one finished instance, sorted by name: path and digest of each. A boxed
+/// slice rather than a map, since a run keeps one per instance until it ends and a map's
+/// first node alone takes most of a kilobyte.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Files(Box<[(String, (PathBuf, String))]>);
+
+impl Files {
+    pub fn get(&self, name: &str) -> Option<&(PathBuf, String)> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, f)| f)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &(PathBuf, String))> {
+        self.0.iter().map(|(n, f)| (n, f))
+    }
+}
+
+impl From<BTreeMap<String, (PathBuf, String)>> for Files {
+    fn from(map: BTreeMap<String, (PathBuf, String)>) -> Self {
+        Files(map.into_iter().collect())
+    }
+}
 
 /// What running one instance needs.
 #[derive(Debug, Clone)]
@@ -81,12 +102,47 @@ pub struct Resolved {
     pub secrets: Vec<String>,
     /// Declared outputs: name and path relative to the work directory.
     pub outputs: Vec<(String, String, bool)>,
-    pub key_doc: serde_json::Value,
+    /// What the key is the hash of: a JSON document (see [`KeyDoc`]).
+    pub key_json: String,
     pub key: String,
     /// The files it reads, for provenance.
     pub used: Vec<Used>,
     /// Its scalar inputs as text, for provenance.
     pub values: Vec<(String, String)>,
+}
+
+impl Resolved {
+    /// What the key was made of, for `expc why`.
+    pub fn key_doc(&self) -> serde_json::Value {
+        serde_json::from_str(&self.key_json).unwrap_or_default()
+    }
+}
+
+/// The document an instance's cache key is the BLAKE3 hash of. Its fields are written in
+/// this (alphabetical) order, as a JSON object of them always was: changing a field, its
+/// order or its form changes every key, and reruns every task of every existing store.
+#[derive(serde::Serialize)]
+struct KeyDoc<'a> {
+    /// The command's words, files standing for their content (`{file:DIGEST}`) and
+    /// outputs for their names (`{out:NAME}`).
+    argv: &'a [Vec<String>],
+    env: KeyEnv<'a>,
+    /// Each input as it reaches the command.
+    inputs: &'a BTreeMap<String, String>,
+    /// `name=path` of each declared output.
+    outputs: &'a [String],
+    /// Params the task uses, by name.
+    params: &'a BTreeMap<&'a str, String>,
+    /// The hash of the task's definition.
+    task: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct KeyEnv<'a> {
+    conda: &'a Option<String>,
+    image: &'a Option<String>,
+    modules: &'a [String],
+    vars: &'a BTreeMap<String, String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +189,73 @@ impl<'a> Resolver<'a> {
                 .map(|t| (t.id.as_str(), definition(program, t)))
                 .collect(),
         }
+    }
+
+    /// A digest of what every instance's key is made from outside its own inputs: `base`
+    /// (the spec, its imports and params, from the caller), each task's definition and the
+    /// declared data's digests. With [`Resolver::fingerprint`] it says when an instance's
+    /// key is the one it had last time, without working the key out again.
+    pub fn run_fingerprint(&self, base: &str) -> blake3::Hash {
+        let mut h = blake3::Hasher::new();
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        h.update(b"\0");
+        h.update(base.as_bytes());
+        let definitions: BTreeMap<&str, &String> =
+            self.definitions.iter().map(|(k, v)| (*k, v)).collect();
+        for (task, d) in definitions {
+            h.update(b"\0");
+            h.update(task.as_bytes());
+            h.update(b"=");
+            h.update(d.as_bytes());
+        }
+        let data: BTreeMap<&String, &(PathBuf, String)> = self.data_digests.iter().collect();
+        for (id, (path, d)) in data {
+            h.update(b"\0");
+            h.update(id.as_bytes());
+            h.update(b"=");
+            h.update(path.as_os_str().as_encoded_bytes());
+            h.update(b"@");
+            h.update(d.as_bytes());
+        }
+        h.finalize()
+    }
+
+    /// An instance's fingerprint: the run's, the instance, and the digests of the outputs
+    /// of every instance it reads from. Equal fingerprints give equal keys.
+    pub fn fingerprint(
+        &self,
+        run: &blake3::Hash,
+        j: usize,
+        index: u64,
+        outputs: &Outputs,
+    ) -> String {
+        let job = &self.plan.jobs[j];
+        let mut h = blake3::Hasher::new();
+        h.update(run.as_bytes());
+        h.update(job.key.as_bytes());
+        h.update(&index.to_le_bytes());
+        for dep in &job.after {
+            let Some(p) = self.plan.position(&dep.job) else {
+                continue;
+            };
+            h.update(b"\0");
+            for k in expc_plan::dag::producers(self.plan, j, index, p, dep.relation) {
+                match outputs.get(&(p, k)) {
+                    Some(files) => {
+                        for (name, (_, digest)) in files.iter() {
+                            h.update(name.as_bytes());
+                            h.update(b"=");
+                            h.update(digest.as_bytes());
+                            h.update(b";");
+                        }
+                    }
+                    None => {
+                        h.update(b"-;");
+                    }
+                }
+            }
+        }
+        h.finalize().to_hex()[..32].to_owned()
     }
 
     pub fn task(&self, job: &Job) -> Option<&'a ir::Task> {
@@ -466,33 +589,32 @@ impl<'a> Resolver<'a> {
             Some(d) => d.clone(),
             None => definition(self.program, task),
         };
-        let key_doc = json!({
-            "task": definition,
-            "argv": key_argv,
-            "inputs": inputs,
-            "params": params,
-            "env": {
-                "image": job.env.image,
-                "modules": job.env.modules,
-                "conda": job.env.conda,
-                "vars": key_env,
+        let outputs_keyed: Vec<String> = outputs_decl
+            .iter()
+            .map(|(n, p, _)| format!("{n}={p}"))
+            .collect();
+        let key_json = serde_json::to_string(&KeyDoc {
+            argv: &key_argv,
+            env: KeyEnv {
+                conda: &job.env.conda,
+                image: &job.env.image,
+                modules: &job.env.modules,
+                vars: &key_env,
             },
-            "outputs": outputs_decl.iter().map(|(n, p, _)| format!("{n}={p}")).collect::<Vec<_>>(),
-        });
-        let key = blake3::hash(
-            serde_json::to_string(&key_doc)
-                .unwrap_or_default()
-                .as_bytes(),
-        )
-        .to_hex()
-        .to_string();
+            inputs: &inputs,
+            outputs: &outputs_keyed,
+            params: &params,
+            task: &definition,
+        })
+        .unwrap_or_default();
+        let key = blake3::hash(key_json.as_bytes()).to_hex().to_string();
         Ok(Resolved {
             kind,
             argv,
             env,
             secrets,
             outputs: outputs_decl,
-            key_doc,
+            key_json,
             key,
             used,
             values,
@@ -644,6 +766,63 @@ fn spark_flag(setting: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// The key document is written as the JSON object it was first made as, byte for
+    /// byte: the keys of existing stores stay valid.
+    #[test]
+    fn key_documents_keep_their_form() {
+        let argv = vec![
+            vec!["touch".to_owned()],
+            vec!["{out:out}".to_owned(), "a \"b\"\n".to_owned()],
+        ];
+        let vars = BTreeMap::from([("$x".to_owned(), "{file:00ff}".to_owned())]);
+        let inputs = BTreeMap::from([
+            ("i".to_owned(), "3".to_owned()),
+            ("data".to_owned(), "{file:abcd}".to_owned()),
+        ]);
+        let params = BTreeMap::from([("lr", "0.1".to_owned())]);
+        let outputs = vec!["out=out.txt".to_owned()];
+        for (image, conda, modules) in [
+            (None, None, vec![]),
+            (
+                Some("python:3.12".to_owned()),
+                Some("env.yaml".to_owned()),
+                vec!["gcc/13".to_owned(), "cuda".to_owned()],
+            ),
+        ] {
+            let doc = KeyDoc {
+                argv: &argv,
+                env: KeyEnv {
+                    conda: &conda,
+                    image: &image,
+                    modules: &modules,
+                    vars: &vars,
+                },
+                inputs: &inputs,
+                outputs: &outputs,
+                params: &params,
+                task: "f00d",
+            };
+            let first_form = json!({
+                "task": "f00d",
+                "argv": argv,
+                "inputs": inputs,
+                "params": params,
+                "env": {
+                    "image": image,
+                    "modules": modules,
+                    "conda": conda,
+                    "vars": vars,
+                },
+                "outputs": outputs,
+            });
+            assert_eq!(
+                serde_json::to_string(&doc).unwrap(),
+                serde_json::to_string(&first_form).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn spark_memory_settings_are_written_as_spark_reads_them() {

@@ -27,7 +27,8 @@
 //!   out/<job>/<index>/<name>  the outputs of the latest run, linked to their objects
 //!   logs/<job>/<index>/       stdout and stderr of the latest attempt, unless both
 //!                             were empty and it succeeded
-//!   last-keys.json            the key of each instance's last success, for `expc why`
+//!   last-keys                 the key of each instance's last success and what it was
+//!                             made from, for `expc why` and unchanged instances
 //!   stat-cache.json           size, mtime and inode of hashed files: a fast path only
 //!   tmp/                      work directories of running tasks and their logs while
 //!                             they run; emptied ones kept for the next instances
@@ -46,10 +47,41 @@ pub struct Store {
     /// The outputs of each entry in `cache/index`, by key, read when the store is opened.
     /// Entries recorded by this run are added, so that a later instance with the same key
     /// is a hit.
-    index: std::sync::Mutex<HashMap<String, BTreeMap<String, StoredOutput>>>,
+    index: std::sync::Mutex<FastMap<String, IndexEntry>>,
     pid: u32,
+    /// `out/`, open: an output still linked is found with a `stat` relative to it, which
+    /// walks three path components instead of the whole path.
+    out_fd: Option<fs::File>,
+    out_root: PathBuf,
     /// The key documents of `cache/entries`, read the first time `expc why` needs one.
     key_docs: std::sync::OnceLock<HashMap<String, serde_json::Value>>,
+}
+
+/// An index entry's outputs, sorted by name: a boxed slice, not a map, since the index
+/// holds one per entry for the whole run (a map's first node alone is most of a kilobyte).
+type IndexOutputs = Box<[(String, StoredOutput)]>;
+
+/// What the index knows of an entry.
+#[derive(Debug, Clone)]
+struct IndexEntry {
+    outputs: IndexOutputs,
+    made_by: Option<MadeBy>,
+}
+
+/// The provenance record of the instance that made a cache entry: its run and its task id
+/// in that run. A later run that reuses the entry records its instance as a reference to
+/// that record instead of copying it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MadeBy {
+    pub run: String,
+    pub task: u64,
+}
+
+/// A cache hit: the entry's outputs, and which run's instance made them, when known.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub outputs: BTreeMap<String, StoredOutput>,
+    pub made_by: Option<MadeBy>,
 }
 
 /// One output of a finished task instance.
@@ -58,7 +90,8 @@ pub struct StoredOutput {
     pub digest: String,
     pub dir: bool,
     pub size: u64,
-    /// Device and inode of the object, once [`Store::lookup`] checked it (not stored).
+    /// Device and inode of the object (a file's), when known: kept in the index, so that
+    /// a rerun finds an output still linked to its object with one `lstat` of the link.
     #[serde(skip)]
     pub inode: Option<(u64, u64)>,
 }
@@ -76,28 +109,96 @@ pub struct CacheEntry {
     /// What the key was made of, for `expc why`.
     #[serde(default)]
     pub key_doc: serde_json::Value,
+    /// The provenance record of the instance that made it, when provenance is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_by: Option<MadeBy>,
 }
 
-/// For each instance (`job/index`), the key of its last success: one file, read at the
-/// start of a run and written at its end, for `expc why`.
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// For each instance, the key of its last success and the fingerprint of what it was made
+/// from then: read at the start of a run and written at its end, for `expc why` and for
+/// finding an unchanged instance's key without working it out. The file, `last-keys`, has
+/// a line per instance, `JOB\tINDEX\tKEY\tFINGERPRINT` (the fingerprint may be empty),
+/// written whole and renamed into place.
+#[derive(Debug, Default)]
 pub struct LastKeys {
-    pub keys: BTreeMap<String, String>,
-    #[serde(skip)]
+    jobs: FastMap<String, FastMap<u64, Last>>,
     dirty: bool,
 }
 
+#[derive(Debug, Clone, PartialEq)]
+struct Last {
+    key: String,
+    fingerprint: Option<String>,
+}
+
 impl LastKeys {
-    pub fn set(&mut self, job: &str, index: u64, key: &str) {
-        let k = format!("{job}/{index}");
-        if self.keys.get(&k).map(String::as_str) != Some(key) {
-            self.keys.insert(k, key.to_owned());
+    /// Notes a success: its key and, when known, the fingerprint it was made from.
+    pub fn set(&mut self, job: &str, index: u64, key: &str, fingerprint: Option<&str>) {
+        let slot = match self.jobs.get_mut(job) {
+            Some(j) => j,
+            None => self.jobs.entry(job.to_owned()).or_default(),
+        };
+        let fresh = Last {
+            key: key.to_owned(),
+            fingerprint: fingerprint.map(str::to_owned),
+        };
+        if slot.get(&index) != Some(&fresh) {
+            slot.insert(index, fresh);
             self.dirty = true;
         }
     }
 
     pub fn get(&self, job: &str, index: u64) -> Option<&str> {
-        self.keys.get(&format!("{job}/{index}")).map(String::as_str)
+        Some(self.jobs.get(job)?.get(&index)?.key.as_str())
+    }
+
+    /// The key of the instance's last success, if it was made from this fingerprint.
+    pub fn known(&self, job: &str, index: u64, fingerprint: &str) -> Option<&str> {
+        let last = self.jobs.get(job)?.get(&index)?;
+        (last.fingerprint.as_deref() == Some(fingerprint)).then_some(last.key.as_str())
+    }
+
+    fn parse(text: &str) -> LastKeys {
+        let mut last = LastKeys::default();
+        for line in text.lines() {
+            let mut f = line.split('\t');
+            let (Some(job), Some(index), Some(key), fingerprint) =
+                (f.next(), f.next(), f.next(), f.next())
+            else {
+                continue;
+            };
+            let Ok(index) = index.parse() else {
+                continue;
+            };
+            let fingerprint = fingerprint.filter(|f| !f.is_empty());
+            last.set(job, index, key, fingerprint);
+        }
+        last.dirty = false;
+        last
+    }
+
+    /// The file's text, instances in order.
+    fn text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut jobs: Vec<(&String, &FastMap<u64, Last>)> = self.jobs.iter().collect();
+        jobs.sort_by(|a, b| a.0.cmp(b.0));
+        let mut out = String::new();
+        for (job, instances) in jobs {
+            if job.contains(['\t', '\n', '\r']) {
+                continue;
+            }
+            let mut indices: Vec<(&u64, &Last)> = instances.iter().collect();
+            indices.sort_by_key(|(i, _)| **i);
+            for (index, last) in indices {
+                let _ = writeln!(
+                    out,
+                    "{job}\t{index}\t{}\t{}",
+                    last.key,
+                    last.fingerprint.as_deref().unwrap_or("")
+                );
+            }
+        }
+        out
     }
 }
 
@@ -113,6 +214,8 @@ impl Store {
             root: root.to_path_buf(),
             index: std::sync::Mutex::new(index),
             pid: std::process::id(),
+            out_fd: fs::File::open(root.join("out")).ok(),
+            out_root: root.join("out"),
             key_docs: std::sync::OnceLock::new(),
         })
     }
@@ -137,18 +240,19 @@ impl Store {
     }
 
     pub fn out_dir(&self, job: &str, index: u64, looped: bool) -> PathBuf {
-        let base = self.root.join("out").join(safe(job));
+        use std::fmt::Write as _;
+        let mut rel = String::with_capacity(job.len() + 21);
+        rel.push_str(&safe(job));
         if looped {
-            base.join(index.to_string())
-        } else {
-            base
+            let _ = write!(rel, "/{index}");
         }
+        self.out_root.join(rel)
     }
 
     pub fn log_dir(&self, job: &str, index: u64) -> PathBuf {
         self.root
             .join("logs")
-            .join(safe(job))
+            .join(safe(job).as_ref())
             .join(index.to_string())
     }
 
@@ -165,41 +269,60 @@ impl Store {
     }
 
     /// The outputs of the entry for a key, if it exists and every object it names is
-    /// still stored (each checked object's inode is kept, for [`Store::materialise`]).
-    pub fn lookup(&self, key: &str) -> Option<BTreeMap<String, StoredOutput>> {
+    /// still stored. A file object whose inode the index knows is checked by
+    /// [`Store::materialise`] instead: a link to it that is still in place is the object,
+    /// and only when there is none is the object looked at.
+    pub fn lookup(&self, key: &str) -> Option<Hit> {
         let known = self
             .index
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(key)
-            .cloned();
-        let mut outputs = match known {
-            Some(outputs) => outputs,
+            .map(|e| Hit {
+                outputs: e.outputs.iter().cloned().collect(),
+                made_by: e.made_by.clone(),
+            });
+        let mut hit = match known {
+            Some(hit) => hit,
             None => {
                 let text = fs::read(self.entry_path(key)).ok()?;
-                serde_json::from_slice::<CacheEntry>(&text).ok()?.outputs
+                let entry = serde_json::from_slice::<CacheEntry>(&text).ok()?;
+                Hit {
+                    outputs: entry.outputs,
+                    made_by: entry.made_by,
+                }
             }
         };
-        for o in outputs.values_mut() {
-            use std::os::unix::fs::MetadataExt;
-            let meta = fs::metadata(self.object(&o.digest, o.dir)).ok()?;
-            let complete = if o.dir {
-                meta.is_dir()
-            } else {
-                meta.is_file() && meta.len() == o.size
-            };
-            if !complete {
-                return None;
+        for o in hit.outputs.values_mut() {
+            if o.inode.is_none() {
+                o.inode = Some(self.check_object(o)?);
             }
-            o.inode = Some((meta.dev(), meta.ino()));
         }
-        Some(outputs)
+        Some(hit)
+    }
+
+    /// Whether every object of these outputs is stored and whole (what [`Store::lookup`]
+    /// leaves to the links for files whose inode it knows).
+    pub fn has_objects(&self, outputs: &BTreeMap<String, StoredOutput>) -> bool {
+        outputs.values().all(|o| self.check_object(o).is_some())
+    }
+
+    /// The device and inode of a stored output's object, if it is there and whole.
+    fn check_object(&self, o: &StoredOutput) -> Option<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = fs::metadata(self.object(&o.digest, o.dir)).ok()?;
+        let complete = if o.dir {
+            meta.is_dir()
+        } else {
+            meta.is_file() && meta.len() == o.size
+        };
+        complete.then(|| (meta.dev(), meta.ino()))
     }
 
     /// Writes an entry (after the objects it names are stored): its file, by rename, then
     /// its line in the index.
     pub fn record(&self, entry: &CacheEntry) -> io::Result<()> {
-        let Some(line) = index_line(&entry.key, &entry.outputs) else {
+        let Some(line) = index_line(&entry.key, entry.made_by.as_ref(), &entry.outputs) else {
             // Not representable in the index: found through a file of its own.
             return write_atomic(
                 &self.entry_path(&entry.key),
@@ -216,20 +339,32 @@ impl Store {
         self.index
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(entry.key.clone(), entry.outputs.clone());
+            .insert(
+                entry.key.clone(),
+                IndexEntry {
+                    outputs: entry
+                        .outputs
+                        .iter()
+                        .map(|(n, o)| (n.clone(), o.clone()))
+                        .collect(),
+                    made_by: entry.made_by.clone(),
+                },
+            );
         Ok(())
     }
 
-    /// Moves a finished output into the object store (if not there yet).
-    pub fn store(&self, from: &Path, digest: &str, dir: bool) -> io::Result<()> {
+    /// Moves a finished output into the object store (if not there yet); returns the
+    /// object's device and inode.
+    pub fn store(&self, from: &Path, digest: &str, dir: bool) -> io::Result<(u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
         let to = self.object(digest, dir);
-        if to.exists() {
+        if let Ok(meta) = fs::metadata(&to) {
             if dir {
                 fs::remove_dir_all(from).ok();
             } else {
                 fs::remove_file(from).ok();
             }
-            return Ok(());
+            return Ok((meta.dev(), meta.ino()));
         }
         fs::create_dir_all(to.parent().unwrap_or(&self.root))?;
         if dir {
@@ -240,11 +375,13 @@ impl Store {
             }
             fs::rename(from, &staging)?;
             read_only(&staging)?;
-            fs::rename(&staging, &to)
+            fs::rename(&staging, &to)?;
         } else {
             read_only(from)?;
-            fs::rename(from, &to)
+            fs::rename(from, &to)?;
         }
+        let meta = fs::metadata(&to)?;
+        Ok((meta.dev(), meta.ino()))
     }
 
     /// Makes `name` in an instance's output directory point at a stored object.
@@ -254,16 +391,21 @@ impl Store {
         name: &str,
         output: &StoredOutput,
     ) -> io::Result<PathBuf> {
-        let object = self.object(&output.digest, output.dir);
         let target = out_dir.join(name);
+        if self.still_linked(&target, output) {
+            return Ok(target);
+        }
+        let object = self.object(&output.digest, output.dir);
         let existing = fs::symlink_metadata(&target).ok();
         if !output.dir
             && existing
                 .as_ref()
-                .is_some_and(|t| same_file(&object, output.inode, t))
+                .is_some_and(|t| same_file(&object, output.inode, t) && t.len() == output.size)
         {
             return Ok(target);
         }
+        // Otherwise it is linked (or copied) from the object, which fails when the object
+        // is gone.
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent)?;
         }
@@ -290,11 +432,51 @@ impl Store {
         Ok(target)
     }
 
+    /// Whether `target` (under `out/`) is a link to the stored file object of `output`,
+    /// whose inode is known: then it is that object, whole.
+    fn still_linked(&self, target: &Path, output: &StoredOutput) -> bool {
+        use nix::fcntl::AtFlags;
+        use nix::sys::stat::{SFlag, fstatat};
+        let (Some(out), Some((dev, ino))) = (&self.out_fd, output.inode) else {
+            return false;
+        };
+        if output.dir {
+            return false;
+        }
+        let Ok(rel) = target.strip_prefix(&self.out_root) else {
+            return false;
+        };
+        match fstatat(out, rel, AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => {
+                SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG
+                    && (st.st_dev, st.st_ino) == (dev, ino)
+                    && st.st_size as u64 == output.size
+            }
+            Err(_) => false,
+        }
+    }
+
     pub fn load_last(&self) -> LastKeys {
-        fs::read(self.root.join("last-keys.json"))
+        if let Ok(text) = fs::read_to_string(self.root.join(LAST_KEYS)) {
+            return LastKeys::parse(&text);
+        }
+        // Stores before `last-keys`: `{"keys": {"JOB/INDEX": KEY}}`.
+        #[derive(Deserialize)]
+        struct Old {
+            keys: BTreeMap<String, String>,
+        }
+        let mut last = LastKeys::default();
+        let old = fs::read(self.root.join("last-keys.json"))
             .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+            .and_then(|b| serde_json::from_slice::<Old>(&b).ok());
+        for (instance, key) in old.map(|o| o.keys).unwrap_or_default() {
+            if let Some((job, index)) = instance.rsplit_once('/') {
+                if let Ok(index) = index.parse() {
+                    last.set(job, index, &key, None);
+                }
+            }
+        }
+        last
     }
 
     pub fn save_last(&self, last: &mut LastKeys) -> io::Result<()> {
@@ -302,10 +484,10 @@ impl Store {
             return Ok(());
         }
         last.dirty = false;
-        write_atomic(
-            &self.root.join("last-keys.json"),
-            &serde_json::to_vec(last)?,
-        )
+        write_atomic(&self.root.join(LAST_KEYS), last.text().as_bytes())?;
+        // The file it replaces, in stores from before it.
+        let _ = fs::remove_file(self.root.join("last-keys.json"));
+        Ok(())
     }
 
     /// The key document of an instance's last success.
@@ -351,7 +533,10 @@ impl Store {
 }
 
 /// A job key as a file name (`bulletin#2` stays readable; separators do not pass).
-pub fn safe(name: &str) -> String {
+pub fn safe(name: &str) -> std::borrow::Cow<'_, str> {
+    if !name.contains(['/', '\\', ':']) {
+        return std::borrow::Cow::Borrowed(name);
+    }
     name.chars()
         .map(|c| {
             if c == '/' || c == '\\' || c == ':' {
@@ -360,8 +545,37 @@ pub fn safe(name: &str) -> String {
                 c
             }
         })
-        .collect()
+        .collect::<String>()
+        .into()
 }
+
+/// A hasher for maps keyed by digests and names the run made itself, thousands of which
+/// a rerun looks up: a multiply-and-rotate over 8 bytes at a time instead of SipHash,
+/// whose resistance to chosen keys nothing here needs.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map with [`FastHasher`].
+pub type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 
 pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     if let Some(parent) = path.parent() {
@@ -439,6 +653,9 @@ fn same_file(a: &Path, a_inode: Option<(u64, u64)>, b: &fs::Metadata) -> bool {
     x == (b.dev(), b.ino())
 }
 
+/// The file of [`LastKeys`].
+const LAST_KEYS: &str = "last-keys";
+
 /// The index's file name under `cache/`.
 const INDEX: &str = "index";
 const ENTRIES: &str = "entries";
@@ -480,23 +697,53 @@ fn checked_lines(bytes: &[u8]) -> impl Iterator<Item = &str> {
     complete.split(|b| *b == b'\n').filter_map(|line| {
         let line = std::str::from_utf8(line).ok()?;
         let (check, rest) = line.split_once('\t')?;
-        let hash = blake3::hash(rest.as_bytes()).to_hex();
-        (check.len() == 16 && hash.starts_with(check)).then_some(rest)
+        let hash = blake3::hash(rest.as_bytes());
+        (check.len() == 16 && hex_prefix_matches(check.as_bytes(), hash.as_bytes())).then_some(rest)
     })
 }
 
-/// An entry as a line of the index: `CHECK KEY (NAME DIGEST DIR SIZE)*`, separated by
-/// tabs, where CHECK is the first 16 hex digits of the blake3 of the rest of the line.
-/// `None` when a field holds a tab or a line break.
-fn index_line(key: &str, outputs: &BTreeMap<String, StoredOutput>) -> Option<String> {
+/// Whether lowercase hex digits spell the first bytes of `bytes`.
+fn hex_prefix_matches(hex: &[u8], bytes: &[u8]) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    hex.len() <= 2 * bytes.len()
+        && hex.iter().enumerate().all(|(i, h)| {
+            let b = bytes[i / 2];
+            let nibble = if i % 2 == 0 { b >> 4 } else { b & 0xf };
+            DIGITS[nibble as usize] == *h
+        })
+}
+
+/// An entry as a line of the index: `CHECK KEY [@RUN/TASK] (NAME DIGEST KIND SIZE)*`,
+/// separated by tabs, where CHECK is the first 16 hex digits of the blake3 of the rest of
+/// the line, `@RUN/TASK` the provenance record of the instance that made it, and KIND is
+/// `1` for a directory, `0` for a file, or `0:DEV:INO` for a file whose object's device
+/// and inode are known. `None` when a field holds a tab or a line break.
+fn index_line(
+    key: &str,
+    made_by: Option<&MadeBy>,
+    outputs: &BTreeMap<String, StoredOutput>,
+) -> Option<String> {
+    use std::fmt::Write as _;
     let mut rest = String::from(key);
+    if let Some(m) = made_by {
+        if m.run.contains(['\t', '/']) || m.run.is_empty() {
+            return None;
+        }
+        let _ = write!(rest, "\t@{}/{}", m.run, m.task);
+    }
     for (name, o) in outputs {
         rest.push('\t');
         rest.push_str(name);
         rest.push('\t');
         rest.push_str(&o.digest);
-        rest.push_str(if o.dir { "\t1\t" } else { "\t0\t" });
-        rest.push_str(&o.size.to_string());
+        match (o.dir, o.inode) {
+            (true, _) => rest.push_str("\t1"),
+            (false, None) => rest.push_str("\t0"),
+            (false, Some((dev, ino))) => {
+                let _ = write!(rest, "\t0:{dev}:{ino}");
+            }
+        }
+        let _ = write!(rest, "\t{}", o.size);
     }
     if rest.contains(['\n', '\r']) || key.contains('\t') || key.is_empty() {
         return None;
@@ -511,39 +758,68 @@ fn index_line(key: &str, outputs: &BTreeMap<String, StoredOutput>) -> Option<Str
 }
 
 /// Every complete, intact line of the index (a later line for a key wins).
-fn parse_index(bytes: &[u8]) -> HashMap<String, BTreeMap<String, StoredOutput>> {
+fn parse_index(bytes: &[u8]) -> FastMap<String, IndexEntry> {
     // Only lines ended by a line break: a torn last line is not read.
-    checked_lines(bytes).filter_map(parse_index_line).collect()
+    let mut index = FastMap::with_capacity_and_hasher(
+        bytes.iter().filter(|b| **b == b'\n').count(),
+        Default::default(),
+    );
+    index.extend(checked_lines(bytes).filter_map(parse_index_line));
+    index
 }
 
-fn parse_index_line(rest: &str) -> Option<(String, BTreeMap<String, StoredOutput>)> {
-    let mut fields = rest.split('\t');
+fn parse_index_line(rest: &str) -> Option<(String, IndexEntry)> {
+    let mut fields = rest.split('\t').peekable();
     let key = fields.next()?.to_owned();
-    let mut outputs = BTreeMap::new();
+    let mut made_by = None;
+    if let Some(m) = fields.next_if(|f| f.starts_with('@')) {
+        let (run, task) = m[1..].rsplit_once('/')?;
+        made_by = Some(MadeBy {
+            run: run.to_owned(),
+            task: task.parse().ok()?,
+        });
+    }
+    let mut outputs = Vec::with_capacity(1);
     while let Some(name) = fields.next() {
         let digest = fields.next()?.to_owned();
-        let dir = match fields.next()? {
-            "0" => false,
-            "1" => true,
-            _ => return None,
+        let (dir, inode) = match fields.next()? {
+            "0" => (false, None),
+            "1" => (true, None),
+            kind => {
+                let (dev, ino) = kind.strip_prefix("0:")?.split_once(':')?;
+                (false, Some((dev.parse().ok()?, ino.parse().ok()?)))
+            }
         };
         let size = fields.next()?.parse().ok()?;
-        outputs.insert(
+        outputs.push((
             name.to_owned(),
             StoredOutput {
                 digest,
                 dir,
                 size,
-                inode: None,
+                inode,
             },
-        );
+        ));
     }
-    Some((key, outputs))
+    // Written from a map, so sorted; sorted again for a line written by hand.
+    outputs.sort_by(|a, b| a.0.cmp(&b.0));
+    outputs.dedup_by(|a, b| a.0 == b.0);
+    Some((
+        key,
+        IndexEntry {
+            outputs: outputs.into_boxed_slice(),
+            made_by,
+        },
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn map(o: &IndexOutputs) -> BTreeMap<String, StoredOutput> {
+        o.iter().cloned().collect()
+    }
 
     fn outputs(digest: &str) -> BTreeMap<String, StoredOutput> {
         BTreeMap::from([(
@@ -559,23 +835,23 @@ mod tests {
 
     #[test]
     fn index_lines_read_back() {
-        let a = index_line("k1", &outputs("d1")).unwrap();
-        let b = index_line("k2", &BTreeMap::new()).unwrap();
+        let a = index_line("k1", None, &outputs("d1")).unwrap();
+        let b = index_line("k2", None, &BTreeMap::new()).unwrap();
         let index = parse_index(format!("{a}{b}").as_bytes());
         assert_eq!(index.len(), 2);
-        assert_eq!(index["k1"], outputs("d1"));
-        assert!(index["k2"].is_empty());
+        assert_eq!(map(&index["k1"].outputs), outputs("d1"));
+        assert!(index["k2"].outputs.is_empty());
     }
 
     #[test]
     fn torn_and_corrupt_index_lines_are_not_trusted() {
-        let a = index_line("k1", &outputs("d1")).unwrap();
-        let b = index_line("k2", &outputs("d2")).unwrap();
+        let a = index_line("k1", None, &outputs("d1")).unwrap();
+        let b = index_line("k2", None, &outputs("d2")).unwrap();
         // A line cut short by a killed run, ended by the next append's line break.
         let torn = &b[..b.len() / 2];
         let index = parse_index(format!("{a}{torn}\n{b}").as_bytes());
         assert_eq!(index.len(), 2);
-        assert_eq!(index["k2"], outputs("d2"));
+        assert_eq!(map(&index["k2"].outputs), outputs("d2"));
         // The same torn line at the end (no line break yet) is not read at all.
         let index = parse_index(format!("{a}{}", &b[..b.len() - 1]).as_bytes());
         assert_eq!(index.keys().collect::<Vec<_>>(), ["k1"]);
@@ -583,10 +859,10 @@ mod tests {
         let bad = a.replace("d1", "d9");
         assert!(parse_index(bad.as_bytes()).is_empty());
         // Names that would break the format are left to the entry's file.
-        assert!(index_line("k\t1", &outputs("d1")).is_none());
+        assert!(index_line("k\t1", None, &outputs("d1")).is_none());
         let mut odd = outputs("d1");
         odd.insert("a\nb".into(), odd["out"].clone());
-        assert!(index_line("k3", &odd).is_none());
+        assert!(index_line("k3", None, &odd).is_none());
     }
 
     #[test]
@@ -607,13 +883,14 @@ mod tests {
             attempts: 1,
             duration_ms: 1,
             key_doc: serde_json::Value::Null,
+            made_by: None,
         };
         store.record(&entry).unwrap();
         // One line in each log, no file of its own; found by this store at once.
         assert!(!store.entry_path("key1").exists());
-        assert_eq!(store.lookup("key1").unwrap()["out"].digest, digest);
+        assert_eq!(store.lookup("key1").unwrap().outputs["out"].digest, digest);
         let reopened = Store::open(&dir).unwrap();
-        let found = reopened.lookup("key1").unwrap();
+        let found = reopened.lookup("key1").unwrap().outputs;
         assert_eq!(found["out"].digest, digest);
         assert!(found["out"].inode.is_some());
         // An object that is gone makes the entry untrusted.
@@ -638,6 +915,7 @@ mod tests {
             attempts: 1,
             duration_ms: 1,
             key_doc: serde_json::json!({ "argv": [argv] }),
+            made_by: None,
         };
         store.record(&entry("k1", "first")).unwrap();
         // A torn line from a killed run, then a later entry: both lines of the later one
@@ -648,8 +926,8 @@ mod tests {
         fs::write(&log, bytes).unwrap();
         store.record(&entry("k2", "second\nline")).unwrap();
         let mut last = LastKeys::default();
-        last.set("t", 0, "k2");
-        last.set("u", 0, "k1");
+        last.set("t", 0, "k2", None);
+        last.set("u", 0, "k1", None);
         let reopened = Store::open(&dir).unwrap();
         assert_eq!(
             reopened.last_key_doc(&last, "t", 0).unwrap()["argv"][0],
@@ -663,13 +941,108 @@ mod tests {
         // A key the index cannot hold is a file of its own, found by lookup and why.
         store.record(&entry("k\t3", "third")).unwrap();
         assert!(store.entry_path("k\t3").is_file());
-        last.set("v", 0, "k\t3");
+        last.set("v", 0, "k\t3", None);
         let reopened = Store::open(&dir).unwrap();
         assert!(reopened.lookup("k\t3").is_some());
         assert_eq!(
             reopened.last_key_doc(&last, "v", 0).unwrap()["argv"][0],
             "third"
         );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// An entry made with provenance names its record, and knows its object's inode: a
+    /// rerun finds an output still linked to the object with one `stat` of the link, and
+    /// only looks at the object when the link is gone.
+    #[test]
+    fn entries_name_their_record_and_links_in_place_are_trusted() {
+        let dir = std::env::temp_dir().join(format!("expc-store-links-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).unwrap();
+        let file = dir.join("made");
+        fs::write(&file, b"abc").unwrap();
+        let digest = crate::hash::file_digest(&file).unwrap();
+        let inode = store.store(&file, &digest, false).unwrap();
+        let mut outputs = outputs(&digest);
+        outputs.get_mut("out").unwrap().inode = Some(inode);
+        let made_by = MadeBy {
+            run: "20261202T000000Z-abcdef".into(),
+            task: 7,
+        };
+        let entry = CacheEntry {
+            key: "key1".into(),
+            job: "t".into(),
+            index: 0,
+            outputs,
+            exit_code: 0,
+            attempts: 1,
+            duration_ms: 1,
+            key_doc: serde_json::Value::Null,
+            made_by: Some(made_by.clone()),
+        };
+        store.record(&entry).unwrap();
+        let reopened = Store::open(&dir).unwrap();
+        let hit = reopened.lookup("key1").unwrap();
+        assert_eq!(hit.made_by, Some(made_by));
+        assert_eq!(hit.outputs["out"].inode, Some(inode));
+        let out_dir = reopened.out_dir("t", 0, false);
+        let linked = reopened
+            .materialise(&out_dir, "x.txt", &hit.outputs["out"])
+            .unwrap();
+        assert_eq!(fs::read(&linked).unwrap(), b"abc");
+        assert!(reopened.still_linked(&linked, &hit.outputs["out"]));
+        // The object goes: the link in place still holds the output, but the store no
+        // longer has it, and a link made anew fails.
+        let object = reopened.object(&digest, false);
+        make_writable(&object);
+        fs::remove_file(&object).unwrap();
+        let hit = reopened.lookup("key1").unwrap();
+        assert!(!reopened.has_objects(&hit.outputs));
+        assert!(
+            reopened
+                .materialise(&out_dir, "x.txt", &hit.outputs["out"])
+                .is_ok()
+        );
+        assert!(
+            reopened
+                .materialise(&out_dir, "y.txt", &hit.outputs["out"])
+                .is_err()
+        );
+        // A file of the same size put in the link's place is not trusted.
+        make_writable(&linked);
+        fs::remove_file(&linked).unwrap();
+        fs::write(&linked, b"xyz").unwrap();
+        assert!(!reopened.still_linked(&linked, &hit.outputs["out"]));
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn last_keys_read_back_and_old_files_are_read() {
+        let dir = std::env::temp_dir().join(format!("expc-store-last-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).unwrap();
+        // A store from before `last-keys`.
+        fs::write(
+            dir.join("last-keys.json"),
+            r#"{"keys":{"train#2/3":"k3","a/b/0":"k0"}}"#,
+        )
+        .unwrap();
+        let mut last = store.load_last();
+        assert_eq!(last.get("train#2", 3), Some("k3"));
+        assert_eq!(last.get("a/b", 0), Some("k0"));
+        assert_eq!(last.known("train#2", 3, "f"), None);
+        last.set("train#2", 3, "k4", Some("f4"));
+        last.set("u", 1, "k5", None);
+        store.save_last(&mut last).unwrap();
+        assert!(!dir.join("last-keys.json").exists());
+        let again = store.load_last();
+        assert_eq!(again.known("train#2", 3, "f4"), Some("k4"));
+        assert_eq!(again.known("train#2", 3, "f3"), None);
+        assert_eq!(again.get("u", 1), Some("k5"));
+        assert_eq!(again.known("u", 1, ""), None);
+        assert_eq!(again.get("a/b", 0), Some("k0"));
+        // Written in order, so the same keys give the same file.
+        assert_eq!(again.text(), last.text());
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -68,9 +68,13 @@ pub fn explain(
             &crate::resolve::SparkSubmit::local(&opts.spark_master),
         );
         let (cached, changes, never_ran) = match &resolved {
-            Ok(r) if after.is_empty() => match store.lookup(&r.key) {
-                Some(stored) => {
-                    let files: BTreeMap<String, (std::path::PathBuf, String)> = stored
+            Ok(r) if after.is_empty() => match store
+                .lookup(&r.key)
+                .filter(|hit| store.has_objects(&hit.outputs))
+            {
+                Some(hit) => {
+                    let files: BTreeMap<String, (std::path::PathBuf, String)> = hit
+                        .outputs
                         .iter()
                         .map(|(n, o)| {
                             (
@@ -79,7 +83,7 @@ pub fn explain(
                             )
                         })
                         .collect();
-                    outputs.insert((j, index), files);
+                    outputs.insert((j, index), files.into());
                     (true, Vec::new(), false)
                 }
                 None => match store.last_key_doc(&last, &job.key, index) {
@@ -88,7 +92,7 @@ pub fn explain(
                         vec!["its last successful run left no record of what it used".to_owned()],
                         false,
                     ),
-                    Some(previous) => (false, compare(&previous, &r.key_doc), false),
+                    Some(previous) => (false, compare(&previous, &r.key_doc()), false),
                     None => (false, Vec::new(), true),
                 },
             },

@@ -39,6 +39,8 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         spark_master: format!("local[{cores}]"),
         grace: Duration::from_secs(10),
         poll: Duration::from_secs(1),
+        run_id: None,
+        fingerprint: None,
     };
     let shown: Box<dyn Sink> = if args.json {
         Box::new(JsonSink::new())
@@ -48,7 +50,17 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         Box::new(PlainSink::new())
     };
     let meta = expc_prov::RunMeta::collect(&program, &plan, &args.file, &opts.spec_dir);
+    // What the program and plan are made from: the sources, the params, the pipeline.
+    let mut fingerprint = format!("{}\0{}", meta.spec_hash, meta.pipeline);
+    for p in &meta.params {
+        fingerprint.push_str(&format!("\0{}:{}={}", p.name, p.ty, p.value));
+    }
     let mut sink = expc_prov::Recording::new(shown, &opts.state_dir, meta);
+    let opts = RunOptions {
+        run_id: Some(sink.id().to_owned()),
+        fingerprint: Some(fingerprint),
+        ..opts
+    };
     let summary = expc_run::run(&program, &plan, &dag, &opts, &mut sink)
         .map_err(|e| miette!(help = "nothing was run", "{}", e.0))?;
     sink.finish(&summary);
@@ -174,6 +186,8 @@ pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         spark_master: "local[1]".into(),
         grace: Duration::from_secs(1),
         poll: Duration::from_secs(1),
+        run_id: None,
+        fingerprint: None,
     };
     let whys = expc_run::why::explain(&program, &plan, &dag, &opts, key.as_deref())
         .map_err(|e| miette!("{}", e.0))?;
