@@ -63,18 +63,30 @@ fn secs(d: Duration) -> String {
 }
 
 /// `fresh` runs from an empty state `reps` times (the state removed by `reset`), then
-/// measures `reps` no-op reruns.
+/// measures `reps` no-op reruns. Each timed run starts once what the one before wrote has
+/// reached the disk (`sync`): otherwise a no-op rerun measures the write-back of the
+/// thousands of files of the fresh run before it, which varies by tens of milliseconds
+/// from one run to the next on a small machine.
 fn fresh_and_noop(
     reps: usize,
     reset: &dyn Fn(),
     run: &dyn Fn() -> Duration,
 ) -> (Duration, Duration) {
+    let sync = || {
+        let _ = Command::new("sync").status();
+    };
     let mut fresh = Vec::new();
     for _ in 0..reps {
         reset();
+        sync();
         fresh.push(run());
     }
-    let noop: Vec<Duration> = (0..reps).map(|_| run()).collect();
+    let noop: Vec<Duration> = (0..reps)
+        .map(|_| {
+            sync();
+            run()
+        })
+        .collect();
     (median(fresh), median(noop))
 }
 

@@ -2,7 +2,7 @@
 //!
 //! [`Recording`] wraps the sink that shows progress: it opens the store when the run
 //! starts (so a run refused before anything ran leaves no record), inserts every
-//! instance's record as the scheduler reports it, and commits at most every 200 ms and at
+//! instance's record as the scheduler reports it, and commits at most every 25 ms and at
 //! the end — so recording stays off the critical path, and a killed run leaves a
 //! consistent store with its run `running` until the next command marks it `interrupted`.
 //! The inserts are made by a thread of their own, which the scheduler hands each record
@@ -17,7 +17,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use expc_run::{Event, InstanceRecord, Outcome, Sink, Summary};
-use rusqlite::config::DbConfig;
 use rusqlite::types::Value;
 use rusqlite::{OptionalExtension, params};
 
@@ -25,9 +24,9 @@ use crate::meta::RunMeta;
 use crate::store::{Result, Store};
 use crate::time::rfc3339;
 
-/// How often an open transaction is committed while a run goes on: often enough that
-/// the pages of a burst of records are written while the run goes on, not all at its end.
-const COMMIT_EVERY: Duration = Duration::from_millis(200);
+/// How often an open transaction is committed while a run goes on: often enough that a
+/// burst of records is written (and checkpointed) as the run goes on, not at its end.
+const COMMIT_EVERY: Duration = Duration::from_millis(25);
 
 /// Most records of cached instances handed to the writer at once.
 const BATCH: usize = 256;
@@ -146,12 +145,10 @@ impl<S: Sink> Recording<S> {
         store
             .conn
             .pragma_update(None, "ignore_check_constraints", "ON")?;
-        // Checkpoints are made by the recorder when it starts (see below), not by a commit
-        // or when the run ends and closes the store.
-        store.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        store
-            .conn
-            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+        // The write-ahead log is copied into the database by the commits of the recorder's
+        // thread as the run goes on (every 256 pages, not 1,000), so that little is left
+        // for the checkpoint made when the run ends and closes the store.
+        store.conn.pragma_update(None, "wal_autocheckpoint", 256)?;
         // A multi-row `INSERT` keeps a statement journal (to undo the statement alone on
         // an error): in memory, not written to a temporary file page by page.
         store.conn.pragma_update(None, "temp_store", "MEMORY")?;
@@ -211,13 +208,6 @@ impl<S: Sink> Recording<S> {
         let writer = std::thread::Builder::new()
             .name("expc-provenance".into())
             .spawn(move || {
-                // What earlier runs left in the write-ahead log goes into the database now,
-                // while this run's first records are still being worked out, rather than
-                // when a commit of this run passes the log's limit.
-                let _ = writer
-                    .store
-                    .conn
-                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
                 for batch in receive {
                     if writer.failed() {
                         continue;

@@ -284,6 +284,7 @@ pub fn run(
     // Outputs are hashed without the stat cache; stores from before kept their paths.
     stats.forget_under(&opts.state_dir.join("tmp"));
     stats.save(&stat_path).ok();
+    free_later((store, stats));
     Ok(summary)
 }
 
@@ -797,6 +798,7 @@ async fn schedule(
         }
     }
     store.save_last(&mut last).ok();
+    free_later((last, outputs));
     (summary.slurm_dir, summary.k8s_dir) = remote.tidy();
     summary.elapsed = started.elapsed();
     sink.event(Event::RunFinished {
@@ -807,6 +809,14 @@ async fn schedule(
         seconds: summary.elapsed.as_secs_f64(),
     });
     summary
+}
+
+/// Frees a large structure on a thread of its own: the tens of thousands of small
+/// allocations of a big run's maps take milliseconds to free, which its end need not wait
+/// for (the process may well exit first, which frees them at once).
+fn free_later<T: Send + 'static>(value: T) {
+    // When no thread can be made, `value` is freed here, with the closure.
+    let _ = std::thread::Builder::new().spawn(move || drop(value));
 }
 
 /// The start of an instance's record; the scheduler fills in what it learns.

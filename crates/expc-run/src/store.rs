@@ -44,10 +44,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug)]
 pub struct Store {
     pub root: PathBuf,
-    /// The outputs of each entry in `cache/index`, by key, read when the store is opened.
+    /// The outputs of each entry in `cache/index`, by key, read by a thread of its own
+    /// from when the store is opened (the run prepares meanwhile) until the first lookup.
     /// Entries recorded by this run are added, so that a later instance with the same key
     /// is a hit.
-    index: std::sync::Mutex<FastMap<String, IndexEntry>>,
+    index: std::sync::OnceLock<std::sync::Mutex<FastMap<String, IndexEntry>>>,
+    reading: std::sync::Mutex<Option<std::thread::JoinHandle<FastMap<String, IndexEntry>>>>,
     pid: u32,
     /// `out/`, open: an output still linked is found with a `stat` relative to it, which
     /// walks three path components instead of the whole path.
@@ -207,16 +209,39 @@ impl Store {
         for d in ["objects", "cache", "out", "logs", "tmp"] {
             fs::create_dir_all(root.join(d))?;
         }
-        let index = fs::read(root.join("cache").join(INDEX))
-            .map(|b| parse_index(&b))
-            .unwrap_or_default();
+        let path = root.join("cache").join(INDEX);
+        let read = move || fs::read(&path).map(|b| parse_index(&b)).unwrap_or_default();
+        let index = std::sync::OnceLock::new();
+        let reading = match std::thread::Builder::new()
+            .name("expc-cache-index".into())
+            .spawn(read.clone())
+        {
+            Ok(handle) => Some(handle),
+            Err(_) => {
+                let _ = index.set(std::sync::Mutex::new(read()));
+                None
+            }
+        };
         Ok(Store {
             root: root.to_path_buf(),
-            index: std::sync::Mutex::new(index),
+            index,
+            reading: std::sync::Mutex::new(reading),
             pid: std::process::id(),
             out_fd: fs::File::open(root.join("out")).ok(),
             out_root: root.join("out"),
             key_docs: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The index, once read.
+    fn index(&self) -> &std::sync::Mutex<FastMap<String, IndexEntry>> {
+        self.index.get_or_init(|| {
+            let handle = self
+                .reading
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            std::sync::Mutex::new(handle.and_then(|h| h.join().ok()).unwrap_or_default())
         })
     }
 
@@ -274,7 +299,7 @@ impl Store {
     /// and only when there is none is the object looked at.
     pub fn lookup(&self, key: &str) -> Option<Hit> {
         let known = self
-            .index
+            .index()
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(key)
@@ -336,7 +361,7 @@ impl Store {
             &checked_line(&format!("{}\t{json}", entry.key)),
         )?;
         append_line(&self.root.join("cache").join(INDEX), &line)?;
-        self.index
+        self.index()
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(
@@ -437,15 +462,23 @@ impl Store {
     fn still_linked(&self, target: &Path, output: &StoredOutput) -> bool {
         use nix::fcntl::AtFlags;
         use nix::sys::stat::{SFlag, fstatat};
+        use std::os::unix::ffi::OsStrExt;
         let (Some(out), Some((dev, ino))) = (&self.out_fd, output.inode) else {
             return false;
         };
         if output.dir {
             return false;
         }
-        let Ok(rel) = target.strip_prefix(&self.out_root) else {
+        // The part after `out/`, by bytes: `Path::strip_prefix` would parse components.
+        let Some(rel) = target
+            .as_os_str()
+            .as_encoded_bytes()
+            .strip_prefix(self.out_root.as_os_str().as_encoded_bytes())
+            .and_then(|r| r.strip_prefix(b"/"))
+        else {
             return false;
         };
+        let rel = std::ffi::OsStr::from_bytes(rel);
         match fstatat(out, rel, AtFlags::AT_SYMLINK_NOFOLLOW) {
             Ok(st) => {
                 SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG
