@@ -282,25 +282,7 @@ pub fn run(store: &Store, id: &str) -> Result<RunView> {
             t
         })
         .collect();
-    let artifacts = c
-        .prepare(
-            "SELECT id, path, digest, size, is_dir, type, role, name, produced_by
-             FROM artifacts WHERE run_id = ?1 ORDER BY id",
-        )?
-        .query_map([id], |r| {
-            Ok(ArtifactView {
-                id: r.get(0)?,
-                path: r.get(1)?,
-                digest: r.get(2)?,
-                size: r.get(3)?,
-                is_dir: r.get(4)?,
-                ty: r.get(5)?,
-                role: r.get(6)?,
-                name: r.get(7)?,
-                produced_by: r.get(8)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let artifacts = run_artifacts(store, id)?;
     let usages = c
         .prepare("SELECT task_id, artifact_id, input FROM usages WHERE run_id = ?1 ORDER BY task_id, artifact_id")?
         .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
@@ -330,6 +312,28 @@ pub fn run(store: &Store, id: &str) -> Result<RunView> {
     view.metrics
         .sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
     Ok(view)
+}
+
+/// The artifacts a run has rows for, by id.
+fn run_artifacts(store: &Store, run: &str) -> Result<Vec<ArtifactView>> {
+    let mut stmt = store.conn.prepare_cached(
+        "SELECT id, path, digest, size, is_dir, type, role, name, produced_by
+         FROM artifacts WHERE run_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([run], |r| {
+        Ok(ArtifactView {
+            id: r.get(0)?,
+            path: r.get(1)?,
+            digest: r.get(2)?,
+            size: r.get(3)?,
+            is_dir: r.get(4)?,
+            ty: r.get(5)?,
+            role: r.get(6)?,
+            name: r.get(7)?,
+            produced_by: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 /// Fills in the instances of a run recorded by reference to records of `source_run`
@@ -376,25 +380,7 @@ fn take_from_source(
         }
     }
     // The source's artifacts that these instances made or read, under this view's ids.
-    let mut stmt = c.prepare_cached(
-        "SELECT id, path, digest, size, is_dir, type, role, name, produced_by
-         FROM artifacts WHERE run_id = ?1 ORDER BY id",
-    )?;
-    let source_artifacts: HashMap<i64, ArtifactView> = stmt
-        .query_map([source_run], |r| {
-            Ok(ArtifactView {
-                id: r.get(0)?,
-                path: r.get(1)?,
-                digest: r.get(2)?,
-                size: r.get(3)?,
-                is_dir: r.get(4)?,
-                ty: r.get(5)?,
-                role: r.get(6)?,
-                name: r.get(7)?,
-                produced_by: r.get(8)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?
+    let source_artifacts: HashMap<i64, ArtifactView> = run_artifacts(store, source_run)?
         .into_iter()
         .map(|a| (a.id, a))
         .collect();
