@@ -92,10 +92,31 @@ pub struct StoredOutput {
     pub digest: String,
     pub dir: bool,
     pub size: u64,
-    /// Device and inode of the object (a file's), when known: kept in the index, so that
-    /// a rerun finds an output still linked to its object with one `lstat` of the link.
+    /// Device, inode and modification time of the object (a file's), when known: kept in
+    /// the index, so that a rerun finds an output still linked to its object with one
+    /// `lstat` of the link. (The time tells a file that got the inode number of a deleted
+    /// object from the object.)
     #[serde(skip)]
-    pub inode: Option<(u64, u64)>,
+    pub inode: Option<FileId>,
+}
+
+/// Which file a stored object is: device, inode and modification time in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+    pub mtime_ns: i64,
+}
+
+impl FileId {
+    fn of(meta: &fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt;
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        }
+    }
 }
 
 /// What a task instance with a given key produced.
@@ -332,16 +353,15 @@ impl Store {
         outputs.values().all(|o| self.check_object(o).is_some())
     }
 
-    /// The device and inode of a stored output's object, if it is there and whole.
-    fn check_object(&self, o: &StoredOutput) -> Option<(u64, u64)> {
-        use std::os::unix::fs::MetadataExt;
+    /// Which file a stored output's object is, if it is there and whole.
+    fn check_object(&self, o: &StoredOutput) -> Option<FileId> {
         let meta = fs::metadata(self.object(&o.digest, o.dir)).ok()?;
         let complete = if o.dir {
             meta.is_dir()
         } else {
             meta.is_file() && meta.len() == o.size
         };
-        complete.then(|| (meta.dev(), meta.ino()))
+        complete.then(|| FileId::of(&meta))
     }
 
     /// Writes an entry (after the objects it names are stored): its file, by rename, then
@@ -378,10 +398,9 @@ impl Store {
         Ok(())
     }
 
-    /// Moves a finished output into the object store (if not there yet); returns the
-    /// object's device and inode.
-    pub fn store(&self, from: &Path, digest: &str, dir: bool) -> io::Result<(u64, u64)> {
-        use std::os::unix::fs::MetadataExt;
+    /// Moves a finished output into the object store (if not there yet); returns which
+    /// file the object is.
+    pub fn store(&self, from: &Path, digest: &str, dir: bool) -> io::Result<FileId> {
         let to = self.object(digest, dir);
         if let Ok(meta) = fs::metadata(&to) {
             if dir {
@@ -389,7 +408,7 @@ impl Store {
             } else {
                 fs::remove_file(from).ok();
             }
-            return Ok((meta.dev(), meta.ino()));
+            return Ok(FileId::of(&meta));
         }
         fs::create_dir_all(to.parent().unwrap_or(&self.root))?;
         if dir {
@@ -405,8 +424,7 @@ impl Store {
             read_only(from)?;
             fs::rename(from, &to)?;
         }
-        let meta = fs::metadata(&to)?;
-        Ok((meta.dev(), meta.ino()))
+        Ok(FileId::of(&fs::metadata(&to)?))
     }
 
     /// Makes `name` in an instance's output directory point at a stored object.
@@ -463,7 +481,7 @@ impl Store {
         use nix::fcntl::AtFlags;
         use nix::sys::stat::{SFlag, fstatat};
         use std::os::unix::ffi::OsStrExt;
-        let (Some(out), Some((dev, ino))) = (&self.out_fd, output.inode) else {
+        let (Some(out), Some(id)) = (&self.out_fd, output.inode) else {
             return false;
         };
         if output.dir {
@@ -482,7 +500,8 @@ impl Store {
         match fstatat(out, rel, AtFlags::AT_SYMLINK_NOFOLLOW) {
             Ok(st) => {
                 SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG
-                    && (st.st_dev, st.st_ino) == (dev, ino)
+                    && (st.st_dev, st.st_ino) == (id.dev, id.ino)
+                    && st.st_mtime * 1_000_000_000 + st.st_mtime_nsec == id.mtime_ns
                     && st.st_size as u64 == output.size
             }
             Err(_) => false,
@@ -672,18 +691,17 @@ fn link_tree(from: &Path, to: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Whether `b` (its metadata) is a hard link to the file `a` (whose device and inode are
-/// given when known).
-fn same_file(a: &Path, a_inode: Option<(u64, u64)>, b: &fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let x = match a_inode {
+/// Whether `b` (its metadata) is a hard link to the file `a` (which file it is given when
+/// known).
+fn same_file(a: &Path, a_id: Option<FileId>, b: &fs::Metadata) -> bool {
+    let x = match a_id {
         Some(x) => x,
         None => match fs::metadata(a) {
-            Ok(m) => (m.dev(), m.ino()),
+            Ok(m) => FileId::of(&m),
             Err(_) => return false,
         },
     };
-    x == (b.dev(), b.ino())
+    x == FileId::of(b)
 }
 
 /// The file of [`LastKeys`].
@@ -749,8 +767,8 @@ fn hex_prefix_matches(hex: &[u8], bytes: &[u8]) -> bool {
 /// An entry as a line of the index: `CHECK KEY [@RUN/TASK] (NAME DIGEST KIND SIZE)*`,
 /// separated by tabs, where CHECK is the first 16 hex digits of the blake3 of the rest of
 /// the line, `@RUN/TASK` the provenance record of the instance that made it, and KIND is
-/// `1` for a directory, `0` for a file, or `0:DEV:INO` for a file whose object's device
-/// and inode are known. `None` when a field holds a tab or a line break.
+/// `1` for a directory, `0` for a file, or `0:DEV:INO:MTIME_NS` for a file whose object is
+/// known ([`FileId`]). `None` when a field holds a tab or a line break.
 fn index_line(
     key: &str,
     made_by: Option<&MadeBy>,
@@ -772,8 +790,8 @@ fn index_line(
         match (o.dir, o.inode) {
             (true, _) => rest.push_str("\t1"),
             (false, None) => rest.push_str("\t0"),
-            (false, Some((dev, ino))) => {
-                let _ = write!(rest, "\t0:{dev}:{ino}");
+            (false, Some(id)) => {
+                let _ = write!(rest, "\t0:{}:{}:{}", id.dev, id.ino, id.mtime_ns);
             }
         }
         let _ = write!(rest, "\t{}", o.size);
@@ -819,8 +837,14 @@ fn parse_index_line(rest: &str) -> Option<(String, IndexEntry)> {
             "0" => (false, None),
             "1" => (true, None),
             kind => {
-                let (dev, ino) = kind.strip_prefix("0:")?.split_once(':')?;
-                (false, Some((dev.parse().ok()?, ino.parse().ok()?)))
+                let mut id = kind.strip_prefix("0:")?.splitn(3, ':');
+                let (dev, ino, mtime) = (id.next()?, id.next()?, id.next()?);
+                let id = FileId {
+                    dev: dev.parse().ok()?,
+                    ino: ino.parse().ok()?,
+                    mtime_ns: mtime.parse().ok()?,
+                };
+                (false, Some(id))
             }
         };
         let size = fields.next()?.parse().ok()?;
@@ -1041,9 +1065,12 @@ mod tests {
                 .materialise(&out_dir, "y.txt", &hit.outputs["out"])
                 .is_err()
         );
-        // A file of the same size put in the link's place is not trusted.
+        // A file of the same size put in the link's place is not trusted, even when it gets
+        // the inode number the object had (file systems reuse them at once); file times
+        // move by a clock tick at least.
         make_writable(&linked);
         fs::remove_file(&linked).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
         fs::write(&linked, b"xyz").unwrap();
         assert!(!reopened.still_linked(&linked, &hit.outputs["out"]));
         let _ = fs::remove_dir_all(&dir);
