@@ -396,78 +396,85 @@ async fn schedule(
                 .map(|f| resolver.fingerprint(f, j, index, &outputs));
             // Made from what its last success was made from: its key is that success's,
             // and when its outputs are still there and provenance can refer to the record
-            // that made them, nothing else about it is needed.
-            if let Some(hit) = fingerprint
+            // that made them, nothing else about it is needed, and it is not resolved.
+            let shortcut = fingerprint
                 .as_deref()
                 .and_then(|f| last.known(&job.key, index, f))
                 .and_then(|key| store.lookup(key).map(|hit| (key.to_owned(), hit)))
                 .filter(|(_, hit)| hit.made_by.as_ref().is_some_and(|m| sink.can_refer(m)))
-            {
-                let (key, hit) = hit;
-                if let Ok(files) = materialise(store, plan, j, index, &hit.outputs) {
-                    let now = SystemTime::now();
-                    let mut r = record(plan, j, index, Outcome::Cached, None);
-                    (r.started, r.ended, r.key) = (Some(now), Some(now), Some(key));
-                    r.generated = generated(plan, j, &files, &hit.outputs);
-                    r.made_by = hit.made_by;
-                    sink.instance(&r);
-                    remote.hand_over(plan, j, index, &files);
-                    outputs.insert((j, index), files.into());
-                    outcome[node] = Some(Outcome::Cached);
-                    summary.cached += 1;
-                    sink.event(Event::TaskCached { task: name });
-                    release(graph, node, &mut remaining, &mut ready, &outcome);
-                    continue;
-                }
-            }
-            let work = match remote.work_dir(plan, j, index) {
-                Some(w) if on_remote[j] => w,
-                _ => store.work_path(&job.key, index),
-            };
-            let resolved = match resolver.resolve(j, index, call, &work, &outputs, &spark[j]) {
-                Ok(r) => r,
-                Err(e) => {
-                    let mut r = record(plan, j, index, Outcome::Failed, None);
-                    r.message = Some(e.clone());
-                    sink.instance(&r);
-                    fail(
-                        &mut summary,
-                        &mut outcome,
-                        node,
-                        sink,
-                        &name,
-                        None,
-                        e,
-                        Vec::new(),
-                        PathBuf::new(),
-                    );
-                    release(graph, node, &mut remaining, &mut ready, &outcome);
-                    continue;
-                }
-            };
-            if let Some(hit) = store.lookup(&resolved.key) {
-                match materialise(store, plan, j, index, &hit.outputs) {
-                    Ok(files) => {
-                        let now = SystemTime::now();
-                        let mut r = record(plan, j, index, Outcome::Cached, Some(&resolved));
-                        (r.started, r.ended, r.attempts) = (Some(now), Some(now), 0);
-                        r.generated = generated(plan, j, &files, &hit.outputs);
-                        r.made_by = hit.made_by;
+                .and_then(|(key, hit)| {
+                    let files = materialise(store, plan, j, index, &hit.outputs).ok()?;
+                    Some((key, hit, files))
+                });
+            let resolved = if shortcut.is_some() {
+                None
+            } else {
+                let work = match remote.work_dir(plan, j, index) {
+                    Some(w) if on_remote[j] => w,
+                    _ => store.work_path(&job.key, index),
+                };
+                match resolver.resolve(j, index, call, &work, &outputs, &spark[j]) {
+                    Ok(r) => Some((r, work)),
+                    Err(e) => {
+                        let mut r = record(plan, j, index, Outcome::Failed, None);
+                        r.message = Some(e.clone());
                         sink.instance(&r);
-                        remote.hand_over(plan, j, index, &files);
-                        outputs.insert((j, index), files.into());
-                        last.set(&job.key, index, &resolved.key, fingerprint.as_deref());
-                        outcome[node] = Some(Outcome::Cached);
-                        summary.cached += 1;
-                        sink.event(Event::TaskCached { task: name });
+                        fail(
+                            &mut summary,
+                            &mut outcome,
+                            node,
+                            sink,
+                            &name,
+                            None,
+                            e,
+                            Vec::new(),
+                            PathBuf::new(),
+                        );
                         release(graph, node, &mut remaining, &mut ready, &outcome);
                         continue;
                     }
+                }
+            };
+            let cached = shortcut.or_else(|| {
+                let (resolved, _) = resolved.as_ref()?;
+                let hit = store.lookup(&resolved.key)?;
+                match materialise(store, plan, j, index, &hit.outputs) {
+                    Ok(files) => Some((resolved.key.clone(), hit, files)),
                     Err(e) => {
                         sink.event(Event::Note { message: format!("{name}: the cached outputs could not be linked ({e}); running it again") });
+                        None
                     }
                 }
+            });
+            if let Some((key, hit, files)) = cached {
+                let now = SystemTime::now();
+                let mut r = record(
+                    plan,
+                    j,
+                    index,
+                    Outcome::Cached,
+                    resolved.as_ref().map(|r| &r.0),
+                );
+                (r.started, r.ended, r.attempts) = (Some(now), Some(now), 0);
+                if resolved.is_some() {
+                    last.set(&job.key, index, &key, fingerprint.as_deref());
+                }
+                r.key = Some(key);
+                r.generated = generated(plan, j, &files, &hit.outputs);
+                r.made_by = hit.made_by;
+                sink.instance(&r);
+                remote.hand_over(plan, j, index, &files);
+                outputs.insert((j, index), files.into());
+                outcome[node] = Some(Outcome::Cached);
+                summary.cached += 1;
+                sink.event(Event::TaskCached { task: name });
+                release(graph, node, &mut remaining, &mut ready, &outcome);
+                continue;
             }
+            // Not cached: it was resolved above.
+            let Some((resolved, work)) = resolved else {
+                continue;
+            };
             if on_remote[j] {
                 match remote.queue(plan, j, index, node) {
                     Ok(()) => {
