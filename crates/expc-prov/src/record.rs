@@ -17,8 +17,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use expc_run::{Event, InstanceRecord, Outcome, Sink, Summary};
+use rusqlite::params;
 use rusqlite::types::Value;
-use rusqlite::{OptionalExtension, params};
 
 use crate::meta::RunMeta;
 use crate::store::{Result, Store};
@@ -52,15 +52,30 @@ pub struct Recording<S> {
 #[derive(Debug)]
 struct Open {
     run_id: String,
-    /// Runs that ended (succeeded or failed) when this one started: every record they
-    /// were given is in the store, so a cached instance can refer to one of them.
-    ended: std::collections::HashSet<String>,
+    /// The runs whose records a cached instance of this run can refer to.
+    sources: Arc<Sources>,
     send: mpsc::Sender<Vec<InstanceRecord>>,
     /// Records of cached instances not handed over yet (see [`Recording::record`]).
     pending: Vec<InstanceRecord>,
     writer: JoinHandle<Writer>,
     /// Why the writer stopped, once it did.
     error: Arc<Mutex<Option<String>>>,
+}
+
+/// The runs whose records a cached instance can refer to instead of copying them: this
+/// run, and those that ended (succeeded or failed) before it started, which have every
+/// record they were given. A run that was killed or whose recording stopped may lack some,
+/// and is copied from instead.
+#[derive(Debug)]
+struct Sources {
+    run: String,
+    ended: std::collections::HashSet<String>,
+}
+
+impl Sources {
+    fn has(&self, run: &str) -> bool {
+        run == self.run || self.ended.contains(run)
+    }
 }
 
 /// The thread that inserts records, with the state of the run's rows.
@@ -72,9 +87,9 @@ struct Writer {
     next_task: i64,
     next_artifact: i64,
     artifacts: HashMap<(PathBuf, String), i64>,
-    /// Whether a run's records can be referred to: it ended normally, so every record it
-    /// was given is in the store (this run's own always can).
-    referable: HashMap<String, bool>,
+    /// The runs whose records a cached instance of this run can refer to (the same the
+    /// scheduler is told, through [`Sink::can_refer`]).
+    sources: Arc<Sources>,
     /// Outputs of the instances recorded by reference, with their task id: for the
     /// artifact row made if an instance of this run reads one. Indexed by path and digest
     /// (in `reused`) only once an instance reads a file this run has no row for.
@@ -183,11 +198,14 @@ impl<S: Sink> Recording<S> {
             )?;
         }
         tx.commit()?;
-        let ended = store
-            .conn
-            .prepare("SELECT id FROM runs WHERE status IN ('succeeded', 'failed')")?
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<_>>()?;
+        let sources = Arc::new(Sources {
+            run: run_id.clone(),
+            ended: store
+                .conn
+                .prepare("SELECT id FROM runs WHERE status IN ('succeeded', 'failed')")?
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<_>>()?,
+        });
         let error = Arc::new(Mutex::new(None));
         let mut writer = Writer {
             store,
@@ -196,7 +214,7 @@ impl<S: Sink> Recording<S> {
             next_task: 0,
             next_artifact: 0,
             artifacts: HashMap::new(),
-            referable: HashMap::new(),
+            sources: sources.clone(),
             reused_pending: Vec::new(),
             reused: HashMap::new(),
             in_tx: false,
@@ -221,7 +239,7 @@ impl<S: Sink> Recording<S> {
             .map_err(|e| crate::store::Error(format!("cannot start the recorder: {e}")))?;
         self.open = Some(Open {
             run_id,
-            ended,
+            sources,
             send,
             pending: Vec::new(),
             writer,
@@ -377,7 +395,7 @@ impl Writer {
                 r.ended.map(rfc3339)
             };
             let source = match &r.made_by {
-                Some(m) if r.outcome == Outcome::Cached && o.referable(&m.run)? => Some(m),
+                Some(m) if r.outcome == Outcome::Cached && o.sources.has(&m.run) => Some(m),
                 _ => None,
             };
             if let Some(m) = source {
@@ -518,30 +536,6 @@ impl Writer {
         Ok(())
     }
 
-    /// Whether the records of a run can be referred to: this run's, or one that ended
-    /// (succeeded or failed) and so has every record it was given. A run that was killed
-    /// or whose recording stopped may lack some, and is copied from instead.
-    fn referable(&mut self, run: &str) -> Result<bool> {
-        if run == self.run_id {
-            return Ok(true);
-        }
-        if let Some(ok) = self.referable.get(run) {
-            return Ok(*ok);
-        }
-        let ok = self
-            .store
-            .conn
-            .query_row(
-                "SELECT status IN ('succeeded', 'failed') FROM runs WHERE id = ?1",
-                [run],
-                |r| r.get::<_, bool>(0),
-            )
-            .optional()?
-            .unwrap_or(false);
-        self.referable.insert(run.to_owned(), ok);
-        Ok(ok)
-    }
-
     /// Updates the run's row with its outcome and commits.
     fn finish(&mut self, status: &str, ended: SystemTime, summary: &Summary) -> Result<()> {
         if !self.in_tx {
@@ -603,11 +597,9 @@ impl<S: Sink> Sink for Recording<S> {
     }
 
     fn can_refer(&mut self, made_by: &expc_run::store::MadeBy) -> bool {
-        // The writer refers to the same runs: it finds them ended too (a run's status
-        // only ever goes from running to ended).
         self.open
             .as_ref()
-            .is_some_and(|o| made_by.run == o.run_id || o.ended.contains(&made_by.run))
+            .is_some_and(|o| o.sources.has(&made_by.run))
     }
 }
 
