@@ -217,6 +217,69 @@ fn the_cache_decides_what_runs_again() {
     assert_eq!(tasks(&wider, "task_started"), set(&["b[4]", "g"]));
 }
 
+/// `last-keys` notes each success's cache entry: a rerun where nothing changed finds every
+/// instance cached from it, without reading the cache index; a store from before (lines
+/// without entries) is read through the index once and noted then.
+#[test]
+fn an_unchanged_rerun_reads_the_noted_entries_not_the_index() {
+    let p = project("noted");
+    ok(&p.run("pipeline.exp", &[], &[]));
+    let runs = p.log().len();
+    let state = p.dir.join(".expc");
+    let fields = |line: &str| line.split('\t').count();
+    let last_keys = std::fs::read_to_string(state.join("last-keys")).unwrap();
+    assert!(last_keys.lines().all(|l| fields(l) > 4), "{last_keys}");
+
+    // Without the index, the noted entries are enough.
+    let index = state.join("cache/index");
+    let kept = std::fs::read(&index).unwrap();
+    std::fs::remove_file(&index).unwrap();
+    let again = p.run("pipeline.exp", &[], &[]);
+    ok(&again);
+    assert!(tasks(&again, "task_started").is_empty());
+    assert_eq!(tasks(&again, "task_cached").len(), 7);
+    assert_eq!(p.log().len(), runs, "a cached task spawned a process");
+    assert!(
+        !index.exists(),
+        "a rerun with nothing to run wrote the index"
+    );
+
+    // Lines as a store from before wrote them: found through the index, then noted.
+    std::fs::write(&index, kept).unwrap();
+    let bare: String = last_keys
+        .lines()
+        .map(|l| l.split('\t').take(4).collect::<Vec<_>>().join("\t") + "\n")
+        .collect();
+    std::fs::write(state.join("last-keys"), &bare).unwrap();
+    let upgraded = p.run("pipeline.exp", &[], &[]);
+    ok(&upgraded);
+    assert!(tasks(&upgraded, "task_started").is_empty());
+    assert_eq!(tasks(&upgraded, "task_cached").len(), 7);
+    let noted = std::fs::read_to_string(state.join("last-keys")).unwrap();
+    assert_eq!(noted, last_keys, "the entries were not noted again");
+
+    // A noted output whose link and object are both gone is not trusted: it runs again.
+    let g = p.dir.join(".expc/out/g/all.txt");
+    let digest = noted
+        .lines()
+        .find(|l| l.starts_with("g\t"))
+        .and_then(|l| l.split('\t').nth(6))
+        .unwrap()
+        .to_owned();
+    let object = state.join("objects").join(&digest[..2]).join(&digest);
+    for f in [&g, &object] {
+        let mut perms = std::fs::metadata(f).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(f, perms).unwrap();
+        std::fs::remove_file(f).unwrap();
+    }
+    let lost = p.run("pipeline.exp", &[], &[]);
+    ok(&lost);
+    assert_eq!(tasks(&lost, "task_started"), set(&["g"]));
+    assert!(p.out("g/all.txt").starts_with("branch 0: hello\n"));
+}
+
 #[test]
 fn a_failing_branch_does_not_stop_the_others() {
     let p = project("failing");

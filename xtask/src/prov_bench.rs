@@ -104,7 +104,7 @@ fn record(dir: &Path, run: usize, metrics: &Path) -> Duration {
             job_id: None,
             made_by: None,
         };
-        rec.instance(&r);
+        rec.instance(r);
     }
     let summary = Summary {
         ran: TASKS,

@@ -316,7 +316,7 @@ pub fn ingest(
             }),
             _ => summary.not_run += 1,
         }
-        rec.instance(&r);
+        rec.instance(r);
     }
     rec.finish(&summary);
     if let Some(why) = rec.failure() {

@@ -69,7 +69,11 @@ struct Open {
 #[derive(Debug)]
 struct Sources {
     run: String,
-    ended: std::collections::HashSet<String>,
+    /// Asked once per cached instance: hashed with the run's fast hasher, not SipHash.
+    ended: std::collections::HashSet<
+        String,
+        std::hash::BuildHasherDefault<expc_run::store::FastHasher>,
+    >,
 }
 
 impl Sources {
@@ -97,6 +101,8 @@ struct Writer {
     reused: HashMap<(PathBuf, String), (i64, expc_run::Generated)>,
     in_tx: bool,
     last_commit: Instant,
+    /// The last time written, by its milliseconds since the epoch, and its text.
+    last_time: Option<(u128, String)>,
     host: Option<String>,
     error: Arc<Mutex<Option<String>>>,
 }
@@ -150,7 +156,7 @@ impl<S: Sink> Recording<S> {
         let own = self.times.is_none();
         let run_id = self.id.clone();
         let m = &self.meta;
-        store.conn.set_prepared_statement_cache_capacity(32);
+        store.conn.set_prepared_statement_cache_capacity(64);
         // The recorder's rows refer to its run's row, inserted first, and to each other by
         // construction: checking each row's foreign keys is work for nothing.
         store.conn.pragma_update(None, "foreign_keys", "OFF")?;
@@ -219,6 +225,7 @@ impl<S: Sink> Recording<S> {
             reused: HashMap::new(),
             in_tx: false,
             last_commit: Instant::now(),
+            last_time: None,
             host: self.meta.host.clone(),
             error: error.clone(),
         };
@@ -252,12 +259,13 @@ impl<S: Sink> Recording<S> {
     /// by the thousand in a burst, go over together, up to [`BATCH`] at once; any other
     /// record or event sends what is waiting at once, so nothing waits behind a running
     /// task.
-    fn record(&mut self, r: &InstanceRecord) -> Result<()> {
+    fn record(&mut self, r: InstanceRecord) -> Result<()> {
         let Some(o) = self.open.as_mut() else {
             return Ok(());
         };
-        o.pending.push(r.clone());
-        if r.outcome == Outcome::Cached && o.pending.len() < BATCH {
+        let cached = r.outcome == Outcome::Cached;
+        o.pending.push(r);
+        if cached && o.pending.len() < BATCH {
             return Ok(());
         }
         self.flush()
@@ -333,6 +341,22 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Writer {
+    /// A time as stored: the text of the last one is kept, since the instances of a rerun
+    /// are found cached hundreds to a millisecond.
+    fn time_text(&mut self, t: SystemTime) -> String {
+        let ms = t
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        match &self.last_time {
+            Some((at, text)) if *at == ms => text.clone(),
+            _ => {
+                let text = rfc3339(t);
+                self.last_time = Some((ms, text.clone()));
+                text
+            }
+        }
+    }
+
     fn failed(&self) -> bool {
         lock(&self.error).is_some()
     }
@@ -376,6 +400,7 @@ impl Writer {
             4,
         );
         let mut metrics = Rows::new("INSERT INTO metrics (run_id, task_id, name, value)", 4);
+        let mut refs = RefRows::default();
         for mut r in batch {
             let task_id = o.next_task;
             o.next_task += 1;
@@ -388,39 +413,33 @@ impl Writer {
                 Outcome::NotRun => "not_run",
             };
             // A cached instance starts and ends at once: its time is written once.
-            let started = r.started.map(rfc3339);
+            let started = r.started.map(|t| o.time_text(t));
             let ended = if r.ended == r.started {
                 started.clone()
             } else {
-                r.ended.map(rfc3339)
+                r.ended.map(|t| o.time_text(t))
             };
             let source = match &r.made_by {
                 Some(m) if r.outcome == Outcome::Cached && o.sources.has(&m.run) => Some(m),
                 _ => None,
             };
             if let Some(m) = source {
-                tasks.push([
-                    run_id.clone(),
-                    task_id.into(),
-                    r.name.clone().into(),
-                    r.call.clone().into(),
-                    r.task.clone().into(),
-                    (r.index as i64).into(),
-                    Value::Null,
-                    Value::Null,
-                    status.to_owned().into(),
-                    started.clone().into(),
-                    started.into(),
-                    Value::Null,
-                    Value::Null,
-                    r.attempts.into(),
-                    backend.to_owned().into(),
-                    resource.to_owned().into(),
-                    Value::Null,
-                    Value::Null,
-                    m.run.clone().into(),
-                    (m.task as i64).into(),
-                ]);
+                let shared = RefShared {
+                    call: &r.call,
+                    task: &r.task,
+                    attempts: r.attempts,
+                    backend,
+                    resource,
+                    source_run: &m.run,
+                };
+                let row = RefRow {
+                    id: task_id,
+                    instance: std::mem::take(&mut r.name),
+                    idx: r.index as i64,
+                    time: started,
+                    source: m.task as i64,
+                };
+                refs.push(shared, row);
                 o.reused_pending
                     .extend(r.generated.drain(..).map(|g| (task_id, g)));
                 continue;
@@ -525,6 +544,7 @@ impl Writer {
             }
         }
         let conn = &o.store.conn;
+        refs.insert(conn, &o.run_id)?;
         for rows in [&tasks, &values, &artifacts, &usages, &metrics] {
             rows.insert(conn)?;
         }
@@ -587,13 +607,13 @@ impl<S: Sink> Sink for Recording<S> {
         self.inner.event(event);
     }
 
-    fn instance(&mut self, record: &InstanceRecord) {
+    /// Keeps the record for the store; the sink it wraps is given the events.
+    fn instance(&mut self, record: InstanceRecord) {
         if self.failed.is_none() {
             if let Err(e) = self.record(record) {
                 self.stop(e.to_string());
             }
         }
-        self.inner.instance(record);
     }
 
     fn can_refer(&mut self, made_by: &expc_run::store::MadeBy) -> bool {
@@ -651,6 +671,146 @@ impl Rows {
         }
         Ok(())
     }
+}
+
+/// The `tasks` rows of instances recorded by reference, in groups of consecutive rows
+/// that differ only in their id, instance, index, time and source task: the cached
+/// instances of a sweep. A group is inserted from a list of those five values per row, the
+/// rest bound once (`INSERT … SELECT … FROM (VALUES …)`): a quarter of the values a row
+/// of its own binds.
+#[derive(Default)]
+struct RefRows {
+    groups: Vec<RefGroup>,
+}
+
+struct RefGroup {
+    call: String,
+    task: String,
+    attempts: u32,
+    backend: String,
+    resource: String,
+    source_run: String,
+    rows: Vec<RefRow>,
+}
+
+/// What is a row's own in a [`RefGroup`].
+struct RefRow {
+    id: i64,
+    instance: String,
+    idx: i64,
+    time: Option<String>,
+    source: i64,
+}
+
+/// What the rows of a [`RefGroup`] share.
+#[derive(Clone, Copy)]
+struct RefShared<'a> {
+    call: &'a str,
+    task: &'a str,
+    attempts: u32,
+    backend: &'a str,
+    resource: &'a str,
+    source_run: &'a str,
+}
+
+/// Most rows of a [`RefRows`] group one statement inserts (7 + 5 × 128 parameters, within
+/// [`MAX_PARAMETERS`]). A group is inserted in statements of a power of two rows each,
+/// so that a handful of statements, kept prepared, serve every size.
+const REF_ROWS_PER_INSERT: usize = 128;
+
+impl RefRows {
+    fn push(&mut self, shared: RefShared<'_>, row: RefRow) {
+        let same = self.groups.last().is_some_and(|g| {
+            g.call == shared.call
+                && g.task == shared.task
+                && g.attempts == shared.attempts
+                && g.backend == shared.backend
+                && g.resource == shared.resource
+                && g.source_run == shared.source_run
+        });
+        if !same {
+            self.groups.push(RefGroup {
+                call: shared.call.to_owned(),
+                task: shared.task.to_owned(),
+                attempts: shared.attempts,
+                backend: shared.backend.to_owned(),
+                resource: shared.resource.to_owned(),
+                source_run: shared.source_run.to_owned(),
+                rows: Vec::new(),
+            });
+        }
+        if let Some(g) = self.groups.last_mut() {
+            g.rows.push(row);
+        }
+    }
+
+    fn insert(&self, conn: &rusqlite::Connection, run_id: &str) -> Result<()> {
+        for g in &self.groups {
+            let mut rest = &g.rows[..];
+            while !rest.is_empty() {
+                // The largest power of two that fits.
+                let n = 1usize << rest.len().min(REF_ROWS_PER_INSERT).ilog2();
+                let mut stmt = conn.prepare_cached(ref_rows_sql(n))?;
+                stmt.raw_bind_parameter(1, run_id)?;
+                stmt.raw_bind_parameter(2, &g.call)?;
+                stmt.raw_bind_parameter(3, &g.task)?;
+                stmt.raw_bind_parameter(4, g.attempts)?;
+                stmt.raw_bind_parameter(5, &g.backend)?;
+                stmt.raw_bind_parameter(6, &g.resource)?;
+                stmt.raw_bind_parameter(7, &g.source_run)?;
+                for (i, row) in rest[..n].iter().enumerate() {
+                    let at = 8 + 5 * i;
+                    stmt.raw_bind_parameter(at, row.id)?;
+                    stmt.raw_bind_parameter(at + 1, &row.instance)?;
+                    stmt.raw_bind_parameter(at + 2, row.idx)?;
+                    stmt.raw_bind_parameter(at + 3, &row.time)?;
+                    stmt.raw_bind_parameter(at + 4, row.source)?;
+                }
+                stmt.raw_execute()?;
+                rest = &rest[n..];
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The statement inserting `n` rows of a [`RefRows`] group. `OR FAIL`: a statement that
+/// could be undone alone (the default, `ABORT`) keeps a journal of every page it changes,
+/// which costs more than the inserts; a failed insert stops the recording, and the
+/// transaction is not committed, either way.
+fn ref_rows_sql(n: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        (0..=REF_ROWS_PER_INSERT.ilog2())
+            .map(|p| ref_rows_sql_of(1 << p))
+            .collect()
+    });
+    &all[n.ilog2() as usize]
+}
+
+fn ref_rows_sql_of(n: usize) -> String {
+    use std::fmt::Write as _;
+    let mut sql = String::from(
+        "INSERT OR FAIL INTO tasks (run_id, id, instance, call, task, idx, status, started_at,
+           ended_at, attempts, backend, resource, source_run, source_task)
+         SELECT ?1, column1, column2, ?2, ?3, column3, 'cached', column4, column4, ?4, ?5, ?6,
+           ?7, column5
+         FROM (VALUES ",
+    );
+    for i in 0..n {
+        let at = 8 + 5 * i;
+        let sep = if i == 0 { "" } else { ", " };
+        let _ = write!(
+            sql,
+            "{sep}(?{at}, ?{}, ?{}, ?{}, ?{})",
+            at + 1,
+            at + 2,
+            at + 3,
+            at + 4
+        );
+    }
+    sql.push(')');
+    sql
 }
 
 /// The role of an output of a declared type.
@@ -765,7 +925,7 @@ mod tests {
             } else {
                 Outcome::Cached
             };
-            rec.instance(&instance(i, outcome, &dir));
+            rec.instance(instance(i, outcome, &dir));
         }
         let mut gather = instance(n, Outcome::Ran, &dir);
         gather.used = (0..n)
@@ -775,7 +935,7 @@ mod tests {
                 digest: format!("{:064x}", i + 1),
             })
             .collect();
-        rec.instance(&gather);
+        rec.instance(gather);
         rec.finish(&Summary::default());
         assert_eq!(rec.failure(), None);
 
@@ -831,7 +991,7 @@ mod tests {
         let mut first = Recording::new(Collect::default(), &state, meta(&dir));
         first.event(Event::RunStarted { instances: n });
         for i in 0..n {
-            first.instance(&instance(i, Outcome::Ran, &dir));
+            first.instance(instance(i, Outcome::Ran, &dir));
         }
         first.finish(&Summary::default());
         let made_in = first.run_id().unwrap().to_owned();
@@ -844,7 +1004,7 @@ mod tests {
                 run: made_in.clone(),
                 task: i,
             });
-            second.instance(&r);
+            second.instance(r);
         }
         // One whose source is a run that never finished: copied.
         let mut lost = instance(n, Outcome::Cached, &dir);
@@ -852,7 +1012,7 @@ mod tests {
             run: "20260101T000000Z-000000".into(),
             task: 0,
         });
-        second.instance(&lost);
+        second.instance(lost);
         let mut gather = instance(n + 1, Outcome::Ran, &dir);
         gather.used = (0..n)
             .map(|i| expc_run::resolve::Used {
@@ -861,7 +1021,7 @@ mod tests {
                 digest: format!("{:064x}", i + 1),
             })
             .collect();
-        second.instance(&gather);
+        second.instance(gather);
         second.finish(&Summary::default());
         assert_eq!(second.failure(), None);
         let rerun = second.run_id().unwrap().to_owned();

@@ -45,8 +45,9 @@ pub trait Sink {
 
     /// Called once for every instance when its outcome is known; provenance records it.
     /// Records are numbered from 0 in the order given: a record's number is its task id
-    /// in the run's provenance.
-    fn instance(&mut self, _record: &InstanceRecord) {}
+    /// in the run's provenance. The record is handed over: a rerun reports thousands, which
+    /// the recorder keeps without a copy.
+    fn instance(&mut self, _record: InstanceRecord) {}
 
     /// Whether a cached instance whose outputs were made by `made_by` can be recorded as
     /// a reference to that record, without its argv, inputs and reads: then the scheduler
@@ -121,7 +122,7 @@ impl<T: Sink + ?Sized> Sink for Box<T> {
         (**self).event(event);
     }
 
-    fn instance(&mut self, record: &InstanceRecord) {
+    fn instance(&mut self, record: InstanceRecord) {
         (**self).instance(record);
     }
 }

@@ -30,7 +30,7 @@ use petgraph::graph::NodeIndex;
 
 pub use events::{Event, Generated, InstanceRecord, Sink};
 use resolve::{Outputs, Resolver};
-use store::{CacheEntry, MadeBy, Store, StoredOutput};
+use store::{CacheEntry, MadeBy, Store, StoredOutput, StoredOutputs};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -322,7 +322,7 @@ async fn schedule(
         .collect();
     let mut outcome: Vec<Option<Outcome>> = vec![None; n];
     let mut ready: VecDeque<usize> = (0..n).filter(|i| remaining[*i] == 0).collect();
-    let mut outputs: Outputs = HashMap::new();
+    let mut outputs = Outputs::default();
     let mut summary = Summary::default();
     let mut running = tokio::task::JoinSet::new();
     let mut launched: HashMap<usize, Launch> = HashMap::new();
@@ -400,10 +400,22 @@ async fn schedule(
             let shortcut = fingerprint
                 .as_deref()
                 .and_then(|f| last.known(&job.key, index, f))
-                .and_then(|key| store.lookup(key).map(|hit| (key.to_owned(), hit)))
-                .filter(|(_, hit)| hit.made_by.as_ref().is_some_and(|m| sink.can_refer(m)))
-                .and_then(|(key, hit)| {
+                .and_then(|(key, entry)| {
+                    // The entry noted with the key, or else the index's (then noted).
+                    let noted = entry.and_then(|e| store.hit_of_entry(e));
+                    let to_note = noted.is_none();
+                    let hit = noted.or_else(|| store.lookup(key))?;
+                    Some((key.to_owned(), hit, to_note))
+                })
+                .filter(|(_, hit, _)| hit.made_by.as_ref().is_some_and(|m| sink.can_refer(m)))
+                .and_then(|(key, hit, to_note)| {
                     let files = materialise(store, plan, j, index, &hit.outputs).ok()?;
+                    if to_note {
+                        let outputs = hit.outputs.iter().map(|(n, o)| (n.as_str(), o));
+                        if let Some(entry) = store::entry_text(hit.made_by.as_ref(), outputs) {
+                            last.attach(&job.key, index, &key, entry);
+                        }
+                    }
                     Some((key, hit, files))
                 });
             let resolved = if shortcut.is_some() {
@@ -418,7 +430,7 @@ async fn schedule(
                     Err(e) => {
                         let mut r = record(plan, j, index, Outcome::Failed, None);
                         r.message = Some(e.clone());
-                        sink.instance(&r);
+                        sink.instance(r);
                         fail(
                             &mut summary,
                             &mut outcome,
@@ -448,7 +460,8 @@ async fn schedule(
             });
             if let Some((key, hit, files)) = cached {
                 let now = SystemTime::now();
-                let mut r = record(
+                let mut r = record_named(
+                    name.clone(),
                     plan,
                     j,
                     index,
@@ -457,12 +470,16 @@ async fn schedule(
                 );
                 (r.started, r.ended, r.attempts) = (Some(now), Some(now), 0);
                 if resolved.is_some() {
-                    last.set(&job.key, index, &key, fingerprint.as_deref());
+                    let entry = store::entry_text(
+                        hit.made_by.as_ref(),
+                        hit.outputs.iter().map(|(n, o)| (n.as_str(), o)),
+                    );
+                    last.set(&job.key, index, &key, fingerprint.as_deref(), entry);
                 }
                 r.key = Some(key);
                 r.generated = generated(plan, j, &files, &hit.outputs);
                 r.made_by = hit.made_by;
-                sink.instance(&r);
+                sink.instance(r);
                 remote.hand_over(plan, j, index, &files);
                 outputs.insert((j, index), files.into());
                 outcome[node] = Some(Outcome::Cached);
@@ -496,7 +513,7 @@ async fn schedule(
                     Err(e) => {
                         let mut r = record(plan, j, index, Outcome::Failed, Some(&resolved));
                         r.message = Some(e.clone());
-                        sink.instance(&r);
+                        sink.instance(r);
                         fail(
                             &mut summary,
                             &mut outcome,
@@ -563,7 +580,7 @@ async fn schedule(
                 let (j, index) = (inst.job as usize, inst.index as u64);
                 let mut r = record(plan, j, index, Outcome::Failed, Some(&l.resolved));
                 r.message = Some(why.clone());
-                sink.instance(&r);
+                sink.instance(r);
                 fail(
                     &mut summary,
                     &mut outcome,
@@ -583,10 +600,17 @@ async fn schedule(
             tokio::task::yield_now().await;
         }
         for (name, rest) in later.drain(..) {
-            if let Err(e) = rest.finish(store, sink, run_id, Some(&mut spares)) {
-                sink.event(Event::Note {
+            let (job, index, key) = (
+                rest.entry.job.clone(),
+                rest.entry.index,
+                rest.entry.key.clone(),
+            );
+            match rest.finish(store, sink, run_id, Some(&mut spares)) {
+                Ok(Some(entry)) => last.attach(&job, index, &key, entry),
+                Ok(None) => {}
+                Err(e) => sink.event(Event::Note {
                     message: format!("{name}: {e}; it will run again next time"),
-                });
+                }),
             }
         }
         let remote_busy = remote.busy();
@@ -607,7 +631,7 @@ async fn schedule(
                             let (j, index) = (inst.job as usize, inst.index as u64);
                             let mut r = record(plan, j, index, Outcome::Failed, Some(&l.resolved));
                             r.message = Some(e.0.clone());
-                            sink.instance(&r);
+                            sink.instance(r);
                             fail(&mut summary, &mut outcome, node, sink, &instance_name(plan, j, index), None, e.0.clone(), Vec::new(), l.log_dir);
                         }
                         continue;
@@ -634,23 +658,24 @@ async fn schedule(
                     let log = e.log.clone();
                     if e.completed {
                         let work = remote.work_dir(plan, j, index).unwrap_or_default();
-                        match collect(store, plan, j, index, &l.resolved, &work, r.attempts.max(1), l.started).and_then(|(files, stored, rest)| rest.finish(store, sink, run_id, None).map(|()| (files, stored))) {
-                            Ok((files, stored)) => {
+                        match collect(store, plan, j, index, &l.resolved, &work, r.attempts.max(1), l.started).and_then(|(files, stored, rest)| rest.finish(store, sink, run_id, None).map(|entry| (files, stored, entry))) {
+                            Ok((files, stored, entry)) => {
                                 r.generated = generated(plan, j, &files, &stored);
                                 r.exit_code = Some(0);
-                                sink.instance(&r);
+                                let attempts = r.attempts;
+                                sink.instance(r);
                                 remote.hand_over(plan, j, index, &files);
-                                last.set(key, index, &l.resolved.key, l.fingerprint.as_deref());
+                                last.set(key, index, &l.resolved.key, l.fingerprint.as_deref(), entry);
                                 outputs.insert((j, index), files.into());
                                 outcome[e.node] = Some(Outcome::Ran);
                                 summary.ran += 1;
-                                sink.event(Event::TaskFinished { task: name, seconds: l.started.elapsed().as_secs_f64(), attempts: r.attempts });
+                                sink.event(Event::TaskFinished { task: name, seconds: l.started.elapsed().as_secs_f64(), attempts });
                             }
                             Err(msg) => {
                                 let msg = format!("{} {}: {msg}", e.engine, e.id);
                                 r.outcome = Outcome::Failed;
                                 r.message = Some(msg.clone());
-                                sink.instance(&r);
+                                sink.instance(r);
                                 fail(&mut summary, &mut outcome, e.node, sink, &name, Some(0), msg, exec::tail(&log), log);
                                 if opts.fail_fast { stopping = true; }
                             }
@@ -658,8 +683,9 @@ async fn schedule(
                     } else {
                         r.outcome = Outcome::Failed;
                         r.message = Some(e.message.clone());
-                        sink.instance(&r);
-                        fail(&mut summary, &mut outcome, e.node, sink, &name, r.exit_code, e.message.clone(), exec::tail(&log), log);
+                        let exit_code = r.exit_code;
+                        sink.instance(r);
+                        fail(&mut summary, &mut outcome, e.node, sink, &name, exit_code, e.message.clone(), exec::tail(&log), log);
                         if opts.fail_fast { stopping = true; }
                     }
                     release(graph, e.node, &mut remaining, &mut ready, &outcome);
@@ -692,7 +718,7 @@ async fn schedule(
                                 rest.record = Some(r);
                                 later.push((name.clone(), rest));
                                 remote.hand_over(plan, j, index, &files);
-                                last.set(&plan.jobs[j].key, index, &l.resolved.key, l.fingerprint.as_deref());
+                                last.set(&plan.jobs[j].key, index, &l.resolved.key, l.fingerprint.as_deref(), None);
                                 outputs.insert((j, index), files.into());
                                 outcome[l.node] = Some(Outcome::Ran);
                                 summary.ran += 1;
@@ -701,7 +727,7 @@ async fn schedule(
                             Err(e) => {
                                 r.outcome = Outcome::Failed;
                                 r.message = Some(e.clone());
-                                sink.instance(&r);
+                                sink.instance(r);
                                 fail(&mut summary, &mut outcome, l.node, sink, &name, Some(0), e, Vec::new(), l.log_dir.clone());
                                 if opts.fail_fast {
                                     stopping = true;
@@ -717,7 +743,7 @@ async fn schedule(
                         r.attempts = plan.jobs[j].retry.attempts + 1;
                         r.exit_code = exit_code;
                         r.message = Some(message.clone());
-                        sink.instance(&r);
+                        sink.instance(r);
                         fail(&mut summary, &mut outcome, l.node, sink, &name, exit_code, message, stderr_tail, l.log_dir.clone());
                         if opts.fail_fast {
                             stopping = true;
@@ -728,7 +754,7 @@ async fn schedule(
                     exec::Status::Killed => {
                         r.outcome = Outcome::NotRun;
                         r.message = Some("stopped: the run was interrupted".into());
-                        sink.instance(&r);
+                        sink.instance(r);
                         outcome[l.node] = Some(Outcome::NotRun);
                         summary.not_run += 1;
                     }
@@ -770,7 +796,7 @@ async fn schedule(
             } else {
                 "not started: an instance it reads failed".into()
             });
-            sink.instance(&r);
+            sink.instance(r);
             *o = Some(end);
             if stopping {
                 summary.not_run += 1;
@@ -834,9 +860,28 @@ fn record(
     outcome: Outcome,
     resolved: Option<&resolve::Resolved>,
 ) -> InstanceRecord {
+    record_named(
+        instance_name(plan, j, index),
+        plan,
+        j,
+        index,
+        outcome,
+        resolved,
+    )
+}
+
+/// [`record`], for an instance whose name is at hand.
+fn record_named(
+    name: String,
+    plan: &Plan,
+    j: usize,
+    index: u64,
+    outcome: Outcome,
+    resolved: Option<&resolve::Resolved>,
+) -> InstanceRecord {
     let job = &plan.jobs[j];
     InstanceRecord {
-        name: instance_name(plan, j, index),
+        name,
         call: job.key.clone(),
         task: job.task.clone(),
         index,
@@ -862,14 +907,14 @@ fn generated(
     plan: &Plan,
     j: usize,
     files: &BTreeMap<String, (PathBuf, String)>,
-    stored: &BTreeMap<String, StoredOutput>,
+    stored: &[(String, StoredOutput)],
 ) -> Vec<Generated> {
     plan.jobs[j]
         .outputs
         .iter()
         .filter_map(|o| {
             let (path, digest) = files.get(&o.name)?;
-            let s = stored.get(&o.name)?;
+            let s = store::stored_output(stored, &o.name)?;
             Some(Generated {
                 name: o.name.clone(),
                 path: path.clone(),
@@ -951,13 +996,13 @@ fn materialise(
     plan: &Plan,
     j: usize,
     index: u64,
-    stored: &BTreeMap<String, StoredOutput>,
+    stored: &[(String, StoredOutput)],
 ) -> std::io::Result<BTreeMap<String, (PathBuf, String)>> {
     let job = &plan.jobs[j];
     let dir = store.out_dir(&job.key, index, !job.loops.is_empty());
     let mut files = BTreeMap::new();
     for o in &job.outputs {
-        let Some(s) = stored.get(&o.name) else {
+        let Some(s) = store::stored_output(stored, &o.name) else {
             return Err(std::io::Error::other(format!(
                 "no stored output `{}`",
                 o.name
@@ -1020,6 +1065,7 @@ fn collect(
         key_doc: resolved.key_doc(),
         made_by: None,
     };
+    let stored: StoredOutputs = stored.into_iter().collect();
     let files = materialise(store, plan, j, index, &stored)
         .map_err(|e| format!("cannot link its outputs: {e}"))?;
     let rest = Bookkeeping {
@@ -1044,13 +1090,14 @@ impl Bookkeeping {
     /// Writes the cache entry, passes the record on, and removes the work directory — or
     /// keeps it, emptied, in `spares` for a later instance. The instance's record is the
     /// next one passed on (here, or by the caller when it keeps the record).
+    /// Returns the entry as `last-keys` notes it ([`store::entry_text`]), once recorded.
     fn finish(
         mut self,
         store: &Store,
         sink: &mut Numbered,
         run_id: Option<&str>,
         spares: Option<&mut exec::Spares>,
-    ) -> Result<(), String> {
+    ) -> Result<Option<String>, String> {
         self.entry.made_by = run_id.map(|run| MadeBy {
             run: run.to_owned(),
             task: sink.records,
@@ -1058,16 +1105,20 @@ impl Bookkeeping {
         let written = store
             .record(&self.entry)
             .map_err(|e| format!("cannot record its outputs: {e}"));
+
         match spares {
             Some(spares) if self.work.parent() == Some(&store.tmp_dir()) => {
                 spares.recycle(&self.work, &store.tmp_dir());
             }
             _ => exec::remove(&self.work),
         }
-        if let Some(r) = &self.record {
+        if let Some(r) = self.record.take() {
             sink.instance(r);
         }
-        written
+        written?;
+        let e = &self.entry;
+        let outputs = e.outputs.iter().map(|(n, o)| (n.as_str(), o));
+        Ok(store::entry_text(e.made_by.as_ref(), outputs))
     }
 }
 
@@ -1084,7 +1135,7 @@ impl Sink for Numbered<'_> {
         self.sink.event(event);
     }
 
-    fn instance(&mut self, record: &InstanceRecord) {
+    fn instance(&mut self, record: InstanceRecord) {
         self.sink.instance(record);
         self.records += 1;
     }
@@ -1098,7 +1149,7 @@ impl Sink for Numbered<'_> {
 /// what is left to do.
 type Files = (
     BTreeMap<String, (PathBuf, String)>,
-    BTreeMap<String, StoredOutput>,
+    StoredOutputs,
     Bookkeeping,
 );
 
@@ -1140,7 +1191,7 @@ async fn cancel_remote(
             Some(&l.resolved),
         );
         r.message = Some(why.to_owned());
-        sink.instance(&r);
+        sink.instance(r);
         outcome[node] = Some(Outcome::NotRun);
         summary.not_run += 1;
     }

@@ -66,7 +66,8 @@ pub struct Used {
 }
 
 /// Outputs of finished instances: path and digest of each, by name.
-pub type Outputs = HashMap<(usize, u64), Files>;
+/// Hashed with [`crate::store::FastHasher`]: a rerun inserts and reads thousands.
+pub type Outputs = crate::store::FastMap<(usize, u64), Files>;
 
 /// The outputs of one finished instance, sorted by name: path and digest of each. A boxed
 /// slice rather than a map, since a run keeps one per instance until it ends and a map's
@@ -238,32 +239,33 @@ impl<'a> Resolver<'a> {
             buf.extend_from_slice(&index.to_le_bytes());
             return blake3::hash(&buf).to_hex()[..32].to_owned();
         }
-        let mut h = blake3::Hasher::new();
-        h.update(run.as_bytes());
-        h.update(job.key.as_bytes());
-        h.update(&index.to_le_bytes());
+        // Gathered into one buffer and hashed at once: a gather over a sweep of 10,000
+        // reads 10,000 instances, and a hash update per field costs more than the hashing.
+        let mut buf = Vec::with_capacity(64 + job.key.len());
+        buf.extend_from_slice(run.as_bytes());
+        buf.extend_from_slice(job.key.as_bytes());
+        buf.extend_from_slice(&index.to_le_bytes());
         for dep in &job.after {
             let Some(p) = self.plan.position(&dep.job) else {
                 continue;
             };
-            h.update(b"\0");
+            buf.push(0);
             for k in expc_plan::dag::producers(self.plan, j, index, p, dep.relation) {
                 match outputs.get(&(p, k)) {
                     Some(files) => {
                         for (name, (_, digest)) in files.iter() {
-                            h.update(name.as_bytes());
-                            h.update(b"=");
-                            h.update(digest.as_bytes());
-                            h.update(b";");
+                            buf.extend_from_slice(name.as_bytes());
+                            buf.push(b'=');
+                            buf.extend_from_slice(digest.as_bytes());
+                            buf.push(b';');
                         }
                     }
-                    None => {
-                        h.update(b"-;");
-                    }
+                    None => buf.extend_from_slice(b"-;"),
                 }
             }
         }
-        h.finalize().to_hex()[..32].to_owned()
+        // The same bytes the fields were once hashed one by one in: the same fingerprint.
+        blake3::hash(&buf).to_hex()[..32].to_owned()
     }
 
     pub fn task(&self, job: &Job) -> Option<&'a ir::Task> {

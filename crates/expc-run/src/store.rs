@@ -44,12 +44,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug)]
 pub struct Store {
     pub root: PathBuf,
-    /// The outputs of each entry in `cache/index`, by key, read by a thread of its own
-    /// from when the store is opened (the run prepares meanwhile) until the first lookup.
-    /// Entries recorded by this run are added, so that a later instance with the same key
-    /// is a hit.
+    /// The outputs of each entry in `cache/index`, by key, read when first needed: an
+    /// unchanged instance is found through `last-keys`, and a rerun where nothing changed
+    /// never reads the index. Entries recorded by this run are added, so that a later
+    /// instance with the same key is a hit.
     index: std::sync::OnceLock<std::sync::Mutex<FastMap<String, IndexEntry>>>,
-    reading: std::sync::Mutex<Option<std::thread::JoinHandle<FastMap<String, IndexEntry>>>>,
     pid: u32,
     /// `out/`, open: an output still linked is found with a `stat` relative to it, which
     /// walks three path components instead of the whole path.
@@ -59,14 +58,26 @@ pub struct Store {
     key_docs: std::sync::OnceLock<HashMap<String, serde_json::Value>>,
 }
 
-/// An index entry's outputs, sorted by name: a boxed slice, not a map, since the index
-/// holds one per entry for the whole run (a map's first node alone is most of a kilobyte).
-type IndexOutputs = Box<[(String, StoredOutput)]>;
+/// An entry's outputs, sorted by name: a shared slice, not a map, since the index holds
+/// one per entry for the whole run (a map's first node alone is most of a kilobyte), and a
+/// hit hands them out without a copy.
+pub type StoredOutputs = std::sync::Arc<[(String, StoredOutput)]>;
+
+/// The output called `name` among sorted outputs.
+pub fn stored_output<'a>(
+    outputs: &'a [(String, StoredOutput)],
+    name: &str,
+) -> Option<&'a StoredOutput> {
+    outputs
+        .binary_search_by(|(n, _)| n.as_str().cmp(name))
+        .ok()
+        .map(|i| &outputs[i].1)
+}
 
 /// What the index knows of an entry.
 #[derive(Debug, Clone)]
 struct IndexEntry {
-    outputs: IndexOutputs,
+    outputs: StoredOutputs,
     made_by: Option<MadeBy>,
 }
 
@@ -82,7 +93,7 @@ pub struct MadeBy {
 /// A cache hit: the entry's outputs, and which run's instance made them, when known.
 #[derive(Debug, Clone)]
 pub struct Hit {
-    pub outputs: BTreeMap<String, StoredOutput>,
+    pub outputs: StoredOutputs,
     pub made_by: Option<MadeBy>,
 }
 
@@ -137,10 +148,12 @@ pub struct CacheEntry {
     pub made_by: Option<MadeBy>,
 }
 
-/// For each instance, the key of its last success and the fingerprint of what it was made
-/// from then: read at the start of a run and written at its end, for `expc why` and for
-/// finding an unchanged instance's key without working it out. The file, `last-keys`, has
-/// a line per instance, `JOB\tINDEX\tKEY\tFINGERPRINT` (the fingerprint may be empty),
+/// For each instance, the key of its last success, the fingerprint of what it was made
+/// from then, and its cache entry: read at the start of a run and written at its end, for
+/// `expc why` and for finding an unchanged instance cached without working out its key or
+/// reading the cache index. The file, `last-keys`, has a line per instance,
+/// `JOB\tINDEX\tKEY\tFINGERPRINT[\tENTRY]` (the fingerprint may be empty; ENTRY is an
+/// index line's fields after its key: `[@RUN/TASK\t](NAME\tDIGEST\tKIND\tSIZE)*`),
 /// written whole and renamed into place.
 #[derive(Debug, Default)]
 pub struct LastKeys {
@@ -152,11 +165,21 @@ pub struct LastKeys {
 struct Last {
     key: String,
     fingerprint: Option<String>,
+    /// The key's cache entry, as its index line holds it after the key; parsed when used.
+    entry: Option<Box<str>>,
 }
 
 impl LastKeys {
-    /// Notes a success: its key and, when known, the fingerprint it was made from.
-    pub fn set(&mut self, job: &str, index: u64, key: &str, fingerprint: Option<&str>) {
+    /// Notes a success: its key and, when known, the fingerprint it was made from and its
+    /// cache entry ([`entry_text`]).
+    pub fn set(
+        &mut self,
+        job: &str,
+        index: u64,
+        key: &str,
+        fingerprint: Option<&str>,
+        entry: Option<String>,
+    ) {
         let slot = match self.jobs.get_mut(job) {
             Some(j) => j,
             None => self.jobs.entry(job.to_owned()).or_default(),
@@ -164,9 +187,22 @@ impl LastKeys {
         let fresh = Last {
             key: key.to_owned(),
             fingerprint: fingerprint.map(str::to_owned),
+            entry: entry.map(String::into_boxed_str),
         };
         if slot.get(&index) != Some(&fresh) {
             slot.insert(index, fresh);
+            self.dirty = true;
+        }
+    }
+
+    /// Adds the cache entry of the success noted for an instance with this key, once the
+    /// entry is recorded.
+    pub fn attach(&mut self, job: &str, index: u64, key: &str, entry: String) {
+        let Some(last) = self.jobs.get_mut(job).and_then(|j| j.get_mut(&index)) else {
+            return;
+        };
+        if last.key == key && last.entry.as_deref() != Some(entry.as_str()) {
+            last.entry = Some(entry.into_boxed_str());
             self.dirty = true;
         }
     }
@@ -175,29 +211,62 @@ impl LastKeys {
         Some(self.jobs.get(job)?.get(&index)?.key.as_str())
     }
 
-    /// The key of the instance's last success, if it was made from this fingerprint.
-    pub fn known(&self, job: &str, index: u64, fingerprint: &str) -> Option<&str> {
+    /// The key of the instance's last success, and its cache entry when noted, if it was
+    /// made from this fingerprint.
+    pub fn known(&self, job: &str, index: u64, fingerprint: &str) -> Option<(&str, Option<&str>)> {
         let last = self.jobs.get(job)?.get(&index)?;
-        (last.fingerprint.as_deref() == Some(fingerprint)).then_some(last.key.as_str())
+        (last.fingerprint.as_deref() == Some(fingerprint))
+            .then_some((last.key.as_str(), last.entry.as_deref()))
     }
 
     fn parse(text: &str) -> LastKeys {
-        let mut last = LastKeys::default();
-        for line in text.lines() {
-            let mut f = line.split('\t');
+        let mut jobs: FastMap<String, FastMap<u64, Last>> = FastMap::default();
+        // Lines come grouped by job: the job's map is looked up once per group.
+        let mut current: Option<(&str, FastMap<u64, Last>)> = None;
+        for line in memchr::memchr_iter(b'\n', text.as_bytes())
+            .scan(0, |start, end| {
+                let line = &text[*start..end];
+                *start = end + 1;
+                Some(line)
+            })
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        {
+            let mut f = tab_fields(line);
             let (Some(job), Some(index), Some(key), fingerprint) =
                 (f.next(), f.next(), f.next(), f.next())
             else {
                 continue;
             };
+            // The entry: the rest of the line, read when used.
+            let used = job.len() + index.len() + key.len() + fingerprint.map_or(0, str::len) + 4;
+            let entry = line.get(used..);
             let Ok(index) = index.parse() else {
                 continue;
             };
-            let fingerprint = fingerprint.filter(|f| !f.is_empty());
-            last.set(job, index, key, fingerprint);
+            let fingerprint = fingerprint.filter(|f| !f.is_empty()).map(str::to_owned);
+            if current.as_ref().is_none_or(|(j, _)| *j != job) {
+                if let Some((j, map)) = current.take() {
+                    jobs.entry(j.to_owned()).or_default().extend(map);
+                }
+                current = Some((job, jobs.remove(job).unwrap_or_default()));
+            }
+            if let Some((_, map)) = current.as_mut() {
+                let key = key.to_owned();
+                let entry = entry.filter(|e| !e.is_empty()).map(Box::from);
+                map.insert(
+                    index,
+                    Last {
+                        key,
+                        fingerprint,
+                        entry,
+                    },
+                );
+            }
         }
-        last.dirty = false;
-        last
+        if let Some((j, map)) = current {
+            jobs.entry(j.to_owned()).or_default().extend(map);
+        }
+        LastKeys { jobs, dirty: false }
     }
 
     /// The file's text, instances in order.
@@ -213,12 +282,17 @@ impl LastKeys {
             let mut indices: Vec<(&u64, &Last)> = instances.iter().collect();
             indices.sort_by_key(|(i, _)| **i);
             for (index, last) in indices {
-                let _ = writeln!(
+                let _ = write!(
                     out,
                     "{job}\t{index}\t{}\t{}",
                     last.key,
                     last.fingerprint.as_deref().unwrap_or("")
                 );
+                if let Some(entry) = &last.entry {
+                    out.push('\t');
+                    out.push_str(entry);
+                }
+                out.push('\n');
             }
         }
         out
@@ -230,23 +304,9 @@ impl Store {
         for d in ["objects", "cache", "out", "logs", "tmp"] {
             fs::create_dir_all(root.join(d))?;
         }
-        let path = root.join("cache").join(INDEX);
-        let read = move || fs::read(&path).map(|b| parse_index(&b)).unwrap_or_default();
-        let index = std::sync::OnceLock::new();
-        let reading = match std::thread::Builder::new()
-            .name("expc-cache-index".into())
-            .spawn(read.clone())
-        {
-            Ok(handle) => Some(handle),
-            Err(_) => {
-                let _ = index.set(std::sync::Mutex::new(read()));
-                None
-            }
-        };
         Ok(Store {
             root: root.to_path_buf(),
-            index,
-            reading: std::sync::Mutex::new(reading),
+            index: std::sync::OnceLock::new(),
             pid: std::process::id(),
             out_fd: fs::File::open(root.join("out")).ok(),
             out_root: root.join("out"),
@@ -257,12 +317,8 @@ impl Store {
     /// The index, once read.
     fn index(&self) -> &std::sync::Mutex<FastMap<String, IndexEntry>> {
         self.index.get_or_init(|| {
-            let handle = self
-                .reading
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take();
-            std::sync::Mutex::new(handle.and_then(|h| h.join().ok()).unwrap_or_default())
+            let path = self.root.join("cache").join(INDEX);
+            std::sync::Mutex::new(fs::read(path).map(|b| parse_index(&b)).unwrap_or_default())
         })
     }
 
@@ -286,13 +342,28 @@ impl Store {
     }
 
     pub fn out_dir(&self, job: &str, index: u64, looped: bool) -> PathBuf {
-        use std::fmt::Write as _;
-        let mut rel = String::with_capacity(job.len() + 21);
-        rel.push_str(&safe(job));
+        // Built in one buffer: a rerun asks for thousands.
+        let root = self.out_root.as_os_str();
+        let mut dir = std::ffi::OsString::with_capacity(root.len() + job.len() + 22);
+        dir.push(root);
+        dir.push("/");
+        dir.push(&*safe(job));
         if looped {
-            let _ = write!(rel, "/{index}");
+            let mut digits = [0u8; 20];
+            let mut at = digits.len();
+            let mut n = index;
+            loop {
+                at -= 1;
+                digits[at] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            dir.push("/");
+            dir.push(std::str::from_utf8(&digits[at..]).unwrap_or_default());
         }
-        self.out_root.join(rel)
+        PathBuf::from(dir)
     }
 
     pub fn log_dir(&self, job: &str, index: u64) -> PathBuf {
@@ -325,32 +396,48 @@ impl Store {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(key)
             .map(|e| Hit {
-                outputs: e.outputs.iter().cloned().collect(),
+                outputs: e.outputs.clone(),
                 made_by: e.made_by.clone(),
             });
-        let mut hit = match known {
+        let hit = match known {
             Some(hit) => hit,
             None => {
                 let text = fs::read(self.entry_path(key)).ok()?;
                 let entry = serde_json::from_slice::<CacheEntry>(&text).ok()?;
                 Hit {
-                    outputs: entry.outputs,
+                    outputs: entry.outputs.into_iter().collect(),
                     made_by: entry.made_by,
                 }
             }
         };
-        for o in hit.outputs.values_mut() {
-            if o.inode.is_none() {
-                o.inode = Some(self.check_object(o)?);
+        self.checked(hit)
+    }
+
+    /// The hit an entry of `last-keys` describes (see [`LastKeys::known`]), checked as
+    /// [`Store::lookup`] checks one from the index.
+    pub fn hit_of_entry(&self, entry: &str) -> Option<Hit> {
+        self.checked(parse_entry(&mut tab_fields(entry).peekable())?)
+    }
+
+    /// A hit whose objects are there: those whose file the index does not know are looked
+    /// at now (the others, by the links to them, when they are materialised).
+    fn checked(&self, mut hit: Hit) -> Option<Hit> {
+        if hit.outputs.iter().any(|(_, o)| o.inode.is_none()) {
+            let mut checked = hit.outputs.to_vec();
+            for (_, o) in &mut checked {
+                if o.inode.is_none() {
+                    o.inode = Some(self.check_object(o)?);
+                }
             }
+            hit.outputs = checked.into();
         }
         Some(hit)
     }
 
     /// Whether every object of these outputs is stored and whole (what [`Store::lookup`]
     /// leaves to the links for files whose inode it knows).
-    pub fn has_objects(&self, outputs: &BTreeMap<String, StoredOutput>) -> bool {
-        outputs.values().all(|o| self.check_object(o).is_some())
+    pub fn has_objects(&self, outputs: &[(String, StoredOutput)]) -> bool {
+        outputs.iter().all(|(_, o)| self.check_object(o).is_some())
     }
 
     /// Which file a stored output's object is, if it is there and whole.
@@ -524,7 +611,7 @@ impl Store {
         for (instance, key) in old.map(|o| o.keys).unwrap_or_default() {
             if let Some((job, index)) = instance.rsplit_once('/') {
                 if let Ok(index) = index.parse() {
-                    last.set(job, index, &key, None);
+                    last.set(job, index, &key, None, None);
                 }
             }
         }
@@ -753,6 +840,25 @@ fn checked_lines(bytes: &[u8]) -> impl Iterator<Item = &str> {
     })
 }
 
+/// The fields of a line separated by tabs. Found with `memchr`: `str::split` on a `char`
+/// costs more per field than the fields of `last-keys` and the index are long.
+fn tab_fields(line: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(line);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match memchr::memchr(b'\t', r.as_bytes()) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 /// Whether lowercase hex digits spell the first bytes of `bytes`.
 fn hex_prefix_matches(hex: &[u8], bytes: &[u8]) -> bool {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -766,46 +872,64 @@ fn hex_prefix_matches(hex: &[u8], bytes: &[u8]) -> bool {
 
 /// An entry as a line of the index: `CHECK KEY [@RUN/TASK] (NAME DIGEST KIND SIZE)*`,
 /// separated by tabs, where CHECK is the first 16 hex digits of the blake3 of the rest of
-/// the line, `@RUN/TASK` the provenance record of the instance that made it, and KIND is
-/// `1` for a directory, `0` for a file, or `0:DEV:INO:MTIME_NS` for a file whose object is
-/// known ([`FileId`]). `None` when a field holds a tab or a line break.
+/// the line, and the fields after the key are [`entry_text`]'s. `None` when a field holds
+/// a tab or a line break.
 fn index_line(
     key: &str,
     made_by: Option<&MadeBy>,
     outputs: &BTreeMap<String, StoredOutput>,
 ) -> Option<String> {
-    use std::fmt::Write as _;
+    if key.contains(['\t', '\n', '\r']) || key.is_empty() {
+        return None;
+    }
+    let entry = entry_text(made_by, outputs.iter().map(|(n, o)| (n.as_str(), o)))?;
     let mut rest = String::from(key);
-    if let Some(m) = made_by {
-        if m.run.contains(['\t', '/']) || m.run.is_empty() {
-            return None;
-        }
-        let _ = write!(rest, "\t@{}/{}", m.run, m.task);
-    }
-    for (name, o) in outputs {
+    if !entry.is_empty() {
         rest.push('\t');
-        rest.push_str(name);
-        rest.push('\t');
-        rest.push_str(&o.digest);
-        match (o.dir, o.inode) {
-            (true, _) => rest.push_str("\t1"),
-            (false, None) => rest.push_str("\t0"),
-            (false, Some(id)) => {
-                let _ = write!(rest, "\t0:{}:{}:{}", id.dev, id.ino, id.mtime_ns);
-            }
-        }
-        let _ = write!(rest, "\t{}", o.size);
-    }
-    if rest.contains(['\n', '\r']) || key.contains('\t') || key.is_empty() {
-        return None;
-    }
-    if outputs
-        .iter()
-        .any(|(n, o)| n.contains('\t') || o.digest.contains('\t') || n.is_empty())
-    {
-        return None;
+        rest.push_str(&entry);
     }
     Some(checked_line(&rest))
+}
+
+/// A cache entry as fields separated by tabs: `@RUN/TASK`, the provenance record of the
+/// instance that made it, when known, then `NAME DIGEST KIND SIZE` for each output, where
+/// KIND is `1` for a directory, `0` for a file, or `0:DEV:INO:MTIME_NS` for a file whose
+/// object is known ([`FileId`]). `None` when a field holds a tab or a line break.
+pub fn entry_text<'a>(
+    made_by: Option<&MadeBy>,
+    outputs: impl Iterator<Item = (&'a str, &'a StoredOutput)>,
+) -> Option<String> {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    if let Some(m) = made_by {
+        if m.run.contains(['\t', '/', '\n', '\r']) || m.run.is_empty() {
+            return None;
+        }
+        let _ = write!(text, "@{}/{}", m.run, m.task);
+    }
+    for (name, o) in outputs {
+        if name.is_empty()
+            || name.contains(['\t', '\n', '\r'])
+            || o.digest.contains(['\t', '\n', '\r'])
+        {
+            return None;
+        }
+        if !text.is_empty() {
+            text.push('\t');
+        }
+        text.push_str(name);
+        text.push('\t');
+        text.push_str(&o.digest);
+        match (o.dir, o.inode) {
+            (true, _) => text.push_str("\t1"),
+            (false, None) => text.push_str("\t0"),
+            (false, Some(id)) => {
+                let _ = write!(text, "\t0:{}:{}:{}", id.dev, id.ino, id.mtime_ns);
+            }
+        }
+        let _ = write!(text, "\t{}", o.size);
+    }
+    Some(text)
 }
 
 /// Every complete, intact line of the index (a later line for a key wins).
@@ -820,8 +944,15 @@ fn parse_index(bytes: &[u8]) -> FastMap<String, IndexEntry> {
 }
 
 fn parse_index_line(rest: &str) -> Option<(String, IndexEntry)> {
-    let mut fields = rest.split('\t').peekable();
+    let mut fields = tab_fields(rest).peekable();
     let key = fields.next()?.to_owned();
+    let Hit { outputs, made_by } = parse_entry(&mut fields)?;
+    Some((key, IndexEntry { outputs, made_by }))
+}
+
+/// The fields of [`entry_text`], read back: the record that made the entry and its
+/// outputs, sorted by name (not checked against the store).
+fn parse_entry<'a>(fields: &mut std::iter::Peekable<impl Iterator<Item = &'a str>>) -> Option<Hit> {
     let mut made_by = None;
     if let Some(m) = fields.next_if(|f| f.starts_with('@')) {
         let (run, task) = m[1..].rsplit_once('/')?;
@@ -861,20 +992,17 @@ fn parse_index_line(rest: &str) -> Option<(String, IndexEntry)> {
     // Written from a map, so sorted; sorted again for a line written by hand.
     outputs.sort_by(|a, b| a.0.cmp(&b.0));
     outputs.dedup_by(|a, b| a.0 == b.0);
-    Some((
-        key,
-        IndexEntry {
-            outputs: outputs.into_boxed_slice(),
-            made_by,
-        },
-    ))
+    Some(Hit {
+        outputs: outputs.into(),
+        made_by,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn map(o: &IndexOutputs) -> BTreeMap<String, StoredOutput> {
+    fn map(o: &StoredOutputs) -> BTreeMap<String, StoredOutput> {
         o.iter().cloned().collect()
     }
 
@@ -945,11 +1073,16 @@ mod tests {
         store.record(&entry).unwrap();
         // One line in each log, no file of its own; found by this store at once.
         assert!(!store.entry_path("key1").exists());
-        assert_eq!(store.lookup("key1").unwrap().outputs["out"].digest, digest);
+        assert_eq!(
+            stored_output(&store.lookup("key1").unwrap().outputs, "out")
+                .unwrap()
+                .digest,
+            digest
+        );
         let reopened = Store::open(&dir).unwrap();
         let found = reopened.lookup("key1").unwrap().outputs;
-        assert_eq!(found["out"].digest, digest);
-        assert!(found["out"].inode.is_some());
+        assert_eq!(stored_output(&found, "out").unwrap().digest, digest);
+        assert!(stored_output(&found, "out").unwrap().inode.is_some());
         // An object that is gone makes the entry untrusted.
         let object = reopened.object(&digest, false);
         make_writable(&object);
@@ -983,8 +1116,8 @@ mod tests {
         fs::write(&log, bytes).unwrap();
         store.record(&entry("k2", "second\nline")).unwrap();
         let mut last = LastKeys::default();
-        last.set("t", 0, "k2", None);
-        last.set("u", 0, "k1", None);
+        last.set("t", 0, "k2", None, None);
+        last.set("u", 0, "k1", None, None);
         let reopened = Store::open(&dir).unwrap();
         assert_eq!(
             reopened.last_key_doc(&last, "t", 0).unwrap()["argv"][0],
@@ -998,7 +1131,7 @@ mod tests {
         // A key the index cannot hold is a file of its own, found by lookup and why.
         store.record(&entry("k\t3", "third")).unwrap();
         assert!(store.entry_path("k\t3").is_file());
-        last.set("v", 0, "k\t3", None);
+        last.set("v", 0, "k\t3", None, None);
         let reopened = Store::open(&dir).unwrap();
         assert!(reopened.lookup("k\t3").is_some());
         assert_eq!(
@@ -1041,13 +1174,20 @@ mod tests {
         let reopened = Store::open(&dir).unwrap();
         let hit = reopened.lookup("key1").unwrap();
         assert_eq!(hit.made_by, Some(made_by));
-        assert_eq!(hit.outputs["out"].inode, Some(inode));
+        assert_eq!(
+            stored_output(&hit.outputs, "out").unwrap().inode,
+            Some(inode)
+        );
         let out_dir = reopened.out_dir("t", 0, false);
         let linked = reopened
-            .materialise(&out_dir, "x.txt", &hit.outputs["out"])
+            .materialise(
+                &out_dir,
+                "x.txt",
+                stored_output(&hit.outputs, "out").unwrap(),
+            )
             .unwrap();
         assert_eq!(fs::read(&linked).unwrap(), b"abc");
-        assert!(reopened.still_linked(&linked, &hit.outputs["out"]));
+        assert!(reopened.still_linked(&linked, stored_output(&hit.outputs, "out").unwrap()));
         // The object goes: the link in place still holds the output, but the store no
         // longer has it, and a link made anew fails.
         let object = reopened.object(&digest, false);
@@ -1057,12 +1197,20 @@ mod tests {
         assert!(!reopened.has_objects(&hit.outputs));
         assert!(
             reopened
-                .materialise(&out_dir, "x.txt", &hit.outputs["out"])
+                .materialise(
+                    &out_dir,
+                    "x.txt",
+                    stored_output(&hit.outputs, "out").unwrap()
+                )
                 .is_ok()
         );
         assert!(
             reopened
-                .materialise(&out_dir, "y.txt", &hit.outputs["out"])
+                .materialise(
+                    &out_dir,
+                    "y.txt",
+                    stored_output(&hit.outputs, "out").unwrap()
+                )
                 .is_err()
         );
         // A file of the same size put in the link's place is not trusted, even when it gets
@@ -1072,7 +1220,7 @@ mod tests {
         fs::remove_file(&linked).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(50));
         fs::write(&linked, b"xyz").unwrap();
-        assert!(!reopened.still_linked(&linked, &hit.outputs["out"]));
+        assert!(!reopened.still_linked(&linked, stored_output(&hit.outputs, "out").unwrap()));
         let _ = fs::remove_dir_all(&dir);
     }
 
@@ -1091,18 +1239,77 @@ mod tests {
         assert_eq!(last.get("train#2", 3), Some("k3"));
         assert_eq!(last.get("a/b", 0), Some("k0"));
         assert_eq!(last.known("train#2", 3, "f"), None);
-        last.set("train#2", 3, "k4", Some("f4"));
-        last.set("u", 1, "k5", None);
+        last.set("train#2", 3, "k4", Some("f4"), None);
+        last.set("u", 1, "k5", None, None);
         store.save_last(&mut last).unwrap();
         assert!(!dir.join("last-keys.json").exists());
         let again = store.load_last();
-        assert_eq!(again.known("train#2", 3, "f4"), Some("k4"));
+        assert_eq!(again.known("train#2", 3, "f4"), Some(("k4", None)));
         assert_eq!(again.known("train#2", 3, "f3"), None);
         assert_eq!(again.get("u", 1), Some("k5"));
         assert_eq!(again.known("u", 1, ""), None);
         assert_eq!(again.get("a/b", 0), Some("k0"));
         // Written in order, so the same keys give the same file.
         assert_eq!(again.text(), last.text());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// `last-keys` notes each success's cache entry, so that an unchanged instance is found
+    /// cached without the index: the entry reads back as the index would give it, and is
+    /// trusted as little (an object that is gone is no hit).
+    #[test]
+    fn last_keys_note_entries_that_give_the_hit_without_the_index() {
+        let dir = std::env::temp_dir().join(format!("expc-store-noted-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).unwrap();
+        let file = dir.join("made");
+        fs::write(&file, b"abc").unwrap();
+        let digest = crate::hash::file_digest(&file).unwrap();
+        let inode = store.store(&file, &digest, false).unwrap();
+        let mut outputs = outputs(&digest);
+        outputs.get_mut("out").unwrap().inode = Some(inode);
+        let made_by = MadeBy {
+            run: "20261202T000000Z-abcdef".into(),
+            task: 7,
+        };
+        let text =
+            entry_text(Some(&made_by), outputs.iter().map(|(n, o)| (n.as_str(), o))).unwrap();
+        let mut last = LastKeys::default();
+        last.set("t", 0, "key1", Some("f0"), None);
+        last.attach("t", 0, "other key", text.clone());
+        last.set("t", 1, "key2", Some("f1"), None);
+        last.attach("t", 1, "key2", text.clone());
+        store.save_last(&mut last).unwrap();
+        let again = store.load_last();
+        // Attached only to the success of the entry's key.
+        assert_eq!(again.known("t", 0, "f0"), Some(("key1", None)));
+        let (key, noted) = again.known("t", 1, "f1").unwrap();
+        assert_eq!((key, noted), ("key2", Some(text.as_str())));
+        assert_eq!(again.text(), last.text());
+        // The index has no entry: the noted one gives the hit.
+        assert!(store.lookup("key2").is_none());
+        let hit = store.hit_of_entry(noted.unwrap()).unwrap();
+        assert_eq!(hit.made_by, Some(made_by));
+        assert_eq!(map(&hit.outputs), outputs);
+        // Neither a torn entry nor one whose directory object is gone is a hit.
+        assert!(store.hit_of_entry(&text[..text.len() - 3]).is_none());
+        let gone = entry_text(
+            None,
+            [(
+                "d",
+                &StoredOutput {
+                    digest: "00".repeat(32),
+                    dir: true,
+                    size: 0,
+                    inode: None,
+                },
+            )]
+            .into_iter(),
+        )
+        .unwrap();
+        assert!(store.hit_of_entry(&gone).is_none());
+        // Fields that would break a line are not noted.
+        assert!(entry_text(None, [("a\tb", &hit.outputs[0].1)].into_iter()).is_none());
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -37,7 +37,7 @@ pub fn explain(
     local.local = true;
     crate::preflight(program, plan, &local, &mut resolver, &mut stats)?;
     let calls = crate::calls(program, &plan.pipeline);
-    let mut outputs: Outputs = HashMap::new();
+    let mut outputs = Outputs::default();
     let mut will_run: HashMap<(usize, u64), bool> = HashMap::new();
     let mut out = Vec::new();
     let scratch = opts.state_dir.join("tmp").join("why");

@@ -282,7 +282,15 @@ impl PlainSink {
 
 impl Sink for PlainSink {
     fn event(&mut self, event: Event) {
-        let may_wait = matches!(event, Event::TaskCached { .. });
+        if let Event::TaskCached { task } = &event {
+            // The line a rerun writes thousands of, without formatting.
+            let _ = self.0.out.write_all(b"cached  ");
+            let _ = self.0.out.write_all(task.as_bytes());
+            let _ = self.0.out.write_all(b"\n");
+            self.0.done(true);
+            return;
+        }
+        let may_wait = false;
         let line = match event {
             Event::TaskFinished {
                 task,
@@ -296,7 +304,6 @@ impl Sink for PlainSink {
                 };
                 format!("done    {task} ({seconds:.1}s{retry})")
             }
-            Event::TaskCached { task } => format!("cached  {task}"),
             Event::TaskFailed { task, message, .. } => format!("FAILED  {task}: {message}"),
             Event::TaskSkipped { task } => format!("skipped {task}: an input failed"),
             Event::Note { message } => format!("note: {message}"),
