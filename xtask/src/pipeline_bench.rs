@@ -58,12 +58,20 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// Seconds, to the millisecond under a second (no-op reruns), else to the hundredth.
 fn secs(d: Duration) -> String {
-    format!("{:.2} s", d.as_secs_f64())
+    if d < Duration::from_secs(1) {
+        format!("{:.3} s", d.as_secs_f64())
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
 }
 
+/// How many no-op reruns each tool is timed for.
+const NOOP_REPS: usize = 11;
+
 /// `fresh` runs from an empty state `reps` times (the state removed by `reset`), then
-/// measures `reps` no-op reruns. Each timed run starts once what the one before wrote has
+/// measures [`NOOP_REPS`] no-op reruns. Each timed run starts once what the one before wrote has
 /// reached the disk (`sync`): otherwise a no-op rerun measures the write-back of the
 /// thousands of files of the fresh run before it, which varies by tens of milliseconds
 /// from one run to the next on a small machine.
@@ -72,6 +80,9 @@ fn fresh_and_noop(
     reset: &dyn Fn(),
     run: &dyn Fn() -> Duration,
 ) -> (Duration, Duration) {
+    // A no-op rerun takes tens of milliseconds, where a small machine's noise is a large
+    // part: it is timed more often than a fresh run.
+    let noop_reps = NOOP_REPS.max(reps);
     let sync = || {
         let _ = Command::new("sync").status();
     };
@@ -81,7 +92,7 @@ fn fresh_and_noop(
         sync();
         fresh.push(run());
     }
-    let noop: Vec<Duration> = (0..reps)
+    let noop: Vec<Duration> = (0..noop_reps)
         .map(|_| {
             sync();
             run()
@@ -303,7 +314,7 @@ pub fn run(expc: &Path, spec_10k: &Path) -> Duration {
 
     println!();
     println!(
-        "Running (wall time, `-j {jobs}`, release build, median of 3; the state removed before each fresh run):"
+        "Running (wall time, `-j {jobs}`, release build, median of 3 fresh runs and of {NOOP_REPS} no-op reruns; the state removed before each fresh run):"
     );
     println!();
     println!("| workload | expc | ninja | make | expc / ninja | expc / make | target |");

@@ -157,16 +157,29 @@ pub struct CacheEntry {
 /// written whole and renamed into place.
 #[derive(Debug, Default)]
 pub struct LastKeys {
+    /// The file as read: the lines read from it are ranges of it, not copies (a rerun of
+    /// a sweep of 10,000 reads 10,000).
+    text: String,
     jobs: FastMap<String, FastMap<u64, Last>>,
     dirty: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// An instance's line after its job and index: `KEY\tFINGERPRINT[\tENTRY]`, where the
+/// entry is the key's cache entry as its index line holds it after the key (parsed when
+/// used), with the lengths of the key and the fingerprint.
+#[derive(Debug, Clone)]
 struct Last {
-    key: String,
-    fingerprint: Option<String>,
-    /// The key's cache entry, as its index line holds it after the key; parsed when used.
-    entry: Option<Box<str>>,
+    rest: Rest,
+    key_len: u32,
+    fingerprint_len: u32,
+}
+
+#[derive(Debug, Clone)]
+enum Rest {
+    /// Bytes of [`LastKeys::text`].
+    Read(u32, u32),
+    /// Noted by this run.
+    Noted(Box<str>),
 }
 
 impl LastKeys {
@@ -180,17 +193,17 @@ impl LastKeys {
         fingerprint: Option<&str>,
         entry: Option<String>,
     ) {
-        let slot = match self.jobs.get_mut(job) {
-            Some(j) => j,
-            None => self.jobs.entry(job.to_owned()).or_default(),
-        };
-        let fresh = Last {
-            key: key.to_owned(),
-            fingerprint: fingerprint.map(str::to_owned),
-            entry: entry.map(String::into_boxed_str),
-        };
-        if slot.get(&index) != Some(&fresh) {
-            slot.insert(index, fresh);
+        let fresh = Last::noted(key, fingerprint.unwrap_or(""), entry.as_deref());
+        let same = self
+            .jobs
+            .get(job)
+            .and_then(|j| j.get(&index))
+            .is_some_and(|l| self.rest(l) == self.rest(&fresh));
+        if !same {
+            self.jobs
+                .entry(job.to_owned())
+                .or_default()
+                .insert(index, fresh);
             self.dirty = true;
         }
     }
@@ -198,75 +211,97 @@ impl LastKeys {
     /// Adds the cache entry of the success noted for an instance with this key, once the
     /// entry is recorded.
     pub fn attach(&mut self, job: &str, index: u64, key: &str, entry: String) {
-        let Some(last) = self.jobs.get_mut(job).and_then(|j| j.get_mut(&index)) else {
+        let Some(last) = self.jobs.get(job).and_then(|j| j.get(&index)) else {
             return;
         };
-        if last.key == key && last.entry.as_deref() != Some(entry.as_str()) {
-            last.entry = Some(entry.into_boxed_str());
+        let (noted_key, fingerprint, noted) = self.fields(last);
+        if noted_key != key || noted == Some(entry.as_str()) {
+            return;
+        }
+        let fresh = Last::noted(key, fingerprint.unwrap_or(""), Some(&entry));
+        if let Some(slot) = self.jobs.get_mut(job).and_then(|j| j.get_mut(&index)) {
+            *slot = fresh;
             self.dirty = true;
         }
     }
 
     pub fn get(&self, job: &str, index: u64) -> Option<&str> {
-        Some(self.jobs.get(job)?.get(&index)?.key.as_str())
+        Some(self.fields(self.jobs.get(job)?.get(&index)?).0)
     }
 
     /// The key of the instance's last success, and its cache entry when noted, if it was
     /// made from this fingerprint.
     pub fn known(&self, job: &str, index: u64, fingerprint: &str) -> Option<(&str, Option<&str>)> {
-        let last = self.jobs.get(job)?.get(&index)?;
-        (last.fingerprint.as_deref() == Some(fingerprint))
-            .then_some((last.key.as_str(), last.entry.as_deref()))
+        let (key, noted, entry) = self.fields(self.jobs.get(job)?.get(&index)?);
+        (noted == Some(fingerprint)).then_some((key, entry))
     }
 
-    fn parse(text: &str) -> LastKeys {
-        let mut jobs: FastMap<String, FastMap<u64, Last>> = FastMap::default();
-        // Lines come grouped by job: the job's map is looked up once per group.
-        let mut current: Option<(&str, FastMap<u64, Last>)> = None;
-        for line in memchr::memchr_iter(b'\n', text.as_bytes())
-            .scan(0, |start, end| {
-                let line = &text[*start..end];
-                *start = end + 1;
-                Some(line)
-            })
-            .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        {
+    fn rest<'a>(&'a self, last: &'a Last) -> &'a str {
+        match &last.rest {
+            Rest::Read(start, end) => self.text.get(*start as usize..*end as usize).unwrap_or(""),
+            Rest::Noted(rest) => rest,
+        }
+    }
+
+    /// Key, fingerprint (when not empty) and entry (when noted) of a line.
+    fn fields<'a>(&'a self, last: &'a Last) -> (&'a str, Option<&'a str>, Option<&'a str>) {
+        let rest = self.rest(last);
+        let (k, f) = (last.key_len as usize, last.fingerprint_len as usize);
+        let key = rest.get(..k).unwrap_or("");
+        let fingerprint = rest.get(k + 1..k + 1 + f).filter(|f| !f.is_empty());
+        let entry = rest.get(k + f + 2..).filter(|e| !e.is_empty());
+        (key, fingerprint, entry)
+    }
+
+    fn parse(text: String) -> LastKeys {
+        // Each line's job, index and the rest; then a map of a job's lines with room for
+        // all of them (lines come grouped by job).
+        let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count();
+        let mut read: Vec<(&str, u64, Last)> = Vec::with_capacity(lines);
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', text.as_bytes()) {
+            let at = start;
+            let line = &text[at..end];
+            start = end + 1;
+            let line = line.strip_suffix('\r').unwrap_or(line);
             let mut f = tab_fields(line);
             let (Some(job), Some(index), Some(key), fingerprint) =
                 (f.next(), f.next(), f.next(), f.next())
             else {
                 continue;
             };
-            // The entry: the rest of the line, read when used.
-            let used = job.len() + index.len() + key.len() + fingerprint.map_or(0, str::len) + 4;
-            let entry = line.get(used..);
+            // What follows `JOB\tINDEX\t`.
+            let rest_at = at + job.len() + index.len() + 2;
             let Ok(index) = index.parse() else {
                 continue;
             };
-            let fingerprint = fingerprint.filter(|f| !f.is_empty()).map(str::to_owned);
-            if current.as_ref().is_none_or(|(j, _)| *j != job) {
-                if let Some((j, map)) = current.take() {
-                    jobs.entry(j.to_owned()).or_default().extend(map);
-                }
-                current = Some((job, jobs.remove(job).unwrap_or_default()));
-            }
-            if let Some((_, map)) = current.as_mut() {
-                let key = key.to_owned();
-                let entry = entry.filter(|e| !e.is_empty()).map(Box::from);
-                map.insert(
-                    index,
-                    Last {
-                        key,
-                        fingerprint,
-                        entry,
-                    },
-                );
-            }
+            let (Ok(rest_at), Ok(rest_end)) =
+                (u32::try_from(rest_at), u32::try_from(at + line.len()))
+            else {
+                break;
+            };
+            read.push((
+                job,
+                index,
+                Last {
+                    rest: Rest::Read(rest_at, rest_end),
+                    key_len: key.len() as u32,
+                    fingerprint_len: fingerprint.map_or(0, str::len) as u32,
+                },
+            ));
         }
-        if let Some((j, map)) = current {
-            jobs.entry(j.to_owned()).or_default().extend(map);
+        let mut jobs: FastMap<String, FastMap<u64, Last>> = FastMap::default();
+        for group in read.chunk_by(|a, b| a.0 == b.0) {
+            let map = jobs.entry(group[0].0.to_owned()).or_default();
+            map.reserve(group.len());
+            map.extend(group.iter().map(|(_, index, last)| (*index, last.clone())));
         }
-        LastKeys { jobs, dirty: false }
+        drop(read);
+        LastKeys {
+            text,
+            jobs,
+            dirty: false,
+        }
     }
 
     /// The file's text, instances in order.
@@ -282,20 +317,25 @@ impl LastKeys {
             let mut indices: Vec<(&u64, &Last)> = instances.iter().collect();
             indices.sort_by_key(|(i, _)| **i);
             for (index, last) in indices {
-                let _ = write!(
-                    out,
-                    "{job}\t{index}\t{}\t{}",
-                    last.key,
-                    last.fingerprint.as_deref().unwrap_or("")
-                );
-                if let Some(entry) = &last.entry {
-                    out.push('\t');
-                    out.push_str(entry);
-                }
-                out.push('\n');
+                let _ = writeln!(out, "{job}\t{index}\t{}", self.rest(last));
             }
         }
         out
+    }
+}
+
+impl Last {
+    fn noted(key: &str, fingerprint: &str, entry: Option<&str>) -> Last {
+        let mut rest = format!("{key}\t{fingerprint}");
+        if let Some(e) = entry {
+            rest.push('\t');
+            rest.push_str(e);
+        }
+        Last {
+            rest: Rest::Noted(rest.into_boxed_str()),
+            key_len: key.len() as u32,
+            fingerprint_len: fingerprint.len() as u32,
+        }
     }
 }
 
@@ -597,7 +637,7 @@ impl Store {
 
     pub fn load_last(&self) -> LastKeys {
         if let Ok(text) = fs::read_to_string(self.root.join(LAST_KEYS)) {
-            return LastKeys::parse(&text);
+            return LastKeys::parse(text);
         }
         // Stores before `last-keys`: `{"keys": {"JOB/INDEX": KEY}}`.
         #[derive(Deserialize)]
