@@ -242,10 +242,15 @@ impl<W: Write> Batched<W> {
 
     /// After the lines of one event: writes them out unless they may wait.
     fn done(&mut self, may_wait: bool) {
-        if !may_wait || self.flushed.elapsed() >= Duration::from_millis(100) {
+        if !may_wait || self.due() {
             let _ = self.out.flush();
             self.flushed = std::time::Instant::now();
         }
+    }
+
+    /// Whether lines that may wait are due.
+    fn due(&self) -> bool {
+        self.flushed.elapsed() >= Duration::from_millis(100)
     }
 }
 
@@ -272,25 +277,96 @@ impl Sink for JsonSink {
     }
 }
 
-struct PlainSink(Batched<std::io::Stderr>);
+/// Plain lines, for a log. Consecutive cached instances of one sweep are one line
+/// (`cached  train[0-99]`): a rerun of a sweep of 10,000 writes a line, not 10,000.
+struct PlainSink {
+    out: Batched<std::io::Stderr>,
+    cached: Option<CachedRun>,
+}
+
+/// Cached instances not written yet: `task`, or `task[first-last]`.
+struct CachedRun {
+    task: String,
+    indices: Option<(u64, u64)>,
+}
+
+impl CachedRun {
+    fn of(name: String) -> CachedRun {
+        match split_instance(&name) {
+            Some((task, i)) => CachedRun {
+                task: task.to_owned(),
+                indices: Some((i, i)),
+            },
+            None => CachedRun {
+                task: name,
+                indices: None,
+            },
+        }
+    }
+
+    /// Takes in the next cached instance when it continues the run.
+    fn extend(&mut self, name: &str) -> bool {
+        match (split_instance(name), &mut self.indices) {
+            (Some((task, i)), Some((_, last))) if task == self.task && i == *last + 1 => {
+                *last = i;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn write(&self, out: &mut impl Write) {
+        let _ = match self.indices {
+            None => writeln!(out, "cached  {}", self.task),
+            Some((a, b)) if a == b => writeln!(out, "cached  {}[{a}]", self.task),
+            Some((a, b)) => writeln!(out, "cached  {}[{a}-{b}]", self.task),
+        };
+    }
+}
+
+/// `train[3]` → (`train`, 3).
+fn split_instance(name: &str) -> Option<(&str, u64)> {
+    let (task, rest) = name.strip_suffix(']')?.rsplit_once('[')?;
+    Some((task, rest.parse().ok()?))
+}
 
 impl PlainSink {
     fn new() -> Self {
-        PlainSink(Batched::new(std::io::stderr()))
+        PlainSink {
+            out: Batched::new(std::io::stderr()),
+            cached: None,
+        }
+    }
+
+    /// Writes the cached instances not written yet.
+    fn write_cached(&mut self) {
+        if let Some(run) = self.cached.take() {
+            run.write(&mut self.out.out);
+        }
+    }
+}
+
+impl Drop for PlainSink {
+    fn drop(&mut self) {
+        self.write_cached();
     }
 }
 
 impl Sink for PlainSink {
     fn event(&mut self, event: Event) {
-        if let Event::TaskCached { task } = &event {
-            // The line a rerun writes thousands of, without formatting.
-            let _ = self.0.out.write_all(b"cached  ");
-            let _ = self.0.out.write_all(task.as_bytes());
-            let _ = self.0.out.write_all(b"\n");
-            self.0.done(true);
+        if let Event::TaskCached { task } = event {
+            if !self.cached.as_mut().is_some_and(|run| run.extend(&task)) {
+                self.write_cached();
+                self.cached = Some(CachedRun::of(task));
+            }
+            // A run of cached instances is written when it ends, or when lines are due.
+            if self.out.due() {
+                self.write_cached();
+            }
+            self.out.done(true);
             return;
         }
-        let may_wait = false;
+        self.write_cached();
         let line = match event {
             Event::TaskFinished {
                 task,
@@ -308,12 +384,12 @@ impl Sink for PlainSink {
             Event::TaskSkipped { task } => format!("skipped {task}: an input failed"),
             Event::Note { message } => format!("note: {message}"),
             _ => {
-                self.0.done(may_wait);
+                self.out.done(false);
                 return;
             }
         };
-        let _ = writeln!(self.0.out, "{line}");
-        self.0.done(may_wait);
+        let _ = writeln!(self.out.out, "{line}");
+        self.out.done(false);
     }
 }
 
@@ -377,5 +453,35 @@ impl Sink for BarSink {
             Event::RunFinished { .. } => self.bar.finish_and_clear(),
         }
         self.update();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Consecutive cached instances of a sweep make one line; anything else ends it.
+    #[test]
+    fn cached_instances_of_a_sweep_are_one_line() {
+        let names = [
+            "o[0]", "o[1]", "o[2]", "o[4]", "g", "t[x]", "o[5]", "p[7]", "p[8]",
+        ];
+        let mut lines = Vec::new();
+        let mut run: Option<CachedRun> = None;
+        for name in names {
+            if !run.as_mut().is_some_and(|r| r.extend(name)) {
+                if let Some(r) = run.take() {
+                    r.write(&mut lines);
+                }
+                run = Some(CachedRun::of(name.to_owned()));
+            }
+        }
+        if let Some(r) = run {
+            r.write(&mut lines);
+        }
+        assert_eq!(
+            String::from_utf8(lines).unwrap(),
+            "cached  o[0-2]\ncached  o[4]\ncached  g\ncached  t[x]\ncached  o[5]\ncached  p[7-8]\n"
+        );
     }
 }
