@@ -1184,9 +1184,18 @@ mod tests {
     /// An entry made with provenance names its record, and knows its object's inode: a
     /// rerun finds an output still linked to the object with one `stat` of the link, and
     /// only looks at the object when the link is gone.
-    #[test]
-    fn entries_name_their_record_and_links_in_place_are_trusted() {
-        let dir = std::env::temp_dir().join(format!("expc-store-links-{}", std::process::id()));
+    /// A store in a fresh folder holding one file object (`abc`), the outputs naming it
+    /// with its file id, and a record that made them.
+    struct WithObject {
+        dir: PathBuf,
+        store: Store,
+        digest: String,
+        outputs: BTreeMap<String, StoredOutput>,
+        made_by: MadeBy,
+    }
+
+    fn store_with_object(name: &str) -> WithObject {
+        let dir = std::env::temp_dir().join(format!("expc-store-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let store = Store::open(&dir).unwrap();
         let file = dir.join("made");
@@ -1199,6 +1208,25 @@ mod tests {
             run: "20261202T000000Z-abcdef".into(),
             task: 7,
         };
+        WithObject {
+            dir,
+            store,
+            digest,
+            outputs,
+            made_by,
+        }
+    }
+
+    #[test]
+    fn entries_name_their_record_and_links_in_place_are_trusted() {
+        let WithObject {
+            dir,
+            store,
+            digest,
+            outputs,
+            made_by,
+        } = store_with_object("links");
+        let inode = outputs["out"].inode.unwrap();
         let entry = CacheEntry {
             key: "key1".into(),
             job: "t".into(),
@@ -1299,19 +1327,13 @@ mod tests {
     /// trusted as little (an object that is gone is no hit).
     #[test]
     fn last_keys_note_entries_that_give_the_hit_without_the_index() {
-        let dir = std::env::temp_dir().join(format!("expc-store-noted-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let store = Store::open(&dir).unwrap();
-        let file = dir.join("made");
-        fs::write(&file, b"abc").unwrap();
-        let digest = crate::hash::file_digest(&file).unwrap();
-        let inode = store.store(&file, &digest, false).unwrap();
-        let mut outputs = outputs(&digest);
-        outputs.get_mut("out").unwrap().inode = Some(inode);
-        let made_by = MadeBy {
-            run: "20261202T000000Z-abcdef".into(),
-            task: 7,
-        };
+        let WithObject {
+            dir,
+            store,
+            outputs,
+            made_by,
+            ..
+        } = store_with_object("noted");
         let text =
             entry_text(Some(&made_by), outputs.iter().map(|(n, o)| (n.as_str(), o))).unwrap();
         let mut last = LastKeys::default();
