@@ -152,10 +152,8 @@ impl<S: Sink> Recording<S> {
     fn begin(&mut self, instances: u64) -> Result<()> {
         let store = Store::open(&self.state_dir)?;
         let now = self.times.map_or_else(SystemTime::now, |t| t.0);
-        let pid = std::process::id();
         let own = self.times.is_none();
         let run_id = self.id.clone();
-        let m = &self.meta;
         store.conn.set_prepared_statement_cache_capacity(64);
         // The recorder's rows refer to its run's row, inserted first, and to each other by
         // construction: checking each row's foreign keys is work for nothing.
@@ -173,37 +171,6 @@ impl<S: Sink> Recording<S> {
         // A multi-row `INSERT` keeps a statement journal (to undo the statement alone on
         // an error): in memory, not written to a temporary file page by page.
         store.conn.pragma_update(None, "temp_store", "MEMORY")?;
-        let tx = store.conn.unchecked_transaction()?;
-        tx.execute(
-            "INSERT INTO runs (id, experiment, spec_path, spec_hash, pipeline, expc_version, user, host,
-               pid, pid_start, started_at, status, git_commit, git_dirty, git_diff_hash, environment, instances)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'running', ?12, ?13, ?14, ?15, ?16)",
-            params![
-                run_id,
-                m.experiment,
-                m.spec_path.display().to_string(),
-                m.spec_hash,
-                m.pipeline,
-                env!("CARGO_PKG_VERSION"),
-                m.user,
-                m.host,
-                own.then_some(pid),
-                own.then(|| crate::meta::process_start(pid)).flatten(),
-                rfc3339(now),
-                m.git.as_ref().map(|g| g.commit.clone()),
-                m.git.as_ref().map(|g| g.dirty),
-                m.git.as_ref().and_then(|g| g.diff_hash.clone()),
-                m.environment.to_string(),
-                instances as i64,
-            ],
-        )?;
-        for p in &m.params {
-            tx.execute(
-                "INSERT INTO params (run_id, name, type, value, num) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![run_id, p.name, p.ty, p.value.to_string(), p.num],
-            )?;
-        }
-        tx.commit()?;
         let sources = Arc::new(Sources {
             run: run_id.clone(),
             ended: store
@@ -233,6 +200,11 @@ impl<S: Sink> Recording<S> {
         let writer = std::thread::Builder::new()
             .name("expc-provenance".into())
             .spawn(move || {
+                // The run's row is inserted here, while the scheduler goes on: its commit
+                // waits on the log's first `fsync`.
+                if let Err(e) = writer.insert_run(now, own, instances) {
+                    *lock(&writer.error) = Some(e.to_string());
+                }
                 for batch in receive {
                     if writer.failed() {
                         continue;
@@ -341,6 +313,43 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Writer {
+    /// Inserts the run's row (status `running`) and its params, and commits them.
+    fn insert_run(&self, now: SystemTime, own: bool, instances: u64) -> Result<()> {
+        let (m, run_id, pid) = (&*self.meta, &self.run_id, std::process::id());
+        let tx = self.store.conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT INTO runs (id, experiment, spec_path, spec_hash, pipeline, expc_version, user, host,
+               pid, pid_start, started_at, status, git_commit, git_dirty, git_diff_hash, environment, instances)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'running', ?12, ?13, ?14, ?15, ?16)",
+            params![
+                run_id,
+                m.experiment,
+                m.spec_path.display().to_string(),
+                m.spec_hash,
+                m.pipeline,
+                env!("CARGO_PKG_VERSION"),
+                m.user,
+                m.host,
+                own.then_some(pid),
+                own.then(|| crate::meta::process_start(pid)).flatten(),
+                rfc3339(now),
+                m.git.as_ref().map(|g| g.commit.clone()),
+                m.git.as_ref().map(|g| g.dirty),
+                m.git.as_ref().and_then(|g| g.diff_hash.clone()),
+                m.environment.to_string(),
+                instances as i64,
+            ],
+        )?;
+        for p in &m.params {
+            tx.execute(
+                "INSERT INTO params (run_id, name, type, value, num) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![run_id, p.name, p.ty, p.value.to_string(), p.num],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// A time as stored: the text of the last one is kept, since the instances of a rerun
     /// are found cached hundreds to a millisecond.
     fn time_text(&mut self, t: SystemTime) -> String {
