@@ -890,6 +890,19 @@ mod tests {
         }
     }
 
+    /// A gather, instance `i`, that read the outputs of instances 0 to `n - 1`.
+    fn gather(i: u64, n: u64, dir: &Path) -> InstanceRecord {
+        let mut gather = instance(i, Outcome::Ran, dir);
+        gather.used = (0..n)
+            .map(|k| expc_run::resolve::Used {
+                input: "parts".into(),
+                path: dir.join(format!("out/{k}.txt")),
+                digest: format!("{:064x}", k + 1),
+            })
+            .collect();
+        gather
+    }
+
     fn instance(i: u64, outcome: Outcome, dir: &Path) -> InstanceRecord {
         let now = SystemTime::now();
         InstanceRecord {
@@ -941,15 +954,7 @@ mod tests {
             };
             rec.instance(instance(i, outcome, &dir));
         }
-        let mut gather = instance(n, Outcome::Ran, &dir);
-        gather.used = (0..n)
-            .map(|i| expc_run::resolve::Used {
-                input: "parts".into(),
-                path: dir.join(format!("out/{i}.txt")),
-                digest: format!("{:064x}", i + 1),
-            })
-            .collect();
-        rec.instance(gather);
+        rec.instance(gather(n, n, &dir));
         rec.finish(&Summary::default());
         assert_eq!(rec.failure(), None);
 
@@ -1027,15 +1032,7 @@ mod tests {
             task: 0,
         });
         second.instance(lost);
-        let mut gather = instance(n + 1, Outcome::Ran, &dir);
-        gather.used = (0..n)
-            .map(|i| expc_run::resolve::Used {
-                input: "parts".into(),
-                path: dir.join(format!("out/{i}.txt")),
-                digest: format!("{:064x}", i + 1),
-            })
-            .collect();
-        second.instance(gather);
+        second.instance(gather(n + 1, n, &dir));
         second.finish(&Summary::default());
         assert_eq!(second.failure(), None);
         let rerun = second.run_id().unwrap().to_owned();

@@ -428,20 +428,8 @@ async fn schedule(
                 match resolver.resolve(j, index, call, &work, &outputs, &spark[j]) {
                     Ok(r) => Some((r, work)),
                     Err(e) => {
-                        let mut r = record(plan, j, index, Outcome::Failed, None);
-                        r.message = Some(e.clone());
-                        sink.instance(r);
-                        fail(
-                            &mut summary,
-                            &mut outcome,
-                            node,
-                            sink,
-                            &name,
-                            None,
-                            e,
-                            Vec::new(),
-                            PathBuf::new(),
-                        );
+                        let r = record(plan, j, index, Outcome::Failed, None);
+                        refused(&mut summary, &mut outcome, node, sink, &name, r, e);
                         release(graph, node, &mut remaining, &mut ready, &outcome);
                         continue;
                     }
@@ -511,20 +499,8 @@ async fn schedule(
                         );
                     }
                     Err(e) => {
-                        let mut r = record(plan, j, index, Outcome::Failed, Some(&resolved));
-                        r.message = Some(e.clone());
-                        sink.instance(r);
-                        fail(
-                            &mut summary,
-                            &mut outcome,
-                            node,
-                            sink,
-                            &name,
-                            None,
-                            e,
-                            Vec::new(),
-                            PathBuf::new(),
-                        );
+                        let r = record(plan, j, index, Outcome::Failed, Some(&resolved));
+                        refused(&mut summary, &mut outcome, node, sink, &name, r, e);
                     }
                 }
                 continue;
@@ -933,6 +909,33 @@ fn demand(plan: &Plan, j: usize, cap_cpus: u64, cap_mem: u64) -> (u64, u64) {
     let cpus = (r.cpus.ceil() as u64).clamp(1, cap_cpus);
     let mem = r.mem_bytes.unwrap_or(0).min(cap_mem);
     (cpus, mem)
+}
+
+/// An instance that failed before anything ran (it could not be resolved, or its engine
+/// refused it): its record, with the reason, and the failure.
+fn refused(
+    summary: &mut Summary,
+    outcome: &mut [Option<Outcome>],
+    node: usize,
+    sink: &mut dyn Sink,
+    name: &str,
+    mut record: InstanceRecord,
+    message: String,
+) {
+    record.message = Some(message.clone());
+    sink.instance(record);
+    let no_log = PathBuf::new();
+    fail(
+        summary,
+        outcome,
+        node,
+        sink,
+        name,
+        None,
+        message,
+        Vec::new(),
+        no_log,
+    );
 }
 
 #[allow(clippy::too_many_arguments)]

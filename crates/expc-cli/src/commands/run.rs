@@ -362,8 +362,8 @@ impl Sink for PlainSink {
             // A run of cached instances is written when it ends, or when lines are due.
             if self.out.due() {
                 self.write_cached();
+                self.out.done(false);
             }
-            self.out.done(true);
             return;
         }
         self.write_cached();
