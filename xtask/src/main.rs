@@ -141,33 +141,22 @@ fn bench() {
         ms(check)
     );
     println!("| `expc fmt --check` wall time | {} | | |", ms(fmt));
-    if std::env::args().any(|a| a == "--provenance-only") {
+    let only = |name: &str| std::env::args().any(|a| a == name);
+    if only("--provenance-only") {
         prov_bench::run(&expc, None);
-        std::fs::remove_dir_all(&dir).ok();
-        return;
-    }
-    if std::env::args().any(|a| a == "--slurm-only") {
+    } else if only("--slurm-only") {
         slurm_bench::run(&expc);
-        std::fs::remove_dir_all(&dir).ok();
-        return;
-    }
-    if std::env::args().any(|a| a == "--report-only") {
+    } else if only("--report-only") {
         report_bench::run(&expc);
-        std::fs::remove_dir_all(&dir).ok();
-        return;
-    }
-    if std::env::args().any(|a| a == "--chain-only" || a == "--running-only") {
+    } else if only("--chain-only") || only("--running-only") {
         pipeline_bench::run(&expc, &file);
-        std::fs::remove_dir_all(&dir).ok();
-        return;
+    } else if !only("--front-end-only") {
+        let fan_out = pipeline_bench::run(&expc, &file);
+        prov_bench::run(&expc, Some(fan_out));
+        slurm_bench::run(&expc);
+        report_bench::run(&expc);
     }
-    if std::env::args().any(|a| a == "--front-end-only") {
-        std::fs::remove_dir_all(&dir).ok();
-        return;
-    }
-    let fan_out = pipeline_bench::run(&expc, &file);
-    prov_bench::run(&expc, Some(fan_out));
-    slurm_bench::run(&expc);
-    report_bench::run(&expc);
+    // Deleted only now: see `pipeline_bench::put_aside`.
+    pipeline_bench::clear_aside();
     std::fs::remove_dir_all(&dir).ok();
 }

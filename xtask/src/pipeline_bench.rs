@@ -24,6 +24,36 @@ pub(crate) fn clean(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Where the resets put what the runs before them wrote: moved aside, and deleted by
+/// [`clear_aside`] once every measure is done.
+///
+/// On ext4 without a journal (the machines this project's CI runs on), an inode freed in
+/// the last few minutes is passed over when a new one is allocated, at the cost of a
+/// lookup each: deleting the thousands of files of a run makes every file and directory
+/// the runs after it create cost up to a millisecond more (`perf` shows it in the
+/// kernel's `recently_deleted`). That is the harness's cost, not the tool's, and it grows
+/// with how many files the runs before kept. A rename frees no inode.
+fn aside_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("expc-bench-aside-{}", std::process::id()))
+}
+
+/// Moves `path` aside (see [`aside_dir`]), when it is there.
+pub(crate) fn put_aside(path: &Path) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    if path.symlink_metadata().is_ok() {
+        let dir = aside_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        std::fs::rename(path, dir.join(n.to_string())).unwrap();
+    }
+}
+
+/// Deletes what the resets put aside.
+pub(crate) fn clear_aside() {
+    clean(&aside_dir());
+}
+
 fn have(tool: &str) -> bool {
     Command::new(tool)
         .arg("--version")
@@ -70,35 +100,108 @@ fn secs(d: Duration) -> String {
 /// How many no-op reruns each tool is timed for.
 const NOOP_REPS: usize = 11;
 
-/// `fresh` runs from an empty state `reps` times (the state removed by `reset`), then
-/// measures [`NOOP_REPS`] no-op reruns. Each timed run starts once what the one before wrote has
-/// reached the disk (`sync`): otherwise a no-op rerun measures the write-back of the
-/// thousands of files of the fresh run before it, which varies by tens of milliseconds
-/// from one run to the next on a small machine.
-fn fresh_and_noop(
-    reps: usize,
-    reset: &dyn Fn(),
-    run: &dyn Fn() -> Duration,
-) -> (Duration, Duration) {
+/// A tool timed on a workload, in a directory of its own.
+struct Contender<'a> {
+    dir: PathBuf,
+    run: Box<dyn Fn(&Path) -> Duration + 'a>,
+}
+
+/// Times each contender's fresh runs from an empty state `reps` times (the state moved
+/// aside by `reset`), then its [`NOOP_REPS`] no-op reruns; returns the medians, fresh and
+/// no-op, in the contenders' order.
+///
+/// The tools take turns — expc, ninja, make, expc, … — rather than each running all its
+/// reps in a row, so that what the machine is doing meanwhile (a small machine's load
+/// drifts by tens of percent within a minute) falls on all of them alike. Each timed run
+/// starts once what the one before wrote has reached the disk (`sync`): otherwise a no-op
+/// rerun measures the write-back of the thousands of files of the fresh run before it.
+fn fresh_and_noop(reps: usize, reset: &dyn Fn(&Path), contenders: &[Contender]) -> Vec<Times> {
     // A no-op rerun takes tens of milliseconds, where a small machine's noise is a large
     // part: it is timed more often than a fresh run.
     let noop_reps = NOOP_REPS.max(reps);
     let sync = || {
         let _ = Command::new("sync").status();
     };
-    let mut fresh = Vec::new();
+    let mut fresh = vec![Vec::new(); contenders.len()];
     for _ in 0..reps {
-        reset();
-        sync();
-        fresh.push(run());
-    }
-    let noop: Vec<Duration> = (0..noop_reps)
-        .map(|_| {
+        for (c, times) in contenders.iter().zip(&mut fresh) {
+            reset(&c.dir);
             sync();
-            run()
-        })
-        .collect();
-    (median(fresh), median(noop))
+            times.push((c.run)(&c.dir));
+        }
+    }
+    let mut noop = vec![Vec::new(); contenders.len()];
+    for _ in 0..noop_reps {
+        for (c, times) in contenders.iter().zip(&mut noop) {
+            sync();
+            times.push((c.run)(&c.dir));
+        }
+    }
+    fresh
+        .into_iter()
+        .map(median)
+        .zip(noop.into_iter().map(median))
+        .collect()
+}
+
+/// The tools the running workloads are timed with: expc, and ninja and make where
+/// installed, with `-j jobs`.
+struct Tools<'a> {
+    expc: &'a Path,
+    jobs: &'a str,
+    ninja: bool,
+    make: bool,
+}
+
+/// A tool's median fresh run and median no-op rerun.
+type Times = (Duration, Duration);
+
+/// Times the tools on the workload `write` makes in a directory, each in a copy of its
+/// own, expc with `expc_args`: expc's times, ninja's and make's.
+fn contest(
+    tools: &Tools,
+    name: &str,
+    write: &dyn Fn(&Path),
+    reset: &dyn Fn(&Path),
+    expc_args: &[&str],
+) -> (Times, Option<Times>, Option<Times>) {
+    let Tools {
+        expc,
+        jobs,
+        ninja,
+        make,
+    } = *tools;
+    let dir = |tool: &str| {
+        let d = workdir(&format!("{name}-{tool}"));
+        write(&d);
+        d
+    };
+    let mut contenders = vec![Contender {
+        dir: dir("expc"),
+        run: Box::new(|d| time(d, expc, expc_args)),
+    }];
+    if ninja {
+        contenders.push(Contender {
+            dir: dir("ninja"),
+            run: Box::new(|d| time(d, Path::new("ninja"), &["-j", jobs])),
+        });
+    }
+    if make {
+        contenders.push(Contender {
+            dir: dir("make"),
+            run: Box::new(|d| time(d, Path::new("make"), &["-s", "-j", jobs])),
+        });
+    }
+    let times = fresh_and_noop(3, reset, &contenders);
+    for c in &contenders {
+        put_aside(&c.dir);
+    }
+    let mut rest = times[1..].iter().copied();
+    (
+        times[0],
+        ninja.then(|| rest.next()).flatten(),
+        make.then(|| rest.next()).flatten(),
+    )
 }
 
 /// 10,000 independent trivial tasks and a gather: the spec, a build.ninja and a Makefile.
@@ -267,7 +370,12 @@ pub fn run(expc: &Path, spec_10k: &Path) -> Duration {
         println!("| workload | expc | ninja | make | expc / ninja | expc / make | target |");
         println!("|---|---|---|---|---|---|---|");
         let before = load();
-        run_chain(expc, jobs, have("ninja"), have("make"));
+        run_chain(&Tools {
+            expc,
+            jobs,
+            ninja: have("ninja"),
+            make: have("make"),
+        });
         println!("\nload average: {before} before, {} after", load());
         return Duration::ZERO;
     }
@@ -314,33 +422,32 @@ pub fn run(expc: &Path, spec_10k: &Path) -> Duration {
 
     println!();
     println!(
-        "Running (wall time, `-j {jobs}`, release build, median of 3 fresh runs and of {NOOP_REPS} no-op reruns; the state removed before each fresh run):"
+        "Running (wall time, `-j {jobs}`, release build, median of 3 fresh runs and of {NOOP_REPS} no-op reruns; the state moved aside before each fresh run):"
     );
     println!();
     println!("| workload | expc | ninja | make | expc / ninja | expc / make | target |");
     println!("|---|---|---|---|---|---|---|");
     let (ninja, make) = (have("ninja"), have("make"));
-    let load_before = load();
-    let dir = workdir("fan");
-    fan_out(&dir, 10_000);
-    let d = dir.clone();
-    let reset = move || {
-        clean(&d.join(".expc"));
-        let _ = std::fs::remove_dir_all(d.join("out"));
-        let _ = std::fs::create_dir_all(d.join("out"));
-        let _ = std::fs::remove_file(d.join("all.txt"));
-        let _ = std::fs::remove_file(d.join(".ninja_log"));
+    let tools = Tools {
+        expc,
+        jobs,
+        ninja,
+        make,
     };
-    let (e_fresh, e_noop) = fresh_and_noop(3, &reset, &|| {
-        time(&dir, expc, &["run", "--local", "-j", jobs, "fan.exp"])
-    });
-    let n =
-        ninja.then(|| fresh_and_noop(3, &reset, &|| time(&dir, Path::new("ninja"), &["-j", jobs])));
-    let m = make.then(|| {
-        fresh_and_noop(3, &reset, &|| {
-            time(&dir, Path::new("make"), &["-s", "-j", jobs])
-        })
-    });
+    let load_before = load();
+    let run_args = ["run", "--local", "-j", jobs, "fan.exp"];
+    let ((e_fresh, e_noop), n, m) = contest(
+        &tools,
+        "fan",
+        &|d| fan_out(d, 10_000),
+        &|d| {
+            for name in [".expc", "out", "all.txt", ".ninja_log"] {
+                put_aside(&d.join(name));
+            }
+            std::fs::create_dir_all(d.join("out")).unwrap();
+        },
+        &run_args,
+    );
     let fan_fresh = e_fresh;
     row(
         "10,000 independent tasks + a gather",
@@ -356,9 +463,8 @@ pub fn run(expc: &Path, spec_10k: &Path) -> Duration {
         m.map(|x| x.1),
         "≤ 2 × ninja",
     );
-    clean(&dir);
 
-    run_chain(expc, jobs, ninja, make);
+    run_chain(&tools);
     if !ninja || !make {
         println!("\n(ninja or make is not installed: its columns are empty.)");
     }
@@ -394,29 +500,23 @@ fn row(name: &str, expc: Duration, ninja: Option<Duration>, make: Option<Duratio
 }
 
 /// The chain of 1,000: fresh runs and no-op reruns of expc, ninja and make.
-fn run_chain(expc: &Path, jobs: &str, ninja: bool, make: bool) {
-    let dir = workdir("chain");
-    chain(&dir, 1000);
-    let d = dir.clone();
-    let reset = move || {
-        clean(&d.join(".expc"));
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('c') && name.ends_with(".txt") || name == ".ninja_log" {
-                let _ = std::fs::remove_file(e.path());
+fn run_chain(tools: &Tools) {
+    let run_args = ["run", "--local", "-j", tools.jobs, "chain.exp"];
+    let ((e_fresh, e_noop), n, m) = contest(
+        tools,
+        "chain",
+        &|d| chain(d, 1000),
+        &|d| {
+            put_aside(&d.join(".expc"));
+            for e in std::fs::read_dir(d).unwrap().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with('c') && name.ends_with(".txt") || name == ".ninja_log" {
+                    put_aside(&e.path());
+                }
             }
-        }
-    };
-    let (e_fresh, e_noop) = fresh_and_noop(3, &reset, &|| {
-        time(&dir, expc, &["run", "--local", "-j", jobs, "chain.exp"])
-    });
-    let n =
-        ninja.then(|| fresh_and_noop(3, &reset, &|| time(&dir, Path::new("ninja"), &["-j", jobs])));
-    let m = make.then(|| {
-        fresh_and_noop(3, &reset, &|| {
-            time(&dir, Path::new("make"), &["-s", "-j", jobs])
-        })
-    });
+        },
+        &run_args,
+    );
     row(
         "a chain of 1,000 tasks",
         e_fresh,
@@ -431,5 +531,4 @@ fn run_chain(expc: &Path, jobs: &str, ninja: bool, make: bool) {
         m.map(|x| x.1),
         "",
     );
-    clean(&dir);
 }
