@@ -106,16 +106,16 @@ struct Contender<'a> {
     run: Box<dyn Fn(&Path) -> Duration + 'a>,
 }
 
-/// Times each contender's fresh runs from an empty state `reps` times (the state moved
-/// aside by `reset`), then its [`NOOP_REPS`] no-op reruns; returns the medians, fresh and
-/// no-op, in the contenders' order.
+/// Times each contender's fresh runs `reps` times, each in its directory as `write` makes
+/// it (the one before moved aside), then its [`NOOP_REPS`] no-op reruns; returns the
+/// medians, fresh and no-op, in the contenders' order.
 ///
 /// The tools take turns — expc, ninja, make, expc, … — rather than each running all its
 /// reps in a row, so that what the machine is doing meanwhile (a small machine's load
 /// drifts by tens of percent within a minute) falls on all of them alike. Each timed run
 /// starts once what the one before wrote has reached the disk (`sync`): otherwise a no-op
 /// rerun measures the write-back of the thousands of files of the fresh run before it.
-fn fresh_and_noop(reps: usize, reset: &dyn Fn(&Path), contenders: &[Contender]) -> Vec<Times> {
+fn fresh_and_noop(reps: usize, write: &dyn Fn(&Path), contenders: &[Contender]) -> Vec<Times> {
     // A no-op rerun takes tens of milliseconds, where a small machine's noise is a large
     // part: it is timed more often than a fresh run.
     let noop_reps = NOOP_REPS.max(reps);
@@ -125,7 +125,9 @@ fn fresh_and_noop(reps: usize, reset: &dyn Fn(&Path), contenders: &[Contender]) 
     let mut fresh = vec![Vec::new(); contenders.len()];
     for _ in 0..reps {
         for (c, times) in contenders.iter().zip(&mut fresh) {
-            reset(&c.dir);
+            put_aside(&c.dir);
+            std::fs::create_dir_all(&c.dir).unwrap();
+            write(&c.dir);
             sync();
             times.push((c.run)(&c.dir));
         }
@@ -162,7 +164,6 @@ fn contest(
     tools: &Tools,
     name: &str,
     write: &dyn Fn(&Path),
-    reset: &dyn Fn(&Path),
     expc_args: &[&str],
 ) -> (Times, Option<Times>, Option<Times>) {
     let Tools {
@@ -171,11 +172,7 @@ fn contest(
         ninja,
         make,
     } = *tools;
-    let dir = |tool: &str| {
-        let d = workdir(&format!("{name}-{tool}"));
-        write(&d);
-        d
-    };
+    let dir = |tool: &str| workdir(&format!("{name}-{tool}"));
     let mut contenders = vec![Contender {
         dir: dir("expc"),
         run: Box::new(|d| time(d, expc, expc_args)),
@@ -192,7 +189,7 @@ fn contest(
             run: Box::new(|d| time(d, Path::new("make"), &["-s", "-j", jobs])),
         });
     }
-    let times = fresh_and_noop(3, reset, &contenders);
+    let times = fresh_and_noop(3, write, &contenders);
     for c in &contenders {
         put_aside(&c.dir);
     }
@@ -436,18 +433,7 @@ pub fn run(expc: &Path, spec_10k: &Path) -> Duration {
     };
     let load_before = load();
     let run_args = ["run", "--local", "-j", jobs, "fan.exp"];
-    let ((e_fresh, e_noop), n, m) = contest(
-        &tools,
-        "fan",
-        &|d| fan_out(d, 10_000),
-        &|d| {
-            for name in [".expc", "out", "all.txt", ".ninja_log"] {
-                put_aside(&d.join(name));
-            }
-            std::fs::create_dir_all(d.join("out")).unwrap();
-        },
-        &run_args,
-    );
+    let ((e_fresh, e_noop), n, m) = contest(&tools, "fan", &|d| fan_out(d, 10_000), &run_args);
     let fan_fresh = e_fresh;
     row(
         "10,000 independent tasks + a gather",
@@ -502,21 +488,7 @@ fn row(name: &str, expc: Duration, ninja: Option<Duration>, make: Option<Duratio
 /// The chain of 1,000: fresh runs and no-op reruns of expc, ninja and make.
 fn run_chain(tools: &Tools) {
     let run_args = ["run", "--local", "-j", tools.jobs, "chain.exp"];
-    let ((e_fresh, e_noop), n, m) = contest(
-        tools,
-        "chain",
-        &|d| chain(d, 1000),
-        &|d| {
-            put_aside(&d.join(".expc"));
-            for e in std::fs::read_dir(d).unwrap().flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if name.starts_with('c') && name.ends_with(".txt") || name == ".ninja_log" {
-                    put_aside(&e.path());
-                }
-            }
-        },
-        &run_args,
-    );
+    let ((e_fresh, e_noop), n, m) = contest(tools, "chain", &|d| chain(d, 1000), &run_args);
     row(
         "a chain of 1,000 tasks",
         e_fresh,
