@@ -400,7 +400,7 @@ fn scripts_run_with_bash_alone_and_their_records_parse() {
             [v.to_string(), format!("prefix-{v}"), format!("--flag={v}")]
         );
     }
-    let records = expc_build::read_hook_records(&run.join("provenance")).unwrap();
+    let records = expc_run::hook::read_hook_records(&run.join("provenance")).unwrap();
     assert_eq!(records.len(), 2 * values.len());
     for r in &records {
         assert_eq!(r.experiment, "slurm_injection");
@@ -408,7 +408,7 @@ fn scripts_run_with_bash_alone_and_their_records_parse() {
         assert_eq!(r.slurm_array_task_id, Some(r.instance.to_string()));
         assert_eq!(r.slurm_job_id, Some((1000 + r.instance).to_string()));
         assert_eq!(r.attempt, 1);
-        if r.event == expc_build::HookEvent::End {
+        if r.event == expc_run::hook::HookEvent::End {
             assert_eq!(r.exit_status, Some(0));
             assert_eq!(r.outputs.len(), 1);
             assert_eq!(r.outputs[0].path, format!("echo/{}/argv.json", r.instance));
@@ -427,10 +427,10 @@ fn scripts_run_with_bash_alone_and_their_records_parse() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let records = expc_build::read_hook_records(&run.join("provenance")).unwrap();
+    let records = expc_run::hook::read_hook_records(&run.join("provenance")).unwrap();
     let attempts: Vec<(u32, Option<i32>)> = records
         .iter()
-        .filter(|r| r.event == expc_build::HookEvent::End)
+        .filter(|r| r.event == expc_run::hook::HookEvent::End)
         .map(|r| (r.attempt, r.exit_status))
         .collect();
     assert_eq!(attempts, [(1, Some(1)), (2, Some(1)), (3, Some(1))]);

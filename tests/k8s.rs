@@ -778,7 +778,7 @@ fn hostile_values_reach_the_argv_byte_exact() {
         );
         // The provenance records: a start and an end, as the Slurm hook writes them.
         let text = std::fs::read_to_string(prov_dir.join(format!("echo/{i}.jsonl"))).unwrap();
-        let records = expc_build::hook::parse_hook_lines(&text).unwrap();
+        let records = expc_run::hook::parse_hook_lines(&text).unwrap();
         assert_eq!(records.len(), 2, "{text}");
         assert_eq!(records[1].exit_status, Some(0));
         assert_eq!(records[1].instance, i as u64);

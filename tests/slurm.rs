@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use expc_build::slurm::queue::{SlurmJobStatus, explain, parse_squeue, squeue_args};
-use expc_build::{HookEvent, HookRecord, read_hook_records};
+use expc_run::engine::slurm::queue::{SlurmJobStatus, explain, parse_squeue, squeue_args};
+use expc_run::hook::{HookEvent, HookRecord, read_hook_records};
 
 /// Whether a cluster answers; panics under CI when none does.
 fn cluster_up(test: &str) -> bool {

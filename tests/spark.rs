@@ -17,7 +17,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use expc_build::{HookEvent, HookRecord, read_hook_records};
+use expc_run::hook::{HookEvent, HookRecord, read_hook_records};
 use expc_tests::read_tree as read_all;
 
 /// The buildable specs with Spark placements: examples, then fixtures.

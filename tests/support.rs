@@ -232,3 +232,42 @@ pub fn query(state: &Path, sql: &str) -> Vec<serde_json::Value> {
     );
     serde_json::from_slice(&out.stdout).expect("expc query printed JSON")
 }
+
+/// Whether `CI=true`: under CI an engine a test needs must be there.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Whether a Slurm cluster answers `sinfo`; panics under CI when none does, else notes
+/// that `test` did not run.
+pub fn slurm_cluster(test: &str) -> bool {
+    let up = Command::new("sinfo")
+        .args(["-h", "-o", "%t"])
+        .output()
+        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
+    if !up {
+        assert!(
+            !under_ci(),
+            "{test}: no Slurm cluster answers `sinfo`, and CI=true: start one with `scripts/dev-slurm.sh up`"
+        );
+        eprintln!("note: {test} did not run: no Slurm cluster answers `sinfo`");
+    }
+    up
+}
+
+/// Whether the `kubectl` stand-in can run (Python with `yaml` and `kubernetes_validate`);
+/// panics under CI when it cannot, else notes that `test` did not run.
+pub fn kubectl_standin(test: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import yaml, kubernetes_validate"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            !under_ci(),
+            "{test}: python3 with yaml and kubernetes_validate is missing, and CI=true: run scripts/install-k8s-validators.sh"
+        );
+        eprintln!("note: {test} did not run: python3 with yaml and kubernetes_validate is missing");
+    }
+    ok
+}

@@ -7,7 +7,7 @@ use std::ops::Range;
 use expc_plan::plan::Plan;
 
 use crate::quote::{Segment, has_nul, quote_word};
-use crate::slurm::argv::ArgvBuilder;
+use crate::slurm::argv::ScriptCommands;
 use crate::slurm::directives::is_env_name;
 use crate::{Artifact, BuildError};
 
@@ -25,7 +25,7 @@ pub struct CaseArms {
 /// from something that is not a variable name, and a script over `max_bytes` (`too_big`
 /// says so, given the size reached), stopping early rather than writing it out in full.
 pub fn case_arms(
-    builder: &ArgvBuilder<'_>,
+    builder: &ScriptCommands<'_>,
     plan: &Plan,
     j: usize,
     indices: Range<u64>,

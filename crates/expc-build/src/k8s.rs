@@ -5,7 +5,7 @@
 //!
 //! Manifests are typed values ([`manifest`]) serialised to YAML; no value from a spec is
 //! pasted into YAML text or into a container's `command`/`args`. Each instance's argv is
-//! resolved by the same [`ArgvBuilder`] as Slurm's, with the run-time directories known at
+//! resolved by the same [`ScriptCommands`] as Slurm's, with the run-time directories known at
 //! build time (they are mount points), and stored NUL-separated as `binaryData` of the
 //! job's ConfigMap, one key per instance index. The wrapper (bash, from
 //! `templates/k8s-wrapper.sh` and the Slurm hook) reads it with `mapfile -d ''`, so an
@@ -23,7 +23,7 @@ use expc_check::value::{Value, format_duration, format_memory};
 use expc_plan::plan::{Job, Plan};
 
 use crate::quote::{Segment, has_nul, quote};
-use crate::slurm::argv::{ArgvBuilder, job_dir};
+use crate::slurm::argv::{ScriptCommands, job_dir};
 use crate::{Artifact, BuildError};
 use manifest::{
     ConfigMap, ConfigMapSource, Container, EnvVar, EnvVarSource, HostPathSource, JobSpec,
@@ -402,15 +402,6 @@ fn mounts(job: &Job, spec_dir: &str) -> Result<Mounts, BuildError> {
     })
 }
 
-fn limits(program: &ir::Program, job: &Job) -> BTreeMap<String, Value> {
-    program
-        .resources
-        .iter()
-        .find(|r| r.id == job.on)
-        .map(|r| r.limits.clone())
-        .unwrap_or_default()
-}
-
 /// The container's requests and limits, checked against the site's limits.
 fn resources(
     job: &Job,
@@ -602,6 +593,8 @@ struct Built {
     cm: ConfigMap,
     /// The Job's name without its digest.
     stem: String,
+    /// The run folder where the job's pods see it (the run volume's mount).
+    run_dir: String,
 }
 
 /// Builds the Kubernetes artifacts of `plan`: `plan.json`, `submit.sh`,
@@ -704,6 +697,9 @@ pub struct LiveJobs {
 #[derive(Clone, Debug)]
 pub struct LiveJob {
     pub namespace: String,
+    /// The run's folder where the job's pods see it: instance INDEX of job KEY works in
+    /// `RUN_DIR/KEY/INDEX/` and reads upstream outputs at `RUN_DIR/UPSTREAM/INDEX/FILE`.
+    pub run_dir: String,
     job: manifest::Job,
     cm: ConfigMap,
     stem: String,
@@ -775,6 +771,7 @@ pub fn live(program: &ir::Program, plan: &Plan, opts: &K8sOptions) -> Result<Liv
                     b.job,
                     LiveJob {
                         namespace: b.namespace,
+                        run_dir: b.run_dir,
                         job: b.job_obj,
                         cm: b.cm,
                         stem: b.stem,
@@ -845,7 +842,7 @@ fn parts(program: &ir::Program, plan: &Plan, opts: &K8sOptions) -> Result<Parts,
             "build with `--spec-dir DIR`, DIR being where the spec's folder is mounted in the pods",
         ));
     }
-    let builder = ArgvBuilder::new(program, plan);
+    let builder = ScriptCommands::new(program, plan);
     let experiment = plan.experiment.clone().unwrap_or_default();
     let prefix = if experiment.is_empty() {
         "expc"
@@ -941,7 +938,7 @@ fn parts(program: &ir::Program, plan: &Plan, opts: &K8sOptions) -> Result<Parts,
             .and_then(enum_name)
             .unwrap_or("IfNotPresent")
             .to_owned();
-        let limits = limits(program, job);
+        let limits = builder.index().limits(&job.on);
         let requirements = resources(job, &limits)?;
         let (node_selector, tolerations) = scheduling(job)?;
         let mut m = mounts(job, spec_dir)?;
@@ -1291,6 +1288,7 @@ fn parts(program: &ir::Program, plan: &Plan, opts: &K8sOptions) -> Result<Parts,
             job_obj,
             cm,
             stem,
+            run_dir: m.run_dir.clone(),
         });
     }
 

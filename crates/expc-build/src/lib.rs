@@ -9,17 +9,16 @@
 //! place a value from a spec or a param where a shell would parse it: every such value
 //! is written as one single-quoted word ([`quote::quote`]).
 //!
-//! [`hook`] reads back the JSON lines the provenance hook writes on the compute nodes.
+//! The provenance hook's records are read back by the run crate (`expc_run::hook`):
+//! this crate writes the hook into every artifact and reads nothing.
 
 pub mod all;
 pub mod artifact;
 pub mod cases;
-pub mod hook;
 pub mod k8s;
 pub mod quote;
 pub mod slurm;
 pub mod spark;
 
 pub use artifact::{Artifact, BuildError};
-pub use hook::{HookEvent, HookOutput, HookReadError, HookRecord, read_hook_records};
 pub use slurm::SlurmOptions;

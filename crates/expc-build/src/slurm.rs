@@ -9,19 +9,18 @@
 
 pub mod argv;
 pub mod directives;
-pub mod queue;
 
 use std::collections::BTreeMap;
 
 use expc_check::ir::{self, Backend};
 use expc_check::value::Value;
-use expc_plan::plan::{Job, Plan};
+use expc_plan::plan::Plan;
 use handlebars::Handlebars;
 use serde_json::{Value as Json, json};
 
 use crate::cases::check_value;
 use crate::quote::{quote, quote_word};
-use argv::{ArgvBuilder, job_dir};
+use argv::{ScriptCommands, job_dir};
 
 /// The built-in templates, by the file name that replaces them from `--templates DIR`.
 pub const TEMPLATES: [(&str, &str); 3] = [
@@ -115,6 +114,7 @@ pub fn scripts_for(
     plan: &Plan,
     backend: Backend,
 ) -> Result<Vec<SlurmScript>, BuildError> {
+    let index = expc_plan::ProgramIndex::new(program, &plan.pipeline);
     // Local scripts are run with bash, not submitted: they are named as shell scripts.
     let ext = if backend == Backend::Local {
         "sh"
@@ -154,7 +154,7 @@ pub fn scripts_for(
                 "give every axis of the sweep at least one value".into(),
             ));
         }
-        let chunks = array_chunks(job.instances, max_array_size(&limits(program, job))?);
+        let chunks = array_chunks(job.instances, max_array_size(&index.limits(&job.on))?);
         let several = chunks.len() > 1;
         for c in chunks {
             out.push(SlurmScript {
@@ -170,15 +170,6 @@ pub fn scripts_for(
         }
     }
     Ok(out)
-}
-
-fn limits(program: &ir::Program, job: &Job) -> BTreeMap<String, Value> {
-    program
-        .resources
-        .iter()
-        .find(|r| r.id == job.on)
-        .map(|r| r.limits.clone())
-        .unwrap_or_default()
 }
 
 fn registry(opts: &SlurmOptions) -> Result<Handlebars<'static>, BuildError> {
@@ -243,7 +234,7 @@ pub fn build(
         ));
     }
     let hb = registry(opts)?;
-    let builder = ArgvBuilder::new(program, plan);
+    let builder = ScriptCommands::new(program, plan);
     let experiment = plan.experiment.clone().unwrap_or_default();
     let name_prefix = if experiment.is_empty() {
         "expc".to_owned()
@@ -272,7 +263,7 @@ pub fn build(
                 "shorten the experiment's name or the call's binding".into(),
             ));
         }
-        let limits = limits(program, job);
+        let limits = builder.index().limits(&job.on);
         // A local job has no `#SBATCH` lines: its resources are this machine's.
         let mut lines = Vec::new();
         if !opts.local {

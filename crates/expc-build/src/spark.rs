@@ -4,22 +4,21 @@
 //!
 //! Scripts take `SPEC_DIR RUN_DIR PROV_DIR [INDEX]` as the Slurm ones do; instance INDEX
 //! of job KEY works in `RUN_DIR/KEY/INDEX/` and reads upstream outputs from
-//! `RUN_DIR/UPSTREAM/INDEX/OUTPUT`, resolved by the Slurm builder's [`ArgvBuilder`].
+//! `RUN_DIR/UPSTREAM/INDEX/OUTPUT`: the application's words are evaluated by
+//! `expc_plan::command` and written by [`ScriptCommands`], as for Slurm.
 //! Settings become `spark-submit` options once ([`options`]); every word from a spec is
 //! single-quoted ([`crate::quote`]). The handlebars templates are `templates/spark-*.hbs`.
 
 pub mod options;
 
-use std::collections::BTreeMap;
-
-use expc_check::ir::{self, Backend, IrPart};
+use expc_check::ir::{self, Backend};
 use expc_plan::plan::Plan;
 use handlebars::Handlebars;
 use serde_json::{Value as Json, json};
 
 use crate::cases::check_word;
 use crate::quote::{Segment, has_nul, quote, quote_word};
-use crate::slurm::argv::{ArgvBuilder, job_dir};
+use crate::slurm::argv::{ScriptCommands, job_dir};
 use crate::{Artifact, BuildError};
 use options::{SparkOption, spark_settings};
 
@@ -42,27 +41,6 @@ pub struct SparkOptions {
     /// The folder the spec's relative data paths are resolved against where the scripts
     /// run; `submit.sh` uses it unless `EXPC_SPEC_DIR` is set.
     pub spec_dir: String,
-}
-
-/// The program with each `spark` task's command written as the argv `APP ARGS…`, each
-/// an expanding word (a list gives one argument per element, `none` none), so that
-/// [`ArgvBuilder`] resolves a Spark application's words per instance exactly as it
-/// resolves a `run` command's, with the same paths.
-fn spark_commands_as_argv(program: &ir::Program) -> ir::Program {
-    let mut p = program.clone();
-    for task in &mut p.tasks {
-        if let ir::Command::Spark { app, args, .. } = &task.command {
-            let argv = std::iter::once(app)
-                .chain(args)
-                .map(|e| ir::Word {
-                    parts: vec![IrPart::Interp { expr: e.clone() }],
-                    expands: true,
-                })
-                .collect();
-            task.command = ir::Command::Run { argv };
-        }
-    }
-    p
 }
 
 fn registry() -> Result<Handlebars<'static>, BuildError> {
@@ -122,10 +100,7 @@ pub fn build(
         ));
     }
     let hb = registry()?;
-    let as_argv = spark_commands_as_argv(program);
-    let builder = ArgvBuilder::new(&as_argv, plan);
-    let tasks: BTreeMap<&str, &ir::Task> =
-        program.tasks.iter().map(|t| (t.id.as_str(), t)).collect();
+    let builder = ScriptCommands::for_spark(program, plan);
     let experiment = plan.experiment.clone().unwrap_or_default();
     let name_prefix = if experiment.is_empty() {
         "expc"
@@ -156,7 +131,7 @@ pub fn build(
                 "give every axis of the sweep at least one value".into(),
             ));
         }
-        let task = tasks.get(job.task.as_str()).copied();
+        let task = builder.index().task(&job.task);
         let Some(ir::Command::Spark { settings, .. }) = task.map(|t| &t.command) else {
             return Err(BuildError::new(
                 format!(

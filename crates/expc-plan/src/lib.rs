@@ -5,13 +5,17 @@
 //! Like the front end, this crate does no IO and is deterministic: the same program gives
 //! byte-identical plans, graphs and diffs.
 
+pub mod command;
 pub mod dag;
 pub mod diff;
 pub mod graph;
+pub mod index;
 pub mod lower;
 pub mod plan;
 pub mod render;
 pub mod sweep;
 
+pub use command::{Evaluator, InstanceCommand, Place};
+pub use index::ProgramIndex;
 pub use lower::{Lowered, lower};
 pub use plan::Plan;

@@ -162,6 +162,16 @@ impl Plan {
         self.index.get(key).copied()
     }
 
+    /// The name of an instance in messages: `t`, or `t[3]` inside a sweep.
+    pub fn instance_name(&self, job: usize, index: u64) -> String {
+        let j = &self.jobs[job];
+        if j.loops.is_empty() {
+            j.key.clone()
+        } else {
+            format!("{}[{index}]", j.key)
+        }
+    }
+
     pub fn total_instances(&self) -> u64 {
         self.jobs.iter().map(|j| j.instances).sum()
     }

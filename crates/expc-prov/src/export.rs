@@ -690,7 +690,7 @@ fn copy_checked(
             Err(_) => return Ok(None),
         };
         let same = match digest.strip_prefix("sha256:") {
-            Some(hex) => expc_run::hash::sha256(src).is_ok_and(|h| h == hex),
+            Some(hex) => sha256_hex(&bytes) == hex,
             None => blake3::hash(&bytes).to_hex().as_str() == digest,
         };
         if !same {
@@ -720,4 +720,13 @@ fn copy_dir(src: &Path, dst: &Path, total: &mut u64) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The SHA-256 of `bytes`, in hex (as the provenance hooks of generated jobs write it).
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

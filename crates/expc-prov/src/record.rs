@@ -69,11 +69,8 @@ struct Open {
 #[derive(Debug)]
 struct Sources {
     run: String,
-    /// Asked once per cached instance: hashed with the run's fast hasher, not SipHash.
-    ended: std::collections::HashSet<
-        String,
-        std::hash::BuildHasherDefault<expc_run::store::FastHasher>,
-    >,
+    /// Asked once per cached instance: hashed with a fast hasher, not SipHash.
+    ended: std::collections::HashSet<String, foldhash::fast::RandomState>,
 }
 
 impl Sources {
@@ -630,7 +627,7 @@ impl<S: Sink> Sink for Recording<S> {
         }
     }
 
-    fn can_refer(&mut self, made_by: &expc_run::store::MadeBy) -> bool {
+    fn can_refer(&mut self, made_by: &expc_run::MadeBy) -> bool {
         self.open
             .as_ref()
             .is_some_and(|o| o.sources.has(&made_by.run))
@@ -894,7 +891,7 @@ mod tests {
     fn gather(i: u64, n: u64, dir: &Path) -> InstanceRecord {
         let mut gather = instance(i, Outcome::Ran, dir);
         gather.used = (0..n)
-            .map(|k| expc_run::resolve::Used {
+            .map(|k| expc_run::Used {
                 input: "parts".into(),
                 path: dir.join(format!("out/{k}.txt")),
                 digest: format!("{:064x}", k + 1),
@@ -1019,7 +1016,7 @@ mod tests {
         second.event(Event::RunStarted { instances: n + 2 });
         for i in 0..n {
             let mut r = instance(i, Outcome::Cached, &dir);
-            r.made_by = Some(expc_run::store::MadeBy {
+            r.made_by = Some(expc_run::MadeBy {
                 run: made_in.clone(),
                 task: i,
             });
@@ -1027,7 +1024,7 @@ mod tests {
         }
         // One whose source is a run that never finished: copied.
         let mut lost = instance(n, Outcome::Cached, &dir);
-        lost.made_by = Some(expc_run::store::MadeBy {
+        lost.made_by = Some(expc_run::MadeBy {
             run: "20260101T000000Z-000000".into(),
             task: 0,
         });

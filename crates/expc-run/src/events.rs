@@ -1,7 +1,15 @@
-//! What a run reports as it goes: plain lines, JSON lines (`--json`) or a progress bar
-//! (the CLI's), all from the same events.
+//! What a run reports as it goes — plain lines, JSON lines (`--json`) or a progress bar
+//! (the CLI's), and provenance — all from the same events, and what it reports of each
+//! instance and of itself at the end.
+//!
+//! These are the run's contract with those who listen: each type owns what it carries,
+//! so a listener (the provenance recorder, the CLI) imports these and nothing else of
+//! the run.
 
-use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -52,7 +60,7 @@ pub trait Sink {
     /// Whether a cached instance whose outputs were made by `made_by` can be recorded as
     /// a reference to that record, without its argv, inputs and reads: then the scheduler
     /// need not work them out again for an instance whose key it already knows.
-    fn can_refer(&mut self, _made_by: &crate::store::MadeBy) -> bool {
+    fn can_refer(&mut self, _made_by: &MadeBy) -> bool {
         false
     }
 }
@@ -79,7 +87,7 @@ pub struct InstanceRecord {
     /// The task's id.
     pub task: String,
     pub index: u64,
-    pub outcome: crate::Outcome,
+    pub outcome: Outcome,
     /// The cache key, when the instance got as far as being resolved.
     pub key: Option<String>,
     pub argv: Vec<String>,
@@ -90,7 +98,7 @@ pub struct InstanceRecord {
     /// Why it failed or was not run.
     pub message: Option<String>,
     /// Files it read, by input name.
-    pub used: Vec<crate::resolve::Used>,
+    pub used: Vec<Used>,
     /// Scalar inputs (a sweep point's values, params passed in), rendered as text.
     pub values: Vec<(String, String)>,
     /// Files it made (or that the cache gave it), by output name.
@@ -101,7 +109,78 @@ pub struct InstanceRecord {
     pub job_id: Option<String>,
     /// For a cached instance: the record of the instance that made its outputs, when the
     /// cache entry names one.
-    pub made_by: Option<crate::store::MadeBy>,
+    pub made_by: Option<MadeBy>,
+}
+
+/// A file an instance reads, by the input it is passed as.
+#[derive(Debug, Clone)]
+pub struct Used {
+    pub input: String,
+    pub path: PathBuf,
+    pub digest: String,
+}
+
+/// The provenance record of the instance that made a cache entry: its run and its task id
+/// in that run. A later run that reuses the entry records its instance as a reference to
+/// that record instead of copying it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MadeBy {
+    pub run: String,
+    pub task: u64,
+}
+
+/// How one instance ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Ran,
+    Cached,
+    Failed,
+    /// Not run because an instance it reads failed.
+    Skipped,
+    /// Not run because the run was stopped.
+    NotRun,
+}
+
+/// One instance that failed, for the summary.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub task: String,
+    pub exit_code: Option<i32>,
+    pub message: String,
+    pub stderr_tail: Vec<String>,
+    /// Where its logs are (a folder, or an engine's log file).
+    pub log_dir: PathBuf,
+}
+
+/// A folder an engine keeps after the run, and what it holds.
+#[derive(Debug, Clone)]
+pub struct Kept {
+    /// What the folder holds, for the summary line: `Slurm jobs (scripts, logs, …)`.
+    pub what: &'static str,
+    pub dir: PathBuf,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub ran: usize,
+    pub cached: usize,
+    pub failed: Vec<Failure>,
+    pub skipped: usize,
+    pub not_run: usize,
+    pub interrupted: bool,
+    pub elapsed: Duration,
+    /// Outputs of the instances of jobs that nothing reads: what the run made.
+    pub final_outputs: Vec<(String, PathBuf)>,
+    /// The folders the engines keep: where the Slurm jobs of the run were written and
+    /// ran (scripts, logs, work directories, hook records), the Kubernetes Jobs applied.
+    pub kept: Vec<Kept>,
+}
+
+impl Summary {
+    pub fn success(&self) -> bool {
+        self.failed.is_empty() && !self.interrupted && self.skipped == 0 && self.not_run == 0
+    }
 }
 
 /// One output of an instance.

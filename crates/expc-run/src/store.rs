@@ -81,14 +81,7 @@ struct IndexEntry {
     made_by: Option<MadeBy>,
 }
 
-/// The provenance record of the instance that made a cache entry: its run and its task id
-/// in that run. A later run that reuses the entry records its instance as a reference to
-/// that record instead of copying it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MadeBy {
-    pub run: String,
-    pub task: u64,
-}
+pub use crate::events::MadeBy;
 
 /// A cache hit: the entry's outputs, and which run's instance made them, when known.
 #[derive(Debug, Clone)]

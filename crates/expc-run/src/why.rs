@@ -36,7 +36,6 @@ pub fn explain(
     let mut local = opts.clone();
     local.local = true;
     crate::preflight(program, plan, &local, &mut resolver, &mut stats)?;
-    let calls = crate::calls(program, &plan.pipeline);
     let mut outputs = Outputs::default();
     let mut will_run: HashMap<(usize, u64), bool> = HashMap::new();
     let mut out = Vec::new();
@@ -46,9 +45,6 @@ pub fn explain(
         let inst = dag.graph[node];
         let (j, index) = (inst.job as usize, inst.index as u64);
         let job = &plan.jobs[j];
-        let Some(call) = calls.get(&job.key) else {
-            continue;
-        };
         let mut after = Vec::new();
         for p in dag
             .graph
@@ -59,14 +55,13 @@ pub fn explain(
                 after.push(instance_name(plan, pi.job as usize, pi.index as u64));
             }
         }
-        let resolved = resolver.resolve(
-            j,
-            index,
-            call,
-            &scratch,
-            &outputs,
-            &crate::resolve::SparkSubmit::local(&opts.spark_master),
+        // As a run here would resolve it: keys do not depend on where it runs.
+        let site = crate::resolve::local_site(
+            &opts.spec_dir,
+            scratch.clone(),
+            Some(crate::resolve::SparkSubmit::local(&opts.spark_master)),
         );
+        let resolved = resolver.resolve(j, index, &site, &outputs);
         let (cached, changes, never_ran) = match &resolved {
             Ok(r) if after.is_empty() => match store
                 .lookup(&r.key)

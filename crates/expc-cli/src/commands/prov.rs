@@ -306,7 +306,7 @@ pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             else {
                 return Ok(ExitCode::from(1));
             };
-            let records = expc_build::read_hook_records(&dir).map_err(|e| {
+            let records = expc_run::hook::read_hook_records(&dir).map_err(|e| {
                 miette!(help = "the hooks write one JSON object per line; a line cut short by a killed job can be removed", "cannot read the hook records: {e}")
             })?;
             let spec_dir = spec
@@ -322,16 +322,17 @@ pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             });
             let run_dir = std::fs::canonicalize(&run_dir).unwrap_or(run_dir);
             let meta = expc_prov::RunMeta::collect(&ir, &plan, &spec, &spec_dir);
-            let done = expc_prov::ingest::ingest(
-                &state_dir(&args.store),
-                &ir,
-                &plan,
-                meta,
-                &records,
-                &run_dir,
-                &spec_dir,
-            )
-            .map_err(|e| miette!("cannot ingest `{}`: {e}", dir.display()))?;
+            let done = expc_run::ingest::instances(&ir, &plan, &records, &run_dir, &spec_dir)
+                .and_then(|ingestion| {
+                    expc_prov::ingest::ingest(
+                        &state_dir(&args.store),
+                        &plan,
+                        meta,
+                        ingestion,
+                        &run_dir,
+                    )
+                })
+                .map_err(|e| miette!("cannot ingest `{}`: {e}", dir.display()))?;
             eprintln!(
                 "ingested {} records as run {}: {} ran, {} failed, {} never started",
                 records.len(),

@@ -115,15 +115,8 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             }
         }
         let _ = writeln!(err, "logs: {}", opts.state_dir.join("logs").display());
-        if let Some(dir) = &summary.slurm_dir {
-            let _ = writeln!(
-                err,
-                "Slurm jobs (scripts, logs, work directories, hook records): {}",
-                dir.display()
-            );
-        }
-        if let Some(dir) = &summary.k8s_dir {
-            let _ = writeln!(err, "Kubernetes Jobs applied: {}", dir.display());
+        for kept in &summary.kept {
+            let _ = writeln!(err, "{}: {}", kept.what, kept.dir.display());
         }
         match (&run_id, &record_failure) {
             (_, Some(why)) => {

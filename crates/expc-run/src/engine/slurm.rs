@@ -1,4 +1,4 @@
-//! The Slurm backend of the scheduler: task instances placed on a Slurm resource are
+//! The Slurm engine: task instances placed on a Slurm resource are
 //! submitted with `sbatch` when their inputs are ready, and followed with one `squeue`
 //! call per poll for every submitted job and array task.
 //!
@@ -17,45 +17,49 @@
 //! OUT_OF_MEMORY, NODE_FAIL) become results with Slurm's reason; Ctrl-C cancels every
 //! submitted job (`scancel`).
 
+pub mod queue;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use expc_build::slurm::queue::{
-    SlurmJobStatus, SlurmOutcome, explain, outcome, parse_sacct, parse_squeue, squeue_args,
-};
-use expc_build::slurm::{self, SlurmOptions, SlurmScript, argv::job_dir};
+use expc_build::slurm::{self, SlurmOptions, SlurmScript};
 use expc_check::ir::{self, Backend};
 use expc_check::value::Value;
 use expc_plan::plan::Plan;
+use queue::{
+    SlurmJobStatus, SlurmOutcome, explain, outcome, parse_sacct, parse_squeue, squeue_args,
+};
 
+use super::{
+    BoxFuture, Cancelled, Ended, Engine, Kept, Launch, Started, Status, Submitted, find_program,
+    label, plural, run_folder, write,
+};
 use crate::RunError;
+use crate::hook::HookSummary;
+use crate::resolve::{Site, job_dir};
+use crate::store::Store;
 
 /// Whether `plan` has instances to submit to Slurm (without `--local`).
 pub fn applies(plan: &Plan) -> bool {
     plan.jobs.iter().any(|j| j.backend == Backend::Slurm)
 }
 
-/// One array task (or job) that has ended.
-#[derive(Debug, Clone)]
-pub struct Ended {
-    pub node: usize,
-    /// `ID_TASK` as Slurm names it.
-    pub slurm_id: String,
-    pub completed: bool,
-    /// What happened, with Slurm's reason, when it did not complete.
-    pub message: String,
-}
-
 /// One `sbatch` call: the DAG nodes of its array tasks.
 #[derive(Debug)]
 struct Submission {
     label: String,
+    /// The plan's job, and the instance index of its script's first array task.
+    job: usize,
+    offset: u64,
     /// Array task index → DAG node, for the tasks that have not ended.
     open: BTreeMap<u64, usize>,
 }
 
+/// Instances submitted to Slurm from here.
 #[derive(Debug)]
-pub struct SlurmBackend {
+pub struct SlurmEngine<'p> {
+    plan: &'p Plan,
     pub build_dir: PathBuf,
     pub run_dir: PathBuf,
     pub prov_dir: PathBuf,
@@ -74,12 +78,12 @@ pub struct SlurmBackend {
     failures: u32,
 }
 
-impl SlurmBackend {
+impl<'p> SlurmEngine<'p> {
     /// Writes the Slurm artifacts of `plan` for this run under `state_dir/slurm/`. Fails
     /// when `sbatch` cannot be found, or the plan cannot be built for Slurm.
     pub fn prepare(
         program: &ir::Program,
-        plan: &Plan,
+        plan: &'p Plan,
         state_dir: &Path,
         spec_dir: &Path,
     ) -> Result<Self, RunError> {
@@ -152,7 +156,8 @@ impl SlurmBackend {
                 Some((j, t))
             })
             .collect();
-        Ok(SlurmBackend {
+        Ok(SlurmEngine {
+            plan,
             build_dir,
             run_dir,
             prov_dir,
@@ -167,25 +172,13 @@ impl SlurmBackend {
         })
     }
 
-    /// Removes the run's Slurm folder when nothing was submitted (every instance was
-    /// cached, or none became ready); returns whether it is kept.
-    pub fn tidy(&self) -> bool {
-        if self.all_ids.is_empty() {
-            if let Some(base) = self.run_dir.parent() {
-                let _ = std::fs::remove_dir_all(base);
-            }
-            return false;
-        }
-        true
-    }
-
     /// Where instance `index` of the job `key` works, and leaves its outputs.
-    pub fn work_dir(&self, key: &str, index: u64) -> PathBuf {
+    fn work_dir(&self, key: &str, index: u64) -> PathBuf {
         self.run_dir.join(job_dir(key)).join(index.to_string())
     }
 
     /// Queues instance `index` of job `j` (DAG node `node`) for the next `sbatch`.
-    pub fn queue(&mut self, j: usize, index: u64, node: usize) -> Result<(), String> {
+    fn queue(&mut self, j: usize, index: u64, node: usize) -> Result<(), String> {
         let scripts = self
             .by_job
             .get(&j)
@@ -205,21 +198,12 @@ impl SlurmBackend {
         Ok(())
     }
 
-    /// Whether instances wait for the next `sbatch`.
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
-    }
-
-    /// Whether jobs are submitted and not ended, or waiting to be submitted.
-    pub fn busy(&self) -> bool {
-        !self.submitted.is_empty() || !self.pending.is_empty()
-    }
-
-    /// Submits every queued instance: one `sbatch --array=…` per script. Returns a line
-    /// per submission, and the nodes whose submission failed with why.
-    pub async fn submit(&mut self) -> (Vec<String>, Vec<(usize, String)>) {
-        let mut notes = Vec::new();
-        let mut failed = Vec::new();
+    /// Submits every queued instance: one `sbatch --array=…` per script.
+    async fn submit_pending(&mut self) -> Submitted {
+        let mut done = Submitted::default();
+        if self.pending.is_empty() {
+            return done;
+        }
         for (s, mut tasks) in std::mem::take(&mut self.pending) {
             tasks.sort_unstable();
             let script = &self.scripts[s];
@@ -227,7 +211,7 @@ impl SlurmBackend {
             let dir = job_dir(key.split('[').next().unwrap_or(key));
             let offset = script.chunk.map_or(0, |c| c.offset);
             let instances: Vec<u64> = tasks.iter().map(|(i, _)| i + offset).collect();
-            let mut array = compress(&tasks.iter().map(|(i, _)| *i).collect::<Vec<_>>());
+            let mut array = super::compress(&tasks.iter().map(|(i, _)| *i).collect::<Vec<_>>());
             if let Some(t) = self.throttles.get(&script.job) {
                 array.push_str(&format!("%{t}"));
             }
@@ -246,48 +230,35 @@ impl SlurmBackend {
                 .kill_on_drop(true);
             let out = c.output().await;
             let label = label(key.split('[').next().unwrap_or(key), &instances);
-            let id = match &out {
-                Ok(o) if o.status.success() => {
-                    let text = String::from_utf8_lossy(&o.stdout);
-                    let id = text.trim().split(';').next().unwrap_or("").to_owned();
-                    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
-                        Ok(id)
-                    } else {
-                        Err(format!(
-                            "sbatch returned no job id for {label}; it printed `{}`",
-                            text.trim()
-                        ))
-                    }
-                }
-                Ok(o) => Err(format!(
-                    "sbatch refused {label}: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
-                )),
-                Err(e) => Err(format!("cannot run sbatch: {e}")),
-            };
-            match id {
+            match sbatch_id(&out, &label) {
                 Ok(id) => {
-                    notes.push(format!("submitted {label} to Slurm as job {id}"));
+                    done.notes
+                        .push(format!("submitted {label} to Slurm as job {id}"));
                     let line = format!("{label}\t{id}\t{}\n", script.file);
                     append(&self.run_dir.join("jobs.tsv"), &line);
                     self.all_ids.push(id.clone());
+                    let job = script.job;
                     self.submitted.insert(
                         id,
                         Submission {
                             label,
+                            job,
+                            offset,
                             open: tasks.into_iter().collect(),
                         },
                     );
                 }
-                Err(why) => failed.extend(tasks.into_iter().map(|(_, n)| (n, why.clone()))),
+                Err(why) => done
+                    .refused
+                    .extend(tasks.into_iter().map(|(_, n)| (n, why.clone()))),
             }
         }
-        (notes, failed)
+        done
     }
 
     /// One look at the queue: `squeue` for every open job at once, and `sacct` for those
     /// that have left it. Returns the array tasks that ended since the last look.
-    pub async fn poll(&mut self) -> Result<Vec<Ended>, RunError> {
+    async fn look(&mut self) -> Result<Vec<Ended>, RunError> {
         if self.submitted.is_empty() {
             return Ok(Vec::new());
         }
@@ -341,25 +312,50 @@ impl SlurmBackend {
             };
             let task = s.array_task().unwrap_or(0);
             if let Some(node) = sub.open.remove(&task) {
+                let (j, index) = (sub.job, sub.offset + task);
                 let completed = outcome(&s.state) == Some(SlurmOutcome::Completed);
-                ended.push(Ended {
-                    node,
-                    slurm_id: s.id.clone(),
-                    completed,
-                    message: if completed {
-                        String::new()
-                    } else {
-                        format!("Slurm {}", explain(&s))
-                    },
-                });
+                let message = (!completed).then(|| format!("Slurm {}", explain(&s)));
+                ended.push(self.ended(node, j, index, &s.id, message));
             }
         }
         self.submitted.retain(|_, s| !s.open.is_empty());
         Ok(ended)
     }
 
+    /// An array task that ended (with a message when it did not complete), with what its
+    /// provenance hook recorded.
+    fn ended(&self, node: usize, j: usize, index: u64, id: &str, failed: Option<String>) -> Ended {
+        let key = &self.plan.jobs[j].key;
+        let hook = HookSummary::read(&self.prov_dir, &job_dir(key), index);
+        let attempts = hook.as_ref().map_or(1, |h| h.attempts.max(1));
+        let (job, task) = id.split_once('_').unwrap_or((id, "0"));
+        let log = self.log_path(key, job, task);
+        let status = match failed {
+            None => Status::Succeeded {
+                work: self.work_dir(key, index),
+                attempts,
+            },
+            Some(message) => Status::Failed {
+                exit_code: hook.as_ref().and_then(|h| h.exit_status),
+                message,
+                stderr_tail: crate::exec::tail(&log),
+                attempts,
+            },
+        };
+        Ended {
+            node,
+            status,
+            engine: "Slurm job",
+            job_id: Some(id.to_owned()),
+            log: Some(log),
+            host: hook.as_ref().map(|h| h.host.clone()),
+            started: hook.as_ref().and_then(|h| h.started),
+            ended: hook.as_ref().and_then(|h| h.ended),
+        }
+    }
+
     /// Cancels every job this run submitted that has not ended; returns their nodes.
-    pub async fn cancel(&mut self) -> (Vec<String>, Vec<usize>) {
+    async fn cancel_all(&mut self) -> Cancelled {
         let ids: Vec<String> = self.submitted.keys().cloned().collect();
         if !ids.is_empty() {
             let _ = tokio::process::Command::new("scancel")
@@ -373,19 +369,73 @@ impl SlurmBackend {
             .flat_map(|s| s.open.values().copied())
             .chain(self.pending.values().flatten().map(|(_, n)| *n))
             .collect();
-        let labels = self
+        let labels: Vec<String> = self
             .submitted
             .iter()
             .map(|(id, s)| format!("{id} ({})", s.label))
             .collect();
         self.submitted.clear();
         self.pending.clear();
-        (labels, nodes)
+        Cancelled {
+            note: (!labels.is_empty())
+                .then(|| format!("cancelling Slurm jobs {}", labels.join(", "))),
+            nodes,
+        }
+    }
+
+    fn log_path(&self, key: &str, job: &str, task: &str) -> PathBuf {
+        self.run_dir
+            .join("logs")
+            .join(format!("{}-{job}_{task}.out", job_dir(key)))
+    }
+}
+
+impl Engine for SlurmEngine<'_> {
+    fn name(&self) -> &'static str {
+        "slurm"
+    }
+
+    fn runs_here(&self) -> bool {
+        false
+    }
+
+    fn site(&self, j: usize, index: u64, _store: &Store) -> Site {
+        Site {
+            spec_dir: self.spec_dir.clone(),
+            work: self.work_dir(&self.plan.jobs[j].key, index),
+            run_dir: Some(self.run_dir.to_string_lossy().into_owned()),
+            spark: None,
+        }
+    }
+
+    fn log_dir(&self, _j: usize, _index: u64, _store: &Store) -> PathBuf {
+        self.run_dir.join("logs")
+    }
+
+    fn start(&mut self, launch: Launch<'_>) -> Result<Started, String> {
+        self.queue(launch.job, launch.index, launch.node)?;
+        Ok(Started::Queued)
+    }
+
+    fn submit(&mut self) -> BoxFuture<'_, Submitted> {
+        Box::pin(self.submit_pending())
+    }
+
+    fn busy(&self) -> bool {
+        !self.submitted.is_empty() || !self.pending.is_empty()
+    }
+
+    fn poll(&mut self) -> BoxFuture<'_, Result<Vec<Ended>, RunError>> {
+        Box::pin(self.look())
+    }
+
+    fn cancel(&mut self, _grace: Duration) -> BoxFuture<'_, Cancelled> {
+        Box::pin(self.cancel_all())
     }
 
     /// Links the outputs of an instance that finished (here, on Slurm or from the cache)
     /// to where Slurm jobs read them: `run/KEY/INDEX/PATH`.
-    pub fn link_outputs(&self, key: &str, index: u64, outputs: &[(String, PathBuf)]) {
+    fn hand_over(&self, key: &str, index: u64, outputs: &[(String, PathBuf)]) {
         let dir = self.work_dir(key, index);
         for (rel, target) in outputs {
             let link = dir.join(rel);
@@ -399,109 +449,42 @@ impl SlurmBackend {
         }
     }
 
-    pub fn log_path(&self, key: &str, job: &str, task: &str) -> PathBuf {
-        self.run_dir
-            .join("logs")
-            .join(format!("{}-{job}_{task}.out", job_dir(key)))
-    }
-
-    /// What the job's provenance hook recorded of an instance: its last attempt.
-    pub fn hook_record(&self, key: &str, index: u64) -> Option<HookSummary> {
-        read_hook(&self.prov_dir, key, index)
-    }
-}
-
-/// What a job's provenance hook (Slurm's, or the Kubernetes wrapper's) recorded of an
-/// instance in `PROV_DIR/KEY/INDEX.jsonl`: its first start and last end.
-pub(crate) fn read_hook(prov_dir: &Path, key: &str, index: u64) -> Option<HookSummary> {
-    let path = prov_dir.join(job_dir(key)).join(format!("{index}.jsonl"));
-    let text = std::fs::read_to_string(path).ok()?;
-    let records = expc_build::hook::parse_hook_lines(&text).ok()?;
-    let start = records
-        .iter()
-        .filter(|r| r.event == expc_build::HookEvent::Start)
-        .min_by_key(|r| r.attempt)?;
-    let end = records
-        .iter()
-        .filter(|r| r.event == expc_build::HookEvent::End)
-        .max_by_key(|r| r.attempt);
-    Some(HookSummary {
-        host: end.unwrap_or(start).host.clone(),
-        started: start.time.clone(),
-        ended: end.map(|e| e.time.clone()),
-        attempts: end.map_or(start.attempt, |e| e.attempt),
-        exit_status: end.and_then(|e| e.exit_status),
-    })
-}
-
-/// What a job's hook says of an instance.
-#[derive(Debug, Clone)]
-pub struct HookSummary {
-    pub host: String,
-    /// RFC 3339, UTC.
-    pub started: String,
-    pub ended: Option<String>,
-    pub attempts: u32,
-    pub exit_status: Option<i32>,
-}
-
-/// `run-SECONDS-PID`: the folder of one run's jobs on an engine.
-pub(crate) fn run_folder() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    format!("run-{secs}-{}", std::process::id())
-}
-
-/// `KEY[0-3,7]`: a job's instances in messages.
-pub(crate) fn label(key: &str, instances: &[u64]) -> String {
-    format!("{key}[{}]", compress(instances))
-}
-
-/// `0-3,7,9-10` for `[0, 1, 2, 3, 7, 9, 10]` (sorted).
-fn compress(indices: &[u64]) -> String {
-    let mut parts = Vec::new();
-    let mut i = 0;
-    while i < indices.len() {
-        let start = indices[i];
-        let mut end = start;
-        while i + 1 < indices.len() && indices[i + 1] == end + 1 {
-            i += 1;
-            end = indices[i];
+    /// Removes the run's Slurm folder when nothing was submitted (every instance was
+    /// cached, or none became ready); else keeps it.
+    fn finish(&self) -> Option<Kept> {
+        let base = self.run_dir.parent()?;
+        if self.all_ids.is_empty() {
+            let _ = std::fs::remove_dir_all(base);
+            return None;
         }
-        parts.push(if start == end {
-            start.to_string()
-        } else {
-            format!("{start}-{end}")
-        });
-        i += 1;
+        Some(Kept {
+            what: "Slurm jobs (scripts, logs, work directories, hook records)",
+            dir: base.to_path_buf(),
+        })
     }
-    parts.join(",")
 }
 
-pub(crate) fn plural(items: &[String], one: &str, many: &str) -> String {
-    format!(
-        "{} {}",
-        items.join(", "),
-        if items.len() == 1 { one } else { many }
-    )
-}
-
-/// The full path of `name` on PATH.
-pub fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| RunError(format!("cannot create `{}`: {e}", parent.display())))?;
+/// The job id `sbatch --parsable` printed, or why there is none.
+fn sbatch_id(out: &std::io::Result<std::process::Output>, label: &str) -> Result<String, String> {
+    match out {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            let id = text.trim().split(';').next().unwrap_or("").to_owned();
+            if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+                Ok(id)
+            } else {
+                Err(format!(
+                    "sbatch returned no job id for {label}; it printed `{}`",
+                    text.trim()
+                ))
+            }
+        }
+        Ok(o) => Err(format!(
+            "sbatch refused {label}: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(format!("cannot run sbatch: {e}")),
     }
-    std::fs::write(path, bytes)
-        .map_err(|e| RunError(format!("cannot write `{}`: {e}", path.display())))
 }
 
 fn append(path: &Path, line: &str) {
@@ -533,16 +516,4 @@ async fn sacct(ids: &[String]) -> Vec<SlurmJobStatus> {
         }
     }
     Vec::new()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn array_lists_are_compressed_into_ranges() {
-        assert_eq!(compress(&[0, 1, 2, 3, 7, 9, 10]), "0-3,7,9-10");
-        assert_eq!(compress(&[5]), "5");
-        assert_eq!(compress(&[]), "");
-    }
 }

@@ -1,14 +1,17 @@
 //! The records the provenance hook of a generated job writes, and their reader.
 //!
-//! Every job script wraps its command in a hook written in bash with coreutils only (no
+//! Every job script `expc build` writes (and every job `expc run` submits to Slurm or
+//! Kubernetes) wraps its command in a hook written in bash with coreutils only (no
 //! expc on compute nodes). For each instance it appends JSON lines to
 //! `PROV_DIR/JOB/INDEX.jsonl`: a `start` record before the command and an `end` record
 //! after it, with the exit status and the SHA-256 digest of every declared output. The
 //! format is documented in `docs/slurm.md`; [`read_hook_records`] reads a provenance
-//! directory back, for `expc prov ingest`.
+//! directory back, for `expc prov ingest`, and the Slurm and Kubernetes engines read one
+//! instance's records ([`HookSummary::read`]) when it ends.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -172,9 +175,84 @@ pub fn parse_hook_lines(text: &str) -> Result<Vec<HookRecord>, (usize, String)> 
     Ok(out)
 }
 
+/// What a job's hook says of one instance: its first start and last end.
+#[derive(Debug, Clone)]
+pub struct HookSummary {
+    pub host: String,
+    pub started: Option<SystemTime>,
+    pub ended: Option<SystemTime>,
+    pub attempts: u32,
+    pub exit_status: Option<i32>,
+}
+
+impl HookSummary {
+    /// What the hook recorded of instance `index` of the job in folder `job_dir` (its key,
+    /// `#` as `-`) in `PROV_DIR/JOB/INDEX.jsonl`.
+    pub fn read(prov_dir: &Path, job_dir: &str, index: u64) -> Option<HookSummary> {
+        let path = prov_dir.join(job_dir).join(format!("{index}.jsonl"));
+        let text = std::fs::read_to_string(path).ok()?;
+        let records = parse_hook_lines(&text).ok()?;
+        let start = records
+            .iter()
+            .filter(|r| r.event == HookEvent::Start)
+            .min_by_key(|r| r.attempt)?;
+        let end = records
+            .iter()
+            .filter(|r| r.event == HookEvent::End)
+            .max_by_key(|r| r.attempt);
+        Some(HookSummary {
+            host: end.unwrap_or(start).host.clone(),
+            started: parse_utc(&start.time),
+            ended: end.and_then(|e| parse_utc(&e.time)),
+            attempts: end.map_or(start.attempt, |e| e.attempt),
+            exit_status: end.and_then(|e| e.exit_status),
+        })
+    }
+}
+
+/// `2026-12-02T03:04:05.678Z` (as the provenance hook writes it) as a time.
+pub fn parse_utc(text: &str) -> Option<SystemTime> {
+    let t = text.strip_suffix('Z')?;
+    let (date, time) = t.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut h = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hh, mm, ss) = (h.next()??, h.next()??, h.next()??);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from the civil date (proleptic Gregorian), after Howard Hinnant.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = u64::try_from(days * 86_400 + hh * 3600 + mm * 60 + ss).ok()?;
+    let digits: String = frac.chars().take(9).collect();
+    let nanos = format!("{digits:0<9}").parse::<u32>().ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::new(secs, nanos))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hook_times_parse() {
+        let t = parse_utc("2026-12-02T03:04:05.678Z").unwrap();
+        let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!(d.as_secs(), 1_796_180_645);
+        assert_eq!(d.subsec_millis(), 678);
+        assert_eq!(
+            parse_utc("1970-01-01T00:00:00Z"),
+            Some(SystemTime::UNIX_EPOCH)
+        );
+        assert_eq!(parse_utc("2026-13-02T03:04:05Z"), None);
+        assert_eq!(parse_utc("yesterday"), None);
+    }
 
     const START: &str = r#"{"schema":1,"event":"start","experiment":"x","job":"t","job_id":"00ff","instance":2,"instance_id":"abcd","attempt":1,"slurm_job_id":"12","slurm_array_job_id":"10","slurm_array_task_id":"2","host":"n1","time":"2026-01-01T00:00:00.000Z"}"#;
     const END: &str = r#"{"schema":1,"event":"end","experiment":"x","job":"t","job_id":"00ff","instance":2,"instance_id":"abcd","attempt":1,"slurm_job_id":"12","slurm_array_job_id":null,"slurm_array_task_id":null,"host":"n1","time":"2026-01-01T00:00:01.000Z","exit_status":0,"outputs":[{"name":"o","path":"t/2/o.txt","kind":"file","sha256":"e3b0"}]}"#;

@@ -1,4 +1,4 @@
-//! The Kubernetes backend of the scheduler: task instances placed on a Kubernetes
+//! The Kubernetes engine: task instances placed on a Kubernetes
 //! resource are submitted with `kubectl apply` when their inputs are ready, and followed
 //! with one `kubectl get jobs` per namespace and poll.
 //!
@@ -19,16 +19,21 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use expc_build::k8s::{self, K8sOptions, LABEL_RUN, LiveJobs};
-use expc_build::slurm::argv::job_dir;
 use expc_check::ir::{self, Backend};
 use expc_check::value::Value;
 use expc_plan::plan::Plan;
 
+use super::{
+    BoxFuture, Cancelled, Ended, Engine, Kept, Launch, Started, Status, Submitted, find_program,
+    plural, run_folder, write,
+};
 use crate::RunError;
-use crate::remote::Ended;
-use crate::slurm::{find_program, plural, run_folder, write};
+use crate::hook::HookSummary;
+use crate::resolve::{Site, job_dir};
+use crate::store::Store;
 
 const ENGINE: &str = "Kubernetes Job";
 
@@ -44,16 +49,20 @@ struct Submission {
     job: usize,
     namespace: String,
     label: String,
-    /// Completion index → DAG node, for those that have not ended.
-    open: BTreeMap<u64, usize>,
+    /// Completion index → DAG node and instance index, for those that have not ended.
+    open: BTreeMap<u64, (usize, u64)>,
     /// Polls in a row that did not find the Job.
     missing: u32,
 }
 
+/// Instances applied to Kubernetes from here.
 #[derive(Debug)]
-pub struct K8sBackend {
+pub struct K8sEngine<'p> {
+    plan: &'p Plan,
+    /// The spec's folder, where the pods see it (the same path as here).
+    spec_dir: String,
     /// `.expc/k8s/run-…/`: the manifests applied.
-    pub dir: PathBuf,
+    dir: PathBuf,
     /// `run-…`: the run's folder in the run volume.
     folder: String,
     /// This machine's view of the run's folder, by plan job.
@@ -66,19 +75,19 @@ pub struct K8sBackend {
     /// Applied and not ended, by Job name.
     submitted: BTreeMap<String, Submission>,
     /// Every Job this run applied.
-    pub all: Vec<String>,
+    all: Vec<String>,
     /// Whether the wrapper is applied and the Secrets are there; why not, once known.
     ready: Option<Result<(), String>>,
     failures: u32,
 }
 
-impl K8sBackend {
+impl<'p> K8sEngine<'p> {
     /// Prepares the Kubernetes side of a run: checks that `kubectl` is here and that
     /// every Kubernetes resource says where its run volume is mounted here, and makes the
     /// Jobs' templates. Nothing is sent to the cluster before an instance is ready.
     pub fn prepare(
         program: &ir::Program,
-        plan: &Plan,
+        plan: &'p Plan,
         state_dir: &Path,
         spec_dir: &Path,
     ) -> Result<Self, RunError> {
@@ -122,7 +131,9 @@ impl K8sBackend {
             .keys()
             .map(|&j| (j, plan.jobs[j].key.clone()))
             .collect();
-        Ok(K8sBackend {
+        Ok(K8sEngine {
+            plan,
+            spec_dir: spec.to_owned(),
             dir,
             folder,
             run_dirs,
@@ -136,26 +147,9 @@ impl K8sBackend {
         })
     }
 
-    /// Removes what the run made here and in the run volume when nothing was applied
-    /// (every instance was cached, or none became ready); returns whether it is kept.
-    pub fn tidy(&self) -> bool {
-        if self.all.is_empty() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-            for d in self.run_dirs.values() {
-                let _ = std::fs::remove_dir_all(d);
-            }
-            return false;
-        }
-        true
-    }
-
-    /// Whether job `j` is submitted by this backend.
-    pub fn has_job(&self, j: usize) -> bool {
-        self.run_dirs.contains_key(&j)
-    }
-
     /// Where instance `index` of job `j` works and leaves its outputs, as seen here.
-    pub fn work_dir(&self, j: usize, key: &str, index: u64) -> Option<PathBuf> {
+    fn work_here(&self, j: usize, index: u64) -> Option<PathBuf> {
+        let key = &self.plan.jobs[j].key;
         Some(
             self.run_dirs
                 .get(&j)?
@@ -164,26 +158,13 @@ impl K8sBackend {
         )
     }
 
-    /// The run's folder in the run volume of job `j`, as seen here.
-    pub fn run_dir(&self, j: usize) -> Option<&Path> {
-        self.run_dirs.get(&j).map(PathBuf::as_path)
-    }
-
     /// Queues instance `index` of job `j` (DAG node `node`) for the next apply.
-    pub fn queue(&mut self, j: usize, index: u64, node: usize) -> Result<(), String> {
+    fn queue(&mut self, j: usize, index: u64, node: usize) -> Result<(), String> {
         if !self.live.jobs.contains_key(&j) {
             return Err("the job has no Kubernetes Job (it is not placed on Kubernetes)".into());
         }
         self.pending.entry(j).or_default().push((index, node));
         Ok(())
-    }
-
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
-    }
-
-    pub fn busy(&self) -> bool {
-        !self.submitted.is_empty() || !self.pending.is_empty()
     }
 
     /// Applies the wrapper once, after checking that the Secrets the Jobs read exist.
@@ -250,18 +231,20 @@ impl K8sBackend {
 
     /// Applies every queued instance: one Indexed Job per job. Returns a line per Job,
     /// and the nodes whose Job was refused, with why.
-    pub async fn submit(&mut self) -> (Vec<String>, Vec<(usize, String)>) {
-        let mut notes = Vec::new();
-        let mut failed = Vec::new();
+    async fn submit_pending(&mut self) -> Submitted {
+        let mut done = Submitted::default();
+        if self.pending.is_empty() {
+            return done;
+        }
         let pending = std::mem::take(&mut self.pending);
         if let Err(why) = self.get_ready().await {
-            failed.extend(
+            done.refused.extend(
                 pending
                     .into_values()
                     .flatten()
                     .map(|(_, n)| (n, why.clone())),
             );
-            return (notes, failed);
+            return done;
         }
         for (j, mut tasks) in pending {
             tasks.sort_unstable();
@@ -273,7 +256,8 @@ impl K8sBackend {
                 Ok(b) => b,
                 Err(e) => {
                     let why = format!("{}; {}", e.message, e.help);
-                    failed.extend(tasks.into_iter().map(|(_, n)| (n, why.clone())));
+                    done.refused
+                        .extend(tasks.into_iter().map(|(_, n)| (n, why.clone())));
                     continue;
                 }
             };
@@ -289,9 +273,9 @@ impl K8sBackend {
             );
             match applied {
                 Ok(_) => {
-                    notes.push(format!(
+                    done.notes.push(format!(
                         "submitted {} to Kubernetes as Job {name} in namespace {}",
-                        crate::slurm::label(&self.job_key(j), &indices),
+                        super::label(&self.job_key(j), &indices),
                         live.namespace
                     ));
                     self.all.push(name.clone());
@@ -304,7 +288,7 @@ impl K8sBackend {
                             open: tasks
                                 .into_iter()
                                 .enumerate()
-                                .map(|(p, (_, node))| (p as u64, node))
+                                .map(|(p, (index, node))| (p as u64, (node, index)))
                                 .collect(),
                             missing: 0,
                         },
@@ -312,11 +296,12 @@ impl K8sBackend {
                 }
                 Err(e) => {
                     let why = format!("kubectl refused the Job {label}: {e}");
-                    failed.extend(tasks.into_iter().map(|(_, n)| (n, why.clone())));
+                    done.refused
+                        .extend(tasks.into_iter().map(|(_, n)| (n, why.clone())));
                 }
             }
         }
-        (notes, failed)
+        done
     }
 
     fn job_key(&self, j: usize) -> String {
@@ -325,7 +310,7 @@ impl K8sBackend {
 
     /// One look at the run's Jobs: `kubectl get jobs -l expc.dev/run=…` per namespace.
     /// Returns the instances that ended since the last look.
-    pub async fn poll(&mut self) -> Result<Vec<Ended>, RunError> {
+    async fn look(&mut self) -> Result<Vec<Ended>, RunError> {
         let namespaces: BTreeSet<String> = self
             .submitted
             .values()
@@ -354,14 +339,14 @@ impl K8sBackend {
             let Some(status) = statuses.get(name) else {
                 sub.missing += 1;
                 if sub.missing >= 30 {
-                    for (pos, node) in std::mem::take(&mut sub.open) {
-                        ended.push(Ended {
+                    for (pos, (node, index)) in std::mem::take(&mut sub.open) {
+                        ended.push(Out {
                             node,
+                            job: sub.job,
+                            index,
                             id: format!("{name}[{pos}]"),
-                            completed: false,
-                            message: format!("the Kubernetes Job {name} is gone from namespace {} before it ended (deleted?)", sub.namespace),
+                            failed: Some(format!("the Kubernetes Job {name} is gone from namespace {} before it ended (deleted?)", sub.namespace)),
                             log: PathBuf::new(),
-                            engine: ENGINE,
                         });
                     }
                 }
@@ -369,14 +354,14 @@ impl K8sBackend {
             };
             sub.missing = 0;
             for pos in &status.completed {
-                if let Some(node) = sub.open.remove(pos) {
-                    ended.push(Ended {
+                if let Some((node, index)) = sub.open.remove(pos) {
+                    ended.push(Out {
                         node,
+                        job: sub.job,
+                        index,
                         id: format!("{name}[{pos}]"),
-                        completed: true,
-                        message: String::new(),
+                        failed: None,
                         log: PathBuf::new(),
-                        engine: ENGINE,
                     });
                 }
             }
@@ -389,7 +374,7 @@ impl K8sBackend {
                 failed.extend(sub.open.keys().map(|p| (*p, why.clone())));
             }
             for (pos, why) in failed {
-                if let Some(node) = sub.open.remove(&pos) {
+                if let Some((node, index)) = sub.open.remove(&pos) {
                     logs.push((
                         ended.len(),
                         sub.job,
@@ -397,13 +382,13 @@ impl K8sBackend {
                         name.clone(),
                         pos,
                     ));
-                    ended.push(Ended {
+                    ended.push(Out {
                         node,
+                        job: sub.job,
+                        index,
                         id: format!("{name}[{pos}]"),
-                        completed: false,
-                        message: format!("Kubernetes Job {name}, index {pos}: {why}"),
+                        failed: Some(format!("Kubernetes Job {name}, index {pos}: {why}")),
                         log: PathBuf::new(),
-                        engine: ENGINE,
                     });
                 }
             }
@@ -425,10 +410,42 @@ impl K8sBackend {
             .await
             .unwrap_or_else(|e| format!("(kubectl logs failed: {e})\n"));
             let _ = write(&path, text.as_bytes());
-            // The scheduler reads its tail from there.
+            // The failure's tail is read from there.
             ended[at].log = path;
         }
-        Ok(ended)
+        Ok(ended.into_iter().map(|o| self.ended(o)).collect())
+    }
+
+    /// An instance that ended, with what the wrapper's provenance hook recorded of it.
+    fn ended(&self, out: Out) -> Ended {
+        let key = &self.plan.jobs[out.job].key;
+        let hook = self
+            .run_dirs
+            .get(&out.job)
+            .and_then(|d| HookSummary::read(&d.join("provenance"), &job_dir(key), out.index));
+        let attempts = hook.as_ref().map_or(1, |h| h.attempts.max(1));
+        let status = match out.failed {
+            None => Status::Succeeded {
+                work: self.work_here(out.job, out.index).unwrap_or_default(),
+                attempts,
+            },
+            Some(message) => Status::Failed {
+                exit_code: hook.as_ref().and_then(|h| h.exit_status),
+                message,
+                stderr_tail: crate::exec::tail(&out.log),
+                attempts,
+            },
+        };
+        Ended {
+            node: out.node,
+            status,
+            engine: ENGINE,
+            job_id: Some(out.id),
+            log: (!out.log.as_os_str().is_empty()).then_some(out.log),
+            host: hook.as_ref().map(|h| h.host.clone()),
+            started: hook.as_ref().and_then(|h| h.started),
+            ended: hook.as_ref().and_then(|h| h.ended),
+        }
     }
 
     /// A look at the cluster that failed: tolerated thirty times in a row.
@@ -445,7 +462,7 @@ impl K8sBackend {
 
     /// Deletes every Job of this run that has not ended (with its pods); returns their
     /// labels and nodes.
-    pub async fn cancel(&mut self) -> (Vec<String>, Vec<usize>) {
+    async fn cancel_all(&mut self) -> Cancelled {
         let mut by_ns: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (name, s) in &self.submitted {
             by_ns.entry(&s.namespace).or_default().push(name);
@@ -465,20 +482,89 @@ impl K8sBackend {
         let nodes = self
             .submitted
             .values()
-            .flat_map(|s| s.open.values().copied())
+            .flat_map(|s| s.open.values().map(|(node, _)| *node))
             .chain(self.pending.values().flatten().map(|(_, n)| *n))
             .collect();
-        let labels = self.submitted.values().map(|s| s.label.clone()).collect();
+        let labels: Vec<String> = self.submitted.values().map(|s| s.label.clone()).collect();
         self.submitted.clear();
         self.pending.clear();
-        (labels, nodes)
+        Cancelled {
+            note: (!labels.is_empty())
+                .then(|| format!("cancelling Kubernetes Jobs {}", labels.join(", "))),
+            nodes,
+        }
+    }
+}
+
+/// An instance that ended, before its hook records are read.
+struct Out {
+    node: usize,
+    job: usize,
+    index: u64,
+    id: String,
+    /// Why it did not complete.
+    failed: Option<String>,
+    log: PathBuf,
+}
+
+impl Engine for K8sEngine<'_> {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn runs_here(&self) -> bool {
+        false
+    }
+
+    fn site(&self, j: usize, index: u64, _store: &Store) -> Site {
+        let run_dir = self
+            .live
+            .jobs
+            .get(&j)
+            .map(|l| l.run_dir.clone())
+            .unwrap_or_default();
+        let work = format!("{run_dir}/{}/{index}", job_dir(&self.plan.jobs[j].key));
+        Site {
+            spec_dir: self.spec_dir.clone(),
+            work: PathBuf::from(work),
+            run_dir: Some(run_dir),
+            spark: None,
+        }
+    }
+
+    fn log_dir(&self, j: usize, _index: u64, _store: &Store) -> PathBuf {
+        self.run_dirs
+            .get(&j)
+            .map(|d| d.join("logs"))
+            .unwrap_or_default()
+    }
+
+    fn start(&mut self, launch: Launch<'_>) -> Result<Started, String> {
+        self.queue(launch.job, launch.index, launch.node)?;
+        Ok(Started::Queued)
+    }
+
+    fn submit(&mut self) -> BoxFuture<'_, Submitted> {
+        Box::pin(self.submit_pending())
+    }
+
+    fn busy(&self) -> bool {
+        !self.submitted.is_empty() || !self.pending.is_empty()
+    }
+
+    fn poll(&mut self) -> BoxFuture<'_, Result<Vec<Ended>, RunError>> {
+        Box::pin(self.look())
+    }
+
+    fn cancel(&mut self, _grace: Duration) -> BoxFuture<'_, Cancelled> {
+        Box::pin(self.cancel_all())
     }
 
     /// Puts the outputs of an instance that finished (here, elsewhere or from the cache)
     /// where the pods read them: `run-…/KEY/INDEX/PATH` in every run volume of the run.
     /// A hard link when the store is on the same file system, else a copy: a symbolic
     /// link into `.expc/` would not resolve inside a pod.
-    pub fn hand_over(&self, key: &str, index: u64, outputs: &[(String, PathBuf)]) {
+    fn hand_over(&self, key: &str, index: u64, outputs: &[(String, PathBuf)]) {
         let dirs: BTreeSet<&PathBuf> = self.run_dirs.values().collect();
         for run in dirs {
             let dir = run.join(job_dir(key)).join(index.to_string());
@@ -498,14 +584,20 @@ impl K8sBackend {
         }
     }
 
-    /// What the wrapper recorded of an instance of job `j`: its attempts.
-    pub fn hook_record(
-        &self,
-        j: usize,
-        key: &str,
-        index: u64,
-    ) -> Option<crate::slurm::HookSummary> {
-        crate::slurm::read_hook(&self.run_dirs.get(&j)?.join("provenance"), key, index)
+    /// Removes what the run made here and in the run volume when nothing was applied
+    /// (every instance was cached, or none became ready); else keeps it.
+    fn finish(&self) -> Option<Kept> {
+        if self.all.is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+            for d in self.run_dirs.values() {
+                let _ = std::fs::remove_dir_all(d);
+            }
+            return None;
+        }
+        Some(Kept {
+            what: "Kubernetes Jobs applied",
+            dir: self.dir.clone(),
+        })
     }
 }
 

@@ -1,0 +1,111 @@
+//! What is checked before anything of a run is written or started: that the engines the
+//! plan is placed on can be reached from here, and that the declared data the tasks read
+//! is there and matches its pinned digest (whose digests become part of the keys).
+
+use std::collections::BTreeSet;
+
+use expc_check::ir::{self, IrExpr, IrPart};
+use expc_check::value::Value;
+use expc_plan::plan::Plan;
+
+use crate::engine::{k8s, spark::SparkEngine};
+use crate::resolve::Resolver;
+use crate::{RunError, RunOptions, hash};
+
+/// Checks the placements (without `--local`) and the data the tasks read, whose digests
+/// it notes in `resolver`.
+pub fn preflight(
+    program: &ir::Program,
+    plan: &Plan,
+    opts: &RunOptions,
+    resolver: &mut Resolver<'_>,
+    stats: &mut hash::StatCache,
+) -> Result<(), RunError> {
+    if !opts.local {
+        k8s::check(plan)?;
+        SparkEngine::check(plan, |j| resolver.task(j), &opts.spec_dir)?;
+    }
+    data(program, plan, resolver, stats)
+}
+
+/// Declared data that some call or task reads must exist, and match its pinned digest.
+fn data(
+    program: &ir::Program,
+    plan: &Plan,
+    resolver: &mut Resolver<'_>,
+    stats: &mut hash::StatCache,
+) -> Result<(), RunError> {
+    let mut used = BTreeSet::new();
+    if let Some(p) = program.pipelines.iter().find(|p| p.id == plan.pipeline) {
+        calls_read(&p.body, &mut used);
+    }
+    for t in &program.tasks {
+        used.extend(t.uses.iter().cloned());
+    }
+    let mut missing = Vec::new();
+    for id in resolver.artifact_ids() {
+        if !used.contains(&id) {
+            continue;
+        }
+        let path = resolver.artifact_path(&id);
+        match stats.digest(&path) {
+            Ok((d, _, _)) => {
+                if let Some(pinned) = resolver.pinned_digest(&id) {
+                    let ok = match pinned.split_once(':') {
+                        Some(("blake3", hex)) => hex == d,
+                        Some(("sha256", hex)) => hash::sha256(&path).is_ok_and(|h| h == hex),
+                        _ => true,
+                    };
+                    if !ok {
+                        return Err(RunError(format!(
+                            "`{}` does not match the digest pinned for `{id}` ({pinned}): the data changed since it was pinned. Check the file, or update the digest in the spec",
+                            path.display()
+                        )));
+                    }
+                }
+                resolver.data_digests.insert(id, (path, d));
+            }
+            Err(e) => missing.push(format!("`{id}` ({}: {e})", path.display())),
+        }
+    }
+    if !missing.is_empty() {
+        missing.sort();
+        return Err(RunError(format!(
+            "data that tasks read cannot be read: {}. Paths are relative to the folder of the file that declares them",
+            missing.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// The declared artifacts the calls of a pipeline body pass.
+fn calls_read(body: &[ir::Stmt], out: &mut BTreeSet<String>) {
+    for s in body {
+        match s {
+            ir::Stmt::Call(c) => c.args.values().for_each(|e| artifacts_in(e, out)),
+            ir::Stmt::For { body, .. } => calls_read(body, out),
+        }
+    }
+}
+
+fn artifacts_in(e: &IrExpr, out: &mut BTreeSet<String>) {
+    match e {
+        IrExpr::Artifact { id } => {
+            out.insert(id.clone());
+        }
+        IrExpr::List { items } | IrExpr::Concat { parts: items } => {
+            items.iter().for_each(|i| artifacts_in(i, out));
+        }
+        IrExpr::Template { parts } => parts.iter().for_each(|p| {
+            if let IrPart::Interp { expr } = p {
+                artifacts_in(expr, out);
+            }
+        }),
+        IrExpr::Value {
+            value: Value::Artifact(id),
+        } => {
+            out.insert(id.clone());
+        }
+        _ => {}
+    }
+}
