@@ -7,6 +7,7 @@ use expc_check::value::{Value, format_float};
 use expc_diagnostics::{Code, Diagnostic, FileId, Span};
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use crate::index::ProgramIndex;
 use crate::plan::{
     Command, Dep, Env, Job, Loop, Output, Param, Plan, Relation, Resources, SCHEMA_VERSION, Totals,
 };
@@ -93,9 +94,11 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
         for arg in site.call.args.values() {
             outputs_read(arg, &mut found);
         }
+        // A gather over many calls reads as many bindings: each is taken once.
+        let mut taken = std::collections::HashSet::new();
         for (binding, gathered) in found {
             if let Some(&j) = by_binding.get(binding.as_str()) {
-                if !deps[i].iter().any(|(d, _)| *d == j) {
+                if taken.insert(j) {
                     deps[i].push((j, gathered));
                     graph.add_edge(nodes[j], nodes[i], ());
                 }
@@ -146,7 +149,10 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
         }
     };
 
-    let cx = Cx::new(program);
+    let cx = Cx {
+        program,
+        index: ProgramIndex::new(program, pipeline),
+    };
     let mut jobs: Vec<Job> = Vec::with_capacity(sites.len());
     let mut ids: HashMap<String, String> = HashMap::new();
     for &i in &order {
@@ -285,40 +291,15 @@ fn stable_topo(sites: &[Site<'_>], deps: &[Vec<(usize, bool)>]) -> Result<Vec<us
 /// Lookups into the program.
 struct Cx<'p> {
     program: &'p ir::Program,
-    tasks: HashMap<&'p str, &'p ir::Task>,
-    params: HashMap<&'p str, &'p ir::Param>,
-    artifacts: HashMap<&'p str, &'p ir::Artifact>,
-    resources: HashMap<&'p str, &'p ir::Resource>,
-    sweeps: HashMap<&'p str, &'p ir::Sweep>,
+    index: ProgramIndex<'p>,
 }
 
-impl<'p> Cx<'p> {
-    fn new(program: &'p ir::Program) -> Self {
-        Self {
-            program,
-            tasks: program.tasks.iter().map(|t| (t.id.as_str(), t)).collect(),
-            params: program.params.iter().map(|p| (p.id.as_str(), p)).collect(),
-            artifacts: program
-                .data
-                .iter()
-                .chain(&program.models)
-                .map(|a| (a.id.as_str(), a))
-                .collect(),
-            resources: program
-                .resources
-                .iter()
-                .map(|r| (r.id.as_str(), r))
-                .collect(),
-            sweeps: program.sweeps.iter().map(|s| (s.id.as_str(), s)).collect(),
-        }
-    }
-
+impl Cx<'_> {
     /// The path of a declared artifact, relative to the root file's folder.
     fn artifact_path(&self, id: &str) -> String {
-        match self.artifacts.get(id) {
-            Some(a) => self.program.artifact_path(a),
-            None => format!("{{{id}}}"),
-        }
+        self.index
+            .artifact_path(id)
+            .unwrap_or_else(|| format!("{{{id}}}"))
     }
 
     /// An expression as the words it becomes (a list gives several).
@@ -326,9 +307,8 @@ impl<'p> Cx<'p> {
         match e {
             IrExpr::Value { value } => text(value),
             IrExpr::Param { id } => self
-                .params
-                .get(id.as_str())
-                .and_then(|p| p.value.as_ref())
+                .index
+                .param_value(id)
                 .map_or_else(|| vec![format!("{{{id}}}")], text),
             IrExpr::Artifact { id } => vec![self.artifact_path(id)],
             IrExpr::Secret { id } => vec![format!("secret({id})")],
@@ -381,12 +361,8 @@ impl<'p> Cx<'p> {
         ids: &HashMap<String, String>,
     ) -> Job {
         let call = site.call;
-        let task = self.tasks.get(call.task.as_str()).copied();
-        let resource = call
-            .on
-            .as_deref()
-            .and_then(|r| self.resources.get(r))
-            .copied();
+        let task = self.index.task(&call.task);
+        let resource = call.on.as_deref().and_then(|r| self.index.resource(r));
         let backend = resource.and_then(|r| r.backend).unwrap_or(Backend::Local);
         let empty_task = ir::Task {
             id: call.task.clone(),
@@ -538,7 +514,7 @@ impl<'p> Cx<'p> {
             .loops
             .iter()
             .map(|l| {
-                let s = self.sweeps.get(l.sweep.as_str());
+                let s = self.index.sweep(&l.sweep);
                 Loop {
                     id: l.id,
                     var: l.var.clone(),
@@ -593,7 +569,7 @@ impl<'p> Cx<'p> {
         }
         // What the task uses by name enters by value: renaming a param changes nothing.
         for used in &task.uses {
-            if let Some(p) = self.params.get(used.as_str()) {
+            if let Some(p) = self.index.param(used) {
                 h.update(
                     p.value
                         .as_ref()
@@ -601,7 +577,7 @@ impl<'p> Cx<'p> {
                         .unwrap_or_default()
                         .as_bytes(),
                 );
-            } else if let Some(a) = self.artifacts.get(used.as_str()) {
+            } else if let Some(a) = self.index.artifact(used) {
                 h.update(self.artifact_path(used).as_bytes());
                 h.update(
                     a.entries
@@ -614,7 +590,7 @@ impl<'p> Cx<'p> {
             h.update(b"\0");
         }
         for l in &site.loops {
-            if let Some(s) = self.sweeps.get(l.sweep.as_str()) {
+            if let Some(s) = self.index.sweep(&l.sweep) {
                 h.update(
                     serde_json::to_string(
                         &s.axes
@@ -668,16 +644,14 @@ impl<'p> Cx<'p> {
     fn describe(&self, e: &IrExpr) -> String {
         match e {
             IrExpr::Value { value } => value.to_string(),
-            IrExpr::Param { id } => {
-                match self.params.get(id.as_str()).and_then(|p| p.value.as_ref()) {
-                    Some(v) => format!("{v} (param {id})"),
-                    None => format!("param {id}"),
-                }
-            }
+            IrExpr::Param { id } => match self.index.param(id).and_then(|p| p.value.as_ref()) {
+                Some(v) => format!("{v} (param {id})"),
+                None => format!("param {id}"),
+            },
             IrExpr::Artifact { id } => {
                 let digest = self
-                    .artifacts
-                    .get(id.as_str())
+                    .index
+                    .artifact(id)
                     .and_then(|a| a.entries.get("digest"))
                     .and_then(Value::as_str)
                     .map(|d| format!(", {}…", &d[..d.len().min(19)]))
@@ -734,12 +708,7 @@ impl<'p> Cx<'p> {
             });
             t.jobs += 1;
             t.instances += job.instances;
-            let limits = self
-                .resources
-                .get(job.on.as_str())
-                .map(|r| &r.limits)
-                .cloned()
-                .unwrap_or_default();
+            let limits = self.index.limits(&job.on);
             if job.backend == Backend::Slurm && !job.loops.is_empty() {
                 let max = limits
                     .get("max_array_size")

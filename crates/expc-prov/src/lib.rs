@@ -18,6 +18,8 @@ pub mod record;
 pub mod store;
 pub mod time;
 
+/// Where a run kept an instance's logs, for the report.
+pub use expc_run::events::log_dir;
 pub use meta::RunMeta;
 pub use record::Recording;
 pub use store::Store;

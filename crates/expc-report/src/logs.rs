@@ -1,28 +1,14 @@
-//! The tails of task logs, read from `.expc/logs/<call>/<index>/{stdout,stderr}` (the
-//! layout of `expc_run::store`), which hold each instance's latest attempt.
+//! The tails of task logs, read from where the run keeps them
+//! ([`expc_prov::log_dir`]: `.expc/logs/<call>/<index>/{stdout,stderr}`), which hold each
+//! instance's latest attempt.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::UNIX_EPOCH;
 
 /// How many lines of each log a report keeps.
 pub const LINES: usize = 20;
-
-/// The directory of an instance's logs (`expc_run::store::Store::log_dir`).
-pub fn dir(state_dir: &Path, call: &str, index: i64) -> PathBuf {
-    let safe: String = call
-        .chars()
-        .map(|c| {
-            if matches!(c, '/' | '\\' | ':') {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    state_dir.join("logs").join(safe).join(index.to_string())
-}
 
 /// The last `LINES` lines of a log, at most `max_bytes` of them, if the file was last
 /// written between `from_ms` and `to_ms` (milliseconds since the epoch): logs hold only

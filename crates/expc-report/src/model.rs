@@ -143,7 +143,7 @@ impl RunDetail {
                 let idx = index.get(&t.id).copied().unwrap_or(0);
                 let (stdout, stderr) = match (abs_start, abs_end, t.status.as_str()) {
                     (Some(s), Some(e), "ran" | "failed") => {
-                        let dir = logs::dir(state_dir, &t.call, idx);
+                        let dir = expc_prov::log_dir(state_dir, &t.call, idx as u64);
                         (
                             logs::tail(&dir.join("stdout"), log_bytes, s, e),
                             logs::tail(&dir.join("stderr"), log_bytes, s, e),

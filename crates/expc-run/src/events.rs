@@ -6,7 +6,7 @@
 //! so a listener (the provenance recorder, the CLI) imports these and nothing else of
 //! the run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -204,4 +204,14 @@ impl<T: Sink + ?Sized> Sink for Box<T> {
     fn instance(&mut self, record: InstanceRecord) {
         (**self).instance(record);
     }
+}
+
+/// Where a run keeps the logs (`stdout`, `stderr`) of the latest attempt of instance
+/// `index` of the call `call` that ran on this machine, in the state folder `state_dir`:
+/// the one place the run writes them and its readers (the report) look for them.
+pub fn log_dir(state_dir: &Path, call: &str, index: u64) -> PathBuf {
+    state_dir
+        .join("logs")
+        .join(crate::store::safe(call).as_ref())
+        .join(index.to_string())
 }

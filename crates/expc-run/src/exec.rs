@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
+
+use crate::engine::{Ended, Status};
 use nix::unistd::Pid;
 
 /// The process groups of the running tasks, to stop them all on Ctrl-C or `--fail-fast`.
@@ -90,34 +92,17 @@ pub fn remove(work: &Path) {
     }
 }
 
-#[derive(Debug)]
-pub enum Status {
-    /// Exited 0; the outputs are in `work`.
-    Succeeded { work: PathBuf, attempts: u32 },
-    Failed {
-        exit_code: Option<i32>,
-        message: String,
-        stderr_tail: Vec<String>,
-    },
-    /// Stopped by the run (Ctrl-C, `--fail-fast`).
-    Killed,
-}
-
-#[derive(Debug)]
-pub struct Result {
-    pub node: usize,
-    pub status: Status,
-}
-
 /// Lines of stderr kept for the summary of a failure.
 const TAIL: usize = 10;
 
-pub async fn execute(spec: Spec) -> Result {
+/// Runs every attempt of an instance, until one succeeds or none is left.
+pub async fn execute(spec: Spec) -> Ended {
     let node = spec.node;
     let mut last = Status::Failed {
         exit_code: None,
         message: "did not run".into(),
         stderr_tail: Vec::new(),
+        attempts: 1,
     };
     // A spare directory is renamed into place; else one is made.
     let reused = spec
@@ -135,14 +120,15 @@ pub async fn execute(spec: Spec) -> Result {
             remove(s);
         }
         if let Err(e) = std::fs::create_dir_all(&spec.first_work) {
-            return Result {
+            return Ended::here(
                 node,
-                status: Status::Failed {
+                Status::Failed {
                     exit_code: None,
                     message: format!("cannot create its work directory: {e}"),
                     stderr_tail: Vec::new(),
+                    attempts: 1,
                 },
-            };
+            );
         }
     }
     for attempt in 1..=spec.attempts {
@@ -150,14 +136,15 @@ pub async fn execute(spec: Spec) -> Result {
         let work = spec.first_work.clone();
         if attempt > 1 {
             if let Err(e) = std::fs::create_dir_all(&work) {
-                return Result {
+                return Ended::here(
                     node,
-                    status: Status::Failed {
+                    Status::Failed {
                         exit_code: None,
                         message: format!("cannot create its work directory: {e}"),
                         stderr_tail: Vec::new(),
+                        attempts: attempt,
                     },
-                };
+                );
             }
         }
         // An output under a folder (`out/table.csv`) gets its folder made for it.
@@ -172,20 +159,15 @@ pub async fn execute(spec: Spec) -> Result {
         last = attempt_once(&spec, &work).await;
         match &last {
             Status::Succeeded { .. } => {
-                return Result {
+                return Ended::here(
                     node,
-                    status: Status::Succeeded {
+                    Status::Succeeded {
                         work,
                         attempts: attempt,
                     },
-                };
+                );
             }
-            Status::Killed => {
-                return Result {
-                    node,
-                    status: Status::Killed,
-                };
-            }
+            Status::Killed => return Ended::here(node, Status::Killed),
             Status::Failed { .. } => {
                 // The outputs of a failed attempt are thrown away.
                 remove(&work);
@@ -195,12 +177,16 @@ pub async fn execute(spec: Spec) -> Result {
             }
         }
     }
-    if let Status::Failed { message, .. } = &mut last {
+    if let Status::Failed {
+        message, attempts, ..
+    } = &mut last
+    {
+        *attempts = spec.attempts;
         if spec.attempts > 1 {
             *message = format!("{message} (after {} attempts)", spec.attempts);
         }
     }
-    Result { node, status: last }
+    Ended::here(node, last)
 }
 
 async fn attempt_once(spec: &Spec, work: &Path) -> Status {
@@ -218,6 +204,7 @@ async fn attempt_once(spec: &Spec, work: &Path) -> Status {
             exit_code: None,
             message: "cannot create its log files".into(),
             stderr_tail: Vec::new(),
+            attempts: 1,
         };
     };
     let mut cmd = match program_path(&spec.argv[0], &spec.env) {
@@ -268,6 +255,7 @@ async fn attempt_once(spec: &Spec, work: &Path) -> Status {
                 exit_code: None,
                 message,
                 stderr_tail: Vec::new(),
+                attempts: 1,
             };
         }
     };
@@ -322,11 +310,13 @@ async fn attempt_once(spec: &Spec, work: &Path) -> Status {
                 )
             ),
             stderr_tail: tail(),
+            attempts: 1,
         },
         Some(Err(e)) => Status::Failed {
             exit_code: None,
             message: format!("could not be waited for: {e}"),
             stderr_tail: tail(),
+            attempts: 1,
         },
         Some(Ok(status)) if status.success() => Status::Succeeded {
             work: work.to_path_buf(),
@@ -343,12 +333,14 @@ async fn attempt_once(spec: &Spec, work: &Path) -> Status {
                     exit_code: None,
                     message: format!("was killed by signal {sig}"),
                     stderr_tail: tail(),
+                    attempts: 1,
                 };
             }
             Status::Failed {
                 exit_code: status.code(),
                 message: format!("exited with status {}", status.code().unwrap_or(-1)),
                 stderr_tail: tail(),
+                attempts: 1,
             }
         }
     }

@@ -135,7 +135,7 @@ fn engines<'p>(
         let spec_dir = &opts.spec_dir;
         let state_dir = &opts.state_dir;
         let e: Box<dyn Engine + 'p> = match backend {
-            Backend::Spark => Box::new(engine::spark::SparkEngine::new(plan, spec_dir)),
+            Backend::Spark => Box::new(engine::spark::engine(plan, spec_dir)),
             Backend::Slurm => Box::new(engine::slurm::SlurmEngine::prepare(
                 program, plan, state_dir, spec_dir,
             )?),

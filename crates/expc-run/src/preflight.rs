@@ -8,7 +8,7 @@ use expc_check::ir::{self, IrExpr, IrPart};
 use expc_check::value::Value;
 use expc_plan::plan::Plan;
 
-use crate::engine::{k8s, spark::SparkEngine};
+use crate::engine::{k8s, spark};
 use crate::resolve::Resolver;
 use crate::{RunError, RunOptions, hash};
 
@@ -23,7 +23,7 @@ pub fn preflight(
 ) -> Result<(), RunError> {
     if !opts.local {
         k8s::check(plan)?;
-        SparkEngine::check(plan, |j| resolver.task(j), &opts.spec_dir)?;
+        spark::check(plan, |j| resolver.task(j), &opts.spec_dir)?;
     }
     data(program, plan, resolver, stats)
 }

@@ -399,11 +399,9 @@ impl Store {
         PathBuf::from(dir)
     }
 
+    /// See [`crate::events::log_dir`].
     pub fn log_dir(&self, job: &str, index: u64) -> PathBuf {
-        self.root
-            .join("logs")
-            .join(safe(job).as_ref())
-            .join(index.to_string())
+        crate::events::log_dir(&self.root, job, index)
     }
 
     /// `.expc/tmp/`: work directories, their logs while they run, staging.

@@ -1,15 +1,17 @@
 //! The local engine: each instance is a process of this machine, spawned from its argv in
 //! a work directory of its own under `.expc/tmp/` ([`crate::exec`]). With `expc run
 //! --local` every instance runs here, a `spark` task's application with `spark-submit
-//! --master local[N]`.
+//! --master local[N]`; the Spark engine ([`super::spark`]) is this engine with each
+//! application submitted to its job's Spark resource.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use expc_plan::plan::Plan;
 
-use super::{BoxFuture, Cancelled, Ended, Engine, Launch, Started, Status};
+use super::{BoxFuture, Cancelled, Engine, Launch, Started};
 use crate::exec;
 use crate::resolve::{Site, SparkSubmit, local_site};
 use crate::store::Store;
@@ -37,7 +39,6 @@ impl Processes {
     pub fn start(&mut self, plan: &Plan, launch: Launch<'_>) -> Started {
         let job = &plan.jobs[launch.job];
         let r = launch.resolved;
-        let attempts = job.retry.attempts + 1;
         let spec = exec::Spec {
             name: launch.name.to_owned(),
             argv: r.argv.clone(),
@@ -45,7 +46,7 @@ impl Processes {
             secrets: r.secrets.clone(),
             outputs: r.outputs.clone(),
             first_work: launch.work,
-            attempts,
+            attempts: job.retry.attempts + 1,
             backoff: Duration::from_millis(job.retry.backoff_ms),
             time_limit: job.resources.time_ms.map(Duration::from_millis),
             log_dir: launch.log_dir,
@@ -53,24 +54,7 @@ impl Processes {
             node: launch.node,
             spare: self.spares.take(),
         };
-        Started::Process(Box::pin(async move {
-            let result = exec::execute(spec).await;
-            let status = match result.status {
-                exec::Status::Succeeded { work, attempts } => Status::Succeeded { work, attempts },
-                exec::Status::Failed {
-                    exit_code,
-                    message,
-                    stderr_tail,
-                } => Status::Failed {
-                    exit_code,
-                    message,
-                    stderr_tail,
-                    attempts,
-                },
-                exec::Status::Killed => Status::Killed,
-            };
-            Ended::here(result.node, status)
-        }))
+        Started::Process(Box::pin(exec::execute(spec)))
     }
 
     /// SIGTERM to every process group, SIGKILL to those left after `grace`.
@@ -96,19 +80,47 @@ impl Processes {
 /// Instances run as processes here.
 #[derive(Debug)]
 pub struct LocalEngine<'p> {
+    name: &'static str,
     plan: &'p Plan,
     spec_dir: PathBuf,
-    /// How a `spark` task's application is submitted here.
-    spark: SparkSubmit,
+    /// How a `spark` task's application is submitted from here.
+    spark: SparkSubmits,
     processes: Processes,
 }
 
+/// Where the applications of `spark` tasks run.
+#[derive(Debug)]
+enum SparkSubmits {
+    /// All on one master (`local[N]`: this machine).
+    All(SparkSubmit),
+    /// Each job's on its own, by position in the plan ([`super::spark`]).
+    ByJob(BTreeMap<usize, SparkSubmit>),
+}
+
 impl<'p> LocalEngine<'p> {
+    /// Every instance here, a `spark` task's application on `spark_master`.
     pub fn new(plan: &'p Plan, spec_dir: &Path, spark_master: &str) -> Self {
         LocalEngine {
+            name: "local",
             plan,
             spec_dir: spec_dir.to_path_buf(),
-            spark: SparkSubmit::local(spark_master),
+            spark: SparkSubmits::All(SparkSubmit::local(spark_master)),
+            processes: Processes::default(),
+        }
+    }
+
+    /// Applications submitted from here, each job's as `submits` says.
+    pub fn submitting(
+        name: &'static str,
+        plan: &'p Plan,
+        spec_dir: &Path,
+        submits: BTreeMap<usize, SparkSubmit>,
+    ) -> Self {
+        LocalEngine {
+            name,
+            plan,
+            spec_dir: spec_dir.to_path_buf(),
+            spark: SparkSubmits::ByJob(submits),
             processes: Processes::default(),
         }
     }
@@ -116,7 +128,7 @@ impl<'p> LocalEngine<'p> {
 
 impl Engine for LocalEngine<'_> {
     fn name(&self) -> &'static str {
-        "local"
+        self.name
     }
 
     fn runs_here(&self) -> bool {
@@ -125,7 +137,11 @@ impl Engine for LocalEngine<'_> {
 
     fn site(&self, j: usize, index: u64, store: &Store) -> Site {
         let work = store.work_path(&self.plan.jobs[j].key, index);
-        local_site(&self.spec_dir, work, Some(self.spark.clone()))
+        let spark = match &self.spark {
+            SparkSubmits::All(s) => Some(s.clone()),
+            SparkSubmits::ByJob(by_job) => by_job.get(&j).cloned(),
+        };
+        local_site(&self.spec_dir, work, spark)
     }
 
     fn log_dir(&self, j: usize, index: u64, store: &Store) -> PathBuf {

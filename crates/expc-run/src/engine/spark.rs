@@ -1,105 +1,58 @@
 //! The Spark engine: an instance of a job placed on a Spark resource is its application,
 //! submitted from this machine with `spark-submit` to the resource's master (or
 //! `EXPC_SPARK_MASTER`) with the options `expc build --target spark` writes for the
-//! resource. The driver is a process here, so it counts against `-j` like a local task.
+//! resource. The driver is a process here, so it counts against `-j` like a local task:
+//! the engine is the local one ([`LocalEngine`]) with each job's submission.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
 use expc_check::ir::{self, Backend};
 use expc_plan::plan::{Job, Plan};
 
-use super::local::Processes;
-use super::{BoxFuture, Cancelled, Engine, Launch, Started, find_program};
+use super::find_program;
+use super::local::LocalEngine;
 use crate::RunError;
-use crate::resolve::{Site, SparkSubmit, local_site};
-use crate::store::Store;
+use crate::resolve::SparkSubmit;
 
-/// Applications submitted from here.
-#[derive(Debug)]
-pub struct SparkEngine<'p> {
-    plan: &'p Plan,
-    spec_dir: PathBuf,
-    /// How each job placed on Spark is submitted, by position in the plan.
-    submits: BTreeMap<usize, SparkSubmit>,
-    processes: Processes,
+/// The Spark engine: the applications of the jobs placed on Spark, each submitted from
+/// here to its job's resource.
+pub fn engine<'p>(plan: &'p Plan, spec_dir: &Path) -> LocalEngine<'p> {
+    let submits = plan
+        .jobs
+        .iter()
+        .enumerate()
+        .filter(|(_, j)| j.backend == Backend::Spark)
+        .map(|(i, j)| (i, for_resource(j, spec_dir)))
+        .collect();
+    LocalEngine::submitting("spark", plan, spec_dir, submits)
 }
 
-impl<'p> SparkEngine<'p> {
-    pub fn new(plan: &'p Plan, spec_dir: &Path) -> Self {
-        let submits = plan
-            .jobs
-            .iter()
-            .enumerate()
-            .filter(|(_, j)| j.backend == Backend::Spark)
-            .map(|(i, j)| (i, for_resource(j, spec_dir)))
-            .collect();
-        SparkEngine {
-            plan,
-            spec_dir: spec_dir.to_path_buf(),
-            submits,
-            processes: Processes::default(),
+/// Checks, before anything runs, that every job placed on Spark can be submitted: its
+/// resource and settings give valid options, and `spark-submit` is here.
+pub fn check<'p>(
+    plan: &Plan,
+    task: impl Fn(&Job) -> Option<&'p ir::Task>,
+    spec_dir: &Path,
+) -> Result<(), RunError> {
+    for j in plan.jobs.iter().filter(|j| j.backend == Backend::Spark) {
+        if let Some(task) = task(j) {
+            check_resource(j, task).map_err(RunError)?;
+        }
+        let submit = for_resource(j, spec_dir);
+        let found = if submit.program.contains('/') {
+            Path::new(&submit.program).is_file()
+        } else {
+            find_program(&submit.program).is_some()
+        };
+        if !found {
+            return Err(RunError(format!(
+                "`{}` is placed on Spark (`{}`), but `{}` cannot be found. Install Spark (or `pip install pyspark`), set `spark_home` on the resource, or run everything here with `expc run --local`",
+                j.key, j.on, submit.program
+            )));
         }
     }
-
-    /// Checks, before anything runs, that every job placed on Spark can be submitted:
-    /// its resource and settings give valid options, and `spark-submit` is here.
-    pub fn check(
-        plan: &Plan,
-        task: impl Fn(&Job) -> Option<&'p ir::Task>,
-        spec_dir: &Path,
-    ) -> Result<(), RunError> {
-        for j in plan.jobs.iter().filter(|j| j.backend == Backend::Spark) {
-            if let Some(task) = task(j) {
-                check_resource(j, task).map_err(RunError)?;
-            }
-            let submit = for_resource(j, spec_dir);
-            let found = if submit.program.contains('/') {
-                Path::new(&submit.program).is_file()
-            } else {
-                find_program(&submit.program).is_some()
-            };
-            if !found {
-                return Err(RunError(format!(
-                    "`{}` is placed on Spark (`{}`), but `{}` cannot be found. Install Spark (or `pip install pyspark`), set `spark_home` on the resource, or run everything here with `expc run --local`",
-                    j.key, j.on, submit.program
-                )));
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Engine for SparkEngine<'_> {
-    fn name(&self) -> &'static str {
-        "spark"
-    }
-
-    fn runs_here(&self) -> bool {
-        true
-    }
-
-    fn site(&self, j: usize, index: u64, store: &Store) -> Site {
-        let work = store.work_path(&self.plan.jobs[j].key, index);
-        local_site(&self.spec_dir, work, self.submits.get(&j).cloned())
-    }
-
-    fn log_dir(&self, j: usize, index: u64, store: &Store) -> PathBuf {
-        store.log_dir(&self.plan.jobs[j].key, index)
-    }
-
-    fn start(&mut self, launch: Launch<'_>) -> Result<Started, String> {
-        Ok(self.processes.start(self.plan, launch))
-    }
-
-    fn cancel(&mut self, grace: Duration) -> BoxFuture<'_, Cancelled> {
-        self.processes.cancel(grace)
-    }
-
-    fn release(&mut self, work: &Path, store: &Store) {
-        self.processes.release(work, store);
-    }
+    Ok(())
 }
 
 /// The submission to the Spark resource a job is placed on: its `master` (or
