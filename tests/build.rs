@@ -89,9 +89,21 @@ fn every_generated_file_is_golden_and_identical_across_builds() {
             "{spec}: plan.json is not the plan's JSON"
         );
 
-        // The manifest lists every file of the build, so the next build can remove them.
+        // The manifest lists every file of the build with the digest of what was written,
+        // so the next build can remove them, and only them, unless they were edited.
         let manifest = String::from_utf8(files_a[".expc-build"].clone()).unwrap();
-        let listed: Vec<&str> = manifest.lines().collect();
+        let listed: Vec<&str> = manifest
+            .lines()
+            .map(|l| {
+                let (digest, path) = l.split_once("  ").expect("`DIGEST  PATH`");
+                assert_eq!(
+                    digest,
+                    blake3_hex(&files_a[path]),
+                    "{spec}: the manifest's digest of {path}"
+                );
+                path
+            })
+            .collect();
         let written: Vec<&str> = files_a
             .keys()
             .map(String::as_str)
@@ -290,7 +302,8 @@ fn templates_can_be_replaced_per_site() {
 }
 
 /// A rebuild removes the files of the previous build that no longer exist (an array chunk
-/// of a sweep that shrank), and leaves files expc did not write.
+/// of a sweep that shrank), and leaves files expc did not write — a script written by
+/// hand among the generated ones included.
 #[test]
 fn a_rebuild_removes_stale_scripts() {
     let dir = temp("stale");
@@ -314,6 +327,7 @@ fn a_rebuild_removes_stale_scripts() {
             "jobs/o.0.sbatch",
             "jobs/o.1.sbatch",
             "jobs/o.2.sbatch",
+            "jobs/o.7.sbatch",
             "notes.txt",
             "plan.json",
             "submit.sh"
@@ -631,4 +645,9 @@ fn target_all_stops_at_the_first_failing_wave() {
         "a job after the failure started"
     );
     expc_tests::remove_tree(&dir);
+}
+
+/// The BLAKE3 digest of `bytes`, in hex.
+fn blake3_hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
 }

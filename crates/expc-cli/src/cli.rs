@@ -267,9 +267,14 @@ pub struct BuildArgs {
     /// The engine to build for.
     #[arg(long, value_enum)]
     pub target: BuildTarget,
-    /// The directory to write into (created; files of an earlier build are replaced).
+    /// The directory to write into (created; the files of an earlier build there are
+    /// replaced, and no other file is touched).
     #[arg(short = 'o', long = "out", value_name = "DIR")]
     pub out: PathBuf,
+    /// Overwrite files of the same names that expc did not write (or that were edited
+    /// since it did); other files are still left alone.
+    #[arg(long)]
+    pub force: bool,
     /// A directory of templates replacing the built-in ones (`sbatch.hbs`,
     /// `hook.sh.hbs`, `submit.sh.hbs`); those it does not hold stay built-in.
     #[arg(long, value_name = "DIR")]

@@ -1,14 +1,16 @@
 //! `expc build`: submission artifacts written to a directory.
 
+mod out_dir;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
+use expc_build::BuildError;
 use expc_build::all::{self, AllOptions};
 use expc_build::k8s::{self, K8sOptions};
 use expc_build::slurm::{self, SlurmOptions};
 use expc_build::spark::{self, SparkOptions};
-use expc_build::{Artifact, BuildError};
 use expc_diagnostics::render::RenderOptions;
 use miette::{IntoDiagnostic, WrapErr, miette};
 
@@ -110,7 +112,7 @@ pub fn run(args: BuildArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             (built, summary)
         }
     };
-    write(&args.out, &artifacts)?;
+    out_dir::write(&args.out, &artifacts, args.force)?;
     eprintln!(
         "wrote {summary} to {}; submit with {}/submit.sh",
         args.out.display(),
@@ -162,64 +164,4 @@ fn refused(engine: &str, what: &str, e: BuildError) -> miette::Report {
         "cannot build {engine} artifacts for {what}: {}; nothing was written",
         e.message
     )
-}
-
-/// The file in the output directory that lists what the last build wrote.
-const MANIFEST: &str = ".expc-build";
-
-/// Writes the artifacts under `out`, first removing the files an earlier build wrote
-/// there (listed in its manifest), so a script that no longer exists is not left behind
-/// to be submitted by hand. Files expc did not write are left alone.
-fn write(out: &Path, artifacts: &[Artifact]) -> miette::Result<()> {
-    std::fs::create_dir_all(out)
-        .into_diagnostic()
-        .wrap_err_with(|| format!("cannot create `{}`", out.display()))?;
-    if let Ok(old) = std::fs::read_to_string(out.join(MANIFEST)) {
-        for rel in old.lines() {
-            // Only plain relative paths: a hand-edited manifest cannot reach outside `out`.
-            let p = Path::new(rel);
-            if !rel.is_empty()
-                && p.components()
-                    .all(|c| matches!(c, std::path::Component::Normal(_)))
-            {
-                let _ = std::fs::remove_file(out.join(p));
-            }
-        }
-    }
-    // Builds by earlier versions of expc left no manifest.
-    if let Ok(entries) = std::fs::read_dir(out.join("jobs")) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.extension().is_some_and(|x| x == "sbatch") {
-                let _ = std::fs::remove_file(&p);
-            }
-        }
-    }
-    for a in artifacts {
-        let path = out.join(&a.path);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .into_diagnostic()
-                .wrap_err_with(|| format!("cannot create `{}`", parent.display()))?;
-        }
-        std::fs::write(&path, &a.contents)
-            .into_diagnostic()
-            .wrap_err_with(|| format!("cannot write `{}`", path.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = if a.executable { 0o755 } else { 0o644 };
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-                .into_diagnostic()
-                .wrap_err_with(|| format!("cannot set the permissions of `{}`", path.display()))?;
-        }
-    }
-    let mut manifest: Vec<&str> = artifacts.iter().map(|a| a.path.as_str()).collect();
-    manifest.sort_unstable();
-    let mut text = manifest.join("\n");
-    text.push('\n');
-    std::fs::write(out.join(MANIFEST), text)
-        .into_diagnostic()
-        .wrap_err_with(|| format!("cannot write `{}`", out.join(MANIFEST).display()))?;
-    Ok(())
 }
