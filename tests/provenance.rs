@@ -892,7 +892,13 @@ fn cluster_hook_records_are_ingested_as_a_run() {
         .iter()
         .filter(|u| u["task"].as_i64() == Some(gather_id))
         .collect();
-    assert_eq!(used.len(), 4, "the gather read the four marks: {used:?}");
+    let marks = used.iter().filter(|u| u["input"] == "parts").count();
+    assert_eq!(marks, 4, "the gather read the four marks: {used:?}");
+    // And its program, which its command names.
+    assert!(
+        used.iter().any(|u| u["input"] == "step_py"),
+        "the gather's program is not recorded: {used:?}"
+    );
     // Which instance made a file, by its digest.
     let made = p.query(
         "SELECT t.instance FROM artifacts a JOIN tasks t ON t.run_id = a.run_id AND t.id = a.produced_by

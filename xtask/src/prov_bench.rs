@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use expc_prov::meta::{ParamValue, RunMeta};
-use expc_run::resolve::Used;
+use expc_run::Used;
 use expc_run::{Event, Generated, InstanceRecord, Outcome, Sink, Summary};
 use serde_json::json;
 
@@ -80,6 +80,7 @@ fn record(dir: &Path, run: usize, metrics: &Path) -> Duration {
                 input: "rows".into(),
                 path: input.clone(),
                 digest: "ab".repeat(32),
+                program: false,
             }],
             values: vec![("seed".into(), i.to_string())],
             generated: vec![
@@ -102,6 +103,7 @@ fn record(dir: &Path, run: usize, metrics: &Path) -> Duration {
             ],
             host: None,
             job_id: None,
+            engine: "",
             made_by: None,
         };
         rec.instance(r);

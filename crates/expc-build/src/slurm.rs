@@ -387,7 +387,7 @@ pub fn build(
             "out_files": outputs.iter().map(|(_, f)| quote(f)).collect::<Vec<_>>().join(" "),
             "modules": modules,
             "conda": conda,
-            "image": env.image.as_ref().map_or(Json::Bool(false), |i| Json::String(quote(i))),
+            "image": env.image.as_ref().map_or(Json::Bool(false), |i| Json::String(quote(&apptainer_image(i)))),
             "apptainer_args": apptainer_args,
             "attempts": job.retry.attempts + 1,
             "backoff": job.retry.backoff_ms.div_ceil(1000),
@@ -480,5 +480,46 @@ mod tests {
         assert_eq!(array_chunks(1002, 1001)[1].count, 1);
         assert!(array_chunks(0, 1001).is_empty());
         assert_eq!(array_chunks(3, 0).len(), 3);
+    }
+}
+
+/// An image as `apptainer exec` takes it: a local image (`.sif`, a path, an Apptainer
+/// URI such as `docker://…`, `oras://…`, `library://…`) as it is, and a registry reference
+/// (`registry.example.org/lab/base:1.0`) as `docker://` + it, which Apptainer would
+/// otherwise read as a file name.
+pub fn apptainer_image(image: &str) -> String {
+    let local = image.starts_with('/')
+        || image.starts_with("./")
+        || image.starts_with("../")
+        || image.ends_with(".sif")
+        || image.ends_with(".img")
+        || image.contains("://");
+    if local {
+        image.to_owned()
+    } else {
+        format!("docker://{image}")
+    }
+}
+
+#[cfg(test)]
+mod apptainer_tests {
+    use super::apptainer_image;
+
+    #[test]
+    fn registry_references_get_the_docker_scheme_and_files_stay_as_they_are() {
+        assert_eq!(
+            apptainer_image("registry.example.org/vision/detect:0.4.2"),
+            "docker://registry.example.org/vision/detect:0.4.2"
+        );
+        assert_eq!(apptainer_image("python:3.11"), "docker://python:3.11");
+        for same in [
+            "/shared/images/analysis.sif",
+            "images/analysis.sif",
+            "./env.img",
+            "docker://registry.example.org/lab/base:1.0",
+            "oras://ghcr.io/x/y:1",
+        ] {
+            assert_eq!(apptainer_image(same), same);
+        }
     }
 }

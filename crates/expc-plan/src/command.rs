@@ -234,6 +234,30 @@ impl InstanceCommand<'_> {
     }
 }
 
+impl InstanceCommand<'_> {
+    /// The declared data items the command names itself (the program of `python3
+    /// ${train_py}`, a file in a variable), each once, in the order they appear — not
+    /// those that reach it through the call's inputs.
+    pub fn named_data(&self) -> Vec<&Place> {
+        let words = self
+            .groups
+            .iter()
+            .flatten()
+            .chain(self.variables.iter().flat_map(|v| v.value.words()));
+        let mut seen: Vec<&Place> = Vec::new();
+        for w in words {
+            for piece in &w.0 {
+                if let Piece::Place(p @ Place::Data { .. }) = piece {
+                    if !seen.contains(&p) {
+                        seen.push(p);
+                    }
+                }
+            }
+        }
+        seen
+    }
+}
+
 /// How a `shell` task's script is run: `bash -e -u -o pipefail -c SCRIPT expc-shell`.
 pub const SHELL: [&str; 6] = ["bash", "-e", "-u", "-o", "pipefail", "-c"];
 /// `$0` of a `shell` task's script.

@@ -39,14 +39,41 @@ pub struct ParamValue {
 #[derive(Debug, Clone)]
 pub struct Git {
     pub commit: String,
+    /// Whether a tracked file differs from HEAD or an untracked (not ignored) file is in
+    /// the spec's folder.
     pub dirty: bool,
     pub diff_hash: Option<String>,
+    /// The files under the spec's folder that differ from HEAD, and those git does not
+    /// track (and does not ignore), relative to the repository's root.
+    pub modified: Vec<String>,
+    pub untracked: Vec<String>,
 }
 
 impl RunMeta {
+    /// Notes that the run ran every instance on this machine (`expc run --local`),
+    /// whatever the spec places it on: the instances are recorded as run `local`, and
+    /// the run's environment keeps the placements the spec declared that were not.
+    pub fn ran_here(&mut self) {
+        let declared: serde_json::Map<String, Json> = self
+            .placements
+            .iter()
+            .filter(|(_, (backend, _))| backend != "local")
+            .map(|(call, (backend, resource))| {
+                (
+                    call.clone(),
+                    serde_json::json!({ "backend": backend, "resource": resource }),
+                )
+            })
+            .collect();
+        if let Some(env) = self.environment.as_object_mut() {
+            env.insert("ran_here".into(), Json::Bool(true));
+            env.insert("declared_placements".into(), Json::Object(declared));
+        }
+    }
+
     /// Gathers a run's description. `spec_dir` is the folder data paths are relative to.
     pub fn collect(program: &Program, plan: &Plan, spec: &Path, spec_dir: &Path) -> RunMeta {
-        // `git` takes three processes in a repository (one outside): started first, it
+        // `git` takes three processes in a repository (one outside): started first, they
         // runs while the rest is gathered here.
         std::thread::scope(|s| {
             let pending = std::thread::Builder::new()
@@ -57,6 +84,15 @@ impl RunMeta {
                 Ok(handle) => handle.join().ok().flatten(),
                 Err(_) => git(spec_dir),
             };
+            // Which files made the run dirty, by name, beside the environment.
+            if let (Some(g), Some(env)) = (&meta.git, meta.environment.as_object_mut()) {
+                if g.dirty {
+                    env.insert(
+                        "git_changes".into(),
+                        serde_json::json!({ "modified": g.modified, "untracked": g.untracked }),
+                    );
+                }
+            }
             meta
         })
     }
@@ -217,23 +253,52 @@ fn git(dir: &Path) -> Option<Git> {
             .ok()?;
         out.status.success().then_some(out.stdout)
     };
-    let commit = String::from_utf8(run(&["rev-parse", "HEAD"])?)
-        .ok()?
-        .trim()
-        .to_owned();
+    let top_and_commit = String::from_utf8(run(&["rev-parse", "--show-toplevel", "HEAD"])?).ok()?;
+    let mut lines = top_and_commit.lines();
+    let top = std::path::PathBuf::from(lines.next()?);
+    let commit = lines.next()?.trim().to_owned();
     let diff = run(&["diff", "HEAD", "--no-ext-diff", "--binary"]).unwrap_or_default();
-    let untracked =
-        run(&["ls-files", "--others", "--exclude-standard", "--", "."]).unwrap_or_default();
-    let dirty = !diff.is_empty();
+    // What differs under the spec's folder: `XY PATH` entries, NUL-separated; `??` is
+    // untracked (a renamed entry's second path follows it, and is skipped).
+    let status = run(&[
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--",
+        ".",
+    ])
+    .unwrap_or_default();
+    let (mut modified, mut untracked) = (Vec::new(), Vec::new());
+    let mut entries = status.split(|b| *b == 0).filter(|e| e.len() > 3);
+    while let Some(e) = entries.next() {
+        let path = String::from_utf8_lossy(&e[3..]).into_owned();
+        match &e[..2] {
+            b"??" => untracked.push(path),
+            xy => {
+                modified.push(path);
+                if xy.contains(&b'R') || xy.contains(&b'C') {
+                    entries.next();
+                }
+            }
+        }
+    }
+    let dirty = !diff.is_empty() || !modified.is_empty() || !untracked.is_empty();
     Some(Git {
         commit,
         dirty,
         diff_hash: dirty.then(|| {
             let mut h = blake3::Hasher::new();
             h.update(&diff);
-            h.update(&untracked);
+            for u in &untracked {
+                h.update(u.as_bytes());
+                h.update(b"\0");
+                h.update(&std::fs::read(top.join(u)).unwrap_or_default());
+            }
             h.finalize().to_hex().to_string()
         }),
+        modified,
+        untracked,
     })
 }
 

@@ -578,7 +578,14 @@ pub fn models(store: &Store) -> Result<Table> {
         store,
         "SELECT substr(m.version, 1, 12) AS version, m.instance, m.output, m.type, m.run_id AS run,
                 (SELECT group_concat(x.name || '=' || printf('%g', x.value), ' ')
-                   FROM metrics x WHERE x.run_id = m.run_id AND x.task_id = m.task_id) AS metrics,
+                   FROM (SELECT name, value FROM metrics
+                          WHERE run_id = m.run_id AND task_id = m.task_id
+                         UNION
+                         SELECT r.instance || '.' || x.name, x.value
+                           FROM task_reads r
+                           JOIN task_metrics x ON x.run_id = r.run_id AND x.task_id = r.task_id
+                          WHERE r.digest = m.version AND r.used_as = 'input'
+                            AND NOT (r.run_id = m.run_id AND r.task_id = m.task_id)) x) AS metrics,
                 (SELECT group_concat(v.name || '=' || v.value, ' ')
                    FROM task_values v WHERE v.run_id = m.run_id AND v.task_id = m.task_id) AS inputs,
                 (SELECT group_concat(u.input || ':' || COALESCE(a.name, a.path) || '@' || substr(a.digest, 1, 8), ' ')

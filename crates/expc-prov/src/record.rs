@@ -402,15 +402,21 @@ impl Writer {
             10,
         );
         let mut usages = Rows::new(
-            "INSERT INTO usages (run_id, task_id, artifact_id, input)",
-            4,
+            "INSERT INTO usages (run_id, task_id, artifact_id, input, used_as)",
+            5,
         );
         let mut metrics = Rows::new("INSERT INTO metrics (run_id, task_id, name, value)", 4);
         let mut refs = RefRows::default();
         for mut r in batch {
             let task_id = o.next_task;
             o.next_task += 1;
-            let (backend, resource) = crate::meta::placement(meta, &r.call);
+            let (declared, resource) = crate::meta::placement(meta, &r.call);
+            // The engine that ran it (`local` under `--local`), else the spec's placement.
+            let backend = if r.engine.is_empty() {
+                declared
+            } else {
+                r.engine
+            };
             let status = match r.outcome {
                 Outcome::Ran => "ran",
                 Outcome::Cached => "cached",
@@ -535,6 +541,7 @@ impl Writer {
                     task_id.into(),
                     artifact.into(),
                     u.input.clone().into(),
+                    Value::from(if u.program { "program" } else { "input" }.to_owned()),
                 ]);
             }
             for g in &r.generated {
@@ -895,6 +902,7 @@ mod tests {
                 input: "parts".into(),
                 path: dir.join(format!("out/{k}.txt")),
                 digest: format!("{:064x}", k + 1),
+                program: false,
             })
             .collect();
         gather
@@ -927,6 +935,7 @@ mod tests {
             }],
             host: None,
             job_id: None,
+            engine: "",
             made_by: None,
         }
     }

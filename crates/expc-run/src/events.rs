@@ -107,17 +107,24 @@ pub struct InstanceRecord {
     pub host: Option<String>,
     /// The engine's id of the job that ran it (`SLURM_JOB_ID`, an array task's id).
     pub job_id: Option<String>,
+    /// The engine that ran it, or would have (a cached or skipped instance's): `local`,
+    /// `spark`, `slurm` or `kubernetes` — under `expc run --local`, `local` whatever the
+    /// spec places it on. Empty when not known: the spec's placement is recorded then.
+    pub engine: &'static str,
     /// For a cached instance: the record of the instance that made its outputs, when the
     /// cache entry names one.
     pub made_by: Option<MadeBy>,
 }
 
-/// A file an instance reads, by the input it is passed as.
+/// A file an instance reads: by the input it is passed as, or — a program — by the name
+/// of the data item its command names (`python3 ${train_py}`).
 #[derive(Debug, Clone)]
 pub struct Used {
     pub input: String,
     pub path: PathBuf,
     pub digest: String,
+    /// Named in the command rather than passed to an input.
+    pub program: bool,
 }
 
 /// The provenance record of the instance that made a cache entry: its run and its task id

@@ -189,6 +189,8 @@ fn unrecorded(plan: &Plan, j: usize, index: u64) -> InstanceRecord {
         generated: Vec::new(),
         host: None,
         job_id: None,
+        // The engine the job was built for and ran on.
+        engine: expc_plan::lower::backend_name(job.backend),
         made_by: None,
     }
 }
@@ -298,8 +300,22 @@ fn used(
                         input: (*input).to_owned(),
                         path: path.clone(),
                         digest: digest.clone(),
+                        program: false,
                     });
                 }
+            }
+        }
+    }
+    // The files the command names itself (its program), as a run here records them.
+    for place in cmd.named_data() {
+        if let Place::Data { id, .. } = place {
+            if let Some((path, digest)) = data.get(id) {
+                used.push(Used {
+                    input: id.clone(),
+                    path: path.clone(),
+                    digest: digest.clone(),
+                    program: true,
+                });
             }
         }
     }

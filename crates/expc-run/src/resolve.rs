@@ -193,22 +193,47 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// The content digest of a file place: a declared data item's, or an upstream
+    /// output's (`None` when not known).
+    fn place_digest<'o>(&'o self, p: &Place, outputs: &'o Outputs) -> Option<&'o str> {
+        match p {
+            Place::Data { id, .. } => self.data_digests.get(id).map(|(_, d)| d.as_str()),
+            Place::Upstream {
+                job, index, output, ..
+            } => outputs
+                .get(&(*job, *index))
+                .and_then(|o| o.get(output))
+                .map(|(_, d)| d.as_str()),
+            Place::Output { .. } | Place::Secret { .. } => None,
+        }
+    }
+
     /// A place as the cache key sees it: a file by its content, an output by its name.
     fn place_key(&self, p: &Place, outputs: &Outputs, out: &mut String) {
         match p {
-            Place::Data { id, .. } => {
-                let digest = self.data_digests.get(id).map_or("", |(_, d)| d.as_str());
+            Place::Data { .. } => {
+                let digest = self.place_digest(p, outputs).unwrap_or_default();
                 out.push_str(&format!("{{file:{digest}}}"));
             }
-            Place::Upstream {
-                job, index, output, ..
-            } => {
-                if let Some((_, d)) = outputs.get(&(*job, *index)).and_then(|o| o.get(output)) {
+            Place::Upstream { .. } => {
+                if let Some(d) = self.place_digest(p, outputs) {
                     out.push_str(&format!("{{file:{d}}}"));
                 }
             }
             Place::Output { name, .. } => out.push_str(&format!("{{out:{name}}}")),
             Place::Secret { id, .. } => out.push_str(&format!("{{secret:{id}}}")),
+        }
+    }
+
+    /// A file an instance reads, where this machine keeps it.
+    fn used(&self, input: &str, f: &Place, here: &Site, outputs: &Outputs, program: bool) -> Used {
+        let mut path = String::new();
+        self.place_text(f, here, outputs, &mut path);
+        Used {
+            input: input.to_owned(),
+            path: PathBuf::from(path),
+            digest: self.place_digest(f, outputs).unwrap_or_default().to_owned(),
+            program,
         }
     }
 
@@ -405,29 +430,58 @@ impl<'a> Resolver<'a> {
             inputs.keyed.insert((*name).to_owned(), r.keyed.join(" "));
             let files = v.files();
             if files.is_empty() {
-                if let Some(w) = v.as_value() {
-                    let text = w.render(|p, out| self.place_text(p, site, outputs, out));
+                if let Some(text) = self.value_text(v, site, outputs) {
                     inputs.values.push(((*name).to_owned(), text));
                 }
             }
             for f in files {
-                let mut path = String::new();
-                self.place_text(f, &here, outputs, &mut path);
-                let mut digest = String::new();
-                self.place_key(f, outputs, &mut digest);
-                let digest = digest
-                    .strip_prefix("{file:")
-                    .and_then(|d| d.strip_suffix('}'))
-                    .unwrap_or_default()
-                    .to_owned();
-                inputs.used.push(Used {
-                    input: (*name).to_owned(),
-                    path: PathBuf::from(path),
-                    digest,
-                });
+                inputs.used.push(self.used(name, f, &here, outputs, false));
+            }
+        }
+        // The files the command names itself (its program): read like inputs.
+        for f in cmd.named_data() {
+            if let Place::Data { id, .. } = f {
+                inputs.used.push(self.used(id, f, &here, outputs, true));
             }
         }
         inputs
+    }
+}
+
+impl Resolver<'_> {
+    /// A value with no file of its own as provenance records it: a word as its text, a
+    /// list as a JSON array (numbers as numbers), so that runs differing only in a list
+    /// (`n_modes = [[16, 16], [24, 24]]`) are told apart.
+    fn value_text(&self, v: &Symbolic, site: &Site, outputs: &Outputs) -> Option<String> {
+        fn json(
+            r: &Resolver<'_>,
+            v: &Symbolic,
+            site: &Site,
+            outputs: &Outputs,
+        ) -> Option<serde_json::Value> {
+            match v {
+                Symbolic::Word(w) if w.is_value() => {
+                    let text = w.render(|p, out| r.place_text(p, site, outputs, out));
+                    Some(match serde_json::from_str::<serde_json::Number>(&text) {
+                        Ok(n) => serde_json::Value::Number(n),
+                        Err(_) => serde_json::Value::String(text),
+                    })
+                }
+                Symbolic::List(items) => items
+                    .iter()
+                    .map(|i| json(r, i, site, outputs))
+                    .collect::<Option<Vec<_>>>()
+                    .map(serde_json::Value::Array),
+                _ => None,
+            }
+        }
+        match v {
+            Symbolic::Word(w) if w.is_value() => {
+                Some(w.render(|p, out| self.place_text(p, site, outputs, out)))
+            }
+            Symbolic::List(_) => json(self, v, site, outputs).map(|j| j.to_string()),
+            _ => None,
+        }
     }
 }
 

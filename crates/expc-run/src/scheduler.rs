@@ -143,6 +143,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
         self.sink.event(Event::RunStarted {
             instances: self.graph.node_count() as u64,
         });
+        self.note_skipped_environments();
         loop {
             let spawned = self.start_ready();
             self.submit().await;
@@ -178,6 +179,36 @@ impl<'a, 'p> Scheduler<'a, 'p> {
             }
         }
         self.end(started)
+    }
+
+    /// Says, once per job, that a job run here skips the container image, modules or
+    /// conda environment its task declares: this machine's programs run it.
+    fn note_skipped_environments(&mut self) {
+        for (j, job) in self.plan.jobs.iter().enumerate() {
+            if job.instances == 0 || !self.engines.engines[self.engines.route[j]].runs_here() {
+                continue;
+            }
+            let env = &job.env;
+            let mut skipped = Vec::new();
+            if let Some(image) = &env.image {
+                skipped.push(format!("the image `{image}`"));
+            }
+            if !env.modules.is_empty() {
+                skipped.push(format!("the modules {}", env.modules.join(", ")));
+            }
+            if let Some(conda) = &env.conda {
+                skipped.push(format!("the conda environment `{conda}`"));
+            }
+            if !skipped.is_empty() {
+                self.sink.event(Event::Note {
+                    message: format!(
+                        "`{}` runs on this machine without {}: its programs must be here",
+                        job.key,
+                        skipped.join(" and ")
+                    ),
+                });
+            }
+        }
     }
 
     /// Starts what can start; whether a process was spawned.
@@ -239,7 +270,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
         let resolved = match self.resolver.resolve(j, index, &site, &self.outputs) {
             Ok(r) => r,
             Err(why) => {
-                let r = record(self.plan, j, index, Outcome::Failed, None);
+                let r = self.record(j, index, Outcome::Failed, None);
                 self.refused(node, &name, r, why);
                 self.release(node);
                 return false;
@@ -308,14 +339,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
         let (j, index) = (inst.job as usize, inst.index as u64);
         let Hit { key, hit, files } = found;
         let now = SystemTime::now();
-        let mut r = record_named(
-            name.clone(),
-            self.plan,
-            j,
-            index,
-            Outcome::Cached,
-            resolved.as_ref(),
-        );
+        let mut r = self.record_named(name.clone(), j, index, Outcome::Cached, resolved.as_ref());
         (r.started, r.ended, r.attempts) = (Some(now), Some(now), 0);
         if resolved.is_some() {
             let entry = store::entry_text(
@@ -370,7 +394,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
             }
             Ok(Started::Queued) => false,
             Err(why) => {
-                let r = record(self.plan, j, index, Outcome::Failed, Some(&resolved));
+                let r = self.record(j, index, Outcome::Failed, Some(&resolved));
                 self.refused(node, &name, r, why);
                 return false;
             }
@@ -443,7 +467,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
         self.free(&l);
         let inst = self.graph[NodeIndex::new(node)];
         let (j, index) = (inst.job as usize, inst.index as u64);
-        let mut r = record(self.plan, j, index, Outcome::Failed, Some(&l.resolved));
+        let mut r = self.record(j, index, Outcome::Failed, Some(&l.resolved));
         r.message = Some(why.clone());
         self.sink.instance(r);
         let name = self.plan.instance_name(j, index);
@@ -468,7 +492,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
         let inst = self.graph[NodeIndex::new(node)];
         let (j, index) = (inst.job as usize, inst.index as u64);
         let name = self.plan.instance_name(j, index);
-        let mut r = record(self.plan, j, index, Outcome::Ran, Some(&l.resolved));
+        let mut r = self.record(j, index, Outcome::Ran, Some(&l.resolved));
         r.started = ended.started.or(Some(l.started_at));
         r.ended = ended.ended.or_else(|| Some(SystemTime::now()));
         r.host = ended.host.clone();
@@ -644,8 +668,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
                 };
                 self.free(&l);
                 let inst = self.graph[NodeIndex::new(node)];
-                let mut r = record(
-                    self.plan,
+                let mut r = self.record(
                     inst.job as usize,
                     inst.index as u64,
                     Outcome::NotRun,
@@ -773,7 +796,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
             } else {
                 Outcome::Skipped
             };
-            let mut r = record(self.plan, j, index, end.clone(), None);
+            let mut r = self.record(j, index, end.clone(), None);
             r.message = Some(if self.stopping {
                 "not started: the run was stopped".into()
             } else {
@@ -800,52 +823,59 @@ struct Hit {
     files: std::collections::BTreeMap<String, (PathBuf, String)>,
 }
 
-/// The start of an instance's record; the scheduler fills in what it learns.
-fn record(
-    plan: &Plan,
-    j: usize,
-    index: u64,
-    outcome: Outcome,
-    resolved: Option<&Resolved>,
-) -> InstanceRecord {
-    record_named(
-        plan.instance_name(j, index),
-        plan,
-        j,
-        index,
-        outcome,
-        resolved,
-    )
+impl Scheduler<'_, '_> {
+    /// The start of an instance's record; the scheduler fills in what it learns.
+    fn record(
+        &self,
+        j: usize,
+        index: u64,
+        outcome: Outcome,
+        resolved: Option<&Resolved>,
+    ) -> InstanceRecord {
+        self.record_named(
+            self.plan.instance_name(j, index),
+            j,
+            index,
+            outcome,
+            resolved,
+        )
+    }
+
+    /// [`Scheduler::record`], for an instance whose name is at hand.
+    fn record_named(
+        &self,
+        name: String,
+        j: usize,
+        index: u64,
+        outcome: Outcome,
+        resolved: Option<&Resolved>,
+    ) -> InstanceRecord {
+        let job = &self.plan.jobs[j];
+        InstanceRecord {
+            name,
+            call: job.key.clone(),
+            task: job.task.clone(),
+            index,
+            outcome,
+            key: resolved.map(|r| r.key.clone()),
+            argv: resolved.map(|r| r.argv.clone()).unwrap_or_default(),
+            started: None,
+            ended: None,
+            attempts: 0,
+            exit_code: None,
+            message: None,
+            used: resolved.map(|r| r.used.clone()).unwrap_or_default(),
+            values: resolved.map(|r| r.values.clone()).unwrap_or_default(),
+            generated: Vec::new(),
+            host: None,
+            job_id: None,
+            engine: engine_of(&self.engines, j),
+            made_by: None,
+        }
+    }
 }
 
-/// [`record`], for an instance whose name is at hand.
-fn record_named(
-    name: String,
-    plan: &Plan,
-    j: usize,
-    index: u64,
-    outcome: Outcome,
-    resolved: Option<&Resolved>,
-) -> InstanceRecord {
-    let job = &plan.jobs[j];
-    InstanceRecord {
-        name,
-        call: job.key.clone(),
-        task: job.task.clone(),
-        index,
-        outcome,
-        key: resolved.map(|r| r.key.clone()),
-        argv: resolved.map(|r| r.argv.clone()).unwrap_or_default(),
-        started: None,
-        ended: None,
-        attempts: 0,
-        exit_code: None,
-        message: None,
-        used: resolved.map(|r| r.used.clone()).unwrap_or_default(),
-        values: resolved.map(|r| r.values.clone()).unwrap_or_default(),
-        generated: Vec::new(),
-        host: None,
-        job_id: None,
-        made_by: None,
-    }
+/// The engine's name in the records of its instances.
+fn engine_of(engines: &Engines<'_>, j: usize) -> &'static str {
+    engines.engines[engines.route[j]].name()
 }

@@ -49,7 +49,10 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     } else {
         Box::new(PlainSink::new())
     };
-    let meta = expc_prov::RunMeta::collect(&program, &plan, &args.file, &opts.spec_dir);
+    let mut meta = expc_prov::RunMeta::collect(&program, &plan, &args.file, &opts.spec_dir);
+    if args.local {
+        meta.ran_here();
+    }
     // What the program and plan are made from: the sources, the params, the pipeline.
     let mut fingerprint = format!("{}\0{}", meta.spec_hash, meta.pipeline);
     for p in &meta.params {
