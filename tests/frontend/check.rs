@@ -11,6 +11,82 @@ use std::path::{Path, PathBuf};
 use expc_check::{Loader, Overrides};
 use expc_diagnostics::render::{RenderOptions, render_all};
 use expc_diagnostics::{SourceMap, codes};
+use expc_tests::Suite;
+
+pub fn trials(suite: &mut Suite) {
+    suite.test("fixtures_are_found", || {
+        let roots = fixtures();
+        assert!(roots.len() >= 40, "only {} check fixtures", roots.len());
+    });
+    suite.each(
+        "fixture",
+        fixtures().into_iter().map(|p| (expc_tests::stem(&p), p)),
+        check_fixture,
+    );
+    suite.test(
+        "every_checker_code_has_a_fixture",
+        every_checker_code_has_a_fixture,
+    );
+    suite.test("examples_are_found", || assert!(examples().len() >= 5));
+    suite.each(
+        "example_type_checks_and_its_ir_is_stable",
+        examples().into_iter().map(|p| (expc_tests::stem(&p), p)),
+        example_type_checks_and_its_ir_is_stable,
+    );
+    let mut libraries = expc_tests::files("stdlib", "exp");
+    libraries.push(expc_tests::root().join("examples/simstudy/lib/common.exp"));
+    suite.each(
+        "library_checks_on_its_own",
+        libraries.into_iter().map(|p| (expc_tests::relative(&p), p)),
+        library_checks_on_its_own,
+    );
+    suite.test(
+        "overrides_are_typed_and_checked_against_constraints",
+        overrides_are_typed_and_checked_against_constraints,
+    );
+    suite.test(
+        "cli_emits_ir_and_reads_overrides",
+        cli_emits_ir_and_reads_overrides,
+    );
+    suite.test("valid_programs_are_found", || {
+        assert!(!valid_programs().is_empty())
+    });
+    suite.each(
+        "valid_program_checks_cleanly",
+        valid_programs()
+            .into_iter()
+            .map(|p| (expc_tests::stem(&p), p)),
+        valid_program_checks_cleanly,
+    );
+}
+
+/// The specs of `tests/check/` (not the files they import from its folders).
+fn fixtures() -> Vec<PathBuf> {
+    expc_tests::files("tests/check", "exp")
+        .into_iter()
+        .filter(|p| p.parent().is_some_and(|d| d.ends_with("check")))
+        .collect()
+}
+
+/// The examples' specs (`examples/NAME/NAME.exp`).
+fn examples() -> Vec<PathBuf> {
+    expc_tests::files("examples", "exp")
+        .into_iter()
+        .filter(|p| {
+            p.parent()
+                .and_then(Path::parent)
+                .is_some_and(|d| d.ends_with("examples"))
+        })
+        .collect()
+}
+
+/// The roots of `tests/check/ok/`: programs that must check without a diagnostic.
+fn valid_programs() -> Vec<PathBuf> {
+    expc_tests::files("tests/check/ok", "exp")
+        .into_iter()
+        .filter(|p| p.parent().is_some_and(|d| d.ends_with("ok")))
+        .collect()
+}
 
 /// Reads paths relative to the repository root, so that file names in diagnostics and
 /// snapshots do not depend on where the checkout is.
@@ -77,63 +153,52 @@ fn overrides_of(src: &str) -> Overrides {
     o
 }
 
-#[test]
-fn check_fixtures() {
-    let fixtures = expc_tests::files("tests/check", "exp");
-    let roots: Vec<&PathBuf> = fixtures
-        .iter()
-        .filter(|p| p.parent().is_some_and(|d| d.ends_with("check")))
-        .collect();
-    assert!(roots.len() >= 40, "only {} check fixtures", roots.len());
+fn check_fixture(path: PathBuf) {
     let mut failures = Vec::new();
-    for path in roots {
-        let name = expc_tests::relative(path);
-        let src = std::fs::read_to_string(path).unwrap();
-        let mut out = check(&name, &overrides_of(&src));
-        // `// lower: PIPELINE` also lowers the program, for the errors of planning.
-        if let (Some(pipeline), Some(program)) = (
-            src.lines().find_map(|l| l.strip_prefix("// lower: ")),
-            &out.checked.program,
-        ) {
-            let lowered = expc_plan::lower(program, pipeline.trim(), expc_diagnostics::FileId(0));
-            out.checked.diagnostics.extend(lowered.diagnostics);
-        }
-        let found: BTreeSet<_> = out
-            .checked
-            .diagnostics
-            .iter()
-            .map(|d| {
-                let file = out.sources.get(d.span().file).unwrap();
-                let lc = file.line_col(d.span().start);
-                (d.code.id.to_owned(), file.name.clone(), lc.line, lc.column)
-            })
-            .collect();
-        let expected = expectations(&src, &name);
-        let rendered = render_all(
-            &out.checked.diagnostics,
-            &out.sources,
-            RenderOptions { color: false },
-        );
-        if expected.is_empty() {
-            failures.push(format!("{name}: no `// expect:` line"));
-        } else if found != expected {
-            failures.push(format!(
-                "{name}:\n  expected {expected:?}\n  found    {found:?}\n{rendered}"
-            ));
-        }
-        if out.checked.has_errors() && out.checked.program.is_some() && !src.contains("// lower: ")
-        {
-            failures.push(format!("{name}: an IR was built despite errors"));
-        }
-        let snapshot_name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        insta::with_settings!({ snapshot_path => "snapshots/check", prepend_module_to_snapshot => false }, {
-            insta::assert_snapshot!(snapshot_name, format!("{src}\n──────── diagnostics ────────\n{rendered}"));
-        });
+    let name = expc_tests::relative(&path);
+    let src = std::fs::read_to_string(&path).unwrap();
+    let mut out = check(&name, &overrides_of(&src));
+    // `// lower: PIPELINE` also lowers the program, for the errors of planning.
+    if let (Some(pipeline), Some(program)) = (
+        src.lines().find_map(|l| l.strip_prefix("// lower: ")),
+        &out.checked.program,
+    ) {
+        let lowered = expc_plan::lower(program, pipeline.trim(), expc_diagnostics::FileId(0));
+        out.checked.diagnostics.extend(lowered.diagnostics);
     }
+    let found: BTreeSet<_> = out
+        .checked
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let file = out.sources.get(d.span().file).unwrap();
+            let lc = file.line_col(d.span().start);
+            (d.code.id.to_owned(), file.name.clone(), lc.line, lc.column)
+        })
+        .collect();
+    let expected = expectations(&src, &name);
+    let rendered = render_all(
+        &out.checked.diagnostics,
+        &out.sources,
+        RenderOptions { color: false },
+    );
+    if expected.is_empty() {
+        failures.push(format!("{name}: no `// expect:` line"));
+    } else if found != expected {
+        failures.push(format!(
+            "{name}:\n  expected {expected:?}\n  found    {found:?}\n{rendered}"
+        ));
+    }
+    if out.checked.has_errors() && out.checked.program.is_some() && !src.contains("// lower: ") {
+        failures.push(format!("{name}: an IR was built despite errors"));
+    }
+    let snapshot_name = expc_tests::stem(&path);
+    insta::with_settings!({ snapshot_path => "../snapshots/check", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!(snapshot_name, format!("{src}\n──────── diagnostics ────────\n{rendered}"));
+    });
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-#[test]
 fn every_checker_code_has_a_fixture() {
     let mut covered = BTreeSet::new();
     for path in expc_tests::files("tests/check", "exp") {
@@ -152,58 +217,40 @@ fn every_checker_code_has_a_fixture() {
     );
 }
 
-#[test]
-fn examples_type_check_and_their_ir_is_stable() {
-    let examples: Vec<PathBuf> = expc_tests::files("examples", "exp")
-        .into_iter()
-        .filter(|p| {
-            p.parent()
-                .and_then(Path::parent)
-                .is_some_and(|d| d.ends_with("examples"))
-        })
-        .collect();
-    assert!(examples.len() >= 5);
-    for path in examples {
-        let name = expc_tests::relative(&path);
-        let first = check(&name, &Overrides::new());
-        let rendered = render_all(
-            &first.checked.diagnostics,
-            &first.sources,
-            RenderOptions { color: false },
-        );
-        assert!(first.checked.diagnostics.is_empty(), "{name}:\n{rendered}");
-        let program = first.checked.program.expect("an IR for a valid spec");
-        let json = serde_json::to_string_pretty(&program).unwrap();
-        let again = check(&name, &Overrides::new()).checked.program.unwrap();
-        assert_eq!(
-            json,
-            serde_json::to_string_pretty(&again).unwrap(),
-            "{name}: IR differs between runs"
-        );
-        let snapshot_name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        insta::with_settings!({ snapshot_path => "snapshots/ir", prepend_module_to_snapshot => false }, {
-            insta::assert_snapshot!(snapshot_name, json);
-        });
-    }
+fn example_type_checks_and_its_ir_is_stable(path: PathBuf) {
+    let name = expc_tests::relative(&path);
+    let first = check(&name, &Overrides::new());
+    let rendered = render_all(
+        &first.checked.diagnostics,
+        &first.sources,
+        RenderOptions { color: false },
+    );
+    assert!(first.checked.diagnostics.is_empty(), "{name}:\n{rendered}");
+    let program = first.checked.program.expect("an IR for a valid spec");
+    let json = serde_json::to_string_pretty(&program).unwrap();
+    let again = check(&name, &Overrides::new()).checked.program.unwrap();
+    assert_eq!(
+        json,
+        serde_json::to_string_pretty(&again).unwrap(),
+        "{name}: IR differs between runs"
+    );
+    let snapshot_name = expc_tests::stem(&path);
+    insta::with_settings!({ snapshot_path => "../snapshots/ir", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!(snapshot_name, json);
+    });
 }
 
-#[test]
-fn library_files_and_the_standard_library_check_on_their_own() {
-    let mut files = expc_tests::files("stdlib", "exp");
-    files.push(expc_tests::root().join("examples/simstudy/lib/common.exp"));
-    for path in files {
-        let name = expc_tests::relative(&path);
-        let out = check(&name, &Overrides::new());
-        let rendered = render_all(
-            &out.checked.diagnostics,
-            &out.sources,
-            RenderOptions { color: false },
-        );
-        assert!(!out.checked.has_errors(), "{name}:\n{rendered}");
-    }
+fn library_checks_on_its_own(path: PathBuf) {
+    let name = expc_tests::relative(&path);
+    let out = check(&name, &Overrides::new());
+    let rendered = render_all(
+        &out.checked.diagnostics,
+        &out.sources,
+        RenderOptions { color: false },
+    );
+    assert!(!out.checked.has_errors(), "{name}:\n{rendered}");
 }
 
-#[test]
 fn overrides_are_typed_and_checked_against_constraints() {
     let ok = check("examples/rainfall/rainfall.exp", &{
         let mut o = Overrides::new();
@@ -224,7 +271,6 @@ fn overrides_are_typed_and_checked_against_constraints() {
     assert_eq!(codes, ["E0206"]);
 }
 
-#[test]
 fn cli_emits_ir_and_reads_overrides() {
     let a = expc_tests::run(&["check", "--emit", "ir", "examples/hello/hello.exp"]);
     let b = expc_tests::run(&["check", "--emit", "ir", "examples/hello/hello.exp"]);
@@ -245,29 +291,21 @@ fn cli_emits_ir_and_reads_overrides() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("NAME=VALUE"));
 }
 
-#[test]
-fn valid_programs_check_cleanly() {
-    let roots: Vec<PathBuf> = expc_tests::files("tests/check/ok", "exp")
-        .into_iter()
-        .filter(|p| p.parent().is_some_and(|d| d.ends_with("ok")))
-        .collect();
-    assert!(!roots.is_empty());
-    for path in roots {
-        let name = expc_tests::relative(&path);
-        let out = check(&name, &Overrides::new());
-        let rendered = render_all(
-            &out.checked.diagnostics,
-            &out.sources,
-            RenderOptions { color: false },
-        );
-        assert!(out.checked.diagnostics.is_empty(), "{name}:\n{rendered}");
-        let program = out.checked.program.unwrap();
-        // A file imported twice (here by the root and by another import) is one module.
-        let shared = program
-            .modules
-            .iter()
-            .filter(|m| m.ends_with("shared.exp"))
-            .count();
-        assert!(shared <= 1, "{:?}", program.modules);
-    }
+fn valid_program_checks_cleanly(path: PathBuf) {
+    let name = expc_tests::relative(&path);
+    let out = check(&name, &Overrides::new());
+    let rendered = render_all(
+        &out.checked.diagnostics,
+        &out.sources,
+        RenderOptions { color: false },
+    );
+    assert!(out.checked.diagnostics.is_empty(), "{name}:\n{rendered}");
+    let program = out.checked.program.unwrap();
+    // A file imported twice (here by the root and by another import) is one module.
+    let shared = program
+        .modules
+        .iter()
+        .filter(|m| m.ends_with("shared.exp"))
+        .count();
+    assert!(shared <= 1, "{:?}", program.modules);
 }

@@ -8,6 +8,49 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use expc_tests::{Engine, Suite};
+
+pub fn trials(suite: &mut Suite) {
+    let each_example = || examples().into_iter().map(|e| (name_of(&e), e));
+    suite.each("plan", each_example(), plan_of_an_example);
+    suite.each("graph", each_example(), graphs_of_an_example);
+    suite.each_needing(
+        Engine::Graphviz,
+        "dot_reads_graph",
+        each_example(),
+        dot_reads_the_graphs_of_an_example,
+    );
+    suite.each(
+        "plan_json_is_unchanged_by_formatting_the_spec",
+        each_example(),
+        plan_json_is_unchanged_by_formatting_the_spec,
+    );
+    suite.test("diff_fixtures_are_found", || {
+        let dirs = diff_dirs();
+        assert!(dirs.len() >= 8, "only {} diff fixtures", dirs.len());
+    });
+    suite.each(
+        "diff",
+        diff_dirs().into_iter().map(|d| {
+            let name = d.file_name().unwrap().to_string_lossy().into_owned();
+            (name, d)
+        }),
+        diff_of_a_fixture_pair,
+    );
+    let mut specs = examples();
+    specs.push("tests/diff/base.exp".to_owned());
+    suite.each(
+        "a_spec_against_itself_has_no_changes",
+        specs.into_iter().map(|s| (s.clone(), s)),
+        a_spec_against_itself_has_no_changes,
+    );
+    suite.test("params_files_and_overrides", params_files_and_overrides);
+    suite.test(
+        "the_instance_dag_connects_sweeps_and_gathers",
+        the_instance_dag_connects_sweeps_and_gathers,
+    );
+}
+
 fn examples() -> Vec<String> {
     expc_tests::files("examples", "exp")
         .into_iter()
@@ -39,154 +82,124 @@ fn name_of(example: &str) -> String {
         .into_owned()
 }
 
-#[test]
-fn plans_of_every_example() {
-    for example in examples() {
-        let name = name_of(&example);
-        let text = stdout(&["plan", &example]);
-        let json = stdout(&["plan", "--format", "json", &example]);
-        assert_eq!(
-            json,
-            stdout(&["plan", "--format", "json", &example]),
-            "{example}: plan JSON differs between runs"
-        );
-        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(parsed["schema_version"], 1);
-        insta::with_settings!({ snapshot_path => "snapshots/plan", prepend_module_to_snapshot => false }, {
-            insta::assert_snapshot!(format!("{name}.plan"), text);
-            insta::assert_snapshot!(format!("{name}.plan.json"), json);
+fn plan_of_an_example(example: String) {
+    let name = name_of(&example);
+    let text = stdout(&["plan", &example]);
+    let json = stdout(&["plan", "--format", "json", &example]);
+    assert_eq!(
+        json,
+        stdout(&["plan", "--format", "json", &example]),
+        "{example}: plan JSON differs between runs"
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed["schema_version"], 1);
+    insta::with_settings!({ snapshot_path => "../snapshots/plan", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!(format!("{name}.plan"), text);
+        insta::assert_snapshot!(format!("{name}.plan.json"), json);
+    });
+}
+
+/// The arguments of `expc graph` for each format and expansion, and the snapshot suffix.
+const GRAPHS: [(&str, bool); 4] = [
+    ("dot", false),
+    ("dot", true),
+    ("mermaid", false),
+    ("mermaid", true),
+];
+
+fn graph(example: &str, format: &str, expand: bool) -> String {
+    let mut args = vec!["graph", "--format", format];
+    if expand {
+        args.push("--expand");
+    }
+    args.push(example);
+    stdout(&args)
+}
+
+fn graphs_of_an_example(example: String) {
+    let name = name_of(&example);
+    for (format, expand) in GRAPHS {
+        let graph = graph(&example, format, expand);
+        let suffix = if expand { ".expanded" } else { "" };
+        insta::with_settings!({ snapshot_path => "../snapshots/graph", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(format!("{name}{suffix}.{format}"), graph);
         });
     }
 }
 
-/// Whether Graphviz is there; under CI its absence is a failure, not a skip.
-fn have_dot() -> bool {
-    let ok = Command::new("dot")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
+/// Graphviz's `dot` reads every DOT graph `expc graph` writes.
+fn dot_reads_the_graphs_of_an_example(example: String) {
+    let name = name_of(&example);
+    for (format, expand) in GRAPHS.into_iter().filter(|(f, _)| *f == "dot") {
+        let graph = graph(&example, format, expand);
+        let suffix = if expand { ".expanded" } else { "" };
+        let dir = expc_tests::temp_path("plan", &format!("graph-{name}{suffix}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(format!("{name}{suffix}.dot"));
+        std::fs::write(&file, &graph).unwrap();
+        let out = Command::new("dot")
+            .arg("-Tsvg")
+            .arg(&file)
+            .output()
+            .unwrap();
+        expc_tests::remove_tree(&dir);
         assert!(
-            std::env::var("CI").is_err(),
-            "Graphviz `dot` is required under CI: run scripts/install-test-deps.sh"
+            out.status.success() && !out.stdout.is_empty(),
+            "dot rejected the graph of {example}:\n{}\n{graph}",
+            String::from_utf8_lossy(&out.stderr)
         );
-        eprintln!("skipping the Graphviz checks: `dot` is not installed");
-    }
-    ok
-}
-
-#[test]
-fn graphs_of_every_example_and_dot_reads_them() {
-    let dot = have_dot();
-    for example in examples() {
-        let name = name_of(&example);
-        for (format, expand) in [
-            ("dot", false),
-            ("dot", true),
-            ("mermaid", false),
-            ("mermaid", true),
-        ] {
-            let mut args = vec!["graph", "--format", format];
-            if expand {
-                args.push("--expand");
-            }
-            args.push(&example);
-            let graph = stdout(&args);
-            let suffix = if expand { ".expanded" } else { "" };
-            insta::with_settings!({ snapshot_path => "snapshots/graph", prepend_module_to_snapshot => false }, {
-                insta::assert_snapshot!(format!("{name}{suffix}.{format}"), graph);
-            });
-            if format == "dot" && dot {
-                let file = std::env::temp_dir().join(format!(
-                    "expc-graph-{}-{name}{suffix}.dot",
-                    std::process::id()
-                ));
-                std::fs::write(&file, &graph).unwrap();
-                let out = Command::new("dot")
-                    .arg("-Tsvg")
-                    .arg(&file)
-                    .output()
-                    .unwrap();
-                std::fs::remove_file(&file).ok();
-                assert!(
-                    out.status.success() && !out.stdout.is_empty(),
-                    "dot rejected the graph of {example}:\n{}\n{graph}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-        }
     }
 }
 
-#[test]
-fn plan_json_is_unchanged_by_formatting_the_spec() {
+fn plan_json_is_unchanged_by_formatting_the_spec(example: String) {
     let root = expc_tests::root();
-    for example in examples() {
-        let before = stdout(&["plan", "--format", "json", &example]);
-        // A copy of the example's folder, formatted.
-        let src = root.join(&example);
-        let dir = src.parent().unwrap();
-        let copy = std::env::temp_dir().join(format!(
-            "expc-fmt-plan-{}-{}",
-            std::process::id(),
-            name_of(&example)
-        ));
-        copy_dir(dir, &copy);
-        let spec = copy.join(src.file_name().unwrap());
-        // Spread the items' first lines out first, so that formatting has something to
-        // undo (outside templates, whose text is kept as written).
-        let original = std::fs::read_to_string(&spec).unwrap();
-        let messy: String = original
+    let before = stdout(&["plan", "--format", "json", &example]);
+    // A copy of the example's folder, formatted.
+    let src = root.join(&example);
+    let dir = src.parent().unwrap();
+    let copy = expc_tests::temp_path("plan", &format!("fmt-{}", name_of(&example)));
+    expc_tests::copy_dir(dir, &copy);
+    let spec = copy.join(src.file_name().unwrap());
+    // Spread the items' first lines out first, so that formatting has something to
+    // undo (outside templates, whose text is kept as written).
+    let original = std::fs::read_to_string(&spec).unwrap();
+    let messy: String = original
+        .lines()
+        .map(|l| {
+            let item = [
+                "param ",
+                "data ",
+                "resource ",
+                "task ",
+                "sweep ",
+                "model ",
+                "site ",
+            ]
+            .iter()
+            .find(|k| l.starts_with(*k));
+            match item {
+                Some(k) => format!("{}   {}\n", k.trim_end(), &l[k.len()..]),
+                None => format!("{l}\n"),
+            }
+        })
+        .collect();
+    assert_ne!(messy, original);
+    std::fs::write(&spec, messy).unwrap();
+    let spec_str = spec.to_string_lossy().into_owned();
+    stdout(&["fmt", &spec_str]);
+    let after = stdout(&["plan", "--format", "json", &spec_str]);
+    expc_tests::remove_tree(&copy);
+    if before != after {
+        let line = before
             .lines()
-            .map(|l| {
-                let item = [
-                    "param ",
-                    "data ",
-                    "resource ",
-                    "task ",
-                    "sweep ",
-                    "model ",
-                    "site ",
-                ]
-                .iter()
-                .find(|k| l.starts_with(*k));
-                match item {
-                    Some(k) => format!("{}   {}\n", k.trim_end(), &l[k.len()..]),
-                    None => format!("{l}\n"),
-                }
-            })
-            .collect();
-        assert_ne!(messy, original);
-        std::fs::write(&spec, messy).unwrap();
-        let spec_str = spec.to_string_lossy().into_owned();
-        stdout(&["fmt", &spec_str]);
-        let after = stdout(&["plan", "--format", "json", &spec_str]);
-        std::fs::remove_dir_all(&copy).ok();
-        if before != after {
-            let line = before
-                .lines()
-                .zip(after.lines())
-                .position(|(a, b)| a != b)
-                .unwrap_or(0);
-            panic!(
-                "{example}: formatting the spec changed its plan, from line {line}:\n{}\n{}",
-                before.lines().nth(line).unwrap_or(""),
-                after.lines().nth(line).unwrap_or("")
-            );
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        let target = to.join(e.file_name());
-        if p.is_dir() {
-            copy_dir(&p, &target);
-        } else {
-            std::fs::copy(&p, &target).unwrap();
-        }
+            .zip(after.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        panic!(
+            "{example}: formatting the spec changed its plan, from line {line}:\n{}\n{}",
+            before.lines().nth(line).unwrap_or(""),
+            after.lines().nth(line).unwrap_or("")
+        );
     }
 }
 
@@ -201,52 +214,41 @@ fn diff_dirs() -> Vec<PathBuf> {
     dirs
 }
 
-#[test]
-fn diffs_of_fixture_pairs() {
-    let dirs = diff_dirs();
-    assert!(dirs.len() >= 8, "only {} diff fixtures", dirs.len());
-    for dir in dirs {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let rel = expc_tests::relative(&dir);
-        let old = format!("{rel}/old.exp");
-        let new = format!("{rel}/new.exp");
-        let extra = std::fs::read_to_string(dir.join("args")).unwrap_or_default();
-        let mut args = vec!["diff", old.as_str(), new.as_str()];
-        args.extend(extra.split_whitespace());
-        let text = stdout(&args);
-        assert!(
-            !text.contains("No changes"),
-            "{name}: the diff found nothing"
-        );
-        args.extend(["--format", "json"]);
-        let json = stdout(&args);
-        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(parsed["schema_version"], 1);
-        insta::with_settings!({ snapshot_path => "snapshots/diff", prepend_module_to_snapshot => false }, {
-            insta::assert_snapshot!(format!("{name}"), text);
-            insta::assert_snapshot!(format!("{name}.json"), json);
-        });
+fn diff_of_a_fixture_pair(dir: PathBuf) {
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let rel = expc_tests::relative(&dir);
+    let old = format!("{rel}/old.exp");
+    let new = format!("{rel}/new.exp");
+    let extra = std::fs::read_to_string(dir.join("args")).unwrap_or_default();
+    let mut args = vec!["diff", old.as_str(), new.as_str()];
+    args.extend(extra.split_whitespace());
+    let text = stdout(&args);
+    assert!(
+        !text.contains("No changes"),
+        "{name}: the diff found nothing"
+    );
+    args.extend(["--format", "json"]);
+    let json = stdout(&args);
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed["schema_version"], 1);
+    insta::with_settings!({ snapshot_path => "../snapshots/diff", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!(format!("{name}"), text);
+        insta::assert_snapshot!(format!("{name}.json"), json);
+    });
+}
+
+fn a_spec_against_itself_has_no_changes(spec: String) {
+    let text = stdout(&["diff", &spec, &spec]);
+    assert!(text.contains("No changes"), "{spec}:\n{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&["diff", "--format", "json", &spec, &spec])).unwrap();
+    for key in ["added", "removed", "changed", "reruns", "params"] {
+        assert_eq!(json[key].as_array().map(Vec::len), Some(0), "{spec}: {key}");
     }
 }
 
-#[test]
-fn a_spec_against_itself_has_no_changes() {
-    let mut specs = examples();
-    specs.push("tests/diff/base.exp".to_owned());
-    for spec in specs {
-        let text = stdout(&["diff", &spec, &spec]);
-        assert!(text.contains("No changes"), "{spec}:\n{text}");
-        let json: serde_json::Value =
-            serde_json::from_str(&stdout(&["diff", "--format", "json", &spec, &spec])).unwrap();
-        for key in ["added", "removed", "changed", "reruns", "params"] {
-            assert_eq!(json[key].as_array().map(Vec::len), Some(0), "{spec}: {key}");
-        }
-    }
-}
-
-#[test]
 fn params_files_and_overrides() {
-    let dir = std::env::temp_dir().join(format!("expc-params-{}", std::process::id()));
+    let dir = expc_tests::temp_path("plan", "params");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("fast.yaml");
     std::fs::write(&file, "epochs: 7\nthreshold_mm: 12.5\n").unwrap();
@@ -272,7 +274,6 @@ fn params_files_and_overrides() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-#[test]
 fn the_instance_dag_connects_sweeps_and_gathers() {
     // Through the library: the rainfall plan's instance graph.
     let root = expc_tests::root();
