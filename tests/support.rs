@@ -100,16 +100,19 @@ pub fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A copy of the repository folder `from` (without run state) made once per test binary
-/// under [`scratch_root`], for the tests that run its specs without changing its files:
-/// what they run reads this copy, never the checkout.
+/// at the same place in a mirror of the checkout under [`scratch_root`], for the tests
+/// that run its specs without changing its files: what they run reads this copy, never
+/// the checkout. A spec that reads a sibling folder (`../run/step.py`) needs that folder
+/// copied too.
 pub fn shared_copy(from: &str) -> PathBuf {
-    static COPIES: std::sync::Mutex<BTreeMap<String, PathBuf>> =
-        std::sync::Mutex::new(BTreeMap::new());
-    let mut copies = COPIES.lock().unwrap_or_else(|e| e.into_inner());
-    copies
-        .entry(from.to_owned())
-        .or_insert_with(|| copy_of("shared", &from.replace('/', "-"), from))
-        .clone()
+    static COPIED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut copied = COPIED.lock().unwrap_or_else(|e| e.into_inner());
+    let to = scratch_root().join("checkout").join(from);
+    if !copied.iter().any(|c| c == from) {
+        copy_dir(&root().join(from), &to);
+        copied.push(from.to_owned());
+    }
+    to
 }
 
 /// A fresh scratch folder holding a copy of the repository folder `from` (without run

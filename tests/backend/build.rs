@@ -413,9 +413,10 @@ fn scripts_run_with_bash_alone_and_their_records_parse() {
     )
     .unwrap();
     let out = dir.join("out");
-    // The scripts run in a copy of the spec's folder, not in the checkout.
-    let spec_dir = dir.join("spec");
-    expc_tests::copy_dir(&expc_tests::root().join("tests/slurm"), &spec_dir);
+    // The scripts run with a copy of the spec's folder (and of the one its tasks read),
+    // not with the checkout's.
+    expc_tests::shared_copy("tests/run");
+    let spec_dir = expc_tests::shared_copy("tests/slurm");
     let spec_dir = spec_dir.to_str().unwrap();
     let built = build(
         "tests/slurm/injection.exp",

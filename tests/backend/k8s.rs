@@ -847,7 +847,18 @@ fn build_time_checks_refuse_with_help() {
         )
         .unwrap();
         let out = dir.join(format!("{name}-out"));
-        let o = build(spec.to_str().unwrap(), &out, &[]);
+        // From the spec's folder, so that the message (and where it wraps) does not
+        // depend on the temporary folder's path.
+        let o = Command::new(expc_tests::expc())
+            .args(["build", "--target", "k8s", "--spec-dir"])
+            .arg(format!("/srv/experiments/{name}"))
+            .arg("-o")
+            .arg(&out)
+            .arg(format!("{name}.exp"))
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
         // Without the terminal's wrapping and the report's frame.
         let stderr = String::from_utf8_lossy(&o.stderr).replace(['\n', '│'], " ");
         let stderr: String = stderr.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -208,8 +208,10 @@ fn wait(
     }
 }
 
-/// A spec of `slurm/`, in the copy the tests run.
+/// A spec of `slurm/`, in the copy the tests run (with the folders its specs read).
 fn spec(name: &str) -> String {
+    expc_tests::shared_copy("tests/run");
+    expc_tests::shared_copy("examples/hello");
     let copy = expc_tests::shared_copy("tests/slurm");
     copy.join(format!("{name}.exp"))
         .to_str()

@@ -108,7 +108,7 @@ impl Engine {
         match self {
             Engine::Slurm => succeeds_with_output(Command::new("sinfo").args(["-h", "-o", "%t"]))
                 .then_some(())
-                .ok_or_else(|| "no Slurm cluster answers `sinfo`".to_owned()),
+                .ok_or_else(|| "`sinfo` gets no answer".to_owned()),
             Engine::Spark => {
                 find_spark_submit().ok_or("no `spark-submit` (PyPI pyspark)")?;
                 succeeds(Command::new("java").arg("-version"))
