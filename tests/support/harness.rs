@@ -85,9 +85,12 @@ impl Suite {
     }
 }
 
+/// What a suite gives the harness: the function that adds its tests.
+pub type Trials = fn(&mut Suite);
+
 /// Runs the trials of `suites` (name, function adding its tests) with the arguments the
 /// binary was given; the binary's `main`.
-pub fn main(suites: &[(&'static str, fn(&mut Suite))]) -> ExitCode {
+pub fn main(suites: &[(&'static str, Trials)]) -> ExitCode {
     let args = Arguments::from_args();
     let scratch = crate::scratch_root();
     std::fs::create_dir_all(scratch).expect("a temporary folder");
