@@ -1,6 +1,6 @@
 //! The test harness of the suites (libtest-mimic): every test and every fixture case is a
 //! trial named `SUITE::TEST` or `SUITE::TEST::CASE`, so `cargo test -p expc-tests --test
-//! frontend -- check::fixture::unknown_name` runs one case and a failure names its case.
+//! frontend -- check::fixture::duplicate_param` runs one case and a failure names its case.
 //!
 //! A test binary (`frontend/main.rs`, `backend/main.rs`, `editor/main.rs`) lists its suites; each suite
 //! is a module with `pub fn trials(suite: &mut Suite)` that adds its tests, one per
