@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real single-node Slurm (22.05) on this machine, for trying `expc build --target slurm`
-# and for the tests in tests/slurm.rs. Needs Debian or Ubuntu, root, no systemd.
+# and for the tests in tests/backend/slurm.rs. Needs Debian or Ubuntu, root, no systemd.
 #
 #   scripts/dev-slurm.sh up      install what is missing, write the configuration, start
 #                                munged, slurmctld and slurmd; wait until the node is idle

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the validators the Kubernetes build tests (tests/k8s.rs) run on every manifest
-# expc writes; no API server can run offline, so the manifests are checked against the
-# official schemas instead:
+# Installs the validators the Kubernetes build tests (tests/backend/k8s.rs) run on every
+# manifest expc writes; no API server can run offline, so the manifests are checked against
+# the official schemas instead:
 #   kubernetes-validate==1.37.0  (PyPI) `kubernetes-validate --strict`: types, required and
 #                                unknown fields, for Kubernetes 1.25 to 1.37;
 #   kubernetes-models@5.1.0      (npm, pinned by tests/k8s/validate/package-lock.json) its

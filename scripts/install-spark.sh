@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Spark for tests/spark.rs: PyPI pyspark==4.3.0, which ships `spark-submit`
+# Installs Spark for the Spark tests (tests/backend/spark.rs, engines.rs): PyPI pyspark==4.3.0, which ships `spark-submit`
 # (in the package's bin/) and runs it on the machine's Java (17 or later; not installed
 # here). pip runs only when pyspark is missing or at another version, so a second run
 # takes well under a second.

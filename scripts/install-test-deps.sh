@@ -2,9 +2,9 @@
 # Installs the system packages expc's tests use, when they are missing:
 #   graphviz — `dot` checks that every graph `expc graph` writes is valid DOT;
 #   python3  — the task programs of the examples and of the run tests;
-#   chromium — headless, renders the pages `expc report` writes (tests/report.rs);
-#   npm      — installs and runs the kubernetes-models validators (tests/k8s.rs);
-#   java     — runs spark-submit (tests/spark.rs);
+#   chromium — headless, renders the pages `expc report` writes (the `report` suite);
+#   npm      — installs and runs the kubernetes-models validators (the `k8s` suite);
+#   java     — runs spark-submit (the `spark` and `engines` suites);
 # then the provenance validators (prov, rocrate-validator; scripts/install-prov-validators.sh),
 # the Kubernetes manifest validators (scripts/install-k8s-validators.sh) and Spark
 # (PyPI pyspark's spark-submit; scripts/install-spark.sh).

@@ -1,9 +1,20 @@
-//! Shared helpers of expc's test suites: where fixtures live, how to run the real binary.
+//! Shared helpers of expc's test suites: the harness (one named test per case), the rule
+//! for tests that need an engine, where fixtures live, scratch folders, and how to run the
+//! real binary.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[path = "support/engine.rs"]
+pub mod engine;
+#[path = "support/harness.rs"]
+pub mod harness;
+
+pub use engine::Engine;
+pub use harness::Suite;
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -55,15 +66,65 @@ pub fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// A path under the temporary folder for one test of one run, `expc-SUITE-test-PID-NAME`,
-/// with nothing there.
+/// The folder of this test binary's run, `expc-tests-PID` in the temporary folder: the
+/// working directory of the tests, and where their scratch folders are.
+pub fn scratch_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| std::env::temp_dir().join(format!("expc-tests-{}", std::process::id())))
+}
+
+/// A path for one test's scratch folder, `SUITE-NAME-N` under [`scratch_root`], with
+/// nothing there: unique in the run, so tests running at once never share one.
 pub fn temp_path(suite: &str, name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("expc-{suite}-test-{}-{name}", std::process::id()));
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = scratch_root().join(format!("{suite}-{name}-{n}"));
     remove_tree(&dir);
     dir
 }
 
-/// Every file under an absolute `dir` with the given extension, sorted.
+/// A copy of the folder `from` at `to`, without the state a run of it left there
+/// (`.expc/`): what a test runs an example or a fixture in.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type().unwrap().is_dir() {
+            if e.file_name() != ".expc" {
+                copy_dir(&src, &dst);
+            }
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// A copy of the repository folder `from` (without run state) made once per test binary
+/// at the same place in a mirror of the checkout under [`scratch_root`], for the tests
+/// that run its specs without changing its files: what they run reads this copy, never
+/// the checkout. A spec that reads a sibling folder (`../run/step.py`) needs that folder
+/// copied too.
+pub fn shared_copy(from: &str) -> PathBuf {
+    static COPIED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut copied = COPIED.lock().unwrap_or_else(|e| e.into_inner());
+    let to = scratch_root().join("checkout").join(from);
+    if !copied.iter().any(|c| c == from) {
+        copy_dir(&root().join(from), &to);
+        copied.push(from.to_owned());
+    }
+    to
+}
+
+/// A fresh scratch folder holding a copy of the repository folder `from` (without run
+/// state): a project for a test to run expc in.
+pub fn copy_of(suite: &str, name: &str, from: &str) -> PathBuf {
+    let dir = temp_path(suite, name);
+    copy_dir(&root().join(from), &dir);
+    dir
+}
+
+/// Every file under an absolute `dir` with the given extension, sorted; folders whose
+/// name starts with `.` (a run's `.expc/`) are not entered.
 pub fn files_in(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -74,7 +135,9 @@ pub fn files_in(dir: &Path, ext: &str) -> Vec<PathBuf> {
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
-                stack.push(p);
+                if !e.file_name().to_string_lossy().starts_with('.') {
+                    stack.push(p);
+                }
             } else if p.extension().is_some_and(|x| x == ext) {
                 out.push(p);
             }
@@ -82,6 +145,33 @@ pub fn files_in(dir: &Path, ext: &str) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// The files directly in `dir` (relative to the root) with the given extension, sorted,
+/// each with the snapshot suffix insta's `glob!` gives it: its name, or none when it is
+/// the only one.
+pub fn glob_cases(dir: &str, ext: &str) -> Vec<(PathBuf, Option<String>)> {
+    let files: Vec<PathBuf> = files(dir, ext)
+        .into_iter()
+        .filter(|p| p.parent() == Some(&root().join(dir)))
+        .collect();
+    let alone = files.len() == 1;
+    files
+        .into_iter()
+        .map(|p| {
+            let suffix = (!alone).then(|| p.file_name().unwrap().to_string_lossy().into_owned());
+            (p, suffix)
+        })
+        .collect()
+}
+
+/// The file name without its extension: the name of a fixture's test case.
+pub fn stem(path: impl AsRef<Path>) -> String {
+    path.as_ref()
+        .file_stem()
+        .expect("a file name")
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Every `.exp` file of the examples and the standard library.
@@ -123,11 +213,10 @@ pub fn run(args: &[&str]) -> Output {
         .expect("run expc")
 }
 
-/// A fresh folder `expc-NAME-PID` in the temp dir holding copies of `files` from the
-/// repository folder `from` — a project for a test to run expc in.
+/// A fresh scratch folder holding copies of `files` from the repository folder `from` —
+/// a project for a test to run expc in.
 pub fn fresh_copy(name: &str, from: &str, files: &[&str]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("expc-{name}-{}", std::process::id()));
-    remove_tree(&dir);
+    let dir = temp_path("project", name);
     std::fs::create_dir_all(&dir).unwrap();
     for f in files {
         std::fs::copy(root().join(from).join(f), dir.join(f)).unwrap();
@@ -151,32 +240,6 @@ pub fn relative(path: &Path) -> String {
         .unwrap_or(path)
         .to_string_lossy()
         .replace('\\', "/")
-}
-
-/// The `spark-submit` Spark tests run: the one in the installed `pyspark` package's
-/// `bin/` (`scripts/install-spark.sh` installs it), else the first on `PATH`; `None` when
-/// there is neither. Its grandparent folder is a usable `SPARK_HOME`.
-pub fn spark_submit() -> Option<PathBuf> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let from_pyspark = Command::new(python)
-        .args([
-            "-c",
-            "import os, pyspark; print(os.path.dirname(pyspark.__file__))",
-        ])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| {
-            PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
-                .join("bin")
-                .join("spark-submit")
-        })
-        .filter(|p| p.is_file());
-    from_pyspark.or_else(|| {
-        std::env::split_paths(&std::env::var_os("PATH")?)
-            .map(|d| d.join("spark-submit"))
-            .find(|p| p.is_file())
-    })
 }
 
 /// Values that break generated commands in other tools: quotes, command substitution,
@@ -231,43 +294,4 @@ pub fn query(state: &Path, sql: &str) -> Vec<serde_json::Value> {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("expc query printed JSON")
-}
-
-/// Whether `CI=true`: under CI an engine a test needs must be there.
-pub fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// Whether a Slurm cluster answers `sinfo`; panics under CI when none does, else notes
-/// that `test` did not run.
-pub fn slurm_cluster(test: &str) -> bool {
-    let up = Command::new("sinfo")
-        .args(["-h", "-o", "%t"])
-        .output()
-        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
-    if !up {
-        assert!(
-            !under_ci(),
-            "{test}: no Slurm cluster answers `sinfo`, and CI=true: start one with `scripts/dev-slurm.sh up`"
-        );
-        eprintln!("note: {test} did not run: no Slurm cluster answers `sinfo`");
-    }
-    up
-}
-
-/// Whether the `kubectl` stand-in can run (Python with `yaml` and `kubernetes_validate`);
-/// panics under CI when it cannot, else notes that `test` did not run.
-pub fn kubectl_standin(test: &str) -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import yaml, kubernetes_validate"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            !under_ci(),
-            "{test}: python3 with yaml and kubernetes_validate is missing, and CI=true: run scripts/install-k8s-validators.sh"
-        );
-        eprintln!("note: {test} did not run: python3 with yaml and kubernetes_validate is missing");
-    }
-    ok
 }

@@ -1,7 +1,9 @@
 //! `cargo xtask bench`: reproducible benchmarks of expc, printed as a Markdown table.
 //!
 //! Every figure comes from a workload this program generates itself, so anyone can rerun
-//! it: `cargo xtask bench` (release build; takes under a minute).
+//! it: `cargo xtask bench` (release build; takes under a minute). `--expc PATH` measures
+//! another build of `expc` (an earlier commit's, to compare with) instead of this
+//! checkout's.
 
 mod generate;
 mod pipeline_bench;
@@ -63,7 +65,15 @@ fn mb_per_s(bytes: usize, d: Duration) -> String {
     format!("{:.0} MB/s", bytes as f64 / 1e6 / d.as_secs_f64())
 }
 
-fn bench() {
+/// The `expc` binary to measure: `--expc PATH` (an earlier build, to compare with), else
+/// this checkout's release build, made first.
+fn expc_binary() -> PathBuf {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--expc") {
+        let path = PathBuf::from(args.get(i + 1).expect("--expc PATH"));
+        assert!(path.is_file(), "--expc {}: no such file", path.display());
+        return path;
+    }
     let status = Command::new(env!("CARGO"))
         .args(["build", "--release", "--quiet", "-p", "expc-cli"])
         .current_dir(root())
@@ -74,8 +84,11 @@ fn bench() {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map_or_else(|| root().join("target"), |dir| root().join(dir));
-    let expc = target.join("release/expc");
+    target.join("release/expc")
+}
 
+fn bench() {
+    let expc = expc_binary();
     let tasks = 10_000;
     let spec = generate::spec(tasks);
     let parsed = expc_syntax::parse(FileId(0), &spec);

@@ -4,6 +4,39 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use expc_diagnostics::FileId;
+use expc_tests::Suite;
+
+pub fn trials(suite: &mut Suite) {
+    // Each input its own test, numbered in the order its generator makes them.
+    let mut rng = Rng(0x5eed_0001);
+    suite.each(
+        "random_bytes_never_panic",
+        numbered(random_inputs(&mut rng, 1000)),
+        |input| never_panics(&input),
+    );
+    let mut rng = Rng(0x5eed_0002);
+    suite.each(
+        "mutated_examples_never_panic",
+        numbered(mutated_examples(&mut rng, 1000)),
+        |input| never_panics(&input),
+    );
+    suite.each(
+        "pathological_nesting_and_length",
+        pathological(),
+        |input: String| never_panics(input.as_bytes()),
+    );
+    suite.test(
+        "binary_exits_cleanly_on_every_input",
+        binary_exits_cleanly_on_every_input,
+    );
+}
+
+fn numbered(inputs: Vec<Vec<u8>>) -> impl Iterator<Item = (String, Vec<u8>)> {
+    inputs
+        .into_iter()
+        .enumerate()
+        .map(|(i, input)| (format!("{i:04}"), input))
+}
 
 /// A small deterministic generator (xorshift64*), so every run tests the same inputs.
 struct Rng(u64);
@@ -131,51 +164,46 @@ fn never_panics(input: &[u8]) {
     }
 }
 
-#[test]
-fn random_bytes_never_panic() {
-    let mut rng = Rng(0x5eed_0001);
-    for input in random_inputs(&mut rng, 1000) {
-        never_panics(&input);
-    }
-}
-
-#[test]
-fn mutated_examples_never_panic() {
-    let mut rng = Rng(0x5eed_0002);
-    for input in mutated_examples(&mut rng, 1000) {
-        never_panics(&input);
-    }
-}
-
-#[test]
-fn pathological_nesting_and_length() {
+/// Inputs a hundred thousand brackets, operators or templates deep, by name.
+fn pathological() -> Vec<(String, String)> {
     let n = 100_000;
-    let cases = [
-        "[".repeat(n),
-        format!("param p: Int = {}1{}", "(".repeat(n), ")".repeat(n)),
-        format!("param p: Int = {}1", "-".repeat(n)),
-        format!("param p: Int = {}", vec!["1"; n].join(" + ")),
-        format!("param p: Int = a{}", ".b".repeat(n)),
-        format!("param p: Int = 1 {}", "< 2 ".repeat(n)),
-        "{".repeat(n) + &"}".repeat(n),
-        format!("task t() {{ run `{}` }}", "${".repeat(n)),
-        format!("experiment e {{ {} }}", "a { ".repeat(n)),
-        "/*".repeat(n),
-        "\"".repeat(n),
-        "`".repeat(n),
-    ];
-    for case in cases {
-        never_panics(case.as_bytes());
-    }
+    [
+        ("open_brackets", "[".repeat(n)),
+        (
+            "parentheses",
+            format!("param p: Int = {}1{}", "(".repeat(n), ")".repeat(n)),
+        ),
+        ("negations", format!("param p: Int = {}1", "-".repeat(n))),
+        (
+            "sum",
+            format!("param p: Int = {}", vec!["1"; n].join(" + ")),
+        ),
+        ("fields", format!("param p: Int = a{}", ".b".repeat(n))),
+        (
+            "comparisons",
+            format!("param p: Int = 1 {}", "< 2 ".repeat(n)),
+        ),
+        ("braces", "{".repeat(n) + &"}".repeat(n)),
+        (
+            "interpolations",
+            format!("task t() {{ run `{}` }}", "${".repeat(n)),
+        ),
+        ("blocks", format!("experiment e {{ {} }}", "a { ".repeat(n))),
+        ("comment_openers", "/*".repeat(n)),
+        ("quotes", "\"".repeat(n)),
+        ("backticks", "`".repeat(n)),
+    ]
+    .into_iter()
+    .map(|(name, input)| (name.to_owned(), input))
+    .collect()
 }
 
 /// The real binary, on all the inputs at once: exit 0 or 1, never a crash.
-#[test]
 fn binary_exits_cleanly_on_every_input() {
     let mut rng = Rng(0x5eed_0003);
     let mut inputs = random_inputs(&mut rng, 1000);
     inputs.extend(mutated_examples(&mut rng, 1000));
-    let dir = std::env::temp_dir().join(format!("expc-robustness-{}", std::process::id()));
+    let dir = expc_tests::temp_path("robustness", "inputs");
     std::fs::create_dir_all(&dir).unwrap();
     let mut paths = Vec::new();
     for (i, input) in inputs.iter().enumerate() {

@@ -16,6 +16,28 @@ use expc_build::slurm::argv::{ScriptCommands, job_dir};
 use expc_check::ir;
 use expc_plan::plan::Plan;
 use expc_run::resolve::{Outputs, Resolver, Site, SparkSubmit};
+use expc_tests::{Engine, Suite};
+
+pub fn trials(suite: &mut Suite) {
+    suite.test(
+        "the_build_and_the_run_give_every_instance_the_same_command",
+        the_build_and_the_run_give_every_instance_the_same_command,
+    );
+    suite.test(
+        "a_run_here_records_the_argv_its_processes_receive",
+        a_run_here_records_the_argv_its_processes_receive,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "a_run_on_slurm_records_the_argv_its_jobs_receive",
+        a_run_on_slurm_records_the_argv_its_jobs_receive,
+    );
+    suite.needs(
+        Engine::KubectlStandIn,
+        "a_run_on_kubernetes_records_the_argv_its_pods_receive",
+        a_run_on_kubernetes_records_the_argv_its_pods_receive,
+    );
+}
 
 /// Every spec in the checkout that plans: the examples and the test fixtures.
 fn planned_specs() -> Vec<(PathBuf, ir::Program, Plan)> {
@@ -65,7 +87,6 @@ fn substitute(word: &[Segment], vars: &BTreeMap<&str, String>) -> String {
 /// and variables the generated script runs, with its run-time directories given values,
 /// are byte for byte the argv and variables the run resolves for an engine with those
 /// directories.
-#[test]
 fn the_build_and_the_run_give_every_instance_the_same_command() {
     let specs = planned_specs();
     assert!(
@@ -234,26 +255,17 @@ impl Drop for Project {
     }
 }
 
-#[test]
 fn a_run_here_records_the_argv_its_processes_receive() {
     let p = Project::new("local", "here");
     p.check(&mut Command::new(expc_tests::expc()));
 }
 
-#[test]
 fn a_run_on_slurm_records_the_argv_its_jobs_receive() {
-    if !expc_tests::slurm_cluster("a_run_on_slurm_records_the_argv_its_jobs_receive") {
-        return;
-    }
     let p = Project::new("slurm", "cluster");
     p.check(&mut Command::new(expc_tests::expc()));
 }
 
-#[test]
 fn a_run_on_kubernetes_records_the_argv_its_pods_receive() {
-    if !expc_tests::kubectl_standin("a_run_on_kubernetes_records_the_argv_its_pods_receive") {
-        return;
-    }
     let p = Project::new("k8s", "cloud");
     let bin = p.dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();

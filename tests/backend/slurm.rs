@@ -1,8 +1,9 @@
 //! The Slurm artifacts of `expc build`, submitted to a real Slurm cluster.
 //!
 //! Needs a cluster that answers `sinfo` (on this kind of machine, `scripts/dev-slurm.sh
-//! up` starts one, as `.ci/run` does). Without one, each test prints a note and returns,
-//! unless `CI=true`: under CI an unreachable cluster fails every test.
+//! up` starts one, as `.ci/run` does). Without one, each test is ignored with the reason,
+//! unless `CI=true`: under CI an unreachable cluster fails every test. The specs run from
+//! a copy of `slurm/`, never from the checkout.
 //!
 //! Each test builds a spec from `slurm/`, runs the generated `submit.sh`, follows the jobs
 //! with one `squeue` call per poll for all of them, and checks what Slurm and the jobs'
@@ -15,25 +16,78 @@ use std::time::{Duration, Instant};
 
 use expc_run::engine::slurm::queue::{SlurmJobStatus, explain, parse_squeue, squeue_args};
 use expc_run::hook::{HookEvent, HookRecord, read_hook_records};
+use expc_tests::{Engine, Suite};
 
-/// Whether a cluster answers; panics under CI when none does.
-fn cluster_up(test: &str) -> bool {
-    let up = Command::new("sinfo")
-        .args(["-h", "-o", "%t"])
-        .output()
-        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
-    if up {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{test}: no Slurm cluster answers `sinfo`, and CI=true: start one with `scripts/dev-slurm.sh up`"
-        );
-    }
-    eprintln!(
-        "note: {test} did not run: no Slurm cluster answers `sinfo` (start one with `scripts/dev-slurm.sh up`)"
+pub fn trials(suite: &mut Suite) {
+    suite.needs(
+        Engine::Slurm,
+        "a_chain_completes_in_order",
+        a_chain_completes_in_order,
     );
-    false
+    suite.needs(
+        Engine::Slurm,
+        "a_failing_job_cancels_its_dependents_with_the_reason",
+        a_failing_job_cancels_its_dependents_with_the_reason,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "hostile_values_reach_argv_byte_exact",
+        hostile_values_reach_argv_byte_exact,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "a_sweep_of_2500_becomes_three_throttled_arrays_and_completes",
+        a_sweep_of_2500_becomes_three_throttled_arrays_and_completes,
+    );
+    suite.test(
+        "max_overlap_counts_open_intervals",
+        max_overlap_counts_open_intervals,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "expc_run_submits_to_slurm_and_follows_to_completion",
+        expc_run_submits_to_slurm_and_follows_to_completion,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "expc_run_reports_a_failed_job_with_the_reason_and_submits_no_dependent",
+        expc_run_reports_a_failed_job_with_the_reason_and_submits_no_dependent,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "a_pipeline_mixing_local_tasks_and_slurm_runs_each_where_it_is_placed",
+        a_pipeline_mixing_local_tasks_and_slurm_runs_each_where_it_is_placed,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "ctrl_c_cancels_the_submitted_jobs",
+        ctrl_c_cancels_the_submitted_jobs,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "shell_task_variables_do_not_change_the_hook_records",
+        shell_task_variables_do_not_change_the_hook_records,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "cluster_runs_are_ingested_into_the_store_and_queryable",
+        cluster_runs_are_ingested_into_the_store_and_queryable,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "the_hello_example_on_slurm_matches_a_local_run",
+        the_hello_example_on_slurm_matches_a_local_run,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "target_all_runs_local_and_slurm_parts_in_dependency_order",
+        target_all_runs_local_and_slurm_parts_in_dependency_order,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "the_simstudy_example_runs_on_the_cluster_with_its_partition_account_and_modules",
+        the_simstudy_example_runs_on_the_cluster_with_its_partition_account_and_modules,
+    );
 }
 
 /// A spec built and submitted.
@@ -81,8 +135,7 @@ impl Drop for Submitted {
 }
 
 fn build_and_submit(name: &str, spec: &str, extra: &[&str], env: &[(&str, &str)]) -> Submitted {
-    let dir = std::env::temp_dir().join(format!("expc-slurm-{}-{name}", std::process::id()));
-    expc_tests::remove_tree(&dir);
+    let dir = expc_tests::temp_path("slurm", name);
     std::fs::create_dir_all(&dir).unwrap();
     let build = dir.join("build");
     let mut args = vec!["build", "--target", "slurm", "-o", build.to_str().unwrap()];
@@ -100,7 +153,7 @@ fn build_and_submit(name: &str, spec: &str, extra: &[&str], env: &[(&str, &str)]
     for (k, v) in env {
         submit.env(k, v);
     }
-    let out = submit.output().expect("run submit.sh");
+    let out = submit.current_dir(&dir).output().expect("run submit.sh");
     assert!(
         out.status.success(),
         "{name}: submit.sh failed:\n{}{}",
@@ -155,8 +208,15 @@ fn wait(
     }
 }
 
+/// A spec of `slurm/`, in the copy the tests run (with the folders its specs read).
 fn spec(name: &str) -> String {
-    format!("tests/slurm/{name}.exp")
+    expc_tests::shared_copy("tests/run");
+    expc_tests::shared_copy("examples/hello");
+    let copy = expc_tests::shared_copy("tests/slurm");
+    copy.join(format!("{name}.exp"))
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// The `end` record of each instance of `job`, by instance.
@@ -176,11 +236,7 @@ fn starts<'a>(records: &'a [HookRecord], job: &str) -> BTreeMap<u64, &'a HookRec
         .collect()
 }
 
-#[test]
 fn a_chain_completes_in_order() {
-    if !cluster_up("a_chain_completes_in_order") {
-        return;
-    }
     let sub = build_and_submit("chain", &spec("chain"), &[], &[]);
     let statuses = wait(&sub, 3, Duration::from_secs(120));
     for label in ["a", "b", "c"] {
@@ -218,11 +274,7 @@ fn a_chain_completes_in_order() {
     assert_eq!(c.outputs[0].sha256.as_deref(), sha.split(' ').next());
 }
 
-#[test]
 fn a_failing_job_cancels_its_dependents_with_the_reason() {
-    if !cluster_up("a_failing_job_cancels_its_dependents_with_the_reason") {
-        return;
-    }
     let sub = build_and_submit("failing", &spec("failing"), &[], &[]);
     let statuses = wait(&sub, 4, Duration::from_secs(120));
     let f = &statuses[sub.id("f")];
@@ -250,13 +302,9 @@ fn a_failing_job_cancels_its_dependents_with_the_reason() {
     assert_eq!(ends(&records, "independent")[&0].exit_status, Some(0));
 }
 
-#[test]
 fn hostile_values_reach_argv_byte_exact() {
-    if !cluster_up("hostile_values_reach_argv_byte_exact") {
-        return;
-    }
     let corpus = expc_tests::hostile_values(&["--export=ALL", "#SBATCH --wrap=id"]);
-    let dir = std::env::temp_dir().join(format!("expc-slurm-{}-params", std::process::id()));
+    let dir = expc_tests::temp_path("slurm", "params");
     std::fs::create_dir_all(&dir).unwrap();
     let params = dir.join("values.yaml");
     std::fs::write(
@@ -327,11 +375,7 @@ fn max_overlap(intervals: &[(String, String)]) -> usize {
     most as usize
 }
 
-#[test]
 fn a_sweep_of_2500_becomes_three_throttled_arrays_and_completes() {
-    if !cluster_up("a_sweep_of_2500_becomes_three_throttled_arrays_and_completes") {
-        return;
-    }
     let started = Instant::now();
     // The job environment is the submitting one (`SBATCH_EXPORT=ALL` overrides the
     // scripts' `--export=NONE`): loading a login environment for each of 2,500 tasks costs
@@ -410,7 +454,6 @@ fn a_sweep_of_2500_becomes_three_throttled_arrays_and_completes() {
     );
 }
 
-#[test]
 fn max_overlap_counts_open_intervals() {
     let iv = |v: &[(&str, &str)]| {
         v.iter()
@@ -441,17 +484,12 @@ fn run_jobs(state: &std::path::Path) -> Vec<(String, String)> {
 }
 
 fn expc_run(name: &str, spec: &str) -> (std::process::Output, PathBuf) {
-    let state = std::env::temp_dir().join(format!("expc-slurm-{}-{name}", std::process::id()));
-    expc_tests::remove_tree(&state);
+    let state = expc_tests::temp_path("slurm", name);
     let out = expc_tests::run(&["run", "--state-dir", state.to_str().unwrap(), spec]);
     (out, state)
 }
 
-#[test]
 fn expc_run_submits_to_slurm_and_follows_to_completion() {
-    if !cluster_up("expc_run_submits_to_slurm_and_follows_to_completion") {
-        return;
-    }
     let (out, state) = expc_run("run-chain", &spec("chain"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -538,11 +576,7 @@ fn expc_run_submits_to_slurm_and_follows_to_completion() {
 /// A job that fails on the cluster is reported with Slurm's state and reason and the end
 /// of its log; its dependents are never submitted (the scheduler checks the upstream's
 /// real state first) and an independent job still completes.
-#[test]
 fn expc_run_reports_a_failed_job_with_the_reason_and_submits_no_dependent() {
-    if !cluster_up("expc_run_reports_a_failed_job_with_the_reason_and_submits_no_dependent") {
-        return;
-    }
     let (out, state) = expc_run("run-failing", &spec("failing"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -579,11 +613,7 @@ fn expc_run_reports_a_failed_job_with_the_reason_and_submits_no_dependent() {
 /// A pipeline that mixes this machine with Slurm, as the rainfall example does: the local
 /// tasks run here, the sweep goes to the cluster as one throttled job array once its input
 /// is made, and the local summary reads what the cluster wrote.
-#[test]
 fn a_pipeline_mixing_local_tasks_and_slurm_runs_each_where_it_is_placed() {
-    if !cluster_up("a_pipeline_mixing_local_tasks_and_slurm_runs_each_where_it_is_placed") {
-        return;
-    }
     let (out, state) = expc_run("mixed", &spec("mixed"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -653,16 +683,10 @@ fn a_pipeline_mixing_local_tasks_and_slurm_runs_each_where_it_is_placed() {
     expc_tests::remove_tree(&state);
 }
 
-#[test]
 fn ctrl_c_cancels_the_submitted_jobs() {
-    if !cluster_up("ctrl_c_cancels_the_submitted_jobs") {
-        return;
-    }
-    let state = std::env::temp_dir().join(format!("expc-slurm-{}-slow", std::process::id()));
-    expc_tests::remove_tree(&state);
+    let state = expc_tests::temp_path("slurm", "slow");
     let child = Command::new(expc_tests::expc())
         .args(["run", "--state-dir", state.to_str().unwrap(), &spec("slow")])
-        .current_dir(expc_tests::root())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -717,11 +741,7 @@ fn ctrl_c_cancels_the_submitted_jobs() {
     expc_tests::remove_tree(&state);
 }
 
-#[test]
 fn shell_task_variables_do_not_change_the_hook_records() {
-    if !cluster_up("shell_task_variables_do_not_change_the_hook_records") {
-        return;
-    }
     let sub = build_and_submit("shell-vars", &spec("shell_vars"), &[], &[]);
     let statuses = wait(&sub, 1, Duration::from_secs(60));
     assert_eq!(
@@ -746,11 +766,7 @@ fn query(state: &std::path::Path, sql: &str) -> Vec<serde_json::Value> {
     expc_tests::query(state, sql)
 }
 
-#[test]
 fn cluster_runs_are_ingested_into_the_store_and_queryable() {
-    if !cluster_up("cluster_runs_are_ingested_into_the_store_and_queryable") {
-        return;
-    }
     let chain = build_and_submit("ingest-chain", &spec("chain"), &[], &[]);
     let failing = build_and_submit("ingest-failing", &spec("failing"), &[], &[]);
     wait(&chain, 3, Duration::from_secs(120));
@@ -802,11 +818,7 @@ fn cluster_runs_are_ingested_into_the_store_and_queryable() {
 
 /// The `hello` example placed on Slurm runs through the cluster with `expc run` and makes
 /// the same bytes as a local run of the same spec.
-#[test]
 fn the_hello_example_on_slurm_matches_a_local_run() {
-    if !cluster_up("the_hello_example_on_slurm_matches_a_local_run") {
-        return;
-    }
     let spec = spec("hello_on_slurm");
     let (out, state) = expc_run("hello-slurm", &spec);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -850,13 +862,8 @@ fn the_hello_example_on_slurm_matches_a_local_run() {
 /// submit.sh runs the local job with bash, then the sweep with `sbatch --wait` as one
 /// array, then the local summary, handing data over in its run folder; the summary is the
 /// one `expc run --local` makes.
-#[test]
 fn target_all_runs_local_and_slurm_parts_in_dependency_order() {
-    if !cluster_up("target_all_runs_local_and_slurm_parts_in_dependency_order") {
-        return;
-    }
-    let dir = std::env::temp_dir().join(format!("expc-slurm-{}-all", std::process::id()));
-    expc_tests::remove_tree(&dir);
+    let dir = expc_tests::temp_path("slurm", "all");
     let spec = spec("mixed");
     let out = expc_tests::run(&[
         "build",
@@ -873,7 +880,6 @@ fn target_all_runs_local_and_slurm_parts_in_dependency_order() {
     );
     let run = Command::new("bash")
         .arg(dir.join("submit.sh"))
-        .current_dir(expc_tests::root())
         .output()
         .unwrap();
     let said = format!(
@@ -928,16 +934,10 @@ fn target_all_runs_local_and_slurm_parts_in_dependency_order() {
 /// example's environment modules for real (each run records the modules it saw), the
 /// gather runs on the cluster too, and the analysis here; the phase map is the one a run
 /// of the whole pipeline on this machine makes.
-#[test]
 fn the_simstudy_example_runs_on_the_cluster_with_its_partition_account_and_modules() {
-    if !cluster_up(
-        "the_simstudy_example_runs_on_the_cluster_with_its_partition_account_and_modules",
-    ) {
-        return;
-    }
-    let state = std::env::temp_dir().join(format!("expc-slurm-{}-simstudy", std::process::id()));
-    expc_tests::remove_tree(&state);
-    let spec = "examples/simstudy/simstudy.exp";
+    let state = expc_tests::temp_path("slurm", "simstudy");
+    let spec = expc_tests::shared_copy("examples/simstudy").join("simstudy.exp");
+    let spec = spec.to_str().unwrap();
     let out = expc_tests::run(&[
         "run",
         "-p",

@@ -5,13 +5,32 @@
 //! per node, execution and instance. Screenshots are saved under
 //! `target/test-artifacts/`.
 //!
-//! Without Chromium these tests print a note and return, except under `CI=true`, where
-//! they fail (`scripts/install-test-deps.sh` installs it).
+//! Without Chromium these tests are ignored, with the reason, except under `CI=true`,
+//! where they fail (`scripts/install-test-deps.sh` installs it).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use expc_tests::{Engine, Suite};
 use serde_json::Value;
+
+pub fn trials(suite: &mut Suite) {
+    suite.needs(
+        Engine::Chromium,
+        "report_of_a_sweep_renders_its_dag_timeline_and_parallel_coordinates",
+        report_of_a_sweep_renders_its_dag_timeline_and_parallel_coordinates,
+    );
+    suite.needs(
+        Engine::Chromium,
+        "a_hostile_value_stays_text",
+        a_hostile_value_stays_text,
+    );
+    suite.needs(
+        Engine::Chromium,
+        "the_report_of_a_thousand_tasks_stays_small",
+        the_report_of_a_thousand_tasks_stays_small,
+    );
+}
 
 struct Project {
     dir: PathBuf,
@@ -83,24 +102,9 @@ fn artifacts() -> PathBuf {
     dir
 }
 
-fn chromium() -> Option<PathBuf> {
-    let found = ["chromium", "chromium-browser"].iter().find_map(|name| {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|p| p.join(name))
-                .find(|p| p.is_file())
-        })
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "chromium is not installed (scripts/install-test-deps.sh installs it)"
-        );
-        eprintln!(
-            "note: chromium is not installed; skipping (scripts/install-test-deps.sh installs it)"
-        );
-    }
-    found
+/// The Chromium to open reports with, for a test that needs [`Engine::Chromium`].
+fn chromium() -> PathBuf {
+    expc_tests::engine::chromium().expect("a test that needs Engine::Chromium")
 }
 
 /// Opens a report in headless Chromium; what `tests/report/chromium.py` saw.
@@ -154,9 +158,8 @@ fn mark(facts: &Value, element: &str, what: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {element}.{what} in {facts}"))
 }
 
-#[test]
 fn report_of_a_sweep_renders_its_dag_timeline_and_parallel_coordinates() {
-    let Some(chromium) = chromium() else { return };
+    let chromium = chromium();
     let p = prov_project("sweep");
     // A pause so that each execution has a visible length.
     p.ok(&["run", "--local", "train.exp", "-p", "pause=0.2"]);
@@ -268,9 +271,8 @@ fn report_of_a_sweep_renders_its_dag_timeline_and_parallel_coordinates() {
     assert_eq!(mark(&facts, "timeline", "marks"), executions, "{facts}");
 }
 
-#[test]
 fn a_hostile_value_stays_text() {
-    let Some(chromium) = chromium() else { return };
+    let chromium = chromium();
     let p = prov_project("hostile");
     std::fs::write(
         p.dir.join("hostile.exp"),
@@ -325,7 +327,6 @@ pipeline main {
 /// A run of 1,001 tasks (a 100 x 10 sweep with metrics, then a gather) makes a report
 /// under 5 MB that Chromium draws in full: one bar per execution, one line per instance.
 /// How long it takes to open is measured by `cargo xtask bench`, not here.
-#[test]
 fn the_report_of_a_thousand_tasks_stays_small() {
     let p = prov_project("big");
     std::fs::copy(
@@ -337,7 +338,7 @@ fn the_report_of_a_thousand_tasks_stays_small() {
     p.ok(&["report", "-o", "big.html"]);
     let size = std::fs::metadata(p.dir.join("big.html")).unwrap().len();
     assert!(size < 5_000_000, "the report is {size} bytes");
-    let Some(chromium) = chromium() else { return };
+    let chromium = chromium();
     let facts = render(
         &chromium,
         &p.dir.join("big.html"),

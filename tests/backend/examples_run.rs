@@ -2,27 +2,31 @@
 //! generates, and a second run is entirely cached.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if e.file_type().unwrap().is_dir() {
-            if e.file_name() != ".expc" {
-                copy_dir(&src, &dst);
-            }
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
+use expc_tests::{Engine, Suite};
+
+pub fn trials(suite: &mut Suite) {
+    suite.test("hello_runs", || end_to_end("hello", &[]));
+    suite.test("stabilizer_runs", || end_to_end("stabilizer", &[]));
+    suite.test("detection_runs", || end_to_end("detection", &[]));
+    // 100 simulations instead of 1,200: the same pipeline, at a size for a test.
+    suite.test("simstudy_runs_with_one_replica_per_point", || {
+        end_to_end("simstudy", &["-p", "replicas=1"])
+    });
+    suite.test(
+        "rainfall_runs_with_spark_submit_or_says_it_is_missing",
+        rainfall_runs_with_spark_submit_or_says_it_is_missing,
+    );
+    suite.test(
+        "kubernetes_placements_without_a_local_run_dir_are_refused_with_what_to_do",
+        kubernetes_placements_without_a_local_run_dir_are_refused_with_what_to_do,
+    );
 }
 
+/// A copy of the example `name` (without any state a run left in the checkout).
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("expc-example-{name}-{}", std::process::id()));
-    expc_tests::remove_tree(&dir);
-    copy_dir(&expc_tests::root().join("examples").join(name), &dir);
-    dir
+    expc_tests::copy_of("example", name, &format!("examples/{name}"))
 }
 
 fn run(dir: &Path, spec: &str, args: &[&str]) -> Output {
@@ -33,7 +37,11 @@ fn run(dir: &Path, spec: &str, args: &[&str]) -> Output {
         .env("RAIN_ALERT_KEY", "examples-test-key")
         .current_dir(dir);
     // PySpark's spark-submit first on PATH, wherever pip put it.
-    if let Some(bin) = expc_tests::spark_submit().and_then(|p| p.parent().map(Path::to_path_buf)) {
+    if Engine::Spark.available().is_ok() {
+        let bin = expc_tests::engine::spark_submit()
+            .parent()
+            .unwrap()
+            .to_path_buf();
         let path = std::env::var_os("PATH").unwrap_or_default();
         let dirs = std::iter::once(bin).chain(std::env::split_paths(&path));
         c.env("PATH", std::env::join_paths(dirs).unwrap());
@@ -73,49 +81,15 @@ fn end_to_end(name: &str, args: &[&str]) {
     expc_tests::remove_tree(&dir);
 }
 
-#[test]
-fn hello_runs() {
-    end_to_end("hello", &[]);
-}
-
-#[test]
-fn stabilizer_runs() {
-    end_to_end("stabilizer", &[]);
-}
-
-#[test]
-fn detection_runs() {
-    end_to_end("detection", &[]);
-}
-
-#[test]
-fn simstudy_runs_with_one_replica_per_point() {
-    // 100 simulations instead of 1,200: the same pipeline, at a size for a test.
-    end_to_end("simstudy", &["-p", "replicas=1"]);
-}
-
 /// The rainfall example runs end to end here too: its Spark task through a real
 /// `spark-submit` (`local[N]`; PySpark from scripts/install-spark.sh), its sweep and the
 /// local tasks after it, and a second run is entirely cached. Without Spark, the run says
 /// what is missing and the tasks that need the Spark output are skipped, not failed.
-#[test]
 fn rainfall_runs_with_spark_submit_or_says_it_is_missing() {
-    let have_spark = expc_tests::spark_submit().is_some_and(|p| {
-        Command::new(p)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    if have_spark {
+    if Engine::Spark.present() {
         end_to_end("rainfall", &[]);
         return;
     }
-    assert!(
-        !std::env::var("CI").is_ok_and(|v| v == "true"),
-        "spark-submit is not installed and CI=true: scripts/install-spark.sh installs it"
-    );
     eprintln!("note: rainfall ran without Spark (scripts/install-spark.sh installs it)");
     let dir = scratch("rainfall");
     let out = run(&dir, "rainfall.exp", &[]);
@@ -131,11 +105,13 @@ fn rainfall_runs_with_spark_submit_or_says_it_is_missing() {
 /// `expc run` submits to Kubernetes only where the resource says where its run volume is
 /// mounted here: the detection example's `cloud` does not, so the run is refused before
 /// anything runs or is written, with what to do instead.
-#[test]
 fn kubernetes_placements_without_a_local_run_dir_are_refused_with_what_to_do() {
+    // In a copy: a run of the example in the checkout (as the README suggests) leaves
+    // state there, and this test must see only what this run writes.
+    let dir = scratch("detection");
     let out = Command::new(expc_tests::expc())
-        .args(["run", "examples/detection/detection.exp"])
-        .current_dir(expc_tests::root())
+        .args(["run", "detection.exp"])
+        .current_dir(&dir)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -150,8 +126,6 @@ fn kubernetes_placements_without_a_local_run_dir_are_refused_with_what_to_do() {
     assert!(err.contains("Set `local_run_dir` of `cloud`"), "{err}");
     assert!(err.contains("expc build --target k8s"), "{err}");
     assert!(err.contains("--local"), "{err}");
-    assert!(
-        !expc_tests::root().join("examples/detection/.expc").exists(),
-        "the run wrote state"
-    );
+    assert!(!dir.join(".expc").exists(), "the run wrote state");
+    expc_tests::remove_tree(&dir);
 }

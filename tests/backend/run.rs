@@ -7,6 +7,51 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use expc_tests::Suite;
+
+pub fn trials(suite: &mut Suite) {
+    suite.test(
+        "fan_out_runs_in_parallel_and_the_gather_sees_every_branch",
+        fan_out_runs_in_parallel_and_the_gather_sees_every_branch,
+    );
+    suite.test(
+        "the_cache_decides_what_runs_again",
+        the_cache_decides_what_runs_again,
+    );
+    suite.test(
+        "an_unchanged_rerun_reads_the_noted_entries_not_the_index",
+        an_unchanged_rerun_reads_the_noted_entries_not_the_index,
+    );
+    suite.test(
+        "a_failing_branch_does_not_stop_the_others",
+        a_failing_branch_does_not_stop_the_others,
+    );
+    suite.test(
+        "a_retry_that_succeeds_on_the_second_attempt",
+        a_retry_that_succeeds_on_the_second_attempt,
+    );
+    suite.test(
+        "a_missing_output_is_a_failure",
+        a_missing_output_is_a_failure,
+    );
+    suite.test(
+        "a_command_line_longer_than_the_system_accepts_says_so",
+        a_command_line_longer_than_the_system_accepts_says_so,
+    );
+    suite.test(
+        "hostile_values_reach_argv_byte_for_byte",
+        hostile_values_reach_argv_byte_for_byte,
+    );
+    suite.test(
+        "sigkill_at_random_moments_then_resume",
+        sigkill_at_random_moments_then_resume,
+    );
+    suite.test(
+        "ctrl_c_stops_the_tasks_and_the_run_resumes",
+        ctrl_c_stops_the_tasks_and_the_run_resumes,
+    );
+}
+
 struct Project {
     dir: PathBuf,
     log: PathBuf,
@@ -20,8 +65,7 @@ impl Drop for Project {
 }
 
 fn project(name: &str) -> Project {
-    let dir = std::env::temp_dir().join(format!("expc-run-{name}-{}", std::process::id()));
-    expc_tests::remove_tree(&dir);
+    let dir = expc_tests::temp_path("run", name);
     std::fs::create_dir_all(&dir).unwrap();
     for f in [
         "step.py",
@@ -100,7 +144,6 @@ fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-#[test]
 fn fan_out_runs_in_parallel_and_the_gather_sees_every_branch() {
     let p = project("fanout");
     let out = p.run("pipeline.exp", &["-j", "4"], &[("EXPC_TEST_SLEEP", "0.4")]);
@@ -128,7 +171,6 @@ fn fan_out_runs_in_parallel_and_the_gather_sees_every_branch() {
     assert_eq!(p.out("s/side.txt"), "side\n");
 }
 
-#[test]
 fn the_cache_decides_what_runs_again() {
     let p = project("cache");
     ok(&p.run("pipeline.exp", &[], &[]));
@@ -220,7 +262,6 @@ fn the_cache_decides_what_runs_again() {
 /// `last-keys` notes each success's cache entry: a rerun where nothing changed finds every
 /// instance cached from it, without reading the cache index; a store from before (lines
 /// without entries) is read through the index once and noted then.
-#[test]
 fn an_unchanged_rerun_reads_the_noted_entries_not_the_index() {
     let p = project("noted");
     ok(&p.run("pipeline.exp", &[], &[]));
@@ -280,7 +321,6 @@ fn an_unchanged_rerun_reads_the_noted_entries_not_the_index() {
     assert!(p.out("g/all.txt").starts_with("branch 0: hello\n"));
 }
 
-#[test]
 fn a_failing_branch_does_not_stop_the_others() {
     let p = project("failing");
     let out = p.run("pipeline.exp", &[], &[("EXPC_TEST_FAIL", "2")]);
@@ -334,7 +374,6 @@ fn a_failing_branch_does_not_stop_the_others() {
     assert_eq!(tasks(&fixed, "task_started"), set(&["b[2]", "g"]));
 }
 
-#[test]
 fn a_retry_that_succeeds_on_the_second_attempt() {
     let p = project("retry");
     let flag = p.dir.join("flaky-flag");
@@ -354,7 +393,6 @@ fn a_retry_that_succeeds_on_the_second_attempt() {
     assert_eq!(p.out("g/all.txt"), "branch 0: hello\n");
 }
 
-#[test]
 fn a_missing_output_is_a_failure() {
     let p = project("lazy");
     let out = p.run("failing_output.exp", &[], &[]);
@@ -372,7 +410,6 @@ fn a_missing_output_is_a_failure() {
     );
 }
 
-#[test]
 fn a_command_line_longer_than_the_system_accepts_says_so() {
     let p = project("e2big");
     std::fs::write(
@@ -400,7 +437,6 @@ fn a_command_line_longer_than_the_system_accepts_says_so() {
     assert!(message.contains("through a file"), "{message}");
 }
 
-#[test]
 fn hostile_values_reach_argv_byte_for_byte() {
     let p = project("injection");
     let corpus = expc_tests::hostile_values(&[]);
@@ -444,7 +480,6 @@ impl Rng {
     }
 }
 
-#[test]
 fn sigkill_at_random_moments_then_resume() {
     let p = project("kill");
     let mut rng = Rng(0x5eed_4b1d);
@@ -514,7 +549,6 @@ fn finished_instances(state: &Path) -> BTreeSet<String> {
     out
 }
 
-#[test]
 fn ctrl_c_stops_the_tasks_and_the_run_resumes() {
     let p = project("interrupt");
     let child = p

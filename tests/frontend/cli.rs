@@ -1,6 +1,39 @@
 //! The real `expc` binary, driven as a user would.
 
-use expc_tests::run;
+use expc_tests::{Suite, run};
+
+pub fn trials(suite: &mut Suite) {
+    suite.test(
+        "check_accepts_every_example_silently",
+        check_accepts_every_example_silently,
+    );
+    suite.test(
+        "check_reports_every_error_and_exits_1",
+        check_reports_every_error_and_exits_1,
+    );
+    suite.test("color_is_forced_by_flag", color_is_forced_by_flag);
+    suite.test(
+        "check_json_has_positions_and_schema_version",
+        check_json_has_positions_and_schema_version,
+    );
+    suite.test(
+        "check_of_a_missing_file_says_so",
+        check_of_a_missing_file_says_so,
+    );
+    suite.test(
+        "fmt_check_shows_a_diff_and_fmt_rewrites",
+        fmt_check_shows_a_diff_and_fmt_rewrites,
+    );
+    suite.test(
+        "fmt_refuses_files_with_syntax_errors_and_leaves_them_alone",
+        fmt_refuses_files_with_syntax_errors_and_leaves_them_alone,
+    );
+    suite.test(
+        "explain_prints_the_explanation_with_an_example",
+        explain_prints_the_explanation_with_an_example,
+    );
+    suite.test("help_and_completions", help_and_completions);
+}
 
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -10,7 +43,6 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-#[test]
 fn check_accepts_every_example_silently() {
     let mut args = vec!["check".to_owned()];
     args.extend(
@@ -25,7 +57,6 @@ fn check_accepts_every_example_silently() {
     assert_eq!(stderr(&out), "");
 }
 
-#[test]
 fn check_reports_every_error_and_exits_1() {
     let out = run(&["check", "tests/fixtures/errors/several_errors.exp"]);
     assert_eq!(out.status.code(), Some(1));
@@ -50,7 +81,6 @@ fn check_reports_every_error_and_exits_1() {
     assert!(!err.contains('\u{1b}'), "NO_COLOR output has escape codes");
 }
 
-#[test]
 fn color_is_forced_by_flag() {
     let out = run(&[
         "check",
@@ -68,7 +98,6 @@ fn color_is_forced_by_flag() {
     assert!(!stderr(&out).contains('\u{1b}'));
 }
 
-#[test]
 fn check_json_has_positions_and_schema_version() {
     let out = run(&[
         "check",
@@ -90,7 +119,6 @@ fn check_json_has_positions_and_schema_version() {
     assert_eq!(d["help"], "did you mean `task`?");
 }
 
-#[test]
 fn check_of_a_missing_file_says_so() {
     let out = run(&["check", "no/such/file.exp"]);
     assert_eq!(out.status.code(), Some(1));
@@ -101,9 +129,8 @@ fn check_of_a_missing_file_says_so() {
     );
 }
 
-#[test]
 fn fmt_check_shows_a_diff_and_fmt_rewrites() {
-    let dir = std::env::temp_dir().join(format!("expc-cli-fmt-{}", std::process::id()));
+    let dir = expc_tests::temp_path("cli", "fmt");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("a.exp");
     std::fs::write(&file, "param x:Int=1 // keep me\n").unwrap();
@@ -130,14 +157,12 @@ fn fmt_check_shows_a_diff_and_fmt_rewrites() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-#[test]
 fn fmt_refuses_files_with_syntax_errors_and_leaves_them_alone() {
     let out = run(&["fmt", "--check", "tests/fixtures/errors/missing_colon.exp"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("was not formatted because it has syntax errors"));
 }
 
-#[test]
 fn explain_prints_the_explanation_with_an_example() {
     let out = run(&["explain", "E0007"]);
     assert_eq!(out.status.code(), Some(0));
@@ -155,7 +180,6 @@ fn explain_prints_the_explanation_with_an_example() {
     assert!(stderr(&out).contains("unknown diagnostic code `E0x07`"));
 }
 
-#[test]
 fn help_and_completions() {
     let out = run(&["--help"]);
     assert_eq!(out.status.code(), Some(0));

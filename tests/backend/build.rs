@@ -6,8 +6,61 @@
 //! byte-identical, and every build-time check must fail the build with what, where and
 //! what to do, writing nothing.
 
-use expc_tests::read_tree as read_all;
 use std::path::{Path, PathBuf};
+
+use expc_tests::Suite;
+use expc_tests::read_tree as read_all;
+
+pub fn trials(suite: &mut Suite) {
+    suite.test("the_specs_are_found", || {
+        let specs = specs();
+        assert!(
+            specs.len() >= 9,
+            "expected the Slurm examples and the fixtures, found {specs:?}"
+        );
+    });
+    let each_spec = || specs().into_iter().map(|s| (s.clone(), s));
+    suite.each(
+        "every_generated_file_is_golden_and_identical_across_builds",
+        each_spec(),
+        every_generated_file_is_golden_and_identical_across_builds,
+    );
+    suite.each(
+        "generated_scripts_parse_as_bash",
+        each_spec(),
+        generated_scripts_parse_as_bash,
+    );
+    suite.each(
+        "build_time_checks_fail_the_build",
+        refusals().into_iter().map(|r| (r.0.to_owned(), r)),
+        |(name, spec, expected)| assert_fails(&spec, name, expected),
+    );
+    suite.test(
+        "templates_can_be_replaced_per_site",
+        templates_can_be_replaced_per_site,
+    );
+    suite.test(
+        "a_rebuild_removes_stale_scripts",
+        a_rebuild_removes_stale_scripts,
+    );
+    suite.test(
+        "scripts_run_with_bash_alone_and_their_records_parse",
+        scripts_run_with_bash_alone_and_their_records_parse,
+    );
+    suite.each(
+        "target_all_builds_every_part_as_its_target_alone_does",
+        all_specs().into_iter().map(|s| (s.clone(), s)),
+        target_all_builds_every_part_as_its_target_alone_does,
+    );
+    suite.test(
+        "target_all_runs_a_local_pipeline_with_bash_alone",
+        target_all_runs_a_local_pipeline_with_bash_alone,
+    );
+    suite.test(
+        "target_all_stops_at_the_first_failing_wave",
+        target_all_stops_at_the_first_failing_wave,
+    );
+}
 
 /// The specs with Slurm placements: examples, then fixtures.
 fn specs() -> Vec<String> {
@@ -52,113 +105,102 @@ fn build_for(target: &str, spec: &str, out: &Path, extra: &[&str]) -> std::proce
     expc_tests::run(&args)
 }
 
-#[test]
-fn every_generated_file_is_golden_and_identical_across_builds() {
-    let specs = specs();
-    assert!(
-        specs.len() >= 9,
-        "expected the Slurm examples and the fixtures, found {specs:?}"
-    );
-    for spec in specs {
-        let name = Path::new(&spec)
-            .file_stem()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let (a, b) = (temp(&format!("{name}-a")), temp(&format!("{name}-b")));
-        for dir in [&a, &b] {
-            let out = build(&spec, dir, &[]);
-            assert!(
-                out.status.success(),
-                "{spec}: build failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let (files_a, files_b) = (read_all(&a), read_all(&b));
-        assert_eq!(files_a, files_b, "{spec}: two builds differ");
-        assert!(files_a.contains_key("submit.sh"), "{spec}: no submit.sh");
+fn every_generated_file_is_golden_and_identical_across_builds(spec: String) {
+    let name = Path::new(&spec)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let (a, b) = (temp(&format!("{name}-a")), temp(&format!("{name}-b")));
+    for dir in [&a, &b] {
+        let out = build(&spec, dir, &[]);
         assert!(
-            files_a.keys().any(|k| k.starts_with("jobs/")),
-            "{spec}: no job script"
+            out.status.success(),
+            "{spec}: build failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
         );
-
-        let plan = expc_tests::run(&["plan", "--format", "json", &spec]);
-        assert!(plan.status.success());
-        assert_eq!(
-            files_a["plan.json"], plan.stdout,
-            "{spec}: plan.json is not the plan's JSON"
-        );
-
-        // The manifest lists every file of the build with the digest of what was written,
-        // so the next build can remove them, and only them, unless they were edited.
-        let manifest = String::from_utf8(files_a[".expc-build"].clone()).unwrap();
-        let listed: Vec<&str> = manifest
-            .lines()
-            .map(|l| {
-                let (digest, path) = l.split_once("  ").expect("`DIGEST  PATH`");
-                assert_eq!(
-                    digest,
-                    blake3_hex(&files_a[path]),
-                    "{spec}: the manifest's digest of {path}"
-                );
-                path
-            })
-            .collect();
-        let written: Vec<&str> = files_a
-            .keys()
-            .map(String::as_str)
-            .filter(|k| *k != ".expc-build")
-            .collect();
-        assert_eq!(
-            listed, written,
-            "{spec}: the manifest is not the build's files"
-        );
-        for (path, bytes) in &files_a {
-            if path == "plan.json" || path == ".expc-build" {
-                continue;
-            }
-            let text = String::from_utf8(bytes.clone()).unwrap();
-            let snap = format!("{name}__{}", path.replace('/', "__"));
-            insta::with_settings!({ snapshot_path => "snapshots/build", prepend_module_to_snapshot => false, description => format!("expc build --target slurm {spec}: {path}") }, {
-                insta::assert_snapshot!(snap, text);
-            });
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(a.join("submit.sh"))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o111, 0o111, "{spec}: submit.sh is not executable");
-        }
-        expc_tests::remove_tree(&a);
-        expc_tests::remove_tree(&b);
     }
+    let (files_a, files_b) = (read_all(&a), read_all(&b));
+    assert_eq!(files_a, files_b, "{spec}: two builds differ");
+    assert!(files_a.contains_key("submit.sh"), "{spec}: no submit.sh");
+    assert!(
+        files_a.keys().any(|k| k.starts_with("jobs/")),
+        "{spec}: no job script"
+    );
+
+    let plan = expc_tests::run(&["plan", "--format", "json", &spec]);
+    assert!(plan.status.success());
+    assert_eq!(
+        files_a["plan.json"], plan.stdout,
+        "{spec}: plan.json is not the plan's JSON"
+    );
+
+    // The manifest lists every file of the build with the digest of what was written,
+    // so the next build can remove them, and only them, unless they were edited.
+    let manifest = String::from_utf8(files_a[".expc-build"].clone()).unwrap();
+    let listed: Vec<&str> = manifest
+        .lines()
+        .map(|l| {
+            let (digest, path) = l.split_once("  ").expect("`DIGEST  PATH`");
+            assert_eq!(
+                digest,
+                blake3_hex(&files_a[path]),
+                "{spec}: the manifest's digest of {path}"
+            );
+            path
+        })
+        .collect();
+    let written: Vec<&str> = files_a
+        .keys()
+        .map(String::as_str)
+        .filter(|k| *k != ".expc-build")
+        .collect();
+    assert_eq!(
+        listed, written,
+        "{spec}: the manifest is not the build's files"
+    );
+    for (path, bytes) in &files_a {
+        if path == "plan.json" || path == ".expc-build" {
+            continue;
+        }
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let snap = format!("{name}__{}", path.replace('/', "__"));
+        insta::with_settings!({ snapshot_path => "../snapshots/build", prepend_module_to_snapshot => false, description => format!("expc build --target slurm {spec}: {path}") }, {
+            insta::assert_snapshot!(snap, text);
+        });
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(a.join("submit.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o111, 0o111, "{spec}: submit.sh is not executable");
+    }
+    expc_tests::remove_tree(&a);
+    expc_tests::remove_tree(&b);
 }
 
 /// Every generated script is valid bash (`bash -n`).
-#[test]
-fn generated_scripts_parse_as_bash() {
-    for spec in specs() {
-        let dir = temp("bash-n");
-        assert!(build(&spec, &dir, &[]).status.success());
-        for (path, _) in read_all(&dir) {
-            if path.ends_with(".sh") || path.ends_with(".sbatch") {
-                let out = std::process::Command::new("bash")
-                    .arg("-n")
-                    .arg(dir.join(&path))
-                    .output()
-                    .expect("bash");
-                assert!(
-                    out.status.success(),
-                    "{spec}: {path} is not valid bash:\n{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
+fn generated_scripts_parse_as_bash(spec: String) {
+    let dir = temp(&format!("bash-n-{}", expc_tests::stem(&spec)));
+    assert!(build(&spec, &dir, &[]).status.success());
+    for (path, _) in read_all(&dir) {
+        if path.ends_with(".sh") || path.ends_with(".sbatch") {
+            let out = std::process::Command::new("bash")
+                .arg("-n")
+                .arg(dir.join(&path))
+                .output()
+                .expect("bash");
+            assert!(
+                out.status.success(),
+                "{spec}: {path} is not valid bash:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
-        expc_tests::remove_tree(&dir);
     }
+    expc_tests::remove_tree(&dir);
 }
 
 /// Standard error with miette's line wrapping undone: words joined by single spaces.
@@ -190,59 +232,60 @@ fn assert_fails(spec_text: &str, name: &str, expected: &[&str]) {
 
 const HEADER: &str = "experiment e {\n  version = \"1\"\n}\n\nimport std.formats.{Text}\nimport std.resources.{Slurm, Local}\nimport std.sites.{Site}\n\n";
 
-#[test]
-fn build_time_checks_fail_the_build() {
-    assert_fails(
-        &format!(
-            "{HEADER}resource here = Local {{\n  cpus = 1\n}}\n\ntask t() -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}}`\n}}\n\npipeline main {{\n  t() on here\n}}\n"
-        ),
-        "no_slurm",
-        &[
-            "no job of the pipeline `main` is placed on a Slurm resource",
-            "nothing was written",
-        ],
-    );
-    assert_fails(
-        &format!(
-            "{HEADER}resource c = Slurm {{\n  partition = \"gpu debug\"\n}}\n\ntask t() -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}}`\n}}\n\npipeline main {{\n  t() on c\n}}\n"
-        ),
-        "partition_with_space",
-        &["partition \"gpu debug\" of `c`", "#SBATCH"],
-    );
-    assert_fails(
-        &format!(
-            "{HEADER}resource c = Slurm {{\n  array_throttle = 0\n}}\n\nsweep s = product {{\n  i = 0..3\n}}\n\ntask t(i: Int) -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}} ${{i}}`\n}}\n\npipeline main {{\n  for p in s {{\n    t(i = p.i) on c\n  }}\n}}\n"
-        ),
-        "throttle_zero",
-        &["`c` sets array_throttle = 0", "at least 1"],
-    );
-    assert_fails(
-        &format!(
-            "{HEADER}resource c = Slurm {{\n  sbatch_extra = [\"--mail-type=END --wrap=x\"]\n}}\n\ntask t() -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}}`\n}}\n\npipeline main {{\n  t() on c\n}}\n"
-        ),
-        "extra_with_space",
-        &["extra sbatch option", "`c`"],
-    );
+/// The specs a build-time check must refuse: name, spec, what the error must say.
+fn refusals() -> Vec<(&'static str, String, &'static [&'static str])> {
     let long = "x".repeat(140);
-    assert_fails(
-        &format!(
-            "{HEADER}resource c = Slurm {{\n  partition = \"p\"\n}}\n\ntask t() -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}}`\n}}\n\npipeline main {{\n  let {long} = t() on c\n}}\n"
+    vec![
+        (
+            "no_slurm",
+            format!(
+                "{HEADER}resource here = Local {{\n  cpus = 1\n}}\n\ntask t() -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}}`\n}}\n\npipeline main {{\n  t() on here\n}}\n"
+            ),
+            &[
+                "no job of the pipeline `main` is placed on a Slurm resource",
+                "nothing was written",
+            ],
         ),
-        "long_name",
-        &["job name", "longer than 128 bytes"],
-    );
-    // A sweep whose scripts would be bigger than Slurm accepts.
-    assert_fails(
-        &format!(
-            "{HEADER}param pad: String = \"{}\"\n\nresource c = Slurm {{\n  partition = \"p\"\n}}\n\nsweep s = product {{\n  i = 0..1000\n}}\n\ntask t(i: Int) -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}} ${{i}} ${{pad}}`\n}}\n\npipeline main {{\n  for p in s {{\n    t(i = p.i) on c\n  }}\n}}\n",
-            "y".repeat(5000)
+        (
+            "partition_with_space",
+            format!(
+                "{HEADER}resource c = Slurm {{\n  partition = \"gpu debug\"\n}}\n\ntask t() -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}}`\n}}\n\npipeline main {{\n  t() on c\n}}\n"
+            ),
+            &["partition \"gpu debug\" of `c`", "#SBATCH"],
         ),
-        "script_too_big",
-        &["bytes, more than Slurm's default limit", "max_array_size"],
-    );
+        (
+            "throttle_zero",
+            format!(
+                "{HEADER}resource c = Slurm {{\n  array_throttle = 0\n}}\n\nsweep s = product {{\n  i = 0..3\n}}\n\ntask t(i: Int) -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}} ${{i}}`\n}}\n\npipeline main {{\n  for p in s {{\n    t(i = p.i) on c\n  }}\n}}\n"
+            ),
+            &["`c` sets array_throttle = 0", "at least 1"],
+        ),
+        (
+            "extra_with_space",
+            format!(
+                "{HEADER}resource c = Slurm {{\n  sbatch_extra = [\"--mail-type=END --wrap=x\"]\n}}\n\ntask t() -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}}`\n}}\n\npipeline main {{\n  t() on c\n}}\n"
+            ),
+            &["extra sbatch option", "`c`"],
+        ),
+        (
+            "long_name",
+            format!(
+                "{HEADER}resource c = Slurm {{\n  partition = \"p\"\n}}\n\ntask t() -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}}`\n}}\n\npipeline main {{\n  let {long} = t() on c\n}}\n"
+            ),
+            &["job name", "longer than 128 bytes"],
+        ),
+        // A sweep whose scripts would be bigger than Slurm accepts.
+        (
+            "script_too_big",
+            format!(
+                "{HEADER}param pad: String = \"{}\"\n\nresource c = Slurm {{\n  partition = \"p\"\n}}\n\nsweep s = product {{\n  i = 0..1000\n}}\n\ntask t(i: Int) -> (o: File<Text> = \"o\") {{\n  run `touch ${{o}} ${{i}} ${{pad}}`\n}}\n\npipeline main {{\n  for p in s {{\n    t(i = p.i) on c\n  }}\n}}\n",
+                "y".repeat(5000)
+            ),
+            &["bytes, more than Slurm's default limit", "max_array_size"],
+        ),
+    ]
 }
 
-#[test]
 fn templates_can_be_replaced_per_site() {
     let dir = temp("templates");
     let templates = dir.join("templates");
@@ -304,9 +347,10 @@ fn templates_can_be_replaced_per_site() {
 /// A rebuild removes the files of the previous build that no longer exist (an array chunk
 /// of a sweep that shrank), and leaves files expc did not write — a script written by
 /// hand among the generated ones included.
-#[test]
 fn a_rebuild_removes_stale_scripts() {
-    let dir = temp("stale");
+    // The build's folder inside a scratch folder of its own, which holds `outside` too.
+    let scratch = temp("stale");
+    let dir = scratch.join("build");
     std::fs::create_dir_all(dir.join("jobs")).unwrap();
     std::fs::write(dir.join("jobs/o.7.sbatch"), "old").unwrap();
     std::fs::write(dir.join("jobs/old.sh"), "written by an earlier build").unwrap();
@@ -337,8 +381,7 @@ fn a_rebuild_removes_stale_scripts() {
         dir.with_file_name("outside").exists(),
         "a manifest path outside the output directory was followed"
     );
-    std::fs::remove_file(dir.with_file_name("outside")).ok();
-    expc_tests::remove_tree(&dir);
+    expc_tests::remove_tree(&scratch);
 }
 
 /// Runs a generated script with bash alone, as Slurm would start it (without Slurm).
@@ -366,7 +409,6 @@ fn run_script(
 
 /// The scripts work with bash and coreutils alone: each instance gets its argv byte for
 /// byte, and the hook's records parse with `read_hook_records`.
-#[test]
 fn scripts_run_with_bash_alone_and_their_records_parse() {
     let dir = temp("bash-run");
     std::fs::create_dir_all(&dir).unwrap();
@@ -385,7 +427,10 @@ fn scripts_run_with_bash_alone_and_their_records_parse() {
     )
     .unwrap();
     let out = dir.join("out");
-    let spec_dir = expc_tests::root().join("tests/slurm");
+    // The scripts run with a copy of the spec's folder (and of the one its tasks read),
+    // not with the checkout's.
+    expc_tests::shared_copy("tests/run");
+    let spec_dir = expc_tests::shared_copy("tests/slurm");
     let spec_dir = spec_dir.to_str().unwrap();
     let built = build(
         "tests/slurm/injection.exp",
@@ -463,96 +508,94 @@ fn all_specs() -> Vec<String> {
 /// `--target all` writes each engine's part exactly as that target alone builds it, under
 /// its own folder; the local part and the top-level submit.sh are golden; two builds are
 /// byte-identical, and every script parses as bash.
-#[test]
-fn target_all_builds_every_part_as_its_target_alone_does() {
-    for spec in all_specs() {
-        let name = Path::new(&spec)
-            .file_stem()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
-        let (a, b) = (
-            temp(&format!("all-{name}-a")),
-            temp(&format!("all-{name}-b")),
+fn target_all_builds_every_part_as_its_target_alone_does(spec: String) {
+    let name = Path::new(&spec)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let (a, b) = (
+        temp(&format!("all-{name}-a")),
+        temp(&format!("all-{name}-b")),
+    );
+    for dir in [&a, &b] {
+        let out = build_for("all", &spec, dir, &[]);
+        assert!(
+            out.status.success(),
+            "{spec}: build failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
         );
-        for dir in [&a, &b] {
-            let out = build_for("all", &spec, dir, &[]);
-            assert!(
-                out.status.success(),
-                "{spec}: build failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+    }
+    let files = read_all(&a);
+    assert_eq!(files, read_all(&b), "{spec}: two builds differ");
+    let text = std::fs::read_to_string(expc_tests::root().join(&spec)).unwrap();
+    let mut parts = 0;
+    for (part, target, kind) in [
+        ("slurm", "slurm", "= Slurm {"),
+        ("spark", "spark", "= Spark {"),
+        ("k8s", "k8s", "= Kubernetes {"),
+    ] {
+        let has = files.keys().any(|k| k.starts_with(&format!("{part}/")));
+        // A resource of the kind is declared when a call is placed on it (in these specs).
+        assert_eq!(has, text.contains(kind), "{spec}: part {part}");
+        if !has {
+            continue;
         }
-        let files = read_all(&a);
-        assert_eq!(files, read_all(&b), "{spec}: two builds differ");
-        let text = std::fs::read_to_string(expc_tests::root().join(&spec)).unwrap();
-        let mut parts = 0;
-        for (part, target, kind) in [
-            ("slurm", "slurm", "= Slurm {"),
-            ("spark", "spark", "= Spark {"),
-            ("k8s", "k8s", "= Kubernetes {"),
-        ] {
-            let has = files.keys().any(|k| k.starts_with(&format!("{part}/")));
-            // A resource of the kind is declared when a call is placed on it (in these specs).
-            assert_eq!(has, text.contains(kind), "{spec}: part {part}");
-            if !has {
+        parts += 1;
+        let alone = temp(&format!("all-{name}-{part}"));
+        let out = build_for(target, &spec, &alone, &[]);
+        assert!(out.status.success(), "{spec}: --target {target} failed");
+        for (path, bytes) in read_all(&alone) {
+            if path == "plan.json" || path == ".expc-build" {
                 continue;
             }
-            parts += 1;
-            let alone = temp(&format!("all-{name}-{part}"));
-            let out = build_for(target, &spec, &alone, &[]);
-            assert!(out.status.success(), "{spec}: --target {target} failed");
-            for (path, bytes) in read_all(&alone) {
-                if path == "plan.json" || path == ".expc-build" {
-                    continue;
-                }
-                assert_eq!(
-                    files.get(&format!("{part}/{path}")),
-                    Some(&bytes),
-                    "{spec}: {part}/{path} differs from --target {target}'s {path}"
-                );
-            }
-            expc_tests::remove_tree(&alone);
+            assert_eq!(
+                files.get(&format!("{part}/{path}")),
+                Some(&bytes),
+                "{spec}: {part}/{path} differs from --target {target}'s {path}"
+            );
         }
-        let plan = expc_tests::run(&["plan", "--format", "json", &spec]);
-        assert_eq!(files["plan.json"], plan.stdout, "{spec}: plan.json");
-        for (path, bytes) in &files {
-            if path.ends_with(".sh") || path.ends_with(".sbatch") {
-                let check = std::process::Command::new("bash")
-                    .arg("-n")
-                    .arg(a.join(path))
-                    .output()
-                    .unwrap();
-                assert!(
-                    check.status.success(),
-                    "{spec}: {path} is not valid bash: {}",
-                    String::from_utf8_lossy(&check.stderr)
-                );
-            }
-            if path == "submit.sh" || path.starts_with("local/") {
-                let snap = format!("all__{name}__{}", path.replace('/', "__"));
-                let text = String::from_utf8(bytes.clone()).unwrap();
-                insta::with_settings!({ snapshot_path => "snapshots/build", prepend_module_to_snapshot => false, description => format!("expc build --target all {spec}: {path}") }, {
-                    insta::assert_snapshot!(snap, text);
-                });
-            }
-        }
-        assert!(
-            parts > 0 || files.keys().any(|k| k.starts_with("local/")),
-            "{spec}: nothing built"
-        );
-        expc_tests::remove_tree(&a);
-        expc_tests::remove_tree(&b);
+        expc_tests::remove_tree(&alone);
     }
+    let plan = expc_tests::run(&["plan", "--format", "json", &spec]);
+    assert_eq!(files["plan.json"], plan.stdout, "{spec}: plan.json");
+    for (path, bytes) in &files {
+        if path.ends_with(".sh") || path.ends_with(".sbatch") {
+            let check = std::process::Command::new("bash")
+                .arg("-n")
+                .arg(a.join(path))
+                .output()
+                .unwrap();
+            assert!(
+                check.status.success(),
+                "{spec}: {path} is not valid bash: {}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
+        if path == "submit.sh" || path.starts_with("local/") {
+            let snap = format!("all__{name}__{}", path.replace('/', "__"));
+            let text = String::from_utf8(bytes.clone()).unwrap();
+            insta::with_settings!({ snapshot_path => "../snapshots/build", prepend_module_to_snapshot => false, description => format!("expc build --target all {spec}: {path}") }, {
+                insta::assert_snapshot!(snap, text);
+            });
+        }
+    }
+    assert!(
+        parts > 0 || files.keys().any(|k| k.starts_with("local/")),
+        "{spec}: nothing built"
+    );
+    expc_tests::remove_tree(&a);
+    expc_tests::remove_tree(&b);
 }
 
 /// The local part runs with bash alone: `hello` built with `--target all` and run by its
 /// submit.sh makes the same bytes as `expc run --local`, and its hook records load into
 /// the provenance store as a run.
-#[test]
 fn target_all_runs_a_local_pipeline_with_bash_alone() {
     let dir = temp("all-hello-run");
-    let spec = "examples/hello/hello.exp";
+    let project = expc_tests::copy_of("build", "all-hello", "examples/hello");
+    let spec = project.join("hello.exp");
+    let spec = spec.to_str().unwrap();
     let out = expc_tests::run(&[
         "build",
         "--target",
@@ -604,11 +647,11 @@ fn target_all_runs_a_local_pipeline_with_bash_alone() {
     assert!(ingest.status.success(), "{said}");
     assert!(said.contains("6 ran, 0 failed"), "{said}");
     expc_tests::remove_tree(&dir);
+    expc_tests::remove_tree(&project);
 }
 
 /// A failing job stops the run at its wave: what reads it never starts, what ran beside it
 /// finishes, and submit.sh exits 1 saying so.
-#[test]
 fn target_all_stops_at_the_first_failing_wave() {
     let dir = temp("all-failing-run");
     let spec = "tests/all/failing.exp";

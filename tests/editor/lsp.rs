@@ -9,8 +9,59 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use expc_lsp::Connection;
+use expc_tests::Suite;
 use lsp_server::{Message, Notification, Request, RequestId, Response};
 use serde_json::{Value, json};
+
+pub fn trials(suite: &mut Suite) {
+    suite.test(
+        "diagnostics_on_open_and_change",
+        diagnostics_on_open_and_change,
+    );
+    suite.test(
+        "unsaved_imported_files_are_checked",
+        unsaved_imported_files_are_checked,
+    );
+    suite.test(
+        "hover_shows_type_doc_and_units",
+        hover_shows_type_doc_and_units,
+    );
+    suite.test(
+        "definition_in_the_file_and_across_files",
+        definition_in_the_file_and_across_files,
+    );
+    suite.test("references_across_files", references_across_files);
+    suite.test(
+        "completion_of_keywords_names_fields_formats_and_units",
+        completion_of_keywords_names_fields_formats_and_units,
+    );
+    suite.test(
+        "document_symbols_outline_the_file",
+        document_symbols_outline_the_file,
+    );
+    suite.test(
+        "formatting_uses_the_formatter",
+        formatting_uses_the_formatter,
+    );
+    suite.test(
+        "rename_tasks_and_params_across_files",
+        rename_tasks_and_params_across_files,
+    );
+    suite.test("quick_fix_for_did_you_mean", quick_fix_for_did_you_mean);
+    suite.test(
+        "malformed_documents_and_unknown_requests_do_not_stop_the_server",
+        malformed_documents_and_unknown_requests_do_not_stop_the_server,
+    );
+    suite.test(
+        "cli_and_lsp_give_identical_diagnostics",
+        cli_and_lsp_give_identical_diagnostics,
+    );
+    suite.test(
+        "diagnostics_of_a_2000_line_spec_are_quick",
+        diagnostics_of_a_2000_line_spec_are_quick,
+    );
+    suite.test("expc_lsp_serves_on_stdio", expc_lsp_serves_on_stdio);
+}
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -195,8 +246,7 @@ fn pos(text: &str, needle: &str, n: usize, shift: usize) -> (u32, u32) {
 
 /// A scratch folder with the given files.
 fn scratch(name: &str, files: &[(&str, &str)]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("expc-lsp-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = expc_tests::temp_path("lsp", name);
     std::fs::create_dir_all(&dir).unwrap();
     for (path, text) in files {
         let p = dir.join(path);
@@ -269,7 +319,6 @@ pipeline main {
 }
 "#;
 
-#[test]
 fn diagnostics_on_open_and_change() {
     let dir = scratch("diag", &[("small.exp", SMALL)]);
     let path = dir.join("small.exp");
@@ -292,7 +341,6 @@ fn diagnostics_on_open_and_change() {
     c.stop();
 }
 
-#[test]
 fn unsaved_imported_files_are_checked() {
     let lib = "/// A size.\nparam size: Int = 3\n";
     let main = "import \"lib.exp\"\nparam n: Int = size\nparam _m: Int = n\n";
@@ -307,7 +355,6 @@ fn unsaved_imported_files_are_checked() {
     c.stop();
 }
 
-#[test]
 fn hover_shows_type_doc_and_units() {
     let (path, text) = example("rainfall");
     let mut c = Client::start(&root());
@@ -349,7 +396,6 @@ fn hover_shows_type_doc_and_units() {
     c.stop();
 }
 
-#[test]
 fn definition_in_the_file_and_across_files() {
     let (path, text) = example("simstudy");
     let mut c = Client::start(&root());
@@ -409,7 +455,6 @@ fn definition_in_the_file_and_across_files() {
     c.stop();
 }
 
-#[test]
 fn references_across_files() {
     let lib_path = root().join("examples/simstudy/lib/common.exp");
     let lib = std::fs::read_to_string(&lib_path).unwrap();
@@ -445,7 +490,6 @@ fn references_across_files() {
     c.stop();
 }
 
-#[test]
 fn completion_of_keywords_names_fields_formats_and_units() {
     let dir = scratch("completion", &[("small.exp", SMALL)]);
     let path = dir.join("small.exp");
@@ -524,7 +568,6 @@ fn completion_of_keywords_names_fields_formats_and_units() {
     c.stop();
 }
 
-#[test]
 fn document_symbols_outline_the_file() {
     let dir = scratch("symbols", &[("small.exp", SMALL)]);
     let path = dir.join("small.exp");
@@ -558,7 +601,6 @@ fn document_symbols_outline_the_file() {
     c.stop();
 }
 
-#[test]
 fn formatting_uses_the_formatter() {
     let messy = "param   epochs : Int=20\nparam _x: Int = epochs\n";
     let dir = scratch("fmt", &[("messy.exp", messy)]);
@@ -590,7 +632,6 @@ fn formatting_uses_the_formatter() {
     c.stop();
 }
 
-#[test]
 fn rename_tasks_and_params_across_files() {
     let lib = "/// Counts.\ntask count(n: Int) -> (out: File<Csv> = \"o.csv\") {\n  run `wc ${n} ${out}`\n}\nimport std.formats.{Csv}\n";
     let main = "import \"lib.exp\" as lib\nimport std.resources.{Local}\nparam size: Int = 3 where size > 0\nresource here = Local {}\npipeline main {\n  let c = lib.count(n = size) on here\n  lib.count(n = size) on here\n}\n";
@@ -644,7 +685,6 @@ fn rename_tasks_and_params_across_files() {
     c.stop();
 }
 
-#[test]
 fn quick_fix_for_did_you_mean() {
     let dir = scratch("fix", &[("small.exp", SMALL)]);
     let path = dir.join("small.exp");
@@ -678,7 +718,6 @@ fn quick_fix_for_did_you_mean() {
     c.stop();
 }
 
-#[test]
 fn malformed_documents_and_unknown_requests_do_not_stop_the_server() {
     let dir = scratch("robust", &[]);
     let path = dir.join("bad.exp");
@@ -721,7 +760,6 @@ fn malformed_documents_and_unknown_requests_do_not_stop_the_server() {
 
 /// Every spec of the checker's test corpus and every example: the server publishes for a
 /// file exactly what `expc check --format json` reports in it.
-#[test]
 fn cli_and_lsp_give_identical_diagnostics() {
     let mut files = expc_tests::files("tests/check", "exp");
     files.extend(expc_tests::files("examples", "exp"));
@@ -779,7 +817,6 @@ fn cli_and_lsp_give_identical_diagnostics() {
 }
 
 /// A spec of about 2,000 lines: the time from opening it to its diagnostics.
-#[test]
 fn diagnostics_of_a_2000_line_spec_are_quick() {
     let mut spec = String::from(
         "import std.formats.{Csv}\nimport std.resources.{Local}\nresource here = Local { cpus = 2 }\ndata input: File<Csv> = \"in.csv\"\n",
@@ -824,7 +861,6 @@ fn diagnostics_of_a_2000_line_spec_are_quick() {
 }
 
 /// The real binary: `expc lsp` speaks the protocol on standard input and output.
-#[test]
 fn expc_lsp_serves_on_stdio() {
     let mut child = Command::new(expc_tests::expc())
         .arg("lsp")

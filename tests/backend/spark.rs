@@ -10,7 +10,8 @@
 //! Two tests run Spark for real (each costs 15–20 s): the rainfall example's `clean` job,
 //! and the corpus of hostile values as a tiny application's arguments. They need the
 //! `spark-submit` of PyPI's pyspark (`scripts/install-spark.sh`) and Java; without them
-//! they print a note and return, unless `CI=true`, where they fail.
+//! they are ignored with the reason, unless `CI=true`, where they fail. Scripts run with a
+//! copy of the spec's folder, never the checkout's.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -19,6 +20,53 @@ use std::process::{Command, Output, Stdio};
 
 use expc_run::hook::{HookEvent, HookRecord, read_hook_records};
 use expc_tests::read_tree as read_all;
+use expc_tests::{Engine, Suite};
+
+pub fn trials(suite: &mut Suite) {
+    suite.test("the_specs_are_found", || {
+        let specs = specs();
+        assert!(
+            specs.len() >= 5,
+            "expected rainfall and the fixtures, found {specs:?}"
+        );
+    });
+    let each_spec = || specs().into_iter().map(|s| (s.clone(), s));
+    suite.each(
+        "every_generated_file_is_golden_and_identical_across_builds",
+        each_spec(),
+        every_generated_file_is_golden_and_identical_across_builds,
+    );
+    suite.each(
+        "generated_scripts_parse_as_bash",
+        each_spec(),
+        generated_scripts_parse_as_bash,
+    );
+    suite.test("every_refused_fixture_is_expected", || {
+        let fixtures = expc_tests::files("tests/spark/refused", "exp");
+        let names: Vec<String> = fixtures.iter().map(expc_tests::stem).collect();
+        let expected: Vec<&str> = refusals().iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, expected, "{fixtures:?}");
+    });
+    suite.each(
+        "build_time_checks_fail_the_build",
+        refusals().into_iter().map(|r| (r.0.to_owned(), r)),
+        build_time_check_fails_the_build,
+    );
+    suite.test(
+        "hook_retries_and_records_with_a_stand_in_spark_submit",
+        hook_retries_and_records_with_a_stand_in_spark_submit,
+    );
+    suite.needs(
+        Engine::Spark,
+        "rainfall_clean_runs_on_real_spark",
+        rainfall_clean_runs_on_real_spark,
+    );
+    suite.needs(
+        Engine::Spark,
+        "hostile_values_reach_spark_application_args_byte_exact",
+        hostile_values_reach_spark_application_args_byte_exact,
+    );
+}
 
 /// The buildable specs with Spark placements: examples, then fixtures.
 fn specs() -> Vec<String> {
@@ -65,85 +113,74 @@ fn build(spec: &str, out: &Path) -> Output {
     build_with(spec, out, &format!("/srv/experiments/{}", stem(spec)), &[])
 }
 
-#[test]
-fn every_generated_file_is_golden_and_identical_across_builds() {
-    let specs = specs();
-    assert!(
-        specs.len() >= 5,
-        "expected rainfall and the fixtures, found {specs:?}"
-    );
-    for spec in specs {
-        let name = stem(&spec);
-        let (a, b) = (temp(&format!("{name}-a")), temp(&format!("{name}-b")));
-        for dir in [&a, &b] {
-            let out = build(&spec, dir);
-            assert!(
-                out.status.success(),
-                "{spec}: build failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let (files_a, files_b) = (read_all(&a), read_all(&b));
-        assert_eq!(files_a, files_b, "{spec}: two builds differ");
-        assert!(files_a.contains_key("submit.sh"), "{spec}: no submit.sh");
+fn every_generated_file_is_golden_and_identical_across_builds(spec: String) {
+    let name = stem(&spec);
+    let (a, b) = (temp(&format!("{name}-a")), temp(&format!("{name}-b")));
+    for dir in [&a, &b] {
+        let out = build(&spec, dir);
         assert!(
-            files_a
-                .keys()
-                .any(|k| k.starts_with("jobs/") && k.ends_with(".sh")),
-            "{spec}: no job script"
+            out.status.success(),
+            "{spec}: build failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
         );
-        let plan = expc_tests::run(&["plan", "--format", "json", &spec]);
-        assert!(plan.status.success());
-        assert_eq!(
-            files_a["plan.json"], plan.stdout,
-            "{spec}: plan.json is not the plan's JSON"
-        );
-        for (path, bytes) in &files_a {
-            if path == "plan.json" || path == ".expc-build" {
-                continue;
-            }
-            let text = String::from_utf8(bytes.clone()).unwrap();
-            let snap = format!("{name}__{}", path.replace('/', "__"));
-            insta::with_settings!({ snapshot_path => "snapshots/spark", prepend_module_to_snapshot => false, description => format!("expc build --target spark {spec}: {path}") }, {
-                insta::assert_snapshot!(snap, text);
-            });
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            for path in files_a.keys().filter(|k| k.ends_with(".sh")) {
-                let mode = std::fs::metadata(a.join(path))
-                    .unwrap()
-                    .permissions()
-                    .mode();
-                assert_eq!(mode & 0o111, 0o111, "{spec}: {path} is not executable");
-            }
-        }
-        expc_tests::remove_tree(&a);
-        expc_tests::remove_tree(&b);
     }
+    let (files_a, files_b) = (read_all(&a), read_all(&b));
+    assert_eq!(files_a, files_b, "{spec}: two builds differ");
+    assert!(files_a.contains_key("submit.sh"), "{spec}: no submit.sh");
+    assert!(
+        files_a
+            .keys()
+            .any(|k| k.starts_with("jobs/") && k.ends_with(".sh")),
+        "{spec}: no job script"
+    );
+    let plan = expc_tests::run(&["plan", "--format", "json", &spec]);
+    assert!(plan.status.success());
+    assert_eq!(
+        files_a["plan.json"], plan.stdout,
+        "{spec}: plan.json is not the plan's JSON"
+    );
+    for (path, bytes) in &files_a {
+        if path == "plan.json" || path == ".expc-build" {
+            continue;
+        }
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let snap = format!("{name}__{}", path.replace('/', "__"));
+        insta::with_settings!({ snapshot_path => "../snapshots/spark", prepend_module_to_snapshot => false, description => format!("expc build --target spark {spec}: {path}") }, {
+            insta::assert_snapshot!(snap, text);
+        });
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for path in files_a.keys().filter(|k| k.ends_with(".sh")) {
+            let mode = std::fs::metadata(a.join(path))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o111, 0o111, "{spec}: {path} is not executable");
+        }
+    }
+    expc_tests::remove_tree(&a);
+    expc_tests::remove_tree(&b);
 }
 
 /// Every generated script is valid bash (`bash -n`).
-#[test]
-fn generated_scripts_parse_as_bash() {
-    for spec in specs() {
-        let dir = temp(&format!("bash-n-{}", stem(&spec)));
-        assert!(build(&spec, &dir).status.success());
-        for path in read_all(&dir).keys().filter(|p| p.ends_with(".sh")) {
-            let out = Command::new("bash")
-                .arg("-n")
-                .arg(dir.join(path))
-                .output()
-                .expect("bash");
-            assert!(
-                out.status.success(),
-                "{spec}: {path} is not valid bash:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        expc_tests::remove_tree(&dir);
+fn generated_scripts_parse_as_bash(spec: String) {
+    let dir = temp(&format!("bash-n-{}", stem(&spec)));
+    assert!(build(&spec, &dir).status.success());
+    for path in read_all(&dir).keys().filter(|p| p.ends_with(".sh")) {
+        let out = Command::new("bash")
+            .arg("-n")
+            .arg(dir.join(path))
+            .output()
+            .expect("bash");
+        assert!(
+            out.status.success(),
+            "{spec}: {path} is not valid bash:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
+    expc_tests::remove_tree(&dir);
 }
 
 /// Standard error with miette's line wrapping undone: words joined by single spaces.
@@ -155,11 +192,9 @@ fn flat(stderr: &[u8]) -> String {
         .join(" ")
 }
 
-/// Each fixture of `spark/refused/` fails the build (exit 1) with what, where and what to
-/// do, writes nothing, and its message is golden.
-#[test]
-fn build_time_checks_fail_the_build() {
-    let expected: [(&str, &[&str]); 5] = [
+/// The fixtures of `spark/refused/` and what the refusal of each must say.
+fn refusals() -> Vec<(&'static str, &'static [&'static str])> {
+    vec![
         (
             "executor_mem_over_max",
             &[
@@ -180,27 +215,28 @@ fn build_time_checks_fail_the_build() {
             &["no job of the pipeline `main` is placed on a Spark resource"],
         ),
         ("typed_conf_key", &["spark.executor.memory", "executor_mem"]),
-    ];
-    let fixtures = expc_tests::files("tests/spark/refused", "exp");
-    assert_eq!(fixtures.len(), expected.len(), "{fixtures:?}");
-    for (name, messages) in expected {
-        let spec = format!("tests/spark/refused/{name}.exp");
-        let dir = temp(&format!("refused-{name}"));
-        let out = build(&spec, &dir);
-        let stderr = flat(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
-        for m in messages {
-            assert!(stderr.contains(m), "{name}: {m:?} not in:\n{stderr}");
-        }
-        assert!(stderr.contains("help:"), "{name}: no help in:\n{stderr}");
-        assert!(stderr.contains("nothing was written"), "{name}: {stderr}");
-        assert!(!dir.exists(), "{name}: something was written");
-        insta::with_settings!({ snapshot_path => "snapshots/spark", prepend_module_to_snapshot => false, description => format!("expc build --target spark {spec}: the error") }, {
-            // From the message on: the line wrapping of the spec's path is not golden.
-            let message = stderr.split_once(".exp`: ").map_or(stderr.as_str(), |(_, m)| m);
-            insta::assert_snapshot!(format!("refused__{name}"), message);
-        });
+    ]
+}
+
+/// Each fixture of `spark/refused/` fails the build (exit 1) with what, where and what to
+/// do, writes nothing, and its message is golden.
+fn build_time_check_fails_the_build((name, messages): (&'static str, &'static [&'static str])) {
+    let spec = format!("tests/spark/refused/{name}.exp");
+    let dir = temp(&format!("refused-{name}"));
+    let out = build(&spec, &dir);
+    let stderr = flat(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+    for m in messages {
+        assert!(stderr.contains(m), "{name}: {m:?} not in:\n{stderr}");
     }
+    assert!(stderr.contains("help:"), "{name}: no help in:\n{stderr}");
+    assert!(stderr.contains("nothing was written"), "{name}: {stderr}");
+    assert!(!dir.exists(), "{name}: something was written");
+    insta::with_settings!({ snapshot_path => "../snapshots/spark", prepend_module_to_snapshot => false, description => format!("expc build --target spark {spec}: the error") }, {
+        // From the message on: the line wrapping of the spec's path is not golden.
+        let message = stderr.split_once(".exp`: ").map_or(stderr.as_str(), |(_, m)| m);
+        insta::assert_snapshot!(format!("refused__{name}"), message);
+    });
 }
 
 /// The hook, with a stand-in `spark-submit` (a bash script under `SPARK_HOME/bin/`) that
@@ -208,7 +244,6 @@ fn build_time_checks_fail_the_build() {
 /// partial output, both attempts are recorded with the application id and event log read
 /// from the log, the failure shows the log's end, and the table's digest is the one
 /// docs/spark.md defines. No Spark needed.
-#[test]
 fn hook_retries_and_records_with_a_stand_in_spark_submit() {
     let dir = temp("stand-in");
     let home = dir.join("spark-home");
@@ -247,9 +282,10 @@ if [ "$n" -eq 1 ]; then echo "boom: attempt $n fails" >&2; exit 3; fi
     );
     let (run, prov) = (dir.join("run"), dir.join("prov"));
     let state = dir.join("state");
+    let spec_dir = expc_tests::shared_copy("tests/spark");
     let out = Command::new("bash")
         .arg(build_dir.join("jobs/w.sh"))
-        .arg(expc_tests::root().join("tests/spark"))
+        .arg(&spec_dir)
         .arg(&run)
         .arg(&prov)
         .env("SPARK_HOME", &home)
@@ -287,10 +323,7 @@ if [ "$n" -eq 1 ]; then echo "boom: attempt $n fails" >&2; exit 3; fi
     assert_eq!(
         args[args.len() - 3..],
         [
-            expc_tests::root()
-                .join("tests/spark/argv_app.py")
-                .to_str()
-                .unwrap(),
+            spec_dir.join("argv_app.py").to_str().unwrap(),
             "3",
             run.join("w/0/table").to_str().unwrap()
         ]
@@ -349,7 +382,7 @@ if [ "$n" -eq 1 ]; then echo "boom: attempt $n fails" >&2; exit 3; fi
     ] {
         let mut c = Command::new("bash");
         c.arg(build_dir.join("jobs/w.sh"))
-            .arg(expc_tests::root().join("tests/spark"))
+            .arg(&spec_dir)
             .arg(dir.join("run2"))
             .arg(dir.join("prov2"))
             .env("SPARK_HOME", home)
@@ -367,28 +400,6 @@ if [ "$n" -eq 1 ]; then echo "boom: attempt $n fails" >&2; exit 3; fi
 }
 
 // --- Real Spark ---------------------------------------------------------------------------
-
-/// The `spark-submit` to run, or `None` (with a note) outside CI; panics under CI.
-fn spark(test: &str) -> Option<PathBuf> {
-    let found = expc_tests::spark_submit().filter(|_| {
-        Command::new("java")
-            .arg("-version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    if found.is_some() {
-        return found;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{test}: no spark-submit (or no java), and CI=true: install it with `scripts/install-spark.sh`"
-        );
-    }
-    eprintln!(
-        "note: {test} did not run: no spark-submit or java (install with `scripts/install-spark.sh`)"
-    );
-    None
-}
 
 /// A command that runs a generated script the way a site would, on `local[2]`: the
 /// master overridden by `EXPC_SPARK_MASTER`, and no locale set, so the script must make
@@ -515,16 +526,13 @@ fn expected_features(csv: &str, threshold: f64) -> (usize, usize) {
 /// The rainfall example's `clean` job, run for real: its script writes the features
 /// table it declares, and its hook records the application id, the event log and the
 /// table's digest.
-#[test]
 fn rainfall_clean_runs_on_real_spark() {
-    let Some(spark_submit) = spark("rainfall_clean_runs_on_real_spark") else {
-        return;
-    };
+    let spark_submit = expc_tests::engine::spark_submit();
     let dir = temp("rainfall");
     let build_dir = dir.join("build");
-    let spec_dir = expc_tests::root().join("examples/rainfall");
+    let spec_dir = expc_tests::shared_copy("examples/rainfall");
     let out = build_with(
-        "examples/rainfall/rainfall.exp",
+        spec_dir.join("rainfall.exp").to_str().unwrap(),
         &build_dir,
         spec_dir.to_str().unwrap(),
         &[],
@@ -535,11 +543,12 @@ fn rainfall_clean_runs_on_real_spark() {
         String::from_utf8_lossy(&out.stderr)
     );
     let (run, prov) = (dir.join("run"), dir.join("prov"));
-    let out = spark_command(&spark_submit, "bash")
+    let out = spark_command(spark_submit, "bash")
         .arg(build_dir.join("jobs/c.sh"))
         .arg(&spec_dir)
         .arg(&run)
         .arg(&prov)
+        .current_dir(&dir)
         .output()
         .unwrap();
     let log = std::fs::read_to_string(run.join("logs/c-0.1.log")).unwrap_or_default();
@@ -629,7 +638,7 @@ fn rainfall_clean_runs_on_real_spark() {
         "--state-dir",
         state.to_str().unwrap(),
         "--spec",
-        "examples/rainfall/rainfall.exp",
+        spec_dir.join("rainfall.exp").to_str().unwrap(),
         prov.to_str().unwrap(),
     ]);
     assert!(
@@ -654,11 +663,8 @@ fn rainfall_clean_runs_on_real_spark() {
 
 /// Hostile values reach a Spark application's arguments byte for byte, through the
 /// generated `submit.sh`, with nothing run by a shell: one submit carries the whole corpus.
-#[test]
 fn hostile_values_reach_spark_application_args_byte_exact() {
-    let Some(spark_submit) = spark("hostile_values_reach_spark_application_args_byte_exact") else {
-        return;
-    };
+    let spark_submit = expc_tests::engine::spark_submit();
     let corpus =
         expc_tests::hostile_values(&["--conf=spark.master=yarn", "--class", "100% %s %%", "a=b,c"]);
     let value = "$(touch pwned) it's `id`; a | b\n--flag ünï %";
@@ -675,10 +681,11 @@ fn hostile_values_reach_spark_application_args_byte_exact() {
     )
     .unwrap();
     let build_dir = dir.join("build");
+    let spec_dir = expc_tests::shared_copy("tests/spark");
     let out = build_with(
-        "tests/spark/injection.exp",
+        spec_dir.join("injection.exp").to_str().unwrap(),
         &build_dir,
-        expc_tests::root().join("tests/spark").to_str().unwrap(),
+        spec_dir.to_str().unwrap(),
         &["--params", params.to_str().unwrap()],
     );
     assert!(
@@ -687,7 +694,7 @@ fn hostile_values_reach_spark_application_args_byte_exact() {
         String::from_utf8_lossy(&out.stderr)
     );
     let run = dir.join("run");
-    let out = spark_command(&spark_submit, build_dir.join("submit.sh").to_str().unwrap())
+    let out = spark_command(spark_submit, build_dir.join("submit.sh").to_str().unwrap())
         .arg(&run)
         .current_dir(&dir)
         .output()

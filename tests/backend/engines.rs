@@ -2,26 +2,24 @@
 //! tasks through the real `spark-submit` (PySpark, `local[2]`) with their resource's
 //! options; the Slurm side is in tests/slurm.rs, on the real cluster.
 //!
-//! Without spark-submit the test prints a note and returns, unless `CI=true`.
+//! Without spark-submit the test is ignored, with the reason; under `CI=true` it fails.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-/// The spark-submit to use, or `None` (a note) outside CI; under CI, a missing one fails.
-fn spark(test: &str) -> Option<PathBuf> {
-    let found = expc_tests::spark_submit();
-    if found.is_none() {
-        assert!(
-            !std::env::var("CI").is_ok_and(|v| v == "true"),
-            "{test}: spark-submit is not installed and CI=true: scripts/install-spark.sh installs it"
-        );
-        eprintln!("note: {test} did not run: no spark-submit (scripts/install-spark.sh)");
-    }
-    found
+use expc_tests::{Engine, Suite};
+
+pub fn trials(suite: &mut Suite) {
+    suite.needs(
+        Engine::Spark,
+        "spark_tasks_run_through_spark_submit_with_their_resources_options",
+        spark_tasks_run_through_spark_submit_with_their_resources_options,
+    );
 }
 
-/// `expc run` with spark-submit's folder first on PATH and Spark kept small and quiet.
-fn run(spark_submit: &Path, state: &Path, args: &[&str]) -> Output {
+/// `expc run` in `project` with spark-submit's folder first on PATH and Spark kept small
+/// and quiet.
+fn run(spark_submit: &Path, project: &Path, state: &Path, args: &[&str]) -> Output {
     let bin = spark_submit.parent().unwrap();
     let path = std::env::join_paths(std::iter::once(bin.to_path_buf()).chain(
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
@@ -30,7 +28,7 @@ fn run(spark_submit: &Path, state: &Path, args: &[&str]) -> Output {
     Command::new(expc_tests::expc())
         .args(["run", "--state-dir", state.to_str().unwrap()])
         .args(args)
-        .current_dir(expc_tests::root())
+        .current_dir(project)
         .env("PATH", path)
         .env("SPARK_HOME", bin.parent().unwrap())
         .env("SPARK_LOCAL_IP", "127.0.0.1")
@@ -50,17 +48,11 @@ fn run(spark_submit: &Path, state: &Path, args: &[&str]) -> Output {
 /// the resource's master and options, its hostile arguments reach the application byte
 /// for byte (even without a UTF-8 locale), its output is stored and recorded, and a second
 /// run submits nothing.
-#[test]
 fn spark_tasks_run_through_spark_submit_with_their_resources_options() {
-    let Some(spark_submit) =
-        spark("spark_tasks_run_through_spark_submit_with_their_resources_options")
-    else {
-        return;
-    };
+    let spark_submit = expc_tests::engine::spark_submit();
     let corpus = expc_tests::hostile_values(&["--conf=spark.master=yarn"]);
     let value = "$(touch pwned) it's ünï";
-    let dir = std::env::temp_dir().join(format!("expc-engines-{}-spark", std::process::id()));
-    expc_tests::remove_tree(&dir);
+    let dir = expc_tests::temp_path("engines", "spark");
     std::fs::create_dir_all(&dir).unwrap();
     let params = dir.join("values.yaml");
     std::fs::write(
@@ -73,9 +65,13 @@ fn spark_tasks_run_through_spark_submit_with_their_resources_options() {
     )
     .unwrap();
     let state = dir.join("state");
-    let spec = "tests/spark/injection.exp";
+    // A copy of the fixtures' folder, so that nothing the run does lands in the checkout.
+    let project = dir.join("spark");
+    expc_tests::copy_dir(&expc_tests::root().join("tests/spark"), &project);
+    let spec = "injection.exp";
     let out = run(
-        &spark_submit,
+        spark_submit,
+        &project,
         &state,
         &["--json", "--params", params.to_str().unwrap(), spec],
     );
@@ -92,7 +88,9 @@ fn spark_tasks_run_through_spark_submit_with_their_resources_options() {
     want.push(format!("--flag={value}"));
     assert_eq!(got, want, "the application's arguments differ");
     assert!(
-        !expc_tests::root().join("pwned").exists() && !dir.join("pwned").exists(),
+        !expc_tests::root().join("pwned").exists()
+            && !dir.join("pwned").exists()
+            && !project.join("pwned").exists(),
         "a value was run by a shell"
     );
     // The argv that ran: the resource's master and options, then the application.
@@ -121,7 +119,8 @@ fn spark_tasks_run_through_spark_submit_with_their_resources_options() {
     );
     // Cached like any task: nothing is submitted again.
     let again = run(
-        &spark_submit,
+        spark_submit,
+        &project,
         &state,
         &["--json", "--params", params.to_str().unwrap(), spec],
     );

@@ -8,7 +8,41 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use expc_tests::{Engine, Suite};
 use serde_json::Value;
+
+pub fn trials(suite: &mut Suite) {
+    suite.test(
+        "runs_are_recorded_and_answer_queries",
+        runs_are_recorded_and_answer_queries,
+    );
+    suite.test(
+        "a_rerun_refers_to_the_records_it_reuses",
+        a_rerun_refers_to_the_records_it_reuses,
+    );
+    suite.needs(
+        Engine::ProvValidators,
+        "a_reruns_exports_pass_the_real_validators",
+        a_reruns_exports_pass_the_real_validators,
+    );
+    suite.needs(
+        Engine::ProvValidators,
+        "exports_pass_the_real_validators_and_broken_ones_do_not",
+        exports_pass_the_real_validators_and_broken_ones_do_not,
+    );
+    suite.test(
+        "a_secret_reaches_no_file_the_run_or_the_exports_wrote",
+        a_secret_reaches_no_file_the_run_or_the_exports_wrote,
+    );
+    suite.test(
+        "a_run_killed_with_sigkill_leaves_an_intact_store_and_is_marked_interrupted",
+        a_run_killed_with_sigkill_leaves_an_intact_store_and_is_marked_interrupted,
+    );
+    suite.test(
+        "cluster_hook_records_are_ingested_as_a_run",
+        cluster_hook_records_are_ingested_as_a_run,
+    );
+}
 
 const SENTINEL: &str = "Sentinel-Secret/42+é&x=1";
 
@@ -87,7 +121,6 @@ fn loss(rate: f64) -> f64 {
     (rate - 0.001).abs() * 1000.0 + 1.0 / 4.0
 }
 
-#[test]
 fn runs_are_recorded_and_answer_queries() {
     let p = project("queries");
     let lrs = [0.0005, 0.002, 0.0001];
@@ -278,11 +311,45 @@ fn by_instance(show: &Value) -> std::collections::BTreeMap<String, Value> {
     out
 }
 
+/// The exports of a run that refers to the records it reuses pass the real validators.
+fn a_reruns_exports_pass_the_real_validators() {
+    let p = project("reuse-exports");
+    p.run(&[]);
+    let second = p.run(&[]);
+    let license = "https://spdx.org/licenses/CC-BY-4.0";
+    p.ok(&[
+        "prov",
+        "export",
+        &second,
+        "--format",
+        "prov-json",
+        "-o",
+        "prov2",
+        "--license",
+        license,
+    ]);
+    assert_valid(
+        "rerun: PROV-JSON",
+        &validate_prov(&p.dir.join("prov2/prov.json")),
+    );
+    p.ok(&[
+        "prov",
+        "export",
+        &second,
+        "--format",
+        "ro-crate",
+        "-o",
+        "crate2",
+        "--license",
+        license,
+    ]);
+    assert_valid("rerun: RO-Crate", &validate_crate(&p.dir.join("crate2")));
+}
+
 /// A rerun records each cached instance as a reference to the record of the instance
 /// that made its outputs: it copies none of their values, outputs, reads or metrics, yet
 /// reads back (and exports) whole. An instance that runs again and reads outputs of
 /// cached ones gives those outputs rows of the rerun.
-#[test]
 fn a_rerun_refers_to_the_records_it_reuses() {
     let p = project("reuse");
     let first = p.run(&[]);
@@ -367,36 +434,6 @@ fn a_rerun_refers_to_the_records_it_reuses() {
             .iter()
             .all(|m| m["run"] == first.as_str())
     );
-    if validators() {
-        let license = "https://spdx.org/licenses/CC-BY-4.0";
-        p.ok(&[
-            "prov",
-            "export",
-            &second,
-            "--format",
-            "prov-json",
-            "-o",
-            "prov2",
-            "--license",
-            license,
-        ]);
-        assert_valid(
-            "rerun: PROV-JSON",
-            &validate_prov(&p.dir.join("prov2/prov.json")),
-        );
-        p.ok(&[
-            "prov",
-            "export",
-            &second,
-            "--format",
-            "ro-crate",
-            "-o",
-            "crate2",
-            "--license",
-            license,
-        ]);
-        assert_valid("rerun: RO-Crate", &validate_crate(&p.dir.join("crate2")));
-    }
 
     // The pick changes (a variable of its own): it runs again, reading the outputs of the
     // three cached trainings, which get rows in the third run, made by its cached
@@ -458,25 +495,6 @@ fn ok_in(dir: &Path, args: &[&str]) {
     );
 }
 
-/// Whether the validators are installed; under CI their absence fails the test.
-fn validators() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import prov, rocrate_validator"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "the provenance validators are not installed: run scripts/install-prov-validators.sh"
-        );
-        eprintln!(
-            "skipped: the provenance validators are not installed (scripts/install-prov-validators.sh)"
-        );
-    }
-    ok
-}
-
 fn validate_prov(file: &Path) -> Output {
     Command::new("python3")
         .arg(expc_tests::root().join("scripts/validate-prov.py"))
@@ -502,16 +520,12 @@ fn assert_valid(what: &str, out: &Output) {
     );
 }
 
-#[test]
 fn exports_pass_the_real_validators_and_broken_ones_do_not() {
-    if !validators() {
-        return;
-    }
     // The test experiment, and the `hello` example.
     let p = project("exports");
     p.run(&[]);
     let hello = p.dir.join("hello");
-    copy_dir(&expc_tests::root().join("examples/hello"), &hello);
+    expc_tests::copy_dir(&expc_tests::root().join("examples/hello"), &hello);
     expc_tests::remove_tree(&hello.join(".expc"));
     ok_in(&hello, &["run", "--local", "hello.exp"]);
 
@@ -561,7 +575,6 @@ fn exports_pass_the_real_validators_and_broken_ones_do_not() {
     }
 }
 
-#[test]
 fn a_secret_reaches_no_file_the_run_or_the_exports_wrote() {
     let p = project("secret");
     let out = p.expc(&["run", "--local", "train.exp"]);
@@ -677,19 +690,6 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
-#[test]
 fn a_run_killed_with_sigkill_leaves_an_intact_store_and_is_marked_interrupted() {
     let p = project("killed");
     let mut child = Command::new(expc_tests::expc())
@@ -833,7 +833,6 @@ fn write_hook_records(dir: &Path, plan: &Value, complete: bool) {
     }
 }
 
-#[test]
 fn cluster_hook_records_are_ingested_as_a_run() {
     let p = project("ingest");
     std::fs::create_dir_all(p.dir.join("slurm")).unwrap();

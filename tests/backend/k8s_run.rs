@@ -8,29 +8,40 @@
 //! state is followed, how data crosses between this machine and the pods through the run
 //! volume, how failures, logs, caching and provenance come out. The stand-in needs
 //! Python's `yaml` and `kubernetes_validate` (scripts/install-k8s-validators.sh): without
-//! them the tests are skipped with a note, and fail under `CI=true`.
+//! them the tests are ignored with the reason, and fail under `CI=true`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use expc_tests::{Engine, Suite};
 use serde_json::Value;
 
-/// Whether the stand-in can run; panics under CI when it cannot.
-fn standin_ready(test: &str) -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import yaml, kubernetes_validate"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!(
-                "{test}: python3 with yaml and kubernetes_validate is missing, and CI=true: run scripts/install-k8s-validators.sh"
-            );
-        }
-        eprintln!("{test}: skipped: python3 with yaml and kubernetes_validate is missing");
-    }
-    ok
+pub fn trials(suite: &mut Suite) {
+    suite.needs(
+        Engine::KubectlStandIn,
+        "a_sweep_runs_as_one_indexed_job_between_local_tasks",
+        a_sweep_runs_as_one_indexed_job_between_local_tasks,
+    );
+    suite.needs(
+        Engine::KubectlStandIn,
+        "a_failing_pod_is_reported_with_its_log_and_its_dependents_are_not_started",
+        a_failing_pod_is_reported_with_its_log_and_its_dependents_are_not_started,
+    );
+    suite.needs(
+        Engine::KubectlStandIn,
+        "a_secret_reaches_the_pod_only_through_the_namespaces_secret",
+        a_secret_reaches_the_pod_only_through_the_namespaces_secret,
+    );
+    suite.needs(
+        Engine::KubectlStandIn,
+        "ctrl_c_deletes_the_runs_jobs",
+        ctrl_c_deletes_the_runs_jobs,
+    );
+    suite.test(
+        "kubernetes_placements_it_cannot_reach_are_refused_before_anything_is_written",
+        kubernetes_placements_it_cannot_reach_are_refused_before_anything_is_written,
+    );
 }
 
 /// A project in a temporary folder: the spec of `tests/k8s-run/NAME.exp` with `/SHARED`
@@ -153,11 +164,7 @@ fn stderr(out: &Output) -> String {
 /// summary made here from what the pods wrote equals a run of everything here, each
 /// instance's provenance names its Job and completion index, and a second run is all
 /// cache and calls `kubectl` not once.
-#[test]
 fn a_sweep_runs_as_one_indexed_job_between_local_tasks() {
-    if !standin_ready("a_sweep_runs_as_one_indexed_job_between_local_tasks") {
-        return;
-    }
     let p = Project::new("live", "sweep");
     let out = p.run(&[]);
     let err = stderr(&out);
@@ -266,11 +273,7 @@ fn a_sweep_runs_as_one_indexed_job_between_local_tasks() {
 /// A failing point of a sweep on Kubernetes: the others complete, the failure is reported
 /// with the Job, the completion index and the end of the pod's log (kept here), the
 /// gather that reads every point is not started, and the run exits 1.
-#[test]
 fn a_failing_pod_is_reported_with_its_log_and_its_dependents_are_not_started() {
-    if !standin_ready("a_failing_pod_is_reported_with_its_log_and_its_dependents_are_not_started") {
-        return;
-    }
     let p = Project::new("failing", "failing");
     let out = p.run(&[]);
     let err = stderr(&out);
@@ -328,11 +331,7 @@ fn a_failing_pod_is_reported_with_its_log_and_its_dependents_are_not_started() {
 /// A secret reaches the pod from the namespace's Secret and nowhere else: without the
 /// Secret nothing is applied and the message says how to create it; with it, the pod reads
 /// it, and its value is in no file of the run — manifests, state, run volume.
-#[test]
 fn a_secret_reaches_the_pod_only_through_the_namespaces_secret() {
-    if !standin_ready("a_secret_reaches_the_pod_only_through_the_namespaces_secret") {
-        return;
-    }
     const VALUE: &str = "s3cr3t-Value-of-the-lab-7781";
     let p = Project::new("secret", "secret");
     let run = |p: &Project| p.command(&[]).env("LAB_TOKEN", VALUE).output().unwrap();
@@ -395,11 +394,7 @@ fn a_secret_reaches_the_pod_only_through_the_namespaces_secret() {
 
 /// Ctrl-C while a Job is out deletes it (its pods with it), and the run ends as
 /// interrupted, resumable.
-#[test]
 fn ctrl_c_deletes_the_runs_jobs() {
-    if !standin_ready("ctrl_c_deletes_the_runs_jobs") {
-        return;
-    }
     let p = Project::new("slow", "ctrl-c");
     let child = p
         .command(&[])
@@ -450,7 +445,6 @@ fn ctrl_c_deletes_the_runs_jobs() {
 }
 
 /// What `expc run` needs to reach a cluster is checked before anything is written.
-#[test]
 fn kubernetes_placements_it_cannot_reach_are_refused_before_anything_is_written() {
     let p = Project::new("live", "refused");
     // No kubectl on PATH.

@@ -1,7 +1,19 @@
 //! What expc writes stays in its folders: `expc build -o DIR` removes or overwrites only
 //! the files it wrote there itself.
 
+use expc_tests::Suite;
 use std::path::{Path, PathBuf};
+
+pub fn trials(suite: &mut Suite) {
+    suite.test(
+        "a_build_into_a_folder_of_someone_elses_files_is_refused",
+        a_build_into_a_folder_of_someone_elses_files_is_refused,
+    );
+    suite.test(
+        "a_rebuild_keeps_hand_edits_unless_forced",
+        a_rebuild_keeps_hand_edits_unless_forced,
+    );
+}
 
 fn temp(name: &str) -> PathBuf {
     expc_tests::temp_path("writes", name)
@@ -32,7 +44,6 @@ fn build(dir: &Path, extra: &[&str]) -> std::process::Output {
 /// A folder holding the user's own scripts and no manifest is refused, naming what to do,
 /// and nothing in it changes; with `--force` the files of the same names are overwritten
 /// and the others are left alone.
-#[test]
 fn a_build_into_a_folder_of_someone_elses_files_is_refused() {
     let dir = temp("foreign");
     std::fs::create_dir_all(dir.join("jobs")).unwrap();
@@ -73,7 +84,6 @@ fn a_build_into_a_folder_of_someone_elses_files_is_refused() {
 /// A generated file edited by hand since the last build, or a file of the user's where
 /// the build would write one, is not overwritten without `--force`; a second build into
 /// its own untouched folder just replaces it.
-#[test]
 fn a_rebuild_keeps_hand_edits_unless_forced() {
     let dir = temp("edited");
     assert!(build(&dir, &[]).status.success());

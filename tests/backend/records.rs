@@ -5,7 +5,28 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use expc_tests::Suite;
 use serde_json::Value;
+
+pub fn trials(suite: &mut Suite) {
+    suite.test(
+        "a_local_run_records_where_its_instances_ran_and_where_they_were_placed",
+        a_local_run_records_where_its_instances_ran_and_where_they_were_placed,
+    );
+    suite.test(
+        "an_untracked_spec_is_recorded_as_a_dirty_checkout",
+        an_untracked_spec_is_recorded_as_a_dirty_checkout,
+    );
+    suite.test("list_values_are_recorded", list_values_are_recorded);
+    suite.test(
+        "the_program_a_command_names_is_recorded_as_read",
+        the_program_a_command_names_is_recorded_as_read,
+    );
+    suite.test(
+        "a_model_shows_the_metrics_of_the_task_that_evaluated_it",
+        a_model_shows_the_metrics_of_the_task_that_evaluated_it,
+    );
+}
 
 /// A project in a temporary folder with `tests/records/records.exp` and its program.
 struct Project {
@@ -72,7 +93,6 @@ fn git(dir: &Path, args: &[&str]) {
 /// Calls placed on Slurm and run with `--local` are recorded as run here, with the
 /// resource the spec placed them on, and the run keeps the placements the spec declared.
 /// The note that the task's modules are not loaded here is printed.
-#[test]
 fn a_local_run_records_where_its_instances_ran_and_where_they_were_placed() {
     let p = Project::new("placement");
     let err = p.run_here();
@@ -97,7 +117,6 @@ fn a_local_run_records_where_its_instances_ran_and_where_they_were_placed() {
 
 /// A spec git does not track, in a repository whose HEAD is clean otherwise, makes the run
 /// dirty, and the run names it.
-#[test]
 fn an_untracked_spec_is_recorded_as_a_dirty_checkout() {
     let p = Project::new("git");
     git(&p.dir, &["init", "-q"]);
@@ -126,7 +145,6 @@ fn an_untracked_spec_is_recorded_as_a_dirty_checkout() {
 
 /// A list value given to an instance (a sweep over lists) is recorded, so that the two
 /// instances that differ only in it are told apart.
-#[test]
 fn list_values_are_recorded() {
     let p = Project::new("lists");
     p.run_here();
@@ -147,7 +165,6 @@ fn list_values_are_recorded() {
 
 /// The program a command names (`python3 ${model_py}`) is recorded as read, with its path
 /// and digest, as a program.
-#[test]
 fn the_program_a_command_names_is_recorded_as_read() {
     let p = Project::new("program");
     p.run_here();
@@ -171,7 +188,6 @@ fn the_program_a_command_names_is_recorded_as_read() {
 
 /// `expc models` shows, with each model version, the metrics of the task that produced it
 /// and of the task that evaluated it.
-#[test]
 fn a_model_shows_the_metrics_of_the_task_that_evaluated_it() {
     let p = Project::new("models");
     p.run_here();

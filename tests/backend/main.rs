@@ -1,0 +1,37 @@
+//! The back end's suites: `expc build` for every target, `expc run` here and on the
+//! engines (Slurm, Spark, Kubernetes), provenance and reports. One binary; each suite a
+//! module of `backend/`. The suites that need an engine report their tests as ignored,
+//! with the reason, when it is missing — and fail under `CI=true`.
+
+mod build;
+mod commands;
+mod engines;
+mod examples_run;
+mod k8s;
+mod k8s_run;
+mod provenance;
+mod records;
+mod report;
+mod run;
+mod slurm;
+mod spark;
+mod writes;
+
+fn main() -> std::process::ExitCode {
+    expc_tests::harness::main(&[
+        // The longest first, so that two test threads end together.
+        ("slurm", slurm::trials),
+        ("spark", spark::trials),
+        ("engines", engines::trials),
+        ("examples_run", examples_run::trials),
+        ("run", run::trials),
+        ("provenance", provenance::trials),
+        ("report", report::trials),
+        ("k8s_run", k8s_run::trials),
+        ("build", build::trials),
+        ("k8s", k8s::trials),
+        ("commands", commands::trials),
+        ("records", records::trials),
+        ("writes", writes::trials),
+    ])
+}

@@ -1,0 +1,299 @@
+//! Plans, graphs and plan diffs, through the real binary.
+//!
+//! Every example's plan (text and JSON) and graph (DOT and Mermaid) is snapshotted; every
+//! DOT graph must be accepted by Graphviz's `dot`; each folder of `diff/` holds an old and
+//! a new version of a spec (and optionally `args`, extra arguments), whose diff is
+//! snapshotted.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use expc_tests::{Engine, Suite};
+
+pub fn trials(suite: &mut Suite) {
+    let each_example = || examples().into_iter().map(|e| (name_of(&e), e));
+    suite.each("plan", each_example(), plan_of_an_example);
+    suite.each("graph", each_example(), graphs_of_an_example);
+    suite.each_needing(
+        Engine::Graphviz,
+        "dot_reads_graph",
+        each_example(),
+        dot_reads_the_graphs_of_an_example,
+    );
+    suite.each(
+        "plan_json_is_unchanged_by_formatting_the_spec",
+        each_example(),
+        plan_json_is_unchanged_by_formatting_the_spec,
+    );
+    suite.test("diff_fixtures_are_found", || {
+        let dirs = diff_dirs();
+        assert!(dirs.len() >= 8, "only {} diff fixtures", dirs.len());
+    });
+    suite.each(
+        "diff",
+        diff_dirs().into_iter().map(|d| {
+            let name = d.file_name().unwrap().to_string_lossy().into_owned();
+            (name, d)
+        }),
+        diff_of_a_fixture_pair,
+    );
+    let mut specs = examples();
+    specs.push("tests/diff/base.exp".to_owned());
+    suite.each(
+        "a_spec_against_itself_has_no_changes",
+        specs.into_iter().map(|s| (s.clone(), s)),
+        a_spec_against_itself_has_no_changes,
+    );
+    suite.test("params_files_and_overrides", params_files_and_overrides);
+    suite.test(
+        "the_instance_dag_connects_sweeps_and_gathers",
+        the_instance_dag_connects_sweeps_and_gathers,
+    );
+}
+
+fn examples() -> Vec<String> {
+    expc_tests::files("examples", "exp")
+        .into_iter()
+        .filter(|p| {
+            p.parent()
+                .and_then(Path::parent)
+                .is_some_and(|d| d.ends_with("examples"))
+        })
+        .map(|p| expc_tests::relative(&p))
+        .collect()
+}
+
+fn stdout(args: &[&str]) -> String {
+    let out = expc_tests::run(args);
+    assert!(
+        out.status.success(),
+        "`expc {}` failed:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn name_of(example: &str) -> String {
+    Path::new(example)
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn plan_of_an_example(example: String) {
+    let name = name_of(&example);
+    let text = stdout(&["plan", &example]);
+    let json = stdout(&["plan", "--format", "json", &example]);
+    assert_eq!(
+        json,
+        stdout(&["plan", "--format", "json", &example]),
+        "{example}: plan JSON differs between runs"
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed["schema_version"], 1);
+    insta::with_settings!({ snapshot_path => "../snapshots/plan", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!(format!("{name}.plan"), text);
+        insta::assert_snapshot!(format!("{name}.plan.json"), json);
+    });
+}
+
+/// The arguments of `expc graph` for each format and expansion, and the snapshot suffix.
+const GRAPHS: [(&str, bool); 4] = [
+    ("dot", false),
+    ("dot", true),
+    ("mermaid", false),
+    ("mermaid", true),
+];
+
+fn graph(example: &str, format: &str, expand: bool) -> String {
+    let mut args = vec!["graph", "--format", format];
+    if expand {
+        args.push("--expand");
+    }
+    args.push(example);
+    stdout(&args)
+}
+
+fn graphs_of_an_example(example: String) {
+    let name = name_of(&example);
+    for (format, expand) in GRAPHS {
+        let graph = graph(&example, format, expand);
+        let suffix = if expand { ".expanded" } else { "" };
+        insta::with_settings!({ snapshot_path => "../snapshots/graph", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(format!("{name}{suffix}.{format}"), graph);
+        });
+    }
+}
+
+/// Graphviz's `dot` reads every DOT graph `expc graph` writes.
+fn dot_reads_the_graphs_of_an_example(example: String) {
+    let name = name_of(&example);
+    for (format, expand) in GRAPHS.into_iter().filter(|(f, _)| *f == "dot") {
+        let graph = graph(&example, format, expand);
+        let suffix = if expand { ".expanded" } else { "" };
+        let dir = expc_tests::temp_path("plan", &format!("graph-{name}{suffix}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(format!("{name}{suffix}.dot"));
+        std::fs::write(&file, &graph).unwrap();
+        let out = Command::new("dot")
+            .arg("-Tsvg")
+            .arg(&file)
+            .output()
+            .unwrap();
+        expc_tests::remove_tree(&dir);
+        assert!(
+            out.status.success() && !out.stdout.is_empty(),
+            "dot rejected the graph of {example}:\n{}\n{graph}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn plan_json_is_unchanged_by_formatting_the_spec(example: String) {
+    let root = expc_tests::root();
+    let before = stdout(&["plan", "--format", "json", &example]);
+    // A copy of the example's folder, formatted.
+    let src = root.join(&example);
+    let dir = src.parent().unwrap();
+    let copy = expc_tests::temp_path("plan", &format!("fmt-{}", name_of(&example)));
+    expc_tests::copy_dir(dir, &copy);
+    let spec = copy.join(src.file_name().unwrap());
+    // Spread the items' first lines out first, so that formatting has something to
+    // undo (outside templates, whose text is kept as written).
+    let original = std::fs::read_to_string(&spec).unwrap();
+    let messy: String = original
+        .lines()
+        .map(|l| {
+            let item = [
+                "param ",
+                "data ",
+                "resource ",
+                "task ",
+                "sweep ",
+                "model ",
+                "site ",
+            ]
+            .iter()
+            .find(|k| l.starts_with(*k));
+            match item {
+                Some(k) => format!("{}   {}\n", k.trim_end(), &l[k.len()..]),
+                None => format!("{l}\n"),
+            }
+        })
+        .collect();
+    assert_ne!(messy, original);
+    std::fs::write(&spec, messy).unwrap();
+    let spec_str = spec.to_string_lossy().into_owned();
+    stdout(&["fmt", &spec_str]);
+    let after = stdout(&["plan", "--format", "json", &spec_str]);
+    expc_tests::remove_tree(&copy);
+    if before != after {
+        let line = before
+            .lines()
+            .zip(after.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
+        panic!(
+            "{example}: formatting the spec changed its plan, from line {line}:\n{}\n{}",
+            before.lines().nth(line).unwrap_or(""),
+            after.lines().nth(line).unwrap_or("")
+        );
+    }
+}
+
+fn diff_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(expc_tests::root().join("tests/diff"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn diff_of_a_fixture_pair(dir: PathBuf) {
+    let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+    let rel = expc_tests::relative(&dir);
+    let old = format!("{rel}/old.exp");
+    let new = format!("{rel}/new.exp");
+    let extra = std::fs::read_to_string(dir.join("args")).unwrap_or_default();
+    let mut args = vec!["diff", old.as_str(), new.as_str()];
+    args.extend(extra.split_whitespace());
+    let text = stdout(&args);
+    assert!(
+        !text.contains("No changes"),
+        "{name}: the diff found nothing"
+    );
+    args.extend(["--format", "json"]);
+    let json = stdout(&args);
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed["schema_version"], 1);
+    insta::with_settings!({ snapshot_path => "../snapshots/diff", prepend_module_to_snapshot => false }, {
+        insta::assert_snapshot!(format!("{name}"), text);
+        insta::assert_snapshot!(format!("{name}.json"), json);
+    });
+}
+
+fn a_spec_against_itself_has_no_changes(spec: String) {
+    let text = stdout(&["diff", &spec, &spec]);
+    assert!(text.contains("No changes"), "{spec}:\n{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&["diff", "--format", "json", &spec, &spec])).unwrap();
+    for key in ["added", "removed", "changed", "reruns", "params"] {
+        assert_eq!(json[key].as_array().map(Vec::len), Some(0), "{spec}: {key}");
+    }
+}
+
+fn params_files_and_overrides() {
+    let dir = expc_tests::temp_path("plan", "params");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("fast.yaml");
+    std::fs::write(&file, "epochs: 7\nthreshold_mm: 12.5\n").unwrap();
+    let file = file.to_string_lossy().into_owned();
+    let spec = "examples/rainfall/rainfall.exp";
+    let plan = stdout(&["plan", "--params", &file, spec]);
+    assert!(plan.contains("--epochs 7 "), "{plan}");
+    assert!(plan.contains("epochs = 7  (overridden)"), "{plan}");
+    // `-p` wins over the file.
+    let plan = stdout(&["plan", "--params", &file, "-p", "epochs=9", spec]);
+    assert!(plan.contains("--epochs 9 "), "{plan}");
+    // A value of the wrong type is an error that names the param's type.
+    let out = expc_tests::run(&["plan", "-p", "epochs=many", spec]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a valid Int"), "{err}");
+    // A broken params file says which file.
+    std::fs::write(dir.join("bad.yaml"), "- 1\n- 2\n").unwrap();
+    let bad = dir.join("bad.yaml").to_string_lossy().into_owned();
+    let out = expc_tests::run(&["plan", "--params", &bad, spec]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yaml"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn the_instance_dag_connects_sweeps_and_gathers() {
+    // Through the library: the rainfall plan's instance graph.
+    let root = expc_tests::root();
+    let path = root.join("examples/rainfall/rainfall.exp");
+    let mut sources = expc_diagnostics::SourceMap::new();
+    let loader = expc_check::FsLoader;
+    let (file, _) = expc_check::load_root(&path, &loader, &mut sources).unwrap();
+    let checked = expc_check::check(
+        &path,
+        file,
+        &mut sources,
+        &loader,
+        &expc_check::Overrides::new(),
+    );
+    let program = checked.program.unwrap();
+    let plan = expc_plan::lower(&program, "main", file).plan.unwrap();
+    let dag = expc_plan::dag::build(&plan);
+    // 1 clean, 12 trainings, 1 select, 1 bulletin.
+    assert_eq!(dag.graph.node_count(), 15);
+    // clean → each training (12), every training → select (12), clean and select → bulletin (2).
+    assert_eq!(dag.graph.edge_count(), 26);
+    assert!(!petgraph::algo::is_cyclic_directed(&dag.graph));
+}
