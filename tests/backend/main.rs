@@ -15,6 +15,7 @@ mod report;
 mod run;
 mod slurm;
 mod spark;
+mod trust;
 mod writes;
 
 fn main() -> std::process::ExitCode {
@@ -33,5 +34,6 @@ fn main() -> std::process::ExitCode {
         ("commands", commands::trials),
         ("records", records::trials),
         ("writes", writes::trials),
+        ("trust", trust::trials),
     ])
 }

@@ -64,6 +64,14 @@ pub enum Command {
     Run(RunArgs),
     /// Explain why each instance of a task will run, or is cached, field by field.
     Why(WhyArgs),
+    /// Hash every object of the store again and evict those whose bytes are not the ones
+    /// stored, naming the cached instances that made them.
+    ///
+    /// A run trusts an object while its stamp (inode, size, modification and change times)
+    /// is the one it was stored with, and hashes it again when not; this hashes them all.
+    /// The instances whose outputs are evicted run again on the next `expc run`. Exits 1
+    /// when it found damage.
+    Verify(VerifyArgs),
     /// List the recorded runs; show one, or compare two side by side.
     ///
     /// Every `expc run` is recorded in `.expc/provenance.db`: params, git state,
@@ -307,6 +315,10 @@ pub struct RunArgs {
     /// Where the cache, outputs and logs are kept (default: `.expc` beside the spec).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// When another `expc run` is using the state folder, wait for it to finish instead
+    /// of refusing.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Debug, Args)]
@@ -320,6 +332,20 @@ pub struct WhyArgs {
     #[command(flatten)]
     pub program: ProgramArgs,
     /// Where the cache is kept (default: `.expc` beside the spec).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The specification whose state folder to verify (`.expc` beside it); without it,
+    /// `.expc` here.
+    #[arg(value_name = "SPEC")]
+    pub file: Option<PathBuf>,
+    /// Report what is damaged, evicting nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The state folder to verify.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 }

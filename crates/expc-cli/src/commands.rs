@@ -12,6 +12,7 @@ mod program;
 mod prov;
 mod report;
 mod run;
+mod verify;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Build(args) => build::run(args, render),
         Command::Run(args) => run::run(args, render),
         Command::Why(args) => run::why(args, render),
+        Command::Verify(args) => verify::run(args),
         Command::Runs(args) => prov::runs(args),
         Command::Query(args) => prov::query(args),
         Command::Models(args) => prov::models(args),

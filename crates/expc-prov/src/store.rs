@@ -78,7 +78,10 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens an existing store for reading only: `expc query` and friends.
+    /// Opens an existing store for reading only (`expc runs`, `query`, `models`, `report`,
+    /// `prov export`): nothing is written, so an archived project or a folder on
+    /// read-only storage can be read. Runs whose process is gone read as `interrupted`
+    /// without being marked so in the file (the next run marks them).
     pub fn open_read_only(state_dir: &Path) -> Result<Store> {
         let path = state_dir.join(FILE);
         if !path.exists() {
@@ -87,24 +90,17 @@ impl Store {
                 path.display()
             )));
         }
-        // Settle runs whose process died first, when the store can be written.
-        if let Ok(w) = Store::open(state_dir) {
-            drop(w);
-        }
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| Error(format!("cannot open `{}`: {e}", path.display())))?;
+        let conn = read_only_connection(&path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "query_only", "ON")?;
-        // Reads map the file instead of copying pages through read(2).
-        conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
-        conn.pragma_update(None, "cache_size", -65_536)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version > SCHEMA_VERSION {
             return Err(newer(&path, version));
         }
+        show_interrupted(&conn)?;
+        conn.pragma_update(None, "query_only", "ON")?;
+        // Reads map the file instead of copying pages through read(2).
+        conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
+        conn.pragma_update(None, "cache_size", -65_536)?;
         Ok(Store { conn, path })
     }
 
@@ -118,7 +114,17 @@ impl Store {
         if version == SCHEMA_VERSION {
             return Ok(());
         }
-        let tx = self.conn.transaction()?;
+        // Another process may be creating or migrating this store at this very moment
+        // (two commands started at once on a fresh folder): the version is read again
+        // inside a write transaction, which one process at a time holds, so each script
+        // is applied once.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(newer(&self.path, version));
+        }
         for script in &MIGRATIONS[version as usize..] {
             tx.execute_batch(script)?;
         }
@@ -129,33 +135,7 @@ impl Store {
 
     /// Runs left `running` by a process of this host that is gone become `interrupted`.
     fn mark_interrupted(&self) -> Result<()> {
-        let host = crate::meta::hostname();
-        let mut stale = Vec::new();
-        {
-            let mut stmt = self.conn.prepare(
-                "SELECT id, pid, pid_start FROM runs WHERE status = 'running' AND host IS ?1",
-            )?;
-            let rows = stmt.query_map([&host], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<i64>>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (id, pid, start) = row?;
-                let alive = match (pid, start) {
-                    (Some(pid), Some(start)) => {
-                        crate::meta::process_start(pid as u32).as_deref() == Some(start.as_str())
-                    }
-                    _ => false,
-                };
-                if !alive {
-                    stale.push(id);
-                }
-            }
-        }
-        for id in stale {
+        for id in stale_runs(&self.conn)? {
             self.conn.execute(
                 "UPDATE runs SET status = 'interrupted',
                    ended_at = COALESCE(ended_at, (SELECT MAX(ended_at) FROM tasks WHERE run_id = ?1), started_at)
@@ -202,6 +182,131 @@ impl Store {
     }
 }
 
+/// The runs left `running` by a process of this host that is gone (by pid and process
+/// start time, so that a reused pid does not pass for the run's).
+fn stale_runs(conn: &Connection) -> Result<Vec<String>> {
+    let host = crate::meta::hostname();
+    let mut stale = Vec::new();
+    let mut stmt = conn
+        .prepare("SELECT id, pid, pid_start FROM runs WHERE status = 'running' AND host IS ?1")?;
+    let rows = stmt.query_map([&host], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Option<i64>>(1)?,
+            r.get::<_, Option<String>>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (id, pid, start) = row?;
+        let alive = match (pid, start) {
+            (Some(pid), Some(start)) => {
+                crate::meta::process_start(pid as u32).as_deref() == Some(start.as_str())
+            }
+            _ => false,
+        };
+        if !alive {
+            stale.push(id);
+        }
+    }
+    Ok(stale)
+}
+
+/// A connection that only reads `path`. A store in WAL mode is read through its `-shm`
+/// file, which the first reader makes when it is missing (a store closed cleanly has
+/// none); in a folder this process cannot write, none can be made, and SQLite reads the
+/// file as `immutable` instead — right, since nothing can be writing there either, unless
+/// a write-ahead log was left beside it (a run killed while its `-shm` was removed): then
+/// its last transactions could not be read, and the store is refused with why.
+fn read_only_connection(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let cannot_open = |e: rusqlite::Error| Error(format!("cannot open `{}`: {e}", path.display()));
+    let conn = Connection::open_with_flags(path, flags).map_err(cannot_open)?;
+    let probe = |c: &Connection| {
+        c.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+    };
+    let first = match probe(&conn) {
+        Ok(_) => return Ok(conn),
+        Err(e) => e,
+    };
+    drop(conn);
+    let sidecar = |ext: &str| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(ext);
+        PathBuf::from(p)
+    };
+    if sidecar("-shm").exists() {
+        return Err(cannot_open(first));
+    }
+    if std::fs::metadata(sidecar("-wal")).is_ok_and(|m| m.len() > 0) {
+        return Err(Error(format!(
+            "cannot read `{}` here: its write-ahead log (`-wal`) holds transactions SQLite reads only through a `-shm` file, which cannot be made in this folder. Open the store once where its folder can be written (any `expc runs` does it), or copy the folder somewhere writable",
+            path.display()
+        )));
+    }
+    let uri = format!("file:{}?immutable=1", uri_path(path));
+    let conn = Connection::open_with_flags(&uri, flags).map_err(cannot_open)?;
+    probe(&conn).map_err(|_| cannot_open(first))?;
+    Ok(conn)
+}
+
+/// A path as the path of a `file:` URI: bytes other than unreserved ones and `/`
+/// percent-encoded.
+fn uri_path(path: &Path) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for b in path.as_os_str().as_encoded_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                out.push(*b as char);
+            }
+            _ => {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    out
+}
+
+/// Runs whose process is gone read as `interrupted` through this connection (as the next
+/// run will mark them): a temporary view `runs`, in memory, shadows the table, with their
+/// status and end as [`Store::mark_interrupted`] would set them. Nothing is written to the
+/// store.
+fn show_interrupted(conn: &Connection) -> Result<()> {
+    let stale = stale_runs(conn)?;
+    if stale.is_empty() {
+        return Ok(());
+    }
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.execute_batch("CREATE TEMP TABLE expc_interrupted (id TEXT PRIMARY KEY)")?;
+    for id in &stale {
+        conn.execute("INSERT INTO temp.expc_interrupted (id) VALUES (?1)", [id])?;
+    }
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('runs', 'main')")?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let stale_row = "r.id IN (SELECT id FROM temp.expc_interrupted)";
+    let select: Vec<String> = columns
+        .iter()
+        .map(|c| match c.as_str() {
+            "status" => format!("CASE WHEN {stale_row} THEN 'interrupted' ELSE r.status END AS status"),
+            "ended_at" => format!(
+                "CASE WHEN {stale_row} THEN COALESCE(r.ended_at, (SELECT MAX(t.ended_at) FROM main.tasks t WHERE t.run_id = r.id), r.started_at) ELSE r.ended_at END AS ended_at"
+            ),
+            other => format!("r.\"{}\"", other.replace('"', "\"\"")),
+        })
+        .collect();
+    conn.execute_batch(&format!(
+        "CREATE TEMP VIEW runs AS SELECT {} FROM main.runs r",
+        select.join(", ")
+    ))?;
+    Ok(())
+}
+
 fn newer(path: &Path, version: i64) -> Error {
     Error(format!(
         "`{}` has schema version {version}, newer than this expc knows ({SCHEMA_VERSION}): use a newer expc",
@@ -246,6 +351,57 @@ mod tests {
         assert_eq!(s.resolve_run("r").unwrap(), "r1");
         assert_eq!(s.resolve_run("latest").unwrap(), "r1");
         assert!(s.resolve_run("x").unwrap_err().0.contains("no run `x`"));
+        drop(s);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// Processes that open one fresh store at the same moment each find it created once,
+    /// with the current schema: none fails with "table already exists".
+    #[test]
+    fn several_processes_create_one_fresh_store_at_once() {
+        const CHILD: &str = "EXPC_PROV_TEST_OPEN_STORE";
+        if let Some(d) = std::env::var_os(CHILD) {
+            let d = PathBuf::from(d);
+            while !d.join("go").exists() {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Store::open(&d.join("state")).unwrap();
+            return;
+        }
+        let d = dir("race");
+        std::fs::create_dir_all(&d).unwrap();
+        let children: Vec<_> = (0..6)
+            .map(|_| {
+                std::process::Command::new(std::env::current_exe().unwrap())
+                    .args([
+                        "--exact",
+                        "store::tests::several_processes_create_one_fresh_store_at_once",
+                        "--test-threads=1",
+                        "--nocapture",
+                    ])
+                    .env(CHILD, &d)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::fs::write(d.join("go"), "").unwrap();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "a process could not open the fresh store:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let s = Store::open_read_only(&d.join("state")).unwrap();
+        let v: i64 = s
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
         drop(s);
         let _ = std::fs::remove_dir_all(&d);
     }

@@ -169,6 +169,12 @@ pub trait Engine {
     /// the cache) readable where this engine's instances read them: `(file, path here)`.
     fn hand_over(&self, _key: &str, _index: u64, _outputs: &[(String, PathBuf)]) {}
 
+    /// Whether [`Engine::hand_over`] makes hard links to the files (which moves their
+    /// objects' ctime, so the run takes their stamps again).
+    fn hands_over_links(&self) -> bool {
+        false
+    }
+
     /// The work directory of an instance that succeeded, once its outputs are stored.
     fn release(&mut self, work: &Path, _store: &Store) {
         crate::exec::remove(work);

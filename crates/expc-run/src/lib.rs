@@ -21,10 +21,12 @@ pub mod hash;
 pub mod hook;
 pub mod ingest;
 mod key;
+pub mod lock;
 mod machine;
 mod preflight;
 pub mod resolve;
 mod scheduler;
+pub mod stamp;
 pub mod store;
 pub mod why;
 
@@ -70,6 +72,8 @@ pub struct RunOptions {
     /// params, the pipeline), when the caller knows it: with it, an instance whose inputs
     /// are those of its last success has that success's key, found without resolving it.
     pub fingerprint: Option<String>,
+    /// When another process holds the state folder's lock: wait for it (else refuse).
+    pub wait: bool,
 }
 
 /// A fatal problem before anything ran.
@@ -95,6 +99,9 @@ pub fn run(
     let mut stats = hash::StatCache::load(&stat_path);
     let mut resolver = Resolver::new(program, plan, opts.spec_dir.clone());
     preflight(program, plan, opts, &mut resolver, &mut stats)?;
+    // One run per state folder: taken before anything in it is written (and held until
+    // the run's end, the store and the lock dropped last).
+    let lock = take_lock(opts, sink)?;
     let store = Store::open(&opts.state_dir)
         .map_err(|e| RunError(format!("cannot use `{}`: {e}", opts.state_dir.display())))?;
     store.clean_tmp();
@@ -105,11 +112,32 @@ pub fn run(
         .map_err(|e| RunError(format!("cannot start the scheduler: {e}")))?;
     let scheduler = Scheduler::new(plan, dag, opts, &store, &resolver, engines, sink);
     let summary = runtime.block_on(scheduler.run());
+    // The stamps of objects this run found good or moved, for the next run to trust.
+    store.save_stamps().ok();
     // Outputs are hashed without the stat cache; stores from before kept their paths.
     stats.forget_under(&opts.state_dir.join("tmp"));
     stats.save(&stat_path).ok();
     free_later((store, stats));
+    drop(lock);
     Ok(summary)
+}
+
+/// The state folder's lock, waited for with `--wait` (saying for whom), else refused.
+fn take_lock(opts: &RunOptions, sink: &mut dyn Sink) -> Result<lock::StateLock, RunError> {
+    let taken = if opts.wait {
+        lock::StateLock::acquire_waiting(&opts.state_dir, |holder| {
+            sink.event(Event::Note {
+                message: format!(
+                    "waiting for {} to finish with `{}`",
+                    lock::describe(holder),
+                    opts.state_dir.display()
+                ),
+            });
+        })
+    } else {
+        lock::StateLock::try_acquire(&opts.state_dir)
+    };
+    taken.map_err(|e| RunError(e.to_string()))
 }
 
 /// The engines the plan's jobs run on: all here with `--local`, else each job's

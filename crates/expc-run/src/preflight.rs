@@ -48,6 +48,11 @@ fn data(
             continue;
         }
         let path = resolver.artifact_path(&id);
+        // Taken before it is hashed: the run checks, before an instance that reads it
+        // starts, that it still has it.
+        if let Ok(stamp) = crate::stamp::Stamp::of_path(&path, true) {
+            resolver.data_stamps.insert(id.clone(), stamp);
+        }
         match stats.digest(&path) {
             Ok((d, _, _)) => {
                 if let Some(pinned) = resolver.pinned_digest(&id) {

@@ -12,30 +12,53 @@ use expc_plan::plan::{Job, Plan};
 
 pub use crate::events::Used;
 use crate::key::{KeyDoc, KeyEnv};
+use crate::stamp::Stamp;
 
 /// Outputs of finished instances: path and digest of each, by name.
 /// Hashed with [`crate::store::FastHasher`]: a rerun inserts and reads thousands.
 pub type Outputs = crate::store::FastMap<(usize, u64), Files>;
 
-/// The outputs of one finished instance, sorted by name: path and digest of each. A boxed
-/// slice rather than a map, since a run keeps one per instance until it ends and a map's
-/// first node alone takes most of a kilobyte.
+/// The outputs of one finished instance, sorted by name: path and digest of each, and the
+/// stamp its object was known good with when it was linked. A boxed slice rather than a
+/// map, since a run keeps one per instance until it ends and a map's first node alone
+/// takes most of a kilobyte.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Files(Box<[(String, (PathBuf, String))]>);
+pub struct Files(Box<[FileOut]>);
+
+/// One output in [`Files`]: its name, its path and digest, its stamp when linked.
+type FileOut = (String, (PathBuf, String), Option<Stamp>);
 
 impl Files {
     pub fn get(&self, name: &str) -> Option<&(PathBuf, String)> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, f)| f)
+        self.0.iter().find(|(n, _, _)| n == name).map(|(_, f, _)| f)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&String, &(PathBuf, String))> {
-        self.0.iter().map(|(n, f)| (n, f))
+        self.0.iter().map(|(n, f, _)| (n, f))
+    }
+
+    /// The stamp the output's object was known good with when it was linked.
+    pub fn stamp(&self, name: &str) -> Option<Stamp> {
+        self.0
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .and_then(|(_, _, s)| *s)
     }
 }
 
 impl From<BTreeMap<String, (PathBuf, String)>> for Files {
     fn from(map: BTreeMap<String, (PathBuf, String)>) -> Self {
-        Files(map.into_iter().collect())
+        Files(map.into_iter().map(|(n, f)| (n, f, None)).collect())
+    }
+}
+
+impl From<BTreeMap<String, (PathBuf, String, Option<Stamp>)>> for Files {
+    fn from(map: BTreeMap<String, (PathBuf, String, Option<Stamp>)>) -> Self {
+        Files(
+            map.into_iter()
+                .map(|(n, (p, d, s))| (n, (p, d), s))
+                .collect(),
+        )
     }
 }
 
@@ -71,8 +94,18 @@ pub struct Resolved {
     pub key: String,
     /// The files it reads, for provenance, where this machine keeps them.
     pub used: Vec<Used>,
+    /// How the run watches each of `used` (in the same order) while the instance runs.
+    pub watch: Vec<Watch>,
     /// Its scalar inputs as text, for provenance.
     pub values: Vec<(String, String)>,
+}
+
+/// What the run knows of a file an instance reads: whether it is declared data (else an
+/// upstream output, a store object) and the stamp it was known good with, when known.
+#[derive(Debug, Clone, Copy)]
+pub struct Watch {
+    pub data: bool,
+    pub known: Option<Stamp>,
 }
 
 impl Resolved {
@@ -88,6 +121,8 @@ pub struct Resolver<'a> {
     pub spec_dir: PathBuf,
     /// Digests of declared data, computed once.
     pub data_digests: HashMap<String, (PathBuf, String)>,
+    /// The stamps of declared data when it was hashed, by id.
+    pub data_stamps: HashMap<String, Stamp>,
     /// Each task's definition hash (part of every key), computed once.
     definitions: HashMap<&'a str, String>,
 }
@@ -104,6 +139,7 @@ impl<'a> Resolver<'a> {
             evaluator: Evaluator::new(program, plan),
             spec_dir,
             data_digests: HashMap::new(),
+            data_stamps: HashMap::new(),
             definitions: program
                 .tasks
                 .iter()
@@ -234,6 +270,26 @@ impl<'a> Resolver<'a> {
             path: PathBuf::from(path),
             digest: self.place_digest(f, outputs).unwrap_or_default().to_owned(),
             program,
+        }
+    }
+
+    /// How the run watches `f` while an instance reads it.
+    fn watch(&self, f: &Place, outputs: &Outputs) -> Watch {
+        match f {
+            Place::Data { id, .. } => Watch {
+                data: true,
+                known: self.data_stamps.get(id).copied(),
+            },
+            Place::Upstream {
+                job, index, output, ..
+            } => Watch {
+                data: false,
+                known: outputs.get(&(*job, *index)).and_then(|o| o.stamp(output)),
+            },
+            _ => Watch {
+                data: false,
+                known: None,
+            },
         }
     }
 
@@ -376,6 +432,7 @@ impl<'a> Resolver<'a> {
             key_json,
             key,
             used: inputs.used,
+            watch: inputs.watch,
             values: inputs.values,
         })
     }
@@ -436,12 +493,14 @@ impl<'a> Resolver<'a> {
             }
             for f in files {
                 inputs.used.push(self.used(name, f, &here, outputs, false));
+                inputs.watch.push(self.watch(f, outputs));
             }
         }
         // The files the command names itself (its program): read like inputs.
         for f in cmd.named_data() {
             if let Place::Data { id, .. } = f {
                 inputs.used.push(self.used(id, f, &here, outputs, true));
+                inputs.watch.push(self.watch(f, outputs));
             }
         }
         inputs
@@ -489,6 +548,7 @@ impl Resolver<'_> {
 struct Inputs {
     keyed: BTreeMap<String, String>,
     used: Vec<Used>,
+    watch: Vec<Watch>,
     values: Vec<(String, String)>,
 }
 

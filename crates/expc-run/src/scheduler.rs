@@ -10,6 +10,7 @@
 //! it has started (off the critical path of a chain).
 
 mod bookkeeping;
+mod inputs;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
@@ -23,9 +24,10 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use crate::RunOptions;
 use crate::engine::{Ended, Engine, Launch, Started, Status};
 use crate::events::{Event, Failure, InstanceRecord, Outcome, Sink, Summary};
-use crate::resolve::{Outputs, Resolved, Resolver};
+use crate::resolve::{Files, Outputs, Resolved, Resolver};
 use crate::store::{self, LastKeys, Store};
-use bookkeeping::{Bookkeeping, Numbered, collect, generated, materialise};
+use bookkeeping::{Bookkeeping, Numbered, collect, generated, materialise, not_linked_note};
+use inputs::InputWatch;
 
 type Graph = DiGraph<Instance, Relation, u32>;
 
@@ -41,6 +43,8 @@ struct Launched {
     started_at: SystemTime,
     /// The instance's fingerprint, noted with its key once it succeeds.
     fingerprint: Option<String>,
+    /// The files it reads, as they were when it started.
+    watch: InputWatch,
 }
 
 /// Which engine runs each job, and the engines.
@@ -258,13 +262,23 @@ impl<'a, 'p> Scheduler<'a, 'p> {
         // Made from what its last success was made from: its key is that success's,
         // and when its outputs are still there and provenance can refer to the record
         // that made them, nothing else about it is needed, and it is not resolved.
-        if let Some(hit) = fingerprint
+        let noted = fingerprint
             .as_deref()
-            .and_then(|f| self.noted_hit(j, index, f))
-        {
-            self.cached(node, name, None, None, hit);
-            return false;
-        }
+            .map(|f| self.noted_hit(j, index, f))
+            .unwrap_or(Ok(None));
+        // Its outputs cannot be used (said why): it runs, without looking its key up again.
+        let unusable = match noted {
+            Ok(Some(hit)) => {
+                self.cached(node, name, None, None, hit);
+                return false;
+            }
+            Ok(None) => false,
+            Err(e) => {
+                let message = not_linked_note(&name, &e);
+                self.sink.event(Event::Note { message });
+                true
+            }
+        };
         let e = self.engines.route[j];
         let site = self.engines.engines[e].site(j, index, self.store);
         let resolved = match self.resolver.resolve(j, index, &site, &self.outputs) {
@@ -276,51 +290,69 @@ impl<'a, 'p> Scheduler<'a, 'p> {
                 return false;
             }
         };
-        if let Some(hit) = self.indexed_hit(j, index, &name, &resolved.key) {
-            self.cached(node, name, Some(resolved), fingerprint, hit);
-            return false;
+        if !unusable {
+            if let Some(hit) = self.indexed_hit(j, index, &name, &resolved.key) {
+                self.cached(node, name, Some(resolved), fingerprint, hit);
+                return false;
+            }
         }
         self.launch(node, name, e, site.work, resolved, fingerprint)
     }
 
     /// The noted entry of an instance whose fingerprint is the one noted with it, when
-    /// its outputs are there and provenance can refer to its record.
-    fn noted_hit(&mut self, j: usize, index: u64, fingerprint: &str) -> Option<Hit> {
+    /// its outputs are there and provenance can refer to its record; an output that is
+    /// not, when one cannot be used.
+    fn noted_hit(
+        &mut self,
+        j: usize,
+        index: u64,
+        fingerprint: &str,
+    ) -> Result<Option<Hit>, bookkeeping::NotLinked> {
         let job = &self.plan.jobs[j];
-        let (key, entry) = self.last.known(&job.key, index, fingerprint)?;
+        let Some((key, entry)) = self.last.known(&job.key, index, fingerprint) else {
+            return Ok(None);
+        };
         // The entry noted with the key, or else the index's (then noted).
         let noted = entry.and_then(|e| self.store.hit_of_entry(e));
-        let to_note = noted.is_none();
+        let mut to_note = noted.is_none();
         let key = key.to_owned();
-        let hit = noted.or_else(|| self.store.lookup(&key))?;
+        let Some(mut hit) = noted.or_else(|| self.store.lookup(&key)) else {
+            return Ok(None);
+        };
         if !hit.made_by.as_ref().is_some_and(|m| self.sink.can_refer(m)) {
-            return None;
+            return Ok(None);
         }
-        let files = materialise(self.store, self.plan, j, index, &hit.outputs).ok()?;
+        let (files, moved) = materialise(self.store, self.plan, j, index, &hit.outputs)?;
+        if let Some(outputs) = moved {
+            hit.outputs = outputs;
+            to_note = true;
+        }
         if to_note {
             let outputs = hit.outputs.iter().map(|(n, o)| (n.as_str(), o));
             if let Some(entry) = store::entry_text(hit.made_by.as_ref(), outputs) {
                 self.last.attach(&job.key, index, &key, entry);
             }
         }
-        Some(Hit { key, hit, files })
+        Ok(Some(Hit { key, hit, files }))
     }
 
     /// The index's entry for a resolved key, with its outputs linked.
     fn indexed_hit(&mut self, j: usize, index: u64, name: &str, key: &str) -> Option<Hit> {
-        let hit = self.store.lookup(key)?;
+        let mut hit = self.store.lookup(key)?;
         match materialise(self.store, self.plan, j, index, &hit.outputs) {
-            Ok(files) => Some(Hit {
-                key: key.to_owned(),
-                hit,
-                files,
-            }),
+            Ok((files, moved)) => {
+                if let Some(outputs) = moved {
+                    hit.outputs = outputs;
+                }
+                Some(Hit {
+                    key: key.to_owned(),
+                    hit,
+                    files,
+                })
+            }
             Err(e) => {
-                self.sink.event(Event::Note {
-                    message: format!(
-                        "{name}: the cached outputs could not be linked ({e}); running it again"
-                    ),
-                });
+                let message = not_linked_note(name, &e);
+                self.sink.event(Event::Note { message });
                 None
             }
         }
@@ -355,7 +387,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
         r.made_by = hit.made_by;
         self.sink.instance(r);
         self.hand_over(j, index, &files);
-        self.outputs.insert((j, index), files.into());
+        self.outputs.insert((j, index), files);
         self.outcome[node] = Some(Outcome::Cached);
         self.summary.cached += 1;
         self.sink.event(Event::TaskCached { task: name });
@@ -376,6 +408,14 @@ impl<'a, 'p> Scheduler<'a, 'p> {
         let (j, index) = (inst.job as usize, inst.index as u64);
         let here = self.engines.engines[e].runs_here();
         let (cpus, mem) = if here { self.demand(j) } else { (0, 0) };
+        let watch = match InputWatch::before(&resolved.used, &resolved.watch, self.store) {
+            Ok(w) => w,
+            Err(why) => {
+                let r = self.record(j, index, Outcome::Failed, Some(&resolved));
+                self.refused(node, &name, r, why);
+                return false;
+            }
+        };
         let engine = &mut self.engines.engines[e];
         let log_dir = engine.log_dir(j, index, self.store);
         let started = engine.start(Launch {
@@ -416,6 +456,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
                 started: Instant::now(),
                 started_at: SystemTime::now(),
                 fingerprint,
+                watch,
             },
         );
         spawned
@@ -499,7 +540,8 @@ impl<'a, 'p> Scheduler<'a, 'p> {
         r.job_id = ended.job_id.clone();
         let log = ended.log.clone().unwrap_or_else(|| l.log_dir.clone());
         let engine_id = ended.job_id.map(|id| format!("{} {id}", ended.engine));
-        match ended.status {
+        let status = self.checked_inputs(&l, ended.status);
+        match status {
             Status::Succeeded { work, attempts } => {
                 r.attempts = attempts;
                 r.exit_code = Some(0);
@@ -527,6 +569,39 @@ impl<'a, 'p> Scheduler<'a, 'p> {
             }
         }
         self.release(node);
+    }
+
+    /// How an instance ended, once what it read is checked: one that changed an input
+    /// failed, whatever its command's status, and a store object it damaged is evicted
+    /// (so that what made it runs again next time).
+    fn checked_inputs(&mut self, l: &Launched, status: Status) -> Status {
+        let Some(changed) = l.watch.after() else {
+            return status;
+        };
+        let mut message = changed.message;
+        match &changed.object {
+            Some((digest, dir)) if self.store.evict_if_damaged(digest, *dir) => message.push_str(
+                ": the store object it damaged was evicted, so what made it runs again on the next `expc run`; make the task write only its outputs",
+            ),
+            Some(_) => message.push_str("; make the task write only its outputs"),
+            None => message.push_str(
+                ": the data file now holds what the task did to it; put it back, and make the task write only its outputs",
+            ),
+        }
+        let attempts = match status {
+            Status::Succeeded { work, attempts } => {
+                self.engines.engines[l.engine].release(&work, self.store);
+                attempts
+            }
+            Status::Failed { attempts, .. } => attempts,
+            Status::Killed => return Status::Killed,
+        };
+        Status::Failed {
+            exit_code: None,
+            message,
+            stderr_tail: Vec::new(),
+            attempts,
+        }
     }
 
     /// An instance whose command succeeded: its outputs are checked, stored, linked and
@@ -575,7 +650,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
                         .set(key, index, &l.resolved.key, l.fingerprint.as_deref(), entry);
                 }
                 self.hand_over(j, index, &files);
-                self.outputs.insert((j, index), files.into());
+                self.outputs.insert((j, index), files);
                 self.outcome[node] = Some(Outcome::Ran);
                 self.summary.ran += 1;
                 self.sink.event(Event::TaskFinished {
@@ -599,20 +674,24 @@ impl<'a, 'p> Scheduler<'a, 'p> {
     }
 
     /// Makes an instance's outputs readable where every engine's instances read them.
-    fn hand_over(
-        &self,
-        j: usize,
-        index: u64,
-        files: &std::collections::BTreeMap<String, (PathBuf, String)>,
-    ) {
+    /// An engine that hard-links them moves their objects' ctime: their stamps are taken
+    /// again, as the run's own links' are.
+    fn hand_over(&self, j: usize, index: u64, files: &Files) {
         let job = &self.plan.jobs[j];
         let outputs: Vec<(String, PathBuf)> = job
             .outputs
             .iter()
             .filter_map(|o| Some((o.path.clone(), files.get(&o.name)?.0.clone())))
             .collect();
+        let mut linked = false;
         for e in &self.engines.engines {
             e.hand_over(&job.key, index, &outputs);
+            linked |= e.hands_over_links();
+        }
+        if linked {
+            for (_, (path, digest)) in files.iter() {
+                self.store.restamp(path, digest);
+            }
         }
     }
 
@@ -759,6 +838,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
                 }
             }
         }
+        self.last.refresh_stamps(self.store);
         self.store.save_last(&mut self.last).ok();
         crate::free_later((
             std::mem::take(&mut self.last),
@@ -820,7 +900,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
 struct Hit {
     key: String,
     hit: store::Hit,
-    files: std::collections::BTreeMap<String, (PathBuf, String)>,
+    files: Files,
 }
 
 impl Scheduler<'_, '_> {

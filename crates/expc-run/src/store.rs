@@ -29,10 +29,17 @@
 //!                             were empty and it succeeded
 //!   last-keys                 the key of each instance's last success and what it was
 //!                             made from, for `expc why` and unchanged instances
-//!   stat-cache.json           size, mtime and inode of hashed files: a fast path only
+//!   cache/stamps              stamps of objects known good, newer than their entries'
+//!   stat-cache.json           stamps of hashed data files: a fast path only
+//!   lock                      who holds the folder (`crate::lock`)
 //!   tmp/                      work directories of running tasks and their logs while
 //!                             they run; emptied ones kept for the next instances
 //! ```
+//!
+//! An object is trusted while its stamp ([`crate::stamp`]: inode, size, mtime and ctime)
+//! is the one its entry notes, or one known good ([`known`]); otherwise it is hashed
+//! again, and evicted when its bytes are not the stored ones ([`objects`]). `expc verify`
+//! hashes every object ([`verify`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -40,6 +47,13 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+mod known;
+mod objects;
+pub mod verify;
+
+pub use crate::stamp::Stamp;
+pub use objects::{Linked, Unusable, object_name};
 
 #[derive(Debug)]
 pub struct Store {
@@ -56,6 +70,8 @@ pub struct Store {
     out_root: PathBuf,
     /// The key documents of `cache/entries`, read the first time `expc why` needs one.
     key_docs: std::sync::OnceLock<HashMap<String, serde_json::Value>>,
+    /// Stamps of objects known good.
+    known: std::sync::Mutex<known::KnownStamps>,
 }
 
 /// An entry's outputs, sorted by name: a shared slice, not a map, since the index holds
@@ -96,31 +112,12 @@ pub struct StoredOutput {
     pub digest: String,
     pub dir: bool,
     pub size: u64,
-    /// Device, inode and modification time of the object (a file's), when known: kept in
-    /// the index, so that a rerun finds an output still linked to its object with one
-    /// `lstat` of the link. (The time tells a file that got the inode number of a deleted
-    /// object from the object.)
+    /// The object's stamp when its entry was noted (a directory's: its tree's), kept in
+    /// the index and `last-keys`, so that a rerun finds an output still linked to its
+    /// object, unchanged, with one `fstatat` of the link. `None` in entries written
+    /// before stamps had a ctime: their objects are hashed again once.
     #[serde(skip)]
-    pub inode: Option<FileId>,
-}
-
-/// Which file a stored object is: device, inode and modification time in nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileId {
-    pub dev: u64,
-    pub ino: u64,
-    pub mtime_ns: i64,
-}
-
-impl FileId {
-    fn of(meta: &fs::Metadata) -> FileId {
-        use std::os::unix::fs::MetadataExt;
-        FileId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-        }
-    }
+    pub stamp: Option<Stamp>,
 }
 
 /// What a task instance with a given key produced.
@@ -214,6 +211,48 @@ impl LastKeys {
         let fresh = Last::noted(key, fingerprint.unwrap_or(""), Some(&entry));
         if let Some(slot) = self.jobs.get_mut(job).and_then(|j| j.get_mut(&index)) {
             *slot = fresh;
+            self.dirty = true;
+        }
+    }
+
+    /// Notes again, with the stamps this run knows their objects by, the entries whose
+    /// objects' stamps moved after they were noted — an object shared by several outputs
+    /// (the same bytes) is linked once for each, which moves its ctime — so that the next
+    /// run finds each with one `fstatat`. Nothing to do when the run noted no stamp.
+    pub fn refresh_stamps(&mut self, store: &Store) {
+        if !store.any_fresh() {
+            return;
+        }
+        let mut moved = Vec::new();
+        for (job, instances) in &self.jobs {
+            for (index, last) in instances {
+                let (key, fingerprint, Some(entry)) = self.fields(last) else {
+                    continue;
+                };
+                let Some(hit) = parse_entry(&mut tab_fields(entry).peekable()) else {
+                    continue;
+                };
+                let mut outputs = hit.outputs.to_vec();
+                let mut changed = false;
+                for (_, o) in &mut outputs {
+                    let fresh = store.fresh_stamp(&o.digest, o.dir);
+                    if fresh.is_some() && fresh != o.stamp {
+                        o.stamp = fresh;
+                        changed = true;
+                    }
+                }
+                let text = entry_text(
+                    hit.made_by.as_ref(),
+                    outputs.iter().map(|(n, o)| (n.as_str(), o)),
+                );
+                if let (true, Some(text)) = (changed, text) {
+                    let fresh = Last::noted(key, fingerprint.unwrap_or(""), Some(&text));
+                    moved.push((job.clone(), *index, fresh));
+                }
+            }
+        }
+        for (job, index, last) in moved {
+            self.jobs.entry(job).or_default().insert(index, last);
             self.dirty = true;
         }
     }
@@ -344,6 +383,7 @@ impl Store {
             out_fd: fs::File::open(root.join("out")).ok(),
             out_root: root.join("out"),
             key_docs: std::sync::OnceLock::new(),
+            known: Default::default(),
         })
     }
 
@@ -416,10 +456,8 @@ impl Store {
             .join(format!("{}-{index}-{}", safe(job), self.pid))
     }
 
-    /// The outputs of the entry for a key, if it exists and every object it names is
-    /// still stored. A file object whose inode the index knows is checked by
-    /// [`Store::materialise`] instead: a link to it that is still in place is the object,
-    /// and only when there is none is the object looked at.
+    /// The outputs of the entry for a key, if there is one. Its objects are checked when
+    /// they are linked ([`Store::materialise`]).
     pub fn lookup(&self, key: &str) -> Option<Hit> {
         let known = self
             .index()
@@ -441,45 +479,12 @@ impl Store {
                 }
             }
         };
-        self.checked(hit)
-    }
-
-    /// The hit an entry of `last-keys` describes (see [`LastKeys::known`]), checked as
-    /// [`Store::lookup`] checks one from the index.
-    pub fn hit_of_entry(&self, entry: &str) -> Option<Hit> {
-        self.checked(parse_entry(&mut tab_fields(entry).peekable())?)
-    }
-
-    /// A hit whose objects are there: those whose file the index does not know are looked
-    /// at now (the others, by the links to them, when they are materialised).
-    fn checked(&self, mut hit: Hit) -> Option<Hit> {
-        if hit.outputs.iter().any(|(_, o)| o.inode.is_none()) {
-            let mut checked = hit.outputs.to_vec();
-            for (_, o) in &mut checked {
-                if o.inode.is_none() {
-                    o.inode = Some(self.check_object(o)?);
-                }
-            }
-            hit.outputs = checked.into();
-        }
         Some(hit)
     }
 
-    /// Whether every object of these outputs is stored and whole (what [`Store::lookup`]
-    /// leaves to the links for files whose inode it knows).
-    pub fn has_objects(&self, outputs: &[(String, StoredOutput)]) -> bool {
-        outputs.iter().all(|(_, o)| self.check_object(o).is_some())
-    }
-
-    /// Which file a stored output's object is, if it is there and whole.
-    fn check_object(&self, o: &StoredOutput) -> Option<FileId> {
-        let meta = fs::metadata(self.object(&o.digest, o.dir)).ok()?;
-        let complete = if o.dir {
-            meta.is_dir()
-        } else {
-            meta.is_file() && meta.len() == o.size
-        };
-        complete.then(|| FileId::of(&meta))
+    /// The hit an entry of `last-keys` describes (see [`LastKeys::known`]).
+    pub fn hit_of_entry(&self, entry: &str) -> Option<Hit> {
+        parse_entry(&mut tab_fields(entry).peekable())
     }
 
     /// Writes an entry (after the objects it names are stored): its file, by rename, then
@@ -514,116 +519,6 @@ impl Store {
                 },
             );
         Ok(())
-    }
-
-    /// Moves a finished output into the object store (if not there yet); returns which
-    /// file the object is.
-    pub fn store(&self, from: &Path, digest: &str, dir: bool) -> io::Result<FileId> {
-        let to = self.object(digest, dir);
-        if let Ok(meta) = fs::metadata(&to) {
-            if dir {
-                fs::remove_dir_all(from).ok();
-            } else {
-                fs::remove_file(from).ok();
-            }
-            return Ok(FileId::of(&meta));
-        }
-        fs::create_dir_all(to.parent().unwrap_or(&self.root))?;
-        if dir {
-            // Rename the whole tree into place: no reader ever sees half of it.
-            let staging = self.root.join("tmp").join(format!("{digest}.staging"));
-            if staging.exists() {
-                fs::remove_dir_all(&staging)?;
-            }
-            fs::rename(from, &staging)?;
-            read_only(&staging)?;
-            fs::rename(&staging, &to)?;
-        } else {
-            read_only(from)?;
-            fs::rename(from, &to)?;
-        }
-        Ok(FileId::of(&fs::metadata(&to)?))
-    }
-
-    /// Makes `name` in an instance's output directory point at a stored object.
-    pub fn materialise(
-        &self,
-        out_dir: &Path,
-        name: &str,
-        output: &StoredOutput,
-    ) -> io::Result<PathBuf> {
-        let target = out_dir.join(name);
-        if self.still_linked(&target, output) {
-            return Ok(target);
-        }
-        let object = self.object(&output.digest, output.dir);
-        let existing = fs::symlink_metadata(&target).ok();
-        if !output.dir
-            && existing
-                .as_ref()
-                .is_some_and(|t| same_file(&object, output.inode, t) && t.len() == output.size)
-        {
-            return Ok(target);
-        }
-        // Otherwise it is linked (or copied) from the object, which fails when the object
-        // is gone.
-        if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent)?;
-        }
-        // Nothing there yet: one link is already atomic.
-        if !output.dir && existing.is_none() && fs::hard_link(&object, &target).is_ok() {
-            return Ok(target);
-        }
-        let tmp = target.with_file_name(format!(
-            ".{}.tmp-{}",
-            target
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            std::process::id()
-        ));
-        remove_any(&tmp)?;
-        if output.dir {
-            link_tree(&object, &tmp)?;
-        } else if fs::hard_link(&object, &tmp).is_err() {
-            fs::copy(&object, &tmp)?;
-        }
-        remove_any(&target)?;
-        fs::rename(&tmp, &target)?;
-        Ok(target)
-    }
-
-    /// Whether `target` (under `out/`) is a link to the stored file object of `output`,
-    /// whose inode is known: then it is that object, whole.
-    fn still_linked(&self, target: &Path, output: &StoredOutput) -> bool {
-        use nix::fcntl::AtFlags;
-        use nix::sys::stat::{SFlag, fstatat};
-        use std::os::unix::ffi::OsStrExt;
-        let (Some(out), Some(id)) = (&self.out_fd, output.inode) else {
-            return false;
-        };
-        if output.dir {
-            return false;
-        }
-        // The part after `out/`, by bytes: `Path::strip_prefix` would parse components.
-        let Some(rel) = target
-            .as_os_str()
-            .as_encoded_bytes()
-            .strip_prefix(self.out_root.as_os_str().as_encoded_bytes())
-            .and_then(|r| r.strip_prefix(b"/"))
-        else {
-            return false;
-        };
-        let rel = std::ffi::OsStr::from_bytes(rel);
-        match fstatat(out, rel, AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) => {
-                SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFREG
-                    && (st.st_dev, st.st_ino) == (id.dev, id.ino)
-                    && st.st_mtime * 1_000_000_000 + st.st_mtime_nsec == id.mtime_ns
-                    && st.st_size as u64 == output.size
-            }
-            Err(_) => false,
-        }
     }
 
     pub fn load_last(&self) -> LastKeys {
@@ -691,7 +586,7 @@ impl Store {
         if let Ok(entries) = fs::read_dir(self.root.join("tmp")) {
             for e in entries.flatten() {
                 let p = e.path();
-                make_writable(&p);
+                objects::make_writable(&p);
                 if p.is_dir() {
                     fs::remove_dir_all(&p).ok();
                 } else {
@@ -754,72 +649,6 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     fs::write(&tmp, data)?;
     fs::rename(&tmp, path)
-}
-
-fn remove_any(p: &Path) -> io::Result<()> {
-    match fs::symlink_metadata(p) {
-        Ok(m) if m.is_dir() => {
-            make_writable(p);
-            fs::remove_dir_all(p)
-        }
-        Ok(_) => fs::remove_file(p),
-        Err(_) => Ok(()),
-    }
-}
-
-fn read_only(p: &Path) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = fs::metadata(p)?;
-    if meta.is_dir() {
-        for e in fs::read_dir(p)?.flatten() {
-            read_only(&e.path())?;
-        }
-        Ok(())
-    } else {
-        let mode = meta.permissions().mode() & !0o222;
-        fs::set_permissions(p, fs::Permissions::from_mode(mode))
-    }
-}
-
-fn make_writable(p: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(m) = fs::symlink_metadata(p) {
-        if m.is_dir() {
-            let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o755));
-            if let Ok(entries) = fs::read_dir(p) {
-                for e in entries.flatten() {
-                    make_writable(&e.path());
-                }
-            }
-        }
-    }
-}
-
-/// A copy of a directory tree whose files are hard links (copies across devices).
-fn link_tree(from: &Path, to: &Path) -> io::Result<()> {
-    fs::create_dir_all(to)?;
-    for e in fs::read_dir(from)?.flatten() {
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if e.file_type()?.is_dir() {
-            link_tree(&src, &dst)?;
-        } else if fs::hard_link(&src, &dst).is_err() {
-            fs::copy(&src, &dst)?;
-        }
-    }
-    Ok(())
-}
-
-/// Whether `b` (its metadata) is a hard link to the file `a` (which file it is given when
-/// known).
-fn same_file(a: &Path, a_id: Option<FileId>, b: &fs::Metadata) -> bool {
-    let x = match a_id {
-        Some(x) => x,
-        None => match fs::metadata(a) {
-            Ok(m) => FileId::of(&m),
-            Err(_) => return false,
-        },
-    };
-    x == FileId::of(b)
 }
 
 /// The file of [`LastKeys`].
@@ -924,8 +753,10 @@ fn index_line(
 
 /// A cache entry as fields separated by tabs: `@RUN/TASK`, the provenance record of the
 /// instance that made it, when known, then `NAME DIGEST KIND SIZE` for each output, where
-/// KIND is `1` for a directory, `0` for a file, or `0:DEV:INO:MTIME_NS` for a file whose
-/// object is known ([`FileId`]). `None` when a field holds a tab or a line break.
+/// KIND is `1` for a directory, `0` for a file, or with the object's stamp
+/// ([`Stamp::kind_field`]) `0:DEV:INO:MTIME_NS:CTIME_NS` for a file and `1:HASH:NEWEST_NS`
+/// for a directory; lines written before ctimes were noted have `0:DEV:INO:MTIME_NS`, read
+/// as no stamp. `None` when a field holds a tab or a line break.
 pub fn entry_text<'a>(
     made_by: Option<&MadeBy>,
     outputs: impl Iterator<Item = (&'a str, &'a StoredOutput)>,
@@ -951,12 +782,13 @@ pub fn entry_text<'a>(
         text.push_str(name);
         text.push('\t');
         text.push_str(&o.digest);
-        match (o.dir, o.inode) {
-            (true, _) => text.push_str("\t1"),
-            (false, None) => text.push_str("\t0"),
-            (false, Some(id)) => {
-                let _ = write!(text, "\t0:{}:{}:{}", id.dev, id.ino, id.mtime_ns);
+        match (o.dir, o.stamp) {
+            (_, Some(stamp)) => {
+                text.push('\t');
+                text.push_str(&stamp.kind_field());
             }
+            (true, None) => text.push_str("\t1"),
+            (false, None) => text.push_str("\t0"),
         }
         let _ = write!(text, "\t{}", o.size);
     }
@@ -995,28 +827,16 @@ fn parse_entry<'a>(fields: &mut std::iter::Peekable<impl Iterator<Item = &'a str
     let mut outputs = Vec::with_capacity(1);
     while let Some(name) = fields.next() {
         let digest = fields.next()?.to_owned();
-        let (dir, inode) = match fields.next()? {
-            "0" => (false, None),
-            "1" => (true, None),
-            kind => {
-                let mut id = kind.strip_prefix("0:")?.splitn(3, ':');
-                let (dev, ino, mtime) = (id.next()?, id.next()?, id.next()?);
-                let id = FileId {
-                    dev: dev.parse().ok()?,
-                    ino: ino.parse().ok()?,
-                    mtime_ns: mtime.parse().ok()?,
-                };
-                (false, Some(id))
-            }
-        };
+        let kind = fields.next()?;
         let size = fields.next()?.parse().ok()?;
+        let (dir, stamp) = Stamp::parse_kind(kind, size)?;
         outputs.push((
             name.to_owned(),
             StoredOutput {
                 digest,
                 dir,
                 size,
-                inode,
+                stamp,
             },
         ));
     }
@@ -1037,14 +857,14 @@ mod tests {
         o.iter().cloned().collect()
     }
 
-    fn outputs(digest: &str) -> BTreeMap<String, StoredOutput> {
+    pub(super) fn outputs(digest: &str) -> BTreeMap<String, StoredOutput> {
         BTreeMap::from([(
             "out".to_owned(),
             StoredOutput {
                 digest: digest.to_owned(),
                 dir: false,
                 size: 3,
-                inode: None,
+                stamp: None,
             },
         )])
     }
@@ -1053,10 +873,24 @@ mod tests {
     fn index_lines_read_back() {
         let a = index_line("k1", None, &outputs("d1")).unwrap();
         let b = index_line("k2", None, &BTreeMap::new()).unwrap();
-        let index = parse_index(format!("{a}{b}").as_bytes());
-        assert_eq!(index.len(), 2);
+        let mut stamped = outputs("d3");
+        let stamp = Stamp::File(crate::stamp::FileStamp {
+            dev: 1,
+            ino: 2,
+            size: 3,
+            mtime_ns: 4,
+            ctime_ns: 5,
+        });
+        stamped.get_mut("out").unwrap().stamp = Some(stamp);
+        let c = index_line("k3", None, &stamped).unwrap();
+        // A line of a store written before ctimes were noted: read, with no stamp.
+        let old = checked_line("k4\tout\td4\t0:1:2:4\t3");
+        let index = parse_index(format!("{a}{b}{c}{old}").as_bytes());
+        assert_eq!(index.len(), 4);
         assert_eq!(map(&index["k1"].outputs), outputs("d1"));
         assert!(index["k2"].outputs.is_empty());
+        assert_eq!(map(&index["k3"].outputs), stamped);
+        assert_eq!(map(&index["k4"].outputs), outputs("d4"));
     }
 
     #[test]
@@ -1112,13 +946,20 @@ mod tests {
         );
         let reopened = Store::open(&dir).unwrap();
         let found = reopened.lookup("key1").unwrap().outputs;
-        assert_eq!(stored_output(&found, "out").unwrap().digest, digest);
-        assert!(stored_output(&found, "out").unwrap().inode.is_some());
-        // An object that is gone makes the entry untrusted.
+        let out = stored_output(&found, "out").unwrap();
+        assert_eq!(out.digest, digest);
+        // An entry with no stamp: its object is hashed, found good, and stamped.
+        let out_dir = reopened.out_dir("t", 0, false);
+        let linked = reopened.materialise(&out_dir, "x.txt", out).unwrap();
+        assert!(linked.stamp.is_some());
+        // An object that is gone makes the entry unusable.
         let object = reopened.object(&digest, false);
-        make_writable(&object);
         fs::remove_file(&object).unwrap();
-        assert!(reopened.lookup("key1").is_none());
+        fs::remove_file(&linked.path).unwrap();
+        assert!(matches!(
+            reopened.materialise(&out_dir, "x.txt", out),
+            Err(Unusable::Missing)
+        ));
         let _ = fs::remove_dir_all(&dir);
     }
 
@@ -1172,29 +1013,27 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
     }
 
-    /// An entry made with provenance names its record, and knows its object's inode: a
-    /// rerun finds an output still linked to the object with one `stat` of the link, and
-    /// only looks at the object when the link is gone.
     /// A store in a fresh folder holding one file object (`abc`), the outputs naming it
-    /// with its file id, and a record that made them.
-    struct WithObject {
-        dir: PathBuf,
-        store: Store,
-        digest: String,
-        outputs: BTreeMap<String, StoredOutput>,
-        made_by: MadeBy,
+    /// with its stamp, and a record that made them.
+    pub(super) struct WithObject {
+        pub(super) dir: PathBuf,
+        pub(super) store: Store,
+        pub(super) digest: String,
+        pub(super) outputs: BTreeMap<String, StoredOutput>,
+        pub(super) made_by: MadeBy,
     }
 
-    fn store_with_object(name: &str) -> WithObject {
+    pub(super) fn store_with_object(name: &str) -> WithObject {
         let dir = std::env::temp_dir().join(format!("expc-store-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let store = Store::open(&dir).unwrap();
         let file = dir.join("made");
         fs::write(&file, b"abc").unwrap();
         let digest = crate::hash::file_digest(&file).unwrap();
-        let inode = store.store(&file, &digest, false).unwrap();
+        store.store(&file, &digest, false).unwrap();
         let mut outputs = outputs(&digest);
-        outputs.get_mut("out").unwrap().inode = Some(inode);
+        outputs.get_mut("out").unwrap().stamp =
+            Some(Stamp::of_path(&store.object(&digest, false), false).unwrap());
         let made_by = MadeBy {
             run: "20261202T000000Z-abcdef".into(),
             task: 7,
@@ -1208,6 +1047,9 @@ mod tests {
         }
     }
 
+    /// An entry made with provenance names its record, and keeps its object's stamp: a
+    /// rerun finds an output still linked to the object, unchanged, with one `fstatat` of
+    /// the link, and only looks at the object when the link is gone or changed.
     #[test]
     fn entries_name_their_record_and_links_in_place_are_trusted() {
         let WithObject {
@@ -1217,7 +1059,7 @@ mod tests {
             outputs,
             made_by,
         } = store_with_object("links");
-        let inode = outputs["out"].inode.unwrap();
+        let stamp = outputs["out"].stamp;
         let entry = CacheEntry {
             key: "key1".into(),
             job: "t".into(),
@@ -1233,53 +1075,51 @@ mod tests {
         let reopened = Store::open(&dir).unwrap();
         let hit = reopened.lookup("key1").unwrap();
         assert_eq!(hit.made_by, Some(made_by));
-        assert_eq!(
-            stored_output(&hit.outputs, "out").unwrap().inode,
-            Some(inode)
-        );
+        let mut out = stored_output(&hit.outputs, "out").unwrap().clone();
+        assert_eq!(out.stamp, stamp);
         let out_dir = reopened.out_dir("t", 0, false);
-        let linked = reopened
-            .materialise(
-                &out_dir,
-                "x.txt",
-                stored_output(&hit.outputs, "out").unwrap(),
-            )
-            .unwrap();
-        assert_eq!(fs::read(&linked).unwrap(), b"abc");
-        assert!(reopened.still_linked(&linked, stored_output(&hit.outputs, "out").unwrap()));
-        // The object goes: the link in place still holds the output, but the store no
-        // longer has it, and a link made anew fails.
+        let linked = reopened.materialise(&out_dir, "x.txt", &out).unwrap();
+        assert_eq!(fs::read(&linked.path).unwrap(), b"abc");
+        // The link moved the object's ctime: with the stamp it gave, the link in place is
+        // the object.
+        out.stamp = linked.stamp.or(out.stamp);
+        assert!(
+            reopened
+                .materialise(&out_dir, "x.txt", &out)
+                .unwrap()
+                .stamp
+                .is_none()
+        );
+        // The object goes: the link in place still holds the output, and puts it back
+        // into the store (hashed first: removing the object moved the link's ctime).
         let object = reopened.object(&digest, false);
-        make_writable(&object);
         fs::remove_file(&object).unwrap();
-        let hit = reopened.lookup("key1").unwrap();
-        assert!(!reopened.has_objects(&hit.outputs));
-        assert!(
-            reopened
-                .materialise(
-                    &out_dir,
-                    "x.txt",
-                    stored_output(&hit.outputs, "out").unwrap()
-                )
-                .is_ok()
-        );
-        assert!(
-            reopened
-                .materialise(
-                    &out_dir,
-                    "y.txt",
-                    stored_output(&hit.outputs, "out").unwrap()
-                )
-                .is_err()
-        );
+        assert!(matches!(
+            reopened.check(&out_dir, "y.txt", &out),
+            Err(Unusable::Missing)
+        ));
+        assert!(reopened.check(&out_dir, "x.txt", &out).is_ok());
+        let restored = reopened.materialise(&out_dir, "x.txt", &out).unwrap();
+        assert!(object.exists());
+        out.stamp = restored.stamp.or(out.stamp);
+        assert!(reopened.materialise(&out_dir, "y.txt", &out).is_ok());
+        // With neither the object nor a link holding it, it is gone.
+        fs::remove_file(&object).unwrap();
+        fs::remove_file(out_dir.join("y.txt")).unwrap();
+        assert!(matches!(
+            reopened.materialise(&out_dir, "y.txt", &out),
+            Err(Unusable::Missing)
+        ));
         // A file of the same size put in the link's place is not trusted, even when it gets
-        // the inode number the object had (file systems reuse them at once); file times
-        // move by a clock tick at least.
-        make_writable(&linked);
-        fs::remove_file(&linked).unwrap();
+        // the inode number the object had (file systems reuse them at once): its ctime is
+        // the time it was made.
+        fs::remove_file(&linked.path).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(50));
-        fs::write(&linked, b"xyz").unwrap();
-        assert!(!reopened.still_linked(&linked, stored_output(&hit.outputs, "out").unwrap()));
+        fs::write(&linked.path, b"xyz").unwrap();
+        assert!(matches!(
+            reopened.materialise(&out_dir, "x.txt", &out),
+            Err(Unusable::Missing)
+        ));
         let _ = fs::remove_dir_all(&dir);
     }
 
@@ -1344,7 +1184,7 @@ mod tests {
         let hit = store.hit_of_entry(noted.unwrap()).unwrap();
         assert_eq!(hit.made_by, Some(made_by));
         assert_eq!(map(&hit.outputs), outputs);
-        // Neither a torn entry nor one whose directory object is gone is a hit.
+        // A torn entry is no hit; one whose directory object is gone cannot be linked.
         assert!(store.hit_of_entry(&text[..text.len() - 3]).is_none());
         let gone = entry_text(
             None,
@@ -1354,15 +1194,59 @@ mod tests {
                     digest: "00".repeat(32),
                     dir: true,
                     size: 0,
-                    inode: None,
+                    stamp: None,
                 },
             )]
             .into_iter(),
         )
         .unwrap();
-        assert!(store.hit_of_entry(&gone).is_none());
+        let hit_gone = store.hit_of_entry(&gone).unwrap();
+        assert!(matches!(
+            store.materialise(&store.out_dir("d", 0, false), "d", &hit_gone.outputs[0].1),
+            Err(Unusable::Missing)
+        ));
         // Fields that would break a line are not noted.
         assert!(entry_text(None, [("a\tb", &hit.outputs[0].1)].into_iter()).is_none());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// An entry noted before a later link moved its object's stamp (an object shared by
+    /// two outputs) is noted again, at the run's end, with the stamp the run knows.
+    #[test]
+    fn entries_whose_objects_moved_are_noted_again_with_the_stamps_the_run_knows() {
+        let WithObject {
+            dir,
+            store,
+            outputs,
+            ..
+        } = store_with_object("refresh");
+        let out = outputs["out"].clone();
+        let first = store
+            .materialise(&store.out_dir("t", 0, true), "x.txt", &out)
+            .unwrap();
+        let mut noted = out.clone();
+        noted.stamp = first.stamp.or(out.stamp);
+        let text = |o: &StoredOutput| entry_text(None, [("out", o)].into_iter()).unwrap();
+        let mut last = LastKeys::default();
+        last.set("t", 0, "k", Some("f"), Some(text(&noted)));
+        // The same bytes are another instance's output: one more link to the object.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let second = store
+            .materialise(&store.out_dir("t", 1, true), "x.txt", &noted)
+            .unwrap();
+        let now = second.stamp.expect("a link moves the ctime");
+        last.refresh_stamps(&store);
+        let (_, entry) = last.known("t", 0, "f").unwrap();
+        let hit = store.hit_of_entry(entry.unwrap()).unwrap();
+        assert_eq!(hit.outputs[0].1.stamp, Some(now));
+        // With it, the first link is found in place with one look.
+        assert!(
+            store
+                .materialise(&store.out_dir("t", 0, true), "x.txt", &hit.outputs[0].1)
+                .unwrap()
+                .stamp
+                .is_none()
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 }

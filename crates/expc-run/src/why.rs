@@ -8,7 +8,7 @@ use expc_plan::dag::Dag;
 use expc_plan::plan::Plan;
 
 use crate::resolve::{Outputs, Resolver};
-use crate::store::Store;
+use crate::store::{Store, Unusable};
 use crate::{RunError, RunOptions, instance_name};
 
 #[derive(Debug)]
@@ -20,6 +20,9 @@ pub struct Why {
     pub never_ran: bool,
     /// Upstream instances that will run first, so this one will run after them.
     pub after: Vec<String>,
+    /// Why its cached outputs cannot be used, when its key has an entry: an output
+    /// changed after it was stored, or gone from the store.
+    pub unusable: Option<String>,
 }
 
 /// Explains every instance of the job `key` (all jobs when `None`).
@@ -62,37 +65,38 @@ pub fn explain(
             Some(crate::resolve::SparkSubmit::local(&opts.spark_master)),
         );
         let resolved = resolver.resolve(j, index, &site, &outputs);
-        let (cached, changes, never_ran) = match &resolved {
-            Ok(r) if after.is_empty() => match store
-                .lookup(&r.key)
-                .filter(|hit| store.has_objects(&hit.outputs))
-            {
-                Some(hit) => {
-                    let files: BTreeMap<String, (std::path::PathBuf, String)> = hit
-                        .outputs
-                        .iter()
-                        .map(|(n, o)| {
-                            (
-                                n.clone(),
-                                (store.object(&o.digest, o.dir), o.digest.clone()),
-                            )
-                        })
-                        .collect();
-                    outputs.insert((j, index), files.into());
-                    (true, Vec::new(), false)
-                }
+        let (cached, changes, never_ran, unusable) = match &resolved {
+            Ok(r) if after.is_empty() => match store.lookup(&r.key) {
+                Some(hit) => match usable(&store, plan, j, index, &hit.outputs) {
+                    Ok(()) => {
+                        let files: BTreeMap<String, (std::path::PathBuf, String)> = hit
+                            .outputs
+                            .iter()
+                            .map(|(n, o)| {
+                                (
+                                    n.clone(),
+                                    (store.object(&o.digest, o.dir), o.digest.clone()),
+                                )
+                            })
+                            .collect();
+                        outputs.insert((j, index), files.into());
+                        (true, Vec::new(), false, None)
+                    }
+                    Err(why) => (false, Vec::new(), false, Some(why)),
+                },
                 None => match store.last_key_doc(&last, &job.key, index) {
                     Some(serde_json::Value::Null) => (
                         false,
                         vec!["its last successful run left no record of what it used".to_owned()],
                         false,
+                        None,
                     ),
-                    Some(previous) => (false, compare(&previous, &r.key_doc()), false),
-                    None => (false, Vec::new(), true),
+                    Some(previous) => (false, compare(&previous, &r.key_doc()), false, None),
+                    None => (false, Vec::new(), true, None),
                 },
             },
-            Ok(_) => (false, Vec::new(), false),
-            Err(e) => (false, vec![e.clone()], false),
+            Ok(_) => (false, Vec::new(), false, None),
+            Err(e) => (false, vec![e.clone()], false, None),
         };
         will_run.insert((j, index), !cached);
         after.sort();
@@ -103,10 +107,51 @@ pub fn explain(
                 changes,
                 never_ran,
                 after,
+                unusable,
             });
         }
     }
     Ok(out)
+}
+
+/// Whether the cached outputs of instance `index` of job `j` can be used as a run would
+/// use them (checked as it would, changing nothing); why not, when they cannot.
+fn usable(
+    store: &Store,
+    plan: &Plan,
+    j: usize,
+    index: u64,
+    stored: &[(String, crate::store::StoredOutput)],
+) -> Result<(), String> {
+    let job = &plan.jobs[j];
+    let out_dir = store.out_dir(&job.key, index, !job.loops.is_empty());
+    for o in &job.outputs {
+        let Some(s) = crate::store::stored_output(stored, &o.name) else {
+            return Err(format!("its cache entry has no output `{}`", o.name));
+        };
+        match store.check(&out_dir, &o.path, s) {
+            Ok(()) => {}
+            Err(Unusable::Missing) => {
+                return Err(format!(
+                    "its cached output `{}` is no longer in the store",
+                    o.name
+                ));
+            }
+            Err(Unusable::Damaged(how)) => {
+                return Err(format!(
+                    "its cached output `{}` was changed after it was stored ({how})",
+                    o.name
+                ));
+            }
+            Err(Unusable::Io(e)) => {
+                return Err(format!(
+                    "its cached output `{}` cannot be read ({e})",
+                    o.name
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The fields of two key documents that differ, as sentences.

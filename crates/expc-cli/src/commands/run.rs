@@ -41,6 +41,7 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         poll: Duration::from_secs(1),
         run_id: None,
         fingerprint: None,
+        wait: args.wait,
     };
     let shown: Box<dyn Sink> = if args.json {
         Box::new(JsonSink::new())
@@ -123,7 +124,11 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         }
         match (&run_id, &record_failure) {
             (_, Some(why)) => {
-                let _ = writeln!(err, "provenance: not fully recorded: {why}");
+                let _ = writeln!(
+                    err,
+                    "provenance: not recorded in `{}`: {why}. The tasks' outputs are cached, but this run is missing from `expc runs`; check that the store can be written",
+                    opts.state_dir.join(expc_prov::store::FILE).display()
+                );
             }
             (Some(id), None) => {
                 let _ = writeln!(err, "provenance: run {id} (`expc runs show {id}`)");
@@ -137,7 +142,8 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     std::mem::forget(dag);
     std::mem::forget(plan);
     std::mem::forget(program);
-    Ok(if summary.success() {
+    // A run whose record is missing or incomplete did not do all it was asked.
+    Ok(if summary.success() && record_failure.is_none() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -184,6 +190,7 @@ pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         poll: Duration::from_secs(1),
         run_id: None,
         fingerprint: None,
+        wait: false,
     };
     let whys = expc_run::why::explain(&program, &plan, &dag, &opts, key.as_deref())
         .map_err(|e| miette!("{}", e.0))?;
@@ -204,6 +211,8 @@ pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             );
         } else if w.never_ran {
             let _ = writeln!(out, "{}: will run — it has never succeeded", w.task);
+        } else if let Some(why) = &w.unusable {
+            let _ = writeln!(out, "{}: will run — {why}", w.task);
         } else if w.changes.is_empty() {
             let _ = writeln!(
                 out,

@@ -564,6 +564,10 @@ impl Engine for K8sEngine<'_> {
     /// where the pods read them: `run-…/KEY/INDEX/PATH` in every run volume of the run.
     /// A hard link when the store is on the same file system, else a copy: a symbolic
     /// link into `.expc/` would not resolve inside a pod.
+    fn hands_over_links(&self) -> bool {
+        !self.run_dirs.is_empty()
+    }
+
     fn hand_over(&self, key: &str, index: u64, outputs: &[(String, PathBuf)]) {
         let dirs: BTreeSet<&PathBuf> = self.run_dirs.values().collect();
         for run in dirs {

@@ -10,39 +10,63 @@ use expc_plan::plan::Plan;
 
 use crate::engine::Engine;
 use crate::events::{Event, Generated, InstanceRecord, MadeBy, Sink};
-use crate::resolve::Resolved;
-use crate::store::{self, CacheEntry, Store, StoredOutput, StoredOutputs};
+use crate::resolve::{Files, Resolved};
+use crate::store::{self, CacheEntry, Store, StoredOutput, StoredOutputs, Unusable};
 
 /// An instance's outputs: where they are and their digests, how they are stored, and
 /// what is left to do.
-pub(super) type Files = (
-    BTreeMap<String, (PathBuf, String)>,
-    StoredOutputs,
-    Bookkeeping,
-);
+pub(super) type Collected = (Files, StoredOutputs, Bookkeeping);
 
-/// Links the stored outputs of an instance into `.expc/out/` and returns their paths.
+/// An output that cannot be linked: its name, and why.
+pub(super) type NotLinked = (String, Unusable);
+
+/// Links the stored outputs of an instance into `.expc/out/`: their paths, with the
+/// stamps their objects have now, and — when any of these is not the one `stored` notes
+/// — the outputs with the stamps to note instead.
 pub(super) fn materialise(
     store: &Store,
     plan: &Plan,
     j: usize,
     index: u64,
     stored: &[(String, StoredOutput)],
-) -> std::io::Result<BTreeMap<String, (PathBuf, String)>> {
+) -> Result<(Files, Option<StoredOutputs>), NotLinked> {
     let job = &plan.jobs[j];
     let dir = store.out_dir(&job.key, index, !job.loops.is_empty());
     let mut files = BTreeMap::new();
+    let mut moved: Option<Vec<(String, StoredOutput)>> = None;
     for o in &job.outputs {
         let Some(s) = store::stored_output(stored, &o.name) else {
-            return Err(std::io::Error::other(format!(
-                "no stored output `{}`",
-                o.name
-            )));
+            let missing = std::io::Error::other(format!("no stored output `{}`", o.name));
+            return Err((o.name.clone(), Unusable::Io(missing)));
         };
-        let path = store.materialise(&dir, &o.path, s)?;
-        files.insert(o.name.clone(), (path, s.digest.clone()));
+        let linked = store
+            .materialise(&dir, &o.path, s)
+            .map_err(|e| (o.name.clone(), e))?;
+        if let Some(stamp) = linked.stamp {
+            let outputs = moved.get_or_insert_with(|| stored.to_vec());
+            if let Some((_, out)) = outputs.iter_mut().find(|(n, _)| *n == o.name) {
+                out.stamp = Some(stamp);
+            }
+        }
+        let stamp = linked.stamp.or(s.stamp);
+        files.insert(o.name.clone(), (linked.path, s.digest.clone(), stamp));
     }
-    Ok(files)
+    Ok((files.into(), moved.map(Into::into)))
+}
+
+/// What a cached output that cannot be used means for its instance, as a note.
+pub(super) fn not_linked_note(name: &str, (output, why): &NotLinked) -> String {
+    match why {
+        Unusable::Missing => format!(
+            "{name}: its cached output `{output}` is no longer in the store; running it again"
+        ),
+        Unusable::Damaged(how) => format!(
+            "{name}: its cached output `{output}` was changed after it was stored ({how}); running it again"
+        ),
+        Unusable::Io(e) => format!(
+            "{name}: its cached output `{output}` could not be linked ({e}); running it again"
+        ),
+    }
 }
 
 /// After a successful attempt: checks, hashes and stores the outputs, and makes the
@@ -57,22 +81,29 @@ pub(super) fn collect(
     work: &Path,
     attempts: u32,
     started: Instant,
-) -> Result<Files, String> {
+) -> Result<Collected, String> {
     let mut stored = BTreeMap::new();
     for (name, rel, metrics) in &resolved.outputs {
         let path = work.join(rel);
-        if !path.exists() {
-            return Err(format!(
+        let meta = std::fs::symlink_metadata(&path).map_err(|_| {
+            format!(
                 "exited with status 0 but did not write its output `{name}` (expected at `{rel}` in its work directory)"
+            )
+        })?;
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&path).unwrap_or_default();
+            return Err(format!(
+                "its output `{name}` (`{rel}`) is a symbolic link to `{}`: expc stores what a task writes, not links to files elsewhere, which could change or vanish. Write the file itself there (for example with `cp -L`)",
+                target.display()
             ));
         }
         if *metrics {
             crate::exec::check_metrics(&path)
                 .map_err(|e| format!("its output `{name}` is not a metrics file: {e}"))?;
         }
-        let (digest, dir, size) = crate::hash::StatCache::digest_once(&path)
+        let (digest, dir, size) = crate::hash::output_digest(&path)
             .map_err(|e| format!("cannot read its output `{name}`: {e}"))?;
-        let inode = store
+        store
             .store(&path, &digest, dir)
             .map_err(|e| format!("cannot store its output `{name}`: {e}"))?;
         stored.insert(
@@ -81,25 +112,27 @@ pub(super) fn collect(
                 digest,
                 dir,
                 size,
-                inode: (!dir).then_some(inode),
+                stamp: None,
             },
         );
     }
+    let stored: StoredOutputs = stored.into_iter().collect();
+    // Linking takes each object's stamp, which the entry notes.
+    let (files, stamped) = materialise(store, plan, j, index, &stored)
+        .map_err(|(output, e)| format!("cannot link its output `{output}`: {e}"))?;
+    let stored = stamped.unwrap_or(stored);
     let job = &plan.jobs[j];
     let entry = CacheEntry {
         key: resolved.key.clone(),
         job: job.key.clone(),
         index,
-        outputs: stored.clone(),
+        outputs: stored.iter().cloned().collect(),
         exit_code: 0,
         attempts,
         duration_ms: started.elapsed().as_millis() as u64,
         key_doc: resolved.key_doc(),
         made_by: None,
     };
-    let stored: StoredOutputs = stored.into_iter().collect();
-    let files = materialise(store, plan, j, index, &stored)
-        .map_err(|e| format!("cannot link its outputs: {e}"))?;
     let rest = Bookkeeping {
         entry,
         work: Some(work.to_path_buf()),
@@ -113,7 +146,7 @@ pub(super) fn collect(
 pub(super) fn generated(
     plan: &Plan,
     j: usize,
-    files: &BTreeMap<String, (PathBuf, String)>,
+    files: &Files,
     stored: &[(String, StoredOutput)],
 ) -> Vec<Generated> {
     plan.jobs[j]
