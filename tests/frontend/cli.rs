@@ -33,6 +33,55 @@ pub fn trials(suite: &mut Suite) {
         explain_prints_the_explanation_with_an_example,
     );
     suite.test("help_and_completions", help_and_completions);
+    suite.test(
+        "a_byte_order_mark_is_accepted",
+        a_byte_order_mark_is_accepted,
+    );
+    suite.test(
+        "every_planning_command_exits_non_zero_on_invalid_utf8",
+        every_planning_command_exits_non_zero_on_invalid_utf8,
+    );
+}
+
+/// A spec an editor saved with a UTF-8 byte-order mark first checks and plans as the
+/// same spec without it.
+fn a_byte_order_mark_is_accepted() {
+    let dir = expc_tests::temp_path("cli", "bom");
+    expc_tests::copy_dir(&expc_tests::root().join("examples/hello"), &dir);
+    let spec = dir.join("hello.exp");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let plain = run(&["plan", spec.to_str().unwrap()]);
+    std::fs::write(&spec, format!("\u{FEFF}{text}")).unwrap();
+    let spec = spec.to_str().unwrap();
+    let out = run(&["check", spec]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    let out = run(&["plan", spec]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), stdout(&plain));
+}
+
+/// A spec that is not valid UTF-8 is reported (E0002) by every command that plans it,
+/// and each of them exits non-zero instead of planning the lossy text.
+fn every_planning_command_exits_non_zero_on_invalid_utf8() {
+    let dir = expc_tests::temp_path("cli", "utf8");
+    expc_tests::copy_dir(&expc_tests::root().join("examples/hello"), &dir);
+    let spec = dir.join("hello.exp");
+    let mut bytes = b"// \xff\xfe not UTF-8\n".to_vec();
+    bytes.extend(std::fs::read(&spec).unwrap());
+    std::fs::write(&spec, bytes).unwrap();
+    let spec = spec.to_str().unwrap();
+    for args in [
+        vec!["check", spec],
+        vec!["plan", spec],
+        vec!["graph", spec],
+        vec!["diff", spec, spec],
+    ] {
+        let out = run(&args);
+        assert_ne!(out.status.code(), Some(0), "{args:?} exited 0");
+        assert!(stderr(&out).contains("E0002"), "{args:?}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "", "{args:?} printed a plan");
+    }
 }
 
 fn stdout(out: &std::process::Output) -> String {

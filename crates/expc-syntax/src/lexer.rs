@@ -167,7 +167,9 @@ fn lex_into<'s, T: Tokens<'s>>(file: FileId, src: &'s str, mut tokens: T) -> Lex
     let mut lexer = Lexer {
         file,
         src,
-        pos: 0,
+        // A UTF-8 byte-order mark, which some Windows editors write first, is not text:
+        // skipped, with every span still an offset into the file as it is.
+        pos: if src.starts_with('\u{FEFF}') { 3 } else { 0 },
         tokens,
         comments: Vec::new(),
         diagnostics: Vec::new(),

@@ -71,6 +71,12 @@ pub fn program_and_plan(
         result = lowered.plan.map(|plan| (program, plan));
     }
     std::mem::forget(checked);
+    // An error reported by any stage (reading the file included: invalid UTF-8 is read
+    // lossily so that the rest can still be checked) means nothing is planned, and the
+    // command exits non-zero.
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        result = None;
+    }
     report(&diagnostics, &sources, render);
     std::mem::forget(sources);
     Ok(result)
