@@ -78,6 +78,7 @@ impl Checker<'_> {
                     outputs.push(info);
                 }
             }
+            self.check_output_places(&outputs);
             let spark = t
                 .sections
                 .iter()
@@ -92,6 +93,57 @@ impl Checker<'_> {
                     spark_settings: BTreeMap::new(),
                 }),
             );
+        }
+    }
+
+    /// Two outputs of one task must be two places: not one file named twice
+    /// (`"a.csv"` and `"./a.csv"`), and not one inside the other (a `File` output inside a
+    /// `Dir` output), which the task could not write both of as declared.
+    fn check_output_places(&mut self, outputs: &[FieldInfo]) {
+        let places: Vec<(&FieldInfo, Vec<&str>)> = outputs
+            .iter()
+            .filter_map(|o| match &o.default {
+                Some(Value::Str(p)) if output_name_problem(p).is_none() => {
+                    Some((o, output_components(p)))
+                }
+                _ => None,
+            })
+            .collect();
+        for (i, (a, pa)) in places.iter().enumerate() {
+            for (b, pb) in &places[..i] {
+                let (outer, inner) = if pa.len() >= pb.len() { (b, a) } else { (a, b) };
+                let (po, pi) = if pa.len() >= pb.len() {
+                    (pb, pa)
+                } else {
+                    (pa, pb)
+                };
+                if pi[..po.len()] != po[..] {
+                    continue;
+                }
+                let message = if po.len() == pi.len() {
+                    format!(
+                        "the outputs `{}` and `{}` are one file, \"{}\"",
+                        b.name,
+                        a.name,
+                        po.join("/")
+                    )
+                } else {
+                    format!(
+                        "the output `{}` (\"{}\") is inside the output `{}` (\"{}\")",
+                        inner.name,
+                        pi.join("/"),
+                        outer.name,
+                        po.join("/")
+                    )
+                };
+                self.emit(
+                    Diagnostic::error(Code::OVERLAPPING_OUTPUTS, message, a.span)
+                        .with_label(b.span, "the other output")
+                        .with_help("give each output a place of its own, none inside another"),
+                );
+                // One clash per output is enough to fix it.
+                break;
+            }
         }
     }
 
@@ -139,11 +191,11 @@ impl Checker<'_> {
                 Some(e) => {
                     let t = self.expr_as(e, &Type::Path, cx, "an output's file name");
                     if let Some(Value::Str(p)) = &t.value {
-                        if p.is_empty() || p.starts_with('/') || p.split('/').any(|c| c == "..") {
+                        if let Some(why) = output_name_problem(p) {
                             self.emit(
                                 Diagnostic::error(
                                     Code::INVALID_TASK,
-                                    format!("the output file name \"{p}\" must stay inside the task's directory"),
+                                    format!("the output file name \"{}\" {why}", p.escape_debug()),
                                     e.span,
                                 )
                                 .with_help("use a relative name such as \"model.onnx\" or \"out/table.csv\""),
@@ -701,5 +753,44 @@ impl Checker<'_> {
             }
         }
         retry
+    }
+}
+
+/// Why an output's file name cannot be used, if it cannot: it must name a place inside
+/// the task's directory, other than the directory itself, that a file system can hold.
+fn output_name_problem(p: &str) -> Option<&'static str> {
+    if p.contains('\0') {
+        Some("holds a NUL character, which no file name can")
+    } else if p.starts_with('/') {
+        Some("must stay inside the task's directory (it is absolute)")
+    } else if p.split('/').any(|c| c == "..") {
+        Some("must stay inside the task's directory (it goes up with `..`)")
+    } else if output_components(p).is_empty() {
+        Some("names the task's directory itself, not a file in it")
+    } else {
+        None
+    }
+}
+
+/// An output's file name as its components, without empty ones and `.`.
+fn output_components(p: &str) -> Vec<&str> {
+    p.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{output_components, output_name_problem};
+
+    #[test]
+    fn output_names_that_are_not_a_place_in_the_task_directory() {
+        for bad in ["", ".", "./", "a/..", "../a", "/etc/passwd", "a\0b", "./."] {
+            assert!(output_name_problem(bad).is_some(), "{bad:?} passed");
+        }
+        for good in ["a.csv", "out/table.csv", "./a.csv", "a//b", "..a", "a.."] {
+            assert_eq!(output_name_problem(good), None, "{good:?}");
+        }
+        assert_eq!(output_components("./parts//0.csv"), ["parts", "0.csv"]);
     }
 }

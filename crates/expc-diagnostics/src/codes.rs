@@ -104,6 +104,7 @@ codes! {
     SECRET_LEAK = "E0404", "secret-leak", "a secret used where its value could be written down";
     INVALID_SWEEP = "E0405", "invalid-sweep", "a sweep that is empty, uneven or malformed";
     INVALID_TASK = "E0406", "invalid-task", "a task without exactly one command, or with a malformed section or output";
+    OVERLAPPING_OUTPUTS = "E0407", "overlapping-outputs", "two outputs of a task on one file, or one inside the other";
     UNUSED = "W0500", "unused", "a param, data item or model that nothing uses";
     // Lowering to a DAG.
     UNSET_PARAM = "E0600", "unset-param", "a param without a default is given no value";
