@@ -29,6 +29,58 @@ pub fn trials(suite: &mut Suite) {
         "binary_exits_cleanly_on_every_input",
         binary_exits_cleanly_on_every_input,
     );
+    suite.test(
+        "sources_that_are_not_regular_files_are_refused_at_once",
+        sources_that_are_not_regular_files_are_refused_at_once,
+    );
+}
+
+/// A FIFO (which would block forever), `/dev/zero` (which never ends) and `/dev/urandom`,
+/// given on the command line or imported, are refused at once with what they are.
+fn sources_that_are_not_regular_files_are_refused_at_once() {
+    let dir = expc_tests::temp_path("robustness", "special");
+    std::fs::create_dir_all(&dir).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.join("fifo.exp"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::write(dir.join("zero.exp"), "import \"/dev/zero\"\n").unwrap();
+    std::fs::write(dir.join("imports_fifo.exp"), "import \"fifo.exp\"\n").unwrap();
+    for (args, shown) in [
+        (vec!["check", "fifo.exp"], "fifo.exp"),
+        (vec!["check", "/dev/urandom"], "/dev/urandom"),
+        (vec!["check", "zero.exp"], "/dev/zero"),
+        (vec!["check", "imports_fifo.exp"], "fifo.exp"),
+    ] {
+        let mut child = std::process::Command::new(expc_tests::expc())
+            .args(&args)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(20) {
+                child.kill().ok();
+                panic!("`expc {}` still reading after 20 s", args.join(" "));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("cannot read `{shown}`")),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("not a regular file"), "{args:?}: {err}");
+    }
 }
 
 fn numbered(inputs: Vec<Vec<u8>>) -> impl Iterator<Item = (String, Vec<u8>)> {
@@ -192,6 +244,14 @@ fn pathological() -> Vec<(String, String)> {
         ("comment_openers", "/*".repeat(n)),
         ("quotes", "\"".repeat(n)),
         ("backticks", "`".repeat(n)),
+        (
+            "type_arguments",
+            format!(
+                "param p: {}Int{} = []",
+                "List<".repeat(20_000),
+                ">".repeat(20_000)
+            ),
+        ),
     ]
     .into_iter()
     .map(|(name, input)| (name.to_owned(), input))

@@ -18,13 +18,56 @@ pub trait Loader {
     fn canonical(&self, path: &Path) -> io::Result<PathBuf>;
 }
 
+/// The largest source file expc reads: 256 MiB, some seventy times the largest spec of
+/// the benchmarks (10,000 tasks, 3.8 MB). A larger one is refused, not read, so that an
+/// `import` of a runaway file cannot take the machine's memory.
+pub const MAX_SOURCE_BYTES: u64 = 256 << 20;
+
+/// Reads a source file from the file system: only a regular file (or a link to one) of at
+/// most [`MAX_SOURCE_BYTES`]. A FIFO, a socket or a device (`/dev/zero`, `/dev/urandom`)
+/// is refused before it is opened, since reading it could block forever or never end.
+pub fn read_source(path: &Path) -> io::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is a directory",
+        ));
+    }
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is not a regular file (a FIFO, socket or device), which expc does not read as a source",
+        ));
+    }
+    let file = std::fs::File::open(path)?;
+    read_capped(file)
+}
+
+/// Reads at most [`MAX_SOURCE_BYTES`] from `from` (a file, standard input), refusing more.
+pub fn read_capped(from: impl io::Read) -> io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    from.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "it is larger than {} MiB, more than any specification needs",
+                MAX_SOURCE_BYTES >> 20
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Reads from the file system.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FsLoader;
 
 impl Loader for FsLoader {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        std::fs::read(path)
+        read_source(path)
     }
 
     fn canonical(&self, path: &Path) -> io::Result<PathBuf> {

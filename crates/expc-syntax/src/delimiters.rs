@@ -121,6 +121,101 @@ pub(crate) fn check_compact(
 }
 
 fn check_tokens<T: Bracket>(file: FileId, len: usize, tokens: Vec<T>) -> (Vec<T>, Vec<Diagnostic>) {
+    let (tokens, deep_types) = cap_type_arguments(file, tokens);
+    let (tokens, mut diagnostics) = check_brackets(file, len, tokens);
+    diagnostics.extend(deep_types);
+    (tokens, diagnostics)
+}
+
+/// The deepest nesting of type arguments accepted (`List<List<…>>`).
+pub const MAX_TYPE_DEPTH: usize = 64;
+
+/// Type arguments are not brackets to this pass (`<` is also a comparison), but they nest
+/// as deep as the input says, and parsing and checking them recurses: a `<` between two
+/// words opens type arguments, any token that cannot be inside a type (`{`, `=`, a
+/// literal…) ends them all. Arguments nested deeper than [`MAX_TYPE_DEPTH`] are cut out,
+/// from the `<` to its `>`, and reported once.
+fn cap_type_arguments<T: Bracket>(file: FileId, tokens: Vec<T>) -> (Vec<T>, Option<Diagnostic>) {
+    let in_type = |k: Kind| {
+        matches!(
+            k,
+            Kind::Ident | Kind::Lt | Kind::Gt | Kind::Comma | Kind::Question | Kind::Dot
+        )
+    };
+    let opens = |tokens: &[T], i: usize| {
+        tokens[i].kind() == Kind::Lt
+            && i > 0
+            && tokens[i - 1].kind() == Kind::Ident
+            && tokens.get(i + 1).is_some_and(|t| t.kind() == Kind::Ident)
+    };
+    // The common case: never that deep; nothing is copied.
+    let mut depth = 0usize;
+    let mut deep = false;
+    for i in 0..tokens.len() {
+        let k = tokens[i].kind();
+        if opens(&tokens, i) {
+            depth += 1;
+            if depth > MAX_TYPE_DEPTH {
+                deep = true;
+                break;
+            }
+        } else if k == Kind::Gt {
+            depth = depth.saturating_sub(1);
+        } else if !in_type(k) {
+            depth = 0;
+        }
+    }
+    if !deep {
+        return (tokens, None);
+    }
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut diagnostic = None;
+    let (mut depth, mut cut) = (0usize, 0usize);
+    for i in 0..tokens.len() {
+        let k = tokens[i].kind();
+        if cut > 0 {
+            match k {
+                Kind::Lt => cut += 1,
+                Kind::Gt => cut -= 1,
+                _ if !in_type(k) => cut = 0,
+                _ => {}
+            }
+            if cut > 0 || k == Kind::Gt {
+                continue;
+            }
+        }
+        if opens(&tokens, i) {
+            depth += 1;
+            if depth > MAX_TYPE_DEPTH {
+                depth -= 1;
+                cut = 1;
+                diagnostic.get_or_insert_with(|| {
+                    Diagnostic::error(
+                        Code::NESTING_TOO_DEEP,
+                        format!("type arguments nested more than {MAX_TYPE_DEPTH} levels deep"),
+                        tokens[i].span(file),
+                    )
+                    .with_primary_message("these arguments are too deep; they are skipped")
+                    .with_help("no data needs this: flatten the type, for example with a `Table`")
+                });
+                // The word before the cut is left without arguments.
+                continue;
+            }
+        } else if k == Kind::Gt {
+            depth = depth.saturating_sub(1);
+        } else if !in_type(k) {
+            depth = 0;
+        }
+        out.push(tokens[i]);
+    }
+    (out, diagnostic)
+}
+
+fn check_brackets<T: Bracket>(
+    file: FileId,
+    len: usize,
+    tokens: Vec<T>,
+) -> (Vec<T>, Vec<Diagnostic>) {
     // The common case, brackets that match and are not too deep, changes nothing: check
     // that without copying the tokens.
     if balanced(&tokens) {
