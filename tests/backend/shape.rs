@@ -304,10 +304,10 @@ fn the_build_crate_does_no_file_io() {
                 offenders.push(format!("{}:{}: {}", shown(&path), n + 1, line.trim()));
             }
         }
-        if grouped(&code, "std::")
-            .iter()
-            .any(|g| g.split(',').any(|name| name == "fs" || name.starts_with("fs::")))
-        {
+        if grouped(&code, "std::").iter().any(|g| {
+            g.split(',')
+                .any(|name| name == "fs" || name.starts_with("fs::"))
+        }) {
             offenders.push(format!("{}: `use std::{{…fs…}}`", shown(&path)));
         }
     }

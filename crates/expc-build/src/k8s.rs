@@ -15,20 +15,22 @@
 mod jobs;
 pub mod manifest;
 pub mod names;
+mod pod;
 pub mod quantity;
+mod submit;
 mod volumes;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use expc_check::ir::{self, Backend};
-use expc_check::value::{Value, format_duration, format_memory};
-use expc_plan::plan::{Job, Plan};
+use expc_check::ir;
+use expc_check::value::Value;
+use expc_plan::plan::Plan;
 
-use crate::quote::quote;
 use crate::{Artifact, BuildError};
-use jobs::{Built, Parts, parts, set_name};
-use manifest::{ConfigMap, Kustomization, ObjectMeta, ResourceRequirements, Toleration};
-use names::{MAX_LABEL, dns_label, hash_hex, is_label_value, is_qualified_name};
+use jobs::{Parts, parts, set_name};
+use manifest::{ConfigMap, Kustomization, ObjectMeta};
+use names::{MAX_LABEL, dns_label, hash_hex};
+use submit::{secret_check_lines, submit_script};
 
 #[derive(Clone, Debug, Default)]
 pub struct K8sOptions {
@@ -166,179 +168,6 @@ fn records(v: Option<&Value>) -> Vec<&BTreeMap<String, Value>> {
             _ => None,
         })
         .collect()
-}
-
-/// The container's requests and limits, checked against the site's limits.
-fn resources(
-    job: &Job,
-    limits: &BTreeMap<String, Value>,
-) -> Result<ResourceRequirements, BuildError> {
-    let (key, on) = (&job.key, &job.on);
-    let over = |what: String, limit: String, help: &str| {
-        err(
-            format!("`{key}` {what}, more than `{on}` allows ({limit})"),
-            help,
-        )
-    };
-    let mut r = ResourceRequirements::default();
-    let cpus = job.resources.cpus;
-    let cpu = quantity::cpu(cpus).ok_or_else(|| {
-        err(
-            format!("`{key}` asks for {cpus} CPUs, which is not a whole number of millicores"),
-            "set `cpus` in the task's `resources` to a positive multiple of 0.001",
-        )
-    })?;
-    if let Some(max) = limits.get("max_cpus_per_node").and_then(Value::as_f64) {
-        if cpus > max {
-            return Err(over(
-                format!("asks for {cpus} CPUs"),
-                format!("max_cpus_per_node = {max}"),
-                "lower `cpus` in the task's `resources`, or place it on a resource whose site allows more",
-            ));
-        }
-    }
-    r.requests.insert("cpu".into(), cpu.clone());
-    r.limits.insert("cpu".into(), cpu);
-    if let Some(bytes) = job.resources.mem_bytes {
-        if bytes == 0 {
-            return Err(err(
-                format!("`{key}` asks for no memory"),
-                "set `mem` in the task's `resources` to more than 0",
-            ));
-        }
-        if let Some(Value::Memory(max)) = limits.get("max_mem_per_node") {
-            if bytes > *max {
-                return Err(over(
-                    format!("asks for {} of memory", format_memory(bytes)),
-                    format!("max_mem_per_node = {}", format_memory(*max)),
-                    "lower `mem` in the task's `resources`, or place it on a resource whose site allows more",
-                ));
-            }
-        }
-        let q = quantity::memory(bytes);
-        r.requests.insert("memory".into(), q.clone());
-        r.limits.insert("memory".into(), q);
-    }
-    let gpus = job.resources.gpus;
-    if gpus < 0 {
-        return Err(err(
-            format!("`{key}` asks for {gpus} GPUs"),
-            "`gpus` must be 0 or more",
-        ));
-    }
-    if gpus > 0 {
-        if let Some(max) = limits.get("max_gpus_per_node").and_then(Value::as_int) {
-            if gpus > max {
-                return Err(over(
-                    format!("asks for {gpus} GPUs"),
-                    format!("max_gpus_per_node = {max}"),
-                    "lower `gpus` in the task's `resources`",
-                ));
-            }
-        }
-        let name = job
-            .placement
-            .get("gpu_resource")
-            .and_then(Value::as_str)
-            .unwrap_or("nvidia.com/gpu");
-        if !is_qualified_name(name) || !name.contains('/') || name.starts_with("kubernetes.io/") {
-            return Err(err(
-                format!("the gpu_resource {name:?} of `{on}` is not an extended resource name"),
-                "write it as DOMAIN/NAME, for example \"nvidia.com/gpu\" or \"amd.com/gpu\"",
-            ));
-        }
-        // Extended resources are set as limits; Kubernetes requests as many.
-        r.limits.insert(name.to_owned(), gpus.to_string());
-    }
-    if let (Some(ms), Some(Value::Duration(max))) = (job.resources.time_ms, limits.get("max_time"))
-    {
-        if ms > *max {
-            return Err(over(
-                format!("asks for a wall time of {}", format_duration(ms)),
-                format!("max_time = {}", format_duration(*max)),
-                "lower `time` in the task's `resources`, or split the work",
-            ));
-        }
-    }
-    Ok(r)
-}
-
-/// The pod's scheduling fields from the resource: node selector and tolerations.
-fn scheduling(job: &Job) -> Result<(BTreeMap<String, String>, Vec<Toleration>), BuildError> {
-    let on = &job.on;
-    let mut selector = BTreeMap::new();
-    for l in records(job.placement.get("node_selector")) {
-        let k = field(l, "key").and_then(Value::as_str).unwrap_or("");
-        let v = field(l, "value").and_then(Value::as_str).unwrap_or("");
-        if !is_qualified_name(k) || !is_label_value(v) {
-            return Err(err(
-                format!("the node selector {k:?} = {v:?} of `{on}` is not a valid label"),
-                "label keys are [PREFIX/]NAME and values at most 63 letters, digits, `-`, `_` and `.`, as the nodes carry them",
-            ));
-        }
-        if selector.insert(k.to_owned(), v.to_owned()).is_some() {
-            return Err(err(
-                format!("the node selector of `{on}` sets {k:?} twice"),
-                "keep one value for each label",
-            ));
-        }
-    }
-    let mut tolerations = Vec::new();
-    for t in records(job.placement.get("tolerations")) {
-        let key = field(t, "key").and_then(Value::as_str).map(str::to_owned);
-        let operator = field(t, "operator")
-            .and_then(enum_name)
-            .unwrap_or("Equal")
-            .to_owned();
-        let value = field(t, "value").and_then(Value::as_str).map(str::to_owned);
-        let effect = field(t, "effect").and_then(enum_name).map(str::to_owned);
-        if let Some(k) = &key {
-            if !is_qualified_name(k) {
-                return Err(err(
-                    format!("the toleration key {k:?} of `{on}` is not a valid taint key"),
-                    "write it as [PREFIX/]NAME, as the nodes' taints do",
-                ));
-            }
-        }
-        if operator == "Exists" && value.is_some() {
-            return Err(err(
-                format!("a toleration of `{on}` has operator `Exists` and a value"),
-                "remove `value`, or use `operator = Equal`",
-            ));
-        }
-        if key.is_none() && operator != "Exists" {
-            return Err(err(
-                format!("a toleration of `{on}` has no key but operator `{operator}`"),
-                "set `key`, or use `operator = Exists` to tolerate every taint",
-            ));
-        }
-        if let Some(v) = &value {
-            if !is_label_value(v) {
-                return Err(err(
-                    format!("the toleration value {v:?} of `{on}` is not a valid taint value"),
-                    "taint values are at most 63 letters, digits, `-`, `_` and `.`",
-                ));
-            }
-        }
-        tolerations.push(Toleration {
-            key,
-            operator,
-            value,
-            effect,
-        });
-    }
-    Ok((selector, tolerations))
-}
-
-fn positive_int(job: &Job, name: &str) -> Result<Option<u64>, BuildError> {
-    match job.placement.get(name) {
-        None | Some(Value::None) => Ok(None),
-        Some(Value::Int(n)) if *n >= 0 => Ok(Some(*n as u64)),
-        Some(v) => Err(err(
-            format!("`{}` sets {name} = {v}", job.on),
-            format!("`{name}` must be a whole number, 0 or more"),
-        )),
-    }
 }
 
 /// Builds the Kubernetes artifacts of `plan`: `plan.json`, `submit.sh`,
@@ -541,32 +370,6 @@ fn wrapper_configmaps(
     Ok(docs.join("---\n"))
 }
 
-/// The lines of a script that stop it, saying what to create, when a Secret the Jobs read
-/// is missing: a pod whose Secret is missing never starts, so it would only time out.
-fn secret_check_lines(secret: &str, secret_keys: &BTreeMap<String, BTreeSet<String>>) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::new();
-    for (ns, keys) in secret_keys {
-        let _ = writeln!(
-            s,
-            "\n# The Secret the tasks' secret variables are read from (keys: {}).",
-            keys.iter().cloned().collect::<Vec<_>>().join(", ")
-        );
-        let _ = writeln!(
-            s,
-            "if ! kubectl get secret -n {} {} >/dev/null; then\n  echo \"submit.sh: create the Secret first: kubectl create secret generic -n {} {}{}\" >&2\n  exit 1\nfi",
-            quote(ns),
-            quote(secret),
-            ns,
-            secret,
-            keys.iter()
-                .map(|k| format!(" --from-literal={k}=…"))
-                .collect::<String>()
-        );
-    }
-    s
-}
-
 /// [`secret_check_lines`] for the Jobs of `plan`, for a script that applies them itself.
 pub fn secret_checks(
     program: &ir::Program,
@@ -575,135 +378,6 @@ pub fn secret_checks(
 ) -> Result<String, BuildError> {
     let p = parts(program, plan, opts)?;
     Ok(secret_check_lines(&p.secret, &p.secret_keys))
-}
-
-/// `submit.sh`: applies the wrapper, then each Job once the Jobs it reads have completed,
-/// and waits for all of them; fails on the first Job that fails or times out.
-fn submit_script(
-    plan: &Plan,
-    built: &[Built],
-    secret: &str,
-    secret_keys: &BTreeMap<String, BTreeSet<String>>,
-) -> String {
-    use std::fmt::Write as _;
-    let title = crate::cases::title(plan);
-    let mut s = String::new();
-    let _ = writeln!(s, "#!/bin/bash");
-    let _ = writeln!(
-        s,
-        "# Submits the Kubernetes Jobs of {title} in dependency order: each Job is applied\n\
-         # once the Jobs it reads have completed, then every Job is waited for.\n\
-         # Written by `expc build --target k8s` from {}; rebuild rather than edit.\n\
-         #\n\
-         #   ./submit.sh\n\
-         #\n\
-         # Uses kubectl's current context (KUBECONFIG and the like apply). Each wait ends after\n\
-         # EXPC_WAIT_TIMEOUT seconds when set, else after the Job's own deadline.",
-        plan.root
-    );
-    let others: Vec<String> = crate::cases::other_jobs(plan, Backend::Kubernetes)
-        .into_iter()
-        .map(|o| format!("#   {o}"))
-        .collect();
-    if !others.is_empty() {
-        let _ = writeln!(
-            s,
-            "#\n# Jobs placed on other backends are not submitted here; their outputs must be in the\n# run volume (RUN_DIR/JOB/INDEX/) before the Jobs that read them start:"
-        );
-        for o in others {
-            let _ = writeln!(s, "{o}");
-        }
-    }
-    s.push_str(
-        r#"set -euo pipefail
-
-build_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-if ! command -v kubectl >/dev/null 2>&1; then
-  echo "submit.sh: kubectl is not on PATH; install it and select the cluster's context" >&2
-  exit 2
-fi
-timeout_override=${EXPC_WAIT_TIMEOUT:-}
-if [ -n "$timeout_override" ] && ! [[ $timeout_override =~ ^[0-9]+$ ]]; then
-  echo "submit.sh: EXPC_WAIT_TIMEOUT must be a number of seconds, not '$timeout_override'" >&2
-  exit 2
-fi
-
-# apply LABEL FILE: creates the objects of FILE (unchanged objects stay as they are).
-apply() {
-  if ! kubectl apply -f "$build_dir/$2"; then
-    echo "submit.sh: kubectl apply failed for $1 ($2)" >&2
-    exit 1
-  fi
-}
-
-# wait_job LABEL NAMESPACE NAME SECONDS: waits until the Job has completed; fails loudly
-# when it has failed or the time is up.
-wait_job() {
-  local label=$1 ns=$2 name=$3 limit=${timeout_override:-$4} failed
-  local deadline=$((SECONDS + limit))
-  echo "waiting for $label (job/$name in $ns, up to ${limit}s)"
-  until kubectl wait --for=condition=complete --timeout=30s -n "$ns" "job/$name" >/dev/null 2>&1; do
-    failed=$(kubectl get job -n "$ns" "$name" -o 'jsonpath={.status.conditions[?(@.type=="Failed")].status}' 2>/dev/null || true)
-    if [ "$failed" = True ]; then
-      echo "submit.sh: $label failed (job/$name in namespace $ns); see: kubectl describe job -n $ns $name; kubectl logs -n $ns job/$name" >&2
-      exit 1
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "submit.sh: $label did not complete within ${limit}s (job/$name in namespace $ns); it is left running" >&2
-      exit 1
-    fi
-  done
-  echo "$label completed"
-}
-"#,
-    );
-    s.push_str(&secret_check_lines(secret, secret_keys));
-    s.push_str("\napply wrapper expc-wrapper.yaml\n");
-    let mut waited = vec![false; built.len()];
-    let pos_of = |p: usize| {
-        plan.jobs
-            .iter()
-            .enumerate()
-            .filter(|(_, j)| j.backend == Backend::Kubernetes)
-            .position(|(i, _)| i == p)
-    };
-    for b in built {
-        let _ = writeln!(s, "\n# {}: {}", b.label, b.file);
-        for &p in &b.after {
-            if let Some(u) = pos_of(p) {
-                if !waited[u] {
-                    waited[u] = true;
-                    let d = &built[u];
-                    let _ = writeln!(
-                        s,
-                        "wait_job {} {} {} {}",
-                        quote(&d.label),
-                        quote(&d.namespace),
-                        d.name,
-                        d.timeout
-                    );
-                }
-            }
-        }
-        let _ = writeln!(s, "apply {} {}", quote(&b.label), b.file);
-    }
-    let rest: Vec<usize> = (0..built.len()).filter(|&u| !waited[u]).collect();
-    if !rest.is_empty() {
-        s.push_str("\n# The Jobs nothing here waits for yet.\n");
-        for u in rest {
-            let d = &built[u];
-            let _ = writeln!(
-                s,
-                "wait_job {} {} {} {}",
-                quote(&d.label),
-                quote(&d.namespace),
-                d.name,
-                d.timeout
-            );
-        }
-    }
-    let _ = writeln!(s, "\necho \"submit.sh: {} job(s) completed\"", built.len());
-    s
 }
 
 #[cfg(test)]

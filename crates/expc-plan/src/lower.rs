@@ -755,11 +755,7 @@ fn empty_task(call: &ir::Call) -> ir::Task {
 
 /// The job's CPUs, memory, wall time and GPUs: `task`'s, and on Slurm the resource's
 /// (its `fields`) per-node figures where the task sets none.
-fn job_resources(
-    task: &ir::Task,
-    backend: Backend,
-    fields: &BTreeMap<String, Value>,
-) -> Resources {
+fn job_resources(task: &ir::Task, backend: Backend, fields: &BTreeMap<String, Value>) -> Resources {
     let from_resource = |k: &str| fields.get(k).filter(|v| **v != Value::None).cloned();
     let cpus = task
         .resources

@@ -16,12 +16,13 @@ use super::names::{
     MAX_LABEL, dns_label_showing, hash_hex, is_dns_label, is_dns_subdomain, is_env_name,
     label_value,
 };
+use super::pod::{positive_int, resources, scheduling};
 use super::volumes::{Mounts, is_abs_path, mounts};
 use super::{
     ARGV_DIR, ARGV_FORMAT, ARGV_VOLUME, K8sOptions, LABEL_EXPERIMENT, LABEL_JOB, LABEL_JOB_ID,
     LABEL_MANAGED_BY, LABEL_PLAN_ID, LABEL_RUN, LABEL_TASK, MAX_CONFIGMAP_BYTES,
     MAX_INDEXED_COMPLETIONS, WRAPPER_DIR, WRAPPER_VOLUME, base64, enum_name, err, plan_id,
-    positive_int, push_field, resources, scheduling, secret_name, wrapper_script, yaml,
+    push_field, secret_name, wrapper_script, yaml,
 };
 use crate::BuildError;
 use crate::quote::{Segment, has_nul};
@@ -220,10 +221,7 @@ fn job_parts(shared: &Shared, j: usize, seen: &mut Seen) -> Result<Built, BuildE
                         name: "task",
                         image,
                         image_pull_policy: pull,
-                        command: vec![
-                            "/bin/bash".into(),
-                            format!("{WRAPPER_DIR}/expc-wrapper.sh"),
-                        ],
+                        command: vec!["/bin/bash".into(), format!("{WRAPPER_DIR}/expc-wrapper.sh")],
                         args: vec![ARGV_DIR.into()],
                         env: argv.env.into_values().collect(),
                         resources: requirements,
@@ -731,7 +729,12 @@ fn pod_volumes(volumes: &[Volume], wrapper_name: &str) -> Vec<Volume> {
 /// everything the Job and its argv hold, so that an unchanged job is applied again as it
 /// is (and found complete), and a changed one is a new Job rather than an update
 /// Kubernetes refuses.
-fn job_name(shared: &Shared, dir: &str, job_obj: &manifest::Job, cm: &ConfigMap) -> (String, String) {
+fn job_name(
+    shared: &Shared,
+    dir: &str,
+    job_obj: &manifest::Job,
+    cm: &ConfigMap,
+) -> (String, String) {
     let prefix = shared.prefix();
     let content = format!(
         "{}\n{}",
