@@ -250,28 +250,8 @@ pub fn build(
         let job = &plan.jobs[s.job];
         let dir = job_dir(&job.key);
         let job_name = job_name(&name_prefix, &dir, s)?;
-        let limits = builder.index().limits(&job.on);
-        // A local job has no `#SBATCH` lines: its resources are this machine's.
-        let mut lines = Vec::new();
-        if !opts.local {
-            if let std::collections::btree_map::Entry::Vacant(e) = resource_lines.entry(s.job) {
-                e.insert(directives::resource_directives(job, &limits)?);
-            }
-            lines.push(format!("--job-name={job_name}"));
-            lines.extend(resource_lines[&s.job].iter().cloned());
-        }
-        let (offset, count) = match s.chunk {
-            Some(c) => {
-                let throttle = array_throttle(job)?;
-                // Insert after the name, so the array is seen first by a reviewer.
-                if !opts.local {
-                    lines.insert(1, format!("--array=0-{}{throttle}", c.count - 1));
-                }
-                (c.offset, c.count)
-            }
-            None => (0, 1),
-        };
-
+        let (mut lines, offset, count) =
+            sbatch_lines(opts, &builder, job, s, &job_name, &mut resource_lines)?;
         let crate::cases::CaseArms {
             text: cases,
             secret_vars,
@@ -375,6 +355,41 @@ fn job_name(name_prefix: &str, dir: &str, s: &SlurmScript) -> Result<String, Bui
         ));
     }
     Ok(job_name)
+}
+
+/// The `#SBATCH` lines of the script `s` of `job` — its job name, its array, and the job's
+/// resource directives, made once per job and kept in `resource_lines` — and the
+/// instances it runs (offset and count). A local job has no `#SBATCH` lines: its
+/// resources are this machine's.
+fn sbatch_lines(
+    opts: &SlurmOptions,
+    builder: &ScriptCommands<'_>,
+    job: &Job,
+    s: &SlurmScript,
+    job_name: &str,
+    resource_lines: &mut BTreeMap<usize, Vec<String>>,
+) -> Result<(Vec<String>, u64, u64), BuildError> {
+    let limits = builder.index().limits(&job.on);
+    let mut lines = Vec::new();
+    if !opts.local {
+        if let std::collections::btree_map::Entry::Vacant(e) = resource_lines.entry(s.job) {
+            e.insert(directives::resource_directives(job, &limits)?);
+        }
+        lines.push(format!("--job-name={job_name}"));
+        lines.extend(resource_lines[&s.job].iter().cloned());
+    }
+    let (offset, count) = match s.chunk {
+        Some(c) => {
+            let throttle = array_throttle(job)?;
+            // Insert after the name, so the array is seen first by a reviewer.
+            if !opts.local {
+                lines.insert(1, format!("--array=0-{}{throttle}", c.count - 1));
+            }
+            (c.offset, c.count)
+        }
+        None => (0, 1),
+    };
+    Ok((lines, offset, count))
 }
 
 /// The `%N` suffix of `--array` from the resource's `array_throttle` (empty when unset),
