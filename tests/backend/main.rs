@@ -13,6 +13,7 @@ mod provenance;
 mod records;
 mod report;
 mod run;
+mod shape;
 mod slurm;
 mod spark;
 mod trust;
@@ -35,5 +36,6 @@ fn main() -> std::process::ExitCode {
         ("records", records::trials),
         ("writes", writes::trials),
         ("trust", trust::trials),
+        ("shape", shape::trials),
     ])
 }

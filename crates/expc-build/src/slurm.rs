@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use expc_check::ir::{self, Backend};
 use expc_check::value::Value;
-use expc_plan::plan::Plan;
+use expc_plan::plan::{Job, Plan};
 use handlebars::Handlebars;
 use serde_json::{Value as Json, json};
 
@@ -249,51 +249,9 @@ pub fn build(
     for (n, s) in scripts.iter().enumerate() {
         let job = &plan.jobs[s.job];
         let dir = job_dir(&job.key);
-        let job_name = match s.chunk {
-            Some(c) if s.file.ends_with(&format!(".{}.sbatch", c.chunk)) => {
-                format!("{name_prefix}.{dir}.{}", c.chunk)
-            }
-            _ => format!("{name_prefix}.{dir}"),
-        };
-        if job_name.len() > MAX_JOB_NAME || !directives::directive_safe(&job_name) {
-            return Err(BuildError::new(
-                format!(
-                    "the Slurm job name `{job_name}` is longer than {MAX_JOB_NAME} bytes or not one word"
-                ),
-                "shorten the experiment's name or the call's binding".into(),
-            ));
-        }
-        let limits = builder.index().limits(&job.on);
-        // A local job has no `#SBATCH` lines: its resources are this machine's.
-        let mut lines = Vec::new();
-        if !opts.local {
-            if let std::collections::btree_map::Entry::Vacant(e) = resource_lines.entry(s.job) {
-                e.insert(directives::resource_directives(job, &limits)?);
-            }
-            lines.push(format!("--job-name={job_name}"));
-            lines.extend(resource_lines[&s.job].iter().cloned());
-        }
-        let (offset, count) = match s.chunk {
-            Some(c) => {
-                let throttle = match job.placement.get("array_throttle").and_then(Value::as_int) {
-                    None => String::new(),
-                    Some(t) if t >= 1 => format!("%{t}"),
-                    Some(t) => {
-                        return Err(BuildError::new(
-                            format!("`{}` sets array_throttle = {t}", job.on),
-                            "`array_throttle` must be at least 1 (the most array tasks running at once)".into(),
-                        ));
-                    }
-                };
-                // Insert after the name, so the array is seen first by a reviewer.
-                if !opts.local {
-                    lines.insert(1, format!("--array=0-{}{throttle}", c.count - 1));
-                }
-                (c.offset, c.count)
-            }
-            None => (0, 1),
-        };
-
+        let job_name = job_name(&name_prefix, &dir, s)?;
+        let (mut lines, offset, count) =
+            sbatch_lines(opts, &builder, job, s, &job_name, &mut resource_lines)?;
         let crate::cases::CaseArms {
             text: cases,
             secret_vars,
@@ -305,70 +263,15 @@ pub fn build(
             MAX_SCRIPT_BYTES,
             |bytes| script_too_big(&s.label, bytes),
         )?;
-        if !secret_vars.is_empty() {
-            // Secrets come from the submitting shell, never from the script's text.
-            if let Some(export) = lines.iter_mut().find(|l| l.starts_with("--export=")) {
-                let mut names: Vec<String> = match export.trim_start_matches("--export=") {
-                    "NONE" => Vec::new(),
-                    list => list.split(',').map(str::to_owned).collect(),
-                };
-                for v in &secret_vars {
-                    if !names.contains(v) {
-                        names.push(v.clone());
-                    }
-                }
-                *export = format!("--export={}", names.join(","));
-            }
-        }
+        export_secrets(&mut lines, &secret_vars);
 
         let outputs = builder.outputs(s.job);
         for (name, file) in &outputs {
             check_value(|| format!("the output `{name}` of `{}`", job.key), file)?;
         }
         let env = &job.env;
-        let mut modules = Vec::new();
-        for m in &env.modules {
-            check_value(|| format!("the module {m:?}"), m)?;
-            modules.push(quote(m));
-        }
-        let conda = match &env.conda {
-            None => Json::Bool(false),
-            Some(c) => {
-                check_value(|| format!("the conda environment {c:?}"), c)?;
-                if c.starts_with('/') {
-                    Json::String(quote(c))
-                } else {
-                    Json::String(quote_word(&[
-                        crate::quote::Segment::Var("spec_dir".into()),
-                        crate::quote::Segment::Text(format!("/{c}")),
-                    ]))
-                }
-            }
-        };
-        let apptainer_args: String = job
-            .placement
-            .get("apptainer_args")
-            .and_then(Value::as_list)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(Value::as_str)
-            .map(|a| format!(" {}", quote(a)))
-            .collect();
-        let range = if count == 1 && s.chunk.is_none() {
-            "instance 0".to_owned()
-        } else {
-            format!("instances {}-{}", offset, offset + count - 1)
-        };
-        let instances_line = match s.chunk {
-            None => "One instance.".to_owned(),
-            Some(c) => format!(
-                "Job array: instances {}-{} of {} (array index + {}).",
-                c.offset,
-                c.offset + c.count - 1,
-                job.instances,
-                c.offset
-            ),
-        };
+        let (modules, conda) = software(job)?;
+        let (range, instances_line) = instances_text(s, job.instances, offset, count);
         let data = json!({
             "title": format!("{}: job `{}` (task `{}`) on `{}`.", if experiment.is_empty() { "expc" } else { &experiment }, job.key, job.task, job.on),
             "instances_line": instances_line,
@@ -388,7 +291,7 @@ pub fn build(
             "modules": modules,
             "conda": conda,
             "image": env.image.as_ref().map_or(Json::Bool(false), |i| Json::String(quote(&apptainer_image(i)))),
-            "apptainer_args": apptainer_args,
+            "apptainer_args": apptainer_args(job),
             "attempts": job.retry.attempts + 1,
             "backoff": job.retry.backoff_ms.div_ceil(1000),
             "local": opts.local,
@@ -406,30 +309,7 @@ pub fn build(
             .entry(s.job)
             .or_default()
             .push(format!("j{}", n + 1));
-
-        // The submission: after every chunk of every Slurm job this one reads.
-        let mut after = Vec::new();
-        for d in &job.after {
-            if let Some(ids) = plan.position(&d.job).and_then(|p| per_job.get(&p)) {
-                after.extend(ids.iter().map(|id| format!("${{{id}}}")));
-            }
-        }
-        let log = match s.chunk {
-            Some(_) => format!("{}-%A_%a.out", s.file.trim_end_matches(".sbatch")),
-            None => format!("{}-%j.out", s.file.trim_end_matches(".sbatch")),
-        };
-        let mut options = vec![format!("\"--output=$run_dir/logs/{log}\"")];
-        if !after.is_empty() {
-            options.push(format!("\"--dependency=afterok:{}\"", after.join(":")));
-            options.push("--kill-on-invalid-dep=yes".into());
-        }
-        submissions.push(json!({
-            "comment": format!("{}: {}", s.label, s.file),
-            "var": format!("j{}", n + 1),
-            "label": quote(&s.label),
-            "script": quote(&s.file),
-            "options": options.join(" "),
-        }));
+        submissions.push(submission(plan, s, n, &per_job));
     }
 
     let other_jobs = crate::cases::other_jobs(plan, Backend::Slurm);
@@ -455,6 +335,187 @@ pub fn build(
     artifacts.push(crate::cases::plan_json(plan)?);
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(artifacts)
+}
+
+/// The Slurm job name of the script `s` of job folder `dir`: `PREFIX.DIR`, and the chunk
+/// number for a chunk of a split array; checked to fit and be one word.
+fn job_name(name_prefix: &str, dir: &str, s: &SlurmScript) -> Result<String, BuildError> {
+    let job_name = match s.chunk {
+        Some(c) if s.file.ends_with(&format!(".{}.sbatch", c.chunk)) => {
+            format!("{name_prefix}.{dir}.{}", c.chunk)
+        }
+        _ => format!("{name_prefix}.{dir}"),
+    };
+    if job_name.len() > MAX_JOB_NAME || !directives::directive_safe(&job_name) {
+        return Err(BuildError::new(
+            format!(
+                "the Slurm job name `{job_name}` is longer than {MAX_JOB_NAME} bytes or not one word"
+            ),
+            "shorten the experiment's name or the call's binding".into(),
+        ));
+    }
+    Ok(job_name)
+}
+
+/// The `#SBATCH` lines of the script `s` of `job` — its job name, its array, and the job's
+/// resource directives, made once per job and kept in `resource_lines` — and the
+/// instances it runs (offset and count). A local job has no `#SBATCH` lines: its
+/// resources are this machine's.
+fn sbatch_lines(
+    opts: &SlurmOptions,
+    builder: &ScriptCommands<'_>,
+    job: &Job,
+    s: &SlurmScript,
+    job_name: &str,
+    resource_lines: &mut BTreeMap<usize, Vec<String>>,
+) -> Result<(Vec<String>, u64, u64), BuildError> {
+    let limits = builder.index().limits(&job.on);
+    let mut lines = Vec::new();
+    if !opts.local {
+        if let std::collections::btree_map::Entry::Vacant(e) = resource_lines.entry(s.job) {
+            e.insert(directives::resource_directives(job, &limits)?);
+        }
+        lines.push(format!("--job-name={job_name}"));
+        lines.extend(resource_lines[&s.job].iter().cloned());
+    }
+    let (offset, count) = match s.chunk {
+        Some(c) => {
+            let throttle = array_throttle(job)?;
+            // Insert after the name, so the array is seen first by a reviewer.
+            if !opts.local {
+                lines.insert(1, format!("--array=0-{}{throttle}", c.count - 1));
+            }
+            (c.offset, c.count)
+        }
+        None => (0, 1),
+    };
+    Ok((lines, offset, count))
+}
+
+/// The `%N` suffix of `--array` from the resource's `array_throttle` (empty when unset),
+/// checked to be at least 1.
+fn array_throttle(job: &Job) -> Result<String, BuildError> {
+    match job.placement.get("array_throttle").and_then(Value::as_int) {
+        None => Ok(String::new()),
+        Some(t) if t >= 1 => Ok(format!("%{t}")),
+        Some(t) => Err(BuildError::new(
+            format!("`{}` sets array_throttle = {t}", job.on),
+            "`array_throttle` must be at least 1 (the most array tasks running at once)".into(),
+        )),
+    }
+}
+
+/// Adds the secret variables to an `--export=` directive of `lines`, if there is one:
+/// secrets come from the submitting shell, never from the script's text.
+fn export_secrets(lines: &mut [String], secret_vars: &[String]) {
+    if secret_vars.is_empty() {
+        return;
+    }
+    if let Some(export) = lines.iter_mut().find(|l| l.starts_with("--export=")) {
+        let mut names: Vec<String> = match export.trim_start_matches("--export=") {
+            "NONE" => Vec::new(),
+            list => list.split(',').map(str::to_owned).collect(),
+        };
+        for v in secret_vars {
+            if !names.contains(v) {
+                names.push(v.clone());
+            }
+        }
+        *export = format!("--export={}", names.join(","));
+    }
+}
+
+/// The job's modules and conda environment as the template takes them: quoted words, and
+/// `false` for no conda environment (a relative one is under the spec folder); checked.
+fn software(job: &Job) -> Result<(Vec<String>, Json), BuildError> {
+    let env = &job.env;
+    let mut modules = Vec::new();
+    for m in &env.modules {
+        check_value(|| format!("the module {m:?}"), m)?;
+        modules.push(quote(m));
+    }
+    let conda = match &env.conda {
+        None => Json::Bool(false),
+        Some(c) => {
+            check_value(|| format!("the conda environment {c:?}"), c)?;
+            if c.starts_with('/') {
+                Json::String(quote(c))
+            } else {
+                Json::String(quote_word(&[
+                    crate::quote::Segment::Var("spec_dir".into()),
+                    crate::quote::Segment::Text(format!("/{c}")),
+                ]))
+            }
+        }
+    };
+    Ok((modules, conda))
+}
+
+/// The resource's `apptainer_args`, each quoted and preceded by a space.
+fn apptainer_args(job: &Job) -> String {
+    job.placement
+        .get("apptainer_args")
+        .and_then(Value::as_list)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|a| format!(" {}", quote(a)))
+        .collect()
+}
+
+/// The instances the script `s` runs (`count` from `offset`, of the job's `instances`),
+/// as its log says them and as its header's line.
+fn instances_text(s: &SlurmScript, instances: u64, offset: u64, count: u64) -> (String, String) {
+    let range = if count == 1 && s.chunk.is_none() {
+        "instance 0".to_owned()
+    } else {
+        format!("instances {}-{}", offset, offset + count - 1)
+    };
+    let instances_line = match s.chunk {
+        None => "One instance.".to_owned(),
+        Some(c) => format!(
+            "Job array: instances {}-{} of {} (array index + {}).",
+            c.offset,
+            c.offset + c.count - 1,
+            instances,
+            c.offset
+        ),
+    };
+    (range, instances_line)
+}
+
+/// The submission of the `n`th script `s` in `submit.sh`: after every chunk of every
+/// Slurm job it reads (`per_job`: the variables holding each job's Slurm ids), with its
+/// log file.
+fn submission(
+    plan: &Plan,
+    s: &SlurmScript,
+    n: usize,
+    per_job: &BTreeMap<usize, Vec<String>>,
+) -> Json {
+    let job = &plan.jobs[s.job];
+    let mut after = Vec::new();
+    for d in &job.after {
+        if let Some(ids) = plan.position(&d.job).and_then(|p| per_job.get(&p)) {
+            after.extend(ids.iter().map(|id| format!("${{{id}}}")));
+        }
+    }
+    let log = match s.chunk {
+        Some(_) => format!("{}-%A_%a.out", s.file.trim_end_matches(".sbatch")),
+        None => format!("{}-%j.out", s.file.trim_end_matches(".sbatch")),
+    };
+    let mut options = vec![format!("\"--output=$run_dir/logs/{log}\"")];
+    if !after.is_empty() {
+        options.push(format!("\"--dependency=afterok:{}\"", after.join(":")));
+        options.push("--kill-on-invalid-dep=yes".into());
+    }
+    json!({
+        "comment": format!("{}: {}", s.label, s.file),
+        "var": format!("j{}", n + 1),
+        "label": quote(&s.label),
+        "script": quote(&s.file),
+        "options": options.join(" "),
+    })
 }
 
 #[cfg(test)]

@@ -353,6 +353,8 @@ impl Cx<'_> {
         }
     }
 
+    /// The job of the call at `site`, reading the jobs at `deps` (positions in `sites`;
+    /// `true` when it gathers every instance), whose ids are in `ids`.
     fn job(
         &self,
         site: &Site<'_>,
@@ -364,19 +366,7 @@ impl Cx<'_> {
         let task = self.index.task(&call.task);
         let resource = call.on.as_deref().and_then(|r| self.index.resource(r));
         let backend = resource.and_then(|r| r.backend).unwrap_or(Backend::Local);
-        let empty_task = ir::Task {
-            id: call.task.clone(),
-            name: call.task.clone(),
-            module: String::new(),
-            doc: None,
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-            resources: BTreeMap::new(),
-            env: ir::Env::default(),
-            command: ir::Command::None,
-            retry: ir::Retry::default(),
-            uses: Vec::new(),
-        };
+        let empty_task = empty_task(call);
         let task = task.unwrap_or(&empty_task);
         let inputs: BTreeMap<String, String> = call
             .args
@@ -397,7 +387,58 @@ impl Cx<'_> {
                     .to_owned(),
             })
             .collect();
-        let command = match &task.command {
+        let command = self.command(call, task);
+        let fields = match resource.and_then(|r| r.fields.as_ref()) {
+            Some(Value::Record(_, f)) => f.clone(),
+            _ => BTreeMap::new(),
+        };
+        let resources = job_resources(task, backend, &fields);
+        let env = self.env(call, task, &fields);
+        let loops = self.loops(site);
+        let instances = loops
+            .iter()
+            .fold(1u64, |acc, l| acc.saturating_mul(l.points));
+        let after: Vec<Dep> = deps
+            .iter()
+            .map(|(d, gathered)| Dep {
+                job: sites[*d].call.binding.clone(),
+                relation: if *gathered {
+                    Relation::All
+                } else {
+                    Relation::Each
+                },
+            })
+            .collect();
+        let id = self.job_id(site, task, &env, &after, ids);
+        let mut placement = BTreeMap::new();
+        for (k, v) in &fields {
+            if !matches!(v, Value::None) && !matches!(v, Value::List(l) if l.is_empty()) {
+                placement.insert(k.clone(), v.clone());
+            }
+        }
+        Job {
+            key: call.binding.clone(),
+            id,
+            task: call.task.clone(),
+            doc: task.doc.clone(),
+            on: call.on.clone().unwrap_or_default(),
+            backend,
+            loops,
+            instances,
+            inputs,
+            outputs,
+            command,
+            resources,
+            env,
+            retry: task.retry.clone(),
+            after,
+            placement,
+        }
+    }
+
+    /// The command `call` runs: `task`'s with the call's arguments as words.
+    fn command(&self, call: &ir::Call, task: &ir::Task) -> Command {
+        match &task.command {
             ir::Command::Run { argv } => Command::Run {
                 argv: argv
                     .iter()
@@ -439,47 +480,15 @@ impl Cx<'_> {
                 settings: settings.clone(),
             },
             ir::Command::None => Command::None,
-        };
-        let fields = match resource.and_then(|r| r.fields.as_ref()) {
-            Some(Value::Record(_, f)) => f.clone(),
-            _ => BTreeMap::new(),
-        };
+        }
+    }
+
+    /// The job's environment: `task`'s, with the image, modules and conda environment of
+    /// the resource (its `fields`) where the task sets none (modules: the resource's
+    /// first).
+    fn env(&self, call: &ir::Call, task: &ir::Task, fields: &BTreeMap<String, Value>) -> Env {
         let from_resource = |k: &str| fields.get(k).filter(|v| **v != Value::None).cloned();
-        let cpus = task
-            .resources
-            .get("cpus")
-            .and_then(Value::as_f64)
-            .or_else(|| {
-                (backend == Backend::Slurm)
-                    .then(|| from_resource("cpus_per_node"))
-                    .flatten()
-                    .and_then(|v| v.as_f64())
-            })
-            .unwrap_or(1.0);
-        let mem_bytes = match task.resources.get("mem").cloned().or_else(|| {
-            (backend == Backend::Slurm)
-                .then(|| from_resource("mem_per_node"))
-                .flatten()
-        }) {
-            Some(Value::Memory(b)) => Some(b),
-            _ => None,
-        };
-        let time_ms = match task.resources.get("time") {
-            Some(Value::Duration(ms)) => Some(*ms),
-            _ => None,
-        };
-        let gpus = task
-            .resources
-            .get("gpus")
-            .and_then(Value::as_int)
-            .or_else(|| {
-                (backend == Backend::Slurm)
-                    .then(|| from_resource("gpus"))
-                    .flatten()
-                    .and_then(|v| v.as_int())
-            })
-            .unwrap_or(0);
-        let env = Env {
+        Env {
             image: task
                 .env
                 .image
@@ -509,9 +518,12 @@ impl Cx<'_> {
                 .iter()
                 .map(|(k, v)| (k.clone(), self.words(v, call, task).join(" ")))
                 .collect(),
-        };
-        let loops: Vec<Loop> = site
-            .loops
+        }
+    }
+
+    /// The loops around the call at `site`, with their sweeps' strategy, points and axes.
+    fn loops(&self, site: &Site<'_>) -> Vec<Loop> {
+        site.loops
             .iter()
             .map(|l| {
                 let s = self.index.sweep(&l.sweep);
@@ -527,22 +539,21 @@ impl Cx<'_> {
                     seed: s.and_then(|s| s.seed),
                 }
             })
-            .collect();
-        let instances = loops
-            .iter()
-            .fold(1u64, |acc, l| acc.saturating_mul(l.points));
-        let after: Vec<Dep> = deps
-            .iter()
-            .map(|(d, gathered)| Dep {
-                job: sites[*d].call.binding.clone(),
-                relation: if *gathered {
-                    Relation::All
-                } else {
-                    Relation::Each
-                },
-            })
-            .collect();
-        // The job's id: what determines its results.
+            .collect()
+    }
+
+    /// The job's id: a digest of what determines its results — the task (not the root
+    /// file's name), the call's arguments, the values of what the task uses by name, the
+    /// sweeps around it and the ids of the jobs it reads (`after`, looked up in `ids`).
+    fn job_id(
+        &self,
+        site: &Site<'_>,
+        task: &ir::Task,
+        env: &Env,
+        after: &[Dep],
+        ids: &HashMap<String, String>,
+    ) -> String {
+        let call = site.call;
         let mut h = blake3::Hasher::new();
         // The root file's name is not part of a task's identity: renaming or moving the
         // spec changes no result.
@@ -554,7 +565,7 @@ impl Cx<'_> {
         let task_json = serde_json::to_vec(&(
             &task.inputs,
             &task.outputs,
-            &env,
+            env,
             &task.command,
             module,
             &task.name,
@@ -604,40 +615,11 @@ impl Cx<'_> {
                 h.update(format!("{:?}{:?}{:?}", s.strategy, s.seed, s.samples).as_bytes());
             }
         }
-        for d in &after {
+        for d in after {
             h.update(d.job.as_bytes());
             h.update(ids.get(&d.job).map_or(&b""[..], |s| s.as_bytes()));
         }
-        let id = h.finalize().to_hex()[..16].to_owned();
-        let mut placement = BTreeMap::new();
-        for (k, v) in &fields {
-            if !matches!(v, Value::None) && !matches!(v, Value::List(l) if l.is_empty()) {
-                placement.insert(k.clone(), v.clone());
-            }
-        }
-        Job {
-            key: call.binding.clone(),
-            id,
-            task: call.task.clone(),
-            doc: task.doc.clone(),
-            on: call.on.clone().unwrap_or_default(),
-            backend,
-            loops,
-            instances,
-            inputs,
-            outputs,
-            command,
-            resources: Resources {
-                cpus,
-                mem_bytes,
-                time_ms,
-                gpus,
-            },
-            env,
-            retry: task.retry.clone(),
-            after,
-            placement,
-        }
+        h.finalize().to_hex()[..16].to_owned()
     }
 
     /// An argument as a reviewer reads it.
@@ -751,6 +733,69 @@ impl Cx<'_> {
             }
         }
         (by.into_values().collect(), warnings)
+    }
+}
+
+/// The task a call of an unknown task runs: nothing, with no inputs or outputs.
+fn empty_task(call: &ir::Call) -> ir::Task {
+    ir::Task {
+        id: call.task.clone(),
+        name: call.task.clone(),
+        module: String::new(),
+        doc: None,
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+        resources: BTreeMap::new(),
+        env: ir::Env::default(),
+        command: ir::Command::None,
+        retry: ir::Retry::default(),
+        uses: Vec::new(),
+    }
+}
+
+/// The job's CPUs, memory, wall time and GPUs: `task`'s, and on Slurm the resource's
+/// (its `fields`) per-node figures where the task sets none.
+fn job_resources(task: &ir::Task, backend: Backend, fields: &BTreeMap<String, Value>) -> Resources {
+    let from_resource = |k: &str| fields.get(k).filter(|v| **v != Value::None).cloned();
+    let cpus = task
+        .resources
+        .get("cpus")
+        .and_then(Value::as_f64)
+        .or_else(|| {
+            (backend == Backend::Slurm)
+                .then(|| from_resource("cpus_per_node"))
+                .flatten()
+                .and_then(|v| v.as_f64())
+        })
+        .unwrap_or(1.0);
+    let mem_bytes = match task.resources.get("mem").cloned().or_else(|| {
+        (backend == Backend::Slurm)
+            .then(|| from_resource("mem_per_node"))
+            .flatten()
+    }) {
+        Some(Value::Memory(b)) => Some(b),
+        _ => None,
+    };
+    let time_ms = match task.resources.get("time") {
+        Some(Value::Duration(ms)) => Some(*ms),
+        _ => None,
+    };
+    let gpus = task
+        .resources
+        .get("gpus")
+        .and_then(Value::as_int)
+        .or_else(|| {
+            (backend == Backend::Slurm)
+                .then(|| from_resource("gpus"))
+                .flatten()
+                .and_then(|v| v.as_int())
+        })
+        .unwrap_or(0);
+    Resources {
+        cpus,
+        mem_bytes,
+        time_ms,
+        gpus,
     }
 }
 

@@ -10,29 +10,50 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json, json};
 
-use crate::query::{ArtifactView, RunView};
+use crate::query::{ArtifactView, RunView, TaskView};
 
 /// The namespace of expc's own PROV attributes and types.
 pub const NS: &str = "https://expc.dev/ns/prov#";
+
+// The ids of the run's activity, expc's and the user's agents, and the spec's entity.
+const RUN: &str = "run:run";
+const EXPC: &str = "run:expc";
+const USER: &str = "run:user";
+const SPEC: &str = "run:spec";
 
 /// PROV-JSON of a run (https://www.w3.org/submissions/prov-json/).
 pub fn prov_json(view: &RunView) -> Json {
     let id = view.id();
     let mut doc = Doc::default();
-    let run = "run:run".to_owned();
-    let expc = "run:expc".to_owned();
-    let user = "run:user".to_owned();
-    let spec = "run:spec".to_owned();
     let run_start = view.field("started_at");
     let run_end = view.field("ended_at");
+    run_activity(&mut doc, view, &id, &run_start, &run_end);
+    agents(&mut doc, view);
+    spec_and_params(&mut doc, view, &run_start);
+    let generated: BTreeMap<i64, &ArtifactView> = view
+        .artifacts
+        .iter()
+        .filter(|a| a.produced_by.is_some())
+        .map(|a| (a.id, a))
+        .collect();
+    for a in &view.artifacts {
+        artifact_entity(&mut doc, a);
+    }
+    for t in &view.tasks {
+        task_activity(&mut doc, view, t, &generated);
+    }
+    doc.finish(&id)
+}
 
+/// The run's activity: its status, pipeline, times, host, checkout and environment.
+fn run_activity(doc: &mut Doc, view: &RunView, id: &str, run_start: &str, run_end: &str) {
     let mut run_attrs = attrs([
         ("prov:label", json!(format!("run {id}"))),
         ("prov:type", qualified("expc:Run")),
         ("expc:status", json!(view.field("status"))),
         ("expc:pipeline", json!(view.field("pipeline"))),
     ]);
-    times(&mut run_attrs, &run_start, &run_end);
+    times(&mut run_attrs, run_start, run_end);
     for (k, field) in [
         ("expc:host", "host"),
         ("expc:gitCommit", "git_commit"),
@@ -47,11 +68,14 @@ pub fn prov_json(view: &RunView) -> Json {
     if let Some(d) = view.run.get("git_dirty").and_then(Json::as_i64) {
         run_attrs.insert("expc:gitDirty".into(), json!(d != 0));
     }
-    doc.add("activity", &run, run_attrs);
+    doc.add("activity", RUN, run_attrs);
+}
 
+/// expc and the user as agents of the run, expc acting on the user's behalf.
+fn agents(doc: &mut Doc, view: &RunView) {
     doc.add(
         "agent",
-        &expc,
+        EXPC,
         attrs([
             ("prov:type", qualified("prov:SoftwareAgent")),
             ("prov:label", json!("expc")),
@@ -61,7 +85,7 @@ pub fn prov_json(view: &RunView) -> Json {
     let user_name = view.field("user");
     doc.add(
         "agent",
-        &user,
+        USER,
         attrs([
             ("prov:type", qualified("prov:Person")),
             (
@@ -76,23 +100,26 @@ pub fn prov_json(view: &RunView) -> Json {
     );
     doc.relation(
         "wasAssociatedWith",
-        attrs([("prov:activity", json!(run)), ("prov:agent", json!(expc))]),
+        attrs([("prov:activity", json!(RUN)), ("prov:agent", json!(EXPC))]),
     );
     doc.relation(
         "wasAssociatedWith",
-        attrs([("prov:activity", json!(run)), ("prov:agent", json!(user))]),
+        attrs([("prov:activity", json!(RUN)), ("prov:agent", json!(USER))]),
     );
     doc.relation(
         "actedOnBehalfOf",
         attrs([
-            ("prov:delegate", json!(expc)),
-            ("prov:responsible", json!(user)),
+            ("prov:delegate", json!(EXPC)),
+            ("prov:responsible", json!(USER)),
         ]),
     );
+}
 
+/// The spec and each param as entities the run used at its start.
+fn spec_and_params(doc: &mut Doc, view: &RunView, run_start: &str) {
     doc.add(
         "entity",
-        &spec,
+        SPEC,
         attrs([
             ("prov:type", qualified("expc:Spec")),
             ("prov:label", json!(view.field("spec_path"))),
@@ -102,8 +129,8 @@ pub fn prov_json(view: &RunView) -> Json {
     doc.relation(
         "used",
         with_time(
-            attrs([("prov:activity", json!(run)), ("prov:entity", json!(spec))]),
-            &run_start,
+            attrs([("prov:activity", json!(RUN)), ("prov:entity", json!(SPEC))]),
+            run_start,
         ),
     );
     for (name, ty, value) in &view.params {
@@ -121,133 +148,140 @@ pub fn prov_json(view: &RunView) -> Json {
         doc.relation(
             "used",
             with_time(
-                attrs([("prov:activity", json!(run)), ("prov:entity", json!(e))]),
-                &run_start,
+                attrs([("prov:activity", json!(RUN)), ("prov:entity", json!(e))]),
+                run_start,
             ),
         );
     }
+}
 
-    let generated: BTreeMap<i64, &ArtifactView> = view
-        .artifacts
-        .iter()
-        .filter(|a| a.produced_by.is_some())
-        .map(|a| (a.id, a))
-        .collect();
-    for a in &view.artifacts {
-        let mut at = attrs([
-            (
-                "prov:type",
-                qualified(&format!("expc:{}", role_type(&a.role))),
-            ),
-            ("prov:label", json!(a.path)),
-            ("expc:digest", json!(a.digest)),
-            ("expc:role", json!(a.role)),
-        ]);
-        if let Some(ty) = &a.ty {
-            at.insert("expc:type".into(), json!(ty));
-        }
-        if let Some(n) = &a.name {
-            at.insert("expc:name".into(), json!(n));
-        }
-        if let Some(s) = a.size {
-            at.insert("expc:size".into(), json!(s));
-        }
-        doc.add("entity", &artifact_id(a.id), at);
+/// An artifact of the run as an entity: its path, digest, role, type, name and size.
+fn artifact_entity(doc: &mut Doc, a: &ArtifactView) {
+    let mut at = attrs([
+        (
+            "prov:type",
+            qualified(&format!("expc:{}", role_type(&a.role))),
+        ),
+        ("prov:label", json!(a.path)),
+        ("expc:digest", json!(a.digest)),
+        ("expc:role", json!(a.role)),
+    ]);
+    if let Some(ty) = &a.ty {
+        at.insert("expc:type".into(), json!(ty));
     }
-    for t in &view.tasks {
-        let act = format!("run:task-{}", t.id);
-        let mut at = attrs([
-            ("prov:type", qualified("expc:TaskInstance")),
-            ("prov:label", json!(t.instance)),
-            ("expc:task", json!(t.task)),
-            ("expc:call", json!(t.call)),
-            ("expc:status", json!(t.status)),
-            ("expc:backend", json!(t.backend)),
-            ("expc:resource", json!(t.resource)),
-            ("expc:attempts", json!(t.attempts)),
-        ]);
-        let (start, end) = (
-            t.started_at.clone().unwrap_or_default(),
-            t.ended_at.clone().unwrap_or_default(),
-        );
-        times(&mut at, &start, &end);
-        if let Some(k) = &t.cache_key {
-            at.insert("expc:cacheKey".into(), json!(k));
-        }
-        if !t.argv.is_empty() {
-            at.insert(
-                "expc:argv".into(),
-                json!(serde_json::to_string(&t.argv).unwrap_or_default()),
-            );
-        }
-        if let Some(c) = t.exit_code {
-            at.insert("expc:exitCode".into(), json!(c));
-        }
-        for (k, v) in [
-            ("expc:host", &t.host),
-            ("expc:jobId", &t.job_id),
-            ("expc:message", &t.message),
-        ] {
-            if let Some(v) = v {
-                at.insert(k.into(), json!(v));
-            }
-        }
-        for (n, v) in &t.values {
-            at.insert(format!("expc:value-{}", local(n)), json!(v));
-        }
-        doc.add("activity", &act, at);
+    if let Some(n) = &a.name {
+        at.insert("expc:name".into(), json!(n));
+    }
+    if let Some(s) = a.size {
+        at.insert("expc:size".into(), json!(s));
+    }
+    doc.add("entity", &artifact_id(a.id), at);
+}
+
+/// A task instance as an activity started by the run, with what it used, what it
+/// generated (of `generated`, the artifacts some task made) and what derives from what.
+fn task_activity(
+    doc: &mut Doc,
+    view: &RunView,
+    t: &TaskView,
+    generated: &BTreeMap<i64, &ArtifactView>,
+) {
+    let act = format!("run:task-{}", t.id);
+    let (start, end) = (
+        t.started_at.clone().unwrap_or_default(),
+        t.ended_at.clone().unwrap_or_default(),
+    );
+    doc.add("activity", &act, task_attrs(t, &start, &end));
+    doc.relation(
+        "wasStartedBy",
+        with_time(
+            attrs([("prov:activity", json!(act)), ("prov:starter", json!(RUN))]),
+            &start,
+        ),
+    );
+    doc.relation(
+        "wasAssociatedWith",
+        attrs([("prov:activity", json!(act)), ("prov:agent", json!(EXPC))]),
+    );
+    let used: Vec<(i64, &str)> = view
+        .usages
+        .iter()
+        .filter(|u| u.0 == t.id)
+        .map(|u| (u.1, u.2.as_str()))
+        .collect();
+    for (a, input) in &used {
         doc.relation(
-            "wasStartedBy",
+            "used",
             with_time(
-                attrs([("prov:activity", json!(act)), ("prov:starter", json!(run))]),
+                attrs([
+                    ("prov:activity", json!(act)),
+                    ("prov:entity", json!(artifact_id(*a))),
+                    ("prov:role", json!(input)),
+                ]),
                 &start,
             ),
         );
-        doc.relation(
-            "wasAssociatedWith",
-            attrs([("prov:activity", json!(act)), ("prov:agent", json!(expc))]),
-        );
-        let used: Vec<(i64, &str)> = view
-            .usages
-            .iter()
-            .filter(|u| u.0 == t.id)
-            .map(|u| (u.1, u.2.as_str()))
-            .collect();
-        for (a, input) in &used {
+    }
+    for a in generated.values().filter(|a| a.produced_by == Some(t.id)) {
+        let mut g = attrs([
+            ("prov:entity", json!(artifact_id(a.id))),
+            ("prov:activity", json!(act)),
+        ]);
+        if let Some(n) = &a.name {
+            g.insert("prov:role".into(), json!(n));
+        }
+        doc.relation("wasGeneratedBy", with_time(g, &end));
+        for (u, _) in &used {
             doc.relation(
-                "used",
-                with_time(
-                    attrs([
-                        ("prov:activity", json!(act)),
-                        ("prov:entity", json!(artifact_id(*a))),
-                        ("prov:role", json!(input)),
-                    ]),
-                    &start,
-                ),
+                "wasDerivedFrom",
+                attrs([
+                    ("prov:generatedEntity", json!(artifact_id(a.id))),
+                    ("prov:usedEntity", json!(artifact_id(*u))),
+                    ("prov:activity", json!(act)),
+                ]),
             );
         }
-        for a in generated.values().filter(|a| a.produced_by == Some(t.id)) {
-            let mut g = attrs([
-                ("prov:entity", json!(artifact_id(a.id))),
-                ("prov:activity", json!(act)),
-            ]);
-            if let Some(n) = &a.name {
-                g.insert("prov:role".into(), json!(n));
-            }
-            doc.relation("wasGeneratedBy", with_time(g, &end));
-            for (u, _) in &used {
-                doc.relation(
-                    "wasDerivedFrom",
-                    attrs([
-                        ("prov:generatedEntity", json!(artifact_id(a.id))),
-                        ("prov:usedEntity", json!(artifact_id(*u))),
-                        ("prov:activity", json!(act)),
-                    ]),
-                );
-            }
+    }
+}
+
+/// The attributes of a task instance's activity.
+fn task_attrs(t: &TaskView, start: &str, end: &str) -> Map<String, Json> {
+    let mut at = attrs([
+        ("prov:type", qualified("expc:TaskInstance")),
+        ("prov:label", json!(t.instance)),
+        ("expc:task", json!(t.task)),
+        ("expc:call", json!(t.call)),
+        ("expc:status", json!(t.status)),
+        ("expc:backend", json!(t.backend)),
+        ("expc:resource", json!(t.resource)),
+        ("expc:attempts", json!(t.attempts)),
+    ]);
+    times(&mut at, start, end);
+    if let Some(k) = &t.cache_key {
+        at.insert("expc:cacheKey".into(), json!(k));
+    }
+    if !t.argv.is_empty() {
+        at.insert(
+            "expc:argv".into(),
+            json!(serde_json::to_string(&t.argv).unwrap_or_default()),
+        );
+    }
+    if let Some(c) = t.exit_code {
+        at.insert("expc:exitCode".into(), json!(c));
+    }
+    for (k, v) in [
+        ("expc:host", &t.host),
+        ("expc:jobId", &t.job_id),
+        ("expc:message", &t.message),
+    ] {
+        if let Some(v) = v {
+            at.insert(k.into(), json!(v));
         }
     }
-    doc.finish(&id)
+    for (n, v) in &t.values {
+        at.insert(format!("expc:value-{}", local(n)), json!(v));
+    }
+    at
 }
 
 fn artifact_id(id: i64) -> String {
@@ -367,12 +401,10 @@ pub fn ro_crate(
     let spec_name = spec_path
         .file_name()
         .map_or("spec.exp".to_owned(), |n| n.to_string_lossy().into_owned());
-    let mut summary = CrateSummary { files: 0, bytes: 0 };
-    let mut graph: Vec<Json> = Vec::new();
-    let mut parts: Vec<Json> = Vec::new();
+    let mut c = CrateGraph::default();
     if let Ok(n) = std::fs::copy(&spec_path, dir.join(&spec_name)) {
-        summary.files += 1;
-        summary.bytes += n;
+        c.summary.files += 1;
+        c.summary.bytes += n;
     }
     let experiment = view.field("experiment");
     let title = if experiment.is_empty() {
@@ -380,114 +412,316 @@ pub fn ro_crate(
     } else {
         experiment.clone()
     };
+    c.params(view);
+    c.files(view, dir)?;
+    let run_action = format!("#run-{id}");
+    let action = run_action_entity(
+        view,
+        &run_action,
+        &format!("Run {id} of {title}"),
+        &spec_name,
+        std::mem::take(&mut c.objects),
+        std::mem::take(&mut c.results),
+    );
+    let mut mentions = vec![json!({ "@id": run_action })];
+    mentions.extend(c.task_actions(view));
+    c.workflow(view, &spec_name, &title);
+    c.parts.insert(0, json!({ "@id": spec_name }));
+    let end = view.field("ended_at");
+    let root = json!({
+        "@id": "./",
+        "@type": "Dataset",
+        "name": format!("{title}: run {id}"),
+        "description": format!("Provenance of the expc run {id} of `{}`, pipeline `{}`: {}.", spec_name, view.field("pipeline"), view.field("status")),
+        "datePublished": if end.is_empty() { view.field("started_at") } else { end.clone() },
+        "license": license.map_or_else(|| json!("not specified"), |l| if l.contains("://") { json!({ "@id": l }) } else { json!(l) }),
+        "conformsTo": [
+            { "@id": "https://w3id.org/ro/wfrun/process/0.5" },
+            { "@id": "https://w3id.org/ro/wfrun/workflow/0.5" },
+            { "@id": "https://w3id.org/workflowhub/workflow-ro-crate/1.0" },
+        ],
+        "mainEntity": { "@id": spec_name },
+        "hasPart": c.parts,
+        "mentions": mentions,
+    });
+    let doc = crate_metadata(root, action, c.graph);
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
+    std::fs::write(dir.join("ro-crate-metadata.json"), text)?;
+    Ok(c.summary)
+}
 
-    // Formal parameters: params, the run's inputs (declared data it read) and outputs
-    // (what no instance of the run read).
-    let (mut inputs_fp, mut outputs_fp) = (Vec::new(), Vec::new());
-    let mut objects = Vec::new();
-    let mut results = Vec::new();
-    for (name, ty, value) in &view.params {
-        let fp = format!("#param-{}", local(name));
-        let pv = format!("#value-{}", local(name));
-        inputs_fp.push(json!({ "@id": fp }));
-        graph.push(json!({
-            "@id": fp,
-            "@type": "FormalParameter",
-            "name": name,
-            "additionalType": additional_type(ty),
-            "conformsTo": { "@id": "https://bioschemas.org/profiles/FormalParameter/1.0-RELEASE" },
-            "workExample": { "@id": pv },
-        }));
-        graph.push(json!({
-            "@id": pv,
-            "@type": "PropertyValue",
-            "name": name,
-            "value": Table::cell(value),
-            "exampleOfWork": { "@id": fp },
-        }));
-        objects.push(json!({ "@id": pv }));
+/// The entities of an RO-Crate as they are collected, and what was copied.
+struct CrateGraph {
+    /// The entities after the run's action, in order.
+    graph: Vec<Json>,
+    /// The files of the root dataset (`hasPart`).
+    parts: Vec<Json>,
+    /// The workflow's formal parameters: params and the run's inputs, and its outputs.
+    inputs_fp: Vec<Json>,
+    outputs_fp: Vec<Json>,
+    /// The run action's objects (param values, inputs) and results (final outputs).
+    objects: Vec<Json>,
+    results: Vec<Json>,
+    /// The crate's id of each copied artifact, by its id in the store.
+    file_ids: BTreeMap<i64, String>,
+    /// The workflow's steps: the tools of the task actions.
+    steps: Vec<Json>,
+    summary: CrateSummary,
+}
+
+impl Default for CrateGraph {
+    fn default() -> Self {
+        CrateGraph {
+            graph: Vec::new(),
+            parts: Vec::new(),
+            inputs_fp: Vec::new(),
+            outputs_fp: Vec::new(),
+            objects: Vec::new(),
+            results: Vec::new(),
+            file_ids: BTreeMap::new(),
+            steps: Vec::new(),
+            summary: CrateSummary { files: 0, bytes: 0 },
+        }
     }
-    let read: BTreeSet<i64> = view.usages.iter().map(|u| u.1).collect();
-    let mut file_ids: BTreeMap<i64, String> = BTreeMap::new();
-    let mut used_names = BTreeSet::new();
-    for a in &view.artifacts {
-        let input = a.produced_by.is_none();
-        let final_output = !input && !read.contains(&a.id);
-        let folder = if input { "inputs" } else { "outputs" };
-        let src = Path::new(&a.path);
-        let base = src
-            .file_name()
-            .map_or("file".to_owned(), |n| n.to_string_lossy().into_owned());
-        let producer = a
-            .produced_by
-            .and_then(|p| view.task(p))
-            .map(|t| sanitize(&t.instance));
-        let mut rel = match &producer {
-            Some(p) => format!("{folder}/{p}/{base}"),
-            None => format!("{folder}/{base}"),
-        };
-        if !used_names.insert(rel.clone()) {
-            let short: String = a
-                .digest
-                .chars()
-                .filter(char::is_ascii_hexdigit)
-                .take(12)
-                .collect();
-            rel = format!("{folder}/{short}-{base}");
-            used_names.insert(rel.clone());
-        }
-        let copied = copy_checked(src, &dir.join(&rel), &a.digest, a.is_dir)?;
-        let Some(bytes) = copied else { continue };
-        summary.files += 1;
-        summary.bytes += bytes;
-        let id = if a.is_dir {
-            format!("{rel}/")
-        } else {
-            rel.clone()
-        };
-        let mut e = json!({
-            "@id": id,
-            "@type": if a.is_dir { "Dataset" } else { "File" },
-            "name": a.name.clone().unwrap_or(base),
-            "description": format!("{} `{}`{}", a.role, a.path, a.ty.as_ref().map(|t| format!(", {t}")).unwrap_or_default()),
-            "identifier": if a.digest.contains(':') { a.digest.clone() } else { format!("blake3:{}", a.digest) },
-        });
-        if let Some(s) = a.size.filter(|_| !a.is_dir) {
-            e["contentSize"] = json!(s.to_string());
-        }
-        if input || final_output {
-            let fp = format!("#{}-{}", if input { "input" } else { "output" }, a.id);
-            e["exampleOfWork"] = json!({ "@id": fp });
-            graph.push(json!({
+}
+
+impl CrateGraph {
+    /// Each param as a formal parameter of the workflow and its value as an object of the
+    /// run.
+    fn params(&mut self, view: &RunView) {
+        for (name, ty, value) in &view.params {
+            let fp = format!("#param-{}", local(name));
+            let pv = format!("#value-{}", local(name));
+            self.inputs_fp.push(json!({ "@id": fp }));
+            self.graph.push(json!({
                 "@id": fp,
                 "@type": "FormalParameter",
-                "name": a.name.clone().unwrap_or_else(|| a.path.clone()),
-                "additionalType": if a.is_dir { "Dataset" } else { "File" },
+                "name": name,
+                "additionalType": additional_type(ty),
                 "conformsTo": { "@id": "https://bioschemas.org/profiles/FormalParameter/1.0-RELEASE" },
-                "workExample": { "@id": id },
+                "workExample": { "@id": pv },
             }));
-            if input {
-                inputs_fp.push(json!({ "@id": fp }));
-                objects.push(json!({ "@id": id }));
-            } else {
-                outputs_fp.push(json!({ "@id": fp }));
-                results.push(json!({ "@id": id }));
-            }
+            self.graph.push(json!({
+                "@id": pv,
+                "@type": "PropertyValue",
+                "name": name,
+                "value": Table::cell(value),
+                "exampleOfWork": { "@id": fp },
+            }));
+            self.objects.push(json!({ "@id": pv }));
         }
-        parts.push(json!({ "@id": id }));
-        file_ids.insert(a.id, id);
-        graph.push(e);
     }
+
+    /// Copies every artifact that still has its recorded digest into `dir` (declared data
+    /// under `inputs/`, what tasks made under `outputs/INSTANCE/`) and describes it; the
+    /// run's inputs and its final outputs (what no instance read) become formal
+    /// parameters of the workflow too.
+    fn files(&mut self, view: &RunView, dir: &Path) -> std::io::Result<()> {
+        let read: BTreeSet<i64> = view.usages.iter().map(|u| u.1).collect();
+        let mut used_names = BTreeSet::new();
+        for a in &view.artifacts {
+            let input = a.produced_by.is_none();
+            let final_output = !input && !read.contains(&a.id);
+            let src = Path::new(&a.path);
+            let base = src
+                .file_name()
+                .map_or("file".to_owned(), |n| n.to_string_lossy().into_owned());
+            let rel = crate_path(view, a, &base, &mut used_names);
+            let copied = copy_checked(src, &dir.join(&rel), &a.digest, a.is_dir)?;
+            let Some(bytes) = copied else { continue };
+            self.summary.files += 1;
+            self.summary.bytes += bytes;
+            let id = if a.is_dir {
+                format!("{rel}/")
+            } else {
+                rel.clone()
+            };
+            let mut e = json!({
+                "@id": id,
+                "@type": if a.is_dir { "Dataset" } else { "File" },
+                "name": a.name.clone().unwrap_or(base),
+                "description": format!("{} `{}`{}", a.role, a.path, a.ty.as_ref().map(|t| format!(", {t}")).unwrap_or_default()),
+                "identifier": if a.digest.contains(':') { a.digest.clone() } else { format!("blake3:{}", a.digest) },
+            });
+            if let Some(s) = a.size.filter(|_| !a.is_dir) {
+                e["contentSize"] = json!(s.to_string());
+            }
+            if input || final_output {
+                self.formal_file(a, &id, input, &mut e);
+            }
+            self.parts.push(json!({ "@id": id }));
+            self.file_ids.insert(a.id, id);
+            self.graph.push(e);
+        }
+        Ok(())
+    }
+
+    /// The formal parameter of the run's input or final output `a` (crate id `id`, entity
+    /// `e`), and the file as an object or a result of the run.
+    fn formal_file(&mut self, a: &ArtifactView, id: &str, input: bool, e: &mut Json) {
+        let fp = format!("#{}-{}", if input { "input" } else { "output" }, a.id);
+        e["exampleOfWork"] = json!({ "@id": fp });
+        self.graph.push(json!({
+            "@id": fp,
+            "@type": "FormalParameter",
+            "name": a.name.clone().unwrap_or_else(|| a.path.clone()),
+            "additionalType": if a.is_dir { "Dataset" } else { "File" },
+            "conformsTo": { "@id": "https://bioschemas.org/profiles/FormalParameter/1.0-RELEASE" },
+            "workExample": { "@id": id },
+        }));
+        if input {
+            self.inputs_fp.push(json!({ "@id": fp }));
+            self.objects.push(json!({ "@id": id }));
+        } else {
+            self.outputs_fp.push(json!({ "@id": fp }));
+            self.results.push(json!({ "@id": id }));
+        }
+    }
+
+    /// One action per task instance that ran or was cached (the provenance-run-crate
+    /// shape), its tool the task; returns their ids for the root's `mentions`.
+    fn task_actions(&mut self, view: &RunView) -> Vec<Json> {
+        let mut mentions = Vec::new();
+        let mut tools = BTreeSet::new();
+        for t in &view.tasks {
+            if t.started_at.is_none() {
+                continue;
+            }
+            let tool = format!("#task-{}", sanitize(&t.task));
+            tools.insert((tool.clone(), t.task.clone()));
+            let objs: Vec<Json> = view
+                .usages
+                .iter()
+                .filter(|u| u.0 == t.id)
+                .filter_map(|u| self.file_ids.get(&u.1))
+                .map(|f| json!({ "@id": f }))
+                .collect();
+            let res: Vec<Json> = view
+                .artifacts
+                .iter()
+                .filter(|a| a.produced_by == Some(t.id))
+                .filter_map(|a| self.file_ids.get(&a.id))
+                .map(|f| json!({ "@id": f }))
+                .collect();
+            let aid = format!("#task-run-{}", t.id);
+            let mut a = json!({
+                "@id": aid,
+                "@type": "CreateAction",
+                "name": format!("{} ({})", t.instance, t.status),
+                "instrument": { "@id": tool },
+                "object": objs,
+                "result": res,
+                "startTime": t.started_at.as_deref().map(offset_time),
+                "actionStatus": if matches!(t.status.as_str(), "ran" | "cached") { "http://schema.org/CompletedActionStatus" } else { "http://schema.org/FailedActionStatus" },
+            });
+            if let Some(e) = &t.ended_at {
+                a["endTime"] = json!(offset_time(e));
+            }
+            if let Some(m) = &t.message {
+                a["error"] = json!(m);
+            }
+            mentions.push(json!({ "@id": aid }));
+            self.graph.push(a);
+        }
+        let steps: Vec<Json> = tools.iter().map(|(t, _)| json!({ "@id": t })).collect();
+        for (tool, name) in &tools {
+            self.graph.push(json!({
+                "@id": tool,
+                "@type": "SoftwareApplication",
+                "name": name,
+            }));
+        }
+        self.steps = steps;
+        mentions
+    }
+
+    /// The user, the expc language and the workflow (the spec) with its formal parameters
+    /// and steps (the tasks that ran).
+    fn workflow(&mut self, view: &RunView, spec_name: &str, title: &str) {
+        let user = view.field("user");
+        self.graph.push(json!({
+            "@id": "#user",
+            "@type": "Person",
+            "name": if user.is_empty() { "unknown".to_owned() } else { user },
+        }));
+        self.graph.push(json!({
+            "@id": "#expc-language",
+            "@type": "ComputerLanguage",
+            "name": "expc experiment specification",
+            "alternateName": "exp",
+            "url": { "@id": "https://expc.dev/" },
+            "version": view.field("expc_version"),
+        }));
+        let mut workflow = json!({
+            "@id": spec_name,
+            "@type": ["File", "SoftwareSourceCode", "ComputationalWorkflow"],
+            "name": title,
+            "programmingLanguage": { "@id": "#expc-language" },
+            "input": std::mem::take(&mut self.inputs_fp),
+            "output": std::mem::take(&mut self.outputs_fp),
+            "identifier": format!("blake3:{}", view.field("spec_hash")),
+        });
+        if !self.steps.is_empty() {
+            workflow["hasPart"] = json!(self.steps);
+        }
+        self.graph.push(workflow);
+    }
+}
+
+/// Where the artifact `a` (file name `base`) goes in the crate: `inputs/BASE` for
+/// declared data, `outputs/INSTANCE/BASE` for what an instance made; a path already taken
+/// (in `used_names`) is prefixed with the digest's start instead.
+fn crate_path(
+    view: &RunView,
+    a: &ArtifactView,
+    base: &str,
+    used_names: &mut BTreeSet<String>,
+) -> String {
+    let folder = if a.produced_by.is_none() {
+        "inputs"
+    } else {
+        "outputs"
+    };
+    let producer = a
+        .produced_by
+        .and_then(|p| view.task(p))
+        .map(|t| sanitize(&t.instance));
+    let mut rel = match &producer {
+        Some(p) => format!("{folder}/{p}/{base}"),
+        None => format!("{folder}/{base}"),
+    };
+    if !used_names.insert(rel.clone()) {
+        let short: String = a
+            .digest
+            .chars()
+            .filter(char::is_ascii_hexdigit)
+            .take(12)
+            .collect();
+        rel = format!("{folder}/{short}-{base}");
+        used_names.insert(rel.clone());
+    }
+    rel
+}
+
+/// The run's action (`run_action`, named `name`): the workflow it ran, its objects and
+/// results, times, status and agent.
+fn run_action_entity(
+    view: &RunView,
+    run_action: &str,
+    name: &str,
+    spec_name: &str,
+    objects: Vec<Json>,
+    results: Vec<Json>,
+) -> Json {
     let status = if view.field("status") == "succeeded" {
         "http://schema.org/CompletedActionStatus"
     } else {
         "http://schema.org/FailedActionStatus"
     };
-    let run_action = format!("#run-{id}");
     let mut action = json!({
         "@id": run_action,
         "@type": "CreateAction",
-        "name": format!("Run {id} of {title}"),
+        "name": name,
         "instrument": { "@id": spec_name },
         "object": objects,
         "result": results,
@@ -502,103 +736,12 @@ pub fn ro_crate(
     if view.field("status") != "succeeded" {
         action["error"] = json!(format!("the run ended {}", view.field("status")));
     }
+    action
+}
 
-    // One action per task instance that ran or was cached (the provenance-run-crate
-    // shape), its tool the task.
-    let mut mentions = vec![json!({ "@id": run_action })];
-    let mut tools = BTreeSet::new();
-    for t in &view.tasks {
-        if t.started_at.is_none() {
-            continue;
-        }
-        let tool = format!("#task-{}", sanitize(&t.task));
-        tools.insert((tool.clone(), t.task.clone()));
-        let objs: Vec<Json> = view
-            .usages
-            .iter()
-            .filter(|u| u.0 == t.id)
-            .filter_map(|u| file_ids.get(&u.1))
-            .map(|f| json!({ "@id": f }))
-            .collect();
-        let res: Vec<Json> = view
-            .artifacts
-            .iter()
-            .filter(|a| a.produced_by == Some(t.id))
-            .filter_map(|a| file_ids.get(&a.id))
-            .map(|f| json!({ "@id": f }))
-            .collect();
-        let aid = format!("#task-run-{}", t.id);
-        let mut a = json!({
-            "@id": aid,
-            "@type": "CreateAction",
-            "name": format!("{} ({})", t.instance, t.status),
-            "instrument": { "@id": tool },
-            "object": objs,
-            "result": res,
-            "startTime": t.started_at.as_deref().map(offset_time),
-            "actionStatus": if matches!(t.status.as_str(), "ran" | "cached") { "http://schema.org/CompletedActionStatus" } else { "http://schema.org/FailedActionStatus" },
-        });
-        if let Some(e) = &t.ended_at {
-            a["endTime"] = json!(offset_time(e));
-        }
-        if let Some(m) = &t.message {
-            a["error"] = json!(m);
-        }
-        mentions.push(json!({ "@id": aid }));
-        graph.push(a);
-    }
-    let steps: Vec<Json> = tools.iter().map(|(t, _)| json!({ "@id": t })).collect();
-    for (tool, name) in &tools {
-        graph.push(json!({
-            "@id": tool,
-            "@type": "SoftwareApplication",
-            "name": name,
-        }));
-    }
-    let user = view.field("user");
-    graph.push(json!({
-        "@id": "#user",
-        "@type": "Person",
-        "name": if user.is_empty() { "unknown".to_owned() } else { user },
-    }));
-    graph.push(json!({
-        "@id": "#expc-language",
-        "@type": "ComputerLanguage",
-        "name": "expc experiment specification",
-        "alternateName": "exp",
-        "url": { "@id": "https://expc.dev/" },
-        "version": view.field("expc_version"),
-    }));
-    let mut workflow = json!({
-        "@id": spec_name,
-        "@type": ["File", "SoftwareSourceCode", "ComputationalWorkflow"],
-        "name": title,
-        "programmingLanguage": { "@id": "#expc-language" },
-        "input": inputs_fp,
-        "output": outputs_fp,
-        "identifier": format!("blake3:{}", view.field("spec_hash")),
-    });
-    if !steps.is_empty() {
-        workflow["hasPart"] = json!(steps);
-    }
-    graph.push(workflow);
-    parts.insert(0, json!({ "@id": spec_name }));
-    let root = json!({
-        "@id": "./",
-        "@type": "Dataset",
-        "name": format!("{title}: run {id}"),
-        "description": format!("Provenance of the expc run {id} of `{}`, pipeline `{}`: {}.", spec_name, view.field("pipeline"), view.field("status")),
-        "datePublished": if end.is_empty() { view.field("started_at") } else { end.clone() },
-        "license": license.map_or_else(|| json!("not specified"), |l| if l.contains("://") { json!({ "@id": l }) } else { json!(l) }),
-        "conformsTo": [
-            { "@id": "https://w3id.org/ro/wfrun/process/0.5" },
-            { "@id": "https://w3id.org/ro/wfrun/workflow/0.5" },
-            { "@id": "https://w3id.org/workflowhub/workflow-ro-crate/1.0" },
-        ],
-        "mainEntity": { "@id": spec_name },
-        "hasPart": parts,
-        "mentions": mentions,
-    });
+/// `ro-crate-metadata.json`: the metadata descriptor, the root dataset, the profiles the
+/// crate conforms to, the run's action and then the other entities (`graph`).
+fn crate_metadata(root: Json, action: Json, graph: Vec<Json>) -> Json {
     let mut all = vec![
         json!({
             "@id": "ro-crate-metadata.json",
@@ -632,13 +775,10 @@ pub fn ro_crate(
     }
     all.push(action);
     all.extend(graph);
-    let doc = json!({
+    json!({
         "@context": "https://w3id.org/ro/crate/1.1/context",
         "@graph": all,
-    });
-    let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
-    std::fs::write(dir.join("ro-crate-metadata.json"), text)?;
-    Ok(summary)
+    })
 }
 
 use crate::query::Table;

@@ -278,41 +278,7 @@ pub fn spark_settings(
             vec![Segment::Text(o.clone())],
         ));
     }
-    if let Some(Value::Memory(max)) = job.placement.get("max_executor_mem") {
-        let mem = executor_mem
-            .as_ref()
-            .map_or(DEFAULT_EXECUTOR_MEM, |(b, _)| *b);
-        let (extra, help) = match &overhead {
-            Some((b, _)) => (
-                *b,
-                "lower `executor_mem` or `executor_mem_overhead` so that both fit in `max_executor_mem`".to_owned(),
-            ),
-            None => (
-                default_overhead(mem),
-                "Spark adds a tenth of the memory (at least 384MiB) as overhead when `executor_mem_overhead` is unset: lower `executor_mem`, or set `executor_mem_overhead` so that both fit".to_owned(),
-            ),
-        };
-        let total = mem.saturating_add(extra);
-        if total > *max {
-            return Err(BuildError::new(
-                format!(
-                    "`{}` asks for executors of {} ({}{} of memory and {} of overhead), over `{}`'s max_executor_mem of {}",
-                    job.key,
-                    format_memory(total),
-                    format_memory(mem),
-                    if executor_mem.is_none() {
-                        " by Spark's default"
-                    } else {
-                        ""
-                    },
-                    format_memory(extra),
-                    job.on,
-                    format_memory(*max)
-                ),
-                help,
-            ));
-        }
-    }
+    check_executor_memory(job, executor_mem.as_ref(), overhead.as_ref())?;
     if let Some((_, m)) = memory(&e, "driver_mem")? {
         options.push(SparkOption::new("--driver-memory", m));
     }
@@ -351,27 +317,8 @@ pub fn spark_settings(
             value: Some(w),
         });
     }
-    let packages: Vec<&str> = e
-        .both("packages")
-        .iter()
-        .filter_map(|v| v.as_str())
-        .collect();
-    if !packages.is_empty() {
-        for p in &packages {
-            if p.is_empty() || p.contains(',') || p.chars().any(char::is_whitespace) || has_nul(p) {
-                return Err(refused(
-                    format!("`{}` asks for the package {p:?}", job.key),
-                    "write Maven coordinates as `group:artifact:version`, one per element",
-                ));
-            }
-        }
-        let mut unique: Vec<&str> = Vec::new();
-        for p in packages {
-            if !unique.contains(&p) {
-                unique.push(p);
-            }
-        }
-        options.push(SparkOption::new("--packages", unique.join(",")));
+    if let Some(packages) = packages(&e)? {
+        options.push(SparkOption::new("--packages", packages));
     }
     let event_log_dir = match e.get("event_log_dir").and_then(Value::as_str) {
         Some(d) if !d.is_empty() && !has_nul(d) => {
@@ -385,8 +332,101 @@ pub fn spark_settings(
         }
         _ => None,
     };
-    // `conf` entries: the resource's, then the task's; a later entry for a key replaces
-    // an earlier one in place.
+    let conf = conf_entries(&e)?;
+    for (k, v) in conf {
+        options.push(SparkOption::conf(&k, vec![Segment::Text(v)]));
+    }
+    let spark_home = e
+        .get("spark_home")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty() && !has_nul(s))
+        .map(path_word);
+    Ok(SparkSettings {
+        master,
+        deploy_mode,
+        options,
+        event_log_dir,
+        spark_home,
+    })
+}
+
+/// Fails when an executor's memory and overhead (Spark's defaults where unset) exceed the
+/// resource's `max_executor_mem`.
+fn check_executor_memory(
+    job: &Job,
+    executor_mem: Option<&(u64, String)>,
+    overhead: Option<&(u64, String)>,
+) -> Result<(), BuildError> {
+    let Some(Value::Memory(max)) = job.placement.get("max_executor_mem") else {
+        return Ok(());
+    };
+    let mem = executor_mem.map_or(DEFAULT_EXECUTOR_MEM, |(b, _)| *b);
+    let (extra, help) = match overhead {
+        Some((b, _)) => (
+            *b,
+            "lower `executor_mem` or `executor_mem_overhead` so that both fit in `max_executor_mem`".to_owned(),
+        ),
+        None => (
+            default_overhead(mem),
+            "Spark adds a tenth of the memory (at least 384MiB) as overhead when `executor_mem_overhead` is unset: lower `executor_mem`, or set `executor_mem_overhead` so that both fit".to_owned(),
+        ),
+    };
+    let total = mem.saturating_add(extra);
+    if total > *max {
+        return Err(BuildError::new(
+            format!(
+                "`{}` asks for executors of {} ({}{} of memory and {} of overhead), over `{}`'s max_executor_mem of {}",
+                job.key,
+                format_memory(total),
+                format_memory(mem),
+                if executor_mem.is_none() {
+                    " by Spark's default"
+                } else {
+                    ""
+                },
+                format_memory(extra),
+                job.on,
+                format_memory(*max)
+            ),
+            help,
+        ));
+    }
+    Ok(())
+}
+
+/// The `--packages` value: the resource's and the task's Maven coordinates, each checked,
+/// without repeats; `None` when there are none.
+fn packages(e: &Effective<'_>) -> Result<Option<String>, BuildError> {
+    let packages: Vec<&str> = e
+        .both("packages")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    if packages.is_empty() {
+        return Ok(None);
+    }
+    for p in &packages {
+        if p.is_empty() || p.contains(',') || p.chars().any(char::is_whitespace) || has_nul(p) {
+            return Err(refused(
+                format!("`{}` asks for the package {p:?}", e.job.key),
+                "write Maven coordinates as `group:artifact:version`, one per element",
+            ));
+        }
+    }
+    let mut unique: Vec<&str> = Vec::new();
+    for p in packages {
+        if !unique.contains(&p) {
+            unique.push(p);
+        }
+    }
+    Ok(Some(unique.join(",")))
+}
+
+/// The `conf` entries: the resource's, then the task's; a later entry for a key replaces
+/// an earlier one in place. Each is checked, and a property expc sets from a typed field
+/// is refused.
+fn conf_entries(e: &Effective<'_>) -> Result<Vec<(String, String)>, BuildError> {
+    let job = e.job;
     let mut conf: Vec<(String, String)> = Vec::new();
     for entry in e.both("conf") {
         let (Some(Value::Str(key)), Some(Value::Str(value))) =
@@ -423,21 +463,7 @@ pub fn spark_settings(
             None => conf.push((key.clone(), value.clone())),
         }
     }
-    for (k, v) in conf {
-        options.push(SparkOption::conf(&k, vec![Segment::Text(v)]));
-    }
-    let spark_home = e
-        .get("spark_home")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty() && !has_nul(s))
-        .map(path_word);
-    Ok(SparkSettings {
-        master,
-        deploy_mode,
-        options,
-        event_log_dir,
-        spark_home,
-    })
+    Ok(conf)
 }
 
 #[cfg(test)]
