@@ -34,12 +34,28 @@ pub fn trials(suite: &mut Suite) {
     );
     suite.test("help_and_completions", help_and_completions);
     suite.test(
+        "check_reports_a_cycle_of_calls",
+        check_reports_a_cycle_of_calls,
+    );
+    suite.test(
         "a_byte_order_mark_is_accepted",
         a_byte_order_mark_is_accepted,
     );
     suite.test(
         "every_planning_command_exits_non_zero_on_invalid_utf8",
         every_planning_command_exits_non_zero_on_invalid_utf8,
+    );
+}
+
+/// `expc check` finds calls that read each other's outputs, which only planning found.
+fn check_reports_a_cycle_of_calls() {
+    let out = run(&["check", "tests/check/dependency_cycle.exp"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("[E0601]"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("read each other's outputs"),
+        "{}",
+        stderr(&out)
     );
 }
 

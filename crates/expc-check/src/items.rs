@@ -759,6 +759,27 @@ impl Checker<'_> {
 
     fn check_resource_against_site(&mut self, def: DefId, body: &Block, value: &Value) {
         let limits = self.limits(value);
+        // Counts a site must allow at least one of, or nothing could ever be submitted.
+        for count in ["max_array_size", "max_jobs"] {
+            let Some(n) = limits.get(count).and_then(Value::as_int) else {
+                continue;
+            };
+            if n >= 1 {
+                continue;
+            }
+            let span = self.site_span_of(body).unwrap_or(self.def(def).span);
+            self.emit(
+                Diagnostic::error(
+                    Code::SITE_LIMIT,
+                    format!("`{count}` is {n}: no job could ever be submitted to `{}`", self.def(def).name),
+                    span,
+                )
+                .with_primary_message("the limits are set here")
+                .with_help(format!(
+                    "set `{count}` to at least 1 (Slurm's MaxArraySize is 1001 unless the site changed it), or leave it unset"
+                )),
+            );
+        }
         for (field, list) in [
             ("partition", "partitions"),
             ("qos", "qos"),

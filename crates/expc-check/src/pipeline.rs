@@ -12,6 +12,7 @@ use crate::defs::{Binding, DefId, DefKind};
 use crate::expr::{Cx, Local, Secrets};
 use crate::ir;
 use crate::ir_expr::IrExpr;
+use crate::tasks::TaskSig;
 use crate::types::Type;
 use crate::value::{Value, format_duration, format_memory};
 
@@ -563,6 +564,58 @@ impl Checker<'_> {
         }
     }
 
+    /// A task placed on a `Local` resource asks for no more CPUs or memory than the
+    /// resource has: the run could never start it.
+    fn check_local_capacity(
+        &mut self,
+        sig: &TaskSig,
+        resource: &Value,
+        (tname, rname): (&str, &str),
+        (span, rspan): (Span, Span),
+        task: DefId,
+    ) {
+        for what in ["cpus", "mem"] {
+            let (Some(asked), Some(has)) = (sig.resources.get(what), resource.field(what)) else {
+                continue;
+            };
+            let over = match (asked, has) {
+                (Value::Memory(a), Value::Memory(h)) => a > h,
+                _ => matches!((asked.as_f64(), has.as_f64()), (Some(a), Some(h)) if a > h),
+            };
+            if !over {
+                continue;
+            }
+            let show = |v: &Value| match v {
+                Value::Memory(b) => format_memory(*b),
+                v => match v.as_f64() {
+                    Some(n) if n.fract() == 0.0 => format!("{n:.0}"),
+                    _ => v.to_string(),
+                },
+            };
+            let task_span = self
+                .task_resource_span(task, what)
+                .unwrap_or(self.def(task).span);
+            self.emit(
+                Diagnostic::error(
+                    Code::INVALID_PLACEMENT,
+                    format!(
+                        "`{tname}` asks for {what} = {}, and `{rname}` has {what} = {}",
+                        show(asked),
+                        show(has)
+                    ),
+                    span,
+                )
+                .with_primary_message(format!("placed on `{rname}` here"))
+                .with_label(task_span, format!("{what} = {}", show(asked)))
+                .with_label(rspan, "the resource is declared here")
+                .with_help(format!(
+                    "ask for at most {} in the task's `resources`, give `{rname}` more, or place the call elsewhere",
+                    show(has)
+                )),
+            );
+        }
+    }
+
     /// Can the resource run the task, within its limits?
     fn check_placement(&mut self, task: DefId, resource: DefId, span: Span) {
         let Some(kind) = self.resource_kind(resource) else {
@@ -625,6 +678,9 @@ impl Checker<'_> {
                     );
                 }
             }
+        }
+        if backend == Backend::Local {
+            self.check_local_capacity(&sig, &rvalue, (&tname, &rname), (span, rspan), task);
         }
         let limits = self.limits(&rvalue);
         let task_value = |name: &str, fallback: Option<&str>| -> Option<Value> {

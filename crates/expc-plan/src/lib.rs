@@ -17,5 +17,5 @@ pub mod sweep;
 
 pub use command::{Evaluator, InstanceCommand, Place};
 pub use index::ProgramIndex;
-pub use lower::{Lowered, lower};
+pub use lower::{Lowered, cycles, lower};
 pub use plan::Plan;

@@ -76,72 +76,11 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
         };
     }
 
-    let mut sites = Vec::new();
-    let mut next_loop = 0;
-    collect(&p.body, &mut Vec::new(), &mut next_loop, &mut sites);
-    let by_binding: HashMap<&str, usize> = sites
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.call.binding.as_str(), i))
-        .collect();
-
-    // The job graph, for the order and for cycles.
-    let mut graph: DiGraph<usize, ()> = DiGraph::new();
-    let nodes: Vec<NodeIndex> = (0..sites.len()).map(|i| graph.add_node(i)).collect();
-    let mut deps: Vec<Vec<(usize, bool)>> = vec![Vec::new(); sites.len()];
-    for (i, site) in sites.iter().enumerate() {
-        let mut found = BTreeSet::new();
-        for arg in site.call.args.values() {
-            outputs_read(arg, &mut found);
-        }
-        // A gather over many calls reads as many bindings: each is taken once.
-        let mut taken = std::collections::HashSet::new();
-        for (binding, gathered) in found {
-            if let Some(&j) = by_binding.get(binding.as_str()) {
-                if taken.insert(j) {
-                    deps[i].push((j, gathered));
-                    graph.add_edge(nodes[j], nodes[i], ());
-                }
-            }
-        }
-    }
-    let order = match stable_topo(&sites, &deps) {
-        Ok(order) => order,
-        Err(mut cycle) => {
-            // Start at the call written first.
-            if let Some(pos) = cycle
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, i)| **i)
-                .map(|(p, _)| p)
-            {
-                cycle.rotate_left(pos);
-            }
-            let names: Vec<String> = cycle
-                .iter()
-                .map(|i| format!("`{}`", sites[*i].call.binding))
-                .collect();
-            let first = &sites[cycle[0]];
-            let mut d = Diagnostic::error(
-                Code::DEPENDENCY_CYCLE,
-                format!(
-                    "the calls {} → {} read each other's outputs: none can run first",
-                    names.join(" → "),
-                    names[0]
-                ),
-                first.call.span,
-            )
-            .with_primary_message(format!("`{}` is here", first.call.binding));
-            for (k, i) in cycle.iter().enumerate().skip(1) {
-                let prev = &sites[cycle[k - 1]].call.binding;
-                d = d.with_label(
-                    sites[*i].call.span,
-                    format!("`{}` reads `{prev}`", sites[*i].call.binding),
-                );
-            }
-            d = d
-                .with_help("break the cycle: one of these calls must not read the others' outputs");
-            diagnostics.push(d);
+    let sites = sites_of(p);
+    let (order, deps) = match order_calls(&sites) {
+        Ok(ordered) => ordered,
+        Err(cycle) => {
+            diagnostics.push(*cycle);
             return Lowered {
                 plan: None,
                 diagnostics,
@@ -243,6 +182,99 @@ fn outputs_read(e: &IrExpr, out: &mut BTreeSet<(String, bool)>) {
         }),
         _ => {}
     }
+}
+
+/// Every call of the pipeline, with the loops around it.
+fn sites_of(p: &ir::Pipeline) -> Vec<Site<'_>> {
+    let mut sites = Vec::new();
+    let mut next_loop = 0;
+    collect(&p.body, &mut Vec::new(), &mut next_loop, &mut sites);
+    sites
+}
+
+/// The calls that read each other's outputs in a cycle, in every pipeline of `program`:
+/// what `expc check` reports without lowering (which needs every param's value).
+pub fn cycles(program: &ir::Program) -> Vec<Diagnostic> {
+    program
+        .pipelines
+        .iter()
+        .filter_map(|p| order_calls(&sites_of(p)).err())
+        .map(|d| *d)
+        .collect()
+}
+
+/// The calls in an order where each comes after those whose outputs it reads, and what
+/// each reads (the call, and whether gathered); a cycle is an error.
+#[allow(clippy::type_complexity)]
+fn order_calls(
+    sites: &[Site<'_>],
+) -> Result<(Vec<usize>, Vec<Vec<(usize, bool)>>), Box<Diagnostic>> {
+    let by_binding: HashMap<&str, usize> = sites
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.call.binding.as_str(), i))
+        .collect();
+
+    // The job graph, for the order and for cycles.
+    let mut graph: DiGraph<usize, ()> = DiGraph::new();
+    let nodes: Vec<NodeIndex> = (0..sites.len()).map(|i| graph.add_node(i)).collect();
+    let mut deps: Vec<Vec<(usize, bool)>> = vec![Vec::new(); sites.len()];
+    for (i, site) in sites.iter().enumerate() {
+        let mut found = BTreeSet::new();
+        for arg in site.call.args.values() {
+            outputs_read(arg, &mut found);
+        }
+        // A gather over many calls reads as many bindings: each is taken once.
+        let mut taken = std::collections::HashSet::new();
+        for (binding, gathered) in found {
+            if let Some(&j) = by_binding.get(binding.as_str()) {
+                if taken.insert(j) {
+                    deps[i].push((j, gathered));
+                    graph.add_edge(nodes[j], nodes[i], ());
+                }
+            }
+        }
+    }
+    match stable_topo(sites, &deps) {
+        Ok(order) => Ok((order, deps)),
+        Err(cycle) => Err(Box::new(cycle_diagnostic(sites, cycle))),
+    }
+}
+
+/// A cycle of calls, as an error that names each and what it reads.
+fn cycle_diagnostic(sites: &[Site<'_>], mut cycle: Vec<usize>) -> Diagnostic {
+    // Start at the call written first.
+    if let Some(pos) = cycle
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, i)| **i)
+        .map(|(p, _)| p)
+    {
+        cycle.rotate_left(pos);
+    }
+    let names: Vec<String> = cycle
+        .iter()
+        .map(|i| format!("`{}`", sites[*i].call.binding))
+        .collect();
+    let first = &sites[cycle[0]];
+    let mut d = Diagnostic::error(
+        Code::DEPENDENCY_CYCLE,
+        format!(
+            "the calls {} → {} read each other's outputs: none can run first",
+            names.join(" → "),
+            names[0]
+        ),
+        first.call.span,
+    )
+    .with_primary_message(format!("`{}` is here", first.call.binding));
+    for (k, i) in cycle.iter().enumerate().skip(1) {
+        let prev = &sites[cycle[k - 1]].call.binding;
+        d = d.with_label(
+            sites[*i].call.span,
+            format!("`{}` reads `{prev}`", sites[*i].call.binding),
+        );
+    }
+    d.with_help("break the cycle: one of these calls must not read the others' outputs")
 }
 
 /// Kahn's algorithm, taking ready calls in source order, so the order is stable; on a

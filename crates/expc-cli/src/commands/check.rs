@@ -39,6 +39,10 @@ pub fn run(args: CheckArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         diagnostics.append(&mut decode_diagnostics);
         let mut checked = expc_check::check(path, id, &mut sources, &FsLoader, &overrides);
         diagnostics.append(&mut checked.diagnostics);
+        if let Some(program) = &checked.program {
+            // Calls that read each other's outputs: found here without planning.
+            diagnostics.extend(expc_plan::cycles(program));
+        }
         programs.push(checked.program.take());
         // The syntax trees are not needed any more, and freeing a large one node by node
         // takes longer than checking it: the process exits soon and returns the memory.
