@@ -29,6 +29,12 @@ pub fn trials(suite: &mut Suite) {
         "binary_exits_cleanly_on_every_input",
         binary_exits_cleanly_on_every_input,
     );
+    let mut rng = Rng(0x5eed_0003);
+    suite.each(
+        "fmt_keeps_the_meaning_of_valid_inputs",
+        numbered(commented_examples(&mut rng, 3000)),
+        |input| fmt_keeps_the_meaning(&input),
+    );
     suite.test(
         "sources_that_are_not_regular_files_are_refused_at_once",
         sources_that_are_not_regular_files_are_refused_at_once,
@@ -81,6 +87,93 @@ fn sources_that_are_not_regular_files_are_refused_at_once() {
         );
         assert!(err.contains("not a regular file"), "{args:?}: {err}");
     }
+}
+
+/// Comments, doc comments and line breaks that formatting must keep where they are.
+const TRIVIA: &[&str] = &[
+    " /* note */ ",
+    "\n// a remark\n",
+    "\n/// a doc comment\n",
+    "\n\n",
+    "\n",
+    " /* a\nlonger note */\n",
+    "\t",
+];
+
+/// Examples with comments and line breaks put between random tokens (never inside a
+/// command template or a string): most stay valid, and formatting must keep their
+/// meaning.
+fn commented_examples(rng: &mut Rng, n: usize) -> Vec<Vec<u8>> {
+    let sources: Vec<String> = expc_tests::corpus()
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    // Where trivia may go in each source: after a token outside any template.
+    let places: Vec<Vec<usize>> = sources
+        .iter()
+        .map(|src| {
+            let lexed = expc_syntax::lexer::lex(FileId(0), src);
+            let mut depth = 0usize;
+            let mut at = Vec::new();
+            for (token, span) in &lexed.tokens {
+                match token {
+                    expc_syntax::Token::TplStart => depth += 1,
+                    expc_syntax::Token::TplEnd => depth = depth.saturating_sub(1),
+                    _ if depth == 0 => at.push(span.end as usize),
+                    _ => {}
+                }
+            }
+            at
+        })
+        .collect();
+    (0..n)
+        .map(|_| {
+            let which = rng.below(sources.len());
+            let mut s = sources[which].clone();
+            let mut at: Vec<usize> = (0..1 + rng.below(4))
+                .map(|_| places[which][rng.below(places[which].len())])
+                .collect();
+            // From the end, so earlier offsets stay right.
+            at.sort_unstable_by(|a, b| b.cmp(a));
+            for offset in at {
+                s.insert_str(offset, TRIVIA[rng.below(TRIVIA.len())]);
+            }
+            s.into_bytes()
+        })
+        .collect()
+}
+
+/// An input that checks without errors formats to one that checks without errors, to the
+/// same typed program (docs included), and formatting it again changes nothing.
+fn fmt_keeps_the_meaning(input: &[u8]) {
+    let Some(before) = checked_ir(input) else {
+        return;
+    };
+    let text = String::from_utf8(input.to_vec()).unwrap();
+    let once = expc_fmt::format_source(FileId(0), &text).expect("a valid input formats");
+    let twice = expc_fmt::format_source(FileId(0), &once).expect("formatted output parses");
+    assert_eq!(once, twice, "formatting is not idempotent");
+    let after = checked_ir(once.as_bytes()).expect("the formatted input checks");
+    assert_eq!(before, after, "formatting changed the program:\n{once}");
+}
+
+/// The typed program of a standalone input as JSON, if it checks without errors.
+fn checked_ir(input: &[u8]) -> Option<String> {
+    let mut sources = expc_diagnostics::SourceMap::new();
+    let loader = expc_check::MemoryLoader::new().with("input.exp", input.to_vec());
+    let path = std::path::Path::new("input.exp");
+    let (file, _) = expc_check::load_root(path, &loader, &mut sources).ok()?;
+    let checked = expc_check::check(
+        path,
+        file,
+        &mut sources,
+        &loader,
+        &expc_check::Overrides::new(),
+    );
+    if checked.has_errors() {
+        return None;
+    }
+    serde_json::to_string(checked.program.as_ref()?).ok()
 }
 
 fn numbered(inputs: Vec<Vec<u8>>) -> impl Iterator<Item = (String, Vec<u8>)> {

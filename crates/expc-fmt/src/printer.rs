@@ -123,7 +123,15 @@ impl<'a> Printer<'a> {
             }
             force_blank = false;
             self.newline();
-            self.comment(c);
+            if c.kind == CommentKind::Doc && !self.only_comments_between(c.span.end, pos) {
+                // A doc comment that documented nothing where it was (inside an import,
+                // before a `}`) would document the node at `pos` here: it stays what it
+                // was, a remark.
+                self.out
+                    .push_str(self.src[c.span.start as usize + 1..c.span.end as usize].trim_end());
+            } else {
+                self.comment(c);
+            }
             self.last_end = c.span.end;
             self.block_start = false;
         }
@@ -160,6 +168,51 @@ impl<'a> Printer<'a> {
             self.comment(c);
             self.last_end = c.span.end;
         }
+    }
+
+    /// Whether the source between two offsets holds only whitespace and comments.
+    fn only_comments_between(&self, from: u32, to: u32) -> bool {
+        let to = to.min(self.src.len() as u32);
+        let mut at = from;
+        for c in self
+            .comments
+            .iter()
+            .filter(|c| c.span.start >= from && c.span.end <= to)
+        {
+            if !self.src[at as usize..c.span.start as usize]
+                .trim()
+                .is_empty()
+            {
+                return false;
+            }
+            at = c.span.end;
+        }
+        at >= to || self.src[at as usize..to as usize].trim().is_empty()
+    }
+
+    /// Where the first `byte` at or after `from` is that is not inside a comment (the end
+    /// of the source if there is none).
+    fn next_outside_comments(&self, from: u32, byte: u8) -> u32 {
+        let bytes = self.src.as_bytes();
+        let mut comments = self.comments[self.next..]
+            .iter()
+            .filter(|c| c.span.start >= from)
+            .peekable();
+        let mut at = from as usize;
+        while at < bytes.len() {
+            if let Some(c) = comments.peek() {
+                if c.span.start as usize == at {
+                    at = c.span.end as usize;
+                    comments.next();
+                    continue;
+                }
+            }
+            if bytes[at] == byte {
+                return at as u32;
+            }
+            at += 1;
+        }
+        bytes.len() as u32
     }
 
     fn comment(&mut self, c: Comment) {
@@ -424,8 +477,10 @@ impl<'a> Printer<'a> {
             self.write(",");
             self.trailing(f.span.end);
         }
+        // Comments after the last field belong inside the list, before its `)`.
         let end = fields.last().map_or(0, |f| f.span.end);
-        self.leading(end + 1, false);
+        let close = self.next_outside_comments(end, b')');
+        self.leading(close, false);
         self.indent -= 1;
         self.newline();
         self.write(")");
