@@ -33,6 +33,10 @@ pub fn trials(suite: &mut Suite) {
         explain_prints_the_explanation_with_an_example,
     );
     suite.test("help_and_completions", help_and_completions);
+    suite.test(
+        "every_command_exits_quietly_on_a_closed_stdout",
+        every_command_exits_quietly_on_a_closed_stdout,
+    );
 }
 
 fn stdout(out: &std::process::Output) -> String {
@@ -190,4 +194,43 @@ fn help_and_completions() {
     let out = run(&["completions", "bash"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("_expc"));
+}
+
+/// `expc … | head -1`: the reader closes the pipe; expc ends with exit 0 and says nothing
+/// (no "Broken pipe", no panic). The pipe's read end is closed before expc starts, so
+/// its first write fails, every time.
+fn every_command_exits_quietly_on_a_closed_stdout() {
+    let dir = expc_tests::shared_copy("examples/rainfall");
+    let spec = dir.join("rainfall.exp");
+    let spec = spec.to_str().unwrap();
+    let cases: &[&[&str]] = &[
+        &["completions", "bash"],
+        &["--help"],
+        &["run", "--help"],
+        &["explain", "--list"],
+        &["explain", "E0010"],
+        &["plan", spec],
+        &["plan", "--format", "json", spec],
+        &["graph", spec],
+        &["check", "--format", "json", spec],
+        &["diff", spec, spec],
+        &["diff", "--format", "json", spec, spec],
+    ];
+    for args in cases {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(expc_tests::expc())
+            .args(*args)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run expc");
+        assert_eq!(
+            (out.status.code(), stderr(&out).as_str()),
+            (Some(0), ""),
+            "expc {args:?} with its stdout closed"
+        );
+    }
 }
