@@ -39,6 +39,10 @@ pub fn trials(suite: &mut Suite) {
         a_run_killed_with_sigkill_leaves_an_intact_store_and_is_marked_interrupted,
     );
     suite.test(
+        "the_suggested_runs_show_works_from_where_the_run_was_started",
+        the_suggested_runs_show_works_from_where_the_run_was_started,
+    );
+    suite.test(
         "cluster_hook_records_are_ingested_as_a_run",
         cluster_hook_records_are_ingested_as_a_run,
     );
@@ -930,4 +934,96 @@ fn cluster_hook_records_are_ingested_as_a_run() {
     assert!(mark3["message"].as_str().unwrap().contains("never ended"));
     let gather = tasks.iter().find(|t| t["call"] == "g").unwrap();
     assert_eq!(gather["status"], "not_run");
+}
+
+/// `expc run exp/train.exp` from the folder above the spec's: the store is `exp/.expc`.
+/// The command the run suggests works from there as printed; `expc runs` finds the store
+/// from a folder below the spec's, takes `--spec` or `--state-dir` (`--state`), and when
+/// it finds nothing says where it looked and what to pass.
+fn the_suggested_runs_show_works_from_where_the_run_was_started() {
+    let root = expc_tests::temp_path("prov", "elsewhere");
+    let p = Project {
+        dir: root.join("exp"),
+    };
+    expc_tests::copy_dir(&expc_tests::root().join("tests/prov"), &p.dir);
+    let expc = |cwd: &Path, args: &[&str]| {
+        Command::new(expc_tests::expc())
+            .args(args)
+            .current_dir(cwd)
+            .env("NO_COLOR", "1")
+            .env("EXPC_PROV_TEST_TOKEN", SENTINEL)
+            .output()
+            .unwrap()
+    };
+    let text = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let out = expc(&root, &["run", "--local", "exp/train.exp"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let hint = err
+        .lines()
+        .find_map(|l| l.strip_prefix("provenance: run "))
+        .unwrap_or_else(|| panic!("no provenance line: {err}"));
+    let id = hint.split(' ').next().unwrap().to_owned();
+    let command = hint
+        .split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no command: {hint}"));
+    assert_eq!(command, format!("expc runs show {id} --spec exp/train.exp"));
+    let words: Vec<&str> = command.split(' ').skip(1).collect();
+    let shown = expc(&root, &words);
+    assert!(shown.status.success(), "{command}: {}", text(&shown));
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains(&format!("run         {id}")),
+        "{}",
+        text(&shown)
+    );
+    for args in [
+        vec!["runs", "--state-dir", "exp/.expc", "show", &id],
+        vec!["runs", "show", &id, "--state", "exp/.expc"],
+        vec!["runs", "--spec", "exp", "show", &id],
+    ] {
+        let o = expc(&root, &args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    }
+    // From a folder below the spec's: the nearest `.expc` above.
+    let below = p.dir.join("below");
+    std::fs::create_dir_all(&below).unwrap();
+    let o = expc(&below, &["runs", "show", &id]);
+    assert!(o.status.success(), "from below: {}", text(&o));
+    // A run started in the spec's folder suggests the plain command.
+    let out = expc(&p.dir, &["run", "--local", "train.exp"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("provenance: run "))
+        .unwrap_or_else(|| panic!("no provenance line: {err}"));
+    let id2 = line["provenance: run ".len()..].split(' ').next().unwrap();
+    assert_eq!(
+        line,
+        format!("provenance: run {id2} (`expc runs show {id2}`)")
+    );
+    // Nothing found: where it looked, and what to pass.
+    let o = expc(&root, &["runs", "show", &id]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // As one string: the report is wrapped to the terminal's width, paths too.
+    let err: String = String::from_utf8_lossy(&o.stderr)
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '│')
+        .collect();
+    for part in [
+        "noprovenancestorefound",
+        ".expc/provenance.db",
+        root.to_str().unwrap(),
+        "--spec",
+        "--state-dir",
+    ] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+    expc_tests::remove_tree(&root);
 }

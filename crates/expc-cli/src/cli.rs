@@ -350,11 +350,26 @@ pub struct VerifyArgs {
     pub state_dir: Option<PathBuf>,
 }
 
-/// Where the provenance store is.
+/// Where the provenance store is: `--state-dir DIR`, else `.expc` beside `--spec SPEC`,
+/// else the nearest `.expc` holding one, here or in a parent folder.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
-    /// The state directory holding `provenance.db` (default: `.expc` here).
-    #[arg(long, value_name = "DIR", global = true)]
+    /// The state directory holding `provenance.db` (default: the `.expc` beside
+    /// `--spec`, else `.expc` here or in the nearest parent folder that has one).
+    #[arg(long, visible_alias = "state", value_name = "DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+    /// The spec whose runs to read: the store is in the `.expc` folder beside it, where
+    /// `expc run SPEC` recorded them.
+    #[arg(long, value_name = "SPEC", global = true, conflicts_with = "state_dir")]
+    pub spec: Option<PathBuf>,
+}
+
+/// Where the provenance store is, for `expc prov` (whose `ingest` has its own `--spec`).
+#[derive(Debug, Args)]
+pub struct StateDirArgs {
+    /// The state directory holding `provenance.db` (default: `.expc` here or in the
+    /// nearest parent folder that has one).
+    #[arg(long, visible_alias = "state", value_name = "DIR", global = true)]
     pub state_dir: Option<PathBuf>,
 }
 
@@ -439,7 +454,7 @@ pub struct ProvArgs {
     #[command(subcommand)]
     pub action: ProvAction,
     #[command(flatten)]
-    pub store: StoreArgs,
+    pub store: StateDirArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
