@@ -43,6 +43,10 @@ pub fn trials(suite: &mut Suite) {
         the_suggested_runs_show_works_from_where_the_run_was_started,
     );
     suite.test(
+        "a_run_refuses_up_front_naming_every_unset_secret_and_its_tasks",
+        a_run_refuses_up_front_naming_every_unset_secret_and_its_tasks,
+    );
+    suite.test(
         "cluster_hook_records_are_ingested_as_a_run",
         cluster_hook_records_are_ingested_as_a_run,
     );
@@ -1026,4 +1030,76 @@ fn the_suggested_runs_show_works_from_where_the_run_was_started() {
         assert!(err.contains(part), "{part}: {err}");
     }
     expc_tests::remove_tree(&root);
+}
+
+/// A secret whose environment variable is not set: `expc run` refuses before any task
+/// starts (nothing written, not even the state folder), naming every such secret, its
+/// variable and the tasks that need it — not at the last task, minutes in.
+fn a_run_refuses_up_front_naming_every_unset_secret_and_its_tasks() {
+    let p = project("unset-secret");
+    // A second secret, needed by the three training instances and the report.
+    let spec = std::fs::read_to_string(p.dir.join("train.exp")).unwrap();
+    let spec = spec
+        .replace(
+            "resource local = Local {}",
+            "secret other: String = env(\"EXPC_PROV_TEST_OTHER\")\n\nresource local = Local {}",
+        )
+        .replace(
+            "      TOKEN = token\n",
+            "      TOKEN = token\n      OTHER = other\n",
+        )
+        .replace(
+            "  metrics: Metrics = \"metrics.json\",\n) {\n",
+            "  metrics: Metrics = \"metrics.json\",\n) {\n  env {\n    vars {\n      OTHER = other\n    }\n  }\n",
+        );
+    std::fs::write(p.dir.join("train.exp"), &spec).unwrap();
+    let check = p.expc(&["check", "train.exp"]);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    let run = |unset: &[&str]| {
+        let mut c = Command::new(expc_tests::expc());
+        c.args(["run", "--local", "train.exp"])
+            .current_dir(&p.dir)
+            .env("NO_COLOR", "1")
+            .env("EXPC_PROV_TEST_TOKEN", SENTINEL)
+            .env("EXPC_PROV_TEST_OTHER", "other-value");
+        for v in unset {
+            c.env_remove(v);
+        }
+        c.output().unwrap()
+    };
+    // Without blanks: the report is wrapped to the terminal's width, at hyphens too.
+    let squeeze = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace() && *c != '│')
+            .collect()
+    };
+    let flat = |o: &Output| squeeze(&String::from_utf8_lossy(&o.stderr));
+    let out = run(&["EXPC_PROV_TEST_TOKEN", "EXPC_PROV_TEST_OTHER"]);
+    let err = flat(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for part in [
+        "2 secrets that tasks need are not set",
+        "the secret `other` is read from the environment variable `EXPC_PROV_TEST_OTHER`, which is not set (or not UTF-8); the tasks `report`, `train` need it",
+        "the secret `token` is read from the environment variable `EXPC_PROV_TEST_TOKEN`, which is not set (or not UTF-8); the task `report` needs it",
+        "EXPC_PROV_TEST_OTHER=… EXPC_PROV_TEST_TOKEN=… expc run",
+        "nothing was run",
+    ] {
+        assert!(err.contains(&squeeze(part)), "{part}\nin: {err}");
+    }
+    assert!(
+        !p.dir.join(".expc").exists(),
+        "the refused run wrote its state folder"
+    );
+    let out = run(&["EXPC_PROV_TEST_TOKEN"]);
+    let err = flat(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&squeeze("a secret that tasks need is not set: - the secret `token`")),
+        "{err}"
+    );
+    assert!(!err.contains("`other`"), "{err}");
+    assert!(!p.dir.join(".expc").exists());
+    // With both set it runs.
+    let out = run(&[]);
+    assert!(out.status.success(), "{}", flat(&out));
 }
