@@ -1079,7 +1079,7 @@ fn a_run_refuses_up_front_naming_every_unset_secret_and_its_tasks() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     for part in [
         "2 secrets that tasks need are not set",
-        "the secret `other` is read from the environment variable `EXPC_PROV_TEST_OTHER`, which is not set (or not UTF-8); the tasks `report`, `train` need it",
+        "the secret `other` is read from the environment variable `EXPC_PROV_TEST_OTHER`, which is not set (or not UTF-8); the tasks `report` and `train` need it",
         "the secret `token` is read from the environment variable `EXPC_PROV_TEST_TOKEN`, which is not set (or not UTF-8); the task `report` needs it",
         "EXPC_PROV_TEST_OTHER=… EXPC_PROV_TEST_TOKEN=… expc run",
         "nothing was run",

@@ -111,11 +111,8 @@ pub fn secrets(program: &ir::Program, plan: &Plan, resolver: &Resolver<'_>) -> R
         return Ok(());
     }
     let quoted = |names: &BTreeSet<&str>| {
-        names
-            .iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        expc_plan::diff::and_list(&names)
     };
     let mut text = if missing.len() == 1 {
         "a secret that tasks need is not set:".to_owned()

@@ -241,7 +241,7 @@ pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                 out,
                 "{}: will run — it reads {}, which will run first",
                 w.task,
-                w.after.join(", ")
+                expc_plan::diff::and_list(&w.after)
             );
         } else if w.never_ran {
             let _ = writeln!(out, "{}: will run — it has never succeeded", w.task);
