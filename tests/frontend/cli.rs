@@ -34,6 +34,10 @@ pub fn trials(suite: &mut Suite) {
     );
     suite.test("help_and_completions", help_and_completions);
     suite.test(
+        "a_string_param_from_p_is_taken_byte_for_byte",
+        a_string_param_from_p_is_taken_byte_for_byte,
+    );
+    suite.test(
         "every_command_exits_quietly_on_a_closed_stdout",
         every_command_exits_quietly_on_a_closed_stdout,
     );
@@ -233,4 +237,37 @@ fn every_command_exits_quietly_on_a_closed_stdout() {
             "expc {args:?} with its stdout closed"
         );
     }
+}
+
+/// `-p` gives a `String` param exactly the text after `=`, quotes and spaces included, as
+/// `expc run --help` and the README say. (A params file's value is YAML, `tag: "x"` is
+/// x: run::hostile_values_reach_argv_byte_for_byte.)
+fn a_string_param_from_p_is_taken_byte_for_byte() {
+    let dir = expc_tests::shared_copy("tests/run");
+    let spec = dir.join("pipeline.exp");
+    let tag_of = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["check", "--emit", "ir"];
+        all.extend_from_slice(args);
+        all.push(spec.to_str().unwrap());
+        let out = run(&all);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        let ir: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let params = ir["params"].as_array().unwrap();
+        params.iter().find(|p| p["id"] == "tag").unwrap()["value"].clone()
+    };
+    for value in [
+        "\"x\"",
+        "'x'",
+        "x",
+        " spaced ",
+        "\"a \\\"b\\\" c\"",
+        "it's",
+        "",
+    ] {
+        let assignment = format!("tag={value}");
+        assert_eq!(tag_of(&["-p", &assignment]), value, "-p {assignment}");
+    }
+    // The rule is where a user looks for it.
+    let help = stdout(&run(&["run", "--help"]));
+    assert!(help.contains("byte for byte"), "{help}");
 }

@@ -124,7 +124,9 @@ pub struct CheckArgs {
     #[arg(long)]
     pub deny_warnings: bool,
     /// Set a param, as a literal of its type: `-p epochs=50`, `-p mem=8GiB`,
-    /// `-p 'seeds=[1, 2]'`. Repeatable; a later value wins.
+    /// `-p 'seeds=[1, 2]'`. A `String` or `Path` param takes the text after `=` byte for
+    /// byte, quotes included: `-p name=rio` is `rio`, `-p 'name="rio"'` is `"rio"`.
+    /// Repeatable; a later value wins.
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     /// Print an intermediate form of the (single) checked file on standard output.
@@ -176,8 +178,11 @@ pub struct CompletionsArgs {
 /// How to read a program for planning: param values and the pipeline.
 #[derive(Debug, Args)]
 pub struct ProgramArgs {
-    /// Set a param, as a literal of its type: `-p epochs=50`, `-p mem=8GiB`. Repeatable;
-    /// applied after `--params` files, a later value winning.
+    /// Set a param, as a literal of its type: `-p epochs=50`, `-p mem=8GiB`. A `String`
+    /// or `Path` param takes the text after `=` byte for byte, quotes included:
+    /// `-p name=rio` is `rio`, `-p 'name="rio"'` is `"rio"` (in a `--params` file, YAML
+    /// quoting applies). Repeatable; applied after `--params` files, a later value
+    /// winning.
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     /// A YAML file of param values (`epochs: 50`). Repeatable, applied in order.
