@@ -1054,7 +1054,11 @@ fn a_run_refuses_up_front_naming_every_unset_secret_and_its_tasks() {
         );
     std::fs::write(p.dir.join("train.exp"), &spec).unwrap();
     let check = p.expc(&["check", "train.exp"]);
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     let run = |unset: &[&str]| {
         let mut c = Command::new(expc_tests::expc());
         c.args(["run", "--local", "train.exp"])
@@ -1094,7 +1098,9 @@ fn a_run_refuses_up_front_naming_every_unset_secret_and_its_tasks() {
     let err = flat(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains(&squeeze("a secret that tasks need is not set: - the secret `token`")),
+        err.contains(&squeeze(
+            "a secret that tasks need is not set: - the secret `token`"
+        )),
         "{err}"
     );
     assert!(!err.contains("`other`"), "{err}");

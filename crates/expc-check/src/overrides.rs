@@ -225,7 +225,10 @@ mod tests {
 
     #[test]
     fn values_are_read_as_their_type() {
-        assert_eq!(parse_value("50", &Type::Int, false, none), Ok(Value::Int(50)));
+        assert_eq!(
+            parse_value("50", &Type::Int, false, none),
+            Ok(Value::Int(50))
+        );
         assert_eq!(
             parse_value("1e-3", &Type::Float, false, none),
             Ok(Value::Float(1e-3))
@@ -273,7 +276,10 @@ mod tests {
             }
         }
         // Other types read a quoted whole as its text, verbatim or not.
-        assert_eq!(parse_value("\"50\"", &Type::Int, true, none), Ok(Value::Int(50)));
+        assert_eq!(
+            parse_value("\"50\"", &Type::Int, true, none),
+            Ok(Value::Int(50))
+        );
         let mut o = Overrides::new();
         o.push_assignment("b=\"x\"").unwrap();
         assert_eq!(o.get_verbatim("b"), Some(("\"x\"", true)));

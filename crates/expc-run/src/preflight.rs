@@ -86,7 +86,11 @@ fn data(
 /// Every secret a task of the plan reads must be readable here before anything starts,
 /// rather than failing the first task that needs it, perhaps hours into the run. Names
 /// every missing one, where it is read from and the tasks that need it.
-pub fn secrets(program: &ir::Program, plan: &Plan, resolver: &Resolver<'_>) -> Result<(), RunError> {
+pub fn secrets(
+    program: &ir::Program,
+    plan: &Plan,
+    resolver: &Resolver<'_>,
+) -> Result<(), RunError> {
     // secret id -> (its variable, the tasks that need it)
     let mut missing: BTreeMap<&str, (&str, BTreeSet<&str>)> = BTreeMap::new();
     for job in &plan.jobs {

@@ -94,9 +94,17 @@ pub fn run(args: BuildArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                 .collect();
             let summary = format!(
                 "{} {} ({}), submit.sh and plan.json",
-                if parts.len() == 1 { "the part" } else { "the parts" },
+                if parts.len() == 1 {
+                    "the part"
+                } else {
+                    "the parts"
+                },
                 expc_plan::diff::and_list(&parts),
-                if parts.len() == 1 { "a folder" } else { "one folder each" },
+                if parts.len() == 1 {
+                    "a folder"
+                } else {
+                    "one folder each"
+                },
             );
             (built, summary)
         }

@@ -11,7 +11,10 @@ pub fn run(args: ExplainArgs) -> miette::Result<ExitCode> {
     if args.list {
         let mut text = String::new();
         for info in codes::ALL {
-            text += &format!("{}  {:<22} {}\n", info.code.id, info.code.name, info.summary);
+            text += &format!(
+                "{}  {:<22} {}\n",
+                info.code.id, info.code.name, info.summary
+            );
         }
         super::write_stdout(text.as_bytes())?;
         return Ok(ExitCode::SUCCESS);

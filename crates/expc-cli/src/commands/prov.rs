@@ -17,10 +17,7 @@ use crate::cli::{
 /// The state folder whose store to read: `--state-dir`, else the `.expc` beside `--spec`,
 /// else the nearest `.expc` holding a store, here or in a parent folder. When none is
 /// found, the error says where it looked and what to pass.
-pub fn find_state_dir(
-    state_dir: Option<&Path>,
-    spec: Option<&Path>,
-) -> miette::Result<PathBuf> {
+pub fn find_state_dir(state_dir: Option<&Path>, spec: Option<&Path>) -> miette::Result<PathBuf> {
     if let Some(dir) = state_dir {
         return Ok(dir.to_path_buf());
     }
@@ -34,7 +31,8 @@ pub fn find_state_dir(
         };
         return Ok(dir.join(".expc"));
     }
-    let here = std::env::current_dir().map_err(|e| miette!("cannot read the current folder: {e}"))?;
+    let here =
+        std::env::current_dir().map_err(|e| miette!("cannot read the current folder: {e}"))?;
     let mut looked = Vec::new();
     for dir in here.ancestors() {
         let state = dir.join(".expc");
@@ -53,7 +51,10 @@ pub fn find_state_dir(
         "no provenance store found: looked for `{}` in `{}` and in every parent folder up to `{}`",
         Path::new(".expc").join(expc_prov::store::FILE).display(),
         here.display(),
-        looked.last().map_or(here.clone(), |l| l.parent().unwrap_or(l).to_path_buf()).display(),
+        looked
+            .last()
+            .map_or(here.clone(), |l| l.parent().unwrap_or(l).to_path_buf())
+            .display(),
     ))
 }
 
