@@ -39,6 +39,14 @@ pub fn trials(suite: &mut Suite) {
         a_run_killed_with_sigkill_leaves_an_intact_store_and_is_marked_interrupted,
     );
     suite.test(
+        "the_suggested_runs_show_works_from_where_the_run_was_started",
+        the_suggested_runs_show_works_from_where_the_run_was_started,
+    );
+    suite.test(
+        "a_run_refuses_up_front_naming_every_unset_secret_and_its_tasks",
+        a_run_refuses_up_front_naming_every_unset_secret_and_its_tasks,
+    );
+    suite.test(
         "cluster_hook_records_are_ingested_as_a_run",
         cluster_hook_records_are_ingested_as_a_run,
     );
@@ -930,4 +938,174 @@ fn cluster_hook_records_are_ingested_as_a_run() {
     assert!(mark3["message"].as_str().unwrap().contains("never ended"));
     let gather = tasks.iter().find(|t| t["call"] == "g").unwrap();
     assert_eq!(gather["status"], "not_run");
+}
+
+/// `expc run exp/train.exp` from the folder above the spec's: the store is `exp/.expc`.
+/// The command the run suggests works from there as printed; `expc runs` finds the store
+/// from a folder below the spec's, takes `--spec` or `--state-dir` (`--state`), and when
+/// it finds nothing says where it looked and what to pass.
+fn the_suggested_runs_show_works_from_where_the_run_was_started() {
+    let root = expc_tests::temp_path("prov", "elsewhere");
+    let p = Project {
+        dir: root.join("exp"),
+    };
+    expc_tests::copy_dir(&expc_tests::root().join("tests/prov"), &p.dir);
+    let expc = |cwd: &Path, args: &[&str]| {
+        Command::new(expc_tests::expc())
+            .args(args)
+            .current_dir(cwd)
+            .env("NO_COLOR", "1")
+            .env("EXPC_PROV_TEST_TOKEN", SENTINEL)
+            .output()
+            .unwrap()
+    };
+    let text = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let out = expc(&root, &["run", "--local", "exp/train.exp"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let hint = err
+        .lines()
+        .find_map(|l| l.strip_prefix("provenance: run "))
+        .unwrap_or_else(|| panic!("no provenance line: {err}"));
+    let id = hint.split(' ').next().unwrap().to_owned();
+    let command = hint
+        .split('`')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no command: {hint}"));
+    assert_eq!(command, format!("expc runs show {id} --spec exp/train.exp"));
+    let words: Vec<&str> = command.split(' ').skip(1).collect();
+    let shown = expc(&root, &words);
+    assert!(shown.status.success(), "{command}: {}", text(&shown));
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains(&format!("run         {id}")),
+        "{}",
+        text(&shown)
+    );
+    for args in [
+        vec!["runs", "--state-dir", "exp/.expc", "show", &id],
+        vec!["runs", "show", &id, "--state", "exp/.expc"],
+        vec!["runs", "--spec", "exp", "show", &id],
+    ] {
+        let o = expc(&root, &args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    }
+    // From a folder below the spec's: the nearest `.expc` above.
+    let below = p.dir.join("below");
+    std::fs::create_dir_all(&below).unwrap();
+    let o = expc(&below, &["runs", "show", &id]);
+    assert!(o.status.success(), "from below: {}", text(&o));
+    // A run started in the spec's folder suggests the plain command.
+    let out = expc(&p.dir, &["run", "--local", "train.exp"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("provenance: run "))
+        .unwrap_or_else(|| panic!("no provenance line: {err}"));
+    let id2 = line["provenance: run ".len()..].split(' ').next().unwrap();
+    assert_eq!(
+        line,
+        format!("provenance: run {id2} (`expc runs show {id2}`)")
+    );
+    // Nothing found: where it looked, and what to pass.
+    let o = expc(&root, &["runs", "show", &id]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // As one string: the report is wrapped to the terminal's width, paths too.
+    let err: String = String::from_utf8_lossy(&o.stderr)
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '│')
+        .collect();
+    for part in [
+        "noprovenancestorefound",
+        ".expc/provenance.db",
+        root.to_str().unwrap(),
+        "--spec",
+        "--state-dir",
+    ] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+    expc_tests::remove_tree(&root);
+}
+
+/// A secret whose environment variable is not set: `expc run` refuses before any task
+/// starts (nothing written, not even the state folder), naming every such secret, its
+/// variable and the tasks that need it — not at the last task, minutes in.
+fn a_run_refuses_up_front_naming_every_unset_secret_and_its_tasks() {
+    let p = project("unset-secret");
+    // A second secret, needed by the three training instances and the report.
+    let spec = std::fs::read_to_string(p.dir.join("train.exp")).unwrap();
+    let spec = spec
+        .replace(
+            "resource local = Local {}",
+            "secret other: String = env(\"EXPC_PROV_TEST_OTHER\")\n\nresource local = Local {}",
+        )
+        .replace(
+            "      TOKEN = token\n",
+            "      TOKEN = token\n      OTHER = other\n",
+        )
+        .replace(
+            "  metrics: Metrics = \"metrics.json\",\n) {\n",
+            "  metrics: Metrics = \"metrics.json\",\n) {\n  env {\n    vars {\n      OTHER = other\n    }\n  }\n",
+        );
+    std::fs::write(p.dir.join("train.exp"), &spec).unwrap();
+    let check = p.expc(&["check", "train.exp"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let run = |unset: &[&str]| {
+        let mut c = Command::new(expc_tests::expc());
+        c.args(["run", "--local", "train.exp"])
+            .current_dir(&p.dir)
+            .env("NO_COLOR", "1")
+            .env("EXPC_PROV_TEST_TOKEN", SENTINEL)
+            .env("EXPC_PROV_TEST_OTHER", "other-value");
+        for v in unset {
+            c.env_remove(v);
+        }
+        c.output().unwrap()
+    };
+    // Without blanks: the report is wrapped to the terminal's width, at hyphens too.
+    let squeeze = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace() && *c != '│')
+            .collect()
+    };
+    let flat = |o: &Output| squeeze(&String::from_utf8_lossy(&o.stderr));
+    let out = run(&["EXPC_PROV_TEST_TOKEN", "EXPC_PROV_TEST_OTHER"]);
+    let err = flat(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for part in [
+        "2 secrets that tasks need are not set",
+        "the secret `other` is read from the environment variable `EXPC_PROV_TEST_OTHER`, which is not set (or not UTF-8); the tasks `report` and `train` need it",
+        "the secret `token` is read from the environment variable `EXPC_PROV_TEST_TOKEN`, which is not set (or not UTF-8); the task `report` needs it",
+        "EXPC_PROV_TEST_OTHER=… EXPC_PROV_TEST_TOKEN=… expc run",
+        "nothing was run",
+    ] {
+        assert!(err.contains(&squeeze(part)), "{part}\nin: {err}");
+    }
+    assert!(
+        !p.dir.join(".expc").exists(),
+        "the refused run wrote its state folder"
+    );
+    let out = run(&["EXPC_PROV_TEST_TOKEN"]);
+    let err = flat(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&squeeze(
+            "a secret that tasks need is not set: - the secret `token`"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("`other`"), "{err}");
+    assert!(!p.dir.join(".expc").exists());
+    // With both set it runs.
+    let out = run(&[]);
+    assert!(out.status.success(), "{}", flat(&out));
 }

@@ -245,6 +245,19 @@ fn the_cache_decides_what_runs_again() {
 
     // New content at the head of the chain re-runs everything downstream of it.
     std::fs::write(p.dir.join("input.txt"), "bonjour\n").unwrap();
+    // `expc why` names the file whose content changed, not only its digests.
+    let why = Command::new(expc_tests::expc())
+        .args(["why", "pipeline.exp", "f"])
+        .current_dir(&p.dir)
+        .output()
+        .unwrap();
+    let why = String::from_utf8_lossy(&why.stdout);
+    for part in [
+        "the command line: word 4, the file `input.txt`, was `<content ",
+        "inputs: `src`, the file `input.txt`, was `<content ",
+    ] {
+        assert!(why.contains(part), "{part}\nin: {why}");
+    }
     let head = p.run("pipeline.exp", &[], &[]);
     ok(&head);
     assert_eq!(

@@ -45,6 +45,14 @@ pub fn trials(suite: &mut Suite) {
         "every_planning_command_exits_non_zero_on_invalid_utf8",
         every_planning_command_exits_non_zero_on_invalid_utf8,
     );
+    suite.test(
+        "a_string_param_from_p_is_taken_byte_for_byte",
+        a_string_param_from_p_is_taken_byte_for_byte,
+    );
+    suite.test(
+        "every_command_exits_quietly_on_a_closed_stdout",
+        every_command_exits_quietly_on_a_closed_stdout,
+    );
 }
 
 /// `expc check` finds calls that read each other's outputs, which only planning found.
@@ -255,4 +263,76 @@ fn help_and_completions() {
     let out = run(&["completions", "bash"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("_expc"));
+}
+
+/// `expc … | head -1`: the reader closes the pipe; expc ends with exit 0 and says nothing
+/// (no "Broken pipe", no panic). The pipe's read end is closed before expc starts, so
+/// its first write fails, every time.
+fn every_command_exits_quietly_on_a_closed_stdout() {
+    let dir = expc_tests::shared_copy("examples/rainfall");
+    let spec = dir.join("rainfall.exp");
+    let spec = spec.to_str().unwrap();
+    let cases: &[&[&str]] = &[
+        &["completions", "bash"],
+        &["--help"],
+        &["run", "--help"],
+        &["explain", "--list"],
+        &["explain", "E0010"],
+        &["plan", spec],
+        &["plan", "--format", "json", spec],
+        &["graph", spec],
+        &["check", "--format", "json", spec],
+        &["diff", spec, spec],
+        &["diff", "--format", "json", spec, spec],
+    ];
+    for args in cases {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(expc_tests::expc())
+            .args(*args)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run expc");
+        assert_eq!(
+            (out.status.code(), stderr(&out).as_str()),
+            (Some(0), ""),
+            "expc {args:?} with its stdout closed"
+        );
+    }
+}
+
+/// `-p` gives a `String` param exactly the text after `=`, quotes and spaces included, as
+/// `expc run --help` and the README say. (A params file's value is YAML, `tag: "x"` is
+/// x: run::hostile_values_reach_argv_byte_for_byte.)
+fn a_string_param_from_p_is_taken_byte_for_byte() {
+    let dir = expc_tests::shared_copy("tests/run");
+    let spec = dir.join("pipeline.exp");
+    let tag_of = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["check", "--emit", "ir"];
+        all.extend_from_slice(args);
+        all.push(spec.to_str().unwrap());
+        let out = run(&all);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        let ir: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let params = ir["params"].as_array().unwrap();
+        params.iter().find(|p| p["id"] == "tag").unwrap()["value"].clone()
+    };
+    for value in [
+        "\"x\"",
+        "'x'",
+        "x",
+        " spaced ",
+        "\"a \\\"b\\\" c\"",
+        "it's",
+        "",
+    ] {
+        let assignment = format!("tag={value}");
+        assert_eq!(tag_of(&["-p", &assignment]), value, "-p {assignment}");
+    }
+    // The rule is where a user looks for it.
+    let help = stdout(&run(&["run", "--help"]));
+    assert!(help.contains("byte for byte"), "{help}");
 }

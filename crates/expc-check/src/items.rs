@@ -368,12 +368,14 @@ impl Checker<'_> {
         let ty = self.decl_types.get(&def).cloned().unwrap_or(Type::Error);
         let name = self.def(def).name.clone();
         let from_override = if self.module(module).is_root() {
-            self.overrides.get(&name).map(str::to_owned)
+            self.overrides
+                .get_verbatim(&name)
+                .map(|(v, verbatim)| (v.to_owned(), verbatim))
         } else {
             None
         };
-        let value = if let Some(text) = from_override {
-            match crate::overrides::parse_value(&text, &ty, |e| {
+        let value = if let Some((text, verbatim)) = from_override {
+            match crate::overrides::parse_value(&text, &ty, verbatim, |e| {
                 self.variants
                     .get(&e)
                     .map(|v| v.iter().map(|(n, _)| n.as_str().to_owned()).collect())

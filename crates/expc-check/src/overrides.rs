@@ -5,9 +5,15 @@ use crate::types::Type;
 use crate::value::Value;
 
 /// Values given for params, in the order given: a later one wins.
+///
+/// A value from the command line (`-p NAME=VALUE`, [`Overrides::push_assignment`]) for a
+/// `String` or `Path` param is taken literally, byte for byte: quotes in it are part of
+/// the value (`-p b='"x"'` is the three characters `"x"`), as the shell left them. Every
+/// other value is read as a literal of the param's type, where a quoted whole is its text.
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
-    values: Vec<(String, String)>,
+    /// Name, text, and whether the text is verbatim (from `-p`).
+    values: Vec<(String, String, bool)>,
 }
 
 impl Overrides {
@@ -24,7 +30,7 @@ impl Overrides {
         if name.is_empty() {
             return Err(format!("`{text}` has no param name before `=`"));
         }
-        self.push(name, value);
+        self.values.push((name.to_owned(), value.to_owned(), true));
         Ok(())
     }
 
@@ -36,22 +42,29 @@ impl Overrides {
         Ok(())
     }
 
+    /// A value as a literal of the param's type (a params file's; quotes are read).
     pub fn push(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.values.push((name.into(), value.into()));
+        self.values.push((name.into(), value.into(), false));
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
+        self.get_verbatim(name).map(|(v, _)| v)
+    }
+
+    /// The value and whether it is verbatim: given with `-p`, so that a `String` or
+    /// `Path` param takes it byte for byte.
+    pub fn get_verbatim(&self, name: &str) -> Option<(&str, bool)> {
         self.values
             .iter()
             .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .find(|(n, _, _)| n == name)
+            .map(|(_, v, verbatim)| (v.as_str(), *verbatim))
     }
 
     /// Every overridden name, once, in order of first appearance.
     pub fn names(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
-        for (n, _) in &self.values {
+        for (n, _, _) in &self.values {
             if !out.contains(&n.as_str()) {
                 out.push(n);
             }
@@ -60,10 +73,12 @@ impl Overrides {
     }
 }
 
-/// Reads the text of an override as a literal of the param's type.
+/// Reads the text of an override as a literal of the param's type; `verbatim` (from `-p`),
+/// a `String` or `Path` takes it as it is.
 pub fn parse_value(
     text: &str,
     ty: &Type,
+    verbatim: bool,
     variants: impl Fn(DefId) -> Option<Vec<String>> + Copy,
 ) -> Result<Value, String> {
     // A quoted literal of another type (`"8GiB"` from a params file) reads as its text.
@@ -74,6 +89,7 @@ pub fn parse_value(
     let t = unquoted.as_deref().unwrap_or(text).trim();
     match ty {
         Type::Error => Err("the param's type is not known".into()),
+        Type::String | Type::Path if verbatim => Ok(Value::Str(text.to_owned())),
         Type::String | Type::Path => {
             Ok(Value::Str(unquote(text).unwrap_or_else(|| text.to_owned())))
         }
@@ -136,7 +152,7 @@ pub fn parse_value(
                     Type::String | Type::Path => {
                         Value::Str(unquote(part).unwrap_or_else(|| part.to_owned()))
                     }
-                    other => parse_value(part, other, variants)?,
+                    other => parse_value(part, other, false, variants)?,
                 };
                 items.push(item);
             }
@@ -209,40 +225,65 @@ mod tests {
 
     #[test]
     fn values_are_read_as_their_type() {
-        assert_eq!(parse_value("50", &Type::Int, none), Ok(Value::Int(50)));
         assert_eq!(
-            parse_value("1e-3", &Type::Float, none),
+            parse_value("50", &Type::Int, false, none),
+            Ok(Value::Int(50))
+        );
+        assert_eq!(
+            parse_value("1e-3", &Type::Float, false, none),
             Ok(Value::Float(1e-3))
         );
         assert_eq!(
-            parse_value("8GiB", &Type::Memory, none),
+            parse_value("8GiB", &Type::Memory, false, none),
             Ok(Value::Memory(8 << 30))
         );
         assert_eq!(
-            parse_value("2h30m", &Type::Duration, none),
+            parse_value("2h30m", &Type::Duration, false, none),
             Ok(Value::Duration(9_000_000))
         );
         assert_eq!(
-            parse_value("rio de janeiro", &Type::String, none),
+            parse_value("rio de janeiro", &Type::String, false, none),
             Ok(Value::Str("rio de janeiro".into()))
         );
         assert_eq!(
-            parse_value("[1, 2, 3]", &Type::list(Type::Int), none),
+            parse_value("[1, 2, 3]", &Type::list(Type::Int), false, none),
             Ok(Value::List(vec![
                 Value::Int(1),
                 Value::Int(2),
                 Value::Int(3)
             ]))
         );
-        assert!(parse_value("abc", &Type::Int, none).is_err());
+        assert!(parse_value("abc", &Type::Int, false, none).is_err());
         assert_eq!(
-            parse_value("\"a \\\"b\\\" \\u{e9}\\n\"", &Type::String, none),
+            parse_value("\"a \\\"b\\\" \\u{e9}\\n\"", &Type::String, false, none),
             Ok(Value::Str("a \"b\" \u{e9}\n".into()))
         );
         assert!(
-            parse_value("16", &Type::Memory, none)
+            parse_value("16", &Type::Memory, false, none)
                 .unwrap_err()
                 .contains("no unit")
         );
+    }
+
+    #[test]
+    fn a_value_from_p_is_verbatim_for_strings_and_paths() {
+        for text in ["\"x\"", "'x'", " x ", ""] {
+            for ty in [Type::String, Type::Path] {
+                assert_eq!(
+                    parse_value(text, &ty, true, none),
+                    Ok(Value::Str(text.into()))
+                );
+            }
+        }
+        // Other types read a quoted whole as its text, verbatim or not.
+        assert_eq!(
+            parse_value("\"50\"", &Type::Int, true, none),
+            Ok(Value::Int(50))
+        );
+        let mut o = Overrides::new();
+        o.push_assignment("b=\"x\"").unwrap();
+        assert_eq!(o.get_verbatim("b"), Some(("\"x\"", true)));
+        o.push("b", "\"y\"");
+        assert_eq!(o.get_verbatim("b"), Some(("\"y\"", false)));
     }
 }

@@ -124,7 +124,9 @@ pub struct CheckArgs {
     #[arg(long)]
     pub deny_warnings: bool,
     /// Set a param, as a literal of its type: `-p epochs=50`, `-p mem=8GiB`,
-    /// `-p 'seeds=[1, 2]'`. Repeatable; a later value wins.
+    /// `-p 'seeds=[1, 2]'`. A `String` or `Path` param takes the text after `=` byte for
+    /// byte, quotes included: `-p name=rio` is `rio`, `-p 'name="rio"'` is `"rio"`.
+    /// Repeatable; a later value wins.
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     /// Print an intermediate form of the (single) checked file on standard output.
@@ -176,8 +178,11 @@ pub struct CompletionsArgs {
 /// How to read a program for planning: param values and the pipeline.
 #[derive(Debug, Args)]
 pub struct ProgramArgs {
-    /// Set a param, as a literal of its type: `-p epochs=50`, `-p mem=8GiB`. Repeatable;
-    /// applied after `--params` files, a later value winning.
+    /// Set a param, as a literal of its type: `-p epochs=50`, `-p mem=8GiB`. A `String`
+    /// or `Path` param takes the text after `=` byte for byte, quotes included:
+    /// `-p name=rio` is `rio`, `-p 'name="rio"'` is `"rio"` (in a `--params` file, YAML
+    /// quoting applies). Repeatable; applied after `--params` files, a later value
+    /// winning.
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     /// A YAML file of param values (`epochs: 50`). Repeatable, applied in order.
@@ -350,11 +355,26 @@ pub struct VerifyArgs {
     pub state_dir: Option<PathBuf>,
 }
 
-/// Where the provenance store is.
+/// Where the provenance store is: `--state-dir DIR`, else `.expc` beside `--spec SPEC`,
+/// else the nearest `.expc` holding one, here or in a parent folder.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
-    /// The state directory holding `provenance.db` (default: `.expc` here).
-    #[arg(long, value_name = "DIR", global = true)]
+    /// The state directory holding `provenance.db` (default: the `.expc` beside
+    /// `--spec`, else `.expc` here or in the nearest parent folder that has one).
+    #[arg(long, visible_alias = "state", value_name = "DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+    /// The spec whose runs to read: the store is in the `.expc` folder beside it, where
+    /// `expc run SPEC` recorded them.
+    #[arg(long, value_name = "SPEC", global = true, conflicts_with = "state_dir")]
+    pub spec: Option<PathBuf>,
+}
+
+/// Where the provenance store is, for `expc prov` (whose `ingest` has its own `--spec`).
+#[derive(Debug, Args)]
+pub struct StateDirArgs {
+    /// The state directory holding `provenance.db` (default: `.expc` here or in the
+    /// nearest parent folder that has one).
+    #[arg(long, visible_alias = "state", value_name = "DIR", global = true)]
     pub state_dir: Option<PathBuf>,
 }
 
@@ -439,7 +459,7 @@ pub struct ProvArgs {
     #[command(subcommand)]
     pub action: ProvAction,
     #[command(flatten)]
-    pub store: StoreArgs,
+    pub store: StateDirArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

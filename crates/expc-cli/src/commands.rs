@@ -44,11 +44,56 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Explain(args) => explain::run(args),
         Command::Lsp => lsp::run(),
         Command::Completions(args) => {
+            // Into memory first: `clap_complete::generate` panics on a write error, and
+            // `expc completions bash | head -1` closes the pipe early.
             let mut cmd = Cli::command();
-            clap_complete::generate(args.shell, &mut cmd, "expc", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut cmd, "expc", &mut script);
+            write_stdout(&script)?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Standard output was closed by its reader (`expc plan SPEC | head -1`): `main` ends the
+/// command quietly with exit 0, as `cat` and `grep` do, rather than reporting it.
+#[derive(Debug)]
+pub struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("standard output was closed")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+impl miette::Diagnostic for StdoutClosed {}
+
+/// The error of a write to standard output: a closed pipe is [`StdoutClosed`].
+pub fn stdout_error(e: std::io::Error) -> miette::Report {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        miette::Report::new(StdoutClosed)
+    } else {
+        miette::miette!("cannot write to standard output: {e}")
+    }
+}
+
+/// The error of serialising JSON to standard output.
+pub fn stdout_json_error(e: serde_json::Error) -> miette::Report {
+    match e.io_error_kind() {
+        Some(kind) => stdout_error(kind.into()),
+        None => miette::miette!("{e}"),
+    }
+}
+
+/// Writes (and flushes) bytes to standard output. Never use `print!`/`println!` in this
+/// crate: they panic when the reader has gone.
+pub fn write_stdout(bytes: &[u8]) -> miette::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(stdout_error)
 }
 
 /// Colour on a terminal unless `NO_COLOR` is set, or as forced.

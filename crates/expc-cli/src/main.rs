@@ -22,6 +22,11 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,
+        // The reader of standard output went away (`expc plan SPEC | head -1`): what it
+        // wanted it has, so end quietly as `cat` does.
+        Err(report) if report.downcast_ref::<commands::StdoutClosed>().is_some() => {
+            ExitCode::SUCCESS
+        }
         Err(report) => {
             eprintln!("{report:?}");
             ExitCode::from(1)

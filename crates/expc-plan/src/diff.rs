@@ -437,10 +437,15 @@ pub fn text(d: &PlanDiff) -> String {
     for r in &d.reruns {
         let _ = writeln!(
             out,
-            "↻ {} = {}  (re-runs: reads {}, which changes)",
+            "↻ {} = {}  (re-runs: reads {}, which {})",
             r.key,
             r.task,
-            r.because.join(", ")
+            and_list(&r.because),
+            if r.because.len() == 1 {
+                "changes"
+            } else {
+                "change"
+            }
         );
     }
     let _ = writeln!(
@@ -454,6 +459,19 @@ pub fn text(d: &PlanDiff) -> String {
         d.unchanged
     );
     out
+}
+
+/// A list in prose: `a`, `a and b`, `a, b and c` — with the verb after it agreeing with
+/// how many there are (`which changes`, `which change`), for every such sentence.
+pub fn and_list<S: AsRef<str>>(items: &[S]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.as_ref().to_owned(),
+        [init @ .., last] => {
+            let init: Vec<&str> = init.iter().map(AsRef::as_ref).collect();
+            format!("{} and {}", init.join(", "), last.as_ref())
+        }
+    }
 }
 
 /// The changed words of two command lines, with two words of context around each change

@@ -44,10 +44,17 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
         diagnostics.push(if names.is_empty() {
             d.with_help("declare one: `pipeline main { … }`")
         } else {
-            d.with_help(format!(
-                "the pipelines are {}; choose one with `--pipeline NAME`",
-                names.join(", ")
-            ))
+            d.with_help(if names.len() == 1 {
+                format!(
+                    "the only pipeline is {0}; choose it with `--pipeline {0}`",
+                    names[0]
+                )
+            } else {
+                format!(
+                    "the pipelines are {}; choose one with `--pipeline NAME`",
+                    crate::diff::and_list(&names)
+                )
+            })
         });
         return Lowered {
             plan: None,

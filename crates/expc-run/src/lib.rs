@@ -99,6 +99,8 @@ pub fn run(
     let mut stats = hash::StatCache::load(&stat_path);
     let mut resolver = Resolver::new(program, plan, opts.spec_dir.clone());
     preflight(program, plan, opts, &mut resolver, &mut stats)?;
+    // `expc why` does not need the secrets' values: only a run checks them.
+    preflight::secrets(program, plan, &resolver)?;
     // One run per state folder: taken before anything in it is written (and held until
     // the run's end, the store and the lock dropped last).
     let lock = take_lock(opts, sink)?;

@@ -2,7 +2,7 @@
 //! plan is placed on can be reached from here, and that the declared data the tasks read
 //! is there and matches its pinned digest (whose digests become part of the keys).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use expc_check::ir::{self, IrExpr, IrPart};
 use expc_check::value::Value;
@@ -81,6 +81,66 @@ fn data(
         )));
     }
     Ok(())
+}
+
+/// Every secret a task of the plan reads must be readable here before anything starts,
+/// rather than failing the first task that needs it, perhaps hours into the run. Names
+/// every missing one, where it is read from and the tasks that need it.
+pub fn secrets(
+    program: &ir::Program,
+    plan: &Plan,
+    resolver: &Resolver<'_>,
+) -> Result<(), RunError> {
+    // secret id -> (its variable, the tasks that need it)
+    let mut missing: BTreeMap<&str, (&str, BTreeSet<&str>)> = BTreeMap::new();
+    for job in &plan.jobs {
+        let Some(task) = resolver.task(job) else {
+            continue;
+        };
+        for s in &program.secrets {
+            let Some(var) = s.env.as_deref() else {
+                continue;
+            };
+            if !task.uses.contains(&s.id) || std::env::var(var).is_ok() {
+                continue;
+            }
+            missing
+                .entry(&s.id)
+                .or_insert_with(|| (var, BTreeSet::new()))
+                .1
+                .insert(&task.name);
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let quoted = |names: &BTreeSet<&str>| {
+        let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        expc_plan::diff::and_list(&names)
+    };
+    let mut text = if missing.len() == 1 {
+        "a secret that tasks need is not set:".to_owned()
+    } else {
+        format!("{} secrets that tasks need are not set:", missing.len())
+    };
+    for (id, (var, tasks)) in &missing {
+        text.push_str(&format!(
+            "\n  - the secret `{id}` is read from the environment variable `{var}`, which is not set (or not UTF-8); {} {} {} it",
+            if tasks.len() == 1 { "the task" } else { "the tasks" },
+            quoted(tasks),
+            if tasks.len() == 1 { "needs" } else { "need" },
+        ));
+    }
+    let example: Vec<String> = missing
+        .values()
+        .map(|(var, _)| format!("{var}=…"))
+        .collect();
+    text.push_str(&format!(
+        "\nSet {} in the environment of `expc run` (for example `{} expc run …`)",
+        if missing.len() == 1 { "it" } else { "each" },
+        example.join(" ")
+    ));
+    Err(RunError(text))
 }
 
 /// The declared artifacts the calls of a pipeline body pass.

@@ -91,7 +91,10 @@ pub fn explain(
                         false,
                         None,
                     ),
-                    Some(previous) => (false, compare(&previous, &r.key_doc()), false, None),
+                    Some(previous) => {
+                        let files = file_names(r, opts);
+                        (false, compare(&previous, &r.key_doc(), &files), false, None)
+                    }
                     None => (false, Vec::new(), true, None),
                 },
             },
@@ -154,8 +157,59 @@ fn usable(
     Ok(())
 }
 
-/// The fields of two key documents that differ, as sentences.
-fn compare(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
+/// What each file an instance reads is called, by its content digest (as the key has it,
+/// `{file:DIGEST}`): its path relative to the spec's folder, or the input an upstream
+/// output is passed as.
+fn file_names(r: &crate::resolve::Resolved, opts: &RunOptions) -> HashMap<String, String> {
+    r.used
+        .iter()
+        .filter(|u| !u.digest.is_empty())
+        .map(|u| {
+            let name = if let Ok(rel) = u.path.strip_prefix(&opts.spec_dir) {
+                format!("the file `{}`", rel.display())
+            } else if u.path.starts_with(&opts.state_dir) {
+                format!("the upstream output passed as `{}`", u.input)
+            } else {
+                format!("the file `{}`", u.path.display())
+            };
+            (u.digest.clone(), name)
+        })
+        .collect()
+}
+
+/// The files a key value stands for, named: ", the file `a.csv`," — or nothing.
+fn naming(v: Option<&serde_json::Value>, files: &HashMap<String, String>) -> String {
+    let text = match v {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+        None => return String::new(),
+    };
+    let mut names: Vec<&str> = Vec::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("{file:") {
+        let after = &rest[start + 6..];
+        let end = after.find('}').unwrap_or(after.len());
+        if let Some(n) = files.get(&after[..end]) {
+            if !names.contains(&n.as_str()) {
+                names.push(n);
+            }
+        }
+        rest = &after[end.min(after.len())..];
+    }
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(", {},", names.join(" and "))
+    }
+}
+
+/// The fields of two key documents that differ, as sentences; a file whose content
+/// changed is named (`files`: by digest, from the new document's side).
+fn compare(
+    old: &serde_json::Value,
+    new: &serde_json::Value,
+    files: &HashMap<String, String>,
+) -> Vec<String> {
     let mut out = Vec::new();
     let fields = [
         ("task", "the task's definition (command, signature)"),
@@ -175,8 +229,9 @@ fn compare(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
                 for (i, (p, q)) in x.iter().zip(y).enumerate() {
                     if p != q {
                         out.push(format!(
-                            "{what}: word {} was {} and is now {}",
+                            "{what}: word {}{} was {} and is now {}",
                             i + 1,
+                            naming(Some(q), files),
                             show(Some(p)),
                             show(Some(q))
                         ));
@@ -193,7 +248,8 @@ fn compare(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
                 for k in keys {
                     if x.get(k) != y.get(k) {
                         out.push(format!(
-                            "{what}: `{k}` was {} and is now {}",
+                            "{what}: `{k}`{} was {} and is now {}",
+                            naming(y.get(k), files),
                             show(x.get(k)),
                             show(y.get(k))
                         ));

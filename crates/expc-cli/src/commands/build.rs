@@ -93,8 +93,18 @@ pub fn run(args: BuildArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                 .filter(|p| built.iter().any(|a| a.path.starts_with(&format!("{p}/"))))
                 .collect();
             let summary = format!(
-                "the parts {} (one folder each), submit.sh and plan.json",
-                parts.join(", ")
+                "{} {} ({}), submit.sh and plan.json",
+                if parts.len() == 1 {
+                    "the part"
+                } else {
+                    "the parts"
+                },
+                expc_plan::diff::and_list(&parts),
+                if parts.len() == 1 {
+                    "a folder"
+                } else {
+                    "one folder each"
+                },
             );
             (built, summary)
         }

@@ -61,14 +61,14 @@ pub fn run(args: CheckArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     let failed = errors > 0 || (args.deny_warnings && warnings > 0);
     if let (Some(Emit::Ir), Some(Some(program))) = (args.emit, programs.first()) {
         let mut out = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, program).map_err(|e| miette::miette!("{e}"))?;
+        serde_json::to_writer_pretty(&mut out, program).map_err(super::stdout_json_error)?;
         let _ = writeln!(out);
     }
     match args.format {
         OutputFormat::Json => {
             let report = json::report(&diagnostics, &sources);
             let mut out = std::io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, &report).map_err(|e| miette::miette!("{e}"))?;
+            serde_json::to_writer_pretty(&mut out, &report).map_err(super::stdout_json_error)?;
             let _ = writeln!(out);
         }
         OutputFormat::Text => {

@@ -36,7 +36,7 @@ pub fn run(args: DiffArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             let _ = out.write_all(expc_plan::diff::text(&diff).as_bytes());
         }
         OutputFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &diff).map_err(|e| miette::miette!("{e}"))?;
+            serde_json::to_writer_pretty(&mut out, &diff).map_err(super::stdout_json_error)?;
             let _ = writeln!(out);
         }
     }

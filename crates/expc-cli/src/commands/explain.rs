@@ -9,15 +9,20 @@ use crate::cli::ExplainArgs;
 
 pub fn run(args: ExplainArgs) -> miette::Result<ExitCode> {
     if args.list {
+        let mut text = String::new();
         for info in codes::ALL {
-            println!("{}  {:<22} {}", info.code.id, info.code.name, info.summary);
+            text += &format!(
+                "{}  {:<22} {}\n",
+                info.code.id, info.code.name, info.summary
+            );
         }
+        super::write_stdout(text.as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
     let query = args.code.unwrap_or_default();
     match codes::lookup(query.trim()) {
         Some(info) => {
-            print!("{}", info.explanation);
+            super::write_stdout(info.explanation.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         None => {

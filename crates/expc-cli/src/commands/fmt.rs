@@ -40,7 +40,7 @@ pub fn run(args: FmtArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             continue;
         };
         if path.as_os_str() == "-" {
-            print!("{formatted}");
+            super::write_stdout(formatted.as_bytes())?;
             if args.check && formatted != text {
                 failed = true;
             }

@@ -27,7 +27,7 @@ pub fn run(args: PlanArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         }
         OutputFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &plan.json())
-                .map_err(|e| miette::miette!("{e}"))?;
+                .map_err(super::stdout_json_error)?;
             let _ = writeln!(out);
         }
     }

@@ -1,7 +1,7 @@
 //! `expc runs`, `expc query`, `expc models` and `expc prov`: reading the provenance store.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use expc_diagnostics::render::RenderOptions;
@@ -14,14 +14,56 @@ use crate::cli::{
     TableFormat,
 };
 
-fn state_dir(args: &StoreArgs) -> PathBuf {
-    args.state_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(".expc"))
+/// The state folder whose store to read: `--state-dir`, else the `.expc` beside `--spec`,
+/// else the nearest `.expc` holding a store, here or in a parent folder. When none is
+/// found, the error says where it looked and what to pass.
+pub fn find_state_dir(state_dir: Option<&Path>, spec: Option<&Path>) -> miette::Result<PathBuf> {
+    if let Some(dir) = state_dir {
+        return Ok(dir.to_path_buf());
+    }
+    if let Some(spec) = spec {
+        if spec.is_dir() {
+            return Ok(spec.join(".expc"));
+        }
+        let dir = match spec.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        return Ok(dir.join(".expc"));
+    }
+    let here =
+        std::env::current_dir().map_err(|e| miette!("cannot read the current folder: {e}"))?;
+    let mut looked = Vec::new();
+    for dir in here.ancestors() {
+        let state = dir.join(".expc");
+        if state.join(expc_prov::store::FILE).is_file() {
+            return Ok(if dir == here {
+                PathBuf::from(".expc")
+            } else {
+                state
+            });
+        }
+        looked.push(state);
+    }
+    Err(miette!(
+        help = "a run is recorded in the `.expc` folder beside its spec: pass the spec, \
+                `--spec path/to/spec.exp`, or the folder, `--state-dir path/to/.expc`",
+        "no provenance store found: looked for `{}` in `{}` and in every parent folder up to `{}`",
+        Path::new(".expc").join(expc_prov::store::FILE).display(),
+        here.display(),
+        looked
+            .last()
+            .map_or(here.clone(), |l| l.parent().unwrap_or(l).to_path_buf())
+            .display(),
+    ))
+}
+
+fn state_dir(args: &StoreArgs) -> miette::Result<PathBuf> {
+    find_state_dir(args.state_dir.as_deref(), args.spec.as_deref())
 }
 
 fn open(args: &StoreArgs) -> miette::Result<Store> {
-    Store::open_read_only(&state_dir(args)).map_err(|e| miette!("{e}"))
+    Store::open_read_only(&state_dir(args)?).map_err(|e| miette!("{e}"))
 }
 
 fn print(table: &Table, format: TableFormat) {
@@ -325,7 +367,12 @@ pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             let done = expc_run::ingest::instances(&ir, &plan, &records, &run_dir, &spec_dir)
                 .and_then(|ingestion| {
                     expc_prov::ingest::ingest(
-                        &state_dir(&args.store),
+                        // Ingesting writes the store: `.expc` here unless told.
+                        &args
+                            .store
+                            .state_dir
+                            .clone()
+                            .unwrap_or_else(|| PathBuf::from(".expc")),
                         &plan,
                         meta,
                         ingestion,
@@ -341,7 +388,7 @@ pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                 done.failed,
                 done.not_run
             );
-            println!("{}", done.run_id);
+            super::write_stdout(format!("{}\n", done.run_id).as_bytes())?;
         }
         ProvAction::Export {
             run,
@@ -349,7 +396,8 @@ pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             output,
             license,
         } => {
-            let store = open(&args.store)?;
+            let state = find_state_dir(args.store.state_dir.as_deref(), None)?;
+            let store = Store::open_read_only(&state).map_err(|e| miette!("{e}"))?;
             let id = store.resolve_run(&run).map_err(|e| miette!("{e}"))?;
             let view = query::run(&store, &id).map_err(|e| miette!("{e}"))?;
             std::fs::create_dir_all(&output)

@@ -1,6 +1,5 @@
 //! `expc report`: writes the HTML report of recorded runs (`expc-report`).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use expc_prov::store::Store;
@@ -9,11 +8,8 @@ use miette::miette;
 use crate::cli::ReportArgs;
 
 pub fn run(args: ReportArgs) -> miette::Result<ExitCode> {
-    let state_dir = args
-        .store
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(".expc"));
+    let state_dir =
+        super::prov::find_state_dir(args.store.state_dir.as_deref(), args.store.spec.as_deref())?;
     let store = Store::open_read_only(&state_dir).map_err(|e| miette!("{e}"))?;
     let refs = if args.runs.is_empty() {
         vec!["latest".to_owned()]

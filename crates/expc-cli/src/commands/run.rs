@@ -20,6 +20,36 @@ fn spec_dir(file: &Path) -> miette::Result<PathBuf> {
         .map_err(|e| miette!("cannot resolve the folder of `{}`: {e}", file.display()))
 }
 
+/// What `expc runs` needs to be told, run from here, to find the store of this run: nothing
+/// when it is `.expc` here, else the spec as the user wrote it (or the `--state-dir`).
+fn store_flag(args: &RunArgs, state_dir: &Path) -> String {
+    let here = std::env::current_dir().ok().map(|d| d.join(".expc"));
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if here.is_some_and(|h| same(&h, state_dir)) {
+        return String::new();
+    }
+    match &args.state_dir {
+        Some(dir) => format!(" --state-dir {}", shell_word(&dir.display().to_string())),
+        None => format!(" --spec {}", shell_word(&args.file.display().to_string())),
+    }
+}
+
+/// A word a POSIX shell reads back as itself: quoted when it holds anything but plain
+/// path characters.
+fn shell_word(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@%=".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     let overrides = super::program::overrides(&args.program.params_files, &args.program.params)?;
     let Some((program, plan)) =
@@ -131,7 +161,11 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                 );
             }
             (Some(id), None) => {
-                let _ = writeln!(err, "provenance: run {id} (`expc runs show {id}`)");
+                let _ = writeln!(
+                    err,
+                    "provenance: run {id} (`expc runs show {id}{}`)",
+                    store_flag(&args, &opts.state_dir)
+                );
             }
             _ => {}
         }
@@ -207,7 +241,7 @@ pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                 out,
                 "{}: will run — it reads {}, which will run first",
                 w.task,
-                w.after.join(", ")
+                expc_plan::diff::and_list(&w.after)
             );
         } else if w.never_ran {
             let _ = writeln!(out, "{}: will run — it has never succeeded", w.task);
