@@ -321,7 +321,10 @@ fn data_edited_in_place_with_its_mtime_put_back_is_found() {
         why.contains("f: will run — since its last successful run:"),
         "{why}"
     );
-    assert!(why.contains("inputs: `src` was `<content "), "{why}");
+    assert!(
+        why.contains("inputs: `src`, the file `seed.txt`, was `<content "),
+        "{why}"
+    );
 
     let again = p.run("chain.exp", &[]);
     ok(&again);
