@@ -578,20 +578,10 @@ impl Checker<'_> {
             let (Some(asked), Some(has)) = (sig.resources.get(what), resource.field(what)) else {
                 continue;
             };
-            let over = match (asked, has) {
-                (Value::Memory(a), Value::Memory(h)) => a > h,
-                _ => matches!((asked.as_f64(), has.as_f64()), (Some(a), Some(h)) if a > h),
-            };
-            if !over {
+            if !exceeds(asked, has) {
                 continue;
             }
-            let show = |v: &Value| match v {
-                Value::Memory(b) => format_memory(*b),
-                v => match v.as_f64() {
-                    Some(n) if n.fract() == 0.0 => format!("{n:.0}"),
-                    _ => v.to_string(),
-                },
-            };
+            let show = show_amount;
             let task_span = self
                 .task_resource_span(task, what)
                 .unwrap_or(self.def(task).span);
@@ -714,21 +704,8 @@ impl Checker<'_> {
             let (Some(asked), Some(limit)) = (asked, limits.get(limit_name)) else {
                 continue;
             };
-            let over = match (&asked, limit) {
-                (Value::Duration(a), Value::Duration(l)) | (Value::Memory(a), Value::Memory(l)) => {
-                    a > l
-                }
-                _ => match (asked.as_f64(), limit.as_f64()) {
-                    (Some(a), Some(l)) => a > l,
-                    _ => false,
-                },
-            };
-            if over {
-                let show = |v: &Value| match v {
-                    Value::Duration(ms) => format_duration(*ms),
-                    Value::Memory(b) => format_memory(*b),
-                    v => v.to_string(),
-                };
+            if exceeds(&asked, limit) {
+                let show = show_amount;
                 let task_span = self
                     .task_resource_span(task, what)
                     .unwrap_or(self.def(task).span);
@@ -797,5 +774,25 @@ impl Checker<'_> {
                 .map(|e| e.span),
             _ => None,
         })
+    }
+}
+
+/// Whether an amount a task asks for (time, memory, CPUs, GPUs) is more than `limit`.
+fn exceeds(asked: &Value, limit: &Value) -> bool {
+    match (asked, limit) {
+        (Value::Duration(a), Value::Duration(l)) | (Value::Memory(a), Value::Memory(l)) => a > l,
+        _ => matches!((asked.as_f64(), limit.as_f64()), (Some(a), Some(l)) if a > l),
+    }
+}
+
+/// An amount as a message shows it: `30m`, `16GiB`, `8` CPUs rather than `8.0`.
+fn show_amount(v: &Value) -> String {
+    match v {
+        Value::Duration(ms) => format_duration(*ms),
+        Value::Memory(b) => format_memory(*b),
+        v => match v.as_f64() {
+            Some(n) if n.fract() == 0.0 => format!("{n:.0}"),
+            _ => v.to_string(),
+        },
     }
 }
