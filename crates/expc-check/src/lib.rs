@@ -89,6 +89,7 @@ pub fn check(
     let program = checker.program(pipelines);
     diagnostics.append(&mut checker.diagnostics);
     drop(checker);
+    drop_unread_cascades(&mut diagnostics, &modules, sources);
     expc_diagnostics::sort(&mut diagnostics);
     diagnostics.dedup_by(|a, b| a.code == b.code && a.span() == b.span() && a.message == b.message);
     let has_errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
@@ -97,6 +98,113 @@ pub fn check(
         diagnostics,
         modules,
     }
+}
+
+/// Drops the diagnostics that only follow from text the parser could not read: a name
+/// used there may be used after all (no "never used"), and one declared there may be
+/// declared after all (no "unknown name"). A mistyped keyword (`taks generate()`) thus
+/// reports itself, not every name its item declares or uses.
+fn drop_unread_cascades(
+    diagnostics: &mut Vec<Diagnostic>,
+    modules: &[modules::Module],
+    sources: &SourceMap,
+) {
+    let mut unread: std::collections::HashSet<&str> = modules
+        .iter()
+        .filter(|m| has_syntax_errors(diagnostics, m.file))
+        .filter_map(|m| Some(unread_words(m, &sources.get(m.file)?.text)))
+        .flatten()
+        .collect();
+    if unread.is_empty() {
+        return;
+    }
+    // `let g = generate()` binds nothing when `generate` was not read: nor is `g` unknown.
+    let mut bound = Vec::new();
+    for module in modules {
+        for item in &module.ast.items {
+            if let expc_syntax::ast::ItemKind::Pipeline(p) = &item.kind {
+                bound_by_calls_to(&p.body, &unread, &mut bound);
+            }
+        }
+    }
+    unread.extend(bound);
+    diagnostics.retain(|d| {
+        !(matches!(d.code, Code::UNUSED | Code::UNKNOWN_NAME)
+            && spanned_name(d, sources).is_some_and(|name| unread.contains(name)))
+    });
+}
+
+/// The names that `let` statements among `stmts` bind to calls of a name in `callees`.
+fn bound_by_calls_to<'a>(
+    stmts: &'a [expc_syntax::ast::Stmt],
+    callees: &std::collections::HashSet<&str>,
+    bound: &mut Vec<&'a str>,
+) {
+    use expc_syntax::ast::{ExprKind, StmtKind};
+    for stmt in stmts {
+        match &stmt.kind {
+            StmtKind::Let { name, value, .. } => {
+                let ExprKind::Call { callee, .. } = &value.kind else {
+                    continue;
+                };
+                let mut head = callee.as_ref();
+                while let ExprKind::Field { base, .. } = &head.kind {
+                    head = base;
+                }
+                if let ExprKind::Name(n) = &head.kind {
+                    if callees.contains(n.name.as_str()) {
+                        bound.push(name.name.as_str());
+                    }
+                }
+            }
+            StmtKind::For { body, .. } => bound_by_calls_to(body, callees, bound),
+            StmtKind::Expr { .. } | StmtKind::Error => {}
+        }
+    }
+}
+
+/// Whether the parse of `file` reported an error: the lexical and syntax errors are the
+/// codes `E0001` to `E0099`.
+fn has_syntax_errors(diagnostics: &[Diagnostic], file: FileId) -> bool {
+    diagnostics
+        .iter()
+        .any(|d| d.is_error() && d.span().file == file && d.code.id.starts_with("E00"))
+}
+
+/// The identifiers in the text of `module` outside the items it parsed: in its `Error`
+/// items and in what the parser skipped. Comments between items count too, which errs on
+/// the side of silence, and only in a file with syntax errors.
+fn unread_words<'t>(module: &modules::Module, text: &'t str) -> Vec<&'t str> {
+    let mut read: Vec<(usize, usize)> = module
+        .ast
+        .items
+        .iter()
+        .filter(|i| !matches!(i.kind, expc_syntax::ast::ItemKind::Error))
+        .map(|i| (i.span.start as usize, i.span.end as usize))
+        .collect();
+    read.sort_unstable();
+    let mut words = Vec::new();
+    let mut at = 0;
+    for (start, end) in read.into_iter().chain([(text.len(), text.len())]) {
+        if let Some(gap) = text.get(at..start) {
+            words.extend(
+                gap.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .filter(|w| !w.is_empty()),
+            );
+        }
+        at = at.max(end);
+    }
+    words
+}
+
+/// The name a diagnostic points at: the first segment of the text of its span.
+fn spanned_name<'s>(d: &Diagnostic, sources: &'s SourceMap) -> Option<&'s str> {
+    let span = d.span();
+    let text = sources
+        .get(span.file)?
+        .text
+        .get(span.start as usize..span.end as usize)?;
+    text.split('.').next()
 }
 
 /// Reads and decodes a root file through the loader into `sources`.
