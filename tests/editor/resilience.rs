@@ -175,6 +175,11 @@ fn hovers_of(
     out: &mut Vec<(String, Value)>,
 ) {
     let key = format!("{parent}/{}", symbol["name"].as_str().unwrap_or("?"));
+    // Siblings may share a name (two loops over `p`): number them.
+    let key = match out.iter().filter(|(k, _)| k == &key || k.starts_with(&format!("{key}#"))).count() {
+        0 => key,
+        n => format!("{key}#{n}"),
+    };
     let start = &symbol["selectionRange"]["start"];
     let at = (
         start["line"].as_u64().unwrap() as u32,

@@ -25,7 +25,7 @@ pub mod yaml;
 
 use std::path::Path;
 
-use expc_diagnostics::{Code, Diagnostic, FileId, Severity, SourceMap};
+use expc_diagnostics::{Code, Diagnostic, FileId, Severity, SourceMap, Span};
 
 pub use loader::{FsLoader, Loader, MemoryLoader};
 pub use overrides::Overrides;
@@ -101,23 +101,28 @@ pub fn check(
 }
 
 /// Drops the diagnostics that only follow from text the parser could not read: a name
-/// used there may be used after all (no "never used"), and one declared there may be
-/// declared after all (no "unknown name"). A mistyped keyword (`taks generate()`) thus
-/// reports itself, not every name its item declares or uses.
+/// used there may be used after all (no "never used"), one declared there may be
+/// declared after all (no "unknown name"), and what the parser made of the start of a
+/// line it then failed on is not what is being typed. A mistyped keyword
+/// (`taks generate()`) thus reports itself, not every name its item declares or uses.
 fn drop_unread_cascades(
     diagnostics: &mut Vec<Diagnostic>,
     modules: &[modules::Module],
     sources: &SourceMap,
 ) {
-    let mut unread: std::collections::HashSet<&str> = modules
+    let syntax_errors: Vec<Span> = diagnostics
         .iter()
-        .filter(|m| has_syntax_errors(diagnostics, m.file))
-        .filter_map(|m| Some(unread_words(m, &sources.get(m.file)?.text)))
-        .flatten()
+        .filter(|d| is_syntax_error(d))
+        .map(Diagnostic::span)
         .collect();
-    if unread.is_empty() {
+    if syntax_errors.is_empty() {
         return;
     }
+    let mut unread: std::collections::HashSet<&str> = modules
+        .iter()
+        .filter_map(|m| Some(unread_words(m, &sources.get(m.file)?.text, &syntax_errors)))
+        .flatten()
+        .collect();
     // `let g = generate()` binds nothing when `generate` was not read: nor is `g` unknown.
     let mut bound = Vec::new();
     for module in modules {
@@ -129,9 +134,68 @@ fn drop_unread_cascades(
     }
     unread.extend(bound);
     diagnostics.retain(|d| {
-        !(matches!(d.code, Code::UNUSED | Code::UNKNOWN_NAME)
-            && spanned_name(d, sources).is_some_and(|name| unread.contains(name)))
+        if is_syntax_error(d) {
+            return true;
+        }
+        let names_unread = matches!(d.code, Code::UNUSED | Code::UNKNOWN_NAME)
+            && spanned_name(d, sources).is_some_and(|name| unread.contains(name));
+        !names_unread && !on_a_broken_line(d.span(), &syntax_errors, sources)
     });
+}
+
+/// Whether a diagnostic is a lexical or syntax error: the codes `E0001` to `E0099`.
+fn is_syntax_error(d: &Diagnostic) -> bool {
+    d.is_error() && d.code.id.starts_with("E00")
+}
+
+/// Whether `span` starts on the line of a syntax error, before it.
+fn on_a_broken_line(span: Span, syntax_errors: &[Span], sources: &SourceMap) -> bool {
+    let Some(file) = sources.get(span.file) else {
+        return false;
+    };
+    syntax_errors.iter().any(|e| {
+        e.file == span.file
+            && span.start <= e.start
+            && file
+                .text
+                .get(span.start as usize..e.start as usize)
+                .is_some_and(|between| !between.contains('\n'))
+    })
+}
+
+/// The identifiers in the text of `module` the parser did not read whole: its `Error`
+/// items, the items with a syntax error in them, and what it skipped between items.
+/// Comments between items count too, which errs on the side of silence, and only in a
+/// file with syntax errors.
+fn unread_words<'t>(module: &modules::Module, text: &'t str, syntax_errors: &[Span]) -> Vec<&'t str> {
+    let broken = |span: Span| {
+        syntax_errors
+            .iter()
+            .any(|e| e.file == span.file && span.start <= e.start && e.start < span.end)
+    };
+    if !syntax_errors.iter().any(|e| e.file == module.file) {
+        return Vec::new();
+    }
+    let mut read: Vec<(usize, usize)> = module
+        .ast
+        .items
+        .iter()
+        .filter(|i| !matches!(i.kind, expc_syntax::ast::ItemKind::Error) && !broken(i.span))
+        .map(|i| (i.span.start as usize, i.span.end as usize))
+        .collect();
+    read.sort_unstable();
+    let mut words = Vec::new();
+    let mut at = 0;
+    for (start, end) in read.into_iter().chain([(text.len(), text.len())]) {
+        if let Some(gap) = text.get(at..start) {
+            words.extend(
+                gap.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .filter(|w| !w.is_empty()),
+            );
+        }
+        at = at.max(end);
+    }
+    words
 }
 
 /// The names that `let` statements among `stmts` bind to calls of a name in `callees`.
@@ -161,40 +225,6 @@ fn bound_by_calls_to<'a>(
             StmtKind::Expr { .. } | StmtKind::Error => {}
         }
     }
-}
-
-/// Whether the parse of `file` reported an error: the lexical and syntax errors are the
-/// codes `E0001` to `E0099`.
-fn has_syntax_errors(diagnostics: &[Diagnostic], file: FileId) -> bool {
-    diagnostics
-        .iter()
-        .any(|d| d.is_error() && d.span().file == file && d.code.id.starts_with("E00"))
-}
-
-/// The identifiers in the text of `module` outside the items it parsed: in its `Error`
-/// items and in what the parser skipped. Comments between items count too, which errs on
-/// the side of silence, and only in a file with syntax errors.
-fn unread_words<'t>(module: &modules::Module, text: &'t str) -> Vec<&'t str> {
-    let mut read: Vec<(usize, usize)> = module
-        .ast
-        .items
-        .iter()
-        .filter(|i| !matches!(i.kind, expc_syntax::ast::ItemKind::Error))
-        .map(|i| (i.span.start as usize, i.span.end as usize))
-        .collect();
-    read.sort_unstable();
-    let mut words = Vec::new();
-    let mut at = 0;
-    for (start, end) in read.into_iter().chain([(text.len(), text.len())]) {
-        if let Some(gap) = text.get(at..start) {
-            words.extend(
-                gap.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .filter(|w| !w.is_empty()),
-            );
-        }
-        at = at.max(end);
-    }
-    words
 }
 
 /// The name a diagnostic points at: the first segment of the text of its span.
