@@ -123,16 +123,17 @@ fn drop_unread_cascades(
         .filter_map(|m| Some(unread_words(m, &sources.get(m.file)?.text, &syntax_errors)))
         .flatten()
         .collect();
-    // `let g = generate()` binds nothing when `generate` was not read: nor is `g` unknown.
-    let mut bound = Vec::new();
+    // `let g = generate(raw = stations)` binds and uses nothing when `generate` was not
+    // read: neither is `g` unknown nor `stations` unused.
+    let mut touched = Vec::new();
     for module in modules {
         for item in &module.ast.items {
             if let expc_syntax::ast::ItemKind::Pipeline(p) = &item.kind {
-                bound_by_calls_to(&p.body, &unread, &mut bound);
+                touched_by_calls_to(&p.body, &unread, &mut touched);
             }
         }
     }
-    unread.extend(bound);
+    unread.extend(touched);
     diagnostics.retain(|d| {
         if is_syntax_error(d) {
             return true;
@@ -198,32 +199,44 @@ fn unread_words<'t>(module: &modules::Module, text: &'t str, syntax_errors: &[Sp
     words
 }
 
-/// The names that `let` statements among `stmts` bind to calls of a name in `callees`.
-fn bound_by_calls_to<'a>(
+/// The names that statements among `stmts` bind to, or pass to, calls of a name in
+/// `callees`: what a call the checker cannot resolve would have bound and used.
+fn touched_by_calls_to<'a>(
     stmts: &'a [expc_syntax::ast::Stmt],
     callees: &std::collections::HashSet<&str>,
-    bound: &mut Vec<&'a str>,
+    touched: &mut Vec<&'a str>,
 ) {
-    use expc_syntax::ast::{ExprKind, StmtKind};
+    use expc_syntax::ast::StmtKind;
     for stmt in stmts {
-        match &stmt.kind {
-            StmtKind::Let { name, value, .. } => {
-                let ExprKind::Call { callee, .. } = &value.kind else {
-                    continue;
-                };
-                let mut head = callee.as_ref();
-                while let ExprKind::Field { base, .. } = &head.kind {
-                    head = base;
-                }
-                if let ExprKind::Name(n) = &head.kind {
-                    if callees.contains(n.name.as_str()) {
-                        bound.push(name.name.as_str());
-                    }
-                }
+        let (binding, value) = match &stmt.kind {
+            StmtKind::Let { name, value, .. } => (Some(name), value),
+            StmtKind::Expr { value, .. } => (None, value),
+            StmtKind::For { body, .. } => {
+                touched_by_calls_to(body, callees, touched);
+                continue;
             }
-            StmtKind::For { body, .. } => bound_by_calls_to(body, callees, bound),
-            StmtKind::Expr { .. } | StmtKind::Error => {}
+            StmtKind::Error => continue,
+        };
+        let expc_syntax::ast::ExprKind::Call { callee, args } = &value.kind else {
+            continue;
+        };
+        if head_name(callee).is_some_and(|n| callees.contains(n)) {
+            touched.extend(binding.map(|b| b.name.as_str()));
+            touched.extend(args.iter().filter_map(|a| head_name(&a.value)));
         }
+    }
+}
+
+/// The name an expression starts with: `g` of `g.numbers`, `generate` of `generate`.
+fn head_name(expr: &expc_syntax::ast::Expr) -> Option<&str> {
+    use expc_syntax::ast::ExprKind;
+    let mut head = expr;
+    while let ExprKind::Field { base, .. } = &head.kind {
+        head = base;
+    }
+    match &head.kind {
+        ExprKind::Name(n) => Some(n.name.as_str()),
+        _ => None,
     }
 }
 

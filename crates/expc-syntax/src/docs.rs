@@ -50,19 +50,7 @@ pub(crate) fn attach(file: &mut SourceFile, comments: &[Comment], src: &str) -> 
             | ItemKind::Error => {}
         }
     }
-    // A doc comment in text the parser could not read may document something there.
-    let unread: Vec<Span> = file
-        .items
-        .iter()
-        .filter(|i| matches!(i.kind, ItemKind::Error))
-        .map(|i| i.span)
-        .collect();
-    let mut dangling: Vec<_> = docs
-        .docs
-        .into_iter()
-        .filter_map(|(_, d)| d)
-        .filter(|d| !unread.iter().any(|u| u.start <= d.span.start && d.span.end <= u.end))
-        .collect();
+    let mut dangling: Vec<_> = docs.docs.into_iter().filter_map(|(_, d)| d).collect();
     dangling.sort_by_key(|d| d.span.start);
     dangling
         .into_iter()

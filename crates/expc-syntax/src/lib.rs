@@ -82,6 +82,7 @@ pub fn parse(file: FileId, src: &str) -> Parsed {
         parser::parse_tokens(file, src, &tokens, lexed.quantities, delimiter_errors);
     diagnostics.extend(parse_diagnostics);
     diagnostics.extend(docs::attach(&mut ast, &lexed.comments, src));
+    drop_docs_in_unread_items(&mut diagnostics, &ast);
     drop_consequences(&mut diagnostics, src.len());
     expc_diagnostics::sort(&mut diagnostics);
     diagnostics.dedup_by(|a, b| a.code == b.code && a.span() == b.span());
@@ -120,6 +121,35 @@ fn drop_consequences(diagnostics: &mut Vec<Diagnostic>, len: usize) {
                 && d.span().start as usize >= len)
         });
     }
+}
+
+/// Removes the dangling-doc warnings of doc comments in an item the parser could not
+/// read whole (an `Error` item, or one with a syntax error in it): what such a comment
+/// documents may be there, unread. A task missing its closing `}` takes in the items
+/// after it, and their doc comments do document them.
+fn drop_docs_in_unread_items(diagnostics: &mut Vec<Diagnostic>, file: &ast::SourceFile) {
+    let errors: Vec<Span> = diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(Diagnostic::span)
+        .collect();
+    if errors.is_empty() {
+        return;
+    }
+    let unread: Vec<Span> = file
+        .items
+        .iter()
+        .filter(|i| {
+            matches!(i.kind, ast::ItemKind::Error)
+                || errors.iter().any(|e| i.span.start <= e.start && e.start < i.span.end)
+        })
+        .map(|i| i.span)
+        .collect();
+    diagnostics.retain(|d| {
+        let span = d.span();
+        d.code != Code::DANGLING_DOC_COMMENT
+            || !unread.iter().any(|u| u.start <= span.start && span.end <= u.end)
+    });
 }
 
 /// Decodes and parses raw bytes.
