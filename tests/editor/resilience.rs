@@ -38,6 +38,9 @@ struct Broken {
     /// brace makes everything after it part of its block, as far as the parser can
     /// tell: those items are lost until the brace is closed.
     keeps_after: bool,
+    /// The task the breakage makes unreadable while the items after it stay: what
+    /// refers to it can no longer say what it refers to.
+    lost: Option<String>,
 }
 
 type Breakage = fn(&str) -> Option<Broken>;
@@ -57,6 +60,7 @@ fn unfinished_last_line(text: &str) -> Option<Broken> {
         text: format!("{text}this is not valid exp syntax {{\n"),
         region: text.len()..text.len(),
         keeps_after: true,
+        lost: None,
     })
 }
 
@@ -67,6 +71,7 @@ fn unclosed_brace_in_the_middle(text: &str) -> Option<Broken> {
         text: format!("{}oops {{\n{}", &text[..at], &text[at..]),
         region: at..at,
         keeps_after: false,
+        lost: None,
     })
 }
 
@@ -81,6 +86,7 @@ fn half_typed_call_in_a_pipeline(text: &str) -> Option<Broken> {
         text: format!("{}  let half = {task}(x = )\n{}", &text[..at], &text[at..]),
         region: start..end,
         keeps_after: true,
+        lost: None,
     })
 }
 
@@ -93,6 +99,7 @@ fn task_missing_its_closing_brace(text: &str) -> Option<Broken> {
         region: start..end,
         // The task's body runs on to the end of the file, taking the items after it.
         keeps_after: false,
+        lost: None,
     })
 }
 
@@ -105,6 +112,7 @@ fn mistyped_keyword(text: &str) -> Option<Broken> {
         text: format!("{}taks {}", &text[..keyword], &text[keyword + 5..]),
         region: start..end,
         keeps_after: true,
+        lost: first_task_name(text).map(str::to_owned),
     })
 }
 
@@ -204,6 +212,12 @@ fn shape(symbol: &Value) -> Value {
     })
 }
 
+/// Whether a hover shows the declaration of the task `lost`.
+fn refers_to_lost(hover: &Value, lost: Option<&str>) -> bool {
+    lost.zip(hover["value"].as_str())
+        .is_some_and(|(task, text)| text.contains(&format!("\ntask {task}(")))
+}
+
 /// The 0-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> u64 {
     text[..offset].matches('\n').count() as u64
@@ -254,7 +268,14 @@ fn untouched_items_keep_outline_and_hover(spec: &str, breakage: &str) {
         }) {
             assert_ne!(hover, &Value::Null, "a hover on the declaration {key}");
             let now = after.hovers.iter().find(|(k, _)| k == key).map(|(_, h)| h);
-            assert_eq!(now, Some(hover), "the hover on {key}");
+            let now = now.unwrap_or_else(|| panic!("no hover on {key}"));
+            if refers_to_lost(hover, broken.lost.as_deref()) {
+                // A binding calling the lost task: all but what it calls.
+                let (was, is) = (hover["value"].as_str(), now["value"].as_str());
+                assert!(was.zip(is).is_some_and(|(w, i)| w.starts_with(i)), "the hover on {key}");
+            } else {
+                assert_eq!(now, hover, "the hover on {key}");
+            }
         }
         checked += 1;
     }
