@@ -24,8 +24,13 @@ pub fn trials(suite: &mut Suite) {
         .collect::<Vec<_>>();
     suite.each(
         "untouched_items_keep_outline_and_hover",
-        cases,
+        cases.clone(),
         |(spec, breakage)| untouched_items_keep_outline_and_hover(&spec, breakage),
+    );
+    suite.each(
+        "uses_of_untouched_items_navigate_and_hover_as_their_declaration",
+        cases,
+        |(spec, breakage)| uses_navigate_and_hover_as_their_declaration(&spec, breakage),
     );
 }
 
@@ -223,11 +228,34 @@ fn line_of(text: &str, offset: usize) -> u64 {
     text[..offset].matches('\n').count() as u64
 }
 
-fn untouched_items_keep_outline_and_hover(spec: &str, breakage: &str) {
+/// The example spec at `spec` (relative to the root), its text, and its text broken by
+/// `breakage` (`None` when the spec has nothing to break so).
+fn load(spec: &str, breakage: &str) -> (PathBuf, String, Option<Broken>) {
     let path: PathBuf = root().join(spec);
     let text = std::fs::read_to_string(&path).unwrap();
     let (_, breaker) = BREAKAGES.iter().find(|(n, _)| *n == breakage).unwrap();
-    let Some(broken) = breaker(&text) else {
+    let broken = breaker(&text);
+    (path, text, broken)
+}
+
+/// The top-level symbols of the valid outline that `broken` leaves alone.
+fn untouched<'v>(outline: &'v [Value], text: &str, broken: &Broken) -> Vec<&'v Value> {
+    let (first, last) = (
+        line_of(text, broken.region.start),
+        line_of(text, broken.region.end),
+    );
+    outline
+        .iter()
+        .filter(|s| {
+            let range = &s["range"];
+            range["end"]["line"].as_u64().unwrap() < first
+                || (broken.keeps_after && range["start"]["line"].as_u64().unwrap() > last)
+        })
+        .collect()
+}
+
+fn untouched_items_keep_outline_and_hover(spec: &str, breakage: &str) {
+    let (path, text, Some(broken)) = load(spec, breakage) else {
         return;
     };
     let mut c = Client::start(path.parent().unwrap());
@@ -244,17 +272,8 @@ fn untouched_items_keep_outline_and_hover(spec: &str, breakage: &str) {
         assert!(code.starts_with("E00") && code != "E0016", "a cascade: {d}");
     }
 
-    let (first, last) = (
-        line_of(&text, broken.region.start),
-        line_of(&text, broken.region.end),
-    );
-    let untouched = valid.outline.iter().filter(|s| {
-        let range = &s["range"];
-        range["end"]["line"].as_u64().unwrap() < first
-            || (broken.keeps_after && range["start"]["line"].as_u64().unwrap() > last)
-    });
     let mut checked = 0;
-    for symbol in untouched {
+    for symbol in untouched(&valid.outline, &text, &broken) {
         let name = symbol["name"].as_str().unwrap();
         let kept = after
             .outline
@@ -280,4 +299,57 @@ fn untouched_items_keep_outline_and_hover(spec: &str, breakage: &str) {
         checked += 1;
     }
     assert!(checked > 0, "no item is left untouched");
+}
+
+/// On the broken file, every use of an untouched item leads to its declaration and
+/// hovers as the declaration does, and the declaration finds its uses.
+fn uses_navigate_and_hover_as_their_declaration(spec: &str, breakage: &str) {
+    let (path, text, Some(broken)) = load(spec, breakage) else {
+        return;
+    };
+    let mut c = Client::start(path.parent().unwrap());
+    c.open(&path, &text);
+    let valid = view(&mut c, &path);
+    c.change(&path, 2, &broken.text);
+    let after = view(&mut c, &path);
+    let here = uri(&path);
+    for symbol in untouched(&valid.outline, &text, &broken) {
+        let name = symbol["name"].as_str().unwrap();
+        let Some(declared) = after.outline.iter().find(|s| s["name"] == symbol["name"]) else {
+            panic!("`{name}` is gone from the outline");
+        };
+        let at = |p: &Value| {
+            (
+                p["line"].as_u64().unwrap() as u32,
+                p["character"].as_u64().unwrap() as u32,
+            )
+        };
+        let declaration = at(&declared["selectionRange"]["start"]);
+        let hover = c.at("textDocument/hover", &path, declaration);
+        let refs = c.at("textDocument/references", &path, declaration);
+        let uses: Vec<&Value> = refs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["uri"] == here)
+            .collect();
+        assert!(
+            uses.iter().any(|r| r["range"] == declared["selectionRange"]),
+            "the references of `{name}` hold its declaration: {refs}"
+        );
+        for r in uses {
+            let use_at = at(&r["range"]["start"]);
+            let definition = c.at("textDocument/definition", &path, use_at);
+            assert_eq!(
+                definition["range"], declared["selectionRange"],
+                "the definition of `{name}` at {use_at:?}"
+            );
+            let use_hover = c.at("textDocument/hover", &path, use_at);
+            assert_eq!(
+                use_hover["contents"], hover["contents"],
+                "the hover on `{name}` at {use_at:?}"
+            );
+        }
+    }
+    c.stop();
 }
