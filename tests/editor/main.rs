@@ -1,4 +1,5 @@
-//! The editor's suites: the language server, and its resilience to broken files. One binary; each suite a module of `editor/`.
+//! The editor's suites: the language server, and its resilience to broken files. One
+//! binary; each suite a module of `editor/`.
 
 mod lsp;
 mod resilience;

@@ -54,8 +54,14 @@ type Breakage = fn(&str) -> Option<Broken>;
 const BREAKAGES: &[(&str, Breakage)] = &[
     ("unfinished_last_line", unfinished_last_line),
     ("unclosed_brace_in_the_middle", unclosed_brace_in_the_middle),
-    ("half_typed_call_in_a_pipeline", half_typed_call_in_a_pipeline),
-    ("task_missing_its_closing_brace", task_missing_its_closing_brace),
+    (
+        "half_typed_call_in_a_pipeline",
+        half_typed_call_in_a_pipeline,
+    ),
+    (
+        "task_missing_its_closing_brace",
+        task_missing_its_closing_brace,
+    ),
     ("mistyped_keyword", mistyped_keyword),
 ];
 
@@ -189,7 +195,11 @@ fn hovers_of(
 ) {
     let key = format!("{parent}/{}", symbol["name"].as_str().unwrap_or("?"));
     // Siblings may share a name (two loops over `p`): number them.
-    let key = match out.iter().filter(|(k, _)| k == &key || k.starts_with(&format!("{key}#"))).count() {
+    let key = match out
+        .iter()
+        .filter(|(k, _)| k == &key || k.starts_with(&format!("{key}#")))
+        .count()
+    {
         0 => key,
         n => format!("{key}#{n}"),
     };
@@ -282,16 +292,21 @@ fn untouched_items_keep_outline_and_hover(spec: &str, breakage: &str) {
             .unwrap_or_else(|| panic!("`{name}` is gone from the outline"));
         assert_eq!(shape(kept), shape(symbol), "the outline of `{name}`");
         let prefix = format!("/{name}");
-        for (key, hover) in valid.hovers.iter().filter(|(k, _)| {
-            k == &prefix || k.starts_with(&format!("{prefix}/"))
-        }) {
+        for (key, hover) in valid
+            .hovers
+            .iter()
+            .filter(|(k, _)| k == &prefix || k.starts_with(&format!("{prefix}/")))
+        {
             assert_ne!(hover, &Value::Null, "a hover on the declaration {key}");
             let now = after.hovers.iter().find(|(k, _)| k == key).map(|(_, h)| h);
             let now = now.unwrap_or_else(|| panic!("no hover on {key}"));
             if refers_to_lost(hover, broken.lost.as_deref()) {
                 // A binding calling the lost task: all but what it calls.
                 let (was, is) = (hover["value"].as_str(), now["value"].as_str());
-                assert!(was.zip(is).is_some_and(|(w, i)| w.starts_with(i)), "the hover on {key}");
+                assert!(
+                    was.zip(is).is_some_and(|(w, i)| w.starts_with(i)),
+                    "the hover on {key}"
+                );
             } else {
                 assert_eq!(now, hover, "the hover on {key}");
             }
@@ -334,7 +349,8 @@ fn uses_navigate_and_hover_as_their_declaration(spec: &str, breakage: &str) {
             .filter(|r| r["uri"] == here)
             .collect();
         assert!(
-            uses.iter().any(|r| r["range"] == declared["selectionRange"]),
+            uses.iter()
+                .any(|r| r["range"] == declared["selectionRange"]),
             "the references of `{name}` hold its declaration: {refs}"
         );
         for r in uses {

@@ -168,7 +168,11 @@ fn on_a_broken_line(span: Span, syntax_errors: &[Span], sources: &SourceMap) -> 
 /// items, the items with a syntax error in them, and what it skipped between items.
 /// Comments between items count too, which errs on the side of silence, and only in a
 /// file with syntax errors.
-fn unread_words<'t>(module: &modules::Module, text: &'t str, syntax_errors: &[Span]) -> Vec<&'t str> {
+fn unread_words<'t>(
+    module: &modules::Module,
+    text: &'t str,
+    syntax_errors: &[Span],
+) -> Vec<&'t str> {
     let broken = |span: Span| {
         syntax_errors
             .iter()

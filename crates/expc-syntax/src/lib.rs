@@ -141,14 +141,18 @@ fn drop_docs_in_unread_items(diagnostics: &mut Vec<Diagnostic>, file: &ast::Sour
         .iter()
         .filter(|i| {
             matches!(i.kind, ast::ItemKind::Error)
-                || errors.iter().any(|e| i.span.start <= e.start && e.start < i.span.end)
+                || errors
+                    .iter()
+                    .any(|e| i.span.start <= e.start && e.start < i.span.end)
         })
         .map(|i| i.span)
         .collect();
     diagnostics.retain(|d| {
         let span = d.span();
         d.code != Code::DANGLING_DOC_COMMENT
-            || !unread.iter().any(|u| u.start <= span.start && span.end <= u.end)
+            || !unread
+                .iter()
+                .any(|u| u.start <= span.start && span.end <= u.end)
     });
 }
 

@@ -641,11 +641,13 @@ where
             kind,
             span: e.span(),
         })
-        .recover_with(via_parser(skip_stray_until(item_start).map_with(|(), e| Item {
-            doc: None,
-            kind: ItemKind::Error,
-            span: e.span(),
-        })));
+        .recover_with(via_parser(skip_stray_until(item_start).map_with(
+            |(), e| Item {
+                doc: None,
+                kind: ItemKind::Error,
+                span: e.span(),
+            },
+        )));
 
     // The first parse reads the list of items, tasks and pipelines in loops (`fast`),
     // which leave any other item, and any they give up on, to `item`.
