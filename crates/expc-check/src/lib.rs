@@ -112,7 +112,7 @@ fn drop_unread_cascades(
 ) {
     let syntax_errors: Vec<Span> = diagnostics
         .iter()
-        .filter(|d| is_syntax_error(d))
+        .filter(|d| expc_syntax::is_unread(d))
         .map(Diagnostic::span)
         .collect();
     if syntax_errors.is_empty() {
@@ -135,18 +135,13 @@ fn drop_unread_cascades(
     }
     unread.extend(touched);
     diagnostics.retain(|d| {
-        if is_syntax_error(d) {
+        if expc_syntax::is_unread(d) {
             return true;
         }
         let names_unread = matches!(d.code, Code::UNUSED | Code::UNKNOWN_NAME)
             && spanned_name(d, sources).is_some_and(|name| unread.contains(name));
         !names_unread && !on_a_broken_line(d.span(), &syntax_errors, sources)
     });
-}
-
-/// Whether a diagnostic is a lexical or syntax error: the codes `E0001` to `E0099`.
-fn is_syntax_error(d: &Diagnostic) -> bool {
-    d.is_error() && d.code.id.starts_with("E00")
 }
 
 /// Whether `span` starts on the line of a syntax error, before it.

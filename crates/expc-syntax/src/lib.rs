@@ -123,6 +123,24 @@ fn drop_consequences(diagnostics: &mut Vec<Diagnostic>, len: usize) {
     }
 }
 
+/// Whether a diagnostic of [`parse`] marks text the parser could not read, as opposed to
+/// a value it read but rejects (an unknown unit, an invalid escape): what depends on
+/// such text cannot be known, so the checker and the editor report no consequences of it.
+pub fn is_unread(d: &Diagnostic) -> bool {
+    matches!(
+        d.code,
+        Code::INVALID_CHARACTER
+            | Code::UNTERMINATED_STRING
+            | Code::UNTERMINATED_COMMENT
+            | Code::UNTERMINATED_TEMPLATE
+            | Code::UNEXPECTED_TOKEN
+            | Code::UNCLOSED_DELIMITER
+            | Code::MISMATCHED_DELIMITER
+            | Code::UNKNOWN_KEYWORD
+            | Code::NESTING_TOO_DEEP
+    )
+}
+
 /// Removes the dangling-doc warnings of doc comments in an item the parser could not
 /// read whole (an `Error` item, or one with a syntax error in it): what such a comment
 /// documents may be there, unread. A task missing its closing `}` takes in the items
@@ -130,7 +148,7 @@ fn drop_consequences(diagnostics: &mut Vec<Diagnostic>, len: usize) {
 fn drop_docs_in_unread_items(diagnostics: &mut Vec<Diagnostic>, file: &ast::SourceFile) {
     let errors: Vec<Span> = diagnostics
         .iter()
-        .filter(|d| d.is_error())
+        .filter(|d| is_unread(d))
         .map(Diagnostic::span)
         .collect();
     if errors.is_empty() {
