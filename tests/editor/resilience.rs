@@ -27,6 +27,14 @@ pub fn trials(suite: &mut Suite) {
         cases.clone(),
         |(spec, breakage)| untouched_items_keep_outline_and_hover(&spec, breakage),
     );
+    let examples = expc_tests::example_specs(None)
+        .into_iter()
+        .map(|spec| (spec.split('/').nth(1).unwrap_or(&spec).to_owned(), spec));
+    suite.each(
+        "completion_in_a_half_typed_call_offers_the_params",
+        examples,
+        |spec| completion_in_a_half_typed_call_offers_the_params(&spec),
+    );
     suite.each(
         "uses_of_untouched_items_navigate_and_hover_as_their_declaration",
         cases,
@@ -368,4 +376,37 @@ fn uses_navigate_and_hover_as_their_declaration(spec: &str, breakage: &str) {
         }
     }
     c.stop();
+}
+
+/// Completing the value of the argument of a half-typed call offers the params, which the
+/// broken pipeline leaves alone.
+fn completion_in_a_half_typed_call_offers_the_params(spec: &str) {
+    let (path, text, Some(broken)) = load(spec, "half_typed_call_in_a_pipeline") else {
+        return;
+    };
+    let mut c = Client::start(path.parent().unwrap());
+    c.open(&path, &text);
+    let valid = view(&mut c, &path);
+    c.change(&path, 2, &broken.text);
+    let offset = broken.text.find("(x = )").unwrap() + "(x = ".len();
+    let line = line_of(&broken.text, offset) as u32;
+    let column = offset - broken.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let items = c.at("textDocument/completion", &path, (line, column as u32));
+    c.stop();
+    let items = items.get("items").unwrap_or(&items);
+    let labels: Vec<&str> = items
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["label"].as_str())
+        .collect();
+    // Params are constants in the outline.
+    let params = valid.outline.iter().filter(|s| s["kind"] == json!(14));
+    for param in params {
+        let name = param["name"].as_str().unwrap();
+        assert!(
+            labels.contains(&name),
+            "`{name}` is not offered: {labels:?}"
+        );
+    }
 }
