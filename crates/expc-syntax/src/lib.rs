@@ -157,12 +157,7 @@ fn drop_docs_in_unread_items(diagnostics: &mut Vec<Diagnostic>, file: &ast::Sour
     let unread: Vec<Span> = file
         .items
         .iter()
-        .filter(|i| {
-            matches!(i.kind, ast::ItemKind::Error)
-                || errors
-                    .iter()
-                    .any(|e| i.span.start <= e.start && e.start < i.span.end)
-        })
+        .filter(|i| !is_read_whole(i, &errors))
         .map(|i| i.span)
         .collect();
     diagnostics.retain(|d| {
@@ -172,6 +167,15 @@ fn drop_docs_in_unread_items(diagnostics: &mut Vec<Diagnostic>, file: &ast::Sour
                 .iter()
                 .any(|u| u.start <= span.start && span.end <= u.end)
     });
+}
+
+/// Whether the parser read `item` whole: it is not an `Error` item and none of `errors`
+/// (the spans of diagnostics for which [`is_unread`] holds) starts in it.
+pub fn is_read_whole(item: &ast::Item, errors: &[Span]) -> bool {
+    !matches!(item.kind, ast::ItemKind::Error)
+        && !errors.iter().any(|e| {
+            e.file == item.span.file && item.span.start <= e.start && e.start < item.span.end
+        })
 }
 
 /// Decodes and parses raw bytes.
