@@ -66,7 +66,7 @@ pub fn trials(suite: &mut Suite) {
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An editor talking to an in-process server.
-struct Client {
+pub(crate) struct Client {
     conn: Connection,
     next_id: i32,
     notifications: Vec<Notification>,
@@ -75,7 +75,7 @@ struct Client {
 
 impl Client {
     /// Starts a server with `root` as its workspace folder and initialises it.
-    fn start(root: &Path) -> Client {
+    pub(crate) fn start(root: &Path) -> Client {
         let (server, client) = Connection::memory();
         let handle = std::thread::spawn(move || expc_lsp::serve(server));
         let mut c = Client {
@@ -99,7 +99,7 @@ impl Client {
         c
     }
 
-    fn request(&mut self, method: &str, params: Value) -> Result<Value, (i32, String)> {
+    pub(crate) fn request(&mut self, method: &str, params: Value) -> Result<Value, (i32, String)> {
         self.next_id += 1;
         let id = RequestId::from(self.next_id);
         self.conn
@@ -166,7 +166,7 @@ impl Client {
         }
     }
 
-    fn open(&mut self, path: &Path, text: &str) -> Vec<Value> {
+    pub(crate) fn open(&mut self, path: &Path, text: &str) -> Vec<Value> {
         let u = uri(path);
         self.notify(
             "textDocument/didOpen",
@@ -175,7 +175,7 @@ impl Client {
         self.diagnostics_of_version(&u, Some(1))
     }
 
-    fn change(&mut self, path: &Path, version: i32, text: &str) -> Vec<Value> {
+    pub(crate) fn change(&mut self, path: &Path, version: i32, text: &str) -> Vec<Value> {
         let u = uri(path);
         self.notify(
             "textDocument/didChange",
@@ -184,7 +184,7 @@ impl Client {
         self.diagnostics_of_version(&u, Some(version))
     }
 
-    fn at(&mut self, method: &str, path: &Path, (line, character): (u32, u32)) -> Value {
+    pub(crate) fn at(&mut self, method: &str, path: &Path, (line, character): (u32, u32)) -> Value {
         let mut params = json!({
             "textDocument": { "uri": uri(path) },
             "position": { "line": line, "character": character },
@@ -196,7 +196,7 @@ impl Client {
             .unwrap_or_else(|e| panic!("{method} failed: {e:?}"))
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let r = self.request("shutdown", Value::Null);
         assert_eq!(r, Ok(Value::Null));
         self.notify("exit", Value::Null);
@@ -205,7 +205,7 @@ impl Client {
     }
 }
 
-fn uri(path: &Path) -> String {
+pub(crate) fn uri(path: &Path) -> String {
     let mut out = String::from("file://");
     for b in path.to_string_lossy().bytes() {
         if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
@@ -217,7 +217,7 @@ fn uri(path: &Path) -> String {
     out
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     std::fs::canonicalize(expc_tests::root()).unwrap()
 }
 

@@ -20,6 +20,7 @@ mod pipeline;
 mod sweeps;
 mod tasks;
 mod types;
+mod unread;
 pub mod value;
 pub mod yaml;
 
@@ -89,6 +90,7 @@ pub fn check(
     let program = checker.program(pipelines);
     diagnostics.append(&mut checker.diagnostics);
     drop(checker);
+    unread::drop_cascades(&mut diagnostics, &modules, sources);
     expc_diagnostics::sort(&mut diagnostics);
     diagnostics.dedup_by(|a, b| a.code == b.code && a.span() == b.span() && a.message == b.message);
     let has_errors = diagnostics.iter().any(|d| d.severity == Severity::Error);

@@ -93,9 +93,11 @@ where
 {
     recursive(|unit| {
         let group = |open: Token<'static>, close: Token<'static>| {
-            unit.clone()
-                .repeated()
-                .delimited_by(just(open), just(close))
+            // An unclosed bracket (already reported by the delimiter pass) runs to the
+            // end, so that skipping over it still succeeds.
+            just(open)
+                .ignore_then(unit.clone().repeated())
+                .then_ignore(just(close).ignored().or(end()))
                 .ignored()
         };
         choice((
@@ -125,6 +127,22 @@ where
         .rewind()
         .ignore_then(unit())
         .then(unit().and_is(stop.not()).repeated())
+        .ignored()
+}
+
+/// Skips at least one unit or stray closing bracket, then every one before `stop`: the
+/// recovery of an item, since at the top level a closing bracket closes nothing and is
+/// left over by an error inside the item before it.
+fn skip_stray_until<'t, 's: 't, I, E, S>(stop: S) -> impl Parser<'t, I, (), Extra<E>> + Clone
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    S: Parser<'t, I, (), Extra<E>> + Clone,
+{
+    let unit_or_stray = unit().or(any().filter(is_close).ignored());
+    unit_or_stray
+        .clone()
+        .then(unit_or_stray.and_is(stop.not()).repeated())
         .ignored()
 }
 
@@ -623,11 +641,13 @@ where
             kind,
             span: e.span(),
         })
-        .recover_with(via_parser(skip_until(item_start).map_with(|(), e| Item {
-            doc: None,
-            kind: ItemKind::Error,
-            span: e.span(),
-        })));
+        .recover_with(via_parser(skip_stray_until(item_start).map_with(
+            |(), e| Item {
+                doc: None,
+                kind: ItemKind::Error,
+                span: e.span(),
+            },
+        )));
 
     // The first parse reads the list of items, tasks and pipelines in loops (`fast`),
     // which leave any other item, and any they give up on, to `item`.
@@ -637,7 +657,9 @@ where
     item.repeated()
         .collect::<Exact<_>>()
         .map(Exact::into_vec)
-        .then_ignore(end())
+        // What no item's recovery could skip is reported and dropped, keeping the items
+        // before it: an editor needs the outline of a file while it is being typed.
+        .then_ignore(end().recover_with(via_parser(any().repeated())))
         .map_with(|items, e| SourceFile {
             items,
             span: e.span(),
