@@ -39,11 +39,16 @@ impl Analysis {
         let root = sources.add(path.display().to_string(), text);
         let checked = expc_check::check(path, root, &mut sources, loader, &Overrides::new());
         let index = SymbolIndex::build(&checked.modules, &sources);
+        let mut diagnostics = checked.diagnostics;
+        if let Some(program) = &checked.program {
+            // What `expc check` adds to the checker's: calls that read each other's outputs.
+            diagnostics.extend(expc_plan::cycles(program));
+        }
         Analysis {
             path: path.to_path_buf(),
             sources,
             root,
-            diagnostics: checked.diagnostics,
+            diagnostics,
             modules: checked.modules,
             index,
         }
