@@ -57,6 +57,28 @@ impl From<rusqlite::Error> for Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// Runs `f` again while SQLite says the database is locked without having waited (as it
+/// does to avoid a deadlock between two connections that both want to write), for up to
+/// ten seconds: the busy timeout's wait, for the cases it does not cover.
+fn retry_while_busy<T, E: std::fmt::Display>(
+    mut f: impl FnMut() -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(2);
+    loop {
+        match f() {
+            Err(e)
+                if e.to_string().contains("database is locked")
+                    && started.elapsed() < std::time::Duration::from_secs(10) =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(100));
+            }
+            result => return result,
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating it when missing) the store of a state directory for writing.
     pub fn open(state_dir: &Path) -> Result<Store> {
@@ -66,14 +88,17 @@ impl Store {
         let conn = Connection::open(&path)
             .map_err(|e| Error(format!("cannot open `{}`: {e}", path.display())))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Turning a fresh file to WAL takes an exclusive lock, and SQLite answers "database
+        // is locked" at once, without waiting, to a connection that meets another doing
+        // it: several processes opening one fresh store at once retry for a while.
+        retry_while_busy(|| conn.pragma_update(None, "journal_mode", "WAL"))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // A run inserts a few rows per instance into indexes that span every run: a page
         // cache of 64 MiB (instead of 2) keeps their pages from being read again and again.
         conn.pragma_update(None, "cache_size", -65_536)?;
         let mut store = Store { conn, path };
-        store.migrate()?;
+        retry_while_busy(|| store.migrate())?;
         store.mark_interrupted()?;
         Ok(store)
     }
