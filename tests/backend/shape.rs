@@ -38,6 +38,14 @@ pub fn trials(suite: &mut Suite) {
         the_run_crate_root_is_under_400_lines,
     );
     suite.test(
+        "the_ir_does_not_import_the_checker",
+        the_ir_does_not_import_the_checker,
+    );
+    suite.test(
+        "the_language_server_keeps_no_unit_tables",
+        the_language_server_keeps_no_unit_tables,
+    );
+    suite.test(
         "the_scanner_sees_through_literals_and_comments",
         the_scanner_sees_through_literals_and_comments,
     );
@@ -380,4 +388,37 @@ trait T {
         "{}",
         code_only(source)
     );
+}
+
+/// The typed IR (`ir.rs`, and the expressions and values it holds) is what lowering
+/// reads: it names no module of the checker, so the checker's internals can change
+/// without the back end following.
+fn the_ir_does_not_import_the_checker() {
+    let checker_modules = [
+        "checker", "defs", "expr", "items", "pipeline", "sweeps", "tasks", "types", "modules",
+    ];
+    for file in ["ir.rs", "ir_expr.rs", "value.rs"] {
+        let path = expc_tests::root().join("crates/expc-check/src").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        for m in checker_modules {
+            assert!(
+                !text.contains(&format!("crate::{m}::")) && !text.contains(&format!("crate::{m};")),
+                "{file} imports the checker's `{m}`"
+            );
+        }
+    }
+}
+
+/// The language server asks the syntax crate for the units it completes and explains.
+fn the_language_server_keeps_no_unit_tables() {
+    for path in rust_files("crates/expc-lsp/src") {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for unit in ["\"GiB\"", "\"MiB\"", "\"ms\""] {
+            assert!(
+                !text.contains(unit),
+                "{} spells the unit {unit} itself: use expc_syntax::quantity",
+                path.display()
+            );
+        }
+    }
 }

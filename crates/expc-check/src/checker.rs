@@ -38,26 +38,7 @@ pub struct FormatInfo {
     pub props: BTreeMap<String, Value>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    Local,
-    Slurm,
-    Kubernetes,
-    Spark,
-}
-
-impl Backend {
-    pub fn parse(s: &str) -> Option<Backend> {
-        Some(match s {
-            "local" => Backend::Local,
-            "slurm" => Backend::Slurm,
-            "kubernetes" => Backend::Kubernetes,
-            "spark" => Backend::Spark,
-            _ => return None,
-        })
-    }
-}
+pub use crate::ir::Backend;
 
 /// What is known about a param while it is being evaluated.
 #[derive(Clone, Debug)]

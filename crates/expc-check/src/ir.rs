@@ -8,10 +8,39 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-pub use crate::checker::Backend;
 pub use crate::ir_expr::{IrExpr, IrPart};
-pub use crate::sweeps::Strategy;
 use crate::value::Value;
+
+/// The kind of engine a resource places its calls on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Local,
+    Slurm,
+    Kubernetes,
+    Spark,
+}
+
+impl Backend {
+    pub fn parse(s: &str) -> Option<Backend> {
+        Some(match s {
+            "local" => Backend::Local,
+            "slurm" => Backend::Slurm,
+            "kubernetes" => Backend::Kubernetes,
+            "spark" => Backend::Spark,
+            _ => return None,
+        })
+    }
+}
+
+/// How a sweep combines its axes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    Product,
+    Zip,
+    Random,
+}
 
 /// Bumped on any incompatible change of the JSON shape.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -72,7 +101,7 @@ pub struct Secret {
 #[derive(Clone, Debug, Serialize)]
 pub struct Sweep {
     pub id: String,
-    pub strategy: crate::sweeps::Strategy,
+    pub strategy: Strategy,
     pub axes: Vec<Axis>,
     pub samples: Option<i64>,
     pub seed: Option<i64>,
@@ -98,7 +127,7 @@ pub struct Declared {
 pub struct Resource {
     pub id: String,
     pub kind: String,
-    pub backend: Option<crate::checker::Backend>,
+    pub backend: Option<Backend>,
     /// Every field of the kind, defaults filled in.
     pub fields: Option<Value>,
     /// The limits that apply: the site's, overridden by the resource's own.

@@ -2,20 +2,13 @@
 
 use expc_diagnostics::{Code, Diagnostic, Span};
 use expc_syntax::ast::{EntryValue, ItemKind};
-use serde::Serialize;
 
 use crate::checker::Checker;
 use crate::defs::DefKind;
 use crate::types::Type;
 use crate::value::Value;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Strategy {
-    Product,
-    Zip,
-    Random,
-}
+pub use crate::ir::Strategy;
 
 #[derive(Clone, Debug)]
 pub struct Axis {

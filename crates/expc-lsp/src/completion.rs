@@ -10,14 +10,11 @@ use lsp_types::{
     MarkupKind, TextEdit,
 };
 
+use expc_syntax::quantity;
+
 use crate::analysis::Analysis;
 use crate::hover::{SECTION_FIELDS, units_of};
 use crate::position;
-
-const MEMORY_UNITS: &[&str] = &[
-    "B", "KB", "MB", "GB", "TB", "PB", "KiB", "MiB", "GiB", "TiB", "PiB",
-];
-const DURATION_UNITS: &[&str] = &["ms", "s", "m", "h", "d", "w"];
 
 pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<CompletionItem> {
     let Some(source) = analysis.file(file) else {
@@ -47,17 +44,16 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
             .count();
         let unit_start = (line_start + before.len() - unit_len) as u32;
         let range = position::range(source, unit_start, offset as u32);
-        return MEMORY_UNITS
-            .iter()
+        return quantity::memory_unit_names()
             .map(|u| (u, "memory"))
-            .chain(DURATION_UNITS.iter().map(|u| (u, "duration")))
+            .chain(quantity::duration_unit_names().map(|u| (u, "duration")))
             .map(|(u, what)| CompletionItem {
-                label: (*u).to_owned(),
+                label: u.to_owned(),
                 kind: Some(CompletionItemKind::UNIT),
                 detail: Some(format!("{what} unit")),
                 text_edit: Some(CompletionTextEdit::Edit(TextEdit {
                     range,
-                    new_text: (*u).to_owned(),
+                    new_text: u.to_owned(),
                 })),
                 ..CompletionItem::default()
             })

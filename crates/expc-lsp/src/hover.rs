@@ -4,22 +4,30 @@
 use expc_check::index::SymbolKind;
 use expc_diagnostics::FileId;
 use expc_syntax::ast::ItemKind;
+use expc_syntax::quantity;
 use lsp_types::{Hover, HoverContents, MarkupContent, MarkupKind};
 
 use crate::analysis::Analysis;
 use crate::position;
 
 /// The units a value of a type is written in, for types that have units.
-pub fn units_of(ty: &str) -> Option<&'static str> {
-    let base = ty.trim_end_matches('?');
-    match base {
-        "Memory" => Some(
-            "a memory size with a unit: `B`, `KB`, `MB`, `GB`, `TB`, `PB`, `KiB`, `MiB`, `GiB`, `TiB`, `PiB` (for example `16GiB`)",
-        ),
-        "Duration" => Some(
-            "a duration with a unit: `ms`, `s`, `m` (minutes), `h`, `d`, `w`, combined largest first (for example `2h30m`)",
-        ),
-        "Cpu" => Some("a number of CPUs (for example `4`)"),
+pub fn units_of(ty: &str) -> Option<String> {
+    let list = |units: &mut dyn Iterator<Item = &str>| {
+        units
+            .map(|u| format!("`{u}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match ty.trim_end_matches('?') {
+        "Memory" => Some(format!(
+            "a memory size with a unit: {} (for example `16GiB`)",
+            list(&mut quantity::memory_unit_names())
+        )),
+        "Duration" => Some(format!(
+            "a duration with a unit: {} (`m` is minutes), combined largest first (for example `2h30m`)",
+            list(&mut quantity::duration_unit_names())
+        )),
+        "Cpu" => Some("a number of CPUs (for example `4`)".to_owned()),
         _ => None,
     }
 }

@@ -47,6 +47,16 @@ const DURATION_UNITS: &[(&str, u64)] = &[
     ("ms", 1),
 ];
 
+/// The memory units, smallest first within each base (for completion and hovers).
+pub fn memory_unit_names() -> impl Iterator<Item = &'static str> {
+    MEMORY_UNITS.iter().map(|(name, _)| *name)
+}
+
+/// The duration units, smallest first (for completion and hovers).
+pub fn duration_unit_names() -> impl Iterator<Item = &'static str> {
+    DURATION_UNITS.iter().rev().map(|(name, _)| *name)
+}
+
 /// Every unit name, for suggestions.
 pub fn unit_names() -> impl Iterator<Item = &'static str> {
     MEMORY_UNITS
