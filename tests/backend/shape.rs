@@ -42,8 +42,8 @@ pub fn trials(suite: &mut Suite) {
         the_ir_does_not_import_the_checker,
     );
     suite.test(
-        "the_language_server_keeps_no_unit_tables",
-        the_language_server_keeps_no_unit_tables,
+        "the_language_server_keeps_no_unit_or_section_tables",
+        the_language_server_keeps_no_unit_or_section_tables,
     );
     suite.test(
         "the_scanner_sees_through_literals_and_comments",
@@ -409,8 +409,9 @@ fn the_ir_does_not_import_the_checker() {
     }
 }
 
-/// The language server asks the syntax crate for the units it completes and explains.
-fn the_language_server_keeps_no_unit_tables() {
+/// The language server asks the syntax crate for the units and the checker for the
+/// section fields it completes and explains.
+fn the_language_server_keeps_no_unit_or_section_tables() {
     for path in rust_files("crates/expc-lsp/src") {
         let text = std::fs::read_to_string(&path).unwrap();
         for unit in ["\"GiB\"", "\"MiB\"", "\"ms\""] {
@@ -420,5 +421,10 @@ fn the_language_server_keeps_no_unit_tables() {
                 path.display()
             );
         }
+        assert!(
+            !text.contains("\"backoff\""),
+            "{} lists section fields itself: use expc_check::SECTION_FIELDS",
+            path.display()
+        );
     }
 }

@@ -30,6 +30,7 @@ use expc_diagnostics::{Code, Diagnostic, FileId, Severity, SourceMap};
 
 pub use loader::{FsLoader, Loader, MemoryLoader};
 pub use overrides::Overrides;
+pub use tasks::{SECTION_FIELDS, SectionField};
 
 use checker::Checker;
 use defs::DefKind;

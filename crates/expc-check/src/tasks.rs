@@ -29,6 +29,76 @@ pub struct TaskSig {
     pub spark_settings: BTreeMap<String, Value>,
 }
 
+/// A field of a task section with fixed fields, as the checker checks it and editors
+/// explain it.
+#[derive(Debug, Clone, Copy)]
+pub struct SectionField {
+    pub section: &'static str,
+    pub name: &'static str,
+    /// The field's type as written (`{ NAME = value }` for `vars`, which is a map).
+    pub ty: &'static str,
+    pub doc: &'static str,
+}
+
+/// The fields of the task sections with fixed fields: the one table the checker and the
+/// language server read.
+pub const SECTION_FIELDS: &[SectionField] = &[
+    SectionField {
+        section: "resources",
+        name: "cpus",
+        ty: "Cpu",
+        doc: "CPUs the task needs",
+    },
+    SectionField {
+        section: "resources",
+        name: "mem",
+        ty: "Memory",
+        doc: "memory the task needs",
+    },
+    SectionField {
+        section: "resources",
+        name: "time",
+        ty: "Duration",
+        doc: "the task's wall-time limit",
+    },
+    SectionField {
+        section: "resources",
+        name: "gpus",
+        ty: "Int",
+        doc: "GPUs the task needs",
+    },
+    SectionField {
+        section: "env",
+        name: "image",
+        ty: "String",
+        doc: "container image the task runs in",
+    },
+    SectionField {
+        section: "env",
+        name: "modules",
+        ty: "List<String>",
+        doc: "environment modules loaded before the task",
+    },
+    SectionField {
+        section: "env",
+        name: "conda",
+        ty: "Path",
+        doc: "conda environment activated before the task, by prefix path",
+    },
+    SectionField {
+        section: "env",
+        name: "vars",
+        ty: "{ NAME = value }",
+        doc: "environment variables of the task's process",
+    },
+    SectionField {
+        section: "retry",
+        name: "backoff",
+        ty: "Duration",
+        doc: "time to wait before trying again",
+    },
+];
+
 /// The fields of the sections with fixed fields, built once.
 #[derive(Debug)]
 pub struct SectionFields {
@@ -39,21 +109,34 @@ pub struct SectionFields {
 
 impl SectionFields {
     pub fn new() -> Self {
+        let of = |section: &str| -> Vec<FieldInfo> {
+            SECTION_FIELDS
+                .iter()
+                .filter(|f| f.section == section)
+                .filter_map(|f| Some(plain_field(f.name, section_field_type(f.ty)?)))
+                .collect()
+        };
         Self {
-            resources: vec![
-                plain_field("cpus", Type::Cpu),
-                plain_field("mem", Type::Memory),
-                plain_field("time", Type::Duration),
-                plain_field("gpus", Type::Int),
-            ],
-            env: vec![
-                plain_field("image", Type::String),
-                plain_field("modules", Type::list(Type::String)),
-                plain_field("conda", Type::Path),
-            ],
-            retry: vec![plain_field("backoff", Type::Duration)],
+            resources: of("resources"),
+            env: of("env"),
+            retry: of("retry"),
         }
     }
+}
+
+/// The type of a section field from how [`SECTION_FIELDS`] writes it; `None` for `vars`,
+/// which the checker reads as a map of its own.
+fn section_field_type(written: &str) -> Option<Type> {
+    Some(match written {
+        "Cpu" => Type::Cpu,
+        "Memory" => Type::Memory,
+        "Duration" => Type::Duration,
+        "Int" => Type::Int,
+        "String" => Type::String,
+        "Path" => Type::Path,
+        "List<String>" => Type::list(Type::String),
+        _ => return None,
+    })
 }
 
 impl Checker<'_> {

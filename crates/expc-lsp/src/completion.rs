@@ -13,7 +13,9 @@ use lsp_types::{
 use expc_syntax::quantity;
 
 use crate::analysis::Analysis;
-use crate::hover::{SECTION_FIELDS, units_of};
+use expc_check::SECTION_FIELDS;
+
+use crate::hover::units_of;
 use crate::position;
 
 pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<CompletionItem> {
@@ -182,14 +184,14 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
                 Some((name, b)) if b.span.contains(offset as u32) && at_line_start => {
                     return SECTION_FIELDS
                         .iter()
-                        .filter(|(s, ..)| *s == name)
-                        .map(|(_, field, ty, what)| CompletionItem {
-                            label: (*field).to_owned(),
+                        .filter(|f| f.section == name)
+                        .map(|f| CompletionItem {
+                            label: f.name.to_owned(),
                             kind: Some(CompletionItemKind::FIELD),
-                            detail: Some(format!("{field}: {ty}")),
-                            documentation: Some(markdown(match units_of(ty) {
-                                Some(u) => format!("{what}\n\n{u}"),
-                                None => (*what).to_owned(),
+                            detail: Some(format!("{}: {}", f.name, f.ty)),
+                            documentation: Some(markdown(match units_of(f.ty) {
+                                Some(u) => format!("{}\n\n{u}", f.doc),
+                                None => f.doc.to_owned(),
                             })),
                             ..CompletionItem::default()
                         })

@@ -2,6 +2,7 @@
 //! quantities the units they are written in.
 
 use expc_check::index::SymbolKind;
+use expc_check::{SECTION_FIELDS, SectionField};
 use expc_diagnostics::FileId;
 use expc_syntax::ast::ItemKind;
 use expc_syntax::quantity;
@@ -31,44 +32,6 @@ pub fn units_of(ty: &str) -> Option<String> {
         _ => None,
     }
 }
-
-/// The fields of the task sections with fixed fields: section, name, type, what it is.
-pub const SECTION_FIELDS: &[(&str, &str, &str, &str)] = &[
-    ("resources", "cpus", "Cpu", "CPUs the task needs"),
-    ("resources", "mem", "Memory", "memory the task needs"),
-    (
-        "resources",
-        "time",
-        "Duration",
-        "the task's wall-time limit",
-    ),
-    ("resources", "gpus", "Int", "GPUs the task needs"),
-    ("env", "image", "String", "container image the task runs in"),
-    (
-        "env",
-        "modules",
-        "List<String>",
-        "environment modules loaded before the task",
-    ),
-    (
-        "env",
-        "conda",
-        "Path",
-        "conda environment activated before the task, by prefix path",
-    ),
-    (
-        "env",
-        "vars",
-        "{ NAME = value }",
-        "environment variables of the task's process",
-    ),
-    (
-        "retry",
-        "backoff",
-        "Duration",
-        "time to wait before trying again",
-    ),
-];
 
 pub fn hover(analysis: &Analysis, file: FileId, offset: u32) -> Option<Hover> {
     let source = analysis.file(file)?;
@@ -127,7 +90,12 @@ pub fn hover(analysis: &Analysis, file: FileId, offset: u32) -> Option<Hover> {
     if !in_task {
         return None;
     }
-    let (section, name, ty, what) = SECTION_FIELDS.iter().find(|(_, n, ..)| *n == word)?;
+    let SectionField {
+        section,
+        name,
+        ty,
+        doc: what,
+    } = SECTION_FIELDS.iter().find(|f| f.name == word)?;
     let mut text =
         format!("```exp\n{name}: {ty}\n```\n\n*field of the `{section}` section*: {what}");
     if let Some(units) = units_of(ty) {
