@@ -34,6 +34,10 @@ pub fn trials(suite: &mut Suite) {
     );
     suite.test("help_and_completions", help_and_completions);
     suite.test(
+        "init_makes_a_project_that_checks_and_runs",
+        init_makes_a_project_that_checks_and_runs,
+    );
+    suite.test(
         "check_reports_a_cycle_of_calls",
         check_reports_a_cycle_of_calls,
     );
@@ -53,6 +57,77 @@ pub fn trials(suite: &mut Suite) {
         "every_command_exits_quietly_on_a_closed_stdout",
         every_command_exits_quietly_on_a_closed_stdout,
     );
+}
+
+/// `expc init DIR` makes a project that checks, is formatted and runs at once, with its
+/// `.gitignore`, README and editor settings; a second `init` there is refused, and with
+/// `--force` keeps the files it finds. The Slurm variant checks and runs with `--local`.
+fn init_makes_a_project_that_checks_and_runs() {
+    let root = expc_tests::temp_path("cli", "init");
+    std::fs::create_dir_all(&root).unwrap();
+    let dir = root.join("My Study");
+    let out = run(&["init", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("made the experiment `my_study`"),
+        "{}",
+        stdout(&out)
+    );
+    for file in [
+        "my_study.exp",
+        "scripts/simulate.py",
+        "scripts/summarise.py",
+        "README.md",
+        ".gitignore",
+        ".vscode/extensions.json",
+    ] {
+        assert!(dir.join(file).is_file(), "{file} was not made");
+    }
+    assert!(
+        std::fs::read_to_string(dir.join(".gitignore"))
+            .unwrap()
+            .contains(".expc/")
+    );
+    let spec = dir.join("my_study.exp");
+    let spec = spec.to_str().unwrap();
+    let out = run(&["check", spec]);
+    assert_eq!((out.status.code(), stderr(&out)), (Some(0), String::new()));
+    assert_eq!(run(&["fmt", "--check", spec]).status.code(), Some(0));
+    let out = run(&["run", spec]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = std::fs::read_to_string(dir.join(".expc/out/summarise/summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 7, "{summary}");
+
+    // Not again, and with --force nothing it finds is overwritten.
+    std::fs::write(dir.join("README.md"), "mine").unwrap();
+    let out = run(&["init", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is not empty"), "{}", stderr(&out));
+    let out = run(&["init", "--force", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("kept as they were"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("README.md")).unwrap(),
+        "mine"
+    );
+
+    let slurm = root.join("cluster");
+    let out = run(&["init", "--template", "slurm", slurm.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let spec = slurm.join("cluster.exp");
+    let spec = spec.to_str().unwrap();
+    assert_eq!(run(&["check", spec]).status.code(), Some(0));
+    assert!(
+        std::fs::read_to_string(spec)
+            .unwrap()
+            .contains("resource cluster = Slurm")
+    );
+    let out = run(&["run", "--local", spec]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 /// `expc check` finds calls that read each other's outputs, which only planning found.

@@ -110,6 +110,35 @@ pub enum Command {
     Lsp,
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Make a new project that checks and runs at once: a spec with a param, a sweep, two
+    /// tasks and a gather, its scripts, a `.gitignore` for `.expc/`, a README with the next
+    /// commands and editor settings recommending the extension.
+    ///
+    /// DIR (default: this folder) is made when missing; a folder that holds anything is
+    /// refused unless `--force` is given, and then no file in it is overwritten.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The project's folder; its name becomes the experiment's.
+    #[arg(value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Where the simulations are placed.
+    #[arg(long, value_enum, default_value_t = InitTemplate::Local)]
+    pub template: InitTemplate,
+    /// Add the project's files to a folder that is not empty (existing files are kept).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InitTemplate {
+    /// Everything on this machine.
+    Local,
+    /// The simulations on a Slurm partition, the summary here (`expc run --local` runs
+    /// all of it here).
+    Slurm,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod diff;
 mod explain;
 mod fmt;
 mod graph;
+mod init;
 mod lsp;
 mod plan;
 mod program;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Report(args) => report::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Lsp => lsp::run(),
+        Command::Init(args) => init::run(args),
         Command::Completions(args) => {
             // Into memory first: `clap_complete::generate` panics on a write error, and
             // `expc completions bash | head -1` closes the pipe early.
