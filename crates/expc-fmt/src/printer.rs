@@ -174,10 +174,11 @@ impl<'a> Printer<'a> {
     fn only_comments_between(&self, from: u32, to: u32) -> bool {
         let to = to.min(self.src.len() as u32);
         let mut at = from;
-        for c in self
-            .comments
+        // Comments are in source order: start at the first at or after `from`.
+        let first = self.comments.partition_point(|c| c.span.start < from);
+        for c in self.comments[first..]
             .iter()
-            .filter(|c| c.span.start >= from && c.span.end <= to)
+            .take_while(|c| c.span.end <= to)
         {
             if !self.src[at as usize..c.span.start as usize]
                 .trim()
@@ -194,10 +195,8 @@ impl<'a> Printer<'a> {
     /// of the source if there is none).
     fn next_outside_comments(&self, from: u32, byte: u8) -> u32 {
         let bytes = self.src.as_bytes();
-        let mut comments = self.comments[self.next..]
-            .iter()
-            .filter(|c| c.span.start >= from)
-            .peekable();
+        let first = self.comments.partition_point(|c| c.span.start < from);
+        let mut comments = self.comments[first..].iter().peekable();
         let mut at = from as usize;
         while at < bytes.len() {
             if let Some(c) = comments.peek() {

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use expc_check::ir::{self, Backend, IrExpr, IrPart};
 use expc_check::value::{Value, format_float};
 use expc_diagnostics::{Code, Diagnostic, FileId, Span};
-use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::index::ProgramIndex;
 use crate::plan::{
@@ -222,9 +221,7 @@ fn order_calls(
         .map(|(i, s)| (s.call.binding.as_str(), i))
         .collect();
 
-    // The job graph, for the order and for cycles.
-    let mut graph: DiGraph<usize, ()> = DiGraph::new();
-    let nodes: Vec<NodeIndex> = (0..sites.len()).map(|i| graph.add_node(i)).collect();
+    // What each call reads: the edges of the call graph, for the order and for cycles.
     let mut deps: Vec<Vec<(usize, bool)>> = vec![Vec::new(); sites.len()];
     for (i, site) in sites.iter().enumerate() {
         let mut found = BTreeSet::new();
@@ -237,7 +234,6 @@ fn order_calls(
             if let Some(&j) = by_binding.get(binding.as_str()) {
                 if taken.insert(j) {
                     deps[i].push((j, gathered));
-                    graph.add_edge(nodes[j], nodes[i], ());
                 }
             }
         }

@@ -148,22 +148,28 @@ fn cap_type_arguments<T: Bracket>(file: FileId, tokens: Vec<T>) -> (Vec<T>, Opti
             && tokens[i - 1].kind() == Kind::Ident
             && tokens.get(i + 1).is_some_and(|t| t.kind() == Kind::Ident)
     };
-    // The common case: never that deep; nothing is copied.
+    // The common case: never that deep; nothing is copied. One tight pass, looking
+    // around only at a `<`.
     let mut depth = 0usize;
     let mut deep = false;
-    for i in 0..tokens.len() {
-        let k = tokens[i].kind();
-        if opens(&tokens, i) {
-            depth += 1;
-            if depth > MAX_TYPE_DEPTH {
-                deep = true;
-                break;
+    let mut after_word = false;
+    for (i, t) in tokens.iter().enumerate() {
+        let k = t.kind();
+        match k {
+            Kind::Lt => {
+                if after_word && tokens.get(i + 1).is_some_and(|n| n.kind() == Kind::Ident) {
+                    depth += 1;
+                    if depth > MAX_TYPE_DEPTH {
+                        deep = true;
+                        break;
+                    }
+                }
             }
-        } else if k == Kind::Gt {
-            depth = depth.saturating_sub(1);
-        } else if !in_type(k) {
-            depth = 0;
+            Kind::Gt => depth = depth.saturating_sub(1),
+            Kind::Ident | Kind::Comma | Kind::Question | Kind::Dot => {}
+            _ => depth = 0,
         }
+        after_word = k == Kind::Ident;
     }
     if !deep {
         return (tokens, None);
