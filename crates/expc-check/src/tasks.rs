@@ -183,6 +183,9 @@ impl Checker<'_> {
     /// (`"a.csv"` and `"./a.csv"`), and not one inside the other (a `File` output inside a
     /// `Dir` output), which the task could not write both of as declared.
     fn check_output_places(&mut self, outputs: &[FieldInfo]) {
+        if outputs.len() < 2 {
+            return;
+        }
         let places: Vec<(&FieldInfo, Vec<&str>)> = outputs
             .iter()
             .filter_map(|o| match &o.default {
@@ -848,7 +851,7 @@ fn output_name_problem(p: &str) -> Option<&'static str> {
         Some("must stay inside the task's directory (it is absolute)")
     } else if p.split('/').any(|c| c == "..") {
         Some("must stay inside the task's directory (it goes up with `..`)")
-    } else if output_components(p).is_empty() {
+    } else if !p.split('/').any(|c| !c.is_empty() && c != ".") {
         Some("names the task's directory itself, not a file in it")
     } else {
         None

@@ -1,6 +1,7 @@
 //! Lowering: the typed IR of one pipeline to a plan of jobs, in dependency order.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use expc_check::ir::{self, Backend, IrExpr, IrPart};
 use expc_check::value::{Value, format_float};
@@ -83,7 +84,8 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
     }
 
     let sites = sites_of(p);
-    let (order, deps) = match order_calls(&sites) {
+    let calls: Vec<&ir::Call> = sites.iter().map(|s| s.call).collect();
+    let (order, deps) = match order_calls(&calls) {
         Ok(ordered) => ordered,
         Err(cycle) => {
             diagnostics.push(*cycle);
@@ -172,13 +174,11 @@ fn collect<'p>(
 }
 
 /// The bindings whose outputs an expression reads, and whether gathered.
-fn outputs_read(e: &IrExpr, out: &mut BTreeSet<(String, bool)>) {
+fn outputs_read<'e>(e: &'e IrExpr, out: &mut Vec<(&'e str, bool)>) {
     match e {
         IrExpr::CallOutput {
             binding, gathered, ..
-        } => {
-            out.insert((binding.clone(), *gathered));
-        }
+        } => out.push((binding.as_str(), *gathered)),
         IrExpr::List { items } => items.iter().for_each(|i| outputs_read(i, out)),
         IrExpr::Concat { parts } => parts.iter().for_each(|i| outputs_read(i, out)),
         IrExpr::Template { parts } => parts.iter().for_each(|p| {
@@ -198,13 +198,27 @@ fn sites_of(p: &ir::Pipeline) -> Vec<Site<'_>> {
     sites
 }
 
+/// Every call of a pipeline's body, in source order, without the loops around them.
+fn calls_of<'p>(body: &'p [ir::Stmt], out: &mut Vec<&'p ir::Call>) {
+    for stmt in body {
+        match stmt {
+            ir::Stmt::Call(call) => out.push(call),
+            ir::Stmt::For { body, .. } => calls_of(body, out),
+        }
+    }
+}
+
 /// The calls that read each other's outputs in a cycle, in every pipeline of `program`:
 /// what `expc check` reports without lowering (which needs every param's value).
 pub fn cycles(program: &ir::Program) -> Vec<Diagnostic> {
     program
         .pipelines
         .iter()
-        .filter_map(|p| order_calls(&sites_of(p)).err())
+        .filter_map(|p| {
+            let mut calls = Vec::new();
+            calls_of(&p.body, &mut calls);
+            order_calls(&calls).err()
+        })
         .map(|d| *d)
         .collect()
 }
@@ -213,39 +227,40 @@ pub fn cycles(program: &ir::Program) -> Vec<Diagnostic> {
 /// each reads (the call, and whether gathered); a cycle is an error.
 #[allow(clippy::type_complexity)]
 fn order_calls(
-    sites: &[Site<'_>],
+    calls: &[&ir::Call],
 ) -> Result<(Vec<usize>, Vec<Vec<(usize, bool)>>), Box<Diagnostic>> {
-    let by_binding: HashMap<&str, usize> = sites
+    let by_binding: foldhash::HashMap<&str, usize> = calls
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.call.binding.as_str(), i))
+        .map(|(i, c)| (c.binding.as_str(), i))
         .collect();
 
     // What each call reads: the edges of the call graph, for the order and for cycles.
-    let mut deps: Vec<Vec<(usize, bool)>> = vec![Vec::new(); sites.len()];
-    for (i, site) in sites.iter().enumerate() {
-        let mut found = BTreeSet::new();
-        for arg in site.call.args.values() {
+    let mut deps: Vec<Vec<(usize, bool)>> = vec![Vec::new(); calls.len()];
+    let mut found: Vec<(&str, bool)> = Vec::new();
+    for (i, call) in calls.iter().enumerate() {
+        found.clear();
+        for arg in call.args.values() {
             outputs_read(arg, &mut found);
         }
-        // A gather over many calls reads as many bindings: each is taken once.
-        let mut taken = std::collections::HashSet::new();
-        for (binding, gathered) in found {
-            if let Some(&j) = by_binding.get(binding.as_str()) {
-                if taken.insert(j) {
-                    deps[i].push((j, gathered));
-                }
-            }
-        }
+        // A gather over many calls reads as many bindings: each is taken once, read
+        // whole if it is read whole anywhere (`false` sorts first).
+        found.sort_unstable();
+        found.dedup_by_key(|(binding, _)| *binding);
+        deps[i].extend(
+            found
+                .iter()
+                .filter_map(|(binding, gathered)| by_binding.get(binding).map(|&j| (j, *gathered))),
+        );
     }
-    match stable_topo(sites, &deps) {
+    match stable_topo(calls.len(), &deps) {
         Ok(order) => Ok((order, deps)),
-        Err(cycle) => Err(Box::new(cycle_diagnostic(sites, cycle))),
+        Err(cycle) => Err(Box::new(cycle_diagnostic(calls, cycle))),
     }
 }
 
 /// A cycle of calls, as an error that names each and what it reads.
-fn cycle_diagnostic(sites: &[Site<'_>], mut cycle: Vec<usize>) -> Diagnostic {
+fn cycle_diagnostic(calls: &[&ir::Call], mut cycle: Vec<usize>) -> Diagnostic {
     // Start at the call written first.
     if let Some(pos) = cycle
         .iter()
@@ -257,9 +272,9 @@ fn cycle_diagnostic(sites: &[Site<'_>], mut cycle: Vec<usize>) -> Diagnostic {
     }
     let names: Vec<String> = cycle
         .iter()
-        .map(|i| format!("`{}`", sites[*i].call.binding))
+        .map(|i| format!("`{}`", calls[*i].binding))
         .collect();
-    let first = &sites[cycle[0]];
+    let first = &calls[cycle[0]];
     let mut d = Diagnostic::error(
         Code::DEPENDENCY_CYCLE,
         format!(
@@ -267,14 +282,14 @@ fn cycle_diagnostic(sites: &[Site<'_>], mut cycle: Vec<usize>) -> Diagnostic {
             names.join(" → "),
             names[0]
         ),
-        first.call.span,
+        first.span,
     )
-    .with_primary_message(format!("`{}` is here", first.call.binding));
+    .with_primary_message(format!("`{}` is here", first.binding));
     for (k, i) in cycle.iter().enumerate().skip(1) {
-        let prev = &sites[cycle[k - 1]].call.binding;
+        let prev = &calls[cycle[k - 1]].binding;
         d = d.with_label(
-            sites[*i].call.span,
-            format!("`{}` reads `{prev}`", sites[*i].call.binding),
+            calls[*i].span,
+            format!("`{}` reads `{prev}`", calls[*i].binding),
         );
     }
     d.with_help("break the cycle: one of these calls must not read the others' outputs")
@@ -282,8 +297,7 @@ fn cycle_diagnostic(sites: &[Site<'_>], mut cycle: Vec<usize>) -> Diagnostic {
 
 /// Kahn's algorithm, taking ready calls in source order, so the order is stable; on a
 /// cycle, returns the calls of one cycle in dependency order.
-fn stable_topo(sites: &[Site<'_>], deps: &[Vec<(usize, bool)>]) -> Result<Vec<usize>, Vec<usize>> {
-    let n = sites.len();
+fn stable_topo(n: usize, deps: &[Vec<(usize, bool)>]) -> Result<Vec<usize>, Vec<usize>> {
     let mut remaining: Vec<usize> = deps.iter().map(Vec::len).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, ds) in deps.iter().enumerate() {
@@ -291,14 +305,15 @@ fn stable_topo(sites: &[Site<'_>], deps: &[Vec<(usize, bool)>]) -> Result<Vec<us
             dependents[*d].push(i);
         }
     }
-    let mut ready: BTreeSet<usize> = (0..n).filter(|i| remaining[*i] == 0).collect();
+    let mut ready: BinaryHeap<Reverse<usize>> =
+        (0..n).filter(|i| remaining[*i] == 0).map(Reverse).collect();
     let mut order = Vec::with_capacity(n);
-    while let Some(i) = ready.pop_first() {
+    while let Some(Reverse(i)) = ready.pop() {
         order.push(i);
         for &j in &dependents[i] {
             remaining[j] -= 1;
             if remaining[j] == 0 {
-                ready.insert(j);
+                ready.push(Reverse(j));
             }
         }
     }
