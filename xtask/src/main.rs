@@ -35,7 +35,9 @@ fn main() {
             print!("{}", generate::items(items));
         }
         _ => {
-            eprintln!("usage: cargo xtask bench | cargo xtask gen [TASKS] | cargo xtask gen-items [ITEMS]");
+            eprintln!(
+                "usage: cargo xtask bench | cargo xtask gen [TASKS] | cargo xtask gen-items [ITEMS]"
+            );
             std::process::exit(2);
         }
     }

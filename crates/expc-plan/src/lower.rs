@@ -561,7 +561,7 @@ impl Cx<'_> {
                 .env
                 .conda
                 .clone()
-                .or_else(|| from_resource("conda").and_then(|v| v.as_str().map(str::to_owned))),
+                .or_else(|| from_resource("conda").and_then(|v| self.program.path_value(&v))),
             vars: task
                 .env
                 .vars
