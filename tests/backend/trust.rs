@@ -50,6 +50,70 @@ pub fn trials(suite: &mut Suite) {
         "a_file_output_that_is_a_symbolic_link_is_refused",
         a_file_output_that_is_a_symbolic_link_is_refused,
     );
+    suite.test(
+        "tables_are_checked_against_their_schema_and_outputs_against_their_kind",
+        tables_are_checked_against_their_schema_and_outputs_against_their_kind,
+    );
+}
+
+/// A shipped table with a wrong header or cell stops the run before anything runs; a
+/// produced one with a wrong cell fails its instance with the row, column and type; a
+/// directory where a `File` output is declared fails its instance; a good table passes.
+fn tables_are_checked_against_their_schema_and_outputs_against_their_kind() {
+    let p = project("tables");
+    let good =
+        "station,time,mm,quality\na,2024-05-01T10:00:00Z,1.5,3\nb,2024-05-01T11:00:00Z,0.0,\n";
+    std::fs::write(p.dir.join("readings.csv"), good).unwrap();
+    ok(&p.run("tables.exp", &[]));
+    assert!(p.out("c/out.tsv").is_file());
+
+    // A header out of order: refused before anything runs.
+    std::fs::write(
+        p.dir.join("readings.csv"),
+        "station,mm,time,quality\na,1.5,2024-05-01,3\n",
+    )
+    .unwrap();
+    let out = p.run("tables.exp", &[]);
+    let err = one_line(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("the data `readings`"), "{err}");
+    assert!(
+        err.contains("has the header `station`, `mm`, `time`, `quality`"),
+        "{err}"
+    );
+    assert!(tasks(&out, "task_started").is_empty(), "{}", text(&out));
+
+    // A cell of the wrong type in a shipped table names its row and column.
+    std::fs::write(p.dir.join("readings.csv"), good.replace("0.0,", "dry,")).unwrap();
+    let err = one_line(&p.run("tables.exp", &[]).stderr);
+    assert!(
+        err.contains("row 2, column 3 (`mm`): expected Float, found \"dry\""),
+        "{err}"
+    );
+
+    // A produced table with a wrong cell fails its instance, and what reads it is not run.
+    std::fs::write(p.dir.join("readings.csv"), good).unwrap();
+    let out = p.run("tables.exp", &["-p", "bad=wet"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        // (In JSON events: the quotes around the cell are escaped.)
+        all.contains("its output `out` (`out.tsv`, `Table<Tsv, Reading>`) row 2, column 3 (`mm`): expected Float, found \\\"wet\\\""),
+        "{all}"
+    );
+    assert!(tasks(&out, "task_failed").contains("c"), "{all}");
+    assert!(!tasks(&out, "task_started").contains("folder"), "{all}");
+
+    // A directory where a file is declared.
+    let out = p.run("tables.exp", &["-p", "as_dir=true"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains(
+            "its output `note` (`note.txt`, `File<Text>`) is a directory, but its type is a file"
+        ),
+        "{all}"
+    );
 }
 
 /// A copy of `tests/trust/` in a fresh temporary folder, removed when dropped.

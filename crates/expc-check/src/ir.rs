@@ -199,7 +199,7 @@ pub struct Schema {
     pub columns: Vec<Column>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Column {
     pub name: String,
     #[serde(rename = "type")]

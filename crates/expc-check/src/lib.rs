@@ -17,6 +17,7 @@ pub mod loader;
 pub mod modules;
 mod overrides;
 mod pipeline;
+pub mod shape;
 mod sweeps;
 mod tasks;
 mod types;

@@ -435,6 +435,10 @@ impl Cx<'_> {
                     .and_then(Value::as_str)
                     .unwrap_or(&o.name)
                     .to_owned(),
+                checked: match self.program.shape(&o.ty) {
+                    expc_check::shape::Shape::Table(t) => Some(t.describe()),
+                    _ => None,
+                },
             })
             .collect();
         let command = self.command(call, task);

@@ -86,6 +86,10 @@ pub struct Output {
     #[serde(rename = "type")]
     pub ty: String,
     pub path: String,
+    /// What a run checks of the output's content when the task ends (a table's header and
+    /// cells), if anything beyond its kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -168,11 +168,15 @@ pub fn text(plan: &Plan) -> String {
         for o in &job.outputs {
             let _ = writeln!(
                 out,
-                "  {:<10} {}: {} = \"{}\"",
+                "  {:<10} {}: {} = \"{}\"{}",
                 if first { "outputs" } else { "" },
                 o.name,
                 o.ty,
-                o.path
+                o.path,
+                o.checked
+                    .as_ref()
+                    .map(|c| format!("  (checked: {c})"))
+                    .unwrap_or_default()
             );
             first = false;
         }

@@ -28,6 +28,7 @@ pub mod resolve;
 mod scheduler;
 pub mod stamp;
 pub mod store;
+mod tables;
 pub mod why;
 
 use std::path::PathBuf;

@@ -25,7 +25,56 @@ pub fn preflight(
         k8s::check(plan)?;
         spark::check(plan, |j| resolver.task(j), &opts.spec_dir)?;
     }
-    data(program, plan, resolver, stats)
+    data(program, plan, resolver, stats)?;
+    tables(program, resolver, &opts.state_dir)
+}
+
+/// Shipped tables with a schema (CSV, TSV) that tasks read: their header and cells, once
+/// per content (a digest checked before is noted in `.expc/tables-checked`).
+fn tables(
+    program: &ir::Program,
+    resolver: &Resolver<'_>,
+    state_dir: &std::path::Path,
+) -> Result<(), RunError> {
+    let memo_path = state_dir.join("tables-checked");
+    let memo = std::fs::read_to_string(&memo_path).unwrap_or_default();
+    let mut checked = Vec::new();
+    for artifact in program.data.iter().chain(&program.models) {
+        let expc_check::shape::Shape::Table(table) = program.shape(&artifact.ty) else {
+            continue;
+        };
+        let Some((path, digest)) = resolver.data_digests.get(&artifact.id) else {
+            continue;
+        };
+        let key = blake3::hash(format!("{digest}\0{table:?}").as_bytes())
+            .to_hex()
+            .to_string();
+        if memo.lines().any(|l| l == key) {
+            continue;
+        }
+        crate::tables::check(path, &expc_check::shape::Shape::Table(table)).map_err(|e| {
+            RunError(format!(
+                "the data `{}` (`{}`) {e}. Fix the file, or the schema of its type `{}`",
+                artifact.id,
+                path.display(),
+                artifact.ty
+            ))
+        })?;
+        checked.push(key);
+    }
+    // Noted only where a state folder exists already: nothing else is written before the
+    // run's checks pass and it holds the lock; a line written twice is harmless.
+    if !checked.is_empty() && state_dir.is_dir() {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&memo_path)
+        {
+            let _ = f.write_all((checked.join("\n") + "\n").as_bytes());
+        }
+    }
+    Ok(())
 }
 
 /// Declared data that some call or task reads must exist, and match its pinned digest.

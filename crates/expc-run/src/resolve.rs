@@ -152,6 +152,10 @@ impl<'a> Resolver<'a> {
         self.evaluator.plan()
     }
 
+    pub fn program(&self) -> &'a ir::Program {
+        self.evaluator.index().program
+    }
+
     /// See [`crate::key::run_fingerprint`].
     pub fn run_fingerprint(&self, base: &str) -> blake3::Hash {
         crate::key::run_fingerprint(base, &self.definitions, &self.data_digests)

@@ -622,6 +622,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
         let attempts = r.attempts;
         let collected = collect(
             self.store,
+            self.resolver.program(),
             self.plan,
             j,
             index,

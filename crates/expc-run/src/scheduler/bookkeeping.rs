@@ -74,6 +74,7 @@ pub(super) fn not_linked_note(name: &str, (output, why): &NotLinked) -> String {
 #[allow(clippy::too_many_arguments)]
 pub(super) fn collect(
     store: &Store,
+    program: &expc_check::ir::Program,
     plan: &Plan,
     j: usize,
     index: u64,
@@ -100,6 +101,10 @@ pub(super) fn collect(
         if *metrics {
             crate::exec::check_metrics(&path)
                 .map_err(|e| format!("its output `{name}` is not a metrics file: {e}"))?;
+        }
+        if let Some(o) = plan.jobs[j].outputs.iter().find(|o| o.name == *name) {
+            crate::tables::check(&path, &program.shape(&o.ty))
+                .map_err(|e| format!("its output `{name}` (`{rel}`, `{}`) {e}", o.ty))?;
         }
         let (digest, dir, size) = crate::hash::output_digest(&path)
             .map_err(|e| format!("cannot read its output `{name}`: {e}"))?;
