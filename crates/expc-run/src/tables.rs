@@ -161,9 +161,11 @@ fn is_timestamp(s: &str) -> bool {
     if b.len() == 10 {
         return true;
     }
-    if !matches!(b[10], b'T' | b' ')
-        || !(digits(11..13) && b.get(13) == Some(&b':') && digits(14..16))
-    {
+    let time = matches!(b[10], b'T' | b' ')
+        && digits(11..13)
+        && b.get(13) == Some(&b':')
+        && digits(14..16);
+    if !time {
         return false;
     }
     let mut rest = &s[16..];
@@ -254,10 +256,7 @@ mod tests {
         let err =
             check_text("station,time,mm,n,ok\na,2024-05-01,1.5,3,true\nb,2024-05-01,wet,1,true\n")
                 .unwrap_err();
-        assert_eq!(
-            err,
-            "row 2, column 3 (`mm`): expected Float, found \"wet\""
-        );
+        assert_eq!(err, "row 2, column 3 (`mm`): expected Float, found \"wet\"");
 
         let err = check_text("station,time,mm,n,ok\na,2024-13-01,1,1,true\n").unwrap_err();
         assert!(
