@@ -17,6 +17,7 @@ pub mod loader;
 pub mod modules;
 mod overrides;
 mod pipeline;
+mod profiles;
 mod sweeps;
 mod tasks;
 mod types;
@@ -86,6 +87,7 @@ pub fn check(
     checker.check_experiment();
     checker.check_sweeps();
     checker.check_task_bodies();
+    checker.check_profiles();
     let pipelines = checker.check_pipelines();
     checker.check_unused();
     let program = checker.program(pipelines);
@@ -363,6 +365,7 @@ impl Checker<'_> {
             schemas,
             tasks,
             pipelines,
+            profile: self.moves.applied.clone(),
         }
     }
 }

@@ -377,6 +377,7 @@ impl Checker<'_> {
             let mut spark_settings = BTreeMap::new();
             let mut env = ir::Env::default();
             let mut retry = ir::Retry::default();
+            let mut cache = true;
             for section in &t.sections {
                 let kw = section.kind.keyword();
                 if matches!(section.kind, SectionKind::Error) {
@@ -444,6 +445,19 @@ impl Checker<'_> {
                     }
                     SectionKind::Retry { attempts, body } => {
                         retry = self.retry_section(attempts, body.as_ref(), &cx);
+                        None
+                    }
+                    SectionKind::Cache(value) => {
+                        // Whether to reuse results changes none of them: what the value
+                        // reads is not among the task's uses.
+                        let mark = self.use_log.as_ref().map_or(0, Vec::len);
+                        let t = self.expr_as(value, &Type::Bool, &cx, "`cache`");
+                        if let Some(Value::Bool(b)) = t.value {
+                            cache = b;
+                        }
+                        if let Some(log) = &mut self.use_log {
+                            log.truncate(mark);
+                        }
                         None
                     }
                     SectionKind::Error => None,
@@ -515,6 +529,7 @@ impl Checker<'_> {
                 env,
                 command,
                 retry,
+                cache,
                 uses,
             };
             drop(sig);

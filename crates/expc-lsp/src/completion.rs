@@ -334,7 +334,7 @@ fn symbol_item(s: &Symbol) -> CompletionItem {
         SymbolKind::Data | SymbolKind::Model | SymbolKind::Sweep | SymbolKind::Experiment => {
             CompletionItemKind::VARIABLE
         }
-        SymbolKind::Resource | SymbolKind::Site => CompletionItemKind::VALUE,
+        SymbolKind::Resource | SymbolKind::Site | SymbolKind::Profile => CompletionItemKind::VALUE,
         SymbolKind::Record | SymbolKind::Schema | SymbolKind::Kind => CompletionItemKind::STRUCT,
         SymbolKind::Enum => CompletionItemKind::ENUM,
         SymbolKind::Format => CompletionItemKind::CLASS,

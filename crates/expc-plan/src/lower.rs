@@ -126,6 +126,7 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
                 source: p.source,
             })
             .collect(),
+        profile: program.profile.clone(),
         jobs,
         totals,
         warnings,
@@ -209,12 +210,20 @@ pub fn cycles(program: &ir::Program) -> Vec<Diagnostic> {
         .collect()
 }
 
-/// The calls in an order where each comes after those whose outputs it reads, and what
-/// each reads (the call, and whether gathered); a cycle is an error.
+/// An edge of the call graph: the call `from` runs first.
+#[derive(Clone, Copy, Debug)]
+struct Edge {
+    from: usize,
+    /// Every instance of `from` comes first (a gather), not only the matching one.
+    gathered: bool,
+    /// From `after [..]`: an order, with no data read.
+    order_only: bool,
+}
+
+/// The calls in an order where each comes after those whose outputs it reads and those
+/// it is to run `after`, and those edges; a cycle is an error.
 #[allow(clippy::type_complexity)]
-fn order_calls(
-    sites: &[Site<'_>],
-) -> Result<(Vec<usize>, Vec<Vec<(usize, bool)>>), Box<Diagnostic>> {
+fn order_calls(sites: &[Site<'_>]) -> Result<(Vec<usize>, Vec<Vec<Edge>>), Box<Diagnostic>> {
     let by_binding: HashMap<&str, usize> = sites
         .iter()
         .enumerate()
@@ -222,7 +231,7 @@ fn order_calls(
         .collect();
 
     // What each call reads: the edges of the call graph, for the order and for cycles.
-    let mut deps: Vec<Vec<(usize, bool)>> = vec![Vec::new(); sites.len()];
+    let mut deps: Vec<Vec<Edge>> = vec![Vec::new(); sites.len()];
     for (i, site) in sites.iter().enumerate() {
         let mut found = BTreeSet::new();
         for arg in site.call.args.values() {
@@ -233,19 +242,38 @@ fn order_calls(
         for (binding, gathered) in found {
             if let Some(&j) = by_binding.get(binding.as_str()) {
                 if taken.insert(j) {
-                    deps[i].push((j, gathered));
+                    deps[i].push(Edge {
+                        from: j,
+                        gathered,
+                        order_only: false,
+                    });
+                }
+            }
+        }
+        // `after [a]`: an order without data, each instance after the matching instance
+        // of `a` when inside `a`'s loops, else after all of them.
+        for binding in &site.call.after {
+            if let Some(&j) = by_binding.get(binding.as_str()) {
+                if taken.insert(j) {
+                    let own: Vec<u32> = site.loops.iter().map(|l| l.id).collect();
+                    let theirs: Vec<u32> = sites[j].loops.iter().map(|l| l.id).collect();
+                    deps[i].push(Edge {
+                        from: j,
+                        gathered: !own.starts_with(&theirs),
+                        order_only: true,
+                    });
                 }
             }
         }
     }
     match stable_topo(sites, &deps) {
         Ok(order) => Ok((order, deps)),
-        Err(cycle) => Err(Box::new(cycle_diagnostic(sites, cycle))),
+        Err(cycle) => Err(Box::new(cycle_diagnostic(sites, &deps, cycle))),
     }
 }
 
 /// A cycle of calls, as an error that names each and what it reads.
-fn cycle_diagnostic(sites: &[Site<'_>], mut cycle: Vec<usize>) -> Diagnostic {
+fn cycle_diagnostic(sites: &[Site<'_>], deps: &[Vec<Edge>], mut cycle: Vec<usize>) -> Diagnostic {
     // Start at the call written first.
     if let Some(pos) = cycle
         .iter()
@@ -260,35 +288,54 @@ fn cycle_diagnostic(sites: &[Site<'_>], mut cycle: Vec<usize>) -> Diagnostic {
         .map(|i| format!("`{}`", sites[*i].call.binding))
         .collect();
     let first = &sites[cycle[0]];
+    let order_only = |i: usize, from: usize| deps[i].iter().any(|e| e.from == from && e.order_only);
+    let any_after = (0..cycle.len()).any(|k| order_only(cycle[(k + 1) % cycle.len()], cycle[k]));
     let mut d = Diagnostic::error(
         Code::DEPENDENCY_CYCLE,
         format!(
-            "the calls {} → {} read each other's outputs: none can run first",
+            "the calls {} → {} {}: none can run first",
             names.join(" → "),
-            names[0]
+            names[0],
+            if any_after {
+                "wait for each other (reading outputs or by `after`)"
+            } else {
+                "read each other's outputs"
+            }
         ),
         first.call.span,
     )
     .with_primary_message(format!("`{}` is here", first.call.binding));
     for (k, i) in cycle.iter().enumerate().skip(1) {
-        let prev = &sites[cycle[k - 1]].call.binding;
+        let prev = cycle[k - 1];
+        let verb = if order_only(*i, prev) {
+            "runs after"
+        } else {
+            "reads"
+        };
         d = d.with_label(
             sites[*i].call.span,
-            format!("`{}` reads `{prev}`", sites[*i].call.binding),
+            format!(
+                "`{}` {verb} `{}`",
+                sites[*i].call.binding, sites[prev].call.binding
+            ),
         );
     }
-    d.with_help("break the cycle: one of these calls must not read the others' outputs")
+    d.with_help(if any_after {
+        "break the cycle: remove one of these calls' `after` or one of the outputs it reads"
+    } else {
+        "break the cycle: one of these calls must not read the others' outputs"
+    })
 }
 
 /// Kahn's algorithm, taking ready calls in source order, so the order is stable; on a
 /// cycle, returns the calls of one cycle in dependency order.
-fn stable_topo(sites: &[Site<'_>], deps: &[Vec<(usize, bool)>]) -> Result<Vec<usize>, Vec<usize>> {
+fn stable_topo(sites: &[Site<'_>], deps: &[Vec<Edge>]) -> Result<Vec<usize>, Vec<usize>> {
     let n = sites.len();
     let mut remaining: Vec<usize> = deps.iter().map(Vec::len).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, ds) in deps.iter().enumerate() {
-        for (d, _) in ds {
-            dependents[*d].push(i);
+        for e in ds {
+            dependents[e.from].push(i);
         }
     }
     let mut ready: BTreeSet<usize> = (0..n).filter(|i| remaining[*i] == 0).collect();
@@ -310,7 +357,11 @@ fn stable_topo(sites: &[Site<'_>], deps: &[Vec<(usize, bool)>]) -> Result<Vec<us
     let mut path = vec![start];
     let mut current = start;
     loop {
-        let Some(&(next, _)) = deps[current].iter().find(|(d, _)| remaining[*d] > 0) else {
+        let Some(next) = deps[current]
+            .iter()
+            .map(|e| e.from)
+            .find(|d| remaining[*d] > 0)
+        else {
             return Err(path);
         };
         if let Some(pos) = path.iter().position(|p| *p == next) {
@@ -393,7 +444,7 @@ impl Cx<'_> {
     fn job(
         &self,
         site: &Site<'_>,
-        deps: &[(usize, bool)],
+        deps: &[Edge],
         sites: &[Site<'_>],
         ids: &HashMap<String, String>,
     ) -> Job {
@@ -435,13 +486,14 @@ impl Cx<'_> {
             .fold(1u64, |acc, l| acc.saturating_mul(l.points));
         let after: Vec<Dep> = deps
             .iter()
-            .map(|(d, gathered)| Dep {
-                job: sites[*d].call.binding.clone(),
-                relation: if *gathered {
+            .map(|e| Dep {
+                job: sites[e.from].call.binding.clone(),
+                relation: if e.gathered {
                     Relation::All
                 } else {
                     Relation::Each
                 },
+                order_only: e.order_only,
             })
             .collect();
         let id = self.job_id(site, task, &env, &after, ids);
@@ -466,7 +518,9 @@ impl Cx<'_> {
             resources,
             env,
             retry: task.retry.clone(),
+            cache: task.cache,
             after,
+            moved_from: call.moved_from.clone(),
             placement,
         }
     }
@@ -650,7 +704,8 @@ impl Cx<'_> {
                 h.update(format!("{:?}{:?}{:?}", s.strategy, s.seed, s.samples).as_bytes());
             }
         }
-        for d in after {
+        // An order without data (`after`) changes no result.
+        for d in after.iter().filter(|d| !d.order_only) {
             h.update(d.job.as_bytes());
             h.update(ids.get(&d.job).map_or(&b""[..], |s| s.as_bytes()));
         }
@@ -784,6 +839,7 @@ fn empty_task(call: &ir::Call) -> ir::Task {
         env: ir::Env::default(),
         command: ir::Command::None,
         retry: ir::Retry::default(),
+        cache: true,
         uses: Vec::new(),
     }
 }

@@ -51,7 +51,7 @@ fn shell_word(s: &str) -> String {
 }
 
 pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
-    let overrides = super::program::overrides(&args.program.params_files, &args.program.params)?;
+    let overrides = super::program::overrides_of(&args.program)?;
     let Some((program, plan)) =
         super::program::program_and_plan(&args.file, &overrides, &args.program, render)?
     else {
@@ -185,7 +185,7 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
 }
 
 pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
-    let overrides = super::program::overrides(&args.program.params_files, &args.program.params)?;
+    let overrides = super::program::overrides_of(&args.program)?;
     let Some((program, plan)) =
         super::program::program_and_plan(&args.file, &overrides, &args.program, render)?
     else {
@@ -230,7 +230,13 @@ pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         .map_err(|e| miette!("{}", e.0))?;
     let mut out = std::io::stdout().lock();
     for w in &whys {
-        if w.cached {
+        if w.uncacheable {
+            let _ = writeln!(
+                out,
+                "{}: will run — not cached (cache = false): it runs on every `expc run`",
+                w.task
+            );
+        } else if w.cached {
             let _ = writeln!(
                 out,
                 "{}: cached — nothing it depends on changed since its last successful run",
