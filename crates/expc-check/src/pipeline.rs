@@ -506,15 +506,20 @@ impl Checker<'_> {
                         .map(|(k, _)| k.as_str())
                         .collect();
                     bindings.sort_unstable();
-                    let what = match other {
-                        Some(Local::Point { .. }) => {
-                            format!("`{name}` is a loop variable, not a call of the pipeline")
-                        }
-                        _ => format!("`{name}` is not a call of this pipeline"),
+                    let point = matches!(other, Some(Local::Point { .. }));
+                    let what = if point {
+                        format!("`{name}` is a loop variable, not a call of the pipeline")
+                    } else {
+                        format!("`{name}` is not a call of this pipeline")
                     };
                     let mut d = Diagnostic::error(Code::INVALID_AFTER, what, n.span)
                         .with_primary_message("`after` lists calls, by their `let` names");
-                    d = match expc_syntax::suggest::closest(name, bindings.iter().copied()) {
+                    let closest = if point {
+                        None
+                    } else {
+                        expc_syntax::suggest::closest(name, bindings.iter().copied())
+                    };
+                    d = match closest {
                         Some(s) => d.with_help(format!("did you mean `{s}`?")),
                         None if bindings.is_empty() => {
                             d.with_help("name a call with `let NAME = task(…)` to run after it")
