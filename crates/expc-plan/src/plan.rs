@@ -247,6 +247,8 @@ struct PlanHeader<'a> {
     root: &'a str,
     experiment: &'a Option<String>,
     pipeline: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<&'a ir::AppliedProfile>,
     params: &'a [Param],
 }
 
@@ -301,6 +303,7 @@ impl Plan {
                 root: &self.root,
                 experiment: &self.experiment,
                 pipeline: &self.pipeline,
+                profile: self.profile.as_ref(),
                 params: &self.params,
             },
             jobs: self
