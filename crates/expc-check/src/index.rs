@@ -528,12 +528,23 @@ impl Builder<'_> {
                 id
             }
             ItemKind::Profile(p) => {
+                let moves: Vec<String> = p
+                    .body
+                    .entries
+                    .iter()
+                    .filter_map(|e| match &e.value {
+                        EntryValue::Value(v) => {
+                            Some(format!("{} = {}", e.name.name, self.text(v.span)))
+                        }
+                        _ => None,
+                    })
+                    .collect();
                 let s = self.symbol(
                     &p.name,
                     SymbolKind::Profile,
                     m,
                     item.span,
-                    format!("profile {}", p.name.name),
+                    format!("profile {} {{ {} }}", p.name.name, moves.join(", ")),
                     None,
                     doc,
                     None,

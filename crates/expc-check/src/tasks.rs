@@ -33,6 +33,7 @@ pub struct TaskSig {
 /// explain it.
 #[derive(Debug, Clone, Copy)]
 pub struct SectionField {
+    /// The section, or `task` for a field of the task itself (`cache = false`).
     pub section: &'static str,
     pub name: &'static str,
     /// The field's type as written (`{ NAME = value }` for `vars`, which is a map).
@@ -96,6 +97,13 @@ pub const SECTION_FIELDS: &[SectionField] = &[
         name: "backoff",
         ty: "Duration",
         doc: "time to wait before trying again",
+    },
+    SectionField {
+        section: "task",
+        name: "cache",
+        ty: "Bool",
+        doc: "`cache = false`: the task runs on every `expc run`, never served from the cache; \
+              what reads its outputs runs again only when their content changes",
     },
 ];
 
