@@ -206,6 +206,11 @@ fn to_diagnostic(error: &Rich<'_, Token<'_>, Span>) -> Diagnostic {
         .with_primary_message(format!("unexpected {found_text}"));
     if let Some(s) = suggestion {
         d = d.with_help(format!("did you mean `{s}`?"));
+    } else if found_word == Some("after") && expected.iter().any(|e| e == "a statement") {
+        // `t() on laptop after [a]`: the order is written before the placement.
+        d = d.with_help(
+            "`after [..]` comes before `on`: write `let b = task(…) after [a] on resource`",
+        );
     }
     d
 }
