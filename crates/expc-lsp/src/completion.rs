@@ -211,7 +211,7 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
     let mut items = names(analysis, module, &locals);
     items.extend(keywords(&["true", "false", "none"]));
     if matches!(item.kind, ItemKind::Pipeline(_)) {
-        items.extend(keywords(&["on", "in"]));
+        items.extend(keywords(&["on", "in", "after"]));
     }
     items
 }
