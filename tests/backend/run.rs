@@ -641,6 +641,24 @@ fn after_runs_a_call_once_the_other_finished() {
     let again = p.run("order.exp", &[], &[]);
     ok(&again);
     assert_eq!(tasks(&again, "task_started"), set(&["s"]));
+    // Nor is placement: under the profile (here, with `--local`) the same, and the run's
+    // provenance says which profile moved what.
+    let moved = p.run("order.exp", &["--profile", "hpc"], &[]);
+    ok(&moved);
+    assert_eq!(tasks(&moved, "task_started"), set(&["s"]));
+    let rows = expc_tests::query(
+        &p.dir.join(".expc"),
+        "SELECT environment FROM runs ORDER BY started_at DESC LIMIT 1",
+    );
+    let env: serde_json::Value =
+        serde_json::from_str(rows[0]["environment"].as_str().unwrap()).unwrap();
+    assert_eq!(env["profile"]["name"], "hpc", "{env}");
+    assert_eq!(env["profile"]["moves"]["here"], "cluster", "{env}");
+    assert_eq!(
+        env["profile"]["moved_calls"]["b"],
+        serde_json::json!({ "declared": "here", "moved_to": "cluster" }),
+        "{env}"
+    );
 }
 
 /// `stamp` says `cache = false`: it runs on every run, and `c`, which reads it, runs

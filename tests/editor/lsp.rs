@@ -982,11 +982,19 @@ fn profiles_cache_and_after_are_completed_and_explained() {
     // `after` where a call ends, and the bindings above in its list.
     let text = PLACED.replace("after [c] on laptop", "af");
     c.change(&path, 4, &text);
-    let l = labels(c.at("textDocument/completion", &path, pos(&text, "raw) af", 0, 7)));
+    let l = labels(c.at(
+        "textDocument/completion",
+        &path,
+        pos(&text, "raw) af", 0, 7),
+    ));
     assert!(l.contains(&"after".to_owned()), "{l:?}");
     let text = PLACED.replace("after [c] on laptop", "after [");
     c.change(&path, 5, &text);
-    let l = labels(c.at("textDocument/completion", &path, pos(&text, "after [", 0, 7)));
+    let l = labels(c.at(
+        "textDocument/completion",
+        &path,
+        pos(&text, "after [", 0, 7),
+    ));
     assert!(l.contains(&"c".to_owned()), "{l:?}");
     c.change(&path, 6, PLACED);
     let hover = |c: &mut Client, needle: &str, shift: usize| -> String {
