@@ -55,6 +55,10 @@ pub fn trials(suite: &mut Suite) {
         after_runs_a_call_once_the_other_finished,
     );
     suite.test(
+        "a_profile_that_brings_modules_runs_again_and_one_that_does_not_reuses",
+        a_profile_that_brings_modules_runs_again_and_one_that_does_not_reuses,
+    );
+    suite.test(
         "cache_false_runs_every_time_and_its_dependants_on_new_content_only",
         cache_false_runs_every_time_and_its_dependants_on_new_content_only,
     );
@@ -702,4 +706,30 @@ fn cache_false_runs_every_time_and_its_dependants_on_new_content_only() {
     let plan = String::from_utf8_lossy(&plan.stdout);
     assert!(plan.contains("cache      false"), "{plan}");
     assert!(plan.contains("after      a (order only)"), "{plan}");
+}
+
+/// Placement is in no key, so a profile reuses what ran where the spec places it; but the
+/// software environment a resource brings (its `modules`) is, so a profile that moves
+/// calls to such a resource runs them again — once — even with no edit of the spec.
+fn a_profile_that_brings_modules_runs_again_and_one_that_does_not_reuses() {
+    let p = project("profile-modules");
+    let src = std::fs::read_to_string(p.dir.join("order.exp")).unwrap();
+    let with_modules = src.replace(
+        "partition = \"cpu\"",
+        "partition = \"cpu\"\n  modules = [\"python/3.11\"]",
+    );
+    assert_ne!(src, with_modules);
+    std::fs::write(p.dir.join("modules.exp"), with_modules).unwrap();
+    ok(&p.run("order.exp", &[], &[]));
+    let moved = p.run("order.exp", &["--profile", "hpc"], &[]);
+    ok(&moved);
+    assert_eq!(tasks(&moved, "task_started"), set(&["s"]));
+
+    ok(&p.run("modules.exp", &[], &[]));
+    let moved = p.run("modules.exp", &["--profile", "hpc"], &[]);
+    ok(&moved);
+    assert_eq!(tasks(&moved, "task_started"), set(&["a", "b", "s", "c"]));
+    let again = p.run("modules.exp", &["--profile", "hpc"], &[]);
+    ok(&again);
+    assert_eq!(tasks(&again, "task_started"), set(&["s"]));
 }

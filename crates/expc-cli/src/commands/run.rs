@@ -89,6 +89,13 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     for p in &meta.params {
         fingerprint.push_str(&format!("\0{}:{}={}", p.name, p.ty, p.value));
     }
+    // And the placements a profile moves: a resource moved to may bring the software
+    // environment (image, modules) that is part of a key.
+    if let Some(profile) = &plan.profile {
+        for (from, to) in &profile.moves {
+            fingerprint.push_str(&format!("\0moved:{from}={to}"));
+        }
+    }
     let mut sink = expc_prov::Recording::new(shown, &opts.state_dir, meta);
     let opts = RunOptions {
         run_id: Some(sink.id().to_owned()),
