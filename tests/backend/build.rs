@@ -377,7 +377,7 @@ fn templates_can_be_replaced_per_site() {
     let submit = std::fs::read_to_string(out_dir.join("submit.sh")).unwrap();
     assert_eq!(
         submit,
-        "#!/bin/bash\n# site submit for `conda` (pipeline `main`)\necho x\necho y\n"
+        "#!/bin/bash\n# site submit for `conda` (pipeline `main`)\necho x\necho y\necho z\n"
     );
     // The scripts not overridden are the built-in ones.
     let script = std::fs::read_to_string(out_dir.join("jobs/x.sbatch")).unwrap();

@@ -39,6 +39,40 @@ pub fn trials(suite: &mut Suite) {
         "sources_that_are_not_regular_files_are_refused_at_once",
         sources_that_are_not_regular_files_are_refused_at_once,
     );
+    suite.test(
+        "a_huge_line_is_located_not_printed_under_each_label",
+        a_huge_line_is_located_not_printed_under_each_label,
+    );
+}
+
+/// A 450 KB line (a template never closed): `check` and `fmt` say where, in a few lines, instead of
+/// printing the whole line under each of the diagnostic's labels.
+fn a_huge_line_is_located_not_printed_under_each_label() {
+    let dir = expc_tests::temp_path("robustness", "huge-line");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = format!(
+        "experiment e {{}}\ntask t() -> (o: File<Text> = \"o\") {{ run `echo {}\n",
+        "a b ${x} ".repeat(50_000)
+    );
+    std::fs::write(dir.join("huge.exp"), spec).unwrap();
+    for command in ["check", "fmt"] {
+        let out = std::process::Command::new(expc_tests::expc())
+            .args([command, "huge.exp"])
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{command}: {err:.2000}");
+        assert!(
+            out.stdout.len() + out.stderr.len() < 4_000,
+            "{command} printed {} bytes",
+            out.stdout.len() + out.stderr.len()
+        );
+        assert!(err.contains("unterminated template"), "{command}: {err}");
+        assert!(err.contains("huge.exp:2:41"), "{command}: {err}");
+        assert!(err.contains("too long to quote"), "{command}: {err}");
+    }
 }
 
 /// A FIFO (which would block forever), `/dev/zero` (which never ends) and `/dev/urandom`,

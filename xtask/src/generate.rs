@@ -36,3 +36,15 @@ pub fn spec(tasks: usize) -> String {
     s.push_str("  for p in grid {\n    let t = step0(input = raw, lr = p.lr) on laptop\n  }\n}\n");
     s
 }
+
+/// A spec of `n` items and no tasks: half params, half data items, none used (their names
+/// start with `_`, so none is reported), for what checking costs per item.
+pub fn items(n: usize) -> String {
+    let mut s = String::with_capacity(n * 40);
+    s.push_str("experiment items {}\n\nimport std.formats.{Csv}\n\n");
+    for i in 0..n / 2 {
+        let _ = writeln!(s, "param _p{i}: Int = {i}");
+        let _ = writeln!(s, "data _d{i}: File<Csv> = \"data/d{i}.csv\"");
+    }
+    s
+}

@@ -30,8 +30,14 @@ fn main() {
             let tasks = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000);
             print!("{}", generate::spec(tasks));
         }
+        Some("gen-items") => {
+            let items = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
+            print!("{}", generate::items(items));
+        }
         _ => {
-            eprintln!("usage: cargo xtask bench | cargo xtask gen [TASKS]");
+            eprintln!(
+                "usage: cargo xtask bench | cargo xtask gen [TASKS] | cargo xtask gen-items [ITEMS]"
+            );
             std::process::exit(2);
         }
     }
@@ -128,6 +134,22 @@ fn bench() {
             .unwrap();
         assert!(out.status.code().is_some());
     });
+    // Items, not tasks: checking must stay linear in their number.
+    let items = 100_000;
+    let many_items = dir.join("items100k.exp");
+    std::fs::write(&many_items, generate::items(items)).unwrap();
+    let check_items = median(5, || {
+        let out = Command::new(&expc)
+            .arg("check")
+            .arg(&many_items)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
 
     println!("expc benchmarks — `cargo xtask bench`");
     println!();
@@ -154,6 +176,10 @@ fn bench() {
         ms(check)
     );
     println!("| `expc fmt --check` wall time | {} | | |", ms(fmt));
+    println!(
+        "| `expc check` of {items} params and data items (no tasks) | {} | | linear: ≈ 10 × the 10,000-item time |",
+        ms(check_items)
+    );
     let only = |name: &str| std::env::args().any(|a| a == name);
     if only("--provenance-only") {
         prov_bench::run(&expc, None);

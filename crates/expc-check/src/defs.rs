@@ -93,7 +93,7 @@ pub struct Bound {
 #[derive(Debug, Default)]
 pub struct Defs {
     pub defs: Vec<Def>,
-    /// For each module, the names it declares, in order.
+    /// For each module, the names it declares, in order (so in increasing `DefId`).
     pub declared: Vec<Vec<DefId>>,
     /// For each module, every name visible at its top level.
     pub scopes: Vec<HashMap<SmolStr, Bound>>,

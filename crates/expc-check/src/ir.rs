@@ -163,17 +163,38 @@ impl Program {
     /// The path of a declared data item or model, relative to the root file's folder (or
     /// absolute, when declared so): its module's folder joined to its own path.
     pub fn artifact_path(&self, artifact: &Artifact) -> String {
-        let path = artifact.path.clone().unwrap_or_default();
-        if path.starts_with('/')
-            || artifact.module == self.root
-            || artifact.module.starts_with("std.")
-        {
-            return path;
+        root_relative(
+            &self.root,
+            &artifact.module,
+            artifact.path.clone().unwrap_or_default(),
+        )
+    }
+
+    /// A `Path`-typed value as a path relative to the root file's folder: a string as it
+    /// is, a declared data item or model by its path (`conda = env_dir`).
+    pub fn path_value(&self, value: &Value) -> Option<String> {
+        match value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Artifact(id) => self
+                .data
+                .iter()
+                .chain(&self.models)
+                .find(|a| a.id == *id)
+                .map(|a| self.artifact_path(a)),
+            _ => None,
         }
-        match artifact.module.rsplit_once('/') {
-            Some((dir, _)) => format!("{dir}/{path}"),
-            None => path,
-        }
+    }
+}
+
+/// A path declared in `module`, relative to the root module's folder (absolute paths and
+/// those of the root module and the standard library as they are).
+pub fn root_relative(root: &str, module: &str, path: String) -> String {
+    if path.starts_with('/') || module == root || module.starts_with("std.") {
+        return path;
+    }
+    match module.rsplit_once('/') {
+        Some((dir, _)) => format!("{dir}/{path}"),
+        None => path,
     }
 }
 

@@ -124,7 +124,10 @@ impl Checker<'_> {
         for kind in [DefKind::Param, DefKind::Data, DefKind::Model] {
             for def in self.all(kind) {
                 let d = self.def(def);
-                let in_scope = self.defs.declared[d.module.0 as usize].contains(&def);
+                // Declared ids are in increasing order: a search, not a scan per item.
+                let in_scope = self.defs.declared[d.module.0 as usize]
+                    .binary_search(&def)
+                    .is_ok();
                 if d.module.0 != 0
                     || !in_scope
                     || self.used.contains(&def)

@@ -191,6 +191,9 @@ impl Checker<'_> {
     /// (`"a.csv"` and `"./a.csv"`), and not one inside the other (a `File` output inside a
     /// `Dir` output), which the task could not write both of as declared.
     fn check_output_places(&mut self, outputs: &[FieldInfo]) {
+        if outputs.len() < 2 {
+            return;
+        }
         let places: Vec<(&FieldInfo, Vec<&str>)> = outputs
             .iter()
             .filter_map(|o| match &o.default {
@@ -662,9 +665,7 @@ impl Checker<'_> {
         env.image = values
             .get("image")
             .and_then(|v| v.as_str().map(str::to_owned));
-        env.conda = values
-            .get("conda")
-            .and_then(|v| v.as_str().map(str::to_owned));
+        env.conda = values.get("conda").and_then(|v| self.path_of(v));
         env.modules = values
             .get("modules")
             .and_then(Value::as_list)
@@ -675,6 +676,28 @@ impl Checker<'_> {
             })
             .unwrap_or_default();
         env
+    }
+
+    /// A `Path` value as a path relative to the root file's folder: a string as it is, a
+    /// declared data item or model by its path (`conda = env_dir`).
+    fn path_of(&self, value: &Value) -> Option<String> {
+        let id = match value {
+            Value::Artifact(id) => id,
+            other => return other.as_str().map(str::to_owned),
+        };
+        let def = [DefKind::Data, DefKind::Model]
+            .into_iter()
+            .flat_map(|kind| self.all(kind))
+            .find(|d| self.ir_id(*d) == *id)?;
+        let path = match self.values.get(&def) {
+            Some(Value::Record(_, fields)) => fields.get("path")?.as_str()?.to_owned(),
+            _ => return None,
+        };
+        Some(ir::root_relative(
+            &self.modules[0].key,
+            &self.module(self.def(def).module).key,
+            path,
+        ))
     }
 
     /// An argv template: words, each one argument (or one per element of a list).
@@ -871,7 +894,7 @@ fn output_name_problem(p: &str) -> Option<&'static str> {
         Some("must stay inside the task's directory (it is absolute)")
     } else if p.split('/').any(|c| c == "..") {
         Some("must stay inside the task's directory (it goes up with `..`)")
-    } else if output_components(p).is_empty() {
+    } else if !p.split('/').any(|c| !c.is_empty() && c != ".") {
         Some("names the task's directory itself, not a file in it")
     } else {
         None

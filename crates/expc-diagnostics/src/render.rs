@@ -31,9 +31,63 @@ pub fn render_all(
     let mut out = Vec::new();
     for d in diagnostics {
         // Writing into a Vec cannot fail; a source that cannot be fetched renders without it.
-        let _ = report(d, sources, options).write(&mut cache, &mut out);
+        match too_long_to_quote(d, sources) {
+            None => {
+                let _ = report(d, sources, options).write(&mut cache, &mut out);
+            }
+            Some(note) => out.extend(unquoted(d, &note).into_bytes()),
+        }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The longest line a diagnostic quotes. A longer one (minified data, a generated file, a
+/// template never closed) would be printed whole under every label: the diagnostic then
+/// says where instead of quoting.
+pub const MAX_QUOTED_LINE: usize = 1_000;
+
+/// For a diagnostic with a label on a line longer than [`MAX_QUOTED_LINE`], a note that
+/// says where it is and why it is not quoted.
+fn too_long_to_quote(diagnostic: &Diagnostic, sources: &SourceMap) -> Option<String> {
+    let long = diagnostic.labels.iter().find_map(|label| {
+        let file = sources.get(label.span.file)?;
+        [label.span.start, label.span.end]
+            .into_iter()
+            .map(|offset| (offset, file.line_len(offset)))
+            .find(|(_, len)| *len > MAX_QUOTED_LINE)
+            .map(|(offset, len)| (file, offset, len))
+    })?;
+    let (file, offset, len) = long;
+    let at = file.line_col(diagnostic.span().start);
+    let line = file.line_col(offset).line;
+    Some(format!(
+        "at {}:{}:{} (line {line} is {len} bytes long, too long to quote)",
+        file.name, at.line, at.column
+    ))
+}
+
+/// A diagnostic drawn like ariadne draws it, with `note` where the quoted source would be.
+fn unquoted(diagnostic: &Diagnostic, note: &str) -> String {
+    let kind = match diagnostic.severity {
+        Severity::Error => "Error",
+        Severity::Warning => "Warning",
+        Severity::Note => "Advice",
+    };
+    let mut text = format!(
+        "[{}] {kind}: {}\n   │\n   │ {note}\n",
+        diagnostic.code.id, diagnostic.message
+    );
+    for label in diagnostic.labels.iter().filter(|l| !l.message.is_empty()) {
+        text.push_str(&format!("   │ - {}\n", label.message));
+    }
+    if let Some(help) = &diagnostic.help {
+        text.push_str(&format!("   │ Help: {help}\n"));
+    }
+    for n in &diagnostic.notes {
+        text.push_str(&format!("   │ Note: {n}\n"));
+    }
+    text.push_str("───╯\n");
+    text
 }
 
 fn report<'a>(
@@ -106,4 +160,40 @@ fn clamp(span: crate::Span, sources: &SourceMap) -> std::ops::Range<usize> {
         end += 1;
     }
     start..end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_QUOTED_LINE, RenderOptions, render};
+    use crate::{Code, Diagnostic, SourceMap, Span};
+
+    #[test]
+    fn a_line_too_long_is_located_not_quoted() {
+        let long = format!("let x = `{}\n", "ab ".repeat(1_000_000));
+        let mut sources = SourceMap::new();
+        let file = sources.add("long.exp", format!("experiment e {{}}\n{long}"));
+        let d = Diagnostic::error(
+            Code::UNTERMINATED_TEMPLATE,
+            "unterminated template",
+            Span::new(file, 24, 25),
+        );
+        let text = render(&d, &sources, RenderOptions { color: false });
+        assert!(
+            text.len() < 2 * MAX_QUOTED_LINE,
+            "{} bytes printed",
+            text.len()
+        );
+        assert!(text.contains("long.exp:2:9"), "{text}");
+        assert!(text.contains("too long to quote"), "{text}");
+
+        // A short line is quoted as before.
+        let file = sources.add("short.exp", "experiment e {}\nlet x = `ab\n");
+        let d = Diagnostic::error(
+            Code::UNTERMINATED_TEMPLATE,
+            "unterminated template",
+            Span::new(file, 24, 25),
+        );
+        let text = render(&d, &sources, RenderOptions { color: false });
+        assert!(text.contains("let x = `ab"), "{text}");
+    }
 }

@@ -70,6 +70,18 @@ impl SourceFile {
         end as u32
     }
 
+    /// The length in bytes of the line that holds a byte offset, without its newline.
+    pub fn line_len(&self, offset: u32) -> usize {
+        let offset = (offset as usize).min(self.text.len());
+        let line = self.line_starts.partition_point(|&s| s as usize <= offset) - 1;
+        let start = self.line_starts[line] as usize;
+        let end = self
+            .line_starts
+            .get(line + 1)
+            .map_or(self.text.len(), |&e| e as usize - 1);
+        end.saturating_sub(start)
+    }
+
     pub fn line_count(&self) -> usize {
         self.line_starts.len()
     }

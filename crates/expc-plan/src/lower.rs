@@ -1,6 +1,7 @@
 //! Lowering: the typed IR of one pipeline to a plan of jobs, in dependency order.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use expc_check::ir::{self, Backend, IrExpr, IrPart};
 use expc_check::value::{Value, format_float};
@@ -83,7 +84,12 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
     }
 
     let sites = sites_of(p);
-    let (order, deps) = match order_calls(&sites) {
+    let calls: Vec<&ir::Call> = sites.iter().map(|s| s.call).collect();
+    let loop_ids: Vec<Vec<u32>> = sites
+        .iter()
+        .map(|s| s.loops.iter().map(|l| l.id).collect())
+        .collect();
+    let (order, deps) = match order_calls(&calls, Some(&loop_ids)) {
         Ok(ordered) => ordered,
         Err(cycle) => {
             diagnostics.push(*cycle);
@@ -173,13 +179,11 @@ fn collect<'p>(
 }
 
 /// The bindings whose outputs an expression reads, and whether gathered.
-fn outputs_read(e: &IrExpr, out: &mut BTreeSet<(String, bool)>) {
+fn outputs_read<'e>(e: &'e IrExpr, out: &mut Vec<(&'e str, bool)>) {
     match e {
         IrExpr::CallOutput {
             binding, gathered, ..
-        } => {
-            out.insert((binding.clone(), *gathered));
-        }
+        } => out.push((binding.as_str(), *gathered)),
         IrExpr::List { items } => items.iter().for_each(|i| outputs_read(i, out)),
         IrExpr::Concat { parts } => parts.iter().for_each(|i| outputs_read(i, out)),
         IrExpr::Template { parts } => parts.iter().for_each(|p| {
@@ -199,13 +203,27 @@ fn sites_of(p: &ir::Pipeline) -> Vec<Site<'_>> {
     sites
 }
 
+/// Every call of a pipeline's body, in source order, without the loops around them.
+fn calls_of<'p>(body: &'p [ir::Stmt], out: &mut Vec<&'p ir::Call>) {
+    for stmt in body {
+        match stmt {
+            ir::Stmt::Call(call) => out.push(call),
+            ir::Stmt::For { body, .. } => calls_of(body, out),
+        }
+    }
+}
+
 /// The calls that read each other's outputs in a cycle, in every pipeline of `program`:
 /// what `expc check` reports without lowering (which needs every param's value).
 pub fn cycles(program: &ir::Program) -> Vec<Diagnostic> {
     program
         .pipelines
         .iter()
-        .filter_map(|p| order_calls(&sites_of(p)).err())
+        .filter_map(|p| {
+            let mut calls = Vec::new();
+            calls_of(&p.body, &mut calls);
+            order_calls(&calls, None).err()
+        })
         .map(|d| *d)
         .collect()
 }
@@ -221,59 +239,65 @@ struct Edge {
 }
 
 /// The calls in an order where each comes after those whose outputs it reads and those
-/// it is to run `after`, and those edges; a cycle is an error.
+/// it is to run `after`, and those edges; a cycle is an error. `loop_ids`, the loops
+/// around each call, tell an `after` inside its call's loops from one after them (without
+/// them, as for cycles, every `after` waits for all).
 #[allow(clippy::type_complexity)]
-fn order_calls(sites: &[Site<'_>]) -> Result<(Vec<usize>, Vec<Vec<Edge>>), Box<Diagnostic>> {
-    let by_binding: HashMap<&str, usize> = sites
+fn order_calls(
+    calls: &[&ir::Call],
+    loop_ids: Option<&[Vec<u32>]>,
+) -> Result<(Vec<usize>, Vec<Vec<Edge>>), Box<Diagnostic>> {
+    let by_binding: foldhash::HashMap<&str, usize> = calls
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.call.binding.as_str(), i))
+        .map(|(i, c)| (c.binding.as_str(), i))
         .collect();
 
     // What each call reads: the edges of the call graph, for the order and for cycles.
-    let mut deps: Vec<Vec<Edge>> = vec![Vec::new(); sites.len()];
-    for (i, site) in sites.iter().enumerate() {
-        let mut found = BTreeSet::new();
-        for arg in site.call.args.values() {
+    let mut deps: Vec<Vec<Edge>> = vec![Vec::new(); calls.len()];
+    let mut found: Vec<(&str, bool)> = Vec::new();
+    for (i, call) in calls.iter().enumerate() {
+        found.clear();
+        for arg in call.args.values() {
             outputs_read(arg, &mut found);
         }
-        // A gather over many calls reads as many bindings: each is taken once.
-        let mut taken = std::collections::HashSet::new();
-        for (binding, gathered) in found {
-            if let Some(&j) = by_binding.get(binding.as_str()) {
-                if taken.insert(j) {
-                    deps[i].push(Edge {
-                        from: j,
-                        gathered,
-                        order_only: false,
-                    });
-                }
-            }
-        }
+        // A gather over many calls reads as many bindings: each is taken once, read
+        // whole if it is read whole anywhere (`false` sorts first).
+        found.sort_unstable();
+        found.dedup_by_key(|(binding, _)| *binding);
+        deps[i].extend(found.iter().filter_map(|(binding, gathered)| {
+            by_binding.get(binding).map(|&j| Edge {
+                from: j,
+                gathered: *gathered,
+                order_only: false,
+            })
+        }));
         // `after [a]`: an order without data, each instance after the matching instance
-        // of `a` when inside `a`'s loops, else after all of them.
-        for binding in &site.call.after {
-            if let Some(&j) = by_binding.get(binding.as_str()) {
-                if taken.insert(j) {
-                    let own: Vec<u32> = site.loops.iter().map(|l| l.id).collect();
-                    let theirs: Vec<u32> = sites[j].loops.iter().map(|l| l.id).collect();
-                    deps[i].push(Edge {
-                        from: j,
-                        gathered: !own.starts_with(&theirs),
-                        order_only: true,
-                    });
-                }
+        // of `a` when inside `a`'s loops, else after all of them. A call it also reads
+        // keeps its data edge.
+        for binding in &call.after {
+            let Some(&j) = by_binding.get(binding.as_str()) else {
+                continue;
+            };
+            if deps[i].iter().any(|e| e.from == j) {
+                continue;
             }
+            let gathered = loop_ids.is_none_or(|l| !l[i].starts_with(&l[j]));
+            deps[i].push(Edge {
+                from: j,
+                gathered,
+                order_only: true,
+            });
         }
     }
-    match stable_topo(sites, &deps) {
+    match stable_topo(calls.len(), &deps) {
         Ok(order) => Ok((order, deps)),
-        Err(cycle) => Err(Box::new(cycle_diagnostic(sites, &deps, cycle))),
+        Err(cycle) => Err(Box::new(cycle_diagnostic(calls, &deps, cycle))),
     }
 }
 
 /// A cycle of calls, as an error that names each and what it reads.
-fn cycle_diagnostic(sites: &[Site<'_>], deps: &[Vec<Edge>], mut cycle: Vec<usize>) -> Diagnostic {
+fn cycle_diagnostic(calls: &[&ir::Call], deps: &[Vec<Edge>], mut cycle: Vec<usize>) -> Diagnostic {
     // Start at the call written first.
     if let Some(pos) = cycle
         .iter()
@@ -285,9 +309,9 @@ fn cycle_diagnostic(sites: &[Site<'_>], deps: &[Vec<Edge>], mut cycle: Vec<usize
     }
     let names: Vec<String> = cycle
         .iter()
-        .map(|i| format!("`{}`", sites[*i].call.binding))
+        .map(|i| format!("`{}`", calls[*i].binding))
         .collect();
-    let first = &sites[cycle[0]];
+    let first = &calls[cycle[0]];
     let order_only = |i: usize, from: usize| deps[i].iter().any(|e| e.from == from && e.order_only);
     let any_after = (0..cycle.len()).any(|k| order_only(cycle[(k + 1) % cycle.len()], cycle[k]));
     let mut d = Diagnostic::error(
@@ -302,9 +326,9 @@ fn cycle_diagnostic(sites: &[Site<'_>], deps: &[Vec<Edge>], mut cycle: Vec<usize
                 "read each other's outputs"
             }
         ),
-        first.call.span,
+        first.span,
     )
-    .with_primary_message(format!("`{}` is here", first.call.binding));
+    .with_primary_message(format!("`{}` is here", first.binding));
     for (k, i) in cycle.iter().enumerate().skip(1) {
         let prev = cycle[k - 1];
         let verb = if order_only(*i, prev) {
@@ -313,11 +337,8 @@ fn cycle_diagnostic(sites: &[Site<'_>], deps: &[Vec<Edge>], mut cycle: Vec<usize
             "reads"
         };
         d = d.with_label(
-            sites[*i].call.span,
-            format!(
-                "`{}` {verb} `{}`",
-                sites[*i].call.binding, sites[prev].call.binding
-            ),
+            calls[*i].span,
+            format!("`{}` {verb} `{}`", calls[*i].binding, calls[prev].binding),
         );
     }
     d.with_help(if any_after {
@@ -329,8 +350,7 @@ fn cycle_diagnostic(sites: &[Site<'_>], deps: &[Vec<Edge>], mut cycle: Vec<usize
 
 /// Kahn's algorithm, taking ready calls in source order, so the order is stable; on a
 /// cycle, returns the calls of one cycle in dependency order.
-fn stable_topo(sites: &[Site<'_>], deps: &[Vec<Edge>]) -> Result<Vec<usize>, Vec<usize>> {
-    let n = sites.len();
+fn stable_topo(n: usize, deps: &[Vec<Edge>]) -> Result<Vec<usize>, Vec<usize>> {
     let mut remaining: Vec<usize> = deps.iter().map(Vec::len).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, ds) in deps.iter().enumerate() {
@@ -338,14 +358,15 @@ fn stable_topo(sites: &[Site<'_>], deps: &[Vec<Edge>]) -> Result<Vec<usize>, Vec
             dependents[e.from].push(i);
         }
     }
-    let mut ready: BTreeSet<usize> = (0..n).filter(|i| remaining[*i] == 0).collect();
+    let mut ready: BinaryHeap<Reverse<usize>> =
+        (0..n).filter(|i| remaining[*i] == 0).map(Reverse).collect();
     let mut order = Vec::with_capacity(n);
-    while let Some(i) = ready.pop_first() {
+    while let Some(Reverse(i)) = ready.pop() {
         order.push(i);
         for &j in &dependents[i] {
             remaining[j] -= 1;
             if remaining[j] == 0 {
-                ready.insert(j);
+                ready.push(Reverse(j));
             }
         }
     }
@@ -600,7 +621,7 @@ impl Cx<'_> {
                 .env
                 .conda
                 .clone()
-                .or_else(|| from_resource("conda").and_then(|v| v.as_str().map(str::to_owned))),
+                .or_else(|| from_resource("conda").and_then(|v| self.program.path_value(&v))),
             vars: task
                 .env
                 .vars

@@ -96,6 +96,42 @@ fn balanced<T: Bracket>(tokens: &[T]) -> bool {
     stack.is_empty()
 }
 
+/// One pass over the tokens: `None` if the brackets do not match or nest too deep, else
+/// whether type arguments nest deeper than [`MAX_TYPE_DEPTH`] (see [`cap_type_arguments`]).
+fn scan<T: Bracket>(tokens: &[T]) -> Option<bool> {
+    let mut stack: Vec<Kind> = Vec::new();
+    let mut type_depth = 0usize;
+    let mut after_word = false;
+    for (i, token) in tokens.iter().enumerate() {
+        let kind = token.kind();
+        match kind {
+            Kind::Lt => {
+                if after_word && tokens.get(i + 1).is_some_and(|n| n.kind() == Kind::Ident) {
+                    type_depth += 1;
+                    if type_depth > MAX_TYPE_DEPTH {
+                        return Some(true);
+                    }
+                }
+            }
+            Kind::Gt => type_depth = type_depth.saturating_sub(1),
+            Kind::Ident | Kind::Comma | Kind::Question | Kind::Dot => {}
+            _ => {
+                type_depth = 0;
+                if let Some(close) = partner(kind) {
+                    if stack.len() >= MAX_DEPTH {
+                        return None;
+                    }
+                    stack.push(close);
+                } else if is_close(kind) && stack.pop() != Some(kind) {
+                    return None;
+                }
+            }
+        }
+        after_word = kind == Kind::Ident;
+    }
+    stack.is_empty().then_some(false)
+}
+
 /// The result of [`check`].
 #[derive(Debug)]
 pub struct Checked<'s> {
@@ -121,6 +157,11 @@ pub(crate) fn check_compact(
 }
 
 fn check_tokens<T: Bracket>(file: FileId, len: usize, tokens: Vec<T>) -> (Vec<T>, Vec<Diagnostic>) {
+    // The common case, one pass that copies nothing: brackets that match, none too deep,
+    // and type arguments within bounds.
+    if let Some(false) = scan(&tokens) {
+        return (tokens, Vec::new());
+    }
     let (tokens, deep_types) = cap_type_arguments(file, tokens);
     let (tokens, mut diagnostics) = check_brackets(file, len, tokens);
     diagnostics.extend(deep_types);
@@ -148,32 +189,7 @@ fn cap_type_arguments<T: Bracket>(file: FileId, tokens: Vec<T>) -> (Vec<T>, Opti
             && tokens[i - 1].kind() == Kind::Ident
             && tokens.get(i + 1).is_some_and(|t| t.kind() == Kind::Ident)
     };
-    // The common case: never that deep; nothing is copied. One tight pass, looking
-    // around only at a `<`.
-    let mut depth = 0usize;
-    let mut deep = false;
-    let mut after_word = false;
-    for (i, t) in tokens.iter().enumerate() {
-        let k = t.kind();
-        match k {
-            Kind::Lt => {
-                if after_word && tokens.get(i + 1).is_some_and(|n| n.kind() == Kind::Ident) {
-                    depth += 1;
-                    if depth > MAX_TYPE_DEPTH {
-                        deep = true;
-                        break;
-                    }
-                }
-            }
-            Kind::Gt => depth = depth.saturating_sub(1),
-            Kind::Ident | Kind::Comma | Kind::Question | Kind::Dot => {}
-            _ => depth = 0,
-        }
-        after_word = k == Kind::Ident;
-    }
-    if !deep {
-        return (tokens, None);
-    }
+    // Reached only when [`scan`] found something wrong; the tokens are copied.
     let mut out = Vec::with_capacity(tokens.len());
     let mut diagnostic = None;
     let (mut depth, mut cut) = (0usize, 0usize);
