@@ -695,7 +695,7 @@ fn cache_false_runs_every_time_and_its_dependants_on_new_content_only() {
     let edited = p.run("order.exp", &[], &[]);
     ok(&edited);
     assert_eq!(tasks(&edited, "task_started"), set(&["b", "s", "c"]));
-    assert_eq!(p.out("c/side.txt"), "hello again\n");
+    assert_eq!(p.out("c/kept.txt"), "hello again\n");
 
     // The plan says so.
     let plan = Command::new(expc_tests::expc())
