@@ -64,6 +64,42 @@ pub fn trials(suite: &mut Suite) {
         "a_profile_builds_a_spec_placed_here_for_slurm",
         a_profile_builds_a_spec_placed_here_for_slurm,
     );
+    suite.test(
+        "moved_to_kubernetes_an_after_edge_makes_the_job_wait",
+        moved_to_kubernetes_an_after_edge_makes_the_job_wait,
+    );
+}
+
+/// `tests/run/order.exp` with a Kubernetes namespace, moved there with `--on`: `b`, which
+/// runs `after [a]`, is applied only once `a`'s Job has completed.
+fn moved_to_kubernetes_an_after_edge_makes_the_job_wait() {
+    let dir = temp("after-k8s");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::fs::read_to_string(expc_tests::root().join("tests/run/order.exp")).unwrap();
+    let src = src
+        .replace(
+            "import std.resources.{Local, Slurm}",
+            "import std.resources.{Kubernetes, Local, Slurm}",
+        )
+        .replace(
+            "resource cluster = Slurm {",
+            "resource cloud = Kubernetes {\n  namespace = \"lab\"\n  image = \"python:3.12\"\n}\n\nresource cluster = Slurm {",
+        );
+    let spec = dir.join("order.exp");
+    std::fs::write(&spec, src).unwrap();
+    let out = dir.join("out");
+    let built = build_for("k8s", spec.to_str().unwrap(), &out, &["--on", "here=cloud"]);
+    assert!(built.status.success(), "{}", flat(&built.stderr));
+    let submit = std::fs::read_to_string(out.join("submit.sh")).unwrap();
+    let line = |prefix: &str| {
+        submit
+            .lines()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` in\n{submit}"))
+    };
+    assert!(line("wait_job a ") < line("apply b "), "{submit}");
+    assert!(line("apply a ") < line("wait_job a "), "{submit}");
+    expc_tests::remove_tree(&dir);
 }
 
 /// `tests/run/order.exp` places everything on a `Local` resource: there is nothing to
