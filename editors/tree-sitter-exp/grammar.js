@@ -51,6 +51,7 @@ module.exports = grammar({
         $.enum,
         $.format,
         $.kind,
+        $.profile,
       ),
 
     _name: ($) => choice($.identifier, $.type_identifier),
@@ -91,6 +92,8 @@ module.exports = grammar({
 
     resource: ($) => seq('resource', field('name', $._name), '=', field('kind', $._name), field('body', $.block)),
     site: ($) => seq('site', field('name', $._name), '=', field('kind', $._name), field('body', $.block)),
+    // Entries `from = to`: the calls placed on one resource run on the other.
+    profile: ($) => seq('profile', field('name', $._name), field('body', $.block)),
 
     data: ($) => seq('data', $._artifact),
     model: ($) => seq('model', $._artifact),
@@ -140,6 +143,7 @@ module.exports = grammar({
         $.shell_section,
         $.spark_section,
         $.retry_section,
+        $.cache_section,
       ),
     resources_section: ($) => seq('resources', $.block),
     env_section: ($) => seq('env', $.block),
@@ -155,15 +159,25 @@ module.exports = grammar({
         optional(field('body', $.block)),
       ),
     retry_section: ($) => seq('retry', field('attempts', $._expression), optional(field('body', $.block))),
+    cache_section: ($) => seq('cache', '=', field('value', $._expression)),
 
     pipeline: ($) => seq('pipeline', field('name', $._name), field('body', $.pipeline_body)),
     pipeline_body: ($) => seq('{', repeat($._statement), '}'),
     _statement: ($) => choice($.let_statement, $.for_statement, $.expression_statement),
     let_statement: ($) =>
-      seq('let', field('name', $._name), '=', field('value', $._expression), optional($.placement)),
+      seq(
+        'let',
+        field('name', $._name),
+        '=',
+        field('value', $._expression),
+        optional($.after),
+        optional($.placement),
+      ),
     for_statement: ($) =>
       seq('for', field('variable', $._name), 'in', field('sweep', $.path), field('body', $.pipeline_body)),
-    expression_statement: ($) => seq($._expression, optional($.placement)),
+    expression_statement: ($) => seq($._expression, optional($.after), optional($.placement)),
+    // `after [a, b]`: runs after these calls of the pipeline, reading none of their outputs.
+    after: ($) => seq('after', '[', optional(commaSep1(field('call', $._name))), ']'),
     placement: ($) => seq('on', field('resource', $._name)),
     path: ($) => seq($._name, repeat(seq('.', $._name))),
 

@@ -60,6 +60,110 @@ pub fn trials(suite: &mut Suite) {
         "target_all_stops_at_the_first_failing_wave",
         target_all_stops_at_the_first_failing_wave,
     );
+    suite.test(
+        "a_profile_builds_a_spec_placed_here_for_slurm",
+        a_profile_builds_a_spec_placed_here_for_slurm,
+    );
+    suite.test(
+        "moved_to_kubernetes_an_after_edge_makes_the_job_wait",
+        moved_to_kubernetes_an_after_edge_makes_the_job_wait,
+    );
+}
+
+/// `tests/run/order.exp` with a Kubernetes namespace, moved there with `--on`: `b`, which
+/// runs `after [a]`, is applied only once `a`'s Job has completed.
+fn moved_to_kubernetes_an_after_edge_makes_the_job_wait() {
+    let dir = temp("after-k8s");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::fs::read_to_string(expc_tests::root().join("tests/run/order.exp")).unwrap();
+    let src = src
+        .replace(
+            "import std.resources.{Local, Slurm}",
+            "import std.resources.{Kubernetes, Local, Slurm}",
+        )
+        .replace(
+            "resource cluster = Slurm {",
+            "resource cloud = Kubernetes {\n  namespace = \"lab\"\n  image = \"python:3.12\"\n}\n\nresource cluster = Slurm {",
+        );
+    let spec = dir.join("order.exp");
+    std::fs::write(&spec, src).unwrap();
+    let out = dir.join("out");
+    let built = build_for("k8s", spec.to_str().unwrap(), &out, &["--on", "here=cloud"]);
+    assert!(built.status.success(), "{}", flat(&built.stderr));
+    let submit = std::fs::read_to_string(out.join("submit.sh")).unwrap();
+    let line = |prefix: &str| {
+        submit
+            .lines()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` in\n{submit}"))
+    };
+    assert!(line("wait_job a ") < line("apply b "), "{submit}");
+    assert!(line("apply a ") < line("wait_job a "), "{submit}");
+    expc_tests::remove_tree(&dir);
+}
+
+/// `tests/run/order.exp` places everything on a `Local` resource: there is nothing to
+/// build for Slurm until its profile `hpc` (or `--on`) moves it to the cluster. Then every
+/// call is an sbatch script, with the same instance ids as the plan without the profile,
+/// and `b`, which runs `after [a]`, waits for `a` with `afterok`.
+fn a_profile_builds_a_spec_placed_here_for_slurm() {
+    let spec = "tests/run/order.exp";
+    let out = temp("profile");
+    let plain = build(spec, &out, &[]);
+    assert_eq!(plain.status.code(), Some(1));
+    let err = flat(&plain.stderr);
+    assert!(
+        err.contains("no job of the pipeline `main` is placed on a Slurm resource"),
+        "{err}"
+    );
+    assert!(err.contains("--profile NAME"), "{err}");
+
+    for moved in [&["--profile", "hpc"][..], &["--on", "here=cluster"][..]] {
+        let built = build(spec, &out, moved);
+        assert!(built.status.success(), "{moved:?}: {}", flat(&built.stderr));
+        let files = expc_tests::read_tree(&out);
+        for key in ["a", "b", "s", "c"] {
+            let script = format!("jobs/{key}.sbatch");
+            assert!(
+                files.contains_key(&script),
+                "{moved:?}: no {script} in {:?}",
+                files.keys()
+            );
+        }
+        let submit = String::from_utf8_lossy(&files["submit.sh"]).into_owned();
+        let line = |key: &str| {
+            submit
+                .lines()
+                .find(|l| l.starts_with("submit j") && l.contains(&format!(" {key}.sbatch ")))
+                .unwrap_or_else(|| panic!("no submission of {key}:\n{submit}"))
+                .to_owned()
+        };
+        // An order without data is a dependency all the same; `a` waits for nothing.
+        assert!(line("b").contains("--dependency=afterok:${j1}"), "{submit}");
+        assert!(!line("a").contains("--dependency"), "{submit}");
+        assert!(line("c").contains("--dependency=afterok:"), "{submit}");
+        // The plan it ships says what moved, and its ids are those of the spec as placed.
+        let shipped: serde_json::Value = serde_json::from_slice(&files["plan.json"]).unwrap();
+        let here = expc_tests::run(&["plan", "--format", "json", spec]);
+        let here: serde_json::Value = serde_json::from_slice(&here.stdout).unwrap();
+        for (a, b) in shipped["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(here["jobs"].as_array().unwrap())
+        {
+            assert_eq!(
+                a["id"], b["id"],
+                "{moved:?}: the id of {} changed",
+                a["key"]
+            );
+            assert_eq!(a["instance_list"], b["instance_list"], "{moved:?}");
+            assert_eq!(a["on"], "cluster");
+            assert_eq!(a["moved_from"], "here");
+            assert_eq!(b["on"], "here");
+        }
+    }
+    expc_tests::remove_tree(&out);
 }
 
 /// The specs with Slurm placements: examples, then fixtures.

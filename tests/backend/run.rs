@@ -50,6 +50,18 @@ pub fn trials(suite: &mut Suite) {
         "ctrl_c_stops_the_tasks_and_the_run_resumes",
         ctrl_c_stops_the_tasks_and_the_run_resumes,
     );
+    suite.test(
+        "after_runs_a_call_once_the_other_finished",
+        after_runs_a_call_once_the_other_finished,
+    );
+    suite.test(
+        "a_profile_that_brings_modules_runs_again_and_one_that_does_not_reuses",
+        a_profile_that_brings_modules_runs_again_and_one_that_does_not_reuses,
+    );
+    suite.test(
+        "cache_false_runs_every_time_and_its_dependants_on_new_content_only",
+        cache_false_runs_every_time_and_its_dependants_on_new_content_only,
+    );
 }
 
 struct Project {
@@ -72,6 +84,7 @@ fn project(name: &str) -> Project {
         "pipeline.exp",
         "injection.exp",
         "failing_output.exp",
+        "order.exp",
     ] {
         std::fs::copy(expc_tests::root().join("tests/run").join(f), dir.join(f)).unwrap();
     }
@@ -597,4 +610,126 @@ fn ctrl_c_stops_the_tasks_and_the_run_resumes() {
     let resumed = p.run("pipeline.exp", &["-j", "4"], &[]);
     ok(&resumed);
     assert_eq!(tasks(&resumed, "task_finished").len(), 7);
+}
+
+/// The log lines (`MODE NAME PID START END`) of the task `name`.
+fn spans_of(p: &Project, name: &str) -> Vec<(f64, f64)> {
+    p.log()
+        .iter()
+        .filter(|l| l.len() == 5 && l[1] == name)
+        .map(|l| (l[3].parse().unwrap(), l[4].parse().unwrap()))
+        .collect()
+}
+
+/// `b` reads nothing of `a` and runs `after [a]`: with room for both at once, it starts
+/// only once `a` has finished.
+fn after_runs_a_call_once_the_other_finished() {
+    let p = project("after");
+    let out = p.run("order.exp", &["-j", "4"], &[("EXPC_TEST_SLEEP", "0.3")]);
+    ok(&out);
+    let (a, b) = (spans_of(&p, "a"), spans_of(&p, "b"));
+    assert_eq!((a.len(), b.len()), (1, 1), "{:?}", p.log());
+    assert!(
+        b[0].0 >= a[0].1,
+        "b started at {} before a ended at {}",
+        b[0].0,
+        a[0].1
+    );
+    // Unrelated calls still overlap: `a` and `s` read nothing of each other.
+    let s = spans_of(&p, "s");
+    assert!(
+        s[0].0 < a[0].1 && a[0].0 < s[0].1,
+        "a {a:?} and s {s:?} did not overlap"
+    );
+    // The order is in no key: a second run serves both from the cache.
+    let again = p.run("order.exp", &[], &[]);
+    ok(&again);
+    assert_eq!(tasks(&again, "task_started"), set(&["s"]));
+    // Nor is placement: under the profile (here, with `--local`) the same, and the run's
+    // provenance says which profile moved what.
+    let moved = p.run("order.exp", &["--profile", "hpc"], &[]);
+    ok(&moved);
+    assert_eq!(tasks(&moved, "task_started"), set(&["s"]));
+    let rows = expc_tests::query(
+        &p.dir.join(".expc"),
+        "SELECT environment FROM runs ORDER BY started_at DESC LIMIT 1",
+    );
+    let env: serde_json::Value =
+        serde_json::from_str(rows[0]["environment"].as_str().unwrap()).unwrap();
+    assert_eq!(env["profile"]["name"], "hpc", "{env}");
+    assert_eq!(env["profile"]["moves"]["here"], "cluster", "{env}");
+    assert_eq!(
+        env["profile"]["moved_calls"]["b"],
+        serde_json::json!({ "declared": "here", "moved_to": "cluster" }),
+        "{env}"
+    );
+}
+
+/// `stamp` says `cache = false`: it runs on every run, and `c`, which reads it, runs
+/// again only when what it made is new.
+fn cache_false_runs_every_time_and_its_dependants_on_new_content_only() {
+    let p = project("uncached");
+    let first = p.run("order.exp", &[], &[]);
+    ok(&first);
+    assert_eq!(tasks(&first, "task_started"), set(&["a", "b", "s", "c"]));
+
+    let again = p.run("order.exp", &[], &[]);
+    ok(&again);
+    assert_eq!(tasks(&again, "task_started"), set(&["s"]));
+    assert_eq!(tasks(&again, "task_cached"), set(&["a", "b", "c"]));
+
+    let why = Command::new(expc_tests::expc())
+        .args(["why", "order.exp"])
+        .current_dir(&p.dir)
+        .output()
+        .unwrap();
+    let why = String::from_utf8_lossy(&why.stdout);
+    assert!(
+        why.contains("s: will run — not cached (cache = false)"),
+        "{why}"
+    );
+    assert!(why.contains("c: cached"), "{why}");
+
+    // New content for `stamp`: it and what reads it run (and `b`, which reads the file).
+    std::fs::write(p.dir.join("input.txt"), "hello again\n").unwrap();
+    let edited = p.run("order.exp", &[], &[]);
+    ok(&edited);
+    assert_eq!(tasks(&edited, "task_started"), set(&["b", "s", "c"]));
+    assert_eq!(p.out("c/kept.txt"), "hello again\n");
+
+    // The plan says so.
+    let plan = Command::new(expc_tests::expc())
+        .args(["plan", "order.exp"])
+        .current_dir(&p.dir)
+        .output()
+        .unwrap();
+    let plan = String::from_utf8_lossy(&plan.stdout);
+    assert!(plan.contains("cache      false"), "{plan}");
+    assert!(plan.contains("after      a (order only)"), "{plan}");
+}
+
+/// Placement is in no key, so a profile reuses what ran where the spec places it; but the
+/// software environment a resource brings (its `modules`) is, so a profile that moves
+/// calls to such a resource runs them again — once — even with no edit of the spec.
+fn a_profile_that_brings_modules_runs_again_and_one_that_does_not_reuses() {
+    let p = project("profile-modules");
+    let src = std::fs::read_to_string(p.dir.join("order.exp")).unwrap();
+    let with_modules = src.replace(
+        "partition = \"cpu\"",
+        "partition = \"cpu\"\n  modules = [\"python/3.11\"]",
+    );
+    assert_ne!(src, with_modules);
+    std::fs::write(p.dir.join("modules.exp"), with_modules).unwrap();
+    ok(&p.run("order.exp", &[], &[]));
+    let moved = p.run("order.exp", &["--profile", "hpc"], &[]);
+    ok(&moved);
+    assert_eq!(tasks(&moved, "task_started"), set(&["s"]));
+
+    ok(&p.run("modules.exp", &[], &[]));
+    let moved = p.run("modules.exp", &["--profile", "hpc"], &[]);
+    ok(&moved);
+    assert_eq!(tasks(&moved, "task_started"), set(&["a", "b", "s", "c"]));
+    let again = p.run("modules.exp", &["--profile", "hpc"], &[]);
+    ok(&again);
+    assert_eq!(tasks(&again, "task_started"), set(&["s"]));
 }

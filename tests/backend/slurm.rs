@@ -39,6 +39,11 @@ pub fn trials(suite: &mut Suite) {
         "a_sweep_of_2500_becomes_three_throttled_arrays_and_completes",
         a_sweep_of_2500_becomes_three_throttled_arrays_and_completes,
     );
+    suite.needs(
+        Engine::Slurm,
+        "a_profile_runs_a_spec_placed_here_on_slurm_in_its_order",
+        a_profile_runs_a_spec_placed_here_on_slurm_in_its_order,
+    );
     suite.test(
         "max_overlap_counts_open_intervals",
         max_overlap_counts_open_intervals,
@@ -995,6 +1000,72 @@ fn the_simstudy_example_runs_on_the_cluster_with_its_partition_account_and_modul
         on_cluster,
         std::fs::read(local.join("out/phase/phase.csv")).unwrap(),
         "the phase map differs from a local run's"
+    );
+    expc_tests::remove_tree(&state);
+}
+
+/// `tests/slurm/placed_here.exp` places every call on this machine; `expc run --profile
+/// hpc` runs them on the cluster. `b` is submitted only once `a` (which it runs `after`,
+/// reading nothing of it) has finished; a second run submits only `s`, whose task says
+/// `cache = false`, and the ids the jobs ran under are those of the spec as placed.
+fn a_profile_runs_a_spec_placed_here_on_slurm_in_its_order() {
+    let spec = spec("placed_here");
+    let state = expc_tests::temp_path("slurm", "placed-here");
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", "--state-dir", state.to_str().unwrap()];
+        all.extend_from_slice(args);
+        all.push(&spec);
+        expc_tests::run(&all)
+    };
+    let out = run(&["--profile", "hpc"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("3 ran, 0 cached, 0 failed"), "{stderr}");
+    let jobs = run_jobs(&state);
+    let labels: Vec<&str> = jobs.iter().map(|(l, _)| l.as_str()).collect();
+    let at = |l: &str| labels.iter().position(|x| *x == l);
+    assert!(
+        at("a[0]") < at("b[0]") && at("b[0]").is_some(),
+        "{labels:?}"
+    );
+    let runs: Vec<_> = std::fs::read_dir(state.join("slurm"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let records = read_hook_records(&runs[0].join("run/provenance")).unwrap();
+    let (a_end, b_start) = (&ends(&records, "a")[&0], &starts(&records, "b")[&0]);
+    assert!(
+        b_start.time >= a_end.time,
+        "b started at {} before a ended at {}",
+        b_start.time,
+        a_end.time
+    );
+    // The ids the cluster ran are the plan's without the profile.
+    let plan = expc_tests::run(&["plan", "--format", "json", &spec]);
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let id_of = |key: &str| {
+        plan["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["key"] == key)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(a_end.job_id, id_of("a"));
+    assert_eq!(b_start.job_id, id_of("b"));
+    // Again: only `s` is submitted, the others are cached.
+    let again = run(&["--profile", "hpc"]);
+    let stderr2 = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr2}");
+    assert!(stderr2.contains("1 ran, 2 cached"), "{stderr2}");
+    assert!(stderr2.contains("submitted s"), "{stderr2}");
+    assert!(
+        !stderr2.contains("submitted a") && !stderr2.contains("submitted b"),
+        "{stderr2}"
     );
     expc_tests::remove_tree(&state);
 }

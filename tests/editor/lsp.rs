@@ -61,6 +61,10 @@ pub fn trials(suite: &mut Suite) {
         diagnostics_of_a_2000_line_spec_are_quick,
     );
     suite.test("expc_lsp_serves_on_stdio", expc_lsp_serves_on_stdio);
+    suite.test(
+        "profiles_cache_and_after_are_completed_and_explained",
+        profiles_cache_and_after_are_completed_and_explained,
+    );
 }
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -921,4 +925,108 @@ fn expc_lsp_serves_on_stdio() {
     assert_eq!(read()["id"], json!(2));
     send(json!({ "jsonrpc": "2.0", "method": "exit" }));
     assert!(child.wait().unwrap().success());
+}
+
+const PLACED: &str = r#"import std.formats.{Csv}
+import std.resources.{Local, Slurm}
+
+data raw: File<Csv> = "raw.csv"
+
+resource laptop = Local {
+  cpus = 2
+}
+
+resource cluster = Slurm {
+  partition = "cpu"
+}
+
+/// On the cluster, what the spec places on the laptop.
+profile hpc {
+  laptop = cluster
+}
+
+task count(input: File<Csv>) -> (out: File<Csv> = "out.csv") {
+  cache = false
+  run `wc -l ${input} --out ${out}`
+}
+
+pipeline main {
+  let c = count(input = raw) on laptop
+  let d = count(input = raw) after [c] on laptop
+}
+"#;
+
+/// The new words are completed where an item or a section begins; `cache`, a profile and
+/// a name in `after [..]` are explained on hover; the name in `after` goes to its binding.
+fn profiles_cache_and_after_are_completed_and_explained() {
+    let dir = scratch("placed", &[("placed.exp", PLACED)]);
+    let path = dir.join("placed.exp");
+    let mut c = Client::start(&dir);
+    assert!(c.open(&path, PLACED).is_empty(), "the spec has diagnostics");
+    let labels = |v: Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let text = format!("{PLACED}\npr");
+    c.change(&path, 2, &text);
+    let end = (text.lines().count() as u32 - 1, 2);
+    let l = labels(c.at("textDocument/completion", &path, end));
+    assert!(l.contains(&"profile".to_owned()), "{l:?}");
+    let text = PLACED.replace("  cache = false\n", "  ca\n");
+    c.change(&path, 3, &text);
+    let l = labels(c.at("textDocument/completion", &path, pos(&text, "  ca\n", 0, 4)));
+    assert!(l.contains(&"cache".to_owned()), "{l:?}");
+    // `after` where a call ends, and the bindings above in its list.
+    let text = PLACED.replace("after [c] on laptop", "af");
+    c.change(&path, 4, &text);
+    let l = labels(c.at(
+        "textDocument/completion",
+        &path,
+        pos(&text, "raw) af", 0, 7),
+    ));
+    assert!(l.contains(&"after".to_owned()), "{l:?}");
+    let text = PLACED.replace("after [c] on laptop", "after [");
+    c.change(&path, 5, &text);
+    let l = labels(c.at(
+        "textDocument/completion",
+        &path,
+        pos(&text, "after [", 0, 7),
+    ));
+    assert!(l.contains(&"c".to_owned()), "{l:?}");
+    c.change(&path, 6, PLACED);
+    let hover = |c: &mut Client, needle: &str, shift: usize| -> String {
+        let h = c.at("textDocument/hover", &path, pos(PLACED, needle, 0, shift));
+        h["contents"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let value = hover(&mut c, "cache = false", 1);
+    assert!(
+        value.contains("cache: Bool") && value.contains("never served from the cache"),
+        "{value}"
+    );
+    let value = hover(&mut c, "profile hpc", 9);
+    assert!(
+        value.contains("profile hpc { laptop = cluster }"),
+        "{value}"
+    );
+    assert!(value.contains("On the cluster"), "{value}");
+    let value = hover(&mut c, "after [c]", 7);
+    assert!(value.contains("calls task"), "{value}");
+    let d = c.at(
+        "textDocument/definition",
+        &path,
+        pos(PLACED, "after [c]", 0, 7),
+    );
+    let target = if d.is_array() { d[0].clone() } else { d };
+    assert_eq!(
+        target["range"]["start"],
+        serde_json::json!({ "line": pos(PLACED, "let c", 0, 4).0, "character": 6 }),
+        "{target}"
+    );
+    c.stop();
 }

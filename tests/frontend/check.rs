@@ -2,7 +2,8 @@
 //!
 //! Each `check/*.exp` is a spec with one kind of mistake. Its `// expect: CODE LINE:COL`
 //! lines name exactly the diagnostics it must produce (`CODE FILE:LINE:COL` for one in an
-//! imported file); `// params: NAME=VALUE …` gives `-p` overrides. The rendered
+//! imported file); `// params: NAME=VALUE …` gives `-p` overrides, `// profile: NAME` and
+//! `// on: FROM=TO …` the placement of `--profile` and `--on`. The rendered
 //! diagnostics are snapshotted with the source.
 
 use std::collections::BTreeSet;
@@ -148,6 +149,15 @@ fn overrides_of(src: &str) -> Overrides {
     for line in src.lines().filter_map(|l| l.strip_prefix("// params: ")) {
         for assignment in line.split_whitespace() {
             o.push_assignment(assignment).unwrap();
+        }
+    }
+    // `// profile: NAME` is `--profile NAME`; `// on: FROM=TO …` is `--on FROM=TO` each.
+    for line in src.lines().filter_map(|l| l.strip_prefix("// profile: ")) {
+        o.set_profile(line.trim());
+    }
+    for line in src.lines().filter_map(|l| l.strip_prefix("// on: ")) {
+        for m in line.split_whitespace() {
+            o.push_move(m).unwrap();
         }
     }
     o

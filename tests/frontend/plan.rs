@@ -46,6 +46,18 @@ pub fn trials(suite: &mut Suite) {
     );
     suite.test("params_files_and_overrides", params_files_and_overrides);
     suite.test(
+        "a_profile_moves_placements_and_changes_no_id",
+        a_profile_moves_placements_and_changes_no_id,
+    );
+    suite.test(
+        "an_unknown_profile_or_resource_is_named_with_the_closest",
+        an_unknown_profile_or_resource_is_named_with_the_closest,
+    );
+    suite.test(
+        "after_edges_are_shown_and_in_no_id",
+        after_edges_are_shown_and_in_no_id,
+    );
+    suite.test(
         "the_instance_dag_connects_sweeps_and_gathers",
         the_instance_dag_connects_sweeps_and_gathers,
     );
@@ -296,4 +308,132 @@ fn the_instance_dag_connects_sweeps_and_gathers() {
     // clean → each training (12), every training → select (12), clean and select → bulletin (2).
     assert_eq!(dag.graph.edge_count(), 26);
     assert!(!petgraph::algo::is_cyclic_directed(&dag.graph));
+}
+
+const ORDER: &str = "tests/run/order.exp";
+
+/// Every job's key, placement, id and instance ids, from the plan's JSON.
+fn placements_and_ids(args: &[&str]) -> Vec<(String, String, String, String)> {
+    let mut all = vec!["plan", "--format", "json"];
+    all.extend_from_slice(args);
+    all.push(ORDER);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&all)).unwrap();
+    json["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["key"].as_str().unwrap().to_owned(),
+                j["on"].as_str().unwrap().to_owned(),
+                j["id"].as_str().unwrap().to_owned(),
+                j["instance_list"].to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `--profile hpc` and `--on here=cluster` move every call from `here` to `cluster`; the
+/// ids of jobs and instances are those of the spec as placed, and the plan says what moved.
+fn a_profile_moves_placements_and_changes_no_id() {
+    let placed = placements_and_ids(&[]);
+    assert!(
+        placed.iter().all(|(_, on, _, _)| on == "here"),
+        "{placed:?}"
+    );
+    for moved in [&["--profile", "hpc"][..], &["--on", "here=cluster"][..]] {
+        let now = placements_and_ids(moved);
+        assert_eq!(now.len(), placed.len());
+        for (a, b) in placed.iter().zip(&now) {
+            assert_eq!(b.1, "cluster", "{moved:?}: {b:?}");
+            assert_eq!(
+                (&a.0, &a.2, &a.3),
+                (&b.0, &b.2, &b.3),
+                "{moved:?}: an id changed"
+            );
+        }
+    }
+    let text = stdout(&["plan", "--profile", "hpc", ORDER]);
+    assert!(text.contains("Profile `hpc`: here → cluster"), "{text}");
+    assert!(text.contains("moved      from here"), "{text}");
+    let json = stdout(&["plan", "--format", "json", "--profile", "hpc", ORDER]);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["profile"]["name"], "hpc");
+    assert_eq!(json["profile"]["moves"]["here"], "cluster");
+    // Without a profile the JSON is as it was: no `profile`, no `moved_from`.
+    let plain = stdout(&["plan", "--format", "json", ORDER]);
+    assert!(
+        !plain.contains("\"profile\"") && !plain.contains("moved_from"),
+        "{plain}"
+    );
+    // `expc check --profile` checks the spec as moved.
+    let out = expc_tests::run(&["check", "--profile", "hpc", ORDER]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn an_unknown_profile_or_resource_is_named_with_the_closest() {
+    for (args, expected) in [
+        (
+            &["--profile", "hcp"][..],
+            ["E0306", "no profile `hcp`", "did you mean `hpc`?"],
+        ),
+        (
+            &["--on", "here=clustr"][..],
+            ["E0102", "no resource `clustr`", "did you mean `cluster`?"],
+        ),
+    ] {
+        for command in ["plan", "build", "graph", "check"] {
+            let mut all = vec![command];
+            if command == "build" {
+                all.extend(["--target", "slurm", "-o", "/nonexistent/never-written"]);
+            }
+            all.extend_from_slice(args);
+            all.push(ORDER);
+            let out = expc_tests::run(&all);
+            assert_eq!(out.status.code(), Some(1), "{all:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            for e in expected {
+                assert!(err.contains(e), "{all:?}: no `{e}` in\n{err}");
+            }
+        }
+    }
+    let out = expc_tests::run(&["plan", "--on", "here", ORDER]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FROM=TO"));
+}
+
+/// `b = side(…) after [a]`: the plan lists the order, the graph draws it dashed, and the
+/// id of `b` is the one it has without `after`.
+fn after_edges_are_shown_and_in_no_id() {
+    let text = stdout(&["plan", ORDER]);
+    assert!(text.contains("after      a (order only)"), "{text}");
+    let dot = stdout(&["graph", ORDER]);
+    assert!(
+        dot.contains("j0 -> j1 [style=dashed, label=\"after\"];"),
+        "{dot}"
+    );
+    let mermaid = stdout(&["graph", "--format", "mermaid", ORDER]);
+    assert!(mermaid.contains("j0 -. after .-> j1"), "{mermaid}");
+    let dir = expc_tests::temp_path("plan", "after");
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = std::fs::read_to_string(expc_tests::root().join(ORDER)).unwrap();
+    let without = dir.join("order.exp");
+    std::fs::write(&without, src.replace(" after [a]", "")).unwrap();
+    let id_of_b = |spec: &str| {
+        let json: serde_json::Value =
+            serde_json::from_str(&stdout(&["plan", "--format", "json", spec])).unwrap();
+        json["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["key"] == "b")
+            .unwrap()["id"]
+            .clone()
+    };
+    assert_eq!(id_of_b(ORDER), id_of_b(without.to_str().unwrap()));
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -230,7 +230,7 @@ pub fn build(
                 "no job of the pipeline `{}` is placed on a Slurm resource: there is nothing to build",
                 plan.pipeline
             ),
-            "place calls on a resource of kind `Slurm` (`let t = task(…) on cluster`)".into(),
+            "place calls on a resource of kind `Slurm` (`let t = task(…) on cluster`), or move them there with `--profile NAME` or `--on FROM=TO`".into(),
         ));
     }
     let hb = registry(opts)?;

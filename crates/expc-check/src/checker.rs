@@ -80,6 +80,8 @@ pub struct Checker<'a> {
     /// The resources visible in each module, sorted by name (computed once).
     pub resources_in_scope: HashMap<ModuleId, Vec<DefId>>,
     pub section_fields: crate::tasks::SectionFields,
+    /// The placements the applied profile and `--on` move.
+    pub moves: crate::profiles::Moves,
 }
 
 impl<'a> Checker<'a> {
@@ -106,6 +108,7 @@ impl<'a> Checker<'a> {
             task_irs: Vec::new(),
             resources_in_scope: HashMap::new(),
             section_fields: crate::tasks::SectionFields::new(),
+            moves: crate::profiles::Moves::default(),
         }
     }
 

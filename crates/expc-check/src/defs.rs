@@ -32,6 +32,7 @@ pub enum DefKind {
     Enum,
     Format,
     Kind,
+    Profile,
 }
 
 impl DefKind {
@@ -52,6 +53,7 @@ impl DefKind {
             DefKind::Enum => "enum",
             DefKind::Format => "format",
             DefKind::Kind => "resource kind",
+            DefKind::Profile => "profile",
         }
     }
 
@@ -166,6 +168,7 @@ pub fn collect(modules: &[Module], diagnostics: &mut Vec<Diagnostic>) -> Defs {
                 ItemKind::Enum(_) => DefKind::Enum,
                 ItemKind::Format(_) => DefKind::Format,
                 ItemKind::Kind(_) => DefKind::Kind,
+                ItemKind::Profile(_) => DefKind::Profile,
                 ItemKind::Experiment(_) | ItemKind::Import(_) | ItemKind::Error => continue,
             };
             let Some(name) = item.kind.name() else {

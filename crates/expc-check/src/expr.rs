@@ -397,6 +397,7 @@ impl Checker<'_> {
             | DefKind::Schema
             | DefKind::Format
             | DefKind::Kind
+            | DefKind::Profile
             | DefKind::Pipeline => {
                 let noun = kind.noun();
                 let help = match kind {

@@ -39,6 +39,8 @@ pub enum SymbolKind {
     Enum,
     Format,
     Kind,
+    /// `profile NAME { from = to }`.
+    Profile,
     /// A field of a record, a column of a schema, a field of a resource kind.
     Field,
     Variant,
@@ -75,6 +77,7 @@ impl SymbolKind {
             SymbolKind::Enum => "enum",
             SymbolKind::Format => "format",
             SymbolKind::Kind => "resource kind",
+            SymbolKind::Profile => "profile",
             SymbolKind::Field => "field",
             SymbolKind::Variant => "enum variant",
             SymbolKind::Input => "task input",
@@ -524,6 +527,30 @@ impl Builder<'_> {
                 self.declare_fields(m, &r.body, id);
                 id
             }
+            ItemKind::Profile(p) => {
+                let moves: Vec<String> = p
+                    .body
+                    .entries
+                    .iter()
+                    .filter_map(|e| match &e.value {
+                        EntryValue::Value(v) => {
+                            Some(format!("{} = {}", e.name.name, self.text(v.span)))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let s = self.symbol(
+                    &p.name,
+                    SymbolKind::Profile,
+                    m,
+                    item.span,
+                    format!("profile {} {{ {} }}", p.name.name, moves.join(", ")),
+                    None,
+                    doc,
+                    None,
+                );
+                self.add(s)
+            }
             ItemKind::Kind(k) => {
                 let s = self.symbol(
                     &k.name,
@@ -777,6 +804,14 @@ impl Builder<'_> {
                 }
                 ItemKind::Record(r) | ItemKind::Schema(r) => self.block_values(m, &[], &r.body),
                 ItemKind::Kind(k) => self.block_values(m, &[], &k.body),
+                ItemKind::Profile(p) => {
+                    for e in &p.body.entries {
+                        self.placement(m, Some(&e.name));
+                        if let EntryValue::Value(v) = &e.value {
+                            self.expr(m, &[], v);
+                        }
+                    }
+                }
                 ItemKind::Format(f) => {
                     if let Some(b) = &f.base {
                         if let Some(s) = self.index.lookup(m, &b.name) {
@@ -843,6 +878,9 @@ impl Builder<'_> {
                     self.block_values(m, locals, b);
                 }
             }
+            SectionKind::Cache(v) => {
+                self.expr(m, locals, v);
+            }
             SectionKind::Error => {}
         }
     }
@@ -860,8 +898,14 @@ impl Builder<'_> {
     fn statements(&mut self, m: ModuleId, locals: &mut Locals, pipeline: SymbolId, body: &[Stmt]) {
         for stmt in body {
             match &stmt.kind {
-                StmtKind::Let { name, value, on } => {
+                StmtKind::Let {
+                    name,
+                    value,
+                    after,
+                    on,
+                } => {
                     let task = self.expr(m, locals, value);
+                    self.after(locals, pipeline, after.as_ref());
                     self.placement(m, on.as_ref());
                     if let Some(binding) = self.local_symbol(pipeline, name.span) {
                         self.index.symbols[binding.0 as usize].target = task;
@@ -894,8 +938,9 @@ impl Builder<'_> {
                     let inner: Locals = locals.split_off(depth);
                     locals.extend(inner.into_iter().skip(1));
                 }
-                StmtKind::Expr { value, on } => {
+                StmtKind::Expr { value, after, on } => {
                     self.expr(m, locals, value);
+                    self.after(locals, pipeline, after.as_ref());
                     self.placement(m, on.as_ref());
                 }
                 StmtKind::Error => {}
@@ -908,6 +953,28 @@ impl Builder<'_> {
             .children(pipeline)
             .find(|(_, s)| s.span == span)
             .map(|(id, _)| id)
+    }
+
+    /// `after [a, b]`: each a binding of the pipeline, written before or after.
+    fn after(&mut self, locals: &Locals, pipeline: SymbolId, after: Option<&ast::After>) {
+        for n in after.iter().flat_map(|a| &a.names) {
+            let found = locals
+                .iter()
+                .rev()
+                .find(|(name, _)| name == n.name.as_str())
+                .map(|(_, s)| *s)
+                .or_else(|| {
+                    self.index
+                        .children(pipeline)
+                        .find(|(_, s)| s.name == n.name.as_str() && s.kind == SymbolKind::Binding)
+                        .map(|(id, _)| id)
+                });
+            if let Some(s) = found {
+                if self.index.get(s).kind == SymbolKind::Binding {
+                    self.refer(n.span, s);
+                }
+            }
+        }
     }
 
     fn placement(&mut self, m: ModuleId, on: Option<&ast::Ident>) {

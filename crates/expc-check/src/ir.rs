@@ -67,6 +67,18 @@ pub struct Program {
     pub schemas: Vec<Schema>,
     pub tasks: Vec<Task>,
     pub pipelines: Vec<Pipeline>,
+    /// The profile and `--on` moves applied to the placements, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<AppliedProfile>,
+}
+
+/// The placements moved by `--profile NAME` and `--on FROM=TO`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct AppliedProfile {
+    /// The profile's name, when one was applied.
+    pub name: Option<String>,
+    /// Resource to resource, the profile's entries and then `--on`'s (which win).
+    pub moves: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -228,8 +240,16 @@ pub struct Task {
     pub env: Env,
     pub command: Command,
     pub retry: Retry,
+    /// Whether a run may serve the task from the cache (`cache = false`: never). Not
+    /// part of any id: it changes when a result is made, not what it is.
+    #[serde(skip_serializing_if = "is_yes")]
+    pub cache: bool,
     /// Params, data, models and secrets the task refers to by name.
     pub uses: Vec<String>,
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -294,8 +314,15 @@ pub struct Call {
     pub binding: String,
     pub task: String,
     pub args: BTreeMap<String, IrExpr>,
-    /// The resource the call is placed on.
+    /// The resource the call is placed on (after the profile applied, if any).
     pub on: Option<String>,
+    /// The resource the spec places the call on, when a profile or `--on` moved it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<String>,
+    /// Calls of the same pipeline (bindings) this one runs after, though it reads none of
+    /// their outputs (`after [a, b]`): an order, not an input, so in no id or key.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
     /// Where the call is written, for diagnostics of later phases (not serialised).
     #[serde(skip)]
     pub span: expc_diagnostics::Span,

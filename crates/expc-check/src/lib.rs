@@ -17,6 +17,7 @@ pub mod loader;
 pub mod modules;
 mod overrides;
 mod pipeline;
+mod profiles;
 pub mod shape;
 mod sweeps;
 mod tasks;
@@ -87,6 +88,7 @@ pub fn check(
     checker.check_experiment();
     checker.check_sweeps();
     checker.check_task_bodies();
+    checker.check_profiles();
     let pipelines = checker.check_pipelines();
     checker.check_unused();
     let program = checker.program(pipelines);
@@ -367,6 +369,7 @@ impl Checker<'_> {
             schemas,
             tasks,
             pipelines,
+            profile: self.moves.applied.clone(),
         }
     }
 }

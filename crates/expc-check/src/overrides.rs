@@ -14,6 +14,11 @@ use crate::value::Value;
 pub struct Overrides {
     /// Name, text, and whether the text is verbatim (from `-p`).
     values: Vec<(String, String, bool)>,
+    /// The profile to apply (`--profile NAME`).
+    profile: Option<String>,
+    /// Placements moved on the command line (`--on FROM=TO`), in order: they apply after
+    /// the profile's, a later one winning.
+    moves: Vec<(String, String)>,
 }
 
 impl Overrides {
@@ -32,6 +37,34 @@ impl Overrides {
         }
         self.values.push((name.to_owned(), value.to_owned(), true));
         Ok(())
+    }
+
+    /// Applies the profile `name` (`--profile NAME`).
+    pub fn set_profile(&mut self, name: impl Into<String>) {
+        self.profile = Some(name.into());
+    }
+
+    /// The profile to apply, if one was named.
+    pub fn profile(&self) -> Option<&str> {
+        self.profile.as_deref()
+    }
+
+    /// Parses `FROM=TO` (`--on laptop=cluster`): calls placed on `FROM` run on `TO`.
+    pub fn push_move(&mut self, text: &str) -> Result<(), String> {
+        let Some((from, to)) = text.split_once('=') else {
+            return Err(format!("`{text}` is not `FROM=TO`"));
+        };
+        let (from, to) = (from.trim(), to.trim());
+        if from.is_empty() || to.is_empty() {
+            return Err(format!("`{text}` needs a resource on each side of `=`"));
+        }
+        self.moves.push((from.to_owned(), to.to_owned()));
+        Ok(())
+    }
+
+    /// The placements moved with `--on`, in order.
+    pub fn moves(&self) -> &[(String, String)] {
+        &self.moves
     }
 
     /// Adds the values of a params file (YAML: a mapping from names to values).

@@ -141,15 +141,21 @@ impl Checker<'_> {
         let mut out = Vec::new();
         for stmt in stmts {
             match &stmt.kind {
-                StmtKind::Let { name, value, on } => {
-                    if let Some(call) =
-                        self.call_stmt(module, Some(&name.name), value, on.as_ref(), walk)
+                StmtKind::Let {
+                    name,
+                    value,
+                    after,
+                    on,
+                } => {
+                    let place = (after.as_ref(), on.as_ref());
+                    if let Some(call) = self.call_stmt(module, Some(&name.name), value, place, walk)
                     {
                         out.push(ir::Stmt::Call(call));
                     }
                 }
-                StmtKind::Expr { value, on } => {
-                    if let Some(call) = self.call_stmt(module, None, value, on.as_ref(), walk) {
+                StmtKind::Expr { value, after, on } => {
+                    let place = (after.as_ref(), on.as_ref());
+                    if let Some(call) = self.call_stmt(module, None, value, place, walk) {
                         out.push(ir::Stmt::Call(call));
                     }
                 }
@@ -249,9 +255,10 @@ impl Checker<'_> {
         module: crate::modules::ModuleId,
         binding: Option<&str>,
         value: &ast::Expr,
-        on: Option<&ast::Ident>,
+        (after, on): (Option<&ast::After>, Option<&ast::Ident>),
         walk: &mut Walk,
     ) -> Option<ir::Call> {
+        let after = after.map_or_else(Vec::new, |a| self.after_list(binding, a, walk));
         let ExprKind::Call { callee, args } = &value.kind else {
             let cx = Cx {
                 module,
@@ -416,9 +423,15 @@ impl Checker<'_> {
                 }
             }
         }
-        let resource = self.placement(module, task, on, value.span);
+        let placed = self.placement(module, task, on, value.span);
+        let moved = placed.and_then(|r| self.moved(r));
+        let resource = moved.as_ref().map(|(to, _)| *to).or(placed);
         if let Some(r) = resource {
+            let mark = self.diagnostics.len();
             self.check_placement(task, r, on.map_or(callee.span, |o| o.span));
+            if let (Some(spec), Some((_, source))) = (placed, &moved) {
+                self.note_move(mark, spec, source);
+            }
         }
         // A call without `let` is named after its task, so that adding or removing an
         // unrelated call renames nothing.
@@ -442,8 +455,85 @@ impl Checker<'_> {
             task: self.ir_id(task),
             args: ir_args,
             on: resource.map(|r| self.ir_id(r)),
+            moved_from: moved.and(placed).map(|r| self.ir_id(r)),
+            after,
             span: value.span,
         })
+    }
+
+    /// The bindings of `after [a, b]`, each a call of the pipeline other than this one.
+    fn after_list(
+        &mut self,
+        binding: Option<&str>,
+        after: &ast::After,
+        walk: &Walk,
+    ) -> Vec<String> {
+        let mut out: Vec<String> = Vec::with_capacity(after.names.len());
+        for n in &after.names {
+            let name = n.name.as_str();
+            match walk.locals.get(name) {
+                Some(Local::Binding { .. }) if Some(name) == binding => {
+                    self.emit(
+                        Diagnostic::error(
+                            Code::INVALID_AFTER,
+                            format!("`{name}` runs after itself"),
+                            n.span,
+                        )
+                        .with_help("a call runs after other calls: remove it from the list"),
+                    );
+                }
+                Some(Local::Binding { .. }) => {
+                    if out.iter().any(|o| o == name) {
+                        self.emit(
+                            Diagnostic::error(
+                                Code::INVALID_AFTER,
+                                format!("`{name}` is listed twice in `after`"),
+                                n.span,
+                            )
+                            .with_help("list each call once"),
+                        );
+                    } else {
+                        out.push(name.to_owned());
+                    }
+                }
+                other => {
+                    let mut bindings: Vec<&str> = walk
+                        .locals
+                        .iter()
+                        .filter(|(k, l)| {
+                            matches!(l, Local::Binding { .. }) && Some(k.as_str()) != binding
+                        })
+                        .map(|(k, _)| k.as_str())
+                        .collect();
+                    bindings.sort_unstable();
+                    let point = matches!(other, Some(Local::Point { .. }));
+                    let what = if point {
+                        format!("`{name}` is a loop variable, not a call of the pipeline")
+                    } else {
+                        format!("`{name}` is not a call of this pipeline")
+                    };
+                    let mut d = Diagnostic::error(Code::INVALID_AFTER, what, n.span)
+                        .with_primary_message("`after` lists calls, by their `let` names");
+                    let closest = if point {
+                        None
+                    } else {
+                        expc_syntax::suggest::closest(name, bindings.iter().copied())
+                    };
+                    d = match closest {
+                        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                        None if bindings.is_empty() => {
+                            d.with_help("name a call with `let NAME = task(…)` to run after it")
+                        }
+                        None => d.with_help(format!(
+                            "the calls that can be named are {}",
+                            bindings.join(", ")
+                        )),
+                    };
+                    self.emit(d);
+                }
+            }
+        }
+        out
     }
 
     /// The declaration a value comes from, for "the producer is declared here".

@@ -33,6 +33,7 @@ pub struct TaskSig {
 /// explain it.
 #[derive(Debug, Clone, Copy)]
 pub struct SectionField {
+    /// The section, or `task` for a field of the task itself (`cache = false`).
     pub section: &'static str,
     pub name: &'static str,
     /// The field's type as written (`{ NAME = value }` for `vars`, which is a map).
@@ -96,6 +97,13 @@ pub const SECTION_FIELDS: &[SectionField] = &[
         name: "backoff",
         ty: "Duration",
         doc: "time to wait before trying again",
+    },
+    SectionField {
+        section: "task",
+        name: "cache",
+        ty: "Bool",
+        doc: "`cache = false`: the task runs on every `expc run`, never served from the cache; \
+              what reads its outputs runs again only when their content changes",
     },
 ];
 
@@ -380,6 +388,7 @@ impl Checker<'_> {
             let mut spark_settings = BTreeMap::new();
             let mut env = ir::Env::default();
             let mut retry = ir::Retry::default();
+            let mut cache = true;
             for section in &t.sections {
                 let kw = section.kind.keyword();
                 if matches!(section.kind, SectionKind::Error) {
@@ -447,6 +456,19 @@ impl Checker<'_> {
                     }
                     SectionKind::Retry { attempts, body } => {
                         retry = self.retry_section(attempts, body.as_ref(), &cx);
+                        None
+                    }
+                    SectionKind::Cache(value) => {
+                        // Whether to reuse results changes none of them: what the value
+                        // reads is not among the task's uses.
+                        let mark = self.use_log.as_ref().map_or(0, Vec::len);
+                        let t = self.expr_as(value, &Type::Bool, &cx, "`cache`");
+                        if let Some(Value::Bool(b)) = t.value {
+                            cache = b;
+                        }
+                        if let Some(log) = &mut self.use_log {
+                            log.truncate(mark);
+                        }
                         None
                     }
                     SectionKind::Error => None,
@@ -518,6 +540,7 @@ impl Checker<'_> {
                 env,
                 command,
                 retry,
+                cache,
                 uses,
             };
             drop(sig);

@@ -158,6 +158,8 @@ pub struct CheckArgs {
     /// Repeatable; a later value wins.
     #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
+    #[command(flatten)]
+    pub placement: PlacementArgs,
     /// Print an intermediate form of the (single) checked file on standard output.
     #[arg(long, value_enum, value_name = "FORM")]
     pub emit: Option<Emit>,
@@ -220,6 +222,23 @@ pub struct ProgramArgs {
     /// The pipeline to plan.
     #[arg(long, default_value = "main", value_name = "NAME")]
     pub pipeline: String,
+    #[command(flatten)]
+    pub placement: PlacementArgs,
+}
+
+/// Where calls run: a profile of the spec and moves of the command line.
+#[derive(Debug, Args, Default)]
+pub struct PlacementArgs {
+    /// Apply the spec's `profile NAME { from = to … }`: the calls placed on each `from`
+    /// resource run on its `to` (ids do not change). In `expc diff`, the new side only, so
+    /// `expc diff spec.exp spec.exp --profile hpc` shows what the profile moves.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Run the calls placed on the resource FROM on the resource TO, like a profile's
+    /// entry (and after the profile's, winning). Repeatable. In `expc diff`, the new side
+    /// only.
+    #[arg(long = "on", value_name = "FROM=TO")]
+    pub on: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -96,6 +96,8 @@ codes! {
     DUPLICATE_ENTRY = "E0302", "duplicate-entry", "a block sets the same field twice";
     SITE_LIMIT = "E0303", "site-limit", "a resource or task exceeds what its site profile allows";
     INVALID_PLACEMENT = "E0304", "invalid-placement", "a call is placed on a resource that cannot run it, or on none";
+    INVALID_PROFILE = "E0305", "invalid-profile", "a profile or `--on` moves calls to something that is not a resource that can run them";
+    UNKNOWN_PROFILE = "E0306", "unknown-profile", "`--profile` names a profile that the spec does not declare";
     // Tasks, calls and pipelines.
     MISSING_ARGUMENT = "E0400", "missing-argument", "a call does not pass a required input";
     UNKNOWN_ARGUMENT = "E0401", "unknown-argument", "a call passes an input the task does not have, twice, or without a name";
@@ -105,6 +107,7 @@ codes! {
     INVALID_SWEEP = "E0405", "invalid-sweep", "a sweep that is empty, uneven or malformed";
     INVALID_TASK = "E0406", "invalid-task", "a task without exactly one command, or with a malformed section or output";
     OVERLAPPING_OUTPUTS = "E0407", "overlapping-outputs", "two outputs of a task on one file, or one inside the other";
+    INVALID_AFTER = "E0408", "invalid-after", "`after` names something that is not another call of the same pipeline";
     UNUSED = "W0500", "unused", "a param, data item or model that nothing uses";
     // Lowering to a DAG.
     UNSET_PARAM = "E0600", "unset-param", "a param without a default is given no value";

@@ -325,7 +325,7 @@ impl<'a> Printer<'a> {
                 self.write(" ");
                 self.statements(&p.body, p.body_span);
             }
-            ItemKind::Record(r) | ItemKind::Schema(r) => {
+            ItemKind::Record(r) | ItemKind::Schema(r) | ItemKind::Profile(r) => {
                 self.write(item.kind.keyword());
                 self.write(" ");
                 self.ident(&r.name);
@@ -534,6 +534,10 @@ impl<'a> Printer<'a> {
                     self.block(b);
                 }
             }
+            SectionKind::Cache(v) => {
+                self.write("cache = ");
+                self.expr(v);
+            }
             SectionKind::Error => self.verbatim(s.span),
         }
     }
@@ -554,11 +558,17 @@ impl<'a> Printer<'a> {
 
     fn statement(&mut self, s: &Stmt) {
         match &s.kind {
-            StmtKind::Let { name, value, on } => {
+            StmtKind::Let {
+                name,
+                value,
+                after,
+                on,
+            } => {
                 self.write("let ");
                 self.ident(name);
                 self.write(" = ");
                 self.expr(value);
+                self.after(after);
                 self.on(on);
             }
             StmtKind::For {
@@ -574,11 +584,25 @@ impl<'a> Printer<'a> {
                 self.write(" ");
                 self.statements(body, *body_span);
             }
-            StmtKind::Expr { value, on } => {
+            StmtKind::Expr { value, after, on } => {
                 self.expr(value);
+                self.after(after);
                 self.on(on);
             }
             StmtKind::Error => self.verbatim(s.span),
+        }
+    }
+
+    fn after(&mut self, after: &Option<After>) {
+        if let Some(a) = after {
+            self.write(" after [");
+            for (k, n) in a.names.iter().enumerate() {
+                if k > 0 {
+                    self.write(", ");
+                }
+                self.ident(n);
+            }
+            self.write("]");
         }
     }
 

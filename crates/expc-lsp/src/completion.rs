@@ -211,7 +211,7 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
     let mut items = names(analysis, module, &locals);
     items.extend(keywords(&["true", "false", "none"]));
     if matches!(item.kind, ItemKind::Pipeline(_)) {
-        items.extend(keywords(&["on", "in"]));
+        items.extend(keywords(&["on", "in", "after"]));
     }
     items
 }
@@ -334,7 +334,7 @@ fn symbol_item(s: &Symbol) -> CompletionItem {
         SymbolKind::Data | SymbolKind::Model | SymbolKind::Sweep | SymbolKind::Experiment => {
             CompletionItemKind::VARIABLE
         }
-        SymbolKind::Resource | SymbolKind::Site => CompletionItemKind::VALUE,
+        SymbolKind::Resource | SymbolKind::Site | SymbolKind::Profile => CompletionItemKind::VALUE,
         SymbolKind::Record | SymbolKind::Schema | SymbolKind::Kind => CompletionItemKind::STRUCT,
         SymbolKind::Enum => CompletionItemKind::ENUM,
         SymbolKind::Format => CompletionItemKind::CLASS,

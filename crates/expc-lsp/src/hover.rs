@@ -96,8 +96,11 @@ pub fn hover(analysis: &Analysis, file: FileId, offset: u32) -> Option<Hover> {
         ty,
         doc: what,
     } = SECTION_FIELDS.iter().find(|f| f.name == word)?;
-    let mut text =
-        format!("```exp\n{name}: {ty}\n```\n\n*field of the `{section}` section*: {what}");
+    let mut text = if *section == "task" {
+        format!("```exp\n{name}: {ty}\n```\n\n*field of a task*: {what}")
+    } else {
+        format!("```exp\n{name}: {ty}\n```\n\n*field of the `{section}` section*: {what}")
+    };
     if let Some(units) = units_of(ty) {
         text.push_str(&format!("\n\n{units}"));
     }

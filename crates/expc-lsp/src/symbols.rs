@@ -52,7 +52,7 @@ fn kind(kind: SymbolKind) -> lsp_types::SymbolKind {
         SymbolKind::Experiment => K::NAMESPACE,
         SymbolKind::Param | SymbolKind::Secret => K::CONSTANT,
         SymbolKind::Sweep | SymbolKind::Data | SymbolKind::Model => K::VARIABLE,
-        SymbolKind::Resource | SymbolKind::Site => K::OBJECT,
+        SymbolKind::Resource | SymbolKind::Site | SymbolKind::Profile => K::OBJECT,
         SymbolKind::Task | SymbolKind::Pipeline => K::FUNCTION,
         SymbolKind::Record | SymbolKind::Schema | SymbolKind::Kind => K::STRUCT,
         SymbolKind::Enum => K::ENUM,

@@ -25,6 +25,9 @@ pub struct PlanDiff {
     pub schema_version: u32,
     pub old: String,
     pub new: String,
+    /// The profiles (and `--on` moves) the two plans are under, when they differ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<FieldChange>,
     pub params: Vec<FieldChange>,
     pub added: Vec<JobRef>,
     pub removed: Vec<JobRef>,
@@ -210,6 +213,26 @@ fn fields(old: &Job, new: &Job) -> Vec<FieldChange> {
         ),
     );
     push(&mut out, "loops", render::loops(old), render::loops(new));
+    push(
+        &mut out,
+        "cache",
+        old.cache.to_string(),
+        new.cache.to_string(),
+    );
+    let order = |j: &Job| {
+        let names: Vec<&str> = j
+            .after
+            .iter()
+            .filter(|d| d.order_only)
+            .map(|d| d.job.as_str())
+            .collect();
+        if names.is_empty() {
+            "—".to_owned()
+        } else {
+            names.join(", ")
+        }
+    };
+    push(&mut out, "after", order(old), order(new));
     out
 }
 
@@ -328,7 +351,7 @@ pub fn diff(old: &Plan, new: &Plan, old_name: &str, new_name: &str) -> PlanDiff 
         let because: Vec<String> = job
             .after
             .iter()
-            .filter(|d| changing.contains(&d.job))
+            .filter(|d| !d.order_only && changing.contains(&d.job))
             .map(|d| d.job.clone())
             .collect();
         if because.is_empty() {
@@ -354,10 +377,31 @@ pub fn diff(old: &Plan, new: &Plan, old_name: &str, new_name: &str) -> PlanDiff 
             unchanged += 1;
         }
     }
+    let profile_of = |p: &Plan| match &p.profile {
+        None => "—".to_owned(),
+        Some(a) => {
+            let moves: Vec<String> = a.moves.iter().map(|(f, t)| format!("{f} → {t}")).collect();
+            let moves = if moves.is_empty() {
+                "moves nothing".to_owned()
+            } else {
+                moves.join(", ")
+            };
+            match &a.name {
+                Some(n) => format!("{n} ({moves})"),
+                None => format!("--on ({moves})"),
+            }
+        }
+    };
+    let (op, np) = (profile_of(old), profile_of(new));
     PlanDiff {
         schema_version: SCHEMA_VERSION,
         old: old_name.to_owned(),
         new: new_name.to_owned(),
+        profile: (op != np).then(|| FieldChange {
+            field: "profile".to_owned(),
+            old: op,
+            new: np,
+        }),
         params,
         added,
         removed,
@@ -373,6 +417,9 @@ const LISTED: usize = 5;
 pub fn text(d: &PlanDiff) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Plan diff: {} → {}", d.old, d.new);
+    if let Some(p) = &d.profile {
+        let _ = writeln!(out, "Profile: {} → {}", p.old, p.new);
+    }
     if d.is_empty() {
         let _ = writeln!(out, "\nNo changes: the plans are the same.");
         return out;

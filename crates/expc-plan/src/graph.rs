@@ -106,9 +106,13 @@ fn dot(plan: &Plan, expand: bool) -> String {
             let Some(p) = plan.position(&dep.job) else {
                 continue;
             };
-            let style = match dep.relation {
-                Relation::Each => "",
-                Relation::All => " [style=dashed, label=\"all\"]",
+            // Data edges are solid (dashed "all" for a gather); an order without data
+            // (`after`) is dashed and labelled so.
+            let style = match (dep.order_only, dep.relation) {
+                (false, Relation::Each) => "",
+                (false, Relation::All) => " [style=dashed, label=\"all\"]",
+                (true, Relation::Each) => " [style=dashed, label=\"after\"]",
+                (true, Relation::All) => " [style=dashed, label=\"after all\"]",
             };
             let producer = &plan.jobs[p];
             if expand && (!job.loops.is_empty() || !producer.loops.is_empty()) {
@@ -130,9 +134,20 @@ fn dot(plan: &Plan, expand: bool) -> String {
                 if !job.loops.is_empty() {
                     attrs.push(format!("lhead=cluster_{j}"));
                 }
-                if dep.relation == Relation::All {
-                    attrs.push("style=dashed".into());
-                    attrs.push("label=\"all\"".into());
+                match (dep.order_only, dep.relation) {
+                    (false, Relation::Each) => {}
+                    (false, Relation::All) => {
+                        attrs.push("style=dashed".into());
+                        attrs.push("label=\"all\"".into());
+                    }
+                    (true, Relation::Each) => {
+                        attrs.push("style=dashed".into());
+                        attrs.push("label=\"after\"".into());
+                    }
+                    (true, Relation::All) => {
+                        attrs.push("style=dashed".into());
+                        attrs.push("label=\"after all\"".into());
+                    }
                 }
                 let _ = writeln!(out, "  {from} -> {to} [{}];", attrs.join(", "));
             } else {
@@ -182,9 +197,11 @@ fn mermaid(plan: &Plan, expand: bool) -> String {
             let Some(p) = plan.position(&dep.job) else {
                 continue;
             };
-            let arrow = match dep.relation {
-                Relation::Each => "-->",
-                Relation::All => "-. all .->",
+            let arrow = match (dep.order_only, dep.relation) {
+                (false, Relation::Each) => "-->",
+                (false, Relation::All) => "-. all .->",
+                (true, Relation::Each) => "-. after .->",
+                (true, Relation::All) => "-. after all .->",
             };
             let _ = writeln!(out, "  {} {arrow} {}", node(p, None), node(j, None));
         }

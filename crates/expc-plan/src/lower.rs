@@ -85,7 +85,11 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
 
     let sites = sites_of(p);
     let calls: Vec<&ir::Call> = sites.iter().map(|s| s.call).collect();
-    let (order, deps) = match order_calls(&calls) {
+    let loop_ids: Vec<Vec<u32>> = sites
+        .iter()
+        .map(|s| s.loops.iter().map(|l| l.id).collect())
+        .collect();
+    let (order, deps) = match order_calls(&calls, Some(&loop_ids)) {
         Ok(ordered) => ordered,
         Err(cycle) => {
             diagnostics.push(*cycle);
@@ -128,6 +132,7 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
                 source: p.source,
             })
             .collect(),
+        profile: program.profile.clone(),
         jobs,
         totals,
         warnings,
@@ -217,18 +222,31 @@ pub fn cycles(program: &ir::Program) -> Vec<Diagnostic> {
         .filter_map(|p| {
             let mut calls = Vec::new();
             calls_of(&p.body, &mut calls);
-            order_calls(&calls).err()
+            order_calls(&calls, None).err()
         })
         .map(|d| *d)
         .collect()
 }
 
-/// The calls in an order where each comes after those whose outputs it reads, and what
-/// each reads (the call, and whether gathered); a cycle is an error.
+/// An edge of the call graph: the call `from` runs first.
+#[derive(Clone, Copy, Debug)]
+struct Edge {
+    from: usize,
+    /// Every instance of `from` comes first (a gather), not only the matching one.
+    gathered: bool,
+    /// From `after [..]`: an order, with no data read.
+    order_only: bool,
+}
+
+/// The calls in an order where each comes after those whose outputs it reads and those
+/// it is to run `after`, and those edges; a cycle is an error. `loop_ids`, the loops
+/// around each call, tell an `after` inside its call's loops from one after them (without
+/// them, as for cycles, every `after` waits for all).
 #[allow(clippy::type_complexity)]
 fn order_calls(
     calls: &[&ir::Call],
-) -> Result<(Vec<usize>, Vec<Vec<(usize, bool)>>), Box<Diagnostic>> {
+    loop_ids: Option<&[Vec<u32>]>,
+) -> Result<(Vec<usize>, Vec<Vec<Edge>>), Box<Diagnostic>> {
     let by_binding: foldhash::HashMap<&str, usize> = calls
         .iter()
         .enumerate()
@@ -236,7 +254,7 @@ fn order_calls(
         .collect();
 
     // What each call reads: the edges of the call graph, for the order and for cycles.
-    let mut deps: Vec<Vec<(usize, bool)>> = vec![Vec::new(); calls.len()];
+    let mut deps: Vec<Vec<Edge>> = vec![Vec::new(); calls.len()];
     let mut found: Vec<(&str, bool)> = Vec::new();
     for (i, call) in calls.iter().enumerate() {
         found.clear();
@@ -247,20 +265,39 @@ fn order_calls(
         // whole if it is read whole anywhere (`false` sorts first).
         found.sort_unstable();
         found.dedup_by_key(|(binding, _)| *binding);
-        deps[i].extend(
-            found
-                .iter()
-                .filter_map(|(binding, gathered)| by_binding.get(binding).map(|&j| (j, *gathered))),
-        );
+        deps[i].extend(found.iter().filter_map(|(binding, gathered)| {
+            by_binding.get(binding).map(|&j| Edge {
+                from: j,
+                gathered: *gathered,
+                order_only: false,
+            })
+        }));
+        // `after [a]`: an order without data, each instance after the matching instance
+        // of `a` when inside `a`'s loops, else after all of them. A call it also reads
+        // keeps its data edge.
+        for binding in &call.after {
+            let Some(&j) = by_binding.get(binding.as_str()) else {
+                continue;
+            };
+            if deps[i].iter().any(|e| e.from == j) {
+                continue;
+            }
+            let gathered = loop_ids.is_none_or(|l| !l[i].starts_with(&l[j]));
+            deps[i].push(Edge {
+                from: j,
+                gathered,
+                order_only: true,
+            });
+        }
     }
     match stable_topo(calls.len(), &deps) {
         Ok(order) => Ok((order, deps)),
-        Err(cycle) => Err(Box::new(cycle_diagnostic(calls, cycle))),
+        Err(cycle) => Err(Box::new(cycle_diagnostic(calls, &deps, cycle))),
     }
 }
 
 /// A cycle of calls, as an error that names each and what it reads.
-fn cycle_diagnostic(calls: &[&ir::Call], mut cycle: Vec<usize>) -> Diagnostic {
+fn cycle_diagnostic(calls: &[&ir::Call], deps: &[Vec<Edge>], mut cycle: Vec<usize>) -> Diagnostic {
     // Start at the call written first.
     if let Some(pos) = cycle
         .iter()
@@ -275,34 +312,50 @@ fn cycle_diagnostic(calls: &[&ir::Call], mut cycle: Vec<usize>) -> Diagnostic {
         .map(|i| format!("`{}`", calls[*i].binding))
         .collect();
     let first = &calls[cycle[0]];
+    let order_only = |i: usize, from: usize| deps[i].iter().any(|e| e.from == from && e.order_only);
+    let any_after = (0..cycle.len()).any(|k| order_only(cycle[(k + 1) % cycle.len()], cycle[k]));
     let mut d = Diagnostic::error(
         Code::DEPENDENCY_CYCLE,
         format!(
-            "the calls {} → {} read each other's outputs: none can run first",
+            "the calls {} → {} {}: none can run first",
             names.join(" → "),
-            names[0]
+            names[0],
+            if any_after {
+                "wait for each other (reading outputs or by `after`)"
+            } else {
+                "read each other's outputs"
+            }
         ),
         first.span,
     )
     .with_primary_message(format!("`{}` is here", first.binding));
     for (k, i) in cycle.iter().enumerate().skip(1) {
-        let prev = &calls[cycle[k - 1]].binding;
+        let prev = cycle[k - 1];
+        let verb = if order_only(*i, prev) {
+            "runs after"
+        } else {
+            "reads"
+        };
         d = d.with_label(
             calls[*i].span,
-            format!("`{}` reads `{prev}`", calls[*i].binding),
+            format!("`{}` {verb} `{}`", calls[*i].binding, calls[prev].binding),
         );
     }
-    d.with_help("break the cycle: one of these calls must not read the others' outputs")
+    d.with_help(if any_after {
+        "break the cycle: remove one of these calls' `after` or one of the outputs it reads"
+    } else {
+        "break the cycle: one of these calls must not read the others' outputs"
+    })
 }
 
 /// Kahn's algorithm, taking ready calls in source order, so the order is stable; on a
 /// cycle, returns the calls of one cycle in dependency order.
-fn stable_topo(n: usize, deps: &[Vec<(usize, bool)>]) -> Result<Vec<usize>, Vec<usize>> {
+fn stable_topo(n: usize, deps: &[Vec<Edge>]) -> Result<Vec<usize>, Vec<usize>> {
     let mut remaining: Vec<usize> = deps.iter().map(Vec::len).collect();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, ds) in deps.iter().enumerate() {
-        for (d, _) in ds {
-            dependents[*d].push(i);
+        for e in ds {
+            dependents[e.from].push(i);
         }
     }
     let mut ready: BinaryHeap<Reverse<usize>> =
@@ -325,7 +378,11 @@ fn stable_topo(n: usize, deps: &[Vec<(usize, bool)>]) -> Result<Vec<usize>, Vec<
     let mut path = vec![start];
     let mut current = start;
     loop {
-        let Some(&(next, _)) = deps[current].iter().find(|(d, _)| remaining[*d] > 0) else {
+        let Some(next) = deps[current]
+            .iter()
+            .map(|e| e.from)
+            .find(|d| remaining[*d] > 0)
+        else {
             return Err(path);
         };
         if let Some(pos) = path.iter().position(|p| *p == next) {
@@ -408,7 +465,7 @@ impl Cx<'_> {
     fn job(
         &self,
         site: &Site<'_>,
-        deps: &[(usize, bool)],
+        deps: &[Edge],
         sites: &[Site<'_>],
         ids: &HashMap<String, String>,
     ) -> Job {
@@ -454,13 +511,14 @@ impl Cx<'_> {
             .fold(1u64, |acc, l| acc.saturating_mul(l.points));
         let after: Vec<Dep> = deps
             .iter()
-            .map(|(d, gathered)| Dep {
-                job: sites[*d].call.binding.clone(),
-                relation: if *gathered {
+            .map(|e| Dep {
+                job: sites[e.from].call.binding.clone(),
+                relation: if e.gathered {
                     Relation::All
                 } else {
                     Relation::Each
                 },
+                order_only: e.order_only,
             })
             .collect();
         let id = self.job_id(site, task, &env, &after, ids);
@@ -485,7 +543,9 @@ impl Cx<'_> {
             resources,
             env,
             retry: task.retry.clone(),
+            cache: task.cache,
             after,
+            moved_from: call.moved_from.clone(),
             placement,
         }
     }
@@ -669,7 +729,8 @@ impl Cx<'_> {
                 h.update(format!("{:?}{:?}{:?}", s.strategy, s.seed, s.samples).as_bytes());
             }
         }
-        for d in after {
+        // An order without data (`after`) changes no result.
+        for d in after.iter().filter(|d| !d.order_only) {
             h.update(d.job.as_bytes());
             h.update(ids.get(&d.job).map_or(&b""[..], |s| s.as_bytes()));
         }
@@ -803,6 +864,7 @@ fn empty_task(call: &ir::Call) -> ir::Task {
         env: ir::Env::default(),
         command: ir::Command::None,
         retry: ir::Retry::default(),
+        cache: true,
         uses: Vec::new(),
     }
 }

@@ -22,6 +22,9 @@ pub struct Plan {
     pub experiment: Option<String>,
     pub pipeline: String,
     pub params: Vec<Param>,
+    /// The profile and `--on` moves the placements are under, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ir::AppliedProfile>,
     pub jobs: Vec<Job>,
     pub totals: Vec<Totals>,
     pub warnings: Vec<String>,
@@ -61,8 +64,16 @@ pub struct Job {
     pub resources: Resources,
     pub env: Env,
     pub retry: ir::Retry,
-    /// The jobs this one reads outputs of.
+    /// Whether a run may serve its instances from the cache (`cache = false`: never).
+    #[serde(skip_serializing_if = "is_true")]
+    pub cache: bool,
+    /// The jobs this one reads outputs of, and those it runs after without reading
+    /// (`order_only`).
     pub after: Vec<Dep>,
+    /// The resource the spec places the call on, when a profile or `--on` moved it to
+    /// `on`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<String>,
     /// Fields of the resource the job is placed on, as the engine will see them.
     pub placement: BTreeMap<String, Value>,
 }
@@ -133,6 +144,14 @@ pub struct Dep {
     /// `each`: each instance reads the matching instance of `job`; `all`: each instance
     /// reads every instance of `job` (a gather after a sweep).
     pub relation: Relation,
+    /// An order only (`after [..]`): nothing of `job` is read, so its outputs are in no
+    /// key and no command of this job.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub order_only: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -232,6 +251,8 @@ struct PlanHeader<'a> {
     root: &'a str,
     experiment: &'a Option<String>,
     pipeline: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<&'a ir::AppliedProfile>,
     params: &'a [Param],
 }
 
@@ -286,6 +307,7 @@ impl Plan {
                 root: &self.root,
                 experiment: &self.experiment,
                 pipeline: &self.pipeline,
+                profile: self.profile.as_ref(),
                 params: &self.params,
             },
             jobs: self

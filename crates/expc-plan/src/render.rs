@@ -125,6 +125,26 @@ pub fn text(plan: &Plan) -> String {
         plan.total_instances(),
         if plan.total_instances() == 1 { "" } else { "s" }
     );
+    if let Some(profile) = &plan.profile {
+        let moves: Vec<String> = profile
+            .moves
+            .iter()
+            .map(|(from, to)| format!("{from} → {to}"))
+            .collect();
+        let moves = if moves.is_empty() {
+            "moves nothing".to_owned()
+        } else {
+            moves.join(", ")
+        };
+        match &profile.name {
+            Some(name) => {
+                let _ = writeln!(out, "Profile `{name}`: {moves}");
+            }
+            None => {
+                let _ = writeln!(out, "Placements moved with --on: {moves}");
+            }
+        }
+    }
     if !plan.params.is_empty() {
         let _ = writeln!(out, "\nParams");
         for p in &plan.params {
@@ -180,6 +200,9 @@ pub fn text(plan: &Plan) -> String {
             );
             first = false;
         }
+        if let Some(from) = &job.moved_from {
+            let _ = writeln!(out, "  moved      from {from} (the spec's placement)");
+        }
         let placement = placement(job);
         if !placement.is_empty() {
             let _ = writeln!(out, "  placement  {placement}");
@@ -198,13 +221,26 @@ pub fn text(plan: &Plan) -> String {
                 format_duration(job.retry.backoff_ms)
             );
         }
+        if !job.cache {
+            let _ = writeln!(
+                out,
+                "  cache      false: always runs, never served from the cache"
+            );
+        }
         if !job.after.is_empty() {
             let deps: Vec<String> = job
                 .after
                 .iter()
-                .map(|d| match d.relation {
-                    Relation::Each => d.job.clone(),
-                    Relation::All => format!("all of {}", d.job),
+                .map(|d| {
+                    let who = match d.relation {
+                        Relation::Each => d.job.clone(),
+                        Relation::All => format!("all of {}", d.job),
+                    };
+                    if d.order_only {
+                        format!("{who} (order only)")
+                    } else {
+                        who
+                    }
                 })
                 .collect();
             let _ = writeln!(out, "  after      {}", deps.join(", "));

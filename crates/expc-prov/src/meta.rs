@@ -84,6 +84,21 @@ impl RunMeta {
                 Ok(handle) => handle.join().ok().flatten(),
                 Err(_) => git(spec_dir),
             };
+            // The profile the placements are under, and what the spec placed elsewhere.
+            if let (Some(p), Some(env)) = (&plan.profile, meta.environment.as_object_mut()) {
+                let moved: serde_json::Map<String, Json> = plan
+                    .jobs
+                    .iter()
+                    .filter_map(|j| {
+                        let from = j.moved_from.as_ref()?;
+                        Some((j.key.clone(), json!({ "declared": from, "moved_to": j.on })))
+                    })
+                    .collect();
+                env.insert(
+                    "profile".into(),
+                    json!({ "name": p.name, "moves": p.moves, "moved_calls": moved }),
+                );
+            }
             // Which files made the run dirty, by name, beside the environment.
             if let (Some(g), Some(env)) = (&meta.git, meta.environment.as_object_mut()) {
                 if g.dirty {

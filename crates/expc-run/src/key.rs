@@ -106,7 +106,8 @@ pub(crate) fn fingerprint(
     outputs: &Outputs,
 ) -> String {
     let job = &plan.jobs[j];
-    if job.after.is_empty() {
+    // An order without data (`after`) reads nothing: it is in no fingerprint.
+    if job.after.iter().all(|d| d.order_only) {
         // One hash of one buffer: most instances of a large sweep read nothing else.
         let mut buf = Vec::with_capacity(40 + job.key.len());
         buf.extend_from_slice(run.as_bytes());
@@ -120,7 +121,7 @@ pub(crate) fn fingerprint(
     buf.extend_from_slice(run.as_bytes());
     buf.extend_from_slice(job.key.as_bytes());
     buf.extend_from_slice(&index.to_le_bytes());
-    for dep in &job.after {
+    for dep in job.after.iter().filter(|d| !d.order_only) {
         let Some(p) = plan.position(&dep.job) else {
             continue;
         };

@@ -255,6 +255,9 @@ impl<'a, 'p> Scheduler<'a, 'p> {
         let inst = self.graph[NodeIndex::new(node)];
         let (j, index) = (inst.job as usize, inst.index as u64);
         let name = self.plan.instance_name(j, index);
+        // `cache = false`: never served from the cache, so neither looked up by its
+        // fingerprint nor by its key (its entry is still written, for `expc why`).
+        let cacheable = self.plan.jobs[j].cache;
         let fingerprint = self
             .run_fingerprint
             .as_ref()
@@ -264,6 +267,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
         // that made them, nothing else about it is needed, and it is not resolved.
         let noted = fingerprint
             .as_deref()
+            .filter(|_| cacheable)
             .map(|f| self.noted_hit(j, index, f))
             .unwrap_or(Ok(None));
         // Its outputs cannot be used (said why): it runs, without looking its key up again.
@@ -290,7 +294,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
                 return false;
             }
         };
-        if !unusable {
+        if !unusable && cacheable {
             if let Some(hit) = self.indexed_hit(j, index, &name, &resolved.key) {
                 self.cached(node, name, Some(resolved), fingerprint, hit);
                 return false;
@@ -821,15 +825,21 @@ impl<'a, 'p> Scheduler<'a, 'p> {
         self.never_ran();
         let graph = self.graph;
         for node in 0..graph.node_count() {
+            let inst = graph[NodeIndex::new(node)];
+            let (j, index) = (inst.job as usize, inst.index as u64);
+            // Final: read by nothing (an `after` reads nothing).
+            let key = &self.plan.jobs[j].key;
             if graph
                 .neighbors_directed(NodeIndex::new(node), Direction::Outgoing)
-                .next()
-                .is_some()
+                .any(|n| {
+                    self.plan.jobs[graph[n].job as usize]
+                        .after
+                        .iter()
+                        .any(|d| &d.job == key && !d.order_only)
+                })
             {
                 continue;
             }
-            let inst = graph[NodeIndex::new(node)];
-            let (j, index) = (inst.job as usize, inst.index as u64);
             if let Some(files) = self.outputs.get(&(j, index)) {
                 let name = self.plan.instance_name(j, index);
                 for (output, (path, _)) in files.iter() {

@@ -15,6 +15,8 @@ use crate::{RunError, RunOptions, instance_name};
 pub struct Why {
     pub task: String,
     pub cached: bool,
+    /// Its task says `cache = false`: it runs every time, whatever changed.
+    pub uncacheable: bool,
     /// What differs from the last successful run (empty when cached, or when it never ran).
     pub changes: Vec<String>,
     pub never_ran: bool,
@@ -54,6 +56,11 @@ pub fn explain(
             .neighbors_directed(node, petgraph::Direction::Incoming)
         {
             let pi = dag.graph[p];
+            // Run after, without reading it (`after`): whether it runs changes no key.
+            let producer = &plan.jobs[pi.job as usize].key;
+            if job.after.iter().any(|d| &d.job == producer && d.order_only) {
+                continue;
+            }
             if will_run.get(&(pi.job as usize, pi.index as u64)) == Some(&true) {
                 after.push(instance_name(plan, pi.job as usize, pi.index as u64));
             }
@@ -101,12 +108,16 @@ pub fn explain(
             Ok(_) => (false, Vec::new(), false, None),
             Err(e) => (false, vec![e.clone()], false, None),
         };
+        // A `cache = false` instance runs all the same; its dependants are explained as
+        // if it makes what it made last time, as they run only when its outputs change.
         will_run.insert((j, index), !cached);
+        let cached = cached && job.cache;
         after.sort();
         if key.is_none_or(|k| k == job.key) {
             out.push(Why {
                 task: instance_name(plan, j, index),
                 cached,
+                uncacheable: !job.cache,
                 changes,
                 never_ran,
                 after,

@@ -69,6 +69,8 @@ pub enum ItemKind {
     Enum(EnumDecl),
     Format(FormatDecl),
     Kind(KindDecl),
+    /// `profile NAME { from = to … }`: placements moved from one resource to another.
+    Profile(RecordDecl),
     /// Tokens that could not be parsed as an item.
     Error,
 }
@@ -93,6 +95,7 @@ impl ItemKind {
             ItemKind::Enum(_) => "enum",
             ItemKind::Format(_) => "format",
             ItemKind::Kind(_) => "kind",
+            ItemKind::Profile(_) => "profile",
             ItemKind::Error => "error",
         }
     }
@@ -109,7 +112,7 @@ impl ItemKind {
             ItemKind::Data(a) | ItemKind::Model(a) => Some(&a.name),
             ItemKind::Task(t) => Some(&t.name),
             ItemKind::Pipeline(p) => Some(&p.name),
-            ItemKind::Record(r) | ItemKind::Schema(r) => Some(&r.name),
+            ItemKind::Record(r) | ItemKind::Schema(r) | ItemKind::Profile(r) => Some(&r.name),
             ItemKind::Enum(e) => Some(&e.name),
             ItemKind::Format(f) => Some(&f.name),
             ItemKind::Kind(k) => Some(&k.name),
@@ -241,6 +244,8 @@ pub enum SectionKind {
         attempts: Expr,
         body: Option<Block>,
     },
+    /// `cache = false`: whether a run may serve the task from the cache.
+    Cache(Expr),
     Error,
 }
 
@@ -253,6 +258,7 @@ impl SectionKind {
             SectionKind::Shell(_) => "shell",
             SectionKind::Spark { .. } => "spark",
             SectionKind::Retry { .. } => "retry",
+            SectionKind::Cache(_) => "cache",
             SectionKind::Error => "error",
         }
     }
@@ -274,10 +280,11 @@ pub struct Stmt {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
-    /// `let NAME = EXPR on RESOURCE`
+    /// `let NAME = EXPR after [A, B] on RESOURCE`
     Let {
         name: Ident,
         value: Expr,
+        after: Option<After>,
         on: Option<Ident>,
     },
     /// `for VAR in SWEEP { … }`
@@ -287,12 +294,22 @@ pub enum StmtKind {
         body: Vec<Stmt>,
         body_span: Span,
     },
-    /// `EXPR on RESOURCE`
+    /// `EXPR after [A, B] on RESOURCE`
     Expr {
         value: Expr,
+        after: Option<After>,
         on: Option<Ident>,
     },
     Error,
+}
+
+/// `after [a, b]` on a call: bindings of the pipeline the call runs after, though it
+/// reads none of their outputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct After {
+    pub names: Vec<Ident>,
+    /// From `after` to the closing bracket.
+    pub span: Span,
 }
 
 /// `record NAME { … }` and `schema NAME { … }`

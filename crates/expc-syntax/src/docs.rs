@@ -35,7 +35,9 @@ pub(crate) fn attach(file: &mut SourceFile, comments: &[Comment], src: &str) -> 
                     }
                 }
             }
-            ItemKind::Record(r) | ItemKind::Schema(r) => block(&mut r.body, &mut docs),
+            ItemKind::Record(r) | ItemKind::Schema(r) | ItemKind::Profile(r) => {
+                block(&mut r.body, &mut docs)
+            }
             ItemKind::Format(f) => block(&mut f.body, &mut docs),
             ItemKind::Kind(k) => block(&mut k.body, &mut docs),
             ItemKind::Enum(e) => {

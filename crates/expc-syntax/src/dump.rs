@@ -120,7 +120,7 @@ impl Dumper {
                 self.line(0, &head, item.span);
                 self.statements(1, &p.body);
             }
-            ItemKind::Record(r) | ItemKind::Schema(r) => {
+            ItemKind::Record(r) | ItemKind::Schema(r) | ItemKind::Profile(r) => {
                 self.line(0, &head, item.span);
                 self.block(1, &r.body);
             }
@@ -182,6 +182,7 @@ impl Dumper {
                     self.block(depth + 1, b);
                 }
             }
+            SectionKind::Cache(v) => self.line(depth, &format!("cache = {}", expr(v)), s.span),
             SectionKind::Error => self.line(depth, "<error>", s.span),
         }
     }
@@ -189,8 +190,19 @@ impl Dumper {
     fn statements(&mut self, depth: usize, body: &[Stmt]) {
         for s in body {
             match &s.kind {
-                StmtKind::Let { name, value, on } => {
-                    let text = format!("let {} = {}{}", name.name, expr(value), on_text(on));
+                StmtKind::Let {
+                    name,
+                    value,
+                    after,
+                    on,
+                } => {
+                    let text = format!(
+                        "let {} = {}{}{}",
+                        name.name,
+                        expr(value),
+                        after_text(after),
+                        on_text(on)
+                    );
                     self.line(depth, &text, s.span);
                 }
                 StmtKind::For {
@@ -203,8 +215,9 @@ impl Dumper {
                     );
                     self.statements(depth + 1, body);
                 }
-                StmtKind::Expr { value, on } => {
-                    self.line(depth, &format!("{}{}", expr(value), on_text(on)), s.span);
+                StmtKind::Expr { value, after, on } => {
+                    let text = format!("{}{}{}", expr(value), after_text(after), on_text(on));
+                    self.line(depth, &text, s.span);
                 }
                 StmtKind::Error => self.line(depth, "<error>", s.span),
             }
@@ -361,5 +374,15 @@ pub fn expr(e: &Expr) -> String {
         ExprKind::Call { callee, args: a } => format!("{}({})", expr(callee), args(a)),
         ExprKind::Index { base, index } => format!("{}[{}]", expr(base), expr(index)),
         ExprKind::Error => "<error>".into(),
+    }
+}
+
+fn after_text(after: &Option<After>) -> String {
+    match after {
+        Some(a) => {
+            let names: Vec<&str> = a.names.iter().map(|n| n.name.as_str()).collect();
+            format!(" after [{}]", names.join(", "))
+        }
+        None => String::new(),
     }
 }

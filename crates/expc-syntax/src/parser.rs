@@ -206,6 +206,11 @@ fn to_diagnostic(error: &Rich<'_, Token<'_>, Span>) -> Diagnostic {
         .with_primary_message(format!("unexpected {found_text}"));
     if let Some(s) = suggestion {
         d = d.with_help(format!("did you mean `{s}`?"));
+    } else if found_word == Some("after") && expected.iter().any(|e| e == "a statement") {
+        // `t() on laptop after [a]`: the order is written before the placement.
+        d = d.with_help(
+            "`after [..]` comes before `on`: write `let b = task(…) after [a] on resource`",
+        );
     }
     d
 }
@@ -438,6 +443,12 @@ mod tests {
         "data d: File<Csv> = \"d.csv\" { schema = S }\nmodel m: Model<Torch> = t.out",
         "enum E { a, b, c }\nformat F: Csv { delimiter = \",\" }\nkind K: slurm { x: Int = 1 }",
         "sweep g = product { lr = [1e-3, 1e-4], seed = 0..4 }\nsweep r = random(n = 10) { x = 0.0..1.0 }",
+        "pipeline p { let a = b() after [c, d,] on e\n f() after []\n after(x = 1) after [a] }",
+        "pipeline p { let a = b() after [c on e }",
+        "pipeline p { let a = b() after [1] on e }",
+        "pipeline p { let a = b() after\n after(x = 1) }",
+        "pipeline p { let a = b() on e after [c] }",
+        "task t() { cache = false run `x` }\ntask u() { cache false }\nprofile q { a = b }",
     ];
 
     #[test]

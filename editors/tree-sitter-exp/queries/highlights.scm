@@ -6,10 +6,11 @@
 (type_identifier) @type
 
 ; Keywords (the lists come from grammar/exp.ebnf).
-["experiment" "param" "secret" "sweep" "resource" "site" "data" "model" "schema" "task" "pipeline" "record" "enum" "format" "kind"] @keyword
+["experiment" "param" "secret" "sweep" "resource" "site" "data" "model" "schema" "task" "pipeline" "record" "enum" "format" "kind" "profile"] @keyword
 "import" @keyword.import
 "as" @keyword.import
-["resources" "env" "run" "shell" "spark" "retry"] @keyword
+["resources" "env" "run" "shell" "spark" "retry" "cache"] @keyword
+"after" @keyword.control
 "args" @keyword
 ["let" "for" "in" "on" "where"] @keyword.control
 (comparison operator: "in" @keyword.operator)
@@ -46,6 +47,8 @@
 (format name: (_) @type.definition)
 (kind name: (_) @type.definition)
 (kind backend: (_) @constant.builtin)
+(profile name: (_) @variable)
+(after call: (_) @variable)
 (variant) @constant
 (field name: (_) @variable.parameter)
 (entry name: (_) @property)

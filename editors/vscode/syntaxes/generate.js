@@ -67,6 +67,11 @@ function grammar() {
             match: '^\\s*(' + alt(w.sections) + ')\\b(?!\\s*[=:])',
             captures: { 1: { name: 'keyword.other.section.exp' } },
           },
+          {
+            // The one section written as an entry: `cache = false`.
+            match: '^\\s*(cache)\\s*(?==\\s*(?:true|false)\\b)',
+            captures: { 1: { name: 'keyword.other.section.exp' } },
+          },
         ],
       },
       body: {
@@ -78,6 +83,8 @@ function grammar() {
           { name: 'constant.language.exp', match: '\\b(?:true|false|none)\\b' },
           { name: 'keyword.control.exp', match: '\\b(?:' + alt(controls) + ')\\b' },
           { name: 'keyword.other.args.exp', match: '\\bargs\\b(?=\\s*\\[)' },
+          // `after [a, b]` on a call: the calls it runs after.
+          { name: 'keyword.control.after.exp', match: '\\bafter\\b(?=\\s*\\[)' },
           { name: 'support.type.builtin.exp', match: '\\b(?:' + alt(w.builtinTypes) + ')\\b' },
           { name: 'support.function.builtin.exp', match: '\\b(?:' + alt(w.builtinFunctions) + ')\\b(?=\\s*\\()' },
           { name: 'entity.name.type.exp', match: '\\b[A-Z][A-Za-z0-9_]*\\b' },

@@ -111,7 +111,7 @@ pub(super) fn parts(
                 "no job of the pipeline `{}` is placed on a Kubernetes resource: there is nothing to build",
                 plan.pipeline
             ),
-            "place calls on a resource of kind `Kubernetes` (`let t = task(…) on cloud`)",
+            "place calls on a resource of kind `Kubernetes` (`let t = task(…) on cloud`), or move them there with `--profile NAME` or `--on FROM=TO`",
         ));
     }
     let spec_dir = checked_spec_dir(opts)?;

@@ -17,7 +17,7 @@ use miette::{IntoDiagnostic, WrapErr, miette};
 use crate::cli::{BuildArgs, BuildTarget};
 
 pub fn run(args: BuildArgs, render: RenderOptions) -> miette::Result<ExitCode> {
-    let overrides = super::program::overrides(&args.program.params_files, &args.program.params)?;
+    let overrides = super::program::overrides_of(&args.program)?;
     let Some((program, plan)) =
         super::program::program_and_plan(&args.file, &overrides, &args.program, render)?
     else {

@@ -24,6 +24,7 @@ pub fn run(args: CheckArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             )
         })?;
     }
+    super::program::placement(&mut overrides, &args.placement)?;
     if args.emit.is_some() && args.files.len() != 1 {
         return Err(miette::miette!(
             help = "run `expc check --emit ir FILE` once per file",

@@ -18,7 +18,8 @@ pub fn run(args: DiffArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     let mut new_params = p.params.clone();
     new_params.extend(args.new_params.iter().cloned());
     let old_overrides = super::program::overrides(&old_files, &old_params)?;
-    let new_overrides = super::program::overrides(&new_files, &new_params)?;
+    let mut new_overrides = super::program::overrides(&new_files, &new_params)?;
+    super::program::placement(&mut new_overrides, &p.placement)?;
     let old = super::program::plan(&args.old, &old_overrides, p, render)?;
     let new = super::program::plan(&args.new, &new_overrides, p, render)?;
     let (Some(old), Some(new)) = (old, new) else {

@@ -9,7 +9,7 @@ use expc_plan::graph::Format;
 use crate::cli::{GraphArgs, GraphFormat};
 
 pub fn run(args: GraphArgs, render: RenderOptions) -> miette::Result<ExitCode> {
-    let overrides = super::program::overrides(&args.program.params_files, &args.program.params)?;
+    let overrides = super::program::overrides_of(&args.program)?;
     let Some(plan) = super::program::plan(&args.file, &overrides, &args.program, render)? else {
         return Ok(ExitCode::from(1));
     };

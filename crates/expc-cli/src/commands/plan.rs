@@ -8,7 +8,7 @@ use expc_diagnostics::render::RenderOptions;
 use crate::cli::{OutputFormat, PlanArgs};
 
 pub fn run(args: PlanArgs, render: RenderOptions) -> miette::Result<ExitCode> {
-    let overrides = super::program::overrides(&args.program.params_files, &args.program.params)?;
+    let overrides = super::program::overrides_of(&args.program)?;
     let Some(plan) = super::program::plan(&args.file, &overrides, &args.program, render)? else {
         return Ok(ExitCode::from(1));
     };

@@ -10,7 +10,7 @@ use expc_diagnostics::{Diagnostic, Severity, SourceMap};
 use expc_plan::Plan;
 use miette::{IntoDiagnostic, WrapErr, miette};
 
-use crate::cli::ProgramArgs;
+use crate::cli::{PlacementArgs, ProgramArgs};
 use crate::sources;
 
 /// Param values from `--params` files, then `-p` assignments.
@@ -40,6 +40,29 @@ pub fn overrides(
         })?;
     }
     Ok(o)
+}
+
+/// Param values of `args`, with its profile and `--on` moves.
+pub fn overrides_of(args: &ProgramArgs) -> miette::Result<Overrides> {
+    let mut o = overrides(&args.params_files, &args.params)?;
+    placement(&mut o, &args.placement)?;
+    Ok(o)
+}
+
+/// Adds `--profile` and `--on` to `o`.
+pub fn placement(o: &mut Overrides, args: &PlacementArgs) -> miette::Result<()> {
+    if let Some(p) = &args.profile {
+        o.set_profile(p.clone());
+    }
+    for m in &args.on {
+        o.push_move(m).map_err(|e| {
+            miette!(
+                help = "write `--on FROM=TO` with two resources, for example `--on laptop=cluster`",
+                "{e}"
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// Checks and lowers `path`; prints diagnostics to standard error. `None` when there was

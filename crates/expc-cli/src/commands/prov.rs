@@ -342,7 +342,7 @@ pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             program,
             run_dir,
         } => {
-            let overrides = super::program::overrides(&program.params_files, &program.params)?;
+            let overrides = super::program::overrides_of(&program)?;
             let Some((ir, plan)) =
                 super::program::program_and_plan(&spec, &overrides, &program, render)?
             else {

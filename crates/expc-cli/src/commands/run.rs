@@ -51,7 +51,7 @@ fn shell_word(s: &str) -> String {
 }
 
 pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
-    let overrides = super::program::overrides(&args.program.params_files, &args.program.params)?;
+    let overrides = super::program::overrides_of(&args.program)?;
     let Some((program, plan)) =
         super::program::program_and_plan(&args.file, &overrides, &args.program, render)?
     else {
@@ -88,6 +88,13 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     let mut fingerprint = format!("{}\0{}", meta.spec_hash, meta.pipeline);
     for p in &meta.params {
         fingerprint.push_str(&format!("\0{}:{}={}", p.name, p.ty, p.value));
+    }
+    // And the placements a profile moves: a resource moved to may bring the software
+    // environment (image, modules) that is part of a key.
+    if let Some(profile) = &plan.profile {
+        for (from, to) in &profile.moves {
+            fingerprint.push_str(&format!("\0moved:{from}={to}"));
+        }
     }
     let mut sink = expc_prov::Recording::new(shown, &opts.state_dir, meta);
     let opts = RunOptions {
@@ -185,7 +192,7 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
 }
 
 pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
-    let overrides = super::program::overrides(&args.program.params_files, &args.program.params)?;
+    let overrides = super::program::overrides_of(&args.program)?;
     let Some((program, plan)) =
         super::program::program_and_plan(&args.file, &overrides, &args.program, render)?
     else {
@@ -230,7 +237,13 @@ pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         .map_err(|e| miette!("{}", e.0))?;
     let mut out = std::io::stdout().lock();
     for w in &whys {
-        if w.cached {
+        if w.uncacheable {
+            let _ = writeln!(
+                out,
+                "{}: will run — not cached (cache = false): it runs on every `expc run`",
+                w.task
+            );
+        } else if w.cached {
             let _ = writeln!(
                 out,
                 "{}: cached — nothing it depends on changed since its last successful run",

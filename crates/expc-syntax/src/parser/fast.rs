@@ -791,6 +791,12 @@ where
                         };
                         SectionKind::Retry { attempts, body }
                     }
+                    Some(Token::Ident("cache")) => {
+                        if inp.next() != Some(Token::Eq) {
+                            return Err(give_up(inp));
+                        }
+                        SectionKind::Cache(expression(inp, expr)?)
+                    }
                     _ => return Err(give_up(inp)),
                 };
                 sections.push(Section {
@@ -853,8 +859,14 @@ where
                     return Err(give_up(inp));
                 }
                 let value = expression(inp, expr)?;
+                let after = after(inp)?;
                 let on = on(inp)?;
-                StmtKind::Let { name, value, on }
+                StmtKind::Let {
+                    name,
+                    value,
+                    after,
+                    on,
+                }
             }
             Some(Token::Ident("for")) => {
                 inp.skip();
@@ -881,8 +893,9 @@ where
                 if !matches!(value.kind, ExprKind::Call { .. }) {
                     return Err(give_up(inp));
                 }
+                let after = after(inp)?;
                 let on = on(inp)?;
-                StmtKind::Expr { value, on }
+                StmtKind::Expr { value, after, on }
             }
             _ => return Err(give_up(inp)),
         };
@@ -923,4 +936,40 @@ where
     }
     inp.skip();
     name(inp).map(Some)
+}
+
+/// `after [A, B]` after a call, if there (a word `after` followed by anything but `[`
+/// is left to the next statement).
+fn after<'t, 's: 't, I, E>(inp: &mut Inp<'t, '_, I, E>) -> Result<Option<After>, E>
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+{
+    if inp.peek() != Some(Token::Ident("after")) {
+        return Ok(None);
+    }
+    let start = inp.cursor();
+    let before = inp.save();
+    inp.skip();
+    if inp.next() != Some(Token::LBracket) {
+        inp.rewind(before);
+        return Ok(None);
+    }
+    let mut names = Vec::new();
+    loop {
+        if inp.peek() == Some(Token::RBracket) {
+            inp.skip();
+            break;
+        }
+        names.push(name(inp)?);
+        match inp.next() {
+            Some(Token::Comma) => {}
+            Some(Token::RBracket) => break,
+            _ => return Err(give_up(inp)),
+        }
+    }
+    Ok(Some(After {
+        names,
+        span: inp.span_since(&start),
+    }))
 }

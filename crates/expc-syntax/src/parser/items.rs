@@ -29,10 +29,19 @@ pub const ITEM_KEYWORDS: &[&str] = &[
     "enum",
     "format",
     "kind",
+    "profile",
 ];
 
 /// Words that start a task section.
-pub const SECTION_KEYWORDS: &[&str] = &["resources", "env", "run", "shell", "spark", "retry"];
+pub const SECTION_KEYWORDS: &[&str] = &[
+    "resources",
+    "env",
+    "run",
+    "shell",
+    "spark",
+    "retry",
+    "cache",
+];
 
 /// Whether `word` is in [`ITEM_KEYWORDS`] (a `match`: a switch on the length, where a
 /// search of the list compared each word in turn; this is asked at every item and name).
@@ -55,6 +64,7 @@ pub(crate) fn is_item_keyword(word: &str) -> bool {
             | "enum"
             | "format"
             | "kind"
+            | "profile"
     )
 }
 
@@ -62,7 +72,7 @@ pub(crate) fn is_item_keyword(word: &str) -> bool {
 fn is_section_keyword(word: &str) -> bool {
     matches!(
         word,
-        "resources" | "env" | "run" | "shell" | "spark" | "retry"
+        "resources" | "env" | "run" | "shell" | "spark" | "retry" | "cache"
     )
 }
 
@@ -449,6 +459,10 @@ where
                 .then(block_c.clone().or_not())
                 .map(|(attempts, body)| SectionKind::Retry { attempts, body }),
             kw!("shell").ignore_then(template).map(SectionKind::Shell),
+            kw!("cache")
+                .ignore_then(just(Token::Eq))
+                .ignore_then(expr.clone())
+                .map(SectionKind::Cache),
             kw!("spark")
                 .ignore_then(expr.clone())
                 .then(kw!("args").ignore_then(expr.clone()).or_not())
@@ -496,13 +510,34 @@ where
 
     // pipeline NAME { STATEMENTS }
     let on = kw!("on").ignore_then(ident()).or_not();
+    // `after [a, b]`: only before a `[`, so that a task named `after` can still be called.
+    let after = kw!("after")
+        .ignore_then(
+            ident()
+                .separated_by(just(Token::Comma))
+                .allow_trailing()
+                .collect::<Exact<_>>()
+                .map(Exact::into_vec)
+                .delimited_by(just(Token::LBracket), close(Token::RBracket)),
+        )
+        .map_with(|names, e| After {
+            names,
+            span: e.span(),
+        })
+        .or_not();
     let statements = recursive(|statements| {
         let let_stmt = kw!("let")
             .ignore_then(ident())
             .then_ignore(just(Token::Eq))
             .then(expr.clone())
+            .then(after.clone())
             .then(on.clone())
-            .map(|((name, value), on)| StmtKind::Let { name, value, on });
+            .map(|(((name, value), after), on)| StmtKind::Let {
+                name,
+                value,
+                after,
+                on,
+            });
         let for_stmt = kw!("for")
             .ignore_then(ident())
             .then_ignore(kw!("in"))
@@ -518,8 +553,9 @@ where
         let expr_stmt = expr
             .clone()
             .filter(|e: &Expr| matches!(e.kind, ExprKind::Call { .. }))
+            .then(after)
             .then(on.clone())
-            .map(|(value, on)| StmtKind::Expr { value, on });
+            .map(|((value, after), on)| StmtKind::Expr { value, after, on });
         // Every statement starts with a word or could be an expression: check that first,
         // so that the `}` ending the block does not try each kind (the label replaces
         // what they would have expected there).
@@ -612,6 +648,12 @@ where
         .then(block_c.clone())
         .map(|((name, base), body)| ItemKind::Format(FormatDecl { name, base, body }));
 
+    // profile NAME { from = to … }
+    let profile = kw!("profile")
+        .ignore_then(ident())
+        .then(block_c.clone())
+        .map(|(name, body)| ItemKind::Profile(RecordDecl { name, body }));
+
     // kind NAME: BACKEND { … }
     let kind = kw!("kind")
         .ignore_then(ident())
@@ -633,7 +675,7 @@ where
     let item = peek_word(is_item_keyword)
         .ignore_then(choice((
             task, data, param, resource, pipeline, import, model, sweep, secret, experiment, site,
-            record, schema, enum_, format, kind,
+            record, schema, enum_, format, kind, profile,
         )))
         .labelled("an item")
         .map_with(|kind, e| Item {
