@@ -80,6 +80,24 @@ pub struct Checker<'a> {
     /// The resources visible in each module, sorted by name (computed once).
     pub resources_in_scope: HashMap<ModuleId, Vec<DefId>>,
     pub section_fields: crate::tasks::SectionFields,
+    /// Lists folders to expand `glob(…)`; none leaves file sets unexpanded.
+    pub loader: Option<&'a dyn crate::loader::Loader>,
+    /// The file sets: each data item declared with `glob(…)`.
+    pub file_sets: HashMap<DefId, FileSet>,
+    /// The loops over lists, each as a sweep of one nameless axis (strategy `list`).
+    pub list_loops: Vec<crate::ir::Sweep>,
+}
+
+/// A data item declared with `glob(…)`.
+#[derive(Clone, Debug)]
+pub struct FileSet {
+    pub pattern: String,
+    pub allow_empty: bool,
+    /// The files matched, written as the pattern is, sorted; `None` when the loader cannot
+    /// list folders.
+    pub files: Option<Vec<String>>,
+    /// The type of one file.
+    pub element: Type,
 }
 
 impl<'a> Checker<'a> {
@@ -106,6 +124,9 @@ impl<'a> Checker<'a> {
             task_irs: Vec::new(),
             resources_in_scope: HashMap::new(),
             section_fields: crate::tasks::SectionFields::new(),
+            loader: None,
+            file_sets: HashMap::new(),
+            list_loops: Vec::new(),
         }
     }
 

@@ -64,6 +64,16 @@ pub enum Local {
         sweep: DefId,
         span: Span,
     },
+    /// `x` in `for x in LIST`.
+    Element {
+        ty: Type,
+        span: Span,
+    },
+    /// `i` in `for (i, x) in …`, the position of loop variable `var`.
+    Index {
+        var: SmolStr,
+        span: Span,
+    },
 }
 
 impl Local {
@@ -72,7 +82,9 @@ impl Local {
             Local::Input { span, .. }
             | Local::Output { span, .. }
             | Local::Binding { span, .. }
-            | Local::Point { span, .. } => *span,
+            | Local::Point { span, .. }
+            | Local::Element { span, .. }
+            | Local::Index { span, .. } => *span,
         }
     }
 }
@@ -206,6 +218,21 @@ impl Checker<'_> {
                     ty: Type::Point(*sweep),
                     value: None,
                     ir: IrExpr::Error,
+                },
+                Local::Element { ty, .. } => Typed {
+                    ty: ty.clone(),
+                    value: None,
+                    ir: IrExpr::Element {
+                        var: name.name.as_str().to_owned(),
+                    },
+                },
+                Local::Index { var, .. } => Typed {
+                    ty: Type::Int,
+                    value: None,
+                    ir: IrExpr::LoopIndex {
+                        var: var.as_str().to_owned(),
+                        name: name.name.as_str().to_owned(),
+                    },
                 },
             };
         }
@@ -1138,6 +1165,17 @@ impl Checker<'_> {
             }
             return Typed::error();
         };
+        if builtin == "glob" {
+            self.emit(
+                Diagnostic::error(
+                    Code::INVALID_FILE_SET,
+                    "`glob(…)` is the value of a data item",
+                    span,
+                )
+                .with_help("declare the files as data: `data reads: List<File<F>> = glob(\"data/*.fq\")`, then use `reads`"),
+            );
+            return Typed::error();
+        }
         for a in args {
             if let Some(n) = &a.name {
                 self.emit(

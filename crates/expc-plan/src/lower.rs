@@ -22,6 +22,7 @@ pub struct Lowered {
 struct LoopCtx {
     id: u32,
     var: String,
+    index: Option<String>,
     sweep: String,
 }
 
@@ -157,10 +158,16 @@ fn collect<'p>(
                 call,
                 loops: loops.clone(),
             }),
-            ir::Stmt::For { var, sweep, body } => {
+            ir::Stmt::For {
+                var,
+                index,
+                sweep,
+                body,
+            } => {
                 loops.push(LoopCtx {
                     id: *next,
                     var: var.clone(),
+                    index: index.clone(),
                     sweep: sweep.clone(),
                 });
                 *next += 1;
@@ -330,6 +337,11 @@ struct Cx<'p> {
 }
 
 impl Cx<'_> {
+    /// Whether `id` is a file set (`glob(…)`).
+    fn is_set(&self, id: &str) -> bool {
+        self.index.artifact(id).is_some_and(|a| a.glob.is_some())
+    }
+
     /// The path of a declared artifact, relative to the root file's folder.
     fn artifact_path(&self, id: &str) -> String {
         self.index
@@ -345,6 +357,11 @@ impl Cx<'_> {
                 .index
                 .param_value(id)
                 .map_or_else(|| vec![format!("{{{id}}}")], text),
+            IrExpr::Artifact { id } if self.is_set(id) => self
+                .index
+                .members(id)
+                .map(|m| self.artifact_path(&m.id))
+                .collect(),
             IrExpr::Artifact { id } => vec![self.artifact_path(id)],
             IrExpr::Secret { id } => vec![format!("secret({id})")],
             IrExpr::Input { name } => match call.args.get(name) {
@@ -362,6 +379,8 @@ impl Cx<'_> {
                 vec![format!("{{out}}/{path}")]
             }
             IrExpr::Point { var, axis } => vec![format!("{{{var}.{axis}}}")],
+            IrExpr::Element { var } => vec![format!("{{{var}}}")],
+            IrExpr::LoopIndex { name, .. } => vec![format!("{{{name}}}")],
             IrExpr::CallOutput {
                 binding,
                 output,
@@ -565,6 +584,7 @@ impl Cx<'_> {
                 Loop {
                     id: l.id,
                     var: l.var.clone(),
+                    index: l.index.clone(),
                     sweep: l.sweep.clone(),
                     strategy: s.map_or(ir::Strategy::Product, |s| s.strategy),
                     points: s.and_then(|s| s.points).unwrap_or(0),
@@ -637,6 +657,16 @@ impl Cx<'_> {
         }
         for l in &site.loops {
             if let Some(s) = self.index.sweep(&l.sweep) {
+                // A loop over a list enters by its element type only: each instance's id
+                // adds its element, so a file added to a set renames no other instance.
+                if s.strategy == ir::Strategy::List {
+                    h.update(b"list:");
+                    for a in &s.axes {
+                        h.update(a.ty.as_bytes());
+                    }
+                    h.update(if l.index.is_some() { b"#" } else { b";" });
+                    continue;
+                }
                 h.update(
                     serde_json::to_string(
                         &s.axes
@@ -665,6 +695,18 @@ impl Cx<'_> {
                 Some(v) => format!("{v} (param {id})"),
                 None => format!("param {id}"),
             },
+            IrExpr::Artifact { id } if self.is_set(id) => {
+                let pattern = self
+                    .index
+                    .artifact(id)
+                    .and_then(|a| a.glob.as_ref())
+                    .map_or("", |g| g.pattern.as_str());
+                let n = self.index.members(id).count();
+                format!(
+                    "{id} (glob \"{pattern}\", {n} file{})",
+                    if n == 1 { "" } else { "s" }
+                )
+            }
             IrExpr::Artifact { id } => {
                 let digest = self
                     .index
@@ -679,6 +721,8 @@ impl Cx<'_> {
             IrExpr::Input { name } => name.clone(),
             IrExpr::Output { name } => format!("output {name}"),
             IrExpr::Point { var, axis } => format!("{var}.{axis}"),
+            IrExpr::Element { var } => var.clone(),
+            IrExpr::LoopIndex { var, name } => format!("{name} (the position of {var})"),
             IrExpr::CallOutput {
                 binding,
                 output,

@@ -37,7 +37,26 @@ fn data(
 ) -> Result<(), RunError> {
     let mut used = BTreeSet::new();
     if let Some(p) = program.pipelines.iter().find(|p| p.id == plan.pipeline) {
-        calls_read(&p.body, &mut used);
+        calls_read(program, &p.body, &mut used);
+    }
+    // A file set is read file by file: each file is used when its set is.
+    let sets: std::collections::HashMap<&str, &str> = program
+        .data
+        .iter()
+        .filter_map(|a| Some((a.id.as_str(), a.member_of.as_deref()?)))
+        .collect();
+    let used_sets: Vec<String> = used
+        .iter()
+        .filter(|id| program.data.iter().any(|a| a.id == **id && a.glob.is_some()))
+        .cloned()
+        .collect();
+    for set in used_sets {
+        used.remove(&set);
+        used.extend(
+            sets.iter()
+                .filter(|(_, s)| **s == set)
+                .map(|(m, _)| (*m).to_owned()),
+        );
     }
     for t in &program.tasks {
         used.extend(t.uses.iter().cloned());
@@ -143,12 +162,26 @@ pub fn secrets(
     Err(RunError(text))
 }
 
-/// The declared artifacts the calls of a pipeline body pass.
-fn calls_read(body: &[ir::Stmt], out: &mut BTreeSet<String>) {
+/// The declared artifacts the calls of a pipeline body pass, and those the loops run
+/// over (the files of a file set).
+fn calls_read(program: &ir::Program, body: &[ir::Stmt], out: &mut BTreeSet<String>) {
     for s in body {
         match s {
             ir::Stmt::Call(c) => c.args.values().for_each(|e| artifacts_in(e, out)),
-            ir::Stmt::For { body, .. } => calls_read(body, out),
+            ir::Stmt::For { sweep, body, .. } => {
+                let list = program
+                    .sweeps
+                    .iter()
+                    .find(|s| s.id == *sweep && s.strategy == ir::Strategy::List);
+                for a in list.iter().flat_map(|s| &s.axes) {
+                    for v in a.values.as_ref().and_then(Value::as_list).unwrap_or(&[]) {
+                        if let Value::Artifact(id) = v {
+                            out.insert(id.clone());
+                        }
+                    }
+                }
+                calls_read(program, body, out);
+            }
         }
     }
 }
