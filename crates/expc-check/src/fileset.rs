@@ -117,7 +117,7 @@ impl Checker<'_> {
         let module = self.module(self.def(def).module);
         let files = match (self.loader, &module.dir) {
             (Some(loader), Some(dir)) => match parsed.expand(dir, loader) {
-                Ok(files) => Some(files),
+                Ok(files) => files,
                 Err(why) => {
                     self.emit(Diagnostic::error(
                         Code::INVALID_FILE_SET,

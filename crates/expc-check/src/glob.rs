@@ -26,8 +26,7 @@ pub struct PatternError(pub String);
 /// A parsed pattern: each alternative of its braces, as components.
 #[derive(Clone, Debug)]
 pub struct Pattern {
-    /// The part before the first component with a wildcard: the folder the walk starts
-    /// in (`data` in `data/*.fq`; empty for `*.fq`; `/` kept for an absolute pattern).
+    /// The components of each alternative of the braces.
     alternatives: Vec<Vec<Component>>,
     absolute: bool,
 }
@@ -91,8 +90,14 @@ impl Pattern {
     }
 
     /// Every file under `dir` (the declaring file's folder) that the pattern matches,
-    /// written as the pattern is (relative to `dir`, or absolute), sorted by their bytes.
-    pub fn expand(&self, dir: &Path, loader: &dyn Loader) -> Result<Vec<String>, String> {
+    /// written as the pattern is (relative to `dir`, or absolute), sorted by their bytes;
+    /// `None` when the loader lists no folders.
+    pub fn expand(&self, dir: &Path, loader: &dyn Loader) -> Result<Option<Vec<String>>, String> {
+        if let Err(e) = loader.list_dir(dir) {
+            if e.kind() == std::io::ErrorKind::Unsupported {
+                return Ok(None);
+            }
+        }
         let mut out = Vec::new();
         for alt in &self.alternatives {
             let base = if self.absolute {
@@ -105,7 +110,7 @@ impl Pattern {
         }
         out.sort();
         out.dedup();
-        Ok(out)
+        Ok(Some(out))
     }
 }
 
@@ -447,11 +452,13 @@ mod tests {
         let got = Pattern::parse("data/*_{2,1}.fq")
             .unwrap()
             .expand(Path::new("/p"), &loader)
+            .unwrap()
             .unwrap();
         assert_eq!(got, ["data/a_1.fq", "data/a_2.fq", "data/b_1.fq"]);
         let got = Pattern::parse("**/*_1.fq")
             .unwrap()
             .expand(Path::new("/p"), &loader)
+            .unwrap()
             .unwrap();
         assert_eq!(
             got,
@@ -460,16 +467,19 @@ mod tests {
         let got = Pattern::parse("../p/other/*")
             .unwrap()
             .expand(Path::new("/p/data"), &loader)
+            .unwrap()
             .unwrap();
         assert_eq!(got, ["../p/other/d_1.fq"]);
         let got = Pattern::parse("/p/other/*.fq")
             .unwrap()
             .expand(Path::new("/elsewhere"), &loader)
+            .unwrap()
             .unwrap();
         assert_eq!(got, ["/p/other/d_1.fq"]);
         let got = Pattern::parse("nothing/*")
             .unwrap()
             .expand(Path::new("/p"), &loader)
+            .unwrap()
             .unwrap();
         assert!(got.is_empty());
     }

@@ -45,6 +45,11 @@ pub struct DirEntry {
 
 /// The entries of a folder of the file system; names that are not UTF-8 are left out.
 pub fn list_dir(path: &Path) -> io::Result<Vec<DirEntry>> {
+    let path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
     let mut out = Vec::new();
     for entry in std::fs::read_dir(path)? {
         let entry = entry?;

@@ -190,7 +190,12 @@ impl Checker<'_> {
                             ty: element.clone(),
                             span: var.span,
                         }),
-                        None => None,
+                        // Already reported: the variable fits everywhere, so that its uses
+                        // give no second error.
+                        None => Some(Local::Element {
+                            ty: Type::Error,
+                            span: var.span,
+                        }),
                     };
                     let mut shadowed = Vec::new();
                     let mut bind = |name: &ast::Ident, local: Option<Local>, walk: &mut Walk| {
@@ -202,11 +207,11 @@ impl Checker<'_> {
                     };
                     bind(var, local, walk);
                     if let Some(i) = index.as_ref().filter(|i| i.name != var.name) {
-                        let l = looped.as_ref().map(|_| Local::Index {
+                        let l = Local::Index {
                             var: var.name.clone(),
                             span: i.span,
-                        });
-                        bind(i, l, walk);
+                        };
+                        bind(i, Some(l), walk);
                     }
                     walk.loops.push(id);
                     let body_ir = self.statements(module, body, walk);
