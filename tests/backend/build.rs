@@ -502,6 +502,7 @@ fn all_specs() -> Vec<String> {
     let mut out = expc_tests::example_specs(None);
     out.push("tests/slurm/mixed.exp".into());
     out.push("tests/all/failing.exp".into());
+    out.push("tests/build/file_set.exp".into());
     out
 }
 

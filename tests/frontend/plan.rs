@@ -49,6 +49,106 @@ pub fn trials(suite: &mut Suite) {
         "the_instance_dag_connects_sweeps_and_gathers",
         the_instance_dag_connects_sweeps_and_gathers,
     );
+    suite.test(
+        "file_set_plan_lists_the_files_and_diff_shows_them_come_and_go",
+        file_set_plan_lists_the_files_and_diff_shows_them_come_and_go,
+    );
+    suite.test(
+        "file_set_ids_do_not_change_when_files_are_added",
+        file_set_ids_do_not_change_when_files_are_added,
+    );
+}
+
+/// The example of file sets, copied twice: `old` as it is, `new` with a file added and one
+/// removed.
+fn file_set_copies(name: &str) -> (PathBuf, PathBuf) {
+    let old = expc_tests::copy_of("plan", &format!("{name}-old"), "examples/filesets");
+    let new = expc_tests::copy_of("plan", &format!("{name}-new"), "examples/filesets");
+    std::fs::write(new.join("data/s0_1.fq"), "@r\nACGT\n+\nIIII\n").unwrap();
+    std::fs::remove_file(new.join("data/s2_2.fq")).unwrap();
+    (old, new)
+}
+
+fn file_set_plan_lists_the_files_and_diff_shows_them_come_and_go() {
+    let (old, new) = file_set_copies("listing");
+    let spec = |d: &Path| d.join("filesets.exp").to_string_lossy().into_owned();
+    let text = stdout(&["plan", &spec(&new)]);
+    for f in ["data/s0_1.fq", "data/s1_1.fq", "data/s1_2.fq", "data/s2_1.fq"] {
+        assert!(text.contains(&format!("fq=reads[{f}]")), "{f} not listed:\n{text}");
+    }
+    assert!(!text.contains("s2_2.fq"), "{text}");
+    assert!(text.contains("for fq in reads (list of 4 elements)"), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&["plan", "--format", "json", &spec(&new)])).unwrap();
+    let count = &json["jobs"][0];
+    assert_eq!(count["key"], "c");
+    let files: Vec<&str> = count["instance_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["coords"]["fq"]["artifact"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "reads[data/s0_1.fq]",
+            "reads[data/s1_1.fq]",
+            "reads[data/s1_2.fq]",
+            "reads[data/s2_1.fq]"
+        ]
+    );
+    let diff: serde_json::Value = serde_json::from_str(&stdout(&[
+        "diff",
+        "--format",
+        "json",
+        &spec(&old),
+        &spec(&new),
+    ]))
+    .unwrap();
+    let c = diff["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == "c")
+        .expect("the loop's job changed");
+    assert_eq!(c["instances"]["added"], serde_json::json!(["fq=reads[data/s0_1.fq]"]));
+    assert_eq!(c["instances"]["removed"], serde_json::json!(["fq=reads[data/s2_2.fq]"]));
+    assert_eq!(c["reruns"], false, "{c}");
+    expc_tests::remove_tree(&old);
+    expc_tests::remove_tree(&new);
+}
+
+/// An instance is known by its file, not its position: a file sorted first renames none
+/// of the others.
+fn file_set_ids_do_not_change_when_files_are_added() {
+    let (old, new) = file_set_copies("ids");
+    let ids = |d: &Path| -> std::collections::BTreeMap<String, String> {
+        let spec = d.join("filesets.exp").to_string_lossy().into_owned();
+        let json: serde_json::Value =
+            serde_json::from_str(&stdout(&["plan", "--format", "json", &spec])).unwrap();
+        json["jobs"][0]["instance_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["coords"]["fq"]["artifact"].as_str().unwrap().to_owned(),
+                    i["id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let (a, b) = (ids(&old), ids(&new));
+    let mut shared = 0;
+    for (file, id) in &a {
+        if let Some(other) = b.get(file) {
+            assert_eq!(id, other, "{file} was renamed");
+            shared += 1;
+        }
+    }
+    assert_eq!(shared, 3);
+    expc_tests::remove_tree(&old);
+    expc_tests::remove_tree(&new);
 }
 
 fn examples() -> Vec<String> {
