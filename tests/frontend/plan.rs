@@ -73,11 +73,22 @@ fn file_set_plan_lists_the_files_and_diff_shows_them_come_and_go() {
     let (old, new) = file_set_copies("listing");
     let spec = |d: &Path| d.join("filesets.exp").to_string_lossy().into_owned();
     let text = stdout(&["plan", &spec(&new)]);
-    for f in ["data/s0_1.fq", "data/s1_1.fq", "data/s1_2.fq", "data/s2_1.fq"] {
-        assert!(text.contains(&format!("fq=reads[{f}]")), "{f} not listed:\n{text}");
+    for f in [
+        "data/s0_1.fq",
+        "data/s1_1.fq",
+        "data/s1_2.fq",
+        "data/s2_1.fq",
+    ] {
+        assert!(
+            text.contains(&format!("fq=reads[{f}]")),
+            "{f} not listed:\n{text}"
+        );
     }
     assert!(!text.contains("s2_2.fq"), "{text}");
-    assert!(text.contains("for fq in reads (list of 4 elements)"), "{text}");
+    assert!(
+        text.contains("for fq in reads (list of 4 elements)"),
+        "{text}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&stdout(&["plan", "--format", "json", &spec(&new)])).unwrap();
     let count = &json["jobs"][0];
@@ -111,8 +122,14 @@ fn file_set_plan_lists_the_files_and_diff_shows_them_come_and_go() {
         .iter()
         .find(|c| c["key"] == "c")
         .expect("the loop's job changed");
-    assert_eq!(c["instances"]["added"], serde_json::json!(["fq=reads[data/s0_1.fq]"]));
-    assert_eq!(c["instances"]["removed"], serde_json::json!(["fq=reads[data/s2_2.fq]"]));
+    assert_eq!(
+        c["instances"]["added"],
+        serde_json::json!(["fq=reads[data/s0_1.fq]"])
+    );
+    assert_eq!(
+        c["instances"]["removed"],
+        serde_json::json!(["fq=reads[data/s2_2.fq]"])
+    );
     assert_eq!(c["reruns"], false, "{c}");
     expc_tests::remove_tree(&old);
     expc_tests::remove_tree(&new);

@@ -55,7 +55,9 @@ impl Checker<'_> {
                 self.emit(
                     Diagnostic::error(
                         Code::INVALID_FILE_SET,
-                        format!("`glob(…)` gives a list of files, and `{name}` is declared as {shown}"),
+                        format!(
+                            "`glob(…)` gives a list of files, and `{name}` is declared as {shown}"
+                        ),
                         span,
                     )
                     .with_label(self.item(def).span, "declared here")

@@ -46,7 +46,10 @@ enum Token {
     Char(char),
     Star,
     Question,
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 impl Pattern {
@@ -86,7 +89,9 @@ impl Pattern {
     /// Whether `path` (relative, `/`-separated, as the pattern is written) matches.
     pub fn matches(&self, path: &str) -> bool {
         let names: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-        self.alternatives.iter().any(|a| match_components(a, &names))
+        self.alternatives
+            .iter()
+            .any(|a| match_components(a, &names))
     }
 
     /// Every file under `dir` (the declaring file's folder) that the pattern matches,
@@ -307,7 +312,9 @@ fn match_components(comps: &[Component], names: &[&str]) -> bool {
                     .first()
                     .is_some_and(|n| !n.starts_with('.') && match_components(comps, &names[1..]))
         }
-        (Some(Component::Literal(l)), Some(n)) => l == n && match_components(&comps[1..], &names[1..]),
+        (Some(Component::Literal(l)), Some(n)) => {
+            l == n && match_components(&comps[1..], &names[1..])
+        }
         (Some(Component::Wild(t)), Some(n)) => {
             match_name(t, n) && match_components(&comps[1..], &names[1..])
         }
@@ -382,9 +389,7 @@ fn walk(
         }
     }
     if out.len() > MAX_MATCHES {
-        return Err(format!(
-            "the pattern matches more than {MAX_MATCHES} files"
-        ));
+        return Err(format!("the pattern matches more than {MAX_MATCHES} files"));
     }
     Ok(())
 }
@@ -462,7 +467,12 @@ mod tests {
             .unwrap();
         assert_eq!(
             got,
-            ["data/a_1.fq", "data/b_1.fq", "data/sub/c_1.fq", "other/d_1.fq"]
+            [
+                "data/a_1.fq",
+                "data/b_1.fq",
+                "data/sub/c_1.fq",
+                "other/d_1.fq"
+            ]
         );
         let got = Pattern::parse("../p/other/*")
             .unwrap()

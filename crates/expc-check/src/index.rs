@@ -669,7 +669,10 @@ impl Builder<'_> {
                             SymbolKind::LoopVar,
                             module,
                             stmt.span,
-                            format!("{}: Int, the position of `{}` in {source_text}, from 0", i.name, var.name),
+                            format!(
+                                "{}: Int, the position of `{}` in {source_text}, from 0",
+                                i.name, var.name
+                            ),
                             None,
                             None,
                             Some(pipeline),

@@ -329,7 +329,9 @@ impl Checker<'_> {
                         DefKind::Data if matches!(ty, Type::Model(_)) => {
                             "declare a model with `model NAME: Model<F> = \"path\"`"
                         }
-                        DefKind::Data => "data is File<F>, Dir, Table<F>, Table<F, S> or Metrics, or a list of files from `glob(…)` (`List<File<F>>`)",
+                        DefKind::Data => {
+                            "data is File<F>, Dir, Table<F>, Table<F, S> or Metrics, or a list of files from `glob(…)` (`List<File<F>>`)"
+                        }
                         _ => "a model is `Model<F>`; declare other files with `data`",
                     };
                     self.emit(

@@ -9,12 +9,12 @@
 mod checker;
 mod defs;
 mod expr;
+pub mod fileset;
+pub mod glob;
 pub mod index;
 pub mod ir;
 mod ir_expr;
 mod items;
-pub mod fileset;
-pub mod glob;
 pub mod loader;
 pub mod modules;
 mod overrides;
@@ -238,12 +238,10 @@ impl Checker<'_> {
             let glob = this.file_sets.get(&d).map(|set| ir::Glob {
                 pattern: set.pattern.clone(),
                 allow_empty: set.allow_empty,
-                members: set.files.as_ref().map(|files| {
-                    files
-                        .iter()
-                        .map(|f| fileset::member_id(&id, f))
-                        .collect()
-                }),
+                members: set
+                    .files
+                    .as_ref()
+                    .map(|files| files.iter().map(|f| fileset::member_id(&id, f)).collect()),
             });
             ir::Artifact {
                 id,

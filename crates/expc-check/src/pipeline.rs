@@ -282,8 +282,14 @@ impl Checker<'_> {
             Type::List(e) => (**e).clone(),
             Type::EmptyList => {
                 self.emit(
-                    Diagnostic::error(Code::INVALID_LOOP, "the loop runs over an empty list", source.span)
-                        .with_help("list the values, or loop over a param or data item that holds them"),
+                    Diagnostic::error(
+                        Code::INVALID_LOOP,
+                        "the loop runs over an empty list",
+                        source.span,
+                    )
+                    .with_help(
+                        "list the values, or loop over a param or data item that holds them",
+                    ),
                 );
                 return None;
             }

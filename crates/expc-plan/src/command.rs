@@ -488,7 +488,9 @@ impl<'p> Evaluator<'p> {
                     .zip(points)
                     .rev()
                     .find(|(l, _)| l.var == *var)
-                    .map_or(Symbolic::None, |(_, p)| Symbolic::Word(Word::text(p.to_string())))
+                    .map_or(Symbolic::None, |(_, p)| {
+                        Symbolic::Word(Word::text(p.to_string()))
+                    })
             }
             IrExpr::CallOutput {
                 binding,

@@ -47,7 +47,12 @@ fn data(
         .collect();
     let used_sets: Vec<String> = used
         .iter()
-        .filter(|id| program.data.iter().any(|a| a.id == **id && a.glob.is_some()))
+        .filter(|id| {
+            program
+                .data
+                .iter()
+                .any(|a| a.id == **id && a.glob.is_some())
+        })
         .cloned()
         .collect();
     for set in used_sets {

@@ -504,13 +504,11 @@ where
             .then(on.clone())
             .map(|((name, value), on)| StmtKind::Let { name, value, on });
         // `for x in …` or `for (i, x) in …`.
-        let loop_vars = ident()
-            .map(|var| (None, var))
-            .or(ident()
-                .then_ignore(just(Token::Comma))
-                .then(ident())
-                .delimited_by(just(Token::LParen), just(Token::RParen))
-                .map(|(index, var)| (Some(index), var)));
+        let loop_vars = ident().map(|var| (None, var)).or(ident()
+            .then_ignore(just(Token::Comma))
+            .then(ident())
+            .delimited_by(just(Token::LParen), just(Token::RParen))
+            .map(|(index, var)| (Some(index), var)));
         // A name path right before the body is the source even when named like a type
         // (`for p in Grid {` is not a record literal); anything else is an expression.
         let loop_source = name_path
@@ -523,13 +521,15 @@ where
             .then_ignore(kw!("in"))
             .then(loop_source)
             .then(statements.map_with(|body, e| (body, e.span())))
-            .map(|(((index, var), source), (body, body_span))| StmtKind::For {
-                index,
-                var,
-                source,
-                body,
-                body_span,
-            });
+            .map(
+                |(((index, var), source), (body, body_span))| StmtKind::For {
+                    index,
+                    var,
+                    source,
+                    body,
+                    body_span,
+                },
+            );
         // A bare statement is a call: anything else is a typo or a leftover.
         let expr_stmt = expr
             .clone()
