@@ -46,6 +46,18 @@ pub struct Checked {
     pub diagnostics: Vec<Diagnostic>,
     /// The syntax trees of the root file and of every module it imports, the root first.
     pub modules: Vec<modules::Module>,
+    /// The file sets (`glob(…)`) and what they matched, for editors.
+    pub file_sets: Vec<FileSetSummary>,
+}
+
+/// A data item declared with `glob(…)`, and what its pattern matched.
+#[derive(Clone, Debug)]
+pub struct FileSetSummary {
+    /// The data item's name where it is declared.
+    pub span: expc_diagnostics::Span,
+    pub pattern: String,
+    /// The files matched, sorted; `None` when the folders could not be listed.
+    pub files: Option<Vec<String>>,
 }
 
 impl Checked {
@@ -91,6 +103,16 @@ pub fn check(
     checker.check_task_bodies();
     let pipelines = checker.check_pipelines();
     checker.check_unused();
+    let mut file_sets: Vec<FileSetSummary> = checker
+        .file_sets
+        .iter()
+        .map(|(def, set)| FileSetSummary {
+            span: checker.def(*def).span,
+            pattern: set.pattern.clone(),
+            files: set.files.clone(),
+        })
+        .collect();
+    file_sets.sort_by_key(|f| f.span);
     let program = checker.program(pipelines);
     diagnostics.append(&mut checker.diagnostics);
     drop(checker);
@@ -102,6 +124,7 @@ pub fn check(
         program: (!has_errors).then_some(program),
         diagnostics,
         modules,
+        file_sets,
     }
 }
 
