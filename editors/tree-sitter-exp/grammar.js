@@ -161,11 +161,21 @@ module.exports = grammar({
     _statement: ($) => choice($.let_statement, $.for_statement, $.expression_statement),
     let_statement: ($) =>
       seq('let', field('name', $._name), '=', field('value', $._expression), optional($.placement)),
+    // `for x in SOURCE` or `for (i, x) in SOURCE`: a sweep (a name or `module.name`), or
+    // any list.
     for_statement: ($) =>
-      seq('for', field('variable', $._name), 'in', field('sweep', $.path), field('body', $.pipeline_body)),
+      seq(
+        'for',
+        choice(
+          field('variable', $._name),
+          seq('(', field('index', $._name), ',', field('variable', $._name), ')'),
+        ),
+        'in',
+        field('source', $._expression),
+        field('body', $.pipeline_body),
+      ),
     expression_statement: ($) => seq($._expression, optional($.placement)),
     placement: ($) => seq('on', field('resource', $._name)),
-    path: ($) => seq($._name, repeat(seq('.', $._name))),
 
     block: ($) => seq('{', repeat(seq($.entry, optional(','))), '}'),
     entry: ($) =>
