@@ -19,6 +19,11 @@ use crate::loader::{DirEntry, Loader};
 /// rather than taking the machine's memory.
 pub const MAX_MATCHES: usize = 1_000_000;
 
+/// The longest pattern, the deepest braces and the most folders `**` descends.
+const MAX_PATTERN_BYTES: usize = 4096;
+const MAX_BRACE_DEPTH: usize = 16;
+const MAX_DEPTH: usize = 64;
+
 /// Why a pattern is not valid.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PatternError(pub String);
@@ -60,6 +65,26 @@ impl Pattern {
         if pattern.contains('\0') {
             return Err(PatternError("the pattern holds a NUL character".into()));
         }
+        if pattern.len() > MAX_PATTERN_BYTES {
+            return Err(PatternError(format!(
+                "the pattern is longer than {MAX_PATTERN_BYTES} bytes"
+            )));
+        }
+        let mut depth = 0usize;
+        for c in pattern.chars() {
+            match c {
+                '{' => {
+                    depth += 1;
+                    if depth > MAX_BRACE_DEPTH {
+                        return Err(PatternError(format!(
+                            "braces nest deeper than {MAX_BRACE_DEPTH}"
+                        )));
+                    }
+                }
+                '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
         let absolute = pattern.starts_with('/');
         let mut alternatives = Vec::new();
         for alt in expand_braces(pattern)? {
@@ -68,7 +93,12 @@ impl Pattern {
                 if part.is_empty() {
                     continue;
                 }
-                comps.push(component(part)?);
+                let c = component(part)?;
+                // `**/**` is `**`.
+                if c == Component::Any && comps.last() == Some(&Component::Any) {
+                    continue;
+                }
+                comps.push(c);
             }
             if comps.is_empty() {
                 return Err(PatternError(format!("`{alt}` names no file")));
@@ -111,7 +141,7 @@ impl Pattern {
                 dir.to_path_buf()
             };
             let prefix = if self.absolute { "/" } else { "" };
-            walk(loader, &base, prefix.to_owned(), alt, &mut out)?;
+            walk(loader, &base, prefix.to_owned(), alt, 0, &mut out)?;
         }
         out.sort();
         out.dedup();
@@ -328,11 +358,15 @@ fn walk(
     dir: &Path,
     shown: String,
     comps: &[Component],
+    depth: usize,
     out: &mut Vec<String>,
 ) -> Result<(), String> {
     let Some(first) = comps.first() else {
         return Ok(());
     };
+    if depth > MAX_DEPTH {
+        return Err(format!("`{shown}` is more than {MAX_DEPTH} folders deep"));
+    }
     let last = comps.len() == 1;
     let join = |name: &str| {
         if shown.is_empty() || shown.ends_with('/') {
@@ -349,19 +383,21 @@ fn walk(
                     out.push(join(name));
                 }
             } else {
-                walk(loader, &path, join(name), &comps[1..], out)?;
+                walk(loader, &path, join(name), &comps[1..], depth + 1, out)?;
             }
         }
         Component::Any => {
-            // Zero folders here, then each folder below.
-            walk(loader, dir, shown.clone(), &comps[1..], out)?;
+            // Zero folders here, then each folder below; `**` does not follow links to
+            // folders, which could lead back up the tree.
+            walk(loader, dir, shown.clone(), &comps[1..], depth, out)?;
             for entry in list(loader, dir)? {
-                if entry.is_dir && !entry.name.starts_with('.') {
+                if entry.is_dir && !entry.is_link && !entry.name.starts_with('.') {
                     walk(
                         loader,
                         &dir.join(&entry.name),
                         join(&entry.name),
                         comps,
+                        depth + 1,
                         out,
                     )?;
                 }
@@ -382,6 +418,7 @@ fn walk(
                         &dir.join(&entry.name),
                         join(&entry.name),
                         &comps[1..],
+                        depth + 1,
                         out,
                     )?;
                 }
@@ -439,9 +476,16 @@ mod tests {
 
     #[test]
     fn invalid_patterns() {
-        for p in ["", "a{b", "a}b", "[ab", "a/**", "a**b", "[z-a]"] {
+        for p in ["", "a{b", "a}b", "[ab", "a/**", "a**b", "[z-a]", "a\0b"] {
             assert!(Pattern::parse(p).is_err(), "{p}");
         }
+        let deep = format!("{}a{}", "{".repeat(10_000), "}".repeat(10_000));
+        assert!(Pattern::parse(&deep).is_err());
+        assert!(Pattern::parse(&"a".repeat(5000)).is_err());
+        // Many alternatives are refused, not expanded without end.
+        assert!(Pattern::parse(&"{a,b}".repeat(20)).is_err());
+        // Runs of `**` are one.
+        assert!(m("**/**/**/**/**/**/**/**/**/**/*.fq", "x/y/a.fq"));
     }
 
     #[test]
@@ -474,12 +518,12 @@ mod tests {
                 "other/d_1.fq"
             ]
         );
-        let got = Pattern::parse("../p/other/*")
+        let got = Pattern::parse("../other/*")
             .unwrap()
             .expand(Path::new("/p/data"), &loader)
             .unwrap()
             .unwrap();
-        assert_eq!(got, ["../p/other/d_1.fq"]);
+        assert_eq!(got, ["../other/d_1.fq"]);
         let got = Pattern::parse("/p/other/*.fq")
             .unwrap()
             .expand(Path::new("/elsewhere"), &loader)

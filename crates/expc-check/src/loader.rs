@@ -41,6 +41,8 @@ pub struct DirEntry {
     pub name: String,
     /// A folder, or a link to one.
     pub is_dir: bool,
+    /// A symbolic link (to a folder, when `is_dir`).
+    pub is_link: bool,
 }
 
 /// The entries of a folder of the file system; names that are not UTF-8 are left out.
@@ -57,12 +59,17 @@ pub fn list_dir(path: &Path) -> io::Result<Vec<DirEntry>> {
             continue;
         };
         let ty = entry.file_type()?;
-        let is_dir = if ty.is_symlink() {
+        let is_link = ty.is_symlink();
+        let is_dir = if is_link {
             std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir())
         } else {
             ty.is_dir()
         };
-        out.push(DirEntry { name, is_dir });
+        out.push(DirEntry {
+            name,
+            is_dir,
+            is_link,
+        });
     }
     Ok(out)
 }
@@ -191,7 +198,11 @@ impl Loader for MemoryLoader {
         }
         Ok(out
             .into_iter()
-            .map(|(name, is_dir)| DirEntry { name, is_dir })
+            .map(|(name, is_dir)| DirEntry {
+                name,
+                is_dir,
+                is_link: false,
+            })
             .collect())
     }
 

@@ -39,32 +39,23 @@ fn data(
     if let Some(p) = program.pipelines.iter().find(|p| p.id == plan.pipeline) {
         calls_read(program, &p.body, &mut used);
     }
-    // A file set is read file by file: each file is used when its set is.
-    let sets: std::collections::HashMap<&str, &str> = program
-        .data
-        .iter()
-        .filter_map(|a| Some((a.id.as_str(), a.member_of.as_deref()?)))
-        .collect();
-    let used_sets: Vec<String> = used
-        .iter()
-        .filter(|id| {
-            program
-                .data
-                .iter()
-                .any(|a| a.id == **id && a.glob.is_some())
-        })
-        .cloned()
-        .collect();
-    for set in used_sets {
-        used.remove(&set);
-        used.extend(
-            sets.iter()
-                .filter(|(_, s)| **s == set)
-                .map(|(m, _)| (*m).to_owned()),
-        );
-    }
     for t in &program.tasks {
         used.extend(t.uses.iter().cloned());
+    }
+    // A file set is read file by file: each file is used when its set is.
+    let used_sets: BTreeSet<String> = program
+        .data
+        .iter()
+        .filter(|a| a.glob.is_some() && used.contains(&a.id))
+        .map(|a| a.id.clone())
+        .collect();
+    for a in &program.data {
+        if a.member_of.as_ref().is_some_and(|s| used_sets.contains(s)) {
+            used.insert(a.id.clone());
+        }
+    }
+    for set in &used_sets {
+        used.remove(set);
     }
     let mut missing = Vec::new();
     for id in resolver.artifact_ids() {
