@@ -54,6 +54,10 @@ pub fn trials(suite: &mut Suite) {
         file_set_plan_lists_the_files_and_diff_shows_them_come_and_go,
     );
     suite.test(
+        "loops_over_lists_nest_and_read_record_fields",
+        loops_over_lists_nest_and_read_record_fields,
+    );
+    suite.test(
         "file_set_ids_do_not_change_when_files_are_added",
         file_set_ids_do_not_change_when_files_are_added,
     );
@@ -133,6 +137,70 @@ fn file_set_plan_lists_the_files_and_diff_shows_them_come_and_go() {
     assert_eq!(c["reruns"], false, "{c}");
     expc_tests::remove_tree(&old);
     expc_tests::remove_tree(&new);
+}
+
+/// A loop over a list param around a loop over a file set, a literal loop and a loop over
+/// records: instance counts multiply, positions are per loop, record fields are read per
+/// instance.
+fn loops_over_lists_nest_and_read_record_fields() {
+    let json: serde_json::Value = serde_json::from_str(&stdout(&[
+        "plan",
+        "--format",
+        "json",
+        "tests/check/ok/file_sets.exp",
+    ]))
+    .unwrap();
+    let job = |key: &str| {
+        json["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["key"] == key)
+            .unwrap_or_else(|| panic!("no job {key}"))
+            .clone()
+    };
+    let a = job("a");
+    assert_eq!(a["instances"], 6, "2 lanes × 3 files");
+    assert_eq!(
+        a["command"]["argv"],
+        serde_json::json!([
+            "python3",
+            "tool.py",
+            "{r}",
+            "{lane}",
+            "{i}",
+            "{out}/out.txt"
+        ])
+    );
+    let coords: Vec<String> = a["instance_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let r = i["coords"]["r"]["artifact"].as_str().unwrap();
+            format!("{}/{r}", i["coords"]["lane"])
+        })
+        .collect();
+    assert_eq!(coords[0], "1/reads[reads/a_1.fq]");
+    assert_eq!(coords[5], "2/reads[reads/b_1.fq]");
+    let tag = job("tag");
+    assert_eq!(tag["instances"], 2);
+    assert_eq!(
+        tag["command"]["argv"],
+        serde_json::json!([
+            "python3",
+            "tool.py",
+            "{l.key}",
+            "{l.value}",
+            "{out}/tag.txt"
+        ])
+    );
+    let merge = job("merge");
+    assert_eq!(merge["after"][0]["relation"], "all");
+    let argv = merge["command"]["argv"].as_array().unwrap();
+    for f in ["reads/a_1.fq", "reads/a_2.fq", "reads/b_1.fq"] {
+        assert!(argv.iter().any(|w| w == f), "{f} not passed: {argv:?}");
+    }
 }
 
 /// An instance is known by its file, not its position: a file sorted first renames none

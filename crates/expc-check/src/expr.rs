@@ -224,6 +224,7 @@ impl Checker<'_> {
                     value: None,
                     ir: IrExpr::Element {
                         var: name.name.as_str().to_owned(),
+                        fields: Vec::new(),
                     },
                 },
                 Local::Index { var, .. } => Typed {
@@ -965,6 +966,19 @@ impl Checker<'_> {
                     self.unknown_field(name, &fields, &owner);
                     return Typed::error();
                 };
+                // A field of a loop's element is known per instance.
+                if let IrExpr::Element { var, fields } = &b.ir {
+                    let mut fields = fields.clone();
+                    fields.push(name.name.as_str().to_owned());
+                    return Typed {
+                        ty: field.ty.clone(),
+                        value: None,
+                        ir: IrExpr::Element {
+                            var: var.clone(),
+                            fields,
+                        },
+                    };
+                }
                 let value = b.value.as_ref().and_then(|v| match v {
                     Value::Record(_, fs) => fs.get(name.name.as_str()).cloned(),
                     _ => None,

@@ -37,9 +37,11 @@ pub enum IrExpr {
         var: String,
         axis: String,
     },
-    /// `x` in `for x in LIST`: the current element.
+    /// `x` in `for x in LIST`: the current element; `x.a.b` its record fields.
     Element {
         var: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        fields: Vec<String>,
     },
     /// `i` in `for (i, x) in …`: the position of the current element or point, from 0.
     LoopIndex {

@@ -474,12 +474,13 @@ impl<'p> Evaluator<'p> {
                         == Some(axis.as_str())
                 })
                 .map_or(Symbolic::None, |(_, v)| self.value(v)),
-            IrExpr::Element { var } => s
+            IrExpr::Element { var, fields } => s
                 .coords
                 .iter()
                 .rev()
                 .find(|(k, _)| k == var)
-                .map_or(Symbolic::None, |(_, v)| self.value(v)),
+                .and_then(|(_, v)| fields.iter().try_fold(v, |v, f| v.field(f)))
+                .map_or(Symbolic::None, |v| self.value(v)),
             IrExpr::LoopIndex { var, .. } => {
                 let job = &self.plan.jobs[s.job];
                 let points = self.plan.loop_points(job, s.index);

@@ -330,6 +330,16 @@ fn stable_topo(sites: &[Site<'_>], deps: &[Vec<(usize, bool)>]) -> Result<Vec<us
     }
 }
 
+/// `x`, or `x.a.b` for fields of a loop's element.
+fn element(var: &str, fields: &[String]) -> String {
+    let mut out = var.to_owned();
+    for f in fields {
+        out.push('.');
+        out.push_str(f);
+    }
+    out
+}
+
 /// Lookups into the program.
 struct Cx<'p> {
     program: &'p ir::Program,
@@ -379,7 +389,7 @@ impl Cx<'_> {
                 vec![format!("{{out}}/{path}")]
             }
             IrExpr::Point { var, axis } => vec![format!("{{{var}.{axis}}}")],
-            IrExpr::Element { var } => vec![format!("{{{var}}}")],
+            IrExpr::Element { var, fields } => vec![format!("{{{}}}", element(var, fields))],
             IrExpr::LoopIndex { name, .. } => vec![format!("{{{name}}}")],
             IrExpr::CallOutput {
                 binding,
@@ -721,7 +731,7 @@ impl Cx<'_> {
             IrExpr::Input { name } => name.clone(),
             IrExpr::Output { name } => format!("output {name}"),
             IrExpr::Point { var, axis } => format!("{var}.{axis}"),
-            IrExpr::Element { var } => var.clone(),
+            IrExpr::Element { var, fields } => element(var, fields),
             IrExpr::LoopIndex { var, name } => format!("{name} (the position of {var})"),
             IrExpr::CallOutput {
                 binding,
