@@ -195,6 +195,15 @@ fn loops_over_lists_nest_and_read_record_fields() {
             "{out}/tag.txt"
         ])
     );
+    let z = job("z");
+    assert_eq!(z["instances"], 6, "2 points × 3 files");
+    assert_eq!(
+        z["command"]["argv"],
+        serde_json::json!(["python3", "tool.py", "{p.q}", "{j}", "{out}/tag.txt"])
+    );
+    let last = &z["instance_list"][5]["coords"];
+    assert_eq!(last["p.q"], "y");
+    assert_eq!(last["f"]["artifact"], "reads[reads/b_1.fq]");
     let merge = job("merge");
     assert_eq!(merge["after"][0]["relation"], "all");
     let argv = merge["command"]["argv"].as_array().unwrap();
