@@ -333,6 +333,20 @@ impl Checker<'_> {
                 }
             },
         };
+        // An instance is known by its element: two equal elements would be one instance.
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = values.iter().find(|v| !seen.insert(v.to_string())) {
+            self.emit(
+                Diagnostic::error(
+                    Code::INVALID_LOOP,
+                    format!("the list holds `{twice}` twice"),
+                    source.span,
+                )
+                .with_primary_message("an instance is known by its element")
+                .with_help("list each value once: two equal elements would run the same instance twice under one id"),
+            );
+            return None;
+        }
         // Named after the set or param it runs over; a literal after its position.
         let named = match &t.ir {
             IrExpr::Artifact { id } | IrExpr::Param { id } => Some(id.clone()),
