@@ -820,7 +820,19 @@ impl Checker<'_> {
                         parts: vec![l.ir, r.ir],
                     }
                 } else {
-                    IrExpr::Error
+                    // Nothing computes it per instance: say so rather than pass nothing.
+                    self.emit(
+                        Diagnostic::error(
+                            Code::INVALID_OPERATION,
+                            format!(
+                                "`{}` of a value known only per instance (an input, a sweep point or a loop's element) is not computed",
+                                op.as_str()
+                            ),
+                            span,
+                        )
+                        .with_help("pass the value as it is and compute in the task's program, or loop over the computed values (`for x in [2, 4, 6]`)"),
+                    );
+                    return Typed::error();
                 };
                 Typed {
                     ty,
