@@ -708,6 +708,10 @@ impl Checker<'_> {
                 return Typed::error();
             }
         };
+        if t.value.is_none() {
+            self.not_computed(op.as_str(), span);
+            return Typed::error();
+        }
         let value = t.value.and_then(|v| match (op, v) {
             (UnaryOp::Neg, Value::Int(i)) => i.checked_neg().map(Value::Int),
             (UnaryOp::Neg, Value::Float(f)) => Some(Value::Float(-f)),
@@ -715,6 +719,20 @@ impl Checker<'_> {
             _ => None,
         });
         self.with_value(ty, value)
+    }
+
+    /// An operation on a value known only per instance, which nothing computes.
+    fn not_computed(&mut self, op: &str, span: Span) {
+        self.emit(
+            Diagnostic::error(
+                Code::INVALID_OPERATION,
+                format!(
+                    "`{op}` of a value known only per instance (an input, a sweep point or a loop's element) is not computed"
+                ),
+                span,
+            )
+            .with_help("pass the value as it is and compute in the task's program, or loop over the computed values (`for x in [2, 4, 6]`)"),
+        );
     }
 
     fn with_value(&self, ty: Type, value: Option<Value>) -> Typed {
@@ -821,17 +839,7 @@ impl Checker<'_> {
                     }
                 } else {
                     // Nothing computes it per instance: say so rather than pass nothing.
-                    self.emit(
-                        Diagnostic::error(
-                            Code::INVALID_OPERATION,
-                            format!(
-                                "`{}` of a value known only per instance (an input, a sweep point or a loop's element) is not computed",
-                                op.as_str()
-                            ),
-                            span,
-                        )
-                        .with_help("pass the value as it is and compute in the task's program, or loop over the computed values (`for x in [2, 4, 6]`)"),
-                    );
+                    self.not_computed(op.as_str(), span);
                     return Typed::error();
                 };
                 Typed {
@@ -1123,7 +1131,12 @@ impl Checker<'_> {
             );
             return Typed::error();
         };
-        if let (Some(Value::List(items)), Some(Value::Int(n))) = (&b.value, &i.value) {
+        // A file set's files.
+        let list = match self.file_set_of(&b.ir) {
+            Some(def) => self.file_set_values(def).map(Value::List),
+            None => b.value.clone(),
+        };
+        if let (Some(Value::List(items)), Some(Value::Int(n))) = (&list, &i.value) {
             match usize::try_from(*n).ok().and_then(|n| items.get(n)) {
                 Some(v) => return Typed::known(elem, v.clone()),
                 None => {
@@ -1139,11 +1152,8 @@ impl Checker<'_> {
                 }
             }
         }
-        Typed {
-            ty: elem,
-            value: None,
-            ir: IrExpr::Error,
-        }
+        self.not_computed("[…]", base.span.to(index.span));
+        Typed::error()
     }
 
     fn call(&mut self, callee: &Expr, args: &[ast::Arg], span: Span, cx: &Cx<'_>) -> Typed {

@@ -237,6 +237,18 @@ impl Checker<'_> {
         self.emit(d);
     }
 
+    /// The file set an expression's IR names, if it is one.
+    pub fn file_set_of(&self, ir: &crate::ir_expr::IrExpr) -> Option<DefId> {
+        match ir {
+            crate::ir_expr::IrExpr::Artifact { id } => self
+                .file_sets
+                .keys()
+                .copied()
+                .find(|d| self.ir_id(*d) == *id),
+            _ => None,
+        }
+    }
+
     /// The files of a file set, as the values a loop runs over.
     pub fn file_set_values(&self, def: DefId) -> Option<Vec<Value>> {
         let set = self.file_sets.get(&def)?;

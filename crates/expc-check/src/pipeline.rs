@@ -307,14 +307,7 @@ impl Checker<'_> {
             }
         };
         // A file set: its files, each a data item.
-        let set = match &t.ir {
-            IrExpr::Artifact { id } => self
-                .file_sets
-                .keys()
-                .copied()
-                .find(|d| self.ir_id(*d) == *id),
-            _ => None,
-        };
+        let set = self.file_set_of(&t.ir);
         let values = match set {
             Some(def) => self.file_set_values(def).unwrap_or_default(),
             None => match t.value {

@@ -359,10 +359,21 @@ impl Cx<'_> {
             .unwrap_or_else(|| format!("{{{id}}}"))
     }
 
+    /// A value as words, declared artifacts (a file of a set) by their paths.
+    fn value_words(&self, v: &Value) -> Vec<String> {
+        match v {
+            Value::Artifact(id) if self.index.artifact(id).is_some() => {
+                vec![self.artifact_path(id)]
+            }
+            Value::List(items) => items.iter().flat_map(|i| self.value_words(i)).collect(),
+            v => text(v),
+        }
+    }
+
     /// An expression as the words it becomes (a list gives several).
     fn words(&self, e: &IrExpr, call: &ir::Call, task: &ir::Task) -> Vec<String> {
         match e {
-            IrExpr::Value { value } => text(value),
+            IrExpr::Value { value } => self.value_words(value),
             IrExpr::Param { id } => self
                 .index
                 .param_value(id)
