@@ -16,7 +16,8 @@ function ebnfRule(text, name) {
 }
 
 function rustList(text, name) {
-  const m = text.match(new RegExp('pub const ' + name + ': &\\[&str\\] = &\\[([^\\]]*)\\]'));
+  // rustfmt may break the line after `=`.
+  const m = text.match(new RegExp('pub const ' + name + ': &\\[&str\\] =\\s*&\\[([^\\]]*)\\]'));
   if (!m) throw new Error(`defs.rs has no list \`${name}\``);
   return [...m[1].matchAll(/"([^"]+)"/g)].map((x) => x[1]);
 }

@@ -173,13 +173,23 @@ module.exports = grammar({
         optional($.after),
         optional($.placement),
       ),
+    // `for x in SOURCE` or `for (i, x) in SOURCE`: a sweep (a name or `module.name`), or
+    // any list.
     for_statement: ($) =>
-      seq('for', field('variable', $._name), 'in', field('sweep', $.path), field('body', $.pipeline_body)),
+      seq(
+        'for',
+        choice(
+          field('variable', $._name),
+          seq('(', field('index', $._name), ',', field('variable', $._name), ')'),
+        ),
+        'in',
+        field('source', $._expression),
+        field('body', $.pipeline_body),
+      ),
     expression_statement: ($) => seq($._expression, optional($.after), optional($.placement)),
     // `after [a, b]`: runs after these calls of the pipeline, reading none of their outputs.
     after: ($) => seq('after', '[', optional(commaSep1(field('call', $._name))), ']'),
     placement: ($) => seq('on', field('resource', $._name)),
-    path: ($) => seq($._name, repeat(seq('.', $._name))),
 
     block: ($) => seq('{', repeat(seq($.entry, optional(','))), '}'),
     entry: ($) =>

@@ -57,6 +57,10 @@ pub fn trials(suite: &mut Suite) {
         target_all_runs_a_local_pipeline_with_bash_alone,
     );
     suite.test(
+        "hostile_file_names_in_a_file_set_reach_commands_intact",
+        hostile_file_names_in_a_file_set_reach_commands_intact,
+    );
+    suite.test(
         "target_all_stops_at_the_first_failing_wave",
         target_all_stops_at_the_first_failing_wave,
     );
@@ -606,6 +610,7 @@ fn all_specs() -> Vec<String> {
     let mut out = expc_tests::example_specs(None);
     out.push("tests/slurm/mixed.exp".into());
     out.push("tests/all/failing.exp".into());
+    out.push("tests/build/file_set.exp".into());
     out
 }
 
@@ -751,6 +756,115 @@ fn target_all_runs_a_local_pipeline_with_bash_alone() {
     assert!(ingest.status.success(), "{said}");
     assert!(said.contains("6 ran, 0 failed"), "{said}");
     expc_tests::remove_tree(&dir);
+    expc_tests::remove_tree(&project);
+}
+
+/// File names are values a shell must never read: a glob that matches names with quotes,
+/// `$(…)`, backticks, newlines and spaces passes each to its instance's argv intact, in a
+/// script built by `--target all` and run with bash, as under `expc run --local`.
+fn hostile_file_names_in_a_file_set_reach_commands_intact() {
+    let project = temp("hostile-names");
+    std::fs::create_dir_all(project.join("in")).unwrap();
+    let names = [
+        "$(touch PWNED).txt",
+        "q\"uote's.txt",
+        "new\nline.txt",
+        "back\\slash `tick`.txt",
+        "{a}: [x] #.txt",
+        "${HOME} ~.txt",
+        "-dash.txt",
+    ];
+    for (i, n) in names.iter().enumerate() {
+        std::fs::write(project.join("in").join(n), format!("file {i}\n")).unwrap();
+    }
+    std::fs::write(
+        project.join("names.exp"),
+        r#"import std.formats.{Text}
+import std.resources.{Local}
+
+resource here = Local { cpus = 1 }
+
+data files: List<File<Text>> = glob("in/*.txt")
+
+task copy(f: File<Text>) -> (out: File<Text> = "copy.txt") {
+  run `cp -- ${f} ${out}`
+}
+
+task join(parts: List<File<Text>>) -> (all: File<Text> = "all.txt") {
+  shell `cat -- $parts > "$all"`
+}
+
+pipeline main {
+  for f in files {
+    let c = copy(f = f) on here
+  }
+  join(parts = c.out) on here
+}
+"#,
+    )
+    .unwrap();
+    let spec = project.join("names.exp");
+    let spec = spec.to_str().unwrap();
+    // The files in byte order of their paths, as the set lists them.
+    let mut sorted: Vec<&str> = names.to_vec();
+    sorted.sort();
+    let expected: String = sorted
+        .iter()
+        .map(|n| {
+            let i = names.iter().position(|m| m == n).unwrap();
+            format!("file {i}\n")
+        })
+        .collect();
+
+    let out = temp("hostile-names-build");
+    let built = expc_tests::run(&[
+        "build",
+        "--target",
+        "all",
+        "-o",
+        out.to_str().unwrap(),
+        spec,
+    ]);
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let run = std::process::Command::new("bash")
+        .arg(out.join("submit.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let all = std::fs::read_to_string(out.join("run/join/0/all.txt")).unwrap();
+    assert_eq!(all, expected);
+
+    let state = project.join("state");
+    let here = expc_tests::run(&[
+        "run",
+        "--local",
+        "--state-dir",
+        state.to_str().unwrap(),
+        spec,
+    ]);
+    assert!(
+        here.status.success(),
+        "{}",
+        String::from_utf8_lossy(&here.stderr)
+    );
+    let all = std::fs::read_to_string(state.join("out/join/all.txt")).unwrap();
+    assert_eq!(all, expected);
+    for dir in [&project, &out, &std::env::current_dir().unwrap()] {
+        assert!(
+            !dir.join("PWNED").exists(),
+            "a file name was run by a shell"
+        );
+    }
+    expc_tests::remove_tree(&out);
     expc_tests::remove_tree(&project);
 }
 

@@ -30,6 +30,11 @@ pub fn trials(suite: &mut Suite) {
         "exports_pass_the_real_validators_and_broken_ones_do_not",
         exports_pass_the_real_validators_and_broken_ones_do_not,
     );
+    suite.needs(
+        Engine::ProvValidators,
+        "a_file_sets_files_are_entities_of_exports_that_validate",
+        a_file_sets_files_are_entities_of_exports_that_validate,
+    );
     suite.test(
         "a_secret_reaches_no_file_the_run_or_the_exports_wrote",
         a_secret_reaches_no_file_the_run_or_the_exports_wrote,
@@ -526,6 +531,53 @@ fn assert_valid(what: &str, out: &Output) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A run over a file set records every file as an input: each is an entity of the
+/// PROV-JSON and a file of the RO-Crate, and both pass the validators.
+fn a_file_sets_files_are_entities_of_exports_that_validate() {
+    let dir = expc_tests::copy_of("provenance", "file-set", "examples/filesets");
+    ok_in(&dir, &["run", "--local", "filesets.exp"]);
+    let license = "https://spdx.org/licenses/CC-BY-4.0";
+    ok_in(
+        &dir,
+        &[
+            "prov",
+            "export",
+            "latest",
+            "--format",
+            "prov-json",
+            "-o",
+            "prov",
+            "--license",
+            license,
+        ],
+    );
+    let prov = dir.join("prov/prov.json");
+    assert_valid("file set: PROV-JSON", &validate_prov(&prov));
+    let text = std::fs::read_to_string(&prov).unwrap();
+    for f in ["s1_1.fq", "s1_2.fq", "s2_1.fq", "s2_2.fq"] {
+        assert!(
+            text.contains(&format!("reads[data/{f}]")),
+            "{f} is no input"
+        );
+    }
+    ok_in(
+        &dir,
+        &[
+            "prov",
+            "export",
+            "latest",
+            "--format",
+            "ro-crate",
+            "-o",
+            "crate",
+            "--license",
+            license,
+        ],
+    );
+    assert_valid("file set: RO-Crate", &validate_crate(&dir.join("crate")));
+    expc_tests::remove_tree(&dir);
 }
 
 fn exports_pass_the_real_validators_and_broken_ones_do_not() {

@@ -62,6 +62,48 @@ pub fn trials(suite: &mut Suite) {
         "cache_false_runs_every_time_and_its_dependants_on_new_content_only",
         cache_false_runs_every_time_and_its_dependants_on_new_content_only,
     );
+    suite.test(
+        "a_file_added_to_a_file_set_runs_only_its_instance",
+        a_file_added_to_a_file_set_runs_only_its_instance,
+    );
+}
+
+/// The file-set example, run, then run again after a file is added (sorted first, so
+/// every other file's position moves) and another's content changes: only the new file's
+/// and the changed file's instances run, with the gather; the rest are cached.
+fn a_file_added_to_a_file_set_runs_only_its_instance() {
+    let dir = expc_tests::copy_of("run", "file-set", "examples/filesets");
+    let run = || {
+        let out = Command::new(expc_tests::expc())
+            .args(["run", "--local", "--json", "filesets.exp"])
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        ok(&out);
+        out
+    };
+    let first = run();
+    assert_eq!(tasks(&first, "task_finished").len(), 5);
+    let table = std::fs::read_to_string(dir.join(".expc/out/report/counts.csv")).unwrap();
+    assert_eq!(table.lines().count(), 5, "{table}");
+
+    std::fs::write(dir.join("data/s0_1.fq"), "@r\nGGCC\n+\nIIII\n").unwrap();
+    let second = run();
+    assert_eq!(tasks(&second, "task_started"), set(&["c[0]", "report"]));
+    assert_eq!(tasks(&second, "task_cached").len(), 4);
+    let table = std::fs::read_to_string(dir.join(".expc/out/report/counts.csv")).unwrap();
+    assert!(table.contains("s0_1.fq,1,4,1.000"), "{table}");
+
+    // Nothing changed: nothing runs.
+    let third = run();
+    assert!(tasks(&third, "task_started").is_empty());
+
+    // A file's content is in the key of the instance that reads it.
+    std::fs::write(dir.join("data/s2_1.fq"), "@r\nAAAA\n+\nIIII\n").unwrap();
+    let fourth = run();
+    assert_eq!(tasks(&fourth, "task_started"), set(&["c[3]", "report"]));
+    expc_tests::remove_tree(&dir);
 }
 
 struct Project {

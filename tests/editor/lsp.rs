@@ -65,6 +65,10 @@ pub fn trials(suite: &mut Suite) {
         "profiles_cache_and_after_are_completed_and_explained",
         profiles_cache_and_after_are_completed_and_explained,
     );
+    suite.test(
+        "file_sets_complete_glob_and_hover_with_what_they_match",
+        file_sets_complete_glob_and_hover_with_what_they_match,
+    );
 }
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -356,6 +360,48 @@ fn unsaved_imported_files_are_checked() {
     let d = c.diagnostics(&uri(&dir.join("main.exp")));
     assert_eq!(d.len(), 1, "{d:?}");
     assert!(d[0]["message"].as_str().unwrap().contains("`size`"));
+    c.stop();
+}
+
+/// `glob` is offered as the value of a data item; hovering a file set says how many files
+/// its pattern matches and names the first of them; a loop's position is an `Int`.
+fn file_sets_complete_glob_and_hover_with_what_they_match() {
+    let (path, text) = example("filesets");
+    let mut c = Client::start(&root());
+    assert!(
+        c.open(&path, &text).is_empty(),
+        "the example has diagnostics"
+    );
+    let h = c.at("textDocument/hover", &path, pos(&text, "data reads", 0, 6));
+    let value = h["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("List<File<Fastq>>"), "{value}");
+    assert!(value.contains("matches 4 files"), "{value}");
+    assert!(value.contains("- `data/s1_1.fq`"), "{value}");
+    // A use of the set hovers the same way.
+    let h = c.at("textDocument/hover", &path, pos(&text, "in reads", 0, 4));
+    let value = h["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("matches 4 files"), "{value}");
+
+    let with_index = text.replace("for fq in reads", "for (i, fq) in reads");
+    c.change(&path, 2, &with_index);
+    let h = c.at(
+        "textDocument/hover",
+        &path,
+        pos(&with_index, "(i, fq)", 0, 1),
+    );
+    let value = h["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("i: Int, the position of `fq`"), "{value}");
+
+    let typing = text.replace("glob(\"data/*_{1,2}.fq\") {", "gl {");
+    c.change(&path, 3, &typing);
+    let items = c.at("textDocument/completion", &path, pos(&typing, "gl {", 0, 2));
+    let glob = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["label"] == "glob")
+        .unwrap_or_else(|| panic!("no `glob` in {items}"));
+    assert_eq!(glob["insertText"], "glob(\"$1\")");
     c.stop();
 }
 

@@ -105,6 +105,14 @@ impl Loader for RootLoader {
             .map(Path::to_path_buf)
             .unwrap_or(full))
     }
+
+    fn list_dir(&self, path: &Path) -> std::io::Result<Vec<expc_check::loader::DirEntry>> {
+        expc_check::loader::list_dir(&self.0.join(path))
+    }
+
+    fn is_file(&self, path: &Path) -> bool {
+        self.0.join(path).is_file()
+    }
 }
 
 struct Outcome {

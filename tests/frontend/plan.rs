@@ -61,6 +61,200 @@ pub fn trials(suite: &mut Suite) {
         "the_instance_dag_connects_sweeps_and_gathers",
         the_instance_dag_connects_sweeps_and_gathers,
     );
+    suite.test(
+        "file_set_plan_lists_the_files_and_diff_shows_them_come_and_go",
+        file_set_plan_lists_the_files_and_diff_shows_them_come_and_go,
+    );
+    suite.test(
+        "loops_over_lists_nest_and_read_record_fields",
+        loops_over_lists_nest_and_read_record_fields,
+    );
+    suite.test(
+        "file_set_ids_do_not_change_when_files_are_added",
+        file_set_ids_do_not_change_when_files_are_added,
+    );
+}
+
+/// The example of file sets, copied twice: `old` as it is, `new` with a file added and one
+/// removed.
+fn file_set_copies(name: &str) -> (PathBuf, PathBuf) {
+    let old = expc_tests::copy_of("plan", &format!("{name}-old"), "examples/filesets");
+    let new = expc_tests::copy_of("plan", &format!("{name}-new"), "examples/filesets");
+    std::fs::write(new.join("data/s0_1.fq"), "@r\nACGT\n+\nIIII\n").unwrap();
+    std::fs::remove_file(new.join("data/s2_2.fq")).unwrap();
+    (old, new)
+}
+
+fn file_set_plan_lists_the_files_and_diff_shows_them_come_and_go() {
+    let (old, new) = file_set_copies("listing");
+    let spec = |d: &Path| d.join("filesets.exp").to_string_lossy().into_owned();
+    let text = stdout(&["plan", &spec(&new)]);
+    for f in [
+        "data/s0_1.fq",
+        "data/s1_1.fq",
+        "data/s1_2.fq",
+        "data/s2_1.fq",
+    ] {
+        assert!(
+            text.contains(&format!("fq=reads[{f}]")),
+            "{f} not listed:\n{text}"
+        );
+    }
+    assert!(!text.contains("s2_2.fq"), "{text}");
+    assert!(
+        text.contains("for fq in reads (list of 4 elements)"),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&["plan", "--format", "json", &spec(&new)])).unwrap();
+    let count = &json["jobs"][0];
+    assert_eq!(count["key"], "c");
+    let files: Vec<&str> = count["instance_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["coords"]["fq"]["artifact"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "reads[data/s0_1.fq]",
+            "reads[data/s1_1.fq]",
+            "reads[data/s1_2.fq]",
+            "reads[data/s2_1.fq]"
+        ]
+    );
+    let diff: serde_json::Value = serde_json::from_str(&stdout(&[
+        "diff",
+        "--format",
+        "json",
+        &spec(&old),
+        &spec(&new),
+    ]))
+    .unwrap();
+    let c = diff["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == "c")
+        .expect("the loop's job changed");
+    assert_eq!(
+        c["instances"]["added"],
+        serde_json::json!(["fq=reads[data/s0_1.fq]"])
+    );
+    assert_eq!(
+        c["instances"]["removed"],
+        serde_json::json!(["fq=reads[data/s2_2.fq]"])
+    );
+    assert_eq!(c["reruns"], false, "{c}");
+    expc_tests::remove_tree(&old);
+    expc_tests::remove_tree(&new);
+}
+
+/// A loop over a list param around a loop over a file set, a literal loop and a loop over
+/// records: instance counts multiply, positions are per loop, record fields are read per
+/// instance.
+fn loops_over_lists_nest_and_read_record_fields() {
+    let json: serde_json::Value = serde_json::from_str(&stdout(&[
+        "plan",
+        "--format",
+        "json",
+        "tests/check/ok/file_sets.exp",
+    ]))
+    .unwrap();
+    let job = |key: &str| {
+        json["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["key"] == key)
+            .unwrap_or_else(|| panic!("no job {key}"))
+            .clone()
+    };
+    let a = job("a");
+    assert_eq!(a["instances"], 6, "2 lanes × 3 files");
+    assert_eq!(
+        a["command"]["argv"],
+        serde_json::json!([
+            "python3",
+            "tool.py",
+            "{r}",
+            "{lane}",
+            "{i}",
+            "{out}/out.txt"
+        ])
+    );
+    let coords: Vec<String> = a["instance_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let r = i["coords"]["r"]["artifact"].as_str().unwrap();
+            format!("{}/{r}", i["coords"]["lane"])
+        })
+        .collect();
+    assert_eq!(coords[0], "1/reads[reads/a_1.fq]");
+    assert_eq!(coords[5], "2/reads[reads/b_1.fq]");
+    let tag = job("tag");
+    assert_eq!(tag["instances"], 2);
+    assert_eq!(
+        tag["command"]["argv"],
+        serde_json::json!([
+            "python3",
+            "tool.py",
+            "{l.key}",
+            "{l.value}",
+            "{out}/tag.txt"
+        ])
+    );
+    let z = job("z");
+    assert_eq!(z["instances"], 6, "2 points × 3 files");
+    assert_eq!(
+        z["command"]["argv"],
+        serde_json::json!(["python3", "tool.py", "{p.q}", "{j}", "{out}/tag.txt"])
+    );
+    let last = &z["instance_list"][5]["coords"];
+    assert_eq!(last["p.q"], "y");
+    assert_eq!(last["f"]["artifact"], "reads[reads/b_1.fq]");
+    let merge = job("merge");
+    assert_eq!(merge["after"][0]["relation"], "all");
+    let argv = merge["command"]["argv"].as_array().unwrap();
+    for f in ["reads/a_1.fq", "reads/a_2.fq", "reads/b_1.fq"] {
+        assert!(argv.iter().any(|w| w == f), "{f} not passed: {argv:?}");
+    }
+}
+
+/// An instance is known by its file, not its position: a file sorted first renames none
+/// of the others.
+fn file_set_ids_do_not_change_when_files_are_added() {
+    let (old, new) = file_set_copies("ids");
+    let ids = |d: &Path| -> std::collections::BTreeMap<String, String> {
+        let spec = d.join("filesets.exp").to_string_lossy().into_owned();
+        let json: serde_json::Value =
+            serde_json::from_str(&stdout(&["plan", "--format", "json", &spec])).unwrap();
+        json["jobs"][0]["instance_list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["coords"]["fq"]["artifact"].as_str().unwrap().to_owned(),
+                    i["id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let (a, b) = (ids(&old), ids(&new));
+    let mut shared = 0;
+    for (file, id) in &a {
+        if let Some(other) = b.get(file) {
+            assert_eq!(id, other, "{file} was renamed");
+            shared += 1;
+        }
+    }
+    assert_eq!(shared, 3);
+    expc_tests::remove_tree(&old);
+    expc_tests::remove_tree(&new);
 }
 
 fn examples() -> Vec<String> {

@@ -82,6 +82,24 @@ pub struct Checker<'a> {
     pub section_fields: crate::tasks::SectionFields,
     /// The placements the applied profile and `--on` move.
     pub moves: crate::profiles::Moves,
+    /// Lists folders to expand `glob(…)`; none leaves file sets unexpanded.
+    pub loader: Option<&'a dyn crate::loader::Loader>,
+    /// The file sets: each data item declared with `glob(…)`.
+    pub file_sets: HashMap<DefId, FileSet>,
+    /// The loops over lists, each as a sweep of one nameless axis (strategy `list`).
+    pub list_loops: Vec<crate::ir::Sweep>,
+}
+
+/// A data item declared with `glob(…)`.
+#[derive(Clone, Debug)]
+pub struct FileSet {
+    pub pattern: String,
+    pub allow_empty: bool,
+    /// The files matched, written as the pattern is, sorted; `None` when the loader cannot
+    /// list folders.
+    pub files: Option<Vec<String>>,
+    /// The type of one file.
+    pub element: Type,
 }
 
 impl<'a> Checker<'a> {
@@ -109,6 +127,9 @@ impl<'a> Checker<'a> {
             resources_in_scope: HashMap::new(),
             section_fields: crate::tasks::SectionFields::new(),
             moves: crate::profiles::Moves::default(),
+            loader: None,
+            file_sets: HashMap::new(),
+            list_loops: Vec::new(),
         }
     }
 

@@ -119,7 +119,8 @@ pub const BUILTIN_TYPES: &[&str] = &[
 ];
 
 /// Built-in functions.
-pub const BUILTIN_FUNCTIONS: &[&str] = &["env", "linspace", "uniform", "loguniform", "choice"];
+pub const BUILTIN_FUNCTIONS: &[&str] =
+    &["env", "glob", "linspace", "uniform", "loguniform", "choice"];
 
 impl Defs {
     pub fn get(&self, id: DefId) -> &Def {

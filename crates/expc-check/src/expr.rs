@@ -64,6 +64,16 @@ pub enum Local {
         sweep: DefId,
         span: Span,
     },
+    /// `x` in `for x in LIST`.
+    Element {
+        ty: Type,
+        span: Span,
+    },
+    /// `i` in `for (i, x) in …`, the position of loop variable `var`.
+    Index {
+        var: SmolStr,
+        span: Span,
+    },
 }
 
 impl Local {
@@ -72,7 +82,9 @@ impl Local {
             Local::Input { span, .. }
             | Local::Output { span, .. }
             | Local::Binding { span, .. }
-            | Local::Point { span, .. } => *span,
+            | Local::Point { span, .. }
+            | Local::Element { span, .. }
+            | Local::Index { span, .. } => *span,
         }
     }
 }
@@ -206,6 +218,22 @@ impl Checker<'_> {
                     ty: Type::Point(*sweep),
                     value: None,
                     ir: IrExpr::Error,
+                },
+                Local::Element { ty, .. } => Typed {
+                    ty: ty.clone(),
+                    value: None,
+                    ir: IrExpr::Element {
+                        var: name.name.as_str().to_owned(),
+                        fields: Vec::new(),
+                    },
+                },
+                Local::Index { var, .. } => Typed {
+                    ty: Type::Int,
+                    value: None,
+                    ir: IrExpr::LoopIndex {
+                        var: var.as_str().to_owned(),
+                        name: name.name.as_str().to_owned(),
+                    },
                 },
             };
         }
@@ -681,6 +709,10 @@ impl Checker<'_> {
                 return Typed::error();
             }
         };
+        if t.value.is_none() {
+            self.not_computed(op.as_str(), span);
+            return Typed::error();
+        }
         let value = t.value.and_then(|v| match (op, v) {
             (UnaryOp::Neg, Value::Int(i)) => i.checked_neg().map(Value::Int),
             (UnaryOp::Neg, Value::Float(f)) => Some(Value::Float(-f)),
@@ -688,6 +720,20 @@ impl Checker<'_> {
             _ => None,
         });
         self.with_value(ty, value)
+    }
+
+    /// An operation on a value known only per instance, which nothing computes.
+    fn not_computed(&mut self, op: &str, span: Span) {
+        self.emit(
+            Diagnostic::error(
+                Code::INVALID_OPERATION,
+                format!(
+                    "`{op}` of a value known only per instance (an input, a sweep point or a loop's element) is not computed"
+                ),
+                span,
+            )
+            .with_help("pass the value as it is and compute in the task's program, or loop over the computed values (`for x in [2, 4, 6]`)"),
+        );
     }
 
     fn with_value(&self, ty: Type, value: Option<Value>) -> Typed {
@@ -793,7 +839,9 @@ impl Checker<'_> {
                         parts: vec![l.ir, r.ir],
                     }
                 } else {
-                    IrExpr::Error
+                    // Nothing computes it per instance: say so rather than pass nothing.
+                    self.not_computed(op.as_str(), span);
+                    return Typed::error();
                 };
                 Typed {
                     ty,
@@ -939,6 +987,19 @@ impl Checker<'_> {
                     self.unknown_field(name, &fields, &owner);
                     return Typed::error();
                 };
+                // A field of a loop's element is known per instance.
+                if let IrExpr::Element { var, fields } = &b.ir {
+                    let mut fields = fields.clone();
+                    fields.push(name.name.as_str().to_owned());
+                    return Typed {
+                        ty: field.ty.clone(),
+                        value: None,
+                        ir: IrExpr::Element {
+                            var: var.clone(),
+                            fields,
+                        },
+                    };
+                }
                 let value = b.value.as_ref().and_then(|v| match v {
                     Value::Record(_, fs) => fs.get(name.name.as_str()).cloned(),
                     _ => None,
@@ -1071,7 +1132,12 @@ impl Checker<'_> {
             );
             return Typed::error();
         };
-        if let (Some(Value::List(items)), Some(Value::Int(n))) = (&b.value, &i.value) {
+        // A file set's files.
+        let list = match self.file_set_of(&b.ir) {
+            Some(def) => self.file_set_values(def).map(Value::List),
+            None => b.value.clone(),
+        };
+        if let (Some(Value::List(items)), Some(Value::Int(n))) = (&list, &i.value) {
             match usize::try_from(*n).ok().and_then(|n| items.get(n)) {
                 Some(v) => return Typed::known(elem, v.clone()),
                 None => {
@@ -1087,11 +1153,8 @@ impl Checker<'_> {
                 }
             }
         }
-        Typed {
-            ty: elem,
-            value: None,
-            ir: IrExpr::Error,
-        }
+        self.not_computed("[…]", base.span.to(index.span));
+        Typed::error()
     }
 
     fn call(&mut self, callee: &Expr, args: &[ast::Arg], span: Span, cx: &Cx<'_>) -> Typed {
@@ -1139,6 +1202,17 @@ impl Checker<'_> {
             }
             return Typed::error();
         };
+        if builtin == "glob" {
+            self.emit(
+                Diagnostic::error(
+                    Code::INVALID_FILE_SET,
+                    "`glob(…)` is the value of a data item",
+                    span,
+                )
+                .with_help("declare the files as data: `data reads: List<File<F>> = glob(\"data/*.fq\")`, then use `reads`"),
+            );
+            return Typed::error();
+        }
         for a in args {
             if let Some(n) = &a.name {
                 self.emit(

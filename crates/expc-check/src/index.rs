@@ -672,20 +672,40 @@ impl Builder<'_> {
                     self.add(s);
                 }
                 StmtKind::For {
-                    var, sweep, body, ..
+                    index,
+                    var,
+                    source,
+                    body,
+                    ..
                 } => {
-                    let path: Vec<&str> = sweep.iter().map(|i| i.name.as_str()).collect();
+                    let source_text = self.text(source.span).to_owned();
                     let s = self.symbol(
                         var,
                         SymbolKind::LoopVar,
                         module,
                         stmt.span,
-                        format!("for {} in {}", var.name, path.join(".")),
+                        format!("for {} in {source_text}", var.name),
                         None,
                         None,
                         Some(pipeline),
                     );
                     self.add(s);
+                    if let Some(i) = index {
+                        let s = self.symbol(
+                            i,
+                            SymbolKind::LoopVar,
+                            module,
+                            stmt.span,
+                            format!(
+                                "{}: Int, the position of `{}` in {source_text}, from 0",
+                                i.name, var.name
+                            ),
+                            None,
+                            None,
+                            Some(pipeline),
+                        );
+                        self.add(s);
+                    }
                     self.declare_statements(module, body, pipeline);
                 }
                 StmtKind::Expr { .. } | StmtKind::Error => {}
@@ -913,30 +933,30 @@ impl Builder<'_> {
                     }
                 }
                 StmtKind::For {
-                    var, sweep, body, ..
+                    index,
+                    var,
+                    source,
+                    body,
+                    ..
                 } => {
-                    let mut target = None;
-                    if let Some(first) = sweep.first() {
-                        target = self.lookup(m, locals, &first.name);
-                        if let Some(s) = target {
-                            self.refer(first.span, s);
-                        }
-                        for next in &sweep[1..] {
-                            target = target.and_then(|t| self.member(t, &next.name));
-                            if let Some(s) = target {
-                                self.refer(next.span, s);
-                            }
-                        }
-                    }
+                    let target = self.expr(m, locals, source);
                     let depth = locals.len();
+                    let mut vars = 0;
                     if let Some(var_symbol) = self.local_symbol(pipeline, var.span) {
                         self.index.symbols[var_symbol.0 as usize].target = target;
                         locals.push((var.name.as_str().to_owned(), var_symbol));
+                        vars += 1;
+                    }
+                    if let Some(i) = index {
+                        if let Some(symbol) = self.local_symbol(pipeline, i.span) {
+                            locals.push((i.name.as_str().to_owned(), symbol));
+                            vars += 1;
+                        }
                     }
                     self.statements(m, locals, pipeline, body);
                     // Bindings made inside a loop stay visible after it (they gather).
                     let inner: Locals = locals.split_off(depth);
-                    locals.extend(inner.into_iter().skip(1));
+                    locals.extend(inner.into_iter().skip(vars));
                 }
                 StmtKind::Expr { value, after, on } => {
                     self.expr(m, locals, value);

@@ -40,6 +40,8 @@ pub enum Strategy {
     Product,
     Zip,
     Random,
+    /// The elements of a list a `for` loop runs over: one axis, named ``.
+    List,
 }
 
 /// Bumped on any incompatible change of the JSON shape.
@@ -157,9 +159,33 @@ pub struct Artifact {
     pub doc: Option<String>,
     /// Digest, description and, for models, their registry entries and lineage.
     pub entries: BTreeMap<String, Value>,
+    /// A file set (`glob(…)`): its pattern and the files it matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub glob: Option<Glob>,
+    /// One file of a file set: the set's id. Each matched file is a data item of its own,
+    /// listed after its set, with the id `SET[PATH]` and its path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_of: Option<String>,
+}
+
+/// The pattern of a file set and what it matched when the spec was checked.
+#[derive(Clone, Debug, Serialize)]
+pub struct Glob {
+    pub pattern: String,
+    pub allow_empty: bool,
+    /// The ids of the matched files' data items, sorted by path; `None` when the folders
+    /// could not be listed (an editor's buffer without a folder).
+    pub members: Option<Vec<String>>,
 }
 
 impl Program {
+    /// The files of a file set, by data item, in the set's order.
+    pub fn members<'p>(&'p self, set: &'p Artifact) -> impl Iterator<Item = &'p Artifact> + 'p {
+        self.data
+            .iter()
+            .filter(move |a| a.member_of.as_deref() == Some(set.id.as_str()))
+    }
+
     /// The path of a declared data item or model, relative to the root file's folder (or
     /// absolute, when declared so): its module's folder joined to its own path.
     pub fn artifact_path(&self, artifact: &Artifact) -> String {
@@ -302,6 +328,9 @@ pub enum Stmt {
     Call(Call),
     For {
         var: String,
+        /// The name of the position, in `for (i, x) in …`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        index: Option<String>,
         sweep: String,
         body: Vec<Stmt>,
     },

@@ -37,6 +37,19 @@ pub enum IrExpr {
         var: String,
         axis: String,
     },
+    /// `x` in `for x in LIST`: the current element; `x.a.b` its record fields.
+    Element {
+        var: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        fields: Vec<String>,
+    },
+    /// `i` in `for (i, x) in …`: the position of the current element or point, from 0.
+    LoopIndex {
+        /// The element's name, which tells the loop.
+        var: String,
+        /// The position's own name.
+        name: String,
+    },
     /// `t.output` of a pipeline binding; `gathered` after the binding's loops.
     CallOutput {
         binding: String,

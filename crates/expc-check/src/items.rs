@@ -300,16 +300,23 @@ impl Checker<'_> {
                 let ok = match kind {
                     DefKind::Param => param_type(&ty),
                     DefKind::Secret => matches!(ty, Type::String | Type::Error),
-                    DefKind::Data => {
-                        matches!(
+                    DefKind::Data => match &ty {
+                        // A file set: `glob(…)`.
+                        Type::List(inner) => {
+                            matches!(
+                                **inner,
+                                Type::File(_) | Type::Table(..) | Type::Metrics | Type::Error
+                            )
+                        }
+                        _ => matches!(
                             ty,
                             Type::File(_)
                                 | Type::Dir
                                 | Type::Table(..)
                                 | Type::Metrics
                                 | Type::Error
-                        )
-                    }
+                        ),
+                    },
                     _ => matches!(ty, Type::Model(_) | Type::Error),
                 };
                 if !ok {
@@ -322,7 +329,9 @@ impl Checker<'_> {
                         DefKind::Data if matches!(ty, Type::Model(_)) => {
                             "declare a model with `model NAME: Model<F> = \"path\"`"
                         }
-                        DefKind::Data => "data is File<F>, Dir, Table<F>, Table<F, S> or Metrics",
+                        DefKind::Data => {
+                            "data is File<F>, Dir, Table<F>, Table<F, S> or Metrics, or a list of files from `glob(…)` (`List<File<F>>`)"
+                        }
                         _ => "a model is `Model<F>`; declare other files with `data`",
                     };
                     self.emit(
@@ -527,6 +536,15 @@ impl Checker<'_> {
             let module = self.def(def).module;
             let is_model = self.def(def).kind == DefKind::Model;
             let cx = self.top_cx(module, "in a data or model declaration");
+            let is_set = matches!(self.decl_types.get(&def), Some(Type::List(_)));
+            if let Some(args) = crate::fileset::glob_call(&a.source) {
+                self.file_set(def, args, a.source.span, is_model);
+                continue;
+            }
+            if is_set {
+                self.list_without_glob(def, &a.source);
+                continue;
+            }
             let path = self.expr_as(&a.source, &Type::Path, &cx, "the path");
             let mut fields = vec![
                 plain_field("digest", Type::String),

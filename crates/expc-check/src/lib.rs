@@ -9,6 +9,8 @@
 mod checker;
 mod defs;
 mod expr;
+pub mod fileset;
+pub mod glob;
 pub mod index;
 pub mod ir;
 mod ir_expr;
@@ -46,6 +48,18 @@ pub struct Checked {
     pub diagnostics: Vec<Diagnostic>,
     /// The syntax trees of the root file and of every module it imports, the root first.
     pub modules: Vec<modules::Module>,
+    /// The file sets (`glob(…)`) and what they matched, for editors.
+    pub file_sets: Vec<FileSetSummary>,
+}
+
+/// A data item declared with `glob(…)`, and what its pattern matched.
+#[derive(Clone, Debug)]
+pub struct FileSetSummary {
+    /// The data item's name where it is declared.
+    pub span: expc_diagnostics::Span,
+    pub pattern: String,
+    /// The files matched, sorted; `None` when the folders could not be listed.
+    pub files: Option<Vec<String>>,
 }
 
 impl Checked {
@@ -75,6 +89,7 @@ pub fn check(
     let modules = modules::load(path, file, parsed.file, loader, sources, &mut diagnostics);
     let defs = defs::collect(&modules, &mut diagnostics);
     let mut checker = Checker::new(&modules, defs, overrides);
+    checker.loader = Some(loader);
     checker.check_formats();
     checker.check_enums();
     checker.check_field_decls();
@@ -91,6 +106,16 @@ pub fn check(
     checker.check_profiles();
     let pipelines = checker.check_pipelines();
     checker.check_unused();
+    let mut file_sets: Vec<FileSetSummary> = checker
+        .file_sets
+        .iter()
+        .map(|(def, set)| FileSetSummary {
+            span: checker.def(*def).span,
+            pattern: set.pattern.clone(),
+            files: set.files.clone(),
+        })
+        .collect();
+    file_sets.sort_by_key(|f| f.span);
     let program = checker.program(pipelines);
     diagnostics.append(&mut checker.diagnostics);
     drop(checker);
@@ -102,6 +127,7 @@ pub fn check(
         program: (!has_errors).then_some(program),
         diagnostics,
         modules,
+        file_sets,
     }
 }
 
@@ -181,6 +207,7 @@ impl Checker<'_> {
                     .and_then(|v| v.as_str().map(str::to_owned)),
             })
             .collect();
+        let list_loops = std::mem::take(&mut self.list_loops);
         let sweeps = self
             .all(DefKind::Sweep)
             .into_iter()
@@ -203,6 +230,7 @@ impl Checker<'_> {
                     points: s.points,
                 })
             })
+            .chain(list_loops)
             .collect();
         let sites = self
             .all(DefKind::Site)
@@ -235,20 +263,52 @@ impl Checker<'_> {
             let path = entries
                 .remove("path")
                 .and_then(|p| p.as_str().map(str::to_owned));
+            let id = this.ir_id(d);
+            let glob = this.file_sets.get(&d).map(|set| ir::Glob {
+                pattern: set.pattern.clone(),
+                allow_empty: set.allow_empty,
+                members: set
+                    .files
+                    .as_ref()
+                    .map(|files| files.iter().map(|f| fileset::member_id(&id, f)).collect()),
+            });
             ir::Artifact {
-                id: this.ir_id(d),
+                id,
                 ty: this.show(this.decl_types.get(&d).unwrap_or(&types::Type::Error)),
                 path,
                 module: this.module(this.def(d).module).key.clone(),
                 doc: this.item(d).doc.as_ref().map(|x| x.text.clone()),
                 entries,
+                glob,
+                member_of: None,
             }
         };
-        let data = self
-            .all(DefKind::Data)
-            .into_iter()
-            .map(|d| artifact(self, d))
-            .collect();
+        let mut data = Vec::new();
+        for d in self.all(DefKind::Data) {
+            let set = artifact(self, d);
+            let members: Vec<ir::Artifact> = match self.file_sets.get(&d) {
+                Some(fs) => {
+                    let ty = self.show(&fs.element);
+                    fs.files
+                        .iter()
+                        .flatten()
+                        .map(|f| ir::Artifact {
+                            id: fileset::member_id(&set.id, f),
+                            ty: ty.clone(),
+                            path: Some(f.clone()),
+                            module: set.module.clone(),
+                            doc: None,
+                            entries: Default::default(),
+                            glob: None,
+                            member_of: Some(set.id.clone()),
+                        })
+                        .collect()
+                }
+                None => Vec::new(),
+            };
+            data.push(set);
+            data.extend(members);
+        }
         let models = self
             .all(DefKind::Model)
             .into_iter()

@@ -16,6 +16,62 @@ pub trait Loader {
     /// The identity of the file at `path`, so that two spellings of one file are loaded
     /// once (`lib/../lib/a.exp` and `lib/a.exp`).
     fn canonical(&self, path: &Path) -> io::Result<PathBuf>;
+
+    /// The entries of the folder at `path`, for expanding `glob(…)` patterns. A loader
+    /// that cannot list folders says so with `ErrorKind::Unsupported`, and file sets are
+    /// then left unexpanded.
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
+        let _ = path;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this loader lists no folders",
+        ))
+    }
+
+    /// Whether `path` is a file (or a link to one).
+    fn is_file(&self, path: &Path) -> bool {
+        let _ = path;
+        false
+    }
+}
+
+/// One entry of a folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: String,
+    /// A folder, or a link to one.
+    pub is_dir: bool,
+    /// A symbolic link (to a folder, when `is_dir`).
+    pub is_link: bool,
+}
+
+/// The entries of a folder of the file system; names that are not UTF-8 are left out.
+pub fn list_dir(path: &Path) -> io::Result<Vec<DirEntry>> {
+    let path = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let ty = entry.file_type()?;
+        let is_link = ty.is_symlink();
+        let is_dir = if is_link {
+            std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir())
+        } else {
+            ty.is_dir()
+        };
+        out.push(DirEntry {
+            name,
+            is_dir,
+            is_link,
+        });
+    }
+    Ok(out)
 }
 
 /// The largest source file expc reads: 256 MiB, some seventy times the largest spec of
@@ -73,6 +129,14 @@ impl Loader for FsLoader {
     fn canonical(&self, path: &Path) -> io::Result<PathBuf> {
         std::fs::canonicalize(path)
     }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
+        list_dir(path)
+    }
+
+    fn is_file(&self, path: &Path) -> bool {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file())
+    }
 }
 
 /// Files held in memory, for tests and editors.
@@ -111,6 +175,39 @@ impl Loader for MemoryLoader {
         } else {
             Err(io::Error::new(io::ErrorKind::NotFound, "no such file"))
         }
+    }
+
+    /// The files held under `path` and the folders their paths pass through.
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<DirEntry>> {
+        let dir = normalize(path);
+        let mut out: BTreeMap<String, bool> = BTreeMap::new();
+        for file in self.files.keys() {
+            let Ok(rest) = file.strip_prefix(&dir) else {
+                continue;
+            };
+            let mut parts = rest.components();
+            let Some(first) = parts.next() else {
+                continue;
+            };
+            let name = first.as_os_str().to_string_lossy().into_owned();
+            let is_dir = parts.next().is_some();
+            *out.entry(name).or_default() |= is_dir;
+        }
+        if out.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "no such folder"));
+        }
+        Ok(out
+            .into_iter()
+            .map(|(name, is_dir)| DirEntry {
+                name,
+                is_dir,
+                is_link: false,
+            })
+            .collect())
+    }
+
+    fn is_file(&self, path: &Path) -> bool {
+        self.files.contains_key(&normalize(path))
     }
 }
 

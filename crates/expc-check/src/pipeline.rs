@@ -16,6 +16,12 @@ use crate::tasks::TaskSig;
 use crate::types::Type;
 use crate::value::{Value, format_duration, format_memory};
 
+/// What a `for` loop runs over.
+enum Looped {
+    Sweep(DefId),
+    List { sweep: String, element: Type },
+}
+
 struct Walk {
     locals: HashMap<SmolStr, Local>,
     loops: Vec<u32>,
@@ -160,40 +166,208 @@ impl Checker<'_> {
                     }
                 }
                 StmtKind::For {
-                    var, sweep, body, ..
+                    index,
+                    var,
+                    source,
+                    body,
+                    ..
                 } => {
-                    let sweep_def = self.sweep_path(module, sweep);
                     let id = walk.next_loop;
                     walk.next_loop += 1;
-                    let shadowed = match sweep_def {
-                        Some(s) => walk.locals.insert(
-                            var.name.clone(),
-                            Local::Point {
-                                sweep: s,
-                                span: var.span,
-                            },
-                        ),
-                        None => walk.locals.remove(&var.name),
+                    let looped = self.loop_source(module, source, walk);
+                    if let Some(i) = index {
+                        if i.name == var.name {
+                            self.emit(
+                                Diagnostic::error(
+                                    Code::INVALID_LOOP,
+                                    format!("`{}` names both the position and the element", i.name),
+                                    i.span,
+                                )
+                                .with_help(format!("write `for (i, {}) in …`", var.name)),
+                            );
+                        }
+                    }
+                    let local = match &looped {
+                        Some(Looped::Sweep(s)) => Some(Local::Point {
+                            sweep: *s,
+                            span: var.span,
+                        }),
+                        Some(Looped::List { element, .. }) => Some(Local::Element {
+                            ty: element.clone(),
+                            span: var.span,
+                        }),
+                        // Already reported: the variable fits everywhere, so that its uses
+                        // give no second error.
+                        None => Some(Local::Element {
+                            ty: Type::Error,
+                            span: var.span,
+                        }),
                     };
+                    let mut shadowed = Vec::new();
+                    let mut bind = |name: &ast::Ident, local: Option<Local>, walk: &mut Walk| {
+                        let prev = match local {
+                            Some(l) => walk.locals.insert(name.name.clone(), l),
+                            None => walk.locals.remove(&name.name),
+                        };
+                        shadowed.push((name.name.clone(), prev));
+                    };
+                    bind(var, local, walk);
+                    if let Some(i) = index.as_ref().filter(|i| i.name != var.name) {
+                        let l = Local::Index {
+                            var: var.name.clone(),
+                            span: i.span,
+                        };
+                        bind(i, Some(l), walk);
+                    }
                     walk.loops.push(id);
                     let body_ir = self.statements(module, body, walk);
                     walk.loops.pop();
-                    walk.locals.remove(&var.name);
-                    if let Some(prev) = shadowed {
-                        walk.locals.insert(var.name.clone(), prev);
+                    for (name, prev) in shadowed.into_iter().rev() {
+                        walk.locals.remove(&name);
+                        if let Some(prev) = prev {
+                            walk.locals.insert(name, prev);
+                        }
                     }
-                    if let Some(s) = sweep_def {
-                        out.push(ir::Stmt::For {
-                            var: var.name.as_str().to_owned(),
-                            sweep: self.ir_id(s),
-                            body: body_ir,
-                        });
-                    }
+                    let sweep = match looped {
+                        Some(Looped::Sweep(s)) => self.ir_id(s),
+                        Some(Looped::List { sweep, .. }) => sweep,
+                        None => continue,
+                    };
+                    out.push(ir::Stmt::For {
+                        var: var.name.as_str().to_owned(),
+                        index: index.as_ref().map(|i| i.name.as_str().to_owned()),
+                        sweep,
+                        body: body_ir,
+                    });
                 }
                 StmtKind::Error => {}
             }
         }
         out
+    }
+
+    /// What a loop runs over: a sweep, or a list known when the experiment is planned
+    /// (noted as a sweep of strategy `list`, whose id is returned).
+    fn loop_source(
+        &mut self,
+        module: crate::modules::ModuleId,
+        source: &ast::Expr,
+        walk: &Walk,
+    ) -> Option<Looped> {
+        // A name path that names a sweep (not shadowed by a binding or loop variable).
+        if let Some(path) = source.as_path() {
+            let first = path[0];
+            let is_sweep = !walk.locals.contains_key(&first.name)
+                && match self.defs.lookup(module, &first.name).map(|b| b.binding) {
+                    Some(Binding::Def(d)) => self.def(d).kind == DefKind::Sweep,
+                    Some(Binding::Module(m)) => path.get(1).is_some_and(|n| {
+                        self.defs
+                            .declared_in(m, &n.name)
+                            .is_some_and(|d| self.def(d).kind == DefKind::Sweep)
+                    }),
+                    None => false,
+                };
+            let unknown = !walk.locals.contains_key(&first.name)
+                && self.defs.lookup(module, &first.name).is_none()
+                && !crate::defs::BUILTIN_FUNCTIONS.contains(&first.name.as_str());
+            if is_sweep || unknown {
+                let owned: Vec<ast::Ident> = path.into_iter().cloned().collect();
+                return self.sweep_path(module, &owned).map(Looped::Sweep);
+            }
+        }
+        let cx = Cx {
+            module,
+            locals: &walk.locals,
+            secrets: Secrets::Forbidden("as what a loop runs over"),
+            loops: &walk.loops,
+            env_ok: false,
+        };
+        let t = self.expr(source, None, &cx);
+        let element = match &t.ty {
+            Type::Error => return None,
+            Type::List(e) => (**e).clone(),
+            Type::EmptyList => {
+                self.emit(
+                    Diagnostic::error(
+                        Code::INVALID_LOOP,
+                        "the loop runs over an empty list",
+                        source.span,
+                    )
+                    .with_help(
+                        "list the values, or loop over a param or data item that holds them",
+                    ),
+                );
+                return None;
+            }
+            other => {
+                let shown = self.show(other);
+                self.emit(
+                    Diagnostic::error(
+                        Code::INVALID_LOOP,
+                        format!("a loop runs over a sweep or a list, and this is {shown}"),
+                        source.span,
+                    )
+                    .with_help("loop over a sweep (`for p in grid`), a list (`for x in [1, 2]`, `for i in 0..n`), a list param or a file set"),
+                );
+                return None;
+            }
+        };
+        // A file set: its files, each a data item.
+        let set = self.file_set_of(&t.ir);
+        let values = match set {
+            Some(def) => self.file_set_values(def).unwrap_or_default(),
+            None => match t.value {
+                Some(Value::List(items)) => items,
+                _ => {
+                    self.emit(
+                        Diagnostic::error(
+                            Code::INVALID_LOOP,
+                            "a loop runs over a list known when the experiment is planned",
+                            source.span,
+                        )
+                        .with_primary_message("known only when the pipeline runs")
+                        .with_help("the number of instances must be known to plan: pass a gathered list to one task instead, or loop over a param, a file set or a literal"),
+                    );
+                    return None;
+                }
+            },
+        };
+        // An instance is known by its element: two equal elements would be one instance.
+        let mut seen = std::collections::HashSet::new();
+        if let Some(twice) = values.iter().find(|v| !seen.insert(v.to_string())) {
+            self.emit(
+                Diagnostic::error(
+                    Code::INVALID_LOOP,
+                    format!("the list holds `{twice}` twice"),
+                    source.span,
+                )
+                .with_primary_message("an instance is known by its element")
+                .with_help("list each value once: two equal elements would run the same instance twice under one id"),
+            );
+            return None;
+        }
+        // Named after the set or param it runs over; a literal after its position.
+        let named = match &t.ir {
+            IrExpr::Artifact { id } | IrExpr::Param { id } => Some(id.clone()),
+            _ => None,
+        };
+        let id = named.unwrap_or_else(|| format!("loop#{}", self.list_loops.len() + 1));
+        if !self.list_loops.iter().any(|s| s.id == id) {
+            let points = values.len() as u64;
+            self.list_loops.push(ir::Sweep {
+                id: id.clone(),
+                strategy: ir::Strategy::List,
+                axes: vec![ir::Axis {
+                    name: String::new(),
+                    ty: self.show(&element),
+                    values: Some(Value::List(values)),
+                }],
+                samples: None,
+                seed: None,
+                points: Some(points),
+            });
+        }
+        Some(Looped::List { sweep: id, element })
     }
 
     fn sweep_path(

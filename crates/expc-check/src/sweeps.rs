@@ -264,6 +264,7 @@ impl Checker<'_> {
                 .collect();
             let points = match strategy {
                 Strategy::Random => samples.map(|(n, _)| n as u64),
+                Strategy::List => lengths.first().copied().flatten().map(|l| l as u64),
                 Strategy::Product => lengths
                     .iter()
                     .try_fold(1u64, |acc, l| l.map(|l| acc.saturating_mul(l as u64))),

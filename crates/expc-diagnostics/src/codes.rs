@@ -90,6 +90,8 @@ codes! {
     INVALID_OPERATION = "E0205", "invalid-operation", "an operator applied to values it does not work on";
     CONSTRAINT_VIOLATED = "E0206", "constraint-violated", "a param's value does not satisfy its `where` constraint";
     INVALID_VALUE = "E0207", "invalid-value", "a value of the right type that is not allowed";
+    INVALID_FILE_SET = "E0208", "invalid-file-set", "a `glob(…)` that is malformed, misplaced or declared with a type other than a list of files";
+    EMPTY_FILE_SET = "E0209", "empty-file-set", "a `glob(…)` pattern that matches no file";
     // Blocks, resources and placement.
     UNKNOWN_FIELD = "E0300", "unknown-field", "a block sets or reads a field that does not exist";
     MISSING_FIELD = "E0301", "missing-field", "a block leaves out a required field";
@@ -108,6 +110,7 @@ codes! {
     INVALID_TASK = "E0406", "invalid-task", "a task without exactly one command, or with a malformed section or output";
     OVERLAPPING_OUTPUTS = "E0407", "overlapping-outputs", "two outputs of a task on one file, or one inside the other";
     INVALID_AFTER = "E0408", "invalid-after", "`after` names something that is not another call of the same pipeline";
+    INVALID_LOOP = "E0409", "invalid-loop", "a `for` loop over something that is not a sweep or a list known when the experiment is planned";
     UNUSED = "W0500", "unused", "a param, data item or model that nothing uses";
     // Lowering to a DAG.
     UNSET_PARAM = "E0600", "unset-param", "a param without a default is given no value";

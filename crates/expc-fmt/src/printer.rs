@@ -572,15 +572,32 @@ impl<'a> Printer<'a> {
                 self.on(on);
             }
             StmtKind::For {
+                index,
                 var,
-                sweep,
+                source,
                 body,
                 body_span,
             } => {
                 self.write("for ");
-                self.ident(var);
+                match index {
+                    Some(i) => {
+                        self.write("(");
+                        self.ident(i);
+                        self.write(", ");
+                        self.ident(var);
+                        self.write(")");
+                    }
+                    None => self.ident(var),
+                }
                 self.write(" in ");
-                self.path(sweep);
+                // A record literal before the body would read as a name and a body.
+                if matches!(source.kind, ExprKind::Record { .. }) {
+                    self.write("(");
+                    self.expr(source);
+                    self.write(")");
+                } else {
+                    self.expr(source);
+                }
                 self.write(" ");
                 self.statements(body, *body_span);
             }

@@ -21,6 +21,8 @@ pub struct Analysis {
     pub diagnostics: Vec<Diagnostic>,
     pub modules: Vec<Module>,
     pub index: SymbolIndex,
+    /// The file sets and the files their patterns matched.
+    pub file_sets: Vec<expc_check::FileSetSummary>,
 }
 
 /// Identifies a declaration across analyses rooted at different files: the file it is in
@@ -51,6 +53,7 @@ impl Analysis {
             diagnostics,
             modules: checked.modules,
             index,
+            file_sets: checked.file_sets,
         }
     }
 

@@ -210,6 +210,20 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
     }
     let mut items = names(analysis, module, &locals);
     items.extend(keywords(&["true", "false", "none"]));
+    // The value of a data item may be a file set.
+    if matches!(item.kind, ItemKind::Data(_)) {
+        items.push(CompletionItem {
+            label: "glob".to_owned(),
+            kind: Some(CompletionItemKind::FUNCTION),
+            detail: Some("glob(pattern, allow_empty = false): List<File<F>>".to_owned()),
+            documentation: Some(markdown(
+                "Every file the pattern matches, relative to this file's folder, sorted by path: `*`, `?`, `[a-z]`, `{a,b}`, and `**` for any folders. The data item is a `List<File<F>>`; `for f in NAME { … }` runs once per file.".to_owned(),
+            )),
+            insert_text: Some("glob(\"$1\")".to_owned()),
+            insert_text_format: Some(lsp_types::InsertTextFormat::SNIPPET),
+            ..CompletionItem::default()
+        });
+    }
     if matches!(item.kind, ItemKind::Pipeline(_)) {
         items.extend(keywords(&["on", "in", "after"]));
     }

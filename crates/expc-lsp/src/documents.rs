@@ -67,4 +67,13 @@ impl Loader for Documents {
             Err(e) => Err(e),
         }
     }
+
+    /// Folders as on disk, so that hover shows what a `glob(…)` matches.
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<expc_check::loader::DirEntry>> {
+        expc_check::loader::list_dir(path)
+    }
+
+    fn is_file(&self, path: &Path) -> bool {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file())
+    }
 }

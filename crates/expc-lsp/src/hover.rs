@@ -66,6 +66,9 @@ pub fn hover(analysis: &Analysis, file: FileId, offset: u32) -> Option<Hover> {
         if let Some(units) = s.ty.as_deref().and_then(units_of) {
             text.push_str(&format!("\n\n{units}"));
         }
+        if let Some(set) = analysis.file_sets.iter().find(|f| f.span == s.span) {
+            text.push_str(&file_set_text(set));
+        }
         if let Some(doc) = &s.doc {
             text.push_str(&format!("\n\n---\n\n{doc}"));
         }
@@ -108,6 +111,30 @@ pub fn hover(analysis: &Analysis, file: FileId, offset: u32) -> Option<Hover> {
         text,
         position::range(source, start as u32, end as u32),
     ))
+}
+
+/// What a file set's pattern matched: the count and the first few files.
+fn file_set_text(set: &expc_check::FileSetSummary) -> String {
+    const SHOWN: usize = 5;
+    let Some(files) = &set.files else {
+        return format!("\n\n`{}`: the folders could not be listed", set.pattern);
+    };
+    let n = files.len();
+    let mut text = format!(
+        "\n\n`{}` matches {n} file{}",
+        set.pattern,
+        if n == 1 { "" } else { "s" }
+    );
+    if n > 0 {
+        text.push(':');
+        for f in files.iter().take(SHOWN) {
+            text.push_str(&format!("\n- `{f}`"));
+        }
+        if n > SHOWN {
+            text.push_str(&format!("\n- … and {} more", n - SHOWN));
+        }
+    }
+    text
 }
 
 fn markdown(value: String, range: lsp_types::Range) -> Hover {

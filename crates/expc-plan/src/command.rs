@@ -422,6 +422,15 @@ impl<'p> Evaluator<'p> {
     }
 
     fn artifact(&self, id: &str) -> Symbolic {
+        // A file set is its files.
+        if let Some(set) = self.index.artifact(id).filter(|a| a.glob.is_some()) {
+            return Symbolic::List(
+                self.index
+                    .members(&set.id)
+                    .map(|m| self.artifact(&m.id))
+                    .collect(),
+            );
+        }
         let path = self
             .index
             .artifact_path(id)
@@ -465,6 +474,25 @@ impl<'p> Evaluator<'p> {
                         == Some(axis.as_str())
                 })
                 .map_or(Symbolic::None, |(_, v)| self.value(v)),
+            IrExpr::Element { var, fields } => s
+                .coords
+                .iter()
+                .rev()
+                .find(|(k, _)| k == var)
+                .and_then(|(_, v)| fields.iter().try_fold(v, |v, f| v.field(f)))
+                .map_or(Symbolic::None, |v| self.value(v)),
+            IrExpr::LoopIndex { var, .. } => {
+                let job = &self.plan.jobs[s.job];
+                let points = self.plan.loop_points(job, s.index);
+                job.loops
+                    .iter()
+                    .zip(points)
+                    .rev()
+                    .find(|(l, _)| l.var == *var)
+                    .map_or(Symbolic::None, |(_, p)| {
+                        Symbolic::Word(Word::text(p.to_string()))
+                    })
+            }
             IrExpr::CallOutput {
                 binding,
                 output,

@@ -18,6 +18,8 @@ pub struct ProgramIndex<'p> {
     tasks: HashMap<&'p str, &'p ir::Task>,
     params: HashMap<&'p str, &'p ir::Param>,
     artifacts: HashMap<&'p str, &'p ir::Artifact>,
+    /// The files of each file set, in order.
+    members: HashMap<&'p str, Vec<&'p ir::Artifact>>,
     secrets: HashMap<&'p str, &'p ir::Secret>,
     resources: HashMap<&'p str, &'p ir::Resource>,
     sweeps: HashMap<&'p str, &'p ir::Sweep>,
@@ -32,8 +34,15 @@ impl<'p> ProgramIndex<'p> {
         if let Some(p) = pipeline {
             index_calls(&p.body, &mut calls);
         }
+        let mut members: HashMap<&'p str, Vec<&'p ir::Artifact>> = HashMap::new();
+        for a in &program.data {
+            if let Some(set) = &a.member_of {
+                members.entry(set.as_str()).or_default().push(a);
+            }
+        }
         ProgramIndex {
             program,
+            members,
             pipeline,
             tasks: program.tasks.iter().map(|t| (t.id.as_str(), t)).collect(),
             params: program.params.iter().map(|p| (p.id.as_str(), p)).collect(),
@@ -65,6 +74,11 @@ impl<'p> ProgramIndex<'p> {
     /// A declared data item or model.
     pub fn artifact(&self, id: &str) -> Option<&'p ir::Artifact> {
         self.artifacts.get(id).copied()
+    }
+
+    /// The files of the file set `set`, in order (none for anything else).
+    pub fn members(&self, set: &str) -> impl Iterator<Item = &'p ir::Artifact> + '_ {
+        self.members.get(set).into_iter().flatten().copied()
     }
 
     pub fn secret(&self, id: &str) -> Option<&'p ir::Secret> {

@@ -23,6 +23,7 @@ pub struct Lowered {
 struct LoopCtx {
     id: u32,
     var: String,
+    index: Option<String>,
     sweep: String,
 }
 
@@ -164,10 +165,16 @@ fn collect<'p>(
                 call,
                 loops: loops.clone(),
             }),
-            ir::Stmt::For { var, sweep, body } => {
+            ir::Stmt::For {
+                var,
+                index,
+                sweep,
+                body,
+            } => {
                 loops.push(LoopCtx {
                     id: *next,
                     var: var.clone(),
+                    index: index.clone(),
                     sweep: sweep.clone(),
                 });
                 *next += 1;
@@ -395,6 +402,16 @@ fn stable_topo(n: usize, deps: &[Vec<Edge>]) -> Result<Vec<usize>, Vec<usize>> {
     }
 }
 
+/// `x`, or `x.a.b` for fields of a loop's element.
+fn element(var: &str, fields: &[String]) -> String {
+    let mut out = var.to_owned();
+    for f in fields {
+        out.push('.');
+        out.push_str(f);
+    }
+    out
+}
+
 /// Lookups into the program.
 struct Cx<'p> {
     program: &'p ir::Program,
@@ -402,6 +419,11 @@ struct Cx<'p> {
 }
 
 impl Cx<'_> {
+    /// Whether `id` is a file set (`glob(…)`).
+    fn is_set(&self, id: &str) -> bool {
+        self.index.artifact(id).is_some_and(|a| a.glob.is_some())
+    }
+
     /// The path of a declared artifact, relative to the root file's folder.
     fn artifact_path(&self, id: &str) -> String {
         self.index
@@ -409,14 +431,30 @@ impl Cx<'_> {
             .unwrap_or_else(|| format!("{{{id}}}"))
     }
 
+    /// A value as words, declared artifacts (a file of a set) by their paths.
+    fn value_words(&self, v: &Value) -> Vec<String> {
+        match v {
+            Value::Artifact(id) if self.index.artifact(id).is_some() => {
+                vec![self.artifact_path(id)]
+            }
+            Value::List(items) => items.iter().flat_map(|i| self.value_words(i)).collect(),
+            v => text(v),
+        }
+    }
+
     /// An expression as the words it becomes (a list gives several).
     fn words(&self, e: &IrExpr, call: &ir::Call, task: &ir::Task) -> Vec<String> {
         match e {
-            IrExpr::Value { value } => text(value),
+            IrExpr::Value { value } => self.value_words(value),
             IrExpr::Param { id } => self
                 .index
                 .param_value(id)
                 .map_or_else(|| vec![format!("{{{id}}}")], text),
+            IrExpr::Artifact { id } if self.is_set(id) => self
+                .index
+                .members(id)
+                .map(|m| self.artifact_path(&m.id))
+                .collect(),
             IrExpr::Artifact { id } => vec![self.artifact_path(id)],
             IrExpr::Secret { id } => vec![format!("secret({id})")],
             IrExpr::Input { name } => match call.args.get(name) {
@@ -434,6 +472,8 @@ impl Cx<'_> {
                 vec![format!("{{out}}/{path}")]
             }
             IrExpr::Point { var, axis } => vec![format!("{{{var}.{axis}}}")],
+            IrExpr::Element { var, fields } => vec![format!("{{{}}}", element(var, fields))],
+            IrExpr::LoopIndex { name, .. } => vec![format!("{{{name}}}")],
             IrExpr::CallOutput {
                 binding,
                 output,
@@ -644,6 +684,7 @@ impl Cx<'_> {
                 Loop {
                     id: l.id,
                     var: l.var.clone(),
+                    index: l.index.clone(),
                     sweep: l.sweep.clone(),
                     strategy: s.map_or(ir::Strategy::Product, |s| s.strategy),
                     points: s.and_then(|s| s.points).unwrap_or(0),
@@ -716,6 +757,16 @@ impl Cx<'_> {
         }
         for l in &site.loops {
             if let Some(s) = self.index.sweep(&l.sweep) {
+                // A loop over a list enters by its element type only: each instance's id
+                // adds its element, so a file added to a set renames no other instance.
+                if s.strategy == ir::Strategy::List {
+                    h.update(b"list:");
+                    for a in &s.axes {
+                        h.update(a.ty.as_bytes());
+                    }
+                    h.update(if l.index.is_some() { b"#" } else { b";" });
+                    continue;
+                }
                 h.update(
                     serde_json::to_string(
                         &s.axes
@@ -745,6 +796,18 @@ impl Cx<'_> {
                 Some(v) => format!("{v} (param {id})"),
                 None => format!("param {id}"),
             },
+            IrExpr::Artifact { id } if self.is_set(id) => {
+                let pattern = self
+                    .index
+                    .artifact(id)
+                    .and_then(|a| a.glob.as_ref())
+                    .map_or("", |g| g.pattern.as_str());
+                let n = self.index.members(id).count();
+                format!(
+                    "{id} (glob \"{pattern}\", {n} file{})",
+                    if n == 1 { "" } else { "s" }
+                )
+            }
             IrExpr::Artifact { id } => {
                 let digest = self
                     .index
@@ -759,6 +822,8 @@ impl Cx<'_> {
             IrExpr::Input { name } => name.clone(),
             IrExpr::Output { name } => format!("output {name}"),
             IrExpr::Point { var, axis } => format!("{var}.{axis}"),
+            IrExpr::Element { var, fields } => element(var, fields),
+            IrExpr::LoopIndex { var, name } => format!("{name} (the position of {var})"),
             IrExpr::CallOutput {
                 binding,
                 output,

@@ -84,6 +84,9 @@ pub struct Loop {
     /// loops.
     pub id: u32,
     pub var: String,
+    /// The name of the position, in `for (i, x) in …`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
     pub sweep: String,
     pub strategy: ir::Strategy,
     pub points: u64,
@@ -199,9 +202,8 @@ impl Plan {
         self.jobs.iter().map(|j| j.instances).sum()
     }
 
-    /// The coordinates of instance `index` of a job: `(var.axis, value)` for each loop.
-    pub fn coords(&self, job: &Job, index: u64) -> Vec<(String, Value)> {
-        let mut out = Vec::new();
+    /// The point of each loop of a job at instance `index`, outermost first.
+    pub fn loop_points(&self, job: &Job, index: u64) -> Vec<u64> {
         let mut rest = index;
         let mut per_loop = vec![0u64; job.loops.len()];
         for (i, l) in job.loops.iter().enumerate().rev() {
@@ -209,10 +211,23 @@ impl Plan {
             per_loop[i] = rest % n;
             rest /= n;
         }
-        for (l, p) in job.loops.iter().zip(per_loop) {
+        per_loop
+    }
+
+    /// The coordinates of instance `index` of a job: `(var.axis, value)` for each loop
+    /// over a sweep, `(var, element)` for each loop over a list. A list's positions are
+    /// not coordinates: an instance is known by its element, so that adding a file to a
+    /// file set renames no other instance.
+    pub fn coords(&self, job: &Job, index: u64) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        for (l, p) in job.loops.iter().zip(self.loop_points(job, index)) {
             if let Some(sweep) = self.sweeps.get(&l.sweep) {
                 for (axis, v) in crate::sweep::point(sweep, p) {
-                    out.push((format!("{}.{axis}", l.var), v));
+                    if axis.is_empty() {
+                        out.push((l.var.clone(), v));
+                    } else {
+                        out.push((format!("{}.{axis}", l.var), v));
+                    }
                 }
             }
         }

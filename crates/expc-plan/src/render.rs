@@ -77,10 +77,21 @@ pub fn loops(job: &Job) -> String {
     job.loops
         .iter()
         .map(|l| {
+            let vars = match &l.index {
+                Some(i) => format!("({i}, {})", l.var),
+                None => l.var.clone(),
+            };
+            if l.strategy == expc_check::ir::Strategy::List {
+                let n = l.points;
+                return format!(
+                    "for {vars} in {} (list of {n} element{})",
+                    l.sweep,
+                    if n == 1 { "" } else { "s" }
+                );
+            }
             let seed = l.seed.map(|s| format!(", seed {s}")).unwrap_or_default();
             format!(
-                "for {} in {} ({:?} of {}{seed})",
-                l.var,
+                "for {vars} in {} ({:?} of {}{seed})",
                 l.sweep,
                 l.strategy,
                 l.axes.join(" × ")

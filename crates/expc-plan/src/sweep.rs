@@ -19,7 +19,9 @@ pub fn value(sweep: &ir::Sweep, point: u64, axis: usize) -> Value {
             let i = (point / stride.max(1)) % n;
             list(a).get(i as usize).cloned().unwrap_or(Value::None)
         }
-        ir::Strategy::Zip => list(a).get(point as usize).cloned().unwrap_or(Value::None),
+        ir::Strategy::Zip | ir::Strategy::List => {
+            list(a).get(point as usize).cloned().unwrap_or(Value::None)
+        }
         _ => draw(
             sweep.seed.unwrap_or(0),
             point,

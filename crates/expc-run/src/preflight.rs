@@ -86,10 +86,25 @@ fn data(
 ) -> Result<(), RunError> {
     let mut used = BTreeSet::new();
     if let Some(p) = program.pipelines.iter().find(|p| p.id == plan.pipeline) {
-        calls_read(&p.body, &mut used);
+        calls_read(program, &p.body, &mut used);
     }
     for t in &program.tasks {
         used.extend(t.uses.iter().cloned());
+    }
+    // A file set is read file by file: each file is used when its set is.
+    let used_sets: BTreeSet<String> = program
+        .data
+        .iter()
+        .filter(|a| a.glob.is_some() && used.contains(&a.id))
+        .map(|a| a.id.clone())
+        .collect();
+    for a in &program.data {
+        if a.member_of.as_ref().is_some_and(|s| used_sets.contains(s)) {
+            used.insert(a.id.clone());
+        }
+    }
+    for set in &used_sets {
+        used.remove(set);
     }
     let mut missing = Vec::new();
     for id in resolver.artifact_ids() {
@@ -192,12 +207,26 @@ pub fn secrets(
     Err(RunError(text))
 }
 
-/// The declared artifacts the calls of a pipeline body pass.
-fn calls_read(body: &[ir::Stmt], out: &mut BTreeSet<String>) {
+/// The declared artifacts the calls of a pipeline body pass, and those the loops run
+/// over (the files of a file set).
+fn calls_read(program: &ir::Program, body: &[ir::Stmt], out: &mut BTreeSet<String>) {
     for s in body {
         match s {
             ir::Stmt::Call(c) => c.args.values().for_each(|e| artifacts_in(e, out)),
-            ir::Stmt::For { body, .. } => calls_read(body, out),
+            ir::Stmt::For { sweep, body, .. } => {
+                let list = program
+                    .sweeps
+                    .iter()
+                    .find(|s| s.id == *sweep && s.strategy == ir::Strategy::List);
+                for a in list.iter().flat_map(|s| &s.axes) {
+                    for v in a.values.as_ref().and_then(Value::as_list).unwrap_or(&[]) {
+                        if let Value::Artifact(id) = v {
+                            out.insert(id.clone());
+                        }
+                    }
+                }
+                calls_read(program, body, out);
+            }
         }
     }
 }

@@ -287,10 +287,13 @@ pub enum StmtKind {
         after: Option<After>,
         on: Option<Ident>,
     },
-    /// `for VAR in SWEEP { … }`
+    /// `for VAR in SOURCE { … }` or `for (INDEX, VAR) in SOURCE { … }`: the source is a
+    /// sweep (a name path) or any list.
     For {
+        /// The name of the position in the list, in `for (i, x) in …`.
+        index: Option<Ident>,
         var: Ident,
-        sweep: Vec<Ident>,
+        source: Expr,
         body: Vec<Stmt>,
         body_span: Span,
     },
@@ -425,6 +428,39 @@ impl Expr {
 
     pub fn is_too_deep(&self) -> bool {
         matches!(self.kind, ExprKind::Error) && self.depth == MAX_EXPR_DEPTH
+    }
+
+    /// The expression `a.b.c` of a name path.
+    pub fn from_path(path: &[Ident]) -> Self {
+        let mut it = path.iter();
+        let Some(first) = it.next() else {
+            return Expr::new(ExprKind::Error, Span::default());
+        };
+        let mut e = Expr::new(ExprKind::Name(first.clone()), first.span);
+        for name in it {
+            let span = e.span.to(name.span);
+            e = Expr::new(
+                ExprKind::Field {
+                    base: Box::new(e),
+                    name: name.clone(),
+                },
+                span,
+            );
+        }
+        e
+    }
+
+    /// The names of `a.b.c`, when the expression is a name path.
+    pub fn as_path(&self) -> Option<Vec<&Ident>> {
+        match &self.kind {
+            ExprKind::Name(n) => Some(vec![n]),
+            ExprKind::Field { base, name } => {
+                let mut p = base.as_path()?;
+                p.push(name);
+                Some(p)
+            }
+            _ => None,
+        }
     }
 }
 

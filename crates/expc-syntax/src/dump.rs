@@ -206,13 +206,25 @@ impl Dumper {
                     self.line(depth, &text, s.span);
                 }
                 StmtKind::For {
-                    var, sweep, body, ..
+                    index,
+                    var,
+                    source,
+                    body,
+                    ..
                 } => {
-                    self.line(
-                        depth,
-                        &format!("for {} in {}", var.name, path(sweep)),
-                        s.span,
-                    );
+                    let source = match source.as_path() {
+                        Some(p) => p
+                            .iter()
+                            .map(|i| i.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join("."),
+                        None => expr(source),
+                    };
+                    let vars = match index {
+                        Some(i) => format!("({}, {})", i.name, var.name),
+                        None => var.name.to_string(),
+                    };
+                    self.line(depth, &format!("for {vars} in {source}"), s.span);
                     self.statements(depth + 1, body);
                 }
                 StmtKind::Expr { value, after, on } => {

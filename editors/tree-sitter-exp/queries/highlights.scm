@@ -55,6 +55,7 @@
 (argument name: (_) @variable.parameter)
 (let_statement name: (_) @variable)
 (for_statement variable: (_) @variable)
+(for_statement index: (_) @variable)
 (import alias: (_) @module)
 (module_path (identifier) @module)
 (field_access field: (_) @property)

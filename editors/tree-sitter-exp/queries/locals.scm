@@ -21,6 +21,7 @@
 (field name: (_) @local.definition.parameter)
 (let_statement name: (_) @local.definition.var)
 (for_statement variable: (_) @local.definition.var)
+(for_statement index: (_) @local.definition.var)
 (import alias: (_) @local.definition.import)
 (import_name name: (_) @local.definition.import)
 

@@ -870,20 +870,30 @@ where
             }
             Some(Token::Ident("for")) => {
                 inp.skip();
-                let var = name(inp)?;
+                let (index, var) = if inp.peek() == Some(Token::LParen) {
+                    inp.skip();
+                    let index = name(inp)?;
+                    if inp.next() != Some(Token::Comma) {
+                        return Err(give_up(inp));
+                    }
+                    let var = name(inp)?;
+                    if inp.next() != Some(Token::RParen) {
+                        return Err(give_up(inp));
+                    }
+                    (Some(index), var)
+                } else {
+                    (None, name(inp)?)
+                };
                 if inp.next() != Some(Token::Ident("in")) {
                     return Err(give_up(inp));
                 }
-                let mut sweep = vec![name(inp)?];
-                while inp.peek() == Some(Token::Dot) {
-                    inp.skip();
-                    sweep.push(name(inp)?);
-                }
+                let source = loop_source(inp, expr)?;
                 let body_start = inp.cursor();
                 let body = statements(inp, expr)?;
                 StmtKind::For {
+                    index,
                     var,
-                    sweep,
+                    source,
                     body,
                     body_span: inp.span_since(&body_start),
                 }
@@ -906,6 +916,29 @@ where
     }
     body.shrink_to_fit();
     Ok(body)
+}
+
+/// What a `for` loop runs over: a name path right before the body's `{` (a sweep or a
+/// list, even one named like a type), or any other expression.
+fn loop_source<'t, 's: 't, I, E, P>(inp: &mut Inp<'t, '_, I, E>, expr: &P) -> Result<Expr, E>
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    P: Parser<'t, I, Expr, Extra<E>>,
+{
+    let before = inp.save();
+    if matches!(inp.peek(), Some(Token::Ident(_))) {
+        let mut path = vec![name(inp)?];
+        while inp.peek() == Some(Token::Dot) {
+            inp.skip();
+            path.push(name(inp)?);
+        }
+        if inp.peek() == Some(Token::LBrace) {
+            return Ok(Expr::from_path(&path));
+        }
+    }
+    inp.rewind(before);
+    expression(inp, expr)
 }
 
 /// The tokens a statement can start with: what the statements parser checks first.

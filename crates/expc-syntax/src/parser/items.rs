@@ -538,17 +538,33 @@ where
                 after,
                 on,
             });
+        // `for x in …` or `for (i, x) in …`.
+        let loop_vars = ident().map(|var| (None, var)).or(ident()
+            .then_ignore(just(Token::Comma))
+            .then(ident())
+            .delimited_by(just(Token::LParen), just(Token::RParen))
+            .map(|(index, var)| (Some(index), var)));
+        // A name path right before the body is the source even when named like a type
+        // (`for p in Grid {` is not a record literal); anything else is an expression.
+        let loop_source = name_path
+            .clone()
+            .map(|path: Vec<Ident>| Expr::from_path(&path))
+            .then_ignore(just(Token::LBrace).rewind())
+            .or(expr.clone());
         let for_stmt = kw!("for")
-            .ignore_then(ident())
+            .ignore_then(loop_vars)
             .then_ignore(kw!("in"))
-            .then(name_path.clone())
+            .then(loop_source)
             .then(statements.map_with(|body, e| (body, e.span())))
-            .map(|((var, sweep), (body, body_span))| StmtKind::For {
-                var,
-                sweep,
-                body,
-                body_span,
-            });
+            .map(
+                |(((index, var), source), (body, body_span))| StmtKind::For {
+                    index,
+                    var,
+                    source,
+                    body,
+                    body_span,
+                },
+            );
         // A bare statement is a call: anything else is a typo or a leftover.
         let expr_stmt = expr
             .clone()
