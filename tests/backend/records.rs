@@ -184,6 +184,72 @@ fn the_program_a_command_names_is_recorded_as_read() {
     let inputs =
         p.query("SELECT COUNT(*) AS n FROM task_reads WHERE used_as = 'input' AND input = 'model'");
     assert_eq!(inputs[0]["n"], 2);
+
+    // The role is in what `runs show` prints and in both exports.
+    let expc = |args: &[&str]| {
+        let out = Command::new(expc_tests::expc())
+            .args(args)
+            .arg("--state-dir")
+            .arg(&p.state)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let show: Value =
+        serde_json::from_slice(&expc(&["runs", "show", "latest", "--format", "json"])).unwrap();
+    let programs = show["usages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["used_as"] == "program")
+        .count();
+    assert_eq!(programs, 4, "{show}");
+    let out = p.dir.join("exported");
+    for format in ["prov-json", "ro-crate"] {
+        let dir = out.join(format);
+        expc(&[
+            "prov",
+            "export",
+            "latest",
+            "--format",
+            format,
+            "-o",
+            dir.to_str().unwrap(),
+        ]);
+    }
+    let prov = std::fs::read_to_string(out.join("prov-json/prov.json")).unwrap();
+    assert_eq!(
+        prov.matches("\"expc:usedAs\": \"program\"").count()
+            + prov.matches("\"expc:usedAs\":\"program\"").count(),
+        4,
+        "{prov}"
+    );
+    let crate_doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("ro-crate/ro-crate-metadata.json")).unwrap(),
+    )
+    .unwrap();
+    // Source code that is not the workflow (the spec) itself.
+    let code: Vec<&Value> = crate_doc["@graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["@type"].as_array().is_some_and(|t| {
+                t.contains(&Value::from("SoftwareSourceCode"))
+                    && !t.contains(&Value::from("ComputationalWorkflow"))
+            })
+        })
+        .collect();
+    assert_eq!(code.len(), 1, "{code:?}");
+    assert!(
+        code[0]["@id"].as_str().unwrap().ends_with("model.py"),
+        "{code:?}"
+    );
 }
 
 /// `expc models` shows, with each model version, the metrics of the task that produced it

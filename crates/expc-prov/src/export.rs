@@ -203,24 +203,23 @@ fn task_activity(
         "wasAssociatedWith",
         attrs([("prov:activity", json!(act)), ("prov:agent", json!(EXPC))]),
     );
-    let used: Vec<(i64, &str)> = view
+    let used: Vec<(i64, &str, bool)> = view
         .usages
         .iter()
         .filter(|u| u.0 == t.id)
-        .map(|u| (u.1, u.2.as_str()))
+        .map(|u| (u.1, u.2.as_str(), u.3))
         .collect();
-    for (a, input) in &used {
-        doc.relation(
-            "used",
-            with_time(
-                attrs([
-                    ("prov:activity", json!(act)),
-                    ("prov:entity", json!(artifact_id(*a))),
-                    ("prov:role", json!(input)),
-                ]),
-                &start,
-            ),
-        );
+    for (a, input, program) in &used {
+        let mut u = attrs([
+            ("prov:activity", json!(act)),
+            ("prov:entity", json!(artifact_id(*a))),
+            ("prov:role", json!(input)),
+        ]);
+        // The program a command runs (`python3 ${train_py}`), told from the data it reads.
+        if *program {
+            u.insert("expc:usedAs".into(), json!("program"));
+        }
+        doc.relation("used", with_time(u, &start));
     }
     for a in generated.values().filter(|a| a.produced_by == Some(t.id)) {
         let mut g = attrs([
@@ -231,7 +230,7 @@ fn task_activity(
             g.insert("prov:role".into(), json!(n));
         }
         doc.relation("wasGeneratedBy", with_time(g, &end));
-        for (u, _) in &used {
+        for (u, _, _) in &used {
             doc.relation(
                 "wasDerivedFrom",
                 attrs([
@@ -518,6 +517,7 @@ impl CrateGraph {
     /// parameters of the workflow too.
     fn files(&mut self, view: &RunView, dir: &Path) -> std::io::Result<()> {
         let read: BTreeSet<i64> = view.usages.iter().map(|u| u.1).collect();
+        let programs: BTreeSet<i64> = view.usages.iter().filter(|u| u.3).map(|u| u.1).collect();
         let mut used_names = BTreeSet::new();
         for a in &view.artifacts {
             let input = a.produced_by.is_none();
@@ -538,7 +538,12 @@ impl CrateGraph {
             };
             let mut e = json!({
                 "@id": id,
-                "@type": if a.is_dir { "Dataset" } else { "File" },
+                // A program a command runs is source code as well as a file.
+                "@type": match (a.is_dir, programs.contains(&a.id)) {
+                    (true, _) => json!("Dataset"),
+                    (false, true) => json!(["File", "SoftwareSourceCode"]),
+                    (false, false) => json!("File"),
+                },
                 "name": a.name.clone().unwrap_or(base),
                 "description": format!("{} `{}`{}", a.role, a.path, a.ty.as_ref().map(|t| format!(", {t}")).unwrap_or_default()),
                 "identifier": if a.digest.contains(':') { a.digest.clone() } else { format!("blake3:{}", a.digest) },

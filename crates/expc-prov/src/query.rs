@@ -142,6 +142,21 @@ pub fn runs(store: &Store) -> Result<Table> {
     )
 }
 
+/// The usages of a run, each with whether it was the program a command runs. A store of
+/// schema 4 or older, opened read-only (so not migrated), has no `used_as`: nothing in it
+/// was recorded as a program.
+fn usages_query(c: &rusqlite::Connection) -> rusqlite::Result<String> {
+    let version: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let program = if version >= 5 {
+        "used_as = 'program'"
+    } else {
+        "0"
+    };
+    Ok(format!(
+        "SELECT task_id, artifact_id, input, {program} FROM usages WHERE run_id = ?1 ORDER BY task_id, artifact_id"
+    ))
+}
+
 /// Everything recorded about one run.
 #[derive(Debug, Clone)]
 pub struct RunView {
@@ -149,8 +164,8 @@ pub struct RunView {
     pub params: Vec<(String, String, Json)>,
     pub tasks: Vec<TaskView>,
     pub artifacts: Vec<ArtifactView>,
-    /// (task id, artifact id, input name)
-    pub usages: Vec<(i64, i64, String)>,
+    /// (task id, artifact id, input name, whether read as the program a command runs)
+    pub usages: Vec<(i64, i64, String, bool)>,
     /// (task id, name, value)
     pub metrics: Vec<(i64, String, f64)>,
 }
@@ -284,8 +299,8 @@ pub fn run(store: &Store, id: &str) -> Result<RunView> {
         .collect();
     let artifacts = run_artifacts(store, id)?;
     let usages = c
-        .prepare("SELECT task_id, artifact_id, input FROM usages WHERE run_id = ?1 ORDER BY task_id, artifact_id")?
-        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .prepare(&usages_query(c)?)?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let metrics = c
         .prepare(
@@ -426,9 +441,7 @@ fn take_from_source(
         let producer = a.produced_by.and_then(|p| tasks.get(&p)).copied();
         take(view, a, producer);
     }
-    let mut stmt = c.prepare_cached(
-        "SELECT task_id, artifact_id, input FROM usages WHERE run_id = ?1 ORDER BY task_id, artifact_id",
-    )?;
+    let mut stmt = c.prepare_cached(&usages_query(c)?)?;
     let mut rows = stmt.query([source_run])?;
     while let Some(r) = rows.next()? {
         let Some(task) = tasks.get(&r.get::<_, i64>(0)?).copied() else {
@@ -438,7 +451,7 @@ fn take_from_source(
             continue;
         };
         let artifact = take(view, a, None);
-        view.usages.push((task, artifact, r.get(2)?));
+        view.usages.push((task, artifact, r.get(2)?, r.get(3)?));
     }
     let mut stmt = c.prepare_cached(
         "SELECT task_id, name, value FROM metrics WHERE run_id = ?1 ORDER BY task_id, name",

@@ -93,7 +93,7 @@ impl Dag {
             .filter_map(|a| Some((a.id, a.produced_by?)))
             .collect();
         let mut edges = BTreeSet::new();
-        for (task, artifact, _) in &view.usages {
+        for (task, artifact, _, _) in &view.usages {
             let (Some(from), Some(to)) = (
                 producer.get(artifact).and_then(|p| row_of_id.get(p)),
                 row_of_id.get(task),
@@ -222,9 +222,9 @@ mod tests {
         for i in 0..n {
             let status = if i == failed { "failed" } else { "ran" };
             tasks.push(task(i + 1, "t", i, status));
-            usages.push((i + 1, 100, "data".to_owned()));
+            usages.push((i + 1, 100, "data".to_owned(), false));
             artifacts.push(artifact(200 + i, i + 1));
-            usages.push((n + 1, 200 + i, "parts".to_owned()));
+            usages.push((n + 1, 200 + i, "parts".to_owned(), false));
         }
         tasks.push(task(n + 1, "g", 0, "ran"));
         let view = RunView {

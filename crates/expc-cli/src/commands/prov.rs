@@ -311,7 +311,7 @@ fn show_json(view: &query::RunView) -> serde_json::Value {
             "id": a.id, "path": a.path, "digest": a.digest, "size": a.size, "is_dir": a.is_dir,
             "type": a.ty, "role": a.role, "name": a.name, "produced_by": a.produced_by,
         })).collect::<Vec<_>>(),
-        "usages": view.usages.iter().map(|(t, a, i)| json!({"task": t, "artifact": a, "input": i})).collect::<Vec<_>>(),
+        "usages": view.usages.iter().map(|(t, a, i, program)| json!({"task": t, "artifact": a, "input": i, "used_as": if *program { "program" } else { "input" }})).collect::<Vec<_>>(),
         "metrics": view.metrics.iter().map(|(t, n, v)| json!({"task": t, "name": n, "value": v})).collect::<Vec<_>>(),
     })
 }
