@@ -212,6 +212,63 @@ impl Program {
     }
 }
 
+impl Program {
+    /// The declared artifacts the calls of pipeline `pipeline` pass as arguments, and those
+    /// its loops run over (the files of a file set): what a run of it reads, besides what
+    /// task commands name (`Task::uses`).
+    pub fn artifacts_passed(&self, pipeline: &str) -> std::collections::BTreeSet<String> {
+        let mut out = std::collections::BTreeSet::new();
+        if let Some(p) = self.pipelines.iter().find(|p| p.id == pipeline) {
+            self.calls_read(&p.body, &mut out);
+        }
+        out
+    }
+
+    fn calls_read(&self, body: &[Stmt], out: &mut std::collections::BTreeSet<String>) {
+        for s in body {
+            match s {
+                Stmt::Call(c) => c.args.values().for_each(|e| artifacts_in(e, out)),
+                Stmt::For { sweep, body, .. } => {
+                    let list = self
+                        .sweeps
+                        .iter()
+                        .find(|s| s.id == *sweep && s.strategy == Strategy::List);
+                    for a in list.iter().flat_map(|s| &s.axes) {
+                        for v in a.values.as_ref().and_then(Value::as_list).unwrap_or(&[]) {
+                            if let Value::Artifact(id) = v {
+                                out.insert(id.clone());
+                            }
+                        }
+                    }
+                    self.calls_read(body, out);
+                }
+            }
+        }
+    }
+}
+
+fn artifacts_in(e: &IrExpr, out: &mut std::collections::BTreeSet<String>) {
+    match e {
+        IrExpr::Artifact { id } => {
+            out.insert(id.clone());
+        }
+        IrExpr::List { items } | IrExpr::Concat { parts: items } => {
+            items.iter().for_each(|i| artifacts_in(i, out));
+        }
+        IrExpr::Template { parts } => parts.iter().for_each(|p| {
+            if let IrPart::Interp { expr } = p {
+                artifacts_in(expr, out);
+            }
+        }),
+        IrExpr::Value {
+            value: Value::Artifact(id),
+        } => {
+            out.insert(id.clone());
+        }
+        _ => {}
+    }
+}
+
 /// A path declared in `module`, relative to the root module's folder (absolute paths and
 /// those of the root module and the standard library as they are).
 pub fn root_relative(root: &str, module: &str, path: String) -> String {

@@ -9,7 +9,8 @@ use expc_diagnostics::{Code, Diagnostic, FileId, Span};
 
 use crate::index::ProgramIndex;
 use crate::plan::{
-    Command, Dep, Env, Job, Loop, Output, Param, Plan, Relation, Resources, SCHEMA_VERSION, Totals,
+    CheckedData, Command, Dep, Env, Job, Loop, Output, Param, Plan, Relation, Resources,
+    SCHEMA_VERSION, Totals,
 };
 
 /// The outcome of lowering.
@@ -119,6 +120,23 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
         .map(|s| (s.id.clone(), s.clone()))
         .collect();
     let (totals, warnings) = cx.totals(&jobs);
+    let mut read = program.artifacts_passed(pipeline);
+    for t in &program.tasks {
+        read.extend(t.uses.iter().cloned());
+    }
+    let checked_data = program
+        .data
+        .iter()
+        .filter(|a| read.contains(&a.id))
+        .filter_map(|a| match program.shape(&a.ty) {
+            expc_check::shape::Shape::Table(t) => Some(CheckedData {
+                data: a.id.clone(),
+                path: program.artifact_path(a),
+                checks: t.describe(),
+            }),
+            _ => None,
+        })
+        .collect();
     let plan = Plan {
         schema_version: SCHEMA_VERSION,
         root: program.root.clone(),
@@ -137,6 +155,7 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
         jobs,
         totals,
         warnings,
+        checked_data,
         sweeps,
         index: HashMap::new(),
     };

@@ -28,12 +28,22 @@ pub struct Plan {
     pub jobs: Vec<Job>,
     pub totals: Vec<Totals>,
     pub warnings: Vec<String>,
+    /// The shipped tables a run checks against their schema before anything starts.
+    pub checked_data: Vec<CheckedData>,
     /// The sweeps the jobs loop over, by id, to compute instance coordinates.
     #[serde(skip)]
     pub sweeps: BTreeMap<String, ir::Sweep>,
     /// The position of each job by key.
     #[serde(skip)]
     pub index: std::collections::HashMap<String, usize>,
+}
+
+/// A declared data item a run checks before anything starts, and what it checks.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckedData {
+    pub data: String,
+    pub path: String,
+    pub checks: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -269,6 +279,8 @@ struct PlanHeader<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     profile: Option<&'a ir::AppliedProfile>,
     params: &'a [Param],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    checked_data: &'a [CheckedData],
 }
 
 #[derive(Serialize)]
@@ -324,6 +336,7 @@ impl Plan {
                 pipeline: &self.pipeline,
                 profile: self.profile.as_ref(),
                 params: &self.params,
+                checked_data: &self.checked_data,
             },
             jobs: self
                 .jobs

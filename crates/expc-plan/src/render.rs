@@ -168,6 +168,12 @@ pub fn text(plan: &Plan) -> String {
             let _ = writeln!(out, "  {} = {v}{note}", p.id);
         }
     }
+    if !plan.checked_data.is_empty() {
+        let _ = writeln!(out, "\nChecked before a run starts");
+        for c in &plan.checked_data {
+            let _ = writeln!(out, "  {} ({}): {}", c.data, c.path, c.checks);
+        }
+    }
     for job in &plan.jobs {
         let _ = writeln!(out);
         let times = if job.loops.is_empty() {

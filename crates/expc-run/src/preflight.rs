@@ -4,8 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use expc_check::ir::{self, IrExpr, IrPart};
-use expc_check::value::Value;
+use expc_check::ir;
 use expc_plan::plan::Plan;
 
 use crate::engine::{k8s, spark};
@@ -84,10 +83,7 @@ fn data(
     resolver: &mut Resolver<'_>,
     stats: &mut hash::StatCache,
 ) -> Result<(), RunError> {
-    let mut used = BTreeSet::new();
-    if let Some(p) = program.pipelines.iter().find(|p| p.id == plan.pipeline) {
-        calls_read(program, &p.body, &mut used);
-    }
+    let mut used = program.artifacts_passed(&plan.pipeline);
     for t in &program.tasks {
         used.extend(t.uses.iter().cloned());
     }
@@ -205,50 +201,4 @@ pub fn secrets(
         example.join(" ")
     ));
     Err(RunError(text))
-}
-
-/// The declared artifacts the calls of a pipeline body pass, and those the loops run
-/// over (the files of a file set).
-fn calls_read(program: &ir::Program, body: &[ir::Stmt], out: &mut BTreeSet<String>) {
-    for s in body {
-        match s {
-            ir::Stmt::Call(c) => c.args.values().for_each(|e| artifacts_in(e, out)),
-            ir::Stmt::For { sweep, body, .. } => {
-                let list = program
-                    .sweeps
-                    .iter()
-                    .find(|s| s.id == *sweep && s.strategy == ir::Strategy::List);
-                for a in list.iter().flat_map(|s| &s.axes) {
-                    for v in a.values.as_ref().and_then(Value::as_list).unwrap_or(&[]) {
-                        if let Value::Artifact(id) = v {
-                            out.insert(id.clone());
-                        }
-                    }
-                }
-                calls_read(program, body, out);
-            }
-        }
-    }
-}
-
-fn artifacts_in(e: &IrExpr, out: &mut BTreeSet<String>) {
-    match e {
-        IrExpr::Artifact { id } => {
-            out.insert(id.clone());
-        }
-        IrExpr::List { items } | IrExpr::Concat { parts: items } => {
-            items.iter().for_each(|i| artifacts_in(i, out));
-        }
-        IrExpr::Template { parts } => parts.iter().for_each(|p| {
-            if let IrPart::Interp { expr } = p {
-                artifacts_in(expr, out);
-            }
-        }),
-        IrExpr::Value {
-            value: Value::Artifact(id),
-        } => {
-            out.insert(id.clone());
-        }
-        _ => {}
-    }
 }
