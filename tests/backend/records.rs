@@ -64,6 +64,22 @@ impl Project {
         err
     }
 
+    /// The standard output of `expc ARGS… --state-dir STATE`, which must succeed.
+    fn read(&self, args: &[&str]) -> Vec<u8> {
+        let out = Command::new(expc_tests::expc())
+            .args(args)
+            .arg("--state-dir")
+            .arg(&self.state)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
     fn query(&self, sql: &str) -> Vec<Value> {
         expc_tests::query(&self.state, sql)
     }
@@ -186,20 +202,7 @@ fn the_program_a_command_names_is_recorded_as_read() {
     assert_eq!(inputs[0]["n"], 2);
 
     // The role is in what `runs show` prints and in both exports.
-    let expc = |args: &[&str]| {
-        let out = Command::new(expc_tests::expc())
-            .args(args)
-            .arg("--state-dir")
-            .arg(&p.state)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
+    let expc = |args: &[&str]| p.read(args);
     let show: Value =
         serde_json::from_slice(&expc(&["runs", "show", "latest", "--format", "json"])).unwrap();
     let programs = show["usages"]
@@ -257,17 +260,8 @@ fn the_program_a_command_names_is_recorded_as_read() {
 fn a_model_shows_the_metrics_of_the_task_that_evaluated_it() {
     let p = Project::new("models");
     p.run_here();
-    let out = Command::new(expc_tests::expc())
-        .args(["models", "--format", "json", "--state-dir"])
-        .arg(&p.state)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let models: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let models: Vec<Value> =
+        serde_json::from_slice(&p.read(&["models", "--format", "json"])).unwrap();
     assert_eq!(models.len(), 2, "{models:?}");
     for m in &models {
         let metrics = m["metrics"].as_str().unwrap();
