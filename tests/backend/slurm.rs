@@ -70,6 +70,26 @@ pub fn trials(suite: &mut Suite) {
     );
     suite.needs(
         Engine::Slurm,
+        "sigterm_and_sighup_cancel_the_submitted_jobs_like_ctrl_c",
+        sigterm_and_sighup_cancel_the_submitted_jobs_like_ctrl_c,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "a_head_killed_at_random_moments_never_runs_an_instance_twice",
+        a_head_killed_at_random_moments_never_runs_an_instance_twice,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "a_job_no_node_can_hold_is_refused_before_anything_is_submitted",
+        a_job_no_node_can_hold_is_refused_before_anything_is_submitted,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "a_pending_job_shows_its_reason_and_is_warned_about",
+        a_pending_job_shows_its_reason_and_is_warned_about,
+    );
+    suite.needs(
+        Engine::Slurm,
         "shell_task_variables_do_not_change_the_hook_records",
         shell_task_variables_do_not_change_the_hook_records,
     );
@@ -477,10 +497,23 @@ fn max_overlap_counts_open_intervals() {
 }
 
 /// The `jobs.tsv` of the only Slurm run under a state directory.
-fn run_jobs(state: &std::path::Path) -> Vec<(String, String)> {
-    let runs: Vec<_> = std::fs::read_dir(state.join("slurm"))
+/// The run folders (`run-SECONDS-PID`) under the state folder's `slurm/`, in name order
+/// (beside them is the journal of submissions).
+fn run_folders(state: &std::path::Path) -> Vec<PathBuf> {
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(state.join("slurm"))
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
+    runs.retain(|p| {
+        p.is_dir()
+            && p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("run-"))
+    });
+    runs.sort();
+    runs
+}
+
+fn run_jobs(state: &std::path::Path) -> Vec<(String, String)> {
+    let runs = run_folders(state);
     let Some(run) = runs.first() else {
         return Vec::new();
     };
@@ -520,11 +553,7 @@ fn expc_run_submits_to_slurm_and_follows_to_completion() {
             "{stderr}"
         );
     }
-    let runs: Vec<_> = std::fs::read_dir(state.join("slurm"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let runs = run_folders(&state);
     // The output is stored like a local task's, and linked where Slurm jobs read it.
     let content = std::fs::read(state.join("out/c/copy.txt")).unwrap();
     assert_eq!(content, b"chain input\n");
@@ -550,7 +579,7 @@ fn expc_run_submits_to_slurm_and_follows_to_completion() {
     assert!(stderr2.contains("0 ran, 3 cached"), "{stderr2}");
     assert!(!stderr2.contains("submitted"), "{stderr2}");
     assert_eq!(
-        std::fs::read_dir(state.join("slurm")).unwrap().count(),
+        run_folders(&state).len(),
         1,
         "a run that submitted nothing left a Slurm folder"
     );
@@ -695,7 +724,17 @@ fn a_pipeline_mixing_local_tasks_and_slurm_runs_each_where_it_is_placed() {
 }
 
 fn ctrl_c_cancels_the_submitted_jobs() {
-    let state = expc_tests::temp_path("slurm", "slow");
+    cancels_on_signal("INT", "SIGINT");
+}
+
+fn sigterm_and_sighup_cancel_the_submitted_jobs_like_ctrl_c() {
+    cancels_on_signal("TERM", "SIGTERM");
+    cancels_on_signal("HUP", "SIGHUP");
+}
+
+/// `expc run` sent `kill -SIGNAL` while its job runs: it cancels the job and says why.
+fn cancels_on_signal(signal: &str, name: &str) {
+    let state = expc_tests::temp_path("slurm", &format!("slow-{signal}"));
     let child = Command::new(expc_tests::expc())
         .args(["run", "--state-dir", state.to_str().unwrap(), &spec("slow")])
         .stderr(std::process::Stdio::piped())
@@ -720,14 +759,17 @@ fn ctrl_c_cancels_the_submitted_jobs() {
         std::thread::sleep(Duration::from_millis(200));
     };
     let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("interrupted ({name})")),
+        "{stderr}"
+    );
     assert!(
         stderr.contains(&format!("cancelling Slurm jobs {id} (")),
         "{stderr}"
@@ -749,6 +791,212 @@ fn ctrl_c_cancels_the_submitted_jobs() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    expc_tests::remove_tree(&state);
+}
+
+/// `kill -9` of `expc run` at ten random moments, each followed by a new `expc run` of the
+/// same state folder, then one left to finish: every instance started exactly once (its
+/// provenance hook's `start` records, over every run folder), and the result is right.
+fn a_head_killed_at_random_moments_never_runs_an_instance_twice() {
+    let state = expc_tests::temp_path("slurm", "adopt");
+    let spec = spec("adopt");
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    let mut rng = seed | 1;
+    let mut delays = Vec::new();
+    for _ in 0..10 {
+        // xorshift: a delay of 0.2 to 4 s, printed with the seed for a rerun.
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let ms = 200 + rng % 3800;
+        delays.push(ms);
+        let mut child = Command::new(expc_tests::expc())
+            .args(["run", "--state-dir", state.to_str().unwrap(), &spec])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(ms));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let out = expc_tests::run(&["run", "--state-dir", state.to_str().unwrap(), &spec]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let context = format!("seed {seed}, delays {delays:?} ms\n{stderr}");
+    assert!(out.status.success(), "{context}");
+    // Every start of every instance, from the hook records of every run folder.
+    let mut starts: BTreeMap<(String, u64), usize> = BTreeMap::new();
+    for run in run_folders(&state) {
+        let prov = run.join("run/provenance");
+        if !prov.is_dir() {
+            continue;
+        }
+        for r in read_hook_records(&prov).unwrap() {
+            if r.event == HookEvent::Start {
+                *starts.entry((r.job.clone(), r.instance)).or_default() += 1;
+            }
+        }
+    }
+    let mut expected: BTreeMap<(String, u64), usize> =
+        (0..4).map(|i| (("m".to_owned(), i), 1)).collect();
+    expected.insert(("g".to_owned(), 0), 1);
+    assert_eq!(starts, expected, "{context}");
+    // The gather's output, from the outputs folder of the last run.
+    let all = expc_tests::files_in(&state.join("out"), "txt")
+        .into_iter()
+        .find(|p| p.ends_with("all.txt"))
+        .unwrap_or_else(|| panic!("no all.txt under out/: {context}"));
+    assert_eq!(
+        std::fs::read_to_string(all).unwrap(),
+        "mark 0\nmark 1\nmark 2\nmark 3\n",
+        "{context}"
+    );
+    // Nothing is left in the queue.
+    expc_tests::remove_tree(&state);
+}
+
+fn a_job_no_node_can_hold_is_refused_before_anything_is_submitted() {
+    let (out, state) = expc_run("too-big", &spec("too_big"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    // The request and the limit side by side, from the cluster's own answer.
+    // (miette wraps the message: compared without its frame and line breaks.)
+    let flat = stderr
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("`b` asks for 27 CPUs per task; the largest node of partition `debug` has 2"),
+        "{stderr}"
+    );
+    assert!(flat.contains("nothing was submitted"), "{stderr}");
+    // Not even the job that fits was submitted: the run stopped before anything started.
+    assert!(!stderr.contains("submitted s"), "{stderr}");
+    assert!(
+        run_folders(&state)
+            .iter()
+            .all(|r| !r.join("run/jobs.tsv").exists()),
+        "{stderr}"
+    );
+    expc_tests::remove_tree(&state);
+}
+
+/// Brings the test's own partition down while it is held, and deletes it at the end.
+struct HeldPartition;
+
+impl HeldPartition {
+    const NAME: &str = "expc-held";
+
+    fn create() -> HeldPartition {
+        let _ = Command::new("scontrol")
+            .args(["delete", &format!("PartitionName={}", Self::NAME)])
+            .output();
+        let made = Command::new("scontrol")
+            .args([
+                "create",
+                &format!("PartitionName={}", Self::NAME),
+                "Nodes=localhost",
+                "State=DOWN",
+                "OverSubscribe=FORCE:8",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            made.status.success(),
+            "scontrol create: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        HeldPartition
+    }
+
+    fn bring_up(&self) {
+        let up = Command::new("scontrol")
+            .args([
+                "update",
+                &format!("PartitionName={}", Self::NAME),
+                "State=UP",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            up.status.success(),
+            "{}",
+            String::from_utf8_lossy(&up.stderr)
+        );
+    }
+}
+
+impl Drop for HeldPartition {
+    fn drop(&mut self) {
+        let _ = Command::new("scontrol")
+            .args(["delete", &format!("PartitionName={}", Self::NAME)])
+            .output();
+    }
+}
+
+fn a_pending_job_shows_its_reason_and_is_warned_about() {
+    use std::io::BufRead as _;
+    let partition = HeldPartition::create();
+    let state = expc_tests::temp_path("slurm", "held");
+    let mut child = Command::new(expc_tests::expc())
+        .args([
+            "run",
+            "--warn-pending",
+            "2s",
+            "--state-dir",
+            state.to_str().unwrap(),
+            &spec("held"),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let start = Instant::now();
+    let want = |seen: &[String]| {
+        seen.iter()
+            .any(|l| l.contains("is pending: PartitionDown (its partition is down)"))
+            && seen
+                .iter()
+                .any(|l| l.contains("has waited in the queue for") && l.contains("PartitionDown"))
+    };
+    while !want(&seen) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no pending reason or warning: {seen:#?}"
+        );
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen.push(line);
+        }
+    }
+    // The reason is said once, not at every look.
+    assert_eq!(
+        seen.iter().filter(|l| l.contains("is pending:")).count(),
+        1,
+        "{seen:#?}"
+    );
+    partition.bring_up();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    seen.extend(rx.try_iter());
+    assert!(status.success(), "{seen:#?}");
+    assert!(
+        seen.iter().any(|l| l.contains("1 ran, 0 cached, 0 failed")),
+        "{seen:#?}"
+    );
     expc_tests::remove_tree(&state);
 }
 
@@ -848,13 +1096,7 @@ fn the_hello_example_on_slurm_matches_a_local_run() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let run: PathBuf = std::fs::read_dir(state.join("slurm"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .next()
-        .unwrap()
-        .join("run");
+    let run: PathBuf = run_folders(&state)[0].join("run");
     for file in ["summary.csv", "report.txt"] {
         let on_slurm = std::fs::read(state.join("out/summarise").join(file)).unwrap();
         let here = std::fs::read(local.join("out/summarise").join(file)).unwrap();
@@ -1065,11 +1307,7 @@ fn a_profile_runs_a_spec_placed_here_on_slurm_in_its_order() {
         at("a[0]") < at("b[0]") && at("b[0]").is_some(),
         "{labels:?}"
     );
-    let runs: Vec<_> = std::fs::read_dir(state.join("slurm"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let runs = run_folders(&state);
     let records = read_hook_records(&runs[0].join("run/provenance")).unwrap();
     let (a_end, b_start) = (&ends(&records, "a")[&0], &starts(&records, "b")[&0]);
     assert!(

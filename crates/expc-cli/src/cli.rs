@@ -372,6 +372,36 @@ pub struct RunArgs {
     /// of refusing.
     #[arg(long)]
     pub wait: bool,
+    /// Warn, with the scheduler's reason, about a cluster job still queued after this
+    /// long (`90s`, `10m`, `2h`).
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub warn_pending: Wait,
+}
+
+/// A length of time on the command line: a whole number with `s`, `m`, `h` or `d`.
+#[derive(Debug, Clone, Copy)]
+pub struct Wait(pub std::time::Duration);
+
+impl std::str::FromStr for Wait {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let unit_at = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (n, unit) = text.split_at(unit_at);
+        let n: u64 = n
+            .parse()
+            .map_err(|_| format!("`{text}` is not a duration; write e.g. `90s`, `10m` or `2h`"))?;
+        let secs = match unit {
+            "s" | "" => n,
+            "m" => n * 60,
+            "h" => n * 3600,
+            "d" => n * 86_400,
+            _ => return Err(format!("`{text}`: the unit must be s, m, h or d")),
+        };
+        Ok(Wait(std::time::Duration::from_secs(secs)))
+    }
 }
 
 #[derive(Debug, Args)]

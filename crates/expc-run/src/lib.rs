@@ -65,6 +65,9 @@ pub struct RunOptions {
     pub grace: Duration,
     /// Time between two looks at the Slurm queue.
     pub poll: Duration,
+    /// How long a cluster job may wait in the queue before the run warns, with the
+    /// scheduler's reason (`--warn-pending`).
+    pub warn_pending: Duration,
     /// The id under which provenance records the run, if it does: the cache entries the
     /// run makes name it (with their instance's record number), so that a later run that
     /// reuses one records a reference to that record instead of a copy.
@@ -168,7 +171,11 @@ fn engines<'p>(
         let e: Box<dyn Engine + 'p> = match backend {
             Backend::Spark => Box::new(engine::spark::engine(plan, spec_dir)),
             Backend::Slurm => Box::new(engine::slurm::SlurmEngine::prepare(
-                program, plan, state_dir, spec_dir,
+                program,
+                plan,
+                state_dir,
+                spec_dir,
+                opts.warn_pending,
             )?),
             _ => Box::new(engine::k8s::K8sEngine::prepare(
                 program, plan, state_dir, spec_dir,

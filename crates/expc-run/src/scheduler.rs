@@ -140,8 +140,9 @@ impl<'a, 'p> Scheduler<'a, 'p> {
         let started = Instant::now();
         // Ctrl-C is taken over now, not when the loop first gets round to waiting for it:
         // an interrupt right after the first submission must still cancel it.
-        let mut interrupt =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+        // SIGTERM (a reaper, `kill`) and SIGHUP (a closed terminal, a lost ssh session) stop
+        // the run as Ctrl-C does: what it submitted is cancelled, not left running unwatched.
+        let mut interrupt = Interrupts::new();
         let mut ticker = tokio::time::interval(self.opts.poll);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.sink.event(Event::RunStarted {
@@ -170,14 +171,9 @@ impl<'a, 'p> Scheduler<'a, 'p> {
                         self.stop_if_failing_fast().await;
                     }
                 }
-                Some(()) = async {
-                    match interrupt.as_mut() {
-                        Some(s) => s.recv().await,
-                        None => std::future::pending().await,
-                    }
-                }, if !self.stopping => {
+                signal = interrupt.recv(), if !self.stopping => {
                     self.summary.interrupted = true;
-                    self.sink.event(Event::Note { message: "interrupted: stopping the running tasks (SIGTERM, then SIGKILL); `expc run` again resumes".into() });
+                    self.sink.event(Event::Note { message: format!("interrupted ({signal}): stopping the running tasks (SIGTERM, then SIGKILL); `expc run` again resumes") });
                     self.stop("stopped: the run was interrupted; its job was cancelled").await;
                 }
             }
@@ -969,4 +965,37 @@ impl Scheduler<'_, '_> {
 /// The engine's name in the records of its instances.
 fn engine_of(engines: &Engines<'_>, j: usize) -> &'static str {
     engines.engines[engines.route[j]].name()
+}
+
+/// The signals that stop a run: SIGINT (Ctrl-C), SIGTERM and SIGHUP.
+struct Interrupts(Vec<(tokio::signal::unix::Signal, &'static str)>);
+
+impl Interrupts {
+    fn new() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        let kinds = [
+            (SignalKind::interrupt(), "SIGINT"),
+            (SignalKind::terminate(), "SIGTERM"),
+            (SignalKind::hangup(), "SIGHUP"),
+        ];
+        Interrupts(
+            kinds
+                .into_iter()
+                .filter_map(|(k, name)| Some((signal(k).ok()?, name)))
+                .collect(),
+        )
+    }
+
+    /// The name of the next signal received.
+    async fn recv(&mut self) -> &'static str {
+        std::future::poll_fn(|cx| {
+            for (s, name) in &mut self.0 {
+                if let std::task::Poll::Ready(Some(())) = s.poll_recv(cx) {
+                    return std::task::Poll::Ready(*name);
+                }
+            }
+            std::task::Poll::Pending
+        })
+        .await
+    }
 }

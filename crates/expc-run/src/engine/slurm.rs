@@ -14,9 +14,17 @@
 //! Nothing is submitted before its inputs are there: a dependent is submitted only after
 //! the scheduler has seen its upstream COMPLETED and stored its outputs, so a failure's
 //! dependents never reach the queue. Final states (COMPLETED, FAILED, CANCELLED, TIMEOUT,
-//! OUT_OF_MEMORY, NODE_FAIL) become results with Slurm's reason; Ctrl-C cancels every
-//! submitted job (`scancel`).
+//! OUT_OF_MEMORY, NODE_FAIL) become results with Slurm's reason; Ctrl-C (and SIGTERM,
+//! SIGHUP) cancels every submitted job (`scancel`).
+//!
+//! Every submission is written to the state folder's journal ([`journal`]) before the run
+//! relies on it. A run whose head was killed (`kill -9`, a lost ssh session) leaves its
+//! jobs queued or running; the next `expc run` of the same state folder adopts each one
+//! whose instance it needs (same cache key) that is still queued or running, or that
+//! completed while no one watched, and submits only the rest: no instance runs twice.
 
+pub mod journal;
+pub mod limits;
 pub mod queue;
 
 use std::collections::{BTreeMap, HashMap};
@@ -45,15 +53,45 @@ pub fn applies(plan: &Plan) -> bool {
     plan.jobs.iter().any(|j| j.backend == Backend::Slurm)
 }
 
-/// One `sbatch` call: the DAG nodes of its array tasks.
+/// One `sbatch` call (of this run, or of an earlier one whose tasks this run adopted): the
+/// DAG nodes of its array tasks.
 #[derive(Debug)]
 struct Submission {
     label: String,
-    /// The plan's job, and the instance index of its script's first array task.
-    job: usize,
-    offset: u64,
-    /// Array task index → DAG node, for the tasks that have not ended.
-    open: BTreeMap<u64, usize>,
+    /// The run folder its tasks work in (this run's, or the earlier run's).
+    run_dir: PathBuf,
+    /// Array task index → the task, for the tasks that have not ended.
+    open: BTreeMap<u64, Open>,
+    /// Whether it was submitted by an earlier run: then only its adopted tasks are this
+    /// run's to cancel.
+    adopted: bool,
+}
+
+/// An array task this run follows.
+#[derive(Debug)]
+struct Open {
+    node: usize,
+    /// Its submission's token in the journal.
+    token: String,
+    /// Where it works in its run folder: `JOB_DIR/INDEX`.
+    job_dir: String,
+    index: u64,
+}
+
+/// An array task an earlier run submitted, that this run may adopt.
+#[derive(Debug)]
+struct Adoptable {
+    entry: journal::Entry,
+    job_id: String,
+    state: String,
+}
+
+/// An instance waiting for the next `sbatch`.
+#[derive(Debug)]
+struct Waiting {
+    task: u64,
+    node: usize,
+    key: String,
 }
 
 /// Instances submitted to Slurm from here.
@@ -67,8 +105,8 @@ pub struct SlurmEngine<'p> {
     scripts: Vec<SlurmScript>,
     /// Job → its scripts (one per array chunk), by position in `scripts`.
     by_job: HashMap<usize, Vec<usize>>,
-    /// Instances waiting for the next `sbatch`: script → (array index, node).
-    pending: BTreeMap<usize, Vec<(u64, usize)>>,
+    /// Instances waiting for the next `sbatch`, by script.
+    pending: BTreeMap<usize, Vec<Waiting>>,
     /// Submitted and not ended, by Slurm job id.
     submitted: BTreeMap<String, Submission>,
     /// Every job id submitted by this run.
@@ -76,6 +114,29 @@ pub struct SlurmEngine<'p> {
     /// `array_throttle` of the resource of each job that sets it, by plan job.
     throttles: HashMap<usize, i64>,
     failures: u32,
+    /// The journal of the state folder's submissions, and this run's folder name (the
+    /// prefix of its submissions' tokens) and count of submissions.
+    journal: journal::Journal,
+    folder: String,
+    batches: u64,
+    /// What earlier runs left out that this run may adopt, by cache key.
+    adoptable: HashMap<String, Adoptable>,
+    /// Lines to say at the next submission (what was adopted, why a job waits).
+    notes: Vec<String>,
+    /// Jobs seen pending: the scheduler's last reason, since when, whether the run warned.
+    waiting: HashMap<String, Pending>,
+    warn_pending: Duration,
+    /// Work directory → journal token and array task, of the tasks that completed and
+    /// whose outputs the run has not stored yet.
+    finished: HashMap<PathBuf, (String, u64)>,
+}
+
+/// A job the queue holds back.
+#[derive(Debug)]
+struct Pending {
+    reason: String,
+    since: std::time::Instant,
+    warned: bool,
 }
 
 impl<'p> SlurmEngine<'p> {
@@ -86,6 +147,7 @@ impl<'p> SlurmEngine<'p> {
         plan: &'p Plan,
         state_dir: &Path,
         spec_dir: &Path,
+        warn_pending: Duration,
     ) -> Result<Self, RunError> {
         let on_slurm: Vec<String> = plan
             .jobs
@@ -121,7 +183,10 @@ impl<'p> SlurmEngine<'p> {
             ))
         })?;
         let scripts = slurm::scripts(program, plan).map_err(|e| RunError(e.message))?;
-        let base = state_dir.join("slurm").join(run_folder());
+        refuse_what_never_fits(plan)?;
+        let folder = run_folder();
+        let slurm_dir = state_dir.join("slurm");
+        let base = slurm_dir.join(&folder);
         let build_dir = base.join("build");
         let run_dir = base.join("run");
         let prov_dir = run_dir.join("provenance");
@@ -156,6 +221,8 @@ impl<'p> SlurmEngine<'p> {
                 Some((j, t))
             })
             .collect();
+        let journal = journal::Journal::at(&slurm_dir);
+        let adoptable = survey(&journal);
         Ok(SlurmEngine {
             plan,
             build_dir,
@@ -169,6 +236,14 @@ impl<'p> SlurmEngine<'p> {
             all_ids: Vec::new(),
             throttles,
             failures: 0,
+            journal,
+            folder,
+            batches: 0,
+            adoptable,
+            notes: Vec::new(),
+            waiting: HashMap::new(),
+            warn_pending,
+            finished: HashMap::new(),
         })
     }
 
@@ -177,8 +252,40 @@ impl<'p> SlurmEngine<'p> {
         self.run_dir.join(job_dir(key)).join(index.to_string())
     }
 
+    /// Adopts the array task an earlier run submitted for the instance whose cache key is
+    /// `key`, when there is one still queued or running, or completed; whether it did.
+    fn adopt(&mut self, key: &str, node: usize, name: &str) -> bool {
+        let Some(a) = self.adoptable.remove(key) else {
+            return false;
+        };
+        let sub = self
+            .submitted
+            .entry(a.job_id.clone())
+            .or_insert_with(|| Submission {
+                label: format!("job {} of an earlier run", a.job_id),
+                run_dir: a.entry.run_dir.clone(),
+                open: BTreeMap::new(),
+                adopted: true,
+            });
+        sub.open.insert(
+            a.entry.task,
+            Open {
+                node,
+                token: a.entry.token.clone(),
+                job_dir: a.entry.job_dir.clone(),
+                index: a.entry.index,
+            },
+        );
+        let state = a.state.to_lowercase();
+        self.notes.push(format!(
+            "{name}: adopted Slurm job {}_{} ({state}), submitted by an earlier run",
+            a.job_id, a.entry.task
+        ));
+        true
+    }
+
     /// Queues instance `index` of job `j` (DAG node `node`) for the next `sbatch`.
-    fn queue(&mut self, j: usize, index: u64, node: usize) -> Result<(), String> {
+    fn queue(&mut self, j: usize, index: u64, node: usize, key: &str) -> Result<(), String> {
         let scripts = self
             .by_job
             .get(&j)
@@ -191,27 +298,56 @@ impl<'p> SlurmEngine<'p> {
         });
         let (script, array_index) =
             found.ok_or_else(|| format!("no Slurm script holds instance {index}"))?;
-        self.pending
-            .entry(script)
-            .or_default()
-            .push((array_index, node));
+        self.pending.entry(script).or_default().push(Waiting {
+            task: array_index,
+            node,
+            key: key.to_owned(),
+        });
         Ok(())
     }
 
-    /// Submits every queued instance: one `sbatch --array=…` per script.
+    /// Submits every queued instance: one `sbatch --array=…` per script, each written to
+    /// the journal before `sbatch` runs and its id as soon as it answers.
     async fn submit_pending(&mut self) -> Submitted {
-        let mut done = Submitted::default();
+        let mut done = Submitted {
+            notes: std::mem::take(&mut self.notes),
+            ..Submitted::default()
+        };
         if self.pending.is_empty() {
             return done;
         }
         for (s, mut tasks) in std::mem::take(&mut self.pending) {
-            tasks.sort_unstable();
+            tasks.sort_unstable_by_key(|w| w.task);
             let script = &self.scripts[s];
             let key = &self.scripts[s].label;
-            let dir = job_dir(key.split('[').next().unwrap_or(key));
+            let job_key = key.split('[').next().unwrap_or(key);
+            let dir = job_dir(job_key);
             let offset = script.chunk.map_or(0, |c| c.offset);
-            let instances: Vec<u64> = tasks.iter().map(|(i, _)| i + offset).collect();
-            let mut array = super::compress(&tasks.iter().map(|(i, _)| *i).collect::<Vec<_>>());
+            let instances: Vec<u64> = tasks.iter().map(|w| w.task + offset).collect();
+            let label = label(job_key, &instances);
+            let token = format!("{}.{}", self.folder, self.batches);
+            self.batches += 1;
+            let entries: Vec<journal::Entry> = tasks
+                .iter()
+                .map(|w| journal::Entry {
+                    token: token.clone(),
+                    key: w.key.clone(),
+                    task: w.task,
+                    run_dir: self.run_dir.clone(),
+                    job_dir: dir.clone(),
+                    index: w.task + offset,
+                })
+                .collect();
+            if let Err(e) = self.journal.intend(&entries) {
+                let why = format!(
+                    "cannot write the journal of submissions `{}`: {e}; nothing was submitted for {label}. Check that the state folder can be written",
+                    self.journal.path().display()
+                );
+                done.refused
+                    .extend(tasks.into_iter().map(|w| (w.node, why.clone())));
+                continue;
+            }
+            let mut array = super::compress(&tasks.iter().map(|w| w.task).collect::<Vec<_>>());
             if let Some(t) = self.throttles.get(&script.job) {
                 array.push_str(&format!("%{t}"));
             }
@@ -220,6 +356,7 @@ impl<'p> SlurmEngine<'p> {
             c.arg("--parsable")
                 .arg(format!("--array={array}"))
                 .arg(format!("--output={}", log.display()))
+                .arg(format!("--comment={}", journal::comment(&token)))
                 .arg(self.build_dir.join("jobs").join(&script.file))
                 .arg(&self.spec_dir)
                 .arg(&self.run_dir)
@@ -229,28 +366,40 @@ impl<'p> SlurmEngine<'p> {
                 .env_remove("EXPC_SPEC_DIR")
                 .kill_on_drop(true);
             let out = c.output().await;
-            let label = label(key.split('[').next().unwrap_or(key), &instances);
             match sbatch_id(&out, &label) {
                 Ok(id) => {
+                    // Had this failed, the next run would still find the job by its comment.
+                    let _ = self.journal.submitted(&token, &id);
                     done.notes
                         .push(format!("submitted {label} to Slurm as job {id}"));
                     let line = format!("{label}\t{id}\t{}\n", script.file);
                     append(&self.run_dir.join("jobs.tsv"), &line);
                     self.all_ids.push(id.clone());
-                    let job = script.job;
+                    let open = tasks
+                        .into_iter()
+                        .map(|w| {
+                            let open = Open {
+                                node: w.node,
+                                token: token.clone(),
+                                job_dir: dir.clone(),
+                                index: w.task + offset,
+                            };
+                            (w.task, open)
+                        })
+                        .collect();
                     self.submitted.insert(
                         id,
                         Submission {
                             label,
-                            job,
-                            offset,
-                            open: tasks.into_iter().collect(),
+                            run_dir: self.run_dir.clone(),
+                            open,
+                            adopted: false,
                         },
                     );
                 }
                 Err(why) => done
                     .refused
-                    .extend(tasks.into_iter().map(|(_, n)| (n, why.clone()))),
+                    .extend(tasks.into_iter().map(|w| (w.node, why.clone()))),
             }
         }
         done
@@ -305,58 +454,84 @@ impl<'p> SlurmEngine<'p> {
         if !gone.is_empty() {
             statuses.extend(sacct(&gone).await);
         }
+        self.note_waiting(&statuses);
         let mut ended = Vec::new();
         for s in statuses.into_iter().filter(SlurmJobStatus::is_final) {
             let Some(sub) = self.submitted.get_mut(s.job_id()) else {
                 continue;
             };
             let task = s.array_task().unwrap_or(0);
-            if let Some(node) = sub.open.remove(&task) {
-                let (j, index) = (sub.job, sub.offset + task);
+            if let Some(open) = sub.open.remove(&task) {
                 let completed = outcome(&s.state) == Some(SlurmOutcome::Completed);
                 let message = (!completed).then(|| format!("Slurm {}", explain(&s)));
-                ended.push(self.ended(node, j, index, &s.id, message));
+                let e = ended_task(&open, &sub.run_dir, &s.id, message);
+                if let Status::Succeeded { work, .. } = &e.status {
+                    self.finished.insert(work.clone(), (open.token, task));
+                }
+                ended.push(e);
             }
         }
         self.submitted.retain(|_, s| !s.open.is_empty());
         Ok(ended)
     }
 
-    /// An array task that ended (with a message when it did not complete), with what its
-    /// provenance hook recorded.
-    fn ended(&self, node: usize, j: usize, index: u64, id: &str, failed: Option<String>) -> Ended {
-        let key = &self.plan.jobs[j].key;
-        let hook = HookSummary::read(&self.prov_dir, &job_dir(key), index);
-        let attempts = hook.as_ref().map_or(1, |h| h.attempts.max(1));
-        let (job, task) = id.split_once('_').unwrap_or((id, "0"));
-        let log = self.log_path(key, job, task);
-        let status = match failed {
-            None => Status::Succeeded {
-                work: self.work_dir(key, index),
-                attempts,
-            },
-            Some(message) => Status::Failed {
-                exit_code: hook.as_ref().and_then(|h| h.exit_status),
-                message,
-                stderr_tail: crate::exec::tail(&log),
-                attempts,
-            },
-        };
-        Ended {
-            node,
-            status,
-            engine: "Slurm job",
-            job_id: Some(id.to_owned()),
-            log: Some(log),
-            host: hook.as_ref().map(|h| h.host.clone()),
-            started: hook.as_ref().and_then(|h| h.started),
-            ended: hook.as_ref().and_then(|h| h.ended),
+    /// Says why a submitted job waits in the queue, when the reason first shows or changes,
+    /// and warns once about a job pending longer than `--warn-pending`.
+    fn note_waiting(&mut self, statuses: &[SlurmJobStatus]) {
+        let mut pending: BTreeMap<&str, &str> = BTreeMap::new();
+        for s in statuses.iter().filter(|s| s.state == "PENDING") {
+            pending.insert(s.job_id(), &s.reason);
+        }
+        self.waiting
+            .retain(|id, _| pending.contains_key(id.as_str()));
+        for (id, reason) in pending {
+            let Some(sub) = self.submitted.get(id) else {
+                continue;
+            };
+            let label = &sub.label;
+            let quiet = matches!(reason, "None" | "" | "JobArrayTaskLimit");
+            let w = self
+                .waiting
+                .entry(id.to_owned())
+                .or_insert_with(|| Pending {
+                    reason: String::new(),
+                    since: std::time::Instant::now(),
+                    warned: false,
+                });
+            if w.reason != reason {
+                w.reason = reason.to_owned();
+                if !quiet {
+                    self.notes.push(format!(
+                        "{label} (Slurm job {id}) is pending: {}",
+                        queue::pending_reason(reason)
+                    ));
+                }
+            }
+            if !w.warned && w.since.elapsed() >= self.warn_pending {
+                w.warned = true;
+                self.notes.push(format!(
+                    "{label} (Slurm job {id}) has waited in the queue for {}: {}; `squeue -j {id} -o %r` shows why, `scontrol show job {id}` what it asks",
+                    expc_check::value::format_duration(w.since.elapsed().as_millis() as u64),
+                    queue::pending_reason(reason)
+                ));
+            }
         }
     }
 
     /// Cancels every job this run submitted that has not ended; returns their nodes.
     async fn cancel_all(&mut self) -> Cancelled {
-        let ids: Vec<String> = self.submitted.keys().cloned().collect();
+        // An adopted submission's other tasks are not this run's: only its own are cancelled.
+        let ids: Vec<String> = self
+            .submitted
+            .iter()
+            .flat_map(|(id, s)| {
+                if s.adopted {
+                    s.open.keys().map(|t| format!("{id}_{t}")).collect()
+                } else {
+                    vec![id.clone()]
+                }
+            })
+            .collect();
         if !ids.is_empty() {
             let _ = tokio::process::Command::new("scancel")
                 .args(&ids)
@@ -366,8 +541,8 @@ impl<'p> SlurmEngine<'p> {
         let nodes = self
             .submitted
             .values()
-            .flat_map(|s| s.open.values().copied())
-            .chain(self.pending.values().flatten().map(|(_, n)| *n))
+            .flat_map(|s| s.open.values().map(|o| o.node))
+            .chain(self.pending.values().flatten().map(|w| w.node))
             .collect();
         let labels: Vec<String> = self
             .submitted
@@ -381,12 +556,6 @@ impl<'p> SlurmEngine<'p> {
                 .then(|| format!("cancelling Slurm jobs {}", labels.join(", "))),
             nodes,
         }
-    }
-
-    fn log_path(&self, key: &str, job: &str, task: &str) -> PathBuf {
-        self.run_dir
-            .join("logs")
-            .join(format!("{}-{job}_{task}.out", job_dir(key)))
     }
 }
 
@@ -413,7 +582,10 @@ impl Engine for SlurmEngine<'_> {
     }
 
     fn start(&mut self, launch: Launch<'_>) -> Result<Started, String> {
-        self.queue(launch.job, launch.index, launch.node)?;
+        if !self.adopt(&launch.resolved.key, launch.node, launch.name) {
+            let key = &launch.resolved.key;
+            self.queue(launch.job, launch.index, launch.node, key)?;
+        }
         Ok(Started::Queued)
     }
 
@@ -422,7 +594,7 @@ impl Engine for SlurmEngine<'_> {
     }
 
     fn busy(&self) -> bool {
-        !self.submitted.is_empty() || !self.pending.is_empty()
+        !self.submitted.is_empty() || !self.pending.is_empty() || !self.notes.is_empty()
     }
 
     fn poll(&mut self) -> BoxFuture<'_, Result<Vec<Ended>, RunError>> {
@@ -449,11 +621,21 @@ impl Engine for SlurmEngine<'_> {
         }
     }
 
+    /// Once the outputs of a completed task are stored, the journal notes that it is done
+    /// (a later run will not adopt it) before its work directory is removed.
+    fn release(&mut self, work: &Path, _store: &Store) {
+        if let Some((token, task)) = self.finished.remove(work) {
+            let _ = self.journal.done(&token, task);
+        }
+        crate::exec::remove(work);
+    }
+
     /// Removes the run's Slurm folder when nothing was submitted (every instance was
     /// cached, or none became ready); else keeps it.
     fn finish(&self) -> Option<Kept> {
         let base = self.run_dir.parent()?;
         if self.all_ids.is_empty() {
+            // Nothing of this run's is in the journal: it only names submitted jobs.
             let _ = std::fs::remove_dir_all(base);
             return None;
         }
@@ -516,4 +698,224 @@ async fn sacct(ids: &[String]) -> Vec<SlurmJobStatus> {
         }
     }
     Vec::new()
+}
+
+/// An array task that ended (with a message when it did not complete), with what its
+/// provenance hook recorded: it worked in `run_dir/JOB_DIR/INDEX`.
+fn ended_task(open: &Open, run_dir: &Path, id: &str, failed: Option<String>) -> Ended {
+    let prov_dir = run_dir.join("provenance");
+    let hook = HookSummary::read(&prov_dir, &open.job_dir, open.index);
+    let attempts = hook.as_ref().map_or(1, |h| h.attempts.max(1));
+    let (job, task) = id.split_once('_').unwrap_or((id, "0"));
+    let log = run_dir
+        .join("logs")
+        .join(format!("{}-{job}_{task}.out", open.job_dir));
+    let status = match failed {
+        None => Status::Succeeded {
+            work: run_dir.join(&open.job_dir).join(open.index.to_string()),
+            attempts,
+        },
+        Some(message) => Status::Failed {
+            exit_code: hook.as_ref().and_then(|h| h.exit_status),
+            message,
+            stderr_tail: crate::exec::tail(&log),
+            attempts,
+        },
+    };
+    Ended {
+        node: open.node,
+        status,
+        engine: "Slurm job",
+        job_id: Some(id.to_owned()),
+        log: Some(log),
+        host: hook.as_ref().map(|h| h.host.clone()),
+        started: hook.as_ref().and_then(|h| h.started),
+        ended: hook.as_ref().and_then(|h| h.ended),
+    }
+}
+
+/// What the journal says earlier runs left out, as Slurm sees it now: each array task still
+/// queued or running, or completed with its work directory in place, by cache key. The
+/// journal is rewritten with only those. When Slurm cannot be asked, nothing is adopted and
+/// the journal is kept as it is.
+fn survey(journal: &journal::Journal) -> HashMap<String, Adoptable> {
+    let mut contents = journal.read();
+    if contents.entries.is_empty() {
+        return HashMap::new();
+    }
+    let unresolved = contents.unresolved();
+    if !unresolved.is_empty() {
+        // Submissions whose head died before writing the id: found by their comment.
+        let out = std::process::Command::new("squeue")
+            .args(["--me", "-h", "-t", "all", "-o", "%i|%k"])
+            .output();
+        if let Some(o) = out.ok().filter(|o| o.status.success()) {
+            for line in String::from_utf8_lossy(&o.stdout).lines() {
+                let Some((id, comment)) = line.trim().split_once('|') else {
+                    continue;
+                };
+                let Some(token) = comment.strip_prefix("expc:") else {
+                    continue;
+                };
+                if unresolved.iter().any(|t| t == token) {
+                    let job = id.split('_').next().unwrap_or(id).to_owned();
+                    contents.ids.insert(token.to_owned(), job);
+                }
+            }
+        }
+    }
+    let ids = contents.job_ids();
+    let Some(states) = slurm_states(&ids) else {
+        return HashMap::new();
+    };
+    let mut adoptable = HashMap::new();
+    let mut keep = Vec::new();
+    for e in &contents.entries {
+        let Some(id) = contents.ids.get(&e.token) else {
+            continue;
+        };
+        let Some(state) = states.get(&(id.clone(), e.task)) else {
+            continue;
+        };
+        let usable = match outcome(state) {
+            None => true,
+            Some(SlurmOutcome::Completed) => e.work().is_dir(),
+            Some(_) => false,
+        };
+        if usable {
+            keep.push(e);
+            adoptable.insert(
+                e.key.clone(),
+                Adoptable {
+                    entry: e.clone(),
+                    job_id: id.clone(),
+                    state: state.clone(),
+                },
+            );
+        }
+    }
+    let _ = journal.compact(&keep, &contents.ids);
+    adoptable
+}
+
+/// The state of every array task of `ids`, from `squeue` (and accounting for the jobs it no
+/// longer lists); `None` when Slurm does not answer.
+fn slurm_states(ids: &[String]) -> Option<HashMap<(String, u64), String>> {
+    let mut states = HashMap::new();
+    if ids.is_empty() {
+        return Some(states);
+    }
+    let out = std::process::Command::new("squeue")
+        .args(squeue_args(ids))
+        .output()
+        .ok()?;
+    let mut listed = std::collections::HashSet::new();
+    if out.status.success() {
+        for s in parse_squeue(&String::from_utf8_lossy(&out.stdout)) {
+            listed.insert(s.job_id().to_owned());
+            for t in journal::tasks_of(&s.id) {
+                states.insert((s.job_id().to_owned(), t), s.state.clone());
+            }
+        }
+    } else if std::process::Command::new("sinfo")
+        .arg("-h")
+        .output()
+        .map_or(true, |o| !o.status.success())
+    {
+        // The controller does not answer: nothing can be said.
+        return None;
+    }
+    let gone: Vec<String> = ids
+        .iter()
+        .filter(|i| !listed.contains(*i))
+        .cloned()
+        .collect();
+    if !gone.is_empty() {
+        for completion in [false, true] {
+            let mut c = std::process::Command::new("sacct");
+            if completion {
+                c.arg("-c");
+            }
+            c.args(["-n", "-P", "-X", "-o", "JobID,State", "-j", &gone.join(",")]);
+            let Ok(o) = c.output() else { continue };
+            let found = parse_sacct(&String::from_utf8_lossy(&o.stdout));
+            if o.status.success() && !found.is_empty() {
+                for s in found {
+                    for t in journal::tasks_of(&s.id) {
+                        states.insert((s.job_id().to_owned(), t), s.state.clone());
+                    }
+                }
+                break;
+            }
+        }
+    }
+    Some(states)
+}
+
+/// Fails when a Slurm-placed job asks more of one node than its partition can ever give
+/// (read from `scontrol` and `sinfo` now), naming each such job, what it asks and the
+/// limit, before anything is submitted. When the cluster cannot be asked, nothing is
+/// refused here (`sbatch` will say).
+fn refuse_what_never_fits(plan: &Plan) -> Result<(), RunError> {
+    let ask = |args: &[&str]| {
+        std::process::Command::new(args[0])
+            .args(&args[1..])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let (Some(scontrol), Some(sinfo)) = (
+        ask(&["scontrol", "show", "partition", "-o"]),
+        ask(&["sinfo", "-h", "-N", "-o", "%P|%c|%m|%G"]),
+    ) else {
+        return Ok(());
+    };
+    let partitions = limits::parse(&scontrol, &sinfo);
+    let default = partitions.values().find(|p| p.default);
+    let mut problems = Vec::new();
+    for job in plan.jobs.iter().filter(|j| j.backend == Backend::Slurm) {
+        if job.instances == 0 {
+            continue;
+        }
+        let named = job.placement.get("partition").and_then(Value::as_str);
+        let partition = match named {
+            Some(name) => match partitions.get(name) {
+                Some(p) => p,
+                None => {
+                    let mut known: Vec<&str> = partitions.keys().map(String::as_str).collect();
+                    known.sort_unstable();
+                    problems.push(format!(
+                        "`{}` is placed on `{}`, whose partition `{name}` this cluster does not have (it has {})",
+                        job.key,
+                        job.on,
+                        known.join(", ")
+                    ));
+                    continue;
+                }
+            },
+            None => match default {
+                Some(p) => p,
+                None => continue,
+            },
+        };
+        let r = &job.resources;
+        let wants = limits::Ask {
+            cpus: slurm::directives::cpus_per_task(r.cpus),
+            mem_mib: r.mem_bytes.map(slurm::directives::mem_mib),
+            time_ms: r.time_ms,
+            gpus: r.gpus.max(0) as u64,
+        };
+        for why in limits::never_fits(&wants, partition) {
+            problems.push(format!("`{}` {why}", job.key));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(RunError(format!(
+        "{} could never start on this cluster, so nothing was submitted:\n  {}\nLower the task's `resources`, or place it on a resource whose partition has larger nodes (`sinfo -N -l` lists them)",
+        if problems.len() == 1 { "a job" } else { "jobs" },
+        problems.join("\n  ")
+    )))
 }

@@ -109,6 +109,34 @@ pub fn outcome(state: &str) -> Option<SlurmOutcome> {
     })
 }
 
+/// Slurm's reason for a pending job, with what it means: `PartitionDown` → "PartitionDown
+/// (its partition is down)".
+pub fn pending_reason(reason: &str) -> String {
+    let meaning = match reason {
+        "Resources" => "waiting for nodes to free up",
+        "Priority" => "other jobs are ahead of it",
+        "PartitionDown" => "its partition is down",
+        "PartitionInactive" => "its partition is inactive",
+        "PartitionConfig" | "PartitionNodeLimit" | "PartitionTimeLimit" => {
+            "it asks more than its partition allows"
+        }
+        "ReqNodeNotAvail" => "the nodes it needs are not available (down, drained or reserved)",
+        "BeginTime" => "its start time has not come",
+        "Dependency" => "it waits for another job",
+        "JobHeldUser" | "JobHeldAdmin" => "it is held (`scontrol release ID` frees it)",
+        "Reservation" => "it waits for its reservation",
+        r if r.starts_with("QOS") || r.starts_with("Assoc") => {
+            "a limit of its account or QOS holds it back"
+        }
+        _ => "",
+    };
+    if meaning.is_empty() {
+        reason.to_owned()
+    } else {
+        format!("{reason} ({meaning})")
+    }
+}
+
 /// What to tell the user about a job that did not complete.
 pub fn explain(status: &SlurmJobStatus) -> String {
     let why = match status.reason.as_str() {
