@@ -41,6 +41,11 @@ pub fn trials(suite: &mut Suite) {
     );
     suite.needs(
         Engine::Slurm,
+        "a_sweep_read_element_wise_waits_per_task_with_aftercorr",
+        a_sweep_read_element_wise_waits_per_task_with_aftercorr,
+    );
+    suite.needs(
+        Engine::Slurm,
         "a_profile_runs_a_spec_placed_here_on_slurm_in_its_order",
         a_profile_runs_a_spec_placed_here_on_slurm_in_its_order,
     );
@@ -265,6 +270,44 @@ fn starts<'a>(records: &'a [HookRecord], job: &str) -> BTreeMap<u64, &'a HookRec
         .filter(|r| r.job == job && r.event == HookEvent::Start)
         .map(|r| (r.instance, r))
         .collect()
+}
+
+fn a_sweep_read_element_wise_waits_per_task_with_aftercorr() {
+    let sub = build_and_submit("aftercorr", &spec("aftercorr"), &[], &[]);
+    let submit = std::fs::read_to_string(sub.build.join("submit.sh")).unwrap();
+    assert!(submit.contains("--dependency=aftercorr:${j1}"), "{submit}");
+    assert!(submit.contains("--dependency=afterok:${j2}"), "{submit}");
+    let statuses = wait(&sub, 9, Duration::from_secs(120));
+    assert!(
+        statuses.values().all(|s| s.state == "COMPLETED"),
+        "{statuses:#?}\n{}",
+        sub.log_tail()
+    );
+    let records = sub.records();
+    let (trim_ends, aln_starts) = (ends(&records, "t"), starts(&records, "a"));
+    // Each `aln[i]` after its own `trim[i]`; `aln[3]` before the slow `trim[0]` ended.
+    for i in 0..4 {
+        assert!(aln_starts[&i].time >= trim_ends[&i].time, "a[{i}]");
+    }
+    assert!(
+        aln_starts[&3].time < trim_ends[&0].time,
+        "a[3] started at {}, after t[0] ended at {}: it waited for the whole array",
+        aln_starts[&3].time,
+        trim_ends[&0].time
+    );
+    // The gather waited for every `aln`.
+    let g = &starts(&records, "g")[&0];
+    assert!(ends(&records, "a").values().all(|e| g.time >= e.time));
+    let all = std::fs::read_to_string(sub.run.join("g/0/all.txt")).unwrap();
+    assert_eq!(all, "trim 0\ntrim 1\ntrim 2\ntrim 3\n");
+    // `expc plan` says which dependency is which.
+    let plan = expc_tests::run(&["plan", &spec("aftercorr")]);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        text.contains("after      t (element-wise: aftercorr)"),
+        "{text}"
+    );
+    assert!(text.contains("after      all of a"), "{text}");
 }
 
 fn a_chain_completes_in_order() {

@@ -242,7 +242,7 @@ pub fn build(
         experiment.clone()
     };
     let mut artifacts = Vec::new();
-    let mut per_job: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut per_job: BTreeMap<usize, Vec<Submitted>> = BTreeMap::new();
     let mut resource_lines: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     let mut submissions = Vec::new();
 
@@ -305,10 +305,10 @@ pub fn build(
             contents: text,
             executable: false,
         });
-        per_job
-            .entry(s.job)
-            .or_default()
-            .push(format!("j{}", n + 1));
+        per_job.entry(s.job).or_default().push(Submitted {
+            var: format!("j{}", n + 1),
+            chunk: s.chunk,
+        });
         submissions.push(submission(plan, s, n, &per_job));
     }
 
@@ -484,20 +484,34 @@ fn instances_text(s: &SlurmScript, instances: u64, offset: u64, count: u64) -> (
     (range, instances_line)
 }
 
+/// A script `submit.sh` has submitted: the variable holding its Slurm id, and the
+/// instances its array holds.
+struct Submitted {
+    var: String,
+    chunk: Option<SlurmArrayChunk>,
+}
+
 /// The submission of the `n`th script `s` in `submit.sh`: after every chunk of every
-/// Slurm job it reads (`per_job`: the variables holding each job's Slurm ids), with its
-/// log file.
+/// Slurm job it reads (`per_job`: what was submitted of each job), element by element where
+/// [`Plan::element_wise`] (and the arrays are split alike), with its log file.
 fn submission(
     plan: &Plan,
     s: &SlurmScript,
     n: usize,
-    per_job: &BTreeMap<usize, Vec<String>>,
+    per_job: &BTreeMap<usize, Vec<Submitted>>,
 ) -> Json {
     let job = &plan.jobs[s.job];
-    let mut after = Vec::new();
+    let (mut after, mut corr) = (Vec::new(), Vec::new());
     for d in &job.after {
-        if let Some(ids) = plan.position(&d.job).and_then(|p| per_job.get(&p)) {
-            after.extend(ids.iter().map(|id| format!("${{{id}}}")));
+        let Some(subs) = plan.position(&d.job).and_then(|p| per_job.get(&p)) else {
+            continue;
+        };
+        let twin = subs
+            .iter()
+            .find(|u| u.chunk.is_some() && u.chunk == s.chunk);
+        match twin {
+            Some(u) if plan.element_wise(s.job, d) => corr.push(format!("${{{}}}", u.var)),
+            _ => after.extend(subs.iter().map(|u| format!("${{{}}}", u.var))),
         }
     }
     let log = match s.chunk {
@@ -505,8 +519,15 @@ fn submission(
         None => format!("{}-%j.out", s.file.trim_end_matches(".sbatch")),
     };
     let mut options = vec![format!("\"--output=$run_dir/logs/{log}\"")];
+    let mut kinds = Vec::new();
     if !after.is_empty() {
-        options.push(format!("\"--dependency=afterok:{}\"", after.join(":")));
+        kinds.push(format!("afterok:{}", after.join(":")));
+    }
+    if !corr.is_empty() {
+        kinds.push(format!("aftercorr:{}", corr.join(":")));
+    }
+    if !kinds.is_empty() {
+        options.push(format!("\"--dependency={}\"", kinds.join(",")));
         options.push("--kill-on-invalid-dep=yes".into());
     }
     json!({

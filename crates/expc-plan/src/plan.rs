@@ -198,6 +198,25 @@ impl Plan {
         self.index.get(key).copied()
     }
 
+    /// Whether job `job` waits for the job `dep` names element by element on Slurm
+    /// (`aftercorr`): each of its instances reads the instance of the same index of a job
+    /// array of as many (a sweep after a sweep over the same points), both on Slurm.
+    /// Otherwise a Slurm job waits for all of it (`afterok`: a gather, or one instance
+    /// reading a sweep).
+    pub fn element_wise(&self, job: usize, dep: &Dep) -> bool {
+        let Some(up) = self.position(&dep.job) else {
+            return false;
+        };
+        let (a, b) = (&self.jobs[job], &self.jobs[up]);
+        dep.relation == Relation::Each
+            && a.backend == Backend::Slurm
+            && b.backend == Backend::Slurm
+            && a.instances > 1
+            && a.instances == b.instances
+            && !a.loops.is_empty()
+            && !b.loops.is_empty()
+    }
+
     /// The name of an instance in messages: `t`, or `t[3]` inside a sweep.
     pub fn instance_name(&self, job: usize, index: u64) -> String {
         let j = &self.jobs[job];

@@ -174,7 +174,7 @@ pub fn text(plan: &Plan) -> String {
             let _ = writeln!(out, "  {} ({}): {}", c.data, c.path, c.checks);
         }
     }
-    for job in &plan.jobs {
+    for (j, job) in plan.jobs.iter().enumerate() {
         let _ = writeln!(out);
         let times = if job.loops.is_empty() {
             String::new()
@@ -250,6 +250,9 @@ pub fn text(plan: &Plan) -> String {
                 .iter()
                 .map(|d| {
                     let who = match d.relation {
+                        Relation::Each if plan.element_wise(j, d) => {
+                            format!("{} (element-wise: aftercorr)", d.job)
+                        }
                         Relation::Each => d.job.clone(),
                         Relation::All => format!("all of {}", d.job),
                     };
