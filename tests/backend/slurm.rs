@@ -85,6 +85,11 @@ pub fn trials(suite: &mut Suite) {
     );
     suite.needs(
         Engine::Slurm,
+        "status_and_cancel_show_and_stop_what_a_killed_run_left",
+        status_and_cancel_show_and_stop_what_a_killed_run_left,
+    );
+    suite.needs(
+        Engine::Slurm,
         "a_job_no_node_can_hold_is_refused_before_anything_is_submitted",
         a_job_no_node_can_hold_is_refused_before_anything_is_submitted,
     );
@@ -898,6 +903,73 @@ fn a_head_killed_at_random_moments_never_runs_an_instance_twice() {
         "{context}"
     );
     // Nothing is left in the queue.
+    expc_tests::remove_tree(&state);
+}
+
+fn status_and_cancel_show_and_stop_what_a_killed_run_left() {
+    let state = expc_tests::temp_path("slurm", "killed-status");
+    let state_arg = state.to_str().unwrap().to_owned();
+    let mut child = Command::new(expc_tests::expc())
+        .args(["run", "--state-dir", &state_arg, &spec("slow")])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let id = loop {
+        if let Some((_, id)) = run_jobs(&state).into_iter().next() {
+            break id;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "nothing submitted"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Left running: `expc status` shows it, as Slurm sees it now.
+    let start = Instant::now();
+    let shown = loop {
+        let out = expc_tests::run(&["status", "--state-dir", &state_arg]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.contains("RUNNING") {
+            break text;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{text}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(
+        shown.contains(&format!("wait[0]  {id}_0  RUNNING")),
+        "{shown}"
+    );
+    assert!(shown.contains("1 queued or running"), "{shown}");
+    let out = expc_tests::run(&["cancel", "--state-dir", &state_arg]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("cancelled 1 Slurm task: {id}_0")),
+        "{text}"
+    );
+    let start = Instant::now();
+    loop {
+        let out = expc_tests::run(&["status", "--state-dir", &state_arg]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.contains("CANCELLED") {
+            assert!(text.contains("0 queued or running"), "{text}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{text}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
     expc_tests::remove_tree(&state);
 }
 

@@ -72,6 +72,17 @@ pub enum Command {
     /// The instances whose outputs are evicted run again on the next `expc run`. Exits 1
     /// when it found damage.
     Verify(VerifyArgs),
+    /// Show what runs of a spec left on a cluster: every Slurm task submitted whose
+    /// outputs no run has stored yet, with its state now and, for a pending one, the
+    /// scheduler's reason.
+    ///
+    /// A run killed without cancelling (`kill -9`, a lost ssh session) leaves its jobs on
+    /// the cluster; the next `expc run` of the spec adopts them. Exits 0.
+    Status(QueueArgs),
+    /// Cancel every Slurm task that runs of a spec submitted and that is still queued or
+    /// running (a run killed without cancelling leaves them); the next `expc run`
+    /// submits them again.
+    Cancel(QueueArgs),
     /// List the recorded runs; show one, or compare two side by side.
     ///
     /// Every `expc run` is recorded in `.expc/provenance.db`: params, git state,
@@ -415,6 +426,17 @@ pub struct WhyArgs {
     #[command(flatten)]
     pub program: ProgramArgs,
     /// Where the cache is kept (default: `.expc` beside the spec).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueueArgs {
+    /// The specification whose state folder to read (`.expc` beside it); without it,
+    /// `.expc` here.
+    #[arg(value_name = "SPEC")]
+    pub file: Option<PathBuf>,
+    /// The state folder (default: `.expc` beside the spec).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
 }

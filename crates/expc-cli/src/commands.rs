@@ -11,6 +11,7 @@ mod lsp;
 mod plan;
 mod program;
 mod prov;
+mod queue;
 mod report;
 mod run;
 mod verify;
@@ -37,6 +38,8 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Run(args) => run::run(args, render),
         Command::Why(args) => run::why(args, render),
         Command::Verify(args) => verify::run(args),
+        Command::Status(args) => queue::status(args),
+        Command::Cancel(args) => queue::cancel(args),
         Command::Runs(args) => prov::runs(args),
         Command::Query(args) => prov::query(args),
         Command::Models(args) => prov::models(args),

@@ -774,7 +774,7 @@ fn survey(journal: &journal::Journal) -> HashMap<String, Adoptable> {
         let Some(id) = contents.ids.get(&e.token) else {
             continue;
         };
-        let Some(state) = states.get(&(id.clone(), e.task)) else {
+        let Some(state) = states.get(&(id.clone(), e.task)).map(|s| &s.state) else {
             continue;
         };
         let usable = match outcome(state) {
@@ -800,7 +800,7 @@ fn survey(journal: &journal::Journal) -> HashMap<String, Adoptable> {
 
 /// The state of every array task of `ids`, from `squeue` (and accounting for the jobs it no
 /// longer lists); `None` when Slurm does not answer.
-fn slurm_states(ids: &[String]) -> Option<HashMap<(String, u64), String>> {
+fn slurm_states(ids: &[String]) -> Option<HashMap<(String, u64), SlurmJobStatus>> {
     let mut states = HashMap::new();
     if ids.is_empty() {
         return Some(states);
@@ -814,7 +814,7 @@ fn slurm_states(ids: &[String]) -> Option<HashMap<(String, u64), String>> {
         for s in parse_squeue(&String::from_utf8_lossy(&out.stdout)) {
             listed.insert(s.job_id().to_owned());
             for t in journal::tasks_of(&s.id) {
-                states.insert((s.job_id().to_owned(), t), s.state.clone());
+                states.insert((s.job_id().to_owned(), t), s.clone());
             }
         }
     } else if std::process::Command::new("sinfo")
@@ -842,7 +842,7 @@ fn slurm_states(ids: &[String]) -> Option<HashMap<(String, u64), String>> {
             if o.status.success() && !found.is_empty() {
                 for s in found {
                     for t in journal::tasks_of(&s.id) {
-                        states.insert((s.job_id().to_owned(), t), s.state.clone());
+                        states.insert((s.job_id().to_owned(), t), s.clone());
                     }
                 }
                 break;
@@ -918,4 +918,78 @@ fn refuse_what_never_fits(plan: &Plan) -> Result<(), RunError> {
         if problems.len() == 1 { "a job" } else { "jobs" },
         problems.join("\n  ")
     )))
+}
+
+/// An array task a run submitted whose outputs no run has stored yet, as Slurm sees it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outstanding {
+    /// `JOB[INDEX]` (the job's folder name and the instance's index).
+    pub instance: String,
+    /// `JOB_TASK`.
+    pub slurm_id: String,
+    /// Slurm's state (`PENDING`, `RUNNING`, `COMPLETED`, …), or `UNKNOWN` when Slurm no
+    /// longer knows the job.
+    pub state: String,
+    /// Slurm's reason, for a pending task.
+    pub reason: String,
+}
+
+/// What the journal of `state_dir` says is out on Slurm: every task submitted whose outputs
+/// no run has stored, with its state now (`expc status`). An error when Slurm does not
+/// answer.
+pub fn outstanding(state_dir: &Path) -> Result<Vec<Outstanding>, RunError> {
+    let journal = journal::Journal::at(&state_dir.join("slurm"));
+    let contents = journal.read();
+    let ids = contents.job_ids();
+    let states = slurm_states(&ids).ok_or_else(|| {
+        RunError("Slurm does not answer (`squeue` and `sinfo` failed); try again when the controller is back".into())
+    })?;
+    let mut out: Vec<Outstanding> = contents
+        .entries
+        .iter()
+        .map(|e| {
+            let id = contents.ids.get(&e.token);
+            let status = id.and_then(|id| states.get(&(id.clone(), e.task)));
+            Outstanding {
+                instance: format!("{}[{}]", e.job_dir, e.index),
+                slurm_id: id.map_or_else(|| "?".to_owned(), |id| format!("{id}_{}", e.task)),
+                state: status.map_or_else(|| "UNKNOWN".to_owned(), |s| s.state.clone()),
+                reason: status
+                    .filter(|s| s.state == "PENDING")
+                    .map(|s| s.reason.clone())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        a.instance
+            .cmp(&b.instance)
+            .then(a.slurm_id.cmp(&b.slurm_id))
+    });
+    out.dedup();
+    Ok(out)
+}
+
+/// Cancels every task of `state_dir`'s journal that is still queued or running
+/// (`expc cancel`); returns their Slurm ids.
+pub fn cancel_outstanding(state_dir: &Path) -> Result<Vec<String>, RunError> {
+    let live: Vec<String> = outstanding(state_dir)?
+        .into_iter()
+        .filter(|o| outcome(&o.state).is_none() && o.state != "UNKNOWN")
+        .map(|o| o.slurm_id)
+        .collect();
+    if live.is_empty() {
+        return Ok(live);
+    }
+    let out = std::process::Command::new("scancel")
+        .args(&live)
+        .output()
+        .map_err(|e| RunError(format!("cannot run scancel: {e}")))?;
+    if !out.status.success() {
+        return Err(RunError(format!(
+            "scancel refused: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(live)
 }
