@@ -121,3 +121,20 @@ fn count(n: usize, what: &str) -> String {
         format!("{n} {what}s")
     }
 }
+
+/// The state folder a command reads: `--state-dir`, else `.expc` beside the spec, else
+/// `.expc` here.
+pub(crate) fn state_folder(
+    state_dir: Option<&std::path::Path>,
+    spec: Option<&std::path::Path>,
+) -> std::path::PathBuf {
+    match (state_dir, spec) {
+        (Some(dir), _) => dir.to_path_buf(),
+        (None, Some(spec)) => spec
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."))
+            .join(".expc"),
+        (None, None) => std::path::PathBuf::from(".expc"),
+    }
+}

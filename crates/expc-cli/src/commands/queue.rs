@@ -2,7 +2,7 @@
 //! folder's journal of submissions, as the scheduler sees it now.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use miette::miette;
@@ -10,15 +10,7 @@ use miette::miette;
 use crate::cli::QueueArgs;
 
 fn state_dir(args: &QueueArgs) -> PathBuf {
-    match (&args.state_dir, &args.file) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(spec)) => spec
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .join(".expc"),
-        (None, None) => PathBuf::from(".expc"),
-    }
+    super::state_folder(args.state_dir.as_deref(), args.file.as_deref())
 }
 
 pub fn status(args: QueueArgs) -> miette::Result<ExitCode> {

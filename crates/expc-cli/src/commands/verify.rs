@@ -2,7 +2,6 @@
 //! evicted (with `--dry-run`, only reported).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use expc_run::lock::StateLock;
@@ -12,15 +11,7 @@ use miette::miette;
 use crate::cli::VerifyArgs;
 
 pub fn run(args: VerifyArgs) -> miette::Result<ExitCode> {
-    let state = match (&args.state_dir, &args.file) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(spec)) => spec
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .join(".expc"),
-        (None, None) => PathBuf::from(".expc"),
-    };
+    let state = super::state_folder(args.state_dir.as_deref(), args.file.as_deref());
     if !state.join("objects").is_dir() {
         return Err(miette!(
             help = "`expc run` makes it; pass the spec or `--state-dir` to verify another",
