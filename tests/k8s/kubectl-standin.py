@@ -90,9 +90,15 @@ def compress(indices):
 
 
 def matches(labels, selector):
+    """Equality terms (`k=v`) and existence terms (`k`), as kubectl's `-l`."""
     for term in selector.split(","):
-        k, _, v = term.partition("=")
-        if labels.get(k) != v:
+        if not term:
+            continue
+        k, eq, v = term.partition("=")
+        if not eq:
+            if k not in labels:
+                return False
+        elif labels.get(k) != v:
             return False
     return True
 

@@ -9,6 +9,7 @@
 //! returns, or from [`Engine::poll`] of an engine that queues work elsewhere. A new engine
 //! is one more file here.
 
+pub mod journal;
 pub mod k8s;
 pub mod local;
 pub mod slurm;

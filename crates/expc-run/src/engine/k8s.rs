@@ -15,7 +15,13 @@
 //! hook records go to `run-…/provenance/`, and the scheduler copies (or hard-links) every
 //! finished output a pod may read to `run-…/KEY/INDEX/OUTPUT` — a link into `.expc/`
 //! would not resolve inside a pod. Nothing is submitted before its inputs are there, so
-//! a failure's dependents never reach the cluster; Ctrl-C deletes the run's Jobs.
+//! a failure's dependents never reach the cluster; Ctrl-C (SIGTERM, SIGHUP) deletes the
+//! run's Jobs.
+//!
+//! Every Job is written to the state folder's journal ([`super::journal`]) before it is
+//! applied: a run killed without a word leaves its Jobs running, and the next `expc run`
+//! adopts each index it needs (same cache key) that is still running, or that completed
+//! while no one watched, instead of applying it again.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -26,6 +32,7 @@ use expc_check::ir::{self, Backend};
 use expc_check::value::Value;
 use expc_plan::plan::Plan;
 
+use super::journal;
 use super::{
     BoxFuture, Cancelled, Ended, Engine, Kept, Launch, Started, Status, Submitted, find_program,
     plural, run_folder, write,
@@ -42,17 +49,37 @@ pub fn applies(plan: &Plan) -> bool {
     plan.jobs.iter().any(|j| j.backend == Backend::Kubernetes)
 }
 
-/// One applied Job: the DAG nodes of its completion indices.
+/// One applied Job (by this run, or by an earlier one whose indices this run adopted):
+/// the DAG nodes of its completion indices.
 #[derive(Debug)]
 struct Submission {
-    /// The plan's job it runs instances of.
-    job: usize,
     namespace: String,
     label: String,
-    /// Completion index → DAG node and instance index, for those that have not ended.
-    open: BTreeMap<u64, (usize, u64)>,
+    /// Completion index → the instance, for those that have not ended.
+    open: BTreeMap<u64, Open>,
     /// Polls in a row that did not find the Job.
     missing: u32,
+    /// Applied by an earlier run (so it has that run's label, not this one's).
+    adopted: bool,
+}
+
+/// A completion index this run follows.
+#[derive(Debug)]
+struct Open {
+    node: usize,
+    /// Its instance works in `run_dir/JOB_DIR/INDEX` (as seen here): this run's folder of
+    /// the run volume, or an earlier run's.
+    run_dir: PathBuf,
+    job_dir: String,
+    index: u64,
+}
+
+/// A completion index an earlier run applied, that this run may adopt.
+#[derive(Debug)]
+struct Adoptable {
+    entry: journal::Entry,
+    namespace: String,
+    completed: bool,
 }
 
 /// Instances applied to Kubernetes from here.
@@ -79,6 +106,15 @@ pub struct K8sEngine<'p> {
     /// Whether the wrapper is applied and the Secrets are there; why not, once known.
     ready: Option<Result<(), String>>,
     failures: u32,
+    journal: journal::Journal,
+    /// What earlier runs left out that this run may adopt, by cache key.
+    adoptable: HashMap<String, Adoptable>,
+    /// The cache key of each queued instance, by DAG node.
+    keys_of: HashMap<usize, String>,
+    /// Lines to say at the next submission (what was adopted).
+    notes: Vec<String>,
+    /// Work directory → Job and index, of indices completed whose outputs are not stored.
+    finished: HashMap<PathBuf, (String, u64)>,
 }
 
 impl<'p> K8sEngine<'p> {
@@ -131,6 +167,8 @@ impl<'p> K8sEngine<'p> {
             .keys()
             .map(|&j| (j, plan.jobs[j].key.clone()))
             .collect();
+        let journal = journal::Journal::at(&state_dir.join("k8s"));
+        let adoptable = survey(&journal);
         Ok(K8sEngine {
             plan,
             spec_dir: spec.to_owned(),
@@ -144,18 +182,12 @@ impl<'p> K8sEngine<'p> {
             all: Vec::new(),
             ready: None,
             failures: 0,
+            journal,
+            adoptable,
+            keys_of: HashMap::new(),
+            notes: Vec::new(),
+            finished: HashMap::new(),
         })
-    }
-
-    /// Where instance `index` of job `j` works and leaves its outputs, as seen here.
-    fn work_here(&self, j: usize, index: u64) -> Option<PathBuf> {
-        let key = &self.plan.jobs[j].key;
-        Some(
-            self.run_dirs
-                .get(&j)?
-                .join(job_dir(key))
-                .join(index.to_string()),
-        )
     }
 
     /// Queues instance `index` of job `j` (DAG node `node`) for the next apply.
@@ -232,7 +264,10 @@ impl<'p> K8sEngine<'p> {
     /// Applies every queued instance: one Indexed Job per job. Returns a line per Job,
     /// and the nodes whose Job was refused, with why.
     async fn submit_pending(&mut self) -> Submitted {
-        let mut done = Submitted::default();
+        let mut done = Submitted {
+            notes: std::mem::take(&mut self.notes),
+            ..Submitted::default()
+        };
         if self.pending.is_empty() {
             return done;
         }
@@ -262,9 +297,34 @@ impl<'p> K8sEngine<'p> {
                 }
             };
             let file = self.dir.join("jobs").join(format!("{name}.yaml"));
-            let applied = match write(&file, yaml.as_bytes()) {
+            let run_dir = self.run_dirs.get(&j).cloned().unwrap_or_default();
+            let dir = job_dir(&self.plan.jobs[j].key);
+            let entries: Vec<journal::Entry> = tasks
+                .iter()
+                .enumerate()
+                .map(|(pos, (index, node))| journal::Entry {
+                    token: name.clone(),
+                    key: self.keys_of.remove(node).unwrap_or_default(),
+                    task: pos as u64,
+                    run_dir: run_dir.clone(),
+                    job_dir: dir.clone(),
+                    index: *index,
+                })
+                .collect();
+            let noted = self
+                .journal
+                .intend(&entries)
+                .and_then(|()| self.journal.submitted(&name, &live.namespace))
+                .map_err(|e| {
+                    format!(
+                        "cannot write the journal of submissions `{}`: {e}; check that the state folder can be written",
+                        self.journal.path().display()
+                    )
+                });
+            let applied = match noted.and_then(|()| write(&file, yaml.as_bytes()).map_err(|e| e.0))
+            {
                 Ok(()) => kubectl(&["apply", "-f", &file.to_string_lossy()]).await,
-                Err(e) => Err(e.0),
+                Err(e) => Err(e),
             };
             let label = format!(
                 "{name} ({} instance{})",
@@ -279,18 +339,27 @@ impl<'p> K8sEngine<'p> {
                         live.namespace
                     ));
                     self.all.push(name.clone());
+                    let open = tasks
+                        .into_iter()
+                        .enumerate()
+                        .map(|(p, (index, node))| {
+                            let open = Open {
+                                node,
+                                run_dir: run_dir.clone(),
+                                job_dir: dir.clone(),
+                                index,
+                            };
+                            (p as u64, open)
+                        })
+                        .collect();
                     self.submitted.insert(
                         name,
                         Submission {
-                            job: j,
                             namespace: live.namespace.clone(),
                             label,
-                            open: tasks
-                                .into_iter()
-                                .enumerate()
-                                .map(|(p, (index, node))| (p as u64, (node, index)))
-                                .collect(),
+                            open,
                             missing: 0,
+                            adopted: false,
                         },
                     );
                 }
@@ -302,6 +371,40 @@ impl<'p> K8sEngine<'p> {
             }
         }
         done
+    }
+
+    /// Adopts the completion index an earlier run applied for the instance whose cache key
+    /// is `key`, when it still runs or completed; whether it did.
+    fn adopt(&mut self, key: &str, node: usize, name: &str) -> bool {
+        let Some(a) = self.adoptable.remove(key) else {
+            return false;
+        };
+        let job = a.entry.token.clone();
+        let sub = self
+            .submitted
+            .entry(job.clone())
+            .or_insert_with(|| Submission {
+                namespace: a.namespace.clone(),
+                label: format!("{job} (of an earlier run)"),
+                open: BTreeMap::new(),
+                missing: 0,
+                adopted: true,
+            });
+        sub.open.insert(
+            a.entry.task,
+            Open {
+                node,
+                run_dir: a.entry.run_dir.clone(),
+                job_dir: a.entry.job_dir.clone(),
+                index: a.entry.index,
+            },
+        );
+        let state = if a.completed { "completed" } else { "running" };
+        self.notes.push(format!(
+            "{name}: adopted Kubernetes Job {job}, index {} ({state}), applied by an earlier run",
+            a.entry.task
+        ));
+        true
     }
 
     fn job_key(&self, j: usize) -> String {
@@ -316,7 +419,12 @@ impl<'p> K8sEngine<'p> {
             .values()
             .map(|s| s.namespace.clone())
             .collect();
-        let selector = format!("{LABEL_RUN}={}", k8s::names::label_value(&self.folder));
+        // Jobs adopted from earlier runs carry those runs' labels: then every Job of expc.
+        let selector = if self.submitted.values().any(|s| s.adopted) {
+            LABEL_RUN.to_owned()
+        } else {
+            format!("{LABEL_RUN}={}", k8s::names::label_value(&self.folder))
+        };
         let mut statuses: HashMap<String, JobStatus> = HashMap::new();
         for ns in &namespaces {
             match kubectl(&["get", "jobs", "-n", ns, "-l", &selector, "-o", "json"]).await {
@@ -339,11 +447,9 @@ impl<'p> K8sEngine<'p> {
             let Some(status) = statuses.get(name) else {
                 sub.missing += 1;
                 if sub.missing >= 30 {
-                    for (pos, (node, index)) in std::mem::take(&mut sub.open) {
+                    for (pos, open) in std::mem::take(&mut sub.open) {
                         ended.push(Out {
-                            node,
-                            job: sub.job,
-                            index,
+                            open,
                             id: format!("{name}[{pos}]"),
                             failed: Some(format!("the Kubernetes Job {name} is gone from namespace {} before it ended (deleted?)", sub.namespace)),
                             log: PathBuf::new(),
@@ -354,11 +460,14 @@ impl<'p> K8sEngine<'p> {
             };
             sub.missing = 0;
             for pos in &status.completed {
-                if let Some((node, index)) = sub.open.remove(pos) {
+                if let Some(open) = sub.open.remove(pos) {
+                    let work = open
+                        .run_dir
+                        .join(&open.job_dir)
+                        .join(open.index.to_string());
+                    self.finished.insert(work, (name.clone(), *pos));
                     ended.push(Out {
-                        node,
-                        job: sub.job,
-                        index,
+                        open,
                         id: format!("{name}[{pos}]"),
                         failed: None,
                         log: PathBuf::new(),
@@ -374,18 +483,16 @@ impl<'p> K8sEngine<'p> {
                 failed.extend(sub.open.keys().map(|p| (*p, why.clone())));
             }
             for (pos, why) in failed {
-                if let Some((node, index)) = sub.open.remove(&pos) {
+                if let Some(open) = sub.open.remove(&pos) {
                     logs.push((
                         ended.len(),
-                        sub.job,
+                        open.run_dir.join("logs"),
                         sub.namespace.clone(),
                         name.clone(),
                         pos,
                     ));
                     ended.push(Out {
-                        node,
-                        job: sub.job,
-                        index,
+                        open,
                         id: format!("{name}[{pos}]"),
                         failed: Some(format!("Kubernetes Job {name}, index {pos}: {why}")),
                         log: PathBuf::new(),
@@ -395,12 +502,8 @@ impl<'p> K8sEngine<'p> {
         }
         self.submitted.retain(|_, s| !s.open.is_empty());
         // The logs of what failed, kept beside the run's other files.
-        for (at, job, ns, name, pos) in logs {
+        for (at, dir, ns, name, pos) in logs {
             // In the failed job's own run folder (resources may mount different volumes).
-            let dir = self
-                .run_dirs
-                .get(&job)
-                .map_or_else(|| self.dir.clone(), |d| d.join("logs"));
             let path = dir.join(format!("{name}-{pos}.log"));
             let selector =
                 format!("job-name={name},batch.kubernetes.io/job-completion-index={pos}");
@@ -418,15 +521,12 @@ impl<'p> K8sEngine<'p> {
 
     /// An instance that ended, with what the wrapper's provenance hook recorded of it.
     fn ended(&self, out: Out) -> Ended {
-        let key = &self.plan.jobs[out.job].key;
-        let hook = self
-            .run_dirs
-            .get(&out.job)
-            .and_then(|d| HookSummary::read(&d.join("provenance"), &job_dir(key), out.index));
+        let o = &out.open;
+        let hook = HookSummary::read(&o.run_dir.join("provenance"), &o.job_dir, o.index);
         let attempts = hook.as_ref().map_or(1, |h| h.attempts.max(1));
         let status = match out.failed {
             None => Status::Succeeded {
-                work: self.work_here(out.job, out.index).unwrap_or_default(),
+                work: o.run_dir.join(&o.job_dir).join(o.index.to_string()),
                 attempts,
             },
             Some(message) => Status::Failed {
@@ -437,7 +537,7 @@ impl<'p> K8sEngine<'p> {
             },
         };
         Ended {
-            node: out.node,
+            node: out.open.node,
             status,
             engine: ENGINE,
             job_id: Some(out.id),
@@ -482,7 +582,7 @@ impl<'p> K8sEngine<'p> {
         let nodes = self
             .submitted
             .values()
-            .flat_map(|s| s.open.values().map(|(node, _)| *node))
+            .flat_map(|s| s.open.values().map(|o| o.node))
             .chain(self.pending.values().flatten().map(|(_, n)| *n))
             .collect();
         let labels: Vec<String> = self.submitted.values().map(|s| s.label.clone()).collect();
@@ -498,9 +598,7 @@ impl<'p> K8sEngine<'p> {
 
 /// An instance that ended, before its hook records are read.
 struct Out {
-    node: usize,
-    job: usize,
-    index: u64,
+    open: Open,
     id: String,
     /// Why it did not complete.
     failed: Option<String>,
@@ -540,7 +638,11 @@ impl Engine for K8sEngine<'_> {
     }
 
     fn start(&mut self, launch: Launch<'_>) -> Result<Started, String> {
-        self.queue(launch.job, launch.index, launch.node)?;
+        let key = &launch.resolved.key;
+        if !self.adopt(key, launch.node, launch.name) {
+            self.queue(launch.job, launch.index, launch.node)?;
+            self.keys_of.insert(launch.node, key.clone());
+        }
         Ok(Started::Queued)
     }
 
@@ -549,7 +651,7 @@ impl Engine for K8sEngine<'_> {
     }
 
     fn busy(&self) -> bool {
-        !self.submitted.is_empty() || !self.pending.is_empty()
+        !self.submitted.is_empty() || !self.pending.is_empty() || !self.notes.is_empty()
     }
 
     fn poll(&mut self) -> BoxFuture<'_, Result<Vec<Ended>, RunError>> {
@@ -586,6 +688,15 @@ impl Engine for K8sEngine<'_> {
                 }
             }
         }
+    }
+
+    /// Once the outputs of a completed index are stored, the journal notes that it is done
+    /// (a later run will not adopt it) before its work directory is removed.
+    fn release(&mut self, work: &Path, _store: &Store) {
+        if let Some((name, pos)) = self.finished.remove(work) {
+            let _ = self.journal.done(&name, pos);
+        }
+        crate::exec::remove(work);
     }
 
     /// Removes what the run made here and in the run volume when nothing was applied
@@ -641,6 +752,61 @@ pub fn check(plan: &Plan) -> Result<BTreeMap<usize, PathBuf>, RunError> {
         )));
     }
     Ok(locals)
+}
+
+/// What the journal says earlier runs left on the cluster, as `kubectl` sees it now: each
+/// completion index still running, or completed with its work directory in place, by cache
+/// key. The journal is rewritten with only those. When the cluster cannot be asked,
+/// nothing is adopted and the journal is kept as it is.
+fn survey(journal: &journal::Journal) -> HashMap<String, Adoptable> {
+    let contents = journal.read();
+    if contents.entries.is_empty() {
+        return HashMap::new();
+    }
+    let namespaces: BTreeSet<&String> = contents.ids.values().collect();
+    let mut jobs: HashMap<(String, String), JobStatus> = HashMap::new();
+    for ns in namespaces {
+        let out = std::process::Command::new("kubectl")
+            .args(["get", "jobs", "-n", ns, "-l", LABEL_RUN, "-o", "json"])
+            .output();
+        let Some(found) = out
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| parse_jobs(&String::from_utf8_lossy(&o.stdout)))
+        else {
+            return HashMap::new();
+        };
+        jobs.extend(found.into_iter().map(|(name, s)| ((ns.clone(), name), s)));
+    }
+    let mut adoptable = HashMap::new();
+    let mut keep = Vec::new();
+    for e in &contents.entries {
+        let Some(ns) = contents.ids.get(&e.token) else {
+            continue;
+        };
+        let Some(status) = jobs.get(&(ns.clone(), e.token.clone())) else {
+            continue;
+        };
+        let completed = status.completed.contains(&e.task);
+        let usable = if completed {
+            e.work().is_dir()
+        } else {
+            !status.failed.contains(&e.task) && status.failure.is_none()
+        };
+        if usable && !e.key.is_empty() {
+            keep.push(e);
+            adoptable.insert(
+                e.key.clone(),
+                Adoptable {
+                    entry: e.clone(),
+                    namespace: ns.clone(),
+                    completed,
+                },
+            );
+        }
+    }
+    let _ = journal.compact(&keep, &contents.ids);
+    adoptable
 }
 
 /// The state of one Job, from `kubectl get jobs -o json`.

@@ -17,13 +17,12 @@
 //! OUT_OF_MEMORY, NODE_FAIL) become results with Slurm's reason; Ctrl-C (and SIGTERM,
 //! SIGHUP) cancels every submitted job (`scancel`).
 //!
-//! Every submission is written to the state folder's journal ([`journal`]) before the run
+//! Every submission is written to the state folder's journal ([`super::journal`]) before the run
 //! relies on it. A run whose head was killed (`kill -9`, a lost ssh session) leaves its
 //! jobs queued or running; the next `expc run` of the same state folder adopts each one
 //! whose instance it needs (same cache key) that is still queued or running, or that
 //! completed while no one watched, and submits only the rest: no instance runs twice.
 
-pub mod journal;
 pub mod limits;
 pub mod queue;
 
@@ -39,6 +38,7 @@ use queue::{
     SlurmJobStatus, SlurmOutcome, explain, outcome, parse_sacct, parse_squeue, squeue_args,
 };
 
+use super::journal;
 use super::{
     BoxFuture, Cancelled, Ended, Engine, Kept, Launch, Started, Status, Submitted, find_program,
     label, plural, run_folder, write,

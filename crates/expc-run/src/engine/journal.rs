@@ -1,27 +1,29 @@
-//! The journal of Slurm submissions: what `expc run` sent to the cluster, written to disk
-//! before the run relies on it, so that the next run of the same state folder adopts what
-//! an earlier one left queued, running or finished (its head killed, its ssh dropped)
-//! instead of submitting the same work a second time.
+//! The journal of submissions to a cluster: what `expc run` sent (Slurm jobs, Kubernetes
+//! Jobs), written to disk before the run relies on it, so that the next run of the same
+//! state folder adopts what an earlier one left queued, running or finished (its head
+//! killed, its ssh dropped) instead of submitting the same work a second time.
 //!
-//! `.expc/slurm/journal.tsv` holds two kinds of line, appended and flushed to disk
-//! (`fsync`) one batch at a time:
+//! `.expc/slurm/journal.tsv` and `.expc/k8s/journal.tsv` hold three kinds of line,
+//! appended and flushed to disk (`fsync`) one batch at a time:
 //!
-//! - `T TOKEN KEY TASK RUN_DIR JOB_DIR INDEX`, written *before* `sbatch` runs: array task
-//!   `TASK` of the submission `TOKEN` is the instance whose cache key is `KEY`; it works in
-//!   `RUN_DIR/JOB_DIR/INDEX`.
-//! - `J TOKEN JOB_ID`, written as soon as `sbatch` answers.
+//! - `T TOKEN KEY TASK RUN_DIR JOB_DIR INDEX`, written *before* the submission: task
+//!   `TASK` (a Slurm array task, a completion index) of the submission `TOKEN` is the
+//!   instance whose cache key is `KEY`; it works in `RUN_DIR/JOB_DIR/INDEX`.
+//! - `J TOKEN ID`: where to find the submission — the Slurm job id, written as soon as
+//!   `sbatch` answers; the Kubernetes namespace of the Job named `TOKEN`, written with the
+//!   `T` lines.
 //! - `D TOKEN TASK`, written once the task's outputs are stored: it is not to be adopted.
 //!
-//! A run killed between the two leaves a submission with no id: the job carries
-//! `--comment=expc:TOKEN`, so the next run finds its id in `squeue`. The state folder's
-//! lock (`crate::lock`) makes each journal single-writer. When a run starts it keeps only
-//! the lines it may still adopt (see [`Journal::compact`]).
+//! A Slurm run killed between `sbatch` and its `J` line leaves a submission with no id: the
+//! job carries `--comment=expc:TOKEN`, so the next run finds its id in `squeue`. The state
+//! folder's lock (`crate::lock`) makes each journal single-writer. When a run starts it
+//! keeps only the lines it may still adopt (see [`Journal::compact`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-/// The journal's file name inside `.expc/slurm/`.
+/// The journal's file name inside `.expc/slurm/` and `.expc/k8s/`.
 pub const FILE: &str = "journal.tsv";
 
 /// The comment a submission carries, for finding its id when the journal has none.
@@ -36,7 +38,8 @@ pub struct Entry {
     /// The instance's cache key.
     pub key: String,
     pub task: u64,
-    /// The run folder of the submission (`.expc/slurm/run-…/run`).
+    /// The run folder of the submission, as seen here (`.expc/slurm/run-…/run`, the run
+    /// volume's `run-…`).
     pub run_dir: PathBuf,
     /// Where in it the instance works: `RUN_DIR/JOB_DIR/INDEX`.
     pub job_dir: String,
@@ -81,7 +84,7 @@ impl Contents {
                         index,
                     });
                 }
-                ["J", token, id] if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) => {
+                ["J", token, id] if !id.is_empty() => {
                     c.ids.insert((*token).to_owned(), (*id).to_owned());
                 }
                 ["D", token, task] => {
@@ -156,7 +159,7 @@ impl Journal {
         self.append(&text)
     }
 
-    /// Records the job id `sbatch` gave the submission `token`.
+    /// Records where to find the submission `token` (its Slurm job id, its namespace).
     pub fn submitted(&self, token: &str, id: &str) -> std::io::Result<()> {
         self.append(&format!("J\t{token}\t{id}\n"))
     }
