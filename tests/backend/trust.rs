@@ -31,6 +31,10 @@ pub fn trials(suite: &mut Suite) {
         verify_finds_and_evicts_damaged_objects,
     );
     suite.test(
+        "gc_removes_what_no_kept_run_needs_and_nothing_else",
+        gc_removes_what_no_kept_run_needs_and_nothing_else,
+    );
+    suite.test(
         "a_second_run_in_one_folder_refuses_or_waits",
         a_second_run_in_one_folder_refuses_or_waits,
     );
@@ -436,6 +440,82 @@ fn verify_finds_and_evicts_damaged_objects() {
     assert_eq!(
         std::fs::read_to_string(p.out("b/1/branch.txt")).unwrap(),
         "seed\nbranch 1\n"
+    );
+}
+
+/// Two runs on different data, then `expc gc --keep-last 1`: the older run's provenance,
+/// cache entries and objects go (dry run first: nothing moves), the newer run's stay (a
+/// rerun is all cached, `verify` finds nothing dangling), a cluster run folder no journal
+/// names goes, and the older data runs again. Without a retention, nothing a recorded run
+/// used is removed.
+fn gc_removes_what_no_kept_run_needs_and_nothing_else() {
+    let p = project("gc");
+    ok(&p.run("chain.exp", &[]));
+    std::fs::write(p.dir.join("seed.txt"), "seed two\n").unwrap();
+    ok(&p.run("chain.exp", &[]));
+    let stale = p.state().join("slurm/run-1-1/run");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("jobs.tsv"), "x\n").unwrap();
+    let objects = |p: &Project| expc_tests::read_tree(&p.state().join("objects")).len();
+    let runs = |p: &Project| {
+        let out = p.expc(&["runs", "--format", "json", "--state-dir", ".expc"]);
+        ok(&out);
+        serde_json::from_slice::<Vec<Value>>(&out.stdout)
+            .unwrap()
+            .len()
+    };
+    let stored = objects(&p);
+    assert_eq!(runs(&p), 2);
+
+    let dry = p.expc(&["gc", "chain.exp", "--keep-last", "1", "--dry-run"]);
+    ok(&dry);
+    let report = text(&dry);
+    assert!(
+        report.contains("provenance: 1 runs kept, 1 to remove"),
+        "{report}"
+    );
+    assert!(report.contains("objects: 5 kept, 5 to remove"), "{report}");
+    assert!(report.contains("run folders: 1 to remove"), "{report}");
+    assert!(report.contains("nothing was removed"), "{report}");
+    assert_eq!((objects(&p), runs(&p)), (stored, 2));
+    assert!(stale.is_dir());
+
+    let real = p.expc(&["gc", "chain.exp", "--keep-last", "1"]);
+    ok(&real);
+    let report = text(&real);
+    assert!(
+        report.contains("provenance: 1 runs kept, 1 removed"),
+        "{report}"
+    );
+    assert!(
+        report.contains("cache: 5 entries kept, 5 dropped"),
+        "{report}"
+    );
+    assert_eq!((objects(&p), runs(&p)), (stored - 5, 1));
+    assert!(!stale.exists());
+    ok(&p.expc(&["verify", "chain.exp"]));
+
+    // What the kept run made is still served; what only the removed one used runs again.
+    let again = p.run("chain.exp", &[]);
+    ok(&again);
+    assert!(tasks(&again, "task_started").is_empty(), "{}", text(&again));
+    std::fs::write(p.dir.join("seed.txt"), "seed\n").unwrap();
+    let old = p.run("chain.exp", &[]);
+    ok(&old);
+    assert_eq!(tasks(&old, "task_started").len(), 5, "{}", text(&old));
+    assert_eq!(
+        std::fs::read_to_string(p.out("b/1/branch.txt")).unwrap(),
+        "seed\nbranch 1\n"
+    );
+
+    // No retention: every recorded run keeps what it used.
+    let all = p.expc(&["gc", "chain.exp"]);
+    ok(&all);
+    let report = text(&all);
+    assert!(report.contains("objects: 10 kept, 0 removed"), "{report}");
+    assert!(
+        report.contains("provenance: 3 runs kept, 0 removed"),
+        "{report}"
     );
 }
 

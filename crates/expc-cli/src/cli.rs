@@ -83,6 +83,15 @@ pub enum Command {
     /// running (a run killed without cancelling leaves them); the next `expc run`
     /// submits them again.
     Cancel(QueueArgs),
+    /// Remove what no kept run needs: provenance runs past a retention you choose, the
+    /// cache entries and store objects only they used, Slurm and Kubernetes run folders
+    /// nothing can adopt any more, and leftover work areas.
+    ///
+    /// Without `--keep-last` or `--older-than` every recorded run is kept, and only what
+    /// none of them (nor the last success of any instance) needs is removed. An instance
+    /// whose entry is removed runs again when next needed. `--dry-run` says what would go
+    /// and how much, removing nothing.
+    Gc(GcArgs),
     /// List the recorded runs; show one, or compare two side by side.
     ///
     /// Every `expc run` is recorded in `.expc/provenance.db`: params, git state,
@@ -386,14 +395,14 @@ pub struct RunArgs {
     /// Warn, with the scheduler's reason, about a cluster job still queued after this
     /// long (`90s`, `10m`, `2h`).
     #[arg(long, value_name = "DURATION", default_value = "10m")]
-    pub warn_pending: Wait,
+    pub warn_pending: Span,
 }
 
 /// A length of time on the command line: a whole number with `s`, `m`, `h` or `d`.
 #[derive(Debug, Clone, Copy)]
-pub struct Wait(pub std::time::Duration);
+pub struct Span(pub std::time::Duration);
 
-impl std::str::FromStr for Wait {
+impl std::str::FromStr for Span {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
@@ -411,7 +420,7 @@ impl std::str::FromStr for Wait {
             "d" => n * 86_400,
             _ => return Err(format!("`{text}`: the unit must be s, m, h or d")),
         };
-        Ok(Wait(std::time::Duration::from_secs(secs)))
+        Ok(Span(std::time::Duration::from_secs(secs)))
     }
 }
 
@@ -428,6 +437,26 @@ pub struct WhyArgs {
     /// Where the cache is kept (default: `.expc` beside the spec).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// The specification whose state folder to collect (`.expc` beside it); without it,
+    /// `.expc` here.
+    #[arg(value_name = "SPEC")]
+    pub file: Option<PathBuf>,
+    /// The state folder (default: `.expc` beside the spec).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Keep the newest N recorded runs (with `--older-than`: a run either keeps is kept).
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<usize>,
+    /// Keep the runs started less than this long ago (`30d`, `12h`).
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<Span>,
+    /// Say what would be removed, and how much, removing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

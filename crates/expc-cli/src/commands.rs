@@ -5,6 +5,7 @@ mod check;
 mod diff;
 mod explain;
 mod fmt;
+mod gc;
 mod graph;
 mod init;
 mod lsp;
@@ -38,6 +39,7 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Run(args) => run::run(args, render),
         Command::Why(args) => run::why(args, render),
         Command::Verify(args) => verify::run(args),
+        Command::Gc(args) => gc::run(args),
         Command::Status(args) => queue::status(args),
         Command::Cancel(args) => queue::cancel(args),
         Command::Runs(args) => prov::runs(args),

@@ -48,6 +48,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod gc;
 mod known;
 mod objects;
 pub mod verify;
@@ -255,6 +256,14 @@ impl LastKeys {
             self.jobs.entry(job).or_default().insert(index, last);
             self.dirty = true;
         }
+    }
+
+    /// The key of every instance's last success.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.jobs
+            .values()
+            .flat_map(|j| j.values())
+            .map(|l| self.fields(l).0)
     }
 
     pub fn get(&self, job: &str, index: u64) -> Option<&str> {

@@ -59,7 +59,7 @@ pub fn run(args: VerifyArgs) -> miette::Result<ExitCode> {
 }
 
 /// `512 B`, `3.4 KiB`, `1.2 GiB`.
-fn bytes(n: u64) -> String {
+pub(super) fn bytes(n: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = n as f64;
     let mut unit = 0;

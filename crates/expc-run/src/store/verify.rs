@@ -91,7 +91,7 @@ impl Store {
     }
 
     /// Every object of the store, with its file name, sorted.
-    fn objects(&self) -> io::Result<Vec<(PathBuf, String)>> {
+    pub(super) fn objects(&self) -> io::Result<Vec<(PathBuf, String)>> {
         let mut out = Vec::new();
         let root = self.root.join("objects");
         let Ok(shards) = fs::read_dir(&root) else {
