@@ -90,6 +90,16 @@ pub fn trials(suite: &mut Suite) {
     );
     suite.needs(
         Engine::Slurm,
+        "a_job_sbatch_refuses_is_reported_with_its_message_and_script",
+        a_job_sbatch_refuses_is_reported_with_its_message_and_script,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "a_controller_that_is_down_is_said_and_nothing_runs_twice_when_it_is_back",
+        a_controller_that_is_down_is_said_and_nothing_runs_twice_when_it_is_back,
+    );
+    suite.needs(
+        Engine::Slurm,
         "a_job_no_node_can_hold_is_refused_before_anything_is_submitted",
         a_job_no_node_can_hold_is_refused_before_anything_is_submitted,
     );
@@ -973,17 +983,87 @@ fn status_and_cancel_show_and_stop_what_a_killed_run_left() {
     expc_tests::remove_tree(&state);
 }
 
+fn flat(text: &str) -> String {
+    text.replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn a_job_sbatch_refuses_is_reported_with_its_message_and_script() {
+    let (out, state) = expc_run("rejected", &spec("rejected"));
+    let stderr = flat(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("sbatch refused t[0]: sbatch: error: Batch job submission failed: Invalid feature specification"),
+        "{stderr}"
+    );
+    let script = run_folders(&state)[0].join("build/jobs/t.sbatch");
+    assert!(script.is_file());
+    assert!(
+        stderr.contains(&format!("(script: {})", script.display())),
+        "{stderr}"
+    );
+    expc_tests::remove_tree(&state);
+}
+
+/// A controller that does not answer (the test points the Slurm commands at a port where
+/// none listens): the run says so and submits nothing; once it answers again, the next run
+/// submits every instance once.
+fn a_controller_that_is_down_is_said_and_nothing_runs_twice_when_it_is_back() {
+    let state = expc_tests::temp_path("slurm", "down");
+    std::fs::create_dir_all(&state).unwrap();
+    let conf = std::env::var("SLURM_CONF").unwrap_or_else(|_| "/etc/slurm/slurm.conf".into());
+    let text = std::fs::read_to_string(&conf).unwrap();
+    let down = state.join("down.conf");
+    std::fs::write(
+        &down,
+        text.replace(
+            "SlurmctldHost=localhost",
+            "SlurmctldHost=localhost\nSlurmctldPort=6999",
+        ),
+    )
+    .unwrap();
+    let spec = spec("adopt");
+    let out = Command::new(expc_tests::expc())
+        .args(["run", "--state-dir", state.to_str().unwrap(), &spec])
+        .env("SLURM_CONF", &down)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = flat(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Unable to contact slurm controller")
+            && stderr.contains("the Slurm controller does not answer; nothing was submitted"),
+        "{stderr}"
+    );
+    let again = expc_tests::run(&["run", "--state-dir", state.to_str().unwrap(), &spec]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr}");
+    let mut starts: BTreeMap<(String, u64), usize> = BTreeMap::new();
+    for run in run_folders(&state) {
+        let prov = run.join("run/provenance");
+        if prov.is_dir() {
+            for r in read_hook_records(&prov).unwrap() {
+                if r.event == HookEvent::Start {
+                    *starts.entry((r.job.clone(), r.instance)).or_default() += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(starts.len(), 5, "{starts:?}");
+    assert!(starts.values().all(|n| *n == 1), "{starts:?}");
+    expc_tests::remove_tree(&state);
+}
+
 fn a_job_no_node_can_hold_is_refused_before_anything_is_submitted() {
     let (out, state) = expc_run("too-big", &spec("too_big"));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     // The request and the limit side by side, from the cluster's own answer.
     // (miette wraps the message: compared without its frame and line breaks.)
-    let flat = stderr
-        .replace('│', " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let flat = flat(&stderr);
     assert!(
         flat.contains("`b` asks for 27 CPUs per task; the largest node of partition `debug` has 2"),
         "{stderr}"

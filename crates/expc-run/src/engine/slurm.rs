@@ -129,6 +129,8 @@ pub struct SlurmEngine<'p> {
     /// Work directory → journal token and array task, of the tasks that completed and
     /// whose outputs the run has not stored yet.
     finished: HashMap<PathBuf, (String, u64)>,
+    /// Whether `sbatch` refused a submission (its script is kept, for the message).
+    refused: bool,
 }
 
 /// A job the queue holds back.
@@ -244,6 +246,7 @@ impl<'p> SlurmEngine<'p> {
             waiting: HashMap::new(),
             warn_pending,
             finished: HashMap::new(),
+            refused: false,
         })
     }
 
@@ -366,7 +369,8 @@ impl<'p> SlurmEngine<'p> {
                 .env_remove("EXPC_SPEC_DIR")
                 .kill_on_drop(true);
             let out = c.output().await;
-            match sbatch_id(&out, &label) {
+            let script_path = self.build_dir.join("jobs").join(&script.file);
+            match sbatch_id(&out, &label, &script_path) {
                 Ok(id) => {
                     // Had this failed, the next run would still find the job by its comment.
                     let _ = self.journal.submitted(&token, &id);
@@ -397,9 +401,12 @@ impl<'p> SlurmEngine<'p> {
                         },
                     );
                 }
-                Err(why) => done
-                    .refused
-                    .extend(tasks.into_iter().map(|w| (w.node, why.clone()))),
+                Err(why) => {
+                    // The message names the script: the folder stays for it to be read.
+                    self.refused = true;
+                    done.refused
+                        .extend(tasks.into_iter().map(|w| (w.node, why.clone())));
+                }
             }
         }
         done
@@ -634,7 +641,7 @@ impl Engine for SlurmEngine<'_> {
     /// cached, or none became ready); else keeps it.
     fn finish(&self) -> Option<Kept> {
         let base = self.run_dir.parent()?;
-        if self.all_ids.is_empty() {
+        if self.all_ids.is_empty() && !self.refused {
             // Nothing of this run's is in the journal: it only names submitted jobs.
             let _ = std::fs::remove_dir_all(base);
             return None;
@@ -647,7 +654,11 @@ impl Engine for SlurmEngine<'_> {
 }
 
 /// The job id `sbatch --parsable` printed, or why there is none.
-fn sbatch_id(out: &std::io::Result<std::process::Output>, label: &str) -> Result<String, String> {
+fn sbatch_id(
+    out: &std::io::Result<std::process::Output>,
+    label: &str,
+    script: &Path,
+) -> Result<String, String> {
     match out {
         Ok(o) if o.status.success() => {
             let text = String::from_utf8_lossy(&o.stdout);
@@ -661,10 +672,19 @@ fn sbatch_id(out: &std::io::Result<std::process::Output>, label: &str) -> Result
                 ))
             }
         }
-        Ok(o) => Err(format!(
-            "sbatch refused {label}: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
+        Ok(o) => {
+            let said = String::from_utf8_lossy(&o.stderr);
+            let said = said.trim();
+            let what = if said.contains("Unable to contact slurm controller") {
+                "the Slurm controller does not answer; nothing was submitted, so `expc run` again when it is back submits it once"
+            } else {
+                "see the script's `#SBATCH` lines and the resource it is placed on"
+            };
+            Err(format!(
+                "sbatch refused {label}: {said} (script: {}); {what}",
+                script.display()
+            ))
+        }
         Err(e) => Err(format!("cannot run sbatch: {e}")),
     }
 }
