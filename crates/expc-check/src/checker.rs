@@ -88,6 +88,8 @@ pub struct Checker<'a> {
     pub file_sets: HashMap<DefId, FileSet>,
     /// The loops over lists, each as a sweep of one nameless axis (strategy `list`).
     pub list_loops: Vec<crate::ir::Sweep>,
+    /// The files each sample sheet names in its `File` columns (`rows(…)`).
+    pub sheet_files: HashMap<DefId, crate::sheet::SheetFiles>,
 }
 
 /// A data item declared with `glob(…)`.
@@ -128,6 +130,7 @@ impl<'a> Checker<'a> {
             section_fields: crate::tasks::SectionFields::new(),
             moves: crate::profiles::Moves::default(),
             loader: None,
+            sheet_files: HashMap::new(),
             file_sets: HashMap::new(),
             list_loops: Vec::new(),
         }

@@ -386,7 +386,7 @@ impl Builder<'_> {
                     None,
                 );
                 let id = self.add(s);
-                for e in &sw.body.entries {
+                for e in sw.body.iter().flat_map(|b| &b.entries) {
                     if e.name.name.is_empty() {
                         continue;
                     }
@@ -777,7 +777,9 @@ impl Builder<'_> {
                     for a in s.args.iter().flatten() {
                         self.expr(m, &[], &a.value);
                     }
-                    self.block_values(m, &[], &s.body);
+                    if let Some(body) = &s.body {
+                        self.block_values(m, &[], body);
+                    }
                 }
                 ItemKind::Resource(r) | ItemKind::Site(r) => {
                     let kind = self.index.lookup(m, &r.kind.name);

@@ -227,6 +227,7 @@ impl Checker<'_> {
                                 | Type::Bool
                                 | Type::String
                                 | Type::Timestamp
+                                | Type::File(_)
                                 | Type::Error
                         ) {
                             let shown = self.show(&t);
@@ -236,7 +237,7 @@ impl Checker<'_> {
                                     format!("a column cannot be {shown}"),
                                     ty.span,
                                 )
-                                .with_help("columns are Int, Float, Bool, String or Timestamp, optionally with `?`"),
+                                .with_help("columns are Int, Float, Bool, String, Timestamp or File<F> (a path relative to the table, in a sample sheet), optionally with `?`"),
                             );
                         }
                         if let Some(d) = default {
