@@ -66,6 +66,70 @@ pub fn trials(suite: &mut Suite) {
         "a_file_added_to_a_file_set_runs_only_its_instance",
         a_file_added_to_a_file_set_runs_only_its_instance,
     );
+    suite.test(
+        "a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed",
+        a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed,
+    );
+}
+
+/// The sample-sheet example (three samples, two read files each, in a TSV relative to the
+/// sheet): one instance per row and the report; after one sample's reads change, only its
+/// instance and the report run; a row added runs only the new sample; a cell that does
+/// not fit the schema stops the run before anything starts, naming its row and column.
+fn a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed() {
+    let dir = expc_tests::copy_of("run", "sample-sheet", "examples/samplesheet");
+    let run = || {
+        Command::new(expc_tests::expc())
+            .args(["run", "--local", "--json", "samplesheet.exp"])
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    ok(&first);
+    assert_eq!(
+        tasks(&first, "task_finished"),
+        set(&["p[0]", "p[1]", "p[2]", "report"])
+    );
+    let table = std::fs::read_to_string(dir.join(".expc/out/report/pairs.csv")).unwrap();
+    assert!(table.contains("wt_rep2,wildtype,4,96,"), "{table}");
+
+    // One sample's reads change (both files, still paired).
+    let reads = dir.join("samples/reads");
+    std::fs::write(reads.join("wt_rep2_R1.fq"), "@a\nACGT\n+\nIIII\n").unwrap();
+    std::fs::write(reads.join("wt_rep2_R2.fq"), "@a\nTTGG\n+\nIIII\n").unwrap();
+    let second = run();
+    ok(&second);
+    assert_eq!(tasks(&second, "task_started"), set(&["p[1]", "report"]));
+    assert_eq!(tasks(&second, "task_cached"), set(&["p[0]", "p[2]"]));
+    let table = std::fs::read_to_string(dir.join(".expc/out/report/pairs.csv")).unwrap();
+    assert!(table.contains("wt_rep2,wildtype,1,8,"), "{table}");
+
+    // A row added: only the new sample runs, with the report.
+    std::fs::write(reads.join("ko_rep2_R1.fq"), "@b\nGGGG\n+\nIIII\n").unwrap();
+    std::fs::write(reads.join("ko_rep2_R2.fq"), "@b\nCCCC\n+\nIIII\n").unwrap();
+    let sheet = dir.join("samples/units.tsv");
+    let mut text = std::fs::read_to_string(&sheet).unwrap();
+    text.push_str("ko_rep2\tknockout\t2\treads/ko_rep2_R1.fq\treads/ko_rep2_R2.fq\n");
+    std::fs::write(&sheet, &text).unwrap();
+    let third = run();
+    ok(&third);
+    assert_eq!(tasks(&third, "task_started"), set(&["p[3]", "report"]));
+    let table = std::fs::read_to_string(dir.join(".expc/out/report/pairs.csv")).unwrap();
+    assert!(table.contains("ko_rep2,knockout,1,8,1.000"), "{table}");
+
+    // A cell that is not of its column's type: nothing runs.
+    std::fs::write(&sheet, text.replace("wildtype\t2\t", "wildtype\ttwo\t")).unwrap();
+    let fourth = run();
+    assert!(!fourth.status.success());
+    assert!(tasks(&fourth, "task_started").is_empty());
+    let stderr = String::from_utf8_lossy(&fourth.stderr);
+    assert!(
+        stderr.contains("E0210") && stderr.contains("row 2, column 3 (`replicate`)"),
+        "{stderr}"
+    );
+    expc_tests::remove_tree(&dir);
 }
 
 /// The file-set example, run, then run again after a file is added (sorted first, so
