@@ -69,6 +69,10 @@ pub fn trials(suite: &mut Suite) {
         "file_sets_complete_glob_and_hover_with_what_they_match",
         file_sets_complete_glob_and_hover_with_what_they_match,
     );
+    suite.test(
+        "sample_sheets_complete_rows_and_hover_with_their_table",
+        sample_sheets_complete_rows_and_hover_with_their_table,
+    );
 }
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -402,6 +406,35 @@ fn file_sets_complete_glob_and_hover_with_what_they_match() {
         .find(|i| i["label"] == "glob")
         .unwrap_or_else(|| panic!("no `glob` in {items}"));
     assert_eq!(glob["insertText"], "glob(\"$1\")");
+    c.stop();
+}
+
+/// `rows` is offered as a sweep's strategy; hovering a `rows` sweep names its table.
+fn sample_sheets_complete_rows_and_hover_with_their_table() {
+    let (path, text) = example("samplesheet");
+    let mut c = Client::start(&root());
+    assert!(
+        c.open(&path, &text).is_empty(),
+        "the example has diagnostics"
+    );
+    let h = c.at("textDocument/hover", &path, pos(&text, "in samples", 0, 4));
+    let value = h["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("sweep samples = rows(units)"), "{value}");
+
+    let typing = text.replace("sweep samples = rows(units)", "sweep samples = ro");
+    c.change(&path, 2, &typing);
+    let items = c.at(
+        "textDocument/completion",
+        &path,
+        pos(&typing, "samples = ro", 0, 12),
+    );
+    let rows = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["label"] == "rows")
+        .unwrap_or_else(|| panic!("no `rows` in {items}"));
+    assert_eq!(rows["insertText"], "rows($1)");
     c.stop();
 }
 

@@ -374,7 +374,13 @@ impl Builder<'_> {
                 self.add(s)
             }
             ItemKind::Sweep(sw) => {
-                let detail = format!("sweep {} = {}", sw.name.name, sw.strategy.name);
+                let mut detail = format!("sweep {} = {}", sw.name.name, sw.strategy.name);
+                // A sample sheet's table, which says where the points come from.
+                if let (None, Some([arg])) = (&sw.body, sw.args.as_deref()) {
+                    if let ExprKind::Name(n) = &arg.value.kind {
+                        detail.push_str(&format!("({})", n.name));
+                    }
+                }
                 let s = self.symbol(
                     &sw.name,
                     SymbolKind::Sweep,

@@ -224,6 +224,20 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
             ..CompletionItem::default()
         });
     }
+    // A sweep may take its points from a sample sheet.
+    if matches!(item.kind, ItemKind::Sweep(_)) {
+        items.push(CompletionItem {
+            label: "rows".to_owned(),
+            kind: Some(CompletionItemKind::FUNCTION),
+            detail: Some("rows(table): one point per row".to_owned()),
+            documentation: Some(markdown(
+                "A sample sheet: one point per row of a data item `Table<Tsv, S>` or `Table<Csv, S>`, one key per column of the schema `S`, read and checked when the experiment is planned. A `File<F>` column holds paths relative to the sheet.".to_owned(),
+            )),
+            insert_text: Some("rows($1)".to_owned()),
+            insert_text_format: Some(lsp_types::InsertTextFormat::SNIPPET),
+            ..CompletionItem::default()
+        });
+    }
     if matches!(item.kind, ItemKind::Pipeline(_)) {
         items.extend(keywords(&["on", "in", "after"]));
     }
