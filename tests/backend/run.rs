@@ -67,9 +67,76 @@ pub fn trials(suite: &mut Suite) {
         a_file_added_to_a_file_set_runs_only_its_instance,
     );
     suite.test(
+        "only_a_command_that_reads_a_resource_has_it_in_its_key",
+        only_a_command_that_reads_a_resource_has_it_in_its_key,
+    );
+    suite.test(
         "a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed",
         a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed,
     );
+}
+
+/// Two tasks given the same CPUs (from a param), one reading them in its command
+/// (`${resources.cpus}`, and its memory in bytes): the reader receives the values; when
+/// the CPUs change, only the reader runs again, the other is served from the cache.
+fn only_a_command_that_reads_a_resource_has_it_in_its_key() {
+    let dir = expc_tests::temp_path("run", "resources-read");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("spec.exp"),
+        r#"import std.formats.{Text}
+import std.resources.{Local}
+
+param threads: Int = 1
+
+resource laptop = Local { cpus = 4, mem = 1GiB }
+
+task reader(x: Int) -> (out: File<Text> = "out.txt") {
+  resources {
+    cpus = threads
+    mem = 64MiB
+  }
+  run `sh -c "echo $0 $1 > $2" ${resources.cpus} ${resources.mem} ${out}`
+}
+
+task other(x: Int) -> (out: File<Text> = "out.txt") {
+  resources {
+    cpus = threads
+  }
+  run `sh -c "echo same > $0" ${out}`
+}
+
+pipeline main {
+  reader(x = 1)
+  other(x = 1)
+}
+"#,
+    )
+    .unwrap();
+    let run = |threads: &str| {
+        let out = Command::new(expc_tests::expc())
+            .args(["run", "--local", "--json", "spec.exp", "-p"])
+            .arg(format!("threads={threads}"))
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        ok(&out);
+        out
+    };
+    let first = run("1");
+    assert_eq!(tasks(&first, "task_finished"), set(&["reader", "other"]));
+    let written = std::fs::read_to_string(dir.join(".expc/out/reader/out.txt")).unwrap();
+    assert_eq!(written, "1 67108864\n");
+    let second = run("2");
+    assert_eq!(tasks(&second, "task_started"), set(&["reader"]));
+    assert_eq!(tasks(&second, "task_cached"), set(&["other"]));
+    let written = std::fs::read_to_string(dir.join(".expc/out/reader/out.txt")).unwrap();
+    assert_eq!(written, "2 67108864\n");
+    // Back to one CPU: the first result is the cached one.
+    let third = run("1");
+    assert!(tasks(&third, "task_started").is_empty());
+    expc_tests::remove_tree(&dir);
 }
 
 /// The sample-sheet example (three samples, two read files each, in a TSV relative to the

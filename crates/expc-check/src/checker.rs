@@ -88,6 +88,8 @@ pub struct Checker<'a> {
     pub file_sets: HashMap<DefId, FileSet>,
     /// The loops over lists, each as a sweep of one nameless axis (strategy `list`).
     pub list_loops: Vec<crate::ir::Sweep>,
+    /// While a task body is checked: its reads of `resources.NAME`, with their spans.
+    pub resource_reads: Option<Vec<(expc_syntax::ast::SmolStr, Span)>>,
     /// The files each sample sheet names in its `File` columns (`rows(…)`).
     pub sheet_files: HashMap<DefId, crate::sheet::SheetFiles>,
 }
@@ -131,6 +133,7 @@ impl<'a> Checker<'a> {
             moves: crate::profiles::Moves::default(),
             loader: None,
             sheet_files: HashMap::new(),
+            resource_reads: None,
             file_sets: HashMap::new(),
             list_loops: Vec::new(),
         }

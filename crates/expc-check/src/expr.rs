@@ -74,6 +74,10 @@ pub enum Local {
         var: SmolStr,
         span: Span,
     },
+    /// `resources` in a task's body: `resources.cpus` and the like.
+    Resources {
+        span: Span,
+    },
 }
 
 impl Local {
@@ -84,7 +88,8 @@ impl Local {
             | Local::Binding { span, .. }
             | Local::Point { span, .. }
             | Local::Element { span, .. }
-            | Local::Index { span, .. } => *span,
+            | Local::Index { span, .. }
+            | Local::Resources { span } => *span,
         }
     }
 }
@@ -235,6 +240,17 @@ impl Checker<'_> {
                         name: name.name.as_str().to_owned(),
                     },
                 },
+                Local::Resources { .. } => {
+                    self.emit(
+                        Diagnostic::error(
+                            Code::INVALID_INTERPOLATION,
+                            "`resources` is what the task is given, read one at a time",
+                            name.span,
+                        )
+                        .with_help("write `${resources.cpus}`, `${resources.mem}` (bytes), `${resources.gpus}` or `${resources.time}` (seconds)"),
+                    );
+                    Typed::error()
+                }
             };
         }
         // An enum variant where that enum is expected.
@@ -934,6 +950,11 @@ impl Checker<'_> {
     }
 
     fn field(&mut self, base: &Expr, name: &ast::Ident, cx: &Cx<'_>) -> Typed {
+        if let ExprKind::Name(n) = &base.kind {
+            if let Some(Local::Resources { .. }) = cx.locals.get(&n.name) {
+                return self.resource_read(name);
+            }
+        }
         let b = self.expr(base, None, cx);
         match &b.ty {
             Type::Error => Typed::error(),

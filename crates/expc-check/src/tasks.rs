@@ -373,6 +373,11 @@ impl Checker<'_> {
                     },
                 );
             }
+            // `resources.cpus` and the like, unless an input or output is so named.
+            locals
+                .entry(SmolStr::new_static("resources"))
+                .or_insert(Local::Resources { span: t.name.span });
+            self.resource_reads = Some(Vec::new());
             let cx = Cx {
                 module,
                 locals: &locals,
@@ -417,6 +422,7 @@ impl Checker<'_> {
                         // What a task asks of the machine changes none of its results: the
                         // params used here are not among the task's uses (its cache key).
                         let mark = self.use_log.as_ref().map_or(0, Vec::len);
+                        let mark_reads = self.resource_reads.as_ref().map_or(0, Vec::len);
                         resources = {
                             let fields = std::mem::take(&mut self.section_fields.resources);
                             let v = self.block(block, &fields, "`resources`", kw_span, &cx);
@@ -425,6 +431,7 @@ impl Checker<'_> {
                         };
                         resources.retain(|_, v| *v != Value::None);
                         self.check_resource_values(block, &resources);
+                        self.resources_read_in_resources(mark_reads);
                         if let Some(log) = &mut self.use_log {
                             log.truncate(mark);
                         }
@@ -490,6 +497,7 @@ impl Checker<'_> {
                     }
                 }
             }
+            self.resources_read_are_set(&resources);
             let command = match command {
                 Some((c, _)) => c,
                 None => {
@@ -921,5 +929,86 @@ mod tests {
             assert_eq!(output_name_problem(good), None, "{good:?}");
         }
         assert_eq!(output_components("./parts//0.csv"), ["parts", "0.csv"]);
+    }
+}
+
+/// What `resources.NAME` reads in a command: the name, its type and how it is written.
+const RESOURCE_READS: &[(&str, fn() -> Type, &str)] = &[
+    ("cpus", || Type::Cpu, "the CPUs the job is given"),
+    ("mem", || Type::Memory, "the memory the job is given, in bytes"),
+    ("gpus", || Type::Int, "the GPUs the job is given"),
+    ("time", || Type::Duration, "the job's wall-time limit, in seconds"),
+];
+
+impl Checker<'_> {
+    /// `resources.NAME` in a task's body: what the job is given, known once it is placed.
+    pub fn resource_read(&mut self, name: &ast::Ident) -> crate::expr::Typed {
+        let Some((_, ty, _)) = RESOURCE_READS.iter().find(|(n, _, _)| *n == name.name) else {
+            let mut d = Diagnostic::error(
+                Code::UNKNOWN_FIELD,
+                format!("a task's command reads no resource `{}`", name.name),
+                name.span,
+            );
+            d = match expc_syntax::suggest::closest(
+                &name.name,
+                RESOURCE_READS.iter().map(|(n, _, _)| *n),
+            ) {
+                Some(s) => d.with_help(format!("did you mean `resources.{s}`?")),
+                None => d.with_help("a command reads `resources.cpus`, `resources.mem`, `resources.gpus` or `resources.time`"),
+            };
+            self.emit(d);
+            return crate::expr::Typed::error();
+        };
+        if let Some(reads) = &mut self.resource_reads {
+            reads.push((name.name.clone(), name.span));
+        }
+        crate::expr::Typed {
+            ty: ty(),
+            value: None,
+            ir: IrExpr::Resource {
+                name: name.name.as_str().to_owned(),
+            },
+        }
+    }
+
+    /// Reads of `resources.NAME` in the `resources` section itself (those after `mark`).
+    fn resources_read_in_resources(&mut self, mark: usize) {
+        let reads = self
+            .resource_reads
+            .as_mut()
+            .map(|r| r.split_off(mark.min(r.len())))
+            .unwrap_or_default();
+        for (name, span) in reads {
+            self.emit(
+                Diagnostic::error(
+                    Code::INVALID_VALUE,
+                    format!("`resources.{name}` is what the `resources` section sets: it cannot read it"),
+                    span,
+                )
+                .with_help(format!("give `{name}` a value (`{name} = 2`, or a param), and read `${{resources.{name}}}` in the command")),
+            );
+        }
+    }
+
+    /// A command that reads `resources.mem` or `resources.time` needs the task to set them:
+    /// otherwise their value would depend on where the task is placed, or be none.
+    fn resources_read_are_set(&mut self, resources: &BTreeMap<String, Value>) {
+        let reads = self.resource_reads.take().unwrap_or_default();
+        let mut said = Vec::new();
+        for (name, span) in reads {
+            let needs_setting = matches!(name.as_str(), "mem" | "time");
+            if !needs_setting || resources.contains_key(name.as_str()) || said.contains(&name) {
+                continue;
+            }
+            self.emit(
+                Diagnostic::error(
+                    Code::MISSING_FIELD,
+                    format!("the command reads `resources.{name}`, and the task sets no `{name}`"),
+                    span,
+                )
+                .with_help(format!("set it in the task: `resources {{ {name} = {} }}`", if name == "mem" { "4GiB" } else { "1h" })),
+            );
+            said.push(name);
+        }
     }
 }
