@@ -2,12 +2,14 @@
 
 import argparse
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--sample", required=True)
 parser.add_argument("--fq1", required=True)
 parser.add_argument("--fq2", required=True)
 parser.add_argument("--metrics", required=True)
+parser.add_argument("--threads", type=int, default=1)
 args = parser.parse_args()
 
 
@@ -17,7 +19,8 @@ def reads(path):
     return [(lines[i], lines[i + 1].strip()) for i in range(0, len(lines) - 3, 4)]
 
 
-first, second = reads(args.fq1), reads(args.fq2)
+with ThreadPoolExecutor(max_workers=max(1, args.threads)) as pool:
+    first, second = pool.map(reads, [args.fq1, args.fq2])
 if len(first) != len(second):
     raise SystemExit(
         f"{args.sample}: {args.fq1} has {len(first)} reads and {args.fq2} {len(second)}"
