@@ -67,6 +67,10 @@ pub fn trials(suite: &mut Suite) {
         a_file_added_to_a_file_set_runs_only_its_instance,
     );
     suite.test(
+        "a_shell_script_receives_the_params_and_data_it_names",
+        a_shell_script_receives_the_params_and_data_it_names,
+    );
+    suite.test(
         "only_a_command_that_reads_a_resource_has_it_in_its_key",
         only_a_command_that_reads_a_resource_has_it_in_its_key,
     );
@@ -74,6 +78,67 @@ pub fn trials(suite: &mut Suite) {
         "a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed",
         a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed,
     );
+}
+
+/// A `shell` script that names a param (hostile text), a list param and a data item gets
+/// them as variables of their names, intact; a changed param re-runs it, a changed data
+/// file too.
+fn a_shell_script_receives_the_params_and_data_it_names() {
+    let dir = expc_tests::temp_path("run", "shell-exports");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("words.txt"), "alpha\n").unwrap();
+    std::fs::write(
+        dir.join("spec.exp"),
+        r#"import std.formats.{Text}
+import std.resources.{Local}
+
+param label: String = "it's; $(touch pwned)"
+param tags: List<String> = ["a b", "c"]
+data words: File<Text> = "words.txt"
+
+resource laptop = Local { cpus = 1, mem = 1GiB }
+
+task note(n: Int) -> (out: File<Text> = "note.txt") {
+  shell `
+    count=0
+    for t in $tags; do count=$((count + 1)); done
+    printf '%s|%s|%s|%s
+' "$label" "$n" "$count" "$(cat "$words")" > "$out"
+  `
+}
+
+pipeline main {
+  note(n = 1)
+}
+"#,
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(expc_tests::expc())
+            .args(["run", "--local", "--json", "spec.exp"])
+            .args(args)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        ok(&out);
+        out
+    };
+    let note = || std::fs::read_to_string(dir.join(".expc/out/note/note.txt")).unwrap();
+    let first = run(&[]);
+    assert_eq!(tasks(&first, "task_finished"), set(&["note"]));
+    // `$tags` is one line per element: the loop splits at whitespace, so three words.
+    assert_eq!(note(), "it's; $(touch pwned)|1|3|alpha\n");
+    assert!(!dir.join("pwned").exists());
+    assert!(tasks(&run(&[]), "task_started").is_empty());
+    let second = run(&["-p", "label=other"]);
+    assert_eq!(tasks(&second, "task_started"), set(&["note"]));
+    assert_eq!(note(), "other|1|3|alpha\n");
+    std::fs::write(dir.join("words.txt"), "beta\n").unwrap();
+    let third = run(&["-p", "label=other"]);
+    assert_eq!(tasks(&third, "task_started"), set(&["note"]));
+    assert_eq!(note(), "other|1|3|beta\n");
+    expc_tests::remove_tree(&dir);
 }
 
 /// Two tasks given the same CPUs (from a param), one reading them in its command

@@ -350,8 +350,13 @@ pub struct Env {
 pub enum Command {
     /// An argv template: each word one argument.
     Run { argv: Vec<Word> },
-    /// A bash script; values reach it as environment variables.
-    Shell { script: String },
+    /// A bash script; values reach it as environment variables: the task's inputs and
+    /// outputs, and the params, data items and models it names (`exports`, by name).
+    Shell {
+        script: String,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        exports: BTreeMap<String, IrExpr>,
+    },
     Spark {
         app: IrExpr,
         args: Vec<IrExpr>,

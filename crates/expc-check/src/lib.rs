@@ -22,6 +22,7 @@ mod pipeline;
 mod profiles;
 pub mod shape;
 mod sheet;
+mod shell;
 mod sweeps;
 mod tasks;
 mod types;

@@ -394,6 +394,7 @@ impl Checker<'_> {
             let mut env = ir::Env::default();
             let mut retry = ir::Retry::default();
             let mut cache = true;
+            let mut shell = None;
             for section in &t.sections {
                 let kw = section.kind.keyword();
                 if matches!(section.kind, SectionKind::Error) {
@@ -444,17 +445,21 @@ impl Checker<'_> {
                     SectionKind::Run(template) => Some(ir::Command::Run {
                         argv: self.argv(template, &cx),
                     }),
-                    SectionKind::Shell(template) => Some(ir::Command::Shell {
-                        script: template
-                            .words
-                            .iter()
-                            .flat_map(|w| &w.parts)
-                            .map(|p| match p {
-                                TemplatePart::Text { value, .. } => value.as_str(),
-                                TemplatePart::Interp(_) => "",
-                            })
-                            .collect(),
-                    }),
+                    SectionKind::Shell(template) => {
+                        shell = Some(template);
+                        Some(ir::Command::Shell {
+                            script: template
+                                .words
+                                .iter()
+                                .flat_map(|w| &w.parts)
+                                .map(|p| match p {
+                                    TemplatePart::Text { value, .. } => value.as_str(),
+                                    TemplatePart::Interp(_) => "",
+                                })
+                                .collect(),
+                            exports: BTreeMap::new(),
+                        })
+                    }
                     SectionKind::Spark { app, args, body } => {
                         let (cmd, settings) =
                             self.spark_section(app, args.as_ref(), body.as_ref(), &cx, kw_span);
@@ -499,6 +504,13 @@ impl Checker<'_> {
             }
             self.resources_read_are_set(&resources);
             let command = match command {
+                Some((ir::Command::Shell { script, .. }, _)) => {
+                    let exports = match shell {
+                        Some(template) => self.shell_exports(template, &env, &cx),
+                        None => BTreeMap::new(),
+                    };
+                    ir::Command::Shell { script, exports }
+                }
                 Some((c, _)) => c,
                 None => {
                     self.emit(

@@ -112,6 +112,7 @@ codes! {
     OVERLAPPING_OUTPUTS = "E0407", "overlapping-outputs", "two outputs of a task on one file, or one inside the other";
     INVALID_AFTER = "E0408", "invalid-after", "`after` names something that is not another call of the same pipeline";
     INVALID_LOOP = "E0409", "invalid-loop", "a `for` loop over something that is not a sweep or a list known when the experiment is planned";
+    UNBOUND_SHELL_VARIABLE = "E0410", "unbound-shell-variable", "a `shell` script reads a `$name` that is not exported to it or that nothing sets";
     UNUSED = "W0500", "unused", "a param, data item or model that nothing uses";
     // Lowering to a DAG.
     UNSET_PARAM = "E0600", "unset-param", "a param without a default is given no value";

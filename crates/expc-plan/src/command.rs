@@ -362,8 +362,16 @@ impl<'p> Evaluator<'p> {
                 }
                 CommandKind::Run
             }
-            ir::Command::Shell { script } => {
-                // Values reach the script as variables named after the inputs and outputs.
+            ir::Command::Shell { script, exports } => {
+                // Values reach the script as variables named after the inputs and outputs,
+                // and after the params, data items and models it names.
+                for (name, e) in exports {
+                    variables.push(Variable {
+                        name: name.clone(),
+                        value: ev(e),
+                        kind: VariableKind::ShellValue,
+                    });
+                }
                 for f in task.inputs.iter().chain(&task.outputs) {
                     let e = if task.outputs.iter().any(|o| o.name == f.name) {
                         IrExpr::Output {

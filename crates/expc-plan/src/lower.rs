@@ -639,7 +639,7 @@ impl Cx<'_> {
                     })
                     .collect(),
             },
-            ir::Command::Shell { script } => Command::Shell {
+            ir::Command::Shell { script, .. } => Command::Shell {
                 script: script.clone(),
             },
             ir::Command::Spark {
