@@ -295,6 +295,26 @@ impl Checker<'_> {
     }
 
     pub fn unknown_name(&mut self, name: &ast::Ident, cx: &Cx<'_>, enum_expected: Option<DefId>) {
+        // The variable of a loop the pipeline has left.
+        if let Some(at) = self
+            .ended_loop_names
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name.name)
+            .map(|(_, at)| *at)
+        {
+            self.emit(
+                Diagnostic::error(
+                    Code::UNKNOWN_NAME,
+                    format!("`{}` exists only inside its loop", name.name),
+                    name.span,
+                )
+                .with_primary_message("used after the loop")
+                .with_label(at, "the loop's variable, which ends with its `}`")
+                .with_help("use it inside the loop; after it, a call made in the loop gathers its instances (`t.out` is a list)"),
+            );
+            return;
+        }
         let mut candidates: Vec<String> = cx.locals.keys().map(|k| k.as_str().to_owned()).collect();
         candidates.extend(self.scope_names(cx.module));
         if let Some(d) = enum_expected {
