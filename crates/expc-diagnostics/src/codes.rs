@@ -74,6 +74,7 @@ codes! {
     NESTING_TOO_DEEP = "E0014", "nesting-too-deep", "brackets nested deeper than expc accepts";
     INVALID_TEMPLATE = "E0015", "invalid-template", "a command template that cannot be split into arguments";
     DANGLING_DOC_COMMENT = "W0016", "dangling-doc-comment", "a doc comment that documents nothing";
+    RESERVED_WORD = "E0017", "reserved-word", "a reserved word (`where`, `in`, `on`, …) declared as a name";
     // Names and modules.
     UNRESOLVED_IMPORT = "E0100", "unresolved-import", "an import names a file or module that does not exist";
     IMPORT_CYCLE = "E0101", "import-cycle", "files import each other in a cycle";

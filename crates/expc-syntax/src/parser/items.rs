@@ -395,6 +395,7 @@ where
 
     // task NAME(FIELDS) -> (FIELDS) { SECTIONS }
     let field = ident()
+        .or(crate::parser::reserved_as_name("an input or output"))
         .then_ignore(just(Token::Colon))
         .then(typed_default.clone())
         .map_with(|(name, (ty, default)), e| Field {
