@@ -598,7 +598,10 @@ fn inputs_are_entities_of_exports_that_validate(name: &str, ids: &[String]) {
             license,
         ],
     );
-    assert_valid(&format!("{name}: RO-Crate"), &validate_crate(&dir.join("crate")));
+    assert_valid(
+        &format!("{name}: RO-Crate"),
+        &validate_crate(&dir.join("crate")),
+    );
     expc_tests::remove_tree(&dir);
 }
 

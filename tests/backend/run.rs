@@ -67,6 +67,10 @@ pub fn trials(suite: &mut Suite) {
         a_file_added_to_a_file_set_runs_only_its_instance,
     );
     suite.test(
+        "nested_metrics_are_dotted_names_and_a_bad_one_stops_its_dependants",
+        nested_metrics_are_dotted_names_and_a_bad_one_stops_its_dependants,
+    );
+    suite.test(
         "a_shell_script_receives_the_params_and_data_it_names",
         a_shell_script_receives_the_params_and_data_it_names,
     );
@@ -78,6 +82,74 @@ pub fn trials(suite: &mut Suite) {
         "a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed",
         a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed,
     );
+}
+
+/// A task that writes nested metrics, as dvclive does: the run accepts them, provenance
+/// records them by dotted names; one that writes a non-number in a nested object fails
+/// when it ends, and what reads its metrics does not run.
+fn nested_metrics_are_dotted_names_and_a_bad_one_stops_its_dependants() {
+    let dir = expc_tests::temp_path("run", "nested-metrics");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("spec.exp"),
+        r#"import std.formats.{Json, Text}
+import std.resources.{Local}
+
+resource laptop = Local { cpus = 1, mem = 1GiB }
+
+data written: File<Json> = "written.json"
+
+task train(src: File<Json>) -> (m: Metrics = "metrics.json") {
+  run `cp ${src} ${m}`
+}
+
+task report(m: Metrics) -> (out: File<Text> = "out.txt") {
+  run `cp ${m} ${out}`
+}
+
+pipeline main {
+  let t = train(src = written)
+  report(m = t.m)
+}
+"#,
+    )
+    .unwrap();
+    let metrics = |loss: &str| {
+        let text = format!(r#"{{"step": 3, "train": {{"loss": {loss}, "eval": {{"acc": 0.9}}}}}}"#);
+        std::fs::write(dir.join("written.json"), text).unwrap();
+    };
+    let run = || {
+        Command::new(expc_tests::expc())
+            .args(["run", "--local", "--json", "spec.exp"])
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    metrics("0.25");
+    let first = run();
+    ok(&first);
+    assert_eq!(tasks(&first, "task_finished"), set(&["t", "report"]));
+    let rows = expc_tests::query(
+        &dir.join(".expc"),
+        "SELECT name, value FROM metrics ORDER BY name",
+    );
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["step", "train.eval.acc", "train.loss"], "{rows:?}");
+    assert_eq!(rows[2]["value"], 0.25);
+
+    metrics("\"low\"");
+    let second = run();
+    assert!(!second.status.success());
+    assert!(tasks(&second, "task_started").contains("t"));
+    assert!(!tasks(&second, "task_started").contains("report"));
+    // The event that says why names the nested value.
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        stdout.contains("the value of `train.loss` is not a finite number"),
+        "{stdout}"
+    );
+    expc_tests::remove_tree(&dir);
 }
 
 /// A `shell` script that names a param (hostile text), a list param and a data item gets

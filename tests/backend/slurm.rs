@@ -768,7 +768,10 @@ fn shell_task_variables_do_not_change_the_hook_records() {
         sub.log_tail()
     );
     let note = std::fs::read_to_string(sub.run.join("n/0/note.txt")).unwrap();
-    assert_eq!(note, "a dir|not the job|7|it's; $(touch pwned) `x`\na b\nc\n");
+    assert_eq!(
+        note,
+        "a dir|not the job|7|it's; $(touch pwned) `x`\na b\nc\n"
+    );
     let records = sub.records();
     assert_eq!(records.len(), 2);
     let end = &ends(&records, "n")[&0];

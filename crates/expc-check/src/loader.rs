@@ -220,8 +220,10 @@ pub fn normalize(path: &Path) -> PathBuf {
             Component::CurDir => {}
             // `..` after nothing or after `..` stays: `../../a` is not `a`.
             Component::ParentDir => {
-                if matches!(out.components().next_back(), None | Some(Component::ParentDir))
-                    || !out.pop()
+                if matches!(
+                    out.components().next_back(),
+                    None | Some(Component::ParentDir)
+                ) || !out.pop()
                 {
                     out.push("..");
                 }
@@ -261,7 +263,10 @@ mod tests {
         let n = |p: &str| normalize(Path::new(p)).to_string_lossy().into_owned();
         assert_eq!(n("a/./b/../c"), "a/c");
         assert_eq!(n("../x"), "../x");
-        assert_eq!(n("../../examples/s/reads/a.fq"), "../../examples/s/reads/a.fq");
+        assert_eq!(
+            n("../../examples/s/reads/a.fq"),
+            "../../examples/s/reads/a.fq"
+        );
         assert_eq!(n("a/../../b"), "../b");
         assert_eq!(n("sheets/../ok/reads/a.fq"), "ok/reads/a.fq");
     }

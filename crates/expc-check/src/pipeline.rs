@@ -307,10 +307,9 @@ impl Checker<'_> {
             }
             Type::Call { task, .. } => {
                 let task = self.def(*task).name.clone();
-                let name = source.as_path().map_or_else(
-                    || "the call".to_owned(),
-                    |p| format!("`{}`", p[0].name),
-                );
+                let name = source
+                    .as_path()
+                    .map_or_else(|| "the call".to_owned(), |p| format!("`{}`", p[0].name));
                 self.emit(
                     Diagnostic::error(
                         Code::INVALID_LOOP,

@@ -72,7 +72,11 @@ pub fn read(script: &str) -> (Vec<Expansion>, HashSet<String>) {
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
-        let word_start = i == 0 || matches!(b[i - 1], b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'(' | b'{' | b'`');
+        let word_start = i == 0
+            || matches!(
+                b[i - 1],
+                b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'(' | b'{' | b'`'
+            );
         match c {
             b'\\' => i += 2,
             b'\'' if !double => {
@@ -96,7 +100,9 @@ pub fn read(script: &str) -> (Vec<Expansion>, HashSet<String>) {
                 let braced = b.get(j) == Some(&b'{');
                 if braced {
                     j += 1;
-                    if matches!(b.get(j), Some(b'#' | b'!')) && b.get(j + 1).is_some_and(|c| is_start(*c)) {
+                    if matches!(b.get(j), Some(b'#' | b'!'))
+                        && b.get(j + 1).is_some_and(|c| is_start(*c))
+                    {
                         j += 1;
                     }
                 }
@@ -378,7 +384,10 @@ mod tests {
     #[test]
     fn names_the_script_sets() {
         let s = "for f in a b; do echo $f; done\nread -r first second < x\nlocal n=1 m\nexport A\ncount+=1\narr[0]=x\nif [ $a == $b ]; then :; fi";
-        assert_eq!(set(s), ["A", "arr", "count", "f", "first", "m", "n", "second"]);
+        assert_eq!(
+            set(s),
+            ["A", "arr", "count", "f", "first", "m", "n", "second"]
+        );
         assert!(names(s).contains(&"a".to_owned()));
     }
 

@@ -947,9 +947,17 @@ mod tests {
 /// What `resources.NAME` reads in a command: the name, its type and how it is written.
 const RESOURCE_READS: &[(&str, fn() -> Type, &str)] = &[
     ("cpus", || Type::Cpu, "the CPUs the job is given"),
-    ("mem", || Type::Memory, "the memory the job is given, in bytes"),
+    (
+        "mem",
+        || Type::Memory,
+        "the memory the job is given, in bytes",
+    ),
     ("gpus", || Type::Int, "the GPUs the job is given"),
-    ("time", || Type::Duration, "the job's wall-time limit, in seconds"),
+    (
+        "time",
+        || Type::Duration,
+        "the job's wall-time limit, in seconds",
+    ),
 ];
 
 impl Checker<'_> {
@@ -1018,7 +1026,10 @@ impl Checker<'_> {
                     format!("the command reads `resources.{name}`, and the task sets no `{name}`"),
                     span,
                 )
-                .with_help(format!("set it in the task: `resources {{ {name} = {} }}`", if name == "mem" { "4GiB" } else { "1h" })),
+                .with_help(format!(
+                    "set it in the task: `resources {{ {name} = {} }}`",
+                    if name == "mem" { "4GiB" } else { "1h" }
+                )),
             );
             said.push(name);
         }

@@ -610,14 +610,11 @@ pub fn resources_read(task: &ir::Task) -> std::collections::BTreeSet<&str> {
     }
     let mut out = std::collections::BTreeSet::new();
     match &task.command {
-        ir::Command::Run { argv } => argv
-            .iter()
-            .flat_map(|w| &w.parts)
-            .for_each(|p| {
-                if let IrPart::Interp { expr } = p {
-                    walk(expr, &mut out);
-                }
-            }),
+        ir::Command::Run { argv } => argv.iter().flat_map(|w| &w.parts).for_each(|p| {
+            if let IrPart::Interp { expr } = p {
+                walk(expr, &mut out);
+            }
+        }),
         ir::Command::Spark { app, args, .. } => {
             walk(app, &mut out);
             args.iter().for_each(|a| walk(a, &mut out));
