@@ -277,8 +277,8 @@ pipeline main {
 }
 
 /// The sample-sheet example (three samples, two read files each, in a TSV relative to the
-/// sheet): one instance per row and the report; after one sample's reads change, only its
-/// instance and the report run; a row added runs only the new sample; a cell that does
+/// sheet): one instance per row, the report and its filter; after one sample's reads
+/// change, only its instance and what gathers them run; a row added runs only the new sample; a cell that does
 /// not fit the schema stops the run before anything starts, naming its row and column.
 fn a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed() {
     let dir = expc_tests::copy_of("run", "sample-sheet", "examples/samplesheet");
@@ -294,9 +294,9 @@ fn a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed() {
     ok(&first);
     assert_eq!(
         tasks(&first, "task_finished"),
-        set(&["p[0]", "p[1]", "p[2]", "report"])
+        set(&["p[0]", "p[1]", "p[2]", "r", "low"])
     );
-    let table = std::fs::read_to_string(dir.join(".expc/out/report/pairs.csv")).unwrap();
+    let table = std::fs::read_to_string(dir.join(".expc/out/r/pairs.csv")).unwrap();
     assert!(table.contains("wt_rep2,wildtype,4,96,"), "{table}");
 
     // One sample's reads change (both files, still paired).
@@ -305,9 +305,9 @@ fn a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed() {
     std::fs::write(reads.join("wt_rep2_R2.fq"), "@a\nTTGG\n+\nIIII\n").unwrap();
     let second = run();
     ok(&second);
-    assert_eq!(tasks(&second, "task_started"), set(&["p[1]", "report"]));
+    assert_eq!(tasks(&second, "task_started"), set(&["p[1]", "r", "low"]));
     assert_eq!(tasks(&second, "task_cached"), set(&["p[0]", "p[2]"]));
-    let table = std::fs::read_to_string(dir.join(".expc/out/report/pairs.csv")).unwrap();
+    let table = std::fs::read_to_string(dir.join(".expc/out/r/pairs.csv")).unwrap();
     assert!(table.contains("wt_rep2,wildtype,1,8,"), "{table}");
 
     // A row added: only the new sample runs, with the report.
@@ -319,8 +319,8 @@ fn a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed() {
     std::fs::write(&sheet, &text).unwrap();
     let third = run();
     ok(&third);
-    assert_eq!(tasks(&third, "task_started"), set(&["p[3]", "report"]));
-    let table = std::fs::read_to_string(dir.join(".expc/out/report/pairs.csv")).unwrap();
+    assert_eq!(tasks(&third, "task_started"), set(&["p[3]", "r", "low"]));
+    let table = std::fs::read_to_string(dir.join(".expc/out/r/pairs.csv")).unwrap();
     assert!(table.contains("ko_rep2,knockout,1,8,1.000"), "{table}");
 
     // A cell that is not of its column's type: nothing runs.
