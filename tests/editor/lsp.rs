@@ -70,8 +70,8 @@ pub fn trials(suite: &mut Suite) {
         file_sets_complete_glob_and_hover_with_what_they_match,
     );
     suite.test(
-        "sample_sheets_complete_rows_and_hover_with_their_table",
-        sample_sheets_complete_rows_and_hover_with_their_table,
+        "rows_and_resource_reads_complete_and_a_rows_sweep_hovers_with_its_table",
+        rows_and_resource_reads_complete_and_a_rows_sweep_hovers_with_its_table,
     );
 }
 
@@ -409,8 +409,9 @@ fn file_sets_complete_glob_and_hover_with_what_they_match() {
     c.stop();
 }
 
-/// `rows` is offered as a sweep's strategy; hovering a `rows` sweep names its table.
-fn sample_sheets_complete_rows_and_hover_with_their_table() {
+/// `rows` is offered as a sweep's strategy; hovering a `rows` sweep names its table;
+/// `resources.` in a task's command offers what the command may read of its job.
+fn rows_and_resource_reads_complete_and_a_rows_sweep_hovers_with_its_table() {
     let (path, text) = example("samplesheet");
     let mut c = Client::start(&root());
     assert!(
@@ -435,6 +436,24 @@ fn sample_sheets_complete_rows_and_hover_with_their_table() {
         .find(|i| i["label"] == "rows")
         .unwrap_or_else(|| panic!("no `rows` in {items}"));
     assert_eq!(rows["insertText"], "rows($1)");
+
+    // What a task's command may read of its job.
+    let typing = text.replace("--threads ${resources.cpus}", "--threads ${resources.}");
+    c.change(&path, 3, &typing);
+    let items = c.at(
+        "textDocument/completion",
+        &path,
+        pos(&typing, "${resources.}", 0, 12),
+    );
+    let l: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["label"].as_str().unwrap())
+        .collect();
+    for name in ["cpus", "mem", "gpus", "time"] {
+        assert!(l.contains(&name), "no `{name}` in {l:?}");
+    }
     c.stop();
 }
 

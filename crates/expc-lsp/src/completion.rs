@@ -99,6 +99,11 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
     // Members after a dot: `c.`, `p.`, `common.`.
     if let Some(dot) = token.rfind('.') {
         let path: Vec<&str> = token[..dot].split('.').collect();
+        // What a task's command reads of its job: `${resources.cpus}`.
+        let in_task = matches!(item.map(|(_, i)| &i.kind), Some(ItemKind::Task(_)));
+        if in_task && path == ["resources"] && !locals.iter().any(|(n, _)| n == "resources") {
+            return resource_reads();
+        }
         let mut target = path.first().and_then(|first| {
             locals
                 .iter()
@@ -387,4 +392,27 @@ fn markdown(value: String) -> Documentation {
         kind: MarkupKind::Markdown,
         value,
     })
+}
+
+/// `resources.` in a task: the figures its command may read.
+fn resource_reads() -> Vec<CompletionItem> {
+    SECTION_FIELDS
+        .iter()
+        .filter(|f| f.section == "resources")
+        .map(|f| CompletionItem {
+            label: f.name.to_owned(),
+            kind: Some(CompletionItemKind::FIELD),
+            detail: Some(format!("resources.{}: {}", f.name, f.ty)),
+            documentation: Some(markdown(format!(
+                "{}: what the job is given, read in its command{}",
+                f.doc,
+                match f.name {
+                    "mem" => " as bytes",
+                    "time" => " as seconds",
+                    _ => "",
+                }
+            ))),
+            ..CompletionItem::default()
+        })
+        .collect()
 }
