@@ -192,6 +192,20 @@ impl Checker<'_> {
             );
             return None;
         }
+        if rows.len() as u64 > crate::sweeps::MAX_POINTS {
+            self.emit(
+                Diagnostic::error(
+                    Code::INVALID_SAMPLE_SHEET,
+                    format!(
+                        "the sample sheet `{path}` has {} rows, more than ten million",
+                        rows.len()
+                    ),
+                    arg.value.span,
+                )
+                .with_help("split the sheet into several experiments"),
+            );
+            return None;
+        }
         let mut seen: BTreeMap<&[String], usize> = BTreeMap::new();
         for (i, row) in rows.iter().enumerate() {
             if let Some(first) = seen.insert(row, i + 1) {
