@@ -475,9 +475,13 @@ impl Checker<'_> {
             if !root_params.iter().any(|p| p == name) {
                 let root = self.module(ModuleId(0));
                 let span = Span::new(root.file, 0, 0);
+                let given = match self.overrides.origin(name) {
+                    Some(at) => format!("`{name}` in {at}"),
+                    None => format!("`-p {name}=…`"),
+                };
                 let mut d = Diagnostic::error(
                     Code::UNKNOWN_NAME,
-                    format!("`-p {name}=…` sets a param that the experiment does not declare"),
+                    format!("{given} sets a param that the experiment does not declare"),
                     span,
                 );
                 d = match expc_syntax::suggest::closest(
