@@ -87,7 +87,8 @@ module.exports = grammar({
         '=',
         field('strategy', $.identifier),
         optional(field('arguments', $.arguments)),
-        field('body', $.block),
+        // No block for a sweep that takes its points from a table: `rows(units)`.
+        optional(field('body', $.block)),
       ),
 
     resource: ($) => seq('resource', field('name', $._name), '=', field('kind', $._name), field('body', $.block)),

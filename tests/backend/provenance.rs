@@ -36,6 +36,10 @@ pub fn trials(suite: &mut Suite) {
         a_file_sets_files_are_entities_of_exports_that_validate,
     );
     suite.test(
+        "a_sample_sheets_files_are_entities_of_exports_that_validate",
+        a_sample_sheets_files_are_entities_of_exports_that_validate,
+    );
+    suite.test(
         "a_secret_reaches_no_file_the_run_or_the_exports_wrote",
         a_secret_reaches_no_file_the_run_or_the_exports_wrote,
     );
@@ -536,8 +540,29 @@ fn assert_valid(what: &str, out: &Output) {
 /// A run over a file set records every file as an input: each is an entity of the
 /// PROV-JSON and a file of the RO-Crate, and both pass the validators.
 fn a_file_sets_files_are_entities_of_exports_that_validate() {
-    let dir = expc_tests::copy_of("provenance", "file-set", "examples/filesets");
-    ok_in(&dir, &["run", "--local", "filesets.exp"]);
+    let ids: Vec<String> = ["s1_1.fq", "s1_2.fq", "s2_1.fq", "s2_2.fq"]
+        .iter()
+        .map(|f| format!("reads[data/{f}]"))
+        .collect();
+    inputs_are_entities_of_exports_that_validate("filesets", &ids);
+}
+
+/// A run over a sample sheet records the sheet and every file its rows name as inputs.
+fn a_sample_sheets_files_are_entities_of_exports_that_validate() {
+    let mut ids = vec!["samples/units.tsv".to_owned()];
+    for s in ["wt_rep1", "wt_rep2", "ko_rep1"] {
+        for r in ["R1", "R2"] {
+            ids.push(format!("units[samples/reads/{s}_{r}.fq]"));
+        }
+    }
+    inputs_are_entities_of_exports_that_validate("samplesheet", &ids);
+}
+
+/// Runs the example `name`, exports its provenance both ways, validates both, and finds
+/// every one of `ids` in the PROV-JSON.
+fn inputs_are_entities_of_exports_that_validate(name: &str, ids: &[String]) {
+    let dir = expc_tests::copy_of("provenance", name, &format!("examples/{name}"));
+    ok_in(&dir, &["run", "--local", &format!("{name}.exp")]);
     let license = "https://spdx.org/licenses/CC-BY-4.0";
     ok_in(
         &dir,
@@ -554,13 +579,10 @@ fn a_file_sets_files_are_entities_of_exports_that_validate() {
         ],
     );
     let prov = dir.join("prov/prov.json");
-    assert_valid("file set: PROV-JSON", &validate_prov(&prov));
+    assert_valid(&format!("{name}: PROV-JSON"), &validate_prov(&prov));
     let text = std::fs::read_to_string(&prov).unwrap();
-    for f in ["s1_1.fq", "s1_2.fq", "s2_1.fq", "s2_2.fq"] {
-        assert!(
-            text.contains(&format!("reads[data/{f}]")),
-            "{f} is no input"
-        );
+    for id in ids {
+        assert!(text.contains(id.as_str()), "{name}: {id} is no input");
     }
     ok_in(
         &dir,
@@ -576,7 +598,10 @@ fn a_file_sets_files_are_entities_of_exports_that_validate() {
             license,
         ],
     );
-    assert_valid("file set: RO-Crate", &validate_crate(&dir.join("crate")));
+    assert_valid(
+        &format!("{name}: RO-Crate"),
+        &validate_crate(&dir.join("crate")),
+    );
     expc_tests::remove_tree(&dir);
 }
 

@@ -66,6 +66,274 @@ pub fn trials(suite: &mut Suite) {
         "a_file_added_to_a_file_set_runs_only_its_instance",
         a_file_added_to_a_file_set_runs_only_its_instance,
     );
+    suite.test(
+        "nested_metrics_are_dotted_names_and_a_bad_one_stops_its_dependants",
+        nested_metrics_are_dotted_names_and_a_bad_one_stops_its_dependants,
+    );
+    suite.test(
+        "a_shell_script_receives_the_params_and_data_it_names",
+        a_shell_script_receives_the_params_and_data_it_names,
+    );
+    suite.test(
+        "only_a_command_that_reads_a_resource_has_it_in_its_key",
+        only_a_command_that_reads_a_resource_has_it_in_its_key,
+    );
+    suite.test(
+        "a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed",
+        a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed,
+    );
+}
+
+/// A task that writes nested metrics, as dvclive does: the run accepts them, provenance
+/// records them by dotted names; one that writes a non-number in a nested object fails
+/// when it ends, and what reads its metrics does not run.
+fn nested_metrics_are_dotted_names_and_a_bad_one_stops_its_dependants() {
+    let dir = expc_tests::temp_path("run", "nested-metrics");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("spec.exp"),
+        r#"import std.formats.{Json, Text}
+import std.resources.{Local}
+
+resource laptop = Local { cpus = 1, mem = 1GiB }
+
+data written: File<Json> = "written.json"
+
+task train(src: File<Json>) -> (m: Metrics = "metrics.json") {
+  run `cp ${src} ${m}`
+}
+
+task report(m: Metrics) -> (out: File<Text> = "out.txt") {
+  run `cp ${m} ${out}`
+}
+
+pipeline main {
+  let t = train(src = written)
+  report(m = t.m)
+}
+"#,
+    )
+    .unwrap();
+    let metrics = |loss: &str| {
+        let text = format!(r#"{{"step": 3, "train": {{"loss": {loss}, "eval": {{"acc": 0.9}}}}}}"#);
+        std::fs::write(dir.join("written.json"), text).unwrap();
+    };
+    let run = || {
+        Command::new(expc_tests::expc())
+            .args(["run", "--local", "--json", "spec.exp"])
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    metrics("0.25");
+    let first = run();
+    ok(&first);
+    assert_eq!(tasks(&first, "task_finished"), set(&["t", "report"]));
+    let rows = expc_tests::query(
+        &dir.join(".expc"),
+        "SELECT name, value FROM metrics ORDER BY name",
+    );
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["step", "train.eval.acc", "train.loss"], "{rows:?}");
+    assert_eq!(rows[2]["value"], 0.25);
+
+    metrics("\"low\"");
+    let second = run();
+    assert!(!second.status.success());
+    assert!(tasks(&second, "task_started").contains("t"));
+    assert!(!tasks(&second, "task_started").contains("report"));
+    // The event that says why names the nested value.
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        stdout.contains("the value of `train.loss` is not a finite number"),
+        "{stdout}"
+    );
+    expc_tests::remove_tree(&dir);
+}
+
+/// A `shell` script that names a param (hostile text), a list param and a data item gets
+/// them as variables of their names, intact; a changed param re-runs it, a changed data
+/// file too.
+fn a_shell_script_receives_the_params_and_data_it_names() {
+    let dir = expc_tests::temp_path("run", "shell-exports");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("words.txt"), "alpha\n").unwrap();
+    std::fs::write(
+        dir.join("spec.exp"),
+        r#"import std.formats.{Text}
+import std.resources.{Local}
+
+param label: String = "it's; $(touch pwned)"
+param tags: List<String> = ["a b", "c"]
+data words: File<Text> = "words.txt"
+
+resource laptop = Local { cpus = 1, mem = 1GiB }
+
+task note(n: Int) -> (out: File<Text> = "note.txt") {
+  shell `
+    count=0
+    for t in $tags; do count=$((count + 1)); done
+    printf '%s|%s|%s|%s
+' "$label" "$n" "$count" "$(cat "$words")" > "$out"
+  `
+}
+
+pipeline main {
+  note(n = 1)
+}
+"#,
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(expc_tests::expc())
+            .args(["run", "--local", "--json", "spec.exp"])
+            .args(args)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        ok(&out);
+        out
+    };
+    let note = || std::fs::read_to_string(dir.join(".expc/out/note/note.txt")).unwrap();
+    let first = run(&[]);
+    assert_eq!(tasks(&first, "task_finished"), set(&["note"]));
+    // `$tags` is one line per element: the loop splits at whitespace, so three words.
+    assert_eq!(note(), "it's; $(touch pwned)|1|3|alpha\n");
+    assert!(!dir.join("pwned").exists());
+    assert!(tasks(&run(&[]), "task_started").is_empty());
+    let second = run(&["-p", "label=other"]);
+    assert_eq!(tasks(&second, "task_started"), set(&["note"]));
+    assert_eq!(note(), "other|1|3|alpha\n");
+    std::fs::write(dir.join("words.txt"), "beta\n").unwrap();
+    let third = run(&["-p", "label=other"]);
+    assert_eq!(tasks(&third, "task_started"), set(&["note"]));
+    assert_eq!(note(), "other|1|3|beta\n");
+    expc_tests::remove_tree(&dir);
+}
+
+/// Two tasks given the same CPUs (from a param), one reading them in its command
+/// (`${resources.cpus}`, and its memory in bytes): the reader receives the values; when
+/// the CPUs change, only the reader runs again, the other is served from the cache.
+fn only_a_command_that_reads_a_resource_has_it_in_its_key() {
+    let dir = expc_tests::temp_path("run", "resources-read");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("spec.exp"),
+        r#"import std.formats.{Text}
+import std.resources.{Local}
+
+param threads: Int = 1
+
+resource laptop = Local { cpus = 4, mem = 1GiB }
+
+task reader(x: Int) -> (out: File<Text> = "out.txt") {
+  resources {
+    cpus = threads
+    mem = 64MiB
+  }
+  run `sh -c "echo $0 $1 > $2" ${resources.cpus} ${resources.mem} ${out}`
+}
+
+task other(x: Int) -> (out: File<Text> = "out.txt") {
+  resources {
+    cpus = threads
+  }
+  run `sh -c "echo same > $0" ${out}`
+}
+
+pipeline main {
+  reader(x = 1)
+  other(x = 1)
+}
+"#,
+    )
+    .unwrap();
+    let run = |threads: &str| {
+        let out = Command::new(expc_tests::expc())
+            .args(["run", "--local", "--json", "spec.exp", "-p"])
+            .arg(format!("threads={threads}"))
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        ok(&out);
+        out
+    };
+    let first = run("1");
+    assert_eq!(tasks(&first, "task_finished"), set(&["reader", "other"]));
+    let written = std::fs::read_to_string(dir.join(".expc/out/reader/out.txt")).unwrap();
+    assert_eq!(written, "1 67108864\n");
+    let second = run("2");
+    assert_eq!(tasks(&second, "task_started"), set(&["reader"]));
+    assert_eq!(tasks(&second, "task_cached"), set(&["other"]));
+    let written = std::fs::read_to_string(dir.join(".expc/out/reader/out.txt")).unwrap();
+    assert_eq!(written, "2 67108864\n");
+    // Back to one CPU: the first result is the cached one.
+    let third = run("1");
+    assert!(tasks(&third, "task_started").is_empty());
+    expc_tests::remove_tree(&dir);
+}
+
+/// The sample-sheet example (three samples, two read files each, in a TSV relative to the
+/// sheet): one instance per row, the report and its filter; after one sample's reads
+/// change, only its instance and what gathers them run; a row added runs only the new sample; a cell that does
+/// not fit the schema stops the run before anything starts, naming its row and column.
+fn a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed() {
+    let dir = expc_tests::copy_of("run", "sample-sheet", "examples/samplesheet");
+    let run = || {
+        Command::new(expc_tests::expc())
+            .args(["run", "--local", "--json", "samplesheet.exp"])
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    ok(&first);
+    assert_eq!(
+        tasks(&first, "task_finished"),
+        set(&["p[0]", "p[1]", "p[2]", "r", "low"])
+    );
+    let table = std::fs::read_to_string(dir.join(".expc/out/r/pairs.csv")).unwrap();
+    assert!(table.contains("wt_rep2,wildtype,4,96,"), "{table}");
+
+    // One sample's reads change (both files, still paired).
+    let reads = dir.join("samples/reads");
+    std::fs::write(reads.join("wt_rep2_R1.fq"), "@a\nACGT\n+\nIIII\n").unwrap();
+    std::fs::write(reads.join("wt_rep2_R2.fq"), "@a\nTTGG\n+\nIIII\n").unwrap();
+    let second = run();
+    ok(&second);
+    assert_eq!(tasks(&second, "task_started"), set(&["p[1]", "r", "low"]));
+    assert_eq!(tasks(&second, "task_cached"), set(&["p[0]", "p[2]"]));
+    let table = std::fs::read_to_string(dir.join(".expc/out/r/pairs.csv")).unwrap();
+    assert!(table.contains("wt_rep2,wildtype,1,8,"), "{table}");
+
+    // A row added: only the new sample runs, with the report.
+    std::fs::write(reads.join("ko_rep2_R1.fq"), "@b\nGGGG\n+\nIIII\n").unwrap();
+    std::fs::write(reads.join("ko_rep2_R2.fq"), "@b\nCCCC\n+\nIIII\n").unwrap();
+    let sheet = dir.join("samples/units.tsv");
+    let mut text = std::fs::read_to_string(&sheet).unwrap();
+    text.push_str("ko_rep2\tknockout\t2\treads/ko_rep2_R1.fq\treads/ko_rep2_R2.fq\n");
+    std::fs::write(&sheet, &text).unwrap();
+    let third = run();
+    ok(&third);
+    assert_eq!(tasks(&third, "task_started"), set(&["p[3]", "r", "low"]));
+    let table = std::fs::read_to_string(dir.join(".expc/out/r/pairs.csv")).unwrap();
+    assert!(table.contains("ko_rep2,knockout,1,8,1.000"), "{table}");
+
+    // A cell that is not of its column's type: nothing runs.
+    std::fs::write(&sheet, text.replace("wildtype\t2\t", "wildtype\ttwo\t")).unwrap();
+    let fourth = run();
+    assert!(!fourth.status.success());
+    assert!(tasks(&fourth, "task_started").is_empty());
+    let stderr = String::from_utf8_lossy(&fourth.stderr);
+    assert!(
+        stderr.contains("E0210") && stderr.contains("row 2, column 3 (`replicate`)"),
+        "{stderr}"
+    );
+    expc_tests::remove_tree(&dir);
 }
 
 /// The file-set example, run, then run again after a file is added (sorted first, so

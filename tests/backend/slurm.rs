@@ -130,6 +130,11 @@ pub fn trials(suite: &mut Suite) {
     );
     suite.needs(
         Engine::Slurm,
+        "a_sample_sheet_runs_as_an_array_on_slurm_and_matches_a_local_run",
+        a_sample_sheet_runs_as_an_array_on_slurm_and_matches_a_local_run,
+    );
+    suite.needs(
+        Engine::Slurm,
         "target_all_runs_local_and_slurm_parts_in_dependency_order",
         target_all_runs_local_and_slurm_parts_in_dependency_order,
     );
@@ -263,6 +268,7 @@ fn spec(name: &str) -> String {
     expc_tests::shared_copy("tests/run");
     expc_tests::shared_copy("examples/hello");
     expc_tests::shared_copy("examples/filesets");
+    expc_tests::shared_copy("examples/samplesheet");
     let copy = expc_tests::shared_copy("tests/slurm");
     copy.join(format!("{name}.exp"))
         .to_str()
@@ -1205,7 +1211,10 @@ fn shell_task_variables_do_not_change_the_hook_records() {
         sub.log_tail()
     );
     let note = std::fs::read_to_string(sub.run.join("n/0/note.txt")).unwrap();
-    assert_eq!(note, "a dir|not the job|7\n");
+    assert_eq!(
+        note,
+        "a dir|not the job|7|it's; $(touch pwned) `x`\na b\nc\n"
+    );
     let records = sub.records();
     assert_eq!(records.len(), 2);
     let end = &ends(&records, "n")[&0];
@@ -1330,6 +1339,38 @@ fn a_file_set_runs_as_an_array_on_slurm_and_matches_a_local_run() {
     let on_slurm = std::fs::read_to_string(state.join("out/report/counts.csv")).unwrap();
     let here = std::fs::read_to_string(local.join("out/report/counts.csv")).unwrap();
     assert_eq!(on_slurm.lines().count(), 5, "{on_slurm}");
+    assert_eq!(
+        on_slurm, here,
+        "the table differs between Slurm and a local run"
+    );
+    expc_tests::remove_tree(&state);
+}
+
+/// The sample-sheet example on a real Slurm: one array task per row, each reading the two
+/// files its row names, then the gather; the table is the one a local run makes.
+fn a_sample_sheet_runs_as_an_array_on_slurm_and_matches_a_local_run() {
+    let spec = spec("samplesheet_on_slurm");
+    let (out, state) = expc_run("samplesheet-slurm", &spec);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("4 ran, 0 cached, 0 failed"), "{stderr}");
+    let local = state.join("local");
+    let out = expc_tests::run(&[
+        "run",
+        "--local",
+        "--state-dir",
+        local.to_str().unwrap(),
+        &spec,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let on_slurm = std::fs::read_to_string(state.join("out/report/pairs.csv")).unwrap();
+    let here = std::fs::read_to_string(local.join("out/report/pairs.csv")).unwrap();
+    assert_eq!(on_slurm.lines().count(), 4, "{on_slurm}");
+    assert!(on_slurm.contains("ko_rep1,knockout,5,120,"), "{on_slurm}");
     assert_eq!(
         on_slurm, here,
         "the table differs between Slurm and a local run"

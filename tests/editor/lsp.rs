@@ -69,6 +69,10 @@ pub fn trials(suite: &mut Suite) {
         "file_sets_complete_glob_and_hover_with_what_they_match",
         file_sets_complete_glob_and_hover_with_what_they_match,
     );
+    suite.test(
+        "rows_and_resource_reads_complete_and_a_rows_sweep_hovers_with_its_table",
+        rows_and_resource_reads_complete_and_a_rows_sweep_hovers_with_its_table,
+    );
 }
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -402,6 +406,54 @@ fn file_sets_complete_glob_and_hover_with_what_they_match() {
         .find(|i| i["label"] == "glob")
         .unwrap_or_else(|| panic!("no `glob` in {items}"));
     assert_eq!(glob["insertText"], "glob(\"$1\")");
+    c.stop();
+}
+
+/// `rows` is offered as a sweep's strategy; hovering a `rows` sweep names its table;
+/// `resources.` in a task's command offers what the command may read of its job.
+fn rows_and_resource_reads_complete_and_a_rows_sweep_hovers_with_its_table() {
+    let (path, text) = example("samplesheet");
+    let mut c = Client::start(&root());
+    assert!(
+        c.open(&path, &text).is_empty(),
+        "the example has diagnostics"
+    );
+    let h = c.at("textDocument/hover", &path, pos(&text, "in samples", 0, 4));
+    let value = h["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("sweep samples = rows(units)"), "{value}");
+
+    let typing = text.replace("sweep samples = rows(units)", "sweep samples = ro");
+    c.change(&path, 2, &typing);
+    let items = c.at(
+        "textDocument/completion",
+        &path,
+        pos(&typing, "samples = ro", 0, 12),
+    );
+    let rows = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["label"] == "rows")
+        .unwrap_or_else(|| panic!("no `rows` in {items}"));
+    assert_eq!(rows["insertText"], "rows($1)");
+
+    // What a task's command may read of its job.
+    let typing = text.replace("--threads ${resources.cpus}", "--threads ${resources.}");
+    c.change(&path, 3, &typing);
+    let items = c.at(
+        "textDocument/completion",
+        &path,
+        pos(&typing, "${resources.}", 0, 12),
+    );
+    let l: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["label"].as_str().unwrap())
+        .collect();
+    for name in ["cpus", "mem", "gpus", "time"] {
+        assert!(l.contains(&name), "no `{name}` in {l:?}");
+    }
     c.stop();
 }
 

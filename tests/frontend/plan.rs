@@ -477,6 +477,22 @@ fn params_files_and_overrides() {
     let out = expc_tests::run(&["plan", "--params", &bad, spec]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.yaml"));
+    // An unknown key of a params file is named with its file and line, and the closest
+    // param; several files merge in order, the later winning.
+    std::fs::write(dir.join("typo.yaml"), "# tuned\nepochs: 8\nepoch: 9\n").unwrap();
+    let typo = dir.join("typo.yaml").to_string_lossy().into_owned();
+    let out = expc_tests::run(&["plan", "--params", &file, "--params", &typo, spec]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`epoch` in `") && err.contains("typo.yaml`, line 3 sets a param"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `epochs`?"), "{err}");
+    std::fs::write(dir.join("later.yaml"), "epochs: 8\n").unwrap();
+    let later = dir.join("later.yaml").to_string_lossy().into_owned();
+    let plan = stdout(&["plan", "--params", &file, "--params", &later, spec]);
+    assert!(plan.contains("--epochs 8 "), "{plan}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -88,6 +88,13 @@ pub struct Checker<'a> {
     pub file_sets: HashMap<DefId, FileSet>,
     /// The loops over lists, each as a sweep of one nameless axis (strategy `list`).
     pub list_loops: Vec<crate::ir::Sweep>,
+    /// While a task body is checked: its reads of `resources.NAME`, with their spans.
+    pub resource_reads: Option<Vec<(expc_syntax::ast::SmolStr, Span)>>,
+    /// The variables of the loops a pipeline has left, while it is checked: a use after
+    /// the loop is told that they exist only inside it.
+    pub ended_loop_names: Vec<(SmolStr, Span)>,
+    /// The files each sample sheet names in its `File` columns (`rows(…)`).
+    pub sheet_files: HashMap<DefId, crate::sheet::SheetFiles>,
 }
 
 /// A data item declared with `glob(…)`.
@@ -128,6 +135,9 @@ impl<'a> Checker<'a> {
             section_fields: crate::tasks::SectionFields::new(),
             moves: crate::profiles::Moves::default(),
             loader: None,
+            sheet_files: HashMap::new(),
+            resource_reads: None,
+            ended_loop_names: Vec::new(),
             file_sets: HashMap::new(),
             list_loops: Vec::new(),
         }

@@ -74,6 +74,10 @@ pub enum Local {
         var: SmolStr,
         span: Span,
     },
+    /// `resources` in a task's body: `resources.cpus` and the like.
+    Resources {
+        span: Span,
+    },
 }
 
 impl Local {
@@ -84,7 +88,8 @@ impl Local {
             | Local::Binding { span, .. }
             | Local::Point { span, .. }
             | Local::Element { span, .. }
-            | Local::Index { span, .. } => *span,
+            | Local::Index { span, .. }
+            | Local::Resources { span } => *span,
         }
     }
 }
@@ -235,6 +240,17 @@ impl Checker<'_> {
                         name: name.name.as_str().to_owned(),
                     },
                 },
+                Local::Resources { .. } => {
+                    self.emit(
+                        Diagnostic::error(
+                            Code::INVALID_INTERPOLATION,
+                            "`resources` is what the task is given, read one at a time",
+                            name.span,
+                        )
+                        .with_help("write `${resources.cpus}`, `${resources.mem}` (bytes), `${resources.gpus}` or `${resources.time}` (seconds)"),
+                    );
+                    Typed::error()
+                }
             };
         }
         // An enum variant where that enum is expected.
@@ -279,6 +295,26 @@ impl Checker<'_> {
     }
 
     pub fn unknown_name(&mut self, name: &ast::Ident, cx: &Cx<'_>, enum_expected: Option<DefId>) {
+        // The variable of a loop the pipeline has left.
+        if let Some(at) = self
+            .ended_loop_names
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name.name)
+            .map(|(_, at)| *at)
+        {
+            self.emit(
+                Diagnostic::error(
+                    Code::UNKNOWN_NAME,
+                    format!("`{}` exists only inside its loop", name.name),
+                    name.span,
+                )
+                .with_primary_message("used after the loop")
+                .with_label(at, "the loop's variable, which ends with its `}`")
+                .with_help("use it inside the loop; after it, a call made in the loop gathers its instances (`t.out` is a list)"),
+            );
+            return;
+        }
         let mut candidates: Vec<String> = cx.locals.keys().map(|k| k.as_str().to_owned()).collect();
         candidates.extend(self.scope_names(cx.module));
         if let Some(d) = enum_expected {
@@ -934,6 +970,11 @@ impl Checker<'_> {
     }
 
     fn field(&mut self, base: &Expr, name: &ast::Ident, cx: &Cx<'_>) -> Typed {
+        if let ExprKind::Name(n) = &base.kind {
+            if let Some(Local::Resources { .. }) = cx.locals.get(&n.name) {
+                return self.resource_read(name);
+            }
+        }
         let b = self.expr(base, None, cx);
         match &b.ty {
             Type::Error => Typed::error(),

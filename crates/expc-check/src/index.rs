@@ -374,7 +374,13 @@ impl Builder<'_> {
                 self.add(s)
             }
             ItemKind::Sweep(sw) => {
-                let detail = format!("sweep {} = {}", sw.name.name, sw.strategy.name);
+                let mut detail = format!("sweep {} = {}", sw.name.name, sw.strategy.name);
+                // A sample sheet's table, which says where the points come from.
+                if let (None, Some([arg])) = (&sw.body, sw.args.as_deref()) {
+                    if let ExprKind::Name(n) = &arg.value.kind {
+                        detail.push_str(&format!("({})", n.name));
+                    }
+                }
                 let s = self.symbol(
                     &sw.name,
                     SymbolKind::Sweep,
@@ -386,7 +392,7 @@ impl Builder<'_> {
                     None,
                 );
                 let id = self.add(s);
-                for e in &sw.body.entries {
+                for e in sw.body.iter().flat_map(|b| &b.entries) {
                     if e.name.name.is_empty() {
                         continue;
                     }
@@ -777,7 +783,9 @@ impl Builder<'_> {
                     for a in s.args.iter().flatten() {
                         self.expr(m, &[], &a.value);
                     }
-                    self.block_values(m, &[], &s.body);
+                    if let Some(body) = &s.body {
+                        self.block_values(m, &[], body);
+                    }
                 }
                 ItemKind::Resource(r) | ItemKind::Site(r) => {
                     let kind = self.index.lookup(m, &r.kind.name);

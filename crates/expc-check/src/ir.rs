@@ -42,6 +42,8 @@ pub enum Strategy {
     Random,
     /// The elements of a list a `for` loop runs over: one axis, named ``.
     List,
+    /// The rows of a sample sheet (`rows(units)`): an axis per column, a point per row.
+    Rows,
 }
 
 /// Bumped on any incompatible change of the JSON shape.
@@ -229,10 +231,10 @@ impl Program {
             match s {
                 Stmt::Call(c) => c.args.values().for_each(|e| artifacts_in(e, out)),
                 Stmt::For { sweep, body, .. } => {
-                    let list = self
-                        .sweeps
-                        .iter()
-                        .find(|s| s.id == *sweep && s.strategy == Strategy::List);
+                    // The files of a file set or a sample sheet a loop runs over.
+                    let list = self.sweeps.iter().find(|s| {
+                        s.id == *sweep && matches!(s.strategy, Strategy::List | Strategy::Rows)
+                    });
                     for a in list.iter().flat_map(|s| &s.axes) {
                         for v in a.values.as_ref().and_then(Value::as_list).unwrap_or(&[]) {
                             if let Value::Artifact(id) = v {
@@ -348,8 +350,13 @@ pub struct Env {
 pub enum Command {
     /// An argv template: each word one argument.
     Run { argv: Vec<Word> },
-    /// A bash script; values reach it as environment variables.
-    Shell { script: String },
+    /// A bash script; values reach it as environment variables: the task's inputs and
+    /// outputs, and the params, data items and models it names (`exports`, by name).
+    Shell {
+        script: String,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        exports: BTreeMap<String, IrExpr>,
+    },
     Spark {
         app: IrExpr,
         args: Vec<IrExpr>,

@@ -50,6 +50,11 @@ pub enum IrExpr {
         /// The position's own name.
         name: String,
     },
+    /// `resources.cpus` (`mem`, `gpus`, `time`) in a task's command: what the job is given,
+    /// known once it is placed.
+    Resource {
+        name: String,
+    },
     /// `t.output` of a pipeline binding; `gathered` after the binding's loops.
     CallOutput {
         binding: String,

@@ -227,6 +227,7 @@ impl Checker<'_> {
                                 | Type::Bool
                                 | Type::String
                                 | Type::Timestamp
+                                | Type::File(_)
                                 | Type::Error
                         ) {
                             let shown = self.show(&t);
@@ -236,7 +237,7 @@ impl Checker<'_> {
                                     format!("a column cannot be {shown}"),
                                     ty.span,
                                 )
-                                .with_help("columns are Int, Float, Bool, String or Timestamp, optionally with `?`"),
+                                .with_help("columns are Int, Float, Bool, String, Timestamp or File<F> (a path relative to the table, in a sample sheet), optionally with `?`"),
                             );
                         }
                         if let Some(d) = default {
@@ -474,9 +475,13 @@ impl Checker<'_> {
             if !root_params.iter().any(|p| p == name) {
                 let root = self.module(ModuleId(0));
                 let span = Span::new(root.file, 0, 0);
+                let given = match self.overrides.origin(name) {
+                    Some(at) => format!("`{name}` in {at}"),
+                    None => format!("`-p {name}=…`"),
+                };
                 let mut d = Diagnostic::error(
                     Code::UNKNOWN_NAME,
-                    format!("`-p {name}=…` sets a param that the experiment does not declare"),
+                    format!("{given} sets a param that the experiment does not declare"),
                     span,
                 );
                 d = match expc_syntax::suggest::closest(

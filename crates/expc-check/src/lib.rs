@@ -20,7 +20,10 @@ pub mod modules;
 mod overrides;
 mod pipeline;
 mod profiles;
+mod resource_reads;
 pub mod shape;
+mod sheet;
+mod shell;
 mod sweeps;
 mod tasks;
 mod types;
@@ -304,7 +307,24 @@ impl Checker<'_> {
                         })
                         .collect()
                 }
-                None => Vec::new(),
+                None => match self.sheet_files.get(&d) {
+                    // The files a sample sheet names.
+                    Some(sheet) => sheet
+                        .files
+                        .iter()
+                        .map(|(f, ty)| ir::Artifact {
+                            id: fileset::member_id(&set.id, f),
+                            ty: self.show(ty),
+                            path: Some(f.clone()),
+                            module: set.module.clone(),
+                            doc: None,
+                            entries: Default::default(),
+                            glob: None,
+                            member_of: Some(set.id.clone()),
+                        })
+                        .collect(),
+                    None => Vec::new(),
+                },
             };
             data.push(set);
             data.extend(members);

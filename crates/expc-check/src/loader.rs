@@ -218,8 +218,13 @@ pub fn normalize(path: &Path) -> PathBuf {
     for c in path.components() {
         match c {
             Component::CurDir => {}
+            // `..` after nothing or after `..` stays: `../../a` is not `a`.
             Component::ParentDir => {
-                if !out.pop() {
+                if matches!(
+                    out.components().next_back(),
+                    None | Some(Component::ParentDir)
+                ) || !out.pop()
+                {
                     out.push("..");
                 }
             }
@@ -246,4 +251,23 @@ pub fn std_module(name: &str) -> Option<&'static str> {
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, src)| *src)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+    use std::path::Path;
+
+    #[test]
+    fn normalize_keeps_leading_parents() {
+        let n = |p: &str| normalize(Path::new(p)).to_string_lossy().into_owned();
+        assert_eq!(n("a/./b/../c"), "a/c");
+        assert_eq!(n("../x"), "../x");
+        assert_eq!(
+            n("../../examples/s/reads/a.fq"),
+            "../../examples/s/reads/a.fq"
+        );
+        assert_eq!(n("a/../../b"), "../b");
+        assert_eq!(n("sheets/../ok/reads/a.fq"), "ok/reads/a.fq");
+    }
 }

@@ -19,6 +19,8 @@ pub struct Overrides {
     /// Placements moved on the command line (`--on FROM=TO`), in order: they apply after
     /// the profile's, a later one winning.
     moves: Vec<(String, String)>,
+    /// Where each name given by a params file was given: the file and the key's line.
+    origins: Vec<(String, String, Option<usize>)>,
 }
 
 impl Overrides {
@@ -73,6 +75,31 @@ impl Overrides {
             self.push(name, value);
         }
         Ok(())
+    }
+
+    /// As [`Self::push_yaml`], noting that the names come from the file `file`, and on
+    /// which line, for the messages about them.
+    pub fn push_yaml_file(&mut self, text: &str, file: &str) -> Result<(), String> {
+        for (name, value) in crate::yaml::params(text)? {
+            let line = crate::yaml::key_line(text, &name);
+            self.origins.push((name.clone(), file.to_owned(), line));
+            self.push(name, value);
+        }
+        Ok(())
+    }
+
+    /// Where `name` was given, when the last value given for it came from a params file:
+    /// `params.yaml, line 3`.
+    pub fn origin(&self, name: &str) -> Option<String> {
+        let (_, _, verbatim) = self.values.iter().rev().find(|(n, _, _)| n == name)?;
+        if *verbatim {
+            return None;
+        }
+        let (_, file, line) = self.origins.iter().rev().find(|(n, _, _)| n == name)?;
+        Some(match line {
+            Some(l) => format!("`{file}`, line {l}"),
+            None => format!("`{file}`"),
+        })
     }
 
     /// A value as a literal of the param's type (a params file's; quotes are read).

@@ -37,6 +37,7 @@ impl Checker<'_> {
                 continue;
             };
             let module = self.def(def).module;
+            self.ended_loop_names.clear();
             let mut walk = Walk {
                 locals: HashMap::new(),
                 loops: Vec::new(),
@@ -228,6 +229,11 @@ impl Checker<'_> {
                             walk.locals.insert(name, prev);
                         }
                     }
+                    // A use of the loop's names after it says where they belonged.
+                    self.ended_loop_names.push((var.name.clone(), var.span));
+                    if let Some(i) = index {
+                        self.ended_loop_names.push((i.name.clone(), i.span));
+                    }
                     let sweep = match looped {
                         Some(Looped::Sweep(s)) => self.ir_id(s),
                         Some(Looped::List { sweep, .. }) => sweep,
@@ -296,6 +302,23 @@ impl Checker<'_> {
                     .with_help(
                         "list the values, or loop over a param or data item that holds them",
                     ),
+                );
+                return None;
+            }
+            Type::Call { task, .. } => {
+                let task = self.def(*task).name.clone();
+                let name = source
+                    .as_path()
+                    .map_or_else(|| "the call".to_owned(), |p| format!("`{}`", p[0].name));
+                self.emit(
+                    Diagnostic::error(
+                        Code::INVALID_LOOP,
+                        format!("{name} is a call of `{task}`: what it makes is known only when it runs, so it cannot decide how many instances a loop plans"),
+                        source.span,
+                    )
+                    .with_primary_message("known only when the pipeline runs")
+                    .with_help("pass its output whole to one task (`t(parts = s.parts)`), or loop over what decides its instances")
+                    .with_note(LOOP_SOURCES),
                 );
                 return None;
             }
@@ -380,7 +403,12 @@ impl Checker<'_> {
         let cx = Cx::top(module, &cx_locals, "in a loop");
         let found = match self.defs.lookup(module, &first.name).map(|b| b.binding) {
             None => {
+                let before = self.diagnostics.len();
                 self.unknown_name(first, &cx, None);
+                // Say what a loop may run over.
+                if let Some(d) = self.diagnostics.get_mut(before) {
+                    d.notes.push(LOOP_SOURCES.to_owned());
+                }
                 return None;
             }
             Some(Binding::Module(m)) => match path.get(1) {
@@ -1060,3 +1088,6 @@ fn show_amount(v: &Value) -> String {
         },
     }
 }
+
+/// What a `for` loop may run over, for the messages of a loop over something else.
+const LOOP_SOURCES: &str = "a loop runs over a sweep (`for p in grid`, `for s in samples` of `sweep samples = rows(units)`), a file set (`for f in reads`), a list param, or a list written out (`for x in [1, 2]`, `for i in 0..n`)";

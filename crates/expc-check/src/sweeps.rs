@@ -40,6 +40,26 @@ impl Checker<'_> {
             };
             let module = self.def(def).module;
             let cx = self.top_cx(module, "in a sweep");
+            if s.strategy.name == "rows" {
+                if let Some(info) = self.rows_sweep(def, s) {
+                    self.sweeps.insert(def, info);
+                }
+                continue;
+            }
+            let Some(body) = &s.body else {
+                self.emit(
+                    Diagnostic::error(
+                        Code::INVALID_SWEEP,
+                        format!("the sweep `{}` has no axes", s.name.name),
+                        s.name.span.to(s.strategy.span),
+                    )
+                    .with_help(format!(
+                        "give its axes in a block: `sweep {} = {} {{ lr = [0.1, 0.01] }}`, or take a table's rows: `sweep {} = rows(units)`",
+                        s.name.name, s.strategy.name, s.name.name
+                    )),
+                );
+                continue;
+            };
             let strategy = match s.strategy.name.as_str() {
                 "product" => Strategy::Product,
                 "zip" => Strategy::Zip,
@@ -50,10 +70,13 @@ impl Checker<'_> {
                         format!("unknown sweep strategy `{other}`"),
                         s.strategy.span,
                     );
-                    d = match expc_syntax::suggest::closest(other, ["product", "zip", "random"]) {
+                    d = match expc_syntax::suggest::closest(
+                        other,
+                        ["product", "zip", "random", "rows"],
+                    ) {
                         Some(x) => d.with_help(format!("did you mean `{x}`?")),
                         None => d.with_help(
-                            "the strategies are product, zip and random(samples = N, seed = S)",
+                            "the strategies are product, zip, random(samples = N, seed = S) and rows(TABLE)",
                         ),
                     };
                     self.emit(d);
@@ -146,7 +169,7 @@ impl Checker<'_> {
                 (None, _) => {}
             }
             let mut axes: Vec<Axis> = Vec::new();
-            for entry in &s.body.entries {
+            for entry in &body.entries {
                 if entry.name.name.is_empty() {
                     continue;
                 }
@@ -248,7 +271,7 @@ impl Checker<'_> {
                     Diagnostic::error(
                         Code::INVALID_SWEEP,
                         format!("the sweep `{}` has no axes", s.name.name),
-                        s.body.span,
+                        body.span,
                     )
                     .with_help("add an axis: `lr = [0.1, 0.01]`"),
                 );
@@ -264,7 +287,9 @@ impl Checker<'_> {
                 .collect();
             let points = match strategy {
                 Strategy::Random => samples.map(|(n, _)| n as u64),
-                Strategy::List => lengths.first().copied().flatten().map(|l| l as u64),
+                Strategy::List | Strategy::Rows => {
+                    lengths.first().copied().flatten().map(|l| l as u64)
+                }
                 Strategy::Product => lengths
                     .iter()
                     .try_fold(1u64, |acc, l| l.map(|l| acc.saturating_mul(l as u64))),

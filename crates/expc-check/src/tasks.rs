@@ -373,6 +373,11 @@ impl Checker<'_> {
                     },
                 );
             }
+            // `resources.cpus` and the like, unless an input or output is so named.
+            locals
+                .entry(SmolStr::new_static("resources"))
+                .or_insert(Local::Resources { span: t.name.span });
+            self.resource_reads = Some(Vec::new());
             let cx = Cx {
                 module,
                 locals: &locals,
@@ -389,6 +394,7 @@ impl Checker<'_> {
             let mut env = ir::Env::default();
             let mut retry = ir::Retry::default();
             let mut cache = true;
+            let mut shell = None;
             for section in &t.sections {
                 let kw = section.kind.keyword();
                 if matches!(section.kind, SectionKind::Error) {
@@ -417,6 +423,7 @@ impl Checker<'_> {
                         // What a task asks of the machine changes none of its results: the
                         // params used here are not among the task's uses (its cache key).
                         let mark = self.use_log.as_ref().map_or(0, Vec::len);
+                        let mark_reads = self.resource_reads.as_ref().map_or(0, Vec::len);
                         resources = {
                             let fields = std::mem::take(&mut self.section_fields.resources);
                             let v = self.block(block, &fields, "`resources`", kw_span, &cx);
@@ -425,6 +432,7 @@ impl Checker<'_> {
                         };
                         resources.retain(|_, v| *v != Value::None);
                         self.check_resource_values(block, &resources);
+                        self.resources_read_in_resources(mark_reads);
                         if let Some(log) = &mut self.use_log {
                             log.truncate(mark);
                         }
@@ -437,17 +445,21 @@ impl Checker<'_> {
                     SectionKind::Run(template) => Some(ir::Command::Run {
                         argv: self.argv(template, &cx),
                     }),
-                    SectionKind::Shell(template) => Some(ir::Command::Shell {
-                        script: template
-                            .words
-                            .iter()
-                            .flat_map(|w| &w.parts)
-                            .map(|p| match p {
-                                TemplatePart::Text { value, .. } => value.as_str(),
-                                TemplatePart::Interp(_) => "",
-                            })
-                            .collect(),
-                    }),
+                    SectionKind::Shell(template) => {
+                        shell = Some(template);
+                        Some(ir::Command::Shell {
+                            script: template
+                                .words
+                                .iter()
+                                .flat_map(|w| &w.parts)
+                                .map(|p| match p {
+                                    TemplatePart::Text { value, .. } => value.as_str(),
+                                    TemplatePart::Interp(_) => "",
+                                })
+                                .collect(),
+                            exports: BTreeMap::new(),
+                        })
+                    }
                     SectionKind::Spark { app, args, body } => {
                         let (cmd, settings) =
                             self.spark_section(app, args.as_ref(), body.as_ref(), &cx, kw_span);
@@ -490,7 +502,15 @@ impl Checker<'_> {
                     }
                 }
             }
+            self.resources_read_are_set(&resources);
             let command = match command {
+                Some((ir::Command::Shell { script, .. }, _)) => {
+                    let exports = match shell {
+                        Some(template) => self.shell_exports(template, &env, &cx),
+                        None => BTreeMap::new(),
+                    };
+                    ir::Command::Shell { script, exports }
+                }
                 Some((c, _)) => c,
                 None => {
                     self.emit(

@@ -28,6 +28,19 @@ pub fn params(text: &str) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
+/// The line (from 1) of the top-level key `name` of a params file, when it is written in
+/// block style at the start of a line (`name:`, `"name":` or `'name':`).
+pub fn key_line(text: &str, name: &str) -> Option<usize> {
+    let forms = [
+        format!("{name}:"),
+        format!("\"{name}\":"),
+        format!("'{name}':"),
+    ];
+    text.lines()
+        .position(|l| forms.iter().any(|f| l.starts_with(f.as_str())))
+        .map(|i| i + 1)
+}
+
 /// `value` as a YAML document, for generated manifests: fields in the order their types
 /// declare them, so the text is the same from run to run for the same value.
 pub fn to_string<T: serde::Serialize>(value: &T) -> Result<String, String> {
@@ -75,6 +88,8 @@ mod tests {
             ]
         );
         assert!(super::params("- 1\n- 2\n").is_err());
+        assert_eq!(super::key_line("# c\nepochs: 1\nlrr: 2\n", "lrr"), Some(3));
+        assert_eq!(super::key_line("a:\n  lrr: 2\n", "lrr"), None);
         assert!(super::params("x: {a: 1}\n").is_err());
     }
 }

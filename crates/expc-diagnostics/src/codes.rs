@@ -74,6 +74,7 @@ codes! {
     NESTING_TOO_DEEP = "E0014", "nesting-too-deep", "brackets nested deeper than expc accepts";
     INVALID_TEMPLATE = "E0015", "invalid-template", "a command template that cannot be split into arguments";
     DANGLING_DOC_COMMENT = "W0016", "dangling-doc-comment", "a doc comment that documents nothing";
+    RESERVED_WORD = "E0017", "reserved-word", "a reserved word (`where`, `in`, `on`, …) declared as a name";
     // Names and modules.
     UNRESOLVED_IMPORT = "E0100", "unresolved-import", "an import names a file or module that does not exist";
     IMPORT_CYCLE = "E0101", "import-cycle", "files import each other in a cycle";
@@ -92,6 +93,7 @@ codes! {
     INVALID_VALUE = "E0207", "invalid-value", "a value of the right type that is not allowed";
     INVALID_FILE_SET = "E0208", "invalid-file-set", "a `glob(…)` that is malformed, misplaced or declared with a type other than a list of files";
     EMPTY_FILE_SET = "E0209", "empty-file-set", "a `glob(…)` pattern that matches no file";
+    INVALID_SAMPLE_SHEET = "E0210", "invalid-sample-sheet", "a sample sheet read by `rows(…)` that cannot be read, is empty, or does not match its schema";
     // Blocks, resources and placement.
     UNKNOWN_FIELD = "E0300", "unknown-field", "a block sets or reads a field that does not exist";
     MISSING_FIELD = "E0301", "missing-field", "a block leaves out a required field";
@@ -111,6 +113,7 @@ codes! {
     OVERLAPPING_OUTPUTS = "E0407", "overlapping-outputs", "two outputs of a task on one file, or one inside the other";
     INVALID_AFTER = "E0408", "invalid-after", "`after` names something that is not another call of the same pipeline";
     INVALID_LOOP = "E0409", "invalid-loop", "a `for` loop over something that is not a sweep or a list known when the experiment is planned";
+    UNBOUND_SHELL_VARIABLE = "E0410", "unbound-shell-variable", "a `shell` script reads a `$name` that is not exported to it or that nothing sets";
     UNUSED = "W0500", "unused", "a param, data item or model that nothing uses";
     // Lowering to a DAG.
     UNSET_PARAM = "E0600", "unset-param", "a param without a default is given no value";

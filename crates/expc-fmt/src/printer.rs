@@ -293,8 +293,10 @@ impl<'a> Printer<'a> {
                 if let Some(args) = &s.args {
                     self.args(args);
                 }
-                self.write(" ");
-                self.block(&s.body);
+                if let Some(body) = &s.body {
+                    self.write(" ");
+                    self.block(body);
+                }
             }
             ItemKind::Resource(r) | ItemKind::Site(r) => {
                 self.write(item.kind.keyword());

@@ -99,6 +99,11 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
     // Members after a dot: `c.`, `p.`, `common.`.
     if let Some(dot) = token.rfind('.') {
         let path: Vec<&str> = token[..dot].split('.').collect();
+        // What a task's command reads of its job: `${resources.cpus}`.
+        let in_task = matches!(item.map(|(_, i)| &i.kind), Some(ItemKind::Task(_)));
+        if in_task && path == ["resources"] && !locals.iter().any(|(n, _)| n == "resources") {
+            return resource_reads();
+        }
         let mut target = path.first().and_then(|first| {
             locals
                 .iter()
@@ -220,6 +225,20 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
                 "Every file the pattern matches, relative to this file's folder, sorted by path: `*`, `?`, `[a-z]`, `{a,b}`, and `**` for any folders. The data item is a `List<File<F>>`; `for f in NAME { … }` runs once per file.".to_owned(),
             )),
             insert_text: Some("glob(\"$1\")".to_owned()),
+            insert_text_format: Some(lsp_types::InsertTextFormat::SNIPPET),
+            ..CompletionItem::default()
+        });
+    }
+    // A sweep may take its points from a sample sheet.
+    if matches!(item.kind, ItemKind::Sweep(_)) {
+        items.push(CompletionItem {
+            label: "rows".to_owned(),
+            kind: Some(CompletionItemKind::FUNCTION),
+            detail: Some("rows(table): one point per row".to_owned()),
+            documentation: Some(markdown(
+                "A sample sheet: one point per row of a data item `Table<Tsv, S>` or `Table<Csv, S>`, one key per column of the schema `S`, read and checked when the experiment is planned. A `File<F>` column holds paths relative to the sheet.".to_owned(),
+            )),
+            insert_text: Some("rows($1)".to_owned()),
             insert_text_format: Some(lsp_types::InsertTextFormat::SNIPPET),
             ..CompletionItem::default()
         });
@@ -373,4 +392,27 @@ fn markdown(value: String) -> Documentation {
         kind: MarkupKind::Markdown,
         value,
     })
+}
+
+/// `resources.` in a task: the figures its command may read.
+fn resource_reads() -> Vec<CompletionItem> {
+    SECTION_FIELDS
+        .iter()
+        .filter(|f| f.section == "resources")
+        .map(|f| CompletionItem {
+            label: f.name.to_owned(),
+            kind: Some(CompletionItemKind::FIELD),
+            detail: Some(format!("resources.{}: {}", f.name, f.ty)),
+            documentation: Some(markdown(format!(
+                "{}: what the job is given, read in its command{}",
+                f.doc,
+                match f.name {
+                    "mem" => " as bytes",
+                    "time" => " as seconds",
+                    _ => "",
+                }
+            ))),
+            ..CompletionItem::default()
+        })
+        .collect()
 }

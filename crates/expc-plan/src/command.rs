@@ -362,8 +362,16 @@ impl<'p> Evaluator<'p> {
                 }
                 CommandKind::Run
             }
-            ir::Command::Shell { script } => {
-                // Values reach the script as variables named after the inputs and outputs.
+            ir::Command::Shell { script, exports } => {
+                // Values reach the script as variables named after the inputs and outputs,
+                // and after the params, data items and models it names.
+                for (name, e) in exports {
+                    variables.push(Variable {
+                        name: name.clone(),
+                        value: ev(e),
+                        kind: VariableKind::ShellValue,
+                    });
+                }
                 for f in task.inputs.iter().chain(&task.outputs) {
                     let e = if task.outputs.iter().any(|o| o.name == f.name) {
                         IrExpr::Output {
@@ -493,6 +501,10 @@ impl<'p> Evaluator<'p> {
                         Symbolic::Word(Word::text(p.to_string()))
                     })
             }
+            IrExpr::Resource { name } => self.value(&crate::lower::resource_value(
+                &self.plan.jobs[s.job].resources,
+                name,
+            )),
             IrExpr::CallOutput {
                 binding,
                 output,
@@ -575,4 +587,40 @@ fn outputs(task: &ir::Task) -> Vec<OutputFile> {
             metrics: o.ty.starts_with("Metrics"),
         })
         .collect()
+}
+
+/// The resources a task's command and variables read (`${resources.cpus}`), each once,
+/// sorted.
+pub fn resources_read(task: &ir::Task) -> std::collections::BTreeSet<&str> {
+    fn walk<'a>(e: &'a IrExpr, out: &mut std::collections::BTreeSet<&'a str>) {
+        match e {
+            IrExpr::Resource { name } => {
+                out.insert(name);
+            }
+            IrExpr::List { items } | IrExpr::Concat { parts: items } => {
+                items.iter().for_each(|i| walk(i, out));
+            }
+            IrExpr::Template { parts } => parts.iter().for_each(|p| {
+                if let IrPart::Interp { expr } = p {
+                    walk(expr, out);
+                }
+            }),
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    match &task.command {
+        ir::Command::Run { argv } => argv.iter().flat_map(|w| &w.parts).for_each(|p| {
+            if let IrPart::Interp { expr } = p {
+                walk(expr, &mut out);
+            }
+        }),
+        ir::Command::Spark { app, args, .. } => {
+            walk(app, &mut out);
+            args.iter().for_each(|a| walk(a, &mut out));
+        }
+        ir::Command::Shell { .. } | ir::Command::None => {}
+    }
+    task.env.vars.values().for_each(|e| walk(e, &mut out));
+    out
 }

@@ -493,6 +493,7 @@ impl Cx<'_> {
             IrExpr::Point { var, axis } => vec![format!("{{{var}.{axis}}}")],
             IrExpr::Element { var, fields } => vec![format!("{{{}}}", element(var, fields))],
             IrExpr::LoopIndex { name, .. } => vec![format!("{{{name}}}")],
+            IrExpr::Resource { name } => vec![format!("{{resources.{name}}}")],
             IrExpr::CallOutput {
                 binding,
                 output,
@@ -581,6 +582,7 @@ impl Cx<'_> {
             })
             .collect();
         let id = self.job_id(site, task, &env, &after, ids);
+        let id = with_resources_read(id, task, &resources);
         let mut placement = BTreeMap::new();
         for (k, v) in &fields {
             if !matches!(v, Value::None) && !matches!(v, Value::List(l) if l.is_empty()) {
@@ -637,7 +639,7 @@ impl Cx<'_> {
                     })
                     .collect(),
             },
-            ir::Command::Shell { script } => Command::Shell {
+            ir::Command::Shell { script, .. } => Command::Shell {
                 script: script.clone(),
             },
             ir::Command::Spark {
@@ -777,10 +779,16 @@ impl Cx<'_> {
         for l in &site.loops {
             if let Some(s) = self.index.sweep(&l.sweep) {
                 // A loop over a list enters by its element type only: each instance's id
-                // adds its element, so a file added to a set renames no other instance.
-                if s.strategy == ir::Strategy::List {
-                    h.update(b"list:");
+                // adds its element, so a file added to a set renames no other instance. So
+                // does a sample sheet, by its columns: a row added renames no other.
+                if matches!(s.strategy, ir::Strategy::List | ir::Strategy::Rows) {
+                    h.update(if s.strategy == ir::Strategy::Rows {
+                        b"rows:"
+                    } else {
+                        b"list:"
+                    });
                     for a in &s.axes {
+                        h.update(a.name.as_bytes());
                         h.update(a.ty.as_bytes());
                     }
                     h.update(if l.index.is_some() { b"#" } else { b";" });
@@ -843,6 +851,7 @@ impl Cx<'_> {
             IrExpr::Point { var, axis } => format!("{var}.{axis}"),
             IrExpr::Element { var, fields } => element(var, fields),
             IrExpr::LoopIndex { var, name } => format!("{name} (the position of {var})"),
+            IrExpr::Resource { name } => format!("resources.{name}"),
             IrExpr::CallOutput {
                 binding,
                 output,
@@ -1026,5 +1035,35 @@ pub fn text(v: &Value) -> Vec<String> {
         Value::None => Vec::new(),
         Value::Artifact(id) => vec![format!("{{{id}}}")],
         other => vec![other.to_string()],
+    }
+}
+
+/// A job's id, with the values of the resources its command reads (`${resources.cpus}`):
+/// those change its result, unlike the resources it is only given.
+fn with_resources_read(id: String, task: &ir::Task, resources: &Resources) -> String {
+    let read = crate::command::resources_read(task);
+    if read.is_empty() {
+        return id;
+    }
+    let mut h = blake3::Hasher::new();
+    h.update(id.as_bytes());
+    for name in read {
+        h.update(name.as_bytes());
+        h.update(b"=");
+        h.update(resource_value(resources, name).to_string().as_bytes());
+        h.update(b"\0");
+    }
+    h.finalize().to_hex()[..16].to_owned()
+}
+
+/// The value of `resources.NAME` for a job given `resources`.
+pub fn resource_value(resources: &Resources, name: &str) -> Value {
+    match name {
+        "cpus" if resources.cpus.fract() == 0.0 => Value::Int(resources.cpus as i64),
+        "cpus" => Value::Float(resources.cpus),
+        "mem" => resources.mem_bytes.map_or(Value::None, Value::Memory),
+        "time" => resources.time_ms.map_or(Value::None, Value::Duration),
+        "gpus" => Value::Int(resources.gpus),
+        _ => Value::None,
     }
 }

@@ -98,6 +98,7 @@ pub fn loops(job: &Job) -> String {
             )
             .replace("(Product", "(product")
             .replace("(Zip", "(zip")
+            .replace("(Rows", "(rows")
             .replace("(Random", "(random")
         })
         .collect::<Vec<_>>()

@@ -858,17 +858,12 @@ fn generated_row(run_id: &Value, id: i64, g: &expc_run::Generated, producer: i64
     ]
 }
 
-/// The numbers of a metrics file (a flat JSON object), in name order.
+/// The numbers of a metrics file, nested ones by dotted names, in name order.
 fn read_metrics(path: &Path) -> Vec<(String, f64)> {
     let Ok(bytes) = std::fs::read(path) else {
         return Vec::new();
     };
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice(&bytes) else {
-        return Vec::new();
-    };
-    map.into_iter()
-        .filter_map(|(k, v)| v.as_f64().filter(|f| f.is_finite()).map(|f| (k, f)))
-        .collect()
+    expc_run::events::metrics_of(&bytes).unwrap_or_default()
 }
 
 #[cfg(test)]

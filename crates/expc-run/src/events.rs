@@ -222,3 +222,49 @@ pub fn log_dir(state_dir: &Path, call: &str, index: u64) -> PathBuf {
         .join(crate::store::safe(call).as_ref())
         .join(index.to_string())
 }
+
+/// The numbers of a metrics file: a JSON object whose values are finite numbers or, as
+/// dvclive and others write them, objects of such values, read as dotted names
+/// (`{"train": {"loss": 0.1}}` is `train.loss`), in name order. The message says which
+/// value is not a number.
+pub fn metrics_of(bytes: &[u8]) -> Result<Vec<(String, f64)>, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err("not a JSON object".into());
+    };
+    let mut out = Vec::new();
+    // Depth-first with an explicit stack: a hostile file nests as deep as it likes.
+    let mut stack: Vec<(String, serde_json::Value)> = map.into_iter().rev().collect();
+    while let Some((name, v)) = stack.pop() {
+        match v {
+            serde_json::Value::Object(inner) => {
+                for (k, v) in inner.into_iter().rev() {
+                    stack.push((format!("{name}.{k}"), v));
+                }
+            }
+            v => match v.as_f64() {
+                Some(f) if f.is_finite() => out.push((name, f)),
+                _ => return Err(format!("the value of `{name}` is not a finite number")),
+            },
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod metrics_tests {
+    use super::metrics_of;
+
+    #[test]
+    fn nested_metrics_are_dotted_names() {
+        let m = metrics_of(br#"{"step": 3, "train": {"loss": 0.5, "eval": {"acc": 1}}}"#).unwrap();
+        let names: Vec<&str> = m.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["step", "train.eval.acc", "train.loss"]);
+        assert_eq!(m[2].1, 0.5);
+        let bad = metrics_of(br#"{"train": {"loss": "low"}}"#).unwrap_err();
+        assert!(bad.contains("`train.loss`"), "{bad}");
+        assert!(metrics_of(b"[1]").is_err());
+    }
+}

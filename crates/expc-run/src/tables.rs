@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use expc_check::ir::Column;
-use expc_check::shape::{Shape, Table};
+use expc_check::shape::{Shape, Table, is_timestamp};
 
 /// Whether `path` is what `shape` asks for; the message says what it is instead.
 pub fn check(path: &Path, shape: &Shape) -> Result<(), String> {
@@ -137,61 +137,6 @@ impl Kind {
             Kind::String => true,
             Kind::Timestamp => is_timestamp(cell),
         }
-    }
-}
-
-/// An ISO 8601 date or date and time: `2024-05-01`, `2024-05-01T12:30`,
-/// `2024-05-01 12:30:00.5`, with `Z` or an offset (`+02:00`, `-0300`) or neither.
-fn is_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    let digits =
-        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
-    if !(digits(0..4)
-        && b.get(4) == Some(&b'-')
-        && digits(5..7)
-        && b.get(7) == Some(&b'-')
-        && digits(8..10))
-    {
-        return false;
-    }
-    let (month, day) = (&s[5..7], &s[8..10]);
-    if !("01"..="12").contains(&month) || !("01"..="31").contains(&day) {
-        return false;
-    }
-    if b.len() == 10 {
-        return true;
-    }
-    let time = matches!(b[10], b'T' | b' ')
-        && digits(11..13)
-        && b.get(13) == Some(&b':')
-        && digits(14..16);
-    if !time {
-        return false;
-    }
-    let mut rest = &s[16..];
-    if let Some(sec) = rest.strip_prefix(':') {
-        if !sec
-            .get(..2)
-            .is_some_and(|d| d.bytes().all(|c| c.is_ascii_digit()))
-        {
-            return false;
-        }
-        rest = &sec[2..];
-        if let Some(frac) = rest.strip_prefix(['.', ',']) {
-            let n = frac.bytes().take_while(u8::is_ascii_digit).count();
-            if n == 0 {
-                return false;
-            }
-            rest = &frac[n..];
-        }
-    }
-    match rest.as_bytes() {
-        [] | [b'Z'] => true,
-        [b'+' | b'-', h1, h2] => h1.is_ascii_digit() && h2.is_ascii_digit(),
-        [b'+' | b'-', h1, h2, b':', m1, m2] | [b'+' | b'-', h1, h2, m1, m2] => {
-            [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit())
-        }
-        _ => false,
     }
 }
 

@@ -169,14 +169,16 @@ pub struct Secret {
     pub source: Expr,
 }
 
-/// `sweep NAME = STRATEGY(ARGS) { axis = values … }`
+/// `sweep NAME = STRATEGY(ARGS) { axis = values … }`, or `sweep NAME = rows(TABLE)`
+/// without a body.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sweep {
     pub name: Ident,
     pub strategy: Ident,
     /// Present when the strategy has parentheses, even empty ones.
     pub args: Option<Vec<Arg>>,
-    pub body: Block,
+    /// Absent for a sweep whose points come from elsewhere (`rows(units)`).
+    pub body: Option<Block>,
 }
 
 /// `resource NAME = KIND { … }` and `site NAME = KIND { … }`

@@ -15,7 +15,11 @@ pub(crate) fn attach(file: &mut SourceFile, comments: &[Comment], src: &str) -> 
         item.doc = docs.take(item.span.start);
         match &mut item.kind {
             ItemKind::Experiment(e) => block(&mut e.body, &mut docs),
-            ItemKind::Sweep(s) => block(&mut s.body, &mut docs),
+            ItemKind::Sweep(s) => {
+                if let Some(b) = &mut s.body {
+                    block(b, &mut docs);
+                }
+            }
             ItemKind::Resource(r) | ItemKind::Site(r) => block(&mut r.body, &mut docs),
             ItemKind::Data(a) | ItemKind::Model(a) => {
                 if let Some(b) = &mut a.body {

@@ -90,7 +90,9 @@ impl Dumper {
                     let _ = write!(head, "({})", args(a));
                 }
                 self.line(0, &head, item.span);
-                self.block(1, &s.body);
+                if let Some(body) = &s.body {
+                    self.block(1, body);
+                }
             }
             ItemKind::Resource(r) | ItemKind::Site(r) => {
                 let _ = write!(head, " = {}", r.kind.name);

@@ -33,6 +33,53 @@ pub(crate) const MISSING_CLOSE: &str = "\u{0}missing-close";
 /// Marks the custom error for an expression tree deeper than the parser builds.
 pub(crate) const TOO_DEEP: &str = "\u{0}too-deep";
 
+/// Marks the custom error for a reserved word declared as a name.
+pub(crate) const RESERVED_NAME: &str = "\u{0}reserved-name";
+
+/// Reserved words that a port of another workflow may well have as a name (`where`, `in`,
+/// `on`): where a name is declared they are one error, and read as names everywhere else
+/// in the detailed parse, so that their uses add no cascade.
+pub(crate) fn is_reserved_name_word(word: &str) -> bool {
+    matches!(word, "where" | "in" | "on")
+}
+
+/// A reserved word where a name is declared: reported once, and kept as the name.
+pub(crate) fn reserved_as_name<'t, 's: 't, I, E>(
+    what: &'static str,
+) -> impl Parser<'t, I, crate::ast::Ident, Extra<E>> + Clone
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+{
+    select! { Token::Ident(s) if is_reserved_name_word(s) => s }.validate(
+        move |s: &str, e, emitter| {
+            emitter.emit(E::custom(e.span(), || {
+                format!("{RESERVED_NAME}`{s}` is a reserved word, and cannot name {what}")
+            }));
+            crate::ast::Ident {
+                name: crate::ast::smol(s),
+                span: e.span(),
+            }
+        },
+    )
+}
+
+/// A reserved word read as a name where one is used (a call's argument, an expression),
+/// without an error: the declaration has one.
+pub(crate) fn reserved_used_as_name<'t, 's: 't, I, E>()
+-> impl Parser<'t, I, crate::ast::Ident, Extra<E>> + Clone
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+{
+    select! { Token::Ident(s) if is_reserved_name_word(s) => s }.map_with(|s: &str, e| {
+        crate::ast::Ident {
+            name: crate::ast::smol(s),
+            span: e.span(),
+        }
+    })
+}
+
 /// Parses tokens into a file. Never fails: errors become diagnostics and `Error` nodes.
 /// `quantities` are the lexer's values of the quantity literals
 /// ([`crate::lexer::LexedCompact::quantities`]).
@@ -146,6 +193,11 @@ fn to_diagnostic(error: &Rich<'_, Token<'_>, Span>) -> Diagnostic {
         if let Some(msg) = msg.strip_prefix(TOO_DEEP) {
             return Diagnostic::error(Code::NESTING_TOO_DEEP, msg.to_owned(), span)
                 .with_help("split the expression with a `param`, or use a list");
+        }
+        if let Some(msg) = msg.strip_prefix(RESERVED_NAME) {
+            return Diagnostic::error(Code::RESERVED_WORD, msg.to_owned(), span)
+                .with_primary_message("reserved")
+                .with_help("rename it (`where_`, `condition`, `input`), here and where it is used; the reserved words are true, false, none, let, for, in, on and where");
         }
         let msg = msg.trim_start_matches(MISSING_CLOSE);
         return Diagnostic::error(Code::UNEXPECTED_TOKEN, msg.to_owned(), span);

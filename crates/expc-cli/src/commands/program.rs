@@ -23,13 +23,14 @@ pub fn overrides(
         let text = std::fs::read_to_string(f)
             .into_diagnostic()
             .wrap_err_with(|| format!("cannot read the params file `{}`", f.display()))?;
-        o.push_yaml(&text).map_err(|e| {
-            miette!(
-                help = "a params file maps param names to values, as in `epochs: 50`",
-                "`{}`: {e}",
-                f.display()
-            )
-        })?;
+        o.push_yaml_file(&text, &f.display().to_string())
+            .map_err(|e| {
+                miette!(
+                    help = "a params file maps param names to values, as in `epochs: 50`",
+                    "`{}`: {e}",
+                    f.display()
+                )
+            })?;
     }
     for a in assignments {
         o.push_assignment(a).map_err(|e| {

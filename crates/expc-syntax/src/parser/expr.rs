@@ -110,6 +110,7 @@ where
     P: Parser<'t, I, Expr, Extra<E>> + Clone,
 {
     ident()
+        .or(crate::parser::reserved_used_as_name())
         .then_ignore(just(Token::Eq))
         .or_not()
         .then(expr)
@@ -226,7 +227,7 @@ where
 {
     // Every one-token atom in one `select!`: literals, strings and plain names.
     let simple_token = select! {
-        Token::Ident(s) if is_plain_name(s) => Simple::Name(s),
+        Token::Ident(s) if is_plain_name(s) || crate::parser::is_reserved_name_word(s) => Simple::Name(s),
         Token::Str(raw) => Simple::Str(raw),
         Token::Int(s) => Simple::Int(s),
         Token::Float(s) => Simple::Float(s),

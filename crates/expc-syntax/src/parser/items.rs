@@ -342,7 +342,7 @@ where
         .then(expr.clone())
         .map(|((name, ty), source)| ItemKind::Secret(Secret { name, ty, source }));
 
-    // sweep NAME = STRATEGY(ARGS) { … }
+    // sweep NAME = STRATEGY(ARGS) { … }, or sweep NAME = rows(TABLE)
     let sweep = kw!("sweep")
         .ignore_then(ident())
         .then_ignore(just(Token::Eq))
@@ -352,7 +352,7 @@ where
                 .delimited_by(just(Token::LParen), just(Token::RParen))
                 .or_not(),
         )
-        .then(block_c.clone())
+        .then(block_c.clone().or_not())
         .map(|(((name, strategy), args), body)| {
             ItemKind::Sweep(Sweep {
                 name,
@@ -395,6 +395,7 @@ where
 
     // task NAME(FIELDS) -> (FIELDS) { SECTIONS }
     let field = ident()
+        .or(crate::parser::reserved_as_name("an input or output"))
         .then_ignore(just(Token::Colon))
         .then(typed_default.clone())
         .map_with(|(name, (ty, default)), e| Field {
