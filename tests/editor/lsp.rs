@@ -135,7 +135,7 @@ impl Client {
         }
     }
 
-    fn notify(&mut self, method: &str, params: Value) {
+    pub(crate) fn notify(&mut self, method: &str, params: Value) {
         self.conn
             .sender
             .send(Message::Notification(Notification::new(
@@ -151,7 +151,7 @@ impl Client {
     }
 
     /// The next diagnostics published for `uri` at `version`, if given.
-    fn diagnostics_of_version(&mut self, uri: &str, version: Option<i32>) -> Vec<Value> {
+    pub(crate) fn diagnostics_of_version(&mut self, uri: &str, version: Option<i32>) -> Vec<Value> {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             if let Some(i) = self.notifications.iter().position(|n| {
@@ -240,7 +240,7 @@ fn example(name: &str) -> (PathBuf, String) {
 
 /// The 0-based line and UTF-16 column of the `n`th occurrence of `needle` (plus `shift`
 /// characters) in `text`.
-fn pos(text: &str, needle: &str, n: usize, shift: usize) -> (u32, u32) {
+pub(crate) fn pos(text: &str, needle: &str, n: usize, shift: usize) -> (u32, u32) {
     let offset = text
         .match_indices(needle)
         .nth(n)
@@ -253,7 +253,7 @@ fn pos(text: &str, needle: &str, n: usize, shift: usize) -> (u32, u32) {
 }
 
 /// A scratch folder with the given files.
-fn scratch(name: &str, files: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn scratch(name: &str, files: &[(&str, &str)]) -> PathBuf {
     let dir = expc_tests::temp_path("lsp", name);
     std::fs::create_dir_all(&dir).unwrap();
     for (path, text) in files {
@@ -300,7 +300,7 @@ fn apply(text: &str, edits: &[Value]) -> String {
     out
 }
 
-const SMALL: &str = r#"import std.formats.{Csv}
+pub(crate) const SMALL: &str = r#"import std.formats.{Csv}
 import std.resources.{Local}
 
 /// How many passes.

@@ -124,7 +124,9 @@ fn help_for(analysis: &Analysis, task: SymbolId, args: &str) -> SignatureHelp {
         if i > 0 {
             label.push_str(", ");
         }
+        // `input lr: Float = 0.1` as the index writes it, without the word.
         let detail = &index.get(*input).detail;
+        let detail = detail.strip_prefix("input ").unwrap_or(detail);
         let start = label.encode_utf16().count() as u32;
         label.push_str(detail);
         let end = label.encode_utf16().count() as u32;
