@@ -50,9 +50,9 @@ const READONLY: u32 = 1 << 1;
 const DEFAULT_LIBRARY: u32 = 1 << 2;
 const DOCUMENTATION: u32 = 1 << 3;
 
-/// Words that are keywords where they stand (the parser's contextual keywords besides the
-/// item, section and reserved words).
-const OTHER_KEYWORDS: &[&str] = &["import", "as", "args", "after", "from"];
+/// The grammar's other keywords (`grammar/exp.ebnf`), besides the item, section and
+/// reserved words.
+const OTHER_KEYWORDS: &[&str] = &["as", "args", "after"];
 
 /// What the server announces: the types and modifiers, by index.
 pub fn legend() -> SemanticTokensLegend {
