@@ -110,10 +110,10 @@ fn sample_matches_output(sample: Sample) {
     let words: Vec<&str> = sample.command.split_whitespace().collect();
     assert_eq!(words.first(), Some(&"expc"), "{}", sample.command);
     for word in &words[1..] {
-        if let Some((folder, _)) = word.rsplit_once('/') {
-            if root.join(folder).is_dir() {
-                expc_tests::copy_dir(&root.join(folder), &dir.join(folder));
-            }
+        if let Some((folder, _)) = word.rsplit_once('/')
+            && root.join(folder).is_dir()
+        {
+            expc_tests::copy_dir(&root.join(folder), &dir.join(folder));
         }
     }
     let out = Command::new(expc_tests::expc())
