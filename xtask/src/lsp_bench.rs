@@ -47,6 +47,8 @@ struct Server {
     input: ChildStdin,
     output: BufReader<ChildStdout>,
     next_id: i64,
+    /// Notifications read while waiting for an answer, not yet asked for.
+    unread: Vec<Value>,
 }
 
 impl Server {
@@ -65,6 +67,7 @@ impl Server {
             input,
             output,
             next_id: 0,
+            unread: Vec::new(),
         };
         let root = format!("file://{}", root.display());
         s.request(
@@ -121,6 +124,7 @@ impl Server {
                 assert!(m.get("error").is_none(), "{m}");
                 return m["result"].clone();
             }
+            self.unread.push(m);
         }
     }
 
@@ -131,15 +135,22 @@ impl Server {
 
     /// Reads until the diagnostics of `version` of `uri`.
     fn diagnostics(&mut self, uri: &str, version: i32) -> Vec<Value> {
-        loop {
-            let m = self.receive();
-            if m["method"] == "textDocument/publishDiagnostics"
+        let wanted = |m: &Value| {
+            m["method"] == "textDocument/publishDiagnostics"
                 && m["params"]["uri"] == uri
                 && m["params"]["version"] == json!(version)
-            {
-                return m["params"]["diagnostics"].as_array().unwrap().clone();
-            }
-        }
+        };
+        let m = match self.unread.iter().position(wanted) {
+            Some(i) => self.unread.remove(i),
+            None => loop {
+                let m = self.receive();
+                if wanted(&m) {
+                    break m;
+                }
+            },
+        };
+        self.unread.clear();
+        m["params"]["diagnostics"].as_array().unwrap().clone()
     }
 
     fn stop(mut self) {

@@ -2,21 +2,19 @@
 //! their docs, and the input being written.
 //!
 //! The call is found in the text, not the tree, so that it works on the line being typed
-//! (`count(input = raw, ` has no closing parenthesis yet): back from the cursor to the
-//! `(` that is still open, and the name before it, resolved by the symbol index (a use
+//! (`count(input = raw, ` has no closing parenthesis yet): the `(` still open at the
+//! cursor, by the lexer's tokens, and the name before it, resolved by the symbol index (a use
 //! it recorded there, else the name in the document's scope).
 
 use expc_check::index::{SymbolId, SymbolKind};
 use expc_diagnostics::FileId;
+use expc_syntax::Token;
 use lsp_types::{
     Documentation, MarkupContent, MarkupKind, ParameterInformation, ParameterLabel, SignatureHelp,
     SignatureInformation,
 };
 
 use crate::analysis::Analysis;
-
-/// How far back from the cursor an open call is looked for.
-const MAX_LOOKBACK: usize = 4096;
 
 pub fn signature_help(analysis: &Analysis, file: FileId, offset: u32) -> Option<SignatureHelp> {
     let source = analysis.file(file)?;
@@ -39,44 +37,27 @@ pub fn signature_help(analysis: &Analysis, file: FileId, offset: u32) -> Option<
     Some(help_for(analysis, task, args))
 }
 
-/// The `(` before `offset` that is not closed before it, skipping strings, templates and
-/// comments on the way.
+/// The `(` before `offset` that is not closed before it, by the lexer's tokens, so that
+/// brackets in strings, templates and comments do not count.
 fn open_paren(text: &str, offset: usize) -> Option<usize> {
-    let mut from = offset.saturating_sub(MAX_LOOKBACK);
-    while !text.is_char_boundary(from) {
-        from += 1;
-    }
-    // Walk forward, keeping a stack of open brackets, so strings are skipped correctly.
-    let mut stack: Vec<(u8, usize)> = Vec::new();
-    let bytes = text.as_bytes();
-    let mut i = from;
-    while i < offset {
-        match bytes[i] {
-            b'"' | b'`' => {
-                let quote = bytes[i];
-                i += 1;
-                while i < offset && bytes[i] != quote {
-                    if bytes[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
+    let lexed = expc_syntax::lexer::lex(FileId(0), text);
+    let mut stack: Vec<(Token<'_>, usize)> = Vec::new();
+    for (token, span) in &lexed.tokens {
+        if span.start as usize >= offset {
+            break;
+        }
+        match token {
+            Token::LParen | Token::LBracket | Token::LBrace | Token::TplInterpStart => {
+                stack.push((*token, span.start as usize))
             }
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < offset && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b @ (b'(' | b'[' | b'{') => stack.push((b, i)),
-            b')' | b']' | b'}' => {
+            Token::RParen | Token::RBracket | Token::RBrace | Token::TplInterpEnd => {
                 stack.pop();
             }
             _ => {}
         }
-        i += 1;
     }
     match stack.last() {
-        Some(&(b'(', at)) => Some(at),
+        Some((Token::LParen, at)) => Some(*at),
         _ => None,
     }
 }
@@ -212,8 +193,11 @@ mod tests {
 
     #[test]
     fn the_open_call_is_found_past_strings_and_closed_brackets() {
-        let text = "let c = count(input = f(\")\"), times = [1, 2], ";
+        let text = "let c = count(input = f(\")\"), times = [1, 2], `(${x}`, ";
         assert_eq!(open_paren(text, text.len()), Some(13));
+        let text = "run `a ${b} (`\n// (\nlet c = count(x = [";
+        assert_eq!(open_paren(text, text.len()), None);
+        assert_eq!(open_paren(text, text.len() - 1), Some(33));
         assert_eq!(open_paren("count(a = 1) ", 13), None);
         assert_eq!(
             top_level_pieces("input = f(1, 2), times = [1, 2], x"),
