@@ -165,11 +165,13 @@ fn semantic_tokens_of_a_range_and_of_a_broken_document() {
 }
 
 fn signature_help_names_the_input_being_written() {
-    // The second call is being typed: no closing parenthesis yet.
-    let typing = SMALL.replace(
-        "  count(input = c.out, times = epochs) on laptop\n",
-        "  count(input = c.out, ti\n",
-    );
+    // The second call is being typed: no closing parenthesis yet. `times` has a default.
+    let typing = SMALL
+        .replace(
+            "  count(input = c.out, times = epochs) on laptop\n",
+            "  count(input = c.out, ti\n",
+        )
+        .replace("times: Int)", "times: Int = 3)");
     let dir = scratch("signature", &[("small.exp", &typing)]);
     let path = dir.join("small.exp");
     let mut c = Client::start(&dir);
@@ -178,7 +180,10 @@ fn signature_help_names_the_input_being_written() {
 
     let h = help(&mut c, pos(&typing, "count(input = raw", 0, 6));
     let signature = &h["signatures"][0];
-    assert_eq!(signature["label"], "count(input: File<Csv>, times: Int)");
+    assert_eq!(
+        signature["label"],
+        "count(input: File<Csv>, times: Int = 3)"
+    );
     assert_eq!(signature["documentation"]["value"], "Counts the rows.");
     let label = signature["label"].as_str().unwrap();
     let params: Vec<&str> = signature["parameters"]
@@ -190,7 +195,7 @@ fn signature_help_names_the_input_being_written() {
                 [p["label"][0].as_u64().unwrap() as usize..p["label"][1].as_u64().unwrap() as usize]
         })
         .collect();
-    assert_eq!(params, ["input: File<Csv>", "times: Int"]);
+    assert_eq!(params, ["input: File<Csv>", "times: Int = 3"]);
     assert_eq!(h["activeParameter"], 0);
     // Inside the value of `times = …`.
     let h = help(&mut c, pos(&typing, "times = epochs", 0, 9));
@@ -200,7 +205,7 @@ fn signature_help_names_the_input_being_written() {
     assert_eq!(h["activeParameter"], 1);
     assert_eq!(
         h["signatures"][0]["label"],
-        "count(input: File<Csv>, times: Int)"
+        "count(input: File<Csv>, times: Int = 3)"
     );
     // Outside a call there is none.
     assert_eq!(help(&mut c, pos(&typing, "on laptop", 0, 3)), Value::Null);
