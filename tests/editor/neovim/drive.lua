@@ -28,16 +28,28 @@ local function step(name, ok)
   return ok
 end
 
+-- The clients attached to a buffer, as a list (`vim.lsp.get_clients` from 0.10 on,
+-- `buf_get_clients` before it, deprecated since).
+local function clients_of(buf)
+  if vim.lsp.get_clients then
+    return vim.lsp.get_clients({ bufnr = buf })
+  end
+  local list = {}
+  for _, c in pairs(vim.lsp.buf_get_clients(buf)) do
+    table.insert(list, c)
+  end
+  return list
+end
+
 local spec = vim.api.nvim_get_current_buf()
 out.filetype = vim.bo[spec].filetype
 
 if not step("attached", vim.wait(timeout, function()
-  return #vim.lsp.buf_get_clients(spec) > 0
+  return #clients_of(spec) > 0
 end, 20)) then
   return
 end
-local clients = vim.lsp.buf_get_clients(spec)
-out.client = clients[next(clients)].name
+out.client = clients_of(spec)[1].name
 
 if not step("diagnostics", vim.wait(timeout, function()
   return #vim.diagnostic.get(spec) > 0
