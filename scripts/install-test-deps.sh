@@ -5,6 +5,7 @@
 #   chromium — headless, renders the pages `expc report` writes (the `report` suite);
 #   npm      — installs and runs the kubernetes-models validators (the `k8s` suite);
 #   java     — runs spark-submit (the `spark` and `engines` suites);
+#   neovim   — headless, its built-in LSP client drives `expc lsp` (the `neovim` suite);
 # then the provenance validators (prov, rocrate-validator; scripts/install-prov-validators.sh),
 # the Kubernetes manifest validators (scripts/install-k8s-validators.sh) and Spark
 # (PyPI pyspark's spark-submit; scripts/install-spark.sh).
@@ -17,6 +18,7 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v nvim >/dev/null 2>&1 || missing+=(neovim)
 
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ ${#missing[@]} -eq 0 ]; then

@@ -33,6 +33,11 @@ pub fn trials(suite: &mut Suite) {
         explain_prints_the_explanation_with_an_example,
     );
     suite.test("help_and_completions", help_and_completions);
+    suite.needs(
+        expc_tests::engine::Engine::Spark,
+        "init_spark_template_runs_on_local_spark",
+        init_spark_template_runs_on_local_spark,
+    );
     suite.test(
         "init_makes_a_project_that_checks_and_runs",
         init_makes_a_project_that_checks_and_runs,
@@ -128,6 +133,67 @@ fn init_makes_a_project_that_checks_and_runs() {
     );
     let out = run(&["run", "--local", spec]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // The Spark variant checks, is formatted, and builds its spark-submit scripts; it runs
+    // on a real Spark in `init_spark_template_runs_on_local_spark`.
+    let spark = root.join("on spark");
+    let out = run(&["init", "--template", "spark", spark.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("then `expc run --local "),
+        "{}",
+        stdout(&out)
+    );
+    let spec = spark.join("on_spark.exp");
+    let spec = spec.to_str().unwrap();
+    let out = run(&["check", spec]);
+    assert_eq!((out.status.code(), stderr(&out)), (Some(0), String::new()));
+    assert_eq!(run(&["fmt", "--check", spec]).status.code(), Some(0));
+    let text = std::fs::read_to_string(spec).unwrap();
+    assert!(text.contains("resource cluster = Spark"), "{text}");
+    assert!(text.contains("spark simulate_py args"), "{text}");
+    assert!(spark.join("jobs/simulate.py").is_file());
+    assert!(!spark.join("scripts/simulate.py").exists());
+    let build = root.join("spark-build");
+    let out = run(&[
+        "build",
+        "--target",
+        "spark",
+        "-o",
+        build.to_str().unwrap(),
+        spec,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// `expc init --template spark` runs as its README says, `expc run --local`, on a real
+/// `spark-submit --master local[N]`: six Spark applications and the summary.
+fn init_spark_template_runs_on_local_spark() {
+    let dir = expc_tests::temp_path("cli", "init-spark").join("sim");
+    let out = run(&["init", "--template", "spark", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let spark_submit = expc_tests::engine::spark_submit();
+    let home = spark_submit
+        .parent()
+        .and_then(std::path::Path::parent)
+        .unwrap();
+    let out = std::process::Command::new(expc_tests::expc())
+        .args(["run", "--local"])
+        .arg(dir.join("sim.exp"))
+        .env("SPARK_HOME", home)
+        .env("SPARK_LOCAL_IP", "127.0.0.1")
+        .env(
+            "SPARK_SUBMIT_OPTS",
+            "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dspark.ui.enabled=false",
+        )
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = std::fs::read_to_string(dir.join(".expc/out/summarise/summary.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 7, "{summary}");
+    assert!(summary.starts_with("point,mean,error\n"), "{summary}");
 }
 
 /// `expc check` finds calls that read each other's outputs, which only planning found.

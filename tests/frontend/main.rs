@@ -1,5 +1,6 @@
 //! The front end's suites: parsing, broken specs, formatting, type checking, plans and
-//! graphs, the CLI, robustness. One binary; each suite a module of `frontend/`.
+//! graphs, the CLI, the README's samples, robustness. One binary; each suite a module of
+//! `frontend/`.
 
 mod check;
 mod cli;
@@ -7,6 +8,7 @@ mod errors;
 mod fmt;
 mod parse;
 mod plan;
+mod readme;
 mod robustness;
 
 fn main() -> std::process::ExitCode {
@@ -17,6 +19,7 @@ fn main() -> std::process::ExitCode {
         ("check", check::trials),
         ("plan", plan::trials),
         ("cli", cli::trials),
+        ("readme", readme::trials),
         ("robustness", robustness::trials),
     ])
 }

@@ -29,6 +29,8 @@ pub enum Engine {
     Graphviz,
     /// Headless Chromium, for the reports.
     Chromium,
+    /// Neovim (`nvim`), whose built-in LSP client drives the language server.
+    Neovim,
     /// The PROV and RO-Crate validators (Python's `prov` and `rocrate_validator`).
     ProvValidators,
     /// `kubernetes-validate` on `PATH`.
@@ -39,11 +41,12 @@ pub enum Engine {
     KubectlStandIn,
 }
 
-const ALL: [Engine; 8] = [
+const ALL: [Engine; 9] = [
     Engine::Slurm,
     Engine::Spark,
     Engine::Graphviz,
     Engine::Chromium,
+    Engine::Neovim,
     Engine::ProvValidators,
     Engine::KubernetesValidate,
     Engine::KubernetesModels,
@@ -58,6 +61,7 @@ impl Engine {
             Engine::Spark => "spark-submit",
             Engine::Graphviz => "Graphviz",
             Engine::Chromium => "Chromium",
+            Engine::Neovim => "Neovim",
             Engine::ProvValidators => "the provenance validators",
             Engine::KubernetesValidate => "kubernetes-validate",
             Engine::KubernetesModels => "the kubernetes-models validators",
@@ -70,7 +74,9 @@ impl Engine {
         match self {
             Engine::Slurm => "start one with `scripts/dev-slurm.sh up`",
             Engine::Spark => "install it with `scripts/install-spark.sh`",
-            Engine::Graphviz | Engine::Chromium => "install it with `scripts/install-test-deps.sh`",
+            Engine::Graphviz | Engine::Chromium | Engine::Neovim => {
+                "install it with `scripts/install-test-deps.sh`"
+            }
             Engine::ProvValidators => "install them with `scripts/install-prov-validators.sh`",
             Engine::KubernetesValidate | Engine::KubernetesModels | Engine::KubectlStandIn => {
                 "install them with `scripts/install-k8s-validators.sh`"
@@ -118,6 +124,9 @@ impl Engine {
             Engine::Graphviz => succeeds(Command::new("dot").arg("-V"))
                 .then_some(())
                 .ok_or_else(|| "Graphviz `dot` is not installed".to_owned()),
+            Engine::Neovim => succeeds(Command::new("nvim").arg("--version"))
+                .then_some(())
+                .ok_or_else(|| "`nvim` is not on PATH".to_owned()),
             Engine::Chromium => chromium()
                 .map(|_| ())
                 .ok_or_else(|| "`chromium` is not on PATH".to_owned()),

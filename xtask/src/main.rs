@@ -6,6 +6,7 @@
 //! checkout's.
 
 mod generate;
+mod lsp_bench;
 mod pipeline_bench;
 mod prov_bench;
 mod report_bench;
@@ -25,6 +26,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some("bench") if args.iter().any(|a| a == "--lsp-only") => lsp_bench::run(&expc_binary()),
         Some("bench") => bench(),
         Some("gen") => {
             let tasks = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000);
@@ -181,6 +183,7 @@ fn bench() {
         prov_bench::run(&expc, Some(fan_out));
         slurm_bench::run(&expc);
         report_bench::run(&expc);
+        lsp_bench::run(&expc);
     }
     // Deleted only now: see `pipeline_bench::put_aside`.
     pipeline_bench::clear_aside();

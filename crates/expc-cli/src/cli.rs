@@ -159,6 +159,9 @@ pub enum InitTemplate {
     /// The simulations on a Slurm partition, the summary here (`expc run --local` runs
     /// all of it here).
     Slurm,
+    /// The simulations as Spark applications on a Spark cluster, the summary here
+    /// (`expc run --local` runs them with `spark-submit --master local[N]`).
+    Spark,
 }
 
 #[derive(Debug, Args)]

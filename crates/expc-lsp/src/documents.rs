@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use expc_check::Loader;
 use expc_check::loader::normalize;
+use expc_diagnostics::{FileId, SourceFile};
 
 /// An open document: its text and the version the editor gave it.
 #[derive(Debug, Clone)]
@@ -25,6 +26,31 @@ impl Documents {
     pub fn open(&mut self, path: &Path, text: String, version: i32) {
         self.open
             .insert(normalize(path), Document { text, version });
+    }
+
+    /// Applies one edit of an open document: the text between two protocol positions
+    /// (UTF-16 columns) replaced, or the whole text when `range` is `None`. `false` when
+    /// the document is not open.
+    pub fn edit(
+        &mut self,
+        path: &Path,
+        range: Option<lsp_types::Range>,
+        text: String,
+        version: i32,
+    ) -> bool {
+        let Some(document) = self.open.get_mut(&normalize(path)) else {
+            return false;
+        };
+        document.version = version;
+        let Some(range) = range else {
+            document.text = text;
+            return true;
+        };
+        let file = SourceFile::new(FileId(0), "", document.text.as_str());
+        let start = crate::position::offset(&file, range.start) as usize;
+        let end = (crate::position::offset(&file, range.end) as usize).max(start);
+        document.text.replace_range(start..end, &text);
+        true
     }
 
     pub fn close(&mut self, path: &Path) {

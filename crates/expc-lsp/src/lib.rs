@@ -1,6 +1,7 @@
 //! The language server of expc (`expc lsp`): diagnostics as you type from the same checker
 //! as `expc check`, hover, go to definition, find references, completion, document
-//! symbols, formatting, rename and "did you mean" quick fixes.
+//! symbols, semantic tokens, signature help, formatting, rename and "did you mean" quick
+//! fixes.
 //!
 //! Open documents reach the checker through its `Loader`, so unsaved text is what is
 //! checked, and imports resolve against open documents first. This crate holds no
@@ -18,7 +19,9 @@ mod documents;
 mod hover;
 mod navigation;
 mod position;
+mod semantic_tokens;
 mod server;
+mod signature;
 mod symbols;
 mod transport;
 
@@ -29,9 +32,10 @@ pub use transport::run_stdio;
 
 use lsp_types::{
     CodeActionKind, CodeActionOptions, CodeActionProviderCapability, CompletionOptions,
-    HoverProviderCapability, OneOf, RenameOptions, SaveOptions, ServerCapabilities,
-    TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
-    TextDocumentSyncSaveOptions, WorkDoneProgressOptions,
+    HoverProviderCapability, OneOf, RenameOptions, SaveOptions, SemanticTokensFullOptions,
+    SemanticTokensOptions, SemanticTokensServerCapabilities, ServerCapabilities,
+    SignatureHelpOptions, TextDocumentSyncCapability, TextDocumentSyncKind,
+    TextDocumentSyncOptions, TextDocumentSyncSaveOptions, WorkDoneProgressOptions,
 };
 
 /// What the server can do.
@@ -40,7 +44,7 @@ pub fn capabilities() -> ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Options(
             TextDocumentSyncOptions {
                 open_close: Some(true),
-                change: Some(TextDocumentSyncKind::FULL),
+                change: Some(TextDocumentSyncKind::INCREMENTAL),
                 save: Some(TextDocumentSyncSaveOptions::SaveOptions(SaveOptions {
                     include_text: Some(false),
                 })),
@@ -54,6 +58,19 @@ pub fn capabilities() -> ServerCapabilities {
             trigger_characters: Some(vec![".".to_owned(), "<".to_owned()]),
             ..CompletionOptions::default()
         }),
+        signature_help_provider: Some(SignatureHelpOptions {
+            trigger_characters: Some(vec!["(".to_owned(), ",".to_owned()]),
+            retrigger_characters: None,
+            work_done_progress_options: WorkDoneProgressOptions::default(),
+        }),
+        semantic_tokens_provider: Some(SemanticTokensServerCapabilities::SemanticTokensOptions(
+            SemanticTokensOptions {
+                work_done_progress_options: WorkDoneProgressOptions::default(),
+                legend: semantic_tokens::legend(),
+                range: Some(true),
+                full: Some(SemanticTokensFullOptions::Bool(true)),
+            },
+        )),
         document_symbol_provider: Some(OneOf::Left(true)),
         document_formatting_provider: Some(OneOf::Left(true)),
         rename_provider: Some(OneOf::Right(RenameOptions {

@@ -18,15 +18,18 @@ use lsp_types::{
     DidOpenTextDocumentParams, DidSaveTextDocumentParams, DocumentFormattingParams,
     DocumentSymbolParams, DocumentSymbolResponse, GotoDefinitionParams, GotoDefinitionResponse,
     HoverParams, InitializeParams, PrepareRenameResponse, PublishDiagnosticsParams,
-    ReferenceParams, RenameParams, TextDocumentPositionParams, TextEdit, Uri, WorkspaceEdit,
-    notification, request,
+    ReferenceParams, RenameParams, SemanticTokensParams, SemanticTokensRangeParams,
+    SemanticTokensRangeResult, SemanticTokensResult, SignatureHelpParams,
+    TextDocumentPositionParams, TextEdit, Uri, WorkspaceEdit, notification, request,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::analysis::Analysis;
 use crate::documents::Documents;
-use crate::{completion, diagnostics, hover, navigation, position, symbols};
+use crate::{
+    completion, diagnostics, hover, navigation, position, semantic_tokens, signature, symbols,
+};
 
 /// At most this many files of the workspace are checked to find references.
 const MAX_WORKSPACE_FILES: usize = 500;
@@ -149,6 +152,25 @@ impl Server {
                     .map(|a| DocumentSymbolResponse::Nested(symbols::document_symbols(a)));
                 to_value(answer)
             }
+            request::SemanticTokensFullRequest::METHOD => {
+                let p: SemanticTokensParams = params(req.params)?;
+                let answer = self
+                    .analysis(&p.text_document.uri)
+                    .map(|a| SemanticTokensResult::Tokens(semantic_tokens::tokens(a, None)));
+                to_value(answer)
+            }
+            request::SemanticTokensRangeRequest::METHOD => {
+                let p: SemanticTokensRangeParams = params(req.params)?;
+                let answer = self.analysis(&p.text_document.uri).map(|a| {
+                    SemanticTokensRangeResult::Tokens(semantic_tokens::tokens(a, Some(p.range)))
+                });
+                to_value(answer)
+            }
+            request::SignatureHelpRequest::METHOD => {
+                let p: SignatureHelpParams = params(req.params)?;
+                let answer = self.at(&p.text_document_position_params, signature::signature_help);
+                to_value(answer.flatten())
+            }
             request::Formatting::METHOD => {
                 let p: DocumentFormattingParams = params(req.params)?;
                 to_value(self.format(&p.text_document.uri))
@@ -190,16 +212,20 @@ impl Server {
                     let Some(path) = position::uri_to_path(&p.text_document.uri) else {
                         return;
                     };
-                    // Full synchronisation: the last change holds the whole text.
-                    if let Some(change) = p.content_changes.into_iter().last() {
-                        if change.range.is_none() {
-                            self.documents
-                                .open(&path, change.text, p.text_document.version);
-                            self.uris
-                                .entry(expc_check::loader::normalize(&path))
-                                .or_insert(p.text_document.uri);
-                            self.changed(&path);
-                        }
+                    // Incremental synchronisation: each change applies to the text the
+                    // previous one left; a change without a range is the whole text.
+                    let version = p.text_document.version;
+                    let mut applied = false;
+                    for change in p.content_changes {
+                        applied |= self
+                            .documents
+                            .edit(&path, change.range, change.text, version);
+                    }
+                    if applied {
+                        self.uris
+                            .entry(expc_check::loader::normalize(&path))
+                            .or_insert(p.text_document.uri);
+                        self.changed(&path);
                     }
                 }
             }

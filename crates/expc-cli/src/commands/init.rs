@@ -1,6 +1,7 @@
 //! `expc init [DIR]`: a new project that checks and runs at once — a spec with a param,
 //! a sweep, two tasks and a gather, its scripts, a `.gitignore` for the state folder, a
-//! README with the next commands and editor settings recommending the extension.
+//! README with the next commands and editor settings recommending the extension;
+//! `--template slurm` and `--template spark` place the simulations on a cluster.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,6 +13,9 @@ use crate::cli::{InitArgs, InitTemplate};
 const SPEC: &str = include_str!("init/experiment.exp");
 const README: &str = include_str!("init/README.md");
 const SIMULATE_PY: &str = include_str!("init/simulate.py");
+const SIMULATE_SPARK_PY: &str = include_str!("init/simulate_spark.py");
+const SIMULATE_TASK: &str = include_str!("init/simulate_task.exp");
+const SIMULATE_TASK_SPARK: &str = include_str!("init/simulate_task_spark.exp");
 const SUMMARISE_PY: &str = include_str!("init/summarise.py");
 const GITIGNORE: &str = "# expc's state: cache, results and provenance of the runs here.\n.expc/\n";
 const EXTENSIONS: &str = "{\n  \"recommendations\": [\"expc.expc\"]\n}\n";
@@ -74,45 +78,76 @@ pub fn run(args: InitArgs) -> miette::Result<ExitCode> {
     };
     out.push_str(&format!(
         "next: `expc check {at}`, then `expc run {}{at}`\n",
-        if args.template == InitTemplate::Slurm {
-            "--local "
-        } else {
+        if args.template == InitTemplate::Local {
             ""
+        } else {
+            "--local "
         }
     ));
     super::write_stdout(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// How a template differs from the others: what it imports and declares, where the
+/// simulations go, how the README says to run them, and the simulation task and program.
+struct Variant {
+    imports: &'static str,
+    resource: &'static str,
+    placed_on: &'static str,
+    run: &'static str,
+    simulate_task: &'static str,
+    simulate_program: (&'static str, &'static str),
+}
+
+fn variant(template: InitTemplate) -> Variant {
+    let local_program = ("scripts/simulate.py", SIMULATE_PY);
+    match template {
+        InitTemplate::Local => Variant {
+            imports: "Local",
+            resource: "",
+            placed_on: "laptop",
+            run: "expc run SPEC          # six simulations and a summary, here",
+            simulate_task: SIMULATE_TASK,
+            simulate_program: local_program,
+        },
+        InitTemplate::Slurm => Variant {
+            imports: "Local, Slurm",
+            resource: "\n/// A partition of a Slurm cluster: set it to yours (`sinfo -s` lists them).\nresource cluster = Slurm {\n  partition = \"debug\"\n}\n",
+            placed_on: "cluster",
+            run: "expc run --local SPEC  # everything here; without --local the simulations go to Slurm",
+            simulate_task: SIMULATE_TASK,
+            simulate_program: local_program,
+        },
+        InitTemplate::Spark => Variant {
+            imports: "Local, Spark",
+            resource: "\n/// A Spark cluster: set `master` to yours (`spark://HOST:7077`, `yarn`, `k8s://…`).\nresource cluster = Spark {\n  master = \"spark://spark-master:7077\"\n  executors = 2\n}\n",
+            placed_on: "cluster",
+            run: "expc run --local SPEC  # the simulations on spark-submit --master local[N] (pip install pyspark); without --local on the cluster",
+            simulate_task: SIMULATE_TASK_SPARK,
+            simulate_program: ("jobs/simulate.py", SIMULATE_SPARK_PY),
+        },
+    }
+}
+
 /// The project's files, by path inside its folder, for `template`.
 fn project_files(name: &str, spec: &str, template: InitTemplate) -> Vec<(String, String)> {
-    let (imports, resource, placed_on, run) = match template {
-        InitTemplate::Local => (
-            "Local",
-            "",
-            "laptop",
-            "expc run SPEC          # six simulations and a summary, here",
-        ),
-        InitTemplate::Slurm => (
-            "Local, Slurm",
-            "\n/// A partition of a Slurm cluster: set it to yours (`sinfo -s` lists them).\nresource cluster = Slurm {\n  partition = \"debug\"\n}\n",
-            "cluster",
-            "expc run --local SPEC  # everything here; without --local the simulations go to Slurm",
-        ),
-    };
+    let v = variant(template);
     let text = SPEC
+        .replace("SIMULATE_TASK\n", &format!("{}\n", v.simulate_task))
         .replace("NAME", name)
-        .replace("IMPORTS", imports)
-        .replace("RESOURCE\n", resource)
-        .replace("WHERE", placed_on)
+        .replace("IMPORTS", v.imports)
+        .replace("RESOURCE\n", v.resource)
+        .replace("WHERE", v.placed_on)
         .replace("SPEC", spec);
+    let (program_path, program) = v.simulate_program;
     let readme = README
-        .replace("RUN_COMMAND", run)
+        .replace("SIMULATE_PROGRAM", program_path)
+        .replace("RUN_COMMAND", v.run)
         .replace("NAME", name)
         .replace("SPEC", spec);
     vec![
         (spec.to_owned(), text),
-        ("scripts/simulate.py".to_owned(), SIMULATE_PY.to_owned()),
+        (program_path.to_owned(), program.to_owned()),
         ("scripts/summarise.py".to_owned(), SUMMARISE_PY.to_owned()),
         ("README.md".to_owned(), readme),
         (".gitignore".to_owned(), GITIGNORE.to_owned()),
