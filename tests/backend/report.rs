@@ -192,6 +192,14 @@ fn report_of_a_sweep_renders_its_dag_timeline_and_parallel_coordinates() {
     ));
     assert_eq!(instances, 5);
     assert_eq!(mark(&facts, "dag", "nodes"), instances, "{facts}");
+    // Each state of the legend is drawn in a colour of its own.
+    let legend = facts["marks"]["dag"]["legend"].as_str().unwrap_or_default();
+    let colours: std::collections::BTreeSet<&str> = legend
+        .split(';')
+        .filter_map(|s| s.split_once('='))
+        .map(|(_, c)| c)
+        .collect();
+    assert_eq!(colours.len(), 5, "legend colours: {legend}");
     let edges = p.count(&format!(
         "SELECT COUNT(DISTINCT u.task_id || '-' || a.produced_by) AS n
          FROM usages u JOIN artifacts a ON a.run_id = u.run_id AND a.id = u.artifact_id

@@ -152,9 +152,20 @@
     dag.nodes.forEach(function (n) { layers = Math.max(layers, n.layer + 1); rows = Math.max(rows, n.row + 1); });
     var height = Math.max(260, Math.min(900, rows * 64 + 60));
     $('dag').style.height = height + 'px';
-    var legend = TASK_STATES.map(function (s) { return '■ ' + s; }).join('   ');
-    $('dag-legend').textContent = dag.nodes.length + ' nodes, ' + dag.edges.length +
-      ' edges. Colours: ' + legend + '. A call with many instances is one node.';
+    // The legend: a swatch in each state's own colour, then its name.
+    var legend = $('dag-legend');
+    legend.textContent = dag.nodes.length + ' nodes, ' + dag.edges.length + ' edges. Colours: ';
+    var swatches = TASK_STATES.map(function (s, i) {
+      var swatch = el('span', '\u25a0', 'swatch');
+      swatch.style.color = COLORS[s];
+      legend.appendChild(swatch);
+      legend.appendChild(document.createTextNode(' ' + s + (i + 1 < TASK_STATES.length ? '   ' : '')));
+      return swatch;
+    });
+    legend.appendChild(document.createTextNode('. A call with many instances is one node.'));
+    $('dag').setAttribute('data-legend', TASK_STATES.map(function (s, i) {
+      return s + '=' + getComputedStyle(swatches[i]).color;
+    }).join(';'));
     var nodes = dag.nodes.map(function (n, i) {
       var counts = Object.keys(n.counts).map(function (k) { return n.counts[k] + ' ' + k; }).join(' · ');
       var single = n.tasks.length === 1;
