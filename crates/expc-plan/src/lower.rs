@@ -1,7 +1,9 @@
 //! Lowering: the typed IR of one pipeline to a plan of jobs, in dependency order.
 
+use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::rc::Rc;
 
 use expc_check::ir::{self, Backend, IrExpr, IrPart};
 use expc_check::value::{Value, format_float};
@@ -105,6 +107,7 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
     let cx = Cx {
         program,
         index: ProgramIndex::new(program, pipeline),
+        task_json: RefCell::default(),
     };
     let mut jobs: Vec<Job> = Vec::with_capacity(sites.len());
     let mut ids: HashMap<String, String> = HashMap::new();
@@ -435,6 +438,35 @@ fn element(var: &str, fields: &[String]) -> String {
 struct Cx<'p> {
     program: &'p ir::Program,
     index: ProgramIndex<'p>,
+    /// Each task's part of its calls' ids, made once per task (see [`TaskJson`]).
+    task_json: RefCell<foldhash::HashMap<&'p str, Rc<TaskJson>>>,
+}
+
+/// The JSON of what a task contributes to the id of each of its calls, around the
+/// environment, which depends on the call: `[inputs,outputs,` and `,command,module,name]`.
+/// With the call's environment between them, these are the bytes of
+/// `serde_json::to_vec(&(inputs, outputs, env, command, module, name))`, which ids have
+/// always hashed; made once per task instead of once per call.
+struct TaskJson {
+    before_env: Vec<u8>,
+    after_env: Vec<u8>,
+}
+
+impl TaskJson {
+    fn of(task: &ir::Task, module: &str) -> TaskJson {
+        let mut before_env = serde_json::to_vec(&(&task.inputs, &task.outputs)).unwrap_or_default();
+        // `[inputs,outputs]` → `[inputs,outputs,`
+        before_env.pop();
+        before_env.push(b',');
+        let mut after_env =
+            serde_json::to_vec(&(&task.command, module, &task.name)).unwrap_or_default();
+        // `[command,module,name]` → `,command,module,name]`
+        after_env[0] = b',';
+        TaskJson {
+            before_env,
+            after_env,
+        }
+    }
 }
 
 impl Cx<'_> {
@@ -580,7 +612,7 @@ impl Cx<'_> {
                 order_only: e.order_only,
             })
             .collect();
-        let id = self.job_id(site, task, &env, &after, ids);
+        let id = self.job_id(site, task, &inputs, &env, &after, ids);
         let mut placement = BTreeMap::new();
         for (k, v) in &fields {
             if !matches!(v, Value::None) && !matches!(v, Value::List(l) if l.is_empty()) {
@@ -719,37 +751,25 @@ impl Cx<'_> {
     /// The job's id: a digest of what determines its results — the task (not the root
     /// file's name), the call's arguments, the values of what the task uses by name, the
     /// sweeps around it and the ids of the jobs it reads (`after`, looked up in `ids`).
+    /// `inputs` are the call's arguments as [`Cx::describe`] gives them.
     fn job_id(
         &self,
         site: &Site<'_>,
         task: &ir::Task,
+        inputs: &BTreeMap<String, String>,
         env: &Env,
         after: &[Dep],
         ids: &HashMap<String, String>,
     ) -> String {
-        let call = site.call;
         let mut h = blake3::Hasher::new();
-        // The root file's name is not part of a task's identity: renaming or moving the
-        // spec changes no result.
-        let module = if task.module == self.program.root {
-            ""
-        } else {
-            task.module.as_str()
-        };
-        let task_json = serde_json::to_vec(&(
-            &task.inputs,
-            &task.outputs,
-            env,
-            &task.command,
-            module,
-            &task.name,
-        ))
-        .unwrap_or_default();
-        h.update(&task_json);
-        for (name, e) in &call.args {
+        let task_json = self.task_json(task);
+        h.update(&task_json.before_env);
+        h.update(&serde_json::to_vec(env).unwrap_or_default());
+        h.update(&task_json.after_env);
+        for (name, described) in inputs {
             h.update(name.as_bytes());
             h.update(b"=");
-            h.update(self.describe(e).as_bytes());
+            h.update(described.as_bytes());
             h.update(b"\0");
         }
         // What the task uses by name enters by value: renaming a param changes nothing.
@@ -805,6 +825,26 @@ impl Cx<'_> {
             h.update(ids.get(&d.job).map_or(&b""[..], |s| s.as_bytes()));
         }
         h.finalize().to_hex()[..16].to_owned()
+    }
+
+    /// The JSON of `task`'s part of its calls' ids, made at its first call. A task no
+    /// program declares (a call of an unknown one) is not kept.
+    fn task_json(&self, task: &ir::Task) -> Rc<TaskJson> {
+        // The root file's name is not part of a task's identity: renaming or moving the
+        // spec changes no result.
+        let module = if task.module == self.program.root {
+            ""
+        } else {
+            task.module.as_str()
+        };
+        let Some(declared) = self.index.task(&task.id) else {
+            return Rc::new(TaskJson::of(task, module));
+        };
+        self.task_json
+            .borrow_mut()
+            .entry(declared.id.as_str())
+            .or_insert_with(|| Rc::new(TaskJson::of(declared, module)))
+            .clone()
     }
 
     /// An argument as a reviewer reads it.
@@ -1026,5 +1066,51 @@ pub fn text(v: &Value) -> Vec<String> {
         Value::None => Vec::new(),
         Value::Artifact(id) => vec![format!("{{{id}}}")],
         other => vec![other.to_string()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tasks_json_around_an_env_is_the_json_of_the_whole_tuple() {
+        // Ids hash these bytes: the pieces made once per task must give exactly them.
+        let task = ir::Task {
+            id: "m.train".into(),
+            name: "train".into(),
+            module: "lib/m.exp".into(),
+            doc: Some("a \"doc\"".into()),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            resources: BTreeMap::new(),
+            env: ir::Env::default(),
+            command: ir::Command::Shell {
+                script: "echo \"$x\"".into(),
+            },
+            retry: ir::Retry::default(),
+            cache: true,
+            uses: Vec::new(),
+        };
+        let env = Env {
+            image: Some("img:1".into()),
+            modules: vec!["python/3.11".into()],
+            conda: None,
+            vars: BTreeMap::from([("X".to_owned(), "1 2".to_owned())]),
+        };
+        let pieces = TaskJson::of(&task, "lib/m.exp");
+        let mut joined = pieces.before_env.clone();
+        joined.extend(serde_json::to_vec(&env).unwrap());
+        joined.extend(&pieces.after_env);
+        let whole = serde_json::to_vec(&(
+            &task.inputs,
+            &task.outputs,
+            &env,
+            &task.command,
+            "lib/m.exp",
+            &task.name,
+        ))
+        .unwrap();
+        assert_eq!(String::from_utf8(joined), String::from_utf8(whole));
     }
 }
