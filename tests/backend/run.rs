@@ -55,6 +55,10 @@ pub fn trials(suite: &mut Suite) {
         after_runs_a_call_once_the_other_finished,
     );
     suite.test(
+        "the_outputs_listed_at_the_end_are_those_nothing_reads",
+        the_outputs_listed_at_the_end_are_those_nothing_reads,
+    );
+    suite.test(
         "a_profile_that_brings_modules_runs_again_and_one_that_does_not_reuses",
         a_profile_that_brings_modules_runs_again_and_one_that_does_not_reuses,
     );
@@ -973,6 +977,36 @@ fn after_runs_a_call_once_the_other_finished() {
         serde_json::json!({ "declared": "here", "moved_to": "cluster" }),
         "{env}"
     );
+}
+
+/// The outputs a run lists at its end are its final ones: those no call reads. An order
+/// without data (`b` after `a`) does not read `a`; `c` reads `s`. The same on a rerun
+/// where everything is cached.
+fn the_outputs_listed_at_the_end_are_those_nothing_reads() {
+    let p = project("final");
+    for run in 0..2 {
+        // Without `--json`: the list is the plain summary's.
+        let out = Command::new(expc_tests::expc())
+            .args(["run", "--local", "order.exp"])
+            .current_dir(&p.dir)
+            .env("EXPC_TEST_LOG", &p.log)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        ok(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let listed: BTreeSet<&str> = stderr
+            .split_once("outputs:\n")
+            .map_or("", |(_, rest)| rest)
+            .lines()
+            .filter_map(|l| l.strip_prefix("  ")?.split_once(':').map(|(name, _)| name))
+            .collect();
+        assert_eq!(
+            listed,
+            BTreeSet::from(["a.out", "b.out", "c.out"]),
+            "run {run}: {stderr}"
+        );
+    }
 }
 
 /// `stamp` says `cache = false`: it runs on every run, and `c`, which reads it, runs

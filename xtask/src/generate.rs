@@ -48,3 +48,65 @@ pub fn items(n: usize) -> String {
     }
     s
 }
+
+/// How the tasks of a running workload start their program, so that expc and the tool it
+/// is compared with do the same work per task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// The program is executed directly, as make does with a command that has nothing
+    /// for a shell to do.
+    Argv,
+    /// Through exactly one `/bin/sh -c`, as ninja runs every command.
+    Shell,
+}
+
+/// A fan-out written as `calls` separate `let` calls of a trivial task and a gather of
+/// all their outputs in one list: the shape of a pipeline written without a sweep.
+/// `cargo xtask gen-calls N` prints it; planning it must be linear in `calls`.
+pub fn calls(calls: usize, start: Start) -> String {
+    let mut s = String::with_capacity(calls * 60);
+    s.push_str(&fan_header("fan", start));
+    s.push_str("pipeline main {\n");
+    for i in 0..calls {
+        let _ = writeln!(s, "  let o{i} = one(i = {i}) on here");
+    }
+    s.push_str("  let g = gather(parts = [");
+    for i in 0..calls {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        let _ = write!(s, "o{i}.out");
+    }
+    s.push_str("]) on here\n}\n");
+    s
+}
+
+/// The same fan-out as one sweep of `points` instances and a gather.
+pub fn sweep(points: usize, start: Start) -> String {
+    let mut s = fan_header("fan", start);
+    let _ = write!(
+        s,
+        "sweep all = product {{\n  i = 0..{points}\n}}\n\n\
+         pipeline main {{\n  for p in all {{\n    let o = one(i = p.i) on here\n  }}\n  \
+         let g = gather(parts = o.out) on here\n}}\n"
+    );
+    s
+}
+
+/// The experiment, the resource and the two tasks of a fan-out: `one` touches its
+/// output, `gather` counts its inputs (through a shell in both forms, as make and ninja
+/// run it).
+fn fan_header(name: &str, start: Start) -> String {
+    let touch = match start {
+        Start::Argv => "touch ${out}",
+        Start::Shell => "sh -c 'touch \"$0\"' ${out}",
+    };
+    format!(
+        "experiment {name} {{\n  version = \"1\"\n}}\n\n\
+         import std.formats.{{Text}}\nimport std.resources.{{Local}}\n\n\
+         resource here = Local {{}}\n\n\
+         task one(i: Int) -> (out: File<Text> = \"out.txt\") {{\n  run `{touch}`\n}}\n\n\
+         task gather(parts: List<File<Text>>) -> (out: File<Text> = \"all.txt\") {{\n  \
+         run `sh -c 'ls \"$@\" | wc -l > \"$0\"' ${{out}} ${{parts}}`\n}}\n\n"
+    )
+}

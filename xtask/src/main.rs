@@ -32,13 +32,17 @@ fn main() {
             let tasks = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(10_000);
             print!("{}", generate::spec(tasks));
         }
+        Some("gen-calls") => {
+            let calls = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
+            print!("{}", generate::calls(calls, generate::Start::Argv));
+        }
         Some("gen-items") => {
             let items = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(100_000);
             print!("{}", generate::items(items));
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask bench | cargo xtask gen [TASKS] | cargo xtask gen-items [ITEMS]"
+                "usage: cargo xtask bench | cargo xtask gen [TASKS] | cargo xtask gen-calls [CALLS] | cargo xtask gen-items [ITEMS]"
             );
             std::process::exit(2);
         }

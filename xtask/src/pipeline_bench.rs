@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::generate::{self, Start};
+
 /// A workload directory under the temporary directory, emptied first.
 pub(crate) fn workdir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("expc-bench-{name}-{}", std::process::id()));
@@ -100,22 +102,32 @@ fn secs(d: Duration) -> String {
 /// How many no-op reruns each tool is timed for.
 const NOOP_REPS: usize = 11;
 
-/// A tool timed on a workload, in a directory of its own.
+/// How many fresh runs each tool is timed for, unless `--rounds N` says otherwise.
+const FRESH_REPS: usize = 3;
+
+/// A tool timed on a workload, in a directory of its own that `write` fills.
 struct Contender<'a> {
     dir: PathBuf,
+    write: Box<dyn Fn(&Path) + 'a>,
     run: Box<dyn Fn(&Path) -> Duration + 'a>,
 }
 
-/// Times each contender's fresh runs `reps` times, each in its directory as `write` makes
-/// it (the one before moved aside), then its [`NOOP_REPS`] no-op reruns; returns the
-/// medians, fresh and no-op, in the contenders' order.
+/// Every timed run of each contender, fresh and no-op, in the order they were taken.
+struct Rounds {
+    fresh: Vec<Vec<Duration>>,
+    noop: Vec<Vec<Duration>>,
+}
+
+/// Times each contender's fresh runs `reps` times, each in its directory as its `write`
+/// makes it (the one before moved aside), then its no-op reruns ([`NOOP_REPS`] at least).
 ///
-/// The tools take turns — expc, ninja, make, expc, … — rather than each running all its
-/// reps in a row, so that what the machine is doing meanwhile (a small machine's load
-/// drifts by tens of percent within a minute) falls on all of them alike. Each timed run
-/// starts once what the one before wrote has reached the disk (`sync`): otherwise a no-op
-/// rerun measures the write-back of the thousands of files of the fresh run before it.
-fn fresh_and_noop(reps: usize, write: &dyn Fn(&Path), contenders: &[Contender]) -> Vec<Times> {
+/// The tools take turns — expc, make, expc, ninja, expc, make, … — rather than each
+/// running all its reps in a row, so that what the machine is doing meanwhile (a small
+/// machine's load drifts by tens of percent within a minute) falls on all of them alike,
+/// and a ratio is taken within each round. Each timed run starts once what the one before
+/// wrote has reached the disk (`sync`): otherwise a no-op rerun measures the write-back of
+/// the thousands of files of the fresh run before it.
+fn rounds(reps: usize, contenders: &[Contender]) -> Rounds {
     // A no-op rerun takes tens of milliseconds, where a small machine's noise is a large
     // part: it is timed more often than a fresh run.
     let noop_reps = NOOP_REPS.max(reps);
@@ -127,7 +139,7 @@ fn fresh_and_noop(reps: usize, write: &dyn Fn(&Path), contenders: &[Contender]) 
         for (c, times) in contenders.iter().zip(&mut fresh) {
             put_aside(&c.dir);
             std::fs::create_dir_all(&c.dir).unwrap();
-            write(&c.dir);
+            (c.write)(&c.dir);
             sync();
             times.push((c.run)(&c.dir));
         }
@@ -139,14 +151,13 @@ fn fresh_and_noop(reps: usize, write: &dyn Fn(&Path), contenders: &[Contender]) 
             times.push((c.run)(&c.dir));
         }
     }
-    fresh
-        .into_iter()
-        .map(median)
-        .zip(noop.into_iter().map(median))
-        .collect()
+    for c in contenders {
+        put_aside(&c.dir);
+    }
+    Rounds { fresh, noop }
 }
 
-/// The tools the running workloads are timed with: expc, and ninja and make where
+/// The tools the running workloads are timed with: expc, and make and ninja where
 /// installed, with `-j jobs`.
 struct Tools<'a> {
     expc: &'a Path,
@@ -155,88 +166,77 @@ struct Tools<'a> {
     make: bool,
 }
 
-/// A tool's median fresh run and median no-op rerun.
-type Times = (Duration, Duration);
-
-/// Times the tools on the workload `write` makes in a directory, each in a copy of its
-/// own, expc with `expc_args`: expc's times, ninja's and make's.
-fn contest(
-    tools: &Tools,
-    name: &str,
-    write: &dyn Fn(&Path),
-    expc_args: &[&str],
-) -> (Times, Option<Times>, Option<Times>) {
-    let Tools {
-        expc,
-        jobs,
-        ninja,
-        make,
-    } = *tools;
-    let dir = |tool: &str| workdir(&format!("{name}-{tool}"));
-    let mut contenders = vec![Contender {
-        dir: dir("expc"),
-        run: Box::new(|d| time(d, expc, expc_args)),
-    }];
-    if ninja {
-        contenders.push(Contender {
-            dir: dir("ninja"),
-            run: Box::new(|d| time(d, Path::new("ninja"), &["-j", jobs])),
-        });
-    }
-    if make {
-        contenders.push(Contender {
-            dir: dir("make"),
-            run: Box::new(|d| time(d, Path::new("make"), &["-s", "-j", jobs])),
-        });
-    }
-    let times = fresh_and_noop(3, write, &contenders);
-    for c in &contenders {
-        put_aside(&c.dir);
-    }
-    let mut rest = times[1..].iter().copied();
-    (
-        times[0],
-        ninja.then(|| rest.next()).flatten(),
-        make.then(|| rest.next()).flatten(),
-    )
+/// A running workload in its two equal-work forms: expc's spec with programs executed
+/// directly beside a Makefile that does the same, and expc's spec with one `/bin/sh` per
+/// task beside a build.ninja (ninja runs every command with `/bin/sh -c`).
+struct Workload<'a> {
+    name: &'a str,
+    /// Writes expc's spec for a form into a directory, as `spec_file`.
+    spec: &'a dyn Fn(&Path, Start),
+    spec_file: &'a str,
+    /// Writes the Makefile (programs executed directly) into a directory.
+    makefile: &'a dyn Fn(&Path),
+    /// Writes the build.ninja into a directory.
+    ninja: &'a dyn Fn(&Path),
 }
 
-/// 10,000 independent trivial tasks and a gather: the spec, a build.ninja and a Makefile.
-pub(crate) fn fan_out(dir: &Path, n: usize) {
-    std::fs::write(
-        dir.join("fan.exp"),
-        format!(
-            r#"experiment fan {{
-  version = "1"
-}}
+/// What one pair of one workload measured: per round, expc's time and the other tool's.
+struct Pair {
+    expc_fresh: Vec<Duration>,
+    other_fresh: Vec<Duration>,
+    expc_noop: Vec<Duration>,
+    other_noop: Vec<Duration>,
+}
 
-import std.formats.{{Text}}
-import std.resources.{{Local}}
+/// Times a workload's pairs, all four contenders taking turns: (expc vs make, expc vs
+/// ninja), each `None` where the tool is not installed.
+fn contest(tools: &Tools, w: &Workload, reps: usize) -> (Option<Pair>, Option<Pair>) {
+    let expc = tools.expc;
+    let run_args = ["run", "--local", "-j", tools.jobs, w.spec_file];
+    let run_expc = move |d: &Path| time(d, expc, &run_args);
+    let mut contenders = Vec::new();
+    for (start, installed) in [(Start::Argv, tools.make), (Start::Shell, tools.ninja)] {
+        if !installed {
+            continue;
+        }
+        let form = match start {
+            Start::Argv => "argv",
+            Start::Shell => "sh",
+        };
+        contenders.push(Contender {
+            dir: workdir(&format!("{}-expc-{form}", w.name)),
+            write: Box::new(move |d| (w.spec)(d, start)),
+            run: Box::new(run_expc),
+        });
+        contenders.push(match start {
+            Start::Argv => Contender {
+                dir: workdir(&format!("{}-make", w.name)),
+                write: Box::new(w.makefile),
+                run: Box::new(|d| time(d, Path::new("make"), &["-s", "-j", tools.jobs])),
+            },
+            Start::Shell => Contender {
+                dir: workdir(&format!("{}-ninja", w.name)),
+                write: Box::new(w.ninja),
+                run: Box::new(|d| time(d, Path::new("ninja"), &["-j", tools.jobs])),
+            },
+        });
+    }
+    let mut r = rounds(reps, &contenders);
+    // The contenders are in pairs, make's (when installed) first.
+    let mut take = || Pair {
+        expc_fresh: r.fresh.remove(0),
+        other_fresh: r.fresh.remove(0),
+        expc_noop: r.noop.remove(0),
+        other_noop: r.noop.remove(0),
+    };
+    let make = tools.make.then(&mut take);
+    let ninja = tools.ninja.then(&mut take);
+    (make, ninja)
+}
 
-resource here = Local {{}}
-
-sweep all = product {{
-  i = 0..{n}
-}}
-
-task one(i: Int) -> (out: File<Text> = "out.txt") {{
-  run `touch ${{out}}`
-}}
-
-task gather(parts: List<File<Text>>) -> (out: File<Text> = "all.txt") {{
-  run `sh -c "ls \"$@\" | wc -l > \"$0\"" ${{out}} ${{parts}}`
-}}
-
-pipeline main {{
-  for p in all {{
-    let o = one(i = p.i) on here
-  }}
-  let g = gather(parts = o.out) on here
-}}
-"#
-        ),
-    )
-    .unwrap();
+/// The Makefile and build.ninja of a fan-out of `n` tasks that each touch their output,
+/// and a gather that counts them (through a shell in every tool).
+fn fan_out_rules(dir: &Path, n: usize) {
     let mut ninja = String::from(
         "rule touch\n  command = touch $out\nrule gather\n  command = sh -c 'ls \"$$@\" | wc -l > \"$$0\"' $out $in\n",
     );
@@ -257,19 +257,37 @@ pipeline main {{
     std::fs::create_dir_all(dir.join("out")).unwrap();
 }
 
-/// A chain of `n` tasks, each appending its number to its predecessor's file.
-fn chain(dir: &Path, n: usize) {
-    let mut spec = String::from(
-        "experiment chain {\n  version = \"1\"\n}\n\nimport std.formats.{Text}\nimport std.resources.{Local}\n\nresource here = Local {}\n\ntask first() -> (out: File<Text> = \"out.txt\") {\n  run `touch ${out}`\n}\n\ntask next(prev: File<Text>, i: Int) -> (out: File<Text> = \"out.txt\") {\n  shell `cat \"$prev\" > \"$out\"; echo \"$i\" >> \"$out\"`\n}\n\npipeline main {\n  let c0 = first() on here\n",
-    );
-    // Each step runs in the shell and with the flags of expc's `shell` tasks, so that the
-    // comparison is of the tools, not of bash and dash (bash starts about 1 ms slower).
-    let mut make = format!(
-        "SHELL := /bin/bash\n.SHELLFLAGS := -e -u -o pipefail -c\nall: c{}.txt\nc0.txt:\n\t@touch $@\n",
-        n - 1
-    );
-    let mut ninja = String::from(
-        "rule touch\n  command = touch $out\nrule next\n  command = cat $in > $out; echo $i >> $out\nbuild c0.txt: touch\n",
+/// 10,000 independent trivial tasks and a gather, as a sweep: the spec (programs run
+/// directly), a build.ninja and a Makefile.
+pub(crate) fn fan_out(dir: &Path, n: usize) {
+    std::fs::write(dir.join("fan.exp"), generate::sweep(n, Start::Argv)).unwrap();
+    fan_out_rules(dir, n);
+}
+
+/// What each step of the chain runs when programs are executed directly: it copies its
+/// predecessor's lines and appends its own number.
+const CHAIN_STEP_AWK: &str = "{ print > out }\nEND { print i > out }\n";
+
+/// A chain of `n` tasks, each appending its number to its predecessor's file: expc's
+/// spec in the form `start`.
+fn chain_spec(dir: &Path, n: usize, start: Start) {
+    let (data, first, next) = match start {
+        Start::Argv => (
+            "data step_awk: File<Text> = \"step.awk\"\n\n",
+            "touch ${out}",
+            "awk -v i=${i} -v out=${out} -f ${step_awk} ${prev}",
+        ),
+        Start::Shell => (
+            "",
+            "sh -c 'touch \"$0\"' ${out}",
+            "sh -c 'cat \"$1\" > \"$0\"; echo \"$2\" >> \"$0\"' ${out} ${prev} ${i}",
+        ),
+    };
+    let mut spec = format!(
+        "experiment chain {{\n  version = \"1\"\n}}\n\nimport std.formats.{{Text}}\nimport std.resources.{{Local}}\n\nresource here = Local {{}}\n\n{data}\
+         task first() -> (out: File<Text> = \"out.txt\") {{\n  run `{first}`\n}}\n\n\
+         task next(prev: File<Text>, i: Int) -> (out: File<Text> = \"out.txt\") {{\n  run `{next}`\n}}\n\n\
+         pipeline main {{\n  let c0 = first() on here\n"
     );
     for i in 1..n {
         let _ = writeln!(
@@ -277,16 +295,35 @@ fn chain(dir: &Path, n: usize) {
             "  let c{i} = next(prev = c{}.out, i = {i}) on here",
             i - 1
         );
-        let _ = writeln!(
-            make,
-            "c{i}.txt: c{}.txt\n\t@cat $< > $@; echo {i} >> $@",
-            i - 1
-        );
-        let _ = writeln!(ninja, "build c{i}.txt: next c{}.txt\n  i = {i}", i - 1);
     }
     spec.push_str("}\n");
     std::fs::write(dir.join("chain.exp"), spec).unwrap();
+    std::fs::write(dir.join("step.awk"), CHAIN_STEP_AWK).unwrap();
+}
+
+/// The chain's Makefile: each step executes awk directly, as expc's argv form does.
+fn chain_makefile(dir: &Path, n: usize) {
+    let mut make = format!("all: c{}.txt\nc0.txt:\n\t@touch $@\n", n - 1);
+    for i in 1..n {
+        let _ = writeln!(
+            make,
+            "c{i}.txt: c{}.txt\n\t@awk -v i={i} -v out=$@ -f step.awk $<",
+            i - 1
+        );
+    }
     std::fs::write(dir.join("Makefile"), make).unwrap();
+    std::fs::write(dir.join("step.awk"), CHAIN_STEP_AWK).unwrap();
+}
+
+/// The chain's build.ninja: each step one `/bin/sh -c` running `cat`, as expc's shell
+/// form does.
+fn chain_ninja(dir: &Path, n: usize) {
+    let mut ninja = String::from(
+        "rule touch\n  command = touch $out\nrule next\n  command = cat $in > $out; echo $i >> $out\nbuild c0.txt: touch\n",
+    );
+    for i in 1..n {
+        let _ = writeln!(ninja, "build c{i}.txt: next c{}.txt\n  i = {i}", i - 1);
+    }
     std::fs::write(dir.join("build.ninja"), ninja).unwrap();
 }
 
@@ -356,31 +393,70 @@ fn peak_memory(dir: &Path, program: &Path, args: &[&str]) -> Option<u64> {
         .ok()
         .map(|kb| kb * 1024)
 }
+/// The median of the per-round ratios `expc[i] / other[i]`.
+fn median_ratio(expc: &[Duration], other: &[Duration]) -> f64 {
+    let mut r: Vec<f64> = expc
+        .iter()
+        .zip(other)
+        .map(|(e, o)| e.as_secs_f64() / o.as_secs_f64().max(1e-6))
+        .collect();
+    r.sort_by(f64::total_cmp);
+    r[r.len() / 2]
+}
 
-/// Prints the Markdown tables of the planning and running benchmarks.
-/// Runs the planning and running benchmarks; returns the wall time of the fresh 10,000-task
-/// fan-out run, against which recording provenance is measured.
+/// The number after `flag` on the command line, if any.
+fn number_arg(flag: &str) -> Option<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    let i = args.iter().position(|a| a == flag)?;
+    args.get(i + 1)?.parse().ok()
+}
+
+/// Runs the planning and running benchmarks and prints their Markdown tables; returns
+/// the wall time of a fresh 10,000-task fan-out run (the sweep form, programs executed
+/// directly), against which recording provenance is measured.
 pub fn run(expc: &Path, spec_10k: &Path) -> Duration {
     let jobs = "2";
+    let reps = number_arg("--rounds").unwrap_or(FRESH_REPS).max(1);
+    let tools = Tools {
+        expc,
+        jobs,
+        ninja: have("ninja"),
+        make: have("make"),
+    };
     if std::env::args().any(|a| a == "--chain-only") {
-        println!();
-        println!("| workload | expc | ninja | make | expc / ninja | expc / make | target |");
-        println!("|---|---|---|---|---|---|---|");
+        running_header(&tools, reps);
         let before = load();
-        run_chain(&Tools {
-            expc,
-            jobs,
-            ninja: have("ninja"),
-            make: have("make"),
-        });
+        run_chain(&tools, reps);
         println!("\nload average: {before} before, {} after", load());
         return Duration::ZERO;
     }
+    plan_rows(expc, spec_10k);
+    running_header(&tools, reps);
+    let load_before = load();
+    let fan_fresh = run_fan_outs(&tools, reps);
+    run_chain(&tools, reps);
+    if !tools.ninja || !tools.make {
+        println!("\n(ninja or make is not installed: its columns are empty.)");
+    }
+    println!(
+        "\n(load average before the running workloads: {load_before}; after: {})",
+        load()
+    );
+    fan_fresh
+}
+
+/// The planning table.
+fn plan_rows(expc: &Path, spec_10k: &Path) {
     println!();
     println!("Planning (wall time of `expc plan`, release build, median of 5):");
     println!();
     println!("| workload | median | peak memory | target |");
     println!("|---|---|---|---|");
+    let mib = |m: Option<u64>| {
+        m.map_or("—".to_owned(), |m| {
+            format!("{:.0} MiB", m as f64 / (1 << 20) as f64)
+        })
+    };
     let dir = workdir("plan");
     sweep(&dir, 1000);
     let million = median(
@@ -392,10 +468,27 @@ pub fn run(expc: &Path, spec_10k: &Path) -> Duration {
     println!(
         "| a sweep of 1,000,000 instances and a gather | {} | {} | < 3 s, < 1.5 GiB |",
         secs(million),
-        mem.map_or("—".to_owned(), |m| format!(
-            "{:.0} MiB",
-            m as f64 / (1 << 20) as f64
-        ))
+        mib(mem)
+    );
+    // The same gather over separate calls (`cargo xtask gen-calls 100000`): planning is
+    // linear in calls and dependencies.
+    std::fs::write(dir.join("calls.exp"), generate::calls(100_000, Start::Argv)).unwrap();
+    let calls = median(
+        (0..5)
+            .map(|_| time(&dir, expc, &["plan", "calls.exp"]))
+            .collect(),
+    );
+    let check = median(
+        (0..5)
+            .map(|_| time(&dir, expc, &["check", "calls.exp"]))
+            .collect(),
+    );
+    let mem = peak_memory(&dir, expc, &["plan", "calls.exp"]);
+    println!(
+        "| 100,000 `let` calls and a gather of them: `expc plan` | {} | {} | |\n| the same, planning alone (plan − check) | {} | | < 1 s |",
+        secs(calls),
+        mib(mem),
+        secs(calls.saturating_sub(check)),
     );
     let spec_dir = spec_10k.parent().unwrap();
     let name = spec_10k.file_name().unwrap().to_str().unwrap();
@@ -410,55 +503,120 @@ pub fn run(expc: &Path, spec_10k: &Path) -> Duration {
             .collect(),
     );
     println!(
-        "| 10,000 tasks: `expc plan` | {} | | |\n| 10,000 tasks: `expc check` (parse, resolve, types) | {} | | < 300 ms |\n| 10,000 tasks: planning alone (plan − check) | {} | | < 200 ms |",
+        "| 10,000 tasks: `expc plan` | {} | | |\n| 10,000 tasks: `expc check` (parse, resolve, types) | {} | | < 150 ms |\n| 10,000 tasks: planning alone (plan − check) | {} | | < 200 ms |",
         secs(plan),
         secs(check),
         secs(plan.saturating_sub(check))
     );
     clean(&dir);
+}
 
+fn running_header(tools: &Tools, reps: usize) {
     println!();
     println!(
-        "Running (wall time, `-j {jobs}`, release build, median of 3 fresh runs and of {NOOP_REPS} no-op reruns; the state moved aside before each fresh run):"
+        "Running (wall time, `-j {}`, release build; per workload, expc with programs executed directly against make, and expc with one `/bin/sh` per task against ninja, the four taking turns; {reps} rounds of fresh runs, the state moved aside before each, and {} of no-op reruns; times are medians, ratios the medians of the per-round ratios):",
+        tools.jobs,
+        NOOP_REPS.max(reps)
     );
     println!();
-    println!("| workload | expc | ninja | make | expc / ninja | expc / make | target |");
-    println!("|---|---|---|---|---|---|---|");
-    let (ninja, make) = (have("ninja"), have("make"));
-    let tools = Tools {
-        expc,
-        jobs,
-        ninja,
-        make,
+    println!(
+        "| workload | expc (argv) | make | expc / make | expc (one sh) | ninja | expc / ninja | target |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+}
+
+/// A row of the running table: fresh or no-op times of both pairs.
+fn row(
+    name: &str,
+    make: Option<(&[Duration], &[Duration])>,
+    ninja: Option<(&[Duration], &[Duration])>,
+    target: &str,
+) {
+    let cells = |pair: Option<(&[Duration], &[Duration])>| {
+        pair.map_or_else(
+            || "— | — | —".to_owned(),
+            |(e, o)| {
+                format!(
+                    "{} | {} | **{:.2}**",
+                    secs(median(e.to_vec())),
+                    secs(median(o.to_vec())),
+                    median_ratio(e, o)
+                )
+            },
+        )
     };
-    let load_before = load();
-    let run_args = ["run", "--local", "-j", jobs, "fan.exp"];
-    let ((e_fresh, e_noop), n, m) = contest(&tools, "fan", &|d| fan_out(d, 10_000), &run_args);
-    let fan_fresh = e_fresh;
-    row(
-        "10,000 independent tasks + a gather",
-        e_fresh,
-        n.map(|x| x.0),
-        m.map(|x| x.0),
-        "≤ 1.25 × ninja",
-    );
-    row(
-        "the same, no-op rerun",
-        e_noop,
-        n.map(|x| x.1),
-        m.map(|x| x.1),
-        "≤ 2 × ninja",
-    );
+    println!("| {name} | {} | {} | {target} |", cells(make), cells(ninja));
+}
 
-    run_chain(&tools);
-    if !ninja || !make {
-        println!("\n(ninja or make is not installed: its columns are empty.)");
+/// Both rows, fresh and no-op, of a workload.
+fn rows(name: &str, make: &Option<Pair>, ninja: &Option<Pair>, noop_target: &str) {
+    fn fresh(p: &Pair) -> (&[Duration], &[Duration]) {
+        (&p.expc_fresh, &p.other_fresh)
     }
-    println!(
-        "\n(load average before the running workloads: {load_before}; after: {})",
-        load()
+    fn noop(p: &Pair) -> (&[Duration], &[Duration]) {
+        (&p.expc_noop, &p.other_noop)
+    }
+    row(
+        &format!("{name}, fresh"),
+        make.as_ref().map(fresh),
+        ninja.as_ref().map(fresh),
+        "≤ 1.10 × each",
     );
-    fan_fresh
+    row(
+        &format!("{name}, no-op rerun"),
+        make.as_ref().map(noop),
+        ninja.as_ref().map(noop),
+        noop_target,
+    );
+}
+
+/// The fan-out of 10,000 tasks and a gather, as separate `let` calls and as a sweep;
+/// returns the median fresh time of expc's sweep with programs executed directly.
+fn run_fan_outs(tools: &Tools, reps: usize) -> Duration {
+    let n = 10_000;
+    let lets = Workload {
+        name: "fan-let",
+        spec: &|d, start| {
+            std::fs::write(d.join("fan.exp"), generate::calls(n, start)).unwrap();
+            std::fs::create_dir_all(d.join("out")).unwrap();
+        },
+        spec_file: "fan.exp",
+        makefile: &|d| fan_out_rules(d, n),
+        ninja: &|d| fan_out_rules(d, n),
+    };
+    let (make, ninja) = contest(tools, &lets, reps);
+    rows(
+        "fan-out: 10,000 `let` calls + a gather",
+        &make,
+        &ninja,
+        "≤ 1.5 × ninja",
+    );
+    let sweep = Workload {
+        name: "fan-sweep",
+        spec: &|d, start| {
+            std::fs::write(d.join("fan.exp"), generate::sweep(n, start)).unwrap();
+        },
+        spec_file: "fan.exp",
+        makefile: &|d| fan_out_rules(d, n),
+        ninja: &|d| fan_out_rules(d, n),
+    };
+    let (make, ninja) = contest(tools, &sweep, reps);
+    rows("sweep of 10,000 + a gather", &make, &ninja, "≤ 1.5 × ninja");
+    make.map_or(Duration::ZERO, |p| median(p.expc_fresh))
+}
+
+/// The chain of 1,000: fresh runs and no-op reruns.
+fn run_chain(tools: &Tools, reps: usize) {
+    let n = 1000;
+    let chain = Workload {
+        name: "chain",
+        spec: &|d, start| chain_spec(d, n, start),
+        spec_file: "chain.exp",
+        makefile: &|d| chain_makefile(d, n),
+        ninja: &|d| chain_ninja(d, n),
+    };
+    let (make, ninja) = contest(tools, &chain, reps);
+    rows("chain of 1,000", &make, &ninja, "");
 }
 
 /// The 1-minute load average (`/proc/loadavg`), to say what else the machine was doing.
@@ -467,40 +625,4 @@ fn load() -> String {
         .ok()
         .and_then(|l| l.split_whitespace().next().map(str::to_owned))
         .unwrap_or_else(|| "unknown".to_owned())
-}
-
-fn row(name: &str, expc: Duration, ninja: Option<Duration>, make: Option<Duration>, target: &str) {
-    let ratio = |other: Option<Duration>| {
-        other.map_or("—".to_owned(), |o| {
-            format!("{:.2}", expc.as_secs_f64() / o.as_secs_f64().max(1e-6))
-        })
-    };
-    println!(
-        "| {name} | {} | {} | {} | {} | {} | {target} |",
-        secs(expc),
-        ninja.map_or("—".to_owned(), secs),
-        make.map_or("—".to_owned(), secs),
-        ratio(ninja),
-        ratio(make)
-    );
-}
-
-/// The chain of 1,000: fresh runs and no-op reruns of expc, ninja and make.
-fn run_chain(tools: &Tools) {
-    let run_args = ["run", "--local", "-j", tools.jobs, "chain.exp"];
-    let ((e_fresh, e_noop), n, m) = contest(tools, "chain", &|d| chain(d, 1000), &run_args);
-    row(
-        "a chain of 1,000 tasks",
-        e_fresh,
-        n.map(|x| x.0),
-        m.map(|x| x.0),
-        "≤ 1.25 × make",
-    );
-    row(
-        "the same, no-op rerun",
-        e_noop,
-        n.map(|x| x.1),
-        m.map(|x| x.1),
-        "",
-    );
 }

@@ -1,7 +1,9 @@
 //! Lowering: the typed IR of one pipeline to a plan of jobs, in dependency order.
 
+use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::rc::Rc;
 
 use expc_check::ir::{self, Backend, IrExpr, IrPart};
 use expc_check::value::{Value, format_float};
@@ -105,6 +107,7 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
     let cx = Cx {
         program,
         index: ProgramIndex::new(program, pipeline),
+        task_json: RefCell::default(),
     };
     let mut jobs: Vec<Job> = Vec::with_capacity(sites.len());
     let mut ids: HashMap<String, String> = HashMap::new();
@@ -435,6 +438,40 @@ fn element(var: &str, fields: &[String]) -> String {
 struct Cx<'p> {
     program: &'p ir::Program,
     index: ProgramIndex<'p>,
+    /// Each task's part of its calls' ids, made once per task (see [`TaskJson`]).
+    task_json: RefCell<foldhash::HashMap<&'p str, Rc<TaskJson>>>,
+}
+
+/// The JSON of what a task contributes to the id of each of its calls, around the
+/// environment, which depends on the call: `[inputs,outputs,` and `,command,module,name]`.
+/// With the call's environment between them, these are the bytes of
+/// `serde_json::to_vec(&(inputs, outputs, env, command, module, name))`, which ids have
+/// always hashed; made once per task instead of once per call.
+struct TaskJson {
+    /// A hasher that has read `[inputs,outputs,`: each call's id starts from a copy of it.
+    hashed_before_env: blake3::Hasher,
+    after_env: Vec<u8>,
+}
+
+impl TaskJson {
+    fn of(task: &ir::Task, module: &str) -> TaskJson {
+        let mut before_env = serde_json::to_vec(&(&task.inputs, &task.outputs)).unwrap_or_default();
+        // `[inputs,outputs]` → `[inputs,outputs,`
+        before_env.pop();
+        before_env.push(b',');
+        let mut after_env =
+            serde_json::to_vec(&(&task.command, module, &task.name)).unwrap_or_default();
+        // `[command,module,name]` → `,command,module,name]`
+        if let Some(open) = after_env.first_mut() {
+            *open = b',';
+        }
+        let mut hashed_before_env = blake3::Hasher::new();
+        hashed_before_env.update(&before_env);
+        TaskJson {
+            hashed_before_env,
+            after_env,
+        }
+    }
 }
 
 impl Cx<'_> {
@@ -533,8 +570,16 @@ impl Cx<'_> {
         let task = self.index.task(&call.task);
         let resource = call.on.as_deref().and_then(|r| self.index.resource(r));
         let backend = resource.and_then(|r| r.backend).unwrap_or(Backend::Local);
-        let empty_task = empty_task(call);
-        let task = task.unwrap_or(&empty_task);
+        // Made only for a call of an unknown task: building it for every call cost as
+        // much as the rest of its lookups.
+        let empty_task;
+        let task = match task {
+            Some(t) => t,
+            None => {
+                empty_task = self::empty_task(call);
+                &empty_task
+            }
+        };
         let inputs: BTreeMap<String, String> = call
             .args
             .iter()
@@ -581,7 +626,7 @@ impl Cx<'_> {
                 order_only: e.order_only,
             })
             .collect();
-        let id = self.job_id(site, task, &env, &after, ids);
+        let id = self.job_id(site, task, &inputs, &env, &after, ids);
         let id = with_resources_read(id, task, &resources);
         let mut placement = BTreeMap::new();
         for (k, v) in &fields {
@@ -721,37 +766,24 @@ impl Cx<'_> {
     /// The job's id: a digest of what determines its results — the task (not the root
     /// file's name), the call's arguments, the values of what the task uses by name, the
     /// sweeps around it and the ids of the jobs it reads (`after`, looked up in `ids`).
+    /// `inputs` are the call's arguments as [`Cx::describe`] gives them.
     fn job_id(
         &self,
         site: &Site<'_>,
         task: &ir::Task,
+        inputs: &BTreeMap<String, String>,
         env: &Env,
         after: &[Dep],
         ids: &HashMap<String, String>,
     ) -> String {
-        let call = site.call;
-        let mut h = blake3::Hasher::new();
-        // The root file's name is not part of a task's identity: renaming or moving the
-        // spec changes no result.
-        let module = if task.module == self.program.root {
-            ""
-        } else {
-            task.module.as_str()
-        };
-        let task_json = serde_json::to_vec(&(
-            &task.inputs,
-            &task.outputs,
-            env,
-            &task.command,
-            module,
-            &task.name,
-        ))
-        .unwrap_or_default();
-        h.update(&task_json);
-        for (name, e) in &call.args {
+        let task_json = self.task_json(task);
+        let mut h = task_json.hashed_before_env.clone();
+        h.update(&serde_json::to_vec(env).unwrap_or_default());
+        h.update(&task_json.after_env);
+        for (name, described) in inputs {
             h.update(name.as_bytes());
             h.update(b"=");
-            h.update(self.describe(e).as_bytes());
+            h.update(described.as_bytes());
             h.update(b"\0");
         }
         // What the task uses by name enters by value: renaming a param changes nothing.
@@ -813,6 +845,26 @@ impl Cx<'_> {
             h.update(ids.get(&d.job).map_or(&b""[..], |s| s.as_bytes()));
         }
         h.finalize().to_hex()[..16].to_owned()
+    }
+
+    /// The JSON of `task`'s part of its calls' ids, made at its first call. A task no
+    /// program declares (a call of an unknown one) is not kept.
+    fn task_json(&self, task: &ir::Task) -> Rc<TaskJson> {
+        // The root file's name is not part of a task's identity: renaming or moving the
+        // spec changes no result.
+        let module = if task.module == self.program.root {
+            ""
+        } else {
+            task.module.as_str()
+        };
+        let Some(declared) = self.index.task(&task.id) else {
+            return Rc::new(TaskJson::of(task, module));
+        };
+        self.task_json
+            .borrow_mut()
+            .entry(declared.id.as_str())
+            .or_insert_with(|| Rc::new(TaskJson::of(declared, module)))
+            .clone()
     }
 
     /// An argument as a reviewer reads it.
@@ -1065,5 +1117,53 @@ pub fn resource_value(resources: &Resources, name: &str) -> Value {
         "time" => resources.time_ms.map_or(Value::None, Value::Duration),
         "gpus" => Value::Int(resources.gpus),
         _ => Value::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tasks_hashed_json_around_an_env_hashes_as_the_whole_tuple() {
+        // Ids hash these bytes: the pieces made once per task must give exactly them.
+        let task = ir::Task {
+            id: "m.train".into(),
+            name: "train".into(),
+            module: "lib/m.exp".into(),
+            doc: Some("a \"doc\"".into()),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            resources: BTreeMap::new(),
+            env: ir::Env::default(),
+            command: ir::Command::Shell {
+                script: "echo \"$x\"".into(),
+                exports: BTreeMap::new(),
+            },
+            retry: ir::Retry::default(),
+            cache: true,
+            uses: Vec::new(),
+        };
+        let env = Env {
+            image: Some("img:1".into()),
+            modules: vec!["python/3.11".into()],
+            conda: None,
+            vars: BTreeMap::from([("X".to_owned(), "1 2".to_owned())]),
+        };
+        let pieces = TaskJson::of(&task, "lib/m.exp");
+        let mut h = pieces.hashed_before_env.clone();
+        h.update(&serde_json::to_vec(&env).unwrap());
+        h.update(&pieces.after_env);
+        let whole = serde_json::to_vec(&(
+            &task.inputs,
+            &task.outputs,
+            &env,
+            &task.command,
+            "lib/m.exp",
+            &task.name,
+        ))
+        .unwrap();
+        assert!(whole.ends_with(&pieces.after_env));
+        assert_eq!(h.finalize(), blake3::hash(&whole));
     }
 }

@@ -820,19 +820,28 @@ impl<'a, 'p> Scheduler<'a, 'p> {
     fn end(mut self, started: Instant) -> Summary {
         self.never_ran();
         let graph = self.graph;
+        // Which job reads which job's outputs (an `after` reads nothing), as pairs of
+        // positions (reader, read): looked up per edge, so that a gather of many calls
+        // costs one lookup per edge, not a scan of its dependencies.
+        let reads: std::collections::HashSet<(usize, usize)> = self
+            .plan
+            .jobs
+            .iter()
+            .enumerate()
+            .flat_map(|(reader, job)| {
+                job.after
+                    .iter()
+                    .filter(|d| !d.order_only)
+                    .filter_map(move |d| Some((reader, self.plan.position(&d.job)?)))
+            })
+            .collect();
         for node in 0..graph.node_count() {
             let inst = graph[NodeIndex::new(node)];
             let (j, index) = (inst.job as usize, inst.index as u64);
-            // Final: read by nothing (an `after` reads nothing).
-            let key = &self.plan.jobs[j].key;
+            // Final: read by nothing.
             if graph
                 .neighbors_directed(NodeIndex::new(node), Direction::Outgoing)
-                .any(|n| {
-                    self.plan.jobs[graph[n].job as usize]
-                        .after
-                        .iter()
-                        .any(|d| &d.job == key && !d.order_only)
-                })
+                .any(|n| reads.contains(&(graph[n].job as usize, j)))
             {
                 continue;
             }
