@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod meta;
 pub mod query;
 pub mod record;
+pub mod shared;
 pub mod store;
 pub mod time;
 
