@@ -62,57 +62,76 @@ impl Shared {
         Ok(pushed)
     }
 
-    /// One run in one transaction; `false` when another push stored it first.
+    /// One run in one transaction; `false` when another push stored it first. A
+    /// transaction the server gave up to break a deadlock or a serialization conflict is
+    /// tried again, a few times, so that users never see one.
     fn push_run(&mut self, local: &Store, id: &str, project: &str) -> Result<bool> {
-        let shown = self.shown.clone();
-        let user = self.user.clone();
-        let fail = |e: postgres::Error| {
-            let err = super::connect::explain(&e, &shown, &user);
-            if e.as_db_error().is_some_and(|d| d.code().code() == "42501") {
-                Error(format!(
-                    "permission denied: `{user}` may not write runs of project `{project}` in {shown}. An admin of `{project}` grants it with `expc store grant {project} {user} write`"
-                ))
-            } else if e.as_db_error().is_some_and(|d| d.code().code() == "23505") {
-                Error(format!(
-                    "run `{id}` is already in {shown}, in a project `{user}` cannot read"
-                ))
-            } else {
-                err
+        let mut pause = std::time::Duration::from_millis(20);
+        for _ in 0..6 {
+            match self.push_run_once(local, id, project) {
+                Err(CopyError::Server(e)) if retryable(&e) => {
+                    std::thread::sleep(pause);
+                    pause *= 2;
+                }
+                other => return other.map_err(|e| self.push_error(e, id, project)),
             }
-        };
-        let mut tx = self.client.transaction().map_err(fail)?;
+        }
+        self.push_run_once(local, id, project)
+            .map_err(|e| self.push_error(e, id, project))
+    }
+
+    fn push_run_once(
+        &mut self,
+        local: &Store,
+        id: &str,
+        project: &str,
+    ) -> std::result::Result<bool, CopyError> {
+        let mut tx = self.client.transaction()?;
         // Two pushes of one run wait for each other here; the second finds it stored.
-        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&id])
-            .map_err(fail)?;
+        tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[&id])?;
         if tx
-            .query_opt("SELECT 1 FROM expc.runs WHERE id = $1", &[&id])
-            .map_err(fail)?
+            .query_opt("SELECT 1 FROM expc.runs WHERE id = $1", &[&id])?
             .is_some()
         {
             return Ok(false);
         }
-        copy_rows(&mut tx, local, "runs", "id", id, Some(project)).map_err(|e| e.or(&fail))?;
+        copy_rows(&mut tx, local, "runs", "id", id, Some(project))?;
         for table in RUN_TABLES {
-            copy_rows(&mut tx, local, table, "run_id", id, None).map_err(|e| e.or(&fail))?;
+            copy_rows(&mut tx, local, table, "run_id", id, None)?;
         }
-        tx.commit().map_err(fail)?;
+        tx.commit()?;
         Ok(true)
     }
+
+    /// What went wrong sending run `id` to `project`, for the user.
+    fn push_error(&self, e: CopyError, id: &str, project: &str) -> Error {
+        let (shown, user) = (&self.shown, &self.user);
+        let e = match e {
+            CopyError::Local(e) => return e,
+            CopyError::Server(e) => e,
+        };
+        match e.as_db_error().map(|d| d.code().code()) {
+            Some("42501") => Error(format!(
+                "permission denied: `{user}` may not write runs of project `{project}` in {shown}. An admin of `{project}` grants it with `expc store grant {project} {user} write`"
+            )),
+            Some("23505") => Error(format!(
+                "run `{id}` is already in {shown}, in a project `{user}` cannot read"
+            )),
+            _ => super::connect::explain(&e, shown, user),
+        }
+    }
+}
+
+/// A deadlock broken or a serialization conflict: the transaction may simply be run again.
+fn retryable(e: &postgres::Error) -> bool {
+    e.as_db_error()
+        .is_some_and(|d| matches!(d.code().code(), "40P01" | "40001"))
 }
 
 /// An error of either side of a copy.
 enum CopyError {
     Local(Error),
     Server(postgres::Error),
-}
-
-impl CopyError {
-    fn or(self, server: &impl Fn(postgres::Error) -> Error) -> Error {
-        match self {
-            CopyError::Local(e) => e,
-            CopyError::Server(e) => server(e),
-        }
-    }
 }
 
 impl From<rusqlite::Error> for CopyError {
