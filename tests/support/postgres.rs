@@ -155,6 +155,18 @@ impl Cluster {
 
     /// Runs SQL as the superuser in `db` (through `psql`).
     pub fn sql(&self, db: &str, sql: &str) -> String {
+        self.sql_as(SUPERUSER, SUPER_PASSWORD, db, sql)
+            .unwrap_or_else(|e| panic!("psql failed on {sql}:\n{e}"))
+    }
+
+    /// Runs SQL as `user` in `db`: what it printed, or the server's error.
+    pub fn sql_as(
+        &self,
+        user: &str,
+        password: &str,
+        db: &str,
+        sql: &str,
+    ) -> Result<String, String> {
         let psql = ["/usr/bin/psql", &self.bin.join("psql").to_string_lossy()]
             .into_iter()
             .map(PathBuf::from)
@@ -163,19 +175,18 @@ impl Cluster {
         let out = Command::new(psql)
             .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
             .arg(format!(
-                "host=127.0.0.1 port={} user={SUPERUSER} dbname={db}",
+                "host=127.0.0.1 port={} user={user} dbname={db}",
                 self.port
             ))
             .args(["-c", sql])
-            .env("PGPASSWORD", SUPER_PASSWORD)
+            .env("PGPASSWORD", password)
             .output()
             .expect("psql");
-        assert!(
-            out.status.success(),
-            "psql failed on {sql}:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
     }
 
     /// A fresh, empty database for one test.

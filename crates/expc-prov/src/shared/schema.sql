@@ -2,7 +2,11 @@
 -- store's `schema.sql` (same columns, same meaning; INTEGER is BIGINT, REAL is DOUBLE
 -- PRECISION), in the schema `expc`, plus what only a shared store needs: each run's
 -- project, who may read, write or administer a project (`members`), and the row-level
--- security that enforces it on every table. Every later change is a new script, applied
+-- security that enforces it on every table. The references between tables are not
+-- declared as foreign keys (the embedded store's recorder also writes with them off):
+-- rows come only from `expc prov push`, which sends a run whole in one transaction, and
+-- the policies let a run's rows be added only in the transaction that adds the run, so a
+-- run is complete and never changes once it is here. Every later change is a new script, applied
 -- by `expc store migrate`, mirroring the SQLite store's migrations version for version.
 
 CREATE TABLE expc.store_version (version BIGINT NOT NULL);
@@ -60,7 +64,7 @@ CREATE TABLE expc.runs (
 );
 
 CREATE TABLE expc.params (
-  run_id TEXT NOT NULL REFERENCES expc.runs(id) ON DELETE CASCADE,
+  run_id TEXT NOT NULL,
   name   TEXT NOT NULL,
   type   TEXT NOT NULL,
   value  TEXT NOT NULL,
@@ -69,7 +73,7 @@ CREATE TABLE expc.params (
 );
 
 CREATE TABLE expc.tasks (
-  run_id     TEXT NOT NULL REFERENCES expc.runs(id) ON DELETE CASCADE,
+  run_id     TEXT NOT NULL,
   id         BIGINT NOT NULL,
   instance   TEXT NOT NULL,
   call       TEXT NOT NULL,
@@ -96,12 +100,11 @@ CREATE TABLE expc.task_values (
   name    TEXT NOT NULL,
   value   TEXT NOT NULL,
   num     DOUBLE PRECISION,
-  PRIMARY KEY (run_id, task_id, name),
-  FOREIGN KEY (run_id, task_id) REFERENCES expc.tasks(run_id, id) ON DELETE CASCADE
+  PRIMARY KEY (run_id, task_id, name)
 );
 
 CREATE TABLE expc.artifacts (
-  run_id      TEXT NOT NULL REFERENCES expc.runs(id) ON DELETE CASCADE,
+  run_id      TEXT NOT NULL,
   id          BIGINT NOT NULL,
   path        TEXT NOT NULL,
   digest      TEXT NOT NULL,
@@ -118,16 +121,14 @@ CREATE TABLE expc.usages (
   run_id      TEXT NOT NULL,
   task_id     BIGINT NOT NULL,
   artifact_id BIGINT NOT NULL,
-  input       TEXT NOT NULL,
-  FOREIGN KEY (run_id, task_id) REFERENCES expc.tasks(run_id, id) ON DELETE CASCADE
+  input       TEXT NOT NULL
 );
 
 CREATE TABLE expc.metrics (
   run_id  TEXT NOT NULL,
   task_id BIGINT NOT NULL,
   name    TEXT NOT NULL,
-  value   DOUBLE PRECISION NOT NULL,
-  FOREIGN KEY (run_id, task_id) REFERENCES expc.tasks(run_id, id) ON DELETE CASCADE
+  value   DOUBLE PRECISION NOT NULL
 );
 
 -- Views read with the rights of whoever queries them (`security_invoker`), so they show
@@ -168,14 +169,15 @@ ALTER TABLE expc.runs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY runs_read ON expc.runs FOR SELECT USING (expc.may(project, 'read'));
 CREATE POLICY runs_write ON expc.runs FOR INSERT WITH CHECK (expc.may(project, 'write'));
 
--- A row of a run's other tables is visible when its run is, and added when its run's
--- project may be written.
+-- A row of a run's other tables is visible when its run is, and added only in the
+-- transaction that added its run (to a project that may be written): nobody adds rows to
+-- a run already sent. (`xmin` is the transaction that made the run's row.)
 DO $$
 DECLARE t TEXT;
 BEGIN
   FOREACH t IN ARRAY ARRAY['params', 'tasks', 'task_values', 'artifacts', 'usages', 'metrics'] LOOP
     EXECUTE format('ALTER TABLE expc.%I ENABLE ROW LEVEL SECURITY', t);
     EXECUTE format('CREATE POLICY %I ON expc.%I FOR SELECT USING (run_id IN (SELECT id FROM expc.runs))', t || '_read', t);
-    EXECUTE format('CREATE POLICY %I ON expc.%I FOR INSERT WITH CHECK (run_id IN (SELECT id FROM expc.runs r WHERE expc.may(r.project, ''write'')))', t || '_write', t);
+    EXECUTE format('CREATE POLICY %I ON expc.%I FOR INSERT WITH CHECK (run_id IN (SELECT id FROM expc.runs r WHERE r.xmin = pg_current_xact_id()::xid AND expc.may(r.project, ''write'')))', t || '_write', t);
   END LOOP;
 END $$;
