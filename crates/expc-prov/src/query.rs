@@ -481,7 +481,11 @@ fn take_from_source(
 /// Each side is read with one indexed scan and the two are merged here: grouping the
 /// rows of both runs in SQL costs several times more on runs of 10,000 instances.
 pub fn compare(store: &Store, a: &str, b: &str) -> Result<Vec<(String, Table)>> {
-    store.fetch(&[a.to_owned(), b.to_owned()])?;
+    // (Their params are read with the list of runs.)
+    store.fetch_tables(
+        &[a.to_owned(), b.to_owned()],
+        &["tasks", "metrics", "artifacts"],
+    )?;
     let params = sql(
         store,
         "SELECT name, MAX(CASE WHEN run_id = ?1 THEN value END) AS a,

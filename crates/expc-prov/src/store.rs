@@ -171,8 +171,16 @@ impl Store {
     /// Makes sure the rows of `runs` (and of the runs they refer to) are here: a no-op on
     /// the embedded store; on a store read from a shared one, fetches them once.
     pub fn fetch(&self, runs: &[String]) -> Result<()> {
+        self.fetch_tables(
+            runs,
+            &["tasks", "task_values", "artifacts", "usages", "metrics"],
+        )
+    }
+
+    /// [`Store::fetch`] of some tables only (`tasks` among them).
+    pub(crate) fn fetch_tables(&self, runs: &[String], tables: &[&'static str]) -> Result<()> {
         match &self.mirror {
-            Some(m) => m.borrow_mut().fetch(&self.conn, runs),
+            Some(m) => m.borrow_mut().fetch(&self.conn, runs, tables),
             None => Ok(()),
         }
     }

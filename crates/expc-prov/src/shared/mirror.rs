@@ -15,8 +15,8 @@ use crate::store::{Error, MIGRATIONS, Result, SCHEMA_VERSION, Store};
 #[derive(Debug)]
 pub struct Mirror {
     shared: Shared,
-    /// Runs whose rows are all here.
-    fetched: HashSet<String>,
+    /// The (run, table) pairs whose rows are here.
+    fetched: HashSet<(String, &'static str)>,
 }
 
 impl Shared {
@@ -79,33 +79,46 @@ impl Mirror {
         self.shared.query(sql)
     }
 
-    /// Fetches every row of `runs` and of the runs they refer to, once.
-    pub(crate) fn fetch(&mut self, conn: &Connection, runs: &[String]) -> Result<()> {
-        let mut wanted: Vec<String> = runs
-            .iter()
-            .filter(|r| !self.fetched.contains(*r))
-            .cloned()
-            .collect();
+    /// Fetches the rows of `tables` (which include `tasks`) of `runs` and of the runs
+    /// they refer to, each (run, table) once.
+    pub(crate) fn fetch(
+        &mut self,
+        conn: &Connection,
+        runs: &[String],
+        tables: &[&'static str],
+    ) -> Result<()> {
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut wanted: Vec<String> = runs.to_vec();
         while !wanted.is_empty() {
             let tx = conn.unchecked_transaction()?;
-            for table in &RUN_TABLES[1..] {
+            for table in tables {
+                let missing: Vec<String> = wanted
+                    .iter()
+                    .filter(|r| !self.fetched.contains(&(r.to_string(), *table)))
+                    .cloned()
+                    .collect();
+                if missing.is_empty() {
+                    continue;
+                }
                 copy(
                     &mut self.shared,
                     conn,
                     table,
                     "run_id = ANY($1)",
-                    &[&wanted],
+                    &[&missing],
                 )?;
+                self.fetched
+                    .extend(missing.into_iter().map(|r| (r, *table)));
             }
             tx.commit()?;
-            self.fetched.extend(wanted.iter().cloned());
+            seen.extend(wanted);
             let mut stmt =
                 conn.prepare("SELECT DISTINCT source_run FROM tasks WHERE source_run IS NOT NULL")?;
             wanted = stmt
                 .query_map([], |r| r.get::<_, String>(0))?
                 .collect::<rusqlite::Result<Vec<_>>>()?
                 .into_iter()
-                .filter(|r| !self.fetched.contains(r))
+                .filter(|r| !seen.contains(r))
                 .collect();
         }
         Ok(())
@@ -117,7 +130,7 @@ impl Mirror {
             .prepare("SELECT id FROM runs")?
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
-        self.fetch(conn, &ids)
+        self.fetch(conn, &ids, &RUN_TABLES[1..])
     }
 }
 
