@@ -2,8 +2,6 @@
 //! transaction (its row and all of its rows, or nothing), skipped when it is already there,
 //! so pushing again and pushing from two machines at once store each run once.
 
-use std::io::Write;
-
 use rusqlite::types::ValueRef;
 
 use super::{RUN_TABLES, Shared, quoted};
@@ -146,11 +144,11 @@ impl From<postgres::Error> for CopyError {
     }
 }
 
-/// The rows of `table` whose `key` is `id`, sent with one `COPY` (text format) into a
-/// temporary table, then inserted from there (`COPY` itself is refused on tables with
-/// row-level security, and the insert is where the policies check each row), with the
-/// run's project appended for `runs`. The columns are the local table's, so a store of an
-/// older version sends what it has and the server's defaults fill the rest.
+/// The rows of `table` whose `key` is `id`, sent as one `INSERT … SELECT FROM unnest(…)`
+/// with a typed array per column (`COPY` is refused on tables with row-level security; the
+/// insert is where the policies check each row), with the run's project added for `runs`.
+/// The columns are the local table's, so a store of an older version sends what it has and
+/// the server's defaults fill the rest.
 fn copy_rows(
     tx: &mut postgres::Transaction<'_>,
     local: &Store,
@@ -159,76 +157,104 @@ fn copy_rows(
     id: &str,
     project: Option<&str>,
 ) -> std::result::Result<(), CopyError> {
-    let columns: Vec<String> = local
+    let declared: Vec<(String, String)> = local
         .conn
-        .prepare("SELECT name FROM pragma_table_info(?1)")?
-        .query_map([table], |r| r.get(0))?
+        .prepare("SELECT name, type FROM pragma_table_info(?1)")?
+        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let mut target = columns.clone();
-    if project.is_some() {
-        target.push("project".into());
-    }
+    let mut names: Vec<String> = declared.iter().map(|(n, _)| n.clone()).collect();
+    let mut columns: Vec<Column> = declared.iter().map(|(_, ty)| Column::of(ty)).collect();
     let mut stmt = local.conn.prepare(&format!(
         "SELECT {} FROM {table} WHERE {key} = ?1",
-        quoted(&columns)
+        quoted(&names)
     ))?;
     let mut rows = stmt.query([id])?;
-    let mut text = Vec::new();
+    let mut n = 0;
     while let Some(row) = rows.next()? {
-        for i in 0..columns.len() {
-            if i > 0 {
-                text.push(b'\t');
-            }
-            write_value(&mut text, row.get_ref(i)?);
+        for (i, column) in columns.iter_mut().enumerate() {
+            column.push(row.get_ref(i)?);
         }
-        if let Some(p) = project {
-            text.push(b'\t');
-            write_text(&mut text, p.as_bytes());
-        }
-        text.push(b'\n');
+        n += 1;
     }
-    if text.is_empty() {
+    if n == 0 {
         return Ok(());
     }
-    let list = quoted(&target);
-    tx.batch_execute(&format!(
-        "CREATE TEMP TABLE IF NOT EXISTS push_{table} (LIKE expc.{table} INCLUDING DEFAULTS) ON COMMIT DROP;
-         TRUNCATE push_{table}"
-    ))?;
-    let mut writer = tx.copy_in(&format!("COPY push_{table} ({list}) FROM STDIN"))?;
-    writer
-        .write_all(&text)
-        .map_err(|e| CopyError::Local(Error(format!("cannot send `{table}`: {e}"))))?;
-    writer.finish()?;
-    tx.batch_execute(&format!(
-        "INSERT INTO expc.{table} ({list}) SELECT {list} FROM push_{table}"
-    ))?;
+    if let Some(p) = project {
+        names.push("project".into());
+        columns.push(Column::Text(vec![Some(p.to_owned()); n]));
+    }
+    let arrays: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("${}::{}[]", i + 1, c.sql_type()))
+        .collect();
+    let list = quoted(&names);
+    let params: Vec<&(dyn postgres::types::ToSql + Sync)> =
+        columns.iter().map(Column::as_param).collect();
+    tx.execute(
+        &format!(
+            "INSERT INTO expc.{table} ({list}) SELECT * FROM unnest({})",
+            arrays.join(", ")
+        ),
+        &params,
+    )?;
     Ok(())
 }
 
-/// A value in COPY's text format.
-fn write_value(out: &mut Vec<u8>, v: ValueRef<'_>) {
-    match v {
-        ValueRef::Null => out.extend_from_slice(b"\\N"),
-        ValueRef::Integer(i) => out.extend_from_slice(i.to_string().as_bytes()),
-        ValueRef::Real(f) if f.is_infinite() => {
-            out.extend_from_slice(if f > 0.0 { b"Infinity" } else { b"-Infinity" })
-        }
-        ValueRef::Real(f) => out.extend_from_slice(format!("{f:?}").as_bytes()),
-        ValueRef::Text(t) | ValueRef::Blob(t) => write_text(out, t),
-    }
+/// One column of a table's rows, typed as the embedded store declares it.
+enum Column {
+    Int(Vec<Option<i64>>),
+    Real(Vec<Option<f64>>),
+    Text(Vec<Option<String>>),
 }
 
-/// Text escaped for COPY: backslash, tab, newline and carriage return.
-fn write_text(out: &mut Vec<u8>, t: &[u8]) {
-    for &b in t {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            0 => {}
-            b => out.push(b),
+impl Column {
+    fn of(declared: &str) -> Column {
+        match declared.to_ascii_uppercase().as_str() {
+            "INTEGER" => Column::Int(Vec::new()),
+            "REAL" => Column::Real(Vec::new()),
+            _ => Column::Text(Vec::new()),
+        }
+    }
+
+    /// A value, converted to the column's type as SQLite's affinity would.
+    fn push(&mut self, v: ValueRef<'_>) {
+        let text = |v: ValueRef<'_>| match v {
+            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                Some(String::from_utf8_lossy(t).replace('\0', ""))
+            }
+            ValueRef::Integer(i) => Some(i.to_string()),
+            ValueRef::Real(f) => Some(f.to_string()),
+            ValueRef::Null => None,
+        };
+        match self {
+            Column::Int(c) => c.push(match v {
+                ValueRef::Integer(i) => Some(i),
+                ValueRef::Real(f) => Some(f as i64),
+                other => text(other).and_then(|t| t.trim().parse().ok()),
+            }),
+            Column::Real(c) => c.push(match v {
+                ValueRef::Real(f) => Some(f),
+                ValueRef::Integer(i) => Some(i as f64),
+                other => text(other).and_then(|t| t.trim().parse().ok()),
+            }),
+            Column::Text(c) => c.push(text(v)),
+        }
+    }
+
+    fn sql_type(&self) -> &'static str {
+        match self {
+            Column::Int(_) => "bigint",
+            Column::Real(_) => "float8",
+            Column::Text(_) => "text",
+        }
+    }
+
+    fn as_param(&self) -> &(dyn postgres::types::ToSql + Sync) {
+        match self {
+            Column::Int(c) => c,
+            Column::Real(c) => c,
+            Column::Text(c) => c,
         }
     }
 }
@@ -238,14 +264,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn copy_text_escapes_what_would_end_a_field_or_a_row() {
-        let mut out = Vec::new();
-        write_text(&mut out, b"a\tb\nc\\d\re");
-        assert_eq!(out, b"a\\tb\\nc\\\\d\\re");
-        let mut out = Vec::new();
-        write_value(&mut out, ValueRef::Real(0.1));
-        write_value(&mut out, ValueRef::Null);
-        write_value(&mut out, ValueRef::Real(f64::NEG_INFINITY));
-        assert_eq!(out, b"0.1\\N-Infinity");
+    fn values_take_their_column_type_as_sqlite_affinity_would() {
+        let mut c = Column::of("INTEGER");
+        c.push(ValueRef::Integer(7));
+        c.push(ValueRef::Text(b" 8"));
+        c.push(ValueRef::Null);
+        assert!(matches!(c, Column::Int(ref v) if *v == vec![Some(7), Some(8), None]));
+        let mut c = Column::of("REAL");
+        c.push(ValueRef::Integer(1));
+        c.push(ValueRef::Real(0.1));
+        assert!(matches!(c, Column::Real(ref v) if *v == vec![Some(1.0), Some(0.1)]));
+        let mut c = Column::of("TEXT");
+        c.push(ValueRef::Text(b"a\tb\0"));
+        c.push(ValueRef::Integer(3));
+        assert!(
+            matches!(c, Column::Text(ref v) if *v == vec![Some("a\tb".to_owned()), Some("3".to_owned())])
+        );
     }
 }
