@@ -448,7 +448,8 @@ pub struct StateDirArgs {
     #[arg(long, visible_alias = "state", value_name = "DIR", global = true)]
     pub state_dir: Option<PathBuf>,
     /// A team's shared store (`postgres://user@host:5432/db`): `export` reads it, `push`
-    /// sends to it. Default: EXPC_STORE, else `expc-store.toml` here; `local` for none.
+    /// and `ingest` send to it. Default: EXPC_STORE, else `expc-store.toml` here (beside
+    /// the spec for `ingest`); `local` for none.
     #[arg(long, value_name = "URL", global = true)]
     pub store: Option<String>,
 }

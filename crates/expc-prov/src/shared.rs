@@ -39,6 +39,9 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("shared/schema_5.sql"),
 ];
 
+// Version N of a shared store is version N of the embedded store.
+const _: () = assert!(MIGRATIONS.len() == crate::store::MIGRATIONS.len());
+
 /// The tables of a run other than `runs`, in the order rows may be added (each refers
 /// only to rows of the tables before it).
 const RUN_TABLES: [&str; 6] = [

@@ -389,20 +389,15 @@ pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             });
             let run_dir = std::fs::canonicalize(&run_dir).unwrap_or(run_dir);
             let meta = expc_prov::RunMeta::collect(&ir, &plan, &spec, &spec_dir);
+            // Ingesting writes the store: `.expc` here unless told.
+            let state = args
+                .store
+                .state_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(".expc"));
             let done = expc_run::ingest::instances(&ir, &plan, &records, &run_dir, &spec_dir)
                 .and_then(|ingestion| {
-                    expc_prov::ingest::ingest(
-                        // Ingesting writes the store: `.expc` here unless told.
-                        &args
-                            .store
-                            .state_dir
-                            .clone()
-                            .unwrap_or_else(|| PathBuf::from(".expc")),
-                        &plan,
-                        meta,
-                        ingestion,
-                        &run_dir,
-                    )
+                    expc_prov::ingest::ingest(&state, &plan, meta, ingestion, &run_dir)
                 })
                 .map_err(|e| miette!("cannot ingest `{}`: {e}", dir.display()))?;
             eprintln!(
@@ -414,6 +409,21 @@ pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                 done.not_run
             );
             super::write_stdout(format!("{}\n", done.run_id).as_bytes())?;
+            // Like `expc run`: recorded here, then sent to the shared store when one is set.
+            if let Some(settings) = Settings::find(args.store.store.as_deref(), None, &spec_dir)
+                .map_err(|e| miette!("{e}"))?
+            {
+                match super::run::send(&settings, &state) {
+                    Ok((shown, pushed)) => eprintln!(
+                        "shared store: sent {} run{} to {shown}",
+                        pushed.sent.len(),
+                        if pushed.sent.len() == 1 { "" } else { "s" }
+                    ),
+                    Err(e) => eprintln!(
+                        "shared store: not sent: {e}. The run is recorded here; `expc prov push` sends it later"
+                    ),
+                }
+            }
         }
         ProvAction::Push { project } => {
             let settings = Settings::find(args.store.store.as_deref(), project.as_deref(), Path::new("."))

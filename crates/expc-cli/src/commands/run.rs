@@ -230,7 +230,7 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
 }
 
 /// Sends the runs of the state folder that the shared store lacks.
-fn send(
+pub(super) fn send(
     settings: &expc_prov::shared::Settings,
     state_dir: &std::path::Path,
 ) -> expc_prov::store::Result<(String, expc_prov::shared::Pushed)> {

@@ -120,8 +120,8 @@ impl Shared {
 }
 
 /// `postgres://user:secret@host/db` as `postgres://user@host/db`, for anything shown or
-/// logged. A URL that cannot be read is shown only up to its `@`... without the part
-/// that may hold a password.
+/// logged: the password is dropped from the user part and from a `password=` parameter,
+/// whether or not the rest of the URL is valid.
 pub fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
