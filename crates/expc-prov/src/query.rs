@@ -621,7 +621,7 @@ pub fn models(store: &Store) -> Result<Table> {
                 (SELECT group_concat(u.input || ':' || COALESCE(a.name, a.path) || '@' || substr(a.digest, 1, 8), ' ' ORDER BY u.input, a.path, a.digest)
                    FROM usages u JOIN artifacts a ON a.run_id = u.run_id AND a.id = u.artifact_id
                    WHERE u.run_id = m.run_id AND u.task_id = m.task_id) AS lineage
-         FROM models m ORDER BY m.started_at DESC, m.instance",
+         FROM models m ORDER BY m.started_at DESC, m.run_id DESC, m.instance, m.output, m.version",
         &[],
     )
 }
