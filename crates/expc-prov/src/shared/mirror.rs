@@ -29,15 +29,6 @@ impl Shared {
         }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         conn.pragma_update(None, "foreign_keys", "OFF")?;
-        // It holds a few runs, fetched for one command: rows go in faster without the
-        // secondary indexes, and SQLite indexes a join on the fly where one needs it.
-        let indexes: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")?
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        for index in indexes {
-            conn.execute_batch(&format!("DROP INDEX \"{index}\""))?;
-        }
         copy(&mut self, &conn, "runs", "TRUE", &[])?;
         copy(&mut self, &conn, "params", "TRUE", &[])?;
         let path = self.shown.clone().into();
