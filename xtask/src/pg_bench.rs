@@ -162,7 +162,7 @@ pub fn run(expc: &Path) {
         url: owner_url.clone(),
         project: None,
     };
-    let mut admin = Shared::init(&owner, None).expect("create the shared store");
+    let mut admin = Shared::init(&owner).expect("create the shared store");
     admin
         .grant("bench", MEMBER, "write")
         .expect("grant the member");

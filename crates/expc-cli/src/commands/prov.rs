@@ -513,7 +513,7 @@ pub fn store(args: StoreAdminArgs) -> miette::Result<ExitCode> {
     let fail = |e: expc_prov::store::Error| miette!("{e}");
     match args.action {
         StoreAction::Init => {
-            let shared = Shared::init(&settings, None).map_err(fail)?;
+            let shared = Shared::init(&settings).map_err(fail)?;
             eprintln!(
                 "created an expc store (schema version {}) in {}, owned by `{}`: grant projects with `expc store grant PROJECT ROLE read|write|admin`",
                 expc_prov::store::SCHEMA_VERSION,

@@ -11,8 +11,8 @@ pub const LEVELS: [&str; 3] = ["read", "write", "admin"];
 
 impl Shared {
     /// Creates the store's schema in an empty database; the connected role becomes its
-    /// owner (who may do everything). `version` is for tests of older stores.
-    pub fn init(settings: &Settings, version: Option<i64>) -> Result<Shared> {
+    /// owner (who may do everything).
+    pub fn init(settings: &Settings) -> Result<Shared> {
         let mut shared = Shared::connect_only(settings)?;
         if let Version::At(v) = shared.version()? {
             return Err(Error(format!(
@@ -20,17 +20,18 @@ impl Shared {
                 shared.shown
             )));
         }
-        let upto = version.unwrap_or(SCHEMA_VERSION).clamp(1, SCHEMA_VERSION) as usize;
         let mut tx = shared
             .client
             .transaction()
             .map_err(|e| super::connect::explain(&e, &shared.shown, &shared.user))?;
         let mut script = String::from("CREATE SCHEMA expc;\n");
-        for s in &MIGRATIONS[..upto] {
+        for s in MIGRATIONS {
             script.push_str(s);
             script.push('\n');
         }
-        script.push_str(&format!("UPDATE expc.store_version SET version = {upto};"));
+        script.push_str(&format!(
+            "UPDATE expc.store_version SET version = {SCHEMA_VERSION};"
+        ));
         tx.batch_execute(&script)
             .and_then(|()| tx.commit())
             .map_err(|e| super::connect::explain(&e, &shared.shown, &shared.user))?;
