@@ -6,6 +6,8 @@
 #   npm      — installs and runs the kubernetes-models validators (the `k8s` suite);
 #   java     — runs spark-submit (the `spark` and `engines` suites);
 #   neovim   — headless, its built-in LSP client drives `expc lsp` (the `neovim` suite);
+#   postgresql — a throwaway cluster on a loopback port for the shared store's tests
+#              (the `shared_store` suite starts and stops it; nothing is left running);
 # then the provenance validators (prov, rocrate-validator; scripts/install-prov-validators.sh),
 # the Kubernetes manifest validators (scripts/install-k8s-validators.sh) and Spark
 # (PyPI pyspark's spark-submit; scripts/install-spark.sh).
@@ -19,6 +21,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v nvim >/dev/null 2>&1 || missing+=(neovim)
+{ ls /usr/lib/postgresql/*/bin/initdb && command -v psql; } >/dev/null 2>&1 || missing+=(postgresql)
 
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ ${#missing[@]} -eq 0 ]; then

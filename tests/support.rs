@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub mod engine;
 #[path = "support/harness.rs"]
 pub mod harness;
+#[path = "support/postgres.rs"]
+pub mod postgres;
 
 pub use engine::Engine;
 pub use harness::Suite;

@@ -14,6 +14,7 @@ mod records;
 mod report;
 mod run;
 mod shape;
+mod shared_store;
 mod slurm;
 mod spark;
 mod trust;
@@ -28,6 +29,7 @@ fn main() -> std::process::ExitCode {
         ("examples_run", examples_run::trials),
         ("run", run::trials),
         ("provenance", provenance::trials),
+        ("shared_store", shared_store::trials),
         ("report", report::trials),
         ("k8s_run", k8s_run::trials),
         ("build", build::trials),

@@ -39,9 +39,11 @@ pub enum Engine {
     KubernetesModels,
     /// Python's `yaml` and `kubernetes_validate`, which the `kubectl` stand-in uses.
     KubectlStandIn,
+    /// Debian's PostgreSQL server programs, for a throwaway cluster (`support/postgres.rs`).
+    Postgres,
 }
 
-const ALL: [Engine; 9] = [
+const ALL: [Engine; 10] = [
     Engine::Slurm,
     Engine::Spark,
     Engine::Graphviz,
@@ -51,6 +53,7 @@ const ALL: [Engine; 9] = [
     Engine::KubernetesValidate,
     Engine::KubernetesModels,
     Engine::KubectlStandIn,
+    Engine::Postgres,
 ];
 
 impl Engine {
@@ -66,6 +69,7 @@ impl Engine {
             Engine::KubernetesValidate => "kubernetes-validate",
             Engine::KubernetesModels => "the kubernetes-models validators",
             Engine::KubectlStandIn => "the kubectl stand-in's Python modules",
+            Engine::Postgres => "PostgreSQL",
         }
     }
 
@@ -74,7 +78,7 @@ impl Engine {
         match self {
             Engine::Slurm => "start one with `scripts/dev-slurm.sh up`",
             Engine::Spark => "install it with `scripts/install-spark.sh`",
-            Engine::Graphviz | Engine::Chromium | Engine::Neovim => {
+            Engine::Graphviz | Engine::Chromium | Engine::Neovim | Engine::Postgres => {
                 "install it with `scripts/install-test-deps.sh`"
             }
             Engine::ProvValidators => "install them with `scripts/install-prov-validators.sh`",
@@ -148,6 +152,13 @@ impl Engine {
             .then_some(())
             .ok_or_else(|| "node cannot load tests/k8s/validate/node_modules".to_owned()),
             Engine::KubectlStandIn => python_imports("yaml, kubernetes_validate"),
+            Engine::Postgres => {
+                crate::postgres::bin_dir()
+                    .ok_or("no `initdb` and `pg_ctl` under /usr/lib/postgresql/*/bin")?;
+                succeeds(Command::new("psql").arg("--version"))
+                    .then_some(())
+                    .ok_or_else(|| "no `psql` on PATH".to_owned())
+            }
         }
     }
 }

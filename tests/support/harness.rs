@@ -105,6 +105,7 @@ pub fn main(suites: &[(&'static str, Trials)]) -> ExitCode {
         trials.append(&mut suite.trials);
     }
     let conclusion = libtest_mimic::run(&args, trials);
+    crate::postgres::stop();
     if !conclusion.has_failed() {
         crate::remove_tree(scratch);
     } else {

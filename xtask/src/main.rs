@@ -7,6 +7,7 @@
 
 mod generate;
 mod lsp_bench;
+mod pg_bench;
 mod pipeline_bench;
 mod prov_bench;
 mod report_bench;
@@ -178,8 +179,11 @@ fn bench() {
         prov_bench::run(&expc, None);
     } else if only("--slurm-only") {
         slurm_bench::run(&expc);
+    } else if only("--shared-store-only") {
+        pg_bench::run(&expc);
     } else if only("--report-only") {
         report_bench::run(&expc);
+        pg_bench::run(&expc);
     } else if only("--chain-only") || only("--running-only") {
         pipeline_bench::run(&expc, &file);
     } else if !only("--front-end-only") {
@@ -188,6 +192,7 @@ fn bench() {
         slurm_bench::run(&expc);
         report_bench::run(&expc);
         lsp_bench::run(&expc);
+        pg_bench::run(&expc);
     }
     // Deleted only now: see `pipeline_bench::put_aside`.
     pipeline_bench::clear_aside();

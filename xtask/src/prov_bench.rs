@@ -23,8 +23,8 @@ impl Sink for Quiet {
     fn event(&mut self, _: Event) {}
 }
 
-const TASKS: usize = 10_000;
-const RUNS: usize = 100;
+pub(crate) const TASKS: usize = 10_000;
+pub(crate) const RUNS: usize = 100;
 
 fn meta(dir: &Path, run: usize) -> RunMeta {
     RunMeta {
@@ -48,7 +48,7 @@ fn meta(dir: &Path, run: usize) -> RunMeta {
 }
 
 /// Records one run of `TASKS` instances; returns the time it took.
-fn record(dir: &Path, run: usize, metrics: &Path) -> Duration {
+pub(crate) fn record(dir: &Path, run: usize, metrics: &Path) -> Duration {
     let started = Instant::now();
     let mut rec = expc_prov::Recording::new(Quiet, &dir.join(".expc"), meta(dir, run));
     rec.event(Event::RunStarted {

@@ -115,6 +115,8 @@ pub enum Command {
     /// RUN is an id, a unique prefix of one, or `latest` (the default). Several RUNs
     /// compare those runs. The file needs no network access to open.
     Report(ReportArgs),
+    /// Keep a team's shared provenance store: create, migrate, grant and revoke access.
+    Store(StoreAdminArgs),
     /// Format specifications in the canonical style.
     ///
     /// Rewrites the files in place; with `--check`, changes nothing, shows a diff and exits
@@ -399,6 +401,8 @@ pub struct RunArgs {
     /// long (`90s`, `10m`, `2h`).
     #[arg(long, value_name = "DURATION", default_value = "10m")]
     pub warn_pending: Span,
+    #[command(flatten)]
+    pub shared: SharedArgs,
 }
 
 /// A length of time on the command line: a whole number with `s`, `m`, `h` or `d`.
@@ -425,6 +429,20 @@ impl std::str::FromStr for Span {
         };
         Ok(Span(std::time::Duration::from_secs(secs)))
     }
+}
+
+/// A team's shared provenance store, for the commands that record or send runs.
+#[derive(Debug, Args)]
+pub struct SharedArgs {
+    /// A shared store to send the run to as well (`postgres://user@host:5432/db`; the
+    /// password from PGPASSWORD). Default: EXPC_STORE, else `expc-store.toml` beside the
+    /// spec; `local` for none.
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// The project runs are recorded under in the shared store (default: EXPC_PROJECT,
+    /// else `expc-store.toml`, else the experiment's name).
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -499,6 +517,11 @@ pub struct StoreArgs {
     /// `expc run SPEC` recorded them.
     #[arg(long, value_name = "SPEC", global = true, conflicts_with = "state_dir")]
     pub spec: Option<PathBuf>,
+    /// Read a team's shared store instead (`postgres://user@host:5432/db`; the password
+    /// from PGPASSWORD). Default: EXPC_STORE, else `expc-store.toml` beside `--spec` or
+    /// here, unless `--state-dir` is given; `local` for the embedded store.
+    #[arg(long, value_name = "URL", global = true, conflicts_with = "state_dir")]
+    pub store: Option<String>,
 }
 
 /// Where the provenance store is, for `expc prov` (whose `ingest` has its own `--spec`).
@@ -508,6 +531,11 @@ pub struct StateDirArgs {
     /// nearest parent folder that has one).
     #[arg(long, visible_alias = "state", value_name = "DIR", global = true)]
     pub state_dir: Option<PathBuf>,
+    /// A team's shared store (`postgres://user@host:5432/db`): `export` reads it, `push`
+    /// and `ingest` send to it. Default: EXPC_STORE, else `expc-store.toml` here (beside
+    /// the spec for `ingest`); `local` for none.
+    #[arg(long, value_name = "URL", global = true)]
+    pub store: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -624,6 +652,14 @@ pub enum ProvAction {
         #[arg(long, value_name = "RUN_DIR")]
         run_dir: Option<PathBuf>,
     },
+    /// Send the runs recorded here that the shared store lacks (each whole, in one
+    /// transaction; a run already there is not sent again).
+    Push {
+        /// The project the runs go under (default: EXPC_PROJECT, else
+        /// `expc-store.toml`, else each run's experiment name).
+        #[arg(long, value_name = "NAME")]
+        project: Option<String>,
+    },
     /// Write a run's provenance into a directory.
     Export {
         /// A run id, a unique prefix of one, or `latest`.
@@ -639,5 +675,47 @@ pub enum ProvAction {
         /// "not specified".
         #[arg(long, value_name = "LICENSE")]
         license: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StoreAdminArgs {
+    #[command(subcommand)]
+    pub action: StoreAction,
+    /// The shared store (`postgres://user@host:5432/db`; the password from PGPASSWORD).
+    /// Default: EXPC_STORE, else `expc-store.toml` here.
+    #[arg(long, value_name = "URL", global = true)]
+    pub store: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Create the store's tables in an empty PostgreSQL database; you become its owner.
+    Init,
+    /// Upgrade a store of an older schema version to this expc's (its owner only; every
+    /// expc using it must then be this version or newer).
+    Migrate,
+    /// Let a PostgreSQL role read, write or administer a project's runs (replacing what
+    /// it had there). Admins of the project and the store's owner may.
+    Grant {
+        #[arg(value_name = "PROJECT")]
+        project: String,
+        #[arg(value_name = "ROLE")]
+        role: String,
+        #[arg(value_name = "LEVEL", value_parser = ["read", "write", "admin"])]
+        level: String,
+    },
+    /// Take a role's access to a project away.
+    Revoke {
+        #[arg(value_name = "PROJECT")]
+        project: String,
+        #[arg(value_name = "ROLE")]
+        role: String,
+    },
+    /// The grants you can see: yours, and all of the projects you administer.
+    Members {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+        format: TableFormat,
     },
 }

@@ -47,6 +47,7 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Models(args) => prov::models(args),
         Command::Prov(args) => prov::prov(args, render),
         Command::Report(args) => report::run(args),
+        Command::Store(args) => prov::store(args),
         Command::Explain(args) => explain::run(args),
         Command::Lsp => lsp::run(),
         Command::Init(args) => init::run(args),

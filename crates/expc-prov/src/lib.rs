@@ -16,6 +16,7 @@ pub mod meta;
 pub mod query;
 pub mod record;
 pub mod retention;
+pub mod shared;
 pub mod store;
 pub mod time;
 

@@ -157,6 +157,15 @@ fn usages_query(c: &rusqlite::Connection) -> rusqlite::Result<String> {
     ))
 }
 
+/// `expc query`: one read-only statement, run by the store itself (on a shared store,
+/// by the server, as the connected role, so row-level security applies).
+pub fn raw(store: &Store, statement: &str) -> Result<Table> {
+    match &store.mirror {
+        Some(m) => m.borrow_mut().query(statement),
+        None => sql(store, statement, &[]),
+    }
+}
+
 /// Everything recorded about one run.
 #[derive(Debug, Clone)]
 pub struct RunView {
@@ -224,6 +233,7 @@ impl RunView {
 
 /// Loads one run.
 pub fn run(store: &Store, id: &str) -> Result<RunView> {
+    store.fetch(&[id.to_owned()])?;
     let t = sql(store, "SELECT * FROM runs WHERE id = ?1", &[&id])?;
     let Some(row) = t.rows.first() else {
         return Err(Error(format!("no run `{id}`")));
@@ -471,6 +481,11 @@ fn take_from_source(
 /// Each side is read with one indexed scan and the two are merged here: grouping the
 /// rows of both runs in SQL costs several times more on runs of 10,000 instances.
 pub fn compare(store: &Store, a: &str, b: &str) -> Result<Vec<(String, Table)>> {
+    // (Their params are read with the list of runs.)
+    store.fetch_tables(
+        &[a.to_owned(), b.to_owned()],
+        &["tasks", "metrics", "artifacts"],
+    )?;
     let params = sql(
         store,
         "SELECT name, MAX(CASE WHEN run_id = ?1 THEN value END) AS a,
@@ -585,12 +600,14 @@ fn merge(
 }
 
 /// Model versions (a model's version is its digest) with the metrics of the instance
-/// that made them and what it read.
+/// that made them and what it read, each list in a fixed order (by name, then value), so
+/// that the output does not depend on how the rows were stored.
 pub fn models(store: &Store) -> Result<Table> {
+    store.fetch_all()?;
     sql(
         store,
         "SELECT substr(m.version, 1, 12) AS version, m.instance, m.output, m.type, m.run_id AS run,
-                (SELECT group_concat(x.name || '=' || printf('%g', x.value), ' ')
+                (SELECT group_concat(x.name || '=' || printf('%g', x.value), ' ' ORDER BY x.name, x.value)
                    FROM (SELECT name, value FROM metrics
                           WHERE run_id = m.run_id AND task_id = m.task_id
                          UNION
@@ -599,12 +616,12 @@ pub fn models(store: &Store) -> Result<Table> {
                            JOIN task_metrics x ON x.run_id = r.run_id AND x.task_id = r.task_id
                           WHERE r.digest = m.version AND r.used_as = 'input'
                             AND NOT (r.run_id = m.run_id AND r.task_id = m.task_id)) x) AS metrics,
-                (SELECT group_concat(v.name || '=' || v.value, ' ')
+                (SELECT group_concat(v.name || '=' || v.value, ' ' ORDER BY v.name)
                    FROM task_values v WHERE v.run_id = m.run_id AND v.task_id = m.task_id) AS inputs,
-                (SELECT group_concat(u.input || ':' || COALESCE(a.name, a.path) || '@' || substr(a.digest, 1, 8), ' ')
+                (SELECT group_concat(u.input || ':' || COALESCE(a.name, a.path) || '@' || substr(a.digest, 1, 8), ' ' ORDER BY u.input, a.path, a.digest)
                    FROM usages u JOIN artifacts a ON a.run_id = u.run_id AND a.id = u.artifact_id
                    WHERE u.run_id = m.run_id AND u.task_id = m.task_id) AS lineage
-         FROM models m ORDER BY m.started_at DESC, m.instance",
+         FROM models m ORDER BY m.started_at DESC, m.run_id DESC, m.instance, m.output, m.version",
         &[],
     )
 }

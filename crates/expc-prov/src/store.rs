@@ -29,6 +29,8 @@ pub const FILE: &str = "provenance.db";
 pub struct Store {
     pub conn: Connection,
     pub path: PathBuf,
+    /// For a store read from a shared one, the server its rows are fetched from.
+    pub(crate) mirror: Option<Box<std::cell::RefCell<crate::shared::mirror::Mirror>>>,
 }
 
 /// A store error, as a message for users.
@@ -97,7 +99,11 @@ impl Store {
         // A run inserts a few rows per instance into indexes that span every run: a page
         // cache of 64 MiB (instead of 2) keeps their pages from being read again and again.
         conn.pragma_update(None, "cache_size", -65_536)?;
-        let mut store = Store { conn, path };
+        let mut store = Store {
+            conn,
+            path,
+            mirror: None,
+        };
         retry_while_busy(|| store.migrate())?;
         store.mark_interrupted()?;
         Ok(store)
@@ -126,7 +132,11 @@ impl Store {
         // Reads map the file instead of copying pages through read(2).
         conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
         conn.pragma_update(None, "cache_size", -65_536)?;
-        Ok(Store { conn, path })
+        Ok(Store {
+            conn,
+            path,
+            mirror: None,
+        })
     }
 
     fn migrate(&mut self) -> Result<()> {
@@ -156,6 +166,36 @@ impl Store {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Makes sure the rows of `runs` (and of the runs they refer to) are here: a no-op on
+    /// the embedded store; on a store read from a shared one, fetches them once.
+    pub fn fetch(&self, runs: &[String]) -> Result<()> {
+        self.fetch_tables(
+            runs,
+            &["tasks", "task_values", "artifacts", "usages", "metrics"],
+        )
+    }
+
+    /// [`Store::fetch`] of some tables only (`tasks` among them).
+    pub(crate) fn fetch_tables(&self, runs: &[String], tables: &[&'static str]) -> Result<()> {
+        match &self.mirror {
+            Some(m) => m.borrow_mut().fetch(&self.conn, runs, tables),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Store::fetch`] for every run.
+    pub fn fetch_all(&self) -> Result<()> {
+        match &self.mirror {
+            Some(m) => m.borrow_mut().fetch_all(&self.conn),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether this store is read from a shared one.
+    pub fn is_shared(&self) -> bool {
+        self.mirror.is_some()
     }
 
     /// Runs left `running` by a process of this host that is gone become `interrupted`.

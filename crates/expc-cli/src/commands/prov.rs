@@ -6,12 +6,13 @@ use std::process::ExitCode;
 
 use expc_diagnostics::render::RenderOptions;
 use expc_prov::query::{self, Table};
+use expc_prov::shared::{Settings, Shared};
 use expc_prov::store::Store;
 use miette::miette;
 
 use crate::cli::{
-    ModelsArgs, ProvAction, ProvArgs, ProvFormat, QueryArgs, RunsAction, RunsArgs, StoreArgs,
-    TableFormat,
+    ModelsArgs, ProvAction, ProvArgs, ProvFormat, QueryArgs, RunsAction, RunsArgs, StoreAction,
+    StoreAdminArgs, StoreArgs, TableFormat,
 };
 
 /// The state folder whose store to read: `--state-dir`, else the `.expc` beside `--spec`,
@@ -62,7 +63,31 @@ fn state_dir(args: &StoreArgs) -> miette::Result<PathBuf> {
     find_state_dir(args.state_dir.as_deref(), args.spec.as_deref())
 }
 
-fn open(args: &StoreArgs) -> miette::Result<Store> {
+/// The shared store reading commands use, if any: `--store`, else (unless `--state-dir`
+/// names a local store) EXPC_STORE, else `expc-store.toml` beside `--spec`, or here.
+pub fn shared_settings(args: &StoreArgs) -> miette::Result<Option<Settings>> {
+    if args.store.is_none() && args.state_dir.is_some() {
+        return Ok(None);
+    }
+    let dir = match &args.spec {
+        Some(spec) if spec.is_dir() => spec.clone(),
+        Some(spec) => spec
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        None => PathBuf::from("."),
+    };
+    Settings::find(args.store.as_deref(), None, &dir).map_err(|e| miette!("{e}"))
+}
+
+/// The store a reading command reads: the shared one when one is set, else the embedded
+/// one found by [`find_state_dir`].
+pub fn open(args: &StoreArgs) -> miette::Result<Store> {
+    if let Some(settings) = shared_settings(args)? {
+        return Shared::connect(&settings)
+            .and_then(Shared::into_store)
+            .map_err(|e| miette!("{e}"));
+    }
     Store::open_read_only(&state_dir(args)?).map_err(|e| miette!("{e}"))
 }
 
@@ -318,7 +343,7 @@ fn show_json(view: &query::RunView) -> serde_json::Value {
 
 pub fn query(args: QueryArgs) -> miette::Result<ExitCode> {
     let store = open(&args.store)?;
-    let t = query::sql(&store, &args.sql, &[]).map_err(|e| miette!("{e}"))?;
+    let t = query::raw(&store, &args.sql).map_err(|e| miette!("{e}"))?;
     print(&t, args.format);
     Ok(ExitCode::SUCCESS)
 }
@@ -364,20 +389,15 @@ pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             });
             let run_dir = std::fs::canonicalize(&run_dir).unwrap_or(run_dir);
             let meta = expc_prov::RunMeta::collect(&ir, &plan, &spec, &spec_dir);
+            // Ingesting writes the store: `.expc` here unless told.
+            let state = args
+                .store
+                .state_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(".expc"));
             let done = expc_run::ingest::instances(&ir, &plan, &records, &run_dir, &spec_dir)
                 .and_then(|ingestion| {
-                    expc_prov::ingest::ingest(
-                        // Ingesting writes the store: `.expc` here unless told.
-                        &args
-                            .store
-                            .state_dir
-                            .clone()
-                            .unwrap_or_else(|| PathBuf::from(".expc")),
-                        &plan,
-                        meta,
-                        ingestion,
-                        &run_dir,
-                    )
+                    expc_prov::ingest::ingest(&state, &plan, meta, ingestion, &run_dir)
                 })
                 .map_err(|e| miette!("cannot ingest `{}`: {e}", dir.display()))?;
             eprintln!(
@@ -389,6 +409,54 @@ pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                 done.not_run
             );
             super::write_stdout(format!("{}\n", done.run_id).as_bytes())?;
+            // Like `expc run`: recorded here, then sent to the shared store when one is set.
+            if let Some(settings) = Settings::find(args.store.store.as_deref(), None, &spec_dir)
+                .map_err(|e| miette!("{e}"))?
+            {
+                match super::run::send(&settings, &state) {
+                    Ok((shown, pushed)) => eprintln!(
+                        "shared store: sent {} run{} to {shown}",
+                        pushed.sent.len(),
+                        if pushed.sent.len() == 1 { "" } else { "s" }
+                    ),
+                    Err(e) => eprintln!(
+                        "shared store: not sent: {e}. The run is recorded here; `expc prov push` sends it later"
+                    ),
+                }
+            }
+        }
+        ProvAction::Push { project } => {
+            let settings = Settings::find(args.store.store.as_deref(), project.as_deref(), Path::new("."))
+                .map_err(|e| miette!("{e}"))?
+                .ok_or_else(|| {
+                    miette!(
+                        help = "pass `--store postgres://user@host:5432/db`, set EXPC_STORE, or write `store = \"postgres://…\"` in expc-store.toml here",
+                        "no shared store to push to"
+                    )
+                })?;
+            let state = find_state_dir(args.store.state_dir.as_deref(), None)?;
+            let local = Store::open_read_only(&state).map_err(|e| miette!("{e}"))?;
+            let pushed = Shared::connect(&settings)
+                .and_then(|mut shared| {
+                    let pushed = shared.push(&local)?;
+                    Ok((shared.shown.clone(), pushed))
+                })
+                .map_err(|e| miette!("{e}"))?;
+            let (shown, pushed) = pushed;
+            eprintln!(
+                "sent {} run{} to {shown}; {} already there{}",
+                pushed.sent.len(),
+                if pushed.sent.len() == 1 { "" } else { "s" },
+                pushed.already,
+                if pushed.running > 0 {
+                    format!("; {} still running, left for a later push", pushed.running)
+                } else {
+                    String::new()
+                }
+            );
+            for id in &pushed.sent {
+                super::write_stdout(format!("{id}\n").as_bytes())?;
+            }
         }
         ProvAction::Export {
             run,
@@ -396,8 +464,11 @@ pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             output,
             license,
         } => {
-            let state = find_state_dir(args.store.state_dir.as_deref(), None)?;
-            let store = Store::open_read_only(&state).map_err(|e| miette!("{e}"))?;
+            let store = open(&StoreArgs {
+                state_dir: args.store.state_dir.clone(),
+                spec: None,
+                store: args.store.store.clone(),
+            })?;
             let id = store.resolve_run(&run).map_err(|e| miette!("{e}"))?;
             let view = query::run(&store, &id).map_err(|e| miette!("{e}"))?;
             std::fs::create_dir_all(&output)
@@ -424,6 +495,61 @@ pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                     );
                 }
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `expc store`: keeping a shared store.
+pub fn store(args: StoreAdminArgs) -> miette::Result<ExitCode> {
+    let settings = Settings::find(args.store.as_deref(), None, Path::new("."))
+        .map_err(|e| miette!("{e}"))?
+        .ok_or_else(|| {
+            miette!(
+                help = "pass `--store postgres://user@host:5432/db`, or set EXPC_STORE",
+                "no shared store given"
+            )
+        })?;
+    let fail = |e: expc_prov::store::Error| miette!("{e}");
+    match args.action {
+        StoreAction::Init => {
+            let shared = Shared::init(&settings).map_err(fail)?;
+            eprintln!(
+                "created an expc store (schema version {}) in {}, owned by `{}`: grant projects with `expc store grant PROJECT ROLE read|write|admin`",
+                expc_prov::store::SCHEMA_VERSION,
+                shared.shown,
+                shared.user
+            );
+        }
+        StoreAction::Migrate => {
+            let from = Shared::migrate(&settings).map_err(fail)?;
+            let to = expc_prov::store::SCHEMA_VERSION;
+            if from == to {
+                eprintln!("the store already has schema version {to}: nothing to do");
+            } else {
+                eprintln!("migrated the store from schema version {from} to {to}");
+            }
+        }
+        StoreAction::Grant {
+            project,
+            role,
+            level,
+        } => {
+            let mut shared = Shared::connect(&settings).map_err(fail)?;
+            shared.grant(&project, &role, &level).map_err(fail)?;
+            eprintln!("`{role}` may now {level} project `{project}`");
+        }
+        StoreAction::Revoke { project, role } => {
+            let mut shared = Shared::connect(&settings).map_err(fail)?;
+            if shared.revoke(&project, &role).map_err(fail)? {
+                eprintln!("`{role}` no longer has access to project `{project}`");
+            } else {
+                eprintln!("`{role}` had no access to project `{project}`: nothing to revoke");
+            }
+        }
+        StoreAction::Members { format } => {
+            let mut shared = Shared::connect(&settings).map_err(fail)?;
+            print(&shared.members().map_err(fail)?, format);
         }
     }
     Ok(ExitCode::SUCCESS)

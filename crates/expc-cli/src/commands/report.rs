@@ -2,15 +2,19 @@
 
 use std::process::ExitCode;
 
-use expc_prov::store::Store;
 use miette::miette;
 
 use crate::cli::ReportArgs;
 
 pub fn run(args: ReportArgs) -> miette::Result<ExitCode> {
-    let state_dir =
-        super::prov::find_state_dir(args.store.state_dir.as_deref(), args.store.spec.as_deref())?;
-    let store = Store::open_read_only(&state_dir).map_err(|e| miette!("{e}"))?;
+    // A shared store's runs show the logs kept beside `--spec`, when they are here.
+    let state_dir = if super::prov::shared_settings(&args.store)?.is_some() {
+        super::prov::find_state_dir(None, args.store.spec.as_deref())
+            .unwrap_or_else(|_| std::path::PathBuf::from(".expc"))
+    } else {
+        super::prov::find_state_dir(args.store.state_dir.as_deref(), args.store.spec.as_deref())?
+    };
+    let store = super::prov::open(&args.store)?;
     let refs = if args.runs.is_empty() {
         vec!["latest".to_owned()]
     } else {

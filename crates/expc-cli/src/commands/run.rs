@@ -59,6 +59,12 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     };
     let dag = expc_plan::dag::build(&plan);
     let dir = spec_dir(&args.file)?;
+    let shared = expc_prov::shared::Settings::find(
+        args.shared.store.as_deref(),
+        args.shared.project.as_deref(),
+        &dir,
+    )
+    .map_err(|e| miette!(help = "nothing was run", "{e}"))?;
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let opts = RunOptions {
         jobs: args.jobs.unwrap_or(cores).max(1),
@@ -109,7 +115,22 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     let run_id = sink.run_id().map(str::to_owned);
     let record_failure = sink.failure().map(str::to_owned);
     drop(sink);
+    // The run is recorded here; the shared store gets it (and whatever an earlier run
+    // could not send) now, or from a later `expc prov push`.
+    let sent = match (&shared, &run_id, &record_failure) {
+        (Some(settings), Some(_), None) => Some(send(settings, &opts.state_dir)),
+        _ => None,
+    };
     if args.json {
+        if let Some(sent) = &sent {
+            let line = match sent {
+                Ok((shown, pushed)) => serde_json::json!({
+                    "event": "shared_store", "store": shown, "sent": pushed.sent,
+                }),
+                Err(e) => serde_json::json!({ "event": "shared_store", "error": e.0 }),
+            };
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        }
         // The last line: where the run is recorded (or why it is not).
         let line = serde_json::json!({
             "event": "run_recorded",
@@ -177,6 +198,23 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             }
             _ => {}
         }
+        match &sent {
+            Some(Ok((shown, pushed))) => {
+                let _ = writeln!(
+                    err,
+                    "shared store: sent {} run{} to {shown}",
+                    pushed.sent.len(),
+                    if pushed.sent.len() == 1 { "" } else { "s" }
+                );
+            }
+            Some(Err(e)) => {
+                let _ = writeln!(
+                    err,
+                    "shared store: not sent: {e}. The run is recorded here; `expc prov push` sends it later"
+                );
+            }
+            None => {}
+        }
         if summary.interrupted {
             let _ = writeln!(err, "interrupted: run `expc run` again to resume");
         }
@@ -190,6 +228,17 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Sends the runs of the state folder that the shared store lacks.
+pub(super) fn send(
+    settings: &expc_prov::shared::Settings,
+    state_dir: &std::path::Path,
+) -> expc_prov::store::Result<(String, expc_prov::shared::Pushed)> {
+    let local = expc_prov::Store::open_read_only(state_dir)?;
+    let mut shared = expc_prov::shared::Shared::connect(settings)?;
+    let pushed = shared.push(&local)?;
+    Ok((shared.shown.clone(), pushed))
 }
 
 pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
