@@ -297,3 +297,53 @@ pub fn query(state: &Path, sql: &str) -> Vec<serde_json::Value> {
     );
     serde_json::from_slice(&out.stdout).expect("expc query printed JSON")
 }
+
+/// Starts `command()` `times` times and kills each (SIGKILL) after a random delay of `lo`
+/// to `lo + span` milliseconds, as a lost head would die. Returns the seed and the delays,
+/// for the message of a failure (a rerun with them reproduces the moments).
+pub fn kill_at_random_moments(
+    times: usize,
+    lo: u64,
+    span: u64,
+    mut command: impl FnMut() -> std::process::Command,
+) -> String {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    let mut rng = seed | 1;
+    let mut delays = Vec::new();
+    for _ in 0..times {
+        // xorshift
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let ms = lo + rng % span.max(1);
+        delays.push(ms);
+        let mut child = command()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    format!("seed {seed}, delays {delays:?} ms")
+}
+
+/// How many times each instance (job, index) started, from the provenance hooks' `start`
+/// records under each of `dirs` that exists.
+pub fn hook_starts(
+    dirs: impl IntoIterator<Item = PathBuf>,
+) -> std::collections::BTreeMap<(String, u64), usize> {
+    let mut starts = std::collections::BTreeMap::new();
+    for dir in dirs.into_iter().filter(|d| d.is_dir()) {
+        for r in expc_run::hook::read_hook_records(&dir).unwrap() {
+            if r.event == expc_run::hook::HookEvent::Start {
+                *starts.entry((r.job.clone(), r.instance)).or_default() += 1;
+            }
+        }
+    }
+    starts
+}

@@ -454,44 +454,13 @@ fn ctrl_c_deletes_the_runs_jobs() {
 /// run folders of the run volume), nothing was applied twice, and the result is right.
 fn a_head_killed_at_random_moments_never_runs_a_kubernetes_instance_twice() {
     let p = Project::new("adopt", "adopt");
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as u64;
-    let mut rng = seed | 1;
-    let mut delays = Vec::new();
-    for _ in 0..8 {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let ms = 300 + rng % 2500;
-        delays.push(ms);
-        let mut child = p
-            .command(&[])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(ms));
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    let moments = expc_tests::kill_at_random_moments(8, 300, 2500, || p.command(&[]));
     let out = p.run(&[]);
     let err = stderr(&out);
-    let context = format!("seed {seed}, delays {delays:?} ms\n{err}");
+    let context = format!("{moments}\n{err}");
     assert!(out.status.success(), "{context}");
-    let mut starts: BTreeMap<(String, u64), usize> = BTreeMap::new();
-    for run in std::fs::read_dir(&p.shared).unwrap().flatten() {
-        let prov = run.path().join("provenance");
-        if !prov.is_dir() {
-            continue;
-        }
-        for r in expc_run::hook::read_hook_records(&prov).unwrap() {
-            if r.event == expc_run::hook::HookEvent::Start {
-                *starts.entry((r.job.clone(), r.instance)).or_default() += 1;
-            }
-        }
-    }
+    let runs = std::fs::read_dir(&p.shared).unwrap().flatten();
+    let starts = expc_tests::hook_starts(runs.map(|r| r.path().join("provenance")));
     let mut expected: BTreeMap<(String, u64), usize> =
         (0..3).map(|i| (("m".to_owned(), i), 1)).collect();
     expected.insert(("g".to_owned(), 0), 1);

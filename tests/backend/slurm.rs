@@ -576,6 +576,15 @@ fn run_folders(state: &std::path::Path) -> Vec<PathBuf> {
     runs
 }
 
+/// How many times each instance started, over every run folder of the state folder.
+fn run_starts(state: &std::path::Path) -> BTreeMap<(String, u64), usize> {
+    expc_tests::hook_starts(
+        run_folders(state)
+            .into_iter()
+            .map(|r| r.join("run/provenance")),
+    )
+}
+
 fn run_jobs(state: &std::path::Path) -> Vec<(String, String)> {
     let runs = run_folders(state);
     let Some(run) = runs.first() else {
@@ -864,46 +873,17 @@ fn cancels_on_signal(signal: &str, name: &str) {
 fn a_head_killed_at_random_moments_never_runs_an_instance_twice() {
     let state = expc_tests::temp_path("slurm", "adopt");
     let spec = spec("adopt");
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as u64;
-    let mut rng = seed | 1;
-    let mut delays = Vec::new();
-    for _ in 0..10 {
-        // xorshift: a delay of 0.2 to 4 s, printed with the seed for a rerun.
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let ms = 200 + rng % 3800;
-        delays.push(ms);
-        let mut child = Command::new(expc_tests::expc())
-            .args(["run", "--state-dir", state.to_str().unwrap(), &spec])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(ms));
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    let moments = expc_tests::kill_at_random_moments(10, 200, 3800, || {
+        let mut c = Command::new(expc_tests::expc());
+        c.args(["run", "--state-dir", state.to_str().unwrap(), &spec]);
+        c
+    });
     let out = expc_tests::run(&["run", "--state-dir", state.to_str().unwrap(), &spec]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let context = format!("seed {seed}, delays {delays:?} ms\n{stderr}");
+    let context = format!("{moments}\n{stderr}");
     assert!(out.status.success(), "{context}");
     // Every start of every instance, from the hook records of every run folder.
-    let mut starts: BTreeMap<(String, u64), usize> = BTreeMap::new();
-    for run in run_folders(&state) {
-        let prov = run.join("run/provenance");
-        if !prov.is_dir() {
-            continue;
-        }
-        for r in read_hook_records(&prov).unwrap() {
-            if r.event == HookEvent::Start {
-                *starts.entry((r.job.clone(), r.instance)).or_default() += 1;
-            }
-        }
-    }
+    let starts = run_starts(&state);
     let mut expected: BTreeMap<(String, u64), usize> =
         (0..4).map(|i| (("m".to_owned(), i), 1)).collect();
     expected.insert(("g".to_owned(), 0), 1);
@@ -1047,17 +1027,7 @@ fn a_controller_that_is_down_is_said_and_nothing_runs_twice_when_it_is_back() {
     let again = expc_tests::run(&["run", "--state-dir", state.to_str().unwrap(), &spec]);
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(again.status.success(), "{stderr}");
-    let mut starts: BTreeMap<(String, u64), usize> = BTreeMap::new();
-    for run in run_folders(&state) {
-        let prov = run.join("run/provenance");
-        if prov.is_dir() {
-            for r in read_hook_records(&prov).unwrap() {
-                if r.event == HookEvent::Start {
-                    *starts.entry((r.job.clone(), r.instance)).or_default() += 1;
-                }
-            }
-        }
-    }
+    let starts = run_starts(&state);
     assert_eq!(starts.len(), 5, "{starts:?}");
     assert!(starts.values().all(|n| *n == 1), "{starts:?}");
     expc_tests::remove_tree(&state);
