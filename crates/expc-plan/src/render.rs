@@ -121,6 +121,29 @@ fn short(v: &Value) -> String {
 }
 
 /// The whole plan as text.
+/// What job `j` waits for: `t (element-wise: aftercorr), all of u, v (order only)`.
+fn after_text(plan: &Plan, j: usize) -> String {
+    let deps: Vec<String> = plan.jobs[j]
+        .after
+        .iter()
+        .map(|d| {
+            let who = match d.relation {
+                Relation::Each if plan.element_wise(j, d) => {
+                    format!("{} (element-wise: aftercorr)", d.job)
+                }
+                Relation::Each => d.job.clone(),
+                Relation::All => format!("all of {}", d.job),
+            };
+            if d.order_only {
+                format!("{who} (order only)")
+            } else {
+                who
+            }
+        })
+        .collect();
+    deps.join(", ")
+}
+
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
     let name = plan.experiment.as_deref().unwrap_or("(unnamed)");
@@ -246,25 +269,7 @@ pub fn text(plan: &Plan) -> String {
             );
         }
         if !job.after.is_empty() {
-            let deps: Vec<String> = job
-                .after
-                .iter()
-                .map(|d| {
-                    let who = match d.relation {
-                        Relation::Each if plan.element_wise(j, d) => {
-                            format!("{} (element-wise: aftercorr)", d.job)
-                        }
-                        Relation::Each => d.job.clone(),
-                        Relation::All => format!("all of {}", d.job),
-                    };
-                    if d.order_only {
-                        format!("{who} (order only)")
-                    } else {
-                        who
-                    }
-                })
-                .collect();
-            let _ = writeln!(out, "  after      {}", deps.join(", "));
+            let _ = writeln!(out, "  after      {}", after_text(plan, j));
         }
         if !job.loops.is_empty() {
             let shown = if job.instances <= LIST_ALL {
