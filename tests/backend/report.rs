@@ -200,6 +200,13 @@ fn report_of_a_sweep_renders_its_dag_timeline_and_parallel_coordinates() {
         .map(|(_, c)| c)
         .collect();
     assert_eq!(colours.len(), 5, "legend colours: {legend}");
+    // Edges run from a box's border to the next box's border, where the arrowhead shows:
+    // a data unit of the DAG is a pixel, as the ports at the borders assume.
+    let gap: f64 = facts["marks"]["dag"]["edgeGap"]
+        .as_str()
+        .and_then(|g| g.parse().ok())
+        .unwrap_or(f64::MAX);
+    assert!(gap < 1.0, "edge ends {gap} px off the boxes' borders");
     let edges = p.count(&format!(
         "SELECT COUNT(DISTINCT u.task_id || '-' || a.produced_by) AS n
          FROM usages u JOIN artifacts a ON a.run_id = u.run_id AND a.id = u.artifact_id

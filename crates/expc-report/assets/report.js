@@ -55,12 +55,13 @@
   }
 
   // Marks ECharts drew for a series: items that have a graphic element.
-  function drawn(c, seriesIndex, edges) {
+  function drawn(c, seriesIndex, edges, first) {
     var series = c.getModel().getSeriesByIndex(seriesIndex);
     if (!series) return 0;
     var d = edges ? series.getEdgeData() : series.getData();
     var n = 0;
-    for (var i = 0; i < d.count(); i++) {
+    var count = first === undefined ? d.count() : Math.min(first, d.count());
+    for (var i = 0; i < count; i++) {
       if (d.getItemGraphicEl(i)) n++;
     }
     return n;
@@ -166,15 +167,25 @@
     $('dag').setAttribute('data-legend', TASK_STATES.map(function (s, i) {
       return s + '=' + getComputedStyle(swatches[i]).color;
     }).join(';'));
+    // Node positions in pixels (one data unit is one pixel: the series' box is the
+    // layout's own), scaled down to fit the chart's width. Each edge runs from its source's
+    // right border to its target's left border, between two invisible port nodes, so that
+    // its arrowhead touches the box it points at (ECharts would stop an edge at a circle
+    // around the node's centre, inside or short of a wide box).
+    var W = 180, H = 40, GAP = 120;
+    var width = $('dag').clientWidth || 900;
+    var k = Math.min(1, (width - 40) / Math.max(1, layers * W + (layers - 1) * GAP));
+    var w = W * k, step = (W + GAP) * k;
     var nodes = dag.nodes.map(function (n, i) {
       var counts = Object.keys(n.counts).map(function (k) { return n.counts[k] + ' ' + k; }).join(' · ');
       var single = n.tasks.length === 1;
       return {
         id: String(i),
         name: n.label,
-        x: n.layer * 300,
+        x: n.layer * step + w / 2,
         y: n.row * 64,
         value: n.duration_ms,
+        symbolSize: [w, H],
         itemStyle: { color: COLORS[n.status] || '#777' },
         label: {
           formatter: n.label + '\n' + (single ? n.status : counts) +
@@ -183,27 +194,51 @@
         tooltipText: n.label + ' — ' + counts + (n.duration_ms !== null ? '; total ' + duration(n.duration_ms) : '')
       };
     });
+    var real = nodes.length;
+    function port(i, side) {
+      var n = nodes[i];
+      nodes.push({
+        id: side + i, name: '', x: n.x + (side === 'out' ? w / 2 : -w / 2), y: n.y,
+        symbolSize: 1, itemStyle: { opacity: 0 }, label: { show: false },
+        silent: true, tooltipText: ''
+      });
+    }
+    for (var i = 0; i < real; i++) { port(i, 'in'); port(i, 'out'); }
+    var right = Math.max(0, (layers - 1) * step + w);
     var c = chart('dag');
     c.setOption({
       animation: false,
-      tooltip: { formatter: function (p) { return p.dataType === 'node' ? esc(p.data.tooltipText) : ''; } },
+      tooltip: { formatter: function (p) { return p.dataType === 'node' && p.data.tooltipText ? esc(p.data.tooltipText) : ''; } },
       series: [{
         type: 'graph',
         layout: 'none',
         roam: true,
+        left: 20, top: 30, width: Math.max(1, right), height: Math.max(1, (rows - 1) * 64),
         symbol: 'roundRect',
-        symbolSize: [180, 40],
         lineStyle: { color: '#8a94a6', width: 1.2, opacity: 0.9, curveness: 0.08 },
         edgeSymbol: ['none', 'arrow'],
         edgeSymbolSize: 8,
         label: { show: true, color: '#fff', fontSize: 11, lineHeight: 14 },
         data: nodes,
-        links: dag.edges.map(function (e) { return { source: String(e[0]), target: String(e[1]) }; })
+        links: dag.edges.map(function (e) { return { source: 'out' + e[0], target: 'in' + e[1] }; })
       }]
     }, true);
-    $('dag').setAttribute('data-nodes', drawn(c, 0, false));
+    // For tests: how far, in pixels, the farthest edge end is from its target box's left
+    // border (and its start from its source's right border).
+    var gap = 0;
+    dag.edges.forEach(function (e) {
+      var from = c.convertToPixel({ seriesIndex: 0 }, [nodes[e[0]].x + w / 2, nodes[e[0]].y]);
+      var to = c.convertToPixel({ seriesIndex: 0 }, [nodes[e[1]].x - w / 2, nodes[e[1]].y]);
+      var src = c.convertToPixel({ seriesIndex: 0 }, [nodes[e[0]].x, nodes[e[0]].y]);
+      var dst = c.convertToPixel({ seriesIndex: 0 }, [nodes[e[1]].x, nodes[e[1]].y]);
+      gap = Math.max(gap,
+        Math.abs(from[0] - src[0] - w / 2), Math.abs(from[1] - src[1]),
+        Math.abs(dst[0] - to[0] - w / 2), Math.abs(to[1] - dst[1]));
+    });
+    $('dag').setAttribute('data-edge-gap', gap.toFixed(1));
+    $('dag').setAttribute('data-nodes', drawn(c, 0, false, real));
     $('dag').setAttribute('data-edges', drawn(c, 0, true));
-    $('dag').setAttribute('data-marks', drawn(c, 0, false));
+    $('dag').setAttribute('data-marks', drawn(c, 0, false, real));
   }
 
   // Text for ECharts tooltips, which are HTML.
