@@ -3,13 +3,19 @@
 # and for the tests in tests/backend/slurm.rs. Needs Debian or Ubuntu, root, no systemd.
 #
 #   scripts/dev-slurm.sh up      install what is missing, write the configuration, start
-#                                munged, slurmctld and slurmd; wait until the node is idle
-#   scripts/dev-slurm.sh down    stop the three daemons by their pid files
+#                                munged, MariaDB, slurmdbd, slurmctld and slurmd; wait until
+#                                the node is idle
+#   scripts/dev-slurm.sh down    stop the daemons by their pid files
 #   scripts/dev-slurm.sh status  print whether the cluster answers, and `sinfo`
 #
 # Everything lives under $EXPC_SLURM_DIR (default /tmp/expc-slurm): slurm.conf, the state
-# and spool directories, logs, pid files and the job completion file (`sacct -c` reads it,
-# so final job states are known without slurmdbd).
+# and spool directories, logs, pid files, the job completion file, and the accounting a
+# site keeps: slurmdbd over a MariaDB server of its own (data under $EXPC_SLURM_DIR/mysql,
+# on 127.0.0.1 only), so `sacct` reports each job's elapsed and CPU time and largest
+# resident set, as on a real cluster. $EXPC_SLURM_PORT (default 6817) is slurmctld's
+# port; slurmd, slurmdbd and MariaDB take the next three. A second cluster for trying a
+# change beside the shared one: another EXPC_SLURM_DIR and EXPC_SLURM_PORT, and
+# EXPC_SLURM_LINK=0 to leave /etc/slurm/slurm.conf alone.
 #
 # Like a site's cluster, it has the partitions the examples name (`debug`, the default;
 # `short` and `long`, same node) and environment modules (Lmod) for the software stacks
@@ -19,7 +25,10 @@ set -euo pipefail
 
 dir="${EXPC_SLURM_DIR:-/tmp/expc-slurm}"
 conf="$dir/slurm.conf"
-packages=(slurm-wlm slurmctld slurmd slurm-client munge lmod)
+port="${EXPC_SLURM_PORT:-6817}"
+dbd_port=$((port + 2))
+db_port=$((port + 3))
+packages=(slurm-wlm slurmctld slurmd slurm-client munge lmod slurmdbd mariadb-server)
 
 say() { echo "dev-slurm: $*" >&2; }
 die() {
@@ -88,8 +97,13 @@ SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=1
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=localhost
+AccountingStoragePort=$dbd_port
 JobCompType=jobcomp/filetxt
 JobCompLoc=$dir/jobcomp.txt
 SelectType=select/cons_tres
@@ -106,6 +120,63 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSu
 PartitionName=short Nodes=localhost MaxTime=INFINITE State=UP OverSubscribe=FORCE:8
 PartitionName=long Nodes=localhost MaxTime=INFINITE State=UP OverSubscribe=FORCE:8
 EOF
+}
+
+# slurmdbd's configuration: beside slurm.conf, where slurmdbd looks for it; readable by
+# its user only, as slurmdbd requires.
+write_dbd_config() {
+  cat >"$dir/slurmdbd.conf" <<EOF
+# Written by scripts/dev-slurm.sh: accounting for the development cluster.
+AuthType=auth/munge
+DbdHost=localhost
+DbdPort=$dbd_port
+SlurmUser=root
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort=$db_port
+StorageUser=slurm
+StoragePass=slurm-dev
+StorageLoc=slurm_acct_db
+PidFile=$dir/run/slurmdbd.pid
+LogFile=$dir/log/slurmdbd.log
+EOF
+  chmod 600 "$dir/slurmdbd.conf"
+}
+
+# A MariaDB server of the cluster's own, on 127.0.0.1 only, for slurmdbd.
+start_mariadb() {
+  local sock="$dir/run/mysqld.sock" i
+  if alive "$dir/run/mysqld.pid"; then return 0; fi
+  if [ ! -d "$dir/mysql/mysql" ]; then
+    mkdir -p "$dir/mysql"
+    mariadb-install-db --user=root --datadir="$dir/mysql" --auth-root-authentication-method=normal \
+      >"$dir/log/mariadb-install.log" 2>&1 || die "mariadb-install-db failed (see $dir/log/mariadb-install.log)"
+  fi
+  mariadbd --user=root --datadir="$dir/mysql" --socket="$sock" --port="$db_port" \
+    --bind-address=127.0.0.1 --pid-file="$dir/run/mysqld.pid" --log-error="$dir/log/mariadb.log" \
+    >/dev/null 2>&1 &
+  for i in $(seq 1 150); do
+    [ -S "$sock" ] && mariadb --socket="$sock" -u root -e 'SELECT 1' >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  mariadb --socket="$sock" -u root -e "CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'slurm-dev';
+    CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurm-dev';
+    GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost'; GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';" \
+    || die "MariaDB did not start (see $dir/log/mariadb.log)"
+}
+
+start_slurmdbd() {
+  local i
+  if ! alive "$dir/run/slurmdbd.pid"; then
+    slurmdbd || die "slurmdbd did not start (see $dir/log/slurmdbd.log)"
+  fi
+  for i in $(seq 1 100); do
+    sacctmgr -n list cluster >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  if ! sacctmgr -n -P list cluster format=cluster 2>/dev/null | grep -qx expc; then
+    sacctmgr -i add cluster expc >/dev/null || die "sacctmgr could not add the cluster (see $dir/log/slurmdbd.log)"
+  fi
 }
 
 # Lmod modulefiles named as a site names its stacks, each putting a program of this
@@ -158,7 +229,7 @@ up() {
   if alive "$dir/run/slurmctld.pid" && alive "$dir/run/slurmd.pid"; then
     # Up already: restarted only when this script now writes another configuration.
     write_config "$conf.next"
-    if cmp -s "$conf.next" "$conf"; then
+    if cmp -s "$conf.next" "$conf" && alive "$dir/run/slurmdbd.pid"; then
       running=1
       say "already up (SLURM_CONF=$conf)"
     else
@@ -169,7 +240,10 @@ up() {
   fi
   if [ "$running" -eq 0 ]; then
     write_config
+    write_dbd_config
     start_munge
+    start_mariadb
+    start_slurmdbd
     # -c: start from a clean state, so jobs of an earlier session are forgotten.
     alive "$dir/run/slurmctld.pid" || slurmctld -c -f "$conf" \
       || die "slurmctld did not start (see $dir/log/slurmctld.log)"
@@ -179,7 +253,9 @@ up() {
   # Slurm's commands find the configuration through /etc/slurm/slurm.conf or SLURM_CONF;
   # point the default at ours so that `sbatch` works from any shell.
   mkdir -p /etc/slurm
-  if [ ! -e /etc/slurm/slurm.conf ] || [ -L /etc/slurm/slurm.conf ]; then
+  if [ "${EXPC_SLURM_LINK:-1}" = 0 ]; then
+    :
+  elif [ ! -e /etc/slurm/slurm.conf ] || [ -L /etc/slurm/slurm.conf ]; then
     ln -sfn "$conf" /etc/slurm/slurm.conf
   else
     say "note: /etc/slurm/slurm.conf is not this cluster's; run Slurm commands with SLURM_CONF=$conf"
@@ -218,6 +294,8 @@ stop_pidfile() {
 down() {
   stop_pidfile slurmd "$dir/run/slurmd.pid"
   stop_pidfile slurmctld "$dir/run/slurmctld.pid"
+  stop_pidfile slurmdbd "$dir/run/slurmdbd.pid"
+  stop_pidfile mariadbd "$dir/run/mysqld.pid"
   stop_pidfile munged "$dir/run/munged.pid"
   say "down"
 }

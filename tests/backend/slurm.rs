@@ -100,6 +100,11 @@ pub fn trials(suite: &mut Suite) {
     );
     suite.needs(
         Engine::Slurm,
+        "what_a_job_used_of_what_it_asked_is_recorded_shown_and_hinted",
+        what_a_job_used_of_what_it_asked_is_recorded_shown_and_hinted,
+    );
+    suite.needs(
+        Engine::Slurm,
         "a_job_sbatch_refuses_is_reported_with_its_message_and_script",
         a_job_sbatch_refuses_is_reported_with_its_message_and_script,
     );
@@ -1098,6 +1103,76 @@ fn cancel_stops_a_detached_run_and_its_jobs() {
     // Attached after the end: the run's exit code (1: it did not finish).
     let again = expc_tests::run(&["attach", &id, "--state-dir", &state_arg]);
     assert_eq!(again.status.code(), Some(1));
+    expc_tests::remove_tree(&state);
+}
+
+/// A job asking 1 GiB and 2 CPUs for a process holding about 64 MiB on one CPU: the run
+/// reads Slurm's accounting (`sacct`) when the job ends, records what it used beside what it
+/// asked, says so after the run with a hint for each request far off, and `expc runs show`
+/// prints it.
+fn what_a_job_used_of_what_it_asked_is_recorded_shown_and_hinted() {
+    let (out, state) = expc_run("efficiency", &spec("efficiency"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let rows = query(
+        &state,
+        "SELECT t.instance, e.elapsed_ms, e.cpu_ms, e.max_rss, e.cpus, e.mem, e.time_limit_s
+         FROM efficiency e JOIN tasks t ON t.run_id = e.run_id AND t.id = e.task_id",
+    );
+    assert_eq!(rows.len(), 1, "{rows:?}\n{stderr}");
+    let row = &rows[0];
+    let n = |k: &str| row[k].as_i64().unwrap_or_else(|| panic!("{k}: {row}"));
+    assert_eq!(row["instance"], "h", "{row}");
+    assert!(n("elapsed_ms") >= 2_000, "{row}");
+    assert!(n("cpu_ms") > 0, "{row}");
+    assert_eq!(n("cpus"), 2, "{row}");
+    assert_eq!(n("mem"), 1 << 30, "{row}");
+    assert_eq!(n("time_limit_s"), 600, "{row}");
+    let rss = n("max_rss");
+    assert!((60 << 20..512 << 20).contains(&rss), "max_rss {rss}: {row}");
+    // After the run: a summary, and hints for the memory and the CPUs asked.
+    assert!(
+        stderr.contains("efficiency (1 instance measured by the cluster's accounting)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: `h` asked 1 GiB and used at most"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: `h` was given 2 CPUs"), "{stderr}");
+    let show = expc_tests::run(&[
+        "runs",
+        "show",
+        "--state-dir",
+        state.to_str().unwrap(),
+        "latest",
+    ]);
+    let shown = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        shown.contains("efficiency (the cluster's accounting):"),
+        "{shown}"
+    );
+    assert!(shown.contains("h  memory: asked 1 GiB, used "), "{shown}");
+    assert!(shown.contains("CPU: 2 CPUs for "), "{shown}");
+    // The report's instance table has it too.
+    let page = state.join("report.html");
+    let report = expc_tests::run(&[
+        "report",
+        "--state-dir",
+        state.to_str().unwrap(),
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("memory: asked 1 GiB, used "),
+        "the report lacks the usage"
+    );
     expc_tests::remove_tree(&state);
 }
 

@@ -105,6 +105,7 @@ pub(crate) fn record(dir: &Path, run: usize, metrics: &Path) -> Duration {
             job_id: None,
             engine: "",
             made_by: None,
+            usage: None,
         };
         rec.instance(r);
     }

@@ -4,6 +4,7 @@ mod build;
 mod check;
 mod detach;
 mod diff;
+mod efficiency;
 mod explain;
 mod fmt;
 mod gc;

@@ -177,6 +177,8 @@ pub struct RunView {
     pub usages: Vec<(i64, i64, String, bool)>,
     /// (task id, name, value)
     pub metrics: Vec<(i64, String, f64)>,
+    /// What instances used of what they asked, where the engine measured it, by task id.
+    pub efficiency: Vec<(i64, expc_run::events::Usage)>,
 }
 
 #[derive(Debug, Clone)]
@@ -318,6 +320,29 @@ pub fn run(store: &Store, id: &str) -> Result<RunView> {
         )?
         .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let efficiency = c
+        .prepare(
+            "SELECT task_id, elapsed_ms, cpu_ms, max_rss, cpus, mem, time_limit_s
+             FROM efficiency WHERE run_id = ?1 ORDER BY task_id",
+        )?
+        .query_map([id], |r| {
+            let n = |i: usize| {
+                r.get::<_, Option<i64>>(i)
+                    .map(|v| v.map(|v| v.max(0) as u64))
+            };
+            Ok((
+                r.get(0)?,
+                expc_run::events::Usage {
+                    elapsed_ms: n(1)?.unwrap_or(0),
+                    cpu_ms: n(2)?.unwrap_or(0),
+                    max_rss: n(3)?,
+                    cpus: n(4)?.unwrap_or(0) as u32,
+                    mem: n(5)?,
+                    time_limit_s: n(6)?,
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut view = RunView {
         run,
         params,
@@ -325,6 +350,7 @@ pub fn run(store: &Store, id: &str) -> Result<RunView> {
         artifacts,
         usages,
         metrics,
+        efficiency,
     };
     let mut by_run: BTreeMap<String, HashMap<i64, i64>> = BTreeMap::new();
     for (task, run, source) in sourced {

@@ -413,6 +413,10 @@ impl Writer {
             5,
         );
         let mut metrics = Rows::new("INSERT INTO metrics (run_id, task_id, name, value)", 4);
+        let mut efficiency = Rows::new(
+            "INSERT INTO efficiency (run_id, task_id, elapsed_ms, cpu_ms, max_rss, cpus, mem, time_limit_s)",
+            8,
+        );
         let mut refs = RefRows::default();
         for mut r in batch {
             let task_id = o.next_task;
@@ -488,6 +492,19 @@ impl Writer {
                 Value::Null,
                 Value::Null,
             ]);
+            if let Some(u) = &r.usage {
+                let big = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+                efficiency.push([
+                    run_id.clone(),
+                    task_id.into(),
+                    big(u.elapsed_ms).into(),
+                    big(u.cpu_ms).into(),
+                    u.max_rss.map(big).into(),
+                    i64::from(u.cpus).into(),
+                    u.mem.map(big).into(),
+                    u.time_limit_s.map(big).into(),
+                ]);
+            }
             for (name, value) in &r.values {
                 values.push([
                     run_id.clone(),
@@ -565,7 +582,7 @@ impl Writer {
         }
         let conn = &o.store.conn;
         refs.insert(conn, &o.run_id)?;
-        for rows in [&tasks, &values, &artifacts, &usages, &metrics] {
+        for rows in [&tasks, &values, &artifacts, &usages, &metrics, &efficiency] {
             rows.insert(conn)?;
         }
         if o.last_commit.elapsed() >= COMMIT_EVERY {
@@ -939,6 +956,7 @@ mod tests {
             job_id: None,
             engine: "",
             made_by: None,
+            usage: None,
         }
     }
 

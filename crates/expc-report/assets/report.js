@@ -304,7 +304,7 @@
   function renderTasks(run, all) {
     var t = $('tasks-table');
     t.textContent = '';
-    row(t, ['#', 'instance', 'task', 'status', 'start', 'duration', 'host', 'backend', 'exit', 'attempts', 'values', 'metrics', 'logs'], true);
+    row(t, ['#', 'instance', 'task', 'status', 'start', 'duration', 'host', 'backend', 'exit', 'attempts', 'values', 'metrics', 'used of asked', 'logs'], true);
     var shown = all ? run.tasks : run.tasks.slice(0, MAX_TASK_ROWS);
     var more = $('tasks-more');
     more.hidden = shown.length === run.tasks.length;
@@ -333,6 +333,7 @@
         task.exit_code, task.attempts,
         task.values.map(function (v) { return v[0] + '=' + v[1]; }).join(' '),
         task.metrics.map(function (m) { return m[0] + '=' + m[1]; }).join(' '),
+        task.efficiency || '',
         logs]);
       tr.title = task.argv.join(' ');
     });

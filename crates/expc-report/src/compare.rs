@@ -233,6 +233,7 @@ mod tests {
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
             metrics: metrics.iter().map(|(n, v)| (n.to_string(), *v)).collect(),
+            efficiency: None,
             stdout: None,
             stderr: None,
         }

@@ -195,6 +195,7 @@ mod tests {
             argv: Vec::new(),
             values: Vec::new(),
             metrics: Vec::new(),
+            efficiency: None,
             stdout: None,
             stderr: None,
         }
@@ -234,6 +235,7 @@ mod tests {
             artifacts,
             usages,
             metrics: Vec::new(),
+            efficiency: Vec::new(),
         };
         Dag::build(&view, &tasks)
     }

@@ -66,6 +66,9 @@ pub struct TaskRow {
     pub argv: Vec<String>,
     pub values: Vec<(String, String)>,
     pub metrics: Vec<(String, f64)>,
+    /// What it used of what it asked, where the engine measured it ("memory: asked 1 GiB,
+    /// used 82.9 MiB, 8 %; …").
+    pub efficiency: Option<String>,
     pub stdout: Option<String>,
     pub stderr: Option<String>,
 }
@@ -133,6 +136,11 @@ impl RunDetail {
                 .or_default()
                 .push((name.clone(), *value));
         }
+        let mut efficiency: HashMap<i64, String> = view
+            .efficiency
+            .iter()
+            .map(|(task, u)| (*task, u.describe()))
+            .collect();
         let tasks: Vec<TaskRow> = view
             .tasks
             .iter()
@@ -170,6 +178,7 @@ impl RunDetail {
                     argv: t.argv.clone(),
                     values: t.values.clone(),
                     metrics: metrics.remove(&t.id).unwrap_or_default(),
+                    efficiency: efficiency.remove(&t.id),
                     stdout,
                     stderr,
                 }

@@ -102,6 +102,7 @@ mod tests {
             argv: Vec::new(),
             values: Vec::new(),
             metrics: Vec::new(),
+            efficiency: None,
             stdout: None,
             stderr: None,
         }

@@ -95,6 +95,8 @@ pub struct Ended {
     pub host: Option<String>,
     pub started: Option<SystemTime>,
     pub ended: Option<SystemTime>,
+    /// What it used of what it asked, where the engine's accounting measures it.
+    pub usage: Option<crate::events::Usage>,
 }
 
 impl Ended {
@@ -109,6 +111,7 @@ impl Ended {
             host: None,
             started: None,
             ended: None,
+            usage: None,
         }
     }
 }

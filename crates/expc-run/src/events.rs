@@ -116,6 +116,105 @@ pub struct InstanceRecord {
     /// For a cached instance: the record of the instance that made its outputs, when the
     /// cache entry names one.
     pub made_by: Option<MadeBy>,
+    /// What it used of what it asked, where the engine measures it (Slurm's accounting).
+    pub usage: Option<Usage>,
+}
+
+/// What an instance used of what it asked, as the engine's accounting measured it: Slurm's
+/// `sacct` (elapsed time, CPU time of all its processes, the largest resident set of any of
+/// its steps) beside its allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub elapsed_ms: u64,
+    /// User and system CPU time of every process of the instance.
+    pub cpu_ms: u64,
+    /// The largest resident set size, in bytes, when the engine sampled it.
+    pub max_rss: Option<u64>,
+    /// The CPUs allocated to it.
+    pub cpus: u32,
+    /// The memory asked, in bytes, when it asked some.
+    pub mem: Option<u64>,
+    /// Its time limit, in seconds, when it has one.
+    pub time_limit_s: Option<u64>,
+}
+
+impl Usage {
+    /// The share of the allocated CPU time it used, in percent.
+    pub fn cpu_percent(&self) -> Option<f64> {
+        let asked = self.elapsed_ms as f64 * f64::from(self.cpus);
+        (asked > 0.0).then(|| 100.0 * self.cpu_ms as f64 / asked)
+    }
+
+    /// The share of the memory asked it used at most, in percent.
+    pub fn mem_percent(&self) -> Option<f64> {
+        match (self.max_rss, self.mem) {
+            (Some(used), Some(asked)) if asked > 0 => Some(100.0 * used as f64 / asked as f64),
+            _ => None,
+        }
+    }
+
+    /// `memory: asked 1 GiB, used 92.5 MiB, 9 %; CPU: 2 CPUs for 4.0 s, used 0.3 s, 4 %;
+    /// time: 4.0 s of 10m`.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        match (self.mem, self.max_rss) {
+            (Some(asked), Some(used)) => parts.push(format!(
+                "memory: asked {}, used {}, {:.0} %",
+                bytes_text(asked),
+                bytes_text(used),
+                self.mem_percent().unwrap_or(0.0)
+            )),
+            (None, Some(used)) => parts.push(format!("memory: used {}", bytes_text(used))),
+            _ => {}
+        }
+        let cpus = if self.cpus == 1 {
+            "1 CPU".to_owned()
+        } else {
+            format!("{} CPUs", self.cpus)
+        };
+        parts.push(format!(
+            "CPU: {cpus} for {}, used {}{}",
+            seconds_text(self.elapsed_ms),
+            seconds_text(self.cpu_ms),
+            self.cpu_percent()
+                .map(|p| format!(", {p:.0} %"))
+                .unwrap_or_default()
+        ));
+        if let Some(limit) = self.time_limit_s {
+            parts.push(format!(
+                "time: {} of {}",
+                seconds_text(self.elapsed_ms),
+                seconds_text(limit * 1000)
+            ));
+        }
+        parts.join("; ")
+    }
+}
+
+/// `92.5 MiB`.
+pub fn bytes_text(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 || value >= 100.0 || value.fract() == 0.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// `4.0 s`, `3m 20s`, `2h 5m`.
+fn seconds_text(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..60 => format!("{:.1} s", ms as f64 / 1000.0),
+        60..3600 => format!("{}m {}s", s / 60, s % 60),
+        _ => format!("{}h {}m", s / 3600, s % 3600 / 60),
+    }
 }
 
 /// A file an instance reads: by the input it is passed as, or — a program — by the name
@@ -184,6 +283,8 @@ pub struct Summary {
     /// The folders the engines keep: where the Slurm jobs of the run were written and
     /// ran (scripts, logs, work directories, hook records), the Kubernetes Jobs applied.
     pub kept: Vec<Kept>,
+    /// What the instances that ran used of what they asked, where the engine measured it.
+    pub usage: Vec<(String, Usage)>,
 }
 
 impl Summary {

@@ -192,6 +192,7 @@ fn unrecorded(plan: &Plan, j: usize, index: u64) -> InstanceRecord {
         // The engine the job was built for and ran on.
         engine: expc_plan::lower::backend_name(job.backend),
         made_by: None,
+        usage: None,
     }
 }
 

@@ -538,6 +538,10 @@ impl<'a, 'p> Scheduler<'a, 'p> {
         r.ended = ended.ended.or_else(|| Some(SystemTime::now()));
         r.host = ended.host.clone();
         r.job_id = ended.job_id.clone();
+        r.usage = ended.usage.clone();
+        if let Some(u) = &ended.usage {
+            self.summary.usage.push((name.clone(), u.clone()));
+        }
         let log = ended.log.clone().unwrap_or_else(|| l.log_dir.clone());
         let engine_id = ended.job_id.map(|id| format!("{} {id}", ended.engine));
         let status = self.checked_inputs(&l, ended.status);
@@ -967,6 +971,7 @@ impl Scheduler<'_, '_> {
             job_id: None,
             engine: engine_of(&self.engines, j),
             made_by: None,
+            usage: None,
         }
     }
 }

@@ -293,6 +293,18 @@ fn show(view: &query::RunView) {
             let _ = writeln!(out, "  {inst}.{name} = {value}");
         }
     }
+    if !view.efficiency.is_empty() {
+        let _ = writeln!(out, "\nefficiency (the cluster's accounting):");
+        let mut named = Vec::new();
+        for (task, u) in &view.efficiency {
+            let inst = view.task(*task).map_or("?", |t| t.instance.as_str());
+            let _ = writeln!(out, "  {inst}  {}", u.describe());
+            named.push((inst.to_owned(), u.clone()));
+        }
+        for hint in super::efficiency::hints(&named) {
+            let _ = writeln!(out, "  {hint}");
+        }
+    }
     let made: Vec<_> = view
         .artifacts
         .iter()
@@ -338,6 +350,10 @@ fn show_json(view: &query::RunView) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "usages": view.usages.iter().map(|(t, a, i, program)| json!({"task": t, "artifact": a, "input": i, "used_as": if *program { "program" } else { "input" }})).collect::<Vec<_>>(),
         "metrics": view.metrics.iter().map(|(t, n, v)| json!({"task": t, "name": n, "value": v})).collect::<Vec<_>>(),
+        "efficiency": view.efficiency.iter().map(|(t, u)| json!({
+            "task": t, "elapsed_ms": u.elapsed_ms, "cpu_ms": u.cpu_ms, "max_rss": u.max_rss,
+            "cpus": u.cpus, "mem": u.mem, "time_limit_s": u.time_limit_s,
+        })).collect::<Vec<_>>(),
     })
 }
 

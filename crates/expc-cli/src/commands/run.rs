@@ -200,6 +200,9 @@ fn run_here(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                 );
             }
         }
+        for line in super::efficiency::summary(&summary.usage) {
+            let _ = writeln!(err, "{line}");
+        }
         let _ = writeln!(err, "logs: {}", opts.state_dir.join("logs").display());
         for kept in &summary.kept {
             let _ = writeln!(err, "{}: {}", kept.what, kept.dir.display());

@@ -545,6 +545,7 @@ impl<'p> K8sEngine<'p> {
             host: hook.as_ref().map(|h| h.host.clone()),
             started: hook.as_ref().and_then(|h| h.started),
             ended: hook.as_ref().and_then(|h| h.ended),
+            usage: None,
         }
     }
 

@@ -131,6 +131,8 @@ pub struct SlurmEngine<'p> {
     finished: HashMap<PathBuf, (String, u64)>,
     /// Whether `sbatch` refused a submission (its script is kept, for the message).
     refused: bool,
+    /// Whether `sacct` failed: the cluster keeps no accounting, so usage is not measured.
+    no_accounting: bool,
 }
 
 /// A job the queue holds back.
@@ -247,6 +249,7 @@ impl<'p> SlurmEngine<'p> {
             warn_pending,
             finished: HashMap::new(),
             refused: false,
+            no_accounting: false,
         })
     }
 
@@ -479,7 +482,30 @@ impl<'p> SlurmEngine<'p> {
             }
         }
         self.submitted.retain(|_, s| !s.open.is_empty());
+        self.measure(&mut ended).await;
         Ok(ended)
+    }
+
+    /// What each ended task used of what it asked, from Slurm's accounting: one `sacct`
+    /// for all of them. A cluster without accounting storage (`sacct` fails) is asked once.
+    async fn measure(&mut self, ended: &mut [Ended]) {
+        if ended.is_empty() || self.no_accounting {
+            return;
+        }
+        let ids: Vec<String> = ended.iter().filter_map(|e| e.job_id.clone()).collect();
+        let mut c = tokio::process::Command::new("sacct");
+        c.args(["-n", "-P", "-o", queue::USAGE_FIELDS, "-j", &ids.join(",")])
+            .kill_on_drop(true);
+        let usage = match c.output().await {
+            Ok(o) if o.status.success() => queue::parse_usage(&String::from_utf8_lossy(&o.stdout)),
+            _ => {
+                self.no_accounting = true;
+                return;
+            }
+        };
+        for e in ended.iter_mut() {
+            e.usage = e.job_id.as_ref().and_then(|id| usage.get(id).cloned());
+        }
     }
 
     /// Says why a submitted job waits in the queue, when the reason first shows or changes,
@@ -751,6 +777,7 @@ fn ended_task(open: &Open, run_dir: &Path, id: &str, failed: Option<String>) -> 
         host: hook.as_ref().map(|h| h.host.clone()),
         started: hook.as_ref().and_then(|h| h.started),
         ended: hook.as_ref().and_then(|h| h.ended),
+        usage: None,
     }
 }
 

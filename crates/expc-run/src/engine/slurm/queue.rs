@@ -167,8 +167,113 @@ pub fn explain(status: &SlurmJobStatus) -> String {
     }
 }
 
+/// The `sacct -o` fields [`parse_usage`] reads.
+pub const USAGE_FIELDS: &str = "JobID,Elapsed,TotalCPU,MaxRSS,ReqMem,AllocCPUS,Timelimit";
+
+/// What each job of `sacct -n -P -o USAGE_FIELDS` output used, by job id (`123_4` for an
+/// array task): elapsed time, CPU time and allocation from the job's line, the largest
+/// resident set of its steps' lines (`123_4.batch`, `123_4.0`, …).
+pub fn parse_usage(text: &str) -> std::collections::HashMap<String, crate::events::Usage> {
+    let mut found: std::collections::HashMap<String, crate::events::Usage> =
+        std::collections::HashMap::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split('|').collect();
+        let [id, elapsed, cpu, rss, mem, cpus, limit] = f[..] else {
+            continue;
+        };
+        let (job, step) = match id.split_once('.') {
+            Some((job, step)) => (job, Some(step)),
+            None => (id, None),
+        };
+        let u = found.entry(job.to_owned()).or_insert(crate::events::Usage {
+            elapsed_ms: 0,
+            cpu_ms: 0,
+            max_rss: None,
+            cpus: 0,
+            mem: None,
+            time_limit_s: None,
+        });
+        if let Some(rss) = bytes(rss) {
+            u.max_rss = Some(u.max_rss.map_or(rss, |m| m.max(rss)));
+        }
+        if step.is_some() {
+            continue;
+        }
+        u.elapsed_ms = duration_ms(elapsed).unwrap_or(0);
+        u.cpu_ms = duration_ms(cpu).unwrap_or(0);
+        u.cpus = cpus.parse().unwrap_or(0);
+        u.time_limit_s = duration_ms(limit).map(|ms| ms / 1000);
+        // `4000M`, or per node (`n`) or per CPU (`c`) in older versions.
+        u.mem = match mem.strip_suffix('c') {
+            Some(per_cpu) => bytes(per_cpu).map(|b| b * u64::from(u.cpus.max(1))),
+            None => bytes(mem.strip_suffix('n').unwrap_or(mem)),
+        };
+    }
+    found
+}
+
+/// `96860K`, `1.5G`, `512` (bytes) as bytes.
+fn bytes(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (num, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => text.split_at(i),
+        None => (text, ""),
+    };
+    let n: f64 = num.parse().ok()?;
+    let scale: u64 = match unit {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return None,
+    };
+    Some((n * scale as f64) as u64)
+}
+
+/// Slurm's durations as milliseconds: `[DD-][HH:]MM:SS[.mmm]`; none for `UNLIMITED`,
+/// `Partition_Limit` or an empty field.
+fn duration_ms(text: &str) -> Option<u64> {
+    let (days, rest) = match text.split_once('-') {
+        Some((d, rest)) => (d.parse::<u64>().ok()?, rest),
+        None => (0, text),
+    };
+    let (clock, millis) = match rest.split_once('.') {
+        Some((clock, ms)) => (clock, format!("{ms:0<3}")[..3].parse::<u64>().ok()?),
+        None => (rest, 0),
+    };
+    let parts: Vec<u64> = clock
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let secs = match parts[..] {
+        [h, m, s] => h * 3600 + m * 60 + s,
+        [m, s] => m * 60 + s,
+        _ => return None,
+    };
+    Some((days * 86_400 + secs) * 1000 + millis)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn usage_is_read_from_a_job_line_and_its_steps() {
+        let text = "19_2|00:01:05|01:02.306||4G|2|2-00:00:00\n19_2.batch|00:01:05|01:02.306|96860K||2|\n19_2.extern|00:01:05|00:00:00|1024K||2|\n20|00:00:01|00:00.010||100Mc|4|UNLIMITED\n";
+        let u = super::parse_usage(text);
+        let a = &u["19_2"];
+        assert_eq!(a.elapsed_ms, 65_000);
+        assert_eq!(a.cpu_ms, 62_306);
+        assert_eq!(a.max_rss, Some(96_860 * 1024));
+        assert_eq!(a.cpus, 2);
+        assert_eq!(a.mem, Some(4 << 30));
+        assert_eq!(a.time_limit_s, Some(2 * 86_400));
+        let b = &u["20"];
+        assert_eq!(b.mem, Some(400 << 20), "per CPU times the CPUs");
+        assert_eq!(b.max_rss, None);
+        assert_eq!(b.time_limit_s, None);
+        assert!((a.cpu_percent().unwrap() - 47.9).abs() < 0.1);
+    }
+
     use super::*;
 
     #[test]
