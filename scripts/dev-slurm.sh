@@ -199,6 +199,12 @@ write_modules() {
 
 start_munge() {
   if alive "$dir/run/munged.pid"; then return 0; fi
+  # One munged per machine: a second cluster uses the one already running, and leaves it
+  # running when it goes down.
+  if alive /run/munge/munged.pid; then
+    cp /run/munge/munged.pid "$dir/run/munged.pid"
+    return 0
+  fi
   if [ ! -s /etc/munge/munge.key ]; then
     if command -v mungekey >/dev/null 2>&1; then
       mungekey --create --keyfile=/etc/munge/munge.key
@@ -219,6 +225,7 @@ start_munge() {
     sleep 0.1
   done
   cp /run/munge/munged.pid "$dir/run/munged.pid"
+  touch "$dir/run/munged.ours"
 }
 
 up() {
@@ -296,7 +303,10 @@ down() {
   stop_pidfile slurmctld "$dir/run/slurmctld.pid"
   stop_pidfile slurmdbd "$dir/run/slurmdbd.pid"
   stop_pidfile mariadbd "$dir/run/mysqld.pid"
-  stop_pidfile munged "$dir/run/munged.pid"
+  if [ -e "$dir/run/munged.ours" ]; then
+    stop_pidfile munged "$dir/run/munged.pid"
+    rm -f "$dir/run/munged.ours"
+  fi
   say "down"
 }
 

@@ -105,6 +105,11 @@ pub fn trials(suite: &mut Suite) {
     );
     suite.needs(
         Engine::Slurm,
+        "a_job_lost_with_its_node_fails_with_slurms_reason_or_is_submitted_again_under_retry",
+        a_job_lost_with_its_node_fails_with_slurms_reason_or_is_submitted_again_under_retry,
+    );
+    suite.needs(
+        Engine::Slurm,
         "a_job_sbatch_refuses_is_reported_with_its_message_and_script",
         a_job_sbatch_refuses_is_reported_with_its_message_and_script,
     );
@@ -1173,6 +1178,123 @@ fn what_a_job_used_of_what_it_asked_is_recorded_shown_and_hinted() {
         html.contains("memory: asked 1 GiB, used "),
         "the report lacks the usage"
     );
+    expc_tests::remove_tree(&state);
+}
+
+/// A cluster of the test's own (`scripts/dev-slurm.sh` with another folder and ports), for
+/// what would disturb the shared one's other jobs, like taking its node down. Down when
+/// dropped.
+struct OwnCluster {
+    dir: PathBuf,
+    port: &'static str,
+}
+
+impl OwnCluster {
+    fn up(name: &str, port: &'static str) -> OwnCluster {
+        let dir = expc_tests::temp_path("slurm-cluster", name);
+        let cluster = OwnCluster { dir, port };
+        let out = cluster.script("up");
+        assert!(
+            out.status.success(),
+            "a second cluster did not start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        cluster
+    }
+
+    fn script(&self, verb: &str) -> std::process::Output {
+        Command::new(expc_tests::root().join("scripts/dev-slurm.sh"))
+            .arg(verb)
+            .env("EXPC_SLURM_DIR", &self.dir)
+            .env("EXPC_SLURM_PORT", self.port)
+            .env("EXPC_SLURM_LINK", "0")
+            .output()
+            .unwrap()
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.dir.join("slurm.conf")
+    }
+
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.env("SLURM_CONF", self.conf()).env("NO_COLOR", "1");
+        c
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = self.script("down");
+        expc_tests::remove_tree(&self.dir);
+    }
+}
+
+/// The node taken down under a running job (on a cluster of the test's own): with `retry
+/// 1` the run says the job was lost with its node and submits it again, which completes;
+/// with no retry left the instance fails with Slurm's state and reason.
+fn a_job_lost_with_its_node_fails_with_slurms_reason_or_is_submitted_again_under_retry() {
+    let cluster = OwnCluster::up("node-lost", "7317");
+    let lose_node_under = |retries: &str| {
+        let state = expc_tests::temp_path("slurm", &format!("lost-{retries}"));
+        let log = state.with_extension("log");
+        let child = cluster
+            .command(expc_tests::expc())
+            .args(["run", "-p", &format!("retries={retries}"), "--state-dir"])
+            .arg(&state)
+            .arg(spec("lost"))
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        // Running: then the node goes down under it.
+        let start = Instant::now();
+        loop {
+            let q = cluster
+                .command("squeue")
+                .args(["-h", "-o", "%T"])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&q.stdout).contains("RUNNING") {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "never ran");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let down = cluster
+            .command("scontrol")
+            .args([
+                "update",
+                "nodename=localhost",
+                "state=down",
+                "reason=lost in a test",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            down.status.success(),
+            "{}",
+            String::from_utf8_lossy(&down.stderr)
+        );
+        let out = child.wait_with_output().unwrap();
+        let stderr = std::fs::read_to_string(&log).unwrap();
+        (out.status, stderr, state)
+    };
+    let (status, stderr, state) = lose_node_under("1");
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains("h: Slurm ") && stderr.contains("submitting it again (attempt 2 of 2)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 ran, 0 cached, 0 failed"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(state.join("out/h/held.txt")).unwrap(),
+        "held 1\n"
+    );
+    expc_tests::remove_tree(&state);
+    let (status, stderr, state) = lose_node_under("0");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("failed: h"), "{stderr}");
+    assert!(stderr.contains("lost with its node"), "{stderr}");
     expc_tests::remove_tree(&state);
 }
 

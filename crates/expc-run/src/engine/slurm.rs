@@ -76,6 +76,10 @@ struct Open {
     /// Where it works in its run folder: `JOB_DIR/INDEX`.
     job_dir: String,
     index: u64,
+    /// What submits it again when its node is lost: its script, its index in that
+    /// script's array, its cache key.
+    again: Waiting,
+    script: usize,
 }
 
 /// An array task an earlier run submitted, that this run may adopt.
@@ -87,7 +91,7 @@ struct Adoptable {
 }
 
 /// An instance waiting for the next `sbatch`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Waiting {
     task: u64,
     node: usize,
@@ -133,6 +137,9 @@ pub struct SlurmEngine<'p> {
     refused: bool,
     /// Whether `sacct` failed: the cluster keeps no accounting, so usage is not measured.
     no_accounting: bool,
+    /// How many times each instance (by DAG node) was submitted again after its node was
+    /// lost.
+    lost: HashMap<usize, u32>,
 }
 
 /// A job the queue holds back.
@@ -250,6 +257,7 @@ impl<'p> SlurmEngine<'p> {
             finished: HashMap::new(),
             refused: false,
             no_accounting: false,
+            lost: HashMap::new(),
         })
     }
 
@@ -260,7 +268,7 @@ impl<'p> SlurmEngine<'p> {
 
     /// Adopts the array task an earlier run submitted for the instance whose cache key is
     /// `key`, when there is one still queued or running, or completed; whether it did.
-    fn adopt(&mut self, key: &str, node: usize, name: &str) -> bool {
+    fn adopt(&mut self, key: &str, node: usize, name: &str, slot: (usize, u64)) -> bool {
         let Some(a) = self.adoptable.remove(key) else {
             return false;
         };
@@ -280,6 +288,12 @@ impl<'p> SlurmEngine<'p> {
                 token: a.entry.token.clone(),
                 job_dir: a.entry.job_dir.clone(),
                 index: a.entry.index,
+                again: Waiting {
+                    task: slot.1,
+                    node,
+                    key: key.to_owned(),
+                },
+                script: slot.0,
             },
         );
         let state = a.state.to_lowercase();
@@ -291,7 +305,8 @@ impl<'p> SlurmEngine<'p> {
     }
 
     /// Queues instance `index` of job `j` (DAG node `node`) for the next `sbatch`.
-    fn queue(&mut self, j: usize, index: u64, node: usize, key: &str) -> Result<(), String> {
+    /// The script that holds instance `index` of job `j`, and its index in that array.
+    fn slot(&self, j: usize, index: u64) -> Result<(usize, u64), String> {
         let scripts = self
             .by_job
             .get(&j)
@@ -302,8 +317,11 @@ impl<'p> SlurmEngine<'p> {
                 .contains(&index)
                 .then(|| (s, index - c.offset)),
         });
-        let (script, array_index) =
-            found.ok_or_else(|| format!("no Slurm script holds instance {index}"))?;
+        found.ok_or_else(|| format!("no Slurm script holds instance {index}"))
+    }
+
+    fn queue(&mut self, j: usize, index: u64, node: usize, key: &str) -> Result<(), String> {
+        let (script, array_index) = self.slot(j, index)?;
         self.pending.entry(script).or_default().push(Waiting {
             task: array_index,
             node,
@@ -359,7 +377,10 @@ impl<'p> SlurmEngine<'p> {
             }
             let log = self.run_dir.join("logs").join(format!("{dir}-%A_%a.out"));
             let mut c = tokio::process::Command::new("sbatch");
+            // A task lost with its node ends as NODE_FAIL, for the run to submit again as
+            // its `retry` allows, rather than being requeued by Slurm whatever it says.
             c.arg("--parsable")
+                .arg("--no-requeue")
                 .arg(format!("--array={array}"))
                 .arg(format!("--output={}", log.display()))
                 .arg(format!("--comment={}", journal::comment(&token)))
@@ -390,6 +411,8 @@ impl<'p> SlurmEngine<'p> {
                                 token: token.clone(),
                                 job_dir: dir.clone(),
                                 index: w.task + offset,
+                                again: w.clone(),
+                                script: s,
                             };
                             (w.task, open)
                         })
@@ -467,23 +490,53 @@ impl<'p> SlurmEngine<'p> {
         self.note_waiting(&statuses);
         let mut ended = Vec::new();
         for s in statuses.into_iter().filter(SlurmJobStatus::is_final) {
-            let Some(sub) = self.submitted.get_mut(s.job_id()) else {
+            let task = s.array_task().unwrap_or(0);
+            let Some((open, run_dir)) = self
+                .submitted
+                .get_mut(s.job_id())
+                .and_then(|sub| Some((sub.open.remove(&task)?, sub.run_dir.clone())))
+            else {
                 continue;
             };
-            let task = s.array_task().unwrap_or(0);
-            if let Some(open) = sub.open.remove(&task) {
-                let completed = outcome(&s.state) == Some(SlurmOutcome::Completed);
-                let message = (!completed).then(|| format!("Slurm {}", explain(&s)));
-                let e = ended_task(&open, &sub.run_dir, &s.id, message);
-                if let Status::Succeeded { work, .. } = &e.status {
-                    self.finished.insert(work.clone(), (open.token, task));
-                }
-                ended.push(e);
+            let name = self
+                .plan
+                .instance_name(self.scripts[open.script].job, open.index);
+            if lost(&s.state) && self.submit_again(&open, &name, &explain(&s)) {
+                continue;
             }
+            let completed = outcome(&s.state) == Some(SlurmOutcome::Completed);
+            let message = (!completed).then(|| format!("Slurm {}", explain(&s)));
+            let e = ended_task(&open, &run_dir, &s.id, message);
+            if let Status::Succeeded { work, .. } = &e.status {
+                self.finished.insert(work.clone(), (open.token, task));
+            }
+            ended.push(e);
         }
         self.submitted.retain(|_, s| !s.open.is_empty());
         self.measure(&mut ended).await;
         Ok(ended)
+    }
+
+    /// Submits again an instance whose node was lost, while its `retry` allows: a lost node
+    /// is one attempt. Says so; false when no attempt is left.
+    fn submit_again(&mut self, open: &Open, name: &str, why: &str) -> bool {
+        let job = self.scripts[open.script].job;
+        let allowed = self.plan.jobs[job].retry.attempts;
+        let lost = self.lost.entry(open.node).or_insert(0);
+        if *lost >= allowed {
+            return false;
+        }
+        *lost += 1;
+        self.notes.push(format!(
+            "{name}: Slurm {why}; submitting it again (attempt {} of {})",
+            *lost + 1,
+            allowed + 1
+        ));
+        self.pending
+            .entry(open.script)
+            .or_default()
+            .push(open.again.clone());
+        true
     }
 
     /// What each ended task used of what it asked, from Slurm's accounting: one `sacct`
@@ -615,7 +668,8 @@ impl Engine for SlurmEngine<'_> {
     }
 
     fn start(&mut self, launch: Launch<'_>) -> Result<Started, String> {
-        if !self.adopt(&launch.resolved.key, launch.node, launch.name) {
+        let slot = self.slot(launch.job, launch.index)?;
+        if !self.adopt(&launch.resolved.key, launch.node, launch.name, slot) {
             let key = &launch.resolved.key;
             self.queue(launch.job, launch.index, launch.node, key)?;
         }
@@ -744,6 +798,15 @@ async fn sacct(ids: &[String]) -> Vec<SlurmJobStatus> {
         }
     }
     Vec::new()
+}
+
+/// Whether a final state says the task was lost with its node (or preempted, or its node
+/// never booted), rather than ended by what it ran: such a task may be submitted again.
+fn lost(state: &str) -> bool {
+    matches!(
+        state.split_whitespace().next(),
+        Some("NODE_FAIL" | "BOOT_FAIL" | "PREEMPTED")
+    )
 }
 
 /// An array task that ended (with a message when it did not complete), with what its
