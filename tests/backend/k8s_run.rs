@@ -467,6 +467,25 @@ fn a_head_killed_at_random_moments_never_runs_a_kubernetes_instance_twice() {
     assert_eq!(starts, expected, "{context}");
     let all = std::fs::read_to_string(p.state.join("out/g/all.txt")).unwrap();
     assert_eq!(all, "mark 0\nmark 1\nmark 2\n", "{context}");
+    // Everything collected: `expc gc` removes the runs' folders here and in the run
+    // volume, and keeps the outputs.
+    let runs_in = |dir: &std::path::Path| {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("run-"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    assert!(runs_in(&p.shared) > 1, "{context}");
+    let gc = expc_tests::run(&["gc", "--state-dir", p.state.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&gc.stdout);
+    assert!(gc.status.success(), "{said}");
+    assert_eq!(runs_in(&p.shared), 0, "{said}");
+    assert_eq!(runs_in(&p.state.join("k8s")), 0, "{said}");
+    let all = std::fs::read_to_string(p.state.join("out/g/all.txt")).unwrap();
+    assert_eq!(all, "mark 0\nmark 1\nmark 2\n");
 }
 
 /// What `expc run` needs to reach a cluster is checked before anything is written.

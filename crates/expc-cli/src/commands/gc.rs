@@ -182,12 +182,27 @@ fn stale_run_folders(state: &Path) -> (Vec<PathBuf>, u64) {
             })
             .collect();
         found.sort();
+        // A Kubernetes run's folders in the run volumes go with its folder here.
+        let in_volumes: Vec<PathBuf> = found.iter().flat_map(|f| volume_folders(f)).collect();
+        found.extend(in_volumes);
         for f in &found {
             size += size_of(f, &mut HashSet::new());
         }
         stale.extend(found);
     }
     (stale, size)
+}
+
+/// The folders in run volumes that a Kubernetes run's folder lists, when they are there
+/// and named as the run's folder is (`run-…`): nothing else is ever removed through it.
+fn volume_folders(run: &Path) -> Vec<PathBuf> {
+    let listed = std::fs::read_to_string(run.join(expc_run::engine::k8s::VOLUME_FOLDERS))
+        .unwrap_or_default();
+    listed
+        .lines()
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute() && p.file_name() == run.file_name() && p.is_dir())
+        .collect()
 }
 
 fn size_of(path: &Path, seen: &mut HashSet<(u64, u64)>) -> u64 {

@@ -82,6 +82,10 @@ struct Adoptable {
     completed: bool,
 }
 
+/// The file of a run's folder under `.expc/k8s/` that lists its folders in the run volumes
+/// (as this machine sees them), one path per line.
+pub const VOLUME_FOLDERS: &str = "volume-folders.txt";
+
 /// Instances applied to Kubernetes from here.
 #[derive(Debug)]
 pub struct K8sEngine<'p> {
@@ -156,13 +160,20 @@ impl<'p> K8sEngine<'p> {
         let dir = state_dir.join("k8s").join(&folder);
         write(&dir.join("expc-wrapper.yaml"), live.wrapper.as_bytes())?;
         let distinct: BTreeSet<&PathBuf> = run_dirs.values().collect();
-        for d in distinct {
+        for d in &distinct {
             for sub in ["provenance", "logs"] {
                 let p = d.join(sub);
                 std::fs::create_dir_all(&p)
                     .map_err(|e| RunError(format!("cannot create `{}`: {e}", p.display())))?;
             }
         }
+        // Where the run's folders in the run volumes are, for `expc gc` to remove them with
+        // this folder.
+        let listed: String = distinct
+            .iter()
+            .map(|d| format!("{}\n", d.canonicalize().unwrap_or((*d).clone()).display()))
+            .collect();
+        write(&dir.join(VOLUME_FOLDERS), listed.as_bytes())?;
         let keys = locals
             .keys()
             .map(|&j| (j, plan.jobs[j].key.clone()))
