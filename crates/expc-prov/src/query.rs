@@ -507,11 +507,9 @@ fn take_from_source(
 /// Each side is read with one indexed scan and the two are merged here: grouping the
 /// rows of both runs in SQL costs several times more on runs of 10,000 instances.
 pub fn compare(store: &Store, a: &str, b: &str) -> Result<Vec<(String, Table)>> {
-    // (Their params are read with the list of runs.)
-    store.fetch_tables(
-        &[a.to_owned(), b.to_owned()],
-        &["tasks", "metrics", "artifacts"],
-    )?;
+    // (Their params are read with the list of runs.) On a shared store, each side's rows
+    // are read by the server's own query, not copied here first.
+    let on_server = store.mirror.as_ref();
     let params = sql(
         store,
         "SELECT name, MAX(CASE WHEN run_id = ?1 THEN value END) AS a,
@@ -520,12 +518,30 @@ pub fn compare(store: &Store, a: &str, b: &str) -> Result<Vec<(String, Table)>> 
          FROM params WHERE run_id IN (?1, ?2) GROUP BY name ORDER BY name",
         &[&a, &b],
     )?;
+    let side = |local: &'static str, server: &'static str| {
+        move |run: &str, visit: &mut Visit<'_>| -> Result<()> {
+            match on_server {
+                Some(m) => m.borrow_mut().side(server, run, visit),
+                None => local_side(store, local, run, visit),
+            }
+        }
+    };
+    // On the server, an instance's own rows and those of the instances it refers to are
+    // two indexed joins: one on `COALESCE(…)` reads every run's rows.
     let metrics = merge(
-        store,
-        "SELECT t.call, t.idx, t.instance, m.name, m.value
-         FROM tasks t JOIN metrics m ON m.run_id = COALESCE(t.source_run, t.run_id)
-                                     AND m.task_id = COALESCE(t.source_task, t.id)
-         WHERE t.run_id = ?1",
+        side(
+            "SELECT t.call, t.idx, t.instance, m.name, m.value
+             FROM tasks t JOIN metrics m ON m.run_id = COALESCE(t.source_run, t.run_id)
+                                         AND m.task_id = COALESCE(t.source_task, t.id)
+             WHERE t.run_id = ?1",
+            "SELECT t.call, t.idx, t.instance, m.name, m.value
+             FROM expc.tasks t JOIN expc.metrics m ON m.run_id = t.run_id AND m.task_id = t.id
+             WHERE t.run_id = $1 AND t.source_run IS NULL
+             UNION ALL
+             SELECT t.call, t.idx, t.instance, m.name, m.value
+             FROM expc.tasks t JOIN expc.metrics m ON m.run_id = t.source_run AND m.task_id = t.source_task
+             WHERE t.run_id = $1 AND t.source_run IS NOT NULL",
+        ),
         a,
         b,
         ["metric", "a", "b", "delta"],
@@ -535,11 +551,19 @@ pub fn compare(store: &Store, a: &str, b: &str) -> Result<Vec<(String, Table)>> 
         },
     )?;
     let outputs = merge(
-        store,
-        "SELECT t.call, t.idx, t.instance, a.name, substr(a.digest, 1, 12)
-         FROM tasks t JOIN artifacts a ON a.run_id = COALESCE(t.source_run, t.run_id)
-                                       AND a.produced_by = COALESCE(t.source_task, t.id)
-         WHERE t.run_id = ?1",
+        side(
+            "SELECT t.call, t.idx, t.instance, a.name, substr(a.digest, 1, 12)
+             FROM tasks t JOIN artifacts a ON a.run_id = COALESCE(t.source_run, t.run_id)
+                                           AND a.produced_by = COALESCE(t.source_task, t.id)
+             WHERE t.run_id = ?1",
+            "SELECT t.call, t.idx, t.instance, a.name, substr(a.digest, 1, 12)
+             FROM expc.tasks t JOIN expc.artifacts a ON a.run_id = t.run_id AND a.produced_by = t.id
+             WHERE t.run_id = $1 AND t.source_run IS NULL
+             UNION ALL
+             SELECT t.call, t.idx, t.instance, a.name, substr(a.digest, 1, 12)
+             FROM expc.tasks t JOIN expc.artifacts a ON a.run_id = t.source_run AND a.produced_by = t.source_task
+             WHERE t.run_id = $1 AND t.source_run IS NOT NULL",
+        ),
         a,
         b,
         ["output", "a", "b", "diff"],
@@ -552,12 +576,37 @@ pub fn compare(store: &Store, a: &str, b: &str) -> Result<Vec<(String, Table)>> 
     ])
 }
 
+/// What reads one side of a comparison hands each row to: `(call, idx, instance, name,
+/// value)`.
+pub(crate) type Visit<'a> = dyn FnMut(&str, i64, &str, &str, Json) + 'a;
+
+/// One side's rows from the embedded store.
+fn local_side(store: &Store, sql: &str, run: &str, visit: &mut Visit<'_>) -> Result<()> {
+    let mut stmt = store.conn.prepare_cached(sql)?;
+    let mut q = stmt.query([run])?;
+    while let Some(r) = q.next()? {
+        let value = match r.get_ref(4)? {
+            ValueRef::Real(v) => json!(v),
+            ValueRef::Integer(v) => json!(v),
+            ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
+            _ => Json::Null,
+        };
+        visit(
+            r.get_ref(0)?.as_str()?,
+            r.get(1)?,
+            r.get_ref(2)?.as_str()?,
+            r.get_ref(3)?.as_str()?,
+            value,
+        );
+    }
+    Ok(())
+}
+
 /// Rows `(call, idx, instance, name, value)` of two runs, merged on (call, idx, name) in
 /// plan order: `instance.name`, the value in each run, and `last` of the two when both
 /// have one.
 fn merge(
-    store: &Store,
-    side_sql: &str,
+    mut read: impl FnMut(&str, &mut Visit<'_>) -> Result<()>,
     a: &str,
     b: &str,
     columns: [&str; 4],
@@ -576,34 +625,17 @@ fn merge(
     let (mut calls, mut names) = (HashMap::new(), HashMap::new());
     let mut rows: BTreeMap<Key, (String, Json, Json)> = BTreeMap::new();
     for (n, run) in [a, b].into_iter().enumerate() {
-        let mut stmt = store.conn.prepare_cached(side_sql)?;
-        let mut q = stmt.query([run])?;
-        while let Some(r) = q.next()? {
-            let (call, name) = (r.get_ref(0)?.as_str()?, r.get_ref(3)?.as_str()?);
-            let key: Key = (
-                intern(&mut calls, call),
-                r.get(1)?,
-                intern(&mut names, name),
-            );
-            let value = match r.get_ref(4)? {
-                ValueRef::Real(v) => json!(v),
-                ValueRef::Integer(v) => json!(v),
-                ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
-                _ => Json::Null,
-            };
-            let e = match rows.entry(key) {
-                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(v) => {
-                    let label = format!("{}.{name}", r.get_ref(2)?.as_str()?);
-                    v.insert((label, Json::Null, Json::Null))
-                }
-            };
+        read(run, &mut |call, idx, instance, name, value| {
+            let key: Key = (intern(&mut calls, call), idx, intern(&mut names, name));
+            let e = rows
+                .entry(key)
+                .or_insert_with(|| (format!("{instance}.{name}"), Json::Null, Json::Null));
             if n == 0 {
                 e.1 = value;
             } else {
                 e.2 = value;
             }
-        }
+        })?;
     }
     Ok(Table {
         columns: columns.map(String::from).to_vec(),

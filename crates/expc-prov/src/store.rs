@@ -174,7 +174,7 @@ impl Store {
     pub fn fetch(&self, runs: &[String]) -> Result<()> {
         self.fetch_tables(
             runs,
-            &["tasks", "task_values", "artifacts", "usages", "metrics"],
+            &["tasks", "task_values", "artifacts", "usages", "metrics", "efficiency"],
         )
     }
 

@@ -124,6 +124,25 @@ impl Mirror {
         Ok(())
     }
 
+    /// One side of `expc runs compare`, read on the server: `sql` (with `$1` for the run)
+    /// gives `(call, idx, instance, name, value)` rows.
+    pub(crate) fn side(
+        &mut self,
+        sql: &str,
+        run: &str,
+        visit: &mut crate::query::Visit<'_>,
+    ) -> Result<()> {
+        let shared = &mut self.shared;
+        let rows = shared
+            .client
+            .query(sql, &[&run])
+            .map_err(|e| shared.error(&e))?;
+        for r in &rows {
+            visit(r.get(0), r.get(1), r.get(2), r.get(3), json_of(r, 4));
+        }
+        Ok(())
+    }
+
     /// Every run's rows (`expc models`).
     pub(crate) fn fetch_all(&mut self, conn: &Connection) -> Result<()> {
         let ids: Vec<String> = conn
