@@ -244,6 +244,7 @@ impl Program {
                     }
                     self.calls_read(body, out);
                 }
+                Stmt::If(d) => self.calls_read(&d.body, out),
             }
         }
     }
@@ -398,6 +399,22 @@ pub enum Stmt {
         sweep: String,
         body: Vec<Stmt>,
     },
+    /// `if CONDITION { … } else { … }`, decided when the experiment was planned: `body` is
+    /// the branch taken, the other is left out.
+    If(Decision),
+}
+
+/// A plan-time `if`: its condition as written, what it evaluated to, and the branch taken.
+#[derive(Clone, Debug, Serialize)]
+pub struct Decision {
+    pub condition: String,
+    pub value: bool,
+    /// `then` or `else`.
+    pub taken: &'static str,
+    /// The bindings of the branch not taken, which the plan leaves out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
+    pub body: Vec<Stmt>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -7,6 +7,7 @@
 
 pub mod command;
 pub mod dag;
+pub mod decision;
 pub mod diff;
 pub mod graph;
 pub mod index;

@@ -33,6 +33,8 @@ struct LoopCtx {
 struct Site<'p> {
     call: &'p ir::Call,
     loops: Vec<LoopCtx>,
+    /// The plan-time conditions around the call, outermost first (`fast is true`).
+    when: Vec<String>,
 }
 
 /// Lowers `pipeline` of `program` (the file `root` is for diagnostics without a place).
@@ -159,6 +161,7 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
         totals,
         warnings,
         checked_data,
+        decisions: crate::decision::decisions_of(&p.body),
         sweeps,
         index: HashMap::new(),
     };
@@ -186,7 +189,16 @@ fn collect<'p>(
             ir::Stmt::Call(call) => out.push(Site {
                 call,
                 loops: loops.clone(),
+                when: Vec::new(),
             }),
+            ir::Stmt::If(d) => {
+                let first = out.len();
+                collect(&d.body, loops, next, out);
+                let when = crate::decision::when(d);
+                for site in &mut out[first..] {
+                    site.when.insert(0, when.clone());
+                }
+            }
             ir::Stmt::For {
                 var,
                 index,
@@ -238,6 +250,7 @@ fn calls_of<'p>(body: &'p [ir::Stmt], out: &mut Vec<&'p ir::Call>) {
         match stmt {
             ir::Stmt::Call(call) => out.push(call),
             ir::Stmt::For { body, .. } => calls_of(body, out),
+            ir::Stmt::If(d) => calls_of(&d.body, out),
         }
     }
 }
@@ -652,6 +665,7 @@ impl Cx<'_> {
             cache: task.cache,
             after,
             moved_from: call.moved_from.clone(),
+            when: site.when.clone(),
             placement,
         }
     }

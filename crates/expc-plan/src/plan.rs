@@ -30,6 +30,9 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// The shipped tables a run checks against their schema before anything starts.
     pub checked_data: Vec<CheckedData>,
+    /// The `if`s decided when the experiment was planned, in source order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<crate::decision::PlannedIf>,
     /// The sweeps the jobs loop over, by id, to compute instance coordinates.
     #[serde(skip)]
     pub sweeps: BTreeMap<String, ir::Sweep>,
@@ -86,6 +89,10 @@ pub struct Job {
     pub moved_from: Option<String>,
     /// Fields of the resource the job is placed on, as the engine will see them.
     pub placement: BTreeMap<String, Value>,
+    /// The plan-time conditions whose taken branch holds the call (`fast is true`),
+    /// outermost first: not in the id, since they change nothing the job computes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub when: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -300,6 +307,8 @@ struct PlanHeader<'a> {
     params: &'a [Param],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     checked_data: &'a [CheckedData],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    decisions: &'a [crate::decision::PlannedIf],
 }
 
 #[derive(Serialize)]
@@ -356,6 +365,7 @@ impl Plan {
                 profile: self.profile.as_ref(),
                 params: &self.params,
                 checked_data: &self.checked_data,
+                decisions: &self.decisions,
             },
             jobs: self
                 .jobs

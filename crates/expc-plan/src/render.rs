@@ -198,6 +198,7 @@ pub fn text(plan: &Plan) -> String {
             let _ = writeln!(out, "  {} ({}): {}", c.data, c.path, c.checks);
         }
     }
+    out.push_str(&crate::decision::text(&plan.decisions));
     for (j, job) in plan.jobs.iter().enumerate() {
         let _ = writeln!(out);
         let times = if job.loops.is_empty() {
@@ -219,6 +220,9 @@ pub fn text(plan: &Plan) -> String {
         }
         if !job.loops.is_empty() {
             let _ = writeln!(out, "  loops      {}", loops(job));
+        }
+        if !job.when.is_empty() {
+            let _ = writeln!(out, "  when       {}", job.when.join(", "));
         }
         let mut first = true;
         for (k, v) in &job.inputs {

@@ -231,7 +231,7 @@ fn to_diagnostic(error: &Rich<'_, Token<'_>, Span>) -> Diagnostic {
         match e.as_str() {
             "an item" => keywords.extend_from_slice(ITEM_KEYWORDS),
             "a task section" => keywords.extend_from_slice(SECTION_KEYWORDS),
-            "a statement" => keywords.extend_from_slice(&["let", "for"]),
+            "a statement" => keywords.extend_from_slice(&["let", "for", "if"]),
             _ => {}
         }
     }
