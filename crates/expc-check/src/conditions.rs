@@ -115,23 +115,30 @@ impl Checker<'_> {
         walk: &mut Walk,
     ) -> Option<ir::Decision> {
         let value = self.plan_condition(module, &i.condition, walk);
-        let then_ir = self.branch(module, &i.then_body, walk);
+        let then_ir = self.branch(module, &i.then_body, walk, value == Some(false));
         let else_ir = match &i.else_body {
-            Some((body, _)) => self.branch(module, body, walk),
+            Some((body, _)) => self.branch(module, body, walk, value == Some(true)),
             None => Vec::new(),
         };
         let value = value?;
+        let no_else = Vec::new();
+        let else_ast = i.else_body.as_ref().map_or(&no_else, |(b, _)| b);
         let (body, other) = if value {
-            (then_ir, else_ir)
+            (then_ir, else_ast)
         } else {
-            (else_ir, then_ir)
+            (else_ir, &i.then_body)
         };
+        // The names `let` binds in the branch not taken (a call without one cannot be read).
+        let mut lets = Vec::new();
+        all_lets(other, &mut lets);
         let taken = bindings_of(&body);
-        let mut left_out: Vec<String> = bindings_of(&other)
+        let mut left_out: Vec<String> = lets
             .into_iter()
+            .map(|n| n.to_string())
             .filter(|b| !taken.contains(b))
             .collect();
         left_out.sort();
+        left_out.dedup();
         walk.left_out.extend(left_out.iter().cloned());
         Some(ir::Decision {
             condition: condition_text(&i.condition),
@@ -143,8 +150,16 @@ impl Checker<'_> {
     }
 
     /// A branch's statements, with the names it binds (outside nested `if`s) not optional
-    /// inside it.
-    fn branch(&mut self, module: ModuleId, body: &[Stmt], walk: &mut Walk) -> Vec<ir::Stmt> {
+    /// inside it. The calls without `let` of a branch not taken give their names back, so
+    /// that the calls after it are named as if it were not written.
+    fn branch(
+        &mut self,
+        module: ModuleId,
+        body: &[Stmt],
+        walk: &mut Walk,
+        not_taken: bool,
+    ) -> Vec<ir::Stmt> {
+        let names_before = walk.anonymous_names.len();
         let mut own = Vec::new();
         lets_of(body, &mut own);
         let mut saved = Vec::new();
@@ -157,6 +172,9 @@ impl Checker<'_> {
             }
         }
         let out = self.statements(module, body, walk);
+        if not_taken {
+            walk.anonymous_names.truncate(names_before);
+        }
         for (name, l) in saved {
             walk.locals.insert(name, l);
         }
@@ -320,6 +338,23 @@ fn lets_of(body: &[Stmt], out: &mut Vec<SmolStr>) {
         match &stmt.kind {
             StmtKind::Let { name, .. } => out.push(name.name.clone()),
             StmtKind::For { body, .. } => lets_of(body, out),
+            _ => {}
+        }
+    }
+}
+
+/// The names `let` binds anywhere in `body`.
+fn all_lets(body: &[Stmt], out: &mut Vec<SmolStr>) {
+    for stmt in body {
+        match &stmt.kind {
+            StmtKind::Let { name, .. } => out.push(name.name.clone()),
+            StmtKind::For { body, .. } => all_lets(body, out),
+            StmtKind::If(i) => {
+                all_lets(&i.then_body, out);
+                if let Some((body, _)) = &i.else_body {
+                    all_lets(body, out);
+                }
+            }
             _ => {}
         }
     }

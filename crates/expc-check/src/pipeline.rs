@@ -26,7 +26,7 @@ pub(crate) struct Walk {
     pub(crate) locals: HashMap<SmolStr, Local>,
     pub(crate) loops: Vec<u32>,
     next_loop: u32,
-    anonymous_names: Vec<String>,
+    pub(crate) anonymous_names: Vec<String>,
     /// The bindings of the branches of `if`s not taken.
     pub(crate) left_out: Vec<String>,
 }
