@@ -44,6 +44,10 @@ pub enum Strategy {
     List,
     /// The rows of a sample sheet (`rows(units)`): an axis per column, a point per row.
     Rows,
+    /// The files a call produces for a list output (`for x in s.parts`): one axis, named
+    /// ``, whose values are known only when the call has run. The sweep's id is
+    /// `BINDING.OUTPUT`.
+    Produced,
 }
 
 /// Bumped on any incompatible change of the JSON shape.
@@ -311,6 +315,10 @@ pub struct Field {
     pub ty: String,
     /// An input's default, or an output's file name.
     pub default: Option<Value>,
+    /// A list output's pattern (`parts/*.csv`): its files are those the task writes in the
+    /// folder `default` that match it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -20,6 +20,7 @@ pub mod loader;
 pub mod modules;
 mod overrides;
 mod pipeline;
+mod produced;
 mod profiles;
 mod resource_reads;
 pub mod shape;
@@ -38,6 +39,7 @@ use expc_diagnostics::{Code, Diagnostic, FileId, Severity, SourceMap};
 
 pub use loader::{FsLoader, Loader, MemoryLoader};
 pub use overrides::Overrides;
+pub use produced::output_folder as produced_folder;
 pub use tasks::{SECTION_FIELDS, SectionField};
 
 use checker::Checker;

@@ -300,6 +300,9 @@ impl Checker<'_> {
             env_ok: false,
         };
         let t = self.expr(source, None, &cx);
+        if let Some((sweep, element)) = self.produced_loop(&t, source.span) {
+            return Some(Looped::List { sweep, element });
+        }
         let element = match &t.ty {
             Type::Error => return None,
             Type::List(e) => (**e).clone(),
@@ -589,7 +592,9 @@ impl Checker<'_> {
                 }
                 Err(m) => {
                     let what = format!("the input `{}` of `{task_name}`", input.name);
-                    if self.one_branch_misfit(&t.ty, &input.ty, &arg.value, &what, &walk.locals) {
+                    if self.one_branch_misfit(&t.ty, &input.ty, &arg.value, &what, &walk.locals)
+                        || self.produced_list_misfit(&t.ty, &input.ty, &arg.value, &what, &walk.locals)
+                    {
                         continue;
                     }
                     let producer = self.producer(&arg.value, &walk.locals, module);

@@ -3,6 +3,7 @@
 mod build;
 mod check;
 mod diff;
+mod expand;
 mod explain;
 mod fmt;
 mod gc;

@@ -95,7 +95,8 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
         .iter()
         .map(|s| s.loops.iter().map(|l| l.id).collect())
         .collect();
-    let (order, deps) = match order_calls(&calls, Some(&loop_ids)) {
+    let produced = crate::expansion::producers(&sites_loops(&sites), &calls, program);
+    let (order, deps) = match order_calls(&calls, Some(&loop_ids), &produced) {
         Ok(ordered) => ordered,
         Err(cycle) => {
             diagnostics.push(*cycle);
@@ -219,6 +220,13 @@ fn collect<'p>(
     }
 }
 
+/// The bindings whose outputs an expression reads.
+pub(crate) fn bindings_read(e: &IrExpr, out: &mut Vec<String>) {
+    let mut found = Vec::new();
+    outputs_read(e, &mut found);
+    out.extend(found.into_iter().map(|(b, _)| b.to_owned()));
+}
+
 /// The bindings whose outputs an expression reads, and whether gathered.
 fn outputs_read<'e>(e: &'e IrExpr, out: &mut Vec<(&'e str, bool)>) {
     match e {
@@ -234,6 +242,14 @@ fn outputs_read<'e>(e: &'e IrExpr, out: &mut Vec<(&'e str, bool)>) {
         }),
         _ => {}
     }
+}
+
+/// The sweeps of the loops around each site, outermost first.
+fn sites_loops(sites: &[Site<'_>]) -> Vec<Vec<String>> {
+    sites
+        .iter()
+        .map(|s| s.loops.iter().map(|l| l.sweep.clone()).collect())
+        .collect()
 }
 
 /// Every call of the pipeline, with the loops around it.
@@ -264,7 +280,7 @@ pub fn cycles(program: &ir::Program) -> Vec<Diagnostic> {
         .filter_map(|p| {
             let mut calls = Vec::new();
             calls_of(&p.body, &mut calls);
-            order_calls(&calls, None).err()
+            order_calls(&calls, None, &[]).err()
         })
         .map(|d| *d)
         .collect()
@@ -288,6 +304,7 @@ struct Edge {
 fn order_calls(
     calls: &[&ir::Call],
     loop_ids: Option<&[Vec<u32>]>,
+    produced: &[(usize, usize)],
 ) -> Result<(Vec<usize>, Vec<Vec<Edge>>), Box<Diagnostic>> {
     let by_binding: foldhash::HashMap<&str, usize> = calls
         .iter()
@@ -329,6 +346,16 @@ fn order_calls(
                 from: j,
                 gathered,
                 order_only: true,
+            });
+        }
+    }
+    // A loop over what a call produces runs after all of that call.
+    for &(i, j) in produced {
+        if !deps[i].iter().any(|e| e.from == j) {
+            deps[i].push(Edge {
+                from: j,
+                gathered: true,
+                order_only: false,
             });
         }
     }
@@ -624,6 +651,7 @@ impl Cx<'_> {
         let resources = job_resources(task, backend, &fields);
         let env = self.env(call, task, &fields);
         let loops = self.loops(site);
+        let known_after = crate::expansion::known_after(&loops);
         let instances = loops
             .iter()
             .fold(1u64, |acc, l| acc.saturating_mul(l.points));
@@ -666,6 +694,7 @@ impl Cx<'_> {
             after,
             moved_from: call.moved_from.clone(),
             when: site.when.clone(),
+            known_after,
             placement,
         }
     }
@@ -999,7 +1028,7 @@ impl Cx<'_> {
             if let Some(m) = job.resources.mem_bytes {
                 t.max_mem_bytes = Some(t.max_mem_bytes.map_or(m, |x: u64| x.max(m)));
             }
-            if job.instances == 0 {
+            if job.instances == 0 && job.known_after.is_none() {
                 warnings.push(format!(
                     "`{}` has no instances: its sweep is empty",
                     job.key

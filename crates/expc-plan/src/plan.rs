@@ -13,7 +13,7 @@ use expc_check::value::Value;
 use serde::Serialize;
 
 /// Bumped on any incompatible change of the plan's JSON.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
@@ -93,6 +93,11 @@ pub struct Job {
     /// outermost first: not in the id, since they change nothing the job computes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub when: Vec<String>,
+    /// For a loop over what a call produces (`for x in s.parts`): what decides the
+    /// instances, which are known only when that call has run (`instances` is 0 until the
+    /// run expands them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_after: Option<crate::expansion::KnownAfter>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -81,6 +81,9 @@ pub fn loops(job: &Job) -> String {
                 Some(i) => format!("({i}, {})", l.var),
                 None => l.var.clone(),
             };
+            if l.strategy == expc_check::ir::Strategy::Produced {
+                return crate::expansion::loop_text(&vars, l);
+            }
             if l.strategy == expc_check::ir::Strategy::List {
                 let n = l.points;
                 return format!(
@@ -203,6 +206,8 @@ pub fn text(plan: &Plan) -> String {
         let _ = writeln!(out);
         let times = if job.loops.is_empty() {
             String::new()
+        } else if let Some(k) = &job.known_after {
+            format!(" × ?  (one per file of {}, known after {})", k.list, k.call)
         } else {
             format!(" × {}", job.instances)
         };

@@ -80,13 +80,12 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         fingerprint: None,
         wait: args.wait,
     };
-    let shown: Box<dyn Sink> = if args.json {
-        Box::new(JsonSink::new())
-    } else if std::io::stderr().is_terminal() {
-        Box::new(BarSink::new())
-    } else {
-        Box::new(PlainSink::new())
-    };
+    let (program, plan, dag) =
+        match super::expand::produced_lists(program, plan, dag, &args, &opts)? {
+            Some(expanded) => expanded,
+            None => return Ok(ExitCode::from(1)),
+        };
+    let shown = shown_sink(args.json);
     let mut meta = expc_prov::RunMeta::collect(&program, &plan, &args.file, &opts.spec_dir);
     if args.local {
         meta.ran_here();
@@ -228,6 +227,17 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Where a run's events are shown: JSON lines, a progress bar on a terminal, or lines.
+pub(super) fn shown_sink(json: bool) -> Box<dyn Sink> {
+    if json {
+        Box::new(JsonSink::new())
+    } else if std::io::stderr().is_terminal() {
+        Box::new(BarSink::new())
+    } else {
+        Box::new(PlainSink::new())
+    }
 }
 
 /// Sends the runs of the state folder that the shared store lacks.

@@ -1,0 +1,188 @@
+//! `expc run` of a plan with loops over what a call produces (`for part in s.parts`):
+//! first the part of the plan that does not wait for such a loop is run (it makes the
+//! lists), then each list is read from the producer's outputs, the loops over it are
+//! planned with one instance per file, and what is left runs with the rest cached.
+
+use std::io::Write;
+
+use expc_check::ir::Program;
+use expc_diagnostics::FileId;
+use expc_plan::Plan;
+use expc_plan::dag::Dag;
+use expc_plan::expansion::{self, KnownAfter};
+use expc_run::RunOptions;
+use miette::miette;
+
+use crate::cli::RunArgs;
+
+/// How many times lists are expanded, one level of loops over produced lists each.
+const MAX_ROUNDS: usize = 16;
+
+/// The program, plan and DAG to run, with every loop over a produced list expanded;
+/// `None` when running what makes the lists failed (reported here).
+pub(super) fn produced_lists(
+    program: Program,
+    plan: Plan,
+    dag: Dag,
+    args: &RunArgs,
+    opts: &RunOptions,
+) -> miette::Result<Option<(Program, Plan, Dag)>> {
+    if expansion::unexpanded(&plan).is_empty() {
+        return Ok(Some((program, plan, dag)));
+    }
+    drop(dag);
+    let (mut program, mut plan) = (program, plan);
+    for _ in 0..MAX_ROUNDS {
+        let lists = expansion::unexpanded(&plan);
+        if lists.is_empty() {
+            let dag = expc_plan::dag::build(&plan);
+            return Ok(Some((program, plan, dag)));
+        }
+        if !run_head(&program, &plan, args, opts)? {
+            return Ok(None);
+        }
+        for list in &lists {
+            let files = produced_files(&program, &plan, list, opts)?;
+            say_expanded(&plan, list, files.len(), args.json);
+            expansion::expand(&mut program, &list.list, &files);
+        }
+        plan = lower(&program, &plan.pipeline)?;
+    }
+    Err(miette!(
+        help = "nothing more was run",
+        "loops over produced lists nest more than {MAX_ROUNDS} deep"
+    ))
+}
+
+fn lower(program: &Program, pipeline: &str) -> miette::Result<Plan> {
+    let lowered = expc_plan::lower(program, pipeline, FileId(0));
+    lowered.plan.ok_or_else(|| {
+        let why: Vec<String> = lowered.diagnostics.iter().map(|d| d.message.clone()).collect();
+        miette!(
+            help = "the calls that make the lists ran; nothing after them did",
+            "the plan with the produced lists expanded is not valid: {}",
+            why.join("; ")
+        )
+    })
+}
+
+/// Runs what does not wait for a produced list; whether every part of it succeeded.
+fn run_head(program: &Program, plan: &Plan, args: &RunArgs, opts: &RunOptions) -> miette::Result<bool> {
+    let head_program = expansion::head(program, &plan.pipeline);
+    let head = lower(&head_program, &plan.pipeline)?;
+    let dag = expc_plan::dag::build(&head);
+    let mut meta = expc_prov::RunMeta::collect(&head_program, &head, &args.file, &opts.spec_dir);
+    if args.local {
+        meta.ran_here();
+    }
+    let mut sink = expc_prov::Recording::new(super::run::shown_sink(args.json), &opts.state_dir, meta);
+    let opts = RunOptions {
+        run_id: Some(sink.id().to_owned()),
+        fingerprint: None,
+        ..opts.clone()
+    };
+    let summary = expc_run::run(&head_program, &head, &dag, &opts, &mut sink)
+        .map_err(|e| miette!(help = "nothing was run", "{}", e.0))?;
+    sink.finish(&summary);
+    drop(sink);
+    if summary.success() {
+        return Ok(true);
+    }
+    let mut err = std::io::stderr().lock();
+    for f in &summary.failed {
+        let _ = writeln!(err, "\nfailed: {}: {}", f.task, f.message);
+        for line in &f.stderr_tail {
+            let _ = writeln!(err, "  | {line}");
+        }
+        if !f.log_dir.as_os_str().is_empty() {
+            let _ = writeln!(err, "  logs: {}", f.log_dir.display());
+        }
+    }
+    let waiting: Vec<String> = expansion::unexpanded(plan)
+        .iter()
+        .map(|k| k.list.clone())
+        .collect();
+    let _ = writeln!(
+        err,
+        "\nnot expanded: the loops over {} wait for calls that did not finish; {} ran, {} cached, {} failed",
+        waiting.join(", "),
+        summary.ran,
+        summary.cached,
+        summary.failed.len()
+    );
+    if summary.interrupted {
+        let _ = writeln!(err, "interrupted: run `expc run` again to resume");
+    }
+    Ok(false)
+}
+
+/// The files the producer of `list` wrote for it, as (name in the list's folder, absolute
+/// path of the stored file), sorted by name.
+fn produced_files(
+    program: &Program,
+    plan: &Plan,
+    list: &KnownAfter,
+    opts: &RunOptions,
+) -> miette::Result<Vec<(String, String)>> {
+    let no_list = |why: String| miette!(help = "the loops over it were not run", "cannot expand `{}`: {why}", list.list);
+    let Some(job) = plan.jobs.iter().find(|j| j.key == list.call) else {
+        return Err(no_list(format!("`{}` is not in the plan", list.call)));
+    };
+    if !job.loops.is_empty() {
+        return Err(no_list(format!(
+            "`{}` runs in a loop: a loop over the lists of many instances is not supported yet; gather them in one task first",
+            list.call
+        )));
+    }
+    let output = list.list.split_once('.').map_or("", |(_, o)| o);
+    let Some(pattern) = expc_run::produced::pattern(program, &job.task, output) else {
+        return Err(no_list(format!("`{output}` is not a list output of `{}`", job.task)));
+    };
+    let dir = opts
+        .state_dir
+        .join("out")
+        .join(&*expc_run::store::safe(&job.key));
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    let found = expc_run::produced::files(&dir, pattern).map_err(no_list)?;
+    if found.is_empty() {
+        return Err(no_list(format!(
+            "`{}` wrote no file matching `{pattern}` (in {})",
+            list.call,
+            dir.display()
+        )));
+    }
+    let folder = expc_check::produced_folder(pattern).unwrap_or_default();
+    Ok(found
+        .into_iter()
+        .map(|f| {
+            let name = f
+                .strip_prefix(&format!("{folder}/"))
+                .unwrap_or(&f)
+                .to_owned();
+            (name, dir.join(&f).to_string_lossy().into_owned())
+        })
+        .collect())
+}
+
+fn say_expanded(plan: &Plan, list: &KnownAfter, n: usize, json: bool) {
+    let jobs: Vec<&str> = plan
+        .jobs
+        .iter()
+        .filter(|j| j.known_after.as_ref() == Some(list))
+        .map(|j| j.key.as_str())
+        .collect();
+    if json {
+        let line = serde_json::json!({
+            "event": "expanded", "list": list.list, "after": list.call, "files": n, "jobs": jobs,
+        });
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    } else {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "expanded {}: {n} instance{} each, one per file of {}",
+            jobs.join(", "),
+            if n == 1 { "" } else { "s" },
+            list.list
+        );
+    }
+}
