@@ -61,13 +61,33 @@ pub fn producers(
     out
 }
 
-/// The lists a plan still has to expand, in the order of their first job.
-pub fn unexpanded(plan: &crate::Plan) -> Vec<KnownAfter> {
+/// The lists a plan still has to expand: those its loops run over, in the order of their
+/// first job, then those a call takes whole.
+pub fn unexpanded(program: &ir::Program, plan: &crate::Plan) -> Vec<KnownAfter> {
     let mut out: Vec<KnownAfter> = Vec::new();
     for j in &plan.jobs {
         if let Some(k) = &j.known_after {
             if !out.contains(k) {
                 out.push(k.clone());
+            }
+        }
+    }
+    let index = crate::index::ProgramIndex::new(program, &plan.pipeline);
+    for j in &plan.jobs {
+        for (binding, output) in j.reads_whole(program) {
+            let produced = plan
+                .jobs
+                .iter()
+                .find(|p| p.key == binding)
+                .and_then(|p| index.task(&p.task))
+                .and_then(|t| t.outputs.iter().find(|o| o.name == output))
+                .is_some_and(|o| o.pattern.is_some());
+            let k = KnownAfter {
+                call: binding.clone(),
+                list: format!("{binding}.{output}"),
+            };
+            if produced && !out.contains(&k) {
+                out.push(k);
             }
         }
     }
@@ -77,19 +97,28 @@ pub fn unexpanded(plan: &crate::Plan) -> Vec<KnownAfter> {
 /// `program` with the produced list `list` known: its files (paths as a run can read
 /// them, sorted), each a data item `LIST[NAME]` of the list's element type. A loop over
 /// the list then plans one instance per file, known by the file's name in the folder.
-pub fn expand(program: &mut ir::Program, list: &str, files: &[(String, String)]) {
-    let Some(sweep) = program.sweeps.iter_mut().find(|s| s.id == list) else {
-        return;
-    };
-    let ty = sweep.axes.first().map(|a| a.ty.clone()).unwrap_or_default();
+pub fn expand(program: &mut ir::Program, list: &str, element: &str, files: &[(String, String)]) {
+    let ty = element.to_owned();
     let ids: Vec<Value> = files
         .iter()
         .map(|(name, _)| Value::Artifact(format!("{list}[{name}]")))
         .collect();
-    sweep.strategy = ir::Strategy::List;
-    sweep.points = Some(ids.len() as u64);
-    if let Some(a) = sweep.axes.first_mut() {
-        a.values = Some(Value::List(ids));
+    if let Some(sweep) = program.sweeps.iter_mut().find(|s| s.id == list) {
+        sweep.strategy = ir::Strategy::List;
+        sweep.points = Some(ids.len() as u64);
+        if let Some(a) = sweep.axes.first_mut() {
+            a.values = Some(Value::List(ids));
+        }
+    }
+    // A call that takes the list whole is given its files.
+    let items: Vec<ir::IrExpr> = files
+        .iter()
+        .map(|(name, _)| ir::IrExpr::Artifact {
+            id: format!("{list}[{name}]"),
+        })
+        .collect();
+    for p in &mut program.pipelines {
+        give_files(&mut p.body, list, &items);
     }
     for (name, path) in files {
         program.data.push(ir::Artifact {
@@ -105,6 +134,32 @@ pub fn expand(program: &mut ir::Program, list: &str, files: &[(String, String)])
     }
 }
 
+/// Every argument of a call in `body` that is the produced list `list` (`s.parts`, read
+/// whole) becomes the list of its files.
+fn give_files(body: &mut [ir::Stmt], list: &str, items: &[ir::IrExpr]) {
+    for stmt in body {
+        match stmt {
+            ir::Stmt::Call(c) => {
+                for arg in c.args.values_mut() {
+                    if is_list(arg, list) {
+                        *arg = ir::IrExpr::List {
+                            items: items.to_vec(),
+                        };
+                    }
+                }
+            }
+            ir::Stmt::For { body, .. } => give_files(body, list, items),
+            ir::Stmt::If(d) => give_files(&mut d.body, list, items),
+        }
+    }
+}
+
+/// Whether `e` is the produced list `list` read whole (`s.parts`, not gathered).
+fn is_list(e: &ir::IrExpr, list: &str) -> bool {
+    matches!(e, ir::IrExpr::CallOutput { binding, output, gathered: false }
+        if list.split_once('.') == Some((binding.as_str(), output.as_str())))
+}
+
 /// The text of a loop over a produced list, for the plan.
 pub fn loop_text(vars: &str, l: &Loop) -> String {
     format!(
@@ -118,14 +173,9 @@ pub fn loop_text(vars: &str, l: &Loop) -> String {
 /// `program` with the pipeline `pipeline` cut to what can run before any loop over a
 /// produced list is expanded: those loops, and every call that reads (or runs after) a
 /// call left out, are left out. The producers stay, so running it makes the lists.
-pub fn head(program: &ir::Program, pipeline: &str) -> ir::Program {
+pub fn head(program: &ir::Program, pipeline: &str, lists: &[KnownAfter]) -> ir::Program {
     let mut out = program.clone();
-    let produced: Vec<String> = program
-        .sweeps
-        .iter()
-        .filter(|s| s.strategy == ir::Strategy::Produced)
-        .map(|s| s.id.clone())
-        .collect();
+    let produced: Vec<String> = lists.iter().map(|k| k.list.clone()).collect();
     if let Some(p) = out.pipelines.iter_mut().find(|p| p.id == pipeline) {
         let mut left_out = Vec::new();
         loop {
@@ -151,7 +201,11 @@ fn cut(body: &mut Vec<ir::Stmt>, produced: &[String], left_out: &mut Vec<String>
             let keep = !read
                 .iter()
                 .chain(c.after.iter())
-                .any(|b| left_out.contains(b));
+                .any(|b| left_out.contains(b))
+                && !c
+                    .args
+                    .values()
+                    .any(|a| produced.iter().any(|l| is_list(a, l)));
             if !keep {
                 left_out.push(c.binding.clone());
             }

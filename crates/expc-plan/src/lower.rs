@@ -260,6 +260,13 @@ fn sites_of(p: &ir::Pipeline) -> Vec<Site<'_>> {
     sites
 }
 
+/// Every call of a pipeline's body, in source order.
+pub(crate) fn calls_in(body: &[ir::Stmt]) -> Vec<&ir::Call> {
+    let mut out = Vec::new();
+    calls_of(body, &mut out);
+    out
+}
+
 /// Every call of a pipeline's body, in source order, without the loops around them.
 fn calls_of<'p>(body: &'p [ir::Stmt], out: &mut Vec<&'p ir::Call>) {
     for stmt in body {

@@ -201,6 +201,27 @@ pub struct Totals {
     pub instances_without_time: u64,
 }
 
+impl Job {
+    /// The call outputs this job's inputs read whole (not gathered): `(binding, output)`.
+    pub fn reads_whole(&self, program: &ir::Program) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let calls = program.pipelines.iter().flat_map(|p| crate::lower::calls_in(&p.body));
+        for c in calls.filter(|c| c.binding == self.key) {
+            for arg in c.args.values() {
+                if let ir::IrExpr::CallOutput {
+                    binding,
+                    output,
+                    gathered: false,
+                } = arg
+                {
+                    out.push((binding.clone(), output.clone()));
+                }
+            }
+        }
+        out
+    }
+}
+
 impl Plan {
     pub fn job(&self, key: &str) -> Option<&Job> {
         self.position(key).map(|i| &self.jobs[i])

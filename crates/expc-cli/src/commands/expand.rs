@@ -27,24 +27,24 @@ pub(super) fn produced_lists(
     args: &RunArgs,
     opts: &RunOptions,
 ) -> miette::Result<Option<(Program, Plan, Dag)>> {
-    if expansion::unexpanded(&plan).is_empty() {
+    if expansion::unexpanded(&program, &plan).is_empty() {
         return Ok(Some((program, plan, dag)));
     }
     drop(dag);
     let (mut program, mut plan) = (program, plan);
     for _ in 0..MAX_ROUNDS {
-        let lists = expansion::unexpanded(&plan);
+        let lists = expansion::unexpanded(&program, &plan);
         if lists.is_empty() {
             let dag = expc_plan::dag::build(&plan);
             return Ok(Some((program, plan, dag)));
         }
-        if !run_head(&program, &plan, args, opts)? {
+        if !run_head(&program, &plan, &lists, args, opts)? {
             return Ok(None);
         }
         for list in &lists {
-            let files = produced_files(&program, &plan, list, opts)?;
+            let (element, files) = produced_files(&program, &plan, list, opts)?;
             say_expanded(&plan, list, files.len(), args.json);
-            expansion::expand(&mut program, &list.list, &files);
+            expansion::expand(&mut program, &list.list, &element, &files);
         }
         plan = lower(&program, &plan.pipeline)?;
     }
@@ -67,8 +67,14 @@ fn lower(program: &Program, pipeline: &str) -> miette::Result<Plan> {
 }
 
 /// Runs what does not wait for a produced list; whether every part of it succeeded.
-fn run_head(program: &Program, plan: &Plan, args: &RunArgs, opts: &RunOptions) -> miette::Result<bool> {
-    let head_program = expansion::head(program, &plan.pipeline);
+fn run_head(
+    program: &Program,
+    plan: &Plan,
+    lists: &[KnownAfter],
+    args: &RunArgs,
+    opts: &RunOptions,
+) -> miette::Result<bool> {
+    let head_program = expansion::head(program, &plan.pipeline, lists);
     let head = lower(&head_program, &plan.pipeline)?;
     let dag = expc_plan::dag::build(&head);
     let mut meta = expc_prov::RunMeta::collect(&head_program, &head, &args.file, &opts.spec_dir);
@@ -98,7 +104,7 @@ fn run_head(program: &Program, plan: &Plan, args: &RunArgs, opts: &RunOptions) -
             let _ = writeln!(err, "  logs: {}", f.log_dir.display());
         }
     }
-    let waiting: Vec<String> = expansion::unexpanded(plan)
+    let waiting: Vec<String> = lists
         .iter()
         .map(|k| k.list.clone())
         .collect();
@@ -123,7 +129,7 @@ fn produced_files(
     plan: &Plan,
     list: &KnownAfter,
     opts: &RunOptions,
-) -> miette::Result<Vec<(String, String)>> {
+) -> miette::Result<(String, Vec<(String, String)>)> {
     let no_list = |why: String| miette!(help = "the loops over it were not run", "cannot expand `{}`: {why}", list.list);
     let Some(job) = plan.jobs.iter().find(|j| j.key == list.call) else {
         return Err(no_list(format!("`{}` is not in the plan", list.call)));
@@ -152,7 +158,15 @@ fn produced_files(
         )));
     }
     let folder = expc_check::produced_folder(pattern).unwrap_or_default();
-    Ok(found
+    let element = job
+        .outputs
+        .iter()
+        .find(|o| o.name == output)
+        .and_then(|o| o.ty.strip_prefix("List<"))
+        .and_then(|t| t.strip_suffix('>'))
+        .unwrap_or_default()
+        .to_owned();
+    let files = found
         .into_iter()
         .map(|f| {
             let name = f
@@ -161,7 +175,8 @@ fn produced_files(
                 .to_owned();
             (name, dir.join(&f).to_string_lossy().into_owned())
         })
-        .collect())
+        .collect();
+    Ok((element, files))
 }
 
 fn say_expanded(plan: &Plan, list: &KnownAfter, n: usize, json: bool) {
@@ -177,12 +192,16 @@ fn say_expanded(plan: &Plan, list: &KnownAfter, n: usize, json: bool) {
         });
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     } else {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "expanded {}: {n} instance{} each, one per file of {}",
-            jobs.join(", "),
-            if n == 1 { "" } else { "s" },
-            list.list
-        );
+        let files = format!("{n} file{}", if n == 1 { "" } else { "s" });
+        let line = match jobs.len() {
+            0 => format!("expanded {}: {files}", list.list),
+            1 => format!("expanded {}: one instance per file of {}, {files}", jobs[0], list.list),
+            _ => format!(
+                "expanded {}: one instance each per file of {}, {files}",
+                jobs.join(", "),
+                list.list
+            ),
+        };
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 }
