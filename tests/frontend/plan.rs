@@ -70,6 +70,10 @@ pub fn trials(suite: &mut Suite) {
         loops_over_lists_nest_and_read_record_fields,
     );
     suite.test(
+        "a_loop_over_a_produced_list_is_planned_as_known_after_its_producer",
+        a_loop_over_a_produced_list_is_planned_as_known_after_its_producer,
+    );
+    suite.test(
         "a_plan_time_if_keeps_the_taken_branch_and_says_which",
         a_plan_time_if_keeps_the_taken_branch_and_says_which,
     );
@@ -700,4 +704,36 @@ fn a_plan_time_if_keeps_the_taken_branch_and_says_which() {
     // The call `d` is outside any `if`: its id is the same whichever branch is taken.
     let fast = json(&[]);
     assert_eq!(fast["jobs"][0]["id"], slow["jobs"][0]["id"]);
+}
+
+const PRODUCED: &str = "tests/check/ok/produced_lists.exp";
+
+/// A loop over what a call produces: the plan says what decides its instances and runs it
+/// after the producer; the JSON has `known_after` and no instances yet; the graph draws it.
+fn a_loop_over_a_produced_list_is_planned_as_known_after_its_producer() {
+    let text = stdout(&["plan", PRODUCED]);
+    assert!(
+        text.contains("c = count × ?  (one per file of s.parts, known after s)  on laptop"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "loops      for (i, part) in s.parts (one per file of s.parts, known after s)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("  after      all of s\n"), "{text}");
+    assert!(!text.contains("has no instances"), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&["plan", "--format", "json", PRODUCED])).unwrap();
+    let c = &json["jobs"][1];
+    assert_eq!(c["key"], "c");
+    assert_eq!(c["instances"], 0);
+    assert_eq!(
+        c["known_after"],
+        serde_json::json!({ "call": "s", "list": "s.parts" })
+    );
+    assert_eq!(c["loops"][0]["strategy"], "produced");
+    let dot = stdout(&["graph", PRODUCED]);
+    assert!(dot.contains("c = count × ? (per file of s.parts)"), "{dot}");
 }

@@ -593,7 +593,13 @@ impl Checker<'_> {
                 Err(m) => {
                     let what = format!("the input `{}` of `{task_name}`", input.name);
                     if self.one_branch_misfit(&t.ty, &input.ty, &arg.value, &what, &walk.locals)
-                        || self.produced_list_misfit(&t.ty, &input.ty, &arg.value, &what, &walk.locals)
+                        || self.produced_list_misfit(
+                            &t.ty,
+                            &input.ty,
+                            &arg.value,
+                            &what,
+                            &walk.locals,
+                        )
                     {
                         continue;
                     }

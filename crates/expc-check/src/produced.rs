@@ -35,17 +35,23 @@ impl Checker<'_> {
             ty: ty.clone(),
             span: f.name.span,
         };
-        let ok_element = element.is_some_and(|e| e.is_artifact() && !matches!(e, Type::Optional(_)));
+        let ok_element =
+            element.is_some_and(|e| e.is_artifact() && !matches!(e, Type::Optional(_)));
         if !ok_element {
             if !ty.is_error() {
                 let shown = self.show(ty);
                 self.emit(
                     Diagnostic::error(
                         Code::INVALID_PRODUCED_LIST,
-                        format!("an output declared with `glob(…)` is a list of files, not {shown}"),
+                        format!(
+                            "an output declared with `glob(…)` is a list of files, not {shown}"
+                        ),
                         f.ty.span,
                     )
-                    .with_help(format!("declare it as a list: `{}: List<File<Csv>> = glob(\"{}/*.csv\")`", f.name.name, f.name.name)),
+                    .with_help(format!(
+                        "declare it as a list: `{}: List<File<Csv>> = glob(\"{}/*.csv\")`",
+                        f.name.name, f.name.name
+                    )),
                 );
             }
             return Some(info(None));
@@ -54,10 +60,19 @@ impl Checker<'_> {
             self.emit(
                 Diagnostic::error(
                     Code::INVALID_PRODUCED_LIST,
-                    format!("the list output `{}` names its files with `glob(…)`", f.name.name),
+                    format!(
+                        "the list output `{}` names its files with `glob(…)`",
+                        f.name.name
+                    ),
                     f.span,
                 )
-                .with_help(format!("write `{}: {} = glob(\"{}/*\")`: the files the task writes in the folder `{}`", f.name.name, self.show(ty), f.name.name, f.name.name)),
+                .with_help(format!(
+                    "write `{}: {} = glob(\"{}/*\")`: the files the task writes in the folder `{}`",
+                    f.name.name,
+                    self.show(ty),
+                    f.name.name,
+                    f.name.name
+                )),
             );
             return Some(info(None));
         };
@@ -150,7 +165,11 @@ impl Checker<'_> {
     /// `for x in s.parts`: a loop over what a call produces, expanded when it has run. The
     /// id of the sweep it is noted as (strategy `produced`, without points), and the type
     /// of an element; `None` when the list is not an output of a call.
-    pub(crate) fn produced_loop(&mut self, t: &crate::expr::Typed, span: Span) -> Option<(String, Type)> {
+    pub(crate) fn produced_loop(
+        &mut self,
+        t: &crate::expr::Typed,
+        span: Span,
+    ) -> Option<(String, Type)> {
         let IrExpr::CallOutput {
             binding,
             output,

@@ -205,7 +205,10 @@ impl Job {
     /// The call outputs this job's inputs read whole (not gathered): `(binding, output)`.
     pub fn reads_whole(&self, program: &ir::Program) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        let calls = program.pipelines.iter().flat_map(|p| crate::lower::calls_in(&p.body));
+        let calls = program
+            .pipelines
+            .iter()
+            .flat_map(|p| crate::lower::calls_in(&p.body));
         for c in calls.filter(|c| c.binding == self.key) {
             for arg in c.args.values() {
                 if let ir::IrExpr::CallOutput {

@@ -57,7 +57,11 @@ pub(super) fn produced_lists(
 fn lower(program: &Program, pipeline: &str) -> miette::Result<Plan> {
     let lowered = expc_plan::lower(program, pipeline, FileId(0));
     lowered.plan.ok_or_else(|| {
-        let why: Vec<String> = lowered.diagnostics.iter().map(|d| d.message.clone()).collect();
+        let why: Vec<String> = lowered
+            .diagnostics
+            .iter()
+            .map(|d| d.message.clone())
+            .collect();
         miette!(
             help = "the calls that make the lists ran; nothing after them did",
             "the plan with the produced lists expanded is not valid: {}",
@@ -81,7 +85,8 @@ fn run_head(
     if args.local {
         meta.ran_here();
     }
-    let mut sink = expc_prov::Recording::new(super::run::shown_sink(args.json), &opts.state_dir, meta);
+    let mut sink =
+        expc_prov::Recording::new(super::run::shown_sink(args.json), &opts.state_dir, meta);
     let opts = RunOptions {
         run_id: Some(sink.id().to_owned()),
         fingerprint: None,
@@ -104,10 +109,7 @@ fn run_head(
             let _ = writeln!(err, "  logs: {}", f.log_dir.display());
         }
     }
-    let waiting: Vec<String> = lists
-        .iter()
-        .map(|k| k.list.clone())
-        .collect();
+    let waiting: Vec<String> = lists.iter().map(|k| k.list.clone()).collect();
     let _ = writeln!(
         err,
         "\nnot expanded: the loops over {} wait for calls that did not finish; {} ran, {} cached, {} failed",
@@ -130,7 +132,13 @@ fn produced_files(
     list: &KnownAfter,
     opts: &RunOptions,
 ) -> miette::Result<(String, Vec<(String, String)>)> {
-    let no_list = |why: String| miette!(help = "the loops over it were not run", "cannot expand `{}`: {why}", list.list);
+    let no_list = |why: String| {
+        miette!(
+            help = "the loops over it were not run",
+            "cannot expand `{}`: {why}",
+            list.list
+        )
+    };
     let Some(job) = plan.jobs.iter().find(|j| j.key == list.call) else {
         return Err(no_list(format!("`{}` is not in the plan", list.call)));
     };
@@ -142,7 +150,10 @@ fn produced_files(
     }
     let output = list.list.split_once('.').map_or("", |(_, o)| o);
     let Some(pattern) = expc_run::produced::pattern(program, &job.task, output) else {
-        return Err(no_list(format!("`{output}` is not a list output of `{}`", job.task)));
+        return Err(no_list(format!(
+            "`{output}` is not a list output of `{}`",
+            job.task
+        )));
     };
     let dir = opts
         .state_dir
@@ -195,7 +206,10 @@ fn say_expanded(plan: &Plan, list: &KnownAfter, n: usize, json: bool) {
         let files = format!("{n} file{}", if n == 1 { "" } else { "s" });
         let line = match jobs.len() {
             0 => format!("expanded {}: {files}", list.list),
-            1 => format!("expanded {}: one instance per file of {}, {files}", jobs[0], list.list),
+            1 => format!(
+                "expanded {}: one instance per file of {}, {files}",
+                jobs[0], list.list
+            ),
             _ => format!(
                 "expanded {}: one instance each per file of {}, {files}",
                 jobs.join(", "),
