@@ -3,6 +3,7 @@
 //! lists), then each list is read from the producer's outputs, the loops over it are
 //! planned with one instance per file, and what is left runs with the rest cached.
 
+use std::collections::HashSet;
 use std::io::Write;
 
 use expc_check::ir::Program;
@@ -10,7 +11,7 @@ use expc_diagnostics::FileId;
 use expc_plan::Plan;
 use expc_plan::dag::Dag;
 use expc_plan::expansion::{self, KnownAfter};
-use expc_run::RunOptions;
+use expc_run::{Event, RunOptions, Sink};
 use miette::miette;
 
 use crate::cli::RunArgs;
@@ -26,9 +27,10 @@ pub(super) fn produced_lists(
     dag: Dag,
     args: &RunArgs,
     opts: &RunOptions,
-) -> miette::Result<Option<(Program, Plan, Dag)>> {
+) -> miette::Result<Option<(Program, Plan, Dag, HashSet<String>)>> {
+    let mut shown = HashSet::new();
     if expansion::unexpanded(&program, &plan).is_empty() {
-        return Ok(Some((program, plan, dag)));
+        return Ok(Some((program, plan, dag, shown)));
     }
     drop(dag);
     let (mut program, mut plan) = (program, plan);
@@ -36,10 +38,11 @@ pub(super) fn produced_lists(
         let lists = expansion::unexpanded(&program, &plan);
         if lists.is_empty() {
             let dag = expc_plan::dag::build(&plan);
-            return Ok(Some((program, plan, dag)));
+            return Ok(Some((program, plan, dag, shown)));
         }
-        if !run_head(&program, &plan, &lists, args, opts)? {
-            return Ok(None);
+        match run_head(&program, &plan, &lists, args, opts)? {
+            Some(ran) => shown.extend(ran),
+            None => return Ok(None),
         }
         for list in &lists {
             let (element, files) = produced_files(&program, &plan, list, opts)?;
@@ -70,14 +73,15 @@ fn lower(program: &Program, pipeline: &str) -> miette::Result<Plan> {
     })
 }
 
-/// Runs what does not wait for a produced list; whether every part of it succeeded.
+/// Runs what does not wait for a produced list: the names of its instances when every one
+/// succeeded, `None` (reported) otherwise.
 fn run_head(
     program: &Program,
     plan: &Plan,
     lists: &[KnownAfter],
     args: &RunArgs,
     opts: &RunOptions,
-) -> miette::Result<bool> {
+) -> miette::Result<Option<Vec<String>>> {
     let head_program = expansion::head(program, &plan.pipeline, lists);
     let head = lower(&head_program, &plan.pipeline)?;
     let dag = expc_plan::dag::build(&head);
@@ -97,7 +101,7 @@ fn run_head(
     sink.finish(&summary);
     drop(sink);
     if summary.success() {
-        return Ok(true);
+        return Ok(Some(instance_names(&head)));
     }
     let mut err = std::io::stderr().lock();
     for f in &summary.failed {
@@ -121,7 +125,53 @@ fn run_head(
     if summary.interrupted {
         let _ = writeln!(err, "interrupted: run `expc run` again to resume");
     }
-    Ok(false)
+    Ok(None)
+}
+
+/// The name each instance of `plan` has in events: `s`, or `c[2]` in a loop.
+fn instance_names(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    for j in &plan.jobs {
+        if j.loops.is_empty() {
+            out.push(j.key.clone());
+        } else {
+            out.extend((0..j.instances).map(|i| format!("{}[{i}]", j.key)));
+        }
+    }
+    out
+}
+
+/// Events shown as they are, but for the `cached` of instances the first part of the run
+/// already showed finishing.
+pub(super) fn hide_repeats(shown: Box<dyn Sink>, before: HashSet<String>) -> Box<dyn Sink> {
+    if before.is_empty() {
+        return shown;
+    }
+    Box::new(HideRepeats { shown, before })
+}
+
+struct HideRepeats {
+    shown: Box<dyn Sink>,
+    before: HashSet<String>,
+}
+
+impl Sink for HideRepeats {
+    fn event(&mut self, event: Event) {
+        if let Event::TaskCached { task } = &event {
+            if self.before.contains(task) {
+                return;
+            }
+        }
+        self.shown.event(event);
+    }
+
+    fn instance(&mut self, record: expc_run::InstanceRecord) {
+        self.shown.instance(record);
+    }
+
+    fn can_refer(&mut self, made_by: &expc_run::MadeBy) -> bool {
+        self.shown.can_refer(made_by)
+    }
 }
 
 /// The files the producer of `list` wrote for it, as (name in the list's folder, absolute

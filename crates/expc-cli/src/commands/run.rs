@@ -80,12 +80,12 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         fingerprint: None,
         wait: args.wait,
     };
-    let (program, plan, dag) =
+    let (program, plan, dag, shown_before) =
         match super::expand::produced_lists(program, plan, dag, &args, &opts)? {
             Some(expanded) => expanded,
             None => return Ok(ExitCode::from(1)),
         };
-    let shown = shown_sink(args.json);
+    let shown = super::expand::hide_repeats(shown_sink(args.json), shown_before);
     let mut meta = expc_prov::RunMeta::collect(&program, &plan, &args.file, &opts.spec_dir);
     if args.local {
         meta.ran_here();
