@@ -19,6 +19,10 @@ use crate::cli::RunArgs;
 /// How many times lists are expanded, one level of loops over produced lists each.
 const MAX_ROUNDS: usize = 16;
 
+/// What to run once every produced list is known: the program, the plan, its DAG, and
+/// the instances the first part of the run already showed.
+pub(super) type Expanded = (Program, Plan, Dag, HashSet<String>);
+
 /// The program, plan and DAG to run, with every loop over a produced list expanded;
 /// `None` when running what makes the lists failed (reported here).
 pub(super) fn produced_lists(
@@ -27,7 +31,7 @@ pub(super) fn produced_lists(
     dag: Dag,
     args: &RunArgs,
     opts: &RunOptions,
-) -> miette::Result<Option<(Program, Plan, Dag, HashSet<String>)>> {
+) -> miette::Result<Option<Expanded>> {
     let mut shown = HashSet::new();
     if expansion::unexpanded(&program, &plan).is_empty() {
         return Ok(Some((program, plan, dag, shown)));
