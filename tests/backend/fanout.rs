@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use expc_tests::Suite;
+use expc_tests::{Engine, Suite};
 
 pub fn trials(suite: &mut Suite) {
     suite.test(
@@ -20,6 +20,11 @@ pub fn trials(suite: &mut Suite) {
     suite.test(
         "a_producer_that_writes_no_file_fails_with_its_name",
         a_producer_that_writes_no_file_fails_with_its_name,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "on_slurm_the_loop_is_one_array_sized_when_the_producer_has_run",
+        on_slurm_the_loop_is_one_array_sized_when_the_producer_has_run,
     );
     suite.test(
         "build_refuses_a_loop_over_a_produced_list_and_says_why",
@@ -163,4 +168,37 @@ fn build_refuses_a_loop_over_a_produced_list_and_says_why() {
     assert!(stderr.contains("c loops over s.parts"), "{stderr}");
     assert!(!dir.join("out").exists());
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Every call on the real Slurm: the splitter is submitted alone, then the loop as one
+/// array of as many tasks as it wrote files, then the gather; a second run submits nothing.
+fn on_slurm_the_loop_is_one_array_sized_when_the_producer_has_run() {
+    let spec = expc_tests::shared_copy("tests/slurm").join("fanout_on_slurm.exp");
+    let state = expc_tests::temp_path("fanout", "slurm");
+    let run = || {
+        Command::new(expc_tests::expc())
+            .args(["run", "--state-dir", state.to_str().unwrap()])
+            .arg(&spec)
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("expanded c: one instance per file of s.parts, 3 files"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("submitted c[0-2] to Slurm as job"),
+        "{stderr}"
+    );
+    let merged = std::fs::read_to_string(state.join("out/merge/all.txt")).unwrap();
+    assert_eq!(merged, "1\n2\n3\n");
+    let again = run();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr}");
+    assert!(stderr.contains("0 ran, 5 cached"), "{stderr}");
+    assert!(!stderr.contains("submitted"), "{stderr}");
+    std::fs::remove_dir_all(&state).ok();
 }
