@@ -18,6 +18,10 @@ pub fn trials(suite: &mut Suite) {
         a_new_file_runs_only_its_instance_and_the_gathers,
     );
     suite.test(
+        "why_expands_the_loop_from_the_files_stored_last",
+        why_expands_the_loop_from_the_files_stored_last,
+    );
+    suite.test(
         "a_producer_that_writes_no_file_fails_with_its_name",
         a_producer_that_writes_no_file_fails_with_its_name,
     );
@@ -201,4 +205,37 @@ fn on_slurm_the_loop_is_one_array_sized_when_the_producer_has_run() {
     assert!(stderr.contains("0 ran, 5 cached"), "{stderr}");
     assert!(!stderr.contains("submitted"), "{stderr}");
     std::fs::remove_dir_all(&state).ok();
+}
+
+/// `expc why` before any run says the instances are not known yet; after one, it answers
+/// for each instance, as the files the splitter stored make them.
+fn why_expands_the_loop_from_the_files_stored_last() {
+    let dir = scratch("why");
+    let why = || {
+        let out = Command::new(expc_tests::expc())
+            .args(["why", "split.exp"])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let before = why();
+    assert!(
+        before.contains("c: will run — one instance per file of s.parts, known when `s` has run (it has not stored them yet)"),
+        "{before}"
+    );
+    ok(&run(&dir, &[]));
+    let after = why();
+    for task in ["s", "c[0]", "c[1]", "c[2]", "merge"] {
+        assert!(
+            after.contains(&format!("{task}: cached — nothing it depends on changed")),
+            "{after}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -49,7 +49,7 @@ pub(super) fn produced_lists(
             None => return Ok(None),
         }
         for list in &lists {
-            let (element, files) = produced_files(&program, &plan, list, opts)?;
+            let (element, files) = produced_files(&program, &plan, list, &opts.state_dir)?;
             say_expanded(&plan, list, files.len(), args.json);
             expansion::expand(&mut program, &list.list, &element, &files);
         }
@@ -59,6 +59,36 @@ pub(super) fn produced_lists(
         help = "nothing more was run",
         "loops over produced lists nest more than {MAX_ROUNDS} deep"
     ))
+}
+
+/// For `expc why`: the program and plan with each produced list expanded to the files its
+/// producer stored when it last ran, where it has; and the lists that could not be.
+pub(super) fn as_last_stored(
+    program: Program,
+    plan: Plan,
+    state_dir: &std::path::Path,
+) -> (Program, Plan, Vec<KnownAfter>) {
+    let (mut program, mut plan) = (program, plan);
+    for _ in 0..MAX_ROUNDS {
+        let lists = expansion::unexpanded(&program, &plan);
+        let mut expanded = program.clone();
+        let mut any = false;
+        for list in &lists {
+            if let Ok((element, files)) = produced_files(&program, &plan, list, state_dir) {
+                expansion::expand(&mut expanded, &list.list, &element, &files);
+                any = true;
+            }
+        }
+        if !any {
+            return (program, plan, lists);
+        }
+        match lower(&expanded, &plan.pipeline) {
+            Ok(p) => (program, plan) = (expanded, p),
+            Err(_) => return (program, plan, lists),
+        }
+    }
+    let left = expansion::unexpanded(&program, &plan);
+    (program, plan, left)
 }
 
 fn lower(program: &Program, pipeline: &str) -> miette::Result<Plan> {
@@ -184,7 +214,7 @@ fn produced_files(
     program: &Program,
     plan: &Plan,
     list: &KnownAfter,
-    opts: &RunOptions,
+    state_dir: &std::path::Path,
 ) -> miette::Result<(String, Vec<(String, String)>)> {
     let no_list = |why: String| {
         miette!(
@@ -209,8 +239,7 @@ fn produced_files(
             job.task
         )));
     };
-    let dir = opts
-        .state_dir
+    let dir = state_dir
         .join("out")
         .join(&*expc_run::store::safe(&job.key));
     let dir = std::path::absolute(&dir).unwrap_or(dir);
@@ -271,5 +300,30 @@ fn say_expanded(plan: &Plan, list: &KnownAfter, n: usize, json: bool) {
             ),
         };
         let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}
+
+/// For `expc why`: the jobs whose instances are still unknown, and why.
+pub(super) fn say_unknown(
+    out: &mut impl Write,
+    plan: &Plan,
+    unknown: &[KnownAfter],
+    only: Option<&str>,
+) {
+    for k in unknown {
+        for j in plan
+            .jobs
+            .iter()
+            .filter(|j| j.known_after.as_ref() == Some(k))
+        {
+            if only.is_some_and(|o| o != j.key) {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "{}: will run — one instance per file of {}, known when `{}` has run (it has not stored them yet)",
+                j.key, k.list, k.call
+            );
+        }
     }
 }

@@ -258,6 +258,12 @@ pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     else {
         return Ok(ExitCode::from(1));
     };
+    // Loops over produced lists, as the files their producers stored last make them.
+    let state_dir = match &args.state_dir {
+        Some(d) => d.clone(),
+        None => spec_dir(&args.file)?.join(".expc"),
+    };
+    let (program, plan, unknown) = super::expand::as_last_stored(program, plan, &state_dir);
     let key = match &args.task {
         None => None,
         Some(t) => {
@@ -334,6 +340,7 @@ pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             }
         }
     }
+    super::expand::say_unknown(&mut out, &plan, &unknown, key.as_deref());
     Ok(ExitCode::SUCCESS)
 }
 
