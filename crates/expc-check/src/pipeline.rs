@@ -300,7 +300,7 @@ impl Checker<'_> {
             env_ok: false,
         };
         let t = self.expr(source, None, &cx);
-        if let Some((sweep, element)) = self.produced_loop(&t, source.span) {
+        if let Some((sweep, element)) = self.produced_loop(&t, source.span, &walk.locals) {
             return Some(Looped::List { sweep, element });
         }
         let element = match &t.ty {
@@ -522,6 +522,7 @@ impl Checker<'_> {
         };
         let sig = self.tasks.get(&task).cloned()?;
         let task_name = self.def(task).name.clone();
+        self.list_outputs_in_loop(&sig, &walk.loops, callee.span, &task_name);
         let mut ir_args = BTreeMap::new();
         let mut given: HashMap<SmolStr, Span> = HashMap::new();
         for arg in args {

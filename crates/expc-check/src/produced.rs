@@ -113,6 +113,36 @@ impl Checker<'_> {
         }
     }
 
+    /// A call of a task with a list output inside a loop: its lists would be known one per
+    /// instance, which neither a loop over them nor a gather can read yet.
+    pub(crate) fn list_outputs_in_loop(
+        &mut self,
+        sig: &crate::tasks::TaskSig,
+        loops: &[u32],
+        span: Span,
+        task: &str,
+    ) {
+        if loops.is_empty() {
+            return;
+        }
+        let Some(list) = sig
+            .outputs
+            .iter()
+            .find(|o| self.output_patterns.contains_key(&o.span))
+        else {
+            return;
+        };
+        self.emit(
+            Diagnostic::error(
+                Code::INVALID_PRODUCED_LIST,
+                format!("`{task}` produces a list (`{}`) and is called in a loop: a list per instance is not supported yet", list.name),
+                span,
+            )
+            .with_label(list.span, "the list output")
+            .with_help("call it outside the loop, or write its files to a `Dir` output and pass that"),
+        );
+    }
+
     /// A list a task produces passed where one file is expected: said with what to do
     /// instead of as a plain type mismatch. Whether it was.
     pub(crate) fn produced_list_misfit(
@@ -169,6 +199,7 @@ impl Checker<'_> {
         &mut self,
         t: &crate::expr::Typed,
         span: Span,
+        locals: &HashMap<SmolStr, Local>,
     ) -> Option<(String, Type)> {
         let IrExpr::CallOutput {
             binding,
@@ -181,7 +212,8 @@ impl Checker<'_> {
         let Type::List(element) = &t.ty else {
             return None;
         };
-        let _ = span;
+        // A producer in a loop is reported where it is called.
+        let _ = (span, locals);
         let id = format!("{binding}.{output}");
         if !self.list_loops.iter().any(|s| s.id == id) {
             self.list_loops.push(ir::Sweep {
