@@ -86,6 +86,109 @@ pub fn trials(suite: &mut Suite) {
         "a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed",
         a_paired_end_sample_sheet_runs_a_row_per_instance_and_reruns_what_changed,
     );
+    suite.test(
+        "a_detached_run_is_shown_by_status_and_followed_by_attach",
+        a_detached_run_is_shown_by_status_and_followed_by_attach,
+    );
+}
+
+/// `expc run --detach` returns while its tasks run, with the run's id; `expc status`
+/// shows the run's progress; `expc attach` replays and follows its events to the end,
+/// prints the summary and exits as the run does; the run is recorded under that id. A
+/// spec with errors is refused in the foreground and starts nothing.
+fn a_detached_run_is_shown_by_status_and_followed_by_attach() {
+    let dir = expc_tests::temp_path("run", "detached");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("spec.exp"),
+        r#"import std.formats.{Text}
+import std.resources.{Local}
+
+resource here = Local {}
+
+sweep grid = product {
+  i = 0..3
+}
+
+task nap(i: Int) -> (out: File<Text> = "nap.txt") {
+  shell `
+    sleep 1
+    printf 'nap %s\n' "$i" > "$out"
+  `
+}
+
+pipeline main {
+  for p in grid {
+    let n = nap(i = p.i) on here
+  }
+}
+"#,
+    )
+    .unwrap();
+    let expc = |args: &[&str]| {
+        Command::new(expc_tests::expc())
+            .args(args)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap()
+    };
+    let started = expc(&["run", "--detach", "-j", "1", "spec.exp"]);
+    let text = String::from_utf8_lossy(&started.stderr).into_owned();
+    assert!(started.status.success(), "{text}");
+    let id = text.split_whitespace().nth(1).unwrap().to_owned();
+    assert!(
+        text.contains(&format!("`expc attach {id}` follows it")),
+        "{text}"
+    );
+    // Three tasks of a second each, one at a time: not done when `--detach` returns.
+    let status = expc(&["status"]);
+    let shown = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        shown.contains(&format!("run {id}: in the background")),
+        "{shown}"
+    );
+    assert!(shown.contains(" of 3 done"), "{shown}");
+    let attached = expc(&["attach", &id]);
+    let followed = String::from_utf8_lossy(&attached.stderr).into_owned();
+    assert!(attached.status.success(), "{followed}");
+    for i in 0..3 {
+        assert!(followed.contains(&format!("done    n[{i}]")), "{followed}");
+    }
+    assert!(followed.contains("3 ran, 0 cached, 0 failed"), "{followed}");
+    assert!(
+        followed.contains(&format!("provenance: run {id}")),
+        "{followed}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join(".expc/out/n/2/nap.txt")).unwrap(),
+        "nap 2\n"
+    );
+    // Over: status says nothing is left; the run is recorded under its id.
+    let status = expc(&["status"]);
+    let shown = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(!shown.contains("in the background"), "{shown}");
+    let rows = expc_tests::query(&dir.join(".expc"), "SELECT id, status FROM runs");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["id"], id.as_str());
+    assert_eq!(rows[0]["status"], "succeeded");
+    // A spec with an error: said here, nothing started.
+    std::fs::write(dir.join("bad.exp"), "pipeline main { let x = nope() }\n").unwrap();
+    let refused = expc(&["run", "--detach", "bad.exp"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("nope"));
+    assert_eq!(
+        std::fs::read_dir(dir.join(".expc/heads")).unwrap().count(),
+        1
+    );
+    // `expc gc` removes the folder of a background run that is over once its run is no
+    // longer kept.
+    let gc = expc(&["gc", "--keep-last", "0"]);
+    let said = String::from_utf8_lossy(&gc.stdout).into_owned();
+    assert!(gc.status.success(), "{said}");
+    assert!(said.contains("background run folders: 1 removed"), "{said}");
+    assert!(!dir.join(".expc/heads").join(&id).exists());
+    expc_tests::remove_tree(&dir);
 }
 
 /// A task that writes nested metrics, as dvclive does: the run accepts them, provenance

@@ -90,6 +90,16 @@ pub fn trials(suite: &mut Suite) {
     );
     suite.needs(
         Engine::Slurm,
+        "a_detached_run_outlives_its_head_and_attach_follows_it_to_the_end",
+        a_detached_run_outlives_its_head_and_attach_follows_it_to_the_end,
+    );
+    suite.needs(
+        Engine::Slurm,
+        "cancel_stops_a_detached_run_and_its_jobs",
+        cancel_stops_a_detached_run_and_its_jobs,
+    );
+    suite.needs(
+        Engine::Slurm,
         "a_job_sbatch_refuses_is_reported_with_its_message_and_script",
         a_job_sbatch_refuses_is_reported_with_its_message_and_script,
     );
@@ -966,6 +976,128 @@ fn status_and_cancel_show_and_stop_what_a_killed_run_left() {
         assert!(start.elapsed() < Duration::from_secs(30), "{text}");
         std::thread::sleep(Duration::from_millis(300));
     }
+    expc_tests::remove_tree(&state);
+}
+
+/// `expc run --detach` of a state folder: the run id it printed, and the head's process id.
+fn detach(state: &str, spec: &str) -> (String, u32) {
+    let out = expc_tests::run(&["run", "--detach", "--state-dir", state, spec]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let id = stderr
+        .split_whitespace()
+        .nth(1)
+        .filter(|_| stderr.starts_with("run ") && stderr.contains("started in the background"))
+        .unwrap_or_else(|| panic!("no run id: {stderr}"))
+        .to_owned();
+    let head: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(std::path::Path::new(state).join(format!("heads/{id}/head.json"))).unwrap(),
+    )
+    .unwrap();
+    (id, head["pid"].as_u64().unwrap() as u32)
+}
+
+/// `expc run --detach` returns while the jobs run; `expc status` shows the run and its
+/// jobs; the head killed with `kill -9`, `expc attach` starts a new head that adopts
+/// what was submitted and follows it to the end: every instance ran exactly once, the
+/// result is right and the run is recorded.
+fn a_detached_run_outlives_its_head_and_attach_follows_it_to_the_end() {
+    let state = expc_tests::temp_path("slurm", "detached");
+    let state_arg = state.to_str().unwrap().to_owned();
+    let started = Instant::now();
+    let (id, pid) = detach(&state_arg, &spec("adopt"));
+    // Back before the work is done: the sweep's jobs alone sleep 2 s each.
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let start = Instant::now();
+    let shown = loop {
+        let out = expc_tests::run(&["status", &id, "--state-dir", &state_arg]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{text}");
+        if text.contains("m[0]") {
+            break text;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        shown.contains(&format!("run {id}: in the background (pid {pid}")),
+        "{shown}"
+    );
+    // The head is killed while its jobs are on the cluster.
+    Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    let out = expc_tests::run(&["attach", &id, "--state-dir", &state_arg]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("ended before the run did"), "{stderr}");
+    assert!(stderr.contains("0 failed"), "{stderr}");
+    let mut expected: BTreeMap<(String, u64), usize> =
+        (0..4).map(|i| (("m".to_owned(), i), 1)).collect();
+    expected.insert(("g".to_owned(), 0), 1);
+    assert_eq!(run_starts(&state), expected, "{stderr}");
+    let all = expc_tests::files_in(&state.join("out"), "txt")
+        .into_iter()
+        .find(|p| p.ends_with("all.txt"))
+        .unwrap_or_else(|| panic!("no all.txt under out/: {stderr}"));
+    assert_eq!(
+        std::fs::read_to_string(all).unwrap(),
+        "mark 0\nmark 1\nmark 2\nmark 3\n"
+    );
+    // Attached again after the end: the summary, and the run's exit code.
+    let again = expc_tests::run(&["attach", &id, "--state-dir", &state_arg]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("0 failed"));
+    let listed = expc_tests::run(&["runs", "--state-dir", &state_arg, "--format", "json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["status"], "succeeded", "{listed}");
+    expc_tests::remove_tree(&state);
+}
+
+/// `expc cancel RUN` stops a detached run's head as Ctrl-C would: its job is cancelled on
+/// the cluster and the run is recorded as interrupted.
+fn cancel_stops_a_detached_run_and_its_jobs() {
+    let state = expc_tests::temp_path("slurm", "detached-cancel");
+    let state_arg = state.to_str().unwrap().to_owned();
+    let (id, _) = detach(&state_arg, &spec("slow"));
+    let start = Instant::now();
+    let job = loop {
+        if let Some((_, job)) = run_jobs(&state).into_iter().next() {
+            break job;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "nothing submitted"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let out = expc_tests::run(&["cancel", &id, "--state-dir", &state_arg]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(&format!("stopped run {id}")), "{text}");
+    let start = Instant::now();
+    loop {
+        let q = Command::new("squeue")
+            .args(["-h", "-j", &job, "-o", "%T"])
+            .output()
+            .unwrap();
+        let queued = String::from_utf8_lossy(&q.stdout).trim().to_owned();
+        if queued.is_empty() || queued.contains("CANCELLED") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "job {job} is {queued}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let listed = expc_tests::run(&["runs", "--state-dir", &state_arg, "--format", "json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["status"], "interrupted", "{listed}");
+    // Attached after the end: the run's exit code (1: it did not finish).
+    let again = expc_tests::run(&["attach", &id, "--state-dir", &state_arg]);
+    assert_eq!(again.status.code(), Some(1));
     expc_tests::remove_tree(&state);
 }
 

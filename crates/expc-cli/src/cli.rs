@@ -72,16 +72,24 @@ pub enum Command {
     /// The instances whose outputs are evicted run again on the next `expc run`. Exits 1
     /// when it found damage.
     Verify(VerifyArgs),
-    /// Show what runs of a spec left on a cluster: every Slurm task submitted whose
-    /// outputs no run has stored yet, with its state now and, for a pending one, the
-    /// scheduler's reason.
+    /// Show the runs of a spec still going: each background run (`expc run --detach`)
+    /// with its progress, and every Slurm task submitted whose outputs no run has stored
+    /// yet, with its state now and, for a pending one, the scheduler's reason.
     ///
     /// A run killed without cancelling (`kill -9`, a lost ssh session) leaves its jobs on
-    /// the cluster; the next `expc run` of the spec adopts them. Exits 0.
+    /// the cluster; the next `expc run` (or `expc attach`) of the spec adopts them. Exits 0.
     Status(QueueArgs),
-    /// Cancel every Slurm task that runs of a spec submitted and that is still queued or
-    /// running (a run killed without cancelling leaves them); the next `expc run`
-    /// submits them again.
+    /// Follow a background run (`expc run --detach`) to its end with the usual progress,
+    /// then print its summary; exits as the run does.
+    ///
+    /// Ctrl-C stops following, not the run (`expc cancel` stops it). When the run's head
+    /// has ended before the run did (killed, the machine restarted), `attach` runs the spec
+    /// again here with the same arguments: what is queued or running on a cluster is
+    /// adopted, what finished is collected, nothing runs twice.
+    Attach(QueueArgs),
+    /// Stop a background run (its head cancels what it submitted and records the run as
+    /// interrupted), then cancel every Slurm task of the spec still queued or running (a
+    /// run killed without cancelling leaves them); the next `expc run` submits them again.
     Cancel(QueueArgs),
     /// Remove what no kept run needs: provenance runs past a retention you choose, the
     /// cache entries and store objects only they used, Slurm and Kubernetes run folders
@@ -401,6 +409,18 @@ pub struct RunArgs {
     /// long (`90s`, `10m`, `2h`).
     #[arg(long, value_name = "DURATION", default_value = "10m")]
     pub warn_pending: Span,
+    /// Start the run in the background and return once it has started, with its id:
+    /// `expc status`, `expc attach` and `expc cancel` find it. Closing the terminal or
+    /// ending the session does not stop it.
+    #[arg(long)]
+    pub detach: bool,
+    /// The folder of a detached run's head, where it writes its events, log and
+    /// summary (set by `--detach`).
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub head: Option<PathBuf>,
+    /// The id to record the run under (set by `--detach`).
+    #[arg(long, value_name = "ID", hide = true)]
+    pub run_id: Option<String>,
     #[command(flatten)]
     pub shared: SharedArgs,
 }
@@ -482,13 +502,20 @@ pub struct GcArgs {
 
 #[derive(Debug, Args)]
 pub struct QueueArgs {
-    /// The specification whose state folder to read (`.expc` beside it); without it,
-    /// `.expc` here.
-    #[arg(value_name = "SPEC")]
-    pub file: Option<PathBuf>,
+    /// A run id (`20261207T231647Z-f1d66f`, as `expc run --detach` printed it), or the
+    /// specification whose state folder to read (`.expc` beside it). Without a run id:
+    /// the latest background run of the state folder; without a spec: `.expc` here.
+    #[arg(value_name = "RUN|SPEC")]
+    pub target: Option<String>,
+    /// The specification, when the first argument is a run id.
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
     /// The state folder (default: `.expc` beside the spec).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// `attach`: print one JSON object per line for every event instead of progress.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

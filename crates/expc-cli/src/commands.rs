@@ -2,6 +2,7 @@
 
 mod build;
 mod check;
+mod detach;
 mod diff;
 mod expand;
 mod explain;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Verify(args) => verify::run(args),
         Command::Gc(args) => gc::run(args),
         Command::Status(args) => queue::status(args),
+        Command::Attach(args) => detach::attach(args, render),
         Command::Cancel(args) => queue::cancel(args),
         Command::Runs(args) => prov::runs(args),
         Command::Query(args) => prov::query(args),

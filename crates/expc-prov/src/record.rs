@@ -127,6 +127,13 @@ impl<S: Sink> Recording<S> {
         self
     }
 
+    /// Records the run under `id`, chosen by whoever started this process: `expc run
+    /// --detach` names the run before its head starts, to say it and find it again.
+    pub fn with_id(mut self, id: String) -> Self {
+        self.id = id;
+        self
+    }
+
     /// The id the run will be recorded under (known before it starts, so that the cache
     /// entries it makes can name it).
     pub fn id(&self) -> &str {
@@ -296,7 +303,7 @@ impl<S: Sink> Recording<S> {
 
 /// A run's id: its start time, then six hex digits of a hash of that time, the process and
 /// the spec (`20261201T230512Z-3fa9c1`), so ids sort by time and do not collide.
-fn new_run_id(start: SystemTime, spec_hash: &str) -> String {
+pub fn new_run_id(start: SystemTime, spec_hash: &str) -> String {
     let pid = std::process::id();
     format!(
         "{}-{}",

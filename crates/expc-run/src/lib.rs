@@ -79,6 +79,10 @@ pub struct RunOptions {
     pub fingerprint: Option<String>,
     /// When another process holds the state folder's lock: wait for it (else refuse).
     pub wait: bool,
+    /// The run was detached (`expc run --detach`): only SIGINT (`expc cancel`) stops it
+    /// and cancels what it submitted. SIGTERM and SIGHUP keep their usual effect on the
+    /// head alone, which leaves its cluster jobs running for `expc attach` to adopt.
+    pub detached: bool,
 }
 
 /// A fatal problem before anything ran.

@@ -159,7 +159,7 @@ fn read_holder(file: &mut fs::File) -> Option<Holder> {
 }
 
 /// `12:03:04 UTC` for a time today, else `2026-12-01 12:03:04 UTC`.
-fn utc_time(secs: u64) -> String {
+pub fn utc_time(secs: u64) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

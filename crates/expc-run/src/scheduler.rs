@@ -142,7 +142,7 @@ impl<'a, 'p> Scheduler<'a, 'p> {
         // an interrupt right after the first submission must still cancel it.
         // SIGTERM (a reaper, `kill`) and SIGHUP (a closed terminal, a lost ssh session) stop
         // the run as Ctrl-C does: what it submitted is cancelled, not left running unwatched.
-        let mut interrupt = Interrupts::new();
+        let mut interrupt = Interrupts::new(self.opts.detached);
         let mut ticker = tokio::time::interval(self.opts.poll);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.sink.event(Event::RunStarted {
@@ -976,20 +976,23 @@ fn engine_of(engines: &Engines<'_>, j: usize) -> &'static str {
     engines.engines[engines.route[j]].name()
 }
 
-/// The signals that stop a run: SIGINT (Ctrl-C), SIGTERM and SIGHUP.
+/// The signals that stop a run: SIGINT (Ctrl-C), SIGTERM and SIGHUP; only SIGINT when the
+/// run is detached, whose head a reaper may end without its jobs being cancelled.
 struct Interrupts(Vec<(tokio::signal::unix::Signal, &'static str)>);
 
 impl Interrupts {
-    fn new() -> Self {
+    fn new(detached: bool) -> Self {
         use tokio::signal::unix::{SignalKind, signal};
         let kinds = [
             (SignalKind::interrupt(), "SIGINT"),
             (SignalKind::terminate(), "SIGTERM"),
             (SignalKind::hangup(), "SIGHUP"),
         ];
+        let taken = if detached { 1 } else { kinds.len() };
         Interrupts(
             kinds
                 .into_iter()
+                .take(taken)
                 .filter_map(|(k, name)| Some((signal(k).ok()?, name)))
                 .collect(),
         )

@@ -123,8 +123,11 @@ fn run_head(
     if args.local {
         meta.ran_here();
     }
-    let mut sink =
-        expc_prov::Recording::new(super::run::shown_sink(args.json), &opts.state_dir, meta);
+    let mut shown = super::run::shown_sink(args.json);
+    if let Some(head) = &args.head {
+        shown = super::detach::logged(shown, head)?;
+    }
+    let mut sink = expc_prov::Recording::new(shown, &opts.state_dir, meta);
     let opts = RunOptions {
         run_id: Some(sink.id().to_owned()),
         fingerprint: None,

@@ -1,6 +1,7 @@
 //! `expc gc`: what no kept run needs, removed from a state folder — provenance runs past
 //! the retention asked for, cache entries and objects only they used, cluster run folders
-//! no journal can adopt from, leftover work areas.
+//! no journal can adopt from, the folders of background runs that are over and not kept,
+//! leftover work areas.
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::Write;
@@ -103,6 +104,27 @@ pub fn run(args: GcArgs) -> miette::Result<ExitCode> {
         if args.dry_run { "to remove" } else { "removed" },
         bytes(size)
     );
+
+    // The folders of background runs that are over and whose run is not kept.
+    if let Some(split) = &split {
+        let gone: Vec<PathBuf> = super::detach::Head::all(&state)
+            .into_iter()
+            .filter(|h| h.exit_code().is_some() && !split.keep.contains(&h.id))
+            .map(|h| h.dir)
+            .collect();
+        let size: u64 = gone.iter().map(|d| size_of(d, &mut HashSet::new())).sum();
+        for d in gone.iter().filter(|_| !args.dry_run) {
+            std::fs::remove_dir_all(d)
+                .map_err(|e| miette!("cannot remove `{}`: {e}", d.display()))?;
+        }
+        let _ = writeln!(
+            out,
+            "background run folders: {} {} ({})",
+            gone.len(),
+            if args.dry_run { "to remove" } else { "removed" },
+            bytes(size)
+        );
+    }
 
     // Provenance last: what was removed above was found through it.
     if let (Some(p), Some(split)) = (prov.as_mut(), &split) {

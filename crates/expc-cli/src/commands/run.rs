@@ -51,6 +51,27 @@ fn shell_word(s: &str) -> String {
 }
 
 pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
+    if args.detach {
+        return super::detach::start(args, render);
+    }
+    let Some(head) = args.head.clone() else {
+        return run_here(args, render);
+    };
+    // A detached run's head: in a session of its own, so that the terminal it was
+    // started from closing, or its session ending, does not reach it. However it ends,
+    // it says so with an exit code (the run's, else 1), for `expc attach` to stop at.
+    let _ = nix::unistd::setsid();
+    let ran = run_here(args, render);
+    if !head.join("exit").exists() {
+        if let Err(e) = &ran {
+            super::detach::write_summary(&head, format!("{e:?}\n").as_bytes());
+        }
+        super::detach::write_exit(&head, 1);
+    }
+    ran
+}
+
+fn run_here(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     let overrides = super::program::overrides_of(&args.program)?;
     let Some((program, plan)) =
         super::program::program_and_plan(&args.file, &overrides, &args.program, render)?
@@ -79,13 +100,17 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         run_id: None,
         fingerprint: None,
         wait: args.wait,
+        detached: args.head.is_some(),
     };
     let (program, plan, dag, shown_before) =
         match super::expand::produced_lists(program, plan, dag, &args, &opts)? {
             Some(expanded) => expanded,
             None => return Ok(ExitCode::from(1)),
         };
-    let shown = super::expand::hide_repeats(shown_sink(args.json), shown_before);
+    let mut shown = super::expand::hide_repeats(shown_sink(args.json), shown_before);
+    if let Some(head) = &args.head {
+        shown = super::detach::logged(shown, head)?;
+    }
     let mut meta = expc_prov::RunMeta::collect(&program, &plan, &args.file, &opts.spec_dir);
     if args.local {
         meta.ran_here();
@@ -103,6 +128,9 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         }
     }
     let mut sink = expc_prov::Recording::new(shown, &opts.state_dir, meta);
+    if let Some(id) = &args.run_id {
+        sink = sink.with_id(id.clone());
+    }
     let opts = RunOptions {
         run_id: Some(sink.id().to_owned()),
         fingerprint: Some(fingerprint),
@@ -139,7 +167,8 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
     if !args.json {
-        let mut err = std::io::stderr().lock();
+        // Written at once, and kept by a detached run's head for `expc attach` to print.
+        let mut err = Vec::new();
         for f in &summary.failed {
             let code = f
                 .exit_code
@@ -217,27 +246,20 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         if summary.interrupted {
             let _ = writeln!(err, "interrupted: run `expc run` again to resume");
         }
+        let _ = std::io::stderr().lock().write_all(&err);
+        if let Some(head) = &args.head {
+            super::detach::write_summary(head, &err);
+        }
     }
     std::mem::forget(dag);
     std::mem::forget(plan);
     std::mem::forget(program);
     // A run whose record is missing or incomplete did not do all it was asked.
-    Ok(if summary.success() && record_failure.is_none() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
-/// Where a run's events are shown: JSON lines, a progress bar on a terminal, or lines.
-pub(super) fn shown_sink(json: bool) -> Box<dyn Sink> {
-    if json {
-        Box::new(JsonSink::new())
-    } else if std::io::stderr().is_terminal() {
-        Box::new(BarSink::new())
-    } else {
-        Box::new(PlainSink::new())
+    let code = u8::from(!(summary.success() && record_failure.is_none()));
+    if let Some(head) = &args.head {
+        super::detach::write_exit(head, code);
     }
+    Ok(ExitCode::from(code))
 }
 
 /// Sends the runs of the state folder that the shared store lacks.
@@ -299,6 +321,7 @@ pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         run_id: None,
         fingerprint: None,
         wait: false,
+        detached: false,
     };
     let whys = expc_run::why::explain(&program, &plan, &dag, &opts, key.as_deref())
         .map_err(|e| miette!("{}", e.0))?;
@@ -380,15 +403,28 @@ impl<W: Write> Drop for Batched<W> {
     }
 }
 
-struct JsonSink(Batched<std::io::Stdout>);
-
-impl JsonSink {
-    fn new() -> Self {
-        JsonSink(Batched::new(std::io::stdout()))
+/// How a run's events are shown: JSON lines (`--json`), a progress bar on a terminal,
+/// plain lines otherwise.
+pub(super) fn shown_sink(json: bool) -> Box<dyn Sink> {
+    if json {
+        Box::new(JsonSink::new(std::io::stdout()))
+    } else if std::io::stderr().is_terminal() {
+        Box::new(BarSink::new())
+    } else {
+        Box::new(PlainSink::new())
     }
 }
 
-impl Sink for JsonSink {
+/// One JSON object per event and line.
+pub(super) struct JsonSink<W: Write>(Batched<W>);
+
+impl<W: Write> JsonSink<W> {
+    pub(super) fn new(out: W) -> Self {
+        JsonSink(Batched::new(out))
+    }
+}
+
+impl<W: Write> Sink for JsonSink<W> {
     fn event(&mut self, event: Event) {
         let may_wait = matches!(event, Event::TaskCached { .. });
         let _ = serde_json::to_writer(&mut self.0.out, &event);
