@@ -22,6 +22,10 @@ pub fn trials(suite: &mut Suite) {
         why_expands_the_loop_from_the_files_stored_last,
     );
     suite.test(
+        "a_failing_instance_fails_only_its_own_branch_and_a_rerun_runs_only_it",
+        a_failing_instance_fails_only_its_own_branch_and_a_rerun_runs_only_it,
+    );
+    suite.test(
         "a_producer_that_writes_no_file_fails_with_its_name",
         a_producer_that_writes_no_file_fails_with_its_name,
     );
@@ -237,5 +241,37 @@ fn why_expands_the_loop_from_the_files_stored_last() {
             "{after}"
         );
     }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// One expanded instance fails (the count of the file holding `2`, while a marker file
+/// says so): the others finish and are cached, the gather does not run; once the marker is
+/// gone, a rerun runs only that instance and the gather.
+fn a_failing_instance_fails_only_its_own_branch_and_a_rerun_runs_only_it() {
+    let dir = scratch("one-fails");
+    let marker = dir.join("fail-on-2");
+    std::fs::write(&marker, "").unwrap();
+    let spec = SPEC.replace(
+        r#"run `sh -c "cat \"$0\" > \"$1\"" ${part} ${out}`"#,
+        &format!(
+            r#"run `sh -c "if [ -e '{}' ] && [ $(cat \"$0\") = 2 ]; then exit 3; fi; cat \"$0\" > \"$1\"" ${{part}} ${{out}}`"#,
+            marker.display()
+        ),
+    );
+    assert_ne!(spec, SPEC);
+    std::fs::write(dir.join("split.exp"), spec).unwrap();
+    let out = run(&dir, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let mut finished = tasks(&out, "task_finished");
+    finished.sort();
+    assert_eq!(finished, ["c[0]", "c[2]", "s"]);
+    assert_eq!(tasks(&out, "task_failed"), ["c[1]"]);
+    assert!(!tasks(&out, "task_started").contains(&"merge".to_owned()));
+    std::fs::remove_file(&marker).unwrap();
+    let again = run(&dir, &[]);
+    ok(&again);
+    let mut ran = tasks(&again, "task_finished");
+    ran.sort();
+    assert_eq!(ran, ["c[1]", "merge"]);
     std::fs::remove_dir_all(&dir).ok();
 }
