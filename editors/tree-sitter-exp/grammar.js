@@ -164,7 +164,8 @@ module.exports = grammar({
 
     pipeline: ($) => seq('pipeline', field('name', $._name), field('body', $.pipeline_body)),
     pipeline_body: ($) => seq('{', repeat($._statement), '}'),
-    _statement: ($) => choice($.let_statement, $.for_statement, $.expression_statement),
+    _statement: ($) =>
+      choice($.let_statement, $.for_statement, $.if_statement, $.expression_statement),
     let_statement: ($) =>
       seq(
         'let',
@@ -186,6 +187,14 @@ module.exports = grammar({
         'in',
         field('source', $._expression),
         field('body', $.pipeline_body),
+      ),
+    // `if CONDITION { … } else { … }`: decided when the experiment is planned.
+    if_statement: ($) =>
+      seq(
+        'if',
+        field('condition', $._expression),
+        field('consequence', $.pipeline_body),
+        optional(seq('else', field('alternative', $.pipeline_body))),
       ),
     expression_statement: ($) => seq($._expression, optional($.after), optional($.placement)),
     // `after [a, b]`: runs after these calls of the pipeline, reading none of their outputs.

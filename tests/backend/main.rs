@@ -7,6 +7,7 @@ mod build;
 mod commands;
 mod engines;
 mod examples_run;
+mod fanout;
 mod k8s;
 mod k8s_run;
 mod provenance;
@@ -28,6 +29,7 @@ fn main() -> std::process::ExitCode {
         ("engines", engines::trials),
         ("examples_run", examples_run::trials),
         ("run", run::trials),
+        ("fanout", fanout::trials),
         ("provenance", provenance::trials),
         ("shared_store", shared_store::trials),
         ("report", report::trials),

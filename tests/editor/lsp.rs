@@ -36,6 +36,10 @@ pub fn trials(suite: &mut Suite) {
         completion_of_keywords_names_fields_formats_and_units,
     );
     suite.test(
+        "completion_at_a_statement_offers_if_and_an_if_checks_in_the_editor",
+        completion_at_a_statement_offers_if_and_an_if_checks_in_the_editor,
+    );
+    suite.test(
         "document_symbols_outline_the_file",
         document_symbols_outline_the_file,
     );
@@ -1078,5 +1082,38 @@ fn profiles_cache_and_after_are_completed_and_explained() {
         serde_json::json!({ "line": pos(PLACED, "let c", 0, 4).0, "character": 6 }),
         "{target}"
     );
+    c.stop();
+}
+
+/// `if` is offered where a pipeline statement starts, and a spec with an `if` whose
+/// one-branch binding is passed where a value is required gets E0220 in the editor too.
+fn completion_at_a_statement_offers_if_and_an_if_checks_in_the_editor() {
+    let dir = scratch("completion-if", &[("small.exp", SMALL)]);
+    let path = dir.join("small.exp");
+    let mut c = Client::start(&dir);
+    c.open(&path, SMALL);
+    let text = SMALL.replace("  count(input = c.out", "  i\n  count(input = c.out");
+    c.change(&path, 2, &text);
+    let items = c.at("textDocument/completion", &path, pos(&text, "  i\n", 0, 3));
+    let labels: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["label"].as_str().unwrap())
+        .collect();
+    assert!(
+        labels.contains(&"if") && labels.contains(&"let"),
+        "{labels:?}"
+    );
+    let text = SMALL.replace(
+        "  let c = count(input = raw, times = epochs) on laptop\n",
+        "  if epochs > 10 {\n    let c = count(input = raw, times = epochs) on laptop\n  }\n",
+    );
+    let published = c.change(&path, 3, &text);
+    let codes: Vec<&str> = published
+        .iter()
+        .filter_map(|d| d["code"].as_str())
+        .collect();
+    assert_eq!(codes, ["E0220"], "{published:?}");
     c.stop();
 }

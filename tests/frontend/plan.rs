@@ -70,6 +70,14 @@ pub fn trials(suite: &mut Suite) {
         loops_over_lists_nest_and_read_record_fields,
     );
     suite.test(
+        "a_loop_over_a_produced_list_is_planned_as_known_after_its_producer",
+        a_loop_over_a_produced_list_is_planned_as_known_after_its_producer,
+    );
+    suite.test(
+        "a_plan_time_if_keeps_the_taken_branch_and_says_which",
+        a_plan_time_if_keeps_the_taken_branch_and_says_which,
+    );
+    suite.test(
         "file_set_ids_do_not_change_when_files_are_added",
         file_set_ids_do_not_change_when_files_are_added,
     );
@@ -298,7 +306,7 @@ fn plan_of_an_example(example: String) {
         "{example}: plan JSON differs between runs"
     );
     let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(parsed["schema_version"], 1);
+    assert_eq!(parsed["schema_version"], 2);
     insta::with_settings!({ snapshot_path => "../snapshots/plan", prepend_module_to_snapshot => false }, {
         insta::assert_snapshot!(format!("{name}.plan"), text);
         insta::assert_snapshot!(format!("{name}.plan.json"), json);
@@ -646,4 +654,86 @@ fn after_edges_are_shown_and_in_no_id() {
     };
     assert_eq!(id_of_b(ORDER), id_of_b(without.to_str().unwrap()));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+const CONDITIONS: &str = "tests/check/ok/conditions.exp";
+
+/// `if` decided when planned: only the taken branch's calls are jobs, the plan says which
+/// branch was taken and what it left out, a one-branch binding passed to an optional input
+/// is `none` where it was left out, and the ids of the calls do not depend on the `if`.
+fn a_plan_time_if_keeps_the_taken_branch_and_says_which() {
+    let text = stdout(&["plan", CONDITIONS]);
+    assert!(
+        text.contains("Decided when planned\n  if fast && mode != \"slow\": true, so its `then` branch runs; left out: c\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("if epochs > 5: true, so its `then` branch runs\n  if !fast: false, so nothing of it runs; left out: again"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  when       fast && mode != \"slow\" is true\n"),
+        "{text}"
+    );
+    assert!(text.contains("report = none"), "{text}");
+    assert!(!text.contains("c = check"), "{text}");
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["plan", "--format", "json"];
+        all.extend_from_slice(args);
+        all.push(CONDITIONS);
+        serde_json::from_str(&stdout(&all)).unwrap()
+    };
+    let slow = json(&["-p", "fast=false"]);
+    let keys: Vec<&str> = slow["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["d", "m", "c", "publish", "again", "publish#2"]);
+    assert_eq!(slow["decisions"][0]["taken"], "else", "{slow}");
+    assert_eq!(slow["decisions"][0]["value"], false, "{slow}");
+    assert_eq!(
+        slow["jobs"][1]["when"][0],
+        "fast && mode != \"slow\" is false"
+    );
+    // The last `publish` reads `c.report` when `c` runs.
+    assert_eq!(slow["jobs"][5]["inputs"]["report"], "c.report", "{slow}");
+    // When `c` is left out, the last call is the only `publish`, and is named so.
+    assert!(text.contains("publish = publish  on laptop"), "{text}");
+    // The call `d` is outside any `if`: its id is the same whichever branch is taken.
+    let fast = json(&[]);
+    assert_eq!(fast["jobs"][0]["id"], slow["jobs"][0]["id"]);
+}
+
+const PRODUCED: &str = "tests/check/ok/produced_lists.exp";
+
+/// A loop over what a call produces: the plan says what decides its instances and runs it
+/// after the producer; the JSON has `known_after` and no instances yet; the graph draws it.
+fn a_loop_over_a_produced_list_is_planned_as_known_after_its_producer() {
+    let text = stdout(&["plan", PRODUCED]);
+    assert!(
+        text.contains("c = count × ?  (one per file of s.parts, known after s)  on laptop"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "loops      for (i, part) in s.parts (one per file of s.parts, known after s)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("  after      all of s\n"), "{text}");
+    assert!(!text.contains("has no instances"), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&["plan", "--format", "json", PRODUCED])).unwrap();
+    let c = &json["jobs"][1];
+    assert_eq!(c["key"], "c");
+    assert_eq!(c["instances"], 0);
+    assert_eq!(
+        c["known_after"],
+        serde_json::json!({ "call": "s", "list": "s.parts" })
+    );
+    assert_eq!(c["loops"][0]["strategy"], "produced");
+    let dot = stdout(&["graph", PRODUCED]);
+    assert!(dot.contains("c = count × ? (per file of s.parts)"), "{dot}");
 }

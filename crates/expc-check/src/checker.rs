@@ -95,6 +95,8 @@ pub struct Checker<'a> {
     pub ended_loop_names: Vec<(SmolStr, Span)>,
     /// The files each sample sheet names in its `File` columns (`rows(…)`).
     pub sheet_files: HashMap<DefId, crate::sheet::SheetFiles>,
+    /// The pattern of each list output (`glob("parts/*.csv")`), by the output's name span.
+    pub output_patterns: HashMap<Span, String>,
 }
 
 /// A data item declared with `glob(…)`.
@@ -140,6 +142,7 @@ impl<'a> Checker<'a> {
             ended_loop_names: Vec::new(),
             file_sets: HashMap::new(),
             list_loops: Vec::new(),
+            output_patterns: HashMap::new(),
         }
     }
 

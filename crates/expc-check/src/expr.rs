@@ -59,6 +59,8 @@ pub enum Local {
         task: DefId,
         loops: Vec<u32>,
         span: Span,
+        /// Bound in only one branch of an `if`: its outputs are optional.
+        optional: bool,
     },
     Point {
         sweep: DefId,
@@ -154,7 +156,7 @@ impl Checker<'_> {
                 end,
                 inclusive,
             } => self.range(start, end, *inclusive, cx),
-            ExprKind::Field { base, name } => self.field(base, name, cx),
+            ExprKind::Field { base, name } => self.field_of_binding(base, name, cx),
             ExprKind::Call { callee, args } => self.call(callee, args, e.span, cx),
             ExprKind::Index { base, index } => self.index(base, index, cx),
             ExprKind::Error => Typed::error(),
@@ -969,7 +971,7 @@ impl Checker<'_> {
         Typed::known(ty, Value::List((a..end.max(a)).map(Value::Int).collect()))
     }
 
-    fn field(&mut self, base: &Expr, name: &ast::Ident, cx: &Cx<'_>) -> Typed {
+    pub(crate) fn field(&mut self, base: &Expr, name: &ast::Ident, cx: &Cx<'_>) -> Typed {
         if let ExprKind::Name(n) = &base.kind {
             if let Some(Local::Resources { .. }) = cx.locals.get(&n.name) {
                 return self.resource_read(name);

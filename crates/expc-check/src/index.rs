@@ -714,6 +714,12 @@ impl Builder<'_> {
                     }
                     self.declare_statements(module, body, pipeline);
                 }
+                StmtKind::If(i) => {
+                    self.declare_statements(module, &i.then_body, pipeline);
+                    if let Some((body, _)) = &i.else_body {
+                        self.declare_statements(module, body, pipeline);
+                    }
+                }
                 StmtKind::Expr { .. } | StmtKind::Error => {}
             }
         }
@@ -970,6 +976,14 @@ impl Builder<'_> {
                     self.expr(m, locals, value);
                     self.after(locals, pipeline, after.as_ref());
                     self.placement(m, on.as_ref());
+                }
+                StmtKind::If(i) => {
+                    self.expr(m, locals, &i.condition);
+                    // Bindings made in a branch stay visible after the `if`.
+                    self.statements(m, locals, pipeline, &i.then_body);
+                    if let Some((body, _)) = &i.else_body {
+                        self.statements(m, locals, pipeline, body);
+                    }
                 }
                 StmtKind::Error => {}
             }

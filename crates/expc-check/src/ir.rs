@@ -44,6 +44,10 @@ pub enum Strategy {
     List,
     /// The rows of a sample sheet (`rows(units)`): an axis per column, a point per row.
     Rows,
+    /// The files a call produces for a list output (`for x in s.parts`): one axis, named
+    /// ``, whose values are known only when the call has run. The sweep's id is
+    /// `BINDING.OUTPUT`.
+    Produced,
 }
 
 /// Bumped on any incompatible change of the JSON shape.
@@ -244,6 +248,7 @@ impl Program {
                     }
                     self.calls_read(body, out);
                 }
+                Stmt::If(d) => self.calls_read(&d.body, out),
             }
         }
     }
@@ -310,6 +315,10 @@ pub struct Field {
     pub ty: String,
     /// An input's default, or an output's file name.
     pub default: Option<Value>,
+    /// A list output's pattern (`parts/*.csv`): its files are those the task writes in the
+    /// folder `default` that match it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -398,6 +407,22 @@ pub enum Stmt {
         sweep: String,
         body: Vec<Stmt>,
     },
+    /// `if CONDITION { … } else { … }`, decided when the experiment was planned: `body` is
+    /// the branch taken, the other is left out.
+    If(Decision),
+}
+
+/// A plan-time `if`: its condition as written, what it evaluated to, and the branch taken.
+#[derive(Clone, Debug, Serialize)]
+pub struct Decision {
+    pub condition: String,
+    pub value: bool,
+    /// `then` or `else`.
+    pub taken: &'static str,
+    /// The bindings of the branch not taken, which the plan leaves out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
+    pub body: Vec<Stmt>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -7,6 +7,7 @@
 //! diagnostic, and an IR whenever the program had no errors.
 
 mod checker;
+mod conditions;
 mod defs;
 mod expr;
 pub mod fileset;
@@ -19,6 +20,7 @@ pub mod loader;
 pub mod modules;
 mod overrides;
 mod pipeline;
+mod produced;
 mod profiles;
 mod resource_reads;
 pub mod shape;
@@ -37,6 +39,7 @@ use expc_diagnostics::{Code, Diagnostic, FileId, Severity, SourceMap};
 
 pub use loader::{FsLoader, Loader, MemoryLoader};
 pub use overrides::Overrides;
+pub use produced::output_folder as produced_folder;
 pub use tasks::{SECTION_FIELDS, SectionField};
 
 use checker::Checker;

@@ -22,11 +22,13 @@ enum Looped {
     List { sweep: String, element: Type },
 }
 
-struct Walk {
-    locals: HashMap<SmolStr, Local>,
-    loops: Vec<u32>,
+pub(crate) struct Walk {
+    pub(crate) locals: HashMap<SmolStr, Local>,
+    pub(crate) loops: Vec<u32>,
     next_loop: u32,
-    anonymous_names: Vec<String>,
+    pub(crate) anonymous_names: Vec<String>,
+    /// The bindings of the branches of `if`s not taken.
+    pub(crate) left_out: Vec<String>,
 }
 
 impl Checker<'_> {
@@ -43,6 +45,7 @@ impl Checker<'_> {
                 loops: Vec::new(),
                 next_loop: 0,
                 anonymous_names: Vec::new(),
+                left_out: Vec::new(),
             };
             // Bindings are visible in the whole pipeline: collect them first.
             let mut counter = 0;
@@ -53,7 +56,8 @@ impl Checker<'_> {
                 &mut counter,
                 &mut walk.locals,
             );
-            let body = self.statements(module, &p.body, &mut walk);
+            let mut body = self.statements(module, &p.body, &mut walk);
+            crate::conditions::leave_out(&mut body, &walk.left_out);
             if module.0 == 0 {
                 out.push(ir::Pipeline {
                     id: p.name.name.as_str().to_owned(),
@@ -64,7 +68,7 @@ impl Checker<'_> {
         out
     }
 
-    fn collect_bindings(
+    pub(crate) fn collect_bindings(
         &mut self,
         module: crate::modules::ModuleId,
         stmts: &[Stmt],
@@ -96,6 +100,7 @@ impl Checker<'_> {
                                 task,
                                 loops: loops.clone(),
                                 span: name.span,
+                                optional: false,
                             },
                         );
                     }
@@ -106,6 +111,7 @@ impl Checker<'_> {
                     self.collect_bindings(module, body, loops, counter, locals);
                     loops.pop();
                 }
+                StmtKind::If(i) => self.collect_if_bindings(module, i, loops, counter, locals),
                 _ => {}
             }
         }
@@ -139,7 +145,7 @@ impl Checker<'_> {
         (self.def(def).kind == DefKind::Task).then_some(def)
     }
 
-    fn statements(
+    pub(crate) fn statements(
         &mut self,
         module: crate::modules::ModuleId,
         stmts: &[Stmt],
@@ -246,6 +252,11 @@ impl Checker<'_> {
                         body: body_ir,
                     });
                 }
+                StmtKind::If(i) => {
+                    if let Some(d) = self.if_statement(module, i, walk) {
+                        out.push(ir::Stmt::If(d));
+                    }
+                }
                 StmtKind::Error => {}
             }
         }
@@ -289,6 +300,9 @@ impl Checker<'_> {
             env_ok: false,
         };
         let t = self.expr(source, None, &cx);
+        if let Some((sweep, element)) = self.produced_loop(&t, source.span, &walk.locals) {
+            return Some(Looped::List { sweep, element });
+        }
         let element = match &t.ty {
             Type::Error => return None,
             Type::List(e) => (**e).clone(),
@@ -508,6 +522,7 @@ impl Checker<'_> {
         };
         let sig = self.tasks.get(&task).cloned()?;
         let task_name = self.def(task).name.clone();
+        self.list_outputs_in_loop(&sig, &walk.loops, callee.span, &task_name);
         let mut ir_args = BTreeMap::new();
         let mut given: HashMap<SmolStr, Span> = HashMap::new();
         for arg in args {
@@ -578,6 +593,17 @@ impl Checker<'_> {
                 }
                 Err(m) => {
                     let what = format!("the input `{}` of `{task_name}`", input.name);
+                    if self.one_branch_misfit(&t.ty, &input.ty, &arg.value, &what, &walk.locals)
+                        || self.produced_list_misfit(
+                            &t.ty,
+                            &input.ty,
+                            &arg.value,
+                            &what,
+                            &walk.locals,
+                        )
+                    {
+                        continue;
+                    }
                     let producer = self.producer(&arg.value, &walk.locals, module);
                     self.misfit(m, &t.ty, &input.ty, arg.value.span, &what, producer);
                 }

@@ -287,7 +287,7 @@ impl Checker<'_> {
                 .collect();
             let points = match strategy {
                 Strategy::Random => samples.map(|(n, _)| n as u64),
-                Strategy::List | Strategy::Rows => {
+                Strategy::List | Strategy::Rows | Strategy::Produced => {
                     lengths.first().copied().flatten().map(|l| l as u64)
                 }
                 Strategy::Product => lengths

@@ -268,6 +268,11 @@ impl Checker<'_> {
         }
         names.insert(f.name.name.clone(), f.name.span);
         let ty = self.resolve_type(cx.module, &f.ty);
+        if output {
+            if let Some(info) = self.list_output(f, &ty) {
+                return Some(info);
+            }
+        }
         let mut default = None;
         if output {
             if !ty.is_artifact() && !ty.is_error() {
@@ -545,6 +550,7 @@ impl Checker<'_> {
                         name: f.name.as_str().to_owned(),
                         ty: self.show(&f.ty),
                         default: f.default.clone(),
+                        pattern: None,
                     })
                     .collect(),
                 outputs: sig
@@ -554,6 +560,7 @@ impl Checker<'_> {
                         name: f.name.as_str().to_owned(),
                         ty: self.show(&f.ty),
                         default: f.default.clone(),
+                        pattern: self.output_patterns.get(&f.span).cloned(),
                     })
                     .collect(),
                 resources: resources.clone(),

@@ -109,6 +109,13 @@ fn touched_by_calls_to<'a>(stmts: &'a [Stmt], callees: &HashSet<&str>, touched: 
                 touched_by_calls_to(body, callees, touched);
                 continue;
             }
+            StmtKind::If(i) => {
+                touched_by_calls_to(&i.then_body, callees, touched);
+                if let Some((body, _)) = &i.else_body {
+                    touched_by_calls_to(body, callees, touched);
+                }
+                continue;
+            }
             StmtKind::Error => continue,
         };
         let ExprKind::Call { callee, args } = &value.kind else {

@@ -5,6 +5,7 @@ mod check;
 mod detach;
 mod diff;
 mod efficiency;
+mod expand;
 mod explain;
 mod fmt;
 mod gc;

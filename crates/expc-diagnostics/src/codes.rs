@@ -94,6 +94,12 @@ codes! {
     INVALID_FILE_SET = "E0208", "invalid-file-set", "a `glob(…)` that is malformed, misplaced or declared with a type other than a list of files";
     EMPTY_FILE_SET = "E0209", "empty-file-set", "a `glob(…)` pattern that matches no file";
     INVALID_SAMPLE_SHEET = "E0210", "invalid-sample-sheet", "a sample sheet read by `rows(…)` that cannot be read, is empty, or does not match its schema";
+    // Conditions and what a task produces.
+    OPTIONAL_BINDING = "E0220", "optional-binding", "a name bound in only one branch of an `if` (so perhaps left out) passed where a value is required";
+    INVALID_CONDITION = "E0221", "invalid-condition", "an `if` condition that is not a `Bool` known when the experiment is planned";
+    BRANCH_MISMATCH = "E0222", "branch-mismatch", "a name bound in both branches of an `if` to calls whose outputs differ";
+    INVALID_PRODUCED_LIST = "E0223", "invalid-produced-list", "a list output not declared as a list of files with one `glob(\"folder/…\")` pattern";
+    PRODUCED_LIST_AS_FILE = "E0224", "produced-list-as-file", "the list of files a task produces passed where one file is expected";
     // Blocks, resources and placement.
     UNKNOWN_FIELD = "E0300", "unknown-field", "a block sets or reads a field that does not exist";
     MISSING_FIELD = "E0301", "missing-field", "a block leaves out a required field";

@@ -603,6 +603,23 @@ impl<'a> Printer<'a> {
                 self.write(" ");
                 self.statements(body, *body_span);
             }
+            StmtKind::If(i) => {
+                self.write("if ");
+                // A record literal before the body would read as a name and a body.
+                if matches!(i.condition.kind, ExprKind::Record { .. }) {
+                    self.write("(");
+                    self.expr(&i.condition);
+                    self.write(")");
+                } else {
+                    self.expr(&i.condition);
+                }
+                self.write(" ");
+                self.statements(&i.then_body, i.then_span);
+                if let Some((body, span)) = &i.else_body {
+                    self.write(" else ");
+                    self.statements(body, *span);
+                }
+            }
             StmtKind::Expr { value, after, on } => {
                 self.expr(value);
                 self.after(after);

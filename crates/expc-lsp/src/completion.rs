@@ -208,6 +208,7 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
         }
         ItemKind::Pipeline(_) if at_line_start => {
             let mut items = keywords(&["let", "for"]);
+            items.extend(keywords(&["if"]));
             items.extend(names(analysis, module, &locals));
             return items;
         }

@@ -17,6 +17,8 @@ fn label(plan: &Plan, j: usize) -> String {
     let job = &plan.jobs[j];
     let times = if job.loops.is_empty() {
         String::new()
+    } else if let Some(k) = &job.known_after {
+        format!(" × ? (per file of {})", k.list)
     } else {
         format!(" × {}", job.instances)
     };

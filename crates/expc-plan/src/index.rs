@@ -148,6 +148,7 @@ fn index_calls<'p>(body: &'p [ir::Stmt], out: &mut HashMap<&'p str, &'p ir::Call
                 out.insert(c.binding.as_str(), c);
             }
             ir::Stmt::For { body, .. } => index_calls(body, out),
+            ir::Stmt::If(d) => index_calls(&d.body, out),
         }
     }
 }

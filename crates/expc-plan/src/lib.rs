@@ -7,7 +7,9 @@
 
 pub mod command;
 pub mod dag;
+pub mod decision;
 pub mod diff;
+pub mod expansion;
 pub mod graph;
 pub mod index;
 pub mod lower;

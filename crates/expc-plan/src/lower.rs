@@ -33,6 +33,8 @@ struct LoopCtx {
 struct Site<'p> {
     call: &'p ir::Call,
     loops: Vec<LoopCtx>,
+    /// The plan-time conditions around the call, outermost first (`fast is true`).
+    when: Vec<String>,
 }
 
 /// Lowers `pipeline` of `program` (the file `root` is for diagnostics without a place).
@@ -93,7 +95,8 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
         .iter()
         .map(|s| s.loops.iter().map(|l| l.id).collect())
         .collect();
-    let (order, deps) = match order_calls(&calls, Some(&loop_ids)) {
+    let produced = crate::expansion::producers(&sites_loops(&sites), &calls, program);
+    let (order, deps) = match order_calls(&calls, Some(&loop_ids), &produced) {
         Ok(ordered) => ordered,
         Err(cycle) => {
             diagnostics.push(*cycle);
@@ -159,6 +162,7 @@ pub fn lower(program: &ir::Program, pipeline: &str, root: FileId) -> Lowered {
         totals,
         warnings,
         checked_data,
+        decisions: crate::decision::decisions_of(&p.body),
         sweeps,
         index: HashMap::new(),
     };
@@ -186,7 +190,16 @@ fn collect<'p>(
             ir::Stmt::Call(call) => out.push(Site {
                 call,
                 loops: loops.clone(),
+                when: Vec::new(),
             }),
+            ir::Stmt::If(d) => {
+                let first = out.len();
+                collect(&d.body, loops, next, out);
+                let when = crate::decision::when(d);
+                for site in &mut out[first..] {
+                    site.when.insert(0, when.clone());
+                }
+            }
             ir::Stmt::For {
                 var,
                 index,
@@ -207,6 +220,13 @@ fn collect<'p>(
     }
 }
 
+/// The bindings whose outputs an expression reads.
+pub(crate) fn bindings_read(e: &IrExpr, out: &mut Vec<String>) {
+    let mut found = Vec::new();
+    outputs_read(e, &mut found);
+    out.extend(found.into_iter().map(|(b, _)| b.to_owned()));
+}
+
 /// The bindings whose outputs an expression reads, and whether gathered.
 fn outputs_read<'e>(e: &'e IrExpr, out: &mut Vec<(&'e str, bool)>) {
     match e {
@@ -224,6 +244,14 @@ fn outputs_read<'e>(e: &'e IrExpr, out: &mut Vec<(&'e str, bool)>) {
     }
 }
 
+/// The sweeps of the loops around each site, outermost first.
+fn sites_loops(sites: &[Site<'_>]) -> Vec<Vec<String>> {
+    sites
+        .iter()
+        .map(|s| s.loops.iter().map(|l| l.sweep.clone()).collect())
+        .collect()
+}
+
 /// Every call of the pipeline, with the loops around it.
 fn sites_of(p: &ir::Pipeline) -> Vec<Site<'_>> {
     let mut sites = Vec::new();
@@ -232,12 +260,20 @@ fn sites_of(p: &ir::Pipeline) -> Vec<Site<'_>> {
     sites
 }
 
+/// Every call of a pipeline's body, in source order.
+pub(crate) fn calls_in(body: &[ir::Stmt]) -> Vec<&ir::Call> {
+    let mut out = Vec::new();
+    calls_of(body, &mut out);
+    out
+}
+
 /// Every call of a pipeline's body, in source order, without the loops around them.
 fn calls_of<'p>(body: &'p [ir::Stmt], out: &mut Vec<&'p ir::Call>) {
     for stmt in body {
         match stmt {
             ir::Stmt::Call(call) => out.push(call),
             ir::Stmt::For { body, .. } => calls_of(body, out),
+            ir::Stmt::If(d) => calls_of(&d.body, out),
         }
     }
 }
@@ -251,7 +287,7 @@ pub fn cycles(program: &ir::Program) -> Vec<Diagnostic> {
         .filter_map(|p| {
             let mut calls = Vec::new();
             calls_of(&p.body, &mut calls);
-            order_calls(&calls, None).err()
+            order_calls(&calls, None, &[]).err()
         })
         .map(|d| *d)
         .collect()
@@ -275,6 +311,7 @@ struct Edge {
 fn order_calls(
     calls: &[&ir::Call],
     loop_ids: Option<&[Vec<u32>]>,
+    produced: &[(usize, usize)],
 ) -> Result<(Vec<usize>, Vec<Vec<Edge>>), Box<Diagnostic>> {
     let by_binding: foldhash::HashMap<&str, usize> = calls
         .iter()
@@ -316,6 +353,16 @@ fn order_calls(
                 from: j,
                 gathered,
                 order_only: true,
+            });
+        }
+    }
+    // A loop over what a call produces runs after all of that call.
+    for &(i, j) in produced {
+        if !deps[i].iter().any(|e| e.from == j) {
+            deps[i].push(Edge {
+                from: j,
+                gathered: true,
+                order_only: false,
             });
         }
     }
@@ -611,6 +658,7 @@ impl Cx<'_> {
         let resources = job_resources(task, backend, &fields);
         let env = self.env(call, task, &fields);
         let loops = self.loops(site);
+        let known_after = crate::expansion::known_after(&loops);
         let instances = loops
             .iter()
             .fold(1u64, |acc, l| acc.saturating_mul(l.points));
@@ -652,6 +700,8 @@ impl Cx<'_> {
             cache: task.cache,
             after,
             moved_from: call.moved_from.clone(),
+            when: site.when.clone(),
+            known_after,
             placement,
         }
     }
@@ -985,7 +1035,7 @@ impl Cx<'_> {
             if let Some(m) = job.resources.mem_bytes {
                 t.max_mem_bytes = Some(t.max_mem_bytes.map_or(m, |x: u64| x.max(m)));
             }
-            if job.instances == 0 {
+            if job.instances == 0 && job.known_after.is_none() {
                 warnings.push(format!(
                     "`{}` has no instances: its sweep is empty",
                     job.key

@@ -13,7 +13,7 @@ use expc_check::value::Value;
 use serde::Serialize;
 
 /// Bumped on any incompatible change of the plan's JSON.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Plan {
@@ -30,6 +30,9 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// The shipped tables a run checks against their schema before anything starts.
     pub checked_data: Vec<CheckedData>,
+    /// The `if`s decided when the experiment was planned, in source order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<crate::decision::PlannedIf>,
     /// The sweeps the jobs loop over, by id, to compute instance coordinates.
     #[serde(skip)]
     pub sweeps: BTreeMap<String, ir::Sweep>,
@@ -86,6 +89,15 @@ pub struct Job {
     pub moved_from: Option<String>,
     /// Fields of the resource the job is placed on, as the engine will see them.
     pub placement: BTreeMap<String, Value>,
+    /// The plan-time conditions whose taken branch holds the call (`fast is true`),
+    /// outermost first: not in the id, since they change nothing the job computes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub when: Vec<String>,
+    /// For a loop over what a call produces (`for x in s.parts`): what decides the
+    /// instances, which are known only when that call has run (`instances` is 0 until the
+    /// run expands them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_after: Option<crate::expansion::KnownAfter>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -187,6 +199,30 @@ pub struct Totals {
     pub max_mem_bytes: Option<u64>,
     /// Instances whose wall time is not set, so not in the hours.
     pub instances_without_time: u64,
+}
+
+impl Job {
+    /// The call outputs this job's inputs read whole (not gathered): `(binding, output)`.
+    pub fn reads_whole(&self, program: &ir::Program) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let calls = program
+            .pipelines
+            .iter()
+            .flat_map(|p| crate::lower::calls_in(&p.body));
+        for c in calls.filter(|c| c.binding == self.key) {
+            for arg in c.args.values() {
+                if let ir::IrExpr::CallOutput {
+                    binding,
+                    output,
+                    gathered: false,
+                } = arg
+                {
+                    out.push((binding.clone(), output.clone()));
+                }
+            }
+        }
+        out
+    }
 }
 
 impl Plan {
@@ -300,6 +336,8 @@ struct PlanHeader<'a> {
     params: &'a [Param],
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     checked_data: &'a [CheckedData],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    decisions: &'a [crate::decision::PlannedIf],
 }
 
 #[derive(Serialize)]
@@ -356,6 +394,7 @@ impl Plan {
                 profile: self.profile.as_ref(),
                 params: &self.params,
                 checked_data: &self.checked_data,
+                decisions: &self.decisions,
             },
             jobs: self
                 .jobs

@@ -81,6 +81,9 @@ pub fn loops(job: &Job) -> String {
                 Some(i) => format!("({i}, {})", l.var),
                 None => l.var.clone(),
             };
+            if l.strategy == expc_check::ir::Strategy::Produced {
+                return crate::expansion::loop_text(&vars, l);
+            }
             if l.strategy == expc_check::ir::Strategy::List {
                 let n = l.points;
                 return format!(
@@ -198,10 +201,13 @@ pub fn text(plan: &Plan) -> String {
             let _ = writeln!(out, "  {} ({}): {}", c.data, c.path, c.checks);
         }
     }
+    out.push_str(&crate::decision::text(&plan.decisions));
     for (j, job) in plan.jobs.iter().enumerate() {
         let _ = writeln!(out);
         let times = if job.loops.is_empty() {
             String::new()
+        } else if let Some(k) = &job.known_after {
+            format!(" × ?  (one per file of {}, known after {})", k.list, k.call)
         } else {
             format!(" × {}", job.instances)
         };
@@ -219,6 +225,9 @@ pub fn text(plan: &Plan) -> String {
         }
         if !job.loops.is_empty() {
             let _ = writeln!(out, "  loops      {}", loops(job));
+        }
+        if !job.when.is_empty() {
+            let _ = writeln!(out, "  when       {}", job.when.join(", "));
         }
         let mut first = true;
         for (k, v) in &job.inputs {

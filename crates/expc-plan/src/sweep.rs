@@ -19,7 +19,7 @@ pub fn value(sweep: &ir::Sweep, point: u64, axis: usize) -> Value {
             let i = (point / stride.max(1)) % n;
             list(a).get(i as usize).cloned().unwrap_or(Value::None)
         }
-        ir::Strategy::Zip | ir::Strategy::List | ir::Strategy::Rows => {
+        ir::Strategy::Zip | ir::Strategy::List | ir::Strategy::Rows | ir::Strategy::Produced => {
             list(a).get(point as usize).cloned().unwrap_or(Value::None)
         }
         _ => draw(

@@ -24,6 +24,7 @@ mod key;
 pub mod lock;
 mod machine;
 mod preflight;
+pub mod produced;
 pub mod resolve;
 mod scheduler;
 pub mod stamp;

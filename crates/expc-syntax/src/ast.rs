@@ -299,6 +299,9 @@ pub enum StmtKind {
         body: Vec<Stmt>,
         body_span: Span,
     },
+    /// `if CONDITION { … } else { … }`: which branch runs is decided by the condition, when
+    /// the experiment is planned (params and literals).
+    If(IfStmt),
     /// `EXPR after [A, B] on RESOURCE`
     Expr {
         value: Expr,
@@ -306,6 +309,16 @@ pub enum StmtKind {
         on: Option<Ident>,
     },
     Error,
+}
+
+/// `if CONDITION { … }` with an optional `else { … }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IfStmt {
+    pub condition: Expr,
+    pub then_body: Vec<Stmt>,
+    pub then_span: Span,
+    /// The `else` branch and its braces' span, if written.
+    pub else_body: Option<(Vec<Stmt>, Span)>,
 }
 
 /// `after [a, b]` on a call: bindings of the pipeline the call runs after, though it

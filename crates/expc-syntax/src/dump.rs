@@ -229,6 +229,14 @@ impl Dumper {
                     self.line(depth, &format!("for {vars} in {source}"), s.span);
                     self.statements(depth + 1, body);
                 }
+                StmtKind::If(i) => {
+                    self.line(depth, &format!("if {}", expr(&i.condition)), s.span);
+                    self.statements(depth + 1, &i.then_body);
+                    if let Some((body, span)) = &i.else_body {
+                        self.line(depth, "else", *span);
+                        self.statements(depth + 1, body);
+                    }
+                }
                 StmtKind::Expr { value, after, on } => {
                     let text = format!("{}{}{}", expr(value), after_text(after), on_text(on));
                     self.line(depth, &text, s.span);

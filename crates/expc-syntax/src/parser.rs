@@ -231,7 +231,7 @@ fn to_diagnostic(error: &Rich<'_, Token<'_>, Span>) -> Diagnostic {
         match e.as_str() {
             "an item" => keywords.extend_from_slice(ITEM_KEYWORDS),
             "a task section" => keywords.extend_from_slice(SECTION_KEYWORDS),
-            "a statement" => keywords.extend_from_slice(&["let", "for"]),
+            "a statement" => keywords.extend_from_slice(&["let", "for", "if"]),
             _ => {}
         }
     }
@@ -458,6 +458,12 @@ mod tests {
         "param a: List<A<B>=1\nparam b: A<,> = 1\nparam c: A<B C>\nparam d: A<B>> = 1\nparam e: A<1>",
         "pipeline p { for a in g { for b in m.h { let x = t(a = a.x) on r\n t(b = x.out) } } }",
         "pipeline p { let a = 1\n let b = [a, 2]\n let c = f(a)(b) on x\n g(c)\n h() on y }",
+        // `if`, `else`, nested, and a task named `if` (called, not a condition).
+        "pipeline p { if fast { let a = t() on r } else { let a = u() } t(b = a.out) }",
+        "pipeline p { if a > 1 && !b { if c { t() } } else { for x in g { if x { t() } } } }",
+        "pipeline p { if(x = 1) on r\n if (a) { t() } if a { } else { } }",
+        "pipeline p { if a { t() } else b() }",
+        "pipeline p { if { t() } }",
         "pipeline p { let a = f() on }",
         "pipeline p { let a = f() on let }",
         "pipeline p { let = f() }",

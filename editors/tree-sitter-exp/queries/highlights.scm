@@ -13,6 +13,7 @@
 "after" @keyword.control
 "args" @keyword
 ["let" "for" "in" "on" "where"] @keyword.control
+["if" "else"] @keyword.conditional
 (comparison operator: "in" @keyword.operator)
 
 ; Literals.

@@ -85,6 +85,8 @@ function grammar() {
           { name: 'keyword.other.args.exp', match: '\\bargs\\b(?=\\s*\\[)' },
           // `after [a, b]` on a call: the calls it runs after.
           { name: 'keyword.control.after.exp', match: '\\bafter\\b(?=\\s*\\[)' },
+          // `if CONDITION { … } else { … }` in a pipeline; `if(` calls a task named `if`.
+          { name: 'keyword.control.conditional.exp', match: '\\b(?:if|else)\\b(?!\\s*\\()' },
           { name: 'support.type.builtin.exp', match: '\\b(?:' + alt(w.builtinTypes) + ')\\b' },
           { name: 'support.function.builtin.exp', match: '\\b(?:' + alt(w.builtinFunctions) + ')\\b(?=\\s*\\()' },
           { name: 'entity.name.type.exp', match: '\\b[A-Z][A-Za-z0-9_]*\\b' },

@@ -23,6 +23,22 @@ pub fn run(args: BuildArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     else {
         return Ok(ExitCode::from(1));
     };
+    if let Some(k) = expc_plan::expansion::unexpanded(&program, &plan).first() {
+        let jobs: Vec<&str> = plan
+            .jobs
+            .iter()
+            .filter(|j| j.known_after.as_ref() == Some(k))
+            .map(|j| j.key.as_str())
+            .collect();
+        return Err(miette!(
+            help = "run it with `expc run`, which expands the loop when the list is made; nothing was written",
+            "cannot build `{}`: {} loops over {}, whose files are known only after `{}` has run, and `expc build` does not yet write scripts that expand at submit time",
+            args.file.display(),
+            jobs.join(", "),
+            k.list,
+            k.call
+        ));
+    }
     let templates = match &args.templates {
         Some(dir) => read_templates(dir)?,
         None => BTreeMap::new(),

@@ -102,7 +102,12 @@ fn run_here(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         wait: args.wait,
         detached: args.head.is_some(),
     };
-    let mut shown = shown_sink(args.json);
+    let (program, plan, dag, shown_before) =
+        match super::expand::produced_lists(program, plan, dag, &args, &opts)? {
+            Some(expanded) => expanded,
+            None => return Ok(ExitCode::from(1)),
+        };
+    let mut shown = super::expand::hide_repeats(shown_sink(args.json), shown_before);
     if let Some(head) = &args.head {
         shown = super::detach::logged(shown, head)?;
     }
@@ -278,6 +283,12 @@ pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     else {
         return Ok(ExitCode::from(1));
     };
+    // Loops over produced lists, as the files their producers stored last make them.
+    let state_dir = match &args.state_dir {
+        Some(d) => d.clone(),
+        None => spec_dir(&args.file)?.join(".expc"),
+    };
+    let (program, plan, unknown) = super::expand::as_last_stored(program, plan, &state_dir);
     let key = match &args.task {
         None => None,
         Some(t) => {
@@ -355,6 +366,7 @@ pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
             }
         }
     }
+    super::expand::say_unknown(&mut out, &plan, &unknown, key.as_deref());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -106,6 +106,9 @@ pub(super) fn collect(
             crate::tables::check(&path, &program.shape(&o.ty))
                 .map_err(|e| format!("its output `{name}` (`{rel}`, `{}`) {e}", o.ty))?;
         }
+        if let Some(pattern) = crate::produced::pattern(program, &plan.jobs[j].task, name) {
+            crate::produced::check(work, name, pattern)?;
+        }
         let (digest, dir, size) = crate::hash::output_digest(&path)
             .map_err(|e| format!("cannot read its output `{name}`: {e}"))?;
         store

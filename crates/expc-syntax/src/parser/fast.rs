@@ -898,6 +898,10 @@ where
                     body_span: inp.span_since(&body_start),
                 }
             }
+            Some(Token::Ident("if")) => {
+                inp.skip();
+                StmtKind::If(if_statement(inp, expr)?)
+            }
             Some(ref token) if starts_statement(token) => {
                 let value = expression(inp, expr)?;
                 if !matches!(value.kind, ExprKind::Call { .. }) {
@@ -916,6 +920,34 @@ where
     }
     body.shrink_to_fit();
     Ok(body)
+}
+
+/// `if CONDITION { … } else { … }`, after the `if`: a condition that is not followed by a
+/// block (a call of a task named `if`) is left to the grammar.
+fn if_statement<'t, 's: 't, I, E, P>(inp: &mut Inp<'t, '_, I, E>, expr: &P) -> Result<IfStmt, E>
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+    P: Parser<'t, I, Expr, Extra<E>>,
+{
+    let condition = expression(inp, expr)?;
+    let then_start = inp.cursor();
+    let then_body = statements(inp, expr)?;
+    let then_span = inp.span_since(&then_start);
+    let else_body = if inp.peek() == Some(Token::Ident("else")) {
+        inp.skip();
+        let else_start = inp.cursor();
+        let body = statements(inp, expr)?;
+        Some((body, inp.span_since(&else_start)))
+    } else {
+        None
+    };
+    Ok(IfStmt {
+        condition,
+        then_body,
+        then_span,
+        else_body,
+    })
 }
 
 /// What a `for` loop runs over: a name path right before the body's `{` (a sweep or a

@@ -78,7 +78,7 @@ fn is_section_keyword(word: &str) -> bool {
 
 /// Whether `word` starts a statement other than a call.
 fn is_statement_keyword(word: &str) -> bool {
-    matches!(word, "let" | "for")
+    matches!(word, "let" | "for" | "if")
 }
 
 fn is_open(t: &Token<'_>) -> bool {
@@ -556,7 +556,7 @@ where
             .ignore_then(loop_vars)
             .then_ignore(kw!("in"))
             .then(loop_source)
-            .then(statements.map_with(|body, e| (body, e.span())))
+            .then(statements.clone().map_with(|body, e| (body, e.span())))
             .map(
                 |(((index, var), source), (body, body_span))| StmtKind::For {
                     index,
@@ -566,6 +566,23 @@ where
                     body_span,
                 },
             );
+        // `if CONDITION { … } else { … }`.
+        let if_stmt = kw!("if")
+            .ignore_then(expr.clone())
+            .then(statements.clone().map_with(|body, e| (body, e.span())))
+            .then(
+                kw!("else")
+                    .ignore_then(statements.clone().map_with(|body, e| (body, e.span())))
+                    .or_not(),
+            )
+            .map(|((condition, (then_body, then_span)), else_body)| {
+                StmtKind::If(IfStmt {
+                    condition,
+                    then_body,
+                    then_span,
+                    else_body,
+                })
+            });
         // A bare statement is a call: anything else is a typo or a leftover.
         let expr_stmt = expr
             .clone()
@@ -594,7 +611,7 @@ where
             })
             .rewind();
         let statement = statement_start
-            .ignore_then(choice((let_stmt, for_stmt, expr_stmt)))
+            .ignore_then(choice((let_stmt, for_stmt, if_stmt, expr_stmt)))
             .map_with(|kind, e| Stmt {
                 kind,
                 span: e.span(),
