@@ -20,6 +20,7 @@ pub mod modules;
 mod overrides;
 mod pipeline;
 mod profiles;
+mod record_params;
 mod resource_reads;
 pub mod shape;
 mod sheet;
@@ -182,7 +183,9 @@ impl Checker<'_> {
             .map(|d| {
                 let value = self.param_value(d);
                 let name = self.def(d).name.clone();
-                let overridden = self.def(d).module.0 == 0 && self.overrides.get(&name).is_some();
+                let overridden = self.def(d).module.0 == 0
+                    && (self.overrides.get(&name).is_some()
+                        || !self.overrides.fields_of(&name).is_empty());
                 ir::Param {
                     id: self.ir_id(d),
                     ty: self.show(self.decl_types.get(&d).unwrap_or(&types::Type::Error)),
