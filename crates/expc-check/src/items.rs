@@ -450,6 +450,16 @@ impl Checker<'_> {
                         "`-p {name}={}` on the command line",
                         self.overrides.get(&name).unwrap_or_default()
                     )
+                } else if self.module(module).is_root()
+                    && !self.overrides.fields_of(&name).is_empty()
+                {
+                    let fields: Vec<String> = self
+                        .overrides
+                        .fields_of(&name)
+                        .iter()
+                        .map(|(f, _, _)| self.overrides.given(&format!("{name}.{f}")))
+                        .collect();
+                    format!("its default with {}", fields.join(", "))
                 } else {
                     "its default".to_owned()
                 };

@@ -7,6 +7,7 @@
 //! diagnostic, and an IR whenever the program had no errors.
 
 mod checker;
+mod config_file;
 mod defs;
 mod expr;
 pub mod fileset;

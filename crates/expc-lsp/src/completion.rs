@@ -290,8 +290,19 @@ fn member_list(analysis: &Analysis, symbol: SymbolId) -> Vec<SymbolId> {
             .target
             .map(|t| analysis.index.children(t).map(|(id, _)| id).collect())
             .unwrap_or_default(),
+        // A record param, or a field of a record: the fields of its record type.
+        SymbolKind::Param | SymbolKind::Field => record_of(analysis, s)
+            .map(|r| analysis.index.children(r).map(|(id, _)| id).collect())
+            .unwrap_or_default(),
         _ => analysis.index.children(symbol).map(|(id, _)| id).collect(),
     }
+}
+
+/// The record a param or field is declared with (`train: TrainCfg`, `optim: Optim?`).
+fn record_of(analysis: &Analysis, s: &Symbol) -> Option<SymbolId> {
+    let ty = s.ty.as_deref()?.trim().trim_end_matches('?');
+    let record = analysis.index.lookup(s.module, ty)?;
+    (analysis.index.get(record).kind == SymbolKind::Record).then_some(record)
 }
 
 fn names(

@@ -553,6 +553,10 @@ impl Cx<'_> {
                     })
                     .collect(),
             ],
+            IrExpr::Config { format, text } => vec![format!(
+                "{{out}}/{}",
+                crate::command::config_file_name(format, text)
+            )],
             IrExpr::Error => vec!["{?}".to_owned()],
         }
     }
@@ -935,6 +939,7 @@ impl Cx<'_> {
                     IrPart::Interp { expr } => format!("${{{}}}", self.describe(expr)),
                 })
                 .collect(),
+            IrExpr::Config { format, .. } => format!("{format}(…)"),
             IrExpr::Error => "?".to_owned(),
         }
     }

@@ -23,6 +23,9 @@ pub struct Spec {
     pub env: Vec<(String, String)>,
     pub secrets: Vec<String>,
     pub outputs: Vec<(String, String, bool)>,
+    /// Files to write in the work directory before each attempt (`${json(…)}`): name
+    /// and text.
+    pub configs: Vec<(String, String)>,
     pub first_work: PathBuf,
     pub attempts: u32,
     pub backoff: Duration,
@@ -156,6 +159,9 @@ pub async fn execute(spec: Spec) -> Ended {
                 std::fs::create_dir_all(work.join(parent)).ok();
             }
         }
+        if let Some(status) = write_configs(&spec.configs, &work, attempt) {
+            return Ended::here(node, status);
+        }
         last = attempt_once(&spec, &work).await;
         match &last {
             Status::Succeeded { .. } => {
@@ -187,6 +193,22 @@ pub async fn execute(spec: Spec) -> Ended {
         }
     }
     Ended::here(node, last)
+}
+
+/// Writes the files of `${json(…)}` and `${yaml(…)}` into `work`; the failure, if one
+/// cannot be written.
+fn write_configs(configs: &[(String, String)], work: &Path, attempt: u32) -> Option<Status> {
+    for (name, text) in configs {
+        if let Err(e) = std::fs::write(work.join(name), text) {
+            return Some(Status::Failed {
+                exit_code: None,
+                message: format!("cannot write its configuration file `{name}`: {e}"),
+                stderr_tail: Vec::new(),
+                attempts: attempt,
+            });
+        }
+    }
+    None
 }
 
 async fn attempt_once(spec: &Spec, work: &Path) -> Status {

@@ -98,6 +98,9 @@ pub struct Resolved {
     pub watch: Vec<Watch>,
     /// Its scalar inputs as text, for provenance.
     pub values: Vec<(String, String)>,
+    /// The files `${json(…)}` and `${yaml(…)}` write in the work directory before the
+    /// command runs: name and text.
+    pub configs: Vec<(String, String)>,
 }
 
 /// What the run knows of a file an instance reads: whether it is declared data (else an
@@ -230,6 +233,11 @@ impl<'a> Resolver<'a> {
                 }
             },
             Place::Secret { id, .. } => out.push_str(&format!("secret({id})")),
+            Place::Config { file, .. } => {
+                out.push_str(&site.work.to_string_lossy());
+                out.push('/');
+                out.push_str(file);
+            }
         }
     }
 
@@ -244,7 +252,7 @@ impl<'a> Resolver<'a> {
                 .get(&(*job, *index))
                 .and_then(|o| o.get(output))
                 .map(|(_, d)| d.as_str()),
-            Place::Output { .. } | Place::Secret { .. } => None,
+            Place::Output { .. } | Place::Secret { .. } | Place::Config { .. } => None,
         }
     }
 
@@ -262,6 +270,9 @@ impl<'a> Resolver<'a> {
             }
             Place::Output { name, .. } => out.push_str(&format!("{{out:{name}}}")),
             Place::Secret { id, .. } => out.push_str(&format!("{{secret:{id}}}")),
+            Place::Config { text, .. } => {
+                out.push_str(&format!("{{config:{}}}", blake3::hash(text.as_bytes()).to_hex()));
+            }
         }
     }
 
@@ -438,6 +449,11 @@ impl<'a> Resolver<'a> {
             used: inputs.used,
             watch: inputs.watch,
             values: inputs.values,
+            configs: cmd
+                .configs()
+                .into_iter()
+                .map(|(f, t)| (f.to_owned(), t.to_owned()))
+                .collect(),
         })
     }
 

@@ -75,6 +75,11 @@ impl<'a> ScriptCommands<'a> {
     /// for Spark scripts a `spark` task's application and arguments.
     pub fn command(&self, j: usize, index: u64) -> Result<ScriptCommand, String> {
         let cmd = self.evaluator.command(j, index)?;
+        if let Some((file, _)) = cmd.configs().first() {
+            return Err(format!(
+                "its command passes a file made by `${{json(…)}}` or `${{yaml(…)}}` (`{file}`), which generated scripts do not write: place the call on a `Local` resource and run it with `expc run`"
+            ));
+        }
         match (&cmd.kind, self.spark) {
             (CommandKind::Spark { .. }, false) => {
                 Err("a `spark` task cannot run on a Slurm resource".into())
@@ -143,5 +148,10 @@ fn place(plan: &Plan, place: &Place, out: &mut Vec<Segment>) {
             )));
         }
         Place::Secret { var, .. } => out.push(Segment::Var(var.clone())),
+        // Refused by `command` before any word is written.
+        Place::Config { file, .. } => {
+            out.push(Segment::Var("work".into()));
+            out.push(Segment::Text(format!("/{file}")));
+        }
     }
 }
