@@ -24,6 +24,9 @@ pub struct ScriptCommand {
     pub vars: Vec<Vec<Segment>>,
     /// Environment variables the job needs from the submitting shell (secrets).
     pub secret_vars: Vec<String>,
+    /// Files the script writes in the work directory before the command runs
+    /// (`${json(…)}`, `${yaml(…)}`): name and text.
+    pub configs: Vec<(String, String)>,
 }
 
 /// The name of a job's directories and files: its key with `#` (of `task#2`) as `-`.
@@ -75,11 +78,6 @@ impl<'a> ScriptCommands<'a> {
     /// for Spark scripts a `spark` task's application and arguments.
     pub fn command(&self, j: usize, index: u64) -> Result<ScriptCommand, String> {
         let cmd = self.evaluator.command(j, index)?;
-        if let Some((file, _)) = cmd.configs().first() {
-            return Err(format!(
-                "its command passes a file made by `${{json(…)}}` or `${{yaml(…)}}` (`{file}`), which generated scripts do not write: place the call on a `Local` resource and run it with `expc run`"
-            ));
-        }
         match (&cmd.kind, self.spark) {
             (CommandKind::Spark { .. }, false) => {
                 Err("a `spark` task cannot run on a Slurm resource".into())
@@ -111,6 +109,11 @@ impl<'a> ScriptCommands<'a> {
             argv,
             vars,
             secret_vars,
+            configs: cmd
+                .configs()
+                .into_iter()
+                .map(|(f, t)| (f.to_owned(), t.to_owned()))
+                .collect(),
         }
     }
 }
@@ -148,7 +151,7 @@ fn place(plan: &Plan, place: &Place, out: &mut Vec<Segment>) {
             )));
         }
         Place::Secret { var, .. } => out.push(Segment::Var(var.clone())),
-        // Refused by `command` before any word is written.
+        // Written there by the script first (see `crate::cases`).
         Place::Config { file, .. } => {
             out.push(Segment::Var("work".into()));
             out.push(Segment::Text(format!("/{file}")));
