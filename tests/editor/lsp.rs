@@ -495,7 +495,22 @@ fn record_params_complete_their_fields_and_hover_with_their_type() {
         &path,
         pos(&typing, "${train.optim.}", 0, 14),
     ));
-    assert!(l.contains(&"name".to_owned()) && l.contains(&"momentum".to_owned()), "{l:?}");
+    assert!(
+        l.contains(&"name".to_owned()) && l.contains(&"momentum".to_owned()),
+        "{l:?}"
+    );
+    // In a command, `json` and `yaml` are offered.
+    let typing = text.replace("${json(train)}", "${js}");
+    c.change(&path, 4, &typing);
+    let l = labels(c.at(
+        "textDocument/completion",
+        &path,
+        pos(&typing, "${js}", 0, 4),
+    ));
+    assert!(
+        l.contains(&"json".to_owned()) && l.contains(&"yaml".to_owned()),
+        "{l:?}"
+    );
     c.stop();
 }
 

@@ -505,7 +505,11 @@ fn record_params_merge_files_and_overrides_field_by_field() {
     std::fs::create_dir_all(&dir).unwrap();
     let spec = "examples/training/training.exp";
     let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    std::fs::write(dir.join("base.yaml"), "train:\n  lr: 0.2\n  layers: [4, 5]\n").unwrap();
+    std::fs::write(
+        dir.join("base.yaml"),
+        "train:\n  lr: 0.2\n  layers: [4, 5]\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.join("tuned.yaml"),
         "samples: 50\ntrain:\n  lr: 0.05\n  optim: {name: adam}\n",
@@ -566,7 +570,8 @@ fn record_params_merge_files_and_overrides_field_by_field() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("`train.optim.nmae` in `") && err.contains("typo.yaml`, line 5 sets the field `nmae`"),
+        err.contains("`train.optim.nmae` in `")
+            && err.contains("typo.yaml`, line 5 sets the field `nmae`"),
         "{err}"
     );
     assert!(err.contains("did you mean `name`?"), "{err}");

@@ -73,7 +73,8 @@ pub fn case_arms(
         );
         if !cmd.configs.is_empty() {
             let at = arms.text.len() - "    ;;\n".len();
-            arms.text.insert_str(at, &config_lines(&job.key, &cmd.configs)?);
+            arms.text
+                .insert_str(at, &config_lines(&job.key, &cmd.configs)?);
         }
         if arms.text.len() > max_bytes {
             return Err(too_big(arms.text.len()));
@@ -90,7 +91,10 @@ pub fn case_arms(
 fn config_lines(job: &str, configs: &[(String, String)]) -> Result<String, BuildError> {
     let mut out = String::from("    mkdir -p \"$work\" || exit 1\n");
     for (name, text) in configs {
-        check_value(|| format!("the configuration file `{name}` of `{job}`"), text)?;
+        check_value(
+            || format!("the configuration file `{name}` of `{job}`"),
+            text,
+        )?;
         let _ = writeln!(
             out,
             "    printf '%s' {} >\"$work\"/{} || exit 1",

@@ -50,7 +50,9 @@ impl Checker<'_> {
                     format!("`{function}` takes 1 argument, found {}", args.len()),
                     span,
                 )
-                .with_help(format!("write `{function}(value)`, for example `{function}(train)`")),
+                .with_help(format!(
+                    "write `{function}(value)`, for example `{function}(train)`"
+                )),
             );
             return Typed::error();
         };
@@ -58,7 +60,10 @@ impl Checker<'_> {
             self.emit(
                 Diagnostic::error(
                     Code::UNKNOWN_ARGUMENT,
-                    format!("`{function}` takes a positional argument, not `{} = …`", n.name),
+                    format!(
+                        "`{function}` takes a positional argument, not `{} = …`",
+                        n.name
+                    ),
                     n.span,
                 )
                 .with_help(format!("write `{function}(value)`")),
@@ -151,7 +156,10 @@ mod tests {
             "TrainCfg".into(),
             BTreeMap::from([
                 ("lr".into(), Value::Float(0.01)),
-                ("layers".into(), Value::List(vec![Value::Int(64), Value::Int(64)])),
+                (
+                    "layers".into(),
+                    Value::List(vec![Value::Int(64), Value::Int(64)]),
+                ),
                 ("mem".into(), Value::Memory(1 << 30)),
                 ("time".into(), Value::Duration(90_000)),
                 ("optim".into(), optim),

@@ -59,7 +59,12 @@ impl Checker<'_> {
     /// The value of the root param `def` of type `ty` once the fields set for it are
     /// applied to `base` (its default's value). A param that is not a record takes no
     /// field; a record param without a default starts from its fields' defaults.
-    pub fn with_field_overrides(&mut self, def: DefId, ty: &Type, base: Option<Value>) -> Option<Value> {
+    pub fn with_field_overrides(
+        &mut self,
+        def: DefId,
+        ty: &Type,
+        base: Option<Value>,
+    ) -> Option<Value> {
         let name = self.def(def).name.clone();
         let set: Vec<(String, String, bool)> = self
             .overrides
@@ -125,11 +130,12 @@ impl Checker<'_> {
             return false;
         };
         if rest.is_empty() {
-            let parsed = crate::overrides::parse_value(given.text, &field.ty, given.verbatim, |e| {
-                self.variants
-                    .get(&e)
-                    .map(|v| v.iter().map(|(n, _)| n.as_str().to_owned()).collect())
-            });
+            let parsed =
+                crate::overrides::parse_value(given.text, &field.ty, given.verbatim, |e| {
+                    self.variants
+                        .get(&e)
+                        .map(|v| v.iter().map(|(n, _)| n.as_str().to_owned()).collect())
+                });
             return match parsed {
                 Ok(v) => {
                     values.insert(first.to_string(), crate::expr::coerce(v, &field.ty));
@@ -168,7 +174,9 @@ impl Checker<'_> {
         let fields = self.fields.get(&record).cloned().unwrap_or_default();
         let mut d = Diagnostic::error(
             Code::UNKNOWN_FIELD,
-            format!("{given} sets the field `{field}`, which the record `{owner}` does not declare"),
+            format!(
+                "{given} sets the field `{field}`, which the record `{owner}` does not declare"
+            ),
             self.def(param).span,
         )
         .with_primary_message(format!("the param is a `{owner}`"))
@@ -213,7 +221,9 @@ impl Checker<'_> {
                 format!("{given} is not a valid {shown}: {why}"),
                 self.def(param).span,
             )
-            .with_primary_message(format!("the field is declared {shown} in this param's record")),
+            .with_primary_message(format!(
+                "the field is declared {shown} in this param's record"
+            )),
         );
     }
 
@@ -232,7 +242,10 @@ impl Checker<'_> {
             return true;
         }
         let name = self.def(param).name.clone();
-        let example: Vec<String> = missing.iter().map(|f| format!("`-p {name}.{f}=…`")).collect();
+        let example: Vec<String> = missing
+            .iter()
+            .map(|f| format!("`-p {name}.{f}=…`"))
+            .collect();
         self.emit(
             Diagnostic::error(
                 Code::MISSING_FIELD,

@@ -65,7 +65,11 @@ pub fn path_line(text: &str, path: &str) -> Option<usize> {
     // The lines of the current section: after its key, while indented deeper than it.
     let (mut from, mut indent) = (0, None::<usize>);
     for key in path.split('.') {
-        let forms = [format!("{key}:"), format!("\"{key}\":"), format!("'{key}':")];
+        let forms = [
+            format!("{key}:"),
+            format!("\"{key}\":"),
+            format!("'{key}':"),
+        ];
         let mut hit = None;
         for (i, line) in lines.iter().enumerate().skip(from) {
             let body = line.trim_start();
@@ -149,7 +153,8 @@ mod tests {
 
     #[test]
     fn sections_set_fields_by_dotted_names() {
-        let text = "epochs: 5\ntrain:\n  lr: 0.01\n  # a comment\n  opt:\n    name: adam\nseed: 1\n";
+        let text =
+            "epochs: 5\ntrain:\n  lr: 0.01\n  # a comment\n  opt:\n    name: adam\nseed: 1\n";
         let p = super::params(text).unwrap();
         assert_eq!(
             p,

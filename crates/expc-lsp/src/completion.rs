@@ -246,7 +246,30 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
     if matches!(item.kind, ItemKind::Pipeline(_)) {
         items.extend(keywords(&["on", "in", "after"]));
     }
+    // A task's command may pass a value whole as a file.
+    if matches!(item.kind, ItemKind::Task(_)) {
+        items.extend(config_functions());
+    }
     items
+}
+
+/// `json(…)` and `yaml(…)`, offered in a task.
+fn config_functions() -> Vec<CompletionItem> {
+    ["json", "yaml"]
+        .into_iter()
+        .map(|f| CompletionItem {
+            label: f.to_owned(),
+            kind: Some(CompletionItemKind::FUNCTION),
+            detail: Some(format!("{f}(value): Path")),
+            documentation: Some(markdown(format!(
+                "In a command, `${{{f}(train)}}` writes the value (a record param, a field, a list) as a {} file in the instance's work directory and passes its path. The file is named after its content, which is in the cache key.",
+                f.to_uppercase()
+            ))),
+            insert_text: Some(format!("{f}($1)")),
+            insert_text_format: Some(lsp_types::InsertTextFormat::SNIPPET),
+            ..CompletionItem::default()
+        })
+        .collect()
 }
 
 /// Task inputs and outputs inside a task; bindings declared above inside a pipeline.

@@ -257,7 +257,9 @@ impl InstanceCommand<'_> {
             .chain(self.variables.iter().flat_map(|v| v.value.words()));
         for w in words {
             for piece in &w.0 {
-                if let Piece::Place(Place::Config { file, text }) | Piece::Path(Place::Config { file, text }) = piece {
+                if let Piece::Place(Place::Config { file, text })
+                | Piece::Path(Place::Config { file, text }) = piece
+                {
                     if !out.iter().any(|(f, _)| f == file) {
                         out.push((file, text));
                     }

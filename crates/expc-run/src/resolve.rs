@@ -271,7 +271,10 @@ impl<'a> Resolver<'a> {
             Place::Output { name, .. } => out.push_str(&format!("{{out:{name}}}")),
             Place::Secret { id, .. } => out.push_str(&format!("{{secret:{id}}}")),
             Place::Config { text, .. } => {
-                out.push_str(&format!("{{config:{}}}", blake3::hash(text.as_bytes()).to_hex()));
+                out.push_str(&format!(
+                    "{{config:{}}}",
+                    blake3::hash(text.as_bytes()).to_hex()
+                ));
             }
         }
     }
