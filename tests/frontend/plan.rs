@@ -302,7 +302,7 @@ fn plan_of_an_example(example: String) {
         "{example}: plan JSON differs between runs"
     );
     let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(parsed["schema_version"], 1);
+    assert_eq!(parsed["schema_version"], expc_plan::plan::SCHEMA_VERSION);
     insta::with_settings!({ snapshot_path => "../snapshots/plan", prepend_module_to_snapshot => false }, {
         insta::assert_snapshot!(format!("{name}.plan"), text);
         insta::assert_snapshot!(format!("{name}.plan.json"), json);

@@ -18,6 +18,7 @@ mod ir_expr;
 mod items;
 pub mod loader;
 pub mod modules;
+mod mpi;
 mod overrides;
 mod pipeline;
 mod profiles;

@@ -964,6 +964,7 @@ impl Checker<'_> {
         if backend == Backend::Local {
             self.check_local_capacity(&sig, &rvalue, (&tname, &rname), (span, rspan), task);
         }
+        self.check_mpi_placement(&sig, backend, (&tname, &rname), (span, rspan), task);
         let limits = self.limits(&rvalue);
         let task_value = |name: &str, fallback: Option<&str>| -> Option<Value> {
             sig.resources
@@ -1054,7 +1055,7 @@ impl Checker<'_> {
         }
     }
 
-    fn task_resource_span(&self, task: DefId, name: &str) -> Option<Span> {
+    pub fn task_resource_span(&self, task: DefId, name: &str) -> Option<Span> {
         let ItemKind::Task(t) = &self.item(task).kind else {
             return None;
         };

@@ -69,6 +69,18 @@ pub const SECTION_FIELDS: &[SectionField] = &[
         doc: "GPUs the task needs",
     },
     SectionField {
+        section: "resources",
+        name: "nodes",
+        ty: "Int",
+        doc: "nodes an MPI-style task spans (Slurm `--nodes`); the command is launched with `srun`",
+    },
+    SectionField {
+        section: "resources",
+        name: "tasks",
+        ty: "Int",
+        doc: "processes (MPI ranks) the command is started as (Slurm `--ntasks`), launched with `srun`",
+    },
+    SectionField {
         section: "env",
         name: "image",
         ty: "String",
@@ -592,6 +604,8 @@ impl Checker<'_> {
             ("mem", false, "more than 0 bytes"),
             ("time", false, "a wall time above 0"),
             ("gpus", true, "0 or more GPUs"),
+            ("nodes", false, "at least 1 node"),
+            ("tasks", false, "at least 1 task"),
         ] {
             if let (Some(v), Some(span)) = (values.get(name), span_of(name)) {
                 if bad(v, zero_ok) {

@@ -1062,6 +1062,8 @@ fn job_resources(task: &ir::Task, backend: Backend, fields: &BTreeMap<String, Va
         mem_bytes,
         time_ms,
         gpus,
+        nodes: task.resources.get("nodes").and_then(Value::as_int),
+        tasks: task.resources.get("tasks").and_then(Value::as_int),
     }
 }
 
