@@ -35,7 +35,7 @@ impl Checker<'_> {
                 Diagnostic::error(
                     Code::INVALID_PLACEMENT,
                     format!(
-                        "`{tname}` asks for {what} = {asked}, which only a Slurm resource gives, and `{rname}` is not one"
+                        "`{tname}` is an MPI-style task (`{what} = {asked}`), which only a Slurm resource starts, and `{rname}` is not one"
                     ),
                     span,
                 )
