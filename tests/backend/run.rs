@@ -11,6 +11,10 @@ use expc_tests::Suite;
 
 pub fn trials(suite: &mut Suite) {
     suite.test(
+        "the_standard_output_is_an_output_of_the_last_attempt_and_its_secrets_redacted",
+        the_standard_output_is_an_output_of_the_last_attempt_and_its_secrets_redacted,
+    );
+    suite.test(
         "a_config_file_holds_the_record_and_keys_the_instance_by_its_content",
         a_config_file_holds_the_record_and_keys_the_instance_by_its_content,
     );
@@ -455,6 +459,51 @@ pipeline main {
     ok(&moved);
     assert_eq!(tasks(&moved, "task_started"), set(&["t"]));
     assert_eq!(p.out("t/optim.yaml"), "momentum: 0.9\nname: sgd\n");
+}
+
+/// `-> (log: File<Text> = stdout)`: the standard output of the attempt that succeeded is
+/// the output, stored and read downstream like any file, with secrets redacted as in logs.
+fn the_standard_output_is_an_output_of_the_last_attempt_and_its_secrets_redacted() {
+    let p = project("stdout-output");
+    std::fs::write(
+        p.dir.join("stdout.exp"),
+        r#"import std.formats.{Text}
+import std.resources.{Local}
+
+resource here = Local {}
+
+secret token: String = env("EXPC_TEST_TOKEN")
+
+/// Fails on its first attempt (after printing), succeeds on the second.
+task hello() -> (log: File<Text> = stdout) {
+  env {
+    vars {
+      TOKEN = token
+    }
+  }
+  shell `if [ ! -e "$EXPC_TEST_LOG.tried" ]; then touch "$EXPC_TEST_LOG.tried"; echo first; exit 1; fi; echo "second $TOKEN"`
+  retry 1
+}
+
+task count(log: File<Text>) -> (n: File<Text> = stdout) {
+  run `cat ${log}`
+}
+
+pipeline main {
+  let h = hello() on here
+  count(log = h.log) on here
+}
+"#,
+    )
+    .unwrap();
+    let out = p.run("stdout.exp", &[], &[("EXPC_TEST_TOKEN", "s3cr3t-value")]);
+    ok(&out);
+    assert_eq!(p.out("h/log.stdout"), "second [redacted]\n");
+    assert_eq!(p.out("count/n.stdout"), "second [redacted]\n");
+    // Stored and cached like any output.
+    let again = p.run("stdout.exp", &[], &[("EXPC_TEST_TOKEN", "s3cr3t-value")]);
+    ok(&again);
+    assert!(tasks(&again, "task_started").is_empty());
 }
 
 struct Project {

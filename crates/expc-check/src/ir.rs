@@ -310,6 +310,9 @@ pub struct Field {
     pub ty: String,
     /// An input's default, or an output's file name.
     pub default: Option<Value>,
+    /// An output that is the task's standard output (`= stdout`), written to its file.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stdout: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -27,6 +27,7 @@ mod resource_reads;
 pub mod shape;
 mod sheet;
 mod shell;
+mod stdout_output;
 mod sweeps;
 mod tasks;
 mod types;

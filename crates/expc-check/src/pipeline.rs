@@ -965,6 +965,7 @@ impl Checker<'_> {
             self.check_local_capacity(&sig, &rvalue, (&tname, &rname), (span, rspan), task);
         }
         self.check_mpi_placement(&sig, backend, (&tname, &rname), (span, rspan), task);
+        self.check_stdout_placement(task, backend, (&tname, &rname), (span, rspan));
         let limits = self.limits(&rvalue);
         let task_value = |name: &str, fallback: Option<&str>| -> Option<Value> {
             sig.resources

@@ -182,6 +182,7 @@ impl Checker<'_> {
                 }
             }
             self.check_output_places(&outputs);
+            self.check_one_stdout(t);
             let spark = t
                 .sections
                 .iter()
@@ -293,7 +294,13 @@ impl Checker<'_> {
                     .with_help("outputs are File<F>, Dir, Table<F>, Model<F> or Metrics; write numbers to a Metrics file"),
                 );
             }
+            let stdout = f
+                .default
+                .as_ref()
+                .filter(|e| crate::stdout_output::is_stdout(e))
+                .and_then(|_| self.stdout_output(f, &ty, cx));
             match &f.default {
+                Some(_) if stdout.is_some() => default = stdout,
                 Some(e) => {
                     let t = self.expr_as(e, &Type::Path, cx, "an output's file name");
                     if let Some(Value::Str(p)) = &t.value {
@@ -557,6 +564,7 @@ impl Checker<'_> {
                         name: f.name.as_str().to_owned(),
                         ty: self.show(&f.ty),
                         default: f.default.clone(),
+                        stdout: false,
                     })
                     .collect(),
                 outputs: sig
@@ -566,6 +574,8 @@ impl Checker<'_> {
                         name: f.name.as_str().to_owned(),
                         ty: self.show(&f.ty),
                         default: f.default.clone(),
+                        stdout: crate::stdout_output::is_stdout_output(t, &f.name)
+                            && self.defs.lookup(module, "stdout").is_none(),
                     })
                     .collect(),
                 resources: resources.clone(),

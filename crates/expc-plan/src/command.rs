@@ -212,6 +212,8 @@ pub struct OutputFile {
     /// Relative to the work directory.
     pub file: String,
     pub metrics: bool,
+    /// The task's standard output goes to the file (`log: File<Text> = stdout`).
+    pub stdout: bool,
 }
 
 /// An instance's command, with its places left symbolic.
@@ -246,6 +248,15 @@ impl InstanceCommand<'_> {
 }
 
 impl InstanceCommand<'_> {
+    /// The file, relative to the work directory, that the command's standard output is
+    /// written to, when an output is declared `= stdout`.
+    pub fn stdout_file(&self) -> Option<&str> {
+        self.outputs
+            .iter()
+            .find(|o| o.stdout)
+            .map(|o| o.file.as_str())
+    }
+
     /// The files `${json(…)}` and `${yaml(…)}` write in the work directory: name and text,
     /// each once.
     pub fn configs(&self) -> Vec<(&str, &str)> {
@@ -623,6 +634,7 @@ fn outputs(task: &ir::Task) -> Vec<OutputFile> {
             name: o.name.clone(),
             file: output_file(task, &o.name).to_owned(),
             metrics: o.ty.starts_with("Metrics"),
+            stdout: o.stdout,
         })
         .collect()
 }

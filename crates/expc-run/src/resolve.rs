@@ -101,6 +101,9 @@ pub struct Resolved {
     /// The files `${json(…)}` and `${yaml(…)}` write in the work directory before the
     /// command runs: name and text.
     pub configs: Vec<(String, String)>,
+    /// The file, relative to the work directory, the command's standard output is written
+    /// to (an output declared `= stdout`).
+    pub stdout_to: Option<String>,
 }
 
 /// What the run knows of a file an instance reads: whether it is declared data (else an
@@ -457,6 +460,7 @@ impl<'a> Resolver<'a> {
                 .into_iter()
                 .map(|(f, t)| (f.to_owned(), t.to_owned()))
                 .collect(),
+            stdout_to: cmd.stdout_file().map(str::to_owned),
         })
     }
 

@@ -78,6 +78,12 @@ impl<'a> ScriptCommands<'a> {
     /// for Spark scripts a `spark` task's application and arguments.
     pub fn command(&self, j: usize, index: u64) -> Result<ScriptCommand, String> {
         let cmd = self.evaluator.command(j, index)?;
+        if let Some(o) = cmd.outputs.iter().find(|o| o.stdout) {
+            return Err(format!(
+                "its output `{}` is the command's standard output (`= stdout`), which job scripts do not capture yet: run it with `expc run`, or have the command write the file itself",
+                o.name
+            ));
+        }
         match (&cmd.kind, self.spark) {
             (CommandKind::Spark { .. }, false) => {
                 Err("a `spark` task cannot run on a Slurm resource".into())
