@@ -470,7 +470,7 @@ fn record_params_complete_their_fields_and_hover_with_their_type() {
     let value = h["contents"]["value"].as_str().unwrap();
     assert!(value.contains("param train: TrainCfg"), "{value}");
 
-    let typing = text.replace("--epochs ${train.epochs}", "--epochs ${train.}");
+    let typing = text.replace("--lr ${train.lr}", "--lr ${train.}");
     c.change(&path, 2, &typing);
     let labels = |items: serde_json::Value| -> Vec<String> {
         items
@@ -500,12 +500,12 @@ fn record_params_complete_their_fields_and_hover_with_their_type() {
         "{l:?}"
     );
     // In a command, `json` and `yaml` are offered.
-    let typing = text.replace("${json(train)}", "${js}");
+    let typing = text.replace("--config ${json(train)}", "--config ${js}");
     c.change(&path, 4, &typing);
     let l = labels(c.at(
         "textDocument/completion",
         &path,
-        pos(&typing, "${js}", 0, 4),
+        pos(&typing, "--config ${js}", 0, 13),
     ));
     assert!(
         l.contains(&"json".to_owned()) && l.contains(&"yaml".to_owned()),
