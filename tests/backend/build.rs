@@ -12,6 +12,10 @@ use expc_tests::Suite;
 use expc_tests::read_tree as read_all;
 
 pub fn trials(suite: &mut Suite) {
+    suite.test(
+        "a_config_file_from_a_job_script_holds_hostile_values_byte_for_byte",
+        a_config_file_from_a_job_script_holds_hostile_values_byte_for_byte,
+    );
     suite.test("the_specs_are_found", || {
         let specs = specs();
         assert!(
@@ -695,6 +699,85 @@ fn target_all_builds_every_part_as_its_target_alone_does(spec: String) {
     );
     expc_tests::remove_tree(&a);
     expc_tests::remove_tree(&b);
+}
+
+/// `${json(cfg)}` and `${yaml(cfg)}` in a job script: the script writes the files from
+/// quoted words, and the command reads exactly the bytes `expc run --local` gives it, for
+/// every hostile value.
+fn a_config_file_from_a_job_script_holds_hostile_values_byte_for_byte() {
+    let dir = temp("config-files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = dir.join("config.exp");
+    std::fs::write(
+        &spec,
+        "import std.formats.{Json, Text}\nimport std.resources.{Local}\n\nresource here = Local {}\n\nrecord Cfg {\n  texts: List<String> = []\n  n: Int = 1\n}\n\nparam cfg: Cfg = Cfg {}\n\ntask t() -> (j: File<Json> = \"cfg.json\", y: File<Text> = \"cfg.yaml\") {\n  run `python3 -c \"import shutil, sys; shutil.copy(sys.argv[1], sys.argv[2]); shutil.copy(sys.argv[3], sys.argv[4])\" ${json(cfg)} ${j} ${yaml(cfg)} ${y}`\n}\n\npipeline main {\n  t() on here\n}\n",
+    )
+    .unwrap();
+    let values = expc_tests::hostile_values(&[]);
+    let params = dir.join("cfg.yaml");
+    std::fs::write(
+        &params,
+        format!(
+            "cfg:\n  texts: {}\n",
+            serde_json::to_string(&values).unwrap()
+        ),
+    )
+    .unwrap();
+    let (spec, params) = (spec.to_str().unwrap(), params.to_str().unwrap());
+    let built = dir.join("built");
+    let out = expc_tests::run(&[
+        "build",
+        "--target",
+        "all",
+        "--params",
+        params,
+        "-o",
+        built.to_str().unwrap(),
+        spec,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = std::process::Command::new("bash")
+        .arg(built.join("submit.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let state = dir.join("state");
+    let here = expc_tests::run(&[
+        "run",
+        "--local",
+        "--params",
+        params,
+        "--state-dir",
+        state.to_str().unwrap(),
+        spec,
+    ]);
+    assert!(
+        here.status.success(),
+        "{}",
+        String::from_utf8_lossy(&here.stderr)
+    );
+    for file in ["cfg.json", "cfg.yaml"] {
+        let from_script = std::fs::read(built.join("run/t/0").join(file)).unwrap();
+        let from_run = std::fs::read(state.join("out/t").join(file)).unwrap();
+        assert_eq!(
+            from_script, from_run,
+            "{file} differs from expc run --local"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(state.join("out/t/cfg.json")).unwrap()).unwrap();
+    assert_eq!(json["texts"], serde_json::json!(values));
+    assert_eq!(json["n"], 1);
+    expc_tests::remove_tree(&dir);
 }
 
 /// The local part runs with bash alone: `hello` built with `--target all` and run by its

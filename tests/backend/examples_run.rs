@@ -12,6 +12,9 @@ pub fn trials(suite: &mut Suite) {
     suite.test("detection_runs", || end_to_end("detection", &[]));
     suite.test("samplesheet_runs", || end_to_end("samplesheet", &[]));
     suite.test("splitmerge_runs", || end_to_end("splitmerge", &[]));
+    suite.test("training_runs_with_a_nested_params_file", || {
+        end_to_end("training", &["--params", "params/tuned.yaml"])
+    });
     // 100 simulations instead of 1,200: the same pipeline, at a size for a test.
     suite.test("simstudy_runs_with_one_replica_per_point", || {
         end_to_end("simstudy", &["-p", "replicas=1"])

@@ -11,6 +11,14 @@ use expc_tests::Suite;
 
 pub fn trials(suite: &mut Suite) {
     suite.test(
+        "the_standard_output_is_an_output_of_the_last_attempt_and_its_secrets_redacted",
+        the_standard_output_is_an_output_of_the_last_attempt_and_its_secrets_redacted,
+    );
+    suite.test(
+        "a_config_file_holds_the_record_and_keys_the_instance_by_its_content",
+        a_config_file_holds_the_record_and_keys_the_instance_by_its_content,
+    );
+    suite.test(
         "fan_out_runs_in_parallel_and_the_gather_sees_every_branch",
         fan_out_runs_in_parallel_and_the_gather_sees_every_branch,
     );
@@ -479,6 +487,126 @@ fn a_file_added_to_a_file_set_runs_only_its_instance() {
     let fourth = run();
     assert_eq!(tasks(&fourth, "task_started"), set(&["c[3]", "report"]));
     expc_tests::remove_tree(&dir);
+}
+
+/// `${json(train)}` and `${yaml(train.optim)}`: files in the work directory with the
+/// values, passed by path; a field changed by `-p` runs the task again, an unrelated param
+/// does not.
+fn a_config_file_holds_the_record_and_keys_the_instance_by_its_content() {
+    let p = project("config-files");
+    std::fs::write(
+        p.dir.join("config.exp"),
+        r#"import std.formats.{Json, Text}
+import std.resources.{Local}
+
+resource here = Local {}
+
+record Optim {
+  name: String = "sgd"
+  momentum: Float?
+}
+
+record TrainCfg {
+  lr: Float
+  layers: List<Int> = [8]
+  mem: Memory = 1GiB
+  optim: Optim = Optim {}
+}
+
+param train: TrainCfg = TrainCfg { lr = 0.1, layers = [64, 64] }
+param other: Int = 1
+
+task t() -> (whole: File<Json> = "train.json", part: File<Text> = "optim.yaml") {
+  run `python3 -c "import shutil, sys; shutil.copy(sys.argv[1], sys.argv[2]); shutil.copy(sys.argv[3].split('=', 1)[1], sys.argv[4])"
+    ${json(train)} ${whole} --optim=${yaml(train.optim)} ${part}`
+}
+
+task u() -> (out: File<Text> = "other.txt") {
+  run `python3 -c "import sys; open(sys.argv[1], 'w').write(sys.argv[2])" ${out} ${other}`
+}
+
+pipeline main {
+  t() on here
+  u() on here
+}
+"#,
+    )
+    .unwrap();
+    let first = p.run("config.exp", &[], &[]);
+    ok(&first);
+    let json: serde_json::Value = serde_json::from_str(&p.out("t/train.json")).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "lr": 0.1,
+            "layers": [64, 64],
+            "mem": 1u64 << 30,
+            "optim": {"name": "sgd"}
+        })
+    );
+    assert_eq!(p.out("t/optim.yaml"), "name: sgd\n");
+    // The same values: nothing runs again.
+    let again = p.run("config.exp", &[], &[]);
+    ok(&again);
+    assert!(tasks(&again, "task_started").is_empty());
+    // An unrelated param re-runs only its task.
+    let other = p.run("config.exp", &["-p", "other=2"], &[]);
+    ok(&other);
+    assert_eq!(tasks(&other, "task_started"), set(&["u"]));
+    // A field of the record changes the file's content, so `t` runs again with it.
+    let moved = p.run(
+        "config.exp",
+        &["-p", "other=2", "-p", "train.optim.momentum=0.9"],
+        &[],
+    );
+    ok(&moved);
+    assert_eq!(tasks(&moved, "task_started"), set(&["t"]));
+    assert_eq!(p.out("t/optim.yaml"), "momentum: 0.9\nname: sgd\n");
+}
+
+/// `-> (log: File<Text> = stdout)`: the standard output of the attempt that succeeded is
+/// the output, stored and read downstream like any file, with secrets redacted as in logs.
+fn the_standard_output_is_an_output_of_the_last_attempt_and_its_secrets_redacted() {
+    let p = project("stdout-output");
+    std::fs::write(
+        p.dir.join("stdout.exp"),
+        r#"import std.formats.{Text}
+import std.resources.{Local}
+
+resource here = Local {}
+
+secret token: String = env("EXPC_TEST_TOKEN")
+
+/// Fails on its first attempt (after printing), succeeds on the second.
+task hello() -> (log: File<Text> = stdout) {
+  env {
+    vars {
+      TOKEN = token
+    }
+  }
+  shell `if [ ! -e "$EXPC_TEST_LOG.tried" ]; then touch "$EXPC_TEST_LOG.tried"; echo first; exit 1; fi; echo "second $TOKEN"`
+  retry 1
+}
+
+task count(log: File<Text>) -> (n: File<Text> = stdout) {
+  run `cat ${log}`
+}
+
+pipeline main {
+  let h = hello() on here
+  count(log = h.log) on here
+}
+"#,
+    )
+    .unwrap();
+    let out = p.run("stdout.exp", &[], &[("EXPC_TEST_TOKEN", "s3cr3t-value")]);
+    ok(&out);
+    assert_eq!(p.out("h/log.stdout"), "second [redacted]\n");
+    assert_eq!(p.out("count/n.stdout"), "second [redacted]\n");
+    // Stored and cached like any output.
+    let again = p.run("stdout.exp", &[], &[("EXPC_TEST_TOKEN", "s3cr3t-value")]);
+    ok(&again);
+    assert!(tasks(&again, "task_started").is_empty());
 }
 
 struct Project {

@@ -49,6 +49,11 @@ pub fn trials(suite: &mut Suite) {
         "a_profile_runs_a_spec_placed_here_on_slurm_in_its_order",
         a_profile_runs_a_spec_placed_here_on_slurm_in_its_order,
     );
+    suite.needs(
+        Engine::Slurm,
+        "an_mpi_style_task_runs_once_per_task_under_srun",
+        an_mpi_style_task_runs_once_per_task_under_srun,
+    );
     suite.test(
         "max_overlap_counts_open_intervals",
         max_overlap_counts_open_intervals,
@@ -624,6 +629,25 @@ fn expc_run(name: &str, spec: &str) -> (std::process::Output, PathBuf) {
     let state = expc_tests::temp_path("slurm", name);
     let out = expc_tests::run(&["run", "--state-dir", state.to_str().unwrap(), spec]);
     (out, state)
+}
+
+/// `resources { nodes = 1, tasks = 2 }`: one job of two tasks, whose script `srun` starts
+/// twice, each process seeing its own rank.
+fn an_mpi_style_task_runs_once_per_task_under_srun() {
+    let (out, state) = expc_run("run-mpi", &spec("mpi"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("1 ran, 0 cached, 0 failed"), "{stderr}");
+    let script = run_folders(&state)[0].join("build/jobs/ranks.sbatch");
+    let script = std::fs::read_to_string(&script).unwrap();
+    assert!(script.contains("#SBATCH --ntasks=2\n"), "{script}");
+    assert!(script.contains("launcher=(srun --export=ALL)"), "{script}");
+    for rank in 0..2 {
+        let line = std::fs::read_to_string(state.join(format!("out/ranks/ranks/rank-{rank}.txt")))
+            .unwrap();
+        assert_eq!(line, format!("rank {rank} of 2\n"));
+    }
+    expc_tests::remove_tree(&state);
 }
 
 fn expc_run_submits_to_slurm_and_follows_to_completion() {

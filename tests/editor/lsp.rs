@@ -73,6 +73,10 @@ pub fn trials(suite: &mut Suite) {
         "rows_and_resource_reads_complete_and_a_rows_sweep_hovers_with_its_table",
         rows_and_resource_reads_complete_and_a_rows_sweep_hovers_with_its_table,
     );
+    suite.test(
+        "record_params_complete_their_fields_and_hover_with_their_type",
+        record_params_complete_their_fields_and_hover_with_their_type,
+    );
 }
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -454,6 +458,63 @@ fn rows_and_resource_reads_complete_and_a_rows_sweep_hovers_with_its_table() {
     for name in ["cpus", "mem", "gpus", "time"] {
         assert!(l.contains(&name), "no `{name}` in {l:?}");
     }
+    c.stop();
+}
+
+/// `train.` offers the fields of the param's record, and `train.optim.` those of the
+/// record of its field; hovering the param shows its record type.
+fn record_params_complete_their_fields_and_hover_with_their_type() {
+    let (path, text) = example("training");
+    let mut c = Client::start(&root());
+    assert!(
+        c.open(&path, &text).is_empty(),
+        "the example has diagnostics"
+    );
+    let h = c.at("textDocument/hover", &path, pos(&text, "param train", 0, 7));
+    let value = h["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("param train: TrainCfg"), "{value}");
+
+    let typing = text.replace("--lr ${train.lr}", "--lr ${train.}");
+    c.change(&path, 2, &typing);
+    let labels = |items: serde_json::Value| -> Vec<String> {
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let l = labels(c.at(
+        "textDocument/completion",
+        &path,
+        pos(&typing, "${train.}", 0, 8),
+    ));
+    for name in ["lr", "layers", "epochs", "optim"] {
+        assert!(l.contains(&name.to_owned()), "no `{name}` in {l:?}");
+    }
+    let typing = text.replace("${train.optim.name}", "${train.optim.}");
+    c.change(&path, 3, &typing);
+    let l = labels(c.at(
+        "textDocument/completion",
+        &path,
+        pos(&typing, "${train.optim.}", 0, 14),
+    ));
+    assert!(
+        l.contains(&"name".to_owned()) && l.contains(&"momentum".to_owned()),
+        "{l:?}"
+    );
+    // In a command, `json` and `yaml` are offered.
+    let typing = text.replace("--config ${json(train)}", "--config ${js}");
+    c.change(&path, 4, &typing);
+    let l = labels(c.at(
+        "textDocument/completion",
+        &path,
+        pos(&typing, "--config ${js}", 0, 13),
+    ));
+    assert!(
+        l.contains(&"json".to_owned()) && l.contains(&"yaml".to_owned()),
+        "{l:?}"
+    );
     c.stop();
 }
 

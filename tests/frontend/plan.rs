@@ -46,6 +46,10 @@ pub fn trials(suite: &mut Suite) {
     );
     suite.test("params_files_and_overrides", params_files_and_overrides);
     suite.test(
+        "record_params_merge_files_and_overrides_field_by_field",
+        record_params_merge_files_and_overrides_field_by_field,
+    );
+    suite.test(
         "a_profile_moves_placements_and_changes_no_id",
         a_profile_moves_placements_and_changes_no_id,
     );
@@ -306,7 +310,7 @@ fn plan_of_an_example(example: String) {
         "{example}: plan JSON differs between runs"
     );
     let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(parsed["schema_version"], 2);
+    assert_eq!(parsed["schema_version"], expc_plan::plan::SCHEMA_VERSION);
     insta::with_settings!({ snapshot_path => "../snapshots/plan", prepend_module_to_snapshot => false }, {
         insta::assert_snapshot!(format!("{name}.plan"), text);
         insta::assert_snapshot!(format!("{name}.plan.json"), json);
@@ -501,6 +505,90 @@ fn params_files_and_overrides() {
     let later = dir.join("later.yaml").to_string_lossy().into_owned();
     let plan = stdout(&["plan", "--params", &file, "--params", &later, spec]);
     assert!(plan.contains("--epochs 8 "), "{plan}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn record_params_merge_files_and_overrides_field_by_field() {
+    let dir = expc_tests::temp_path("plan", "record-params");
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = "examples/training/training.exp";
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    std::fs::write(
+        dir.join("base.yaml"),
+        "train:\n  lr: 0.2\n  layers: [4, 5]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("tuned.yaml"),
+        "samples: 50\ntrain:\n  lr: 0.05\n  optim: {name: adam}\n",
+    )
+    .unwrap();
+    // The later file wins field by field: `layers` is kept from the first.
+    let plan = stdout(&[
+        "plan",
+        "--params",
+        &path("base.yaml"),
+        "--params",
+        &path("tuned.yaml"),
+        spec,
+    ]);
+    assert!(
+        plan.contains(
+            "train = TrainCfg { epochs = 5, layers = [4, 5], lr = 0.05, optim = Optim { momentum = 0.0, name = \"adam\" } }  (overridden)"
+        ),
+        "{plan}"
+    );
+    assert!(plan.contains("--samples 50 "), "{plan}");
+    assert!(
+        plan.contains("--optimizer adam --lr 0.05 --layers 4 5"),
+        "{plan}"
+    );
+    // The record goes whole to `fit` as a file named after its content.
+    let config = |plan: &str| {
+        let at = plan.find("--config {out}/expc-config-").expect(plan) + 27;
+        plan[at..at + 17].to_owned()
+    };
+    let tuned = config(&plan);
+    assert!(tuned.ends_with(".json"), "{tuned}");
+    // `-p` comes last, at any depth; another value is another file.
+    let plan = stdout(&[
+        "plan",
+        "--params",
+        &path("tuned.yaml"),
+        "-p",
+        "train.optim.name=rmsprop",
+        "-p",
+        "train.epochs=9",
+        spec,
+    ]);
+    assert!(
+        plan.contains(
+            "train = TrainCfg { epochs = 9, layers = [16, 16], lr = 0.05, optim = Optim { momentum = 0.0, name = \"rmsprop\" } }  (overridden)"
+        ),
+        "{plan}"
+    );
+    assert_ne!(config(&plan), tuned);
+    // A misspelt nested key names the file, its line and the closest field.
+    std::fs::write(
+        dir.join("typo.yaml"),
+        "# tuned\ntrain:\n  lr: 0.05\n  optim:\n    nmae: adam\n",
+    )
+    .unwrap();
+    let out = expc_tests::run(&["plan", "--params", &path("typo.yaml"), spec]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`train.optim.nmae` in `")
+            && err.contains("typo.yaml`, line 5 sets the field `nmae`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `name`?"), "{err}");
+    // A field of the wrong type names its type; a constraint on a field still holds.
+    let out = expc_tests::run(&["plan", "-p", "train.epochs=many", spec]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a valid Int"));
+    let out = expc_tests::run(&["plan", "-p", "train.lr=2.0", spec]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not satisfy its constraint"));
     std::fs::remove_dir_all(&dir).ok();
 }
 

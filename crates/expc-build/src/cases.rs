@@ -71,6 +71,11 @@ pub fn case_arms(
             words(&cmd.argv),
             words(&cmd.vars)
         );
+        if !cmd.configs.is_empty() {
+            let at = arms.text.len() - "    ;;\n".len();
+            arms.text
+                .insert_str(at, &config_lines(&job.key, &cmd.configs)?);
+        }
         if arms.text.len() > max_bytes {
             return Err(too_big(arms.text.len()));
         }
@@ -79,6 +84,25 @@ pub fn case_arms(
         arms.text.pop();
     }
     Ok(arms)
+}
+
+/// The lines of a `case` arm that write the files of `${json(…)}` and `${yaml(…)}` into
+/// the work directory (`$work`, set before the `case`), each text one quoted word.
+fn config_lines(job: &str, configs: &[(String, String)]) -> Result<String, BuildError> {
+    let mut out = String::from("    mkdir -p \"$work\" || exit 1\n");
+    for (name, text) in configs {
+        check_value(
+            || format!("the configuration file `{name}` of `{job}`"),
+            text,
+        )?;
+        let _ = writeln!(
+            out,
+            "    printf '%s' {} >\"$work\"/{} || exit 1",
+            crate::quote::quote(text),
+            crate::quote::quote(name)
+        );
+    }
+    Ok(out)
 }
 
 /// Words as bash words, separated by spaces.

@@ -292,6 +292,8 @@ pub fn build(
             "conda": conda,
             "image": env.image.as_ref().map_or(Json::Bool(false), |i| Json::String(quote(&apptainer_image(i)))),
             "apptainer_args": apptainer_args(job),
+            // An MPI-style task: its command is started by `srun`, once per task.
+            "srun": job.resources.is_mpi() && !opts.local,
             "attempts": job.retry.attempts + 1,
             "backoff": job.retry.backoff_ms.div_ceil(1000),
             "local": opts.local,

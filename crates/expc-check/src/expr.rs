@@ -1245,6 +1245,9 @@ impl Checker<'_> {
             }
             return Typed::error();
         };
+        if crate::config_file::CONFIG_FUNCTIONS.contains(&builtin) {
+            return self.config_file(builtin, args, span, cx);
+        }
         if builtin == "glob" {
             self.emit(
                 Diagnostic::error(

@@ -319,6 +319,9 @@ pub struct Field {
     /// folder `default` that match it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// An output that is the task's standard output (`= stdout`), written to its file.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stdout: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -72,6 +72,13 @@ pub enum IrExpr {
     Template {
         parts: Vec<IrPart>,
     },
+    /// `${json(x)}` / `${yaml(x)}`: a file in the work directory holding `text`, its
+    /// path the argument.
+    Config {
+        /// `json` or `yaml`.
+        format: String,
+        text: String,
+    },
     /// Something already reported as an error.
     Error,
 }

@@ -299,7 +299,7 @@ impl Checker<'_> {
                 };
                 let ty = self.resolve_type(module, ty_expr);
                 let ok = match kind {
-                    DefKind::Param => param_type(&ty),
+                    DefKind::Param => self.param_type_ok(&ty),
                     DefKind::Secret => matches!(ty, Type::String | Type::Error),
                     DefKind::Data => match &ty {
                         // A file set: `glob(…)`.
@@ -324,7 +324,7 @@ impl Checker<'_> {
                     let shown = self.show(&ty);
                     let help = match kind {
                         DefKind::Param => {
-                            "params are Int, Float, Bool, String, Path, Memory, Duration, Cpu, an enum, or a List of these"
+                            "params are Int, Float, Bool, String, Path, Memory, Duration, Cpu, an enum, a List of these, or a record whose fields are params' types"
                         }
                         DefKind::Secret => "secrets are Strings",
                         DefKind::Data if matches!(ty, Type::Model(_)) => {
@@ -384,6 +384,7 @@ impl Checker<'_> {
         } else {
             None
         };
+        let whole_given = from_override.is_some();
         let value = if let Some((text, verbatim)) = from_override {
             match crate::overrides::parse_value(&text, &ty, verbatim, |e| {
                 self.variants
@@ -409,6 +410,12 @@ impl Checker<'_> {
             self.expr_as(default, &ty, &cx, "the param's default").value
         } else {
             None
+        };
+        // A record's fields apply to its value, unless a value given whole was wrong.
+        let value = if self.module(module).is_root() && (value.is_some() || !whole_given) {
+            self.with_field_overrides(def, &ty, value)
+        } else {
+            value
         };
         self.params.insert(def, ParamState::Done(value.clone()));
         value
@@ -443,6 +450,16 @@ impl Checker<'_> {
                         "`-p {name}={}` on the command line",
                         self.overrides.get(&name).unwrap_or_default()
                     )
+                } else if self.module(module).is_root()
+                    && !self.overrides.fields_of(&name).is_empty()
+                {
+                    let fields: Vec<String> = self
+                        .overrides
+                        .fields_of(&name)
+                        .iter()
+                        .map(|(f, _, _)| self.overrides.given(&format!("{name}.{f}")))
+                        .collect();
+                    format!("its default with {}", fields.join(", "))
                 } else {
                     "its default".to_owned()
                 };
@@ -472,7 +489,9 @@ impl Checker<'_> {
             .map(|d| self.def(d).name.clone())
             .collect();
         for name in self.overrides.names() {
-            if !root_params.iter().any(|p| p == name) {
+            // `train.lr` sets a field of `train`, whose record checks it.
+            let param = name.split('.').next().unwrap_or(name);
+            if !root_params.iter().any(|p| p == param) {
                 let root = self.module(ModuleId(0));
                 let span = Span::new(root.file, 0, 0);
                 let given = match self.overrides.origin(name) {
@@ -485,7 +504,7 @@ impl Checker<'_> {
                     span,
                 );
                 d = match expc_syntax::suggest::closest(
-                    name,
+                    param,
                     root_params.iter().map(String::as_str),
                 ) {
                     Some(s) => d.with_help(format!("did you mean `{s}`?")),
@@ -901,23 +920,6 @@ pub fn plain_field(name: &str, ty: Type) -> FieldInfo {
         default: Some(Value::None),
         has_default: true,
         span: Span::default(),
-    }
-}
-
-fn param_type(t: &Type) -> bool {
-    match t {
-        Type::Int
-        | Type::Float
-        | Type::Bool
-        | Type::String
-        | Type::Path
-        | Type::Memory
-        | Type::Duration
-        | Type::Cpu
-        | Type::Enum(_)
-        | Type::Error => true,
-        Type::List(inner) => param_type(inner) && !matches!(**inner, Type::List(_)),
-        _ => false,
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod checker;
 mod conditions;
+mod config_file;
 mod defs;
 mod expr;
 pub mod fileset;
@@ -18,14 +19,17 @@ mod ir_expr;
 mod items;
 pub mod loader;
 pub mod modules;
+mod mpi;
 mod overrides;
 mod pipeline;
 mod produced;
 mod profiles;
+mod record_params;
 mod resource_reads;
 pub mod shape;
 mod sheet;
 mod shell;
+mod stdout_output;
 mod sweeps;
 mod tasks;
 mod types;
@@ -185,7 +189,9 @@ impl Checker<'_> {
             .map(|d| {
                 let value = self.param_value(d);
                 let name = self.def(d).name.clone();
-                let overridden = self.def(d).module.0 == 0 && self.overrides.get(&name).is_some();
+                let overridden = self.def(d).module.0 == 0
+                    && (self.overrides.get(&name).is_some()
+                        || !self.overrides.fields_of(&name).is_empty());
                 ir::Param {
                     id: self.ir_id(d),
                     ty: self.show(self.decl_types.get(&d).unwrap_or(&types::Type::Error)),

@@ -81,7 +81,7 @@ impl Overrides {
     /// which line, for the messages about them.
     pub fn push_yaml_file(&mut self, text: &str, file: &str) -> Result<(), String> {
         for (name, value) in crate::yaml::params(text)? {
-            let line = crate::yaml::key_line(text, &name);
+            let line = crate::yaml::path_line(text, &name);
             self.origins.push((name.clone(), file.to_owned(), line));
             self.push(name, value);
         }
@@ -121,6 +121,33 @@ impl Overrides {
             .map(|(_, v, verbatim)| (v.as_str(), *verbatim))
     }
 
+    /// The fields of the record param `param` that are set (`-p train.lr=…`, a section
+    /// `train:` of a params file): each field's path below the param (`lr`, `opt.name`),
+    /// once, in order of first appearance, with the last value given for it and whether
+    /// that value is verbatim.
+    pub fn fields_of(&self, param: &str) -> Vec<(&str, &str, bool)> {
+        let mut out: Vec<(&str, &str, bool)> = Vec::new();
+        for (n, v, verbatim) in &self.values {
+            let Some(path) = n.strip_prefix(param).and_then(|r| r.strip_prefix('.')) else {
+                continue;
+            };
+            match out.iter_mut().find(|(p, _, _)| *p == path) {
+                Some(slot) => *slot = (path, v, *verbatim),
+                None => out.push((path, v, *verbatim)),
+            }
+        }
+        out
+    }
+
+    /// How the messages name where `name` was set: `` `train.lr` in `p.yaml`, line 3 ``
+    /// for a params file, `` `-p train.lr=…` `` for the command line.
+    pub fn given(&self, name: &str) -> String {
+        match self.origin(name) {
+            Some(at) => format!("`{name}` in {at}"),
+            None => format!("`-p {name}=…`"),
+        }
+    }
+
     /// Every overridden name, once, in order of first appearance.
     pub fn names(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
@@ -134,7 +161,8 @@ impl Overrides {
 }
 
 /// Reads the text of an override as a literal of the param's type; `verbatim` (from `-p`),
-/// a `String` or `Path` takes it as it is.
+/// a `String` or `Path` takes it as it is. An optional takes `none` or its type's literal
+/// (a field of a record param may be optional).
 pub fn parse_value(
     text: &str,
     ty: &Type,
@@ -149,6 +177,8 @@ pub fn parse_value(
     let t = unquoted.as_deref().unwrap_or(text).trim();
     match ty {
         Type::Error => Err("the param's type is not known".into()),
+        Type::Optional(_) if text.trim() == "none" => Ok(Value::None),
+        Type::Optional(inner) => parse_value(text, inner, verbatim, variants),
         Type::String | Type::Path if verbatim => Ok(Value::Str(text.to_owned())),
         Type::String | Type::Path => {
             Ok(Value::Str(unquote(text).unwrap_or_else(|| text.to_owned())))
@@ -218,6 +248,10 @@ pub fn parse_value(
             }
             Ok(Value::List(items))
         }
+        Type::Record(_) => Err(
+            "a record is given field by field: `-p NAME.FIELD=VALUE`, or a section in a params file"
+                .into(),
+        ),
         _ => Err("this type cannot be given on the command line".into()),
     }
 }

@@ -990,6 +990,8 @@ impl Checker<'_> {
         if backend == Backend::Local {
             self.check_local_capacity(&sig, &rvalue, (&tname, &rname), (span, rspan), task);
         }
+        self.check_mpi_placement(&sig, backend, (&tname, &rname), (span, rspan), task);
+        self.check_stdout_placement(task, backend, (&tname, &rname), (span, rspan));
         let limits = self.limits(&rvalue);
         let task_value = |name: &str, fallback: Option<&str>| -> Option<Value> {
             sig.resources
@@ -1080,7 +1082,7 @@ impl Checker<'_> {
         }
     }
 
-    fn task_resource_span(&self, task: DefId, name: &str) -> Option<Span> {
+    pub fn task_resource_span(&self, task: DefId, name: &str) -> Option<Span> {
         let ItemKind::Task(t) = &self.item(task).kind else {
             return None;
         };

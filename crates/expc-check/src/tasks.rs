@@ -69,6 +69,18 @@ pub const SECTION_FIELDS: &[SectionField] = &[
         doc: "GPUs the task needs",
     },
     SectionField {
+        section: "resources",
+        name: "nodes",
+        ty: "Int",
+        doc: "nodes an MPI-style task spans (Slurm `--nodes`); the command is launched with `srun`",
+    },
+    SectionField {
+        section: "resources",
+        name: "tasks",
+        ty: "Int",
+        doc: "processes (MPI ranks) the command is started as (Slurm `--ntasks`), launched with `srun`",
+    },
+    SectionField {
         section: "env",
         name: "image",
         ty: "String",
@@ -170,6 +182,7 @@ impl Checker<'_> {
                 }
             }
             self.check_output_places(&outputs);
+            self.check_one_stdout(t);
             let spark = t
                 .sections
                 .iter()
@@ -286,7 +299,13 @@ impl Checker<'_> {
                     .with_help("outputs are File<F>, Dir, Table<F>, Model<F> or Metrics; write numbers to a Metrics file"),
                 );
             }
+            let stdout = f
+                .default
+                .as_ref()
+                .filter(|e| crate::stdout_output::is_stdout(e))
+                .and_then(|_| self.stdout_output(f, &ty, cx));
             match &f.default {
+                Some(_) if stdout.is_some() => default = stdout,
                 Some(e) => {
                     let t = self.expr_as(e, &Type::Path, cx, "an output's file name");
                     if let Some(Value::Str(p)) = &t.value {
@@ -551,6 +570,7 @@ impl Checker<'_> {
                         ty: self.show(&f.ty),
                         default: f.default.clone(),
                         pattern: None,
+                        stdout: false,
                     })
                     .collect(),
                 outputs: sig
@@ -561,6 +581,8 @@ impl Checker<'_> {
                         ty: self.show(&f.ty),
                         default: f.default.clone(),
                         pattern: self.output_patterns.get(&f.span).cloned(),
+                        stdout: crate::stdout_output::is_stdout_output(t, &f.name)
+                            && self.defs.lookup(module, "stdout").is_none(),
                     })
                     .collect(),
                 resources: resources.clone(),
@@ -599,6 +621,8 @@ impl Checker<'_> {
             ("mem", false, "more than 0 bytes"),
             ("time", false, "a wall time above 0"),
             ("gpus", true, "0 or more GPUs"),
+            ("nodes", false, "at least 1 node"),
+            ("tasks", false, "at least 1 task"),
         ] {
             if let (Some(v), Some(span)) = (values.get(name), span_of(name)) {
                 if bad(v, zero_ok) {

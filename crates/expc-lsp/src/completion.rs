@@ -247,7 +247,30 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
     if matches!(item.kind, ItemKind::Pipeline(_)) {
         items.extend(keywords(&["on", "in", "after"]));
     }
+    // A task's command may pass a value whole as a file.
+    if matches!(item.kind, ItemKind::Task(_)) {
+        items.extend(config_functions());
+    }
     items
+}
+
+/// `json(…)` and `yaml(…)`, offered in a task.
+fn config_functions() -> Vec<CompletionItem> {
+    ["json", "yaml"]
+        .into_iter()
+        .map(|f| CompletionItem {
+            label: f.to_owned(),
+            kind: Some(CompletionItemKind::FUNCTION),
+            detail: Some(format!("{f}(value): Path")),
+            documentation: Some(markdown(format!(
+                "In a command, `${{{f}(train)}}` writes the value (a record param, a field, a list) as a {} file in the instance's work directory and passes its path. The file is named after its content, which is in the cache key.",
+                f.to_uppercase()
+            ))),
+            insert_text: Some(format!("{f}($1)")),
+            insert_text_format: Some(lsp_types::InsertTextFormat::SNIPPET),
+            ..CompletionItem::default()
+        })
+        .collect()
 }
 
 /// Task inputs and outputs inside a task; bindings declared above inside a pipeline.
@@ -291,8 +314,19 @@ fn member_list(analysis: &Analysis, symbol: SymbolId) -> Vec<SymbolId> {
             .target
             .map(|t| analysis.index.children(t).map(|(id, _)| id).collect())
             .unwrap_or_default(),
+        // A record param, or a field of a record: the fields of its record type.
+        SymbolKind::Param | SymbolKind::Field => record_of(analysis, s)
+            .map(|r| analysis.index.children(r).map(|(id, _)| id).collect())
+            .unwrap_or_default(),
         _ => analysis.index.children(symbol).map(|(id, _)| id).collect(),
     }
+}
+
+/// The record a param or field is declared with (`train: TrainCfg`, `optim: Optim?`).
+fn record_of(analysis: &Analysis, s: &Symbol) -> Option<SymbolId> {
+    let ty = s.ty.as_deref()?.trim().trim_end_matches('?');
+    let record = analysis.index.lookup(s.module, ty)?;
+    (analysis.index.get(record).kind == SymbolKind::Record).then_some(record)
 }
 
 fn names(

@@ -33,6 +33,17 @@ pub enum Place {
     },
     /// A secret, by id, and the environment variable its value is read from.
     Secret { id: String, var: String },
+    /// A file of the instance's own that holds `text` (`${json(train)}`): its name,
+    /// relative to the work directory, where the engine writes it before the command
+    /// runs.
+    Config { file: String, text: String },
+}
+
+/// The name of the file `${json(…)}` or `${yaml(…)}` writes for `text`: named after its
+/// content, so two values never share a file and the same value always has one name.
+pub fn config_file_name(format: &str, text: &str) -> String {
+    let hash = blake3::hash(text.as_bytes()).to_hex();
+    format!("expc-config-{}.{format}", &hash[..12])
 }
 
 /// A piece of a word.
@@ -201,6 +212,8 @@ pub struct OutputFile {
     /// Relative to the work directory.
     pub file: String,
     pub metrics: bool,
+    /// The task's standard output goes to the file (`log: File<Text> = stdout`).
+    pub stdout: bool,
 }
 
 /// An instance's command, with its places left symbolic.
@@ -235,6 +248,38 @@ impl InstanceCommand<'_> {
 }
 
 impl InstanceCommand<'_> {
+    /// The file, relative to the work directory, that the command's standard output is
+    /// written to, when an output is declared `= stdout`.
+    pub fn stdout_file(&self) -> Option<&str> {
+        self.outputs
+            .iter()
+            .find(|o| o.stdout)
+            .map(|o| o.file.as_str())
+    }
+
+    /// The files `${json(…)}` and `${yaml(…)}` write in the work directory: name and text,
+    /// each once.
+    pub fn configs(&self) -> Vec<(&str, &str)> {
+        let mut out: Vec<(&str, &str)> = Vec::new();
+        let words = self
+            .groups
+            .iter()
+            .flatten()
+            .chain(self.variables.iter().flat_map(|v| v.value.words()));
+        for w in words {
+            for piece in &w.0 {
+                if let Piece::Place(Place::Config { file, text })
+                | Piece::Path(Place::Config { file, text }) = piece
+                {
+                    if !out.iter().any(|(f, _)| f == file) {
+                        out.push((file, text));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The declared data items the command names itself (the program of `python3
     /// ${train_py}`, a file in a variable), each once, in the order they appear — not
     /// those that reach it through the call's inputs.
@@ -537,6 +582,10 @@ impl<'p> Evaluator<'p> {
                 }
                 Symbolic::Word(Word(word))
             }
+            IrExpr::Config { format, text } => Symbolic::Word(Word::place(Place::Config {
+                file: config_file_name(format, text),
+                text: text.clone(),
+            })),
             IrExpr::Error => Symbolic::None,
         }
     }
@@ -585,6 +634,7 @@ fn outputs(task: &ir::Task) -> Vec<OutputFile> {
             name: o.name.clone(),
             file: output_file(task, &o.name).to_owned(),
             metrics: o.ty.starts_with("Metrics"),
+            stdout: o.stdout,
         })
         .collect()
 }

@@ -149,6 +149,14 @@ fn fields(old: &Job, new: &Job) -> Vec<FieldChange> {
                     .map_or("—".into(), expc_check::value::format_duration),
             ),
             ("gpus", j.resources.gpus.to_string()),
+            (
+                "nodes",
+                j.resources.nodes.map_or("—".into(), |n| n.to_string()),
+            ),
+            (
+                "tasks",
+                j.resources.tasks.map_or("—".into(), |t| t.to_string()),
+            ),
         ]
     };
     for ((k, o), (_, n)) in r(old).into_iter().zip(r(new)) {

@@ -600,6 +600,10 @@ impl Cx<'_> {
                     })
                     .collect(),
             ],
+            IrExpr::Config { format, text } => vec![format!(
+                "{{out}}/{}",
+                crate::command::config_file_name(format, text)
+            )],
             IrExpr::Error => vec!["{?}".to_owned()],
         }
     }
@@ -985,6 +989,7 @@ impl Cx<'_> {
                     IrPart::Interp { expr } => format!("${{{}}}", self.describe(expr)),
                 })
                 .collect(),
+            IrExpr::Config { format, .. } => format!("{format}(…)"),
             IrExpr::Error => "?".to_owned(),
         }
     }
@@ -1107,6 +1112,8 @@ fn job_resources(task: &ir::Task, backend: Backend, fields: &BTreeMap<String, Va
         mem_bytes,
         time_ms,
         gpus,
+        nodes: task.resources.get("nodes").and_then(Value::as_int),
+        tasks: task.resources.get("tasks").and_then(Value::as_int),
     }
 }
 

@@ -152,6 +152,20 @@ pub struct Resources {
     pub mem_bytes: Option<u64>,
     pub time_ms: Option<u64>,
     pub gpus: i64,
+    /// An MPI-style task's nodes (`resources { nodes = 2 }`), when it sets them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<i64>,
+    /// An MPI-style task's processes (`resources { tasks = 27 }`), when it sets them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<i64>,
+}
+
+impl Resources {
+    /// Whether the command is started by `srun` as an MPI-style task: the task sets
+    /// `nodes` or `tasks`.
+    pub fn is_mpi(&self) -> bool {
+        self.nodes.is_some() || self.tasks.is_some()
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

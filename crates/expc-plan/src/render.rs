@@ -38,6 +38,12 @@ pub fn resources(job: &Job) -> String {
     if r.gpus > 0 {
         parts.push(format!("gpus {}", r.gpus));
     }
+    if let Some(n) = r.nodes {
+        parts.push(format!("nodes {n}"));
+    }
+    if let Some(t) = r.tasks {
+        parts.push(format!("tasks {t} (srun)"));
+    }
     parts.join(" · ")
 }
 

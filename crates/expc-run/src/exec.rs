@@ -23,6 +23,12 @@ pub struct Spec {
     pub env: Vec<(String, String)>,
     pub secrets: Vec<String>,
     pub outputs: Vec<(String, String, bool)>,
+    /// Files to write in the work directory before each attempt (`${json(…)}`): name
+    /// and text.
+    pub configs: Vec<(String, String)>,
+    /// The output file (relative to the work directory) that takes the standard output,
+    /// instead of the log.
+    pub stdout_to: Option<String>,
     pub first_work: PathBuf,
     pub attempts: u32,
     pub backoff: Duration,
@@ -156,6 +162,9 @@ pub async fn execute(spec: Spec) -> Ended {
                 std::fs::create_dir_all(work.join(parent)).ok();
             }
         }
+        if let Some(status) = write_configs(&spec.configs, &work, attempt) {
+            return Ended::here(node, status);
+        }
         last = attempt_once(&spec, &work).await;
         match &last {
             Status::Succeeded { .. } => {
@@ -189,12 +198,32 @@ pub async fn execute(spec: Spec) -> Ended {
     Ended::here(node, last)
 }
 
+/// Writes the files of `${json(…)}` and `${yaml(…)}` into `work`; the failure, if one
+/// cannot be written.
+fn write_configs(configs: &[(String, String)], work: &Path, attempt: u32) -> Option<Status> {
+    for (name, text) in configs {
+        if let Err(e) = std::fs::write(work.join(name), text) {
+            return Some(Status::Failed {
+                exit_code: None,
+                message: format!("cannot write its configuration file `{name}`: {e}"),
+                stderr_tail: Vec::new(),
+                attempts: attempt,
+            });
+        }
+    }
+    None
+}
+
 async fn attempt_once(spec: &Spec, work: &Path) -> Status {
     // The logs are written beside the work directory, and moved to the log directory
     // (made then) when there is something in them or the attempt failed: most tasks
     // print nothing, and two directories and two files less per instance count on a
     // slow file system.
-    let mut stdout_path = beside(work, LOGS[0]);
+    // An output declared `= stdout` takes the standard output instead of the log.
+    let stdout_output = spec.stdout_to.as_ref().map(|f| work.join(f));
+    let mut stdout_path = stdout_output
+        .clone()
+        .unwrap_or_else(|| beside(work, LOGS[0]));
     let mut stderr_path = beside(work, LOGS[1]);
     let (Ok(out), Ok(err)) = (
         std::fs::File::create(&stdout_path),
@@ -286,13 +315,21 @@ async fn attempt_once(spec: &Spec, work: &Path) -> Status {
     // in `logs/` is always the latest attempt's.
     let succeeded = matches!(&waited, Some(Ok(s)) if s.success());
     let empty = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.len() == 0);
-    if succeeded && empty(&stdout_path) && empty(&stderr_path) {
+    let stdout_logged = stdout_output.is_none() && !empty(&stdout_path);
+    if succeeded && !stdout_logged && empty(&stderr_path) {
         for name in ["stdout", "stderr"] {
             std::fs::remove_file(spec.log_dir.join(name)).ok();
         }
     } else if std::fs::create_dir_all(&spec.log_dir).is_ok() {
         for (path, name) in [(&mut stdout_path, "stdout"), (&mut stderr_path, "stderr")] {
             let to = spec.log_dir.join(name);
+            if stdout_output.as_ref() == Some(&*path) {
+                // The output stays where it is; a failure's is copied for the log.
+                if !succeeded {
+                    std::fs::copy(&*path, &to).ok();
+                }
+                continue;
+            }
             if std::fs::rename(&*path, &to).is_ok() {
                 *path = to;
             }

@@ -98,6 +98,12 @@ pub struct Resolved {
     pub watch: Vec<Watch>,
     /// Its scalar inputs as text, for provenance.
     pub values: Vec<(String, String)>,
+    /// The files `${json(…)}` and `${yaml(…)}` write in the work directory before the
+    /// command runs: name and text.
+    pub configs: Vec<(String, String)>,
+    /// The file, relative to the work directory, the command's standard output is written
+    /// to (an output declared `= stdout`).
+    pub stdout_to: Option<String>,
 }
 
 /// What the run knows of a file an instance reads: whether it is declared data (else an
@@ -230,6 +236,11 @@ impl<'a> Resolver<'a> {
                 }
             },
             Place::Secret { id, .. } => out.push_str(&format!("secret({id})")),
+            Place::Config { file, .. } => {
+                out.push_str(&site.work.to_string_lossy());
+                out.push('/');
+                out.push_str(file);
+            }
         }
     }
 
@@ -244,7 +255,7 @@ impl<'a> Resolver<'a> {
                 .get(&(*job, *index))
                 .and_then(|o| o.get(output))
                 .map(|(_, d)| d.as_str()),
-            Place::Output { .. } | Place::Secret { .. } => None,
+            Place::Output { .. } | Place::Secret { .. } | Place::Config { .. } => None,
         }
     }
 
@@ -262,6 +273,12 @@ impl<'a> Resolver<'a> {
             }
             Place::Output { name, .. } => out.push_str(&format!("{{out:{name}}}")),
             Place::Secret { id, .. } => out.push_str(&format!("{{secret:{id}}}")),
+            Place::Config { text, .. } => {
+                out.push_str(&format!(
+                    "{{config:{}}}",
+                    blake3::hash(text.as_bytes()).to_hex()
+                ));
+            }
         }
     }
 
@@ -438,6 +455,12 @@ impl<'a> Resolver<'a> {
             used: inputs.used,
             watch: inputs.watch,
             values: inputs.values,
+            configs: cmd
+                .configs()
+                .into_iter()
+                .map(|(f, t)| (f.to_owned(), t.to_owned()))
+                .collect(),
+            stdout_to: cmd.stdout_file().map(str::to_owned),
         })
     }
 

@@ -494,6 +494,14 @@ fn argv_files(
                 "check the task's command with `expc plan`",
             )
         })?;
+        if let Some((file, _)) = cmd.configs.first() {
+            return Err(err(
+                format!(
+                    "`{key}` passes a file made by `${{json(…)}}` or `${{yaml(…)}}` (`{file}`), which Kubernetes Jobs do not write yet"
+                ),
+                "place the call on a Local, Slurm or Spark resource, or pass the fields it needs as arguments (`${train.lr}`)",
+            ));
+        }
         let work = format!("{}/{dir}/{index}", m.run_dir);
         let words = Words {
             key,

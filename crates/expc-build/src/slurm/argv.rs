@@ -24,6 +24,9 @@ pub struct ScriptCommand {
     pub vars: Vec<Vec<Segment>>,
     /// Environment variables the job needs from the submitting shell (secrets).
     pub secret_vars: Vec<String>,
+    /// Files the script writes in the work directory before the command runs
+    /// (`${json(…)}`, `${yaml(…)}`): name and text.
+    pub configs: Vec<(String, String)>,
 }
 
 /// The name of a job's directories and files: its key with `#` (of `task#2`) as `-`.
@@ -75,6 +78,12 @@ impl<'a> ScriptCommands<'a> {
     /// for Spark scripts a `spark` task's application and arguments.
     pub fn command(&self, j: usize, index: u64) -> Result<ScriptCommand, String> {
         let cmd = self.evaluator.command(j, index)?;
+        if let Some(o) = cmd.outputs.iter().find(|o| o.stdout) {
+            return Err(format!(
+                "its output `{}` is the command's standard output (`= stdout`), which job scripts do not capture yet: run it with `expc run`, or have the command write the file itself",
+                o.name
+            ));
+        }
         match (&cmd.kind, self.spark) {
             (CommandKind::Spark { .. }, false) => {
                 Err("a `spark` task cannot run on a Slurm resource".into())
@@ -106,6 +115,11 @@ impl<'a> ScriptCommands<'a> {
             argv,
             vars,
             secret_vars,
+            configs: cmd
+                .configs()
+                .into_iter()
+                .map(|(f, t)| (f.to_owned(), t.to_owned()))
+                .collect(),
         }
     }
 }
@@ -143,5 +157,10 @@ fn place(plan: &Plan, place: &Place, out: &mut Vec<Segment>) {
             )));
         }
         Place::Secret { var, .. } => out.push(Segment::Var(var.clone())),
+        // Written there by the script first (see `crate::cases`).
+        Place::Config { file, .. } => {
+            out.push(Segment::Var("work".into()));
+            out.push(Segment::Text(format!("/{file}")));
+        }
     }
 }

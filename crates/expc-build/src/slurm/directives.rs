@@ -109,11 +109,13 @@ pub fn resource_directives(
         out.push(format!("{flag}={v}"));
     }
 
-    let nodes = job
-        .placement
-        .get("nodes")
-        .and_then(Value::as_int)
-        .unwrap_or(1);
+    // An MPI-style task's own `nodes` wins over its resource's.
+    let nodes = job.resources.nodes.unwrap_or_else(|| {
+        job.placement
+            .get("nodes")
+            .and_then(Value::as_int)
+            .unwrap_or(1)
+    });
     if nodes < 1 {
         return Err(BuildError::new(
             format!("`{on}` asks for {nodes} nodes"),
@@ -121,6 +123,15 @@ pub fn resource_directives(
         ));
     }
     out.push(format!("--nodes={nodes}"));
+    if let Some(tasks) = job.resources.tasks {
+        if tasks < nodes {
+            return Err(BuildError::new(
+                format!("`{key}` asks for {tasks} tasks on {nodes} nodes"),
+                "ask for at least one task per node: `tasks` of at least `nodes`".into(),
+            ));
+        }
+        out.push(format!("--ntasks={tasks}"));
+    }
 
     let cpus = cpus_per_task(job.resources.cpus);
     if let Some(max) = limits.get("max_cpus_per_node").and_then(Value::as_f64) {

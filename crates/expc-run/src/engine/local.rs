@@ -45,6 +45,8 @@ impl Processes {
             env: r.env.clone(),
             secrets: r.secrets.clone(),
             outputs: r.outputs.clone(),
+            configs: r.configs.clone(),
+            stdout_to: r.stdout_to.clone(),
             first_work: launch.work,
             attempts: job.retry.attempts + 1,
             backoff: Duration::from_millis(job.retry.backoff_ms),
