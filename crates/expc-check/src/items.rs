@@ -576,6 +576,8 @@ impl Checker<'_> {
                     ));
                 }
                 values.insert("path".to_owned(), Value::Str(p.clone()));
+                let ty = self.decl_types.get(&def).cloned();
+                self.remote_path(p, ty.as_ref(), a.source.span);
             }
             if let Some(body) = &a.body {
                 let (lineage, rest) = split_entry(body, "lineage", is_model);

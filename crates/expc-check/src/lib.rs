@@ -20,6 +20,8 @@ pub mod modules;
 mod overrides;
 mod pipeline;
 mod profiles;
+mod remote;
+pub mod remote_url;
 mod resource_reads;
 pub mod shape;
 mod sheet;

@@ -94,6 +94,9 @@ codes! {
     INVALID_FILE_SET = "E0208", "invalid-file-set", "a `glob(…)` that is malformed, misplaced or declared with a type other than a list of files";
     EMPTY_FILE_SET = "E0209", "empty-file-set", "a `glob(…)` pattern that matches no file";
     INVALID_SAMPLE_SHEET = "E0210", "invalid-sample-sheet", "a sample sheet read by `rows(…)` that cannot be read, is empty, or does not match its schema";
+    // Remote inputs.
+    INVALID_REMOTE_INPUT = "E0230", "invalid-remote-input", "a data path with a scheme expc does not fetch, or a URL that names no file";
+    REMOTE_NOT_A_FILE = "E0231", "remote-not-a-file", "a remote input declared as a directory or a file set: only single files are fetched";
     // Blocks, resources and placement.
     UNKNOWN_FIELD = "E0300", "unknown-field", "a block sets or reads a field that does not exist";
     MISSING_FIELD = "E0301", "missing-field", "a block leaves out a required field";
