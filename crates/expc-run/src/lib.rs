@@ -24,6 +24,7 @@ mod key;
 pub mod lock;
 mod machine;
 mod preflight;
+mod remote;
 pub mod resolve;
 mod scheduler;
 pub mod stamp;
@@ -78,6 +79,8 @@ pub struct RunOptions {
     pub fingerprint: Option<String>,
     /// When another process holds the state folder's lock: wait for it (else refuse).
     pub wait: bool,
+    /// How remote inputs may be reached (`--refresh`, `--locked`, `--offline`).
+    pub remote: expc_remote::Mode,
 }
 
 /// A fatal problem before anything ran.

@@ -9,9 +9,9 @@ use expc_diagnostics::render::RenderOptions;
 use expc_run::{Event, RunOptions, Sink};
 use miette::miette;
 
-use crate::cli::{RunArgs, WhyArgs};
+use crate::cli::{RemoteArgs, RunArgs, WhyArgs};
 
-fn spec_dir(file: &Path) -> miette::Result<PathBuf> {
+pub(super) fn spec_dir(file: &Path) -> miette::Result<PathBuf> {
     let dir = file
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -50,6 +50,14 @@ fn shell_word(s: &str) -> String {
     }
 }
 
+fn remote_mode(args: &RemoteArgs) -> expc_remote::Mode {
+    expc_remote::Mode {
+        refresh: args.refresh,
+        locked: args.locked,
+        offline: args.offline,
+    }
+}
+
 pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     let overrides = super::program::overrides_of(&args.program)?;
     let Some((program, plan)) =
@@ -79,6 +87,7 @@ pub fn run(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         run_id: None,
         fingerprint: None,
         wait: args.wait,
+        remote: remote_mode(&args.remote),
     };
     let shown: Box<dyn Sink> = if args.json {
         Box::new(JsonSink::new())
@@ -283,6 +292,10 @@ pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         run_id: None,
         fingerprint: None,
         wait: false,
+        remote: expc_remote::Mode {
+            offline: true,
+            ..Default::default()
+        },
     };
     let whys = expc_run::why::explain(&program, &plan, &dag, &opts, key.as_deref())
         .map_err(|e| miette!("{}", e.0))?;
