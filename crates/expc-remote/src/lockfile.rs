@@ -37,10 +37,16 @@ impl Locked {
 }
 
 /// Every locked input, by URL.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockFile {
     version: u32,
     pub inputs: BTreeMap<String, Locked>,
+}
+
+impl Default for LockFile {
+    fn default() -> Self {
+        LockFile::new()
+    }
 }
 
 impl LockFile {

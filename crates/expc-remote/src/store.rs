@@ -82,7 +82,7 @@ impl RemoteStore {
         LockFile::read(&self.known_path())
             .ok()
             .flatten()
-            .unwrap_or_else(LockFile::new)
+            .unwrap_or_default()
     }
 
     /// Notes what `url` was found to be.
