@@ -32,6 +32,11 @@ pub fn trials(suite: &mut Suite) {
         a_transient_failure_is_retried,
     );
     suite.needs(
+        Engine::ProvValidators,
+        "provenance_names_each_remote_inputs_url_etag_and_digest",
+        provenance_names_each_remote_inputs_url_etag_and_digest,
+    );
+    suite.needs(
         Engine::S3Server,
         "an_s3_input_is_fetched_with_credentials_that_are_never_recorded",
         an_s3_input_is_fetched_with_credentials_that_are_never_recorded,
@@ -349,6 +354,82 @@ fn a_transient_failure_is_retried() {
     ok(&expc(&dir, &["run", "fetch.exp"], &[]));
     assert_eq!(copied(&dir), CSV);
     assert_eq!(server.requests().len(), 3, "two 503s, then the file");
+}
+
+fn provenance_names_each_remote_inputs_url_etag_and_digest() {
+    let server = HttpServer::start(&expc_tests::temp_path("remote", "prov-served"));
+    std::fs::write(server.root.join("stations.csv"), CSV).unwrap();
+    let url = server.url("stations.csv");
+    let dir = project("prov", &url, "");
+    ok(&expc(&dir, &["run", "fetch.exp"], &[]));
+    let sha = format!("sha256:{}", sha256(CSV.as_bytes()));
+    let etag = format!("\"{}\"", &sha256(CSV.as_bytes())[..16]);
+    // In the store: the run's record of its remote inputs.
+    let rows = expc_tests::query(
+        &dir.join(".expc"),
+        "SELECT json_extract(environment, '$.remote_inputs') AS r FROM runs",
+    );
+    let recorded = rows[0]["r"].as_str().unwrap().to_owned();
+    for part in [&url, &sha, "stations", "\"size\":19"] {
+        assert!(recorded.contains(part), "{part} not in {recorded}");
+    }
+    assert!(recorded.contains(&etag.replace('"', "\\\"")), "{recorded}");
+    let license = "https://spdx.org/licenses/CC-BY-4.0";
+    for (format, to) in [("prov-json", "prov"), ("ro-crate", "crate")] {
+        let args = [
+            "prov",
+            "export",
+            "latest",
+            "--format",
+            format,
+            "-o",
+            to,
+            "--license",
+            license,
+        ];
+        ok(&expc(&dir, &args, &[]));
+    }
+    let prov = std::fs::read_to_string(dir.join("prov/prov.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&prov).unwrap();
+    let entity = doc["entity"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find(|e| e["prov:location"] == url.as_str())
+        .unwrap_or_else(|| panic!("no entity at {url}: {prov}"));
+    assert_eq!(entity["expc:sha256"], sha.as_str());
+    assert_eq!(entity["expc:etag"], etag.as_str());
+    assert_eq!(entity["expc:name"], "stations");
+    let crate_json = std::fs::read_to_string(dir.join("crate/ro-crate-metadata.json")).unwrap();
+    assert!(
+        crate_json.contains(&format!("\"contentUrl\": \"{url}\"")),
+        "{crate_json}"
+    );
+    for (what, out) in [
+        (
+            "PROV-JSON",
+            validate("scripts/validate-prov.py", &dir.join("prov/prov.json")),
+        ),
+        (
+            "RO-Crate",
+            validate("scripts/validate-rocrate.sh", &dir.join("crate")),
+        ),
+    ] {
+        assert!(out.status.success(), "{what} rejected:\n{}", text(&out));
+    }
+}
+
+fn validate(script: &str, what: &Path) -> Output {
+    let runner = if script.ends_with(".py") {
+        "python3"
+    } else {
+        "bash"
+    };
+    Command::new(runner)
+        .arg(expc_tests::root().join(script))
+        .arg(what)
+        .output()
+        .unwrap()
 }
 
 fn an_s3_input_is_fetched_with_credentials_that_are_never_recorded() {

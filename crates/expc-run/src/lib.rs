@@ -41,7 +41,8 @@ use expc_plan::plan::Plan;
 
 use engine::Engine;
 pub use events::{
-    Event, Failure, Generated, InstanceRecord, Kept, MadeBy, Outcome, Sink, Summary, Used,
+    Event, Failure, Generated, InstanceRecord, Kept, MadeBy, Outcome, RemoteInput, Sink, Summary,
+    Used,
 };
 pub use preflight::preflight;
 use resolve::Resolver;
@@ -108,6 +109,10 @@ pub fn run(
     preflight(program, plan, opts, &mut resolver, &mut stats)?;
     // `expc why` does not need the secrets' values: only a run checks them.
     preflight::secrets(program, plan, &resolver)?;
+    let remote = remote::recorded(&resolver);
+    if !remote.is_empty() {
+        sink.remote_inputs(&remote);
+    }
     // One run per state folder: taken before anything in it is written (and held until
     // the run's end, the store and the lock dropped last).
     let lock = take_lock(opts, sink)?;

@@ -44,3 +44,23 @@ pub fn fetch(
     }
     Ok(())
 }
+
+/// The remote inputs `fetch` resolved, by id, for provenance.
+pub fn recorded(resolver: &Resolver<'_>) -> Vec<crate::events::RemoteInput> {
+    let mut out: Vec<_> = resolver
+        .remote
+        .iter()
+        .map(|(id, r)| crate::events::RemoteInput {
+            data: id.clone(),
+            url: r.url.clone(),
+            path: r.path.clone(),
+            digest: r.locked.digest.clone(),
+            size: r.locked.size,
+            etag: r.locked.etag.clone(),
+            version: r.locked.version.clone(),
+            fetched: r.fetched,
+        })
+        .collect();
+    out.sort_by(|a, b| a.data.cmp(&b.data));
+    out
+}
