@@ -277,7 +277,14 @@ fn offline_runs_from_the_store_and_names_what_it_lacks() {
 fn fails_cleanly(server: &HttpServer, name: &str, path: &str, extra: &str, told: &[&str]) {
     let url = server.url(path);
     let dir = project(name, &url, extra);
-    let out = failed(&expc(&dir, &["run", "fetch.exp"], &[]));
+    // A stalled server costs a timeout per attempt: short ones keep the test short.
+    let timeout = [("EXPC_FETCH_TIMEOUT", "1".to_owned())];
+    let env: &[(&str, String)] = if path.starts_with("_stall/") {
+        &timeout
+    } else {
+        &[]
+    };
+    let out = failed(&expc(&dir, &["run", "fetch.exp"], env));
     assert!(says(&out, &url), "{name}: no URL in:\n{out}");
     for s in told {
         assert!(says(&out, s), "{name}: no `{s}` in:\n{out}");
@@ -302,6 +309,12 @@ fn bad_http_inputs_are_told_with_their_url_and_leave_nothing() {
         "_deny/stations.csv",
         "",
         &["refused access", "403"],
+    );
+    // Asking again would not mend a 404 or a 403: each was asked once.
+    let asked = |p: &str| server.requests().iter().filter(|r| r.ends_with(p)).count();
+    assert_eq!(
+        (asked("/nothing.csv"), asked("/_deny/stations.csv")),
+        (1, 1)
     );
     let wrong = format!("  digest = \"sha256:{}\"", "0".repeat(64));
     fails_cleanly(
