@@ -31,6 +31,10 @@ pub fn trials(suite: &mut Suite) {
         "a_transient_failure_is_retried",
         a_transient_failure_is_retried,
     );
+    suite.test(
+        "a_git_input_is_a_file_at_a_revision_pinned_by_its_commit",
+        a_git_input_is_a_file_at_a_revision_pinned_by_its_commit,
+    );
     suite.needs(
         Engine::ProvValidators,
         "provenance_names_each_remote_inputs_url_etag_and_digest",
@@ -53,6 +57,11 @@ const CSV: &str = "station,mm\na,1\nb,2\n";
 /// A project whose pipeline copies the remote input `url` (with `extra` entries in its
 /// block, such as a digest) to an output.
 fn project(name: &str, url: &str, extra: &str) -> PathBuf {
+    project_reading(name, &format!("\"{url}\""), extra)
+}
+
+/// A project whose input is declared with the expression `source`.
+fn project_reading(name: &str, source: &str, extra: &str) -> PathBuf {
     let dir = expc_tests::temp_path("remote", name);
     std::fs::create_dir_all(&dir).unwrap();
     let spec = format!(
@@ -67,7 +76,7 @@ resource here = Local {{
   cpus = 1
 }}
 
-data stations: File<Csv> = "{url}" {{
+data stations: File<Csv> = {source} {{
 {extra}
 }}
 
@@ -493,5 +502,94 @@ fn bad_s3_inputs_are_told_with_their_url_and_leave_nothing() {
         let out = failed(&expc(&dir, &["run", "fetch.exp"], &env));
         assert!(says(&out, url) && says(&out, told), "{name}:\n{out}");
         assert_eq!(stored(&dir), Vec::<String>::new());
+    }
+}
+
+/// Runs `git` in `dir`, as a test's author would.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.org",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn a_git_input_is_a_file_at_a_revision_pinned_by_its_commit() {
+    let repo = expc_tests::temp_path("remote", "git-repo");
+    std::fs::create_dir_all(repo.join("data")).unwrap();
+    git(&repo, &["init", "-q"]);
+    std::fs::write(repo.join("data/stations.csv"), CSV).unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "one"]);
+    git(&repo, &["tag", "v1"]);
+    let first = git(&repo, &["rev-parse", "HEAD"]);
+    let repo_url = format!("file://{}", repo.display());
+    let source = |rev: &str| format!("git(\"{repo_url}\", \"{rev}\", \"data/stations.csv\")");
+    let shown = format!("git+{repo_url}#main:data/stations.csv");
+    let dir = project_reading("git", &source("main"), "");
+    let plan = ok(&expc(&dir, &["plan", "fetch.exp"], &[]));
+    assert!(plan.contains(&format!("(remote {shown})")), "{plan}");
+    let locked = ok(&expc(&dir, &["lock", "fetch.exp"], &[]));
+    assert!(says(&locked, "fetched"), "{locked}");
+    let lock = std::fs::read_to_string(dir.join("expc.lock")).unwrap();
+    assert!(
+        lock.contains(&shown) && lock.contains(&first),
+        "the commit is the version: {lock}"
+    );
+    ok(&expc(&dir, &["run", "--locked", "fetch.exp"], &[]));
+    assert_eq!(copied(&dir), CSV);
+    // The branch moves on: the store and the lock still give the locked bytes...
+    let changed = "station,mm\na,7\n";
+    std::fs::write(repo.join("data/stations.csv"), changed).unwrap();
+    git(&repo, &["commit", "-q", "-am", "two"]);
+    let again = ok(&expc(&dir, &["lock", "fetch.exp"], &[]));
+    assert!(says(&again, "held"), "{again}");
+    // ...and a refresh with --locked refuses the new ones, naming both digests.
+    let refused = failed(&expc(
+        &dir,
+        &["run", "--locked", "--refresh", "fetch.exp"],
+        &[],
+    ));
+    let (old, new) = (sha256(CSV.as_bytes()), sha256(changed.as_bytes()));
+    assert!(
+        says(&refused, &shown) && says(&refused, &old) && says(&refused, &new),
+        "{refused}"
+    );
+    // A tag, and a commit, name what they named.
+    for rev in ["v1", first.as_str()] {
+        let dir = project_reading(&format!("git-{}", &rev[..2]), &source(rev), "");
+        ok(&expc(&dir, &["run", "fetch.exp"], &[]));
+        assert_eq!(copied(&dir), CSV, "{rev}");
+    }
+    // A revision or a file that is not there: the URL, what to do, nothing stored.
+    for (name, rev, path, told) in [
+        (
+            "git-no-rev",
+            "v9",
+            "data/stations.csv",
+            "is not a branch, tag or commit",
+        ),
+        (
+            "git-no-file",
+            "v1",
+            "data/none.csv",
+            "is not a file at `v1`",
+        ),
+    ] {
+        let src = format!("git(\"{repo_url}\", \"{rev}\", \"{path}\")");
+        let dir = project_reading(name, &src, "");
+        let out = failed(&expc(&dir, &["run", "fetch.exp"], &[]));
+        assert!(says(&out, &repo_url) && says(&out, told), "{name}:\n{out}");
+        assert_eq!(stored(&dir), Vec::<String>::new(), "{name}");
     }
 }

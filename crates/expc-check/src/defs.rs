@@ -119,8 +119,15 @@ pub const BUILTIN_TYPES: &[&str] = &[
 ];
 
 /// Built-in functions.
-pub const BUILTIN_FUNCTIONS: &[&str] =
-    &["env", "glob", "linspace", "uniform", "loguniform", "choice"];
+pub const BUILTIN_FUNCTIONS: &[&str] = &[
+    "env",
+    "glob",
+    "linspace",
+    "uniform",
+    "loguniform",
+    "choice",
+    "git",
+];
 
 impl Defs {
     pub fn get(&self, id: DefId) -> &Def {

@@ -1243,6 +1243,17 @@ impl Checker<'_> {
             }
             return Typed::error();
         };
+        if builtin == "git" {
+            self.emit(
+                Diagnostic::error(
+                    Code::INVALID_GIT_INPUT,
+                    "`git(…)` is the value of a data item",
+                    span,
+                )
+                .with_help("declare the file as data: `data x: File<Csv> = git(\"https://host/repo.git\", \"v1.0\", \"data/x.csv\")`, then use `x`"),
+            );
+            return Typed::error();
+        }
         if builtin == "glob" {
             self.emit(
                 Diagnostic::error(

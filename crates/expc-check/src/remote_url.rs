@@ -10,7 +10,18 @@ pub enum RemoteUrl {
     Http { origin: String, path: String },
     /// `s3://bucket/key`: the endpoint, region and credentials come from the environment.
     S3 { bucket: String, key: String },
+    /// `git(repo, rev, path)`: a file at a revision of a git repository, written in a
+    /// data item's path as `git+REPO#REV:PATH` ([`RemoteUrl::git`]).
+    Git {
+        repo: String,
+        rev: String,
+        path: String,
+    },
 }
+
+/// The schemes of the repositories `git(…)` fetches from (`ext::` and the like, which run
+/// commands, are not among them).
+pub const GIT_SCHEMES: &[&str] = &["https", "http", "ssh", "git", "file"];
 
 /// Whether a path as written in a spec names a remote input (it has a scheme).
 pub fn is_remote(path: &str) -> bool {
@@ -55,10 +66,53 @@ impl RemoteUrl {
                     key: key.to_owned(),
                 })
             }
+            _ if scheme.starts_with("git+") => RemoteUrl::parse_git(&text[4..]),
             other => Err(format!(
                 "`{other}://` is not a kind of remote input expc reads (https://, http:// and s3:// are)"
             )),
         }
+    }
+}
+
+impl RemoteUrl {
+    /// A file `path` at revision `rev` of the repository `repo`, checked as `git(…)` is.
+    pub fn git(repo: &str, rev: &str, path: &str) -> Result<RemoteUrl, String> {
+        let scheme = repo.split_once("://").map(|(s, _)| s);
+        if !scheme.is_some_and(|s| GIT_SCHEMES.contains(&s)) {
+            return Err(format!(
+                "`{repo}` is not a repository URL expc fetches from: write it with one of {}://",
+                GIT_SCHEMES.join("://, ")
+            ));
+        }
+        if rev.is_empty() || rev.starts_with('-') || rev.contains([':', ' ', '#']) {
+            return Err(format!("`{rev}` is not a branch, tag or commit"));
+        }
+        if path.is_empty()
+            || path.starts_with('/')
+            || path.ends_with('/')
+            || path
+                .split('/')
+                .any(|c| c == ".." || c == "." || c.is_empty())
+        {
+            return Err(format!(
+                "`{path}` is not the path of a file inside the repository"
+            ));
+        }
+        Ok(RemoteUrl::Git {
+            repo: repo.to_owned(),
+            rev: rev.to_owned(),
+            path: path.to_owned(),
+        })
+    }
+
+    fn parse_git(text: &str) -> Result<RemoteUrl, String> {
+        let (repo, at) = text
+            .rsplit_once('#')
+            .ok_or_else(|| format!("`git+{text}` names no revision"))?;
+        let (rev, path) = at
+            .split_once(':')
+            .ok_or_else(|| format!("`git+{text}` names no file"))?;
+        RemoteUrl::git(repo, rev, path)
     }
 }
 
@@ -67,6 +121,7 @@ impl fmt::Display for RemoteUrl {
         match self {
             RemoteUrl::Http { origin, path } => write!(f, "{origin}/{path}"),
             RemoteUrl::S3 { bucket, key } => write!(f, "s3://{bucket}/{key}"),
+            RemoteUrl::Git { repo, rev, path } => write!(f, "git+{repo}#{rev}:{path}"),
         }
     }
 }
@@ -102,6 +157,23 @@ mod tests {
             assert!(RemoteUrl::parse(bad).is_err(), "{bad}");
         }
         assert!(is_remote("s3://b/k") && is_remote("ftp://x") && !is_remote("data/x.csv"));
+        let git = RemoteUrl::git("file:///r.git", "v1", "d/x.csv").unwrap();
+        assert_eq!(git.to_string(), "git+file:///r.git#v1:d/x.csv");
+        assert_eq!(RemoteUrl::parse(&git.to_string()).unwrap(), git);
+        assert!(is_remote(&git.to_string()));
+        for (repo, rev, path) in [
+            ("ext::sh -c x", "v1", "x"),
+            ("/local/repo", "v1", "x"),
+            ("file:///r", "-x", "x"),
+            ("file:///r", "v1", "../x"),
+            ("file:///r", "v1", "/x"),
+            ("file:///r", "", "x"),
+        ] {
+            assert!(
+                RemoteUrl::git(repo, rev, path).is_err(),
+                "{repo} {rev} {path}"
+            );
+        }
         assert!(!is_remote("a b://c"));
     }
 }

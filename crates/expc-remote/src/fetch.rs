@@ -61,6 +61,7 @@ fn client(url: &RemoteUrl) -> Result<(Arc<dyn ObjectStore>, ObjectPath), String>
             let path = ObjectPath::parse(path).map_err(|e| format!("`{url}`: {e}"))?;
             Ok((Arc::new(store), path))
         }
+        RemoteUrl::Git { .. } => Err(format!("`{url}` is fetched with git")),
         RemoteUrl::S3 { bucket, key } => {
             credentials_present(url)?;
             let store = object_store::aws::AmazonS3Builder::from_env()
@@ -112,6 +113,12 @@ pub(crate) async fn fetch(
     if_none_match: Option<&str>,
     pinned: Option<&str>,
 ) -> Result<Fetched, FetchError> {
+    if let RemoteUrl::Git { repo, rev, path } = url {
+        let shown = url.to_string();
+        let (path, locked) = crate::git::fetch(store, &shown, (repo, rev, path), pinned)
+            .map_err(FetchError::Failed)?;
+        return Ok(Fetched { path, locked });
+    }
     let (client, path) = client(url).map_err(FetchError::Failed)?;
     let options = GetOptions {
         if_none_match: if_none_match.map(str::to_owned),
@@ -136,7 +143,7 @@ pub(crate) async fn fetch(
                 meta.size
             ));
         }
-        check_pinned(url, pinned, &sha, &b3)?;
+        check_pinned(&url.to_string(), pinned, &sha, &b3)?;
         let to = store
             .publish(&tmp, &sha)
             .map_err(|e| format!("cannot store `{url}`: {e}"))?;
@@ -193,8 +200,37 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A stored file's digests and size: (SHA-256 hex, BLAKE3 hex, bytes).
+pub(crate) fn hash_file(path: &std::path::Path) -> std::io::Result<(String, String, u64)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut sha = sha2::Sha256::new();
+    let mut b3 = blake3::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        sha.update(&buf[..n]);
+        b3.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((
+        hex(&sha.finalize()),
+        b3.finalize().to_hex().to_string(),
+        size,
+    ))
+}
+
 /// The fetched bytes must be the ones the spec pins.
-fn check_pinned(url: &RemoteUrl, pinned: Option<&str>, sha: &str, b3: &str) -> Result<(), String> {
+pub(crate) fn check_pinned(
+    url: &str,
+    pinned: Option<&str>,
+    sha: &str,
+    b3: &str,
+) -> Result<(), String> {
     let Some(pinned) = pinned else {
         return Ok(());
     };

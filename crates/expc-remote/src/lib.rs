@@ -1,4 +1,5 @@
-//! Data that lives elsewhere: `https://…`, `http://…` and `s3://bucket/key` inputs.
+//! Data that lives elsewhere: `https://…`, `http://…`, `s3://bucket/key` and
+//! `git(repo, rev, path)` inputs.
 //!
 //! A remote input is fetched once into the remote part of the content store
 //! (`.expc/remote/`), streamed to a temporary file in the same folder, checked against its
@@ -15,6 +16,7 @@
 
 mod errors;
 mod fetch;
+mod git;
 mod inputs;
 mod lockfile;
 mod store;

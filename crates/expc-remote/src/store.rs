@@ -59,6 +59,7 @@ impl RemoteStore {
             let pid = name.split('-').next().unwrap_or_default();
             if !Path::new("/proc").join(pid).exists() {
                 let _ = std::fs::remove_file(e.path());
+                let _ = std::fs::remove_dir_all(e.path());
             }
         }
     }
