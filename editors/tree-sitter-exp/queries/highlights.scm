@@ -70,7 +70,7 @@
 (call function: (identifier) @function.call)
 (call function: (field_access field: (_) @function.call))
 ((call function: (identifier) @function.builtin)
- (#any-of? @function.builtin "env" "linspace" "uniform" "loguniform" "choice"))
+ (#any-of? @function.builtin "env" "git" "linspace" "uniform" "loguniform" "choice"))
 
 ; Comments.
 (line_comment) @comment
