@@ -8,9 +8,10 @@ pub(crate) fn explain(url: &RemoteUrl, e: &object_store::Error) -> String {
     let detail = e.to_string();
     let s3 = matches!(url, RemoteUrl::S3 { .. });
     match e {
-        E::NotFound { .. } if s3 && detail.contains("NoSuchBucket") => {
-            let RemoteUrl::S3 { bucket, .. } = url else {
-                unreachable!()
+        E::NotFound { .. } if detail.contains("NoSuchBucket") => {
+            let bucket = match url {
+                RemoteUrl::S3 { bucket, .. } => bucket.as_str(),
+                _ => "",
             };
             format!(
                 "the bucket `{bucket}` of `{url}` does not exist{}: check the bucket's name, and AWS_ENDPOINT_URL for an S3-compatible store",

@@ -153,14 +153,14 @@ impl Inputs {
     }
 
     fn runtime(&mut self) -> Result<&tokio::runtime::Runtime, String> {
-        if self.runtime.is_none() {
-            let rt = tokio::runtime::Builder::new_current_thread()
+        let rt = match self.runtime.take() {
+            Some(rt) => rt,
+            None => tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|e| format!("cannot start the client of remote inputs: {e}"))?;
-            self.runtime = Some(rt);
-        }
-        Ok(self.runtime.as_ref().expect("set above"))
+                .map_err(|e| format!("cannot start the client of remote inputs: {e}"))?,
+        };
+        Ok(self.runtime.insert(rt))
     }
 }
 

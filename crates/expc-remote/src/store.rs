@@ -39,15 +39,15 @@ impl RemoteStore {
         std::fs::create_dir_all(&tmp)?;
         std::fs::create_dir_all(self.dir.join("sha256"))?;
         self.clean_tmp(&tmp);
-        for n in 0u32.. {
+        let mut n = 0u64;
+        loop {
             let path = tmp.join(format!("{}-{n}", std::process::id()));
             match File::create_new(&path) {
                 Ok(f) => return Ok((path, f)),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
                 Err(e) => return Err(e),
             }
         }
-        unreachable!("u32 exhausted")
     }
 
     fn clean_tmp(&self, tmp: &Path) {
