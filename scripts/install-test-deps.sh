@@ -8,7 +8,8 @@
 #   neovim   — headless, its built-in LSP client drives `expc lsp` (the `neovim` suite);
 #   postgresql — a throwaway cluster on a loopback port for the shared store's tests
 #              (the `shared_store` suite starts and stops it; nothing is left running);
-# then the provenance validators (prov, rocrate-validator; scripts/install-prov-validators.sh),
+# then the S3 server of the remote-input tests (moto; scripts/install-s3.sh),
+# the provenance validators (prov, rocrate-validator; scripts/install-prov-validators.sh),
 # the Kubernetes manifest validators (scripts/install-k8s-validators.sh) and Spark
 # (PyPI pyspark's spark-submit; scripts/install-spark.sh).
 # Needs Debian or Ubuntu (apt-get), as root or with sudo. Does nothing when all is there.
@@ -25,6 +26,7 @@ command -v nvim >/dev/null 2>&1 || missing+=(neovim)
 
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ ${#missing[@]} -eq 0 ]; then
+  "$here/install-s3.sh"
   "$here/install-prov-validators.sh"
   "$here/install-k8s-validators.sh"
   exec "$here/install-spark.sh"
@@ -41,6 +43,7 @@ fi
 echo "install-test-deps: installing ${missing[*]}" >&2
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"$here/install-s3.sh"
 "$here/install-prov-validators.sh"
 "$here/install-k8s-validators.sh"
 "$here/install-spark.sh"

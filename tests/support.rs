@@ -14,6 +14,8 @@ pub mod engine;
 pub mod harness;
 #[path = "support/postgres.rs"]
 pub mod postgres;
+#[path = "support/remote.rs"]
+pub mod remote;
 
 pub use engine::Engine;
 pub use harness::Suite;

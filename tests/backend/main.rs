@@ -12,6 +12,7 @@ mod k8s;
 mod k8s_run;
 mod provenance;
 mod records;
+mod remote;
 mod report;
 mod run;
 mod shape;
@@ -38,6 +39,7 @@ fn main() -> std::process::ExitCode {
         ("k8s", k8s::trials),
         ("commands", commands::trials),
         ("records", records::trials),
+        ("remote", remote::trials),
         ("writes", writes::trials),
         ("trust", trust::trials),
         ("shape", shape::trials),

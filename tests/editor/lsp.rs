@@ -410,6 +410,15 @@ fn file_sets_complete_glob_and_hover_with_what_they_match() {
         .find(|i| i["label"] == "glob")
         .unwrap_or_else(|| panic!("no `glob` in {items}"));
     assert_eq!(glob["insertText"], "glob(\"$1\")");
+    let git = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["label"] == "git");
+    assert!(
+        git.is_some_and(|g| g["insertText"] == "git(\"$1\", \"$2\", \"$3\")"),
+        "{items}"
+    );
     c.stop();
 }
 

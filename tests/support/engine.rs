@@ -41,9 +41,11 @@ pub enum Engine {
     KubectlStandIn,
     /// Debian's PostgreSQL server programs, for a throwaway cluster (`support/postgres.rs`).
     Postgres,
+    /// `moto`'s S3 server and boto3, for remote inputs (`support/remote.rs`).
+    S3Server,
 }
 
-const ALL: [Engine; 10] = [
+const ALL: [Engine; 11] = [
     Engine::Slurm,
     Engine::Spark,
     Engine::Graphviz,
@@ -54,6 +56,7 @@ const ALL: [Engine; 10] = [
     Engine::KubernetesModels,
     Engine::KubectlStandIn,
     Engine::Postgres,
+    Engine::S3Server,
 ];
 
 impl Engine {
@@ -70,6 +73,7 @@ impl Engine {
             Engine::KubernetesModels => "the kubernetes-models validators",
             Engine::KubectlStandIn => "the kubectl stand-in's Python modules",
             Engine::Postgres => "PostgreSQL",
+            Engine::S3Server => "an S3 server (moto)",
         }
     }
 
@@ -82,6 +86,7 @@ impl Engine {
                 "install it with `scripts/install-test-deps.sh`"
             }
             Engine::ProvValidators => "install them with `scripts/install-prov-validators.sh`",
+            Engine::S3Server => "install it with `scripts/install-s3.sh`",
             Engine::KubernetesValidate | Engine::KubernetesModels | Engine::KubectlStandIn => {
                 "install them with `scripts/install-k8s-validators.sh`"
             }
@@ -152,6 +157,7 @@ impl Engine {
             .then_some(())
             .ok_or_else(|| "node cannot load tests/k8s/validate/node_modules".to_owned()),
             Engine::KubectlStandIn => python_imports("yaml, kubernetes_validate"),
+            Engine::S3Server => python_imports("moto.server, boto3, flask_cors"),
             Engine::Postgres => {
                 crate::postgres::bin_dir()
                     .ok_or("no `initdb` and `pg_ctl` under /usr/lib/postgresql/*/bin")?;

@@ -128,6 +128,7 @@ pub const BUILTIN_FUNCTIONS: &[&str] = &[
     "choice",
     "json",
     "yaml",
+    "git",
 ];
 
 impl Defs {

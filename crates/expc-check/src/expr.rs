@@ -1248,6 +1248,17 @@ impl Checker<'_> {
         if crate::config_file::CONFIG_FUNCTIONS.contains(&builtin) {
             return self.config_file(builtin, args, span, cx);
         }
+        if builtin == "git" {
+            self.emit(
+                Diagnostic::error(
+                    Code::INVALID_GIT_INPUT,
+                    "`git(…)` is the value of a data item",
+                    span,
+                )
+                .with_help("declare the file as data: `data x: File<Csv> = git(\"https://host/repo.git\", \"v1.0\", \"data/x.csv\")`, then use `x`"),
+            );
+            return Typed::error();
+        }
         if builtin == "glob" {
             self.emit(
                 Diagnostic::error(

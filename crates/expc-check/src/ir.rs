@@ -279,7 +279,11 @@ fn artifacts_in(e: &IrExpr, out: &mut std::collections::BTreeSet<String>) {
 /// A path declared in `module`, relative to the root module's folder (absolute paths and
 /// those of the root module and the standard library as they are).
 pub fn root_relative(root: &str, module: &str, path: String) -> String {
-    if path.starts_with('/') || module == root || module.starts_with("std.") {
+    if path.starts_with('/')
+        || module == root
+        || module.starts_with("std.")
+        || crate::remote_url::is_remote(&path)
+    {
         return path;
     }
     match module.rsplit_once('/') {

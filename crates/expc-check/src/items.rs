@@ -569,7 +569,10 @@ impl Checker<'_> {
                 self.list_without_glob(def, &a.source);
                 continue;
             }
-            let path = self.expr_as(&a.source, &Type::Path, &cx, "the path");
+            let path_value = match crate::remote::git_call(&a.source) {
+                Some(args) => self.git_path(args, a.source.span).map(Value::Str),
+                None => self.expr_as(&a.source, &Type::Path, &cx, "the path").value,
+            };
             let mut fields = vec![
                 plain_field("digest", Type::String),
                 plain_field("description", Type::String),
@@ -586,7 +589,7 @@ impl Checker<'_> {
                 }
             }
             let mut values = BTreeMap::new();
-            if let Some(Value::Str(p)) = &path.value {
+            if let Some(Value::Str(p)) = &path_value {
                 if p.is_empty() {
                     self.emit(Diagnostic::error(
                         Code::INVALID_VALUE,
@@ -595,6 +598,8 @@ impl Checker<'_> {
                     ));
                 }
                 values.insert("path".to_owned(), Value::Str(p.clone()));
+                let ty = self.decl_types.get(&def).cloned();
+                self.remote_path(p, ty.as_ref(), a.source.span);
             }
             if let Some(body) = &a.body {
                 let (lineage, rest) = split_entry(body, "lineage", is_model);

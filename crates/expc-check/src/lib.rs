@@ -25,6 +25,8 @@ mod pipeline;
 mod produced;
 mod profiles;
 mod record_params;
+mod remote;
+pub mod remote_url;
 mod resource_reads;
 pub mod shape;
 mod sheet;

@@ -64,6 +64,10 @@ pub enum Command {
     Run(RunArgs),
     /// Explain why each instance of a task will run, or is cached, field by field.
     Why(WhyArgs),
+    /// Pin every remote input of a spec (`https://…`, `s3://…`) to its content: fetch
+    /// what the store lacks and write `expc.lock` beside the spec, with each input's
+    /// SHA-256, size and ETag or version. Commit it, as `Cargo.lock`.
+    Lock(LockArgs),
     /// Hash every object of the store again and evict those whose bytes are not the ones
     /// stored, naming the cached instances that made them.
     ///
@@ -423,6 +427,39 @@ pub struct RunArgs {
     pub run_id: Option<String>,
     #[command(flatten)]
     pub shared: SharedArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// How a run reaches remote inputs (`https://…`, `s3://…`); see docs/remote-data.md.
+#[derive(Debug, Args)]
+pub struct RemoteArgs {
+    /// Ask the servers again about every remote input (a conditional request where the
+    /// ETag is known) instead of trusting the store and `expc.lock`.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Refuse remote content other than `expc.lock`'s, naming the URL and both digests.
+    #[arg(long, conflicts_with = "offline")]
+    pub locked: bool,
+    /// Make no network request: run from the store alone, and fail, naming it, on a remote
+    /// input it does not hold.
+    #[arg(long, conflicts_with = "refresh")]
+    pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// The specification whose remote inputs to lock (`expc.lock` is written beside it).
+    #[arg(value_name = "SPEC")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub program: ProgramArgs,
+    /// Ask the servers again about inputs already locked (else they are kept as locked).
+    #[arg(long)]
+    pub refresh: bool,
+    /// Where the store is kept (default: `.expc` beside the spec).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
 }
 
 /// A length of time on the command line: a whole number with `s`, `m`, `h` or `d`.

@@ -11,6 +11,7 @@ mod fmt;
 mod gc;
 mod graph;
 mod init;
+mod lock;
 mod lsp;
 mod plan;
 mod program;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> miette::Result<ExitCode> {
         Command::Build(args) => build::run(args, render),
         Command::Run(args) => run::run(args, render),
         Command::Why(args) => run::why(args, render),
+        Command::Lock(args) => lock::run(args, render),
         Command::Verify(args) => verify::run(args),
         Command::Gc(args) => gc::run(args),
         Command::Status(args) => queue::status(args),

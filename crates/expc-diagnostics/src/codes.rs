@@ -100,6 +100,10 @@ codes! {
     BRANCH_MISMATCH = "E0222", "branch-mismatch", "a name bound in both branches of an `if` to calls whose outputs differ";
     INVALID_PRODUCED_LIST = "E0223", "invalid-produced-list", "a list output not declared as a list of files with one `glob(\"folder/…\")` pattern";
     PRODUCED_LIST_AS_FILE = "E0224", "produced-list-as-file", "the list of files a task produces passed where one file is expected";
+    // Remote inputs.
+    INVALID_REMOTE_INPUT = "E0230", "invalid-remote-input", "a data path with a scheme expc does not fetch, or a URL that names no file";
+    REMOTE_NOT_A_FILE = "E0231", "remote-not-a-file", "a remote input declared as a directory or a file set: only single files are fetched";
+    INVALID_GIT_INPUT = "E0232", "invalid-git-input", "a `git(repo, rev, path)` data source that is malformed or used outside a data item";
     // Blocks, resources and placement.
     UNKNOWN_FIELD = "E0300", "unknown-field", "a block sets or reads a field that does not exist";
     MISSING_FIELD = "E0301", "missing-field", "a block leaves out a required field";

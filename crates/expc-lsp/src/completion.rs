@@ -229,6 +229,7 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
             insert_text_format: Some(lsp_types::InsertTextFormat::SNIPPET),
             ..CompletionItem::default()
         });
+        items.push(git_completion());
     }
     // A sweep may take its points from a sample sheet.
     if matches!(item.kind, ItemKind::Sweep(_)) {
@@ -450,4 +451,19 @@ fn resource_reads() -> Vec<CompletionItem> {
             ..CompletionItem::default()
         })
         .collect()
+}
+
+/// `git(repo, rev, path)`, the value of a data item that is a file in a git repository.
+fn git_completion() -> CompletionItem {
+    CompletionItem {
+        label: "git".to_owned(),
+        kind: Some(CompletionItemKind::FUNCTION),
+        detail: Some("git(repo, rev, path): a file at a revision of a git repository".to_owned()),
+        documentation: Some(markdown(
+            "The file `path` at the branch, tag or commit `rev` of the repository `repo` (`https://`, `http://`, `ssh://`, `git://` or `file://`), fetched into the store when a run starts and pinned by its commit in `expc.lock`.".to_owned(),
+        )),
+        insert_text: Some("git(\"$1\", \"$2\", \"$3\")".to_owned()),
+        insert_text_format: Some(lsp_types::InsertTextFormat::SNIPPET),
+        ..CompletionItem::default()
+    }
 }

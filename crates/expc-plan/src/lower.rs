@@ -949,7 +949,14 @@ impl Cx<'_> {
                     .and_then(Value::as_str)
                     .map(|d| format!(", {}…", &d[..d.len().min(19)]))
                     .unwrap_or_default();
-                format!("{id} ({}{digest})", self.artifact_path(id))
+                let path = self.artifact_path(id);
+                // A URL is fetched by the run: the plan says so, rather than show it as a path.
+                let remote = if expc_check::remote_url::is_remote(&path) {
+                    "remote "
+                } else {
+                    ""
+                };
+                format!("{id} ({remote}{path}{digest})")
             }
             IrExpr::Secret { id } => format!("secret({id})"),
             IrExpr::Input { name } => name.clone(),

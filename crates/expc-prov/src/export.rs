@@ -36,8 +36,9 @@ pub fn prov_json(view: &RunView) -> Json {
         .filter(|a| a.produced_by.is_some())
         .map(|a| (a.id, a))
         .collect();
+    let remote = remote_inputs(view);
     for a in &view.artifacts {
-        artifact_entity(&mut doc, a);
+        artifact_entity(&mut doc, a, remote.get(&a.path));
     }
     for t in &view.tasks {
         task_activity(&mut doc, view, t, &generated);
@@ -155,8 +156,21 @@ fn spec_and_params(doc: &mut Doc, view: &RunView, run_start: &str) {
     }
 }
 
-/// An artifact of the run as an entity: its path, digest, role, type, name and size.
-fn artifact_entity(doc: &mut Doc, a: &ArtifactView) {
+/// The remote inputs a run read (`https://…`, `s3://…`), by the path of their object in
+/// the store, as its environment records them (`RunMeta::remote_inputs`).
+fn remote_inputs(view: &RunView) -> BTreeMap<String, Json> {
+    let env: Json = serde_json::from_str(&view.field("environment")).unwrap_or_default();
+    env.get("remote_inputs")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| Some((r.get("path")?.as_str()?.to_owned(), r.clone())))
+        .collect()
+}
+
+/// An artifact of the run as an entity: its path, digest, role, type, name and size; for
+/// a remote input, also its URL, its SHA-256 and the server's ETag and version.
+fn artifact_entity(doc: &mut Doc, a: &ArtifactView, remote: Option<&Json>) {
     let mut at = attrs([
         (
             "prov:type",
@@ -174,6 +188,16 @@ fn artifact_entity(doc: &mut Doc, a: &ArtifactView) {
     }
     if let Some(s) = a.size {
         at.insert("expc:size".into(), json!(s));
+    }
+    for (k, field) in [
+        ("prov:location", "url"),
+        ("expc:sha256", "digest"),
+        ("expc:etag", "etag"),
+        ("expc:version", "version"),
+    ] {
+        if let Some(v) = remote.and_then(|r| r.get(field)).and_then(Json::as_str) {
+            at.insert(k.into(), json!(v));
+        }
     }
     doc.add("entity", &artifact_id(a.id), at);
 }
@@ -519,6 +543,7 @@ impl CrateGraph {
         let read: BTreeSet<i64> = view.usages.iter().map(|u| u.1).collect();
         let programs: BTreeSet<i64> = view.usages.iter().filter(|u| u.3).map(|u| u.1).collect();
         let mut used_names = BTreeSet::new();
+        let remote = remote_inputs(view);
         for a in &view.artifacts {
             let input = a.produced_by.is_none();
             let final_output = !input && !read.contains(&a.id);
@@ -550,6 +575,9 @@ impl CrateGraph {
             });
             if let Some(s) = a.size.filter(|_| !a.is_dir) {
                 e["contentSize"] = json!(s.to_string());
+            }
+            if let Some(r) = remote.get(&a.path) {
+                remote_file(r, &mut e);
             }
             if input || final_output {
                 self.formal_file(a, &id, input, &mut e);
@@ -874,4 +902,23 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Where a remote input came from, on its RO-Crate file: `contentUrl`, and as `version`
+/// the store's version id, else the server's ETag.
+fn remote_file(r: &Json, e: &mut Json) {
+    if let Some(url) = r.get("url").and_then(Json::as_str) {
+        e["contentUrl"] = json!(url);
+        e["description"] = json!(format!(
+            "{}, fetched from {url}",
+            e["description"].as_str().unwrap_or_default()
+        ));
+    }
+    if let Some(v) = r
+        .get("version")
+        .or_else(|| r.get("etag"))
+        .and_then(Json::as_str)
+    {
+        e["version"] = json!(v);
+    }
 }

@@ -71,6 +71,24 @@ impl RunMeta {
         }
     }
 
+    /// Notes the remote inputs the run reads: in its environment (`remote_inputs`: each
+    /// one's data item, URL, digest, size, ETag and version), and each stored object as
+    /// the declared data it stands for, so its artifact is recorded as that data item.
+    pub fn remote_inputs(&mut self, inputs: &[expc_run::RemoteInput]) {
+        for r in inputs {
+            let ty = self
+                .declared
+                .values()
+                .find(|(id, _, _)| *id == r.data)
+                .map_or_else(String::new, |(_, ty, _)| ty.clone());
+            let path = std::fs::canonicalize(&r.path).unwrap_or(r.path.clone());
+            self.declared.insert(path, (r.data.clone(), ty, "data"));
+        }
+        if let Some(env) = self.environment.as_object_mut() {
+            env.insert("remote_inputs".into(), serde_json::json!(inputs));
+        }
+    }
+
     /// Gathers a run's description. `spec_dir` is the folder data paths are relative to.
     pub fn collect(program: &Program, plan: &Plan, spec: &Path, spec_dir: &Path) -> RunMeta {
         // `git` takes three processes in a repository (one outside): started first, they

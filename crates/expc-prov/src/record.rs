@@ -658,6 +658,12 @@ impl<S: Sink> Sink for Recording<S> {
         }
     }
 
+    /// Kept in the run's description, written when the run starts.
+    fn remote_inputs(&mut self, inputs: &[expc_run::RemoteInput]) {
+        self.meta.remote_inputs(inputs);
+        self.inner.remote_inputs(inputs);
+    }
+
     fn can_refer(&mut self, made_by: &expc_run::MadeBy) -> bool {
         self.open
             .as_ref()

@@ -65,6 +65,30 @@ pub trait Sink {
     fn can_refer(&mut self, _made_by: &MadeBy) -> bool {
         false
     }
+
+    /// Called once, before the run starts, with every remote input the run reads (in the
+    /// order of their ids), each already in the store; provenance records them.
+    fn remote_inputs(&mut self, _inputs: &[RemoteInput]) {}
+}
+
+/// A remote input (`https://…`, `s3://…`) a run reads: where it came from and what it was.
+/// Carries no credential: S3 credentials never leave the client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemoteInput {
+    /// The declared data item's id.
+    pub data: String,
+    pub url: String,
+    /// Where the store keeps it: the path the instances that read it were given.
+    pub path: PathBuf,
+    /// `sha256:` and 64 hex digits.
+    pub digest: String,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Whether this run fetched it (else the store held it).
+    pub fetched: bool,
 }
 
 /// Collects events, for tests.

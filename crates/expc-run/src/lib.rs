@@ -25,6 +25,7 @@ pub mod lock;
 mod machine;
 mod preflight;
 pub mod produced;
+mod remote;
 pub mod resolve;
 mod scheduler;
 pub mod stamp;
@@ -41,7 +42,8 @@ use expc_plan::plan::Plan;
 
 use engine::Engine;
 pub use events::{
-    Event, Failure, Generated, InstanceRecord, Kept, MadeBy, Outcome, Sink, Summary, Used,
+    Event, Failure, Generated, InstanceRecord, Kept, MadeBy, Outcome, RemoteInput, Sink, Summary,
+    Used,
 };
 pub use preflight::preflight;
 use resolve::Resolver;
@@ -83,6 +85,8 @@ pub struct RunOptions {
     /// and cancels what it submitted. SIGTERM and SIGHUP keep their usual effect on the
     /// head alone, which leaves its cluster jobs running for `expc attach` to adopt.
     pub detached: bool,
+    /// How remote inputs may be reached (`--refresh`, `--locked`, `--offline`).
+    pub remote: expc_remote::Mode,
 }
 
 /// A fatal problem before anything ran.
@@ -110,6 +114,10 @@ pub fn run(
     preflight(program, plan, opts, &mut resolver, &mut stats)?;
     // `expc why` does not need the secrets' values: only a run checks them.
     preflight::secrets(program, plan, &resolver)?;
+    let remote = remote::recorded(&resolver);
+    if !remote.is_empty() {
+        sink.remote_inputs(&remote);
+    }
     // One run per state folder: taken before anything in it is written (and held until
     // the run's end, the store and the lock dropped last).
     let lock = take_lock(opts, sink)?;

@@ -24,6 +24,7 @@ pub fn preflight(
         k8s::check(plan)?;
         spark::check(plan, |j| resolver.task(j), &opts.spec_dir)?;
     }
+    crate::remote::fetch(program, plan, opts, resolver)?;
     data(program, plan, resolver, stats)?;
     tables(program, resolver, &opts.state_dir)
 }

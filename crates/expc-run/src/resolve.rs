@@ -129,6 +129,8 @@ pub struct Resolver<'a> {
     pub data_digests: HashMap<String, (PathBuf, String)>,
     /// The stamps of declared data when it was hashed, by id.
     pub data_stamps: HashMap<String, Stamp>,
+    /// Remote inputs, by id: where the store holds each, and what it is (`remote.rs`).
+    pub remote: HashMap<String, expc_remote::Resolved>,
     /// Each task's definition hash (part of every key), computed once.
     definitions: HashMap<&'a str, String>,
 }
@@ -146,6 +148,7 @@ impl<'a> Resolver<'a> {
             spec_dir,
             data_digests: HashMap::new(),
             data_stamps: HashMap::new(),
+            remote: HashMap::new(),
             definitions: program
                 .tasks
                 .iter()
@@ -184,6 +187,9 @@ impl<'a> Resolver<'a> {
 
     /// The absolute path of a declared data item or model.
     pub fn artifact_path(&self, id: &str) -> PathBuf {
+        if let Some(r) = self.remote.get(id) {
+            return r.path.clone();
+        }
         match self.evaluator.index().artifact_path(id) {
             Some(p) => self.spec_dir.join(p),
             None => PathBuf::from(id),
@@ -206,6 +212,9 @@ impl<'a> Resolver<'a> {
     /// A place as the instance's command names it at `site`.
     fn place_text(&self, p: &Place, site: &Site, outputs: &Outputs, out: &mut String) {
         match p {
+            Place::Data { id, .. } if self.remote.contains_key(id) => {
+                out.push_str(&self.remote[id].path.to_string_lossy());
+            }
             Place::Data { path, .. } if path.starts_with('/') => out.push_str(path),
             Place::Data { path, .. } => {
                 out.push_str(&site.spec_dir);

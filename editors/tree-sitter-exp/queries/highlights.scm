@@ -71,7 +71,7 @@
 (call function: (identifier) @function.call)
 (call function: (field_access field: (_) @function.call))
 ((call function: (identifier) @function.builtin)
- (#any-of? @function.builtin "env" "linspace" "uniform" "loguniform" "choice" "json" "yaml"))
+ (#any-of? @function.builtin "env" "git" "linspace" "uniform" "loguniform" "choice" "json" "yaml"))
 
 ; Comments.
 (line_comment) @comment

@@ -9,9 +9,9 @@ use expc_diagnostics::render::RenderOptions;
 use expc_run::{Event, RunOptions, Sink};
 use miette::miette;
 
-use crate::cli::{RunArgs, WhyArgs};
+use crate::cli::{RemoteArgs, RunArgs, WhyArgs};
 
-fn spec_dir(file: &Path) -> miette::Result<PathBuf> {
+pub(super) fn spec_dir(file: &Path) -> miette::Result<PathBuf> {
     let dir = file
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -47,6 +47,14 @@ fn shell_word(s: &str) -> String {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+fn remote_mode(args: &RemoteArgs) -> expc_remote::Mode {
+    expc_remote::Mode {
+        refresh: args.refresh,
+        locked: args.locked,
+        offline: args.offline,
     }
 }
 
@@ -101,6 +109,7 @@ fn run_here(args: RunArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         fingerprint: None,
         wait: args.wait,
         detached: args.head.is_some(),
+        remote: remote_mode(&args.remote),
     };
     let (program, plan, dag, shown_before) =
         match super::expand::produced_lists(program, plan, dag, &args, &opts)? {
@@ -325,6 +334,10 @@ pub fn why(args: WhyArgs, render: RenderOptions) -> miette::Result<ExitCode> {
         fingerprint: None,
         wait: false,
         detached: false,
+        remote: expc_remote::Mode {
+            offline: true,
+            ..Default::default()
+        },
     };
     let whys = expc_run::why::explain(&program, &plan, &dag, &opts, key.as_deref())
         .map_err(|e| miette!("{}", e.0))?;
