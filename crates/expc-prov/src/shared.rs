@@ -37,7 +37,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("shared/schema_3.sql"),
     include_str!("shared/schema_4.sql"),
     include_str!("shared/schema_5.sql"),
-    include_str!("shared/schema_6.sql"),
+    include_str!("shared/schema_7.sql"),
 ];
 
 // Version N of a shared store is version N of the embedded store.

@@ -1,4 +1,4 @@
--- Schema version 6 (as the SQLite store's `schema_6.sql`): what an instance used of what
+-- Schema version 7 (as the SQLite store's `schema_7.sql`): what an instance used of what
 -- it asked, where the engine measured it.
 CREATE TABLE expc.efficiency (
   run_id       TEXT NOT NULL,

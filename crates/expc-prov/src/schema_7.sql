@@ -1,4 +1,4 @@
--- Schema version 6: what an instance used of what it asked, where the engine measured it
+-- Schema version 7: what an instance used of what it asked, where the engine measured it
 -- (Slurm's accounting, `sacct`): elapsed and CPU time, the largest resident set, beside
 -- the CPUs, memory and time limit it was given.
 CREATE TABLE efficiency (
