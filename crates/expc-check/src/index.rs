@@ -714,7 +714,7 @@ impl Builder<'_> {
                     }
                     self.declare_statements(module, body, pipeline);
                 }
-                StmtKind::Expr { .. } | StmtKind::Error => {}
+                StmtKind::Expr { .. } | StmtKind::Register { .. } | StmtKind::Error => {}
             }
         }
     }
@@ -909,6 +909,7 @@ impl Builder<'_> {
             SectionKind::Cache(v) => {
                 self.expr(m, locals, v);
             }
+            SectionKind::Evaluates(_) => {}
             SectionKind::Error => {}
         }
     }
@@ -970,6 +971,9 @@ impl Builder<'_> {
                     self.expr(m, locals, value);
                     self.after(locals, pipeline, after.as_ref());
                     self.placement(m, on.as_ref());
+                }
+                StmtKind::Register { model, .. } => {
+                    self.expr(m, locals, model);
                 }
                 StmtKind::Error => {}
             }

@@ -20,6 +20,7 @@ pub mod modules;
 mod overrides;
 mod pipeline;
 mod profiles;
+pub mod registry;
 mod resource_reads;
 pub mod shape;
 mod sheet;

@@ -27,6 +27,7 @@ struct Walk {
     loops: Vec<u32>,
     next_loop: u32,
     anonymous_names: Vec<String>,
+    registrations: Vec<ir::Registration>,
 }
 
 impl Checker<'_> {
@@ -43,6 +44,7 @@ impl Checker<'_> {
                 loops: Vec::new(),
                 next_loop: 0,
                 anonymous_names: Vec::new(),
+                registrations: Vec::new(),
             };
             // Bindings are visible in the whole pipeline: collect them first.
             let mut counter = 0;
@@ -58,6 +60,7 @@ impl Checker<'_> {
                 out.push(ir::Pipeline {
                     id: p.name.name.as_str().to_owned(),
                     body,
+                    registrations: std::mem::take(&mut walk.registrations),
                 });
             }
         }
@@ -245,6 +248,10 @@ impl Checker<'_> {
                         sweep,
                         body: body_ir,
                     });
+                }
+                StmtKind::Register { model, name } => {
+                    let r = self.register_stmt(model, name, &walk.locals, &walk.registrations);
+                    walk.registrations.extend(r);
                 }
                 StmtKind::Error => {}
             }

@@ -109,7 +109,7 @@ fn touched_by_calls_to<'a>(stmts: &'a [Stmt], callees: &HashSet<&str>, touched: 
                 touched_by_calls_to(body, callees, touched);
                 continue;
             }
-            StmtKind::Error => continue,
+            StmtKind::Register { .. } | StmtKind::Error => continue,
         };
         let ExprKind::Call { callee, args } = &value.kind else {
             continue;

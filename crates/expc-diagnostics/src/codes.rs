@@ -114,6 +114,8 @@ codes! {
     INVALID_AFTER = "E0408", "invalid-after", "`after` names something that is not another call of the same pipeline";
     INVALID_LOOP = "E0409", "invalid-loop", "a `for` loop over something that is not a sweep or a list known when the experiment is planned";
     UNBOUND_SHELL_VARIABLE = "E0410", "unbound-shell-variable", "a `shell` script reads a `$name` that is not exported to it or that nothing sets";
+    INVALID_REGISTER = "E0440", "invalid-register", "`register` names something other than a model output of a call, or a registry name that is not a plain name";
+    INVALID_EVALUATES = "E0441", "invalid-evaluates", "`evaluates` names something other than a model input of the task";
     UNUSED = "W0500", "unused", "a param, data item or model that nothing uses";
     // Lowering to a DAG.
     UNSET_PARAM = "E0600", "unset-param", "a param without a default is given no value";

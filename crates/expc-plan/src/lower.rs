@@ -1010,6 +1010,7 @@ fn empty_task(call: &ir::Call) -> ir::Task {
         command: ir::Command::None,
         retry: ir::Retry::default(),
         cache: true,
+        evaluates: None,
         uses: Vec::new(),
     }
 }
@@ -1142,6 +1143,7 @@ mod tests {
             },
             retry: ir::Retry::default(),
             cache: true,
+            evaluates: None,
             uses: Vec::new(),
         };
         let env = Env {
