@@ -103,8 +103,12 @@ pub enum Command {
     /// Tables: runs, params, tasks, task_values, artifacts, usages, metrics, and the view
     /// models (docs/provenance.md documents every column).
     Query(QueryArgs),
-    /// List model versions (a model's version is its digest) with the metrics and inputs
-    /// of the task that made them.
+    /// The model registry: registered models with their versions, stages and scores; show
+    /// one, promote or archive a version.
+    ///
+    /// `register t.model as "NAME"` in a pipeline registers the model each instance of
+    /// `t` makes, a version per content digest. `--all` lists every model output
+    /// recorded, registered or not, with the metrics and inputs of the task that made it.
     Models(ModelsArgs),
     /// Export a run's provenance as W3C PROV-JSON or as a Workflow Run RO-Crate.
     Prov(ProvArgs),
@@ -607,11 +611,46 @@ pub struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub action: Option<ModelsAction>,
     #[command(flatten)]
     pub store: StoreArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    #[arg(long, value_enum, default_value_t = TableFormat::Table, global = true)]
     pub format: TableFormat,
+    /// List every model output recorded (a version is its digest), registered or not.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// A registered model's version: its lineage (run, code, params, inputs), its scores
+    /// (from the instance that made it and those that evaluated it) and its stage history.
+    Show {
+        /// `NAME@VERSION`, or `NAME` for its latest version.
+        #[arg(value_name = "NAME[@VERSION]")]
+        model: String,
+    },
+    /// Move a version to a stage (`staging`, `production`, `archived`, `none`), recording
+    /// who, when and why.
+    Promote {
+        #[arg(value_name = "NAME@VERSION")]
+        model: String,
+        #[arg(value_name = "STAGE")]
+        stage: String,
+        /// Why, kept in the stage history.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Move a version to the stage `archived`.
+    Archive {
+        #[arg(value_name = "NAME@VERSION")]
+        model: String,
+        /// Why, kept in the stage history.
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod gc;
 mod graph;
 mod init;
 mod lsp;
+mod models;
 mod plan;
 mod program;
 mod prov;

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod meta;
 pub mod query;
 pub mod record;
+pub mod registry;
 pub mod retention;
 pub mod shared;
 pub mod store;

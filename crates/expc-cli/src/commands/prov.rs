@@ -59,7 +59,7 @@ pub fn find_state_dir(state_dir: Option<&Path>, spec: Option<&Path>) -> miette::
     ))
 }
 
-fn state_dir(args: &StoreArgs) -> miette::Result<PathBuf> {
+pub(super) fn state_dir(args: &StoreArgs) -> miette::Result<PathBuf> {
     find_state_dir(args.state_dir.as_deref(), args.spec.as_deref())
 }
 
@@ -349,11 +349,26 @@ pub fn query(args: QueryArgs) -> miette::Result<ExitCode> {
 }
 
 pub fn models(args: ModelsArgs) -> miette::Result<ExitCode> {
+    if let Some(action) = args.action {
+        return super::models::action(action, &args.store, args.format);
+    }
     let store = open(&args.store)?;
+    if !args.all {
+        let t = expc_prov::registry::list(&store).map_err(|e| miette!("{e}"))?;
+        if !t.rows.is_empty() {
+            print(&t, args.format);
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let t = query::models(&store).map_err(|e| miette!("{e}"))?;
     if t.rows.is_empty() && args.format == TableFormat::Table {
         eprintln!("no model recorded yet: a task output of type `Model<…>` is one");
     } else {
+        if !args.all && args.format == TableFormat::Table {
+            eprintln!(
+                "no model registered yet (`register t.model as \"NAME\"` in a pipeline): the models tasks made are"
+            );
+        }
         print(&t, args.format);
     }
     Ok(ExitCode::SUCCESS)
