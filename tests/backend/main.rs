@@ -11,6 +11,7 @@ mod k8s;
 mod k8s_run;
 mod provenance;
 mod records;
+mod registry;
 mod report;
 mod run;
 mod shape;
@@ -36,6 +37,7 @@ fn main() -> std::process::ExitCode {
         ("k8s", k8s::trials),
         ("commands", commands::trials),
         ("records", records::trials),
+        ("registry", registry::trials),
         ("writes", writes::trials),
         ("trust", trust::trials),
         ("shape", shape::trials),
