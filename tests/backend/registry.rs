@@ -18,6 +18,10 @@ pub fn trials(suite: &mut Suite) {
         stage_changes_are_kept_with_who_when_and_why,
     );
     suite.test(
+        "a_runs_prov_json_holds_its_versions_and_their_stage_changes_and_validates",
+        a_runs_prov_json_holds_its_versions_and_their_stage_changes_and_validates,
+    );
+    suite.test(
         "unknown_names_versions_and_stages_are_clear_errors",
         unknown_names_versions_and_stages_are_clear_errors,
     );
@@ -233,4 +237,63 @@ fn unknown_names_versions_and_stages_are_clear_errors() {
     // Nothing was changed by the refused commands.
     let rows = expc_tests::query(&p.state, "SELECT COUNT(*) AS n FROM model_stages");
     assert_eq!(rows[0]["n"], 0, "{rows:?}");
+}
+
+fn a_runs_prov_json_holds_its_versions_and_their_stage_changes_and_validates() {
+    let p = Project::new("prov");
+    p.run(&[]);
+    let out = p.expc(&[
+        "models",
+        "promote",
+        "nowcaster@1",
+        "staging",
+        "--reason",
+        "try it",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = p.dir.join("exported");
+    let dir_text = dir.to_string_lossy().into_owned();
+    let args = [
+        "prov",
+        "export",
+        "latest",
+        "--format",
+        "prov-json",
+        "-o",
+        &dir_text,
+    ];
+    let out = p.expc(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = dir.join("prov.json");
+    let doc: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let version = &doc["entity"]["expc:registry/nowcaster/1"];
+    assert_eq!(version["expc:version"], 1, "{version}");
+    assert!(doc["entity"]["expc:registry/nowcaster/2"].is_object());
+    let change = &doc["activity"]["expc:registry/nowcaster/1/stage-1"];
+    assert_eq!(change["expc:stage"], "staging", "{change}");
+    assert_eq!(change["expc:reason"], "try it", "{change}");
+    assert!(
+        doc["agent"]["expc:user/ada"].is_object(),
+        "{}",
+        doc["agent"]
+    );
+    let out = Command::new("python3")
+        .arg(expc_tests::root().join("scripts/validate-prov.py"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -5,6 +5,9 @@
 
 use std::fmt;
 
+mod prov;
+pub use prov::add_to_prov;
+
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value as Json;
 

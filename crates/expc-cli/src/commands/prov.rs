@@ -490,7 +490,9 @@ pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                 .map_err(|e| miette!("cannot create `{}`: {e}", output.display()))?;
             match format {
                 ProvFormat::ProvJson => {
-                    let doc = expc_prov::export::prov_json(&view);
+                    let mut doc = expc_prov::export::prov_json(&view);
+                    expc_prov::registry::add_to_prov(&store, &id, &mut doc)
+                        .map_err(|e| miette!("{e}"))?;
                     let path = output.join("prov.json");
                     let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
                     std::fs::write(&path, text)
