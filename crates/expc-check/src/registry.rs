@@ -200,3 +200,26 @@ mod tests {
         assert!(!is_registry_name(&"a".repeat(101)));
     }
 }
+
+/// One version the model registry holds, as the checker is told of it by its loader.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistryVersion {
+    pub name: String,
+    pub version: i64,
+    /// BLAKE3 of the model's bytes, lowercase hex.
+    pub digest: String,
+    /// Where its bytes are, by content (the store's object).
+    pub path: String,
+    pub stage: String,
+    /// Its scores by metric: every value recorded (by the instance that made it and by
+    /// those that evaluated it).
+    pub metrics: std::collections::BTreeMap<String, Vec<f64>>,
+}
+
+impl RegistryVersion {
+    /// The version's value of a metric: the mean of the values recorded.
+    pub fn score(&self, metric: &str) -> Option<f64> {
+        let values = self.metrics.get(metric).filter(|v| !v.is_empty())?;
+        Some(values.iter().sum::<f64>() / values.len() as f64)
+    }
+}

@@ -14,6 +14,7 @@ mod plan;
 mod program;
 mod prov;
 mod queue;
+mod registry_loader;
 mod report;
 mod run;
 mod verify;

@@ -93,6 +93,7 @@ codes! {
     INVALID_VALUE = "E0207", "invalid-value", "a value of the right type that is not allowed";
     INVALID_FILE_SET = "E0208", "invalid-file-set", "a `glob(…)` that is malformed, misplaced or declared with a type other than a list of files";
     EMPTY_FILE_SET = "E0209", "empty-file-set", "a `glob(…)` pattern that matches no file";
+    REGISTRY_SELECTION = "E0240", "registry-selection", "a model chosen from the registry (`registry(…)`, `registry.best(…)`, `registry.top(…)`) that is malformed or that no registered version matches";
     INVALID_SAMPLE_SHEET = "E0210", "invalid-sample-sheet", "a sample sheet read by `rows(…)` that cannot be read, is empty, or does not match its schema";
     // Blocks, resources and placement.
     UNKNOWN_FIELD = "E0300", "unknown-field", "a block sets or reads a field that does not exist";

@@ -882,10 +882,19 @@ impl Cx<'_> {
                     .and_then(|a| a.glob.as_ref())
                     .map_or("", |g| g.pattern.as_str());
                 let n = self.index.members(id).count();
-                format!(
-                    "{id} (glob \"{pattern}\", {n} file{})",
-                    if n == 1 { "" } else { "s" }
-                )
+                let chosen = self
+                    .index
+                    .artifact(id)
+                    .and_then(|a| a.entries.get("selected_by"))
+                    .and_then(Value::as_str);
+                match chosen {
+                    // A model list from the registry: the call and what it chose.
+                    Some(chosen) => format!("{id} ({chosen})"),
+                    None => format!(
+                        "{id} (glob \"{pattern}\", {n} file{})",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                }
             }
             IrExpr::Artifact { id } => {
                 let digest = self
@@ -895,7 +904,16 @@ impl Cx<'_> {
                     .and_then(Value::as_str)
                     .map(|d| format!(", {}…", &d[..d.len().min(19)]))
                     .unwrap_or_default();
-                format!("{id} ({}{digest})", self.artifact_path(id))
+                let chosen = self
+                    .index
+                    .artifact(id)
+                    .and_then(|a| a.entries.get("selected_by"))
+                    .and_then(Value::as_str);
+                match chosen {
+                    // A model from the registry: how it was chosen, pinned by its digest.
+                    Some(chosen) => format!("{id} ({chosen}{digest})"),
+                    None => format!("{id} ({}{digest})", self.artifact_path(id)),
+                }
             }
             IrExpr::Secret { id } => format!("secret({id})"),
             IrExpr::Input { name } => name.clone(),

@@ -321,3 +321,60 @@ mod tests {
         assert!(VersionRef::parse("nowcaster@x").is_err());
     }
 }
+
+/// Every registered version with its stage and scores, for choosing models when a spec is
+/// planned (`registry.best(…)`): each version's file is the object named by its digest
+/// in `objects`, which a later run's outputs do not replace.
+pub fn held(
+    store: &Store,
+    objects: &std::path::Path,
+) -> Result<Vec<expc_check::registry::RegistryVersion>> {
+    store.fetch_all()?;
+    if !has_registry(store)? {
+        return Ok(Vec::new());
+    }
+    let mut stmt = store.conn.prepare(
+        "SELECT v.name, v.version, v.digest, s.stage FROM model_versions v
+         JOIN model_stage s ON s.name = v.name AND s.digest = v.digest
+         ORDER BY v.name, v.version",
+    )?;
+    let mut versions = stmt
+        .query_map([], |r| {
+            let digest: String = r.get(2)?;
+            let dir = digest.get(..2).unwrap_or_default().to_owned();
+            Ok(expc_check::registry::RegistryVersion {
+                name: r.get(0)?,
+                version: r.get(1)?,
+                path: objects
+                    .join(dir)
+                    .join(&digest)
+                    .to_string_lossy()
+                    .into_owned(),
+                digest,
+                stage: r.get(3)?,
+                metrics: Default::default(),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut stmt = store.conn.prepare(
+        "SELECT name, digest, metric, value FROM model_metrics ORDER BY run_id, instance, metric",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, f64>(3)?,
+        ))
+    })?;
+    for row in rows {
+        let (name, digest, metric, value) = row?;
+        if let Some(v) = versions
+            .iter_mut()
+            .find(|v| v.name == name && v.digest == digest)
+        {
+            v.metrics.entry(metric).or_default().push(value);
+        }
+    }
+    Ok(versions)
+}
