@@ -22,6 +22,10 @@ pub fn trials(suite: &mut Suite) {
         a_runs_prov_json_holds_its_versions_and_their_stage_changes_and_validates,
     );
     suite.test(
+        "a_spec_chooses_models_from_the_registry_pinned_by_digest",
+        a_spec_chooses_models_from_the_registry_pinned_by_digest,
+    );
+    suite.test(
         "unknown_names_versions_and_stages_are_clear_errors",
         unknown_names_versions_and_stages_are_clear_errors,
     );
@@ -38,7 +42,13 @@ impl Project {
         let dir = expc_tests::temp_path("registry", test);
         std::fs::create_dir_all(&dir).unwrap();
         let root = expc_tests::root();
-        for f in ["registry.exp", "train.py", "score.py", "points.json"] {
+        for f in [
+            "registry.exp",
+            "pick.exp",
+            "train.py",
+            "score.py",
+            "points.json",
+        ] {
             std::fs::copy(root.join("tests/registry").join(f), dir.join(f)).unwrap();
         }
         Project {
@@ -61,6 +71,18 @@ impl Project {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// `expc ARGS…` in the project's folder: its status, standard output and error.
+    fn here(&self, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(expc_tests::expc())
+            .args(args)
+            .current_dir(&self.dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
     }
 
     /// `expc ARGS… --state-dir STATE`.
@@ -296,4 +318,82 @@ fn a_runs_prov_json_holds_its_versions_and_their_stage_changes_and_validates() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+fn a_spec_chooses_models_from_the_registry_pinned_by_digest() {
+    let p = Project::new("pick");
+    // Nothing registered yet: the error says so, and nothing is planned.
+    let (ok, _, err) = p.here(&["plan", "pick.exp"]);
+    assert!(!ok);
+    assert!(
+        err.contains("E0240") && err.contains("holds none yet"),
+        "{err}"
+    );
+    p.run(&[]);
+    let (ok, _, err) = p.here(&["plan", "pick.exp"]);
+    assert!(!ok);
+    assert!(
+        err.contains("no version of `nowcaster` is in the stage `production`: its versions are 1 (none), 2 (none)"),
+        "{err}"
+    );
+    let out = p.expc(&["models", "promote", "nowcaster@1", "production"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let digests: Vec<String> = expc_tests::query(
+        &p.state,
+        "SELECT digest FROM model_versions ORDER BY version",
+    )
+    .iter()
+    .map(|r| r["digest"].as_str().unwrap().to_owned())
+    .collect();
+    let (ok, plan, err) = p.here(&["plan", "pick.exp"]);
+    assert!(ok, "{err}");
+    // The plan shows each choice: the call, the version, the metric that chose it, the digest.
+    assert!(
+        plan.contains(&format!(
+            "champion (registry(\"nowcaster\", stage = \"production\"): nowcaster@1 (production), blake3:{}…)",
+            &digests[0][..12]
+        )),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("best (registry.best(\"nowcaster\", by = \"val_mse\", order = \"asc\"): nowcaster@2 (val_mse = 0.4)"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(": nowcaster@2 (val_mse = 0.4), nowcaster@1 (val_mse = 0.5))"),
+        "{plan}"
+    );
+    // The run reads the chosen versions' bytes by digest, even after a later run made
+    // other models at the paths the registered ones were first written to.
+    p.run(&["-p", "scale=3"]);
+    let (ok, _, err) = p.here(&["run", "--local", "pick.exp"]);
+    assert!(ok, "{err}");
+    let ensemble = std::fs::read_to_string(p.dir.join(".expc/out/e/ensemble.json")).unwrap();
+    let files: Vec<String> = serde_json::from_str(&ensemble).unwrap();
+    let digests: Vec<String> = expc_tests::query(
+        &p.state,
+        "SELECT digest FROM model_versions ORDER BY version",
+    )
+    .iter()
+    .map(|r| r["digest"].as_str().unwrap().to_owned())
+    .collect();
+    // Now the best three: version 3 (val_mse 0.2), 2 (0.4) and 4 (0.47).
+    assert_eq!(files.len(), 3, "{files:?}");
+    for (file, version) in files.iter().zip([3, 2, 4]) {
+        assert!(file.ends_with(&digests[version - 1]), "{files:?}");
+    }
+    // The champion's evaluation in `pick.exp` is the one `registry.exp` made, served from
+    // the cache: one score, not two.
+    let shown = p.json(&["models", "show", "nowcaster@1"]);
+    let evaluated: Vec<&Value> = shown["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["source"] == "evaluated")
+        .collect();
+    assert_eq!(evaluated.len(), 1, "{shown}");
 }
