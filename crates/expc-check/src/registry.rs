@@ -185,22 +185,6 @@ pub fn is_registry_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::is_registry_name;
-
-    #[test]
-    fn registry_names_are_plain_words() {
-        assert!(is_registry_name("nowcaster"));
-        assert!(is_registry_name("rain-2.v1_b"));
-        assert!(!is_registry_name(""));
-        assert!(!is_registry_name("now caster"));
-        assert!(!is_registry_name("-x"));
-        assert!(!is_registry_name("a/b"));
-        assert!(!is_registry_name(&"a".repeat(101)));
-    }
-}
-
 /// One version the model registry holds, as the checker is told of it by its loader.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RegistryVersion {
@@ -221,5 +205,21 @@ impl RegistryVersion {
     pub fn score(&self, metric: &str) -> Option<f64> {
         let values = self.metrics.get(metric).filter(|v| !v.is_empty())?;
         Some(values.iter().sum::<f64>() / values.len() as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_registry_name;
+
+    #[test]
+    fn registry_names_are_plain_words() {
+        assert!(is_registry_name("nowcaster"));
+        assert!(is_registry_name("rain-2.v1_b"));
+        assert!(!is_registry_name(""));
+        assert!(!is_registry_name("now caster"));
+        assert!(!is_registry_name("-x"));
+        assert!(!is_registry_name("a/b"));
+        assert!(!is_registry_name(&"a".repeat(101)));
     }
 }

@@ -303,25 +303,6 @@ fn quoted_list(items: &[String]) -> String {
         .join(", ")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::VersionRef;
-
-    #[test]
-    fn version_refs_are_a_name_and_an_optional_number() {
-        assert_eq!(
-            VersionRef::parse("nowcaster@3").unwrap(),
-            VersionRef {
-                name: "nowcaster".into(),
-                version: Some(3)
-            }
-        );
-        assert_eq!(VersionRef::parse("nowcaster").unwrap().version, None);
-        assert!(VersionRef::parse("nowcaster@0").is_err());
-        assert!(VersionRef::parse("nowcaster@x").is_err());
-    }
-}
-
 /// Every registered version with its stage and scores, for choosing models when a spec is
 /// planned (`registry.best(…)`): each version's file is the object named by its digest
 /// in `objects`, which a later run's outputs do not replace.
@@ -377,4 +358,23 @@ pub fn held(
         }
     }
     Ok(versions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::VersionRef;
+
+    #[test]
+    fn version_refs_are_a_name_and_an_optional_number() {
+        assert_eq!(
+            VersionRef::parse("nowcaster@3").unwrap(),
+            VersionRef {
+                name: "nowcaster".into(),
+                version: Some(3)
+            }
+        );
+        assert_eq!(VersionRef::parse("nowcaster").unwrap().version, None);
+        assert!(VersionRef::parse("nowcaster@0").is_err());
+        assert!(VersionRef::parse("nowcaster@x").is_err());
+    }
 }
