@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use expc_diagnostics::render::{RenderOptions, render_all};
 use expc_diagnostics::{Diagnostic, Severity, SourceMap, json};
 
-use expc_check::Overrides;
+use expc_check::{FsLoader, Overrides};
 
 use crate::cli::{CheckArgs, Emit, OutputFormat};
 use crate::sources;
@@ -38,13 +38,7 @@ pub fn run(args: CheckArgs, render: RenderOptions) -> miette::Result<ExitCode> {
     for path in &args.files {
         let (id, mut decode_diagnostics) = sources::load(&mut sources, path)?;
         diagnostics.append(&mut decode_diagnostics);
-        let mut checked = expc_check::check(
-            path,
-            id,
-            &mut sources,
-            &super::registry_loader::RegistryLoader::beside(path),
-            &overrides,
-        );
+        let mut checked = expc_check::check(path, id, &mut sources, &FsLoader, &overrides);
         diagnostics.append(&mut checked.diagnostics);
         if let Some(program) = &checked.program {
             // Calls that read each other's outputs: found here without planning.
