@@ -9,8 +9,9 @@
 #   postgresql — a throwaway cluster on a loopback port for the shared store's tests
 #              (the `shared_store` suite starts and stops it; nothing is left running);
 # then the provenance validators (prov, rocrate-validator; scripts/install-prov-validators.sh),
-# the Kubernetes manifest validators (scripts/install-k8s-validators.sh) and Spark
-# (PyPI pyspark's spark-submit; scripts/install-spark.sh).
+# the Kubernetes manifest validators (scripts/install-k8s-validators.sh), MLflow (PyPI
+# mlflow in its own venv; scripts/install-mlflow.sh) and Spark (PyPI pyspark's
+# spark-submit; scripts/install-spark.sh).
 # Needs Debian or Ubuntu (apt-get), as root or with sudo. Does nothing when all is there.
 set -euo pipefail
 
@@ -27,6 +28,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 if [ ${#missing[@]} -eq 0 ]; then
   "$here/install-prov-validators.sh"
   "$here/install-k8s-validators.sh"
+  "$here/install-mlflow.sh"
   exec "$here/install-spark.sh"
 fi
 
@@ -43,4 +45,5 @@ $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 "$here/install-prov-validators.sh"
 "$here/install-k8s-validators.sh"
+"$here/install-mlflow.sh"
 "$here/install-spark.sh"

@@ -693,11 +693,19 @@ pub enum ProvAction {
     },
     /// Send the runs recorded here that the shared store lacks (each whole, in one
     /// transaction; a run already there is not sent again).
+    ///
+    /// With `--mlflow URL`, send them to an MLflow tracking server instead: each ended run
+    /// with its params, metrics and expc ids as tags, and the model registry's versions
+    /// and stages (docs/models.md). A run or version sent before is not sent again.
     Push {
         /// The project the runs go under (default: EXPC_PROJECT, else
         /// `expc-store.toml`, else each run's experiment name).
         #[arg(long, value_name = "NAME")]
         project: Option<String>,
+        /// An MLflow tracking server to send the runs and registered models to
+        /// (`http://HOST:PORT`).
+        #[arg(long, value_name = "URL", conflicts_with = "project")]
+        mlflow: Option<String>,
     },
     /// Write a run's provenance into a directory.
     Export {

@@ -13,6 +13,7 @@
 pub mod export;
 pub mod ingest;
 pub mod meta;
+pub mod mlflow;
 pub mod query;
 pub mod record;
 pub mod registry;

@@ -440,7 +440,25 @@ pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                 }
             }
         }
-        ProvAction::Push { project } => {
+        ProvAction::Push {
+            mlflow: Some(url), ..
+        } => {
+            let state = find_state_dir(args.store.state_dir.as_deref(), None)?;
+            let local = Store::open_read_only(&state).map_err(|e| miette!("{e}"))?;
+            let p = expc_prov::mlflow::push(&local, &url).map_err(|e| miette!("{e}"))?;
+            eprintln!(
+                "sent {} run{} and {} model version{} to MLflow at {url}; {} run{} and {} version{} already there",
+                p.runs_sent,
+                if p.runs_sent == 1 { "" } else { "s" },
+                p.versions_sent,
+                if p.versions_sent == 1 { "" } else { "s" },
+                p.runs_already,
+                if p.runs_already == 1 { "" } else { "s" },
+                p.versions_already,
+                if p.versions_already == 1 { "" } else { "s" },
+            );
+        }
+        ProvAction::Push { project, .. } => {
             let settings = Settings::find(args.store.store.as_deref(), project.as_deref(), Path::new("."))
                 .map_err(|e| miette!("{e}"))?
                 .ok_or_else(|| {
