@@ -9,6 +9,7 @@ mod engines;
 mod examples_run;
 mod k8s;
 mod k8s_run;
+mod mlflow;
 mod provenance;
 mod records;
 mod registry;
@@ -37,6 +38,7 @@ fn main() -> std::process::ExitCode {
         ("k8s", k8s::trials),
         ("commands", commands::trials),
         ("records", records::trials),
+        ("mlflow", mlflow::trials),
         ("registry", registry::trials),
         ("writes", writes::trials),
         ("trust", trust::trials),

@@ -41,9 +41,11 @@ pub enum Engine {
     KubectlStandIn,
     /// Debian's PostgreSQL server programs, for a throwaway cluster (`support/postgres.rs`).
     Postgres,
+    /// PyPI mlflow: the `mlflow` command (a tracking server) and its Python client.
+    Mlflow,
 }
 
-const ALL: [Engine; 10] = [
+const ALL: [Engine; 11] = [
     Engine::Slurm,
     Engine::Spark,
     Engine::Graphviz,
@@ -54,6 +56,7 @@ const ALL: [Engine; 10] = [
     Engine::KubernetesModels,
     Engine::KubectlStandIn,
     Engine::Postgres,
+    Engine::Mlflow,
 ];
 
 impl Engine {
@@ -70,6 +73,7 @@ impl Engine {
             Engine::KubernetesModels => "the kubernetes-models validators",
             Engine::KubectlStandIn => "the kubectl stand-in's Python modules",
             Engine::Postgres => "PostgreSQL",
+            Engine::Mlflow => "MLflow",
         }
     }
 
@@ -85,6 +89,7 @@ impl Engine {
             Engine::KubernetesValidate | Engine::KubernetesModels | Engine::KubectlStandIn => {
                 "install them with `scripts/install-k8s-validators.sh`"
             }
+            Engine::Mlflow => "install it with `scripts/install-mlflow.sh`",
         }
     }
 
@@ -152,6 +157,12 @@ impl Engine {
             .then_some(())
             .ok_or_else(|| "node cannot load tests/k8s/validate/node_modules".to_owned()),
             Engine::KubectlStandIn => python_imports("yaml, kubernetes_validate"),
+            Engine::Mlflow => {
+                let bin = mlflow_bin().ok_or("no `mlflow` (PyPI mlflow)")?;
+                succeeds(Command::new(bin.join("python")).args(["-c", "import mlflow"]))
+                    .then_some(())
+                    .ok_or_else(|| "the `mlflow` Python package does not import".to_owned())
+            }
             Engine::Postgres => {
                 crate::postgres::bin_dir()
                     .ok_or("no `initdb` and `pg_ctl` under /usr/lib/postgresql/*/bin")?;
@@ -228,4 +239,18 @@ fn succeeds_with_output(command: &mut Command) -> bool {
         .stderr(Stdio::null())
         .output()
         .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+}
+
+/// The folder holding `mlflow` and the Python that has its client: the virtual environment
+/// `scripts/install-mlflow.sh` makes (`EXPC_MLFLOW_VENV`, default `/opt/expc-mlflow`), else
+/// the folder of the first `mlflow` on `PATH`.
+pub fn mlflow_bin() -> Option<PathBuf> {
+    let venv = std::env::var_os("EXPC_MLFLOW_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/expc-mlflow"));
+    let bin = venv.join("bin");
+    if bin.join("mlflow").is_file() {
+        return Some(bin);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?).find(|d| d.join("mlflow").is_file())
 }
