@@ -28,6 +28,19 @@ struct Walk {
     next_loop: u32,
     anonymous_names: Vec<String>,
     registrations: Vec<ir::Registration>,
+    /// Every `let` name of the pipeline, its call resolved or not: a `register` of one
+    /// whose call failed to check says nothing more.
+    let_names: Vec<SmolStr>,
+}
+
+impl Walk {
+    /// What a `register` statement sees: the bindings, and every `let` name.
+    fn scope(&self) -> crate::registry::RegisterScope<'_> {
+        crate::registry::RegisterScope {
+            locals: &self.locals,
+            let_names: &self.let_names,
+        }
+    }
 }
 
 impl Checker<'_> {
@@ -45,6 +58,7 @@ impl Checker<'_> {
                 next_loop: 0,
                 anonymous_names: Vec::new(),
                 registrations: Vec::new(),
+                let_names: crate::registry::let_names(&p.body),
             };
             // Bindings are visible in the whole pipeline: collect them first.
             let mut counter = 0;
@@ -250,7 +264,7 @@ impl Checker<'_> {
                     });
                 }
                 StmtKind::Register { model, name } => {
-                    let r = self.register_stmt(model, name, &walk.locals, &walk.registrations);
+                    let r = self.register_stmt(model, name, walk.scope(), &walk.registrations);
                     walk.registrations.extend(r);
                 }
                 StmtKind::Error => {}

@@ -10,6 +10,26 @@ use crate::ir;
 use crate::tasks::TaskSig;
 use crate::types::Type;
 
+/// What a `register` statement sees of its pipeline.
+#[derive(Clone, Copy)]
+pub(crate) struct RegisterScope<'a> {
+    pub locals: &'a foldhash::HashMap<ast::SmolStr, Local>,
+    pub let_names: &'a [ast::SmolStr],
+}
+
+/// Every `let` name of a pipeline's statements, in loops too.
+pub(crate) fn let_names(stmts: &[ast::Stmt]) -> Vec<ast::SmolStr> {
+    let mut out = Vec::new();
+    for s in stmts {
+        match &s.kind {
+            ast::StmtKind::Let { name, .. } => out.push(name.name.clone()),
+            ast::StmtKind::For { body, .. } => out.extend(let_names(body)),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The longest registry name: names are shown in tables and sent to other registries.
 const MAX_NAME: usize = 100;
 
@@ -20,10 +40,10 @@ impl Checker<'_> {
         &mut self,
         model: &ast::Expr,
         name: &ast::Expr,
-        locals: &foldhash::HashMap<ast::SmolStr, Local>,
+        scope: RegisterScope<'_>,
         earlier: &[ir::Registration],
     ) -> Option<ir::Registration> {
-        let output = self.registered_output(model, locals);
+        let output = self.registered_output(model, scope);
         let name = self.registry_name(name)?;
         let (call, output) = output?;
         if earlier.iter().any(|r| r.name == name.0) {
@@ -48,7 +68,7 @@ impl Checker<'_> {
     fn registered_output(
         &mut self,
         model: &ast::Expr,
-        locals: &foldhash::HashMap<ast::SmolStr, Local>,
+        scope: RegisterScope<'_>,
     ) -> Option<(String, String)> {
         let help = "write `register t.model as \"name\"`, with `t` a call of this pipeline and `model` one of its `Model<F>` outputs";
         let path = model.as_path().filter(|p| p.len() == 2);
@@ -64,7 +84,11 @@ impl Checker<'_> {
             return None;
         };
         let (binding, output) = (path[0], path[1]);
-        let Some(Local::Binding { task, .. }) = locals.get(&binding.name) else {
+        let Some(Local::Binding { task, .. }) = scope.locals.get(&binding.name) else {
+            if scope.let_names.contains(&binding.name) {
+                // A call whose task did not check: already reported.
+                return None;
+            }
             self.emit(
                 Diagnostic::error(
                     Code::INVALID_REGISTER,
