@@ -10,8 +10,9 @@
 #              (the `shared_store` suite starts and stops it; nothing is left running);
 # then the S3 server of the remote-input tests (moto; scripts/install-s3.sh),
 # the provenance validators (prov, rocrate-validator; scripts/install-prov-validators.sh),
-# the Kubernetes manifest validators (scripts/install-k8s-validators.sh) and Spark
-# (PyPI pyspark's spark-submit; scripts/install-spark.sh).
+# the Kubernetes manifest validators (scripts/install-k8s-validators.sh), MLflow (PyPI
+# mlflow in its own venv; scripts/install-mlflow.sh) and Spark (PyPI pyspark's
+# spark-submit; scripts/install-spark.sh).
 # Needs Debian or Ubuntu (apt-get), as root or with sudo. Does nothing when all is there.
 set -euo pipefail
 
@@ -29,6 +30,7 @@ if [ ${#missing[@]} -eq 0 ]; then
   "$here/install-s3.sh"
   "$here/install-prov-validators.sh"
   "$here/install-k8s-validators.sh"
+  "$here/install-mlflow.sh"
   exec "$here/install-spark.sh"
 fi
 
@@ -46,4 +48,5 @@ DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recomme
 "$here/install-s3.sh"
 "$here/install-prov-validators.sh"
 "$here/install-k8s-validators.sh"
+"$here/install-mlflow.sh"
 "$here/install-spark.sh"

@@ -145,6 +145,7 @@ module.exports = grammar({
         $.spark_section,
         $.retry_section,
         $.cache_section,
+        $.evaluates_section,
       ),
     resources_section: ($) => seq('resources', $.block),
     env_section: ($) => seq('env', $.block),
@@ -161,11 +162,16 @@ module.exports = grammar({
       ),
     retry_section: ($) => seq('retry', field('attempts', $._expression), optional(field('body', $.block))),
     cache_section: ($) => seq('cache', '=', field('value', $._expression)),
+    // `evaluates = model`: the model input whose scores the task's metrics are.
+    evaluates_section: ($) => seq('evaluates', '=', field('input', $._name)),
 
     pipeline: ($) => seq('pipeline', field('name', $._name), field('body', $.pipeline_body)),
     pipeline_body: ($) => seq('{', repeat($._statement), '}'),
     _statement: ($) =>
-      choice($.let_statement, $.for_statement, $.if_statement, $.expression_statement),
+      choice($.let_statement, $.for_statement, $.if_statement, $.register_statement, $.expression_statement),
+    // `register t.model as "name"`: the models of a call's output, registered under a name.
+    register_statement: ($) =>
+      seq('register', field('model', $._expression), 'as', field('name', $.string)),
     let_statement: ($) =>
       seq(
         'let',

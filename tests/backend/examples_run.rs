@@ -15,6 +15,10 @@ pub fn trials(suite: &mut Suite) {
     suite.test("training_runs_with_a_nested_params_file", || {
         end_to_end("training", &["--params", "params/tuned.yaml"])
     });
+    suite.test(
+        "registry_runs_and_select_chooses_from_what_it_registered",
+        registry_runs_and_select_chooses_from_what_it_registered,
+    );
     // 100 simulations instead of 1,200: the same pipeline, at a size for a test.
     suite.test("simstudy_runs_with_one_replica_per_point", || {
         end_to_end("simstudy", &["-p", "replicas=1"])
@@ -132,5 +136,44 @@ fn kubernetes_placements_without_a_local_run_dir_are_refused_with_what_to_do() {
     assert!(err.contains("expc build --target k8s"), "{err}");
     assert!(err.contains("--local"), "{err}");
     assert!(!dir.join(".expc").exists(), "the run wrote state");
+    expc_tests::remove_tree(&dir);
+}
+
+/// `registry.exp` registers three versions of `slope`; `select.exp` then chooses the best
+/// and the top three from them, and registers their average.
+fn registry_runs_and_select_chooses_from_what_it_registered() {
+    let dir = scratch("registry");
+    let refused = run(&dir, "select.exp", &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("E0240") && err.contains("no model `slope`"),
+        "{err}"
+    );
+    let first = run(&dir, "registry.exp", &[]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let select = run(&dir, "select.exp", &[]);
+    assert!(
+        select.status.success(),
+        "{}",
+        String::from_utf8_lossy(&select.stderr)
+    );
+    let again = run(&dir, "select.exp", &[]);
+    assert!(again.status.success());
+    assert_eq!(count(&again, "task_started"), 0, "the second run ran tasks");
+    let names = expc_tests::query(
+        &dir.join(".expc"),
+        "SELECT name, COUNT(*) AS n FROM model_versions GROUP BY name ORDER BY name",
+    );
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(
+        (names[0]["name"].as_str(), names[0]["n"].as_i64()),
+        (Some("slope"), Some(3))
+    );
+    assert_eq!(names[1]["name"], "slope-ensemble");
     expc_tests::remove_tree(&dir);
 }

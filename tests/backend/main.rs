@@ -10,9 +10,11 @@ mod examples_run;
 mod fanout;
 mod k8s;
 mod k8s_run;
+mod mlflow;
 mod provenance;
 mod records;
 mod remote;
+mod registry;
 mod report;
 mod run;
 mod shape;
@@ -40,6 +42,8 @@ fn main() -> std::process::ExitCode {
         ("commands", commands::trials),
         ("records", records::trials),
         ("remote", remote::trials),
+        ("mlflow", mlflow::trials),
+        ("registry", registry::trials),
         ("writes", writes::trials),
         ("trust", trust::trials),
         ("shape", shape::trials),

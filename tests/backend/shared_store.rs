@@ -33,6 +33,11 @@ pub fn trials(suite: &mut Suite) {
     suite.needs(Engine::Postgres, "eight_runs_record_at_once", eight_at_once);
     suite.needs(
         Engine::Postgres,
+        "the_model_registry_reads_the_same_from_both_stores",
+        registry_parity,
+    );
+    suite.needs(
+        Engine::Postgres,
         "a_push_cut_midway_leaves_no_half_run",
         cut_midway,
     );
@@ -740,4 +745,51 @@ fn older_schema() {
     assert!(err.contains("sent 1 run"), "{err}");
     let list = ok(expc_in(here, &["runs", "--store", &url], &owner()));
     assert!(list.contains(&local_runs(&dir)[0]), "{list}");
+}
+
+/// A run's registrations and evaluations travel with it: the registry reads the same
+/// from the shared store, and its stages are changed in the embedded one only.
+fn registry_parity() {
+    let url = store("registry");
+    let dir = project("registry", "tests/registry");
+    for params in [&[][..], &["-p", "scale=3"][..]] {
+        let mut args = vec!["run", "--local", "registry.exp", "--store", &url];
+        args.extend_from_slice(params);
+        let err = text(&expc_in(&dir, &args, &owner())).1;
+        assert!(err.contains("shared store: sent"), "{err}");
+    }
+    for command in [
+        vec!["models", "--format", "json"],
+        vec!["models", "show", "nowcaster@3", "--format", "json"],
+        vec![
+            "query",
+            "SELECT name, version, metric, value FROM model_metrics ORDER BY 1, 2, 3",
+        ],
+    ] {
+        let mut local = command.clone();
+        local.extend(["--state-dir", ".expc"]);
+        let mut shared = command.clone();
+        shared.extend(["--store", &url]);
+        let here = ok(expc_in(&dir, &local, &[]));
+        let there = ok(expc_in(&dir, &shared, &owner()));
+        assert_eq!(here, there, "{command:?}");
+        assert!(here.contains("nowcaster"), "{here}");
+    }
+    let err = fails(expc_in(
+        &dir,
+        &[
+            "models",
+            "promote",
+            "nowcaster@1",
+            "production",
+            "--store",
+            &url,
+        ],
+        &owner(),
+    ));
+    assert!(
+        err.contains("stages are changed in the embedded store"),
+        "{err}"
+    );
+    expc_tests::remove_tree(&dir);
 }

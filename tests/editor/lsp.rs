@@ -66,6 +66,10 @@ pub fn trials(suite: &mut Suite) {
         profiles_cache_and_after_are_completed_and_explained,
     );
     suite.test(
+        "register_and_registry_calls_are_completed_and_need_no_store",
+        register_and_registry_calls_are_completed_and_need_no_store,
+    );
+    suite.test(
         "file_sets_complete_glob_and_hover_with_what_they_match",
         file_sets_complete_glob_and_hover_with_what_they_match,
     );
@@ -1186,4 +1190,60 @@ fn completion_at_a_statement_offers_if_and_an_if_checks_in_the_editor() {
         .collect();
     assert_eq!(codes, ["E0220"], "{published:?}");
     c.stop();
+}
+
+const REGISTERED: &str = r#"import std.formats.{Json}
+import std.resources.{Local}
+
+format LinearJson: Json { model = true }
+
+resource laptop = Local { cpus = 2 }
+
+model best: Model<LinearJson> = registry.best("slope", by = "val_mse")
+
+task train(lr: Float) -> (model: Model<LinearJson> = "model.json") {
+  run `python3 train.py ${lr} ${model}`
+}
+
+task evaluate(model: Model<LinearJson>) -> (scores: Metrics = "scores.json") {
+  evaluates = model
+  run `python3 evaluate.py ${model} ${scores}`
+}
+
+pipeline main {
+  let t = train(lr = 0.1) on laptop
+  let e = evaluate(model = best) on laptop
+  register t.model as "slope"
+}
+"#;
+
+/// `register` at the start of a pipeline's line, the registry's calls where a model is
+/// declared; a spec choosing from the registry is checked without one (no store here).
+fn register_and_registry_calls_are_completed_and_need_no_store() {
+    let dir = scratch("registered", &[("registered.exp", REGISTERED)]);
+    let path = dir.join("registered.exp");
+    let mut c = Client::start(&dir);
+    let diagnostics = c.open(&path, REGISTERED);
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let labels = |v: Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let text = REGISTERED.replace("  register t.model as \"slope\"", "  reg");
+    c.change(&path, 2, &text);
+    let l = labels(c.at(
+        "textDocument/completion",
+        &path,
+        pos(&text, "  reg\n", 0, 5),
+    ));
+    assert!(l.contains(&"register".to_owned()), "{l:?}");
+    let text = REGISTERED.replace("registry.best(\"slope\", by = \"val_mse\")", "re");
+    c.change(&path, 3, &text);
+    let l = labels(c.at("textDocument/completion", &path, pos(&text, "= re\n", 0, 4)));
+    for call in ["registry", "registry.best", "registry.top"] {
+        assert!(l.contains(&call.to_owned()), "{l:?}");
+    }
 }

@@ -43,9 +43,11 @@ pub enum Engine {
     Postgres,
     /// `moto`'s S3 server and boto3, for remote inputs (`support/remote.rs`).
     S3Server,
+    /// PyPI mlflow: the `mlflow` command (a tracking server) and its Python client.
+    Mlflow,
 }
 
-const ALL: [Engine; 11] = [
+const ALL: [Engine; 12] = [
     Engine::Slurm,
     Engine::Spark,
     Engine::Graphviz,
@@ -57,6 +59,7 @@ const ALL: [Engine; 11] = [
     Engine::KubectlStandIn,
     Engine::Postgres,
     Engine::S3Server,
+    Engine::Mlflow,
 ];
 
 impl Engine {
@@ -74,6 +77,7 @@ impl Engine {
             Engine::KubectlStandIn => "the kubectl stand-in's Python modules",
             Engine::Postgres => "PostgreSQL",
             Engine::S3Server => "an S3 server (moto)",
+            Engine::Mlflow => "MLflow",
         }
     }
 
@@ -90,6 +94,7 @@ impl Engine {
             Engine::KubernetesValidate | Engine::KubernetesModels | Engine::KubectlStandIn => {
                 "install them with `scripts/install-k8s-validators.sh`"
             }
+            Engine::Mlflow => "install it with `scripts/install-mlflow.sh`",
         }
     }
 
@@ -158,6 +163,12 @@ impl Engine {
             .ok_or_else(|| "node cannot load tests/k8s/validate/node_modules".to_owned()),
             Engine::KubectlStandIn => python_imports("yaml, kubernetes_validate"),
             Engine::S3Server => python_imports("moto.server, boto3, flask_cors"),
+            Engine::Mlflow => {
+                let bin = mlflow_bin().ok_or("no `mlflow` (PyPI mlflow)")?;
+                succeeds(Command::new(bin.join("python")).args(["-c", "import mlflow"]))
+                    .then_some(())
+                    .ok_or_else(|| "the `mlflow` Python package does not import".to_owned())
+            }
             Engine::Postgres => {
                 crate::postgres::bin_dir()
                     .ok_or("no `initdb` and `pg_ctl` under /usr/lib/postgresql/*/bin")?;
@@ -234,4 +245,18 @@ fn succeeds_with_output(command: &mut Command) -> bool {
         .stderr(Stdio::null())
         .output()
         .is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+}
+
+/// The folder holding `mlflow` and the Python that has its client: the virtual environment
+/// `scripts/install-mlflow.sh` makes (`EXPC_MLFLOW_VENV`, default `/opt/expc-mlflow`), else
+/// the folder of the first `mlflow` on `PATH`.
+pub fn mlflow_bin() -> Option<PathBuf> {
+    let venv = std::env::var_os("EXPC_MLFLOW_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/expc-mlflow"));
+    let bin = venv.join("bin");
+    if bin.join("mlflow").is_file() {
+        return Some(bin);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?).find(|d| d.join("mlflow").is_file())
 }

@@ -44,6 +44,7 @@ fn meta(dir: &Path, run: usize) -> RunMeta {
         host: Some("bench".into()),
         placements: BTreeMap::from([("t".to_owned(), ("local".into(), "here".into()))]),
         declared: BTreeMap::new(),
+        registry: Default::default(),
     }
 }
 

@@ -720,7 +720,7 @@ impl Builder<'_> {
                         self.declare_statements(module, body, pipeline);
                     }
                 }
-                StmtKind::Expr { .. } | StmtKind::Error => {}
+                StmtKind::Expr { .. } | StmtKind::Register { .. } | StmtKind::Error => {}
             }
         }
     }
@@ -915,6 +915,7 @@ impl Builder<'_> {
             SectionKind::Cache(v) => {
                 self.expr(m, locals, v);
             }
+            SectionKind::Evaluates(_) => {}
             SectionKind::Error => {}
         }
     }
@@ -984,6 +985,9 @@ impl Builder<'_> {
                     if let Some((body, _)) = &i.else_body {
                         self.statements(m, locals, pipeline, body);
                     }
+                }
+                StmtKind::Register { model, .. } => {
+                    self.expr(m, locals, model);
                 }
                 StmtKind::Error => {}
             }

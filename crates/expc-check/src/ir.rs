@@ -345,6 +345,9 @@ pub struct Task {
     /// part of any id: it changes when a result is made, not what it is.
     #[serde(skip_serializing_if = "is_yes")]
     pub cache: bool,
+    /// `evaluates = INPUT`: the model input whose scores the task's `Metrics` hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluates: Option<String>,
     /// Params, data, models and secrets the task refers to by name.
     pub uses: Vec<String>,
 }
@@ -400,6 +403,19 @@ pub struct Retry {
 pub struct Pipeline {
     pub id: String,
     pub body: Vec<Stmt>,
+    /// `register t.model as "name"`: outputs whose models each run adds to the registry.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub registrations: Vec<Registration>,
+}
+
+/// `register BINDING.OUTPUT as "NAME"`: every model the output holds after a run is a
+/// version of the registry's model `NAME`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Registration {
+    /// The call's binding (the plan's job key).
+    pub call: String,
+    pub output: String,
+    pub name: String,
 }
 
 #[derive(Clone, Debug, Serialize)]

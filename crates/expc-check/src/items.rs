@@ -318,7 +318,11 @@ impl Checker<'_> {
                                 | Type::Error
                         ),
                     },
-                    _ => matches!(ty, Type::Model(_) | Type::Error),
+                    // A list of models: the versions `registry.top(…)` chooses.
+                    _ => match &ty {
+                        Type::List(inner) => matches!(**inner, Type::Model(_) | Type::Error),
+                        _ => matches!(ty, Type::Model(_) | Type::Error),
+                    },
                 };
                 if !ok {
                     let shown = self.show(&ty);
@@ -333,7 +337,9 @@ impl Checker<'_> {
                         DefKind::Data => {
                             "data is File<F>, Dir, Table<F>, Table<F, S> or Metrics, or a list of files from `glob(…)` (`List<File<F>>`)"
                         }
-                        _ => "a model is `Model<F>`; declare other files with `data`",
+                        _ => {
+                            "a model is `Model<F>` (or `List<Model<F>>` from `registry.top(…)`); declare other files with `data`"
+                        }
                     };
                     self.emit(
                         Diagnostic::error(
@@ -564,6 +570,12 @@ impl Checker<'_> {
             if let Some(args) = crate::fileset::glob_call(&a.source) {
                 self.file_set(def, args, a.source.span, is_model);
                 continue;
+            }
+            if let Some((kind, args)) = crate::registry_select::registry_call(&a.source) {
+                if is_model {
+                    self.registry_model(def, kind, args, a.source.span);
+                    continue;
+                }
             }
             if is_set {
                 self.list_without_glob(def, &a.source);

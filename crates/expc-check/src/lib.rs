@@ -27,6 +27,8 @@ mod profiles;
 mod record_params;
 mod remote;
 pub mod remote_url;
+pub mod registry;
+mod registry_select;
 mod resource_reads;
 pub mod shape;
 mod sheet;
@@ -340,11 +342,31 @@ impl Checker<'_> {
             data.push(set);
             data.extend(members);
         }
-        let models = self
-            .all(DefKind::Model)
-            .into_iter()
-            .map(|d| artifact(self, d))
-            .collect();
+        let mut models = Vec::new();
+        for d in self.all(DefKind::Model) {
+            let set = artifact(self, d);
+            // The versions `registry.top(…)` chose: a model each, as the files of a set.
+            let members: Vec<ir::Artifact> = match self.file_sets.get(&d) {
+                Some(fs) => fs
+                    .files
+                    .iter()
+                    .flatten()
+                    .map(|f| ir::Artifact {
+                        id: fileset::member_id(&set.id, f),
+                        ty: self.show(&fs.element),
+                        path: Some(f.clone()),
+                        module: set.module.clone(),
+                        doc: None,
+                        entries: Default::default(),
+                        glob: None,
+                        member_of: Some(set.id.clone()),
+                    })
+                    .collect(),
+                None => Vec::new(),
+            };
+            models.push(set);
+            models.extend(members);
+        }
         // Checked in the order of their declarations, as they are listed.
         let tasks: Vec<ir::Task> = std::mem::take(&mut self.task_irs);
         // Formats and schemas that the program's types mention.

@@ -33,6 +33,16 @@ pub trait Loader {
         let _ = path;
         false
     }
+
+    /// Every version the model registry holds, for `registry(…)` in a model declaration.
+    /// A loader without a registry says so with `ErrorKind::Unsupported`, and such models
+    /// are then left unresolved (an editor's buffer).
+    fn registry(&self) -> io::Result<Vec<crate::registry::RegistryVersion>> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this loader has no model registry",
+        ))
+    }
 }
 
 /// One entry of a folder.

@@ -29,6 +29,20 @@ pub(crate) struct Walk {
     pub(crate) anonymous_names: Vec<String>,
     /// The bindings of the branches of `if`s not taken.
     pub(crate) left_out: Vec<String>,
+    registrations: Vec<ir::Registration>,
+    /// Every `let` name of the pipeline, its call resolved or not: a `register` of one
+    /// whose call failed to check says nothing more.
+    let_names: Vec<SmolStr>,
+}
+
+impl Walk {
+    /// What a `register` statement sees: the bindings, and every `let` name.
+    fn scope(&self) -> crate::registry::RegisterScope<'_> {
+        crate::registry::RegisterScope {
+            locals: &self.locals,
+            let_names: &self.let_names,
+        }
+    }
 }
 
 impl Checker<'_> {
@@ -46,6 +60,8 @@ impl Checker<'_> {
                 next_loop: 0,
                 anonymous_names: Vec::new(),
                 left_out: Vec::new(),
+                registrations: Vec::new(),
+                let_names: crate::registry::let_names(&p.body),
             };
             // Bindings are visible in the whole pipeline: collect them first.
             let mut counter = 0;
@@ -62,6 +78,7 @@ impl Checker<'_> {
                 out.push(ir::Pipeline {
                     id: p.name.name.as_str().to_owned(),
                     body,
+                    registrations: std::mem::take(&mut walk.registrations),
                 });
             }
         }
@@ -256,6 +273,10 @@ impl Checker<'_> {
                     if let Some(d) = self.if_statement(module, i, walk) {
                         out.push(ir::Stmt::If(d));
                     }
+                }
+                StmtKind::Register { model, name } => {
+                    let r = self.register_stmt(model, name, walk.scope(), &walk.registrations);
+                    walk.registrations.extend(r);
                 }
                 StmtKind::Error => {}
             }

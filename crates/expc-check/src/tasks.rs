@@ -418,6 +418,7 @@ impl Checker<'_> {
             let mut env = ir::Env::default();
             let mut retry = ir::Retry::default();
             let mut cache = true;
+            let mut evaluates = None;
             let mut shell = None;
             for section in &t.sections {
                 let kw = section.kind.keyword();
@@ -507,6 +508,10 @@ impl Checker<'_> {
                         }
                         None
                     }
+                    SectionKind::Evaluates(value) => {
+                        evaluates = self.evaluates_section(value, &sig);
+                        None
+                    }
                     SectionKind::Error => None,
                 };
                 if let Some(cmd) = this {
@@ -590,6 +595,7 @@ impl Checker<'_> {
                 command,
                 retry,
                 cache,
+                evaluates,
                 uses,
             };
             drop(sig);

@@ -116,7 +116,7 @@ fn touched_by_calls_to<'a>(stmts: &'a [Stmt], callees: &HashSet<&str>, touched: 
                 }
                 continue;
             }
-            StmtKind::Error => continue,
+            StmtKind::Register { .. } | StmtKind::Error => continue,
         };
         let ExprKind::Call { callee, args } = &value.kind else {
             continue;

@@ -115,8 +115,12 @@ pub enum Command {
     /// Tables: runs, params, tasks, task_values, artifacts, usages, metrics, and the view
     /// models (docs/provenance.md documents every column).
     Query(QueryArgs),
-    /// List model versions (a model's version is its digest) with the metrics and inputs
-    /// of the task that made them.
+    /// The model registry: registered models with their versions, stages and scores; show
+    /// one, promote or archive a version.
+    ///
+    /// `register t.model as "NAME"` in a pipeline registers the model each instance of
+    /// `t` makes, a version per content digest. `--all` lists every model output
+    /// recorded, registered or not, with the metrics and inputs of the task that made it.
     Models(ModelsArgs),
     /// Export a run's provenance as W3C PROV-JSON or as a Workflow Run RO-Crate.
     Prov(ProvArgs),
@@ -671,11 +675,46 @@ pub struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub action: Option<ModelsAction>,
     #[command(flatten)]
     pub store: StoreArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    #[arg(long, value_enum, default_value_t = TableFormat::Table, global = true)]
     pub format: TableFormat,
+    /// List every model output recorded (a version is its digest), registered or not.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// A registered model's version: its lineage (run, code, params, inputs), its scores
+    /// (from the instance that made it and those that evaluated it) and its stage history.
+    Show {
+        /// `NAME@VERSION`, or `NAME` for its latest version.
+        #[arg(value_name = "NAME[@VERSION]")]
+        model: String,
+    },
+    /// Move a version to a stage (`staging`, `production`, `archived`, `none`), recording
+    /// who, when and why.
+    Promote {
+        #[arg(value_name = "NAME@VERSION")]
+        model: String,
+        #[arg(value_name = "STAGE")]
+        stage: String,
+        /// Why, kept in the stage history.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Move a version to the stage `archived`.
+    Archive {
+        #[arg(value_name = "NAME@VERSION")]
+        model: String,
+        /// Why, kept in the stage history.
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -718,11 +757,19 @@ pub enum ProvAction {
     },
     /// Send the runs recorded here that the shared store lacks (each whole, in one
     /// transaction; a run already there is not sent again).
+    ///
+    /// With `--mlflow URL`, send them to an MLflow tracking server instead: each ended run
+    /// with its params, metrics and expc ids as tags, and the model registry's versions
+    /// and stages (docs/models.md). A run or version sent before is not sent again.
     Push {
         /// The project the runs go under (default: EXPC_PROJECT, else
         /// `expc-store.toml`, else each run's experiment name).
         #[arg(long, value_name = "NAME")]
         project: Option<String>,
+        /// An MLflow tracking server to send the runs and registered models to
+        /// (`http://HOST:PORT`).
+        #[arg(long, value_name = "URL", conflicts_with = "project")]
+        mlflow: Option<String>,
     },
     /// Write a run's provenance into a directory.
     Export {

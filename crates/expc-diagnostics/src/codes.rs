@@ -93,6 +93,7 @@ codes! {
     INVALID_VALUE = "E0207", "invalid-value", "a value of the right type that is not allowed";
     INVALID_FILE_SET = "E0208", "invalid-file-set", "a `glob(…)` that is malformed, misplaced or declared with a type other than a list of files";
     EMPTY_FILE_SET = "E0209", "empty-file-set", "a `glob(…)` pattern that matches no file";
+    REGISTRY_SELECTION = "E0240", "registry-selection", "a model chosen from the registry (`registry(…)`, `registry.best(…)`, `registry.top(…)`) that is malformed or that no registered version matches";
     INVALID_SAMPLE_SHEET = "E0210", "invalid-sample-sheet", "a sample sheet read by `rows(…)` that cannot be read, is empty, or does not match its schema";
     // Conditions and what a task produces.
     OPTIONAL_BINDING = "E0220", "optional-binding", "a name bound in only one branch of an `if` (so perhaps left out) passed where a value is required";
@@ -124,6 +125,8 @@ codes! {
     INVALID_AFTER = "E0408", "invalid-after", "`after` names something that is not another call of the same pipeline";
     INVALID_LOOP = "E0409", "invalid-loop", "a `for` loop over something that is not a sweep or a list known when the experiment is planned";
     UNBOUND_SHELL_VARIABLE = "E0410", "unbound-shell-variable", "a `shell` script reads a `$name` that is not exported to it or that nothing sets";
+    INVALID_REGISTER = "E0440", "invalid-register", "`register` names something other than a model output of a call, or a registry name that is not a plain name";
+    INVALID_EVALUATES = "E0441", "invalid-evaluates", "`evaluates` names something other than a model input of the task";
     UNUSED = "W0500", "unused", "a param, data item or model that nothing uses";
     // Lowering to a DAG.
     UNSET_PARAM = "E0600", "unset-param", "a param without a default is given no value";

@@ -540,6 +540,10 @@ impl<'a> Printer<'a> {
                 self.write("cache = ");
                 self.expr(v);
             }
+            SectionKind::Evaluates(v) => {
+                self.write("evaluates = ");
+                self.ident(v);
+            }
             SectionKind::Error => self.verbatim(s.span),
         }
     }
@@ -624,6 +628,12 @@ impl<'a> Printer<'a> {
                 self.expr(value);
                 self.after(after);
                 self.on(on);
+            }
+            StmtKind::Register { model, name } => {
+                self.write("register ");
+                self.expr(model);
+                self.write(" as ");
+                self.expr(name);
             }
             StmtKind::Error => self.verbatim(s.span),
         }

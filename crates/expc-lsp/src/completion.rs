@@ -207,7 +207,7 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
             }
         }
         ItemKind::Pipeline(_) if at_line_start => {
-            let mut items = keywords(&["let", "for"]);
+            let mut items = keywords(&["let", "for", "register"]);
             items.extend(keywords(&["if"]));
             items.extend(names(analysis, module, &locals));
             return items;
@@ -230,6 +230,10 @@ pub fn completion(analysis: &Analysis, file: FileId, offset: u32) -> Vec<Complet
             ..CompletionItem::default()
         });
         items.push(git_completion());
+    }
+    // A model may be chosen from the registry.
+    if matches!(item.kind, ItemKind::Model(_)) {
+        items.extend(registry_calls());
     }
     // A sweep may take its points from a sample sheet.
     if matches!(item.kind, ItemKind::Sweep(_)) {
@@ -466,4 +470,39 @@ fn git_completion() -> CompletionItem {
         insert_text_format: Some(lsp_types::InsertTextFormat::SNIPPET),
         ..CompletionItem::default()
     }
+}
+
+/// `registry(…)`, `registry.best(…)` and `registry.top(…)`, where a model is declared.
+fn registry_calls() -> Vec<CompletionItem> {
+    [
+        (
+            "registry",
+            "registry(name, stage = …): Model<F>",
+            "The latest registered version of a model (in a stage, with `stage = \"production\"`), chosen when the experiment is planned and pinned by digest.",
+            "registry(\"$1\")",
+        ),
+        (
+            "registry.best",
+            "registry.best(name, by = metric, order = \"asc\"): Model<F>",
+            "The registered version with the lowest (`\"asc\"`) or highest (`\"desc\"`) value of a metric, chosen when the experiment is planned.",
+            "registry.best(\"$1\", by = \"$2\")",
+        ),
+        (
+            "registry.top",
+            "registry.top(name, by = metric, n = N): List<Model<F>>",
+            "The `n` best registered versions by a metric, as a list, chosen when the experiment is planned.",
+            "registry.top(\"$1\", by = \"$2\", n = $3)",
+        ),
+    ]
+    .into_iter()
+    .map(|(label, detail, doc, insert)| CompletionItem {
+        label: label.to_owned(),
+        kind: Some(CompletionItemKind::FUNCTION),
+        detail: Some(detail.to_owned()),
+        documentation: Some(markdown(doc.to_owned())),
+        insert_text: Some(insert.to_owned()),
+        insert_text_format: Some(lsp_types::InsertTextFormat::SNIPPET),
+        ..CompletionItem::default()
+    })
+    .collect()
 }

@@ -35,7 +35,7 @@ impl<'p> ProgramIndex<'p> {
             index_calls(&p.body, &mut calls);
         }
         let mut members: HashMap<&'p str, Vec<&'p ir::Artifact>> = HashMap::new();
-        for a in &program.data {
+        for a in program.data.iter().chain(&program.models) {
             if let Some(set) = &a.member_of {
                 members.entry(set.as_str()).or_default().push(a);
             }

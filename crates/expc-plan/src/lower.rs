@@ -936,10 +936,19 @@ impl Cx<'_> {
                     .and_then(|a| a.glob.as_ref())
                     .map_or("", |g| g.pattern.as_str());
                 let n = self.index.members(id).count();
-                format!(
-                    "{id} (glob \"{pattern}\", {n} file{})",
-                    if n == 1 { "" } else { "s" }
-                )
+                let chosen = self
+                    .index
+                    .artifact(id)
+                    .and_then(|a| a.entries.get("selected_by"))
+                    .and_then(Value::as_str);
+                match chosen {
+                    // A model list from the registry: the call and what it chose.
+                    Some(chosen) => format!("{id} ({chosen})"),
+                    None => format!(
+                        "{id} (glob \"{pattern}\", {n} file{})",
+                        if n == 1 { "" } else { "s" }
+                    ),
+                }
             }
             IrExpr::Artifact { id } => {
                 let digest = self
@@ -950,13 +959,22 @@ impl Cx<'_> {
                     .map(|d| format!(", {}…", &d[..d.len().min(19)]))
                     .unwrap_or_default();
                 let path = self.artifact_path(id);
+                let chosen = self
+                    .index
+                    .artifact(id)
+                    .and_then(|a| a.entries.get("selected_by"))
+                    .and_then(Value::as_str);
                 // A URL is fetched by the run: the plan says so, rather than show it as a path.
                 let remote = if expc_check::remote_url::is_remote(&path) {
                     "remote "
                 } else {
                     ""
                 };
-                format!("{id} ({remote}{path}{digest})")
+                match chosen {
+                    // A model from the registry: how it was chosen, pinned by its digest.
+                    Some(chosen) => format!("{id} ({chosen}{digest})"),
+                    None => format!("{id} ({remote}{path}{digest})"),
+                }
             }
             IrExpr::Secret { id } => format!("secret({id})"),
             IrExpr::Input { name } => name.clone(),
@@ -1072,6 +1090,7 @@ fn empty_task(call: &ir::Call) -> ir::Task {
         command: ir::Command::None,
         retry: ir::Retry::default(),
         cache: true,
+        evaluates: None,
         uses: Vec::new(),
     }
 }
@@ -1206,6 +1225,7 @@ mod tests {
             },
             retry: ir::Retry::default(),
             cache: true,
+            evaluates: None,
             uses: Vec::new(),
         };
         let env = Env {

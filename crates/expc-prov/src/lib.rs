@@ -13,8 +13,10 @@
 pub mod export;
 pub mod ingest;
 pub mod meta;
+pub mod mlflow;
 pub mod query;
 pub mod record;
+pub mod registry;
 pub mod retention;
 pub mod shared;
 pub mod store;

@@ -26,6 +26,37 @@ pub struct RunMeta {
     pub placements: BTreeMap<String, (String, String)>,
     /// Declared data and models by absolute path: (id, type, role).
     pub declared: BTreeMap<PathBuf, (String, String, &'static str)>,
+    /// The model registry: outputs the pipeline registers, and tasks that evaluate a model.
+    pub registry: RegistryMeta,
+}
+
+/// What the run adds to the model registry, once its instances are recorded.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryMeta {
+    /// `register t.model as "name"` of the pipeline run.
+    pub registrations: Vec<expc_check::ir::Registration>,
+    /// Per task id, the input holding the model it evaluates (`evaluates = INPUT`).
+    pub evaluations: Vec<(String, String)>,
+}
+
+impl RegistryMeta {
+    fn of(program: &Program, pipeline: &str) -> RegistryMeta {
+        let registrations = program
+            .pipelines
+            .iter()
+            .find(|p| p.id == pipeline)
+            .map(|p| p.registrations.clone())
+            .unwrap_or_default();
+        let evaluations = program
+            .tasks
+            .iter()
+            .filter_map(|t| Some((t.id.clone(), t.evaluates.clone()?)))
+            .collect();
+        RegistryMeta {
+            registrations,
+            evaluations,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -196,6 +227,7 @@ impl RunMeta {
             host: hostname(),
             placements,
             declared,
+            registry: RegistryMeta::of(program, &plan.pipeline),
         }
     }
 }
@@ -240,7 +272,7 @@ pub fn hostname() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-fn user() -> Option<String> {
+pub(crate) fn user() -> Option<String> {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .ok()

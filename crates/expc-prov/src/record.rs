@@ -593,6 +593,27 @@ impl Writer {
         Ok(())
     }
 
+    /// Adds the run's models to the registry: each instance of a registered call that
+    /// ran or was cached, and each instance of an evaluating task, in the run's last
+    /// transaction (a run killed before has registered nothing).
+    fn register(&self) -> Result<()> {
+        let conn = &self.store.conn;
+        let live = "status IN ('ran', 'cached')";
+        for r in &self.meta.registry.registrations {
+            conn.execute(
+                &format!("INSERT OR IGNORE INTO registrations (run_id, task_id, output, name) SELECT run_id, id, ?3, ?4 FROM tasks WHERE run_id = ?1 AND call = ?2 AND {live}"),
+                params![self.run_id, r.call, r.output, r.name],
+            )?;
+        }
+        for (task, input) in &self.meta.registry.evaluations {
+            conn.execute(
+                &format!("INSERT OR IGNORE INTO evaluations (run_id, task_id, input) SELECT run_id, id, ?3 FROM tasks WHERE run_id = ?1 AND task = ?2 AND {live}"),
+                params![self.run_id, task, input],
+            )?;
+        }
+        Ok(())
+    }
+
     /// Updates the run's row with its outcome and commits.
     fn finish(&mut self, status: &str, ended: SystemTime, summary: &Summary) -> Result<()> {
         // The last commit does not checkpoint the log on its way (two `fsync`s): closing
@@ -615,6 +636,7 @@ impl Writer {
                 (summary.skipped + summary.not_run) as i64,
             ],
         )?;
+        self.register()?;
         self.store.conn.execute_batch("COMMIT")?;
         self.in_tx = false;
         Ok(())
@@ -916,6 +938,7 @@ mod tests {
             host: Some("here".into()),
             placements: BTreeMap::new(),
             declared: BTreeMap::new(),
+            registry: Default::default(),
         }
     }
 

@@ -37,6 +37,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("shared/schema_3.sql"),
     include_str!("shared/schema_4.sql"),
     include_str!("shared/schema_5.sql"),
+    include_str!("shared/schema_6.sql"),
     include_str!("shared/schema_7.sql"),
 ];
 
@@ -45,13 +46,15 @@ const _: () = assert!(MIGRATIONS.len() == crate::store::MIGRATIONS.len());
 
 /// The tables of a run other than `runs`, in the order rows may be added (each refers
 /// only to rows of the tables before it).
-const RUN_TABLES: [&str; 7] = [
+const RUN_TABLES: [&str; 9] = [
     "params",
     "tasks",
     "task_values",
     "artifacts",
     "usages",
     "metrics",
+    "registrations",
+    "evaluations",
     "efficiency",
 ];
 

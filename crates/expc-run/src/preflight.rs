@@ -88,14 +88,16 @@ fn data(
     for t in &program.tasks {
         used.extend(t.uses.iter().cloned());
     }
-    // A file set is read file by file: each file is used when its set is.
+    // A file set is read file by file: each file is used when its set is (the models
+    // `registry.top(…)` chose are a set too).
     let used_sets: BTreeSet<String> = program
         .data
         .iter()
+        .chain(&program.models)
         .filter(|a| a.glob.is_some() && used.contains(&a.id))
         .map(|a| a.id.clone())
         .collect();
-    for a in &program.data {
+    for a in program.data.iter().chain(&program.models) {
         if a.member_of.as_ref().is_some_and(|s| used_sets.contains(s)) {
             used.insert(a.id.clone());
         }

@@ -248,6 +248,9 @@ pub enum SectionKind {
     },
     /// `cache = false`: whether a run may serve the task from the cache.
     Cache(Expr),
+    /// `evaluates = INPUT`: the model input the task evaluates; its `Metrics` outputs
+    /// are the scores of that model in the registry.
+    Evaluates(Ident),
     Error,
 }
 
@@ -261,6 +264,7 @@ impl SectionKind {
             SectionKind::Spark { .. } => "spark",
             SectionKind::Retry { .. } => "retry",
             SectionKind::Cache(_) => "cache",
+            SectionKind::Evaluates(_) => "evaluates",
             SectionKind::Error => "error",
         }
     }
@@ -307,6 +311,12 @@ pub enum StmtKind {
         value: Expr,
         after: Option<After>,
         on: Option<Ident>,
+    },
+    /// `register BINDING.OUTPUT as "NAME"`: each model the output holds after a run is a
+    /// version of the registry's model `NAME`.
+    Register {
+        model: Expr,
+        name: Expr,
     },
     Error,
 }

@@ -185,6 +185,9 @@ impl Dumper {
                 }
             }
             SectionKind::Cache(v) => self.line(depth, &format!("cache = {}", expr(v)), s.span),
+            SectionKind::Evaluates(v) => {
+                self.line(depth, &format!("evaluates = {}", v.name), s.span)
+            }
             SectionKind::Error => self.line(depth, "<error>", s.span),
         }
     }
@@ -239,6 +242,10 @@ impl Dumper {
                 }
                 StmtKind::Expr { value, after, on } => {
                     let text = format!("{}{}{}", expr(value), after_text(after), on_text(on));
+                    self.line(depth, &text, s.span);
+                }
+                StmtKind::Register { model, name } => {
+                    let text = format!("register {} as {}", expr(model), expr(name));
                     self.line(depth, &text, s.span);
                 }
                 StmtKind::Error => self.line(depth, "<error>", s.span),

@@ -9,10 +9,10 @@
 ["experiment" "param" "secret" "sweep" "resource" "site" "data" "model" "schema" "task" "pipeline" "record" "enum" "format" "kind" "profile"] @keyword
 "import" @keyword.import
 "as" @keyword.import
-["resources" "env" "run" "shell" "spark" "retry" "cache"] @keyword
+["resources" "env" "run" "shell" "spark" "retry" "cache" "evaluates"] @keyword
 "after" @keyword.control
 "args" @keyword
-["let" "for" "in" "on" "where"] @keyword.control
+["let" "for" "in" "on" "where" "register"] @keyword.control
 ["if" "else"] @keyword.conditional
 (comparison operator: "in" @keyword.operator)
 

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use expc_check::{FsLoader, Overrides};
+use expc_check::Overrides;
 use expc_diagnostics::render::{RenderOptions, render_all};
 use expc_diagnostics::{Diagnostic, Severity, SourceMap};
 use expc_plan::Plan;
@@ -86,7 +86,13 @@ pub fn program_and_plan(
 ) -> miette::Result<Option<(expc_check::ir::Program, Plan)>> {
     let mut sources = SourceMap::new();
     let (file, mut diagnostics) = sources::load(&mut sources, path)?;
-    let mut checked = expc_check::check(path, file, &mut sources, &FsLoader, overrides);
+    let mut checked = expc_check::check(
+        path,
+        file,
+        &mut sources,
+        &super::registry_loader::RegistryLoader::beside(path),
+        overrides,
+    );
     diagnostics.append(&mut checked.diagnostics);
     let mut result = None;
     if let Some(program) = checked.program.take() {

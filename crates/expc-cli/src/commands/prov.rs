@@ -59,7 +59,7 @@ pub fn find_state_dir(state_dir: Option<&Path>, spec: Option<&Path>) -> miette::
     ))
 }
 
-fn state_dir(args: &StoreArgs) -> miette::Result<PathBuf> {
+pub(super) fn state_dir(args: &StoreArgs) -> miette::Result<PathBuf> {
     find_state_dir(args.state_dir.as_deref(), args.spec.as_deref())
 }
 
@@ -365,11 +365,26 @@ pub fn query(args: QueryArgs) -> miette::Result<ExitCode> {
 }
 
 pub fn models(args: ModelsArgs) -> miette::Result<ExitCode> {
+    if let Some(action) = args.action {
+        return super::models::action(action, &args.store, args.format);
+    }
     let store = open(&args.store)?;
+    if !args.all {
+        let t = expc_prov::registry::list(&store).map_err(|e| miette!("{e}"))?;
+        if !t.rows.is_empty() {
+            print(&t, args.format);
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let t = query::models(&store).map_err(|e| miette!("{e}"))?;
     if t.rows.is_empty() && args.format == TableFormat::Table {
         eprintln!("no model recorded yet: a task output of type `Model<…>` is one");
     } else {
+        if !args.all && args.format == TableFormat::Table {
+            eprintln!(
+                "no model registered yet (`register t.model as \"NAME\"` in a pipeline): the models tasks made are"
+            );
+        }
         print(&t, args.format);
     }
     Ok(ExitCode::SUCCESS)
@@ -441,7 +456,25 @@ pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                 }
             }
         }
-        ProvAction::Push { project } => {
+        ProvAction::Push {
+            mlflow: Some(url), ..
+        } => {
+            let state = find_state_dir(args.store.state_dir.as_deref(), None)?;
+            let local = Store::open_read_only(&state).map_err(|e| miette!("{e}"))?;
+            let p = expc_prov::mlflow::push(&local, &url).map_err(|e| miette!("{e}"))?;
+            eprintln!(
+                "sent {} run{} and {} model version{} to MLflow at {url}; {} run{} and {} version{} already there",
+                p.runs_sent,
+                if p.runs_sent == 1 { "" } else { "s" },
+                p.versions_sent,
+                if p.versions_sent == 1 { "" } else { "s" },
+                p.runs_already,
+                if p.runs_already == 1 { "" } else { "s" },
+                p.versions_already,
+                if p.versions_already == 1 { "" } else { "s" },
+            );
+        }
+        ProvAction::Push { project, .. } => {
             let settings = Settings::find(args.store.store.as_deref(), project.as_deref(), Path::new("."))
                 .map_err(|e| miette!("{e}"))?
                 .ok_or_else(|| {
@@ -491,7 +524,9 @@ pub fn prov(args: ProvArgs, render: RenderOptions) -> miette::Result<ExitCode> {
                 .map_err(|e| miette!("cannot create `{}`: {e}", output.display()))?;
             match format {
                 ProvFormat::ProvJson => {
-                    let doc = expc_prov::export::prov_json(&view);
+                    let mut doc = expc_prov::export::prov_json(&view);
+                    expc_prov::registry::add_to_prov(&store, &id, &mut doc)
+                        .map_err(|e| miette!("{e}"))?;
                     let path = output.join("prov.json");
                     let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
                     std::fs::write(&path, text)

@@ -797,6 +797,12 @@ where
                         }
                         SectionKind::Cache(expression(inp, expr)?)
                     }
+                    Some(Token::Ident("evaluates")) => {
+                        if inp.next() != Some(Token::Eq) {
+                            return Err(give_up(inp));
+                        }
+                        SectionKind::Evaluates(self::name(inp)?)
+                    }
                     _ => return Err(give_up(inp)),
                 };
                 sections.push(Section {
@@ -902,6 +908,15 @@ where
                 inp.skip();
                 StmtKind::If(if_statement(inp, expr)?)
             }
+            Some(Token::Ident("register")) if !is_call_of(inp, "register") => {
+                inp.skip();
+                let model = expression(inp, expr)?;
+                if inp.next() != Some(Token::Ident("as")) {
+                    return Err(give_up(inp));
+                }
+                let name = expression(inp, expr)?;
+                StmtKind::Register { model, name }
+            }
             Some(ref token) if starts_statement(token) => {
                 let value = expression(inp, expr)?;
                 if !matches!(value.kind, ExprKind::Call { .. }) {
@@ -948,6 +963,18 @@ where
         then_span,
         else_body,
     })
+}
+
+/// Whether the word next is called (`register(…)` calls a task named `register`).
+fn is_call_of<'t, 's: 't, I, E>(inp: &mut Inp<'t, '_, I, E>, word: &str) -> bool
+where
+    I: ValueInput<'t, Token = Token<'s>, Span = Span>,
+    E: SynErr<'t, 's, I>,
+{
+    let before = inp.save();
+    let called = inp.next() == Some(Token::Ident(word)) && inp.next() == Some(Token::LParen);
+    inp.rewind(before);
+    called
 }
 
 /// What a `for` loop runs over: a name path right before the body's `{` (a sweep or a

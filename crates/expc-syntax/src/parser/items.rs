@@ -41,6 +41,7 @@ pub const SECTION_KEYWORDS: &[&str] = &[
     "spark",
     "retry",
     "cache",
+    "evaluates",
 ];
 
 /// Whether `word` is in [`ITEM_KEYWORDS`] (a `match`: a switch on the length, where a
@@ -72,13 +73,13 @@ pub(crate) fn is_item_keyword(word: &str) -> bool {
 fn is_section_keyword(word: &str) -> bool {
     matches!(
         word,
-        "resources" | "env" | "run" | "shell" | "spark" | "retry" | "cache"
+        "resources" | "env" | "run" | "shell" | "spark" | "retry" | "cache" | "evaluates"
     )
 }
 
 /// Whether `word` starts a statement other than a call.
 fn is_statement_keyword(word: &str) -> bool {
-    matches!(word, "let" | "for" | "if")
+    matches!(word, "let" | "for" | "if" | "register")
 }
 
 fn is_open(t: &Token<'_>) -> bool {
@@ -464,6 +465,10 @@ where
                 .ignore_then(just(Token::Eq))
                 .ignore_then(expr.clone())
                 .map(SectionKind::Cache),
+            kw!("evaluates")
+                .ignore_then(just(Token::Eq))
+                .ignore_then(ident())
+                .map(SectionKind::Evaluates),
             kw!("spark")
                 .ignore_then(expr.clone())
                 .then(kw!("args").ignore_then(expr.clone()).or_not())
@@ -583,6 +588,12 @@ where
                     else_body,
                 })
             });
+        // `register t.model as "name"`: a task named `register` is still called as one.
+        let register_stmt = kw!("register")
+            .ignore_then(expr.clone())
+            .then_ignore(kw!("as"))
+            .then(expr.clone())
+            .map(|(model, name)| StmtKind::Register { model, name });
         // A bare statement is a call: anything else is a typo or a leftover.
         let expr_stmt = expr
             .clone()
@@ -611,7 +622,7 @@ where
             })
             .rewind();
         let statement = statement_start
-            .ignore_then(choice((let_stmt, for_stmt, if_stmt, expr_stmt)))
+            .ignore_then(choice((let_stmt, for_stmt, if_stmt, register_stmt, expr_stmt)))
             .map_with(|kind, e| Stmt {
                 kind,
                 span: e.span(),
