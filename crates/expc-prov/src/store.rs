@@ -175,7 +175,14 @@ impl Store {
     pub fn fetch(&self, runs: &[String]) -> Result<()> {
         self.fetch_tables(
             runs,
-            &["tasks", "task_values", "artifacts", "usages", "metrics", "efficiency"],
+            &[
+                "tasks",
+                "task_values",
+                "artifacts",
+                "usages",
+                "metrics",
+                "efficiency",
+            ],
         )
     }
 

@@ -622,7 +622,13 @@ where
             })
             .rewind();
         let statement = statement_start
-            .ignore_then(choice((let_stmt, for_stmt, if_stmt, register_stmt, expr_stmt)))
+            .ignore_then(choice((
+                let_stmt,
+                for_stmt,
+                if_stmt,
+                register_stmt,
+                expr_stmt,
+            )))
             .map_with(|kind, e| Stmt {
                 kind,
                 span: e.span(),
