@@ -177,6 +177,14 @@ start_slurmdbd() {
   if ! sacctmgr -n -P list cluster format=cluster 2>/dev/null | grep -qx expc; then
     sacctmgr -i add cluster expc >/dev/null || die "sacctmgr could not add the cluster (see $dir/log/slurmdbd.log)"
   fi
+  # The accounts the examples and tests charge, as a site's would be: with accounting, a job
+  # asking for an account the user has no association with is charged to another.
+  local accounts="lab,monitoring,nonlinear-dynamics,rainfall,vision-lab"
+  if ! sacctmgr -n -P list assoc user=root format=account 2>/dev/null | grep -qx vision-lab; then
+    sacctmgr -i add account "$accounts" cluster=expc >/dev/null 2>&1 || true
+    sacctmgr -i add user root account="$accounts" cluster=expc >/dev/null \
+      || die "sacctmgr could not add the accounts (see $dir/log/slurmdbd.log)"
+  fi
 }
 
 # Lmod modulefiles named as a site names its stacks, each putting a program of this

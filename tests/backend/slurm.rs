@@ -1357,10 +1357,14 @@ fn a_controller_that_is_down_is_said_and_nothing_runs_twice_when_it_is_back() {
     let down = state.join("down.conf");
     std::fs::write(
         &down,
-        text.replace(
-            "SlurmctldHost=localhost",
-            "SlurmctldHost=localhost\nSlurmctldPort=6999",
-        ),
+        text.lines()
+            .filter(|l| !l.starts_with("SlurmctldPort="))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+            .replace(
+                "SlurmctldHost=localhost",
+                "SlurmctldHost=localhost\nSlurmctldPort=6999",
+            ),
     )
     .unwrap();
     let spec = spec("adopt");

@@ -493,17 +493,7 @@ impl Writer {
                 Value::Null,
             ]);
             if let Some(u) = &r.usage {
-                let big = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-                efficiency.push([
-                    run_id.clone(),
-                    task_id.into(),
-                    big(u.elapsed_ms).into(),
-                    big(u.cpu_ms).into(),
-                    u.max_rss.map(big).into(),
-                    i64::from(u.cpus).into(),
-                    u.mem.map(big).into(),
-                    u.time_limit_s.map(big).into(),
-                ]);
+                efficiency.push(efficiency_row(&run_id, task_id, u));
             }
             for (name, value) in &r.values {
                 values.push([
@@ -700,6 +690,21 @@ const ROWS_PER_INSERT: usize = 50;
 const MAX_PARAMETERS: usize = 999;
 
 /// The rows of one table waiting to be inserted, their values in column order.
+/// The `efficiency` row of an instance the engine measured.
+fn efficiency_row(run_id: &Value, task_id: i64, u: &expc_run::events::Usage) -> [Value; 8] {
+    let big = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    [
+        run_id.clone(),
+        task_id.into(),
+        big(u.elapsed_ms).into(),
+        big(u.cpu_ms).into(),
+        u.max_rss.map(big).into(),
+        i64::from(u.cpus).into(),
+        u.mem.map(big).into(),
+        u.time_limit_s.map(big).into(),
+    ]
+}
+
 struct Rows {
     head: &'static str,
     columns: usize,

@@ -137,6 +137,8 @@ pub struct SlurmEngine<'p> {
     refused: bool,
     /// Whether `sacct` failed: the cluster keeps no accounting, so usage is not measured.
     no_accounting: bool,
+    /// Whether accounting gave no resident set after waiting for it: not waited for again.
+    rss_unsampled: bool,
     /// How many times each instance (by DAG node) was submitted again after its node was
     /// lost.
     lost: HashMap<usize, u32>,
@@ -257,6 +259,7 @@ impl<'p> SlurmEngine<'p> {
             finished: HashMap::new(),
             refused: false,
             no_accounting: false,
+            rss_unsampled: false,
             lost: HashMap::new(),
         })
     }
@@ -546,16 +549,35 @@ impl<'p> SlurmEngine<'p> {
             return;
         }
         let ids: Vec<String> = ended.iter().filter_map(|e| e.job_id.clone()).collect();
-        let mut c = tokio::process::Command::new("sacct");
-        c.args(["-n", "-P", "-o", queue::USAGE_FIELDS, "-j", &ids.join(",")])
-            .kill_on_drop(true);
-        let usage = match c.output().await {
-            Ok(o) if o.status.success() => queue::parse_usage(&String::from_utf8_lossy(&o.stdout)),
-            _ => {
-                self.no_accounting = true;
-                return;
-            }
+        // The accounting database learns of a task's end a moment after the queue does:
+        // asked again, for a few seconds, until every task has its resident set — unless
+        // an earlier wait found that this cluster does not sample it.
+        let mut usage = std::collections::HashMap::new();
+        let waits: &[u64] = if self.rss_unsampled {
+            &[0]
+        } else {
+            &[0, 250, 500, 1000, 2000]
         };
+        for (n, &wait) in waits.iter().enumerate() {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            let mut c = tokio::process::Command::new("sacct");
+            c.args(["-n", "-P", "-o", queue::USAGE_FIELDS, "-j", &ids.join(",")])
+                .kill_on_drop(true);
+            usage = match c.output().await {
+                Ok(o) if o.status.success() => {
+                    queue::parse_usage(&String::from_utf8_lossy(&o.stdout))
+                }
+                _ => {
+                    self.no_accounting = true;
+                    return;
+                }
+            };
+            let measured = |id: &String| usage.get(id).is_some_and(|u| u.max_rss.is_some());
+            if ids.iter().all(measured) {
+                break;
+            }
+            self.rss_unsampled = n + 1 == waits.len();
+        }
         for e in ended.iter_mut() {
             e.usage = e.job_id.as_ref().and_then(|id| usage.get(id).cloned());
         }
